@@ -1,0 +1,236 @@
+"""The runtime objects and their statuses, named as Nomad names them.
+
+Who writes what (one writer per key, see docs/architecture.md):
+- Allocation: the scheduler (desired state of one instance of a task group on a node).
+- AllocStatus: the node agent (what it observes of that instance).
+- Node: the node agent; `status`/`eligibility` also by the liveness controller and the API.
+- Evaluation: created by the API (and by node changes), completed by the scheduler.
+- Deployment: the deployment controller; promotion by the API in a transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class DesiredStatus(StrEnum):
+    RUN = "run"
+    STOP = "stop"
+    EVICT = "evict"
+
+
+class ClientStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    LOST = "lost"
+
+
+class EvalStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CANCELED = "canceled"
+
+
+class NodeStatus(StrEnum):
+    INITIALIZING = "initializing"
+    READY = "ready"
+    DOWN = "down"
+
+
+class DeploymentStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    FAILED = "failed"
+    SUCCESSFUL = "successful"
+    CANCELLED = "cancelled"
+    BLOCKED = "blocked"
+
+
+@dataclass
+class AllocatedPort:
+    label: str
+    value: int
+    to: int = 0
+    host_ip: str = ""
+
+
+@dataclass
+class DeploymentStatusOfAlloc:
+    """Health of an allocation within its deployment (set by the deployment controller)."""
+
+    healthy: bool | None = None
+    canary: bool = False
+    timestamp: float = 0.0
+
+
+@dataclass
+class Allocation:
+    id: str
+    namespace: str
+    job_id: str
+    job_version: int
+    task_group: str
+    name: str  # job.group[index]
+    index: int
+    node_id: str
+    node_name: str = ""
+    eval_id: str = ""
+    deployment_id: str = ""
+    desired_status: str = DesiredStatus.RUN
+    desired_description: str = ""
+    ports: list[AllocatedPort] = field(default_factory=list)
+    cpu: int = 0
+    memory: int = 0
+    canary: bool = False
+    previous_allocation: str = ""
+    next_allocation: str = ""
+    reschedule_attempts: list[float] = field(default_factory=list)  # times of past reschedules
+    create_time: float = 0.0
+    modify_time: float = 0.0
+    schema: int = 1
+
+
+@dataclass
+class TaskEvent:
+    type: str  # Received, Task Setup, Started, Terminated, Restarting, Killing, Killed ...
+    time: float
+    message: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TaskState:
+    state: str = "pending"  # pending | running | dead
+    failed: bool = False
+    restarts: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    pid: int = 0
+    events: list[TaskEvent] = field(default_factory=list)
+
+
+@dataclass
+class AllocStatus:
+    alloc_id: str
+    node_id: str
+    client_status: str = ClientStatus.PENDING
+    client_description: str = ""
+    task_states: dict[str, TaskState] = field(default_factory=dict)
+    deployment_status: DeploymentStatusOfAlloc | None = None
+    modify_time: float = 0.0
+    schema: int = 1
+
+
+@dataclass
+class NodeResources:
+    cpu_mhz: int = 0  # total across cores
+    cores: int = 0
+    memory_mb: int = 0
+    disk_mb: int = 0
+
+
+@dataclass
+class Node:
+    id: str
+    name: str
+    datacenter: str = "dc1"
+    address: str = "127.0.0.1"
+    http_addr: str = ""
+    status: str = NodeStatus.READY
+    eligibility: str = "eligible"  # eligible | ineligible
+    drain: bool = False
+    resources: NodeResources = field(default_factory=NodeResources)
+    reserved: NodeResources = field(default_factory=NodeResources)
+    drivers: dict[str, bool] = field(default_factory=dict)  # driver -> healthy
+    attributes: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    min_dynamic_port: int = 20000
+    max_dynamic_port: int = 32000
+    node_class: str = ""
+    create_time: float = 0.0
+    modify_time: float = 0.0
+    schema: int = 1
+
+
+@dataclass
+class Evaluation:
+    id: str
+    namespace: str
+    job_id: str
+    triggered_by: str  # job-register, job-deregister, job-scaling, node-update, alloc-failure, deployment-watcher ...
+    status: str = EvalStatus.PENDING
+    status_description: str = ""
+    type: str = "service"
+    priority: int = 50
+    job_version: int = 0
+    node_id: str = ""
+    deployment_id: str = ""
+    previous_eval: str = ""
+    blocked_eval: str = ""
+    wait_until: float = 0.0
+    failed_tg_allocs: dict[str, Any] = field(default_factory=dict)  # group -> placement failure metrics
+    queued_allocations: dict[str, int] = field(default_factory=dict)
+    placed: list[str] = field(default_factory=list)  # alloc ids created by this eval
+    create_time: float = 0.0
+    modify_time: float = 0.0
+    schema: int = 1
+
+
+@dataclass
+class DeploymentGroupState:
+    auto_revert: bool = False
+    auto_promote: bool = False
+    promoted: bool = False
+    desired_canaries: int = 0
+    desired_total: int = 0
+    placed_canaries: list[str] = field(default_factory=list)
+    placed_allocs: int = 0
+    healthy_allocs: int = 0
+    unhealthy_allocs: int = 0
+    progress_deadline: int = 0
+    require_progress_by: float = 0.0
+
+
+@dataclass
+class Deployment:
+    id: str
+    namespace: str
+    job_id: str
+    job_version: int
+    status: str = DeploymentStatus.RUNNING
+    status_description: str = ""
+    task_groups: dict[str, DeploymentGroupState] = field(default_factory=dict)
+    create_time: float = 0.0
+    modify_time: float = 0.0
+    schema: int = 1
+
+
+@dataclass
+class JobRecord:
+    """What `jobs/<ns>/<id>` holds: the current spec (Nomad JSON form) and its bookkeeping.
+
+    The spec is kept in Nomad's API JSON shape so that `etcdctl get` shows what the API
+    returns and what `nomad job inspect` users know.
+    """
+
+    namespace: str
+    id: str
+    version: int
+    spec: dict[str, Any]
+    spec_hash: str
+    stop: bool = False
+    status: str = "pending"  # pending | running | dead
+    stable: bool = False
+    source_file: str = ""
+    submit_time: float = 0.0
+    create_index: int = 0
+    modify_index: int = 0
+    schema: int = 1

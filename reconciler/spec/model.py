@@ -1,0 +1,262 @@
+"""The one job model: what a user asks for, as typed data classes.
+
+Every reader downstream (scheduler, drivers, registrar, deployments, plan diffs, the API)
+works on these classes. Parsers (HCL, Nomad JSON, YAML) produce them; the Nomad JSON codec
+turns them back into the API's shape. Field names follow the HCL job specification (snake
+case); durations are integer nanoseconds, as in Nomad's API, so a round trip through Nomad
+JSON is exact. Defaults are Nomad's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+
+
+class JobType(StrEnum):
+    SERVICE = "service"
+    BATCH = "batch"
+    SYSTEM = "system"
+
+
+@dataclass
+class Constraint:
+    attribute: str = ""
+    operator: str = "="
+    value: str = ""
+
+
+@dataclass
+class Port:
+    label: str
+    static: int = 0  # 0 means dynamic
+    to: int = 0
+    host_network: str = ""
+
+
+@dataclass
+class Network:
+    mode: str = "host"
+    ports: list[Port] = field(default_factory=list)
+    mbits: int = 0
+
+
+@dataclass
+class UpdateStrategy:
+    max_parallel: int = 1
+    canary: int = 0
+    min_healthy_time: int = 10 * SECOND
+    healthy_deadline: int = 5 * MINUTE
+    progress_deadline: int = 10 * MINUTE
+    auto_revert: bool = False
+    auto_promote: bool = False
+    health_check: str = "checks"  # checks | task_states | manual
+    stagger: int = 30 * SECOND
+
+
+@dataclass
+class RestartPolicy:
+    attempts: int = 2
+    interval: int = 30 * MINUTE
+    delay: int = 15 * SECOND
+    mode: str = "fail"  # fail | delay
+
+    @staticmethod
+    def default_for(job_type: str) -> RestartPolicy:
+        if job_type == JobType.BATCH:
+            return RestartPolicy(attempts=3, interval=24 * HOUR, delay=15 * SECOND, mode="fail")
+        return RestartPolicy()
+
+
+@dataclass
+class ReschedulePolicy:
+    attempts: int = 0
+    interval: int = 0
+    delay: int = 30 * SECOND
+    delay_function: str = "exponential"  # constant | exponential | fibonacci
+    max_delay: int = HOUR
+    unlimited: bool = True
+
+    @staticmethod
+    def default_for(job_type: str) -> ReschedulePolicy:
+        if job_type == JobType.BATCH:
+            return ReschedulePolicy(
+                attempts=1, interval=24 * HOUR, delay=5 * SECOND, delay_function="constant",
+                max_delay=0, unlimited=False,
+            )
+        return ReschedulePolicy()
+
+
+@dataclass
+class CheckRestart:
+    limit: int = 0
+    grace: int = SECOND
+    ignore_warnings: bool = False
+
+
+@dataclass
+class Check:
+    name: str = ""
+    type: str = "http"  # http | tcp | script
+    path: str = ""
+    method: str = "GET"
+    header: dict[str, list[str]] = field(default_factory=dict)
+    protocol: str = "http"
+    port: str = ""
+    interval: int = 10 * SECOND
+    timeout: int = 2 * SECOND
+    command: str = ""
+    args: list[str] = field(default_factory=list)
+    task: str = ""
+    success_before_passing: int = 0
+    failures_before_critical: int = 0
+    initial_status: str = ""
+
+
+@dataclass
+class Service:
+    name: str = ""
+    port: str = ""
+    tags: list[str] = field(default_factory=list)
+    canary_tags: list[str] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    address_mode: str = "auto"
+    provider: str = "consul"
+    checks: list[Check] = field(default_factory=list)
+    check_restart: CheckRestart | None = None
+
+
+@dataclass
+class Resources:
+    cpu: int = 100  # MHz
+    memory: int = 300  # MB
+    memory_max: int = 0
+    cores: int = 0
+
+
+@dataclass
+class ArtifactOptions:
+    checksum: str = ""
+
+
+@dataclass
+class Artifact:
+    source: str
+    destination: str = "local/"
+    mode: str = "any"  # any | file | dir
+    options: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    archive: bool = True
+
+
+@dataclass
+class Template:
+    data: str = ""
+    source: str = ""
+    destination: str = ""
+    change_mode: str = "restart"  # restart | signal | noop
+    change_signal: str = ""
+    perms: str = "0644"
+    env: bool = False
+    left_delimiter: str = "{{"
+    right_delimiter: str = "}}"
+    splay: int = 5 * SECOND
+
+
+@dataclass
+class LogConfig:
+    max_files: int = 10
+    max_file_size: int = 10  # MB
+    disabled: bool = False
+
+
+@dataclass
+class Task:
+    name: str
+    driver: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
+    services: list[Service] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    templates: list[Template] = field(default_factory=list)
+    logs: LogConfig = field(default_factory=LogConfig)
+    kill_timeout: int = 5 * SECOND
+    kill_signal: str = "SIGINT"
+    user: str = ""
+    leader: bool = False
+    meta: dict[str, str] = field(default_factory=dict)
+    constraints: list[Constraint] = field(default_factory=list)
+    restart: RestartPolicy | None = None  # None: the group's
+
+
+@dataclass
+class EphemeralDisk:
+    size: int = 300  # MB
+    sticky: bool = False
+    migrate: bool = False
+
+
+@dataclass
+class TaskGroup:
+    name: str
+    count: int = 1
+    tasks: list[Task] = field(default_factory=list)
+    networks: list[Network] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    restart: RestartPolicy | None = None  # None: the job type's default
+    reschedule: ReschedulePolicy | None = None  # None: the job type's default
+    update: UpdateStrategy | None = None  # None: the job's
+    meta: dict[str, str] = field(default_factory=dict)
+    ephemeral_disk: EphemeralDisk = field(default_factory=EphemeralDisk)
+
+
+@dataclass
+class Periodic:
+    cron: str = ""
+    prohibit_overlap: bool = False
+    time_zone: str = "UTC"
+    enabled: bool = True
+
+
+@dataclass
+class Job:
+    id: str
+    name: str = ""
+    namespace: str = "default"
+    region: str = "global"
+    type: str = JobType.SERVICE
+    priority: int = 50
+    datacenters: list[str] = field(default_factory=lambda: ["*"])
+    all_at_once: bool = False
+    task_groups: list[TaskGroup] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    update: UpdateStrategy | None = None
+    periodic: Periodic | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def group(self, name: str) -> TaskGroup | None:
+        for g in self.task_groups:
+            if g.name == name:
+                return g
+        return None
+
+    def update_for(self, group: TaskGroup) -> UpdateStrategy | None:
+        """The group's update strategy, inheriting the job's (Nomad merges the two)."""
+        return group.update if group.update is not None else self.update
+
+    def restart_for(self, group: TaskGroup, task: Task) -> RestartPolicy:
+        if task.restart is not None:
+            return task.restart
+        if group.restart is not None:
+            return group.restart
+        return RestartPolicy.default_for(self.type)
+
+    def reschedule_for(self, group: TaskGroup) -> ReschedulePolicy:
+        return group.reschedule if group.reschedule is not None else ReschedulePolicy.default_for(self.type)

@@ -1,0 +1,338 @@
+"""`Store`: typed access to etcd for everything else in reconciler.
+
+Values are JSON (see `reconciler.codec`). Reads return `Versioned` objects carrying the
+key's mod revision, so a writer can make its write conditional on nothing having changed
+since it read (`Txn.compare_mod`). Transient failures (etcd restarting, a leader change)
+are retried with backoff; a cluster that stays unreachable raises `Unavailable` naming the
+endpoints. Watches are delivered to a callback from the client's watch thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlparse
+
+import etcd3
+import etcd3.exceptions as etcd_exc
+import grpc
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from reconciler import codec
+from reconciler.store.errors import Compacted, Conflict, StoreError, Unavailable
+from reconciler.store.keys import Keys
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# etcd's default --max-txn-ops
+MAX_TXN_OPS = 128
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[T]):
+    key: str
+    value: T
+    mod_revision: int
+    create_revision: int = 0
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: Literal["put", "delete"]
+    key: str
+    value: bytes | None
+    mod_revision: int
+
+
+@dataclass
+class Txn:
+    """A transaction: every compare must hold for the writes to apply (all or nothing)."""
+
+    compares: list[tuple[str, int]] = field(default_factory=list)  # (key, mod_revision); 0 = absent
+    puts: list[tuple[str, bytes, int | None]] = field(default_factory=list)  # key, value, lease id
+    deletes: list[str] = field(default_factory=list)
+
+    def compare_mod(self, key: str, mod_revision: int) -> Txn:
+        self.compares.append((key, mod_revision))
+        return self
+
+    def compare_absent(self, key: str) -> Txn:
+        return self.compare_mod(key, 0)
+
+    def put(self, key: str, value: Any, *, lease: int | None = None) -> Txn:
+        self.puts.append((key, _encode(value), lease))
+        return self
+
+    def delete(self, key: str) -> Txn:
+        self.deletes.append(key)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.compares) + len(self.puts) + len(self.deletes)
+
+
+def _encode(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return codec.encode(value)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, etcd_exc.ConnectionFailedError | etcd_exc.ConnectionTimeoutError):
+        return True
+    if isinstance(exc, grpc.RpcError):
+        code = exc.code() if hasattr(exc, "code") else None
+        return code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    return False
+
+
+class _Transient(Exception):
+    pass
+
+
+class Lease:
+    """A lease that the holder keeps alive; its keys vanish when it expires."""
+
+    def __init__(self, store: Store, lease: Any, ttl: int) -> None:
+        self._store = store
+        self._lease = lease
+        self.id: int = lease.id
+        self.ttl = ttl
+
+    def refresh(self) -> None:
+        self._store._call(lambda c: c.refresh_lease(self.id))
+
+    def revoke(self) -> None:
+        try:
+            self._store._call(lambda c: c.revoke_lease(self.id))
+        except StoreError:
+            log.warning("lease=%x revoke failed", self.id)
+
+    def alive(self) -> bool:
+        info = self._store._call(lambda c: c.get_lease_info(self.id))
+        return int(info.TTL) > 0
+
+
+class Watch:
+    """A running watch; `cancel()` stops it."""
+
+    def __init__(self, store: Store, watch_id: Any) -> None:
+        self._store = store
+        self._watch_id = watch_id
+
+    def cancel(self) -> None:
+        try:
+            self._store._client().cancel_watch(self._watch_id)
+        except Exception:  # noqa: BLE001 - cancelling a dead watch is fine
+            pass
+
+
+WatchCallback = Callable[[list[WatchEvent] | StoreError], None]
+
+
+class Store:
+    """The one etcd access layer. Thread-safe (the grpc channel is)."""
+
+    def __init__(
+        self,
+        endpoints: Sequence[str] = ("http://127.0.0.1:2379",),
+        *,
+        prefix: str = "/reconciler/",
+        timeout: float = 5.0,
+        retry_for: float = 10.0,
+    ) -> None:
+        if not endpoints:
+            raise ValueError("at least one etcd endpoint is needed")
+        self.endpoints = list(endpoints)
+        self.keys = Keys(prefix)
+        self.timeout = timeout
+        self.retry_for = retry_for
+        self._lock = threading.Lock()
+        self._index = 0
+        self._clients: dict[int, Any] = {}
+
+    # connection -----------------------------------------------------------------------
+    def _client(self) -> Any:
+        with self._lock:
+            idx = self._index
+            client = self._clients.get(idx)
+            if client is None:
+                url = urlparse(self.endpoints[idx] if "//" in self.endpoints[idx] else "http://" + self.endpoints[idx])
+                client = etcd3.client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=self.timeout)
+                self._clients[idx] = client
+            return client
+
+    def _rotate(self) -> None:
+        with self._lock:
+            if len(self.endpoints) > 1:
+                self._index = (self._index + 1) % len(self.endpoints)
+
+    def _call(self, fn: Callable[[Any], T]) -> T:
+        def attempt() -> T:
+            try:
+                return fn(self._client())
+            except Exception as exc:
+                if _is_transient(exc):
+                    self._rotate()
+                    raise _Transient(str(exc)) from exc
+                raise
+
+        try:
+            for state in Retrying(
+                retry=retry_if_exception_type(_Transient),
+                wait=wait_exponential(multiplier=0.05, max=1.0),
+                stop=stop_after_delay(self.retry_for),
+                reraise=True,
+            ):
+                with state:
+                    return attempt()
+        except _Transient as exc:
+            raise Unavailable(
+                f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {self.retry_for:.0f}s): {exc}"
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._clients.values():
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._clients.clear()
+
+    def ping(self) -> int:
+        """The cluster's current revision; raises Unavailable if nobody answers."""
+        return self.revision()
+
+    def revision(self) -> int:
+        resp = self._call(lambda c: c.get_response(self.keys.prefix + "\0revision-probe"))
+        return int(resp.header.revision)
+
+    # reads ----------------------------------------------------------------------------
+    def get_raw(self, key: str) -> Versioned[bytes] | None:
+        resp = self._call(lambda c: c.get_response(key))
+        if not resp.kvs:
+            return None
+        kv = resp.kvs[0]
+        return Versioned(key, bytes(kv.value), int(kv.mod_revision), int(kv.create_revision))
+
+    def get(self, key: str, typ: type[T]) -> Versioned[T] | None:
+        raw = self.get_raw(key)
+        if raw is None:
+            return None
+        return Versioned(key, codec.decode(raw.value, typ), raw.mod_revision, raw.create_revision)
+
+    def list_raw(self, prefix: str) -> tuple[list[Versioned[bytes]], int]:
+        """Every key under `prefix` and the revision the listing was read at."""
+        if not prefix.endswith("/"):
+            raise ValueError(f"prefix {prefix!r} must end with '/'")
+        resp = self._call(lambda c: c.get_prefix_response(prefix))
+        items = [
+            Versioned(kv.key.decode(), bytes(kv.value), int(kv.mod_revision), int(kv.create_revision))
+            for kv in resp.kvs
+        ]
+        return items, int(resp.header.revision)
+
+    def list(self, prefix: str, typ: type[T]) -> tuple[list[Versioned[T]], int]:
+        items, rev = self.list_raw(prefix)
+        return [Versioned(i.key, codec.decode(i.value, typ), i.mod_revision, i.create_revision) for i in items], rev
+
+    def count(self, prefix: str) -> int:
+        resp = self._call(lambda c: c.get_prefix_response(prefix, keys_only=True))
+        return len(resp.kvs)
+
+    # writes ---------------------------------------------------------------------------
+    def put(self, key: str, value: Any, *, lease: int | None = None) -> int:
+        data = _encode(value)
+        resp = self._call(lambda c: c.put(key, data, lease=lease))
+        return int(resp.header.revision)
+
+    def delete(self, key: str) -> bool:
+        return bool(self._call(lambda c: c.delete(key)))
+
+    def delete_prefix(self, prefix: str) -> int:
+        if not prefix.endswith("/"):
+            raise ValueError(f"prefix {prefix!r} must end with '/'")
+        resp = self._call(lambda c: c.delete_prefix(prefix))
+        return int(resp.deleted)
+
+    def commit(self, txn: Txn) -> bool:
+        """Apply `txn`; False if a compare failed (nothing was written)."""
+        if len(txn) > MAX_TXN_OPS:
+            raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
+
+        def run(c: Any) -> bool:
+            t = c.transactions
+            compares = [t.mod(k) == rev if rev else t.create(k) == 0 for k, rev in txn.compares]
+            ops = [t.put(k, v, lease=lease) for k, v, lease in txn.puts] + [t.delete(k) for k in txn.deletes]
+            ok, _ = c.transaction(compare=compares, success=ops, failure=[])
+            return bool(ok)
+
+        return self._call(run)
+
+    def commit_or_raise(self, txn: Txn) -> None:
+        if not self.commit(txn):
+            raise Conflict("a key changed since it was read; re-read and retry")
+
+    def put_many(self, items: Iterable[tuple[str, Any]], *, lease: int | None = None) -> int:
+        """Unconditional puts in transactions of at most MAX_TXN_OPS; returns how many."""
+        n = 0
+        txn = Txn()
+        for key, value in items:
+            txn.put(key, value, lease=lease)
+            n += 1
+            if len(txn) == MAX_TXN_OPS:
+                self.commit(txn)
+                txn = Txn()
+        if len(txn):
+            self.commit(txn)
+        return n
+
+    def create(self, key: str, value: Any, *, lease: int | None = None) -> bool:
+        """Put only if the key does not exist."""
+        return self.commit(Txn().compare_absent(key).put(key, value, lease=lease))
+
+    def replace(self, key: str, mod_revision: int, value: Any) -> bool:
+        """Put only if the key is still at `mod_revision` (optimistic concurrency)."""
+        return self.commit(Txn().compare_mod(key, mod_revision).put(key, value))
+
+    # leases ---------------------------------------------------------------------------
+    def lease(self, ttl: int) -> Lease:
+        return Lease(self, self._call(lambda c: c.lease(ttl)), ttl)
+
+    # watches --------------------------------------------------------------------------
+    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Watch:
+        """Deliver every change under `prefix` from `start_revision` on.
+
+        The callback receives a list of events, or a StoreError: `Compacted` (re-list) or
+        `Unavailable` (the stream broke; the caller re-watches from its last revision).
+        """
+
+        def on_response(resp: Any) -> None:
+            if isinstance(resp, etcd_exc.RevisionCompactedError):
+                callback(Compacted(int(resp.compacted_revision)))
+                return
+            if isinstance(resp, BaseException):
+                callback(Unavailable(f"watch on {prefix} broke: {resp}"))
+                return
+            events: list[WatchEvent] = []
+            for ev in resp.events:
+                if isinstance(ev, etcd3.events.DeleteEvent):
+                    events.append(WatchEvent("delete", ev.key.decode(), None, int(ev.mod_revision)))
+                else:
+                    events.append(WatchEvent("put", ev.key.decode(), bytes(ev.value), int(ev.mod_revision)))
+            if events:
+                callback(events)
+
+        watch_id = self._call(
+            lambda c: c.add_watch_prefix_callback(prefix, on_response, start_revision=start_revision)
+        )
+        return Watch(self, watch_id)

@@ -1,0 +1,119 @@
+"""The etcd key layout (docs/architecture.md), under a configurable prefix.
+
+Every prefix ends with `/` so that listing `jobs/default/web/` never matches `web2`.
+Identifiers are validated before they become part of a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.model.ids import is_valid_name
+
+DEFAULT_PREFIX = "/reconciler/"
+
+
+def _seg(value: str, what: str) -> str:
+    if not is_valid_name(value):
+        raise ValueError(f"invalid {what} {value!r}: use letters, digits, '-', '_' and '.'")
+    return value
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if not self.prefix.endswith("/"):
+            object.__setattr__(self, "prefix", self.prefix + "/")
+
+    # collections (always end with "/")
+    def kind(self, kind: str) -> str:
+        return f"{self.prefix}{kind}/"
+
+    @property
+    def jobs(self) -> str:
+        return self.kind("jobs")
+
+    @property
+    def job_versions_all(self) -> str:
+        return self.kind("job_versions")
+
+    @property
+    def evals(self) -> str:
+        return self.kind("evals")
+
+    @property
+    def allocs(self) -> str:
+        return self.kind("allocs")
+
+    @property
+    def alloc_statuses(self) -> str:
+        return self.kind("alloc_status")
+
+    @property
+    def nodes(self) -> str:
+        return self.kind("nodes")
+
+    @property
+    def heartbeats(self) -> str:
+        return self.kind("node_heartbeats")
+
+    @property
+    def deployments(self) -> str:
+        return self.kind("deployments")
+
+    @property
+    def services(self) -> str:
+        return self.kind("services")
+
+    @property
+    def checks(self) -> str:
+        return self.kind("checks")
+
+    # single objects
+    def job(self, namespace: str, job_id: str) -> str:
+        return f"{self.jobs}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
+
+    def jobs_in(self, namespace: str) -> str:
+        return f"{self.jobs}{_seg(namespace, 'namespace')}/"
+
+    def job_versions(self, namespace: str, job_id: str) -> str:
+        return f"{self.job_versions_all}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}/"
+
+    def job_version(self, namespace: str, job_id: str, version: int) -> str:
+        # zero-padded so that etcd's byte order is version order
+        return f"{self.job_versions(namespace, job_id)}{version:010d}"
+
+    def eval(self, eval_id: str) -> str:
+        return f"{self.evals}{_seg(eval_id, 'evaluation id')}"
+
+    def alloc(self, alloc_id: str) -> str:
+        return f"{self.allocs}{_seg(alloc_id, 'allocation id')}"
+
+    def alloc_status(self, alloc_id: str) -> str:
+        return f"{self.alloc_statuses}{_seg(alloc_id, 'allocation id')}"
+
+    def node(self, node_id: str) -> str:
+        return f"{self.nodes}{_seg(node_id, 'node id')}"
+
+    def heartbeat(self, node_id: str) -> str:
+        return f"{self.heartbeats}{_seg(node_id, 'node id')}"
+
+    def deployment(self, deployment_id: str) -> str:
+        return f"{self.deployments}{_seg(deployment_id, 'deployment id')}"
+
+    def service(self, service: str, alloc_id: str, port: str) -> str:
+        return f"{self.services}{_seg(service, 'service')}/{_seg(alloc_id, 'allocation id')}/{_seg(port, 'port')}"
+
+    def check(self, alloc_id: str, check: str) -> str:
+        return f"{self.checks}{_seg(alloc_id, 'allocation id')}/{_seg(check, 'check')}"
+
+    def leader(self, controller: str) -> str:
+        return f"{self.kind('leader')}{_seg(controller, 'controller')}"
+
+    def lock(self, name: str) -> str:
+        return f"{self.kind('locks')}{_seg(name, 'lock')}"
+
+    def last_segment(self, key: str) -> str:
+        return key.rsplit("/", 1)[-1]
