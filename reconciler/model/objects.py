@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.spec.model import Job
+
 
 class DesiredStatus(StrEnum):
     RUN = "run"
@@ -215,16 +217,14 @@ class Deployment:
 
 @dataclass
 class JobRecord:
-    """What `jobs/<ns>/<id>` holds: the current spec (Nomad JSON form) and its bookkeeping.
-
-    The spec is kept in Nomad's API JSON shape so that `etcdctl get` shows what the API
-    returns and what `nomad job inspect` users know.
-    """
+    """What `jobs/<ns>/<id>` (and each `job_versions/<ns>/<id>/<v>`) holds: the job model
+    itself (decoded by msgspec straight into `Job`, no parsing) and its bookkeeping. The
+    API turns `job` into Nomad's JSON shape on the way out."""
 
     namespace: str
     id: str
     version: int
-    spec: dict[str, Any]
+    job: Job
     spec_hash: str
     stop: bool = False
     status: str = "pending"  # pending | running | dead

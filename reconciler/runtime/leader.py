@@ -1,0 +1,72 @@
+"""Leader election through etcd: the leader key exists only while its holder's lease lives.
+
+`LeaderElector.run(on_started, on_stopped)` campaigns until stopped: it creates
+`leader/<name>` bound to its lease if absent (a transaction), keeps the lease alive, and
+calls `on_started` when it wins and `on_stopped` at once when it loses the lease (a refresh
+fails or the key is no longer ours). Losers poll until the key is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from reconciler.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class LeaderElector:
+    def __init__(self, store: Store, name: str, identity: str, *, ttl: int = 10) -> None:
+        self.store = store
+        self.name = name
+        self.identity = identity
+        self.ttl = ttl
+        self.key = store.keys.leader(name)
+        self._stop = threading.Event()
+        self.is_leader = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def leader(self) -> str | None:
+        cur = self.store.get_raw(self.key)
+        return cur.value.decode() if cur else None
+
+    def start(self, on_started: Callable[[], None], on_stopped: Callable[[], None]) -> None:
+        self._thread = threading.Thread(
+            target=self.run, args=(on_started, on_stopped), name=f"leader:{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.ttl + 5)
+
+    def run(self, on_started: Callable[[], None], on_stopped: Callable[[], None]) -> None:
+        while not self._stop.is_set():
+            try:
+                lease = self.store.lease(self.ttl)
+            except StoreError as exc:
+                log.warning("election=%s cannot get lease: %s", self.name, exc)
+                self._stop.wait(1)
+                continue
+            try:
+                if not self.store.create(self.key, self.identity, lease=lease.id):
+                    lease.revoke()
+                    self._stop.wait(min(1.0, self.ttl / 3))
+                    continue
+                log.info("election=%s identity=%s became leader", self.name, self.identity)
+                self.is_leader.set()
+                on_started()
+                while not self._stop.wait(self.ttl / 3):
+                    lease.refresh()
+                    if self.leader() != self.identity:
+                        raise StoreError("leader key no longer ours")
+            except StoreError as exc:
+                log.warning("election=%s identity=%s lost leadership: %s", self.name, self.identity, exc)
+            finally:
+                if self.is_leader.is_set():
+                    self.is_leader.clear()
+                    on_stopped()
+                    lease.revoke()
