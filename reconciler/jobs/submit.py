@@ -1,0 +1,172 @@
+"""Register, stop and purge jobs; create evaluations.
+
+A submission is one etcd transaction: the job record, its immutable version under
+`job_versions/`, and the evaluation that asks the scheduler to act. The transaction
+compares the job key's mod revision with what was read, so two concurrent submissions
+never lose a version: the loser re-reads and tries again. An unchanged spec makes no new
+version (Nomad's behaviour) but still creates an evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, replace
+
+from reconciler import codec
+from reconciler.model.ids import is_valid_name, new_id
+from reconciler.model.objects import Evaluation, JobRecord
+from reconciler.spec.model import Job
+from reconciler.store import Store, Txn
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 20
+
+
+class JobNotFound(LookupError):
+    """No job with that namespace and id."""
+
+
+class InvalidIdentifier(ValueError):
+    """An id that cannot become an etcd key or a path."""
+
+    def __init__(self, field: str, value: str) -> None:
+        super().__init__(f"{field}: {value!r} is not a valid identifier (letters, digits, '-', '_', '.')")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    eval_id: str
+    version: int
+    changed: bool
+    modify_index: int
+
+
+def job_hash(job: Job) -> str:
+    """Hash of the job's canonical encoding (field order is the model's, so it is stable)."""
+    try:
+        from reconciler.spec import spec_hash  # the spec package's canonical form, when present
+    except ImportError:
+        return hashlib.sha256(codec.encode(job)).hexdigest()
+    return str(spec_hash(job))
+
+
+def _check_ids(job: Job) -> None:
+    if not is_valid_name(job.namespace):
+        raise InvalidIdentifier("Job.Namespace", job.namespace)
+    if not is_valid_name(job.id):
+        raise InvalidIdentifier("Job.ID", job.id)
+
+
+def new_eval(record: JobRecord, triggered_by: str) -> Evaluation:
+    now = time.time()
+    return Evaluation(
+        id=new_id(),
+        namespace=record.namespace,
+        job_id=record.id,
+        triggered_by=triggered_by,
+        type=record.job.type,
+        priority=record.job.priority,
+        job_version=record.version,
+        create_time=now,
+        modify_time=now,
+    )
+
+
+def submit_job(store: Store, job: Job, *, source_file: str = "") -> SubmitResult:
+    """Store `job` as a new version (if it changed) and create an evaluation for it."""
+    _check_ids(job)
+    keys = store.keys
+    key = keys.job(job.namespace, job.id)
+    digest = job_hash(job)
+    for _ in range(MAX_ATTEMPTS):
+        cur = store.get(key, JobRecord)
+        now = time.time()
+        if cur is not None and cur.value.spec_hash == digest and not cur.value.stop:
+            record = cur.value
+            if source_file and record.source_file != source_file:
+                record = replace(record, source_file=source_file)
+            ev = new_eval(record, "job-register")
+            txn = Txn().compare_mod(key, cur.mod_revision).put(key, record).put(keys.eval(ev.id), ev)
+            if store.commit(txn):
+                return SubmitResult(ev.id, record.version, False, cur.mod_revision)
+            continue
+        version = cur.value.version + 1 if cur is not None else 0
+        record = JobRecord(
+            namespace=job.namespace,
+            id=job.id,
+            version=version,
+            job=job,
+            spec_hash=digest,
+            stop=False,
+            status="pending",
+            source_file=source_file,
+            submit_time=now,
+            create_index=cur.value.create_index if cur is not None else 0,
+        )
+        ev = new_eval(record, "job-register")
+        txn = Txn()
+        if cur is None:
+            txn.compare_absent(key)
+        else:
+            txn.compare_mod(key, cur.mod_revision)
+        vkey = keys.job_version(job.namespace, job.id, version)
+        txn.compare_absent(vkey).put(key, record).put(vkey, record).put(keys.eval(ev.id), ev)
+        if store.commit(txn):
+            log.info("job=%s/%s version=%d eval=%s registered", job.namespace, job.id, version, ev.id)
+            return SubmitResult(ev.id, version, True, store.revision())
+    raise RuntimeError(f"job {job.namespace}/{job.id}: too many concurrent updates, try again")
+
+
+def stop_job(store: Store, namespace: str, job_id: str, *, purge: bool = False) -> str:
+    """Mark the job stopped (a new version, history kept) or purge it; returns the eval id."""
+    keys = store.keys
+    key = keys.job(namespace, job_id)
+    for _ in range(MAX_ATTEMPTS):
+        cur = store.get(key, JobRecord)
+        if cur is None:
+            raise JobNotFound(f"job not found: {namespace}/{job_id}")
+        if purge:
+            ev = new_eval(cur.value, "job-deregister")
+            txn = Txn().compare_mod(key, cur.mod_revision).delete(key).put(keys.eval(ev.id), ev)
+            if store.commit(txn):
+                store.delete_prefix(keys.job_versions(namespace, job_id))
+                log.info("job=%s/%s purged eval=%s", namespace, job_id, ev.id)
+                return ev.id
+            continue
+        if cur.value.stop:
+            ev = new_eval(cur.value, "job-deregister")
+            store.put(keys.eval(ev.id), ev)
+            return ev.id
+        record = replace(cur.value, version=cur.value.version + 1, stop=True, submit_time=time.time())
+        ev = new_eval(record, "job-deregister")
+        vkey = keys.job_version(namespace, job_id, record.version)
+        txn = (
+            Txn().compare_mod(key, cur.mod_revision).compare_absent(vkey)
+            .put(key, record).put(vkey, record).put(keys.eval(ev.id), ev)
+        )
+        if store.commit(txn):
+            log.info("job=%s/%s stopped version=%d eval=%s", namespace, job_id, record.version, ev.id)
+            return ev.id
+    raise RuntimeError(f"job {namespace}/{job_id}: too many concurrent updates, try again")
+
+
+def create_eval(
+    store: Store, namespace: str, job_id: str, triggered_by: str, *, node_id: str = "", deployment_id: str = ""
+) -> Evaluation | None:
+    """An evaluation for an existing job (node changes, scaling, deployments); None if no job."""
+    cur = store.get(store.keys.job(namespace, job_id), JobRecord)
+    if cur is None:
+        return None
+    ev = replace(new_eval(cur.value, triggered_by), node_id=node_id, deployment_id=deployment_id)
+    store.put(store.keys.eval(ev.id), ev)
+    return ev
+
+
+def job_history(store: Store, namespace: str, job_id: str) -> list[JobRecord]:
+    """Every stored version, newest first."""
+    items, _ = store.list(store.keys.job_versions(namespace, job_id), JobRecord)
+    return sorted((i.value for i in items), key=lambda r: r.version, reverse=True)
