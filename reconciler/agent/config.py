@@ -1,0 +1,35 @@
+"""The agent's configuration, from `reconciler agent` flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class AgentConfig:
+    dev: bool = False
+    server: bool = False  # cluster controllers (leader-elected)
+    client: bool = False  # a node agent running tasks
+    data_dir: Path = Path(".reconciler")
+    bind: str = "127.0.0.1"
+    http_port: int = 4646
+    etcd_endpoints: list[str] = field(default_factory=list)  # empty: embedded etcd
+    etcd_port: int = 2379
+    etcd_peer_port: int = 2380
+    prefix: str = "/reconciler/"
+    specs_dir: Path | None = None
+    node_name: str = ""
+    datacenter: str = "dc1"
+    region: str = "global"
+    raw_exec: bool = False
+    meta: dict[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+    @property
+    def runs_server(self) -> bool:
+        return self.dev or self.server
+
+    @property
+    def runs_client(self) -> bool:
+        return self.dev or self.client

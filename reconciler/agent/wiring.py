@@ -1,0 +1,171 @@
+"""The composition root: the one module in `reconciler` that imports controllers.
+
+`Agent.run()` brings up, in order: the data-dir lock, etcd (embedded or external), the
+store, the cluster controllers (leader-elected), the node agent, the HTTP API, the specs
+watcher; and on SIGINT/SIGTERM takes them down in reverse order, etcd last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+from aiohttp import web
+
+from reconciler.agent.components import Component, LeaderElected
+from reconciler.agent.config import AgentConfig
+from reconciler.agent.etcd_process import EmbeddedEtcd
+from reconciler.agent.lock import DataDirLock
+from reconciler.api.app import make_app
+from reconciler.api.context import ApiContext
+from reconciler.store import Store
+
+log = logging.getLogger("reconciler.agent")
+
+
+def cluster_controllers(store: Store, identity: str) -> list[Component]:
+    from controllers.liveness import LivenessController
+    from controllers.scheduler import SchedulerController
+
+    return [SchedulerController(store), LivenessController(store)]
+
+
+def node_agent(store: Store, config: AgentConfig) -> Component:
+    from controllers.driver_runner import NodeAgent
+
+    return NodeAgent(  # type: ignore[no-any-return]
+        store,
+        data_dir=config.data_dir.resolve(),
+        node_name=config.node_name,
+        datacenter=config.datacenter,
+        bind=config.bind,
+        raw_exec_enabled=config.raw_exec or config.dev,
+        meta=config.meta,
+    )
+
+
+def specs_watcher(store: Store, config: AgentConfig) -> Component:
+    from controllers.specs_watcher import SpecsWatcher
+
+    assert config.specs_dir is not None
+    return SpecsWatcher(store, config.specs_dir)
+
+
+def planner(store: Store) -> Any:
+    try:
+        from controllers.scheduler.plan import plan_job
+    except ImportError:
+        return None
+    return lambda job: plan_job(store, job)
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        if not config.node_name:
+            config.node_name = socket.gethostname()
+        self.identity = f"{config.node_name}-{os.getpid()}"
+        self.etcd: EmbeddedEtcd | None = None
+        self.store: Store | None = None
+        self.components: list[Component] = []
+        self.lock = DataDirLock(config.data_dir)
+
+    def _start_etcd(self) -> list[str]:
+        cfg = self.config
+        if cfg.etcd_endpoints:
+            return cfg.etcd_endpoints
+        self.etcd = EmbeddedEtcd(
+            data_dir=cfg.data_dir.resolve(), host="127.0.0.1", client_port=cfg.etcd_port, peer_port=cfg.etcd_peer_port
+        )
+        log.info("starting embedded etcd data_dir=%s client=%s", cfg.data_dir, self.etcd.endpoint)
+        self.etcd.start()
+        return [self.etcd.endpoint]
+
+    def _start_components(self, store: Store) -> None:
+        cfg = self.config
+        if cfg.runs_server:
+            try:
+                ctrls = cluster_controllers(store, self.identity)
+            except ImportError as exc:
+                log.warning("cluster controllers unavailable: %s", exc)
+            else:
+                self.components.append(LeaderElected(store, "scheduler", self.identity, ctrls))
+        if cfg.runs_client:
+            try:
+                self.components.append(node_agent(store, cfg))
+            except ImportError as exc:
+                log.warning("node agent unavailable: %s", exc)
+        if cfg.specs_dir is not None:
+            self.components.append(specs_watcher(store, cfg))
+        for c in self.components:
+            c.start()
+
+    def banner(self) -> str:
+        cfg = self.config
+        mode = "dev" if cfg.dev else ("server+client" if cfg.server and cfg.client else "server" if cfg.server else "client")
+        lines = [
+            "==> reconciler agent configuration:",
+            "",
+            f"       Advertise Addrs: HTTP: {cfg.bind}:{cfg.http_port}",
+            f"            Datacenter: {cfg.datacenter}",
+            f"                  Mode: {mode}",
+            f"             Node Name: {cfg.node_name}",
+            f"                  Etcd: {', '.join(self.store.endpoints) if self.store else '-'}"
+            + (" (embedded)" if self.etcd else ""),
+            f"              Data Dir: {cfg.data_dir.resolve()}",
+            f"                 Specs: {cfg.specs_dir or '(not watched)'}",
+            f"                    UI: http://{cfg.bind}:{cfg.http_port}/ui",
+            "",
+            "==> reconciler agent started! Log data will stream in below:",
+        ]
+        return "\n".join(lines)
+
+    async def _serve(self, store: Store) -> None:
+        cfg = self.config
+        ctx = ApiContext(
+            store=store, data_dir=cfg.data_dir.resolve(), region=cfg.region, datacenter=cfg.datacenter,
+            node_name=cfg.node_name, planner=planner(store) if cfg.runs_server else None,
+        )
+        runner = web.AppRunner(make_app(ctx), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, cfg.bind, cfg.http_port)
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(self.banner(), flush=True)
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting down")
+            await runner.cleanup()
+
+    def run(self) -> int:
+        self.lock.acquire()
+        try:
+            endpoints = self._start_etcd()
+            self.store = Store(endpoints, prefix=self.config.prefix)
+            self.store.ping()
+            self._start_components(self.store)
+            asyncio.run(self._serve(self.store))
+            return 0
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        for c in reversed(self.components):
+            try:
+                c.stop()
+            except Exception:  # noqa: BLE001 - keep shutting the rest down
+                log.exception("component=%s stop failed", type(c).__name__)
+        self.components.clear()
+        if self.store is not None:
+            self.store.close()
+        if self.etcd is not None:
+            self.etcd.stop()
+        self.lock.release()

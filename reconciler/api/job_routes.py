@@ -1,0 +1,170 @@
+"""Job endpoints: register, list, read, versions, stop/purge, parse.
+
+Shapes follow Nomad's HTTP API (`/v1/jobs`, `/v1/job/:id`, ...) so existing Nomad API
+clients work for these paths. Job bodies are converted by `reconciler.spec`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from reconciler import spec
+from reconciler.api.context import ApiContext
+from reconciler.api.errors import ApiError, not_found
+from reconciler.api.http import body_json, flag, namespace, ns_time, ok, run
+from reconciler.jobs import job_history, stop_job, submit_job
+from reconciler.jobs.submit import InvalidIdentifier, JobNotFound
+from reconciler.model.ids import is_valid_name
+from reconciler.model.objects import JobRecord
+from reconciler.store import Store
+
+
+def _job_id(request: web.Request) -> str:
+    job_id = request.match_info["job_id"]
+    if not is_valid_name(job_id):
+        raise ApiError(400, f"invalid job id {job_id!r}", field="JobID")
+    return job_id
+
+
+def _parse_body_job(data: Any) -> spec.Job:
+    if not isinstance(data, dict) or not isinstance(data.get("Job"), dict):
+        raise ApiError(400, 'request body must be a JSON object {"Job": {...}}', field="Job")
+    try:
+        return spec.job_from_nomad(data)
+    except spec.SpecError as exc:
+        first = exc.errors[0] if exc.errors else None
+        raise ApiError(400, str(exc), field=first.path if first else "Job") from exc
+
+
+def job_status(record: JobRecord, summary: dict[str, Any] | None = None) -> str:
+    if record.stop:
+        return "dead"
+    return record.status if record.status else "pending"
+
+
+def job_json(record: JobRecord, modify_index: int) -> dict[str, Any]:
+    data = spec.job_to_nomad(record.job)
+    data.update(
+        {
+            "Version": record.version,
+            "Stop": record.stop,
+            "Status": job_status(record),
+            "Stable": record.stable,
+            "SubmitTime": ns_time(record.submit_time),
+            "CreateIndex": record.create_index,
+            "ModifyIndex": modify_index,
+            "JobModifyIndex": modify_index,
+            "SourceFile": record.source_file,
+        }
+    )
+    return data
+
+
+def job_stub(record: JobRecord, modify_index: int) -> dict[str, Any]:
+    job = record.job
+    return {
+        "ID": job.id,
+        "ParentID": "",
+        "Name": job.name or job.id,
+        "Namespace": job.namespace,
+        "Datacenters": job.datacenters,
+        "Type": job.type,
+        "Priority": job.priority,
+        "Periodic": job.periodic is not None,
+        "ParameterizedJob": False,
+        "Stop": record.stop,
+        "Status": job_status(record),
+        "StatusDescription": "",
+        "Version": record.version,
+        "SubmitTime": ns_time(record.submit_time),
+        "CreateIndex": record.create_index,
+        "ModifyIndex": modify_index,
+        "JobModifyIndex": modify_index,
+    }
+
+
+def routes(ctx: ApiContext) -> list[web.RouteDef]:
+    store: Store = ctx.store
+
+    async def register(request: web.Request) -> web.Response:
+        job = _parse_body_job(await body_json(request))
+        if "job_id" in request.match_info and request.match_info["job_id"] != job.id:
+            raise ApiError(400, "job ID in the path does not match the body", field="Job.ID")
+        try:
+            res = await run(submit_job, store, job)
+        except InvalidIdentifier as exc:
+            raise ApiError(400, str(exc), field=exc.field) from exc
+        return ok(
+            {
+                "EvalID": res.eval_id,
+                "EvalCreateIndex": res.modify_index,
+                "JobModifyIndex": res.modify_index,
+                "Index": res.modify_index,
+                "JobVersion": res.version,
+                "Changed": res.changed,
+                "Warnings": "",
+                "KnownLeader": True,
+                "LastContact": 0,
+            },
+            index=res.modify_index,
+        )
+
+    async def list_jobs(request: web.Request) -> web.Response:
+        ns = request.query.get("namespace", "default")
+        prefix_filter = request.query.get("prefix", "")
+        base = store.keys.jobs if ns == "*" else store.keys.jobs_in(ns)
+        items, rev = await run(store.list, base, JobRecord)
+        stubs = [job_stub(i.value, i.mod_revision) for i in items if i.value.id.startswith(prefix_filter)]
+        stubs.sort(key=lambda s: s["ID"])
+        return ok(stubs, index=rev)
+
+    async def read_job(request: web.Request) -> web.Response:
+        job_id = _job_id(request)
+        cur = await run(store.get, store.keys.job(namespace(request), job_id), JobRecord)
+        if cur is None:
+            raise not_found("job", job_id)
+        return ok(job_json(cur.value, cur.mod_revision), index=cur.mod_revision)
+
+    async def versions(request: web.Request) -> web.Response:
+        job_id = _job_id(request)
+        ns = namespace(request)
+        history = await run(job_history, store, ns, job_id)
+        if not history:
+            raise not_found("job", job_id)
+        return ok({"Versions": [job_json(r, 0) for r in history], "Diffs": None})
+
+    async def deregister(request: web.Request) -> web.Response:
+        job_id = _job_id(request)
+        try:
+            eval_id = await run(stop_job, store, namespace(request), job_id, purge=flag(request, "purge"))
+        except JobNotFound as exc:
+            raise not_found("job", job_id) from exc
+        rev = await run(store.revision)
+        return ok({"EvalID": eval_id, "EvalCreateIndex": rev, "JobModifyIndex": rev, "Index": rev}, index=rev)
+
+    async def parse(request: web.Request) -> web.Response:
+        data = await body_json(request)
+        if not isinstance(data, dict) or not isinstance(data.get("JobHCL"), str):
+            raise ApiError(400, 'body must be {"JobHCL": "<job text>"}', field="JobHCL")
+        variables = data.get("Variables") or {}
+        try:
+            job = spec.parse_job(data["JobHCL"], filename="<request>", format=data.get("Format", "hcl"),
+                                 variables={str(k): str(v) for k, v in variables.items()}, env={})
+        except spec.SpecError as exc:
+            first = exc.errors[0] if exc.errors else None
+            raise ApiError(400, str(exc), field=first.path if first else "JobHCL") from exc
+        return ok(spec.job_to_nomad(job))
+
+    return [
+        web.post("/v1/jobs", register),
+        web.put("/v1/jobs", register),
+        web.get("/v1/jobs", list_jobs),
+        web.post("/v1/jobs/parse", parse),
+        web.get("/v1/job/{job_id}", read_job),
+        web.post("/v1/job/{job_id}", register),
+        web.put("/v1/job/{job_id}", register),
+        web.delete("/v1/job/{job_id}", deregister),
+        web.get("/v1/job/{job_id}/versions", versions),
+    ]

@@ -1,0 +1,75 @@
+"""`reconciler agent`: run the agent (dev mode: everything in one process)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.groups import cli
+
+
+@cli.command()
+@click.option("-dev", "--dev", "dev", is_flag=True, help="Everything in one process: embedded etcd, controllers, one node, API, specs watcher.")
+@click.option("-server", "--server", "server", is_flag=True, help="Run the cluster controllers (leader-elected).")
+@click.option("-client", "--client", "client", is_flag=True, help="Run a node agent that runs tasks.")
+@click.option("--data-dir", "-data-dir", type=click.Path(path_type=Path), default=Path(".reconciler"), show_default=True)
+@click.option("--bind", "-bind", default="127.0.0.1", show_default=True, help="Address the HTTP API binds to.")
+@click.option("--http-port", "-http-port", type=int, default=4646, show_default=True)
+@click.option("--etcd", "-etcd", "etcd", default="", help="Existing etcd endpoints (comma-separated); none: embedded etcd.")
+@click.option("--etcd-port", type=int, default=2379, show_default=True, help="Client port of the embedded etcd.")
+@click.option("--etcd-peer-port", type=int, default=2380, show_default=True, help="Peer port of the embedded etcd.")
+@click.option("--prefix", default="/reconciler/", show_default=True, help="etcd key prefix.")
+@click.option("--specs", type=click.Path(path_type=Path), default=None, help="Directory of job files to watch (dev default: ./specs).")
+@click.option("--no-specs", is_flag=True, help="Do not watch a specs directory.")
+@click.option("--node-name", "-node", default="", help="Node name (default: hostname).")
+@click.option("--dc", "-dc", "datacenter", default="dc1", show_default=True)
+@click.option("--region", default="global", show_default=True)
+@click.option("--raw-exec", is_flag=True, help="Enable the raw_exec driver (always on in dev mode).")
+@click.option("--meta", multiple=True, help="Node metadata key=value (repeatable).")
+@click.option("--log-level", default="INFO", show_default=True)
+def agent(
+    dev: bool, server: bool, client: bool, data_dir: Path, bind: str, http_port: int, etcd: str, etcd_port: int,
+    etcd_peer_port: int, prefix: str, specs: Path | None, no_specs: bool, node_name: str, datacenter: str,
+    region: str, raw_exec: bool, meta: tuple[str, ...], log_level: str,
+) -> None:
+    """Run the reconciler agent."""
+    from reconciler.agent.config import AgentConfig
+    from reconciler.agent.etcd_process import EtcdStartError
+    from reconciler.agent.lock import DataDirLocked
+    from reconciler.agent.wiring import Agent
+    from reconciler.store import StoreError
+
+    if not (dev or server or client):
+        raise click.UsageError("choose a mode: -dev, -server, -client (or -server -client)")
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+    )
+    meta_map: dict[str, str] = {}
+    for item in meta:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: expected key=value", param_hint="--meta")
+        k, v = item.split("=", 1)
+        meta_map[k] = v
+    specs_dir = None if no_specs else (specs if specs is not None else (Path("specs") if dev else None))
+    if specs_dir is not None and not specs_dir.is_dir():
+        if specs is not None:
+            raise click.BadParameter(f"{specs_dir} is not a directory", param_hint="--specs")
+        specs_dir = None
+    config = AgentConfig(
+        dev=dev, server=server, client=client, data_dir=data_dir, bind=bind, http_port=http_port,
+        etcd_endpoints=[e.strip() for e in etcd.split(",") if e.strip()], etcd_port=etcd_port,
+        etcd_peer_port=etcd_peer_port, prefix=prefix, specs_dir=specs_dir, node_name=node_name,
+        datacenter=datacenter, region=region, raw_exec=raw_exec, meta=meta_map, log_level=log_level,
+    )
+    try:
+        sys.exit(Agent(config).run())
+    except (DataDirLocked, EtcdStartError, StoreError) as exc:
+        click.echo(f"Error starting agent: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"Error starting agent: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,214 @@
+"""Job commands: apply/run (with evaluation monitoring), stop, history, inspect."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from reconciler.cli.client import ApiClient, ApiClientError, client_from, fail
+from reconciler.cli.groups import cli, job
+from reconciler.cli.output import fmt_time, kv, short, table
+
+
+def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: expected name=value", param_hint="-var")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def load_job(path: str, variables: tuple[str, ...], var_files: tuple[str, ...]) -> Any:
+    """Parse and validate on the client; on error print every issue and exit 1."""
+    from reconciler import spec
+
+    try:
+        return spec.load_job_file(path, variables=parse_vars(variables), var_files=list(var_files))
+    except spec.SpecError as exc:
+        fail("Error parsing job file " + path + ":\n" + "\n".join(f"  {e}" for e in exc.errors))
+    except OSError as exc:
+        fail(f"Error reading job file {path}: {exc.strerror}")
+
+
+def _ts() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def monitor_eval(api: ApiClient, eval_id: str, *, timeout: float = 60.0) -> int:
+    """Follow an evaluation as `nomad job run` does; exit code 0 on complete, 2 otherwise."""
+    click.echo(f'==> {_ts()}: Monitoring evaluation "{short(eval_id)}"')
+    seen_allocs: set[str] = set()
+    first = True
+    deadline = time.monotonic() + timeout
+    status = "pending"
+    while time.monotonic() < deadline:
+        try:
+            ev = api.get(f"/v1/evaluation/{eval_id}")
+        except ApiClientError as exc:
+            if exc.status == 404:
+                time.sleep(0.1)
+                continue
+            fail(f"Error reading evaluation: {exc.message}")
+        if first:
+            click.echo(f'    {_ts()}: Evaluation triggered by job "{ev.get("JobID")}"')
+            first = False
+        for alloc_id in ev.get("PlacedAllocs", []) or []:
+            if alloc_id not in seen_allocs:
+                seen_allocs.add(alloc_id)
+                try:
+                    a = api.get(f"/v1/allocation/{alloc_id}")
+                    click.echo(
+                        f'    {_ts()}: Allocation "{short(alloc_id)}" created: node "{short(a.get("NodeID", ""))}", '
+                        f'group "{a.get("TaskGroup", "")}"'
+                    )
+                except ApiClientError:
+                    pass
+        status = ev.get("Status", "pending")
+        if status not in ("pending",):
+            if ev.get("DeploymentID"):
+                click.echo(f'    {_ts()}: Evaluation within deployment: "{short(ev["DeploymentID"])}"')
+            click.echo(f'    {_ts()}: Evaluation status changed: "pending" -> "{status}"')
+            failed = ev.get("FailedTGAllocs") or {}
+            for group, metrics in failed.items():
+                click.echo(f'==> {_ts()}: Task Group "{group}" (failed to place allocations):')
+                for reason in (metrics or {}).get("Reasons", []) if isinstance(metrics, dict) else []:
+                    click.echo(f"    * {reason}")
+            click.echo(f'==> {_ts()}: Evaluation "{short(eval_id)}" finished with status "{status}"')
+            return 0 if status == "complete" and not failed else 2
+        time.sleep(0.1)
+    click.echo(f'==> {_ts()}: Evaluation "{short(eval_id)}" still "{status}" after {timeout:.0f}s; not waiting any longer')
+    return 2
+
+
+def run_job_file(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool) -> None:
+    from reconciler import spec
+
+    model = load_job(path, variables, var_files)
+    api = client_from(ctx)
+    try:
+        resp = api.post("/v1/jobs", {"Job": spec.job_to_nomad(model)})
+    except ApiClientError as exc:
+        where = f" (field {exc.field})" if exc.field else ""
+        fail(f"Error submitting job{where}: {exc.message}")
+    eval_id = resp["EvalID"]
+    if detach:
+        click.echo("Job registration successful")
+        click.echo(f"Evaluation ID: {eval_id}")
+        return
+    sys.exit(monitor_eval(api, eval_id))
+
+
+_var_opts = [
+    click.option("-var", "--var", "variables", multiple=True, help="Variable name=value (repeatable)."),
+    click.option("-var-file", "--var-file", "var_files", multiple=True, type=click.Path(exists=True, dir_okay=False)),
+]
+
+
+def with_vars(f: Any) -> Any:
+    for opt in reversed(_var_opts):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.option("-f", "--file", "path", required=True, type=click.Path(exists=True, dir_okay=False), help="Job file (.nomad, .hcl, .json, .yaml).")
+@with_vars
+@click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
+@click.pass_context
+def apply(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool) -> None:
+    """Submit a job file: a new version if it changed, then follow the evaluation."""
+    run_job_file(ctx, path, variables, var_files, detach)
+
+
+@job.command("run")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_vars
+@click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
+@click.pass_context
+def job_run(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool) -> None:
+    """Submit a job file (same as `reconciler apply -f`)."""
+    run_job_file(ctx, path, variables, var_files, detach)
+
+
+@job.command("stop")
+@click.argument("job_id")
+@click.option("-purge", "--purge", is_flag=True, help="Remove the job and its history.")
+@click.option("-detach", "--detach", is_flag=True)
+@click.option("-namespace", "--namespace", default="default")
+@click.pass_context
+def job_stop(ctx: click.Context, job_id: str, purge: bool, detach: bool, namespace: str) -> None:
+    """Stop a job (its history is kept unless -purge)."""
+    api = client_from(ctx)
+    try:
+        resp = api.delete(f"/v1/job/{job_id}", purge="true" if purge else None, namespace=namespace)
+    except ApiClientError as exc:
+        fail(f"Error deregistering job: {exc.message}")
+    if detach:
+        click.echo(resp["EvalID"])
+        return
+    sys.exit(monitor_eval(api, resp["EvalID"]))
+
+
+@job.command("history")
+@click.argument("job_id")
+@click.option("-p", "--diff", "show_diff", is_flag=True, help="Show the differences between versions.")
+@click.option("-namespace", "--namespace", default="default")
+@click.pass_context
+def job_history(ctx: click.Context, job_id: str, show_diff: bool, namespace: str) -> None:
+    """List a job's versions, newest first."""
+    api = client_from(ctx)
+    try:
+        resp = api.get(f"/v1/job/{job_id}/versions", namespace=namespace)
+    except ApiClientError as exc:
+        fail(f"Error retrieving job versions: {exc.message}")
+    blocks = []
+    for v in resp["Versions"]:
+        blocks.append(kv([
+            ("Version", v["Version"]),
+            ("Stable", str(v.get("Stable", False)).lower()),
+            ("Stop", str(v.get("Stop", False)).lower()),
+            ("Submit Date", fmt_time(v.get("SubmitTime", 0) / 1e9)),
+        ]))
+    click.echo("\n\n".join(blocks))
+
+
+@job.command("inspect")
+@click.argument("job_id")
+@click.option("-o", "--output", "fmt", type=click.Choice(["json", "yaml", "hcl"]), default="json", show_default=True)
+@click.option("-version", "--version", "version", type=int, default=None, help="Show this version.")
+@click.option("-namespace", "--namespace", default="default")
+@click.pass_context
+def job_inspect(ctx: click.Context, job_id: str, fmt: str, version: int | None, namespace: str) -> None:
+    """Show a job's specification."""
+    from reconciler import spec
+
+    api = client_from(ctx)
+    try:
+        if version is None:
+            data = api.get(f"/v1/job/{job_id}", namespace=namespace)
+        else:
+            versions = api.get(f"/v1/job/{job_id}/versions", namespace=namespace)["Versions"]
+            match = [v for v in versions if v["Version"] == version]
+            if not match:
+                fail(f"Error: job {job_id} has no version {version}")
+            data = match[0]
+    except ApiClientError as exc:
+        fail(f"Error inspecting job: {exc.message}")
+    if fmt == "json":
+        click.echo(json.dumps({"Job": data}, indent=4, sort_keys=True))
+        return
+    model = spec.job_from_nomad({"Job": data})
+    click.echo(spec.job_to_yaml(model) if fmt == "yaml" else spec.format_hcl(model))
+
+
+def jobs_table(jobs: list[dict[str, Any]]) -> str:
+    if not jobs:
+        return "No running jobs"
+    rows = [(j["ID"], j["Type"], j["Priority"], j["Status"], fmt_time(j.get("SubmitTime", 0) / 1e9)) for j in jobs]
+    return table(["ID", "Type", "Priority", "Status", "Submit Date"], rows)
