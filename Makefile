@@ -26,7 +26,6 @@ lint: $(STAMP)
 	$(BIN)/mypy reconciler controllers
 
 test: $(STAMP) lint
-	bash tests/install_browser.sh
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -10,6 +10,7 @@ that no longer exists are stopped (the file was deleted while the agent was down
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -154,10 +155,8 @@ class SpecsWatcher:
         previous = self.origins.get(path)
         self.origins[path] = (job.namespace, job.id)
         if previous is not None and previous != (job.namespace, job.id):
-            try:
+            with contextlib.suppress(JobNotFound):
                 stop_job(self.store, previous[0], previous[1])
-            except JobNotFound:
-                pass
         log.info(
             "specs file=%s job=%s/%s version=%d %s eval=%s", path.name, job.namespace, job.id, res.version,
             "registered" if res.changed else "unchanged", res.eval_id,
