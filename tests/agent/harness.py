@@ -1,0 +1,112 @@
+"""Start a real `reconciler agent -dev` process for end-to-end tests: free ports, a temp
+data dir and specs dir, and the CLI pointed at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.agent.etcd_process import free_port
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class AgentProcess:
+    root: Path
+    http_port: int = field(default_factory=free_port)
+    etcd_port: int = field(default_factory=free_port)
+    etcd_peer_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def specs_dir(self) -> Path:
+        return self.root / "specs"
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def etcd_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.etcd_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "agent.log"
+
+    def args(self) -> list[str]:
+        return [
+            str(BIN / "reconciler"), "agent", "-dev",
+            "--data-dir", str(self.data_dir), "--http-port", str(self.http_port),
+            "--etcd-port", str(self.etcd_port), "--etcd-peer-port", str(self.etcd_peer_port),
+            "--specs", str(self.specs_dir), "--node-name", "test-node", *self.extra_args,
+        ]
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.specs_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+                                     start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                self.get("/v1/agent/self")
+                return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        raise TimeoutError(f"agent did not answer within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.address + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "RECONCILER_ADDR": self.address}
+        return subprocess.run([str(BIN / "reconciler"), *args], capture_output=True, text=True, env=env,
+                              timeout=timeout, cwd=self.root)
+
+    def etcdctl(self, *args: str) -> str:
+        out = subprocess.run([str(BIN / "etcdctl"), "--endpoints", self.etcd_endpoint, *args],
+                             capture_output=True, text=True, timeout=30, check=True)
+        return out.stdout
