@@ -118,11 +118,12 @@ class Informer(Generic[T]):
     def _run(self) -> None:
         delay = 0.05
         need_list = True
+        first_list = True
         while not self._stopped.is_set():
             try:
                 if need_list:
-                    self._relist()
-                    need_list = False
+                    self._relist(replay=first_list)
+                    need_list = first_list = False
                 with self._lock:
                     # A new generation per watch: callbacks of a watch we gave up on (they can
                     # still be running on the client's watch thread) must not touch the cache.
@@ -186,7 +187,10 @@ class Informer(Generic[T]):
         for key, old, new in changes:
             self._notify(key, old, new)
 
-    def _relist(self) -> None:
+    def _relist(self, *, replay: bool = False) -> None:
+        """List the prefix and deliver the differences to the cache as events. With `replay`
+        (the first listing after `start`) unchanged objects are delivered too: a restarted
+        controller's queue is new and empty, and every key must be looked at again."""
         raw, rev = self.store.list_raw(self.prefix)
         fresh: dict[str, Versioned[T]] = {}
         for i in raw:
@@ -199,7 +203,7 @@ class Informer(Generic[T]):
             changes: builtins.list[tuple[str, T | None, T | None]] = []
             for key, item in fresh.items():
                 prev = old.get(key)
-                if prev is None or prev.mod_revision != item.mod_revision:
+                if replay or prev is None or prev.mod_revision != item.mod_revision:
                     changes.append((key, prev.value if prev else None, item.value))
             for key, prev in old.items():
                 if key not in fresh:
