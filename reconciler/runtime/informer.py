@@ -9,6 +9,7 @@ Cached objects are shared: never modify one, copy it.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Generic, TypeVar
 
 from reconciler import codec
 from reconciler.store import Compacted, Store, StoreError, Versioned, WatchEvent
+from reconciler.store.client import Watch
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,10 @@ class Informer(Generic[T]):
         self._revision = 0
         self._synced = threading.Event()
         self._stopped = threading.Event()
-        self._watch = None
+        self._watch: Watch | None = None
         self._rewatch = threading.Event()
+        self._generation = 0
+        self._pending_error: StoreError | None = None
         self._thread: threading.Thread | None = None
 
     # configuration -----------------------------------------------------------------------
@@ -65,20 +69,20 @@ class Informer(Generic[T]):
         with self._lock:
             return self._cache.get(key)
 
-    def list(self) -> list[T]:
+    def list(self) -> builtins.list[T]:
         with self._lock:
             return [v.value for v in self._cache.values()]
 
-    def items(self) -> list[Versioned[T]]:
+    def items(self) -> builtins.list[Versioned[T]]:
         with self._lock:
             return list(self._cache.values())
 
-    def by_index(self, name: str, value: str) -> list[T]:
+    def by_index(self, name: str, value: str) -> builtins.list[T]:
         with self._lock:
             keys = self._indexes[name].get(value, ())
             return [self._cache[k].value for k in keys]
 
-    def keys_by_index(self, name: str, value: str) -> list[str]:
+    def keys_by_index(self, name: str, value: str) -> builtins.list[str]:
         with self._lock:
             return list(self._indexes[name].get(value, ()))
 
@@ -91,61 +95,115 @@ class Informer(Generic[T]):
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        """Start (or restart after `stop`): list, then watch. The cache of a restarted
+        informer is kept and the first listing's differences are delivered as events."""
+        with self._lock:
+            self._stopped.clear()
+            self._rewatch.clear()
+            self._synced.clear()
         self._thread = threading.Thread(target=self._run, name=f"informer:{self.name}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._rewatch.set()
-        if self._watch is not None:
-            self._watch.cancel()
+        with self._lock:
+            self._stopped.set()
+            self._rewatch.set()
+            self._generation += 1  # late callbacks of the current watch are ignored
+            watch = self._watch
+        if watch is not None:
+            watch.cancel()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(self.store.retry_for + 5)
 
     def _run(self) -> None:
         delay = 0.05
         need_list = True
+        first_list = True
         while not self._stopped.is_set():
             try:
                 if need_list:
-                    self._relist()
-                    need_list = False
-                self._rewatch.clear()
-                self._watch = self.store.watch(self.prefix, self._revision + 1, self._on_watch)
+                    self._relist(replay=first_list)
+                    need_list = first_list = False
+                with self._lock:
+                    # A new generation per watch: callbacks of a watch we gave up on (they can
+                    # still be running on the client's watch thread) must not touch the cache.
+                    self._generation += 1
+                    gen = self._generation
+                    self._pending_error = None
+                    self._rewatch.clear()
+                    if self._stopped.is_set():
+                        break
+                    start_rev = self._revision + 1
+
+                def deliver(result: builtins.list[WatchEvent] | StoreError, gen: int = gen) -> None:
+                    self._on_watch(gen, result)
+
+                watch = self.store.watch(self.prefix, start_rev, deliver)
+                with self._lock:
+                    self._watch = watch
                 self._synced.set()
-                delay = 0.05
                 self._rewatch.wait()
-                self._watch.cancel()
-                self._watch = None
-                if self._pending_error is not None:
-                    err, self._pending_error = self._pending_error, None
-                    if isinstance(err, Compacted):
-                        log.info("informer=%s compacted at %d; re-listing", self.name, err.revision)
-                        need_list = True
+                watch.cancel()
+                with self._lock:
+                    self._watch = None
+                    err = self._pending_error
+                if isinstance(err, Compacted):
+                    log.info("informer=%s compacted at %d; re-listing", self.name, err.revision)
+                    need_list = True
+                elif err is not None:
+                    # the stream broke (etcd restarting): re-watch from the last revision seen
+                    log.warning("informer=%s watch broke (%s); re-watching from %d", self.name, err, start_rev)
+                    self._stopped.wait(delay)
+                    delay = min(delay * 2, 2.0)
+                else:
+                    delay = 0.05
+            except Compacted as exc:
+                log.info("informer=%s revision %d compacted; re-listing", self.name, exc.revision)
+                need_list = True
             except StoreError as exc:
                 log.warning("informer=%s error=%s; retrying in %.2fs", self.name, exc, delay)
                 self._stopped.wait(delay)
                 delay = min(delay * 2, 2.0)
 
-    _pending_error: StoreError | None = None
+    def _on_watch(self, generation: int, result: builtins.list[WatchEvent] | StoreError) -> None:
+        changes: builtins.list[tuple[str, T | None, T | None]] = []
+        with self._lock:
+            if generation != self._generation:
+                return
+            if isinstance(result, StoreError):
+                self._pending_error = result
+                self._generation += 1
+                self._rewatch.set()
+                return
+            # Everything at or below the revision we hold is already in the cache (a re-list
+            # can get ahead of a watch). Events of one transaction share a revision, so the
+            # threshold is taken once per batch.
+            seen = self._revision
+            for ev in result:
+                if ev.mod_revision > seen:
+                    change = self._apply_locked(ev)
+                    if change is not None:
+                        changes.append(change)
+        for key, old, new in changes:
+            self._notify(key, old, new)
 
-    def _on_watch(self, result: list[WatchEvent] | StoreError) -> None:
-        if isinstance(result, StoreError):
-            self._pending_error = result
-            self._rewatch.set()
-            return
-        for ev in result:
-            self._apply(ev)
-
-    def _relist(self) -> None:
+    def _relist(self, *, replay: bool = False) -> None:
+        """List the prefix and deliver the differences to the cache as events. With `replay`
+        (the first listing after `start`) unchanged objects are delivered too: a restarted
+        controller's queue is new and empty, and every key must be looked at again."""
         raw, rev = self.store.list_raw(self.prefix)
-        fresh = {i.key: Versioned(i.key, codec.decode(i.value, self.typ), i.mod_revision, i.create_revision) for i in raw}
+        fresh: dict[str, Versioned[T]] = {}
+        for i in raw:
+            try:
+                fresh[i.key] = Versioned(i.key, codec.decode(i.value, self.typ), i.mod_revision, i.create_revision)
+            except codec.CodecError as exc:
+                log.error("informer=%s key=%s undecodable value: %s", self.name, i.key, exc)
         with self._lock:
             old = self._cache
-            changes: list[tuple[str, T | None, T | None]] = []
+            changes: builtins.list[tuple[str, T | None, T | None]] = []
             for key, item in fresh.items():
                 prev = old.get(key)
-                if prev is None or prev.mod_revision != item.mod_revision:
+                if replay or prev is None or prev.mod_revision != item.mod_revision:
                     changes.append((key, prev.value if prev else None, item.value))
             for key, prev in old.items():
                 if key not in fresh:
@@ -178,32 +236,26 @@ class Informer(Generic[T]):
             for v in fn(value):
                 self._indexes[name].setdefault(v, set()).add(key)
 
-    def _apply(self, ev: WatchEvent) -> None:
-        with self._lock:
-            if ev.mod_revision <= self._revision and ev.type == "put":
-                cur = self._cache.get(ev.key)
-                if cur is not None and cur.mod_revision >= ev.mod_revision:
-                    return
-            prev = self._cache.get(ev.key)
-            new: T | None = None
-            if ev.type == "put" and ev.value is not None:
-                try:
-                    new = codec.decode(ev.value, self.typ)
-                except codec.CodecError as exc:
-                    log.error("informer=%s key=%s undecodable value: %s", self.name, ev.key, exc)
-                    return
-                if prev is not None:
-                    self._index_remove(ev.key, prev.value)
-                self._cache[ev.key] = Versioned(ev.key, new, ev.mod_revision)
-                self._index_add(ev.key, new)
-            else:
-                if prev is None:
-                    self._revision = max(self._revision, ev.mod_revision)
-                    return
+    def _apply_locked(self, ev: WatchEvent) -> tuple[str, T | None, T | None] | None:
+        """Apply one event to the cache and indexes (lock held); the change to notify."""
+        prev = self._cache.get(ev.key)
+        self._revision = max(self._revision, ev.mod_revision)
+        if ev.type == "put" and ev.value is not None:
+            try:
+                new = codec.decode(ev.value, self.typ)
+            except codec.CodecError as exc:
+                log.error("informer=%s key=%s undecodable value: %s", self.name, ev.key, exc)
+                return None
+            if prev is not None:
                 self._index_remove(ev.key, prev.value)
-                del self._cache[ev.key]
-            self._revision = max(self._revision, ev.mod_revision)
-        self._notify(ev.key, prev.value if prev else None, new)
+            self._cache[ev.key] = Versioned(ev.key, new, ev.mod_revision, ev.create_revision)
+            self._index_add(ev.key, new)
+            return ev.key, prev.value if prev else None, new
+        if prev is None:
+            return None
+        self._index_remove(ev.key, prev.value)
+        del self._cache[ev.key]
+        return ev.key, prev.value, None
 
     def _notify(self, key: str, old: T | None, new: T | None) -> None:
         for h in self._handlers:

@@ -27,6 +27,8 @@ class LeaderElector:
         self._stop = threading.Event()
         self.is_leader = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lease_id: int | None = None  # the lease of the current campaign
+        self.campaigns = 0  # attempts to take the key (tests and metrics)
 
     def leader(self) -> str | None:
         cur = self.store.get_raw(self.key)
@@ -51,6 +53,8 @@ class LeaderElector:
                 log.warning("election=%s cannot get lease: %s", self.name, exc)
                 self._stop.wait(1)
                 continue
+            self.lease_id = lease.id
+            self.campaigns += 1
             try:
                 if not self.store.create(self.key, self.identity, lease=lease.id):
                     lease.revoke()

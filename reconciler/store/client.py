@@ -9,6 +9,7 @@ endpoints. Watches are delivered to a callback from the client's watch thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +34,17 @@ T = TypeVar("T")
 MAX_TXN_OPS = 128
 
 
+def _prefix_end(prefix: bytes) -> bytes:
+    """The first key after every key that starts with `prefix` (etcd's range_end)."""
+    b = bytearray(prefix)
+    while b:
+        if b[-1] < 0xFF:
+            b[-1] += 1
+            return bytes(b)
+        b.pop()
+    return b"\0"
+
+
 @dataclass(frozen=True)
 class Versioned(Generic[T]):
     key: str
@@ -47,6 +59,7 @@ class WatchEvent:
     key: str
     value: bytes | None
     mod_revision: int
+    create_revision: int = 0
 
 
 @dataclass
@@ -85,7 +98,15 @@ def _encode(value: Any) -> bytes:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, etcd_exc.ConnectionFailedError | etcd_exc.ConnectionTimeoutError):
+    """Failures worth retrying: etcd unreachable or restarting, or a watch request that got
+    no answer because the stream under it closed."""
+    if isinstance(
+        exc,
+        etcd_exc.ConnectionFailedError
+        | etcd_exc.ConnectionTimeoutError
+        | etcd_exc.WatchTimedOut
+        | etcd_exc.NoServerAvailableError,
+    ):
         return True
     if isinstance(exc, grpc.RpcError):
         code = exc.code() if hasattr(exc, "code") else None
@@ -93,8 +114,28 @@ def _is_transient(exc: BaseException) -> bool:
     return False
 
 
+# gRPC channel options: reconnect quickly once etcd is back (the default backoff grows to
+# two minutes) and accept large listings.
+_GRPC_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+]
+
+# keys per page when listing a prefix (pages are read at one revision)
+LIST_PAGE = 2000
+
+
 class _Transient(Exception):
     pass
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        details = exc.details() if hasattr(exc, "details") else ""
+        return f"{exc.code().name}: {details}"
+    return str(exc) or type(exc).__name__
 
 
 class Lease:
@@ -107,7 +148,13 @@ class Lease:
         self.ttl = ttl
 
     def refresh(self) -> None:
-        self._store._call(lambda c: c.refresh_lease(self.id))
+        """Keep the lease alive; StoreError if it has already expired or been revoked.
+
+        (etcd3's `refresh_lease` is a generator: it must be consumed for the keep-alive to
+        be sent at all, and a lease that no longer exists answers with TTL 0.)"""
+        responses = self._store._call(lambda c: list(c.refresh_lease(self.id)))
+        if not responses or int(responses[0].TTL) <= 0:
+            raise StoreError(f"lease {self.id:x} has expired or was revoked")
 
     def revoke(self) -> None:
         try:
@@ -123,15 +170,15 @@ class Lease:
 class Watch:
     """A running watch; `cancel()` stops it."""
 
-    def __init__(self, store: Store, watch_id: Any) -> None:
+    def __init__(self, store: Store, watch_id: Any, client: Any = None) -> None:
         self._store = store
         self._watch_id = watch_id
+        self._client = client
 
     def cancel(self) -> None:
-        try:
-            self._store._client().cancel_watch(self._watch_id)
-        except Exception:  # noqa: BLE001 - cancelling a dead watch is fine
-            pass
+        client = self._client or self._store._client()
+        with contextlib.suppress(Exception):  # cancelling a dead watch is fine
+            client.cancel_watch(self._watch_id)
 
 
 WatchCallback = Callable[[list[WatchEvent] | StoreError], None]
@@ -165,7 +212,17 @@ class Store:
             client = self._clients.get(idx)
             if client is None:
                 url = urlparse(self.endpoints[idx] if "//" in self.endpoints[idx] else "http://" + self.endpoints[idx])
-                client = etcd3.client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=self.timeout)
+                client = etcd3.client(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or 2379,
+                    timeout=self.timeout,
+                    grpc_options=_GRPC_OPTIONS,
+                )
+                # etcd3 marks an endpoint "failed" for 300 s after one UNAVAILABLE error and
+                # then refuses every call with ValueError: an etcd restart would make this
+                # Store useless for five minutes. Retrying is our job (tenacity), not its.
+                for ep in client.endpoints.values():
+                    ep.time_retry = 0
                 self._clients[idx] = client
             return client
 
@@ -178,10 +235,16 @@ class Store:
         def attempt() -> T:
             try:
                 return fn(self._client())
+            except StoreError:
+                raise
             except Exception as exc:
                 if _is_transient(exc):
                     self._rotate()
-                    raise _Transient(str(exc)) from exc
+                    raise _Transient(str(exc) or type(exc).__name__) from exc
+                if isinstance(exc, etcd_exc.RevisionCompactedError):
+                    raise Compacted(int(exc.compacted_revision)) from exc
+                if isinstance(exc, etcd_exc.Etcd3Exception | grpc.RpcError):
+                    raise StoreError(f"etcd request failed: {_describe(exc)}") from exc
                 raise
 
         try:
@@ -202,10 +265,8 @@ class Store:
     def close(self) -> None:
         with self._lock:
             for c in self._clients.values():
-                try:
+                with contextlib.suppress(Exception):
                     c.close()
-                except Exception:  # noqa: BLE001
-                    pass
             self._clients.clear()
 
     def ping(self) -> int:
@@ -231,23 +292,44 @@ class Store:
         return Versioned(key, codec.decode(raw.value, typ), raw.mod_revision, raw.create_revision)
 
     def list_raw(self, prefix: str) -> tuple[list[Versioned[bytes]], int]:
-        """Every key under `prefix` and the revision the listing was read at."""
+        """Every key under `prefix` and the revision the listing was read at.
+
+        Read in pages of LIST_PAGE keys, every page at the first page's revision, so the
+        result is one consistent snapshot however large the prefix is."""
         if not prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must end with '/'")
-        resp = self._call(lambda c: c.get_prefix_response(prefix))
-        items = [
-            Versioned(kv.key.decode(), bytes(kv.value), int(kv.mod_revision), int(kv.create_revision))
-            for kv in resp.kvs
-        ]
-        return items, int(resp.header.revision)
+        end = _prefix_end(prefix.encode())
+        start = prefix.encode()
+        items: list[Versioned[bytes]] = []
+        revision: int | None = None
+        while True:
+
+            def page(c: Any, s: bytes = start, r: int | None = revision) -> Any:
+                return c.get_range_response(s, end, limit=LIST_PAGE, revision=r)
+
+            resp = self._call(page)
+            if revision is None:
+                revision = int(resp.header.revision)
+            for kv in resp.kvs:
+                items.append(
+                    Versioned(kv.key.decode(), bytes(kv.value), int(kv.mod_revision), int(kv.create_revision))
+                )
+            if not resp.more or not resp.kvs:
+                return items, revision
+            start = bytes(resp.kvs[-1].key) + b"\0"
 
     def list(self, prefix: str, typ: type[T]) -> tuple[list[Versioned[T]], int]:
         items, rev = self.list_raw(prefix)
         return [Versioned(i.key, codec.decode(i.value, typ), i.mod_revision, i.create_revision) for i in items], rev
 
     def count(self, prefix: str) -> int:
-        resp = self._call(lambda c: c.get_prefix_response(prefix, keys_only=True))
-        return len(resp.kvs)
+        resp = self._call(lambda c: c.get_prefix_response(prefix, count_only=True))
+        return int(resp.count)
+
+    def compact(self, revision: int, *, physical: bool = True) -> None:
+        """Discard history before `revision` (operators and tests; etcd also auto-compacts).
+        Watches that resume from an older revision then get `Compacted`."""
+        self._call(lambda c: c.compact(revision, physical=physical))
 
     # writes ---------------------------------------------------------------------------
     def put(self, key: str, value: Any, *, lease: int | None = None) -> int:
@@ -320,19 +402,27 @@ class Store:
             if isinstance(resp, etcd_exc.RevisionCompactedError):
                 callback(Compacted(int(resp.compacted_revision)))
                 return
-            if isinstance(resp, BaseException):
-                callback(Unavailable(f"watch on {prefix} broke: {resp}"))
+            if resp is None or isinstance(resp, BaseException):
+                # etcd3 passes None when the stream ended without an error: it closes the
+                # watch stream itself whenever any other call on the client fails with
+                # UNAVAILABLE. Either way this watch is dead and must be re-opened.
+                callback(Unavailable(f"watch on {prefix} broke: {resp or 'stream closed'}"))
                 return
             events: list[WatchEvent] = []
             for ev in resp.events:
                 if isinstance(ev, etcd3.events.DeleteEvent):
                     events.append(WatchEvent("delete", ev.key.decode(), None, int(ev.mod_revision)))
                 else:
-                    events.append(WatchEvent("put", ev.key.decode(), bytes(ev.value), int(ev.mod_revision)))
+                    events.append(
+                        WatchEvent(
+                            "put", ev.key.decode(), bytes(ev.value), int(ev.mod_revision), int(ev.create_revision)
+                        )
+                    )
             if events:
                 callback(events)
 
-        watch_id = self._call(
-            lambda c: c.add_watch_prefix_callback(prefix, on_response, start_revision=start_revision)
-        )
-        return Watch(self, watch_id)
+        def add(c: Any) -> tuple[Any, Any]:
+            return c.add_watch_prefix_callback(prefix, on_response, start_revision=start_revision), c
+
+        watch_id, client = self._call(add)
+        return Watch(self, watch_id, client)

@@ -1,0 +1,262 @@
+"""The informer against a real etcd: cache and indexes follow puts and deletes, a watch
+survives an etcd restart without missing events, a compaction is answered by a re-list."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from reconciler.agent.etcd_process import EmbeddedEtcd
+from reconciler.model.objects import Allocation
+from reconciler.runtime import Informer
+from reconciler.store import Store
+from reconciler.store.client import Watch, WatchCallback
+from tests.waiting import wait_for
+
+
+def alloc(i: int, node: str = "n1", job: str = "web") -> Allocation:
+    return Allocation(id=f"a{i:03d}", namespace="default", job_id=job, job_version=0, task_group="g",
+                      name=f"{job}.g[{i}]", index=i, node_id=node)
+
+
+class Recorder:
+    """A handler that remembers every (key, old, new) it was given."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[tuple[str, Any, Any]] = []
+
+    def __call__(self, key: str, old: Any, new: Any) -> None:
+        with self.lock:
+            self.events.append((key, old, new))
+
+    def puts(self) -> set[str]:
+        with self.lock:
+            return {k for k, _, n in self.events if n is not None}
+
+    def deletes(self) -> set[str]:
+        with self.lock:
+            return {k for k, _, n in self.events if n is None}
+
+
+def cache_matches(inf: Informer[Allocation], store: Store) -> bool:
+    items, _ = store.list(inf.prefix, Allocation)
+    return {i.key: i.value for i in items} == {v.key: v.value for v in inf.items()}
+
+
+@pytest.fixture
+def informer(store: Store) -> Iterator[tuple[Informer[Allocation], Recorder]]:
+    inf: Informer[Allocation] = Informer(store, store.keys.allocs, Allocation)
+    rec = Recorder()
+    inf.add_handler(rec)
+    inf.add_index("node", lambda a: [a.node_id])
+    inf.add_index("job", lambda a: [a.job_id])
+    yield inf, rec
+    inf.stop()
+
+
+def test_informer_lists_then_follows_puts_and_deletes(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+    inf, rec = informer
+    k = store.keys
+    store.put(k.alloc("a000"), alloc(0))
+    store.put(k.node("n1"), "not an alloc")  # another prefix: never seen
+    inf.start()
+    assert inf.wait_synced(10)
+    assert inf.get(k.alloc("a000")) == alloc(0)
+    assert rec.puts() == {k.alloc("a000")}
+
+    store.put(k.alloc("a001"), alloc(1, node="n2"))
+    store.put(k.alloc("a000"), alloc(0, node="n2"))  # moves between index values
+    wait_for(lambda: inf.get(k.alloc("a000")) == alloc(0, node="n2"), message="update of a000")
+    assert sorted(a.id for a in inf.by_index("node", "n2")) == ["a000", "a001"]
+    assert inf.by_index("node", "n1") == []
+    assert sorted(inf.keys_by_index("job", "web")) == [k.alloc("a000"), k.alloc("a001")]
+
+    store.delete(k.alloc("a001"))
+    wait_for(lambda: inf.get(k.alloc("a001")) is None, message="delete of a001")
+    assert [a.id for a in inf.by_index("node", "n2")] == ["a000"]
+    assert k.alloc("a001") in rec.deletes()
+    old_new = [(o, n) for key, o, n in rec.events if key == k.alloc("a001")]
+    assert old_new[-1] == (alloc(1, node="n2"), None)
+    assert cache_matches(inf, store)
+    assert inf.revision >= store.get_raw(k.alloc("a000")).mod_revision  # type: ignore[union-attr]
+
+
+def test_informer_sees_every_put_of_one_transaction(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+    inf, rec = informer
+    inf.start()
+    assert inf.wait_synced(10)
+    items = [(store.keys.alloc(f"a{i:03d}"), alloc(i, node=f"n{i % 3}")) for i in range(300)]
+    store.put_many(items)  # 128 events per revision
+    wait_for(lambda: len(inf.list()) == 300, message=lambda: f"300 allocs cached, have {len(inf.list())}")
+    assert rec.puts() == {k for k, _ in items}
+    assert sum(len(inf.by_index("node", f"n{n}")) for n in range(3)) == 300
+    store.delete_prefix(store.keys.allocs)
+    wait_for(lambda: not inf.list(), message="every alloc deleted from the cache")
+    assert rec.deletes() == {k for k, _ in items}
+    assert all(not inf.by_index("node", f"n{n}") for n in range(3))
+
+
+def test_index_added_after_start_covers_the_cache(store: Store) -> None:
+    inf: Informer[Allocation] = Informer(store, store.keys.allocs, Allocation)
+    store.put(store.keys.alloc("a000"), alloc(0, job="api"))
+    inf.start()
+    try:
+        assert inf.wait_synced(10)
+        inf.add_index("job", lambda a: [a.job_id])
+        assert [a.id for a in inf.by_index("job", "api")] == ["a000"]
+    finally:
+        inf.stop()
+
+
+def test_informer_restarts_after_stop(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+    """A controller that loses and regains leadership stops and starts its informers."""
+    inf, rec = informer
+    k = store.keys
+    store.put(k.alloc("a000"), alloc(0))
+    inf.start()
+    assert inf.wait_synced(10)
+    inf.stop()
+    store.delete(k.alloc("a000"))
+    store.put(k.alloc("a001"), alloc(1))
+    inf.start()
+    assert inf.wait_synced(10)
+    assert cache_matches(inf, store)
+    assert k.alloc("a000") in rec.deletes() and k.alloc("a001") in rec.puts()
+    store.put(k.alloc("a002"), alloc(2))
+    wait_for(lambda: inf.get(k.alloc("a002")) is not None, message="watch after restart")
+
+
+def test_watch_survives_etcd_restart(private_etcd: EmbeddedEtcd) -> None:
+    prefix = f"/t-{uuid.uuid4().hex[:8]}/"
+    store = Store([private_etcd.endpoint], prefix=prefix, retry_for=30)
+    writer = Store([private_etcd.endpoint], prefix=prefix, retry_for=30)
+    k = store.keys
+    inf: Informer[Allocation] = Informer(store, k.allocs, Allocation)
+    rec = Recorder()
+    inf.add_handler(rec)
+    try:
+        for i in range(5):
+            writer.put(k.alloc(f"a{i:03d}"), alloc(i))
+        inf.start()
+        assert inf.wait_synced(10)
+        # written while etcd is up, seen through the watch
+        for i in range(5, 10):
+            writer.put(k.alloc(f"a{i:03d}"), alloc(i))
+        wait_for(lambda: len(inf.list()) == 10, message="the first ten allocs")
+
+        private_etcd.stop()
+        private_etcd.start()
+        # written at once after the restart, before the informer has re-watched: these
+        # lie between its last seen revision and its new watch and must still arrive
+        writer.delete(k.alloc("a000"))
+        for i in range(10, 20):
+            writer.put(k.alloc(f"a{i:03d}"), alloc(i))
+        writer.put(k.alloc("a005"), alloc(5, node="n9"))
+
+        expected_keys = {k.alloc(f"a{i:03d}") for i in range(1, 20)}
+        wait_for(lambda: {v.key for v in inf.items()} == expected_keys, timeout=30,
+                 message=lambda: f"cache after restart; missing {expected_keys - {v.key for v in inf.items()}}")
+        wait_for(lambda: inf.get(k.alloc("a005")) == alloc(5, node="n9"), message="update after restart")
+        assert cache_matches(inf, writer)
+        assert rec.puts() >= {k.alloc(f"a{i:03d}") for i in range(20)}
+        assert rec.deletes() == {k.alloc("a000")}
+        # and it keeps following
+        writer.put(k.alloc("a099"), alloc(99))
+        wait_for(lambda: inf.get(k.alloc("a099")) is not None, message="a put after recovery")
+    finally:
+        inf.stop()
+        store.close()
+        writer.close()
+
+
+class GatedStore(Store):
+    """A real Store whose `watch` waits at a gate the test controls, so the test can change
+    (and compact) etcd between an informer's broken watch and its re-watch."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = threading.Event()
+        self.compacted_seen = 0
+
+    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Watch:
+        if not self.gate.is_set():
+            self.waiting.set()
+            self.gate.wait()
+        return super().watch(prefix, start_revision, callback)
+
+
+def test_informer_relists_after_compaction(private_etcd: EmbeddedEtcd) -> None:
+    prefix = f"/t-{uuid.uuid4().hex[:8]}/"
+    store = GatedStore([private_etcd.endpoint], prefix=prefix, retry_for=30)
+    writer = Store([private_etcd.endpoint], prefix=prefix)
+    k = store.keys
+    inf: Informer[Allocation] = Informer(store, k.allocs, Allocation)
+    inf.add_index("node", lambda a: [a.node_id])
+    rec = Recorder()
+    inf.add_handler(rec)
+    try:
+        for i in range(6):
+            writer.put(k.alloc(f"a{i:03d}"), alloc(i))
+        inf.start()
+        assert inf.wait_synced(10)
+        seen_rev = inf.revision
+
+        store.gate.clear()
+        store.close()  # breaks the informer's watch stream; its re-watch waits at the gate
+        wait_for(store.waiting.is_set, message="the informer to try to re-watch")
+
+        writer.delete(k.alloc("a000"))
+        writer.delete(k.alloc("a001"))
+        writer.put(k.alloc("a002"), alloc(2, node="n7"))
+        writer.put(k.alloc("a010"), alloc(10))
+        now = writer.revision()
+        writer.compact(now)
+        assert now > seen_rev + 1
+        store.gate.set()
+
+        wait_for(lambda: cache_matches(inf, writer), timeout=15, message="cache to match etcd after re-list")
+        assert rec.deletes() == {k.alloc("a000"), k.alloc("a001")}
+        assert [a.id for a in inf.by_index("node", "n7")] == ["a002"]
+        assert inf.revision >= now
+        assert k.alloc("a010") in rec.puts()
+        writer.put(k.alloc("a011"), alloc(11))
+        wait_for(lambda: inf.get(k.alloc("a011")) is not None, message="watch after re-list")
+    finally:
+        store.gate.set()
+        inf.stop()
+        store.close()
+        writer.close()
+
+
+def test_store_watch_reports_compaction(private_etcd: EmbeddedEtcd) -> None:
+    from reconciler.store import Compacted, StoreError
+
+    store = Store([private_etcd.endpoint], prefix="/c/")
+    try:
+        first = store.put("/c/x", "1")
+        store.put("/c/x", "2")
+        store.put("/c/x", "3")
+        store.compact(store.revision())
+        got: list[Any] = []
+
+        def cb(r: Any) -> None:
+            got.append(r)
+
+        try:
+            w = store.watch("/c/", first, cb)
+        except Compacted as exc:
+            got.append(exc)
+        else:
+            wait_for(lambda: got, message="a compaction report")
+            w.cancel()
+        assert isinstance(got[0], Compacted) and isinstance(got[0], StoreError)
+        assert got[0].revision > first
+    finally:
+        store.close()

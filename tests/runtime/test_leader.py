@@ -1,0 +1,105 @@
+"""Leader election on a real etcd: one leader at a time, takeover when the leader stops or
+its lease disappears, on_stopped called on loss."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from reconciler.runtime import LeaderElector
+from reconciler.store import Store
+from tests.waiting import wait_for
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.log: list[str] = []
+
+    def started(self) -> None:
+        with self.lock:
+            self.log.append("started")
+
+    def stopped(self) -> None:
+        with self.lock:
+            self.log.append("stopped")
+
+
+@pytest.fixture
+def pair(store: Store) -> Iterator[tuple[list[LeaderElector], list[Calls]]]:
+    electors = [LeaderElector(store, "scheduler", f"agent-{i}", ttl=2) for i in range(2)]
+    calls = [Calls(), Calls()]
+    for e, c in zip(electors, calls, strict=True):
+        e.start(c.started, c.stopped)
+    yield electors, calls
+    for e in electors:
+        e.stop()
+
+
+def leaders(electors: list[LeaderElector]) -> list[LeaderElector]:
+    return [e for e in electors if e.is_leader.is_set()]
+
+
+def test_exactly_one_leader(pair: tuple[list[LeaderElector], list[Calls]]) -> None:
+    electors, calls = pair
+    wait_for(lambda: len(leaders(electors)) == 1, message="a leader")
+    leader = leaders(electors)[0]
+    other = electors[1 - electors.index(leader)]
+    # let the other campaign a few times: it must keep losing
+    start = other.campaigns
+    wait_for(lambda: other.campaigns >= start + 2, message="the other to campaign again")
+    assert leaders(electors) == [leader]
+    assert leader.leader() == leader.identity == other.leader()
+    assert calls[electors.index(leader)].log == ["started"]
+    assert calls[electors.index(other)].log == []
+
+
+def test_other_takes_over_when_leader_stops(pair: tuple[list[LeaderElector], list[Calls]]) -> None:
+    electors, calls = pair
+    wait_for(lambda: len(leaders(electors)) == 1, message="a leader")
+    leader = leaders(electors)[0]
+    i = electors.index(leader)
+    leader.stop()
+    assert calls[i].log == ["started", "stopped"]
+    other = electors[1 - i]
+    wait_for(other.is_leader.is_set, message="the other to take over")
+    assert other.leader() == other.identity
+    assert calls[1 - i].log == ["started"]
+
+
+def test_lost_lease_calls_on_stopped_and_leadership_moves(store: Store,
+                                                            pair: tuple[list[LeaderElector], list[Calls]]) -> None:
+    electors, calls = pair
+    wait_for(lambda: len(leaders(electors)) == 1, message="a leader")
+    leader = leaders(electors)[0]
+    i = electors.index(leader)
+    lease_id = leader.lease_id
+    assert lease_id is not None
+    store._call(lambda c: c.revoke_lease(lease_id))  # as if the lease expired
+    wait_for(lambda: calls[i].log[-1:] == ["stopped"], message="on_stopped after losing the lease")
+    # someone leads again (either of them), and only one
+    wait_for(lambda: len(leaders(electors)) == 1 and leaders(electors)[0].leader() == leaders(electors)[0].identity,
+             message="a new leader")
+    assert calls[i].log[:2] == ["started", "stopped"]
+
+
+def test_leader_keeps_its_lease_alive_past_the_ttl(store: Store) -> None:
+    """The leader refreshes its lease: it stays leader for several TTLs."""
+    electors = [LeaderElector(store, "keepalive", f"agent-{i}", ttl=1) for i in range(2)]
+    calls = [Calls(), Calls()]
+    for e, c in zip(electors, calls, strict=True):
+        e.start(c.started, c.stopped)
+    try:
+        wait_for(lambda: len(leaders(electors)) == 1, message="a leader")
+        leader = leaders(electors)[0]
+        other = electors[1 - electors.index(leader)]
+        # campaigns are at most 1/3 TTL apart: nine of them span three TTLs
+        start = other.campaigns
+        wait_for(lambda: other.campaigns >= start + 9, timeout=20, message="nine campaigns by the other")
+        assert leaders(electors) == [leader]
+        assert calls[electors.index(leader)].log == ["started"]
+    finally:
+        for e in electors:
+            e.stop()
