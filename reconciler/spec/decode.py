@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+from reconciler.spec.drivers import coerce_config
 from reconciler.spec.errors import Issues
 from reconciler.spec.model import (
     Artifact,
@@ -232,7 +233,7 @@ class Decoder:
         r = self.reader(raw, path)
         t = Task(name=raw.labels[0])
         t.driver = r.str("driver", t.driver)
-        t.config = r.any_map("config")
+        t.config = coerce_config(t.driver, r.any_map("config"))
         t.env = r.str_map("env")
         found = r.block("resources")
         t.resources = self.resources(*found) if found else Resources()

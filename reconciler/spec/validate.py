@@ -13,21 +13,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.model.ids import is_valid_name
+from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 from reconciler.spec.model import Check, Job, Service, Task, TaskGroup, UpdateStrategy
 
 NAME_RULE = "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"
-
-
-# driver -> (field -> kind), kinds: "str", "list"; and the fields one of which is required
-DRIVERS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
-    "raw_exec": ({"command": "str", "args": "list"}, ("command",)),
-    "exec": ({"command": "str", "args": "list"}, ("command",)),
-    "java": (
-        {"jar_path": "str", "class": "str", "class_path": "str", "jvm_options": "list", "args": "list"},
-        ("jar_path", "class"),
-    ),
-}
 
 
 class _Checker:
