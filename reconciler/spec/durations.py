@@ -23,8 +23,11 @@ _WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
 
 def parse_duration(text: str) -> int | None:
     """Nanoseconds for a duration such as "1h30m", or None if `text` is not one."""
-    if text == "0":
+    if text in ("0", "-0"):
         return 0
+    if text.startswith("-"):
+        rest = parse_duration(text[1:])
+        return -rest if rest is not None else None
     if not _WHOLE.match(text):
         return None
     total = 0.0

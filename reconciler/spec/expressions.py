@@ -221,10 +221,8 @@ class Evaluator:
         for part in parts:
             child = part.children[0]
             if isinstance(child, Token):
-                if child.type == "ESCAPED_INTERPOLATION":
-                    pieces.append(str(child)[1:])
-                elif child.type == "ESCAPED_DIRECTIVE":
-                    pieces.append(str(child)[1:])
+                if child.type in ("ESCAPED_INTERPOLATION", "ESCAPED_DIRECTIVE"):
+                    pieces.append(unescape(str(child)[1:]))
                 else:
                     pieces.append(unescape(str(child)))
             elif child.data == "interpolation":
@@ -475,6 +473,22 @@ def _matching_brace(text: str, i: int) -> int:
                 return i
         i += 1
     return -1
+
+
+def is_runtime_reference(inner: str) -> bool:
+    """True if `${inner}` names only what the node agent fills in (kept verbatim by the reader)."""
+    source = f"x = {inner}\n"
+    try:
+        expr = _attr_expr(hcl2.parses_to_tree(source))
+    except Exception:
+        return False
+    try:
+        Evaluator(source, Scope())._value(expr)
+    except _RuntimeRef:
+        return True
+    except (EvalError, RecursionError):
+        return False
+    return False
 
 
 def evaluate(node: Tree, source: str, scope: Scope) -> Any:

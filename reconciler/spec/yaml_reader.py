@@ -74,10 +74,7 @@ class _Builder:
         for key, value in body.items():
             name = str(key)
             kpos = _key_pos(body, key)
-            if name in LABELLED:
-                if not isinstance(value, dict):
-                    self.issues.add(f"{path}.{name}", f'"{name}" must map each name to its fields, as in {name}: {{NAME: {{...}}}}', kpos)
-                    continue
+            if name in LABELLED and isinstance(value, dict):
                 for label, sub in value.items():
                     spath = child_path(path, name, [str(label)], 0)
                     raw.blocks.append(self.block(name, [str(label)], sub, _key_pos(value, label), spath))
