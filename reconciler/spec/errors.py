@@ -63,6 +63,7 @@ class Issues:
     def __init__(self, file: str = "<input>") -> None:
         self.file = file
         self.items: list[SpecIssue] = []
+        self.failed_paths: set[str] = set()  # fields that failed for a reason reported elsewhere
 
     def add(self, path: str, message: str, pos: Pos = NOWHERE) -> None:
         self.items.append(SpecIssue(self.file, pos.line, pos.column, path, message))

@@ -33,10 +33,19 @@ MAX_DEPTH = 64
 class EvalError(Exception):
     """An expression cannot be evaluated; `pos` says where."""
 
-    def __init__(self, message: str, pos: Pos = NOWHERE) -> None:
+    def __init__(self, message: str, pos: Pos = NOWHERE, *, reported: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.pos = pos
+        self.reported = reported  # already reported elsewhere (e.g. an unset variable)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # the value of a declared variable that was given no value
 
 
 class _RuntimeRef(Exception):
@@ -304,7 +313,7 @@ class Evaluator:
         except _RuntimeRef:
             return _Verbatim(verbatim)
         except EvalError as exc:
-            raise EvalError(exc.message, pos) from None
+            raise EvalError(exc.message, pos, reported=exc.reported) from None
 
     # -- references, calls ------------------------------------------------------------------
 
@@ -315,9 +324,7 @@ class Evaluator:
         name = str(name_node.children[0])
         if isinstance(base, _Root):
             if base.kind == "var":
-                if name not in self.scope.variables:
-                    raise EvalError(f'reference to undeclared variable "{name}"', pos_of(node))
-                return self.scope.variables[name]
+                return self._variable(name, pos_of(node))
             if self.scope.local is None:
                 raise EvalError(f'reference to unknown local "{name}"', pos_of(node))
             return self.scope.local(name, pos_of(node))
@@ -326,6 +333,14 @@ class Evaluator:
                 raise EvalError(f'object has no attribute "{name}"', pos_of(node))
             return base[name]
         raise EvalError(f'cannot read attribute "{name}" of {type_name(base)}', pos_of(node))
+
+    def _variable(self, name: str, pos: Pos) -> Any:
+        if name not in self.scope.variables:
+            raise EvalError(f'reference to undeclared variable "{name}"' + suggestion(name, self.scope.variables), pos)
+        value = self.scope.variables[name]
+        if value is UNSET:
+            raise EvalError(f'variable "{name}" is not set', pos, reported=True)
+        return value
 
     def _e_index_expr_term(self, node: Tree) -> Any:
         base_node, index = _subtrees(node)
@@ -336,9 +351,7 @@ class Evaluator:
             key = self._value(_subtrees(index)[0])
         if isinstance(base, _Root):
             if base.kind == "var" and isinstance(key, str):
-                if key not in self.scope.variables:
-                    raise EvalError(f'reference to undeclared variable "{key}"', pos_of(node))
-                return self.scope.variables[key]
+                return self._variable(key, pos_of(node))
             raise EvalError(f'write {base.kind}.NAME to use a {base.kind} value', pos_of(node))
         if isinstance(base, list):
             if isinstance(key, bool) or not isinstance(key, int | float | str):

@@ -147,7 +147,10 @@ def to_raw(
         try:
             value: Any = evaluate(attr.expr, source, scope)
         except EvalError as exc:
-            issues.add(f"{path}.{attr.name}", exc.message, exc.pos if exc.pos.line else attr.pos)
+            if exc.reported:
+                issues.failed_paths.add(f"{path}.{attr.name}")
+            else:
+                issues.add(f"{path}.{attr.name}", exc.message, exc.pos if exc.pos.line else attr.pos)
             value = INVALID
         raw.attrs[attr.name] = RawValue(value, attr.pos)
     counts: dict[str, int] = {}

@@ -62,6 +62,8 @@ def expected_words(expected: set[str] | frozenset[str]) -> str:
             words.append(word)
     if not words:
         return ""
+    if len(words) > 4:
+        return ""
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]
@@ -81,6 +83,32 @@ def _found(text: str, token_type: str) -> str:
     return f"'{first}'"
 
 
+def unclosed_string(text: str) -> tuple[int, int] | None:
+    """Line and column of a quoted string that runs to the end of the file, if any."""
+    line, col = 1, 0
+    start: tuple[int, int] | None = None
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        col += 1
+        if start is not None:
+            if ch == "\\":
+                i += 1
+                col += 1
+            elif ch == '"':
+                start = None
+        elif ch == "#" or text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        elif ch == '"':
+            start = (line, col)
+        if i < len(text) and text[i] == "\n":
+            line, col = line + 1, 0
+        i += 1
+    return start
+
+
 def syntax_error(exc: Exception, text: str, filename: str) -> SpecError:
     """A SpecError describing the parser's exception in words."""
     line = getattr(exc, "line", 0) or 0
@@ -93,6 +121,10 @@ def syntax_error(exc: Exception, text: str, filename: str) -> SpecError:
             lines = text.split("\n")
             line, column = len(lines), len(lines[-1]) + 1
         msg = f"expected {want}, found {found}" if want else f"unexpected {found}"
+        opened = unclosed_string(text)
+        if token.type == "$END" and opened is not None:
+            line, column = opened
+            msg = "unterminated string: this quoted string is never closed"
     elif isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else ""
         if ch == '"':

@@ -69,11 +69,21 @@ def _hcl_raw(
     return to_raw(block, parent="", index=0, source=text, scope=scope, issues=issues)
 
 
+def _follows_from(issue: SpecIssue, failed: set[str]) -> bool:
+    """True for a semantic issue caused by a field that already failed to decode."""
+    if issue.path in failed:
+        return True
+    return issue.path.count(".") > 3 and any(p.startswith(issue.path + ".") for p in failed)
+
+
 def _finish(job: Job, positions: Positions, issues: Issues) -> Job:
     job = fill_defaults(job)
+    failed = {i.path for i in issues.items} | issues.failed_paths
     for issue in validate(job):
-        issues.items.append(_locate(issue, positions, issues.file))
-    issues.raise_if_any()
+        if not _follows_from(issue, failed):
+            issues.items.append(_locate(issue, positions, issues.file))
+    if issues:
+        raise SpecError(sorted(issues.items, key=lambda i: (i.line == 0, i.line, i.column)))
     return job
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.spec.errors import Issues, Pos, SpecError, suggestion
-from reconciler.spec.expressions import EvalError, Scope, evaluate, pos_of
+from reconciler.spec.expressions import UNSET, EvalError, Scope, evaluate, pos_of
 from reconciler.spec.hcl_reader import HclBlock, read_body
 from reconciler.spec.hcl_syntax import parse_tree
 
@@ -168,6 +168,7 @@ def resolve_variables(
         values[name] = value
     for name, type_text in types.items():
         if name not in values:
+            values[name] = UNSET
             issues.add(
                 f"variable.{name}",
                 f'variable "{name}" is not set: give it a default, -var {name}=..., '
