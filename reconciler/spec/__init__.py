@@ -1,0 +1,44 @@
+"""Job specifications: HCL2, Nomad JSON and YAML into one validated job model.
+
+The public surface other packages use (API, CLI, specs watcher, plan):
+
+- `load_job_file(path, *, variables, var_files, env) -> Job` and
+  `parse_job(text, *, filename, format, variables, var_files, env) -> Job`
+- `job_from_nomad(data) -> Job`, `job_to_nomad(job) -> dict`
+- `validate(job) -> list[SpecIssue]`
+- `canonical(job) -> dict`, `spec_hash(job) -> str`
+- `diff_jobs(old, new) -> JobDiff`, `render_diff(diff, *, verbose, group_counts) -> str`
+- `format_hcl(job) -> str`, `job_to_yaml(job) -> str`
+- `SpecError` (the one error type, `.errors: list[SpecIssue]`)
+"""
+
+from reconciler.spec.canonical import canonical, spec_hash
+from reconciler.spec.defaults import fill_defaults
+from reconciler.spec.diff import JobDiff, diff_jobs
+from reconciler.spec.errors import SpecError, SpecIssue
+from reconciler.spec.hcl_format import format_hcl
+from reconciler.spec.loader import load_job_file, parse_job
+from reconciler.spec.model import Job
+from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
+from reconciler.spec.render_diff import render_diff
+from reconciler.spec.validate import validate
+from reconciler.spec.yaml_format import job_to_yaml
+
+__all__ = [
+    "Job",
+    "JobDiff",
+    "SpecError",
+    "SpecIssue",
+    "canonical",
+    "diff_jobs",
+    "fill_defaults",
+    "format_hcl",
+    "job_from_nomad",
+    "job_to_nomad",
+    "job_to_yaml",
+    "load_job_file",
+    "parse_job",
+    "render_diff",
+    "spec_hash",
+    "validate",
+]

@@ -1,0 +1,309 @@
+"""The raw tree (from HCL or YAML) to the typed job model, stanza by stanza.
+
+Each `_decode_*` function reads one stanza through a `FieldReader`, which records wrong
+types and unknown fields as issues; decoding goes on after an error so that one run
+reports everything. Semantic rules that look across stanzas (duplicate names, port labels,
+ranges) are in `validate.py`; Nomad's defaults that depend on other fields are filled in by
+`defaults.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from reconciler.spec.drivers import coerce_config
+from reconciler.spec.errors import Issues
+from reconciler.spec.model import (
+    Artifact,
+    Check,
+    CheckRestart,
+    Constraint,
+    EphemeralDisk,
+    Job,
+    JobType,
+    LogConfig,
+    Network,
+    Periodic,
+    Port,
+    ReschedulePolicy,
+    Resources,
+    RestartPolicy,
+    Service,
+    Task,
+    TaskGroup,
+    Template,
+    UpdateStrategy,
+)
+from reconciler.spec.rawtree import RawBlock
+from reconciler.spec.reader import FieldReader, Positions
+
+JOB_TYPES = tuple(t.value for t in JobType)
+NON_NEGATIVE = "a non-negative integer"
+CONSTRAINT_OPERATORS = (
+    "=", "!=", ">", ">=", "<", "<=", "distinct_hosts", "distinct_property", "regexp", "set_contains",
+    "set_contains_any", "version", "semver", "is_set", "is_not_set",
+)
+
+
+class Decoder:
+    def __init__(self, issues: Issues) -> None:
+        self.issues = issues
+        self.positions: Positions = {}
+
+    def reader(self, raw: RawBlock, path: str) -> FieldReader:
+        return FieldReader(raw, path, self.issues, self.positions)
+
+    # -- job ----------------------------------------------------------------------------
+
+    def job(self, raw: RawBlock, path: str) -> Job:
+        r = self.reader(raw, path)
+        job_id = raw.labels[0] if raw.labels else ""
+        job = Job(id=job_id)
+        job.name = r.str("name", job_id)
+        job.region = r.str("region", job.region)
+        job.namespace = r.str("namespace", job.namespace)
+        job.type = r.str("type", job.type, choices=JOB_TYPES)
+        job.priority = r.int("priority", job.priority)
+        job.datacenters = r.str_list("datacenters", job.datacenters)
+        job.all_at_once = r.bool("all_at_once", job.all_at_once)
+        job.meta = r.str_map("meta")
+        job.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
+        found = r.block("update")
+        job.update = self.update(found[0], found[1], None) if found else None
+        found = r.block("periodic")
+        job.periodic = self.periodic(*found) if found else None
+        job.task_groups = [self.group(b, p, job) for b, p in r.blocks("group", labels=1)]
+        r.finish()
+        return job
+
+    def constraint(self, raw: RawBlock, path: str) -> Constraint:
+        r = self.reader(raw, path)
+        c = Constraint()
+        c.attribute = r.str("attribute", c.attribute)
+        c.operator = r.str("operator", c.operator, choices=CONSTRAINT_OPERATORS)
+        c.value = r.str("value", c.value)
+        r.finish()
+        return c
+
+    def update(self, raw: RawBlock, path: str, base: UpdateStrategy | None) -> UpdateStrategy:
+        r = self.reader(raw, path)
+        u = copy.deepcopy(base) if base is not None else UpdateStrategy()
+        u.max_parallel = r.int("max_parallel", u.max_parallel, want=NON_NEGATIVE)
+        u.canary = r.int("canary", u.canary, want=NON_NEGATIVE)
+        u.min_healthy_time = r.duration("min_healthy_time", u.min_healthy_time)
+        u.healthy_deadline = r.duration("healthy_deadline", u.healthy_deadline)
+        u.progress_deadline = r.duration("progress_deadline", u.progress_deadline)
+        u.auto_revert = r.bool("auto_revert", u.auto_revert)
+        u.auto_promote = r.bool("auto_promote", u.auto_promote)
+        u.health_check = r.str("health_check", u.health_check, choices=("checks", "task_states", "manual"))
+        u.stagger = r.duration("stagger", u.stagger)
+        r.finish()
+        return u
+
+    def periodic(self, raw: RawBlock, path: str) -> Periodic:
+        r = self.reader(raw, path)
+        p = Periodic()
+        p.cron = r.str("cron", p.cron)
+        p.prohibit_overlap = r.bool("prohibit_overlap", p.prohibit_overlap)
+        p.time_zone = r.str("time_zone", p.time_zone)
+        p.enabled = r.bool("enabled", p.enabled)
+        r.finish()
+        return p
+
+    # -- group --------------------------------------------------------------------------
+
+    def group(self, raw: RawBlock, path: str, job: Job) -> TaskGroup:
+        r = self.reader(raw, path)
+        g = TaskGroup(name=raw.labels[0])
+        g.count = r.int("count", g.count, want=NON_NEGATIVE)
+        g.meta = r.str_map("meta")
+        g.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
+        g.networks = [self.network(b, p) for b, p in r.blocks("network")]
+        g.services = [self.service(b, p) for b, p in r.blocks("service")]
+        found = r.block("restart")
+        g.restart = self.restart(*found, job.type) if found else None
+        found = r.block("reschedule")
+        g.reschedule = self.reschedule(*found, job.type) if found else None
+        found = r.block("update")
+        g.update = self.update(found[0], found[1], job.update) if found else None
+        found = r.block("ephemeral_disk")
+        g.ephemeral_disk = self.ephemeral_disk(*found) if found else EphemeralDisk()
+        g.tasks = [self.task(b, p, job) for b, p in r.blocks("task", labels=1)]
+        r.finish()
+        return g
+
+    def network(self, raw: RawBlock, path: str) -> Network:
+        r = self.reader(raw, path)
+        n = Network()
+        n.mode = r.str("mode", n.mode, choices=("host", "bridge", "none"))
+        n.mbits = r.int("mbits", n.mbits, want=NON_NEGATIVE)
+        for block, ppath in r.blocks("port", labels=1):
+            pr = self.reader(block, ppath)
+            port = Port(label=block.labels[0])
+            port.static = pr.int("static", port.static, want="a port number")
+            port.to = pr.int("to", port.to, want="a port number")
+            port.host_network = pr.str("host_network", port.host_network)
+            pr.finish()
+            n.ports.append(port)
+        r.finish()
+        return n
+
+    def restart(self, raw: RawBlock, path: str, job_type: str) -> RestartPolicy:
+        r = self.reader(raw, path)
+        p = RestartPolicy.default_for(job_type)
+        p.attempts = r.int("attempts", p.attempts, want=NON_NEGATIVE)
+        p.interval = r.duration("interval", p.interval)
+        p.delay = r.duration("delay", p.delay)
+        p.mode = r.str("mode", p.mode, choices=("fail", "delay"))
+        r.finish()
+        return p
+
+    def reschedule(self, raw: RawBlock, path: str, job_type: str) -> ReschedulePolicy:
+        r = self.reader(raw, path)
+        p = ReschedulePolicy.default_for(job_type)
+        p.attempts = r.int("attempts", p.attempts, want=NON_NEGATIVE)
+        p.interval = r.duration("interval", p.interval)
+        p.delay = r.duration("delay", p.delay)
+        p.delay_function = r.str("delay_function", p.delay_function, choices=("constant", "exponential", "fibonacci"))
+        p.max_delay = r.duration("max_delay", p.max_delay)
+        p.unlimited = r.bool("unlimited", p.unlimited)
+        r.finish()
+        return p
+
+    def ephemeral_disk(self, raw: RawBlock, path: str) -> EphemeralDisk:
+        r = self.reader(raw, path)
+        d = EphemeralDisk()
+        d.size = r.int("size", d.size, want=NON_NEGATIVE)
+        d.sticky = r.bool("sticky", d.sticky)
+        d.migrate = r.bool("migrate", d.migrate)
+        r.finish()
+        return d
+
+    # -- services -----------------------------------------------------------------------
+
+    def service(self, raw: RawBlock, path: str) -> Service:
+        r = self.reader(raw, path)
+        s = Service()
+        s.name = r.str("name", s.name)
+        s.port = r.str("port", s.port)
+        s.tags = r.str_list("tags", s.tags)
+        s.canary_tags = r.str_list("canary_tags", s.canary_tags)
+        s.meta = r.str_map("meta")
+        s.address_mode = r.str("address_mode", s.address_mode, choices=("auto", "host", "driver", "alloc"))
+        s.provider = r.str("provider", s.provider, choices=("consul", "nomad"))
+        s.checks = [self.check(b, p) for b, p in r.blocks("check")]
+        found = r.block("check_restart")
+        s.check_restart = self.check_restart(*found) if found else None
+        r.finish()
+        return s
+
+    def check(self, raw: RawBlock, path: str) -> Check:
+        r = self.reader(raw, path)
+        c = Check()
+        c.name = r.str("name", c.name)
+        c.type = r.str("type", c.type, choices=("http", "tcp", "script", "grpc"))
+        c.path = r.str("path", c.path)
+        c.method = r.str("method", c.method)
+        c.header = r.list_map("header")
+        c.protocol = r.str("protocol", c.protocol, choices=("http", "https"))
+        c.port = r.str("port", c.port)
+        c.interval = r.duration("interval", c.interval)
+        c.timeout = r.duration("timeout", c.timeout)
+        c.command = r.str("command", c.command)
+        c.args = r.str_list("args", c.args)
+        c.task = r.str("task", c.task)
+        c.success_before_passing = r.int("success_before_passing", c.success_before_passing, want=NON_NEGATIVE)
+        c.failures_before_critical = r.int("failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE)
+        c.initial_status = r.str("initial_status", c.initial_status, choices=("", "passing", "warning", "critical"))
+        r.finish()
+        return c
+
+    def check_restart(self, raw: RawBlock, path: str) -> CheckRestart:
+        r = self.reader(raw, path)
+        c = CheckRestart()
+        c.limit = r.int("limit", c.limit, want=NON_NEGATIVE)
+        c.grace = r.duration("grace", c.grace)
+        c.ignore_warnings = r.bool("ignore_warnings", c.ignore_warnings)
+        r.finish()
+        return c
+
+    # -- task ---------------------------------------------------------------------------
+
+    def task(self, raw: RawBlock, path: str, job: Job) -> Task:
+        r = self.reader(raw, path)
+        t = Task(name=raw.labels[0])
+        t.driver = r.str("driver", t.driver)
+        t.config = coerce_config(t.driver, r.any_map("config"))
+        t.env = r.str_map("env")
+        found = r.block("resources")
+        t.resources = self.resources(*found) if found else Resources()
+        t.services = [self.service(b, p) for b, p in r.blocks("service")]
+        t.artifacts = [self.artifact(b, p) for b, p in r.blocks("artifact")]
+        t.templates = [self.template(b, p) for b, p in r.blocks("template")]
+        found = r.block("logs")
+        t.logs = self.logs(*found) if found else LogConfig()
+        t.kill_timeout = r.duration("kill_timeout", t.kill_timeout)
+        t.kill_signal = r.str("kill_signal", t.kill_signal)
+        t.user = r.str("user", t.user)
+        t.leader = r.bool("leader", t.leader)
+        t.meta = r.str_map("meta")
+        t.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
+        found = r.block("restart")
+        t.restart = self.restart(*found, job.type) if found else None
+        r.finish()
+        return t
+
+    def resources(self, raw: RawBlock, path: str) -> Resources:
+        r = self.reader(raw, path)
+        res = Resources()
+        res.cpu = r.int("cpu", res.cpu, want=NON_NEGATIVE)
+        res.memory = r.int("memory", res.memory, want=NON_NEGATIVE)
+        res.memory_max = r.int("memory_max", res.memory_max, want=NON_NEGATIVE)
+        res.cores = r.int("cores", res.cores, want=NON_NEGATIVE)
+        r.finish()
+        return res
+
+    def artifact(self, raw: RawBlock, path: str) -> Artifact:
+        r = self.reader(raw, path)
+        a = Artifact(source=r.str("source", ""))
+        if not r.has("source"):
+            r.error("", 'missing required field "source"')
+        a.destination = r.str("destination", a.destination)
+        a.mode = r.str("mode", a.mode, choices=("any", "file", "dir"))
+        a.options = r.str_map("options")
+        a.headers = r.str_map("headers")
+        a.archive = r.bool("archive", a.archive)
+        r.finish()
+        return a
+
+    def template(self, raw: RawBlock, path: str) -> Template:
+        r = self.reader(raw, path)
+        t = Template()
+        t.data = r.str("data", t.data)
+        t.source = r.str("source", t.source)
+        t.destination = r.str("destination", t.destination)
+        t.change_mode = r.str("change_mode", t.change_mode, choices=("restart", "signal", "noop"))
+        t.change_signal = r.str("change_signal", t.change_signal)
+        t.perms = r.str("perms", t.perms)
+        t.env = r.bool("env", t.env)
+        t.left_delimiter = r.str("left_delimiter", t.left_delimiter)
+        t.right_delimiter = r.str("right_delimiter", t.right_delimiter)
+        t.splay = r.duration("splay", t.splay)
+        r.finish()
+        return t
+
+    def logs(self, raw: RawBlock, path: str) -> LogConfig:
+        r = self.reader(raw, path)
+        lc = LogConfig()
+        lc.max_files = r.int("max_files", lc.max_files, want=NON_NEGATIVE)
+        lc.max_file_size = r.int("max_file_size", lc.max_file_size, want=NON_NEGATIVE)
+        lc.disabled = r.bool("disabled", lc.disabled)
+        r.finish()
+        return lc
+
+
+def decode_job(raw: RawBlock, issues: Issues) -> tuple[Job, Positions]:
+    """The job of a `job "ID" { ... }` raw block, and where each field was written."""
+    decoder = Decoder(issues)
+    job = decoder.job(raw, f"job.{raw.labels[0]}" if raw.labels else "job")
+    return job, decoder.positions

@@ -1,0 +1,192 @@
+"""Semantic checks on a decoded job: the rules no single field's type can express.
+
+Runs on the model, whatever format it came from (the loaders add line numbers from the
+positions the decoder recorded). Checks: identifiers usable as etcd keys and paths,
+duplicate group/task/port/check names, non-negative counts and sizes, port ranges, service
+and check ports that name a network port, durations, known task drivers and the fields
+their `config` accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.model.ids import is_valid_name
+from reconciler.spec.drivers import DRIVERS
+from reconciler.spec.errors import SpecIssue, quote, suggestion
+from reconciler.spec.model import Check, Job, Service, Task, TaskGroup, UpdateStrategy
+
+NAME_RULE = "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.issues: list[SpecIssue] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.issues.append(SpecIssue("", 0, 0, path, message))
+
+    def name(self, path: str, value: str, what: str) -> None:
+        if not value:
+            self.add(path, f"{what} must not be empty")
+        elif not is_valid_name(value):
+            self.add(path, f"{what} {quote(value)} {NAME_RULE}")
+
+    def non_negative(self, path: str, value: int, what: str = "a non-negative integer") -> None:
+        if value < 0:
+            self.add(path, f"must be {what}, got {value}")
+
+    def duplicates(self, base: str, names: Iterable[str], what: str) -> None:
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                self.add(f"{base}.{name}", f'duplicate {what} "{name}"')
+            seen.add(name)
+
+
+def _check_update(c: _Checker, path: str, u: UpdateStrategy) -> None:
+    c.non_negative(f"{path}.max_parallel", u.max_parallel)
+    c.non_negative(f"{path}.canary", u.canary)
+    for field in ("min_healthy_time", "healthy_deadline", "progress_deadline", "stagger"):
+        c.non_negative(f"{path}.{field}", getattr(u, field), "a non-negative duration")
+    if u.healthy_deadline and u.min_healthy_time >= u.healthy_deadline:
+        c.add(f"{path}.min_healthy_time", "must be shorter than healthy_deadline")
+    if u.progress_deadline and u.healthy_deadline > u.progress_deadline:
+        c.add(f"{path}.healthy_deadline", "must not be longer than progress_deadline")
+
+
+def _check_service(c: _Checker, path: str, s: Service, labels: set[str]) -> None:
+    if s.name and "${" not in s.name:
+        c.name(f"{path}.name", s.name, "service name")
+    if s.port and not s.port.isdigit() and s.port not in labels:
+        c.add(f"{path}.port", f'port label "{s.port}" is not defined in any network of the group'
+              + suggestion(s.port, labels))
+    c.duplicates(f"{path}.check", (ch.name for ch in s.checks if ch.name), "check")
+    for i, check in enumerate(s.checks):
+        _check_check(c, f"{path}.check[{i}]", check, s, labels)
+
+
+def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]) -> None:
+    if ch.type == "http" and not ch.path:
+        c.add(f"{path}.path", "an http check needs a path")
+    if ch.type == "script" and not ch.command:
+        c.add(f"{path}.command", "a script check needs a command")
+    if ch.type in ("http", "tcp") and not (ch.port or s.port):
+        c.add(f"{path}.port", f"{'an' if ch.type == 'http' else 'a'} {ch.type} check needs a port (on the check or its service)")
+    if ch.port and not ch.port.isdigit() and ch.port not in labels:
+        c.add(f"{path}.port", f'port label "{ch.port}" is not defined in any network of the group'
+              + suggestion(ch.port, labels))
+    for field in ("interval", "timeout"):
+        if getattr(ch, field) <= 0:
+            c.add(f"{path}.{field}", "must be a positive duration")
+    c.non_negative(f"{path}.success_before_passing", ch.success_before_passing)
+    c.non_negative(f"{path}.failures_before_critical", ch.failures_before_critical)
+
+
+def _kind_ok(value: Any, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
+    c.name(path, t.name, "task name")
+    if not t.driver:
+        c.add(f"{path}.driver", 'missing required field "driver"')
+    elif t.driver not in DRIVERS:
+        c.add(f"{path}.driver", f'unknown driver "{t.driver}"' + suggestion(t.driver, DRIVERS)
+              + " (known: " + ", ".join(sorted(DRIVERS)) + ")")
+    else:
+        fields, required = DRIVERS[t.driver]
+        for key, value in t.config.items():
+            if key not in fields:
+                c.add(f"{path}.config.{key}", f'unknown field "{key}" for the {t.driver} driver'
+                      + suggestion(key, fields))
+            elif not _kind_ok(value, fields[key]):
+                want = "a string" if fields[key] == "str" else "a list of strings"
+                c.add(f"{path}.config.{key}", f"must be {want}, got {quote(value)}")
+        if not any(k in t.config for k in required):
+            c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"'
+                  + (f' or "{required[1]}"' if len(required) > 1 else ""))
+    c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
+    c.non_negative(f"{path}.resources.memory", t.resources.memory)
+    if t.resources.memory_max and t.resources.memory_max < t.resources.memory:
+        c.add(f"{path}.resources.memory_max", "must not be less than memory")
+    c.non_negative(f"{path}.kill_timeout", t.kill_timeout, "a non-negative duration")
+    c.non_negative(f"{path}.logs.max_files", t.logs.max_files)
+    c.non_negative(f"{path}.logs.max_file_size", t.logs.max_file_size)
+    for i, a in enumerate(t.artifacts):
+        if not a.source:
+            c.add(f"{path}.artifact[{i}].source", "must not be empty")
+    for i, tpl in enumerate(t.templates):
+        if not tpl.destination:
+            c.add(f"{path}.template[{i}].destination", "must not be empty")
+        if tpl.change_mode == "signal" and not tpl.change_signal:
+            c.add(f"{path}.template[{i}].change_signal", 'change_mode "signal" needs a change_signal')
+    for i, s in enumerate(t.services):
+        _check_service(c, f"{path}.service[{i}]", s, labels)
+
+
+def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
+    c.name(path, g.name, "group name")
+    c.non_negative(f"{path}.count", g.count)
+    labels: set[str] = set()
+    statics: dict[int, str] = {}
+    for n_i, network in enumerate(g.networks):
+        npath = f"{path}.network[{n_i}]"
+        c.non_negative(f"{npath}.mbits", network.mbits)
+        for port in network.ports:
+            ppath = f"{npath}.port.{port.label}"
+            c.name(ppath, port.label, "port label")
+            if port.label in labels:
+                c.add(ppath, f'duplicate port label "{port.label}"')
+            labels.add(port.label)
+            if not 0 <= port.static <= 65535:
+                c.add(f"{ppath}.static", f"must be a port number between 1 and 65535 (or 0 for a dynamic port), got {port.static}")
+            elif port.static:
+                if port.static in statics:
+                    c.add(f"{ppath}.static", f'static port {port.static} is also used by port "{statics[port.static]}"')
+                statics[port.static] = port.label
+            if not 0 <= port.to <= 65535:
+                c.add(f"{ppath}.to", f"must be a port number between 0 and 65535, got {port.to}")
+    if not g.tasks:
+        c.add(path, "a group needs at least one task")
+    c.duplicates(f"{path}.task", (t.name for t in g.tasks), "task")
+    for t in g.tasks:
+        _check_task(c, f"{path}.task.{t.name}", t, labels)
+    for i, s in enumerate(g.services):
+        _check_service(c, f"{path}.service[{i}]", s, labels)
+    if g.update is not None:
+        _check_update(c, f"{path}.update", g.update)
+    if g.restart is not None:
+        c.non_negative(f"{path}.restart.attempts", g.restart.attempts)
+    c.non_negative(f"{path}.ephemeral_disk.size", g.ephemeral_disk.size)
+
+
+def validate(job: Job) -> list[SpecIssue]:
+    """Every semantic problem of `job`, with field paths (file and line are filled by loaders)."""
+    c = _Checker()
+    root = f"job.{job.id}" if job.id else "job"
+    c.name(root, job.id, "job ID")
+    c.name(f"{root}.namespace", job.namespace, "namespace")
+    c.name(f"{root}.region", job.region, "region")
+    if job.type not in ("service", "batch", "system"):
+        c.add(f"{root}.type", f'must be one of "service", "batch", "system", got {quote(job.type)}')
+    if not 1 <= job.priority <= 100:
+        c.add(f"{root}.priority", f"must be between 1 and 100, got {job.priority}")
+    if not job.datacenters:
+        c.add(f"{root}.datacenters", "must name at least one datacenter")
+    for dc in job.datacenters:
+        if dc != "*" and "*" not in dc:
+            c.name(f"{root}.datacenters", dc, "datacenter")
+    if job.periodic is not None and not job.periodic.cron:
+        c.add(f"{root}.periodic.cron", "must not be empty")
+    if job.update is not None:
+        _check_update(c, f"{root}.update", job.update)
+    if not job.task_groups:
+        c.add(root, 'a job needs at least one group: group "NAME" { task "NAME" { ... } }')
+    c.duplicates(f"{root}.group", (g.name for g in job.task_groups), "group")
+    for g in job.task_groups:
+        _check_group(c, f"{root}.group.{g.name}", g, job)
+    return c.issues

@@ -1,0 +1,11 @@
+job "todo" {
+  datacenters = [uper("dc1")]
+  group "web" {
+    task "todo" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}

@@ -1,0 +1,10 @@
+job "todo app" {
+  group "web/1" {
+    task "../escape" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}

@@ -1,0 +1,5 @@
+job "todo" {
+  group "web" {
+    count =
+  }
+}

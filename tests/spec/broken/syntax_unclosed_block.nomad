@@ -1,0 +1,3 @@
+job "todo" {
+  group "web" {
+    count = 1

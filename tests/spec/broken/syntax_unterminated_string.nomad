@@ -1,0 +1,3 @@
+job "todo" {
+  datacenters = ["dc1]
+}

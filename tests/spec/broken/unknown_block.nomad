@@ -1,0 +1,13 @@
+job "todo" {
+  group "web" {
+    netwrk {
+      port "http" {}
+    }
+    task "todo" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}

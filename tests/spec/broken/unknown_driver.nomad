@@ -1,0 +1,10 @@
+job "todo" {
+  group "web" {
+    task "todo" {
+      driver = "dockr"
+      config {
+        image = "nginx"
+      }
+    }
+  }
+}
