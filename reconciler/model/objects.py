@@ -93,6 +93,10 @@ class Allocation:
     previous_allocation: str = ""
     next_allocation: str = ""
     reschedule_attempts: list[float] = field(default_factory=list)  # times of past reschedules
+    # Set by the scheduler when the node agent cannot report any more ("lost": its node is
+    # down); otherwise "" and the node agent's AllocStatus.client_status is authoritative.
+    client_status: str = ""
+    followup_eval_id: str = ""  # the delayed evaluation that will reschedule this failed alloc
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1

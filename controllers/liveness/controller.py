@@ -1,0 +1,125 @@
+"""The liveness controller: marks down the ready nodes whose heartbeat key has vanished.
+
+A node agent keeps `node_heartbeats/<node>` alive on a lease; when the agent dies the lease
+expires and etcd deletes the key. A raw watch on the heartbeat prefix (values are the agent's
+business: never decoded here) and a periodic sweep enqueue the single key "sweep", whose
+reconcile compares ready nodes with live heartbeats (`decide_down`, pure). A node is marked
+down with a write guarded by its mod revision, and one evaluation is created per job with a
+non-terminal allocation on it; the scheduler marks those allocations lost and replaces them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+
+from reconciler.model.ids import new_id
+from reconciler.model.objects import Allocation, DesiredStatus, Evaluation, Node, NodeStatus
+from reconciler.runtime import Controller, LeaderElector, Requeue
+from reconciler.store import Store, StoreError, WatchEvent
+from reconciler.store.client import Watch
+
+SWEEP = "sweep"
+
+
+def decide_down(nodes: Iterable[Node], alive: set[str], *, now: float, grace: float) -> list[Node]:
+    """Ready nodes without a heartbeat, past `grace` seconds since they last changed (a node
+    that just registered may not have written its heartbeat yet)."""
+    return [
+        n for n in nodes
+        if n.status == NodeStatus.READY and n.id not in alive and now - max(n.modify_time, n.create_time) >= grace
+    ]
+
+
+def affected_jobs(allocs: Iterable[Allocation]) -> set[tuple[str, str]]:
+    return {(a.namespace, a.job_id) for a in allocs if a.desired_status == DesiredStatus.RUN}
+
+
+class LivenessController(Controller):
+    name = "liveness"
+
+    def __init__(
+        self, store: Store, *, grace: float = 2.0, sweep_every: float = 2.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(store)
+        self.grace = grace
+        self.resync_period = sweep_every
+        self.clock = clock
+        self.nodes = self.informer(self.keys.nodes, Node)
+        self.allocs = self.informer(self.keys.allocs, Allocation)
+        self.allocs.add_index("node", lambda a: [a.node_id])
+        self.nodes.add_handler(lambda k, o, n: self.enqueue(SWEEP))
+        self._watch: Watch | None = None
+
+    def resync_keys(self) -> list[str]:
+        return [SWEEP]
+
+    def on_start(self) -> None:
+        def on_event(events: list[WatchEvent] | StoreError) -> None:
+            if isinstance(events, StoreError) or any(e.type == "delete" for e in events):
+                self.enqueue(SWEEP)
+
+        self._watch = self.store.watch(self.keys.heartbeats, self.store.revision() + 1, on_event)
+        self.enqueue(SWEEP)
+
+    def on_stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def reconcile(self, key: str) -> Requeue | None:
+        raw, _ = self.store.list_raw(self.keys.heartbeats)
+        alive = {self.keys.last_segment(i.key) for i in raw}
+        now = self.clock()
+        retry = False
+        for node in decide_down(self.nodes.list(), alive, now=now, grace=self.grace):
+            cur = self.nodes.get_versioned(self.keys.node(node.id))
+            if cur is None:
+                continue
+            down = dataclasses.replace(cur.value, status=NodeStatus.DOWN, modify_time=now)
+            if not self.store.replace(cur.key, cur.mod_revision, down):
+                retry = True  # the node changed since we looked (it may be back): look again
+                continue
+            jobs = affected_jobs(self.allocs.by_index("node", node.id))
+            self.store.put_many(
+                (self.keys.eval(e.id), e)
+                for e in (
+                    Evaluation(
+                        id=new_id(), namespace=ns, job_id=jid, triggered_by="node-update", node_id=node.id,
+                        status_description=f"node {node.id[:8]} is down", create_time=now, modify_time=now,
+                    )
+                    for ns, jid in sorted(jobs)
+                )
+            )
+            self.log.warning("node=%s marked down (heartbeat expired); evals=%d", node.id, len(jobs))
+        pending = [n for n in self.nodes.list() if n.status == NodeStatus.READY and n.id not in alive]
+        if retry or pending:
+            return Requeue(min(self.grace, 0.5))
+        return None
+
+
+class LivenessService:
+    """Liveness under leader election (a fresh controller per term)."""
+
+    def __init__(self, store: Store, identity: str, *, ttl: int = 10, **kw: float) -> None:
+        self.store = store
+        self.elector = LeaderElector(store, "liveness", identity, ttl=ttl)
+        self.controller: LivenessController | None = None
+        self._kw = kw
+
+    def _started(self) -> None:
+        self.controller = LivenessController(self.store, **self._kw)  # type: ignore[arg-type]
+        self.controller.start()
+
+    def _stopped(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def start(self) -> None:
+        self.elector.start(self._started, self._stopped)
+
+    def stop(self) -> None:
+        self.elector.stop()
+        self._stopped()

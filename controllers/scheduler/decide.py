@@ -1,0 +1,76 @@
+"""One scheduling decision for one job, pure: reconcile, then place, then the writes.
+
+`decide` is what both the controller (which commits the result) and `plan_job` (which only
+reports it) run, so a dry-run shows exactly what an evaluation would do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from controllers.scheduler.placer import place
+from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, is_terminal, reconcile, tasks_updated
+from controllers.scheduler.state import build_states
+from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Node
+from reconciler.model.plan import AllocMetric
+from reconciler.spec.model import Job
+
+
+@dataclass
+class Decision:
+    result: ReconcileResult
+    new_allocs: list[Allocation] = field(default_factory=list)
+    updated_allocs: list[Allocation] = field(default_factory=list)  # stops, in-place, links
+    failed: dict[str, AllocMetric] = field(default_factory=dict)
+    queued: dict[str, int] = field(default_factory=dict)
+    followup_at: float | None = None
+
+    @property
+    def writes(self) -> int:
+        return len(self.new_allocs) + len(self.updated_allocs)
+
+
+def decide(
+    job: Job | None,
+    version: int,
+    job_allocs: list[Allocation],
+    all_allocs: Iterable[Allocation],
+    statuses: Mapping[str, AllocStatus],
+    nodes: Mapping[str, Node],
+    *,
+    eval_id: str,
+    now: float,
+    versions: Mapping[int, Job] | None = None,
+    max_replace: Mapping[str, int] | None = None,
+    update_fn: UpdateFn = tasks_updated,
+) -> Decision:
+    res = reconcile(
+        job, job_allocs, statuses, nodes=nodes, job_version=version, versions=versions, now=now,
+        max_replace=max_replace, update_fn=update_fn,
+    )
+    d = Decision(res, followup_at=res.followup_at())
+    stopping = {s.alloc.id for s in res.stop}
+    if job is not None and res.place:
+        live = (a for a in all_allocs if a.id not in stopping and not is_terminal(a, statuses))
+        states = build_states(nodes, live)
+        placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now)
+        d.new_allocs = placed.allocs
+        d.failed = placed.failed
+        d.queued = placed.queued
+    next_of = {a.previous_allocation: a.id for a in d.new_allocs if a.previous_allocation}
+    changed: dict[str, Allocation] = {}
+    for s in res.stop:
+        changed[s.alloc.id] = dataclasses.replace(
+            s.alloc, desired_status=DesiredStatus.STOP, desired_description=s.description,
+            client_status=s.client_status or s.alloc.client_status,
+            next_allocation=next_of.get(s.alloc.id, s.alloc.next_allocation), modify_time=now,
+        )
+    for a in res.inplace_update:
+        changed[a.id] = dataclasses.replace(a, job_version=version, modify_time=now)
+    for a in res.reschedule_now:
+        if a.id in next_of and a.id not in changed:
+            changed[a.id] = dataclasses.replace(a, next_allocation=next_of[a.id], modify_time=now)
+    d.updated_allocs = list(changed.values())
+    return d

@@ -1,0 +1,213 @@
+"""Placement: choose a node for each instance the reconciler wants placed.
+
+Per task group: the static checks (datacenter, readiness, drivers, constraints) run once per
+node and the survivors are visited in an order shuffled from the evaluation id. Per
+placement, the walk continues where the last one stopped (as Nomad's iterator does) and
+ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, CPU, memory, static
+ports); the best score wins and gets its dynamic ports. A group whose placement fails stops
+trying (Nomad coalesces the remaining failures into the first one's metrics).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from controllers.scheduler.feasibility import (
+    constraints_for,
+    datacenter_ok,
+    dynamic_filter,
+    group_ask,
+    node_ready,
+    static_filter,
+    wants_distinct_hosts,
+)
+from controllers.scheduler.ports import assign_ports
+from controllers.scheduler.rank import sample_limit, score, shuffled
+from controllers.scheduler.reconcile import AllocPlace
+from controllers.scheduler.state import NodeState
+from reconciler.model.ids import new_id
+from reconciler.model.objects import Allocation, Node
+from reconciler.model.plan import AllocMetric
+from reconciler.spec.model import Job, TaskGroup
+
+PORTS_EXHAUSTED = "network: dynamic port selection failed"
+
+
+@dataclass
+class Placements:
+    allocs: list[Allocation] = field(default_factory=list)
+    failed: dict[str, AllocMetric] = field(default_factory=dict)  # group -> why
+    queued: dict[str, int] = field(default_factory=dict)  # group -> instances not placed
+
+
+@dataclass
+class _GroupCtx:
+    group: TaskGroup
+    cpu: int
+    mem: int
+    distinct: tuple[bool, bool]
+    feasible: list[NodeState]
+    base: AllocMetric
+    cursor: int = 0
+
+
+def _group_ctx(job: Job, group: TaskGroup, order: list[str], states: Mapping[str, NodeState], pool: int) -> _GroupCtx:
+    cpu, mem = group_ask(group)
+    constraints = [c for c in constraints_for(job, group) if c.operator != "distinct_hosts"]
+    base = AllocMetric(nodes_in_pool=pool)
+    feasible: list[NodeState] = []
+    for nid in order:
+        st = states[nid]
+        dc = st.node.datacenter
+        if not datacenter_ok(job, st.node):
+            continue
+        base.nodes_available[dc] = base.nodes_available.get(dc, 0) + (1 if node_ready(st.node) else 0)
+        if not node_ready(st.node):
+            continue
+        base.nodes_evaluated += 1
+        why = static_filter(job, group, st.node, constraints)
+        if why is not None:
+            base.filter_node(why)
+            continue
+        feasible.append(st)
+    for dc in job.datacenters:
+        if "*" not in dc and "?" not in dc:
+            base.nodes_available.setdefault(dc, 0)
+    return _GroupCtx(group, cpu, mem, wants_distinct_hosts(job, group), feasible, base)
+
+
+def _copy_metric(m: AllocMetric) -> AllocMetric:
+    return AllocMetric(
+        nodes_evaluated=m.nodes_evaluated, nodes_filtered=m.nodes_filtered, nodes_in_pool=m.nodes_in_pool,
+        nodes_available=dict(m.nodes_available), constraint_filtered=dict(m.constraint_filtered),
+    )
+
+
+def place(
+    job: Job,
+    version: int,
+    wanted: list[AllocPlace],
+    nodes: Mapping[str, Node],
+    states: dict[str, NodeState],
+    *,
+    eval_id: str,
+    now: float,
+) -> Placements:
+    """Place `wanted`, charging `states` (mutated: it is this plan's working copy)."""
+    out = Placements()
+    if not wanted:
+        return out
+    rng = random.Random(eval_id)
+    order = shuffled(list(nodes), eval_id)
+    limit = sample_limit(len(nodes))
+    ctxs: dict[str, _GroupCtx] = {}
+    for p in wanted:
+        group = job.group(p.task_group)
+        if group is None:
+            continue
+        ctx = ctxs.get(p.task_group)
+        if ctx is None:
+            ctx = ctxs[p.task_group] = _group_ctx(job, group, order, states, len(nodes))
+        failed = out.failed.get(p.task_group)
+        if failed is not None and not p.node_id:
+            failed.coalesced_failures += 1
+            out.queued[p.task_group] = out.queued.get(p.task_group, 0) + 1
+            continue
+        if p.node_id:
+            chosen, metric = _on_node(job, ctx, p, nodes, states, rng)
+        else:
+            chosen, metric = _select(job, ctx, p, limit, rng)
+        if chosen is None:
+            if metric is not None:
+                if failed is not None:
+                    failed.coalesced_failures += 1
+                else:
+                    out.failed[p.task_group] = metric
+                out.queued[p.task_group] = out.queued.get(p.task_group, 0) + 1
+            continue
+        st, ports = chosen
+        alloc = Allocation(
+            id=new_id(), namespace=job.namespace, job_id=job.id, job_version=version,
+            task_group=p.task_group, name=p.name, index=p.index, node_id=st.node.id,
+            node_name=st.node.name, eval_id=eval_id, ports=ports, cpu=ctx.cpu, memory=ctx.mem,
+            canary=p.canary, previous_allocation=p.previous.id if p.previous else "",
+            reschedule_attempts=(
+                [*p.previous.reschedule_attempts, now] if p.previous and p.reason == "reschedule"
+                else list(p.previous.reschedule_attempts) if p.previous else []
+            ),
+            create_time=now, modify_time=now,
+        )
+        st.add(alloc)
+        out.allocs.append(alloc)
+    return out
+
+
+def _on_node(
+    job: Job, ctx: _GroupCtx, p: AllocPlace, nodes: Mapping[str, Node], states: Mapping[str, NodeState],
+    rng: random.Random,
+) -> tuple[tuple[NodeState, list] | None, AllocMetric | None]:
+    """System jobs: this one node or nothing. Statically infeasible nodes are skipped
+    silently (a system job only runs where it can); a full node is a failure."""
+    st = states.get(p.node_id)
+    if st is None or not datacenter_ok(job, st.node) or not node_ready(st.node):
+        return None, None
+    constraints = [c for c in constraints_for(job, ctx.group) if c.operator != "distinct_hosts"]
+    if static_filter(job, ctx.group, st.node, constraints) is not None:
+        return None, None
+    metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
+    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct)
+    if why is not None:
+        if why[0] == "constraint":
+            metric.filter_node(why[1])
+        else:
+            metric.exhaust_node(why[1])
+        return None, metric
+    ports = assign_ports(ctx.group.networks, st.ports, st.node.min_dynamic_port, st.node.max_dynamic_port, rng, st.node.address)
+    if ports is None:
+        metric.exhaust_node(PORTS_EXHAUSTED)
+        return None, metric
+    return (st, ports), None
+
+
+def _select(
+    job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int, rng: random.Random
+) -> tuple[tuple[NodeState, list] | None, AllocMetric | None]:
+    feasible = ctx.feasible
+    n = len(feasible)
+    desired = ctx.group.count
+    key = (job.id, ctx.group.name)
+    avoid = p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
+    cands: list[tuple[float, int, NodeState]] = []
+    exhausted: list[tuple[str, str]] = []
+    visited = 0
+    i = ctx.cursor
+    while visited < n and len(cands) < limit:
+        st = feasible[i % n]
+        i += 1
+        visited += 1
+        why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct)
+        if why is not None:
+            exhausted.append(why)
+            continue
+        s = score(st, ctx.cpu, ctx.mem, st.groups.get(key, 0), desired)
+        if st.node.id == avoid:
+            s -= 1.0
+        cands.append((s, -len(cands), st))
+    ctx.cursor = i % n if n else 0
+    cands.sort(key=lambda c: (c[0], c[1]), reverse=True)
+    for _, _, st in cands:
+        ports = assign_ports(
+            ctx.group.networks, st.ports, st.node.min_dynamic_port, st.node.max_dynamic_port, rng, st.node.address
+        ) if ctx.group.networks else []
+        if ports is not None:
+            return (st, ports), None
+        exhausted.append(("dimension", PORTS_EXHAUSTED))
+    metric = _copy_metric(ctx.base)
+    for kind, name in exhausted:
+        if kind == "constraint":
+            metric.filter_node(name)
+        else:
+            metric.exhaust_node(name)
+    return None, metric

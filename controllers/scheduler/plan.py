@@ -1,0 +1,102 @@
+"""The scheduler dry-run behind `POST /v1/job/<id>/plan` and `reconciler plan`.
+
+`plan_job(store, job)` reads the live state (job record and versions, allocations, their
+statuses, nodes), runs the same `decide` the controller runs, and reports what would happen
+without writing anything. `PlanCache` does the same from informer caches, for an agent that
+plans often or on big clusters (no listing per request): hand its `plan_job` to
+`ApiContext.planner`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+from controllers.scheduler.decide import Decision, decide
+from reconciler.model.ids import new_id
+from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
+from reconciler.model.plan import DesiredUpdates, PlanResult
+from reconciler.runtime import Informer
+from reconciler.spec.model import Job
+from reconciler.store import Store
+
+
+def _result(job: Job, d: Decision, modify_index: int) -> PlanResult:
+    out = PlanResult(namespace=job.namespace, job_id=job.id, job_modify_index=modify_index)
+    for g, u in d.result.desired_tg_updates.items():
+        out.desired_tg_updates[g] = DesiredUpdates(**vars(u))
+        out.created += u.place + u.destructive_update + u.migrate + u.canary
+        out.destroyed += u.stop + u.destructive_update + u.migrate
+    out.failed_tg_allocs = dict(d.failed)
+    return out
+
+
+def _plan(
+    store: Store,
+    job: Job,
+    current: JobRecord | None,
+    modify_index: int,
+    all_allocs: Iterable[Allocation],
+    statuses: Mapping[str, AllocStatus],
+    nodes: Mapping[str, Node],
+    now: float | None,
+) -> PlanResult:
+    changed = current is None or current.stop or current.job != job
+    version = (current.version + 1 if changed else current.version) if current else 0
+    all_list = list(all_allocs)
+    mine = [a for a in all_list if a.job_id == job.id and a.namespace == job.namespace]
+    versions: dict[int, Job] = {}
+    if current is not None:
+        versions[current.version] = current.job
+    for a in mine:
+        if a.job_version not in versions:
+            rec = store.get(store.keys.job_version(job.namespace, job.id, a.job_version), JobRecord)
+            if rec is not None:
+                versions[a.job_version] = rec.value.job
+    d = decide(
+        job, version, mine, all_list, statuses, nodes, eval_id=new_id(),
+        now=time.time() if now is None else now, versions=versions,
+    )
+    return _result(job, d, modify_index)
+
+
+def plan_job(store: Store, job: Job, *, now: float | None = None) -> PlanResult:
+    """Dry-run `job` against the cluster as it is now. No writes."""
+    cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
+    allocs, _ = store.list(store.keys.allocs, Allocation)
+    statuses, _ = store.list(store.keys.alloc_statuses, AllocStatus)
+    nodes, _ = store.list(store.keys.nodes, Node)
+    return _plan(
+        store, job, cur.value if cur else None, cur.mod_revision if cur else 0,
+        (a.value for a in allocs), {s.value.alloc_id: s.value for s in statuses},
+        {n.value.id: n.value for n in nodes}, now,
+    )
+
+
+class PlanCache:
+    """Dry-runs from watched caches (start once, plan many times)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.allocs: Informer[Allocation] = Informer(store, store.keys.allocs, Allocation, name="plan:allocs")
+        self.statuses: Informer[AllocStatus] = Informer(store, store.keys.alloc_statuses, AllocStatus, name="plan:status")
+        self.nodes: Informer[Node] = Informer(store, store.keys.nodes, Node, name="plan:nodes")
+
+    def start(self, timeout: float = 30.0) -> PlanCache:
+        for inf in (self.allocs, self.statuses, self.nodes):
+            inf.start()
+        for inf in (self.allocs, self.statuses, self.nodes):
+            if not inf.wait_synced(timeout):
+                raise TimeoutError(f"{inf.name} did not sync")
+        return self
+
+    def stop(self) -> None:
+        for inf in (self.allocs, self.statuses, self.nodes):
+            inf.stop()
+
+    def plan_job(self, store: Store, job: Job, *, now: float | None = None) -> PlanResult:
+        cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
+        return _plan(
+            store, job, cur.value if cur else None, cur.mod_revision if cur else 0, self.allocs.list(),
+            {s.alloc_id: s for s in self.statuses.list()}, {n.id: n for n in self.nodes.list()}, now,
+        )

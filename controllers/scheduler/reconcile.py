@@ -1,0 +1,434 @@
+"""Reconcile one job: a pure function from (job, allocations, statuses, nodes, now) to buckets.
+
+No I/O and no clock: the caller reads state, calls `reconcile`, and turns the result into a
+plan (placement on nodes happens later, in `placer`). The buckets, as Nomad names them:
+
+- place: instances to create (missing indexes, replacements of lost/failed/migrating/updated
+  allocations). Each carries its name `job.group[index]` and the allocation it replaces.
+- stop: allocations to stop (job stopped, group removed, scale-down highest index first,
+  lost allocations, the old side of a destructive update or reschedule).
+- inplace_update: allocations of an older version whose group changed only in fields that do
+  not need a restart (count, service tags, meta, update stanza): their job version is bumped.
+- destructive_update: allocations of an older version replaced by a new one (stop + place),
+  at most `max_replace[group]` at once (the deployment gate; `update.max_parallel` until the
+  deployment controller exists).
+- lost: allocations on a node that is down or gone (stopped with client status "lost",
+  replaced elsewhere for service/batch jobs).
+- reschedule_now / reschedule_later: failed allocations eligible under the `reschedule`
+  policy, now or at a later time (a follow-up evaluation is created for those).
+- ignore: allocations left as they are.
+
+An allocation moves through: terminal? -> ignored (its index is free again); else lost /
+migrating (node tainted) -> failed (reschedule policy) -> old version (update) -> untainted.
+Sets are never changed in place; each step builds new lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from controllers.scheduler.reschedule import next_reschedule_time
+from reconciler.model.objects import (
+    Allocation,
+    AllocStatus,
+    ClientStatus,
+    Deployment,
+    DesiredStatus,
+    Node,
+    NodeStatus,
+)
+from reconciler.model.plan import DesiredUpdates
+from reconciler.spec.model import Job, JobType, TaskGroup
+
+# (old job or None if unknown, new job, group name) -> True if the change needs a new allocation
+UpdateFn = Callable[[Job | None, Job, str], bool]
+
+
+def tasks_updated(old: Job | None, new: Job, group: str) -> bool:
+    """Nomad's rule, simplified: a change to the group's tasks or networks (driver, config,
+    env, resources, artifacts, templates, ports) is destructive; count, services, meta and
+    the update stanza are updated in place."""
+    if old is None:
+        return True
+    og, ng = old.group(group), new.group(group)
+    if og is None or ng is None:
+        return True
+    if og.networks != ng.networks or og.ephemeral_disk != ng.ephemeral_disk:
+        return True
+    if len(og.tasks) != len(ng.tasks):
+        return True
+    for ot, nt in zip(og.tasks, ng.tasks, strict=True):
+        if (
+            ot.name != nt.name or ot.driver != nt.driver or ot.config != nt.config or ot.env != nt.env
+            or ot.resources != nt.resources or ot.artifacts != nt.artifacts or ot.templates != nt.templates
+            or ot.user != nt.user or ot.kill_signal != nt.kill_signal or ot.constraints != nt.constraints
+        ):
+            return True
+    return og.constraints != ng.constraints
+
+
+def always_destructive(old: Job | None, new: Job, group: str) -> bool:
+    return True
+
+
+def always_inplace(old: Job | None, new: Job, group: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class AllocPlace:
+    task_group: str
+    name: str
+    index: int
+    previous: Allocation | None = None  # the allocation this one replaces
+    reason: str = "new"  # new | lost | reschedule | migrate | destructive
+    node_id: str = ""  # system jobs: the one node this must go to
+    canary: bool = False
+
+
+@dataclass(frozen=True)
+class AllocStop:
+    alloc: Allocation
+    description: str
+    client_status: str = ""  # "lost" for allocations on a down node
+
+
+@dataclass(frozen=True)
+class DelayedReschedule:
+    alloc: Allocation
+    at: float
+
+
+@dataclass
+class ReconcileResult:
+    place: list[AllocPlace] = field(default_factory=list)
+    stop: list[AllocStop] = field(default_factory=list)
+    inplace_update: list[Allocation] = field(default_factory=list)
+    destructive_update: list[AllocPlace] = field(default_factory=list)  # also listed in place
+    lost: list[Allocation] = field(default_factory=list)
+    reschedule_now: list[Allocation] = field(default_factory=list)
+    reschedule_later: list[DelayedReschedule] = field(default_factory=list)
+    ignore: list[Allocation] = field(default_factory=list)
+    desired_tg_updates: dict[str, DesiredUpdates] = field(default_factory=dict)
+
+    def changes(self) -> bool:
+        return bool(self.place or self.stop or self.inplace_update)
+
+    def followup_at(self) -> float | None:
+        return min((d.at for d in self.reschedule_later), default=None)
+
+
+def client_status_of(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
+    if alloc.client_status:
+        return alloc.client_status
+    st = statuses.get(alloc.id)
+    return st.client_status if st else ClientStatus.PENDING
+
+
+def is_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
+    """Stopped by the server, or finished on the client (complete, failed, lost)."""
+    if alloc.desired_status != DesiredStatus.RUN:
+        return True
+    return client_status_of(alloc, statuses) in (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
+
+
+def node_lost(node: Node | None) -> bool:
+    return node is None or node.status == NodeStatus.DOWN
+
+
+def alloc_name(job_id: str, group: str, index: int) -> str:
+    return f"{job_id}.{group}[{index}]"
+
+
+def default_max_replace(
+    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus]
+) -> dict[str, int]:
+    """The gate until a deployment controller drives it: per group, `update.max_parallel`
+    minus the replacements of this version that are not running yet. No update stanza (or
+    max_parallel 0) means no limit."""
+    out: dict[str, int] = {}
+    for g in job.task_groups:
+        upd = job.update_for(g)
+        if upd is None or upd.max_parallel <= 0:
+            out[g.name] = 1 << 30
+            continue
+        in_flight = 0
+        for a in allocs:
+            if (
+                a.task_group == g.name and a.job_version == version and a.previous_allocation
+                and a.desired_status == DesiredStatus.RUN
+                and client_status_of(a, statuses) != ClientStatus.RUNNING
+                and not is_terminal(a, statuses)
+            ):
+                in_flight += 1
+        out[g.name] = max(0, upd.max_parallel - in_flight)
+    return out
+
+
+def reconcile(
+    job: Job | None,
+    allocs: list[Allocation],
+    statuses: Mapping[str, AllocStatus],
+    *,
+    nodes: Mapping[str, Node],
+    job_version: int = 0,
+    versions: Mapping[int, Job] | None = None,
+    deployment: Deployment | None = None,
+    now: float,
+    max_replace: Mapping[str, int] | None = None,
+    update_fn: UpdateFn = tasks_updated,
+) -> ReconcileResult:
+    """Decide what should happen to `job`'s allocations. `job` None means stopped or purged.
+
+    `job_version` is the version of `job`; `versions` the older job versions allocations may
+    run (for the in-place/destructive decision); `nodes` every known node (an alloc whose
+    node is missing or down is lost; a draining node's allocs migrate).
+    """
+    res = ReconcileResult()
+    if job is None:
+        for a in allocs:
+            upd = res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates())
+            if a.desired_status == DesiredStatus.RUN:
+                res.stop.append(AllocStop(a, "alloc not needed since job was stopped"))
+                upd.stop += 1
+            else:
+                res.ignore.append(a)
+                upd.ignore += 1
+        return res
+
+    by_group: dict[str, list[Allocation]] = {}
+    for a in allocs:
+        by_group.setdefault(a.task_group, []).append(a)
+    # groups removed from the job
+    names = {g.name for g in job.task_groups}
+    for gname, galloc in by_group.items():
+        if gname in names:
+            continue
+        upd = res.desired_tg_updates.setdefault(gname, DesiredUpdates())
+        for a in galloc:
+            if a.desired_status == DesiredStatus.RUN:
+                res.stop.append(AllocStop(a, "alloc not needed as task group was removed"))
+                upd.stop += 1
+            else:
+                res.ignore.append(a)
+                upd.ignore += 1
+
+    gates = dict(max_replace) if max_replace is not None else default_max_replace(job, job_version, allocs, statuses)
+    vers = versions or {}
+    for g in job.task_groups:
+        upd = res.desired_tg_updates.setdefault(g.name, DesiredUpdates())
+        galloc = by_group.get(g.name, [])
+        if job.type == JobType.SYSTEM:
+            _reconcile_system(job, job_version, vers, g, galloc, statuses, nodes, now, update_fn, res, upd)
+        else:
+            _reconcile_group(
+                job, job_version, vers, g, galloc, statuses, nodes, now, gates.get(g.name, 1 << 30),
+                update_fn, res, upd,
+            )
+    return res
+
+
+def _reconcile_group(
+    job: Job,
+    version: int,
+    versions: Mapping[int, Job],
+    g: TaskGroup,
+    allocs: list[Allocation],
+    statuses: Mapping[str, AllocStatus],
+    nodes: Mapping[str, Node],
+    now: float,
+    gate: int,
+    update_fn: UpdateFn,
+    res: ReconcileResult,
+    upd: DesiredUpdates,
+) -> None:
+    batch = job.type == JobType.BATCH
+    policy = job.reschedule_for(g)
+    # live: occupies its index and counts toward `count`; `settled` live ones are not updated
+    live: list[Allocation] = []
+    settled: set[str] = set()
+    lost: list[Allocation] = []
+    migrate: list[Allocation] = []
+    resched_now: list[Allocation] = []
+    later: dict[str, DelayedReschedule] = {}
+    replaced_by: dict[str, Allocation] = {}
+    for a in allocs:
+        if a.previous_allocation:
+            replaced_by[a.previous_allocation] = a
+    for a in allocs:
+        if a.desired_status != DesiredStatus.RUN:
+            res.ignore.append(a)
+            continue
+        cs = client_status_of(a, statuses)
+        node = nodes.get(a.node_id)
+        if cs == ClientStatus.LOST:
+            res.ignore.append(a)
+            continue
+        if cs == ClientStatus.COMPLETE:
+            if batch:  # ran to completion: keeps its index, never replaced
+                live.append(a)
+                settled.add(a.id)
+            else:  # service: terminal, its index is free again
+                res.ignore.append(a)
+            continue
+        if node_lost(node):
+            lost.append(a)
+            continue
+        if cs == ClientStatus.FAILED:
+            if a.next_allocation:
+                res.ignore.append(a)
+                continue
+            at = next_reschedule_time(policy, a, statuses.get(a.id), now)
+            if at is not None and at <= now:
+                resched_now.append(a)
+                continue
+            if at is not None:
+                later[a.id] = DelayedReschedule(a, at)
+            live.append(a)  # not eligible (or not yet): stays failed and keeps its index
+            settled.add(a.id)
+            continue
+        if node is not None and node.drain:
+            migrate.append(a)
+            continue
+        live.append(a)
+
+    # scale down: everything that would occupy an index; what needs replacing anyway goes
+    # first, then the highest index
+    lost_ids = {a.id for a in lost}
+    occupying = live + lost + migrate + resched_now
+    excess = len(occupying) - g.count
+    dropped: set[str] = set()
+    if excess > 0:
+        healthy = {a.id for a in live if a.id not in settled}
+        order = sorted(occupying, key=lambda a: (a.id in healthy, -a.index))
+        for a in order[:excess]:
+            dropped.add(a.id)
+            if a.id in lost_ids:
+                res.lost.append(a)
+                res.stop.append(AllocStop(a, "alloc is lost since its node is down", ClientStatus.LOST))
+            else:
+                res.stop.append(AllocStop(a, "alloc not needed due to job update"))
+            upd.stop += 1
+    res.reschedule_later.extend(d for aid, d in later.items() if aid not in dropped)
+
+    used: set[int] = set()
+    for a in lost:
+        if a.id in dropped:
+            continue
+        res.lost.append(a)
+        res.stop.append(AllocStop(a, "alloc is lost since its node is down", ClientStatus.LOST))
+        upd.stop += 1
+        res.place.append(AllocPlace(g.name, a.name, a.index, a, "lost"))
+        upd.place += 1
+        used.add(a.index)
+    for a in resched_now:
+        if a.id in dropped:
+            continue
+        res.reschedule_now.append(a)
+        res.place.append(AllocPlace(g.name, a.name, a.index, a, "reschedule"))
+        upd.place += 1
+        used.add(a.index)
+    for a in migrate:
+        if a.id in dropped:
+            continue
+        used.add(a.index)
+        repl = replaced_by.get(a.id)
+        if repl is None:
+            res.place.append(AllocPlace(g.name, a.name, a.index, a, "migrate"))
+            upd.migrate += 1
+        elif client_status_of(repl, statuses) == ClientStatus.RUNNING or is_terminal(repl, statuses):
+            res.stop.append(AllocStop(a, "alloc is being migrated"))
+            upd.stop += 1
+        else:
+            res.ignore.append(a)
+
+    # updates of live allocations running an older version
+    for a in sorted(live, key=lambda x: x.index):
+        if a.id in dropped:
+            continue
+        used.add(a.index)
+        if a.job_version == version or a.id in settled:
+            res.ignore.append(a)
+            continue
+        if update_fn(versions.get(a.job_version), job, g.name):
+            if gate > 0:
+                gate -= 1
+                p = AllocPlace(g.name, a.name, a.index, a, "destructive")
+                res.place.append(p)
+                res.destructive_update.append(p)
+                res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
+                upd.destructive_update += 1
+            else:
+                res.ignore.append(a)
+        else:
+            res.inplace_update.append(a)
+            upd.in_place_update += 1
+
+    # scale up: lowest free indexes
+    missing = g.count - (len(occupying) - len(dropped))
+    idx = 0
+    while missing > 0:
+        if idx not in used:
+            res.place.append(AllocPlace(g.name, alloc_name(job.id, g.name, idx), idx))
+            upd.place += 1
+            used.add(idx)
+            missing -= 1
+        idx += 1
+    upd.ignore = sum(1 for a in res.ignore if a.task_group == g.name)
+
+
+def _reconcile_system(
+    job: Job,
+    version: int,
+    versions: Mapping[int, Job],
+    g: TaskGroup,
+    allocs: list[Allocation],
+    statuses: Mapping[str, AllocStatus],
+    nodes: Mapping[str, Node],
+    now: float,
+    update_fn: UpdateFn,
+    res: ReconcileResult,
+    upd: DesiredUpdates,
+) -> None:
+    """One allocation per eligible node; placement checks the node's feasibility."""
+    on_node: dict[str, Allocation] = {}
+    for a in allocs:
+        if a.desired_status != DesiredStatus.RUN or client_status_of(a, statuses) == ClientStatus.LOST:
+            res.ignore.append(a)
+            upd.ignore += 1
+            continue
+        node = nodes.get(a.node_id)
+        if node_lost(node):
+            res.lost.append(a)
+            res.stop.append(AllocStop(a, "alloc is lost since its node is down", ClientStatus.LOST))
+            upd.stop += 1
+            continue
+        assert node is not None
+        if node.drain:
+            res.stop.append(AllocStop(a, "alloc is not needed as node is draining"))
+            upd.migrate += 1
+            continue
+        if a.node_id in on_node:  # a duplicate on one node: keep the first
+            res.stop.append(AllocStop(a, "alloc not needed: more than one on this node"))
+            upd.stop += 1
+            continue
+        on_node[a.node_id] = a
+        if is_terminal(a, statuses) or a.job_version == version:
+            res.ignore.append(a)
+            upd.ignore += 1
+        elif update_fn(versions.get(a.job_version), job, g.name):
+            p = AllocPlace(g.name, a.name, a.index, a, "destructive", node_id=a.node_id)
+            res.place.append(p)
+            res.destructive_update.append(p)
+            res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
+            upd.destructive_update += 1
+        else:
+            res.inplace_update.append(a)
+            upd.in_place_update += 1
+    for nid in sorted(nodes):
+        node = nodes[nid]
+        if nid in on_node or node.status != NodeStatus.READY or node.eligibility != "eligible" or node.drain:
+            continue
+        res.place.append(AllocPlace(g.name, alloc_name(job.id, g.name, 0), 0, node_id=nid))
+        upd.place += 1

@@ -1,0 +1,50 @@
+"""What the placer knows about each node during one plan: free CPU and memory, the ports in
+use, and how many allocations of each job/group it runs. Built once from the existing
+allocations (minus those the plan stops) and updated as placements are made, so checking a
+node is a few integer comparisons (the hot path of a 10,000-instance placement)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.model.objects import Allocation, Node
+
+
+@dataclass
+class NodeState:
+    node: Node
+    cpu_total: int
+    mem_total: int
+    cpu_used: int = 0
+    mem_used: int = 0
+    ports: set[int] = field(default_factory=set)
+    groups: dict[tuple[str, str], int] = field(default_factory=dict)  # (job, group) -> allocs
+    jobs: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, node: Node) -> NodeState:
+        return cls(
+            node,
+            max(0, node.resources.cpu_mhz - node.reserved.cpu_mhz),
+            max(0, node.resources.memory_mb - node.reserved.memory_mb),
+        )
+
+    def add(self, alloc: Allocation) -> None:
+        self.cpu_used += alloc.cpu
+        self.mem_used += alloc.memory
+        for p in alloc.ports:
+            self.ports.add(p.value)
+        key = (alloc.job_id, alloc.task_group)
+        self.groups[key] = self.groups.get(key, 0) + 1
+        self.jobs[alloc.job_id] = self.jobs.get(alloc.job_id, 0) + 1
+
+
+def build_states(nodes: Mapping[str, Node], live_allocs: Iterable[Allocation]) -> dict[str, NodeState]:
+    """NodeState per node, charged with `live_allocs` (those that keep running)."""
+    states = {nid: NodeState.of(n) for nid, n in nodes.items()}
+    for a in live_allocs:
+        st = states.get(a.node_id)
+        if st is not None:
+            st.add(a)
+    return states

@@ -1,0 +1,60 @@
+"""The dry-run: same decision as the controller, nothing written."""
+
+from __future__ import annotations
+
+from controllers.scheduler.plan import PlanCache, plan_job
+from reconciler.model.objects import AllocatedPort
+from reconciler.model.plan import DesiredUpdates, PlanResult, describe_failure, scheduler_dry_run
+from reconciler.spec.model import Port
+from reconciler.store import Store
+from tests.scheduler.factories import mock_alloc, mock_job, with_count
+from tests.scheduler.sim import add_node, submit
+
+
+def test_plan_of_a_new_job_places_everything_and_writes_nothing(store: Store) -> None:
+    add_node(store, "n1")
+    before = store.count(store.keys.prefix)
+    res = plan_job(store, mock_job(3))
+    assert store.count(store.keys.prefix) == before
+    assert res.desired_tg_updates["web"].place == 3
+    assert res.exit_code == 1 and not res.failed_tg_allocs
+    assert scheduler_dry_run(res.failed_tg_allocs) == ["Scheduler dry-run:", "- All tasks successfully allocated."]
+
+
+def test_plan_of_an_unchanged_job_exits_zero(store: Store) -> None:
+    add_node(store, "n1")
+    job = mock_job(2)
+    submit(store, job)
+    for i in range(2):
+        a = mock_alloc(job, i, node="n1", id=f"x{i}")
+        store.put(store.keys.alloc(a.id), a)
+    res = plan_job(store, job)
+    assert res.exit_code == 0
+    assert res.desired_tg_updates["web"] == DesiredUpdates(ignore=2)
+    grown = plan_job(store, with_count(job, 3))
+    assert grown.desired_tg_updates["web"].words() == "(1 create, 2 in-place update)"
+
+
+def test_plan_reports_a_reserved_port_collision_in_words(store: Store) -> None:
+    add_node(store, "n1")
+    other = mock_job(1, id="other", ports=[Port("http", static=8080)])
+    a = mock_alloc(other, 0, node="n1", id="o0", ports=[AllocatedPort("http", 8080)])
+    store.put(store.keys.alloc(a.id), a)
+    cache = PlanCache(store).start()
+    try:
+        res: PlanResult = cache.plan_job(store, mock_job(4, ports=[Port("http", static=8080)]))
+    finally:
+        cache.stop()
+    m = res.failed_tg_allocs["web"]
+    assert m.coalesced_failures == 3
+    assert describe_failure(m) == [
+        "Resources exhausted on 1 node",
+        'Dimension "network: reserved port collision http=8080" exhausted on 1 node',
+    ]
+    assert scheduler_dry_run(res.failed_tg_allocs)[1:3] == [
+        "- WARNING: Failed to place all allocations.",
+        '  Task Group "web" (failed to place 4 allocations):',
+    ]
+    body = res.to_nomad()
+    assert body["FailedTGAllocs"]["web"]["DimensionExhausted"] == {"network: reserved port collision http=8080": 1}
+    assert body["Annotations"]["DesiredTGUpdates"]["web"]["Place"] == 4
