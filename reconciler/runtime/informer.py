@@ -9,6 +9,7 @@ Cached objects are shared: never modify one, copy it.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Generic, TypeVar
 
 from reconciler import codec
 from reconciler.store import Compacted, Store, StoreError, Versioned, WatchEvent
+from reconciler.store.client import Watch
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class Informer(Generic[T]):
         self._revision = 0
         self._synced = threading.Event()
         self._stopped = threading.Event()
-        self._watch = None
+        self._watch: Watch | None = None
         self._rewatch = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,16 +71,16 @@ class Informer(Generic[T]):
         with self._lock:
             return [v.value for v in self._cache.values()]
 
-    def items(self) -> list[Versioned[T]]:
+    def items(self) -> builtins.list[Versioned[T]]:
         with self._lock:
             return list(self._cache.values())
 
-    def by_index(self, name: str, value: str) -> list[T]:
+    def by_index(self, name: str, value: str) -> builtins.list[T]:
         with self._lock:
             keys = self._indexes[name].get(value, ())
             return [self._cache[k].value for k in keys]
 
-    def keys_by_index(self, name: str, value: str) -> list[str]:
+    def keys_by_index(self, name: str, value: str) -> builtins.list[str]:
         with self._lock:
             return list(self._indexes[name].get(value, ()))
 
@@ -129,7 +131,7 @@ class Informer(Generic[T]):
 
     _pending_error: StoreError | None = None
 
-    def _on_watch(self, result: list[WatchEvent] | StoreError) -> None:
+    def _on_watch(self, result: builtins.list[WatchEvent] | StoreError) -> None:
         if isinstance(result, StoreError):
             self._pending_error = result
             self._rewatch.set()
