@@ -27,7 +27,15 @@ from reconciler.model.alloc_dir import log_files, read_logs, tail_lines
 from reconciler.model.objects import Allocation
 from reconciler.spec.model import LogConfig, Task
 from reconciler.store import Store
-from tests.driver_runner.conftest import event_types, get_status, make_alloc, make_job, put_alloc, put_job, wait_status
+from tests.driver_runner.conftest import (
+    event_types,
+    get_status,
+    make_alloc,
+    make_job,
+    put_alloc,
+    put_job,
+    wait_status,
+)
 from tests.waiting import wait_for
 
 PY = sys.executable

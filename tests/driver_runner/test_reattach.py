@@ -18,7 +18,15 @@ from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.objects import DesiredStatus
 from reconciler.spec.model import SECOND, RestartPolicy, Task
 from reconciler.store import Store
-from tests.driver_runner.conftest import event_types, get_status, make_alloc, make_job, put_alloc, put_job, wait_status
+from tests.driver_runner.conftest import (
+    event_types,
+    get_status,
+    make_alloc,
+    make_job,
+    put_alloc,
+    put_job,
+    wait_status,
+)
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +58,8 @@ class AgentProc:
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=open(self.log, "a"), text=True, env=env, cwd=ROOT)
+        with open(self.log, "a") as err:
+            self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert line.startswith("ready "), line
