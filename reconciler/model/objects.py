@@ -238,3 +238,26 @@ class JobRecord:
     create_index: int = 0
     modify_index: int = 0
     schema: int = 1
+
+
+@dataclass
+class NodeHeartbeat:
+    """What `node_heartbeats/<node-id>` holds; the key is bound to the node agent's lease,
+    so it vanishes when the agent stops refreshing it."""
+
+    node_id: str
+    time: float = 0.0
+    ttl: int = 10
+    schema: int = 1
+
+
+@dataclass
+class AllocRestartRequest:
+    """`alloc_restarts/<alloc-id>`: a user asked the node agent to restart an allocation's
+    tasks (all, or `task`). Written by the API, consumed and deleted by the node agent."""
+
+    alloc_id: str
+    task: str = ""
+    time: float = 0.0
+    request_id: str = ""
+    schema: int = 1

@@ -1,0 +1,189 @@
+"""The node agent: registers this node, watches the allocations placed on it and runs them.
+
+    agent = NodeAgent(store, data_dir=Path("/var/lib/reconciler"), node_name="n1",
+                      raw_exec_enabled=True)
+    agent.start()          # fingerprint, register, heartbeat, re-attach, run allocations
+    agent.stop()           # leaves tasks running (a new agent re-attaches to them)
+    agent.stop(drain=True) # kills every task first and revokes the heartbeat lease
+
+It is a controller on the shared runtime: an informer on `allocs/` indexed by node id
+feeds allocation ids to `reconcile`, which creates, updates or destroys AllocRunners.
+Restart requests (`alloc_restarts/<id>`, written by the API) are consumed the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from controllers.driver_runner import fingerprint
+from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
+from controllers.driver_runner.drivers import build_drivers
+from controllers.driver_runner.node import Heartbeat, load_node_id
+from controllers.driver_runner.status_writer import StatusWriter
+from reconciler.model.objects import (
+    Allocation,
+    AllocRestartRequest,
+    AllocStatus,
+    DesiredStatus,
+    JobRecord,
+    Node,
+    NodeStatus,
+)
+from reconciler.runtime import Controller, Requeue
+from reconciler.store import Store
+
+log = logging.getLogger(__name__)
+
+RESTARTS_KIND = "alloc_restarts"
+
+
+class AllocWatcher(Controller):
+    name = "driver-runner"
+    workers = 4
+
+    def __init__(self, agent: NodeAgent) -> None:
+        super().__init__(agent.store)
+        self.agent = agent
+        node_id = agent.node.id
+        self.allocs = self.informer(self.keys.allocs, Allocation, name=f"driver-runner:{node_id[:8]}:allocs")
+        self.allocs.add_index("node", lambda a: [a.node_id])
+        self.allocs.add_handler(self._on_alloc)
+        self.restarts = self.informer(self.keys.kind(RESTARTS_KIND), AllocRestartRequest,
+                                      name=f"driver-runner:{node_id[:8]}:restarts")
+        self.restarts.add_handler(self._on_restart)
+
+    def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
+        obj = new or old
+        if obj is not None and (obj.node_id == self.agent.node.id or (old is not None and old.node_id == self.agent.node.id)):
+            self.enqueue("alloc/" + obj.id)
+
+    def _on_restart(self, key: str, old: AllocRestartRequest | None, new: AllocRestartRequest | None) -> None:
+        if new is not None:
+            self.enqueue("restart/" + self.keys.last_segment(key))
+
+    def on_start(self) -> None:
+        for a in self.allocs.by_index("node", self.agent.node.id):
+            self.enqueue("alloc/" + a.id)
+        for item in self.restarts.items():
+            self.enqueue("restart/" + self.keys.last_segment(item.key))
+
+    def reconcile(self, key: str) -> Requeue | None:
+        kind, _, ident = key.partition("/")
+        if kind == "alloc":
+            return self.agent.reconcile_alloc(ident, self.allocs.get(self.keys.alloc(ident)))
+        if kind == "restart":
+            self.agent.handle_restart(ident, self.restarts.get(self.keys.kind(RESTARTS_KIND) + ident))
+        return None
+
+
+class NodeAgent:
+    def __init__(
+        self, store: Store, *, data_dir: Path, node_name: str, datacenter: str = "dc1", bind: str = "127.0.0.1",
+        advertise: str = "", network_interface: str = "", raw_exec_enabled: bool = False,
+        enabled_drivers: tuple[str, ...] | None = None, meta: dict[str, str] | None = None,
+        port_range: tuple[int, int] = (20000, 32000), heartbeat_ttl: int = 10, node_class: str = "",
+        http_addr: str = "",
+    ) -> None:
+        self.store = store
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        address = advertise or (fingerprint.interface_address(network_interface) if network_interface else bind)
+        self.drivers = build_drivers(raw_exec_enabled=raw_exec_enabled, enabled=enabled_drivers)
+        health, driver_attrs = fingerprint.drivers(self.drivers)
+        attrs = fingerprint.attributes(address)
+        attrs.update(driver_attrs)
+        self.node = Node(
+            id=load_node_id(self.data_dir), name=node_name, datacenter=datacenter, address=address,
+            http_addr=http_addr, status=NodeStatus.READY, resources=fingerprint.resources(), drivers=health,
+            attributes=attrs, meta=dict(meta or {}), min_dynamic_port=port_range[0], max_dynamic_port=port_range[1],
+            node_class=node_class,
+        )
+        self.heartbeat = Heartbeat(store, self.node, ttl=heartbeat_ttl)
+        self.writer = StatusWriter(store)
+        self.deps = RunnerDeps(data_dir=self.data_dir, node=self.node, drivers=self.drivers, on_change=self.writer.mark)
+        self.runners: dict[str, AllocRunner] = {}
+        self._lock = threading.Lock()
+        self.watcher = AllocWatcher(self)
+        self._jobs: dict[tuple[str, str, int], JobRecord] = {}
+
+    @property
+    def node_id(self) -> str:
+        return self.node.id
+
+    # lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.heartbeat.register()
+        self.heartbeat.start()
+        self.writer.start()
+        self.watcher.start()
+        log.info("node=%s name=%s registered drivers=%s", self.node.id, self.node.name, self.node.drivers)
+
+    def stop(self, *, drain: bool = False, timeout: float = 60.0) -> None:
+        self.watcher.stop()
+        if drain:
+            with self._lock:
+                runners = list(self.runners.values())
+            for r in runners:
+                r.stop()
+            for r in runners:
+                r.wait(timeout)
+        self.writer.stop()
+        self.heartbeat.stop(revoke=drain)
+
+    # reconcile ---------------------------------------------------------------------------
+    def _job(self, alloc: Allocation) -> JobRecord | None:
+        k = (alloc.namespace, alloc.job_id, alloc.job_version)
+        rec = self._jobs.get(k)
+        if rec is None:
+            got = self.store.get(self.store.keys.job_version(*k), JobRecord)
+            if got is None:
+                return None
+            rec = self._jobs[k] = got.value
+        return rec
+
+    def reconcile_alloc(self, alloc_id: str, alloc: Allocation | None) -> Requeue | None:
+        with self._lock:
+            runner = self.runners.get(alloc_id)
+        if alloc is None or alloc.node_id != self.node.id:
+            if runner is not None:
+                with self._lock:
+                    self.runners.pop(alloc_id, None)
+                threading.Thread(target=self._destroy, args=(runner,), daemon=True).start()
+            return None
+        if runner is not None:
+            runner.update(alloc)
+            return None
+        restored = self.store.get(self.store.keys.alloc_status(alloc_id), AllocStatus)
+        if alloc.desired_status != DesiredStatus.RUN and restored is None:
+            return None  # never started here: nothing to stop
+        rec = self._job(alloc)
+        if rec is None:
+            log.warning("alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version)
+            return Requeue(1.0)
+        runner = AllocRunner(self.deps, alloc, rec.job, restored=restored.value if restored else None)
+        with self._lock:
+            self.runners[alloc_id] = runner
+        runner.start()
+        return None
+
+    def _destroy(self, runner: AllocRunner) -> None:
+        runner.destroy()
+        self.store.delete(self.store.keys.alloc_status(runner.id))
+
+    def handle_restart(self, alloc_id: str, req: AllocRestartRequest | None) -> None:
+        if req is None:
+            return
+        with self._lock:
+            runner = self.runners.get(alloc_id)
+        if runner is None:
+            # not ours (another node's allocation), or gone
+            return
+        runner.restart(req.task)
+        self.store.delete(self.store.keys.kind(RESTARTS_KIND) + alloc_id)
+
+    # introspection (tests, CLI exec) -----------------------------------------------------
+    def runner(self, alloc_id: str) -> AllocRunner | None:
+        with self._lock:
+            return self.runners.get(alloc_id)

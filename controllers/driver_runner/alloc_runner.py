@@ -1,0 +1,167 @@
+"""One allocation on this node: its directory, one TaskRunner per task, its AllocStatus.
+
+The runner owns the allocation's observed state (task states and events) and hands a copy
+to the status writer whenever it changes. Group rules, as in Nomad: when a task fails, its
+siblings are killed; when the `leader` task ends, the others are killed. A stop (desired
+status stop/evict) kills every task; a removed allocation is killed and its directory
+deleted. Restored state and re-attach come in through `restored` / `handles.recover`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from controllers.driver_runner import handles, status, taskenv
+from controllers.driver_runner.drivers import TaskDriver
+from controllers.driver_runner.task_runner import TaskRunner
+from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
+from reconciler.spec.model import Job
+
+log = logging.getLogger(__name__)
+
+INHERITED_FOR_ISOLATED = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+@dataclass
+class RunnerDeps:
+    """What every allocation runner shares, handed in by the agent."""
+
+    data_dir: Path
+    node: Node
+    drivers: dict[str, TaskDriver]
+    on_change: Callable[[AllocRunner], None]
+
+
+class AllocRunner:
+    def __init__(self, deps: RunnerDeps, alloc: Allocation, job: Job, *, restored: AllocStatus | None = None) -> None:
+        self.deps = deps
+        self.alloc = alloc
+        self.job = job
+        self.id = alloc.id
+        self.dir = AllocDir(deps.data_dir, alloc.id)
+        self._lock = threading.RLock()
+        self.status = AllocStatus(alloc_id=alloc.id, node_id=deps.node.id)
+        if restored is not None:
+            self.status = copy.deepcopy(restored)
+            self.status.node_id = deps.node.id
+        self.tasks: dict[str, TaskRunner] = {}
+        self._stopping = False
+        self.all_done = threading.Event()
+        self._leader = ""
+
+    # wiring ------------------------------------------------------------------------------
+    def start(self) -> None:
+        group = self.job.group(self.alloc.task_group)
+        if group is None:
+            with self._lock:
+                self.status.client_status = ClientStatus.FAILED
+                self.status.client_description = f"task group {self.alloc.task_group!r} not in job version {self.alloc.job_version}"
+            self.all_done.set()
+            self.deps.on_change(self)
+            return
+        names = [t.name for t in group.tasks]
+        self.dir.build(names)
+        fresh = not self.status.task_states
+        for task in group.tasks:
+            if task.leader:
+                self._leader = task.name
+            ts = self.status.task_states.get(task.name)
+            restored = copy.deepcopy(ts) if ts is not None else None
+            if ts is None:
+                ts = TaskState(events=[status.event(status.RECEIVED, "Task received by client")])
+                self.status.task_states[task.name] = ts
+            recovered = handles.recover(self.dir.state, task.name)
+            driver = self.deps.drivers.get(task.driver)
+            inputs = taskenv.EnvInputs(self.alloc, self.job, group, task, self.deps.node, self.dir)
+            base = dict(os.environ) if task.driver != "exec" else {
+                k: os.environ[k] for k in INHERITED_FOR_ISOLATED if k in os.environ}
+            env = taskenv.build_env(inputs, base=base)
+            config = taskenv.interpolate(task.config, env, taskenv.node_values(self.deps.node))
+            self.tasks[task.name] = TaskRunner(
+                host=self, alloc_id=self.id, alloc_dir=self.dir, task=task, config=config, env=env,
+                driver=driver, driver_name=task.driver, policy=self.job.restart_for(group, task),
+                job_type=self.job.type, restored=restored, recovered=recovered,
+            )
+        log.info("alloc=%s starting tasks=%s fresh=%s", self.id, ",".join(names), fresh)
+        self._refresh()
+        stop_now = self.alloc.desired_status != DesiredStatus.RUN
+        for tr in self.tasks.values():
+            if stop_now:
+                tr.kill()
+            tr.start()
+        if not self.tasks:
+            self.all_done.set()
+
+    # TaskHost ----------------------------------------------------------------------------
+    def update_task(self, task: str, fn: Callable[[TaskState], None]) -> None:
+        with self._lock:
+            fn(self.status.task_states.setdefault(task, TaskState()))
+            self._refresh()
+
+    def task_finished(self, task: str) -> None:
+        with self._lock:
+            ts = self.status.task_states.get(task)
+            failed = bool(ts and ts.failed)
+            others = [tr for n, tr in self.tasks.items() if n != task and not tr.done.is_set()]
+            if others and not self._stopping:
+                if failed:
+                    for tr in others:
+                        tr.kill(status.event(status.SIBLING_FAILED, f"Task's sibling {task!r} failed"))
+                elif task == self._leader:
+                    for tr in others:
+                        tr.kill(status.event(status.LEADER_DEAD, "Leader Task in Group dead"))
+            if all(tr.done.is_set() for tr in self.tasks.values()):
+                self.all_done.set()
+
+    def _refresh(self) -> None:
+        with self._lock:
+            cs = status.client_status(self.status.task_states)
+            self.status.client_status = cs
+            self.status.client_description = status.describe(cs, self.status.task_states)
+            self.status.modify_time = time.time()
+        self.deps.on_change(self)
+
+    # control -----------------------------------------------------------------------------
+    def snapshot(self) -> AllocStatus:
+        with self._lock:
+            return copy.deepcopy(self.status)
+
+    def update(self, alloc: Allocation) -> None:
+        self.alloc = alloc
+        if alloc.desired_status != DesiredStatus.RUN:
+            self.stop()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+        for tr in self.tasks.values():
+            tr.kill()
+
+    def restart(self, task: str = "") -> bool:
+        found = False
+        for name, tr in self.tasks.items():
+            if (not task or task == name) and not tr.done.is_set():
+                tr.restart()
+                found = True
+        return found
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.all_done.wait(timeout)
+
+    def destroy(self, timeout: float = 60.0) -> None:
+        """Kill everything and delete the allocation directory."""
+        self.stop()
+        self.wait(timeout)
+        shutil.rmtree(self.dir.root, ignore_errors=True)
+
+    def running_pids(self) -> dict[str, int]:
+        return {n: tr.handle.pid for n, tr in self.tasks.items() if tr.handle is not None}

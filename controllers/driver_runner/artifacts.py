@@ -1,0 +1,144 @@
+"""Artifact fetching: http(s) and file sources into the task directory.
+
+`fetch(artifact, task_dir, alloc_root)` downloads with retries (exponential backoff, only
+for network errors and 5xx answers), checks `options.checksum` (`sha256:<hex>`,
+`md5:<hex>`, also sha1/sha512), unpacks archives (zip, tar, tar.gz/tgz, tar.bz2, tar.xz)
+unless `archive = false`, and writes only inside the allocation directory: a destination
+or an archive member that would escape is refused. Errors carry the message the task event
+shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from reconciler.model.alloc_dir import PathEscapeError, inside
+from reconciler.spec.model import Artifact
+
+ARCHIVES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip")
+HASHES = {"sha256": hashlib.sha256, "md5": hashlib.md5, "sha1": hashlib.sha1, "sha512": hashlib.sha512}
+
+
+class ArtifactError(Exception):
+    pass
+
+
+def archive_kind(name: str) -> str:
+    low = name.lower()
+    for ext in ARCHIVES:
+        if low.endswith(ext):
+            return ext
+    return ""
+
+
+def _download(url: str, headers: dict[str, str], dest: Path, *, attempts: int, backoff: float) -> None:
+    last = ""
+    for i in range(attempts):
+        try:
+            req = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(req, timeout=30) as resp, open(dest, "wb") as out:
+                shutil.copyfileobj(resp, out)
+            return
+        except urllib.error.HTTPError as exc:
+            last = f"bad response code: {exc.code}"
+            if exc.code < 500:
+                break
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            last = str(getattr(exc, "reason", exc))
+        if i + 1 < attempts:
+            time.sleep(backoff * (2**i))
+    raise ArtifactError(f"failed to download artifact {url!r}: {last}")
+
+
+def _verify(path: Path, checksum: str) -> None:
+    algo, _, want = checksum.partition(":")
+    if algo not in HASHES or not want:
+        raise ArtifactError(f"invalid checksum {checksum!r}: use <sha256|md5|sha1|sha512>:<hex>")
+    h = HASHES[algo]()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    got = h.hexdigest()
+    if got.lower() != want.lower():
+        raise ArtifactError(f"checksum mismatch: expected {algo}:{want} got {algo}:{got}")
+
+
+def _unpack(archive: Path, kind: str, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if kind == ".zip":
+            with zipfile.ZipFile(archive) as zf:
+                for name in zf.namelist():
+                    inside(dest, name)
+                zf.extractall(dest)
+            return
+        with tarfile.open(archive, "r:*") as tf:
+            for m in tf.getmembers():
+                inside(dest, m.name)
+            tf.extractall(dest, filter="data")
+    except PathEscapeError as exc:
+        raise ArtifactError(f"archive member refused: {exc}") from None
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise ArtifactError(f"failed to unpack {archive.name}: {exc}") from None
+
+
+def fetch(art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3, backoff: float = 0.2) -> Path:
+    """Fetch one artifact; returns where it landed."""
+    task_rel = os.path.relpath(task_dir, alloc_root)
+    dest_rel = art.destination or "local/"
+    try:
+        dest = inside(alloc_root, os.path.join(task_rel, dest_rel))
+    except PathEscapeError:
+        raise ArtifactError(f"artifact destination {dest_rel!r} escapes the allocation directory") from None
+    parsed = urllib.parse.urlsplit(art.source)
+    query = dict(urllib.parse.parse_qsl(parsed.query))
+    options = {**query, **art.options}
+    checksum = options.pop("checksum", "")
+    archive = art.archive and options.pop("archive", "true").lower() not in ("false", "0", "no")
+    name = os.path.basename(parsed.path) or "artifact"
+    with tempfile.TemporaryDirectory(dir=alloc_root) as tmp:
+        got = Path(tmp) / name
+        if parsed.scheme in ("http", "https"):
+            clean = urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(
+                {k: v for k, v in query.items() if k not in ("checksum", "archive")})))
+            _download(clean, art.headers, got, attempts=attempts, backoff=backoff)
+        elif parsed.scheme in ("file", ""):
+            src = Path(urllib.parse.unquote(parsed.path))
+            if not src.is_absolute():
+                src = task_dir / src
+            if not src.is_file():
+                raise ArtifactError(f"failed to download artifact {art.source!r}: no such file {src}")
+            shutil.copyfile(src, got)
+        else:
+            raise ArtifactError(f"unsupported artifact source scheme {parsed.scheme!r} in {art.source!r}")
+        if checksum:
+            _verify(got, checksum)
+        kind = archive_kind(name) if archive else ""
+        if art.mode == "file":
+            if kind:
+                raise ArtifactError(f"artifact mode is 'file' but {name} is an archive (set archive = false)")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(got), dest)
+            return dest
+        if kind:
+            _unpack(got, kind, dest)
+            return dest
+        if art.mode == "dir":
+            raise ArtifactError(f"artifact mode is 'dir' but {name} is not an archive")
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / name
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        shutil.move(str(got), target)
+        return target

@@ -1,0 +1,76 @@
+"""The task driver plug-in interface.
+
+A driver turns a task's (already interpolated) `config` into a process launch: it checks
+the config (`validate`, at validation time and again before start), says whether it works
+on this machine (`fingerprint`), and builds the `LaunchSpec` the executor runs (`prepare`).
+Starting, waiting, signalling and re-attach are shared (`handles.py`), because every driver
+here runs a host process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from controllers.driver_runner.handles import LaunchSpec
+from reconciler.spec.model import Task
+
+
+class DriverError(Exception):
+    """The driver cannot run this task (bad config, driver not available)."""
+
+
+@dataclass
+class Fingerprint:
+    detected: bool
+    healthy: bool
+    description: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TaskContext:
+    """Everything a driver needs to build a launch for one task."""
+
+    alloc_id: str
+    task: Task
+    config: dict[str, Any]  # interpolated
+    env: dict[str, str]  # the full task environment
+    task_dir: Path  # <alloc>/<task>: the working directory
+    logs_dir: Path
+    cgroup_name: str = ""
+    events: list[tuple[str, str]] = field(default_factory=list)  # (type, message) to report
+
+
+class TaskDriver(Protocol):
+    name: str
+
+    def fingerprint(self) -> Fingerprint: ...
+
+    def validate(self, config: dict[str, Any]) -> list[str]: ...
+
+    def prepare(self, ctx: TaskContext) -> LaunchSpec: ...
+
+
+def check_fields(config: dict[str, Any], allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> list[str]:
+    """Errors for unknown fields, wrong types and missing required fields."""
+    errors = [f"unknown config field {k!r}" for k in config if k not in allowed]
+    for k, typ in allowed.items():
+        if k in config and not isinstance(config[k], typ):
+            errors.append(f"config field {k!r} has the wrong type ({type(config[k]).__name__})")
+        if typ == (list,) or typ is list:
+            v = config.get(k)
+            if isinstance(v, list) and not all(isinstance(x, str | int | float) for x in v):
+                errors.append(f"config field {k!r} must be a list of strings")
+    errors += [f"missing required config field {k!r}" for k in required if not config.get(k)]
+    return errors
+
+
+def base_spec(ctx: TaskContext, argv: list[str]) -> LaunchSpec:
+    logs = ctx.task.logs
+    return LaunchSpec(
+        argv=[str(a) for a in argv], env=ctx.env, cwd=str(ctx.task_dir), logs_dir=str(ctx.logs_dir),
+        task=ctx.task.name, max_files=logs.max_files, max_file_size=logs.max_file_size * 1024 * 1024,
+        logs_disabled=logs.disabled,
+    )

@@ -1,0 +1,63 @@
+"""Pure functions over task states: the allocation's client status, and task events as
+Nomad names them."""
+
+from __future__ import annotations
+
+import time
+
+from reconciler.model.objects import ClientStatus, TaskEvent, TaskState
+
+# Nomad's task event types
+RECEIVED = "Received"
+SETUP = "Task Setup"
+DOWNLOADING = "Downloading Artifacts"
+ARTIFACT_FAILED = "Failed Artifact Download"
+TEMPLATE_FAILED = "Template Failure"
+SETUP_FAILURE = "Setup Failure"
+VALIDATION_FAILED = "Failed Validation"
+DRIVER_FAILURE = "Driver Failure"
+STARTED = "Started"
+TERMINATED = "Terminated"
+RESTARTING = "Restarting"
+RESTART_SIGNALED = "Restart Signaled"
+NOT_RESTARTING = "Not Restarting"
+KILLING = "Killing"
+KILLED = "Killed"
+SIBLING_FAILED = "Sibling Task Failed"
+LEADER_DEAD = "Leader Task Dead"
+REATTACHED = "Reattached"
+TEMPLATE_RERENDER = "Template Re-rendered"
+
+MAX_EVENTS = 10
+
+
+def event(kind: str, message: str = "", *, exit_code: int | None = None, sig: int | None = None,
+          details: dict[str, str] | None = None, now: float | None = None) -> TaskEvent:
+    return TaskEvent(type=kind, time=time.time() if now is None else now, message=message,
+                     exit_code=exit_code, signal=sig, details=details or {})
+
+
+def client_status(states: dict[str, TaskState]) -> str:
+    """pending until every task started; running while any runs; once all are dead, failed if
+    any failed, else complete."""
+    if not states:
+        return ClientStatus.PENDING
+    vals = list(states.values())
+    if all(s.state == "dead" for s in vals):
+        return ClientStatus.FAILED if any(s.failed for s in vals) else ClientStatus.COMPLETE
+    if any(s.failed for s in vals):
+        return ClientStatus.FAILED
+    if any(s.state == "running" for s in vals):
+        return ClientStatus.RUNNING
+    return ClientStatus.PENDING
+
+
+def describe(status: str, states: dict[str, TaskState]) -> str:
+    if status == ClientStatus.FAILED:
+        failed = sorted(n for n, s in states.items() if s.failed)
+        return f"Failed tasks: {', '.join(failed)}"
+    if status == ClientStatus.COMPLETE:
+        return "All tasks have completed"
+    if status == ClientStatus.RUNNING:
+        return "Tasks are running"
+    return "No tasks have started"

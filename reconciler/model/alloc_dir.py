@@ -1,0 +1,173 @@
+"""The allocation directory layout, shared by the node agent (which creates it) and the API
+(which reads logs from it).
+
+    <data-dir>/allocs/<alloc-id>/
+        alloc/                 shared by the group's tasks (NOMAD_ALLOC_DIR)
+        alloc/logs/            <task>.stdout.N / <task>.stderr.N, N counting up from 0
+        <task>/local/          NOMAD_TASK_DIR
+        <task>/secrets/        NOMAD_SECRETS_DIR
+        <task>/tmp/
+        .state/                the agent's private bookkeeping (task handles, exit files)
+
+Pure path helpers: every path built from user input goes through `inside()`, which refuses
+anything that would resolve outside its base directory (`..`, absolute paths, symlinks).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.model.ids import is_valid_name
+
+LOG_TYPES = ("stdout", "stderr")
+
+
+class PathEscapeError(ValueError):
+    """A path built from user input would leave the directory it must stay in."""
+
+
+def inside(base: Path, relative: str) -> Path:
+    """`base/relative`, resolved; raises PathEscapeError when it is not under `base`."""
+    if "\x00" in relative:
+        raise PathEscapeError(f"path {relative!r} contains a NUL byte")
+    rel = relative.lstrip("/") if not os.path.isabs(relative) else None
+    if rel is None:
+        raise PathEscapeError(f"path {relative!r} is absolute; it must be relative to {base}")
+    root = base.resolve()
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        raise PathEscapeError(f"path {relative!r} escapes {base}")
+    return target
+
+
+def check_name(value: str, what: str) -> str:
+    if not is_valid_name(value):
+        raise ValueError(f"invalid {what} {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class AllocDir:
+    data_dir: Path
+    alloc_id: str
+
+    def __post_init__(self) -> None:
+        check_name(self.alloc_id, "allocation id")
+
+    @property
+    def root(self) -> Path:
+        return self.data_dir / "allocs" / self.alloc_id
+
+    @property
+    def shared(self) -> Path:
+        return self.root / "alloc"
+
+    @property
+    def logs(self) -> Path:
+        return self.shared / "logs"
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".state"
+
+    def task_dir(self, task: str) -> Path:
+        return self.root / check_name(task, "task name")
+
+    def local_dir(self, task: str) -> Path:
+        return self.task_dir(task) / "local"
+
+    def secrets_dir(self, task: str) -> Path:
+        return self.task_dir(task) / "secrets"
+
+    def tmp_dir(self, task: str) -> Path:
+        return self.task_dir(task) / "tmp"
+
+    def build(self, tasks: list[str]) -> None:
+        """Create every directory (idempotent)."""
+        for d in (self.shared, self.logs, self.shared / "data", self.shared / "tmp"):
+            d.mkdir(parents=True, exist_ok=True)
+        self.state.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.state, 0o700)
+        for t in tasks:
+            for d in (self.local_dir(t), self.secrets_dir(t), self.tmp_dir(t)):
+                d.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.secrets_dir(t), 0o700)
+
+    def log_files(self, task: str, log_type: str) -> list[Path]:
+        """The task's log files of one type, oldest first (by their index N)."""
+        return log_files(self.logs, task, log_type)
+
+
+def log_prefix(task: str, log_type: str) -> str:
+    if log_type not in LOG_TYPES:
+        raise ValueError(f"invalid log type {log_type!r}: stdout or stderr")
+    return f"{check_name(task, 'task name')}.{log_type}."
+
+
+def log_files(logs_dir: Path, task: str, log_type: str) -> list[Path]:
+    prefix = log_prefix(task, log_type)
+    pat = re.compile(re.escape(prefix) + r"(\d+)$")
+    found: list[tuple[int, Path]] = []
+    try:
+        names = os.listdir(logs_dir)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        m = pat.match(name)
+        if m:
+            found.append((int(m.group(1)), logs_dir / name))
+    return [p for _, p in sorted(found)]
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    data: bytes
+    file: str  # the file the chunk ends in
+    offset: int  # the offset in that file after the chunk
+
+
+def read_logs(files: list[Path], *, origin: str = "start", offset: int = 0, limit: int = 1 << 20) -> LogChunk:
+    """Read the concatenated log files like Nomad's fs/logs: `origin=start` skips `offset`
+    bytes from the beginning of the oldest file kept, `origin=end` returns the last `offset`
+    bytes. At most `limit` bytes."""
+    if not files:
+        return LogChunk(b"", "", 0)
+    sizes = []
+    for f in files:
+        try:
+            sizes.append(f.stat().st_size)
+        except FileNotFoundError:
+            sizes.append(0)
+    total = sum(sizes)
+    start = max(0, total - offset) if origin == "end" else min(offset, total)
+    out = bytearray()
+    pos = 0
+    last_file, last_off = files[-1].name, sizes[-1]
+    for f, size in zip(files, sizes, strict=True):
+        if pos + size <= start:
+            pos += size
+            continue
+        skip = max(0, start - pos)
+        try:
+            with open(f, "rb") as fh:
+                fh.seek(skip)
+                data = fh.read(min(size - skip, limit - len(out)))
+        except FileNotFoundError:
+            data = b""
+        out += data
+        last_file, last_off = f.name, skip + len(data)
+        pos += size
+        if len(out) >= limit:
+            break
+    return LogChunk(bytes(out), last_file, last_off)
+
+
+def tail_lines(data: bytes, n: int) -> bytes:
+    """The last `n` lines of `data` (a trailing newline does not count as a line)."""
+    if n <= 0:
+        return b""
+    lines = data.splitlines(keepends=True)
+    return b"".join(lines[-n:])

@@ -1,0 +1,139 @@
+"""Re-attach: the agent is killed with SIGKILL and started again; running tasks are adopted
+(same pids, nothing started twice), a task that died meanwhile goes through its restart
+policy, and the new agent can still stop everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.agent.etcd_process import EmbeddedEtcd
+from reconciler.model.objects import DesiredStatus
+from reconciler.spec.model import SECOND, RestartPolicy, Task
+from reconciler.store import Store
+from tests.driver_runner.conftest import (
+    event_types,
+    get_status,
+    make_alloc,
+    make_job,
+    put_alloc,
+    put_job,
+    wait_status,
+)
+from tests.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def marked_pids(marker: str) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                cmd = fh.read()
+            with open(f"/proc/{d}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmd and b"executor.py" not in cmd and state != "Z":
+            out.append(int(d))
+    return sorted(out)
+
+
+class AgentProc:
+    def __init__(self, etcd: EmbeddedEtcd, prefix: str, data_dir: Path, log: Path) -> None:
+        self.args = [sys.executable, "-m", "tests.driver_runner.agent_proc", etcd.endpoint, prefix, str(data_dir)]
+        self.log = log
+        self.proc: subprocess.Popen[str] | None = None
+        self.node_id = ""
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with open(self.log, "a") as err:
+            self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("ready "), line
+        self.node_id = line.split()[1]
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    m = f"reattach-{uuid.uuid4().hex[:8]}"
+    yield m
+    for pid in marked_pids(m):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, store: Store, tmp_path: Path, marker: str) -> None:
+    data = tmp_path / "data"
+    logf = tmp_path / "agent.log"
+    first = AgentProc(etcd, prefix, data, logf)
+    first.start()
+    script = "import sys,time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.2)"
+    task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", script, marker]},
+                kill_timeout=2 * SECOND)
+    job = make_job("sleepy", tasks=[task], count=3,
+                   restart=RestartPolicy(attempts=3, interval=600 * SECOND, delay=0, mode="fail"))
+    put_job(store, job)
+    allocs = [put_alloc(store, make_alloc(job, first.node_id, i)) for i in range(3)]
+    before = {a.id: wait_status(store, a.id, "running").task_states["t"].pid for a in allocs}
+    assert sorted(before.values()) == marked_pids(marker)
+
+    first.kill9()
+    assert marked_pids(marker) == sorted(before.values()), "tasks survive the agent"
+    victim = allocs[2]
+    os.kill(before[victim.id], signal.SIGKILL)  # dies while no agent watches
+    wait_for(lambda: before[victim.id] not in marked_pids(marker), 5, what="victim gone")
+    log_file = data / "allocs" / allocs[0].id / "alloc" / "logs" / "t.stdout.0"
+    size_at_kill = log_file.stat().st_size
+
+    second = AgentProc(etcd, prefix, data, logf)
+    try:
+        second.start()
+        assert second.node_id == first.node_id
+        # the victim is restarted per its policy; the others keep their pids
+        st = wait_for(lambda: (s := get_status(store, victim.id)) and s.task_states["t"].restarts == 1
+                      and s.task_states["t"].state == "running" and s, 15, what="victim restarted")
+        assert "Restarting" in event_types(st, "t")
+        for a in allocs[:2]:
+            s = get_status(store, a.id)
+            assert s is not None and s.task_states["t"].pid == before[a.id]
+            assert event_types(s, "t").count("Started") == 1
+        pids = marked_pids(marker)
+        assert len(pids) == 3, "no duplicate process"
+        assert before[allocs[0].id] in pids and before[allocs[1].id] in pids
+        # logging went on while the agent was away and after
+        wait_for(lambda: log_file.stat().st_size > size_at_kill, 5, what="log grows")
+        # the new agent can stop adopted tasks
+        for a in allocs:
+            a.desired_status = DesiredStatus.STOP
+            put_alloc(store, a)
+        for a in allocs:
+            s = wait_status(store, a.id, "complete")
+            assert event_types(s, "t")[-1] == "Killed"
+        wait_for(lambda: not marked_pids(marker), 10, what="nothing left")
+    finally:
+        second.stop()
