@@ -34,8 +34,12 @@ class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: SpecsWatcher) -> None:
         self.watcher = watcher
 
+    # Reading a file raises "opened"/"closed_no_write" events; only changes matter, or the
+    # watcher's own reads would trigger it again.
+    CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
+
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
+        if event.is_directory or event.event_type not in self.CHANGES:
             return
         for p in (event.src_path, getattr(event, "dest_path", "")):
             if p:

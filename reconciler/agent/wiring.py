@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.agent.components import Component, LeaderElected
+from reconciler.agent.components import Component
 from reconciler.agent.config import AgentConfig
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
@@ -28,16 +28,31 @@ log = logging.getLogger("reconciler.agent")
 
 
 def cluster_controllers(store: Store, identity: str) -> list[Component]:
-    from controllers.liveness import LivenessController
-    from controllers.scheduler import SchedulerController
+    """The cluster controllers, each leader-elected on its own lease."""
+    from controllers.liveness.controller import LivenessService
+    from controllers.scheduler.controller import SchedulerService
 
-    return [SchedulerController(store), LivenessController(store)]
+    return [SchedulerService(store, identity), LivenessService(store, identity)]
+
+
+class _DrainOnStop:
+    """A dev agent owns its tasks: stopping it stops them too, leaving no process behind.
+    (A -client agent leaves them running so that its next start re-attaches.)"""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+
+    def start(self) -> None:
+        self.agent.start()
+
+    def stop(self) -> None:
+        self.agent.stop(drain=True)
 
 
 def node_agent(store: Store, config: AgentConfig) -> Component:
     from controllers.driver_runner import NodeAgent
 
-    return NodeAgent(  # type: ignore[no-any-return]
+    agent = NodeAgent(
         store,
         data_dir=config.data_dir.resolve(),
         node_name=config.node_name,
@@ -46,6 +61,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         raw_exec_enabled=config.raw_exec or config.dev,
         meta=config.meta,
     )
+    return _DrainOnStop(agent) if config.dev else agent
 
 
 def specs_watcher(store: Store, config: AgentConfig) -> Component:
@@ -56,10 +72,8 @@ def specs_watcher(store: Store, config: AgentConfig) -> Component:
 
 
 def planner(store: Store) -> Any:
-    try:
-        from controllers.scheduler.plan import plan_job
-    except ImportError:
-        return None
+    from controllers.scheduler.plan import plan_job
+
     return lambda job: plan_job(store, job)
 
 
@@ -88,17 +102,9 @@ class Agent:
     def _start_components(self, store: Store) -> None:
         cfg = self.config
         if cfg.runs_server:
-            try:
-                ctrls = cluster_controllers(store, self.identity)
-            except ImportError as exc:
-                log.warning("cluster controllers unavailable: %s", exc)
-            else:
-                self.components.append(LeaderElected(store, "scheduler", self.identity, ctrls))
+            self.components.extend(cluster_controllers(store, self.identity))
         if cfg.runs_client:
-            try:
-                self.components.append(node_agent(store, cfg))
-            except ImportError as exc:
-                log.warning("node agent unavailable: %s", exc)
+            self.components.append(node_agent(store, cfg))
         if cfg.specs_dir is not None:
             self.components.append(specs_watcher(store, cfg))
         for c in self.components:
