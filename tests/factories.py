@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.spec import fill_defaults
 from reconciler.spec.model import Job, Network, Port, Resources, Task, TaskGroup
 
 
@@ -13,5 +14,6 @@ def mock_job(job_id: str = "web", *, count: int = 1, command: str = "/bin/sleep"
         resources=Resources(cpu=100, memory=64),
     )
     networks = [Network(ports=ports)] if ports else []
-    return Job(id=job_id, datacenters=["dc1"],
-               task_groups=[TaskGroup(name=group, count=count, tasks=[task], networks=networks)])
+    job = Job(id=job_id, datacenters=["dc1"],
+              task_groups=[TaskGroup(name=group, count=count, tasks=[task], networks=networks)])
+    return fill_defaults(job)  # as every parser returns it
