@@ -138,6 +138,10 @@ class Informer(Generic[T]):
             return
         for ev in result:
             self._apply(ev)
+        # advertise the revision only once every event of the batch is in the cache: a
+        # reader waiting for revision R must see all of a transaction's writes, not some
+        with self._lock:
+            self._revision = max(self._revision, max(ev.mod_revision for ev in result))
 
     def _relist(self) -> None:
         raw, rev = self.store.list_raw(self.prefix)
@@ -200,11 +204,9 @@ class Informer(Generic[T]):
                 self._index_add(ev.key, new)
             else:
                 if prev is None:
-                    self._revision = max(self._revision, ev.mod_revision)
                     return
                 self._index_remove(ev.key, prev.value)
                 del self._cache[ev.key]
-            self._revision = max(self._revision, ev.mod_revision)
         self._notify(ev.key, prev.value if prev else None, new)
 
     def _notify(self, key: str, old: T | None, new: T | None) -> None:
