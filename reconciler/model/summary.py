@@ -64,8 +64,8 @@ def summarize(
 ) -> JobSummary:
     out = JobSummary()
     if job is not None:
-        for g in job.task_groups:
-            out.groups[g.name] = GroupSummary()
+        for tg in job.task_groups:
+            out.groups[tg.name] = GroupSummary()
     any_live = False
     any_alloc = False
     for a in allocs:
