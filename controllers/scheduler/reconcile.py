@@ -294,6 +294,14 @@ def _reconcile_group(
             continue
         live.append(a)
 
+    # a migrating allocation and its replacement share one slot until the old one stops
+    migrating = {a.id for a in migrate}
+    standing_in = [a for a in live if a.previous_allocation in migrating]
+    if standing_in:
+        stand_ids = {a.id for a in standing_in}
+        live = [a for a in live if a.id not in stand_ids]
+        res.ignore.extend(standing_in)
+
     # scale down: everything that would occupy an index; what needs replacing anyway goes
     # first, then the highest index
     lost_ids = {a.id for a in lost}
