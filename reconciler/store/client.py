@@ -32,6 +32,10 @@ T = TypeVar("T")
 # etcd's default --max-txn-ops
 MAX_TXN_OPS = 128
 
+# gRPC's default 4 MiB receive limit makes listing a big prefix fail (10,000 allocations are
+# about 7 MB); etcd itself sends up to math.MaxInt32 in a range response.
+_GRPC_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024)]
+
 
 @dataclass(frozen=True)
 class Versioned(Generic[T]):
@@ -165,7 +169,10 @@ class Store:
             client = self._clients.get(idx)
             if client is None:
                 url = urlparse(self.endpoints[idx] if "//" in self.endpoints[idx] else "http://" + self.endpoints[idx])
-                client = etcd3.client(host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=self.timeout)
+                client = etcd3.client(
+                    host=url.hostname or "127.0.0.1", port=url.port or 2379, timeout=self.timeout,
+                    grpc_options=_GRPC_OPTIONS,
+                )
                 self._clients[idx] = client
             return client
 
