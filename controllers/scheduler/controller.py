@@ -59,7 +59,7 @@ class SchedulerController(Controller):
         self.evals.add_index("job", lambda e: [job_key(e.namespace, e.job_id)])
         self.allocs.add_index("job", lambda a: [job_key(a.namespace, a.job_id)])
         self.allocs.add_index("node", lambda a: [a.node_id])
-        self.jobs.add_handler(self._on_job)
+        # job record changes come with an evaluation (as in Nomad): evaluations drive them
         self.evals.add_handler(self._on_eval)
         self.nodes.add_handler(self._on_node)
         self.allocs.add_handler(self._on_alloc)
@@ -70,11 +70,6 @@ class SchedulerController(Controller):
         self.stats: dict[str, int] = {"plans": 0, "placed": 0, "conflicts": 0}
 
     # handlers: enqueue only ---------------------------------------------------------------
-    def _on_job(self, key: str, old: JobRecord | None, new: JobRecord | None) -> None:
-        rec = new or old
-        if rec is not None:
-            self.enqueue(job_key(rec.namespace, rec.id))
-
     def _on_eval(self, key: str, old: Evaluation | None, new: Evaluation | None) -> None:
         if new is None:
             return
@@ -164,6 +159,12 @@ class SchedulerController(Controller):
         due = [e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now]
         future = [e for e in evals if e.status == EvalStatus.PENDING and e.wait_until > now]
         blocked = [e for e in evals if e.status == EvalStatus.BLOCKED]
+        if any(
+            e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1)
+            and now - e.create_time < self.cache_wait
+            for e in due
+        ):
+            return Requeue(0.02)  # the evaluation arrived before its job record: the cache is behind
         job = rec.job if rec is not None and not rec.stop else None
         version = rec.version if rec else 0
         job_allocs = self.allocs.by_index("job", key)

@@ -46,9 +46,10 @@ UpdateFn = Callable[[Job | None, Job, str], bool]
 
 
 def tasks_updated(old: Job | None, new: Job, group: str) -> bool:
-    """Nomad's rule, simplified: a change to the group's tasks or networks (driver, config,
-    env, resources, artifacts, templates, ports) is destructive; count, services, meta and
-    the update stanza are updated in place."""
+    """Nomad's rule, as the job diff words it too: a change to the group's tasks or networks
+    (driver, config, env, resources, artifacts, templates, logs, user, ports, ephemeral disk,
+    tasks added or removed) is destructive; count, services, meta, constraints, kill
+    settings, restart/reschedule policies and the update stanza are updated in place."""
     if old is None:
         return True
     og, ng = old.group(group), new.group(group)
@@ -62,10 +63,10 @@ def tasks_updated(old: Job | None, new: Job, group: str) -> bool:
         if (
             ot.name != nt.name or ot.driver != nt.driver or ot.config != nt.config or ot.env != nt.env
             or ot.resources != nt.resources or ot.artifacts != nt.artifacts or ot.templates != nt.templates
-            or ot.user != nt.user or ot.kill_signal != nt.kill_signal or ot.constraints != nt.constraints
+            or ot.user != nt.user or ot.logs != nt.logs
         ):
             return True
-    return og.constraints != ng.constraints
+    return False
 
 
 def always_destructive(old: Job | None, new: Job, group: str) -> bool:
@@ -292,6 +293,14 @@ def _reconcile_group(
             migrate.append(a)
             continue
         live.append(a)
+
+    # a migrating allocation and its replacement share one slot until the old one stops
+    migrating = {a.id for a in migrate}
+    standing_in = [a for a in live if a.previous_allocation in migrating]
+    if standing_in:
+        stand_ids = {a.id for a in standing_in}
+        live = [a for a in live if a.id not in stand_ids]
+        res.ignore.extend(standing_in)
 
     # scale down: everything that would occupy an index; what needs replacing anyway goes
     # first, then the highest index

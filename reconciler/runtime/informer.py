@@ -184,6 +184,9 @@ class Informer(Generic[T]):
                     change = self._apply_locked(ev)
                     if change is not None:
                         changes.append(change)
+            # advertised only now that the whole batch is cached: a reader waiting for
+            # revision R must see every write of R's transaction, not some of them
+            self._revision = max(seen, max(ev.mod_revision for ev in result))
         for key, old, new in changes:
             self._notify(key, old, new)
 
@@ -239,7 +242,6 @@ class Informer(Generic[T]):
     def _apply_locked(self, ev: WatchEvent) -> tuple[str, T | None, T | None] | None:
         """Apply one event to the cache and indexes (lock held); the change to notify."""
         prev = self._cache.get(ev.key)
-        self._revision = max(self._revision, ev.mod_revision)
         if ev.type == "put" and ev.value is not None:
             try:
                 new = codec.decode(ev.value, self.typ)

@@ -150,9 +150,10 @@ def test_destructive_update_honours_max_parallel(store: Store, scheduler: Schedu
     wait_for(lambda: sum(a.job_version == 1 for a in allocs(store, "web")) == 1, what="first replacement")
     assert len(allocs(store, "web")) == 3
     for _ in range(2):
-        for a in allocs(store, "web"):
+        current = allocs(store, "web")
+        n = sum(a.job_version == 1 for a in current)
+        for a in current:
             if a.job_version == 1:
                 store.put(store.keys.alloc_status(a.id), AllocStatus(alloc_id=a.id, node_id="n1", client_status="running"))
-        n = sum(a.job_version == 1 for a in allocs(store, "web"))
         wait_for(lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n + 1, what="next replacement")
     assert all(a.job_version == 1 for a in allocs(store, "web"))

@@ -1,0 +1,101 @@
+"""A job's summary, pure: per task group how many allocations are queued, starting,
+running, failed, complete or lost, and the job's status (pending, running, dead), computed
+from its allocations, their observed statuses and its evaluations, as Nomad shows them in
+`job status` and `/v1/job/<id>/summary`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.model.objects import (
+    Allocation,
+    AllocStatus,
+    ClientStatus,
+    DesiredStatus,
+    EvalStatus,
+    Evaluation,
+)
+from reconciler.spec.model import Job
+
+_TERMINAL_CLIENT = (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
+
+
+@dataclass
+class GroupSummary:
+    queued: int = 0
+    starting: int = 0
+    running: int = 0
+    failed: int = 0
+    complete: int = 0
+    lost: int = 0
+
+    def to_nomad(self) -> dict[str, int]:
+        return {
+            "Queued": self.queued, "Starting": self.starting, "Running": self.running, "Failed": self.failed,
+            "Complete": self.complete, "Lost": self.lost, "Unknown": 0,
+        }
+
+
+@dataclass
+class JobSummary:
+    status: str = "pending"
+    groups: dict[str, GroupSummary] = field(default_factory=dict)
+
+
+def client_status(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
+    if alloc.client_status:
+        return alloc.client_status
+    st = statuses.get(alloc.id)
+    return st.client_status if st else ClientStatus.PENDING
+
+
+def alloc_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
+    return alloc.desired_status != DesiredStatus.RUN or client_status(alloc, statuses) in _TERMINAL_CLIENT
+
+
+def summarize(
+    job: Job | None,
+    allocs: Iterable[Allocation],
+    statuses: Mapping[str, AllocStatus],
+    evals: Iterable[Evaluation] = (),
+    *,
+    stopped: bool = False,
+) -> JobSummary:
+    out = JobSummary()
+    if job is not None:
+        for tg in job.task_groups:
+            out.groups[tg.name] = GroupSummary()
+    any_live = False
+    any_alloc = False
+    for a in allocs:
+        any_alloc = True
+        g = out.groups.setdefault(a.task_group, GroupSummary())
+        cs = client_status(a, statuses)
+        if cs == ClientStatus.PENDING:
+            if a.desired_status == DesiredStatus.RUN:
+                g.starting += 1
+        elif cs == ClientStatus.RUNNING:
+            g.running += 1
+        elif cs == ClientStatus.FAILED:
+            g.failed += 1
+        elif cs == ClientStatus.COMPLETE:
+            g.complete += 1
+        elif cs == ClientStatus.LOST:
+            g.lost += 1
+        if not alloc_terminal(a, statuses):
+            any_live = True
+    evals = list(evals)
+    latest = max(evals, key=lambda e: e.create_time, default=None)
+    for e in evals:
+        if e.status == EvalStatus.BLOCKED or (latest is not None and e.id == latest.id):
+            for grp, n in e.queued_allocations.items():
+                out.groups.setdefault(grp, GroupSummary()).queued = n
+    pending_eval = any(e.status in (EvalStatus.PENDING, EvalStatus.BLOCKED) for e in evals)
+    if any_live:
+        out.status = "running"
+    elif pending_eval and not stopped:
+        out.status = "pending"
+    elif any_alloc or evals or stopped:
+        out.status = "dead"
+    return out
