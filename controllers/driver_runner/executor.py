@@ -67,7 +67,7 @@ class LogRotator:
         self.index += 1
         self._open()
         for old in self._indexes()[: -self.max_files]:
-            try:
+            try:  # noqa: SIM105 - contextlib would cost start-up time
                 os.unlink(os.path.join(self.dir, f"{self.prefix}{old}"))
             except FileNotFoundError:
                 pass

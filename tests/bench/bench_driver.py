@@ -129,7 +129,8 @@ def main() -> None:
         t0 = time.perf_counter()
         stop_set(store, w, allocs)
         print(f"{args.many} allocations stopped (SIGINT, all complete): {(time.perf_counter() - t0) * 1000:.0f} ms")
-        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
         print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
     finally:
         w.inf.stop()
