@@ -125,14 +125,16 @@ class NodeAgent:
         self.watcher.stop()
         for t in self._destroying:
             t.join(timeout)
+        with self._lock:
+            runners = list(self.runners.values())
         if drain:
-            with self._lock:
-                runners = list(self.runners.values())
             for r in runners:
                 r.stop()
             for r in runners:
                 r.wait(timeout)
         self.writer.stop()
+        for r in runners:
+            r.detach()
         self.heartbeat.stop(revoke=drain)
 
     # reconcile ---------------------------------------------------------------------------
