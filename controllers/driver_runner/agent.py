@@ -177,6 +177,8 @@ class NodeAgent:
 
     def _destroy(self, runner: AllocRunner) -> None:
         runner.destroy()
+        self.writer.forget(runner.id)
+        self.writer.flush()
         try:
             self.store.delete(self.store.keys.alloc_status(runner.id))
         except StoreError as exc:
