@@ -6,6 +6,7 @@ and decoding validates types. Decoding a wrong shape raises `CodecError`.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, TypeVar
 
 import msgspec
@@ -14,6 +15,10 @@ T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+# msgspec builds a data class's type info lazily, in Python code called from C, on the first
+# decode that meets it; two threads doing that at once crash the interpreter (seen with
+# the node agent's workers). Decoding holds the GIL anyway, so one lock costs nothing.
+_lock = threading.Lock()
 
 
 class CodecError(ValueError):
@@ -25,13 +30,14 @@ def encode(obj: Any) -> bytes:
 
 
 def decode(data: bytes | str, typ: type[T]) -> T:
-    dec = _decoders.get(typ)
-    if dec is None:
-        dec = _decoders[typ] = msgspec.json.Decoder(typ)
-    try:
-        return dec.decode(data)  # type: ignore[no-any-return]
-    except msgspec.DecodeError as exc:
-        raise CodecError(f"cannot decode {typ.__name__}: {exc}") from exc
+    with _lock:
+        dec = _decoders.get(typ)
+        if dec is None:
+            dec = _decoders[typ] = msgspec.json.Decoder(typ)
+        try:
+            return dec.decode(data)  # type: ignore[no-any-return]
+        except msgspec.DecodeError as exc:
+            raise CodecError(f"cannot decode {typ.__name__}: {exc}") from exc
 
 
 def to_builtins(obj: Any) -> Any:
@@ -41,6 +47,7 @@ def to_builtins(obj: Any) -> Any:
 
 def convert(data: Any, typ: type[T]) -> T:
     try:
-        return msgspec.convert(data, typ)
+        with _lock:
+            return msgspec.convert(data, typ)
     except msgspec.ValidationError as exc:
         raise CodecError(f"cannot convert to {typ.__name__}: {exc}") from exc

@@ -32,7 +32,7 @@ from reconciler.model.objects import (
     NodeStatus,
 )
 from reconciler.runtime import Controller, Requeue
-from reconciler.store import Store
+from reconciler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class NodeAgent:
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)
         self._jobs: dict[tuple[str, str, int], JobRecord] = {}
+        self._destroying: list[threading.Thread] = []
 
     @property
     def node_id(self) -> str:
@@ -122,14 +123,18 @@ class NodeAgent:
 
     def stop(self, *, drain: bool = False, timeout: float = 60.0) -> None:
         self.watcher.stop()
+        for t in self._destroying:
+            t.join(timeout)
+        with self._lock:
+            runners = list(self.runners.values())
         if drain:
-            with self._lock:
-                runners = list(self.runners.values())
             for r in runners:
                 r.stop()
             for r in runners:
                 r.wait(timeout)
         self.writer.stop()
+        for r in runners:
+            r.detach()
         self.heartbeat.stop(revoke=drain)
 
     # reconcile ---------------------------------------------------------------------------
@@ -150,7 +155,9 @@ class NodeAgent:
             if runner is not None:
                 with self._lock:
                     self.runners.pop(alloc_id, None)
-                threading.Thread(target=self._destroy, args=(runner,), daemon=True).start()
+                t = threading.Thread(target=self._destroy, args=(runner,), name=f"destroy:{alloc_id[:8]}", daemon=True)
+                self._destroying.append(t)
+                t.start()
             return None
         if runner is not None:
             runner.update(alloc)
@@ -170,7 +177,12 @@ class NodeAgent:
 
     def _destroy(self, runner: AllocRunner) -> None:
         runner.destroy()
-        self.store.delete(self.store.keys.alloc_status(runner.id))
+        self.writer.forget(runner.id)
+        self.writer.flush()
+        try:
+            self.store.delete(self.store.keys.alloc_status(runner.id))
+        except StoreError as exc:
+            log.warning("alloc=%s status delete failed: %s", runner.id, exc)
 
     def handle_restart(self, alloc_id: str, req: AllocRestartRequest | None) -> None:
         if req is None:

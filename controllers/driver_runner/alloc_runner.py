@@ -146,6 +146,11 @@ class AllocRunner:
         for tr in self.tasks.values():
             tr.kill()
 
+    def detach(self) -> None:
+        """Leave every task running and stop supervising them (agent shutdown)."""
+        for tr in self.tasks.values():
+            tr.detach()
+
     def restart(self, task: str = "") -> bool:
         found = False
         for name, tr in self.tasks.items():

@@ -2,29 +2,27 @@
 
 Why it exists: the agent must be killable (even with SIGKILL) without losing its tasks,
 their logs or their exit codes. So the agent never is the task's parent. It starts this
-script (stdlib only, run as `python -S -E executor.py SPEC`, in its own session), which
+script (run as `python -S -E executor.py SPEC`, in its own session), which
 
-1. starts the task in a new session (its pid is its process group: the agent kills the
+1. forks the task into a new session (its pid is its process group: the agent kills the
    whole group), joining the cgroups listed in the spec before exec;
-2. reports `{"pid", "start"}` on the ready pipe (fd in the spec), or `{"error"}`;
+2. reports `{"pid", "start", ...}` on the ready pipe (fd in the spec), or `{"error"}`;
 3. copies the task's stdout/stderr pipes into `<logs>/<task>.stdout.N` / `.stderr.N`,
    rotating at `max_file_size` and keeping `max_files` (so logging survives the agent);
 4. waits for the task and writes its exit status atomically to `exit_path`, then exits.
 
-An agent that restarts finds the executor still running (or the exit file written) and
-adopts the task: see `handles.py`.
+Start-up time is on every task's path, so this file imports only built-in modules (no
+json, subprocess, re or threading: each costs milliseconds): the spec arrives as
+`marshal` data and the small JSON documents it writes are formatted by hand.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _signal
+import _thread
+import marshal
 import os
-import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 
@@ -42,12 +40,11 @@ class LogRotator:
         self._open()
 
     def _indexes(self) -> list[int]:
-        pat = re.compile(re.escape(self.prefix) + r"(\d+)$")
         out = []
+        n = len(self.prefix)
         for name in os.listdir(self.dir):
-            m = pat.match(name)
-            if m:
-                out.append(int(m.group(1)))
+            if name.startswith(self.prefix) and name[n:].isdigit():
+                out.append(int(name[n:]))
         return sorted(out)
 
     def _open(self) -> None:
@@ -70,34 +67,51 @@ class LogRotator:
         self.index += 1
         self._open()
         for old in self._indexes()[: -self.max_files]:
-            with contextlib.suppress(FileNotFoundError):
+            try:  # noqa: SIM105 - contextlib would cost start-up time
                 os.unlink(os.path.join(self.dir, f"{self.prefix}{old}"))
+            except FileNotFoundError:
+                pass
 
     def close(self) -> None:
         self.fh.close()
 
 
-def _pump(fd: int, rotator: LogRotator | None) -> None:
-    while True:
-        try:
-            data = os.read(fd, 65536)
-        except OSError:
-            break
-        if not data:
-            break
+def _pump(fd: int, rotator: LogRotator | None, done: _thread.LockType) -> None:
+    try:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            if rotator is not None:
+                rotator.write(data)
+        os.close(fd)
         if rotator is not None:
-            rotator.write(data)
-    os.close(fd)
-    if rotator is not None:
-        rotator.close()
+            rotator.close()
+    finally:
+        done.release()
+
+
+def _json(obj: dict[str, object]) -> str:
+    """JSON for flat dicts of str/int/float (enough for the handle, exit and ready files)."""
+    parts = []
+    for k, v in obj.items():
+        if isinstance(v, str):
+            v = '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        parts.append(f'"{k}": {v}')
+    return "{" + ", ".join(parts) + "}"
 
 
 def _write_atomic(path: str, obj: dict[str, object]) -> None:
     tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, _json(obj).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
@@ -107,44 +121,73 @@ def proc_start_time(pid: int) -> int:
     return int(raw[raw.rindex(")") + 2 :].split()[19])
 
 
+def _spawn(spec: dict[str, object], out_w: int, err_w: int) -> int:
+    """fork + exec the task in a new session; raises OSError with the child's exec error."""
+    argv = [str(a) for a in spec["argv"]]  # type: ignore[attr-defined]
+    env = {str(k): str(v) for k, v in spec["env"].items()}  # type: ignore[attr-defined]
+    cwd = str(spec["cwd"])
+    procs = [str(p) for p in spec.get("cgroup_procs", [])]  # type: ignore[attr-defined]
+    err_r, err_pipe = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        try:
+            os.setsid()
+            for s in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE, _signal.SIGTERM):
+                _signal.signal(s, _signal.SIG_DFL)
+            for p in procs:
+                with open(p, "w") as fh:
+                    fh.write(str(os.getpid()))
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.closerange(3, err_pipe)
+            os.closerange(err_pipe + 1, 65536)
+            os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        except BaseException as exc:  # noqa: BLE001 - report anything to the parent
+            try:
+                os.write(err_pipe, f"{type(exc).__name__}: {exc}".encode())
+            finally:
+                os._exit(127)
+    os.close(err_pipe)
+    msg = b""
+    while True:
+        chunk = os.read(err_r, 4096)
+        if not chunk:
+            break
+        msg += chunk
+    os.close(err_r)
+    if msg:
+        os.waitpid(pid, 0)
+        raise OSError(msg.decode(errors="replace"))
+    return pid
+
+
 def main(spec_path: str) -> int:
-    with open(spec_path) as fh:
-        spec = json.load(fh)
-    for s in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(s, signal.SIG_IGN)
+    with open(spec_path, "rb") as fh:
+        spec = marshal.load(fh)
+    for s in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE):
+        _signal.signal(s, _signal.SIG_IGN)
     ready_fd = int(spec["ready_fd"])
-    cgroup_procs: list[str] = spec.get("cgroup_procs", [])
-
-    def join_cgroups() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        for p in cgroup_procs:
-            with open(p, "w") as fh:
-                fh.write(str(os.getpid()))
-
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
-        proc = subprocess.Popen(
-            spec["argv"], env=spec["env"], cwd=spec["cwd"], stdin=subprocess.DEVNULL,
-            stdout=out_w, stderr=err_w, start_new_session=True, close_fds=True,
-            preexec_fn=join_cgroups,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        os.write(ready_fd, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        pid = _spawn(spec, out_w, err_w)
+    except OSError as exc:
+        os.write(ready_fd, _json({"error": str(exc)}).encode())
         os.close(ready_fd)
         return 1
     os.close(out_w)
     os.close(err_w)
     try:
-        start = proc_start_time(proc.pid)
+        start = proc_start_time(pid)
     except (OSError, ValueError):
         start = 0
-    handle: dict[str, object] = {"pid": proc.pid, "start": start, "executor_pid": os.getpid(),
-              "executor_start": proc_start_time(os.getpid())}
+    handle: dict[str, object] = {"pid": pid, "start": start, "executor_pid": os.getpid(),
+                                 "executor_start": proc_start_time(os.getpid())}
     _write_atomic(spec["handle_path"], handle)
-    os.write(ready_fd, json.dumps(handle).encode())
+    os.write(ready_fd, _json(handle).encode())
     os.close(ready_fd)
 
     rotators: list[LogRotator | None] = [None, None]
@@ -153,17 +196,26 @@ def main(spec_path: str) -> int:
             LogRotator(spec["logs_dir"], spec["task"], t, int(spec["max_files"]), int(spec["max_file_size"]))
             for t in ("stdout", "stderr")
         ]
-    pumps = [threading.Thread(target=_pump, args=(fd, r), daemon=True) for fd, r in zip((out_r, err_r), rotators, strict=True)]
-    for t in pumps:
-        t.start()
-    status = proc.wait()
-    for t in pumps:
-        t.join(2.0)
+    locks = []
+    for fd, r in ((out_r, rotators[0]), (err_r, rotators[1])):
+        lock = _thread.allocate_lock()
+        lock.acquire()
+        _thread.start_new_thread(_pump, (fd, r, lock))
+        locks.append(lock)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    for lock in locks:
+        lock.acquire(True, 2.0)
     result: dict[str, object] = {"time": time.time()}
-    if status < 0:
-        result.update(exit_code=128 - status, signal=-status)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        result.update(exit_code=128 + sig, signal=sig)
     else:
-        result.update(exit_code=status, signal=0)
+        result.update(exit_code=os.WEXITSTATUS(status), signal=0)
     _write_atomic(spec["exit_path"], result)
     return 0
 

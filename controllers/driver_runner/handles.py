@@ -1,7 +1,7 @@
 """Starting a task through the executor, and finding it again after an agent restart.
 
 Files kept in the allocation's private `.state/` directory, per task:
-- `<task>.spec.json`   what the executor runs (argv, env, cwd, log settings)
+- `<task>.spec`        what the executor runs (argv, env, cwd, log settings; marshal)
 - `<task>.handle.json` `{pid, start, executor_pid, executor_start}` written at launch
 - `<task>.exit.json`   `{exit_code, signal, time}` written by the executor when the task ends
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import marshal
 import os
 import select
 import signal
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from controllers.driver_runner import procfs
 
@@ -63,7 +65,17 @@ class LaunchSpec:
 
 
 def _paths(state_dir: Path, task: str) -> tuple[Path, Path, Path]:
-    return state_dir / f"{task}.spec.json", state_dir / f"{task}.handle.json", state_dir / f"{task}.exit.json"
+    return state_dir / f"{task}.spec", state_dir / f"{task}.handle.json", state_dir / f"{task}.exit.json"
+
+
+def read_spec(path: Path) -> dict[str, Any]:
+    """The launch spec the executor was started with ({} if missing or unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            data = marshal.load(fh)
+        return data if isinstance(data, dict) else {}
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
 
 
 def _read_json(path: Path) -> dict[str, object] | None:
@@ -168,8 +180,8 @@ def launch(state_dir: Path, spec: LaunchSpec, *, ready_timeout: float = 30.0) ->
         "handle_path": str(handle_path), "exit_path": str(exit_path), "ready_fd": w,
     }
     fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(body, fh)
+    with os.fdopen(fd, "wb") as fh:
+        marshal.dump(body, fh)
     try:
         popen = subprocess.Popen(
             [sys.executable, "-S", "-E", EXECUTOR, str(spec_path)],
@@ -223,7 +235,7 @@ def recover(state_dir: Path, task: str) -> Recovered | None:
     info = _read_json(handle_path)
     if info is None:
         return None
-    spec = _read_json(spec_path) or {}
+    spec = read_spec(spec_path)
     raw_dirs = spec.get("cgroup_dirs") or []
     cg_dirs = [str(d) for d in raw_dirs] if isinstance(raw_dirs, list) else []
     pid, start = int(info["pid"]), int(info["start"])  # type: ignore[call-overload]

@@ -34,6 +34,11 @@ class StatusWriter:
             self._dirty[runner.id] = runner
             self._cond.notify_all()
 
+    def forget(self, alloc_id: str) -> None:
+        """Drop a pending write (the allocation is being deleted)."""
+        with self._cond:
+            self._dirty.pop(alloc_id, None)
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="alloc-status-writer", daemon=True)
         self._thread.start()

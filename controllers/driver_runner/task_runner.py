@@ -67,6 +67,7 @@ class TaskRunner:
         self._kill_event: TaskEvent | None = None
         self._kill = False
         self._restart = False
+        self._detached = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.done = threading.Event()
@@ -87,6 +88,12 @@ class TaskRunner:
     def restart(self) -> None:
         with self._lock:
             self._restart = True
+        self._wake.set()
+
+    def detach(self) -> None:
+        """Stop supervising without touching the task (the agent is stopping; a new agent
+        re-attaches to it through the handle files)."""
+        self._detached = True
         self._wake.set()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -147,7 +154,8 @@ class TaskRunner:
             self._dead(failed=True)
         finally:
             self.done.set()
-            self.host.task_finished(self.name)
+            if not self._detached:
+                self.host.task_finished(self.name)
 
     def _run(self) -> None:
         if self.restored is not None and self.restored.state == "dead":
@@ -178,6 +186,8 @@ class TaskRunner:
                 self.handle, result = self._launch()
             if self.handle is not None:
                 outcome = self._watch(self.handle)
+                if outcome == "detach":
+                    return
                 if outcome == "kill":
                     self._kill_handle(self.handle)
                     self._finish_killed(self.handle)
@@ -214,7 +224,8 @@ class TaskRunner:
                 return
             self._emit(status.event(status.RESTARTING, decision.reason), _count_restart)
             if self._sleep(decision.delay):
-                self._finish_killed(None)
+                if not self._detached:
+                    self._finish_killed(None)
                 return
 
     # steps -------------------------------------------------------------------------------
@@ -278,6 +289,8 @@ class TaskRunner:
         while True:
             if self._kill:
                 return "kill"
+            if self._detached:
+                return "detach"
             if handle.result() is not None:
                 return "exit"
             with self._lock:
@@ -362,6 +375,8 @@ class TaskRunner:
         """Wait out a restart delay; True if a kill came meanwhile."""
         deadline = time.monotonic() + seconds
         while not self._kill:
+            if self._detached:
+                return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False

@@ -137,3 +137,46 @@ def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, s
         wait_for(lambda: not marked_pids(marker), 10, what="nothing left")
     finally:
         second.stop()
+
+
+def test_graceful_stop_leaves_tasks_for_the_next_agent(store: Store, tmp_path: Path, marker: str) -> None:
+    from controllers.driver_runner import NodeAgent
+
+    data = tmp_path / "data"
+    first = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
+    first.start()
+    task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)", marker]})
+    job = make_job("calm", tasks=[task])
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, first.node_id))
+    pid = wait_status(store, a.id, "running").task_states["t"].pid
+    first.stop()
+    assert marked_pids(marker) == [pid]
+    second = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
+    assert second.node_id == first.node_id
+    second.start()
+    try:
+        wait_for(lambda: second.runner(a.id) is not None and second.runner(a.id).running_pids() == {"t": pid}, 10,
+                 what="adopted")
+        assert marked_pids(marker) == [pid]
+    finally:
+        second.stop(drain=True)
+    assert not marked_pids(marker)
+
+
+def test_leader_exit_kills_the_other_tasks(store: Store, tmp_path: Path) -> None:
+    from controllers.driver_runner import NodeAgent
+
+    agent = NodeAgent(store, data_dir=tmp_path / "d", node_name="n", raw_exec_enabled=True)
+    agent.start()
+    try:
+        leader = Task(name="main", driver="raw_exec", leader=True, config={"command": sys.executable, "args": ["-c", "pass"]})
+        side = Task(name="side", driver="raw_exec", config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)"]})
+        job = make_job("led", tasks=[leader, side], type="batch")
+        put_job(store, job)
+        a = put_alloc(store, make_alloc(job, agent.node_id))
+        st = wait_status(store, a.id, "complete")
+        assert "Leader Task Dead" in event_types(st, "side")
+        assert event_types(st, "side")[-1] == "Killed"
+    finally:
+        agent.stop(drain=True)

@@ -22,7 +22,19 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+_VERSIONS: dict[str, str | None] = {}
+
+
 def java_version(java: str) -> str | None:
+    """The JVM's version, or None when `java -version` does not answer (cached per binary
+    for the life of the process: starting a JVM costs most of a second)."""
+    if java in _VERSIONS:
+        return _VERSIONS[java]
+    _VERSIONS[java] = _java_version(java)
+    return _VERSIONS[java]
+
+
+def _java_version(java: str) -> str | None:
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=15)
     except (OSError, subprocess.TimeoutExpired):
