@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy reconciler controllers
 
 test: $(STAMP) lint
+	bash tests/install_browser.sh
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -71,10 +71,11 @@ def specs_watcher(store: Store, config: AgentConfig) -> Component:
     return SpecsWatcher(store, config.specs_dir)
 
 
-def planner(store: Store) -> Any:
+def planner() -> Any:
+    """The scheduler's dry run, `plan_job(store=, job=)`, handed to the API as a callable."""
     from controllers.scheduler.plan import plan_job
 
-    return lambda job: plan_job(store, job)
+    return plan_job
 
 
 class Agent:
@@ -134,7 +135,7 @@ class Agent:
         cfg = self.config
         ctx = ApiContext(
             store=store, data_dir=cfg.data_dir.resolve(), region=cfg.region, datacenter=cfg.datacenter,
-            node_name=cfg.node_name, planner=planner(store) if cfg.runs_server else None,
+            node_name=cfg.node_name, planner=planner() if cfg.runs_server else None,
         )
         runner = web.AppRunner(make_app(ctx), access_log=None)
         await runner.setup()

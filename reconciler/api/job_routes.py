@@ -17,7 +17,8 @@ from reconciler.api.http import body_json, flag, namespace, ns_time, ok, run
 from reconciler.jobs import job_history, stop_job, submit_job
 from reconciler.jobs.submit import InvalidIdentifier, JobNotFound
 from reconciler.model.ids import is_valid_name
-from reconciler.model.objects import JobRecord
+from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord
+from reconciler.model.summary import summarize
 from reconciler.store import Store
 
 
@@ -38,19 +39,32 @@ def _parse_body_job(data: Any) -> spec.Job:
         raise ApiError(400, str(exc), field=first.path if first else "Job") from exc
 
 
-def job_status(record: JobRecord, summary: dict[str, Any] | None = None) -> str:
-    if record.stop:
-        return "dead"
-    return record.status if record.status else "pending"
+def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], str]:
+    """Each job's status (pending/running/dead), derived from its allocations as Nomad does."""
+    allocs, _ = store.list(store.keys.allocs, Allocation)
+    statuses, _ = store.list(store.keys.alloc_statuses, AllocStatus)
+    evals, _ = store.list(store.keys.evals, Evaluation)
+    st = {i.value.alloc_id: i.value for i in statuses}
+    by_job: dict[tuple[str, str], list[Allocation]] = {}
+    for a in allocs:
+        by_job.setdefault((a.value.namespace, a.value.job_id), []).append(a.value)
+    evals_by_job: dict[tuple[str, str], list[Evaluation]] = {}
+    for e in evals:
+        evals_by_job.setdefault((e.value.namespace, e.value.job_id), []).append(e.value)
+    out = {}
+    for r in records:
+        k = (r.namespace, r.id)
+        out[k] = summarize(r.job, by_job.get(k, []), st, evals_by_job.get(k, []), stopped=r.stop).status
+    return out
 
 
-def job_json(record: JobRecord, modify_index: int) -> dict[str, Any]:
+def job_json(record: JobRecord, modify_index: int, status: str) -> dict[str, Any]:
     data = spec.job_to_nomad(record.job)
     data.update(
         {
             "Version": record.version,
             "Stop": record.stop,
-            "Status": job_status(record),
+            "Status": status,
             "Stable": record.stable,
             "SubmitTime": ns_time(record.submit_time),
             "CreateIndex": record.create_index,
@@ -62,7 +76,7 @@ def job_json(record: JobRecord, modify_index: int) -> dict[str, Any]:
     return data
 
 
-def job_stub(record: JobRecord, modify_index: int) -> dict[str, Any]:
+def job_stub(record: JobRecord, modify_index: int, status: str) -> dict[str, Any]:
     job = record.job
     return {
         "ID": job.id,
@@ -75,7 +89,7 @@ def job_stub(record: JobRecord, modify_index: int) -> dict[str, Any]:
         "Periodic": job.periodic is not None,
         "ParameterizedJob": False,
         "Stop": record.stop,
-        "Status": job_status(record),
+        "Status": status,
         "StatusDescription": "",
         "Version": record.version,
         "SubmitTime": ns_time(record.submit_time),
@@ -116,7 +130,9 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         prefix_filter = request.query.get("prefix", "")
         base = store.keys.jobs if ns == "*" else store.keys.jobs_in(ns)
         items, rev = await run(store.list, base, JobRecord)
-        stubs = [job_stub(i.value, i.mod_revision) for i in items if i.value.id.startswith(prefix_filter)]
+        items = [i for i in items if i.value.id.startswith(prefix_filter)]
+        status = await run(job_statuses, store, [i.value for i in items])
+        stubs = [job_stub(i.value, i.mod_revision, status[(i.value.namespace, i.value.id)]) for i in items]
         stubs.sort(key=lambda s: s["ID"])
         return ok(stubs, index=rev)
 
@@ -125,7 +141,8 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         cur = await run(store.get, store.keys.job(namespace(request), job_id), JobRecord)
         if cur is None:
             raise not_found("job", job_id)
-        return ok(job_json(cur.value, cur.mod_revision), index=cur.mod_revision)
+        status = (await run(job_statuses, store, [cur.value]))[(cur.value.namespace, cur.value.id)]
+        return ok(job_json(cur.value, cur.mod_revision, status), index=cur.mod_revision)
 
     async def versions(request: web.Request) -> web.Response:
         job_id = _job_id(request)
@@ -133,7 +150,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         history = await run(job_history, store, ns, job_id)
         if not history:
             raise not_found("job", job_id)
-        return ok({"Versions": [job_json(r, 0) for r in history], "Diffs": None})
+        return ok({"Versions": [job_json(r, 0, "dead" if r.stop else "") for r in history], "Diffs": None})
 
     async def deregister(request: web.Request) -> web.Response:
         job_id = _job_id(request)

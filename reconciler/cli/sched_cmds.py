@@ -70,11 +70,19 @@ def _alloc_rows(allocs: list[dict[str, Any]]) -> list[list[object]]:
 
 
 @job.command("status")
-@click.argument("job_id")
+@click.argument("job_id", required=False)
 @click.option("-namespace", "--namespace", default="default", show_default=True)
 @click.pass_context
-def job_status(ctx: click.Context, job_id: str, namespace: str) -> None:
-    """Show a job's summary and allocations."""
+def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
+    """List jobs, or show one job's summary and allocations."""
+    if job_id is None:
+        from reconciler.cli.job_cmds import jobs_table
+
+        try:
+            click.echo(jobs_table(client_from(ctx).get("/v1/jobs", namespace=namespace)))
+        except ApiClientError as exc:
+            _api_error(exc)
+        return
     c = client_from(ctx)
     try:
         summary = c.get(f"/v1/job/{job_id}/summary", namespace=namespace)

@@ -1,0 +1,103 @@
+"""The user story (shared/seeds) from a terminal, against a real dev agent: plan, run,
+status, a static port that cannot fit five instances, dynamic ports for five, stop."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from reconciler.agent.etcd_process import free_port
+from tests.agent.harness import AgentProcess
+from tests.waiting import wait_for
+
+TODO = """job "todo" {{
+  datacenters = ["dc1"]
+
+  group "web" {{
+    count = {count}
+
+    task "todo" {{
+      driver = "raw_exec"
+
+      config {{
+        command = "python3"
+        args    = ["-m", "http.server", "${{NOMAD_PORT_http}}", "--bind", "127.0.0.1"]
+      }}
+
+      resources {{
+        memory = 64
+      }}
+    }}
+
+    network {{
+      port "http" {{{port}}}
+    }}
+  }}
+}}
+"""
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def running_ports(agent: AgentProcess) -> list[int]:
+    allocs = agent.get("/v1/job/todo/allocations")
+    ports = []
+    for a in allocs:
+        if a["DesiredStatus"] == "run" and a["ClientStatus"] == "running":
+            full = agent.get(f"/v1/allocation/{a['ID']}")
+            ports += [p["Value"] for p in full["AllocatedResources"]["Shared"]["Ports"]]
+    return sorted(set(ports))
+
+
+def test_plan_run_status_scale_and_stop(agent: AgentProcess, tmp_path: Path) -> None:
+    static = free_port()
+    job = tmp_path / "todo.nomad"
+    job.write_text(TODO.format(count=1, port=f" static = {static} "))
+
+    plan = agent.cli("plan", "-f", str(job))
+    assert plan.returncode == 1, plan.stdout + plan.stderr
+    assert '+ Job: "todo"' in plan.stdout
+    assert '+ Task Group: "web" (1 create)' in plan.stdout
+    assert "All tasks successfully allocated." in plan.stdout
+
+    run = agent.cli("apply", "-f", str(job))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r'Monitoring evaluation "[0-9a-f]{8}"', run.stdout)
+    assert re.search(r'Allocation "[0-9a-f]{8}" created: node "[0-9a-f]{8}", group "web"', run.stdout)
+    assert 'finished with status "complete"' in run.stdout
+    wait_for(lambda: answers(static), timeout=20, message=f"the task answering on static port {static}")
+
+    status = agent.cli("job", "status")
+    assert re.search(r"^todo\s+service\s+50\s+running", status.stdout, re.M), status.stdout
+    one = agent.cli("job", "status", "todo")
+    assert one.returncode == 0 and "Summary" in one.stdout and "Allocations" in one.stdout
+
+    # five instances cannot share one static port: the dry run says so in words
+    job.write_text(TODO.format(count=5, port=f" static = {static} "))
+    plan = agent.cli("plan", "-f", str(job))
+    assert 'Task Group "web" (failed to place 4 allocations)' in plan.stdout, plan.stdout
+    assert f"http={static}" in plan.stdout
+
+    # dynamic ports: five instances on five ports
+    job.write_text(TODO.format(count=5, port=""))
+    plan = agent.cli("plan", "-f", str(job))
+    assert "All tasks successfully allocated." in plan.stdout, plan.stdout
+    run = agent.cli("apply", "-f", str(job))
+    assert run.returncode == 0, run.stdout + run.stderr
+    ports = wait_for(lambda: p if len(p := running_ports(agent)) == 5 else None, timeout=30,
+                     message="five running allocations")
+    for port in ports:
+        wait_for(lambda port=port: answers(port), timeout=20, message=f"instance on port {port}")
+
+    stop = agent.cli("job", "stop", "todo")
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    for port in ports:
+        wait_for(lambda port=port: not answers(port), timeout=20, message=f"instance on {port} stopped")
