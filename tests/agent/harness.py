@@ -28,6 +28,9 @@ class AgentProcess:
     etcd_peer_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
+    mode: list[str] = field(default_factory=lambda: ["-dev"])
+    node_name: str = "test-node"
+    etcd: str = ""  # an existing etcd's endpoint; empty: the agent embeds one
 
     @property
     def data_dir(self) -> Path:
@@ -50,11 +53,13 @@ class AgentProcess:
         return self.root / "agent.log"
 
     def args(self) -> list[str]:
+        etcd = ["--etcd", self.etcd] if self.etcd else [
+            "--etcd-port", str(self.etcd_port), "--etcd-peer-port", str(self.etcd_peer_port)]
+        specs = ["--specs", str(self.specs_dir)] if "-dev" in self.mode else []
         return [
-            str(BIN / "reconciler"), "agent", "-dev",
-            "--data-dir", str(self.data_dir), "--http-port", str(self.http_port),
-            "--etcd-port", str(self.etcd_port), "--etcd-peer-port", str(self.etcd_peer_port),
-            "--specs", str(self.specs_dir), "--node-name", "test-node", *self.extra_args,
+            str(BIN / "reconciler"), "agent", *self.mode,
+            "--data-dir", str(self.data_dir), "--http-port", str(self.http_port), *etcd, *specs,
+            "--node-name", self.node_name, *self.extra_args,
         ]
 
     def start(self, timeout: float = 30.0) -> None:
