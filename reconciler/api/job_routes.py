@@ -15,7 +15,7 @@ from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, flag, namespace, ns_time, ok, run
 from reconciler.jobs import job_history, stop_job, submit_job
-from reconciler.jobs.submit import InvalidIdentifier, JobNotFound
+from reconciler.jobs.submit import IndexMismatch, InvalidIdentifier, JobNotFound
 from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord
 from reconciler.model.summary import summarize
@@ -103,13 +103,22 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
     store: Store = ctx.store
 
     async def register(request: web.Request) -> web.Response:
-        job = _parse_body_job(await body_json(request))
+        data = await body_json(request)
+        job = _parse_body_job(data)
+        enforce = None
+        if data.get("EnforceIndex"):
+            enforce = data.get("JobModifyIndex")
+            if not isinstance(enforce, int) or enforce < 0:
+                raise ApiError(400, "JobModifyIndex must be a non-negative integer with EnforceIndex",
+                               field="JobModifyIndex")
         if "job_id" in request.match_info and request.match_info["job_id"] != job.id:
             raise ApiError(400, "job ID in the path does not match the body", field="Job.ID")
         try:
-            res = await run(submit_job, store, job)
+            res = await run(submit_job, store, job, enforce_index=enforce)
         except InvalidIdentifier as exc:
             raise ApiError(400, str(exc), field=exc.field) from exc
+        except IndexMismatch as exc:
+            raise ApiError(409, str(exc), field="JobModifyIndex") from exc
         return ok(
             {
                 "EvalID": res.eval_id,

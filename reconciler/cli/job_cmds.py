@@ -86,13 +86,19 @@ def monitor_eval(api: ApiClient, eval_id: str, *, timeout: float = 60.0) -> int:
     return 2
 
 
-def run_job_file(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool) -> None:
+def run_job_file(
+    ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool,
+    check_index: int | None = None,
+) -> None:
     from reconciler import spec
 
     model = load_job(path, variables, var_files)
     api = client_from(ctx)
+    body: dict[str, Any] = {"Job": spec.job_to_nomad(model)}
+    if check_index is not None:
+        body.update(EnforceIndex=True, JobModifyIndex=check_index)
     try:
-        resp = api.post("/v1/jobs", {"Job": spec.job_to_nomad(model)})
+        resp = api.post("/v1/jobs", body)
     except ApiClientError as exc:
         where = f" (field {exc.field})" if exc.field else ""
         fail(f"Error submitting job{where}: {exc.message}")
@@ -107,6 +113,8 @@ def run_job_file(ctx: click.Context, path: str, variables: tuple[str, ...], var_
 _var_opts = [
     click.option("-var", "--var", "variables", multiple=True, help="Variable name=value (repeatable)."),
     click.option("-var-file", "--var-file", "var_files", multiple=True, type=click.Path(exists=True, dir_okay=False)),
+    click.option("-check-index", "--check-index", "check_index", type=int, default=None,
+                 help="Submit only if the job's modify index is still this (as printed by plan; 0: new job)."),
 ]
 
 
@@ -121,9 +129,12 @@ def with_vars(f: Any) -> Any:
 @with_vars
 @click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
 @click.pass_context
-def apply(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool) -> None:
+def apply(
+    ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], check_index: int | None,
+    detach: bool,
+) -> None:
     """Submit a job file: a new version if it changed, then follow the evaluation."""
-    run_job_file(ctx, path, variables, var_files, detach)
+    run_job_file(ctx, path, variables, var_files, detach, check_index)
 
 
 @job.command("run")
@@ -131,9 +142,12 @@ def apply(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: 
 @with_vars
 @click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
 @click.pass_context
-def job_run(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool) -> None:
+def job_run(
+    ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], check_index: int | None,
+    detach: bool,
+) -> None:
     """Submit a job file (same as `reconciler apply -f`)."""
-    run_job_file(ctx, path, variables, var_files, detach)
+    run_job_file(ctx, path, variables, var_files, detach, check_index)
 
 
 @job.command("stop")

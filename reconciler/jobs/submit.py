@@ -29,6 +29,10 @@ class JobNotFound(LookupError):
     """No job with that namespace and id."""
 
 
+class IndexMismatch(RuntimeError):
+    """`-check-index` was given and the job changed (or appeared) since that index."""
+
+
 class InvalidIdentifier(ValueError):
     """An id that cannot become an etcd key or a path."""
 
@@ -76,14 +80,25 @@ def new_eval(record: JobRecord, triggered_by: str) -> Evaluation:
     )
 
 
-def submit_job(store: Store, job: Job, *, source_file: str = "") -> SubmitResult:
-    """Store `job` as a new version (if it changed) and create an evaluation for it."""
+def submit_job(
+    store: Store, job: Job, *, source_file: str = "", enforce_index: int | None = None
+) -> SubmitResult:
+    """Store `job` as a new version (if it changed) and create an evaluation for it.
+
+    With `enforce_index` (Nomad's `-check-index`), the job is stored only if its modify
+    index is still that value (0: only if the job does not exist yet).
+    """
     _check_ids(job)
     keys = store.keys
     key = keys.job(job.namespace, job.id)
     digest = job_hash(job)
     for _ in range(MAX_ATTEMPTS):
         cur = store.get(key, JobRecord)
+        if enforce_index is not None and (cur.mod_revision if cur else 0) != enforce_index:
+            raise IndexMismatch(
+                f"job {job.namespace}/{job.id}: modify index is {cur.mod_revision if cur else 0}, "
+                f"not {enforce_index}: the job changed since it was planned; plan again"
+            )
         now = time.time()
         if cur is not None and cur.value.spec_hash == digest and not cur.value.stop:
             record = cur.value

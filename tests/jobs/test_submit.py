@@ -92,3 +92,18 @@ def test_concurrent_submissions_never_lose_a_version(store: Store) -> None:
     assert sorted(versions) == list(range(8))
     current = store.get(store.keys.job("default", "web"), JobRecord)
     assert current is not None and current.value.version == 7
+
+
+def test_check_index_submits_only_over_the_planned_version(store: Store) -> None:
+    from reconciler.jobs.submit import IndexMismatch
+
+    with pytest.raises(IndexMismatch):
+        submit_job(store, mock_job("web"), enforce_index=5)
+    assert store.get(store.keys.job("default", "web"), JobRecord) is None
+    submit_job(store, mock_job("web"), enforce_index=0)
+    cur = store.get(store.keys.job("default", "web"), JobRecord)
+    assert cur is not None
+    with pytest.raises(IndexMismatch):
+        submit_job(store, mock_job("web", count=2), enforce_index=0)
+    res = submit_job(store, mock_job("web", count=2), enforce_index=cur.mod_revision)
+    assert res.version == 1
