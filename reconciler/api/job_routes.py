@@ -70,7 +70,6 @@ def job_json(record: JobRecord, modify_index: int, status: str) -> dict[str, Any
             "CreateIndex": record.create_index,
             "ModifyIndex": modify_index,
             "JobModifyIndex": modify_index,
-            "SourceFile": record.source_file,
         }
     )
     return data

@@ -217,7 +217,10 @@ def job_inspect(ctx: click.Context, job_id: str, fmt: str, version: int | None, 
     if fmt == "json":
         click.echo(json.dumps({"Job": data}, indent=4, sort_keys=True))
         return
-    model = spec.job_from_nomad({"Job": data})
+    try:
+        model = spec.job_from_nomad({"Job": data})
+    except spec.SpecError as exc:
+        fail("Error converting the job: " + "; ".join(str(e) for e in exc.errors))
     click.echo(spec.job_to_yaml(model) if fmt == "yaml" else spec.format_hcl(model))
 
 

@@ -96,3 +96,12 @@ def test_agent_self_and_leader(api: ApiServer) -> None:
     status, me = api.call("GET", "/v1/agent/self")
     assert status == 200 and me["config"]["Datacenter"] == "dc1"
     assert api.call("GET", "/v1/status/leader")[0] == 200
+
+
+def test_a_job_read_from_the_api_can_be_posted_back_unchanged(api: ApiServer) -> None:
+    """`reconciler job inspect web > web.json; curl --data @web.json .../v1/jobs` (the README's tour)."""
+    api.call("POST", "/v1/jobs", body())
+    _, job = api.call("GET", "/v1/job/web")
+    status, resp = api.call("POST", "/v1/jobs", {"Job": job})
+    assert status == 200, resp
+    assert resp["Changed"] is False and resp["JobVersion"] == 0
