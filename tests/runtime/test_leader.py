@@ -83,6 +83,11 @@ def test_lost_lease_calls_on_stopped_and_leadership_moves(store: Store,
     wait_for(lambda: len(leaders(electors)) == 1 and leaders(electors)[0].leader() == leaders(electors)[0].identity,
              message="a new leader")
     assert calls[i].log[:2] == ["started", "stopped"]
+    # the one that lost its lease keeps campaigning (its thread did not die in cleanup)
+    assert leader._thread is not None and leader._thread.is_alive()
+    if not leader.is_leader.is_set():
+        n = leader.campaigns
+        wait_for(lambda: leader.campaigns > n, message="the old leader to campaign again")
 
 
 def test_leader_keeps_its_lease_alive_past_the_ttl(store: Store) -> None:
