@@ -108,3 +108,23 @@ def test_leader_keeps_its_lease_alive_past_the_ttl(store: Store) -> None:
     finally:
         for e in electors:
             e.stop()
+
+
+def test_leader_steps_down_within_its_ttl_when_etcd_is_gone(private_etcd) -> None:
+    """With etcd unreachable the lease cannot be refreshed: the leader must stop believing
+    it leads within the TTL, not after the store's (longer) retry period."""
+    store = Store([private_etcd.endpoint], prefix="/lead/", retry_for=30)
+    calls = Calls()
+    e = LeaderElector(store, "scheduler", "solo", ttl=2)
+    e.start(calls.started, calls.stopped)
+    try:
+        wait_for(e.is_leader.is_set, message="leadership")
+        private_etcd.stop()
+        wait_for(lambda: calls.log == ["started", "stopped"], timeout=6,
+                 message=lambda: f"on_stopped within the TTL; calls={calls.log}")
+        assert not e.is_leader.is_set()
+        private_etcd.start()
+        wait_for(e.is_leader.is_set, timeout=20, message="leadership again once etcd is back")
+    finally:
+        e.stop()
+        store.close()
