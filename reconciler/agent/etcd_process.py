@@ -2,12 +2,16 @@
 
 Dev mode and the test fixture both use this. The child is put in a process group of its
 own and, on Linux, asked to die with its parent (PR_SET_PDEATHSIG), so a SIGKILLed agent
-does not leave an etcd holding the data dir and ports behind. A pid file in the data dir
-lets the next start find and stop an etcd that survived anyway.
+does not leave an etcd holding the data dir and ports behind. PR_SET_PDEATHSIG fires when
+the *thread* that forked the child ends, so the child is forked from a keeper thread that
+lives exactly as long as etcd (start() may be called from any thread). A pid file in the
+data dir ("<etcd pid> <owner pid>") lets the next start find and stop an etcd that survived
+anyway, and refuse to start while a live owner still runs one there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -16,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -60,6 +65,27 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name ([0] state, [1] ppid)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may contain spaces, so split after its ')'
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _parent_pid(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else None
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie lingers where nobody reaps it)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
 def _die_with_parent() -> None:
     os.setsid()
     try:
@@ -91,24 +117,37 @@ class EmbeddedEtcd:
         return self.data_dir / "etcd.log"
 
     def _stop_leftover(self) -> None:
-        """Stop an etcd a previous, killed agent left running on this data dir."""
+        """Stop an etcd a previous, killed agent left running on this data dir; refuse to
+        start if the etcd there still belongs to a live process (a second agent)."""
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
+            fields = self.pid_file.read_text().split()
+            pid = int(fields[0])
+            owner = int(fields[1]) if len(fields) > 1 else None
+        except (OSError, ValueError, IndexError):
             return
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return
-        if b"etcd" not in cmdline or str(self.data_dir).encode() not in cmdline:
+        if b"etcd" not in cmdline or str(self.data_dir.resolve()).encode() not in cmdline:
             return
+        if owner is not None and _parent_pid(pid) == owner:
+            raise EtcdStartError(
+                f"data dir {self.data_dir} is in use: etcd pid {pid} started by process {owner} is running "
+                f"there (another agent?). Stop it or use another --data-dir"
+            )
         log.warning("stopping leftover etcd pid=%d on %s", pid, self.data_dir)
-        os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        while time.monotonic() < deadline and _running(pid):
             time.sleep(0.05)
-        if Path(f"/proc/{pid}").exists():
-            os.kill(pid, signal.SIGKILL)
+        if _running(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and _running(pid):
+                time.sleep(0.05)
 
     def start(self, timeout: float = 30.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +163,7 @@ class EmbeddedEtcd:
         args = [
             etcd_binary(),
             "--name", self.name,
-            "--data-dir", str(self.data_dir / "etcd"),
+            "--data-dir", str((self.data_dir / "etcd").resolve()),
             "--listen-client-urls", client,
             "--advertise-client-urls", client,
             "--listen-peer-urls", peer,
@@ -136,12 +175,8 @@ class EmbeddedEtcd:
             "--quota-backend-bytes", str(4 * 1024**3),
             "--log-level", "warn",
         ]
-        logf = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(
-            args, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
-        )
-        logf.close()
-        self.pid_file.write_text(str(self.proc.pid))
+        self.proc = self._spawn(args)
+        self.pid_file.write_text(f"{self.proc.pid} {os.getpid()}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -152,6 +187,38 @@ class EmbeddedEtcd:
             time.sleep(0.05)
         self.stop()
         raise EtcdStartError(f"etcd did not become healthy within {timeout:.0f}s; log {self.log_file}")
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
+        """Fork etcd from a keeper thread that waits for it: PR_SET_PDEATHSIG is tied to the
+        forking thread, and a caller's thread (a thread pool's, say) may end long before
+        etcd should."""
+        started: list[subprocess.Popen[bytes] | BaseException] = []
+        ready = threading.Event()
+
+        def keeper() -> None:
+            try:
+                with open(self.log_file, "ab") as logf:
+                    proc = subprocess.Popen(
+                        args,
+                        stdout=logf,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        preexec_fn=_die_with_parent,
+                    )
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                started.append(exc)
+                ready.set()
+                return
+            started.append(proc)
+            ready.set()
+            proc.wait()
+
+        threading.Thread(target=keeper, name=f"etcd-keeper-{self.name}", daemon=True).start()
+        ready.wait()
+        result = started[0]
+        if isinstance(result, BaseException):
+            raise EtcdStartError(f"cannot run {args[0]}: {result}") from result
+        return result
 
     def healthy(self) -> bool:
         try:
@@ -171,10 +238,8 @@ class EmbeddedEtcd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-        try:
+        with contextlib.suppress(OSError):
             self.pid_file.unlink()
-        except OSError:
-            pass
 
     def kill(self) -> None:
         """SIGKILL (tests: simulate a crash)."""

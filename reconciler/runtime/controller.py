@@ -76,6 +76,8 @@ class Controller:
             inf.start()
         for inf in self._informers:
             if not inf.wait_synced(sync_timeout):
+                for started in self._informers:  # leave no informer thread behind
+                    started.stop()
                 raise TimeoutError(f"controller={self.name} informer {inf.name} did not sync in {sync_timeout}s")
         self.on_start()
         for i in range(self.workers):

@@ -38,6 +38,7 @@ class Informer(Generic[T]):
         self._indexes: dict[str, dict[str, set[str]]] = {}
         self._handlers: list[Handler[T]] = []
         self._revision = 0
+        self._listed_revision = 0  # revision of the last listing
         self._synced = threading.Event()
         self._stopped = threading.Event()
         self._watch: Watch | None = None
@@ -175,18 +176,13 @@ class Informer(Generic[T]):
                 self._generation += 1
                 self._rewatch.set()
                 return
-            # Everything at or below the revision we hold is already in the cache (a re-list
-            # can get ahead of a watch). Events of one transaction share a revision, so the
-            # threshold is taken once per batch.
-            seen = self._revision
             for ev in result:
-                if ev.mod_revision > seen:
-                    change = self._apply_locked(ev)
-                    if change is not None:
-                        changes.append(change)
-            # advertised only now that the whole batch is cached: a reader waiting for
-            # revision R must see every write of R's transaction, not some of them
-            self._revision = max(seen, max(ev.mod_revision for ev in result))
+                change = self._apply_locked(ev)
+                if change is not None:
+                    changes.append(change)
+            # advertised only once the whole batch is cached: a reader waiting for revision
+            # R must see every write of R's transaction that this batch carries
+            self._revision = max(self._revision, max(ev.mod_revision for ev in result))
         for key, old, new in changes:
             self._notify(key, old, new)
 
@@ -213,6 +209,7 @@ class Informer(Generic[T]):
                     changes.append((key, prev.value, None))
             self._cache = fresh
             self._revision = rev
+            self._listed_revision = rev
             self._rebuild_indexes()
         for key, o, n in changes:
             self._notify(key, o, n)
@@ -240,8 +237,19 @@ class Informer(Generic[T]):
                 self._indexes[name].setdefault(v, set()).add(key)
 
     def _apply_locked(self, ev: WatchEvent) -> tuple[str, T | None, T | None] | None:
-        """Apply one event to the cache and indexes (lock held); the change to notify."""
+        """Apply one event to the cache and indexes (lock held); the change to notify.
+
+        An event the cache already reflects is skipped: anything at or below the last
+        listing's revision, or older than the cached object. (Not "at or below the cache's
+        revision": the events of one transaction share a revision and may arrive in more
+        than one batch.)"""
         prev = self._cache.get(ev.key)
+        if ev.mod_revision <= self._listed_revision:
+            return None
+        if prev is not None and (
+            prev.mod_revision > ev.mod_revision or (ev.type == "put" and prev.mod_revision == ev.mod_revision)
+        ):
+            return None
         if ev.type == "put" and ev.value is not None:
             try:
                 new = codec.decode(ev.value, self.typ)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from reconciler.store import Store, StoreError
@@ -63,9 +64,20 @@ class LeaderElector:
                 log.info("election=%s identity=%s became leader", self.name, self.identity)
                 self.is_leader.set()
                 on_started()
+                # The lease was granted before the create, so it is good for at most `ttl`
+                # from here; each successful refresh extends that from the moment it was
+                # sent. Retrying past that deadline would keep a leader that etcd has
+                # already dropped (and may have replaced): two leaders.
+                valid_until = time.monotonic() + self.ttl
                 while not self._stop.wait(self.ttl / 3):
-                    lease.refresh()
-                    if self.leader() != self.identity:
+                    sent = time.monotonic()
+                    left = valid_until - sent
+                    if left <= 0:
+                        raise StoreError("lease not refreshed within its TTL")
+                    lease.refresh(retry_for=left)
+                    valid_until = sent + self.ttl
+                    holder = self.store.get_raw(self.key, retry_for=max(0.0, valid_until - time.monotonic()))
+                    if holder is None or holder.value.decode() != self.identity:
                         raise StoreError("leader key no longer ours")
             except StoreError as exc:
                 log.warning("election=%s identity=%s lost leadership: %s", self.name, self.identity, exc)
@@ -73,4 +85,4 @@ class LeaderElector:
                 if self.is_leader.is_set():
                     self.is_leader.clear()
                     on_stopped()
-                    lease.revoke()
+                    lease.revoke(retry_for=1.0)

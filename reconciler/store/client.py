@@ -147,18 +147,21 @@ class Lease:
         self.id: int = lease.id
         self.ttl = ttl
 
-    def refresh(self) -> None:
+    def refresh(self, *, retry_for: float | None = None) -> None:
         """Keep the lease alive; StoreError if it has already expired or been revoked.
+        `retry_for` bounds the retries (a holder should not retry past the lease's TTL).
 
         (etcd3's `refresh_lease` is a generator: it must be consumed for the keep-alive to
         be sent at all, and a lease that no longer exists answers with TTL 0.)"""
-        responses = self._store._call(lambda c: list(c.refresh_lease(self.id)))
+        responses = self._store._call(lambda c: list(c.refresh_lease(self.id)), retry_for=retry_for)
         if not responses or int(responses[0].TTL) <= 0:
             raise StoreError(f"lease {self.id:x} has expired or was revoked")
 
-    def revoke(self) -> None:
+    def revoke(self, *, retry_for: float | None = None) -> None:
+        """Revoke the lease (its keys vanish). Failures are logged, not raised: a lease
+        that cannot be revoked expires anyway."""
         try:
-            self._store._call(lambda c: c.revoke_lease(self.id))
+            self._store._call(lambda c: c.revoke_lease(self.id), retry_for=retry_for)
         except StoreError:
             log.warning("lease=%x revoke failed", self.id)
 
@@ -231,7 +234,11 @@ class Store:
             if len(self.endpoints) > 1:
                 self._index = (self._index + 1) % len(self.endpoints)
 
-    def _call(self, fn: Callable[[Any], T]) -> T:
+    def _call(self, fn: Callable[[Any], T], *, retry_for: float | None = None) -> T:
+        """Run `fn(client)`, retrying transient failures for `retry_for` seconds (default:
+        the store's); then Unavailable naming the endpoints."""
+        retry_for = self.retry_for if retry_for is None else retry_for
+
         def attempt() -> T:
             try:
                 return fn(self._client())
@@ -251,14 +258,14 @@ class Store:
             for state in Retrying(
                 retry=retry_if_exception_type(_Transient),
                 wait=wait_exponential(multiplier=0.05, max=1.0),
-                stop=stop_after_delay(self.retry_for),
+                stop=stop_after_delay(retry_for),
                 reraise=True,
             ):
                 with state:
                     return attempt()
         except _Transient as exc:
             raise Unavailable(
-                f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {self.retry_for:.0f}s): {exc}"
+                f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {retry_for:.1f}s): {exc}"
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -278,8 +285,8 @@ class Store:
         return int(resp.header.revision)
 
     # reads ----------------------------------------------------------------------------
-    def get_raw(self, key: str) -> Versioned[bytes] | None:
-        resp = self._call(lambda c: c.get_response(key))
+    def get_raw(self, key: str, *, retry_for: float | None = None) -> Versioned[bytes] | None:
+        resp = self._call(lambda c: c.get_response(key), retry_for=retry_for)
         if not resp.kvs:
             return None
         kv = resp.kvs[0]

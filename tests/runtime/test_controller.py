@@ -155,3 +155,17 @@ def test_stop_joins_threads_and_restart_reconciles_everything(etcd: EmbeddedEtcd
         store.close()
     wait_for(lambda: set(threading.enumerate()) <= before,
              message=lambda: f"threads to end: {set(threading.enumerate()) - before}")
+
+
+def test_start_that_cannot_sync_raises_and_leaves_no_threads() -> None:
+    from reconciler.agent.etcd_process import free_port
+
+    store = Store([f"http://127.0.0.1:{free_port()}"], prefix="/none/", retry_for=0.2, timeout=0.2)
+    c = Recording(store)
+    try:
+        with pytest.raises(TimeoutError, match="did not sync"):
+            c.start(sync_timeout=0.3)
+        wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("informer:recording")],
+                 message="informer threads to end")
+    finally:
+        store.close()

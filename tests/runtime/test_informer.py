@@ -260,3 +260,39 @@ def test_store_watch_reports_compaction(private_etcd: EmbeddedEtcd) -> None:
         assert got[0].revision > first
     finally:
         store.close()
+
+
+def test_event_application_rules() -> None:
+    """The cache's event rules, fed directly (no etcd needed: the store is never called)."""
+    from reconciler import codec
+    from reconciler.store import WatchEvent
+
+    inf: Informer[Allocation] = Informer(Store(["http://127.0.0.1:1"], prefix="/x/"), "/x/allocs/", Allocation)
+    rec = Recorder()
+    inf.add_handler(rec)
+    gen = inf._generation
+
+    def put(i: int, rev: int, node: str = "n1") -> WatchEvent:
+        return WatchEvent("put", f"/x/allocs/{i}", codec.encode(alloc(i, node=node)), rev)
+
+    # one transaction's events split over two batches: all applied
+    inf._on_watch(gen, [put(1, 10), put(2, 10)])
+    inf._on_watch(gen, [put(3, 10)])
+    assert len(inf.list()) == 3 and len(rec.events) == 3
+    # a duplicate (same key, same revision) and an older put are skipped
+    inf._on_watch(gen, [put(1, 10, node="dup"), put(2, 9, node="old")])
+    assert len(rec.events) == 3 and inf.get("/x/allocs/1") == alloc(1)
+    # a delete older than the cached object is skipped; a newer one applies
+    inf._on_watch(gen, [WatchEvent("delete", "/x/allocs/1", None, 9)])
+    assert inf.get("/x/allocs/1") is not None
+    inf._on_watch(gen, [WatchEvent("delete", "/x/allocs/1", None, 11)])
+    assert inf.get("/x/allocs/1") is None and inf.revision == 11
+    # deleting an unknown key notifies nobody
+    inf._on_watch(gen, [WatchEvent("delete", "/x/allocs/9", None, 12)])
+    assert len(rec.events) == 4
+    # callbacks of an abandoned watch are ignored
+    inf._on_watch(gen - 1, [put(5, 20)])
+    assert inf.get("/x/allocs/5") is None
+    # an undecodable value is skipped, not fatal
+    inf._on_watch(gen, [WatchEvent("put", "/x/allocs/6", b"{not json", 21), put(7, 21)])
+    assert inf.get("/x/allocs/6") is None and inf.get("/x/allocs/7") is not None

@@ -175,6 +175,15 @@ def test_lease_revoke_deletes_keys(store: Store) -> None:
     assert not lease.alive()
 
 
+def test_revoking_a_gone_lease_is_harmless(store: Store) -> None:
+    """Revoke after expiry or a second revoke: etcd answers NOT_FOUND; that must not escape
+    (the leader elector revokes in a finally after losing its lease)."""
+    lease = store.lease(30)
+    lease.revoke()
+    lease.revoke()
+    assert not lease.alive()
+
+
 def test_lease_expiry_deletes_keys_and_refresh_reports_it(store: Store) -> None:
     lease = store.lease(1)
     key = store.keys.heartbeat("n2")
