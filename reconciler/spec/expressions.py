@@ -14,6 +14,7 @@ a second parser. Nothing here calls Python's eval().
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -488,6 +489,7 @@ def _matching_brace(text: str, i: int) -> int:
     return -1
 
 
+@functools.lru_cache(maxsize=1024)
 def is_runtime_reference(inner: str) -> bool:
     """True if `${inner}` names only what the node agent fills in (kept verbatim by the reader)."""
     source = f"x = {inner}\n"
