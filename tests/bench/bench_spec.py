@@ -12,7 +12,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.spec import diff_jobs, format_hcl, job_from_nomad, job_to_nomad, parse_job, render_diff, spec_hash
+from reconciler.spec import (
+    diff_jobs,
+    format_hcl,
+    job_from_nomad,
+    job_to_nomad,
+    parse_job,
+    render_diff,
+    spec_hash,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs" / "examples"
 TYPICAL = (EXAMPLES / "todo-java-scaled-service-header-canary.nomad").read_text(encoding="utf-8")
