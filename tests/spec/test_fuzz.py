@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reconciler.spec import SpecError, job_from_nomad, parse_job
 from tests.spec.conftest import EXAMPLE_FILES
 
-FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HCL_ALPHABET = st.sampled_from(list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}') + [
     "job", "group", "task", "variable", "locals", "${", "var.", "local.", "<<EOT\n", "\nEOT\n", "count", "=", "true",
     "null", "for", "in", "%{", "\\", "\\u", "upper(", "...",

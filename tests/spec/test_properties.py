@@ -11,7 +11,7 @@ from reconciler.spec.loader import read_job
 from reconciler.spec.model import Job
 from tests.spec.strategies import jobs
 
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -30,7 +30,7 @@ def test_canonical_hcl_round_trip_is_exact(job: Job) -> None:
     assert format_hcl(again) == text
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(jobs)
 def test_yaml_round_trip_is_exact(job: Job) -> None:
     assert read_job(job_to_yaml(job), format="yaml") == job
