@@ -59,13 +59,13 @@ class Decoder:
         r = self.reader(raw, path)
         job_id = raw.labels[0] if raw.labels else ""
         job = Job(id=job_id)
-        job.name = r.str("name", job_id)
-        job.region = r.str("region", job.region)
-        job.namespace = r.str("namespace", job.namespace)
-        job.type = r.str("type", job.type, choices=JOB_TYPES)
-        job.priority = r.int("priority", job.priority)
+        job.name = r.text("name", job_id)
+        job.region = r.text("region", job.region)
+        job.namespace = r.text("namespace", job.namespace)
+        job.type = r.text("type", job.type, choices=JOB_TYPES)
+        job.priority = r.integer("priority", job.priority)
         job.datacenters = r.str_list("datacenters", job.datacenters)
-        job.all_at_once = r.bool("all_at_once", job.all_at_once)
+        job.all_at_once = r.flag("all_at_once", job.all_at_once)
         job.meta = r.str_map("meta")
         job.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         found = r.block("update")
@@ -79,23 +79,23 @@ class Decoder:
     def constraint(self, raw: RawBlock, path: str) -> Constraint:
         r = self.reader(raw, path)
         c = Constraint()
-        c.attribute = r.str("attribute", c.attribute)
-        c.operator = r.str("operator", c.operator, choices=CONSTRAINT_OPERATORS)
-        c.value = r.str("value", c.value)
+        c.attribute = r.text("attribute", c.attribute)
+        c.operator = r.text("operator", c.operator, choices=CONSTRAINT_OPERATORS)
+        c.value = r.text("value", c.value)
         r.finish()
         return c
 
     def update(self, raw: RawBlock, path: str, base: UpdateStrategy | None) -> UpdateStrategy:
         r = self.reader(raw, path)
         u = copy.deepcopy(base) if base is not None else UpdateStrategy()
-        u.max_parallel = r.int("max_parallel", u.max_parallel, want=NON_NEGATIVE)
-        u.canary = r.int("canary", u.canary, want=NON_NEGATIVE)
+        u.max_parallel = r.integer("max_parallel", u.max_parallel, want=NON_NEGATIVE)
+        u.canary = r.integer("canary", u.canary, want=NON_NEGATIVE)
         u.min_healthy_time = r.duration("min_healthy_time", u.min_healthy_time)
         u.healthy_deadline = r.duration("healthy_deadline", u.healthy_deadline)
         u.progress_deadline = r.duration("progress_deadline", u.progress_deadline)
-        u.auto_revert = r.bool("auto_revert", u.auto_revert)
-        u.auto_promote = r.bool("auto_promote", u.auto_promote)
-        u.health_check = r.str("health_check", u.health_check, choices=("checks", "task_states", "manual"))
+        u.auto_revert = r.flag("auto_revert", u.auto_revert)
+        u.auto_promote = r.flag("auto_promote", u.auto_promote)
+        u.health_check = r.text("health_check", u.health_check, choices=("checks", "task_states", "manual"))
         u.stagger = r.duration("stagger", u.stagger)
         r.finish()
         return u
@@ -103,10 +103,10 @@ class Decoder:
     def periodic(self, raw: RawBlock, path: str) -> Periodic:
         r = self.reader(raw, path)
         p = Periodic()
-        p.cron = r.str("cron", p.cron)
-        p.prohibit_overlap = r.bool("prohibit_overlap", p.prohibit_overlap)
-        p.time_zone = r.str("time_zone", p.time_zone)
-        p.enabled = r.bool("enabled", p.enabled)
+        p.cron = r.text("cron", p.cron)
+        p.prohibit_overlap = r.flag("prohibit_overlap", p.prohibit_overlap)
+        p.time_zone = r.text("time_zone", p.time_zone)
+        p.enabled = r.flag("enabled", p.enabled)
         r.finish()
         return p
 
@@ -115,7 +115,7 @@ class Decoder:
     def group(self, raw: RawBlock, path: str, job: Job) -> TaskGroup:
         r = self.reader(raw, path)
         g = TaskGroup(name=raw.labels[0])
-        g.count = r.int("count", g.count, want=NON_NEGATIVE)
+        g.count = r.integer("count", g.count, want=NON_NEGATIVE)
         g.meta = r.str_map("meta")
         g.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         g.networks = [self.network(b, p) for b, p in r.blocks("network")]
@@ -135,14 +135,14 @@ class Decoder:
     def network(self, raw: RawBlock, path: str) -> Network:
         r = self.reader(raw, path)
         n = Network()
-        n.mode = r.str("mode", n.mode, choices=("host", "bridge", "none"))
-        n.mbits = r.int("mbits", n.mbits, want=NON_NEGATIVE)
+        n.mode = r.text("mode", n.mode, choices=("host", "bridge", "none"))
+        n.mbits = r.integer("mbits", n.mbits, want=NON_NEGATIVE)
         for block, ppath in r.blocks("port", labels=1):
             pr = self.reader(block, ppath)
             port = Port(label=block.labels[0])
-            port.static = pr.int("static", port.static, want="a port number")
-            port.to = pr.int("to", port.to, want="a port number")
-            port.host_network = pr.str("host_network", port.host_network)
+            port.static = pr.integer("static", port.static, want="a port number")
+            port.to = pr.integer("to", port.to, want="a port number")
+            port.host_network = pr.text("host_network", port.host_network)
             pr.finish()
             n.ports.append(port)
         r.finish()
@@ -151,31 +151,31 @@ class Decoder:
     def restart(self, raw: RawBlock, path: str, job_type: str) -> RestartPolicy:
         r = self.reader(raw, path)
         p = RestartPolicy.default_for(job_type)
-        p.attempts = r.int("attempts", p.attempts, want=NON_NEGATIVE)
+        p.attempts = r.integer("attempts", p.attempts, want=NON_NEGATIVE)
         p.interval = r.duration("interval", p.interval)
         p.delay = r.duration("delay", p.delay)
-        p.mode = r.str("mode", p.mode, choices=("fail", "delay"))
+        p.mode = r.text("mode", p.mode, choices=("fail", "delay"))
         r.finish()
         return p
 
     def reschedule(self, raw: RawBlock, path: str, job_type: str) -> ReschedulePolicy:
         r = self.reader(raw, path)
         p = ReschedulePolicy.default_for(job_type)
-        p.attempts = r.int("attempts", p.attempts, want=NON_NEGATIVE)
+        p.attempts = r.integer("attempts", p.attempts, want=NON_NEGATIVE)
         p.interval = r.duration("interval", p.interval)
         p.delay = r.duration("delay", p.delay)
-        p.delay_function = r.str("delay_function", p.delay_function, choices=("constant", "exponential", "fibonacci"))
+        p.delay_function = r.text("delay_function", p.delay_function, choices=("constant", "exponential", "fibonacci"))
         p.max_delay = r.duration("max_delay", p.max_delay)
-        p.unlimited = r.bool("unlimited", p.unlimited)
+        p.unlimited = r.flag("unlimited", p.unlimited)
         r.finish()
         return p
 
     def ephemeral_disk(self, raw: RawBlock, path: str) -> EphemeralDisk:
         r = self.reader(raw, path)
         d = EphemeralDisk()
-        d.size = r.int("size", d.size, want=NON_NEGATIVE)
-        d.sticky = r.bool("sticky", d.sticky)
-        d.migrate = r.bool("migrate", d.migrate)
+        d.size = r.integer("size", d.size, want=NON_NEGATIVE)
+        d.sticky = r.flag("sticky", d.sticky)
+        d.migrate = r.flag("migrate", d.migrate)
         r.finish()
         return d
 
@@ -184,13 +184,13 @@ class Decoder:
     def service(self, raw: RawBlock, path: str) -> Service:
         r = self.reader(raw, path)
         s = Service()
-        s.name = r.str("name", s.name)
-        s.port = r.str("port", s.port)
+        s.name = r.text("name", s.name)
+        s.port = r.text("port", s.port)
         s.tags = r.str_list("tags", s.tags)
         s.canary_tags = r.str_list("canary_tags", s.canary_tags)
         s.meta = r.str_map("meta")
-        s.address_mode = r.str("address_mode", s.address_mode, choices=("auto", "host", "driver", "alloc"))
-        s.provider = r.str("provider", s.provider, choices=("consul", "nomad"))
+        s.address_mode = r.text("address_mode", s.address_mode, choices=("auto", "host", "driver", "alloc"))
+        s.provider = r.text("provider", s.provider, choices=("consul", "nomad"))
         s.checks = [self.check(b, p) for b, p in r.blocks("check")]
         found = r.block("check_restart")
         s.check_restart = self.check_restart(*found) if found else None
@@ -200,30 +200,30 @@ class Decoder:
     def check(self, raw: RawBlock, path: str) -> Check:
         r = self.reader(raw, path)
         c = Check()
-        c.name = r.str("name", c.name)
-        c.type = r.str("type", c.type, choices=("http", "tcp", "script", "grpc"))
-        c.path = r.str("path", c.path)
-        c.method = r.str("method", c.method)
+        c.name = r.text("name", c.name)
+        c.type = r.text("type", c.type, choices=("http", "tcp", "script", "grpc"))
+        c.path = r.text("path", c.path)
+        c.method = r.text("method", c.method)
         c.header = r.list_map("header")
-        c.protocol = r.str("protocol", c.protocol, choices=("http", "https"))
-        c.port = r.str("port", c.port)
+        c.protocol = r.text("protocol", c.protocol, choices=("http", "https"))
+        c.port = r.text("port", c.port)
         c.interval = r.duration("interval", c.interval)
         c.timeout = r.duration("timeout", c.timeout)
-        c.command = r.str("command", c.command)
+        c.command = r.text("command", c.command)
         c.args = r.str_list("args", c.args)
-        c.task = r.str("task", c.task)
-        c.success_before_passing = r.int("success_before_passing", c.success_before_passing, want=NON_NEGATIVE)
-        c.failures_before_critical = r.int("failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE)
-        c.initial_status = r.str("initial_status", c.initial_status, choices=("", "passing", "warning", "critical"))
+        c.task = r.text("task", c.task)
+        c.success_before_passing = r.integer("success_before_passing", c.success_before_passing, want=NON_NEGATIVE)
+        c.failures_before_critical = r.integer("failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE)
+        c.initial_status = r.text("initial_status", c.initial_status, choices=("", "passing", "warning", "critical"))
         r.finish()
         return c
 
     def check_restart(self, raw: RawBlock, path: str) -> CheckRestart:
         r = self.reader(raw, path)
         c = CheckRestart()
-        c.limit = r.int("limit", c.limit, want=NON_NEGATIVE)
+        c.limit = r.integer("limit", c.limit, want=NON_NEGATIVE)
         c.grace = r.duration("grace", c.grace)
-        c.ignore_warnings = r.bool("ignore_warnings", c.ignore_warnings)
+        c.ignore_warnings = r.flag("ignore_warnings", c.ignore_warnings)
         r.finish()
         return c
 
@@ -232,7 +232,7 @@ class Decoder:
     def task(self, raw: RawBlock, path: str, job: Job) -> Task:
         r = self.reader(raw, path)
         t = Task(name=raw.labels[0])
-        t.driver = r.str("driver", t.driver)
+        t.driver = r.text("driver", t.driver)
         t.config = coerce_config(t.driver, r.any_map("config"))
         t.env = r.str_map("env")
         found = r.block("resources")
@@ -243,9 +243,9 @@ class Decoder:
         found = r.block("logs")
         t.logs = self.logs(*found) if found else LogConfig()
         t.kill_timeout = r.duration("kill_timeout", t.kill_timeout)
-        t.kill_signal = r.str("kill_signal", t.kill_signal)
-        t.user = r.str("user", t.user)
-        t.leader = r.bool("leader", t.leader)
+        t.kill_signal = r.text("kill_signal", t.kill_signal)
+        t.user = r.text("user", t.user)
+        t.leader = r.flag("leader", t.leader)
         t.meta = r.str_map("meta")
         t.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         found = r.block("restart")
@@ -256,38 +256,38 @@ class Decoder:
     def resources(self, raw: RawBlock, path: str) -> Resources:
         r = self.reader(raw, path)
         res = Resources()
-        res.cpu = r.int("cpu", res.cpu, want=NON_NEGATIVE)
-        res.memory = r.int("memory", res.memory, want=NON_NEGATIVE)
-        res.memory_max = r.int("memory_max", res.memory_max, want=NON_NEGATIVE)
-        res.cores = r.int("cores", res.cores, want=NON_NEGATIVE)
+        res.cpu = r.integer("cpu", res.cpu, want=NON_NEGATIVE)
+        res.memory = r.integer("memory", res.memory, want=NON_NEGATIVE)
+        res.memory_max = r.integer("memory_max", res.memory_max, want=NON_NEGATIVE)
+        res.cores = r.integer("cores", res.cores, want=NON_NEGATIVE)
         r.finish()
         return res
 
     def artifact(self, raw: RawBlock, path: str) -> Artifact:
         r = self.reader(raw, path)
-        a = Artifact(source=r.str("source", ""))
+        a = Artifact(source=r.text("source", ""))
         if not r.has("source"):
             r.error("", 'missing required field "source"')
-        a.destination = r.str("destination", a.destination)
-        a.mode = r.str("mode", a.mode, choices=("any", "file", "dir"))
+        a.destination = r.text("destination", a.destination)
+        a.mode = r.text("mode", a.mode, choices=("any", "file", "dir"))
         a.options = r.str_map("options")
         a.headers = r.str_map("headers")
-        a.archive = r.bool("archive", a.archive)
+        a.archive = r.flag("archive", a.archive)
         r.finish()
         return a
 
     def template(self, raw: RawBlock, path: str) -> Template:
         r = self.reader(raw, path)
         t = Template()
-        t.data = r.str("data", t.data)
-        t.source = r.str("source", t.source)
-        t.destination = r.str("destination", t.destination)
-        t.change_mode = r.str("change_mode", t.change_mode, choices=("restart", "signal", "noop"))
-        t.change_signal = r.str("change_signal", t.change_signal)
-        t.perms = r.str("perms", t.perms)
-        t.env = r.bool("env", t.env)
-        t.left_delimiter = r.str("left_delimiter", t.left_delimiter)
-        t.right_delimiter = r.str("right_delimiter", t.right_delimiter)
+        t.data = r.text("data", t.data)
+        t.source = r.text("source", t.source)
+        t.destination = r.text("destination", t.destination)
+        t.change_mode = r.text("change_mode", t.change_mode, choices=("restart", "signal", "noop"))
+        t.change_signal = r.text("change_signal", t.change_signal)
+        t.perms = r.text("perms", t.perms)
+        t.env = r.flag("env", t.env)
+        t.left_delimiter = r.text("left_delimiter", t.left_delimiter)
+        t.right_delimiter = r.text("right_delimiter", t.right_delimiter)
         t.splay = r.duration("splay", t.splay)
         r.finish()
         return t
@@ -295,9 +295,9 @@ class Decoder:
     def logs(self, raw: RawBlock, path: str) -> LogConfig:
         r = self.reader(raw, path)
         lc = LogConfig()
-        lc.max_files = r.int("max_files", lc.max_files, want=NON_NEGATIVE)
-        lc.max_file_size = r.int("max_file_size", lc.max_file_size, want=NON_NEGATIVE)
-        lc.disabled = r.bool("disabled", lc.disabled)
+        lc.max_files = r.integer("max_files", lc.max_files, want=NON_NEGATIVE)
+        lc.max_file_size = r.integer("max_file_size", lc.max_file_size, want=NON_NEGATIVE)
+        lc.disabled = r.flag("disabled", lc.disabled)
         r.finish()
         return lc
 

@@ -153,9 +153,8 @@ def _split(obj: dict[str, Any] | None) -> tuple[dict[str, str], dict[str, Any]]:
     for key, value in (obj or {}).items():
         if value is None:
             continue
-        if isinstance(value, dict) and key not in ("Meta", "Header", "GetterOptions", "GetterHeaders"):
-            objects[key] = value
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        nested = isinstance(value, dict) and key not in ("Meta", "Header", "GetterOptions", "GetterHeaders")
+        if nested or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
             objects[key] = value
         elif isinstance(value, dict | list):
             if isinstance(value, dict):

@@ -14,6 +14,7 @@ a second parser. Nothing here calls Python's eval().
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from reconciler.spec.errors import NOWHERE, Pos, suggestion
 from reconciler.spec.functions import FUNCTIONS, FunctionError, type_name
 
 MAX_DEPTH = 64
+MAX_SIZE = 1_000_000  # longest string or collection an expression may build (guards against blow-ups)
 
 
 class EvalError(Exception):
@@ -122,6 +124,8 @@ def _number(v: Any, pos: Pos) -> int | float:
 def _tidy(n: float | int) -> int | float:
     if isinstance(n, float) and n.is_integer() and abs(n) < 2**53:
         return int(n)
+    if isinstance(n, int) and abs(n) >= 2**63:
+        raise OverflowError("the result is too large")
     return n
 
 
@@ -173,7 +177,10 @@ class Evaluator:
         return self._eval(subs[0])
 
     def _e_int_lit(self, node: Tree) -> int:
-        return int(str(node.children[0]))
+        text = str(node.children[0])
+        if len(text.lstrip("-")) > 18:
+            raise EvalError(f"number {text[:20]}... is too large", pos_of(node))
+        return int(text)
 
     def _e_float_lit(self, node: Tree) -> float | int:
         return _tidy(float(str(node.children[0])))
@@ -244,7 +251,10 @@ class Evaluator:
         values = [p for p in pieces if not isinstance(p, _Verbatim)]
         if len(pieces) == 1 and values and not isinstance(pieces[0], str):
             return pieces[0]  # "${x}" alone keeps x's type, as in HCL
-        return "".join(p.text if isinstance(p, _Verbatim) else _to_text(p, pos) for p in pieces)
+        result = "".join(p.text if isinstance(p, _Verbatim) else _to_text(p, pos) for p in pieces)
+        if len(result) > MAX_SIZE:
+            raise EvalError(f"string is longer than {MAX_SIZE} characters", pos)
+        return result
 
     def _interpolation(self, node: Tree) -> Any:
         subs = _subtrees(node)
@@ -388,7 +398,10 @@ class Evaluator:
         if fn is None:
             raise EvalError(f'unknown function "{name}"' + suggestion(name, [*FUNCTIONS, "file"]), pos_of(node))
         try:
-            return fn(*args)
+            result = fn(*args)
+            if isinstance(result, str | list | dict) and len(result) > MAX_SIZE:
+                raise FunctionError(f"{name}() result is larger than {MAX_SIZE}")
+            return result
         except FunctionError as exc:
             raise EvalError(str(exc), pos_of(node)) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -413,7 +426,10 @@ class Evaluator:
             if not isinstance(value, bool):
                 raise EvalError(f"! needs a bool, got {type_name(value)}", pos_of(node))
             return not value
-        return -_number(value, pos_of(node))
+        try:
+            return _tidy(-_number(value, pos_of(node)))
+        except OverflowError as exc:
+            raise EvalError(str(exc), pos_of(node)) from None
 
     def _e_binary_op(self, node: Tree) -> Any:
         left_node, term = _subtrees(node)[:2]
@@ -442,7 +458,7 @@ class Evaluator:
             raise EvalError("division by zero", pos)
         try:
             return _tidy(_ARITH[op](a, b))
-        except (OverflowError, KeyError) as exc:
+        except (OverflowError, KeyError, ValueError) as exc:
             raise EvalError(f"cannot compute {op}: {exc}", pos) from None
 
     def _e_conditional(self, node: Tree) -> Any:
@@ -488,6 +504,7 @@ def _matching_brace(text: str, i: int) -> int:
     return -1
 
 
+@functools.lru_cache(maxsize=1024)
 def is_runtime_reference(inner: str) -> bool:
     """True if `${inner}` names only what the node agent fills in (kept verbatim by the reader)."""
     source = f"x = {inner}\n"

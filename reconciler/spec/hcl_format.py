@@ -77,6 +77,8 @@ def quote_string(text: str) -> str:
             out.append(_escape_literal(text[literal_start:i]))
             end = _matching_brace(text, i + 2) if two == "${" else -1
             if end > 0 and "\n" not in text[i:end] and is_runtime_reference(text[i + 2 : end]):
+                if out[-1].endswith("$"):  # "$${" would read as an escape: spell that "$" out
+                    out[-1] = out[-1][:-1] + "\\u0024"
                 out.append(text[i : end + 1])
                 i = literal_start = end + 1
                 continue

@@ -8,7 +8,6 @@ resolves variable values (`variables.py`), and evaluates every attribute of the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,9 +159,3 @@ def to_raw(
         raw.blocks.append(to_raw(child, parent=path, index=i, source=source, scope=scope, issues=issues))
     return raw
 
-
-LocalsFactory = Callable[[dict[str, Any]], Locals]
-
-
-def job_scope(hcl: HclFile, source: str, variables: Mapping[str, Any], base_dir: Path | None) -> Scope:
-    return Locals(hcl.locals, source, dict(variables), base_dir).scope

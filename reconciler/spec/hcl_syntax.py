@@ -50,7 +50,7 @@ def expected_words(expected: set[str] | frozenset[str]) -> str:
     """Lark's expected terminals as a phrase: "a quoted string or '}'"."""
     names = set(expected)
     words: list[str] = []
-    if _VALUE_STARTS <= names:
+    if names >= _VALUE_STARTS:
         words.append("a value (a quoted string, number, list or object)")
         names -= _VALUE_STARTS | {"NAME", "LPAR", "MINUS", "NOT", "FLOAT_LITERAL"}
     if names & _OPERATORS and len(names & _OPERATORS) > 3:
@@ -126,7 +126,8 @@ def syntax_error(exc: Exception, text: str, filename: str) -> SpecError:
             line, column = opened
             msg = "unterminated string: this quoted string is never closed"
     elif isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else ""
+        at = exc.pos_in_stream if isinstance(exc.pos_in_stream, int) else -1
+        ch = text[at] if 0 <= at < len(text) else ""
         if ch == '"':
             msg = "unterminated string: a quoted string must close on the same line"
         else:

@@ -76,10 +76,10 @@ def _follows_from(issue: SpecIssue, failed: set[str]) -> bool:
     return issue.path.count(".") > 3 and any(p.startswith(issue.path + ".") for p in failed)
 
 
-def _finish(job: Job, positions: Positions, issues: Issues) -> Job:
+def _finish(job: Job, positions: Positions, issues: Issues, *, check: bool = True) -> Job:
     job = fill_defaults(job)
     failed = {i.path for i in issues.items} | issues.failed_paths
-    for issue in validate(job):
+    for issue in validate(job) if check else []:
         if not _follows_from(issue, failed):
             issues.items.append(_locate(issue, positions, issues.file))
     if issues:
@@ -89,7 +89,7 @@ def _finish(job: Job, positions: Positions, issues: Issues) -> Job:
 
 def _parse(
     text: str, *, filename: str, format: str, variables: Mapping[str, str] | None,
-    var_files: list[str] | None, env: Mapping[str, str] | None,
+    var_files: list[str] | None, env: Mapping[str, str] | None, check: bool = True,
 ) -> Job:
     issues = Issues(filename)
     if len(text) > MAX_BYTES:
@@ -105,7 +105,7 @@ def _parse(
             job = job_from_nomad(data)
         except SpecError as exc:
             raise SpecError([i.located(filename, NOWHERE) for i in exc.errors]) from None
-        return _finish(job, {}, issues)
+        return _finish(job, {}, issues, check=check)
     if format == "hcl":
         raw = _hcl_raw(text, filename, issues, variables=variables, var_files=var_files, env=env)
     elif format == "yaml":
@@ -116,7 +116,7 @@ def _parse(
         issues.raise_if_any()
         raise SpecError([SpecIssue(filename, 0, 0, "", "no job found")])
     job, positions = decode_job(raw, issues)
-    return _finish(job, positions, issues)
+    return _finish(job, positions, issues, check=check)
 
 
 def parse_job(
@@ -138,6 +138,18 @@ def parse_job(
     except RecursionError:
         raise SpecError([SpecIssue(filename, 0, 0, "", "the job file is nested too deeply")]) from None
     except Exception as exc:  # a reader bug must not escape as anything but SpecError
+        raise SpecError([SpecIssue(filename, 0, 0, "", f"cannot read the job: {type(exc).__name__}: {exc}")]) from None
+
+
+def read_job(text: str, *, filename: str = "<input>", format: str = "hcl") -> Job:
+    """The job in `text` with defaults filled in, checked for syntax and types only (no `validate`).
+
+    For tools that must handle jobs the semantic rules would reject (formatting, tests)."""
+    try:
+        return _parse(text, filename=filename, format=format, variables=None, var_files=None, env=None, check=False)
+    except SpecError:
+        raise
+    except Exception as exc:
         raise SpecError([SpecIssue(filename, 0, 0, "", f"cannot read the job: {type(exc).__name__}: {exc}")]) from None
 
 

@@ -57,7 +57,7 @@ IGNORED = frozenset({
     "DynamicPorts", "ReservedPorts", "SpecType", "Canonicalize", "Ports", "GetterInsecure", "Wait",
     "VaultGrace", "ErrMissingKey", "Uid", "Gid", "ChangeScript", "OnUpdate", "Interval", "CheckRestart",
     "Connect", "EnableTagOverride", "TaggedAddresses", "Cluster", "TaskName", "Expose", "GRPCService",
-    "GRPCUseTLS", "TLSServerName", "TLSSkipVerify", "Body", "PortLabel", "AddressMode", "OnUpdate",
+    "GRPCUseTLS", "TLSServerName", "TLSSkipVerify", "Body", "PortLabel", "AddressMode",
     "Provider", "Namespace", "Datacenters", "Region", "NodeID", "Meta", "Stagger",
 })
 

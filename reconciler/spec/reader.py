@@ -66,7 +66,7 @@ class FieldReader:
 
     # -- scalars ------------------------------------------------------------------------
 
-    def int(self, name: str, default: int, *, want: str = "an integer") -> int:
+    def integer(self, name: str, default: int, *, want: str = "an integer") -> int:
         rv = self._get(name)
         if rv is None:
             return default
@@ -86,7 +86,7 @@ class FieldReader:
         self._bad(name, rv, want)
         return default
 
-    def str(self, name: str, default: str, *, choices: tuple[str, ...] = ()) -> str:
+    def text(self, name: str, default: str, *, choices: tuple[str, ...] = ()) -> str:
         rv = self._get(name)
         if rv is None:
             return default
@@ -100,7 +100,7 @@ class FieldReader:
             return default
         return text
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         rv = self._get(name)
         if rv is None:
             return default

@@ -105,4 +105,4 @@ def render_diff(diff: JobDiff, *, verbose: bool = False, group_counts: GroupCoun
     for g in diff.task_groups:
         counts = (group_counts or {}).get(g.name)
         out += _group(g, longest_marker - len(_marker(g.type)), verbose, counts) + "\n"
-    return out
+    return out.rstrip() + "\n"  # Nomad trims the diff before printing it

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.spec.errors import Issues, Pos, SpecError, suggestion
-from reconciler.spec.expressions import UNSET, EvalError, Scope, evaluate, pos_of
+from reconciler.spec.expressions import UNSET, EvalError, Scope, evaluate
 from reconciler.spec.hcl_reader import HclBlock, read_body
 from reconciler.spec.hcl_syntax import parse_tree
 
@@ -181,5 +181,3 @@ def resolve_variables(
             issues.add(f"variable.{name}", problem, where[name])
     return values
 
-
-__all__ = ["resolve_variables", "convert_text", "pos_of"]

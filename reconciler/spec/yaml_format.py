@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from reconciler.spec.errors import Issues, SpecError
 from reconciler.spec.hcl_format import format_hcl
@@ -37,6 +38,17 @@ def raw_to_data(raw: RawBlock) -> dict[str, Any]:
     return out
 
 
+def _safe_strings(value: Any) -> Any:
+    """Strings with line separators or control characters double-quoted (ruamel mangles them otherwise)."""
+    if isinstance(value, dict):
+        return {_safe_strings(k): _safe_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe_strings(v) for v in value]
+    if isinstance(value, str) and not value.isprintable():
+        return DoubleQuotedScalarString(value)
+    return value
+
+
 def job_to_data(job: Job) -> dict[str, Any]:
     text = format_hcl(job)
     issues = Issues("<format>")
@@ -53,5 +65,5 @@ def job_to_yaml(job: Job) -> str:
     yaml.default_flow_style = False
     yaml.width = 4096
     buf = io.StringIO()
-    yaml.dump(job_to_data(job), buf)
+    yaml.dump(_safe_strings(job_to_data(job)), buf)
     return buf.getvalue()

@@ -1,0 +1,64 @@
+"""`reconciler validate` and `reconciler fmt`, run through click's test runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from reconciler.cli.spec_cmds import fmt_cmd, parse_var_flags, validate_cmd
+from reconciler.spec import format_hcl, load_job_file
+from tests.spec.conftest import BROKEN, EXAMPLES
+
+
+def test_validate_success() -> None:
+    result = CliRunner().invoke(validate_cmd, [str(EXAMPLES / "todo-java.nomad")])
+    assert result.exit_code == 0
+    assert result.output == "Job validation successful\n"
+
+
+def test_validate_lists_every_error() -> None:
+    result = CliRunner().invoke(validate_cmd, [str(BROKEN / "unknown_field.nomad")])
+    assert result.exit_code == 1
+    assert 'unknown field "coutn", did you mean "count"?' in result.output
+    assert 'unknown field "memroy", did you mean "memory"?' in result.output
+
+
+def test_validate_takes_variables(tmp_path: Path) -> None:
+    job = tmp_path / "job.nomad"
+    job.write_text((BROKEN / "missing_variable.nomad").read_text())
+    assert CliRunner().invoke(validate_cmd, [str(job)]).exit_code == 1
+    ok = CliRunner().invoke(validate_cmd, [str(job), "-var", "jar=/app.jar"])
+    assert ok.exit_code == 0, ok.output
+    varfile = tmp_path / "vars.hcl"
+    varfile.write_text('jar = "/other.jar"\n')
+    assert CliRunner().invoke(validate_cmd, [str(job), "-var-file", str(varfile)]).exit_code == 0
+
+
+def test_fmt_check_and_write(tmp_path: Path) -> None:
+    job = tmp_path / "todo.nomad"
+    shutil.copy(EXAMPLES / "todo-java.nomad", job)
+    check = CliRunner().invoke(fmt_cmd, ["-check", str(job)])
+    assert check.exit_code == 1 and check.output == f"{job}\n"
+    write = CliRunner().invoke(fmt_cmd, ["-write", str(job)])
+    assert write.exit_code == 0
+    assert job.read_text() == format_hcl(load_job_file(EXAMPLES / "todo-java.nomad"))
+    assert CliRunner().invoke(fmt_cmd, ["-check", str(job)]).exit_code == 0
+
+
+def test_fmt_prints_canonical_hcl() -> None:
+    result = CliRunner().invoke(fmt_cmd, [str(EXAMPLES / "consul.nomad")])
+    assert result.exit_code == 0
+    assert result.output == format_hcl(load_job_file(EXAMPLES / "consul.nomad"))
+
+
+def test_fmt_refuses_to_inline_variables(tmp_path: Path) -> None:
+    job = tmp_path / "job.nomad"
+    job.write_text((BROKEN / "missing_variable.nomad").read_text())
+    result = CliRunner().invoke(fmt_cmd, ["-w", str(job), "-var", "jar=/a.jar"])
+    assert result.exit_code == 2
+
+
+def test_var_flags() -> None:
+    assert parse_var_flags(("a=1", "b=x=y", "c=")) == {"a": "1", "b": "x=y", "c": ""}

@@ -1,0 +1,80 @@
+"""Nomad API JSON both ways: the shape existing clients send, and errors with JSON paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, load_job_file
+from tests.spec.conftest import EXAMPLES
+
+MINIMAL: dict[str, Any] = {
+    "ID": "todo",
+    "Datacenters": ["dc1"],
+    "TaskGroups": [{
+        "Name": "web",
+        "Count": 2,
+        "Networks": [{"ReservedPorts": [{"Label": "admin", "Value": 9000}], "DynamicPorts": [{"Label": "http", "To": 8080}]}],
+        "Services": [{"Name": "todo", "PortLabel": "http", "Tags": ["urlprefix-/todo"],
+                      "Checks": [{"Type": "http", "Path": "/", "Interval": 2_000_000_000, "Timeout": 2_000_000_000}]}],
+        "Tasks": [{"Name": "todo", "Driver": "java", "Config": {"jar_path": "/app.jar", "jvm_options": ["-Xmx256m"]},
+                   "Resources": {"CPU": 200, "MemoryMB": 256}}],
+        "Update": {"MaxParallel": 5, "Canary": 1},
+    }],
+    "Constraints": [{"LTarget": "${attr.kernel.name}", "RTarget": "linux", "Operand": "="}],
+}
+
+
+def test_a_minimal_api_job_gets_nomads_defaults() -> None:
+    job = job_from_nomad({"Job": MINIMAL})
+    group = job.task_groups[0]
+    assert job.type == "service" and job.priority == 50 and job.name == "todo"
+    assert [(p.label, p.static, p.to) for p in group.networks[0].ports] == [("admin", 9000, 0), ("http", 0, 8080)]
+    assert group.update is not None and group.update.max_parallel == 5 and group.update.canary == 1
+    assert group.update.healthy_deadline == 300_000_000_000
+    assert group.tasks[0].resources.cpu == 200 and group.tasks[0].resources.memory == 256
+    assert group.services[0].checks[0].name == 'service: "todo" check'
+    assert job.constraints[0].attribute == "${attr.kernel.name}"
+
+
+def test_bare_and_wrapped_jobs_are_the_same() -> None:
+    assert job_from_nomad(MINIMAL) == job_from_nomad({"Job": MINIMAL})
+
+
+def test_written_json_has_nomads_keys() -> None:
+    data = job_to_nomad(load_job_file(EXAMPLES / "todo-java-scaled-service.nomad"))
+    group = data["TaskGroups"][0]
+    assert set(data) >= {"ID", "Name", "Type", "Datacenters", "TaskGroups", "Update", "Meta", "Constraints"}
+    assert group["Networks"][0]["DynamicPorts"] == [{"Label": "http", "Value": 0, "To": 0, "HostNetwork": ""}]
+    assert group["Services"][0]["PortLabel"] == "http"
+    assert group["Services"][0]["Checks"][0]["Interval"] == 2_000_000_000
+    assert set(group["Update"]) >= {"MaxParallel", "Canary", "MinHealthyTime", "HealthyDeadline", "ProgressDeadline",
+                                    "AutoRevert", "AutoPromote", "HealthCheck"}
+    assert set(group) >= {"RestartPolicy", "ReschedulePolicy", "EphemeralDisk"}
+    assert set(group["Tasks"][0]["Resources"]) >= {"CPU", "MemoryMB"}
+
+
+def test_read_only_keys_from_nomad_are_ignored() -> None:
+    data = dict(MINIMAL, Status="running", Version=3, CreateIndex=10, Stop=False, Affinities=None)
+    assert job_from_nomad(data) == job_from_nomad(MINIMAL)
+
+
+BAD = [
+    pytest.param({"ID": "todo", "TaskGroups": [{"Name": "web", "Count": "five"}]},
+                 "Job.TaskGroups[0].Count: must be an integer, got \"five\"", id="count as text"),
+    pytest.param({"ID": "todo", "TaskGroups": "web"}, "Job.TaskGroups: must be a list, got \"web\"", id="groups not a list"),
+    pytest.param({"TaskGroups": []}, "Job.ID: missing required field", id="no ID"),
+    pytest.param({"ID": "todo", "Priorty": 70}, 'Job.Priorty: unknown field "Priorty", did you mean "Priority"?',
+                 id="misspelt key"),
+    pytest.param({"ID": "todo", "TaskGroups": [{"Name": "web", "Tasks": [{"Name": "t", "Resources": {"CPU": True}}]}]},
+                 "Job.TaskGroups[0].Tasks[0].Resources.CPU: must be an integer, got true", id="bool for an integer"),
+    pytest.param([1, 2], "Job: must be a JSON object, got a list", id="not an object"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), BAD)
+def test_bad_json_names_the_field(data: Any, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        job_from_nomad(data)
+    assert f"{info.value.errors[0].path}: {info.value.errors[0].message}" == message

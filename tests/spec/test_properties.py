@@ -1,0 +1,43 @@
+"""Property tests over generated jobs: every representation reads back to the same job."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+
+from reconciler.spec import canonical, format_hcl, job_from_nomad, job_to_nomad, job_to_yaml, spec_hash
+from reconciler.spec.loader import read_job
+from reconciler.spec.model import Job
+from tests.spec.strategies import jobs
+
+FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(jobs)
+def test_nomad_json_round_trip_is_exact(job: Job) -> None:
+    wire = json.loads(json.dumps({"Job": job_to_nomad(job)}))
+    assert job_from_nomad(wire) == job
+
+
+@FAST
+@given(jobs)
+def test_canonical_hcl_round_trip_is_exact(job: Job) -> None:
+    text = format_hcl(job)
+    again = read_job(text)
+    assert again == job
+    assert format_hcl(again) == text
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(jobs)
+def test_yaml_round_trip_is_exact(job: Job) -> None:
+    assert read_job(job_to_yaml(job), format="yaml") == job
+
+
+@FAST
+@given(jobs)
+def test_hash_is_a_function_of_the_canonical_form(job: Job) -> None:
+    copy = job_from_nomad(canonical(job))
+    assert spec_hash(copy) == spec_hash(job)
