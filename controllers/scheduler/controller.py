@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controllers.scheduler.decide import Decision, decide
-from controllers.scheduler.writer import Guard, commit_plan, guard_key, read_guard
+from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key, read_guard
 from reconciler.model.ids import new_id
 from reconciler.model.objects import (
     Allocation,
@@ -177,16 +177,24 @@ class SchedulerController(Controller):
                     versions[a.job_version] = old
         due.sort(key=lambda e: e.create_time)
         eval_id = due[-1].id if due else (blocked[-1].id if blocked else new_id())
+        guard = Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0)
+        writer = PipelinedWriter(self.store, guard)
+        keys = self.keys
+
+        def sink(new_allocs: list[Allocation]) -> None:
+            writer.feed([(keys.alloc(a.id), a) for a in new_allocs])
+
         d = decide(
             job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
-            now=now, versions=versions,
+            now=now, versions=versions, sink=sink,
         )
         tail = self._eval_updates(ns, jid, rec, d, due, blocked, future, eval_id, now)
         if d.writes or tail:
-            guard = Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0)
-            allocs = [(self.keys.alloc(a.id), a) for a in d.new_allocs + d.updated_allocs]
             self.stats["plans"] += 1
-            if not commit_plan(self.store, guard, allocs, [(self.keys.eval(e.id), e) for e in tail]):
+            ok = writer.finish(
+                [(keys.alloc(a.id), a) for a in d.updated_allocs], [(keys.eval(e.id), e) for e in tail]
+            )
+            if not ok:
                 self.stats["conflicts"] += 1
                 return Requeue(0.0)
             self.stats["placed"] += len(d.new_allocs)

@@ -11,7 +11,7 @@ trying (Nomad coalesces the remaining failures into the first one's metrics).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.feasibility import (
@@ -96,8 +96,12 @@ def place(
     *,
     eval_id: str,
     now: float,
+    sink: Callable[[list[Allocation]], None] | None = None,
+    sink_every: int = 125,
 ) -> Placements:
-    """Place `wanted`, charging `states` (mutated: it is this plan's working copy)."""
+    """Place `wanted`, charging `states` (mutated: it is this plan's working copy). `sink`,
+    if given, receives the new allocations every `sink_every` placements (the controller
+    commits them while the rest are being placed) and the remainder at the end."""
     out = Placements()
     if not wanted:
         return out
@@ -105,6 +109,7 @@ def place(
     order = shuffled(list(nodes), eval_id)
     limit = sample_limit(len(nodes))
     ids = fast_ids(random.Random(new_id()))
+    sunk = 0
     ctxs: dict[str, _GroupCtx] = {}
     for p in wanted:
         group = job.group(p.task_group)
@@ -144,6 +149,11 @@ def place(
         )
         st.add(alloc)
         out.allocs.append(alloc)
+        if sink is not None and len(out.allocs) - sunk >= sink_every:
+            sink(out.allocs[sunk:])
+            sunk = len(out.allocs)
+    if sink is not None and len(out.allocs) > sunk:
+        sink(out.allocs[sunk:])
     return out
 
 
