@@ -6,8 +6,8 @@ for an older job version is never applied, and (b) the job's guard key
 (or an old and a new leader) therefore cannot both apply plans made from the same state: the
 second one's first transaction fails, it re-reads (after its cache caught up with the guard's
 revision) and decides again. A plan too large for one transaction is split into batches
-chained on the guard revision the previous batch left; after each commit the guard is read
-back and must hold our own token, or someone else wrote in between and we stop.
+chained on the guard revision the previous batch left (the revision the transaction was
+applied at), so anyone else's write in between makes our next batch fail and we stop.
 
 `PipelinedWriter` commits batches from a thread while the placer is still choosing nodes for
 the next ones (etcd's work and the network wait overlap the scheduling work).
@@ -73,14 +73,11 @@ class GuardedChain:
         self.seq += 1
         mark = f"{self.token}:{self.seq}"
         txn.put(self.guard.key, mark)
-        if not self.store.commit(txn):
+        rev = self.store.commit_revision(txn)
+        if rev is None:
             log.info("job=%s plan lost a race at batch %d; re-reading", self.guard.job_key, self.seq)
             return False
-        raw = self.store.get_raw(self.guard.key)
-        if raw is None or raw.value.decode() != mark:
-            log.info("job=%s another scheduler wrote after batch %d; re-reading", self.guard.job_key, self.seq)
-            return False
-        self.guard.revision = raw.mod_revision
+        self.guard.revision = rev  # the guard was put by this transaction: its mod revision
         return True
 
     def commit_tail(self, items: Sequence[tuple[str, bytes]]) -> bool:
