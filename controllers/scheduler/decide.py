@@ -55,7 +55,10 @@ def decide(
     d = Decision(res, followup_at=res.followup_at())
     stopping = {s.alloc.id for s in res.stop}
     if job is not None and res.place:
-        live = (a for a in all_allocs if a.id not in stopping and not is_terminal(a, statuses))
+        live = (
+            a for a in all_allocs
+            if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
+        )
         states = build_states(nodes, live)
         placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now, sink=sink)
         d.new_allocs = placed.allocs
