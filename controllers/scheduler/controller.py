@@ -119,7 +119,9 @@ class SchedulerController(Controller):
         if new is None or (old is not None and old.client_status == new.client_status):
             return
         a = self.allocs.get(self.keys.alloc(new.alloc_id))
-        if a is not None:
+        # "running" matters only to a replacement (the update gate, a drained original);
+        # every other change (failed, complete, lost) may need a decision
+        if a is not None and (new.client_status != ClientStatus.RUNNING or a.previous_allocation):
             self.enqueue(job_key(a.namespace, a.job_id))
         if new.client_status in (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST):
             self._unblock()
