@@ -107,7 +107,7 @@ def place(
         return out
     rng = random.Random(eval_id)
     order = shuffled(list(nodes), eval_id)
-    limit = sample_limit(len(nodes))
+    limit = sample_limit(len(nodes), batch=job.type == "batch")
     ids = fast_ids(random.Random(new_id()))
     sunk = 0
     ctxs: dict[str, _GroupCtx] = {}

@@ -21,6 +21,7 @@ NOW = 1000.0
 
 def test_sample_limit_is_log2_with_a_minimum_of_two() -> None:
     assert [sample_limit(n) for n in (1, 2, 4, 1000, 10000)] == [2, 2, 2, 10, 14]
+    assert sample_limit(1000, batch=True) == 2
 
 
 def test_binpack_prefers_fuller_nodes_and_penalty_spreads() -> None:
