@@ -97,10 +97,12 @@ def test_scheduler_benchmark(store: Store) -> None:
             if isinstance(events, StoreError):
                 return
             for e in events:
-                if e.value is not None and e.key == watched.get("key"):
-                    if codec.decode(e.value, Evaluation).status != "pending" and not done.is_set():
-                        finished_at.append(time.perf_counter())
-                        done.set()
+                if (
+                    e.value is not None and e.key == watched.get("key")
+                    and codec.decode(e.value, Evaluation).status != "pending" and not done.is_set()
+                ):
+                    finished_at.append(time.perf_counter())
+                    done.set()
 
         ev_id = new_id()
         watched["key"] = store.keys.eval(ev_id)
