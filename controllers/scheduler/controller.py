@@ -198,6 +198,9 @@ class SchedulerController(Controller):
                 job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
                 now=now, versions=versions, sink=sink,
             )
+        except BaseException:
+            writer.abort()
+            raise
         finally:
             sys.setswitchinterval(interval)
         tail = self._eval_updates(ns, jid, rec, d, due, blocked, future, eval_id, now)

@@ -126,6 +126,7 @@ class PipelinedWriter:
         self._queue: queue.Queue[list[tuple[str, Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.failed = threading.Event()
+        self.error: Exception | None = None
         self.committed = 0
 
     def feed(self, items: Sequence[tuple[str, Any]]) -> None:
@@ -144,10 +145,23 @@ class PipelinedWriter:
                 return
             if self.failed.is_set():
                 continue
-            if self.chain.commit(_encode(batch)):
+            try:
+                ok = self.chain.commit(_encode(batch))
+            except Exception as exc:  # noqa: BLE001 - re-raised by finish() in the caller's thread
+                self.error = exc
+                ok = False
+            if ok:
                 self.committed += len(batch)
             else:
                 self.failed.set()
+
+    def abort(self) -> None:
+        """Stop the thread without committing what is left (the decision failed)."""
+        self.failed.set()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
     def finish(self, more: Sequence[tuple[str, Any]], tail: Sequence[tuple[str, Any]]) -> bool:
         """Commit what is left (`more` allocation updates, then the evaluations in `tail`);
@@ -155,6 +169,9 @@ class PipelinedWriter:
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
+            self._thread = None
+        if self.error is not None:
+            raise self.error
         if self.failed.is_set():
             return False
         rest = _encode([*self._pending, *more])
