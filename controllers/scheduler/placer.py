@@ -112,11 +112,11 @@ def place(
     sunk = 0
     ctxs: dict[str, _GroupCtx] = {}
     for p in wanted:
-        group = job.group(p.task_group)
-        if group is None:
-            continue
         ctx = ctxs.get(p.task_group)
         if ctx is None:
+            group = job.group(p.task_group)
+            if group is None:
+                continue
             ctx = ctxs[p.task_group] = _group_ctx(job, group, order, states, len(nodes))
         failed = out.failed.get(p.task_group)
         if failed is not None and not p.node_id:
@@ -200,12 +200,15 @@ def _select(
     avoid = p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
     cands: list[tuple[float, int, NodeState]] = []
     exhausted: list[tuple[str, str]] = []
-    visited = 0
+    best: NodeState | None = None
+    best_s = -1e18
+    found = 0
     i = ctx.cursor
-    while visited < n and len(cands) < limit:
-        st = feasible[i % n]
+    for _ in range(n):
+        st = feasible[i]
         i += 1
-        visited += 1
+        if i == n:
+            i = 0
         if djob and st.jobs.get(job_id):
             exhausted.append(("constraint", "distinct_hosts"))
             continue
@@ -231,13 +234,17 @@ def _select(
             s = (s - (collisions + 1) / desired) / 2.0
         if avoid and st.node.id == avoid:
             s -= 1.0
-        cands.append((s, -len(cands), st))
-    ctx.cursor = i % n if n else 0
-    if cands:
-        best = max(cands, key=_rank_key)
-        ports = _ports_for(ctx, best[2], rng)
+        cands.append((s, -found, st))
+        if s > best_s:  # strictly: the first of equal scores wins
+            best_s, best = s, st
+        found += 1
+        if found == limit:
+            break
+    ctx.cursor = i
+    if best is not None:
+        ports = _ports_for(ctx, best, rng)
         if ports is not None:
-            return (best[2], ports), None
+            return (best, ports), None
         exhausted.append(("dimension", PORTS_EXHAUSTED))
         cands.sort(key=_rank_key, reverse=True)
         for _, _, st in cands[1:]:
