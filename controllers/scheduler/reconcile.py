@@ -84,7 +84,7 @@ class AllocPlace(NamedTuple):
 
     task_group: str
     name: str
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: Nomad names it so
     previous: Allocation | None = None  # the allocation this one replaces
     reason: str = "new"  # new | lost | reschedule | migrate | destructive
     node_id: str = ""  # system jobs: the one node this must go to
