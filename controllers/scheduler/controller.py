@@ -14,13 +14,14 @@ Run it under leader election with `SchedulerService(store, identity).start()`.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from controllers.scheduler.decide import Decision, decide
-from controllers.scheduler.writer import Guard, commit_plan, guard_key, read_guard
+from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key, read_guard
 from reconciler.model.ids import new_id
 from reconciler.model.objects import (
     Allocation,
@@ -118,7 +119,9 @@ class SchedulerController(Controller):
         if new is None or (old is not None and old.client_status == new.client_status):
             return
         a = self.allocs.get(self.keys.alloc(new.alloc_id))
-        if a is not None:
+        # "running" matters only to a replacement (the update gate, a drained original);
+        # every other change (failed, complete, lost) may need a decision
+        if a is not None and (new.client_status != ClientStatus.RUNNING or a.previous_allocation):
             self.enqueue(job_key(a.namespace, a.job_id))
         if new.client_status in (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST):
             self._unblock()
@@ -177,16 +180,36 @@ class SchedulerController(Controller):
                     versions[a.job_version] = old
         due.sort(key=lambda e: e.create_time)
         eval_id = due[-1].id if due else (blocked[-1].id if blocked else new_id())
-        d = decide(
-            job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
-            now=now, versions=versions,
-        )
+        guard = Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0)
+        writer = PipelinedWriter(self.store, guard)
+        keys = self.keys
+
+        def sink(new_allocs: list[Allocation]) -> None:
+            writer.feed([(keys.alloc(a.id), a) for a in new_allocs])
+
+        # A big plan runs the placer and the writer thread side by side: a short GIL switch
+        # interval lets the writer send its next batch as soon as etcd answers instead of
+        # waiting up to 5 ms for the placer (the default) at every round trip.
+        interval = sys.getswitchinterval()
+        if job is not None and sum(g.count for g in job.task_groups) > 1000:
+            sys.setswitchinterval(0.0005)
+        try:
+            d = decide(
+                job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
+                now=now, versions=versions, sink=sink,
+            )
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            sys.setswitchinterval(interval)
         tail = self._eval_updates(ns, jid, rec, d, due, blocked, future, eval_id, now)
         if d.writes or tail:
-            guard = Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0)
-            allocs = [(self.keys.alloc(a.id), a) for a in d.new_allocs + d.updated_allocs]
             self.stats["plans"] += 1
-            if not commit_plan(self.store, guard, allocs, [(self.keys.eval(e.id), e) for e in tail]):
+            ok = writer.finish(
+                [(keys.alloc(a.id), a) for a in d.updated_allocs], [(keys.eval(e.id), e) for e in tail]
+            )
+            if not ok:
                 self.stats["conflicts"] += 1
                 return Requeue(0.0)
             self.stats["placed"] += len(d.new_allocs)

@@ -7,7 +7,7 @@ reports it) run, so a dry-run shows exactly what an evaluation would do.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.placer import place
@@ -45,7 +45,9 @@ def decide(
     versions: Mapping[int, Job] | None = None,
     max_replace: Mapping[str, int] | None = None,
     update_fn: UpdateFn = tasks_updated,
+    sink: Callable[[list[Allocation]], None] | None = None,
 ) -> Decision:
+    """`sink` receives new allocations in batches while placement goes on (see placer)."""
     res = reconcile(
         job, job_allocs, statuses, nodes=nodes, job_version=version, versions=versions, now=now,
         max_replace=max_replace, update_fn=update_fn,
@@ -53,9 +55,12 @@ def decide(
     d = Decision(res, followup_at=res.followup_at())
     stopping = {s.alloc.id for s in res.stop}
     if job is not None and res.place:
-        live = (a for a in all_allocs if a.id not in stopping and not is_terminal(a, statuses))
+        live = (
+            a for a in all_allocs
+            if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
+        )
         states = build_states(nodes, live)
-        placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now)
+        placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now, sink=sink)
         d.new_allocs = placed.allocs
         d.failed = placed.failed
         d.queued = placed.queued

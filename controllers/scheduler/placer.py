@@ -11,7 +11,7 @@ trying (Nomad coalesces the remaining failures into the first one's metrics).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.feasibility import (
@@ -24,11 +24,11 @@ from controllers.scheduler.feasibility import (
     wants_distinct_hosts,
 )
 from controllers.scheduler.ports import assign_ports
-from controllers.scheduler.rank import sample_limit, score, shuffled
+from controllers.scheduler.rank import sample_limit, shuffled
 from controllers.scheduler.reconcile import AllocPlace
 from controllers.scheduler.state import NodeState
 from reconciler.model.ids import new_id
-from reconciler.model.objects import Allocation, Node
+from reconciler.model.objects import AllocatedPort, Allocation, Node
 from reconciler.model.plan import AllocMetric
 from reconciler.spec.model import Job, TaskGroup
 
@@ -50,6 +50,7 @@ class _GroupCtx:
     distinct: tuple[bool, bool]
     feasible: list[NodeState]
     base: AllocMetric
+    static_ports: list[tuple[str, int]]
     cursor: int = 0
 
 
@@ -75,7 +76,8 @@ def _group_ctx(job: Job, group: TaskGroup, order: list[str], states: Mapping[str
     for dc in job.datacenters:
         if "*" not in dc and "?" not in dc:
             base.nodes_available.setdefault(dc, 0)
-    return _GroupCtx(group, cpu, mem, wants_distinct_hosts(job, group), feasible, base)
+    static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
+    return _GroupCtx(group, cpu, mem, wants_distinct_hosts(job, group), feasible, base, static)
 
 
 def _copy_metric(m: AllocMetric) -> AllocMetric:
@@ -94,21 +96,27 @@ def place(
     *,
     eval_id: str,
     now: float,
+    sink: Callable[[list[Allocation]], None] | None = None,
+    sink_every: int = 125,
 ) -> Placements:
-    """Place `wanted`, charging `states` (mutated: it is this plan's working copy)."""
+    """Place `wanted`, charging `states` (mutated: it is this plan's working copy). `sink`,
+    if given, receives the new allocations every `sink_every` placements (the controller
+    commits them while the rest are being placed) and the remainder at the end."""
     out = Placements()
     if not wanted:
         return out
     rng = random.Random(eval_id)
     order = shuffled(list(nodes), eval_id)
-    limit = sample_limit(len(nodes))
+    limit = sample_limit(len(nodes), batch=job.type == "batch")
+    ids = fast_ids(random.Random(new_id()))
+    sunk = 0
     ctxs: dict[str, _GroupCtx] = {}
     for p in wanted:
-        group = job.group(p.task_group)
-        if group is None:
-            continue
         ctx = ctxs.get(p.task_group)
         if ctx is None:
+            group = job.group(p.task_group)
+            if group is None:
+                continue
             ctx = ctxs[p.task_group] = _group_ctx(job, group, order, states, len(nodes))
         failed = out.failed.get(p.task_group)
         if failed is not None and not p.node_id:
@@ -129,7 +137,7 @@ def place(
             continue
         st, ports = chosen
         alloc = Allocation(
-            id=new_id(), namespace=job.namespace, job_id=job.id, job_version=version,
+            id=next(ids), namespace=job.namespace, job_id=job.id, job_version=version,
             task_group=p.task_group, name=p.name, index=p.index, node_id=st.node.id,
             node_name=st.node.name, eval_id=eval_id, ports=ports, cpu=ctx.cpu, memory=ctx.mem,
             canary=p.canary, previous_allocation=p.previous.id if p.previous else "",
@@ -141,6 +149,11 @@ def place(
         )
         st.add(alloc)
         out.allocs.append(alloc)
+        if sink is not None and len(out.allocs) - sunk >= sink_every:
+            sink(out.allocs[sunk:])
+            sunk = len(out.allocs)
+    if sink is not None and len(out.allocs) > sunk:
+        sink(out.allocs[sunk:])
     return out
 
 
@@ -174,36 +187,71 @@ def _on_node(
 def _select(
     job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int, rng: random.Random
 ) -> tuple[tuple[NodeState, list] | None, AllocMetric | None]:
+    """The hot path: the same checks as `feasibility.dynamic_filter` and the same score as
+    `rank.score`, inlined (one pass, no per-node calls); a test holds them equal."""
     feasible = ctx.feasible
     n = len(feasible)
-    desired = ctx.group.count
+    desired = float(max(ctx.group.count, 1))
     key = (job.id, ctx.group.name)
+    job_id = job.id
+    cpu, mem = ctx.cpu, ctx.mem
+    djob, dgroup = ctx.distinct
+    static = ctx.static_ports
     avoid = p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
     cands: list[tuple[float, int, NodeState]] = []
     exhausted: list[tuple[str, str]] = []
-    visited = 0
+    best: NodeState | None = None
+    best_s = -1e18
+    found = 0
     i = ctx.cursor
-    while visited < n and len(cands) < limit:
-        st = feasible[i % n]
+    for _ in range(n):
+        st = feasible[i]
         i += 1
-        visited += 1
-        why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct)
-        if why is not None:
-            exhausted.append(why)
+        if i == n:
+            i = 0
+        if djob and st.jobs.get(job_id):
+            exhausted.append(("constraint", "distinct_hosts"))
             continue
-        s = score(st, ctx.cpu, ctx.mem, st.groups.get(key, 0), desired)
-        if st.node.id == avoid:
+        collisions = st.groups.get(key, 0)
+        if dgroup and collisions:
+            exhausted.append(("constraint", "distinct_hosts"))
+            continue
+        cu = st.cpu_used + cpu
+        if cu > st.cpu_total:
+            exhausted.append(("dimension", "cpu"))
+            continue
+        mu = st.mem_used + mem
+        if mu > st.mem_total:
+            exhausted.append(("dimension", "memory"))
+            continue
+        if static:
+            clash = next((f"network: reserved port collision {lb}={v}" for lb, v in static if v in st.ports), None)
+            if clash is not None:
+                exhausted.append(("dimension", clash))
+                continue
+        s = (20.0 - 10.0 ** (1.0 - cu / st.cpu_total) - 10.0 ** (1.0 - mu / st.mem_total)) / 18.0
+        if collisions:
+            s = (s - (collisions + 1) / desired) / 2.0
+        if avoid and st.node.id == avoid:
             s -= 1.0
-        cands.append((s, -len(cands), st))
-    ctx.cursor = i % n if n else 0
-    cands.sort(key=lambda c: (c[0], c[1]), reverse=True)
-    for _, _, st in cands:
-        ports = assign_ports(
-            ctx.group.networks, st.ports, st.node.min_dynamic_port, st.node.max_dynamic_port, rng, st.node.address
-        ) if ctx.group.networks else []
+        cands.append((s, -found, st))
+        if s > best_s:  # strictly: the first of equal scores wins
+            best_s, best = s, st
+        found += 1
+        if found == limit:
+            break
+    ctx.cursor = i
+    if best is not None:
+        ports = _ports_for(ctx, best, rng)
         if ports is not None:
-            return (st, ports), None
+            return (best, ports), None
         exhausted.append(("dimension", PORTS_EXHAUSTED))
+        cands.sort(key=_rank_key, reverse=True)
+        for _, _, st in cands[1:]:
+            ports = _ports_for(ctx, st, rng)
+            if ports is not None:
+                return (st, ports), None
+            exhausted.append(("dimension", PORTS_EXHAUSTED))
     metric = _copy_metric(ctx.base)
     for kind, name in exhausted:
         if kind == "constraint":
@@ -211,3 +259,25 @@ def _select(
         else:
             metric.exhaust_node(name)
     return None, metric
+
+
+def _rank_key(c: tuple[float, int, NodeState]) -> tuple[float, int]:
+    return (c[0], c[1])
+
+
+def _ports_for(ctx: _GroupCtx, st: NodeState, rng: random.Random) -> list[AllocatedPort] | None:
+    if not ctx.group.networks:
+        return []
+    node = st.node
+    return assign_ports(ctx.group.networks, st.ports, node.min_dynamic_port, node.max_dynamic_port, rng, node.address)
+
+
+def fast_ids(rng: random.Random) -> Iterator[str]:
+    """UUID4 strings, far cheaper than uuid.uuid4() (the hot path makes one per allocation):
+    random bits from a generator seeded from the OS, with the version and variant bits set."""
+    while True:
+        v = rng.getrandbits(128)
+        v = (v & ~(0xF << 76)) | (0x4 << 76)  # version 4
+        v = (v & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+        h = f"{v:032x}"
+        yield f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

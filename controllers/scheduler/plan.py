@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
 
 from controllers.scheduler.decide import Decision, decide
+from reconciler import codec
 from reconciler.model.ids import new_id
 from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
 from reconciler.model.plan import DesiredUpdates, PlanResult
@@ -60,16 +64,58 @@ def _plan(
     return _result(job, d, modify_index)
 
 
+class _PortUsage(msgspec.Struct):
+    value: int
+
+
+class _AllocUsage(msgspec.Struct):
+    """The fields of an allocation that node usage needs: other jobs' allocations are decoded
+    into this (unknown fields skipped), several times faster than the full data class."""
+
+    id: str
+    namespace: str
+    job_id: str
+    task_group: str
+    node_id: str
+    desired_status: str = "run"
+    client_status: str = ""
+    cpu: int = 0
+    memory: int = 0
+    ports: list[_PortUsage] = []
+
+
+class _StatusUsage(msgspec.Struct):
+    alloc_id: str
+    client_status: str = "pending"
+
+
+_usage = msgspec.json.Decoder(_AllocUsage)
+_status_usage = msgspec.json.Decoder(_StatusUsage)
+
+
 def plan_job(store: Store, job: Job, *, now: float | None = None) -> PlanResult:
-    """Dry-run `job` against the cluster as it is now. No writes."""
+    """Dry-run `job` against the cluster as it is now (read fresh from etcd). No writes.
+    Only the job's own allocations and statuses are decoded in full."""
     cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
-    allocs, _ = store.list(store.keys.allocs, Allocation)
-    statuses, _ = store.list(store.keys.alloc_statuses, AllocStatus)
+    raw_allocs, _ = store.list_raw(store.keys.allocs)
+    raw_statuses, _ = store.list_raw(store.keys.alloc_statuses)
     nodes, _ = store.list(store.keys.nodes, Node)
+    usage: list[Any] = []
+    mine: set[str] = set()
+    for item in raw_allocs:
+        u = _usage.decode(item.value)
+        if u.job_id == job.id and u.namespace == job.namespace:
+            usage.append(codec.decode(item.value, Allocation))
+            mine.add(u.id)
+        else:
+            usage.append(u)
+    statuses: dict[str, Any] = {}
+    for item in raw_statuses:
+        st = _status_usage.decode(item.value)
+        statuses[st.alloc_id] = codec.decode(item.value, AllocStatus) if st.alloc_id in mine else st
     return _plan(
         store, job, cur.value if cur else None, cur.mod_revision if cur else 0,
-        (a.value for a in allocs), {s.value.alloc_id: s.value for s in statuses},
-        {n.value.id: n.value for n in nodes}, now,
+        usage, statuses, {n.value.id: n.value for n in nodes}, now,
     )
 
 

@@ -49,8 +49,10 @@ def assign_ports(
 def _pick(used: set[int], taken: set[int], lo: int, hi: int, rng: random.Random) -> int | None:
     if hi < lo:
         return None
+    span = hi - lo + 1
+    rand = rng.random
     for _ in range(20):
-        v = rng.randint(lo, hi)
+        v = lo + int(rand() * span)
         if v not in used and v not in taken:
             return v
     for v in range(lo, hi + 1):

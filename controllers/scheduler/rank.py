@@ -13,8 +13,12 @@ import random
 from controllers.scheduler.state import NodeState
 
 
-def sample_limit(n_nodes: int) -> int:
-    return max(2, math.ceil(math.log2(n_nodes))) if n_nodes > 0 else 2
+def sample_limit(n_nodes: int, *, batch: bool = False) -> int:
+    """How many fitting nodes to rank per placement: Nomad ranks 2 for batch jobs (the power
+    of two choices) and max(2, ceil(log2(n))) for the others."""
+    if batch or n_nodes <= 0:
+        return 2
+    return max(2, math.ceil(math.log2(n_nodes)))
 
 
 def binpack_score(st: NodeState, cpu: int, mem: int) -> float:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from controllers.scheduler.reschedule import next_reschedule_time
 from reconciler.model.objects import (
@@ -77,11 +78,13 @@ def always_inplace(old: Job | None, new: Job, group: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class AllocPlace:
+class AllocPlace(NamedTuple):
+    """An instance to place (immutable; a named tuple because a big scale-up makes
+    thousands and a frozen data class is several times slower to build)."""
+
     task_group: str
     name: str
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: Nomad names it so
     previous: Allocation | None = None  # the allocation this one replaces
     reason: str = "new"  # new | lost | reschedule | migrate | destructive
     node_id: str = ""  # system jobs: the one node this must go to

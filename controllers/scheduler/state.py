@@ -41,10 +41,20 @@ class NodeState:
 
 
 def build_states(nodes: Mapping[str, Node], live_allocs: Iterable[Allocation]) -> dict[str, NodeState]:
-    """NodeState per node, charged with `live_allocs` (those that keep running)."""
+    """NodeState per node, charged with `live_allocs` (those that keep running). Runs over
+    every allocation of the cluster for each plan, so `add` is inlined here."""
     states = {nid: NodeState.of(n) for nid, n in nodes.items()}
+    get = states.get
     for a in live_allocs:
-        st = states.get(a.node_id)
-        if st is not None:
-            st.add(a)
+        st = get(a.node_id)
+        if st is None:
+            continue
+        st.cpu_used += a.cpu
+        st.mem_used += a.memory
+        if a.ports:
+            st.ports.update(p.value for p in a.ports)
+        key = (a.job_id, a.task_group)
+        groups = st.groups
+        groups[key] = groups.get(key, 0) + 1
+        st.jobs[a.job_id] = st.jobs.get(a.job_id, 0) + 1
     return states

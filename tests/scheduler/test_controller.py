@@ -10,7 +10,7 @@ import pytest
 
 from controllers.liveness.controller import LivenessController
 from controllers.scheduler.controller import SchedulerController
-from reconciler.model.objects import Allocation, Evaluation, Node
+from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
 from reconciler.spec.model import Port
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job, with_count
@@ -157,3 +157,25 @@ def test_destructive_update_honours_max_parallel(store: Store, scheduler: Schedu
                 store.put(store.keys.alloc_status(a.id), AllocStatus(alloc_id=a.id, node_id="n1", client_status="running"))
         wait_for(lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n + 1, what="next replacement")
     assert all(a.job_version == 1 for a in allocs(store, "web"))
+
+
+def test_pipelined_writer_commits_in_guarded_batches(store: Store) -> None:
+    from controllers.scheduler.writer import PER_TXN, Guard, PipelinedWriter, guard_key
+    from tests.scheduler.factories import mock_alloc
+
+    job = mock_job(300)
+    submit(store, job)
+    rec = store.get(store.keys.job("default", "web"), JobRecord)
+    assert rec is not None
+    gk = guard_key(store, "default", "web")
+    w = PipelinedWriter(store, Guard(gk, 0, store.keys.job("default", "web"), rec.mod_revision))
+    items = [(store.keys.alloc(f"x{i}"), mock_alloc(job, i, id=f"x{i}")) for i in range(300)]
+    w.feed(items[:PER_TXN + 10])
+    w.feed(items[PER_TXN + 10 :])
+    assert w.finish([], [])
+    assert len(allocs(store, "web")) == 300
+    # a second writer that read the guard before the first wrote loses at its first batch
+    stale = PipelinedWriter(store, Guard(gk, 0, store.keys.job("default", "web"), rec.mod_revision))
+    stale.feed([(store.keys.alloc("y0"), mock_alloc(job, 0, id="y0"))])
+    assert not stale.finish([], [])
+    assert store.get(store.keys.alloc("y0"), Allocation) is None

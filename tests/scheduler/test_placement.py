@@ -21,6 +21,7 @@ NOW = 1000.0
 
 def test_sample_limit_is_log2_with_a_minimum_of_two() -> None:
     assert [sample_limit(n) for n in (1, 2, 4, 1000, 10000)] == [2, 2, 2, 10, 14]
+    assert sample_limit(1000, batch=True) == 2
 
 
 def test_binpack_prefers_fuller_nodes_and_penalty_spreads() -> None:
@@ -167,3 +168,45 @@ def test_properties_hold_across_plans(cluster, eval_id) -> None:
     merged = [changed.get(a.id, a) for a in allocs] + second.new_allocs
     _check_invariants(nodes, merged)
     assert len([a for a in merged if a.desired_status == "run"]) + second.queued.get("web", 0) == job.task_groups[0].count
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1200), st.integers(0, 1200), st.integers(0, 3), st.booleans()),
+             min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> None:
+    """placer._select inlines dynamic_filter and score for speed; it must pick what they pick."""
+    import random
+
+    from controllers.scheduler.feasibility import dynamic_filter
+    from controllers.scheduler.placer import _GroupCtx, _select
+    from controllers.scheduler.rank import score
+    from controllers.scheduler.reconcile import AllocPlace
+    from reconciler.model.objects import AllocatedPort
+    from reconciler.model.plan import AllocMetric
+
+    job = mock_job(4, cpu=200, memory=200, ports=[Port("http", static=8080)] if static_port else None)
+    group = job.task_groups[0]
+    states = []
+    for i, (cpu_used, mem_used, same_group, port_busy) in enumerate(usage):
+        s = NodeState.of(mock_node(f"n{i}", cpu=1200, memory=1200))
+        s.cpu_used, s.mem_used = cpu_used, mem_used
+        if same_group:
+            s.groups[(job.id, group.name)] = same_group
+        if port_busy:
+            s.ports.add(8080)
+        states.append(s)
+    static = [(p.label, p.static) for n in group.networks for p in n.ports if p.static]
+    ctx = _GroupCtx(group, 200, 200, (False, False), states, AllocMetric(), static)
+    chosen, metric = _select(job, ctx, AllocPlace("web", "web.web[0]", 0), len(states), random.Random(1))
+    fits = [s for s in states if dynamic_filter(job.id, group, s, 200, 200, (False, False)) is None]
+    if not fits:
+        assert chosen is None and metric is not None
+        return
+    best = max(score(s, 200, 200, s.groups.get((job.id, group.name), 0), group.count) for s in fits)
+    assert chosen is not None
+    got = chosen[0]
+    assert abs(score(got, 200, 200, got.groups.get((job.id, group.name), 0), group.count) - best) < 1e-9
+    assert all(isinstance(p, AllocatedPort) for p in chosen[1])

@@ -45,6 +45,8 @@ def test_plan_reports_a_reserved_port_collision_in_words(store: Store) -> None:
         res: PlanResult = cache.plan_job(store, mock_job(4, ports=[Port("http", static=8080)]))
     finally:
         cache.stop()
+    fresh = plan_job(store, mock_job(4, ports=[Port("http", static=8080)]))
+    assert fresh.failed_tg_allocs == res.failed_tg_allocs  # fresh reads decide the same
     m = res.failed_tg_allocs["web"]
     assert m.coalesced_failures == 3
     assert describe_failure(m) == [
