@@ -66,7 +66,7 @@ def wait_status(store: Store, alloc_id: str, client_status: str, timeout: float 
         st = get_status(store, alloc_id)
         return st if st is not None and st.client_status == client_status else None
 
-    return wait_for(check, timeout, what=f"alloc {alloc_id[:8]} {client_status} (now {get_status(store, alloc_id)})")
+    return wait_for(check, timeout, message=lambda: f"alloc {alloc_id[:8]} {client_status} (now {get_status(store, alloc_id)})")
 
 
 def event_types(st: AllocStatus, task: str) -> list[str]:
@@ -96,7 +96,7 @@ class ProcessGuard:
 def guard() -> Iterator[ProcessGuard]:
     g = ProcessGuard()
     yield g
-    left = wait_for(lambda: not g.leftovers() or None, 15, what="no task process left") if g.pids else None
+    left = wait_for(lambda: not g.leftovers() or None, 15, message="no task process left") if g.pids else None
     del left
 
 

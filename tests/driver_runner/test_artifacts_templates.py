@@ -199,7 +199,7 @@ def test_template_rendered_before_start_and_change_mode_restart(store: Store, ag
     from tests.driver_runner.conftest import get_status
 
     st = wait_for(lambda: (s := get_status(store, a.id)) and s.task_states["t"].restarts == 1
-                  and s.task_states["t"].state == "running" and s, 15, what="restart after template change")
+                  and s.task_states["t"].state == "running" and s, 15, message="restart after template change")
     assert "Template Re-rendered" in event_types(st, "t")
     assert (task_dir / "local" / "watched.conf").read_text() == "v2 0"
 

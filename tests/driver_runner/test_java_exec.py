@@ -80,7 +80,7 @@ def test_java_jar_serves_http_on_its_port(store: Store, agent: NodeAgent, tmp_pa
         except OSError:
             return None
 
-    assert wait_for(fetch, 30, what="java http") == b"hello from java 0"
+    assert wait_for(fetch, 30, message="java http") == b"hello from java 0"
     assert "Downloading Artifacts" in event_types(wait_status(store, a.id, "running"), "hello")
 
 

@@ -115,7 +115,7 @@ def _start_ticker(store: Store, agent: NodeAgent) -> Allocation:
 def test_logs_api_plain_framed_and_follow(store: Store, agent: NodeAgent, api: str) -> None:
     a = _start_ticker(store, agent)
     url = f"{api}/v1/client/fs/logs/{a.id[:8]}?task=t&type=stdout&plain=true"
-    wait_for(lambda: b"line 2" in urllib.request.urlopen(url).read(), 10, what="three lines")
+    wait_for(lambda: b"line 2" in urllib.request.urlopen(url).read(), 10, message="three lines")
     body = urllib.request.urlopen(url).read()
     assert body.startswith(b"line 0\nline 1\n")
     err = urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&type=stderr&plain=true").read()
@@ -142,7 +142,7 @@ def test_alloc_cli_status_logs_restart_exec_stop(store: Store, agent: NodeAgent,
     a = _start_ticker(store, agent)
     wait_for(lambda: log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")
              and b"line 3" in log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")[0].read_bytes(),
-             10, what="lines")
+             10, message="lines")
     code, out = _run_cli(api, "status", a.id[:8])
     assert code == 0, out
     assert 'Task "t" is "running"' in out and "Started" in out and "Client Status" in out
@@ -157,7 +157,7 @@ def test_alloc_cli_status_logs_restart_exec_stop(store: Store, agent: NodeAgent,
     code, out = _run_cli(api, "restart", a.id[:8], "t")
     assert code == 0, out
     st = wait_for(lambda: (s := get_status(store, a.id)) and s.task_states["t"].pid not in (0, pid)
-                  and s.task_states["t"].state == "running" and s, 15, what="restarted")
+                  and s.task_states["t"].state == "running" and s, 15, message="restarted")
     assert "Restart Signaled" in event_types(st, "t")
     assert st.task_states["t"].restarts == 1
     code, out = _run_cli(api, "stop", a.id[:8])

@@ -46,7 +46,7 @@ def test_count_five_http_servers_answer_on_five_ports_and_stop_leaves_nothing(
         st = wait_status(store, a.id, "running")
         guard.add(st.task_states["server"].pid)
     for p in ports:
-        wait_for(lambda p=p: _get(p) == 200, 10, what=f"http on {p}")
+        wait_for(lambda p=p: _get(p) == 200, 10, message=f"http on {p}")
     st = get_status(store, allocs[0].id)
     assert st is not None
     assert event_types(st, "server")[:3] == ["Received", "Task Setup", "Started"]
@@ -139,14 +139,14 @@ def test_kill_timeout_escalates_to_sigkill_for_the_whole_group(store: Store, age
     st = wait_status(store, a.id, "running")
     guard.add(st.task_states["t"].pid)
     child_file = agent.data_dir / "allocs" / a.id / "alloc" / "child"
-    wait_for(lambda: child_file.exists() and child_file.read_text(), 10, what="child pid")
+    wait_for(lambda: child_file.exists() and child_file.read_text(), 10, message="child pid")
     guard.add(int(child_file.read_text()))
     a.desired_status = DesiredStatus.STOP
     put_alloc(store, a)
     st = wait_status(store, a.id, "complete")
     term = [e for e in st.task_states["t"].events if e.type == "Terminated"][-1]
     assert term.signal == 9
-    wait_for(lambda: not guard.leftovers(), 5, what="no process left")
+    wait_for(lambda: not guard.leftovers(), 5, message="no process left")
 
 
 def test_missing_driver_and_bad_config_fail_with_events(store: Store, agent: NodeAgent) -> None:

@@ -106,7 +106,7 @@ def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, s
     assert marked_pids(marker) == sorted(before.values()), "tasks survive the agent"
     victim = allocs[2]
     os.kill(before[victim.id], signal.SIGKILL)  # dies while no agent watches
-    wait_for(lambda: before[victim.id] not in marked_pids(marker), 5, what="victim gone")
+    wait_for(lambda: before[victim.id] not in marked_pids(marker), 5, message="victim gone")
     log_file = data / "allocs" / allocs[0].id / "alloc" / "logs" / "t.stdout.0"
     size_at_kill = log_file.stat().st_size
 
@@ -116,7 +116,7 @@ def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, s
         assert second.node_id == first.node_id
         # the victim is restarted per its policy; the others keep their pids
         st = wait_for(lambda: (s := get_status(store, victim.id)) and s.task_states["t"].restarts == 1
-                      and s.task_states["t"].state == "running" and s, 15, what="victim restarted")
+                      and s.task_states["t"].state == "running" and s, 15, message="victim restarted")
         assert "Restarting" in event_types(st, "t")
         for a in allocs[:2]:
             s = get_status(store, a.id)
@@ -126,7 +126,7 @@ def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, s
         assert len(pids) == 3, "no duplicate process"
         assert before[allocs[0].id] in pids and before[allocs[1].id] in pids
         # logging went on while the agent was away and after
-        wait_for(lambda: log_file.stat().st_size > size_at_kill, 5, what="log grows")
+        wait_for(lambda: log_file.stat().st_size > size_at_kill, 5, message="log grows")
         # the new agent can stop adopted tasks
         for a in allocs:
             a.desired_status = DesiredStatus.STOP
@@ -134,7 +134,7 @@ def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, s
         for a in allocs:
             s = wait_status(store, a.id, "complete")
             assert event_types(s, "t")[-1] == "Killed"
-        wait_for(lambda: not marked_pids(marker), 10, what="nothing left")
+        wait_for(lambda: not marked_pids(marker), 10, message="nothing left")
     finally:
         second.stop()
 
@@ -157,7 +157,7 @@ def test_graceful_stop_leaves_tasks_for_the_next_agent(store: Store, tmp_path: P
     second.start()
     try:
         wait_for(lambda: second.runner(a.id) is not None and second.runner(a.id).running_pids() == {"t": pid}, 10,
-                 what="adopted")
+                 message="adopted")
         assert marked_pids(marker) == [pid]
     finally:
         second.stop(drain=True)
