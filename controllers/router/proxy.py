@@ -130,6 +130,7 @@ class Exchange:
         self.started = False
         self.response_started = False
         self.response_done = False
+        self.response_keep_alive = False
         self.resp_parser: Any = None
         self.retried = False
 
@@ -172,11 +173,15 @@ class Exchange:
         up.write(data)
 
     # response side (parser callbacks and upstream events) --------------------------------
+    # (keep-alive is read inside the callbacks: llhttp forgets it once the message is over)
     def on_headers_complete(self) -> None:
         if self.method == b"HEAD":
+            self.response_keep_alive = self.resp_parser.should_keep_alive()
             self.response_done = True
 
     def on_message_complete(self) -> None:
+        if not self.response_done:
+            self.response_keep_alive = self.resp_parser.should_keep_alive()
         self.response_done = True
 
     def on_upstream_data(self, data: bytes) -> None:
@@ -189,7 +194,7 @@ class Exchange:
             self.conn.finished(self, close_upstream=True, close_client=True)
             return
         if self.response_done:
-            reuse = self.request_done and self.resp_parser.should_keep_alive()
+            reuse = self.request_done and self.response_keep_alive
             self.conn.finished(self, close_upstream=not reuse, close_client=not self.request_done)
 
     def on_upstream_lost(self, exc: Exception | None) -> None:
