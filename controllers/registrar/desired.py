@@ -69,7 +69,7 @@ def interpolate(text: str, env: dict[str, str]) -> str:
 def check_id(service: str, index: int, name: str) -> str:
     """A check's key segment: unique within the allocation, safe as a key."""
     raw = f"{service}-{name or f'check{index}'}"
-    return _BAD.sub("_", raw)[:128]
+    return re.sub(r"_+", "_", _BAD.sub("_", raw)).strip("_")[:128]
 
 
 def service_id(alloc_id: str, owner: str, service: str, port_label: str) -> str:

@@ -96,7 +96,7 @@ def test_interpolate(text: str, want: str) -> None:
 
 @pytest.mark.parametrize("service, index, name, want", [
     ("todo", 0, "", "todo-check0"), ("todo", 1, "alive", "todo-alive"), ("todo", 0, "service: \"todo\" check",
-                                                                          "todo-service___todo__check"),
+                                                                          "todo-service_todo_check"),
 ])
 def test_check_id(service: str, index: int, name: str, want: str) -> None:
     assert check_id(service, index, name) == want
