@@ -25,6 +25,9 @@ class AgentConfig:
     raw_exec: bool = False
     meta: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
+    router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
+    router_port: int = 9999
+    router_admin_port: int = 9998  # GET /routes
 
     @property
     def runs_server(self) -> bool:

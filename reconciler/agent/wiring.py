@@ -64,6 +64,20 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
     return _DrainOnStop(agent) if config.dev else agent
 
 
+def service_registrar(store: Store, config: AgentConfig, node: Component) -> Component:
+    """The node's service registrar (its services and checks), next to its node agent."""
+    from controllers.registrar import Registrar
+
+    agent: Any = getattr(node, "agent", node)
+    return Registrar(store, agent.node, data_dir=config.data_dir.resolve())
+
+
+def router(store: Store, config: AgentConfig) -> Component:
+    from controllers.router import Router
+
+    return Router(store, host=config.bind, port=config.router_port, admin_port=config.router_admin_port)
+
+
 def specs_watcher(store: Store, config: AgentConfig) -> Component:
     from controllers.specs_watcher import SpecsWatcher
 
@@ -105,7 +119,10 @@ class Agent:
         if cfg.runs_server:
             self.components.extend(cluster_controllers(store, self.identity))
         if cfg.runs_client:
-            self.components.append(node_agent(store, cfg))
+            node = node_agent(store, cfg)
+            self.components.extend([node, service_registrar(store, cfg, node)])
+        if cfg.dev and cfg.router:
+            self.components.append(router(store, cfg))
         if cfg.specs_dir is not None:
             self.components.append(specs_watcher(store, cfg))
         for c in self.components:
@@ -126,6 +143,8 @@ class Agent:
             f"              Data Dir: {cfg.data_dir.resolve()}",
             f"                 Specs: {cfg.specs_dir or '(not watched)'}",
             f"                    UI: http://{cfg.bind}:{cfg.http_port}/ui",
+            f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
+            if cfg.dev and cfg.router else "                Router: (off)",
             "",
             "==> reconciler agent started! Log data will stream in below:",
         ]

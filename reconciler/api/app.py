@@ -25,6 +25,7 @@ ROUTE_MODULES = [
     "reconciler.api.sched_routes",
     "reconciler.api.client_routes",
     "reconciler.api.deployment_routes",
+    "reconciler.api.service_routes",
     "reconciler.api.ui_routes",
 ]
 

@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "reconciler.cli.sched_cmds",
     "reconciler.cli.alloc_cmds",
     "reconciler.cli.deployment_cmds",
+    "reconciler.cli.service_cmds",
 ]
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,252 @@
+"""The registrar controller: level-triggered reconcile of one allocation's catalog entries.
+
+It watches the allocations placed on its node and their observed status; `reconcile(alloc)`
+computes the registrations that should exist (pure `desired_registrations`), puts the
+missing or changed ones bound to the registrar's lease, deletes the rest, and keeps the
+check runner's set of checks in step. The lease is kept alive by a small thread: when the
+node agent dies, every entry of the node disappears with it, and a lost lease (etcd
+restarted, a long pause) is replaced and everything re-registered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from controllers.registrar.check_runner import CheckRunner, CheckSpec, Probe
+from controllers.registrar.desired import (
+    desired_registrations,
+    runtime_env,
+    same_registration,
+    should_register,
+)
+from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
+from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
+from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
+from reconciler.runtime import Controller, Requeue
+from reconciler.spec.model import SECOND, Job
+from reconciler.store import Store, StoreError
+from reconciler.store.client import Lease
+
+
+class Registrar(Controller):
+    name = "registrar"
+    workers = 2
+
+    def __init__(self, store: Store, node: Node, *, data_dir: Path | None = None, lease_ttl: int = 10,
+                 check_workers: int = 8) -> None:
+        super().__init__(store)
+        self.node = node
+        self.data_dir = data_dir
+        self.lease_ttl = lease_ttl
+        self.check_workers = check_workers
+        tag = node.id[:8]
+        self.allocs = self.informer(self.keys.allocs, Allocation, name=f"registrar:{tag}:allocs")
+        self.allocs.add_index("node", lambda a: [a.node_id])
+        self.allocs.add_handler(self._on_alloc)
+        self.statuses = self.informer(self.keys.alloc_statuses, AllocStatus, name=f"registrar:{tag}:status")
+        self.statuses.add_handler(self._on_status)
+        self.services = self.informer(self.keys.services, ServiceRegistration, name=f"registrar:{tag}:services")
+        self.services.add_index("alloc", lambda s: [s.alloc_id])
+        self.services.add_handler(self._on_service)
+        self.runner: CheckRunner | None = None
+        self._lease: Lease | None = None
+        self._lease_lock = threading.Lock()
+        self._lease_thread: threading.Thread | None = None
+        self._lease_stop = threading.Event()
+        # what this process wrote: key -> (registration, lease id); an entry written under a
+        # lost lease (or by an earlier process) is written again
+        self._written: dict[str, tuple[ServiceRegistration, int]] = {}
+        self._checks_of: dict[str, set[str]] = {}  # alloc id -> check keys running
+        self._jobs: dict[tuple[str, str, int], Job] = {}
+
+    # event handlers ----------------------------------------------------------------------
+    def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
+        obj = new or old
+        if obj is not None and (obj.node_id == self.node.id or (old is not None and old.node_id == self.node.id)):
+            self.enqueue(obj.id)
+
+    def _on_status(self, key: str, old: AllocStatus | None, new: AllocStatus | None) -> None:
+        obj = new or old
+        if obj is not None and obj.node_id == self.node.id:
+            old_state = old.client_status if old else None
+            new_state = new.client_status if new else None
+            if old_state != new_state:
+                self.enqueue(obj.alloc_id)
+
+    def _on_service(self, key: str, old: ServiceRegistration | None, new: ServiceRegistration | None) -> None:
+        if new is None and old is not None and old.node_id == self.node.id and key in self._written:
+            self.enqueue(old.alloc_id)  # deleted behind our back (lease lost): look again
+
+    # lifecycle ---------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.runner = CheckRunner(workers=self.check_workers, name=f"checks-{self.node.id[:8]}")
+        self._lease_stop.clear()
+        self._ensure_lease()
+        self._lease_thread = threading.Thread(target=self._keepalive, name=f"registrar-lease-{self.node.id[:8]}",
+                                              daemon=True)
+        self._lease_thread.start()
+        ours = {a.id for a in self.allocs.by_index("node", self.node.id)}
+        ours |= {s.alloc_id for s in self.services.list() if s.node_id == self.node.id}
+        for alloc_id in ours:
+            self.enqueue(alloc_id)
+
+    def on_stop(self) -> None:
+        """Deregister everything: a stopped registrar's entries must not outlive it."""
+        self._lease_stop.set()
+        if self._lease_thread is not None:
+            self._lease_thread.join(5)
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        with self._lease_lock:
+            lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.revoke()
+        self._written.clear()
+        self._checks_of.clear()
+
+    def _ensure_lease(self) -> Lease:
+        with self._lease_lock:
+            if self._lease is None:
+                self._lease = self.store.lease(self.lease_ttl)
+            return self._lease
+
+    def _keepalive(self) -> None:
+        while not self._lease_stop.wait(self.lease_ttl / 3):
+            lease = self._lease
+            if lease is None:
+                continue
+            try:
+                lease.refresh()
+            except StoreError as exc:
+                self.log.warning("node=%s registrar lease lost (%s); re-registering", self.node.id, exc)
+                with self._lease_lock:
+                    self._lease = None
+                try:
+                    self._ensure_lease()
+                except StoreError:
+                    continue
+                for a in self.allocs.by_index("node", self.node.id):
+                    self.enqueue(a.id)
+                if self.runner is not None:
+                    self.runner.reannounce()
+
+    # reconcile ---------------------------------------------------------------------------
+    def _job(self, alloc: Allocation) -> Job | None:
+        k = (alloc.namespace, alloc.job_id, alloc.job_version)
+        job = self._jobs.get(k)
+        if job is None:
+            got = self.store.get(self.keys.job_version(*k), JobRecord)
+            if got is None:
+                return None
+            job = self._jobs[k] = got.value.job
+        return job
+
+    def reconcile(self, key: str) -> Requeue | None:
+        alloc_id = key
+        alloc = self.allocs.get(self.keys.alloc(alloc_id))
+        status = self.statuses.get(self.keys.alloc_status(alloc_id))
+        if alloc is not None and alloc.node_id != self.node.id:
+            alloc = None
+        job = None
+        if should_register(alloc, status):
+            assert alloc is not None
+            job = self._job(alloc)
+            if job is None:
+                self.log.warning("alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version)
+                return Requeue(1.0)
+        desired = desired_registrations(alloc, status, job, self.node, now=time.time())
+        lease = self._ensure_lease()
+        want: dict[str, ServiceRegistration] = {
+            self.keys.service(r.service_name, r.alloc_id, r.port_label): r for r in desired
+        }
+        for k, reg in want.items():
+            prev = self._written.get(k)
+            if prev is not None and prev[1] == lease.id and same_registration(prev[0], reg):
+                continue
+            if prev is not None:
+                reg.create_time = prev[0].create_time
+            self.store.put(k, reg, lease=lease.id)
+            self._written[k] = (reg, lease.id)
+            self.log.info("alloc=%s service=%s registered %s:%d tags=%s", alloc_id, reg.service_name,
+                          reg.address, reg.port, reg.tags)
+        stale = set(self.services.keys_by_index("alloc", alloc_id))
+        stale |= {k for k, (r, _) in self._written.items() if r.alloc_id == alloc_id}
+        for k in stale - set(want):
+            self.store.delete(k)
+            self._written.pop(k, None)
+            self.log.info("alloc=%s deregistered key=%s", alloc_id, k)
+        self._sync_checks(alloc_id, alloc, job, desired)
+        return None
+
+    def _sync_checks(self, alloc_id: str, alloc: Allocation | None, job: Job | None,
+                     desired: list[ServiceRegistration]) -> None:
+        runner = self.runner
+        if runner is None:
+            return
+        want: dict[str, CheckSpec] = {}
+        if alloc is not None and job is not None:
+            for reg in desired:
+                for rc in reg.checks:
+                    ck = self.keys.check(alloc_id, rc.id)
+                    want[ck] = self._spec(ck, alloc, job, reg, rc)
+        have = self._checks_of.get(alloc_id, set())
+        for ck in have - set(want):
+            runner.remove(ck)
+        for ck, spec in want.items():
+            runner.set(ck, spec)
+        if want:
+            self._checks_of[alloc_id] = set(want)
+        else:
+            self._checks_of.pop(alloc_id, None)
+        if not want:
+            self.store.delete_prefix(self.keys.checks + alloc_id + "/")
+        else:
+            for ck in have - set(want):
+                self.store.delete(ck)
+
+    def _spec(self, ck: str, alloc: Allocation, job: Job, reg: ServiceRegistration, rc: RegisteredCheck) -> CheckSpec:
+        c = rc.check
+        timeout = max(c.timeout / SECOND, 0.05)
+        probe: Probe
+        port = reg.port
+        if c.port:
+            port = next((p.value for p in alloc.ports if p.label == c.port), int(c.port) if c.port.isdigit() else port)
+        if c.type == "tcp":
+            probe = TcpProbe(reg.address, port, timeout)
+        elif c.type == "script":
+            task = c.task or reg.task
+            group = job.group(alloc.task_group)
+            env: dict[str, str] = {}
+            cwd = None
+            if group is not None:
+                env = runtime_env(alloc, job, group, task, self.node)
+                t = next((t for t in group.tasks if t.name == task), None)
+                if t is not None:
+                    env.update(t.env)
+            if self.data_dir is not None and task:
+                ad = AllocDir(self.data_dir, alloc.id)
+                cwd = ad.task_dir(task)
+                env.update(NOMAD_ALLOC_DIR=str(ad.shared), NOMAD_TASK_DIR=str(ad.local_dir(task)))
+            probe = ScriptProbe(c.command, tuple(c.args), cwd, env, timeout)
+        else:
+            probe = HttpProbe(reg.address, port, c.path or "/", c.method or "GET", dict(c.header),
+                              c.protocol or "http", timeout)
+        names = (reg.service_name, c.name or rc.id, rc.id)
+
+        def write(status: str, output: str) -> None:
+            lease = self._lease
+            if lease is None:
+                return
+            self.store.put(ck, CheckStatus(alloc_id=alloc.id, check_id=names[2], check_name=names[1],
+                                           service_name=names[0], status=status, output=output, time=time.time()),
+                           lease=lease.id)
+            self.log.info("alloc=%s check=%s status=%s", alloc.id, names[2], status)
+
+        return CheckSpec(probe=probe, interval=max(c.interval / SECOND, 0.05),
+                         success_before_passing=c.success_before_passing,
+                         failures_before_critical=c.failures_before_critical,
+                         initial_status=c.initial_status, on_change=write)

@@ -1,0 +1,82 @@
+"""The three probes (http, tcp, script): each runs once, bounded by its timeout, and
+answers (status, output). Blocking by design: they run on the check runner's small thread
+pool, never on a controller worker."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controllers.registrar.check_state import classify_exit, classify_http
+from reconciler.model.services import CheckState
+
+MAX_OUTPUT = 4096
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    host: str
+    port: int
+    path: str = "/"
+    method: str = "GET"
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    protocol: str = "http"
+    timeout: float = 2.0
+
+    def run(self) -> tuple[str, str]:
+        cls = http.client.HTTPSConnection if self.protocol == "https" else http.client.HTTPConnection
+        conn = cls(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.putrequest(self.method or "GET", self.path or "/", skip_accept_encoding=True)
+            for name, values in self.headers.items():
+                for v in values:
+                    conn.putheader(name, v)
+            conn.endheaders()
+            resp = conn.getresponse()
+            body = resp.read(MAX_OUTPUT).decode(errors="replace")
+            return classify_http(resp.status), f"HTTP {self.method} {self.path}: {resp.status} {resp.reason} Output: {body}"
+        except (OSError, http.client.HTTPException) as exc:
+            return CheckState.CRITICAL, f"HTTP {self.method} {self.path}: {type(exc).__name__}: {exc}"
+        finally:
+            conn.close()
+
+
+@dataclass(frozen=True)
+class TcpProbe:
+    host: str
+    port: int
+    timeout: float = 2.0
+
+    def run(self) -> tuple[str, str]:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout):
+                return CheckState.PASSING, f"TCP connect {self.host}:{self.port}: Success"
+        except OSError as exc:
+            return CheckState.CRITICAL, f"TCP connect {self.host}:{self.port}: {exc}"
+
+
+@dataclass(frozen=True)
+class ScriptProbe:
+    command: str
+    args: tuple[str, ...] = ()
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 2.0
+
+    def run(self) -> tuple[str, str]:
+        cwd = self.cwd if self.cwd is not None and self.cwd.is_dir() else None
+        try:
+            proc = subprocess.run(
+                [self.command, *self.args], cwd=cwd, env={**os.environ, **self.env}, capture_output=True,
+                timeout=self.timeout, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return CheckState.CRITICAL, f"script timed out after {self.timeout}s"
+        except OSError as exc:
+            return CheckState.CRITICAL, f"script failed to start: {exc}"
+        out = (proc.stdout + proc.stderr)[:MAX_OUTPUT].decode(errors="replace")
+        return classify_exit(proc.returncode), out

@@ -1,0 +1,6 @@
+"""The router: an HTTP reverse proxy in the manner of Fabio, routing by `urlprefix-` tags of
+healthy service instances found in the catalog."""
+
+from controllers.router.service import Router
+
+__all__ = ["Router"]

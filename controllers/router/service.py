@@ -1,0 +1,125 @@
+"""The router as a component: catalog informers feed a pure table builder; the proxy runs
+on its own event loop thread (uvloop when installed) and reads the current table through
+one attribute, which every catalog change replaces whole (an atomic swap: a request sees
+either the old table or the new one, never half of each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from controllers.router.admin import AdminProtocol
+from controllers.router.proxy import Downstream, ProxyServer
+from controllers.router.table import RouteTable, build_table
+from reconciler.model.services import CheckStatus, ServiceRegistration
+from reconciler.runtime import Informer
+from reconciler.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+class Router:
+    def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 9999, admin_port: int | None = 9998,
+                 strategy: str = "rr", no_route_status: int = 502) -> None:
+        if strategy not in ("rr", "rnd"):
+            raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
+        self.store = store
+        self.host = host
+        self.port = port
+        self.admin_port = admin_port
+        self.table: RouteTable = RouteTable()
+        self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status)
+        self.services: Informer[ServiceRegistration] = Informer(store, store.keys.services, ServiceRegistration,
+                                                                name="router:services")
+        self.checks: Informer[CheckStatus] = Informer(store, store.keys.checks, CheckStatus, name="router:checks")
+        self.services.add_handler(self._changed)
+        self.checks.add_handler(self._changed)
+        self._rebuild_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: list[Any] = []
+        self.bound_port = port
+        self.bound_admin_port = admin_port or 0
+
+    # table -------------------------------------------------------------------------------
+    def _changed(self, key: str, old: Any, new: Any) -> None:
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        with self._rebuild_lock:  # two informer threads: build from one consistent read each
+            table = build_table(self.services.list(), self.checks.list())
+            if table.routes != self.table.routes:
+                log.info("router table changed: %d routes, %d targets", len(table.routes),
+                         sum(len(r.targets) for r in table.routes))
+            self.table = table
+
+    # lifecycle ---------------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> None:
+        self.services.start()
+        self.checks.start()
+        for inf in (self.services, self.checks):
+            if not inf.wait_synced(timeout):
+                raise TimeoutError(f"router informer {inf.name} did not sync")
+        self.rebuild()
+        ready = threading.Event()
+        errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(ready, errors), name="router-loop", daemon=True)
+        self._thread.start()
+        ready.wait(timeout)
+        if errors:
+            self.services.stop()
+            self.checks.stop()
+            raise errors[0]
+        log.info("router listening on %s:%d (admin %s) strategy=%s", self.host, self.bound_port,
+                 self.bound_admin_port or "off", self.proxy.strategy)
+
+    def _run(self, ready: threading.Event, errors: list[BaseException]) -> None:
+        loop = self._loop = new_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            srv = loop.run_until_complete(loop.create_server(
+                lambda: Downstream(self.proxy), self.host, self.port, reuse_address=True, backlog=1024))
+            self._servers.append(srv)
+            self.bound_port = srv.sockets[0].getsockname()[1]
+            if self.admin_port is not None:
+                adm = loop.run_until_complete(loop.create_server(
+                    lambda: AdminProtocol(lambda: self.table), self.host, self.admin_port, reuse_address=True))
+                self._servers.append(adm)
+                self.bound_admin_port = adm.sockets[0].getsockname()[1]
+        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it
+            errors.append(exc)
+            for s in self._servers:
+                s.close()
+            loop.close()
+            ready.set()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            for s in self._servers:
+                s.close()
+            self.proxy.close_pools()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is not None and self._thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(10)
+        self._servers.clear()
+        self._loop = None
+        self.services.stop()
+        self.checks.stop()

@@ -1,0 +1,62 @@
+"""The service catalog: what `services/<name>/<alloc>/<port>` and `checks/<alloc>/<check>` hold.
+
+Written by the service registrar of the node that runs the allocation (bound to its lease,
+so a dead node's entries vanish); read by the router, the API and the CLI. A registration
+carries its check definitions so that a reader can tell "healthy" (every check passing)
+without looking up the job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from reconciler.spec.model import Check
+
+
+class CheckState(StrEnum):
+    PASSING = "passing"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass
+class RegisteredCheck:
+    """One check of a registration; `id` is its key segment under `checks/<alloc>/`."""
+
+    id: str
+    check: Check
+
+
+@dataclass
+class ServiceRegistration:
+    id: str  # Nomad-style: _nomad-task-<alloc>-<group|task>-<service>-<port>
+    service_name: str
+    alloc_id: str
+    namespace: str
+    job_id: str
+    group: str
+    task: str  # "" for a group-level service
+    node_id: str
+    datacenter: str = "dc1"
+    address: str = "127.0.0.1"
+    port: int = 0
+    port_label: str = ""
+    tags: list[str] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    checks: list[RegisteredCheck] = field(default_factory=list)
+    canary: bool = False
+    create_time: float = 0.0
+    schema: int = 1
+
+
+@dataclass
+class CheckStatus:
+    alloc_id: str
+    check_id: str
+    check_name: str = ""
+    service_name: str = ""
+    status: str = CheckState.CRITICAL
+    output: str = ""
+    time: float = 0.0
+    schema: int = 1

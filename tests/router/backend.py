@@ -1,0 +1,87 @@
+"""A real HTTP/1.1 backend for router and registrar tests: answers with its name, echoes
+request bodies (including chunked ones), can stream a chunked response, and has a /health
+endpoint the test turns unhealthy and healthy again."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Backend:
+    def __init__(self, name: str, host: str = "127.0.0.1") -> None:
+        self.name = name
+        self.healthy = True
+        self.health_status = 500
+        self.requests: list[dict[str, object]] = []
+        self.connections = 0
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                backend.connections += 1
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                n = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(n) if n else b""
+
+            def _handle(self) -> None:
+                body = self._body()
+                backend.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                         "body": body})
+                if self.path == "/health":
+                    code = 200 if backend.healthy else backend.health_status
+                    self._send(code, b"ok" if backend.healthy else b"sick")
+                    return
+                if self.path.endswith("/chunked"):
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for part in (b"one-", b"two-", backend.name.encode()):
+                        self.wfile.write(b"%x\r\n%b\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                payload = json.dumps({"backend": backend.name, "path": self.path, "body": body.decode(),
+                                      "xff": self.headers.get("X-Forwarded-For"),
+                                      "xfproto": self.headers.get("X-Forwarded-Proto"),
+                                      "xfhost": self.headers.get("X-Forwarded-Host")}).encode()
+                self._send(200, payload)
+
+            def _send(self, code: int, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.host = host
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Backend:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,169 @@
+"""The router against real etcd and real backends: registrations are written to the
+catalog as the registrar would, and requests go through the proxy over loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from controllers.router import Router
+from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
+from reconciler.spec.model import Check
+from reconciler.store import Store
+from tests.router.backend import Backend
+from tests.waiting import wait_for
+
+
+def register(store: Store, backend: Backend, alloc: str, tags: list[str], *, name: str = "web",
+             check: str | None = "passing") -> None:
+    checks = [RegisteredCheck(id=f"{name}-health", check=Check(path="/health"))] if check is not None else []
+    reg = ServiceRegistration(
+        id=f"_nomad-task-{alloc}-g-{name}-http", service_name=name, alloc_id=alloc, namespace="default", job_id="j",
+        group="g", task="", node_id="n1", address=backend.host, port=backend.port, port_label="http", tags=tags,
+        checks=checks,
+    )
+    store.put(store.keys.service(name, alloc, "http"), reg)
+    if check is not None:
+        set_check(store, alloc, f"{name}-health", check)
+
+
+def set_check(store: Store, alloc: str, check_id: str, status: str) -> None:
+    store.put(store.keys.check(alloc, check_id), CheckStatus(alloc_id=alloc, check_id=check_id, status=status))
+
+
+@pytest.fixture
+def backends() -> Iterator[tuple[Backend, Backend]]:
+    with Backend("a") as a, Backend("b") as b:
+        yield a, b
+
+
+@pytest.fixture
+def router(store: Store) -> Iterator[Router]:
+    r = Router(store, port=0, admin_port=0)
+    r.start()
+    yield r
+    r.stop()
+
+
+def targets(router: Router, path: str = "/web") -> int:
+    route = router.table.lookup("", path)
+    return len(route.targets) if route else -1
+
+
+def get(conn: http.client.HTTPConnection, path: str, method: str = "GET", body: bytes | None = None,
+        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def test_round_robin_alternates_and_keeps_alive(store, router, backends) -> None:
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/web"])
+    register(store, b, "alloc-b", ["urlprefix-/web"])
+    wait_for(lambda: targets(router) == 2, message="two healthy targets")
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+    seen = []
+    for _ in range(6):
+        status, body = get(conn, "/web/x")
+        assert status == 200
+        seen.append(json.loads(body)["backend"])
+    sock = conn.sock
+    assert sock is not None
+    assert sorted(seen[:2]) == ["a", "b"]
+    assert all(seen[i] != seen[i + 1] for i in range(5)), seen
+    # one client connection, and the proxy reused its upstream connections
+    assert conn.sock is sock
+    assert a.connections + b.connections <= 2
+    conn.close()
+
+
+def test_failing_check_removes_instance_and_502_when_none(store, router, backends) -> None:
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/web"])
+    register(store, b, "alloc-b", ["urlprefix-/web"])
+    wait_for(lambda: targets(router) == 2, message="two healthy targets")
+    set_check(store, "alloc-b", "web-health", "critical")
+    wait_for(lambda: targets(router) == 1, message="b removed")
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+    assert {json.loads(get(conn, "/web")[1])["backend"] for _ in range(4)} == {"a"}
+    set_check(store, "alloc-a", "web-health", "warning")
+    wait_for(lambda: targets(router) == 0, message="no healthy target")
+    status, body = get(conn, "/web")
+    assert status == 502
+    assert b"no healthy instance of service 'web'" in body
+    # the connection survives a 502, and recovers when a check passes again
+    set_check(store, "alloc-b", "web-health", "passing")
+    wait_for(lambda: targets(router) == 1, message="b back")
+    assert json.loads(get(conn, "/web")[1])["backend"] == "b"
+    # a deregistered service: no route at all
+    store.delete_prefix(store.keys.services)
+    wait_for(lambda: targets(router) == -1, message="route gone")
+    status, body = get(conn, "/web")
+    assert status == 502 and b"no route for" in body
+
+
+def test_strip_host_routes_and_forwarded_headers(store, router, backends) -> None:
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/api strip=/api"], name="api", check=None)
+    register(store, b, "alloc-b", ["urlprefix-shop.example/"], name="shop", check=None)
+    wait_for(lambda: targets(router, "/api") == 1 and router.table.lookup("shop.example", "/") is not None)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+    status, body = get(conn, "/api/users?x=1", headers={"X-Forwarded-For": "10.0.0.9"})
+    data = json.loads(body)
+    assert status == 200 and data["backend"] == "a" and data["path"] == "/users?x=1"
+    assert data["xff"] == "10.0.0.9, 127.0.0.1"
+    assert data["xfproto"] == "http"
+    assert data["xfhost"] == f"127.0.0.1:{router.bound_port}"
+    status, body = get(conn, "/anything", headers={"Host": "shop.example"})
+    assert status == 200 and json.loads(body)["backend"] == "b"
+    assert get(conn, "/anything")[0] == 502  # no generic route
+
+
+def test_bodies_pass_through(store, router, backends) -> None:
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    wait_for(lambda: targets(router, "/") == 1)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+    big = b"x" * 300_000
+    status, body = get(conn, "/post", method="POST", body=big, headers={"Content-Type": "text/plain"})
+    assert status == 200 and json.loads(body)["body"] == big.decode()
+
+    def chunks() -> Iterator[bytes]:
+        yield b"hello "
+        yield b"chunked "
+        yield b"world"
+
+    conn.request("POST", "/chunky", body=chunks(), encode_chunked=True, headers={"Transfer-Encoding": "chunked"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read())["body"] == "hello chunked world"
+    status, body = get(conn, "/stream/chunked")
+    assert status == 200 and body == b"one-two-a"
+    conn.request("HEAD", "/head")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read() == b""
+    assert get(conn, "/after-head")[0] == 200  # keep-alive intact after a body-less response
+    assert a.connections == 1
+
+
+def test_admin_routes_lists_table(store, router, backends) -> None:
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/web"])
+    wait_for(lambda: targets(router) == 1)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5)
+    status, body = get(conn, "/routes")
+    assert status == 200
+    assert json.loads(body) == [{"host": "", "path": "/web", "service": "web", "strip": "", "proto": "http",
+                                 "targets": [f"127.0.0.1:{a.port}"]}]
+
+
+def test_backend_down_is_502(store, router) -> None:
+    with Backend("gone") as gone:
+        register(store, gone, "alloc-x", ["urlprefix-/gone"], check=None)
+    wait_for(lambda: targets(router, "/gone") == 1)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+    status, body = get(conn, "/gone")
+    assert status == 502 and b"cannot reach backend" in body
