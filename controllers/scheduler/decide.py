@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from controllers.scheduler.placer import place
 from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, is_terminal, reconcile, tasks_updated
 from controllers.scheduler.state import build_states
-from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Node
+from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
 from reconciler.spec.model import Job
 
@@ -45,10 +45,11 @@ def decide(
     versions: Mapping[int, Job] | None = None,
     max_replace: Mapping[str, int] | None = None,
     update_fn: UpdateFn = tasks_updated,
+    deployment: Deployment | None = None,
 ) -> Decision:
     res = reconcile(
         job, job_allocs, statuses, nodes=nodes, job_version=version, versions=versions, now=now,
-        max_replace=max_replace, update_fn=update_fn,
+        max_replace=max_replace, update_fn=update_fn, deployment=deployment,
     )
     d = Decision(res, followup_at=res.followup_at())
     stopping = {s.alloc.id for s in res.stop}
@@ -57,6 +58,8 @@ def decide(
         states = build_states(nodes, live)
         placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now)
         d.new_allocs = placed.allocs
+        if deployment is not None and deployment.job_version == version:
+            d.new_allocs = [dataclasses.replace(a, deployment_id=deployment.id) for a in d.new_allocs]
         d.failed = placed.failed
         d.queued = placed.queued
     next_of = {a.previous_allocation: a.id for a in d.new_allocs if a.previous_allocation}
