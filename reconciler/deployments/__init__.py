@@ -4,14 +4,20 @@ the compare-revision transactions that apply them."""
 
 from reconciler.deployments.descriptions import Desc
 from reconciler.deployments.ops import (
-    DeploymentNotFound,
     DeploymentError,
+    DeploymentNotFound,
     fail_deployment,
     latest_for_job,
     pause_deployment,
     promote_deployment,
 )
-from reconciler.deployments.rules import apply_fail, apply_pause, apply_promote, awaiting_promotion, running_description
+from reconciler.deployments.rules import (
+    apply_fail,
+    apply_pause,
+    apply_promote,
+    awaiting_promotion,
+    running_description,
+)
 
 __all__ = [
     "DeploymentError",
