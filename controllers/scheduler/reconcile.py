@@ -201,6 +201,18 @@ def reconcile(
                 upd.ignore += 1
         return res
 
+    view = None
+    if deployment is not None and job.type == JobType.SERVICE and deployment.job_version == job_version:
+        # canaries and the rollout gate come from the deployment (see deployment_gate);
+        # imported here because that module builds on this one's helpers
+        from controllers.scheduler.deployment_gate import deployment_view
+
+        view = deployment_view(job, job_version, allocs, statuses, deployment)
+        allocs = view.allocs
+        res.ignore.extend(view.held)
+        for a in view.displaced:
+            res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
+            res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates()).stop += 1
     by_group: dict[str, list[Allocation]] = {}
     for a in allocs:
         by_group.setdefault(a.task_group, []).append(a)
@@ -218,18 +230,6 @@ def reconcile(
                 res.ignore.append(a)
                 upd.ignore += 1
 
-    view = None
-    if deployment is not None and job.type == JobType.SERVICE and deployment.job_version == job_version:
-        # canaries and the rollout gate come from the deployment (see deployment_gate);
-        # imported here because that module builds on this one's helpers
-        from controllers.scheduler.deployment_gate import deployment_view
-
-        view = deployment_view(job, job_version, allocs, statuses, deployment)
-        allocs = view.allocs
-        res.ignore.extend(view.held)
-        for a in view.displaced:
-            res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
-            res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates()).stop += 1
     if max_replace is not None:
         gates = dict(max_replace)
     elif view is not None:
