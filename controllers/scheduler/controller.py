@@ -21,12 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from controllers.scheduler.decide import Decision, decide
+from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key, read_guard
 from reconciler.model.ids import new_id
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
     ClientStatus,
+    Deployment,
+    DeploymentStatus,
     DesiredStatus,
     EvalStatus,
     Evaluation,
@@ -48,10 +51,19 @@ def job_key(namespace: str, job_id: str) -> str:
 class SchedulerController(Controller):
     name = "scheduler"
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time, cache_wait: float = 5.0) -> None:
+    def __init__(
+        self, store: Store, *, clock: Callable[[], float] = time.time, cache_wait: float = 5.0,
+        deployments: bool = False,
+    ) -> None:
         super().__init__(store)
         self.clock = clock
         self.cache_wait = cache_wait
+        # with a deployment controller running: create deployments, let them gate updates
+        self.use_deployments = deployments
+        self.deployments = self.informer(self.keys.deployments, Deployment) if deployments else None
+        if self.deployments is not None:
+            self.deployments.add_index("job_version", lambda d: [f"{d.namespace}/{d.job_id}/{d.job_version}"])
+        self._created: dict[str, Deployment] = {}  # ours, until the cache shows them
         self.jobs = self.informer(self.keys.jobs, JobRecord)
         self.evals = self.informer(self.keys.evals, Evaluation)
         self.nodes = self.informer(self.keys.nodes, Node)
@@ -180,12 +192,26 @@ class SchedulerController(Controller):
                     versions[a.job_version] = old
         due.sort(key=lambda e: e.create_time)
         eval_id = due[-1].id if due else (blocked[-1].id if blocked else new_id())
+        dep, created = None, False
+        if self.use_deployments and job is not None:
+            if not self._deployment_cache_ready(due):
+                return Requeue(0.02)
+            dep = self._deployment_for(ns, jid, version)
+            if dep is None:
+                dep = new_deployment(job, version, job_allocs, statuses, dep_id=new_id(), now=now, versions=versions)
+                created = dep is not None
         guard = Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0)
         writer = PipelinedWriter(self.store, guard)
         keys = self.keys
+        # a new deployment is written in the same guarded write as the first allocations
+        pending_dep: list[tuple[str, Any]] = [(keys.deployment(dep.id), dep)] if created and dep is not None else []
 
         def sink(new_allocs: list[Allocation]) -> None:
-            writer.feed([(keys.alloc(a.id), a) for a in new_allocs])
+            items: list[tuple[str, Any]] = [(keys.alloc(a.id), a) for a in new_allocs]
+            if pending_dep:
+                items = pending_dep + items
+                pending_dep.clear()
+            writer.feed(items)
 
         # A big plan runs the placer and the writer thread side by side: a short GIL switch
         # interval lets the writer send its next batch as soon as etcd answers instead of
@@ -196,7 +222,7 @@ class SchedulerController(Controller):
         try:
             d = decide(
                 job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
-                now=now, versions=versions, sink=sink,
+                now=now, versions=versions, sink=sink, deployment=dep,
             )
         except BaseException:
             writer.abort()
@@ -204,15 +230,21 @@ class SchedulerController(Controller):
         finally:
             sys.setswitchinterval(interval)
         tail = self._eval_updates(ns, jid, rec, d, due, blocked, future, eval_id, now)
+        if dep is not None and dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED):
+            tail = [dataclasses.replace(e, deployment_id=dep.id) if e.id == eval_id else e for e in tail]
         if d.writes or tail:
             self.stats["plans"] += 1
-            ok = writer.finish(
-                [(keys.alloc(a.id), a) for a in d.updated_allocs], [(keys.eval(e.id), e) for e in tail]
-            )
+            updates: list[tuple[str, Any]] = [(keys.alloc(a.id), a) for a in d.updated_allocs]
+            if pending_dep and d.writes:
+                updates = pending_dep + updates  # no new allocation carried it: in-place updates do
+            ok = writer.finish(updates, [(keys.eval(e.id), e) for e in tail])
             if not ok:
                 self.stats["conflicts"] += 1
                 return Requeue(0.0)
             self.stats["placed"] += len(d.new_allocs)
+            if created and dep is not None and d.writes:
+                self._created[f"{ns}/{jid}/{version}"] = dep
+                self.log.info("job=%s deployment=%s version=%d created", key, dep.id, version)
             self.log.info(
                 "job=%s eval=%s placed=%d updated=%d failed=%s", key, eval_id, len(d.new_allocs),
                 len(d.updated_allocs), sorted(d.failed) or "-",
@@ -228,6 +260,29 @@ class SchedulerController(Controller):
         if waits:
             return Requeue(max(0.0, min(waits) - now))
         return None
+
+    def _deployment_for(self, ns: str, jid: str, version: int) -> Deployment | None:
+        """This job version's deployment: from the cache, or the one we just created."""
+        assert self.deployments is not None
+        k = f"{ns}/{jid}/{version}"
+        found = self.deployments.by_index("job_version", k)
+        if found:
+            self._created.pop(k, None)
+            return max(found, key=lambda d: d.create_time)
+        return self._created.get(k)
+
+    def _deployment_cache_ready(self, due: list[Evaluation]) -> bool:
+        """An evaluation from the deployment watcher is written with the deployment change
+        it announces: decide only once the deployments cache holds that change."""
+        assert self.deployments is not None
+        for e in due:
+            if not e.deployment_id:
+                continue
+            ev = self.evals.get_versioned(self.keys.eval(e.id))
+            dv = self.deployments.get_versioned(self.keys.deployment(e.deployment_id))
+            if ev is not None and (dv is None or dv.mod_revision < ev.mod_revision) and self.clock() - e.create_time < self.cache_wait:
+                return False
+        return True
 
     def _node_map(self) -> dict[str, Node]:
         return {n.id: n for n in self.nodes.list()}
@@ -276,6 +331,7 @@ class SchedulerService:
     (informers cannot be restarted), stopped at once when it is lost."""
 
     def __init__(self, store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> None:
+        """`controller_kw` go to SchedulerController (e.g. `deployments=True`)."""
         self.store = store
         self.elector = LeaderElector(store, "scheduler", identity, ttl=ttl)
         self.controller: SchedulerController | None = None

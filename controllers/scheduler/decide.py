@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from controllers.scheduler.placer import place
 from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, is_terminal, reconcile, tasks_updated
 from controllers.scheduler.state import build_states
-from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Node
+from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
 from reconciler.spec.model import Job
 
@@ -32,6 +32,16 @@ class Decision:
         return len(self.new_allocs) + len(self.updated_allocs)
 
 
+def _deployment_stamp(
+    deployment: Deployment | None, version: int
+) -> Callable[[list[Allocation]], list[Allocation]] | None:
+    """New allocations of the deployment's version carry its id (set before they are written)."""
+    if deployment is None or deployment.job_version != version:
+        return None
+    dep_id = deployment.id
+    return lambda allocs: [dataclasses.replace(a, deployment_id=dep_id) for a in allocs]
+
+
 def decide(
     job: Job | None,
     version: int,
@@ -46,11 +56,12 @@ def decide(
     max_replace: Mapping[str, int] | None = None,
     update_fn: UpdateFn = tasks_updated,
     sink: Callable[[list[Allocation]], None] | None = None,
+    deployment: Deployment | None = None,
 ) -> Decision:
     """`sink` receives new allocations in batches while placement goes on (see placer)."""
     res = reconcile(
         job, job_allocs, statuses, nodes=nodes, job_version=version, versions=versions, now=now,
-        max_replace=max_replace, update_fn=update_fn,
+        max_replace=max_replace, update_fn=update_fn, deployment=deployment,
     )
     d = Decision(res, followup_at=res.followup_at())
     stopping = {s.alloc.id for s in res.stop}
@@ -60,8 +71,10 @@ def decide(
             if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
         )
         states = build_states(nodes, live)
-        placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now, sink=sink)
-        d.new_allocs = placed.allocs
+        stamp = _deployment_stamp(deployment, version)
+        out = sink if sink is None or stamp is None else (lambda allocs: sink(stamp(allocs)))
+        placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now, sink=out)
+        d.new_allocs = placed.allocs if stamp is None else stamp(placed.allocs)
         d.failed = placed.failed
         d.queued = placed.queued
     next_of = {a.previous_allocation: a.id for a in d.new_allocs if a.previous_allocation}

@@ -10,13 +10,16 @@ plan (placement on nodes happens later, in `placer`). The buckets, as Nomad name
 - inplace_update: allocations of an older version whose group changed only in fields that do
   not need a restart (count, service tags, meta, update stanza): their job version is bumped.
 - destructive_update: allocations of an older version replaced by a new one (stop + place),
-  at most `max_replace[group]` at once (the deployment gate; `update.max_parallel` until the
-  deployment controller exists).
+  at most `max_replace[group]` at once (the deployment gate when a deployment is given;
+  otherwise `update.max_parallel` minus replacements not running yet).
 - lost: allocations on a node that is down or gone (stopped with client status "lost",
   replaced elsewhere for service/batch jobs).
 - reschedule_now / reschedule_later: failed allocations eligible under the `reschedule`
   policy, now or at a later time (a follow-up evaluation is created for those).
 - ignore: allocations left as they are.
+- canaries (with a deployment, see deployment_gate): placed beside the old version as
+  `place` entries with `canary=True`; the deployment's canaries awaiting promotion are
+  ignored, and once promoted each stops the old allocation holding its index.
 
 An allocation moves through: terminal? -> ignored (its index is free again); else lost /
 migrating (node tainted) -> failed (reschedule policy) -> old version (update) -> untainted.
@@ -201,6 +204,18 @@ def reconcile(
                 upd.ignore += 1
         return res
 
+    view = None
+    if deployment is not None and job.type == JobType.SERVICE and deployment.job_version == job_version:
+        # canaries and the rollout gate come from the deployment (see deployment_gate);
+        # imported here because that module builds on this one's helpers
+        from controllers.scheduler.deployment_gate import deployment_view
+
+        view = deployment_view(job, job_version, allocs, statuses, deployment)
+        allocs = view.allocs
+        res.ignore.extend(view.held)
+        for a in view.displaced:
+            res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
+            res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates()).stop += 1
     by_group: dict[str, list[Allocation]] = {}
     for a in allocs:
         by_group.setdefault(a.task_group, []).append(a)
@@ -218,7 +233,12 @@ def reconcile(
                 res.ignore.append(a)
                 upd.ignore += 1
 
-    gates = dict(max_replace) if max_replace is not None else default_max_replace(job, job_version, allocs, statuses)
+    if max_replace is not None:
+        gates = dict(max_replace)
+    elif view is not None:
+        gates = view.gates
+    else:
+        gates = default_max_replace(job, job_version, allocs, statuses)
     vers = versions or {}
     for g in job.task_groups:
         upd = res.desired_tg_updates.setdefault(g.name, DesiredUpdates())
@@ -230,6 +250,11 @@ def reconcile(
                 job, job_version, vers, g, galloc, statuses, nodes, now, gates.get(g.name, 1 << 30),
                 update_fn, res, upd,
             )
+    if view is not None:
+        for gname, indexes in view.canaries.items():
+            for idx in indexes:
+                res.place.append(AllocPlace(gname, alloc_name(job.id, gname, idx), idx, None, "canary", canary=True))
+                res.desired_tg_updates.setdefault(gname, DesiredUpdates()).canary += 1
     return res
 
 

@@ -29,10 +29,15 @@ log = logging.getLogger("reconciler.agent")
 
 def cluster_controllers(store: Store, identity: str) -> list[Component]:
     """The cluster controllers, each leader-elected on its own lease."""
+    from controllers.deployments.controller import DeploymentService
     from controllers.liveness.controller import LivenessService
     from controllers.scheduler.controller import SchedulerService
 
-    return [SchedulerService(store, identity), LivenessService(store, identity)]
+    return [
+        SchedulerService(store, identity, deployments=True),
+        DeploymentService(store, identity),
+        LivenessService(store, identity),
+    ]
 
 
 class _DrainOnStop:

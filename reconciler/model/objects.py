@@ -206,6 +206,21 @@ class DeploymentGroupState:
 
 
 @dataclass
+class AllocHealth:
+    """One allocation's health within a deployment, as the deployment controller judged it.
+
+    `healthy` is None while undecided, then True or False for good (Nomad's health is
+    sticky: an allocation healthy once stays counted as healthy). `passing_since` is when
+    its tasks (and checks) were last seen all running/passing, the start of min_healthy_time.
+    """
+
+    healthy: bool | None = None
+    passing_since: float = 0.0
+    timestamp: float = 0.0
+    canary: bool = False
+
+
+@dataclass
 class Deployment:
     id: str
     namespace: str
@@ -214,6 +229,12 @@ class Deployment:
     status: str = DeploymentStatus.RUNNING
     status_description: str = ""
     task_groups: dict[str, DeploymentGroupState] = field(default_factory=dict)
+    # alloc id -> health; written by the deployment controller only (AllocStatus has one
+    # writer, the node agent, so deployment health lives here)
+    alloc_health: dict[str, AllocHealth] = field(default_factory=dict)
+    job_spec_modify_index: int = 0
+    create_index: int = 0
+    modify_index: int = 0
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1

@@ -1,0 +1,123 @@
+"""Allocation health within a deployment (pure): Nomad's health watcher as a function.
+
+`health_check = "task_states"`: healthy once every task of the group has been running for
+`min_healthy_time`. `"checks"`: the same, and every service check of the allocation passing
+for that long (a group without checks falls back to task states). `"manual"`: never judged.
+Unhealthy if the allocation fails (or a task dies) before, or is not healthy by
+`healthy_deadline` after it was created. A verdict is final.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from reconciler.model.objects import Allocation, AllocHealth, AllocStatus, ClientStatus, DesiredStatus
+from reconciler.spec.model import Job, TaskGroup, UpdateStrategy
+
+NS = 1e9
+
+
+@dataclass
+class CheckResult:
+    """What the registrar writes under `checks/<alloc>/<check>` (the fields read here)."""
+
+    alloc_id: str = ""
+    check_id: str = ""
+    status: str = "critical"  # passing | warning | critical
+    time: float = 0.0
+
+
+def expected_checks(group: TaskGroup) -> int:
+    services = list(group.services) + [s for t in group.tasks for s in t.services]
+    return sum(len(s.checks) for s in services)
+
+
+def _tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float | None:
+    """When the last of the group's tasks started, if all of them run now."""
+    if status is None or status.client_status != ClientStatus.RUNNING:
+        return None
+    since = 0.0
+    for t in group.tasks:
+        ts = status.task_states.get(t.name)
+        if ts is None or ts.state != "running":
+            return None
+        since = max(since, ts.started_at)
+    return since
+
+
+def _failed(alloc: Allocation, status: AllocStatus | None) -> bool:
+    if alloc.client_status in (ClientStatus.FAILED, ClientStatus.LOST):
+        return True
+    if status is None:
+        return False
+    if status.client_status in (ClientStatus.FAILED, ClientStatus.LOST, ClientStatus.COMPLETE):
+        return True
+    return any(ts.failed or ts.state == "dead" for ts in status.task_states.values())
+
+
+@dataclass(frozen=True)
+class Judgement:
+    health: AllocHealth
+    look_again_at: float | None  # when the verdict may change without any event
+
+
+def judge(
+    alloc: Allocation,
+    status: AllocStatus | None,
+    checks: list[CheckResult],
+    group: TaskGroup,
+    upd: UpdateStrategy,
+    prev: AllocHealth | None,
+    *,
+    now: float,
+) -> Judgement:
+    prev = prev or AllocHealth(canary=alloc.canary)
+    if prev.healthy is not None:
+        return Judgement(prev, None)
+    if upd.health_check == "manual" or alloc.desired_status != DesiredStatus.RUN:
+        return Judgement(prev, None)
+    if _failed(alloc, status):
+        return Judgement(dataclasses.replace(prev, healthy=False, timestamp=now), None)
+    deadline = alloc.create_time + upd.healthy_deadline / NS if upd.healthy_deadline else None
+    since = _tasks_running_since(group, status)
+    if since is not None and upd.health_check == "checks" and expected_checks(group) > 0:
+        passing = len(checks) >= expected_checks(group) and all(c.status == "passing" for c in checks)
+        # when checks started passing is not recorded by the registrar: remember when we saw it
+        since = max(since, prev.passing_since or now) if passing else None
+    if since is None:
+        if deadline is not None and now >= deadline:
+            return Judgement(dataclasses.replace(prev, healthy=False, passing_since=0.0, timestamp=now), None)
+        return Judgement(dataclasses.replace(prev, passing_since=0.0), deadline)
+    ready_at = since + upd.min_healthy_time / NS
+    if now >= ready_at:
+        return Judgement(dataclasses.replace(prev, healthy=True, passing_since=since, timestamp=now), None)
+    if deadline is not None and now >= deadline:
+        return Judgement(dataclasses.replace(prev, healthy=False, passing_since=since, timestamp=now), None)
+    nxt = ready_at if deadline is None else min(ready_at, deadline)
+    return Judgement(dataclasses.replace(prev, passing_since=since), nxt)
+
+
+def judge_all(
+    job: Job,
+    allocs: list[Allocation],
+    statuses: Mapping[str, AllocStatus],
+    checks: Mapping[str, list[CheckResult]],
+    prev: Mapping[str, AllocHealth],
+    *,
+    now: float,
+) -> tuple[dict[str, AllocHealth], float | None]:
+    """Health of every allocation of a deployment, and the earliest time to look again."""
+    out: dict[str, AllocHealth] = {}
+    nxt: float | None = None
+    for a in allocs:
+        g = job.group(a.task_group)
+        upd = job.update_for(g) if g is not None else None
+        if g is None or upd is None:
+            continue
+        j = judge(a, statuses.get(a.id), checks.get(a.id, []), g, upd, prev.get(a.id), now=now)
+        out[a.id] = j.health
+        if j.look_again_at is not None:
+            nxt = j.look_again_at if nxt is None else min(nxt, j.look_again_at)
+    return out, nxt

@@ -1,0 +1,92 @@
+"""The user's deployment operations as pure functions: each takes a deployment and returns
+the changed copy, or raises DeploymentError with the reason it is not allowed (the API turns
+that into a 400). No I/O: `ops` reads, calls these, and writes in a guarded transaction."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+from reconciler.deployments.descriptions import Desc
+from reconciler.model.objects import Deployment, DeploymentGroupState, DeploymentStatus
+
+
+class DeploymentError(ValueError):
+    """An operation the deployment's state does not allow."""
+
+
+def active(dep: Deployment) -> bool:
+    return dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED)
+
+
+def awaiting_promotion(g: DeploymentGroupState) -> bool:
+    return g.desired_canaries > 0 and not g.promoted
+
+
+def healthy_canaries(dep: Deployment, g: DeploymentGroupState) -> int:
+    return sum(1 for a in g.placed_canaries if (h := dep.alloc_health.get(a)) is not None and h.healthy)
+
+
+def running_description(dep: Deployment) -> str:
+    """What a running deployment says: waiting for a manual or an automatic promotion, or
+    just running."""
+    waiting = [g for g in dep.task_groups.values() if awaiting_promotion(g)]
+    if not waiting:
+        return Desc.RUNNING
+    if all(g.auto_promote for g in waiting):
+        return Desc.AUTO_PROMOTION
+    return Desc.NEEDS_PROMOTION
+
+
+def apply_promote(dep: Deployment, groups: Iterable[str] | None, *, now: float) -> Deployment:
+    """Promote the canaries of `groups` (None: every group with canaries). Every placed canary
+    of a promoted group must be healthy, as in Nomad."""
+    if not active(dep):
+        raise DeploymentError(f"can't promote terminal deployment (status {dep.status})")
+    wanted = sorted(dep.task_groups) if groups is None else list(groups)
+    unknown = [n for n in wanted if n not in dep.task_groups]
+    if unknown:
+        raise DeploymentError(f"deployment has no task group {unknown[0]!r}")
+    canary_groups = [n for n in wanted if dep.task_groups[n].desired_canaries > 0]
+    if not canary_groups:
+        raise DeploymentError("no canaries to promote")
+    out = copy.deepcopy(dep)
+    for name in canary_groups:
+        g = out.task_groups[name]
+        if g.promoted:
+            continue
+        if len(g.placed_canaries) < g.desired_canaries or healthy_canaries(out, g) < g.desired_canaries:
+            raise DeploymentError(
+                f"task group {name!r} has {healthy_canaries(out, g)}/{g.desired_canaries} healthy canaries; "
+                "promote once every canary is healthy"
+            )
+        g.promoted = True
+        if g.progress_deadline:
+            g.require_progress_by = now + g.progress_deadline / 1e9
+    if out.status == DeploymentStatus.RUNNING:
+        out.status_description = running_description(out)
+    out.modify_time = now
+    return out
+
+
+def apply_fail(dep: Deployment, *, now: float) -> Deployment:
+    if not active(dep):
+        raise DeploymentError(f"can't fail terminal deployment (status {dep.status})")
+    out = copy.deepcopy(dep)
+    out.status = DeploymentStatus.FAILED
+    out.status_description = Desc.FAILED_BY_USER
+    out.modify_time = now
+    return out
+
+
+def apply_pause(dep: Deployment, pause: bool, *, now: float) -> Deployment:
+    if not active(dep):
+        raise DeploymentError(f"can't {'pause' if pause else 'resume'} terminal deployment (status {dep.status})")
+    out = copy.deepcopy(dep)
+    if pause:
+        out.status, out.status_description = DeploymentStatus.PAUSED, Desc.PAUSED
+    else:
+        out.status = DeploymentStatus.RUNNING
+        out.status_description = running_description(out)
+    out.modify_time = now
+    return out

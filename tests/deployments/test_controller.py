@@ -1,0 +1,143 @@
+"""The scheduler (with deployments) and the deployment controller against a real etcd:
+simulated node records and heartbeats, allocation statuses written by the test as a node
+agent would."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from controllers.deployments.controller import DeploymentController
+from controllers.scheduler.controller import SchedulerController
+from reconciler.deployments import promote_deployment
+from reconciler.deployments.ops import for_job
+from reconciler.jobs import submit_job
+from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
+from reconciler.spec.model import Job, UpdateStrategy
+from reconciler.store import Store
+from tests.scheduler.factories import mock_job
+from tests.scheduler.sim import add_node, allocs
+from tests.waiting import wait_for
+
+
+@pytest.fixture
+def controllers(store: Store) -> Iterator[None]:
+    sched = SchedulerController(store, deployments=True)
+    deps = DeploymentController(store)
+    sched.start()
+    deps.start()
+    yield
+    deps.stop()
+    sched.stop()
+
+
+def web(count: int = 3, env: str = "1", **update: Any) -> Job:
+    job = mock_job(count, update=UpdateStrategy(**{"min_healthy_time": 0, "health_check": "task_states", **update}))
+    task = dataclasses.replace(job.task_groups[0].tasks[0], env={"V": env})
+    return dataclasses.replace(job, task_groups=[dataclasses.replace(job.task_groups[0], tasks=[task])])
+
+
+def report(store: Store, a: Allocation, status: str = "running") -> None:
+    now = time.time()
+    st = "dead" if status == "failed" else "running"
+    store.put(store.keys.alloc_status(a.id), AllocStatus(
+        alloc_id=a.id, node_id=a.node_id, client_status=status, modify_time=now,
+        task_states={"server": TaskState(state=st, failed=status == "failed", started_at=now)},
+    ))
+
+
+def run_new(store: Store, seen: set[str]) -> list[Allocation]:
+    """Report every new live allocation running (the node agent's part)."""
+    fresh = [a for a in allocs(store, "web") if a.id not in seen]
+    for a in fresh:
+        report(store, a)
+        seen.add(a.id)
+    return fresh
+
+
+def deployment(store: Store, version: int) -> Deployment | None:
+    return next((d for d in for_job(store, "default", "web") if d.job_version == version), None)
+
+
+def stable(store: Store, version: int) -> bool:
+    rec = store.get(store.keys.job_version("default", "web", version), JobRecord)
+    return rec is not None and rec.value.stable
+
+
+def first_version(store: Store, seen: set[str], job: Job) -> None:
+    submit_job(store, job)
+    wait_for(lambda: len(run_new(store, seen)) == 3 or len(seen) == 3, timeout=10, message="version 0 placed")
+    wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", timeout=10,
+             message="version 0 deployed")
+    assert stable(store, 0)
+
+
+def test_canary_then_promotion(store: Store, controllers: None) -> None:
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    seen: set[str] = set()
+    first_version(store, seen, web(canary=1, max_parallel=3))
+    submit_job(store, web(env="2", canary=1, max_parallel=3))
+    wait_for(lambda: any(a.canary for a in allocs(store, "web")), message="a canary")
+    run_new(store, seen)
+    wait_for(lambda: (d := deployment(store, 1)) is not None and d.task_groups["web"].healthy_allocs == 1,
+             message="the canary healthy")
+    live = allocs(store, "web")
+    assert sorted((a.job_version, a.canary) for a in live) == [(0, False)] * 3 + [(1, True)]
+    dep = deployment(store, 1)
+    assert dep is not None and dep.status_description == "Deployment is running but requires manual promotion"
+    g = dep.task_groups["web"]
+    assert (g.desired_canaries, g.desired_total, g.placed_canaries, g.promoted) == (1, 3, [a.id for a in live if a.canary], False)
+
+    promote_deployment(store, dep.id)
+
+    def replaced() -> bool:
+        run_new(store, seen)  # the node agent reports each replacement running
+        live = allocs(store, "web")
+        return len(live) == 3 and all(a.job_version == 1 for a in live)
+
+    wait_for(replaced, timeout=10, message="every old allocation replaced")
+    wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", timeout=10,
+             message="version 1 deployed")
+    assert stable(store, 1)
+    final = deployment(store, 1)
+    assert final is not None and final.task_groups["web"].healthy_allocs == 3
+    assert final.status_description == "Deployment completed successfully"
+
+
+def test_rolling_update_replaces_one_at_a_time(store: Store, controllers: None) -> None:
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    seen: set[str] = set()
+    first_version(store, seen, web(max_parallel=1))
+    submit_job(store, web(env="2", max_parallel=1))
+    replaced = 0
+    while replaced < 3:
+        wait_for(lambda: sum(a.job_version == 1 for a in allocs(store, "web")) == replaced + 1, timeout=10,
+                 message=f"replacement {replaced + 1}")
+        live = allocs(store, "web")
+        assert len(live) == 3 and sum(a.job_version == 1 for a in live) == replaced + 1, "one replacement in flight"
+        run_new(store, seen)
+        replaced += 1
+    wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", message="deployed")
+
+
+def test_unhealthy_allocation_fails_and_auto_reverts(store: Store, controllers: None) -> None:
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    seen: set[str] = set()
+    first_version(store, seen, web(max_parallel=1, auto_revert=True))
+    submit_job(store, web(env="bad", max_parallel=1, auto_revert=True))
+    bad = wait_for(lambda: next((a for a in allocs(store, "web") if a.job_version == 1), None), message="replacement")
+    report(store, bad, "failed")
+    seen.add(bad.id)
+    wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "failed", message="deployment failed")
+    dep = deployment(store, 1)
+    assert dep is not None
+    assert dep.status_description == "Failed due to unhealthy allocations - rolling back to job version 0"
+    cur = wait_for(lambda: (r := store.get(store.keys.job("default", "web"), JobRecord)) and r.value.version == 2 and r,
+                   message="version 2 submitted")
+    assert cur.value.job.task_groups[0].tasks[0].env == {"V": "1"}, "version 2 is version 0's spec"
+    run_new(store, seen)
+    wait_for(lambda: (d := deployment(store, 2)) is not None, message="a deployment for the revert")

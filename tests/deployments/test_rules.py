@@ -1,0 +1,41 @@
+"""Promote, fail and pause as pure rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.deployments import DeploymentError, apply_fail, apply_pause, apply_promote
+from reconciler.model.objects import DeploymentStatus
+from tests.deployments.factories import deployment
+
+
+def test_promote_needs_every_canary_healthy() -> None:
+    dep = deployment(canaries=1, placed_canaries=["c"])
+    with pytest.raises(DeploymentError, match="0/1 healthy canaries"):
+        apply_promote(dep, None, now=0)
+    dep.alloc_health["c"] = type(next(iter(deployment(healthy=("x",)).alloc_health.values())))(healthy=True)
+    out = apply_promote(dep, None, now=0)
+    assert out.task_groups["web"].promoted and out.status_description == "Deployment is running"
+    assert not dep.task_groups["web"].promoted, "the input is not changed"
+
+
+@pytest.mark.parametrize(("dep", "groups", "message"), [
+    (deployment(), None, "no canaries to promote"),
+    (deployment(canaries=1), ["db"], "no task group 'db'"),
+    (deployment(canaries=1, status=DeploymentStatus.SUCCESSFUL), None, "terminal deployment"),
+], ids=["nothing to promote", "an unknown group", "a finished deployment"])
+def test_promote_refused(dep: object, groups: list[str] | None, message: str) -> None:
+    with pytest.raises(DeploymentError, match=message):
+        apply_promote(dep, groups, now=0)  # type: ignore[arg-type]
+
+
+def test_fail_and_pause() -> None:
+    failed = apply_fail(deployment(), now=1)
+    assert (failed.status, failed.status_description) == ("failed", "Deployment marked as failed")
+    with pytest.raises(DeploymentError):
+        apply_fail(failed, now=2)
+    paused = apply_pause(deployment(canaries=1), True, now=1)
+    assert (paused.status, paused.status_description) == ("paused", "Deployment is paused")
+    resumed = apply_pause(paused, False, now=2)
+    assert (resumed.status, resumed.status_description) == (
+        "running", "Deployment is running but requires manual promotion")
