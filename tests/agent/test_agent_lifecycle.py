@@ -14,7 +14,7 @@ from tests.waiting import wait_for
 
 
 def etcd_pid(agent: AgentProcess) -> int:
-    return int((agent.data_dir / "etcd.pid").read_text())
+    return int((agent.data_dir / "etcd.pid").read_text().split()[0])
 
 
 def alive(pid: int) -> bool:

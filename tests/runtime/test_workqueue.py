@@ -114,16 +114,21 @@ def test_rate_limited_adds_of_a_busy_key_coalesce() -> None:
     for _ in range(3):
         q.add_rate_limited("a")  # due after 1, 2 and 4 ms
     assert q.get(timeout=5) == "a"
-    # the later adds fall due while "a" is being processed: not handed out again ...
+    # adds that fall due while "a" is being processed are not handed out again ...
     with pytest.raises(TimeoutError):
         q.get(timeout=0.2)
     assert not q._delayed
-    # ... until done, and then only once
     q.done("a")
-    assert q.get(timeout=0) == "a"
-    q.done("a")
-    with pytest.raises(TimeoutError):
-        q.get(timeout=0)
+    # ... and after done at most once more (none if all three had coalesced before the first get)
+    again = 0
+    while True:
+        try:
+            assert q.get(timeout=0) == "a"
+        except TimeoutError:
+            break
+        again += 1
+        q.done("a")
+    assert again <= 1
 
 
 def test_add_after_delivers_in_due_order() -> None:
