@@ -14,33 +14,31 @@ The public surface other packages use (API, CLI, specs watcher, plan):
 
 from typing import TYPE_CHECKING, Any
 
+from reconciler.spec.canonical import canonical, spec_hash
+from reconciler.spec.defaults import fill_defaults
+from reconciler.spec.diff import JobDiff, diff_jobs
+from reconciler.spec.errors import SpecError, SpecIssue
+from reconciler.spec.model import Job
+from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
+from reconciler.spec.render_diff import render_diff
+from reconciler.spec.validate import validate
+
 if TYPE_CHECKING:
-    from reconciler.spec.canonical import canonical, spec_hash
-    from reconciler.spec.defaults import fill_defaults
-    from reconciler.spec.diff import JobDiff, diff_jobs
-    from reconciler.spec.errors import SpecError, SpecIssue
     from reconciler.spec.hcl_format import format_hcl
     from reconciler.spec.loader import load_job_file, parse_job
-    from reconciler.spec.model import Job
-    from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
-    from reconciler.spec.render_diff import render_diff
-    from reconciler.spec.validate import validate
     from reconciler.spec.yaml_format import job_to_yaml
 
-# Imported on first use (PEP 562): the parsers pull in lark and python-hcl2 (a third of a
-# second), which the scheduler, the node agent and most CLI commands never need; they only
-# need `reconciler.spec.model`.
-_EXPORTS = {
-    "canonical": "canonical", "spec_hash": "canonical", "fill_defaults": "defaults",
-    "JobDiff": "diff", "diff_jobs": "diff", "SpecError": "errors", "SpecIssue": "errors",
-    "format_hcl": "hcl_format", "load_job_file": "loader", "parse_job": "loader", "Job": "model",
-    "job_from_nomad": "nomad_json", "job_to_nomad": "nomad_json", "render_diff": "render_diff",
-    "validate": "validate", "job_to_yaml": "yaml_format",
+# The text parsers and formatters are imported on first use (PEP 562): they pull in lark,
+# python-hcl2 and ruamel.yaml (a third of a second), which the controllers and most CLI
+# commands never need. (Names equal to a submodule's, like `validate`, are bound above: a
+# submodule import would otherwise shadow them.)
+_LAZY = {
+    "format_hcl": "hcl_format", "load_job_file": "loader", "parse_job": "loader", "job_to_yaml": "yaml_format",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'reconciler.spec' has no attribute {name!r}")
     import importlib
