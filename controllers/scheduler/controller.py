@@ -148,6 +148,22 @@ class SchedulerController(Controller):
                 return False
         return True
 
+    def _job_cache_behind(self, due: list[Evaluation], rec: JobRecord | None, now: float) -> bool:
+        """True if an evaluation written with a job change is visibly ahead of the job cache
+        (the two arrive on different watch streams): a register or scale evaluation for a
+        newer version than the cached record, or a deregister evaluation while the cached
+        record still runs (deciding on it would keep a purged job running). Gives up
+        waiting after `cache_wait` seconds."""
+        for e in due:
+            if now - e.create_time >= self.cache_wait:
+                continue
+            if e.triggered_by == "job-deregister":
+                if rec is not None and not rec.stop:
+                    return True
+            elif e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1):
+                return True
+        return False
+
     def reconcile(self, key: str) -> Requeue | None:
         ns, _, jid = key.partition("/")
         now = self.clock()
@@ -224,22 +240,6 @@ class SchedulerController(Controller):
         if waits:
             return Requeue(max(0.0, min(waits) - now))
         return None
-
-    def _job_cache_behind(self, due: list[Evaluation], rec: JobRecord | None, now: float) -> bool:
-        """True if an evaluation written with a job change is visibly ahead of the job cache
-        (the two arrive on different watch streams): a register or scale evaluation for a
-        newer version than the cached record, or a deregister evaluation while the cached
-        record still runs (deciding on it would keep a purged job running). Gives up
-        waiting after `cache_wait` seconds."""
-        for e in due:
-            if now - e.create_time >= self.cache_wait:
-                continue
-            if e.triggered_by == "job-deregister":
-                if rec is not None and not rec.stop:
-                    return True
-            elif e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1):
-                return True
-        return False
 
     def _node_map(self) -> dict[str, Node]:
         return {n.id: n for n in self.nodes.list()}
