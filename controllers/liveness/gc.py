@@ -4,7 +4,8 @@
   except the newest evaluation of each job (job status shows it).
 - An allocation the scheduler stopped (desired status not `run`) whose client is done with it
   (client status complete, failed or lost, or its node is gone or down), last changed longer
-  than `after` seconds ago. Batch allocations that completed keep desired status `run`: they
+  than `after` seconds ago; also a failed allocation already rescheduled (it keeps desired
+  status `run` and names its successor). Batch allocations that completed keep desired status `run`: they
   hold their index so the job is not run again, and are never collected.
 """
 
@@ -46,9 +47,14 @@ def allocs_to_collect(
 ) -> list[Allocation]:
     out = []
     for a in allocs:
-        if a.desired_status == DesiredStatus.RUN or now - a.modify_time <= after:
+        if now - a.modify_time <= after:
             continue
         st = statuses.get(a.id)
+        if a.desired_status == DesiredStatus.RUN:
+            # a failed allocation that was rescheduled stays `run` with its successor named
+            if a.next_allocation and st is not None and st.client_status == ClientStatus.FAILED:
+                out.append(a)
+            continue
         node = nodes.get(a.node_id)
         done = (
             a.client_status in _CLIENT_DONE

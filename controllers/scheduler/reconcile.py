@@ -276,13 +276,13 @@ def _reconcile_group(
             else:  # service: terminal, its index is free again
                 res.ignore.append(a)
             continue
+        if a.next_allocation and cs == ClientStatus.FAILED:
+            res.ignore.append(a)  # already replaced (rescheduled): terminal
+            continue
         if node_lost(node):
             lost.append(a)
             continue
         if cs == ClientStatus.FAILED:
-            if a.next_allocation:
-                res.ignore.append(a)
-                continue
             at = next_reschedule_time(policy, a, statuses.get(a.id), now)
             if at is not None and at <= now:
                 resched_now.append(a)

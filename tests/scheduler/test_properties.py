@@ -71,7 +71,7 @@ def test_decisions_keep_invariants_under_churn(ops, static) -> None:
 
     settle()
     for op, arg in ops:
-        live = sorted((a for a in allocs.values() if _live(a, statuses)), key=lambda a: a.id)
+        live = sorted((a for a in allocs.values() if _live(a, statuses)), key=lambda a: (a.index, a.node_id, a.create_time))
         if op == "scale":
             count = arg
         elif op == "node_down" and f"n{arg}" in nodes:
