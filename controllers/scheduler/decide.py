@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.placer import place
-from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, reconcile, tasks_updated
+from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, is_terminal, reconcile, tasks_updated
 from controllers.scheduler.state import build_states
-from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
+from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
 from reconciler.spec.model import Job
 
@@ -55,7 +55,11 @@ def decide(
     d = Decision(res, followup_at=res.followup_at())
     stopping = {s.alloc.id for s in res.stop}
     if job is not None and res.place:
-        states = build_states(nodes, _live(all_allocs, statuses, stopping))
+        live = (
+            a for a in all_allocs
+            if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
+        )
+        states = build_states(nodes, live)
         placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now, sink=sink)
         d.new_allocs = placed.allocs
         d.failed = placed.failed
@@ -75,25 +79,3 @@ def decide(
             changed[a.id] = dataclasses.replace(a, next_allocation=next_of[a.id], modify_time=now)
     d.updated_allocs = list(changed.values())
     return d
-
-
-_TERMINAL = frozenset((ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST))
-
-
-def _live(
-    allocs: Iterable[Allocation], statuses: Mapping[str, AllocStatus], stopping: set[str]
-) -> list[Allocation]:
-    """The allocations that keep using their node: `is_terminal` inlined, as this runs over
-    every allocation of the cluster for each plan."""
-    get = statuses.get
-    out = []
-    for a in allocs:
-        if a.desired_status != DesiredStatus.RUN or a.id in stopping:
-            continue
-        cs = a.client_status
-        if not cs:
-            st = get(a.id)
-            cs = st.client_status if st is not None else ClientStatus.PENDING
-        if cs not in _TERMINAL:
-            out.append(a)
-    return out
