@@ -6,6 +6,10 @@ business: never decoded here) and a periodic sweep enqueue the single key "sweep
 reconcile compares ready nodes with live heartbeats (`decide_down`, pure). A node is marked
 down with a write guarded by its mod revision, and one evaluation is created per job with a
 non-terminal allocation on it; the scheduler marks those allocations lost and replaces them.
+
+Every `gc_every` seconds the key "gc" collects finished evaluations and stopped allocations
+older than `gc_after` (rules in `gc.py`), so the evaluation and allocation prefixes do not
+grow forever.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable
 
+from controllers.liveness.gc import allocs_to_collect, evals_to_collect
 from reconciler.model.ids import new_id
-from reconciler.model.objects import Allocation, DesiredStatus, Evaluation, Node, NodeStatus
+from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Evaluation, Node, NodeStatus
 from reconciler.runtime import Controller, LeaderElector, Requeue
-from reconciler.store import Store, StoreError, WatchEvent
-from reconciler.store.client import Watch
+from reconciler.store import Store, StoreError, Txn, WatchEvent
+from reconciler.store.client import MAX_TXN_OPS, Watch
 
 SWEEP = "sweep"
+GC = "gc"
 
 
 def decide_down(nodes: Iterable[Node], alive: set[str], *, now: float, grace: float) -> list[Node]:
@@ -40,10 +46,19 @@ class LivenessController(Controller):
     name = "liveness"
 
     def __init__(
-        self, store: Store, *, grace: float = 2.0, sweep_every: float = 2.0, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        *,
+        grace: float = 2.0,
+        sweep_every: float = 2.0,
+        gc_every: float = 300.0,
+        gc_after: float = 3600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(store)
         self.grace = grace
+        self.gc_every = gc_every
+        self.gc_after = gc_after
         self.resync_period = sweep_every
         self.clock = clock
         self.nodes = self.informer(self.keys.nodes, Node)
@@ -62,6 +77,8 @@ class LivenessController(Controller):
 
         self._watch = self.store.watch(self.keys.heartbeats, self.store.revision() + 1, on_event)
         self.enqueue(SWEEP)
+        if self.gc_every > 0:
+            self.queue.add_after(GC, self.gc_every)
 
     def on_stop(self) -> None:
         if self._watch is not None:
@@ -69,6 +86,9 @@ class LivenessController(Controller):
             self._watch = None
 
     def reconcile(self, key: str) -> Requeue | None:
+        if key == GC:
+            self.collect()
+            return Requeue(self.gc_every)
         raw, _ = self.store.list_raw(self.keys.heartbeats)
         alive = {self.keys.last_segment(i.key) for i in raw}
         now = self.clock()
@@ -97,6 +117,32 @@ class LivenessController(Controller):
         if retry or pending:
             return Requeue(min(self.grace, 0.5))
         return None
+
+
+    def collect(self) -> tuple[int, int]:
+        """Delete finished evaluations and allocations (`gc`); each allocation goes with its
+        status key, compared on its mod revision (a concurrent change keeps it)."""
+        now = self.clock()
+        evals, _ = self.store.list(self.keys.evals, Evaluation)
+        gone_evals = evals_to_collect((e.value for e in evals), now=now, after=self.gc_after)
+        for i in range(0, len(gone_evals), MAX_TXN_OPS):
+            txn = Txn()
+            for e in gone_evals[i : i + MAX_TXN_OPS]:
+                txn.delete(self.keys.eval(e.id))
+            self.store.commit(txn)
+        statuses, _ = self.store.list(self.keys.alloc_statuses, AllocStatus)
+        by_id = {s.value.alloc_id: s.value for s in statuses}
+        revs = {v.value.id: v.mod_revision for v in self.allocs.items()}
+        nodes = {n.id: n for n in self.nodes.list()}
+        gone = allocs_to_collect(self.allocs.list(), by_id, nodes, now=now, after=self.gc_after)
+        n = 0
+        for a in gone:
+            txn = Txn().compare_mod(self.keys.alloc(a.id), revs.get(a.id, 0))
+            txn.delete(self.keys.alloc(a.id)).delete(self.keys.alloc_status(a.id))
+            n += 1 if self.store.commit(txn) else 0
+        if gone_evals or n:
+            self.log.info("gc evals=%d allocs=%d", len(gone_evals), n)
+        return len(gone_evals), n
 
 
 class LivenessService:

@@ -160,6 +160,22 @@ class SchedulerController(Controller):
                 return False
         return True
 
+    def _job_cache_behind(self, due: list[Evaluation], rec: JobRecord | None, now: float) -> bool:
+        """True if an evaluation written with a job change is visibly ahead of the job cache
+        (the two arrive on different watch streams): a register or scale evaluation for a
+        newer version than the cached record, or a deregister evaluation while the cached
+        record still runs (deciding on it would keep a purged job running). Gives up
+        waiting after `cache_wait` seconds."""
+        for e in due:
+            if now - e.create_time >= self.cache_wait:
+                continue
+            if e.triggered_by == "job-deregister":
+                if rec is not None and not rec.stop:
+                    return True
+            elif e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1):
+                return True
+        return False
+
     def reconcile(self, key: str) -> Requeue | None:
         ns, _, jid = key.partition("/")
         now = self.clock()
@@ -174,12 +190,8 @@ class SchedulerController(Controller):
         due = [e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now]
         future = [e for e in evals if e.status == EvalStatus.PENDING and e.wait_until > now]
         blocked = [e for e in evals if e.status == EvalStatus.BLOCKED]
-        if any(
-            e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1)
-            and now - e.create_time < self.cache_wait
-            for e in due
-        ):
-            return Requeue(0.02)  # the evaluation arrived before its job record: the cache is behind
+        if self._job_cache_behind(due, rec, now):
+            return Requeue(0.02)
         job = rec.job if rec is not None and not rec.stop else None
         version = rec.version if rec else 0
         job_allocs = self.allocs.by_index("job", key)

@@ -133,11 +133,21 @@ def client_status_of(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> 
     return st.client_status if st else ClientStatus.PENDING
 
 
+_CLIENT_TERMINAL = frozenset((ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST))
+
+
 def is_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
-    """Stopped by the server, or finished on the client (complete, failed, lost)."""
+    """Stopped by the server, or finished on the client (complete, failed, lost). Runs over
+    every allocation of the cluster for each plan (node usage), so it is kept flat."""
     if alloc.desired_status != DesiredStatus.RUN:
         return True
-    return client_status_of(alloc, statuses) in (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
+    cs = alloc.client_status
+    if not cs:
+        st = statuses.get(alloc.id)
+        if st is None:
+            return False
+        cs = st.client_status
+    return cs in _CLIENT_TERMINAL
 
 
 def node_lost(node: Node | None) -> bool:
@@ -301,13 +311,13 @@ def _reconcile_group(
             else:  # service: terminal, its index is free again
                 res.ignore.append(a)
             continue
+        if a.next_allocation and cs == ClientStatus.FAILED:
+            res.ignore.append(a)  # already replaced (rescheduled): terminal
+            continue
         if node_lost(node):
             lost.append(a)
             continue
         if cs == ClientStatus.FAILED:
-            if a.next_allocation:
-                res.ignore.append(a)
-                continue
             at = next_reschedule_time(policy, a, statuses.get(a.id), now)
             if at is not None and at <= now:
                 resched_now.append(a)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -179,3 +180,42 @@ def test_pipelined_writer_commits_in_guarded_batches(store: Store) -> None:
     stale.feed([(store.keys.alloc("y0"), mock_alloc(job, 0, id="y0"))])
     assert not stale.finish([], [])
     assert store.get(store.keys.alloc("y0"), Allocation) is None
+
+
+def test_purged_job_stops_its_allocations(store: Store, scheduler: SchedulerController) -> None:
+    from reconciler.model.ids import new_id
+    from reconciler.store import Txn
+
+    add_node(store, "n1")
+    ev = submit(store, mock_job(2))
+    wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")
+    # a purge: the job record goes and the evaluation comes in one transaction
+    dereg = Evaluation(id=new_id(), namespace="default", job_id="web", triggered_by="job-deregister",
+                       create_time=time.time())
+    store.commit(Txn().delete(store.keys.job("default", "web")).put(store.keys.eval(dereg.id), dereg))
+    wait_for(lambda: not allocs(store, "web"), what="allocations stopped")
+    assert get_eval(store, dereg.id).status == "complete"
+
+
+def test_leader_elected_scheduler_hands_over(store: Store) -> None:
+    from controllers.scheduler.controller import SchedulerService, run_scheduler
+
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    first = run_scheduler(store, "one", ttl=2)
+    second = SchedulerService(store, "two", ttl=2)
+    second.start()
+    try:
+        wait_for(lambda: first.controller is not None or second.controller is not None, what="a leader")
+        leader, follower = (first, second) if first.controller is not None else (second, first)
+        assert follower.controller is None
+        ev = submit(store, mock_job(3))
+        wait_for(lambda: get_eval(store, ev).status == "complete", what="placed by the leader")
+        leader.stop()
+        wait_for(lambda: follower.controller is not None, timeout=15, what="takeover")
+        ev2 = submit(store, with_count(mock_job(3), 5), version=1)
+        wait_for(lambda: get_eval(store, ev2).status == "complete", what="placed by the new leader")
+        live = allocs(store, "web")
+        assert sorted(a.index for a in live) == [0, 1, 2, 3, 4]
+    finally:
+        first.stop()
+        second.stop()
