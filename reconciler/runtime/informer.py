@@ -89,7 +89,9 @@ class Informer(Generic[T]):
 
     @property
     def revision(self) -> int:
-        return self._revision
+        """The etcd revision the cache reflects in full (every event up to it applied)."""
+        with self._lock:
+            return self._revision
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
@@ -180,6 +182,10 @@ class Informer(Generic[T]):
                 change = self._apply_locked(ev)
                 if change is not None:
                     changes.append(change)
+            # advertised only now that the whole batch is cached: a reader waiting for
+            # revision R must see every write of R's transaction, not some of them
+            if result:
+                self._revision = max(self._revision, max(ev.mod_revision for ev in result))
         for key, old, new in changes:
             self._notify(key, old, new)
 
@@ -247,7 +253,6 @@ class Informer(Generic[T]):
             prev.mod_revision > ev.mod_revision or (ev.type == "put" and prev.mod_revision == ev.mod_revision)
         ):
             return None
-        self._revision = max(self._revision, ev.mod_revision)
         if ev.type == "put" and ev.value is not None:
             try:
                 new = codec.decode(ev.value, self.typ)
