@@ -98,8 +98,10 @@ class Informer(Generic[T]):
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start (or restart after `stop`): list, then watch. The cache of a restarted
-        informer is kept and the first listing's differences are delivered as events."""
+        """Start (or restart after `stop`): list, then watch. The first listing delivers
+        every object to the handlers (and, on a restart, deletes for objects gone since)."""
+        if self._thread is not None and self._thread.is_alive() and not self._stopped.is_set():
+            return  # already running
         with self._lock:
             self._stopped.clear()
             self._rewatch.clear()
