@@ -63,9 +63,10 @@ def test_starts_healthy_on_free_ports(server: EmbeddedEtcd) -> None:
         assert s.get("/p/x", dict).value == {"a": 1}  # type: ignore[union-attr]
     finally:
         s.close()
-    assert server.pid_file.read_text().split() == [str(server.proc.pid), str(os.getpid())]  # type: ignore[union-attr]
+    assert server.pid_file.read_text() == str(server.proc.pid)  # type: ignore[union-attr]
+    assert server.owner_file.read_text() == str(os.getpid())
     server.stop()
-    assert not server.pid_file.exists()
+    assert not server.pid_file.exists() and not server.owner_file.exists()
     wait_for(lambda: not port_in_use("127.0.0.1", server.client_port), message="client port freed")
 
 

@@ -5,8 +5,8 @@ own and, on Linux, asked to die with its parent (PR_SET_PDEATHSIG), so a SIGKILL
 does not leave an etcd holding the data dir and ports behind. PR_SET_PDEATHSIG fires when
 the *thread* that forked the child ends, so the child is forked from a keeper thread that
 lives exactly as long as etcd (start() may be called from any thread). A pid file in the
-data dir ("<etcd pid> <owner pid>") lets the next start find and stop an etcd that survived
-anyway, and refuse to start while a live owner still runs one there.
+data dir (`etcd.pid`, with the owner's pid in `etcd.owner`) lets the next start find and stop
+an etcd that survived anyway, and refuse to start while a live owner still runs one there.
 """
 
 from __future__ import annotations
@@ -113,6 +113,11 @@ class EmbeddedEtcd:
         return self.data_dir / "etcd.pid"
 
     @property
+    def owner_file(self) -> Path:
+        """The pid of the process that started etcd (etcd.pid stays a bare pid for tools)."""
+        return self.data_dir / "etcd.owner"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "etcd.log"
 
@@ -120,11 +125,13 @@ class EmbeddedEtcd:
         """Stop an etcd a previous, killed agent left running on this data dir; refuse to
         start if the etcd there still belongs to a live process (a second agent)."""
         try:
-            fields = self.pid_file.read_text().split()
-            pid = int(fields[0])
-            owner = int(fields[1]) if len(fields) > 1 else None
-        except (OSError, ValueError, IndexError):
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
             return
+        try:
+            owner: int | None = int(self.owner_file.read_text().strip())
+        except (OSError, ValueError):
+            owner = None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
@@ -176,7 +183,8 @@ class EmbeddedEtcd:
             "--log-level", "warn",
         ]
         self.proc = self._spawn(args)
-        self.pid_file.write_text(f"{self.proc.pid} {os.getpid()}")
+        self.owner_file.write_text(str(os.getpid()))
+        self.pid_file.write_text(str(self.proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -238,8 +246,9 @@ class EmbeddedEtcd:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-        with contextlib.suppress(OSError):
-            self.pid_file.unlink()
+        for f in (self.pid_file, self.owner_file):
+            with contextlib.suppress(OSError):
+                f.unlink()
 
     def kill(self) -> None:
         """SIGKILL (tests: simulate a crash)."""

@@ -89,15 +89,19 @@ class Informer(Generic[T]):
 
     @property
     def revision(self) -> int:
-        return self._revision
+        """The etcd revision the cache reflects in full (every event up to it applied)."""
+        with self._lock:
+            return self._revision
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start (or restart after `stop`): list, then watch. The cache of a restarted
-        informer is kept and the first listing's differences are delivered as events."""
+        """Start (or restart after `stop`): list, then watch. The first listing delivers
+        every object to the handlers (and, on a restart, deletes for objects gone since)."""
+        if self._thread is not None and self._thread.is_alive() and not self._stopped.is_set():
+            return  # already running
         with self._lock:
             self._stopped.clear()
             self._rewatch.clear()
@@ -180,9 +184,10 @@ class Informer(Generic[T]):
                 change = self._apply_locked(ev)
                 if change is not None:
                     changes.append(change)
-            # advertised only once the whole batch is cached: a reader waiting for revision
-            # R must see every write of R's transaction that this batch carries
-            self._revision = max(self._revision, max(ev.mod_revision for ev in result))
+            # advertised only now that the whole batch is cached: a reader waiting for
+            # revision R must see every write of R's transaction, not some of them
+            if result:
+                self._revision = max(self._revision, max(ev.mod_revision for ev in result))
         for key, old, new in changes:
             self._notify(key, old, new)
 

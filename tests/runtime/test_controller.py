@@ -134,15 +134,20 @@ def test_periodic_resync(store: Store) -> None:
 
 
 def test_stop_joins_threads_and_restart_reconciles_everything(etcd: EmbeddedEtcd, prefix: str) -> None:
-    before = set(threading.enumerate())
     store = Store([etcd.endpoint], prefix=prefix)
     c = Recording(store)
+    mine = ("recording", "informer:recording")  # this controller's workers and informers
+    watchers: set[str] = set()
+
+    def alive(names: tuple[str, ...] | set[str]) -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith(tuple(names))]
+
     try:
         store.put(store.keys.node("n1"), {"v": "v"})
         c.start()
         wait_for(lambda: c.succeeded[store.keys.node("n1")] == 1, message="first reconcile")
         c.stop()
-        assert not [t for t in threading.enumerate() if t.name.startswith(("recording", "informer:"))]
+        assert not alive(mine)
 
         # leadership regained: every key is looked at again, not only the changed ones
         store.put(store.keys.node("n2"), {"v": "v"})
@@ -150,11 +155,15 @@ def test_stop_joins_threads_and_restart_reconciles_everything(etcd: EmbeddedEtcd
         wait_for(lambda: c.succeeded[store.keys.node("n1")] == 2, message="unchanged key after restart")
         wait_for(lambda: c.succeeded[store.keys.node("n2")] == 1, message="new key after restart")
         c.stop()
+        assert not alive(mine)
+        # the etcd3 watch thread of this store ends when the store is closed
+        watchers = {f"etcd3_watch_{id(cl._stubs['watcher']):x}" for cl in store._clients.values()
+                    if "watcher" in cl._stubs}
+        assert watchers
     finally:
         c.stop()
         store.close()
-    wait_for(lambda: set(threading.enumerate()) <= before,
-             message=lambda: f"threads to end: {set(threading.enumerate()) - before}")
+    wait_for(lambda: not alive(watchers), message=lambda: f"watch threads to end: {alive(watchers)}")
 
 
 def test_start_that_cannot_sync_raises_and_leaves_no_threads() -> None:

@@ -236,3 +236,27 @@ def test_non_transient_errors_are_store_errors(store: Store) -> None:
     # a lease id that does not exist: etcd answers NOT_FOUND, the caller sees a StoreError
     with pytest.raises(StoreError):
         store.put(store.keys.alloc("x"), "x", lease=0x7777)
+
+
+def test_one_store_shared_by_many_threads(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(50):
+                key = store.keys.alloc(f"t{t}-{i}")
+                store.put(key, {"t": t, "i": i})
+                got = store.get(key, dict)
+                assert got is not None and got.value == {"t": t, "i": i}
+                if i % 10 == 0:
+                    store.list_raw(store.keys.allocs)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert not errors, errors
+    assert store.count(store.keys.allocs) == 400
