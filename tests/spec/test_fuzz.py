@@ -87,3 +87,12 @@ def test_mutated_examples_only_raise_spec_error(path: Any) -> None:
     text = path.read_text(encoding="utf-8")
     for _ in range(25):
         parses_or_spec_error(mutate(text, rng), FORMATS[path.suffix])
+
+
+def test_yaml_alias_bomb_is_refused() -> None:
+    levels = ['x0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"x{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 7)]
+    text = "\n".join(levels) + "\njob:\n  a:\n    meta:\n      k: *a6\n"
+    with pytest.raises(SpecError) as info:
+        parse_job(text, format="yaml")
+    assert any("expands to more than" in e.message for e in info.value.errors)
