@@ -8,7 +8,7 @@ The public surface other packages use (API, CLI, specs watcher, plan):
 - `validate(job) -> list[SpecIssue]`
 - `canonical(job) -> dict`, `spec_hash(job) -> str`
 - `diff_jobs(old, new) -> JobDiff`, `render_diff(diff, *, verbose, group_counts) -> str`
-- `format_hcl(job) -> str`, `job_to_yaml(job) -> str`
+- `format_hcl(job) -> str`, `job_to_yaml(job) -> str`, `render_job(job, "json"|"yaml"|"hcl") -> str`
 - `SpecError` (the one error type, `.errors: list[SpecIssue]`)
 """
 
@@ -20,11 +20,13 @@ from reconciler.spec.hcl_format import format_hcl
 from reconciler.spec.loader import load_job_file, parse_job
 from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
+from reconciler.spec.output import OUTPUT_FORMATS, render_job
 from reconciler.spec.render_diff import render_diff
 from reconciler.spec.validate import validate
 from reconciler.spec.yaml_format import job_to_yaml
 
 __all__ = [
+    "OUTPUT_FORMATS",
     "Job",
     "JobDiff",
     "SpecError",
@@ -39,6 +41,7 @@ __all__ = [
     "load_job_file",
     "parse_job",
     "render_diff",
+    "render_job",
     "spec_hash",
     "validate",
 ]

@@ -157,14 +157,14 @@ class _Reader:
             return default
         if origin is list:
             if data is None:
-                return []
+                return default if default is not None else []
             if not isinstance(data, list):
                 self.bad(path, f"must be a list, got {quote(data)}")
                 return default
             return [self.value(args[0], v, f"{path}[{i}]", None) for i, v in enumerate(data)]
         if origin is dict:
             if data is None:
-                return {}
+                return default if default is not None else {}
             if not isinstance(data, dict):
                 self.bad(path, f"must be an object, got {quote(data)}")
                 return default
