@@ -37,10 +37,10 @@ def locate(text: str, path: str) -> Pos:
     for step in steps:
         try:
             if isinstance(step, int) and isinstance(node, list) and step < len(node):
-                line, col = node.lc.item(step)
+                line, col = getattr(node, "lc").item(step)
                 node = node[step]
             elif isinstance(step, str) and isinstance(node, dict) and step in node:
-                line, col = node.lc.key(step)
+                line, col = getattr(node, "lc").key(step)
                 node = node[step]
             else:
                 break
