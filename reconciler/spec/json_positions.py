@@ -35,12 +35,13 @@ def locate(text: str, path: str) -> Pos:
         steps = steps[1:]  # the bare job object
     pos = NOWHERE
     for step in steps:
+        holder: Any = node  # ruamel's CommentedMap / CommentedSeq, which carry `.lc`
         try:
             if isinstance(step, int) and isinstance(node, list) and step < len(node):
-                line, col = getattr(node, "lc").item(step)
+                line, col = holder.lc.item(step)
                 node = node[step]
             elif isinstance(step, str) and isinstance(node, dict) and step in node:
-                line, col = getattr(node, "lc").key(step)
+                line, col = holder.lc.key(step)
                 node = node[step]
             else:
                 break
