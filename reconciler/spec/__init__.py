@@ -7,7 +7,8 @@ The public surface other packages use (API, CLI, specs watcher, plan):
 - `job_from_nomad(data) -> Job`, `job_to_nomad(job) -> dict`
 - `validate(job) -> list[SpecIssue]`
 - `canonical(job) -> dict`, `spec_hash(job) -> str`
-- `diff_jobs(old, new) -> JobDiff`, `render_diff(diff, *, verbose, group_counts) -> str`
+- `diff_jobs(old, new) -> JobDiff`, `render_diff(diff, *, verbose, group_counts) -> str`,
+  `diff_to_nomad(diff, group_counts) -> dict` (the plan API's `Diff`)
 - `format_hcl(job) -> str`, `job_to_yaml(job) -> str`, `render_job(job, "json"|"yaml"|"hcl") -> str`
 - `SpecError` (the one error type, `.errors: list[SpecIssue]`)
 """
@@ -15,6 +16,7 @@ The public surface other packages use (API, CLI, specs watcher, plan):
 from reconciler.spec.canonical import canonical, spec_hash
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.diff import JobDiff, diff_jobs
+from reconciler.spec.diff_json import diff_to_nomad
 from reconciler.spec.errors import SpecError, SpecIssue
 from reconciler.spec.hcl_format import format_hcl
 from reconciler.spec.loader import load_job_file, parse_job
@@ -33,6 +35,7 @@ __all__ = [
     "SpecIssue",
     "canonical",
     "diff_jobs",
+    "diff_to_nomad",
     "fill_defaults",
     "format_hcl",
     "job_from_nomad",
