@@ -9,7 +9,7 @@ import pytest
 from reconciler.spec import diff_jobs, diff_to_nomad, load_job_file, render_diff
 from reconciler.spec.diff import DiffType
 from reconciler.spec.model import Job
-from tests.spec.conftest import EXAMPLES, PLANS
+from tests.spec.paths import EXAMPLES, PLANS
 
 
 def job(name: str) -> Job:

@@ -19,7 +19,7 @@ from reconciler.spec import (
     spec_hash,
     validate,
 )
-from tests.spec.conftest import EXAMPLE_FILES, EXAMPLES
+from tests.spec.paths import EXAMPLE_FILES, EXAMPLES
 
 STORY_JOBS = [
     "todo-java.nomad",

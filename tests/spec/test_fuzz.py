@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.spec import SpecError, job_from_nomad, parse_job
-from tests.spec.conftest import EXAMPLE_FILES
+from tests.spec.paths import EXAMPLE_FILES
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HCL_ALPHABET = st.sampled_from(list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}') + [

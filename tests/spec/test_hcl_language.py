@@ -173,7 +173,7 @@ def test_spec_issue_string_form() -> None:
 
 
 def test_the_variables_example() -> None:
-    from tests.spec.conftest import EXAMPLES
+    from tests.spec.paths import EXAMPLES
 
     path = EXAMPLES / "todo-java-variables.nomad"
     default = load_job_file(path)

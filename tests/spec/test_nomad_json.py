@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, load_job_file
-from tests.spec.conftest import EXAMPLES
+from tests.spec.paths import EXAMPLES
 
 MINIMAL: dict[str, Any] = {
     "ID": "todo",
