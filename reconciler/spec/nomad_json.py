@@ -222,14 +222,15 @@ def _default_of(f: dataclasses.Field[Any]) -> Any:
 
 
 def job_from_nomad(data: dict[str, Any]) -> m.Job:
-    """The job in Nomad API JSON (`{"Job": {...}}` or the bare job), with defaults filled in.
+    """The job in Nomad API JSON (`{"Job": {...}, ...}` as in a register request, or the bare
+    job), with defaults filled in.
 
     Wrong types raise SpecError naming the JSON path; semantic checks are `validate`'s."""
     reader = _Reader()
-    if isinstance(data, dict) and set(data) == {"Job"}:
-        data, root = data["Job"], "Job"
-    else:
-        root = "Job"
+    root = "Job"
+    if isinstance(data, dict) and isinstance(data.get("Job"), dict):
+        # A register request: {"Job": {...}, "EnforceIndex": ..., "PolicyOverride": ...}
+        data = data["Job"]
     if not isinstance(data, dict):
         raise SpecError([SpecIssue("", 0, 0, root, f"must be a JSON object, got {quote(data)}")])
     try:
