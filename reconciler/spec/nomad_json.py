@@ -124,6 +124,12 @@ class _Reader:
     def bad(self, path: str, message: str) -> None:
         self.issues.append(SpecIssue("", 0, 0, path, message))
 
+    def _not_null(self, value: Any, path: str) -> bool:
+        if value is None:
+            self.bad(path, "must not be null")
+            return False
+        return True
+
     def value(self, hint: Any, data: Any, path: str, default: Any) -> Any:
         origin = typing.get_origin(hint)
         args = typing.get_args(hint)
@@ -161,7 +167,8 @@ class _Reader:
             if not isinstance(data, list):
                 self.bad(path, f"must be a list, got {quote(data)}")
                 return default
-            return [self.value(args[0], v, f"{path}[{i}]", None) for i, v in enumerate(data)]
+            return [self.value(args[0], v, f"{path}[{i}]", None) for i, v in enumerate(data)
+                    if self._not_null(v, f"{path}[{i}]")]
         if origin is dict:
             if data is None:
                 return default if default is not None else {}
@@ -170,7 +177,8 @@ class _Reader:
                 return default
             if args[1] is Any:
                 return copy.deepcopy(data)
-            return {str(k): self.value(args[1], v, f"{path}.{k}", None) for k, v in data.items()}
+            return {str(k): self.value(args[1], v, f"{path}.{k}", None) for k, v in data.items()
+                    if self._not_null(v, f"{path}.{k}")}
         return copy.deepcopy(data)
 
     def obj(self, cls: type, data: Any, path: str) -> Any:
