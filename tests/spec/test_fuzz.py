@@ -26,6 +26,8 @@ def parses_or_spec_error(text: str, fmt: str) -> None:
         parse_job(text, format=fmt)
     except SpecError as exc:
         assert exc.errors and all(isinstance(str(e), str) for e in exc.errors)
+        # the loaders' last-resort wrapping of an unexpected exception must never be needed
+        assert not any(e.message.startswith("cannot read the job:") for e in exc.errors), exc
 
 
 @FUZZ
