@@ -7,8 +7,9 @@ The public surface other packages use (API, CLI, specs watcher, plan):
 - `job_from_nomad(data) -> Job`, `job_to_nomad(job) -> dict`
 - `validate(job) -> list[SpecIssue]`
 - `canonical(job) -> dict`, `spec_hash(job) -> str`
-- `diff_jobs(old, new) -> JobDiff`, `render_diff(diff, *, verbose, group_counts) -> str`
-- `format_hcl(job) -> str`, `job_to_yaml(job) -> str`
+- `diff_jobs(old, new) -> JobDiff`, `render_diff(diff, *, verbose, group_counts) -> str`,
+  `diff_to_nomad(diff, group_counts) -> dict` (the plan API's `Diff`)
+- `format_hcl(job) -> str`, `job_to_yaml(job) -> str`, `render_job(job, "json"|"yaml"|"hcl") -> str`
 - `SpecError` (the one error type, `.errors: list[SpecIssue]`)
 """
 
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from reconciler.spec.canonical import canonical, spec_hash
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.diff import JobDiff, diff_jobs
+from reconciler.spec.diff_json import diff_to_nomad
 from reconciler.spec.errors import SpecError, SpecIssue
 from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
+from reconciler.spec.output import OUTPUT_FORMATS, render_job
 from reconciler.spec.render_diff import render_diff
 from reconciler.spec.validate import validate
 
@@ -49,12 +52,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "OUTPUT_FORMATS",
     "Job",
     "JobDiff",
     "SpecError",
     "SpecIssue",
     "canonical",
     "diff_jobs",
+    "diff_to_nomad",
     "fill_defaults",
     "format_hcl",
     "job_from_nomad",
@@ -63,6 +68,7 @@ __all__ = [
     "load_job_file",
     "parse_job",
     "render_diff",
+    "render_job",
     "spec_hash",
     "validate",
 ]

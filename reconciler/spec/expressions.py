@@ -302,7 +302,7 @@ class Evaluator:
                 i = start + 2
                 continue
             pieces.append(text[i:start])
-            end = _matching_brace(text, start + 2)
+            end = matching_brace(text, start + 2)
             if end < 0:
                 raise EvalError("unclosed ${ in heredoc", pos)
             inner = text[start + 2 : end]
@@ -482,7 +482,7 @@ def _attr_expr(tree: Tree) -> Tree:
     return _subtrees(attr)[-1]
 
 
-def _matching_brace(text: str, i: int) -> int:
+def matching_brace(text: str, i: int) -> int:
     depth = 1
     quoted = False
     while i < len(text):

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
-from reconciler.spec.expressions import _matching_brace, is_runtime_reference
+from reconciler.spec.expressions import is_runtime_reference, matching_brace
 from reconciler.spec.model import (
     Artifact,
     Check,
@@ -75,7 +75,7 @@ def quote_string(text: str) -> str:
         two = text[i : i + 2]
         if two in ("${", "%{"):
             out.append(_escape_literal(text[literal_start:i]))
-            end = _matching_brace(text, i + 2) if two == "${" else -1
+            end = matching_brace(text, i + 2) if two == "${" else -1
             if end > 0 and "\n" not in text[i:end] and is_runtime_reference(text[i + 2 : end]):
                 if out[-1].endswith("$"):  # "$${" would read as an escape: spell that "$" out
                     out[-1] = out[-1][:-1] + "\\u0024"

@@ -20,6 +20,7 @@ from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.errors import NOWHERE, Issues, Pos, SpecError, SpecIssue
 from reconciler.spec.hcl_reader import Locals, split_top, to_raw
 from reconciler.spec.hcl_syntax import parse_tree
+from reconciler.spec.json_positions import locate
 from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_from_nomad
 from reconciler.spec.rawtree import RawBlock
@@ -104,7 +105,7 @@ def _parse(
         try:
             job = job_from_nomad(data)
         except SpecError as exc:
-            raise SpecError([i.located(filename, NOWHERE) for i in exc.errors]) from None
+            raise SpecError([i.located(filename, locate(text, i.path)) for i in exc.errors]) from None
         return _finish(job, {}, issues, check=check)
     if format == "hcl":
         raw = _hcl_raw(text, filename, issues, variables=variables, var_files=var_files, env=env)

@@ -124,6 +124,12 @@ class _Reader:
     def bad(self, path: str, message: str) -> None:
         self.issues.append(SpecIssue("", 0, 0, path, message))
 
+    def _not_null(self, value: Any, path: str) -> bool:
+        if value is None:
+            self.bad(path, "must not be null")
+            return False
+        return True
+
     def value(self, hint: Any, data: Any, path: str, default: Any) -> Any:
         origin = typing.get_origin(hint)
         args = typing.get_args(hint)
@@ -157,20 +163,22 @@ class _Reader:
             return default
         if origin is list:
             if data is None:
-                return []
+                return default if default is not None else []
             if not isinstance(data, list):
                 self.bad(path, f"must be a list, got {quote(data)}")
                 return default
-            return [self.value(args[0], v, f"{path}[{i}]", None) for i, v in enumerate(data)]
+            return [self.value(args[0], v, f"{path}[{i}]", None) for i, v in enumerate(data)
+                    if self._not_null(v, f"{path}[{i}]")]
         if origin is dict:
             if data is None:
-                return {}
+                return default if default is not None else {}
             if not isinstance(data, dict):
                 self.bad(path, f"must be an object, got {quote(data)}")
                 return default
             if args[1] is Any:
                 return copy.deepcopy(data)
-            return {str(k): self.value(args[1], v, f"{path}.{k}", None) for k, v in data.items()}
+            return {str(k): self.value(args[1], v, f"{path}.{k}", None) for k, v in data.items()
+                    if self._not_null(v, f"{path}.{k}")}
         return copy.deepcopy(data)
 
     def obj(self, cls: type, data: Any, path: str) -> Any:
@@ -222,14 +230,15 @@ def _default_of(f: dataclasses.Field[Any]) -> Any:
 
 
 def job_from_nomad(data: dict[str, Any]) -> m.Job:
-    """The job in Nomad API JSON (`{"Job": {...}}` or the bare job), with defaults filled in.
+    """The job in Nomad API JSON (`{"Job": {...}, ...}` as in a register request, or the bare
+    job), with defaults filled in.
 
     Wrong types raise SpecError naming the JSON path; semantic checks are `validate`'s."""
     reader = _Reader()
-    if isinstance(data, dict) and set(data) == {"Job"}:
-        data, root = data["Job"], "Job"
-    else:
-        root = "Job"
+    root = "Job"
+    if isinstance(data, dict) and isinstance(data.get("Job"), dict):
+        # A register request: {"Job": {...}, "EnforceIndex": ..., "PolicyOverride": ...}
+        data = data["Job"]
     if not isinstance(data, dict):
         raise SpecError([SpecIssue("", 0, 0, root, f"must be a JSON object, got {quote(data)}")])
     try:

@@ -25,12 +25,23 @@ BLOCKS = frozenset({
 })
 
 
-def plain(value: Any) -> Any:
+MAX_VALUES = 200_000  # aliases may not expand a document beyond this many values
+
+
+class TooLarge(ValueError):
+    """The document expands (through aliases) to more values than MAX_VALUES."""
+
+
+def plain(value: Any, budget: list[int] | None = None) -> Any:
     """ruamel's round-trip types as plain Python values."""
+    budget = budget if budget is not None else [MAX_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise TooLarge(f"the document expands to more than {MAX_VALUES} values (through aliases)")
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): plain(v, budget) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, budget) for v in value]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
@@ -62,9 +73,15 @@ def _pos(node: Any) -> Pos:
 class _Builder:
     def __init__(self, issues: Issues) -> None:
         self.issues = issues
+        self.budget = [MAX_VALUES]
 
     def block(self, btype: str, labels: list[str], body: Any, pos: Pos, path: str) -> RawBlock:
         raw = RawBlock(btype, labels, pos=pos)
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            if self.budget[0] == -1:
+                self.issues.add(path, f"the document expands to more than {MAX_VALUES} values (through aliases)", pos)
+            return raw
         if body is None:
             return raw
         if not isinstance(body, dict):
@@ -88,7 +105,11 @@ class _Builder:
                     ipos = _pos(item) if item is not value else kpos
                     raw.blocks.append(self.block(name, [], item, ipos, child_path(path, name, [], i)))
             else:
-                raw.attrs[name] = RawValue(plain(value), kpos)
+                try:
+                    raw.attrs[name] = RawValue(plain(value, self.budget), kpos)
+                except TooLarge as exc:
+                    self.issues.add(f"{path}.{name}", str(exc), kpos)
+                    return raw
         return raw
 
 

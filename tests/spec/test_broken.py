@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.spec import SpecError, load_job_file
-from tests.spec.conftest import BROKEN
+from tests.spec.paths import BROKEN
 
 CASES = sorted(p for p in BROKEN.iterdir() if not p.name.endswith(".expected"))
 

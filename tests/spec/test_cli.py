@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.spec_cmds import fmt_cmd, parse_var_flags, validate_cmd
 from reconciler.spec import format_hcl, load_job_file
-from tests.spec.conftest import BROKEN, EXAMPLES
+from tests.spec.paths import BROKEN, EXAMPLES
 
 
 def test_validate_success() -> None:

@@ -6,10 +6,10 @@ import copy
 
 import pytest
 
-from reconciler.spec import diff_jobs, load_job_file, render_diff
+from reconciler.spec import diff_jobs, diff_to_nomad, load_job_file, render_diff
 from reconciler.spec.diff import DiffType
 from reconciler.spec.model import Job
-from tests.spec.conftest import EXAMPLES, PLANS
+from tests.spec.paths import EXAMPLES, PLANS
 
 
 def job(name: str) -> Job:
@@ -126,3 +126,15 @@ def test_deleted_group_and_added_task() -> None:
     ]
     gone = diff_jobs(new, job("consul.nomad"))
     assert {g.name: g.type for g in gone.task_groups} == {"consul": DiffType.ADDED, "web": DiffType.DELETED}
+
+
+def test_diff_as_nomad_api_json() -> None:
+    diff = diff_jobs(job("todo-java-scaled-service-header.nomad"), job("todo-java-scaled-service-header-canary.nomad"))
+    data = diff_to_nomad(diff, {"web": {"canary": 1, "ignore": 5, "destroy": 0}})
+    group = data["TaskGroups"][0]
+    assert data["Type"] == "Edited" and data["ID"] == "todo"
+    assert group["Updates"] == {"canary": 1, "ignore": 5}
+    update = next(o for o in group["Objects"] if o["Name"] == "Update")
+    canary = next(f for f in update["Fields"] if f["Name"] == "Canary")
+    assert canary == {"Type": "Edited", "Name": "Canary", "Old": "0", "New": "1", "Annotations": None}
+    assert group["Tasks"][0]["Annotations"] == ["forces create/destroy update"]

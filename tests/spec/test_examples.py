@@ -15,10 +15,11 @@ from reconciler.spec import (
     job_to_yaml,
     load_job_file,
     parse_job,
+    render_job,
     spec_hash,
     validate,
 )
-from tests.spec.conftest import EXAMPLE_FILES, EXAMPLES
+from tests.spec.paths import EXAMPLE_FILES, EXAMPLES
 
 STORY_JOBS = [
     "todo-java.nomad",
@@ -110,3 +111,9 @@ def test_story_details_are_read_as_written() -> None:
     assert fabio.artifacts[0].destination == "local/fabio" and fabio.artifacts[0].mode == "file"
     consul = load_job_file(EXAMPLES / "consul.nomad").task_groups[0].tasks[0]
     assert consul.driver == "raw_exec" and consul.config == {"command": "consul", "args": ["agent", "-dev"]}
+
+
+@pytest.mark.parametrize("output", ["json", "yaml", "hcl"])
+def test_render_job_reads_back(output: str) -> None:
+    job = load_job_file(EXAMPLES / "todo-java-scaled-service.nomad")
+    assert parse_job(render_job(job, output), format=output) == job

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.spec import SpecError, job_from_nomad, parse_job
-from tests.spec.conftest import EXAMPLE_FILES
+from tests.spec.paths import EXAMPLE_FILES
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HCL_ALPHABET = st.sampled_from(list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}') + [
@@ -26,6 +26,8 @@ def parses_or_spec_error(text: str, fmt: str) -> None:
         parse_job(text, format=fmt)
     except SpecError as exc:
         assert exc.errors and all(isinstance(str(e), str) for e in exc.errors)
+        # the loaders' last-resort wrapping of an unexpected exception must never be needed
+        assert not any(e.message.startswith("cannot read the job:") for e in exc.errors), exc
 
 
 @FUZZ
@@ -87,3 +89,12 @@ def test_mutated_examples_only_raise_spec_error(path: Any) -> None:
     text = path.read_text(encoding="utf-8")
     for _ in range(25):
         parses_or_spec_error(mutate(text, rng), FORMATS[path.suffix])
+
+
+def test_yaml_alias_bomb_is_refused() -> None:
+    levels = ['x0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"x{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 7)]
+    text = "\n".join(levels) + "\njob:\n  a:\n    meta:\n      k: *a6\n"
+    with pytest.raises(SpecError) as info:
+        parse_job(text, format="yaml")
+    assert any("expands to more than" in e.message for e in info.value.errors)

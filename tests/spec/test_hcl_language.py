@@ -170,3 +170,18 @@ def test_spec_issue_string_form() -> None:
     with pytest.raises(SpecError) as info:
         parse_job(JOB.format(head="", expr='"x"', count='"five"'), filename="todo.nomad")
     assert str(info.value.errors[0]) == 'todo.nomad:9:5: job.todo.group.web.count: must be a non-negative integer, got "five"'
+
+
+def test_the_variables_example() -> None:
+    from tests.spec.paths import EXAMPLES
+
+    path = EXAMPLES / "todo-java-variables.nomad"
+    default = load_job_file(path)
+    tuned = load_job_file(path, variables={"instances": "3", "canary": "true"})
+    assert default.task_groups[0].count == 5 and tuned.task_groups[0].count == 3
+    update = tuned.task_groups[0].update
+    assert update is not None and (update.canary, update.max_parallel) == (1, 3)
+    options = tuned.task_groups[0].tasks[0].config["jvm_options"]
+    assert options[:3] == ["-Xmx256m", "-Xms256m", "-Dquarkus.http.port=${NOMAD_PORT_http}"]
+    assert options[3] == "-Dquarkus.http.header.TodoServer.value=${NOMAD_IP_http}:${NOMAD_PORT_http}"
+    assert tuned.task_groups[0].services[0].tags == ["urlprefix-/todo"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, load_job_file
-from tests.spec.conftest import EXAMPLES
+from tests.spec.paths import EXAMPLES
 
 MINIMAL: dict[str, Any] = {
     "ID": "todo",
@@ -78,3 +78,8 @@ def test_bad_json_names_the_field(data: Any, message: str) -> None:
     with pytest.raises(SpecError) as info:
         job_from_nomad(data)
     assert f"{info.value.errors[0].path}: {info.value.errors[0].message}" == message
+
+
+def test_a_register_request_body_is_accepted() -> None:
+    body = {"Job": MINIMAL, "EnforceIndex": False, "JobModifyIndex": 0, "PolicyOverride": False}
+    assert job_from_nomad(body) == job_from_nomad(MINIMAL)

@@ -6,7 +6,16 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 
-from reconciler.spec import canonical, format_hcl, job_from_nomad, job_to_nomad, job_to_yaml, spec_hash
+from reconciler.spec import (
+    canonical,
+    diff_jobs,
+    format_hcl,
+    job_from_nomad,
+    job_to_nomad,
+    job_to_yaml,
+    spec_hash,
+)
+from reconciler.spec.diff import DiffType
 from reconciler.spec.loader import read_job
 from reconciler.spec.model import Job
 from tests.spec.strategies import jobs
@@ -41,3 +50,11 @@ def test_yaml_round_trip_is_exact(job: Job) -> None:
 def test_hash_is_a_function_of_the_canonical_form(job: Job) -> None:
     copy = job_from_nomad(canonical(job))
     assert spec_hash(copy) == spec_hash(job)
+
+
+@FAST
+@given(jobs)
+def test_a_job_does_not_differ_from_itself(job: Job) -> None:
+    diff = diff_jobs(job, job_from_nomad(job_to_nomad(job)))
+    assert diff.type == DiffType.NONE
+    assert all(g.type == DiffType.NONE and not g.destructive for g in diff.task_groups)

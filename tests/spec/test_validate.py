@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.spec import load_job_file, validate
 from reconciler.spec.model import Job, Port, Service, Task
-from tests.spec.conftest import EXAMPLES
+from tests.spec.paths import EXAMPLES
 
 
 def base() -> Job:

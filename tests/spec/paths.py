@@ -1,4 +1,4 @@
-"""Shared paths and helpers for the job specification tests."""
+"""Where the job specification tests find their files (examples, broken corpus, expected plans)."""
 
 from __future__ import annotations
 
