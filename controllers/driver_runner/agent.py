@@ -14,14 +14,18 @@ Restart requests (`alloc_restarts/<id>`, written by the API) are consumed the sa
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 from pathlib import Path
 
-from controllers.driver_runner import fingerprint
+from controllers.driver_runner import cgroups, fingerprint, handles, procfs
 from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
 from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
 from controllers.driver_runner.status_writer import StatusWriter
+from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
@@ -64,7 +68,9 @@ class AllocWatcher(Controller):
             self.enqueue("restart/" + self.keys.last_segment(key))
 
     def on_start(self) -> None:
-        for a in self.allocs.by_index("node", self.agent.node.id):
+        mine = self.allocs.by_index("node", self.agent.node.id)
+        self.agent.collect_orphans({a.id for a in mine})
+        for a in mine:
             self.enqueue("alloc/" + a.id)
         for item in self.restarts.items():
             self.enqueue("restart/" + self.keys.last_segment(item.key))
@@ -163,7 +169,7 @@ class NodeAgent:
             runner.update(alloc)
             return None
         restored = self.store.get(self.store.keys.alloc_status(alloc_id), AllocStatus)
-        if alloc.desired_status != DesiredStatus.RUN and restored is None:
+        if alloc.desired_status != DesiredStatus.RUN and restored is None and not AllocDir(self.data_dir, alloc_id).root.exists():
             return None  # never started here: nothing to stop
         rec = self._job(alloc)
         if rec is None:
@@ -172,8 +178,41 @@ class NodeAgent:
         runner = AllocRunner(self.deps, alloc, rec.job, restored=restored.value if restored else None)
         with self._lock:
             self.runners[alloc_id] = runner
-        runner.start()
+        try:
+            runner.start()
+        except Exception:
+            with self._lock:
+                self.runners.pop(alloc_id, None)
+            raise
         return None
+
+    def collect_orphans(self, known: set[str]) -> list[str]:
+        """Allocation directories whose allocation is gone (deleted while no agent ran, or
+        moved to another node): kill whatever still runs there and delete the directory."""
+        root = self.data_dir / "allocs"
+        try:
+            names = sorted(os.listdir(root))
+        except FileNotFoundError:
+            return []
+        removed = []
+        for name in names:
+            if name in known or not is_valid_name(name):
+                continue
+            adir = AllocDir(self.data_dir, name)
+            for f in adir.state.glob("*.handle.json"):
+                rec = handles.recover(adir.state, f.name[: -len(".handle.json")])
+                if rec is not None and rec.handle is not None:
+                    log.info("alloc=%s orphan task pid=%d killed", name, rec.handle.pid)
+                    rec.handle.kill_everything()
+                    procfs.wait_gone(rec.handle.pid, rec.handle.start, 10)
+                    cgroups.remove(rec.handle.cgroup_dirs)
+            shutil.rmtree(adir.root, ignore_errors=True)
+            try:
+                self.store.delete(self.store.keys.alloc_status(name))
+            except StoreError as exc:
+                log.warning("alloc=%s status delete failed: %s", name, exc)
+            removed.append(name)
+        return removed
 
     def _destroy(self, runner: AllocRunner) -> None:
         runner.destroy()

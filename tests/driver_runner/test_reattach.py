@@ -180,3 +180,27 @@ def test_leader_exit_kills_the_other_tasks(store: Store, tmp_path: Path) -> None
         assert event_types(st, "side")[-1] == "Killed"
     finally:
         agent.stop(drain=True)
+
+
+def test_allocation_deleted_while_agent_down_leaves_no_orphan(store: Store, tmp_path: Path, marker: str) -> None:
+    from controllers.driver_runner import NodeAgent
+
+    data = tmp_path / "data"
+    first = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
+    first.start()
+    task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)", marker]})
+    job = make_job("gone", tasks=[task])
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, first.node_id))
+    pid = wait_status(store, a.id, "running").task_states["t"].pid
+    first.stop()
+    assert marked_pids(marker) == [pid]
+    store.delete(store.keys.alloc(a.id))
+    second = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
+    second.start()
+    try:
+        wait_for(lambda: not marked_pids(marker), 10, message="orphan killed")
+        assert not (data / "allocs" / a.id).exists()
+        assert get_status(store, a.id) is None
+    finally:
+        second.stop(drain=True)
