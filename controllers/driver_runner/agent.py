@@ -45,7 +45,7 @@ RESTARTS_KIND = "alloc_restarts"
 
 class AllocWatcher(Controller):
     name = "driver-runner"
-    workers = 4
+    workers = 8  # reconcile is mostly waiting (etcd reads, directory setup), not CPU
 
     def __init__(self, agent: NodeAgent) -> None:
         super().__init__(agent.store)
@@ -114,6 +114,7 @@ class NodeAgent:
         self.watcher = AllocWatcher(self)
         self._jobs: dict[tuple[str, str, int], JobRecord] = {}
         self._destroying: list[threading.Thread] = []
+        self._previous: dict[str, AllocStatus] = {}
 
     @property
     def node_id(self) -> str:
@@ -121,6 +122,10 @@ class NodeAgent:
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        # what a previous agent of this node reported: the state to resume (re-attach).
+        # Read once here; allocations placed later have no previous state to look up.
+        listed, _ = self.store.list(self.store.keys.alloc_statuses, AllocStatus)
+        self._previous = {v.value.alloc_id: v.value for v in listed if v.value.node_id == self.node.id}
         self.heartbeat.register()
         self.heartbeat.start()
         self.writer.start()
@@ -168,16 +173,18 @@ class NodeAgent:
         if runner is not None:
             runner.update(alloc)
             return None
-        restored = self.store.get(self.store.keys.alloc_status(alloc_id), AllocStatus)
+        with self._lock:
+            restored = self._previous.get(alloc_id)
         if alloc.desired_status != DesiredStatus.RUN and restored is None and not AllocDir(self.data_dir, alloc_id).root.exists():
             return None  # never started here: nothing to stop
         rec = self._job(alloc)
         if rec is None:
             log.warning("alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version)
             return Requeue(1.0)
-        runner = AllocRunner(self.deps, alloc, rec.job, restored=restored.value if restored else None)
+        runner = AllocRunner(self.deps, alloc, rec.job, restored=restored)
         with self._lock:
             self.runners[alloc_id] = runner
+            self._previous.pop(alloc_id, None)
         try:
             runner.start()
         except Exception:
