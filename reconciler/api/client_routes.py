@@ -99,7 +99,9 @@ def alloc_json(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
         "ID": a.id, "Namespace": a.namespace, "EvalID": a.eval_id, "Name": a.name, "NodeID": a.node_id,
         "NodeName": a.node_name, "JobID": a.job_id, "JobVersion": a.job_version, "TaskGroup": a.task_group,
         "DesiredStatus": a.desired_status, "DesiredDescription": a.desired_description,
-        "ClientStatus": st.client_status if st else "pending",
+        # the scheduler marks an allocation "lost" on the Allocation itself once its node is
+        # down (its agent cannot report any more); otherwise the agent's status is the truth
+        "ClientStatus": getattr(a, "client_status", "") or (st.client_status if st else "pending"),
         "ClientDescription": st.client_description if st else "",
         "TaskStates": {n: task_state_json(ts) for n, ts in (st.task_states if st else {}).items()},
         "CreateTime": _ns(a.create_time), "ModifyTime": _ns(max(a.modify_time, st.modify_time if st else 0.0)),

@@ -131,7 +131,9 @@ def main() -> None:
         print(f"{args.many} allocations stopped (SIGINT, all complete): {(time.perf_counter() - t0) * 1000:.0f} ms")
         with open("/proc/cpuinfo") as fh:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
-        print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+              f"{platform.system()} {platform.release()}, load average {load}")
     finally:
         w.inf.stop()
         agent.stop(drain=True)
