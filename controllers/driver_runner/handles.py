@@ -164,6 +164,15 @@ def clear(state_dir: Path, task: str) -> None:
             p.unlink()
 
 
+def forget(state_dir: Path, task: str) -> None:
+    """The exit has been handled: drop the handle and exit files (keep the spec, which
+    `alloc exec` reads), so a re-attach does not handle the same exit twice."""
+    _, handle_path, exit_path = _paths(state_dir, task)
+    for p in (handle_path, exit_path):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
 def launch(state_dir: Path, spec: LaunchSpec, *, ready_timeout: float = 30.0) -> ProcessHandle:
     """Start the executor for `spec` and return once the task has been forked."""
     spec_path, handle_path, exit_path = _paths(state_dir, spec.task)

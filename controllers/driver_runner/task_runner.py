@@ -214,6 +214,7 @@ class TaskRunner:
                                        exit_ok=result.successful)
             self.tracker = decision.tracker
             self._save_tracker()
+            handles.forget(self.alloc_dir.state, self.name)
             result = None
             if decision.action == restarts.Action.COMPLETE:
                 self._dead(failed=False)
