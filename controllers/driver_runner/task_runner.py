@@ -236,6 +236,11 @@ class TaskRunner:
             self._emit(status.event(status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not available on this node"))
             self._dead(failed=True)
             return False
+        fp = self.driver.fingerprint()
+        if not (fp.detected and fp.healthy):
+            self._emit(status.event(status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not usable on this node: {fp.description}"))
+            self._dead(failed=True)
+            return False
         errors = self.driver.validate(self.config)
         if errors:
             self._emit(status.event(status.VALIDATION_FAILED, "; ".join(errors)))
