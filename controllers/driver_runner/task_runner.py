@@ -183,6 +183,8 @@ class TaskRunner:
                 if self._kill:
                     self._finish_killed(None)
                     return
+                with self._lock:
+                    self._restart = False  # a restart asked while not running is served by this start
                 self.handle, result = self._launch()
             if self.handle is not None:
                 outcome = self._watch(self.handle)
