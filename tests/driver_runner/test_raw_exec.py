@@ -16,7 +16,6 @@ from tests.driver_runner.conftest import (
     get_status,
     make_alloc,
     make_job,
-    pids_of,
     put_alloc,
     put_job,
     wait_status,
@@ -183,7 +182,6 @@ def test_node_registered_with_heartbeat_and_fingerprint(store: Store, agent: Nod
 def test_raw_exec_disabled_unless_enabled(store: Store, tmp_path) -> None:
     a = NodeAgent(store, data_dir=tmp_path / "d2", node_name="n2")
     assert "raw_exec" not in a.node.drivers
-    __ = pids_of
 
 
 def test_raw_exec_task_fails_on_a_node_where_it_is_disabled(store: Store, tmp_path) -> None:
