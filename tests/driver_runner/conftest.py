@@ -4,6 +4,8 @@ leaves a task process behind."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -92,7 +94,11 @@ def guard() -> Iterator[ProcessGuard]:
     g = ProcessGuard()
     yield g
     if g.pids:
-        wait_for(lambda: not g.leftovers(), 15, message=lambda: f"task processes left behind: {g.leftovers()}")
+        try:
+            wait_for(lambda: not g.leftovers(), 15, message=lambda: f"task processes left behind: {g.leftovers()}")
+        finally:
+            for pid in g.leftovers():
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
