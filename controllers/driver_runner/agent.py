@@ -14,14 +14,18 @@ Restart requests (`alloc_restarts/<id>`, written by the API) are consumed the sa
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 from pathlib import Path
 
-from controllers.driver_runner import fingerprint
+from controllers.driver_runner import cgroups, fingerprint, handles, procfs
 from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
 from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
 from controllers.driver_runner.status_writer import StatusWriter
+from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
@@ -41,7 +45,7 @@ RESTARTS_KIND = "alloc_restarts"
 
 class AllocWatcher(Controller):
     name = "driver-runner"
-    workers = 4
+    workers = 8  # reconcile is mostly waiting (etcd reads, directory setup), not CPU
 
     def __init__(self, agent: NodeAgent) -> None:
         super().__init__(agent.store)
@@ -64,7 +68,9 @@ class AllocWatcher(Controller):
             self.enqueue("restart/" + self.keys.last_segment(key))
 
     def on_start(self) -> None:
-        for a in self.allocs.by_index("node", self.agent.node.id):
+        mine = self.allocs.by_index("node", self.agent.node.id)
+        self.agent.collect_orphans({a.id for a in mine})
+        for a in mine:
             self.enqueue("alloc/" + a.id)
         for item in self.restarts.items():
             self.enqueue("restart/" + self.keys.last_segment(item.key))
@@ -108,6 +114,7 @@ class NodeAgent:
         self.watcher = AllocWatcher(self)
         self._jobs: dict[tuple[str, str, int], JobRecord] = {}
         self._destroying: list[threading.Thread] = []
+        self._previous: dict[str, AllocStatus] = {}
 
     @property
     def node_id(self) -> str:
@@ -115,6 +122,10 @@ class NodeAgent:
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        # what a previous agent of this node reported: the state to resume (re-attach).
+        # Read once here; allocations placed later have no previous state to look up.
+        listed, _ = self.store.list(self.store.keys.alloc_statuses, AllocStatus)
+        self._previous = {v.value.alloc_id: v.value for v in listed if v.value.node_id == self.node.id}
         self.heartbeat.register()
         self.heartbeat.start()
         self.writer.start()
@@ -162,18 +173,53 @@ class NodeAgent:
         if runner is not None:
             runner.update(alloc)
             return None
-        restored = self.store.get(self.store.keys.alloc_status(alloc_id), AllocStatus)
-        if alloc.desired_status != DesiredStatus.RUN and restored is None:
+        with self._lock:
+            restored = self._previous.get(alloc_id)
+        if alloc.desired_status != DesiredStatus.RUN and restored is None and not AllocDir(self.data_dir, alloc_id).root.exists():
             return None  # never started here: nothing to stop
         rec = self._job(alloc)
         if rec is None:
             log.warning("alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version)
             return Requeue(1.0)
-        runner = AllocRunner(self.deps, alloc, rec.job, restored=restored.value if restored else None)
+        runner = AllocRunner(self.deps, alloc, rec.job, restored=restored)
         with self._lock:
             self.runners[alloc_id] = runner
-        runner.start()
+            self._previous.pop(alloc_id, None)
+        try:
+            runner.start()
+        except Exception:
+            with self._lock:
+                self.runners.pop(alloc_id, None)
+            raise
         return None
+
+    def collect_orphans(self, known: set[str]) -> list[str]:
+        """Allocation directories whose allocation is gone (deleted while no agent ran, or
+        moved to another node): kill whatever still runs there and delete the directory."""
+        root = self.data_dir / "allocs"
+        try:
+            names = sorted(os.listdir(root))
+        except FileNotFoundError:
+            return []
+        removed = []
+        for name in names:
+            if name in known or not is_valid_name(name):
+                continue
+            adir = AllocDir(self.data_dir, name)
+            for f in adir.state.glob("*.handle.json"):
+                rec = handles.recover(adir.state, f.name[: -len(".handle.json")])
+                if rec is not None and rec.handle is not None:
+                    log.info("alloc=%s orphan task pid=%d killed", name, rec.handle.pid)
+                    rec.handle.kill_everything()
+                    procfs.wait_gone(rec.handle.pid, rec.handle.start, 10)
+                    cgroups.remove(rec.handle.cgroup_dirs)
+            shutil.rmtree(adir.root, ignore_errors=True)
+            try:
+                self.store.delete(self.store.keys.alloc_status(name))
+            except StoreError as exc:
+                log.warning("alloc=%s status delete failed: %s", name, exc)
+            removed.append(name)
+        return removed
 
     def _destroy(self, runner: AllocRunner) -> None:
         runner.destroy()

@@ -220,5 +220,16 @@ def main(spec_path: str) -> int:
     return 0
 
 
+def standby() -> int:
+    """Wait (warm) for the path of a spec on stdin; EOF means the agent is gone: exit."""
+    line = sys.stdin.buffer.readline().strip()
+    if not line:
+        return 0
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return main(line.decode())
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(standby() if sys.argv[1] == "--standby" else main(sys.argv[1]))

@@ -19,7 +19,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from controllers.driver_runner import procfs
+from controllers.driver_runner import executor_pool, procfs
 
 log = logging.getLogger(__name__)
-
-EXECUTOR = str(Path(__file__).with_name("executor.py"))
-
 
 class LaunchError(Exception):
     """The task could not be started (bad command, missing binary ...)."""
@@ -168,42 +164,51 @@ def clear(state_dir: Path, task: str) -> None:
             p.unlink()
 
 
+def forget(state_dir: Path, task: str) -> None:
+    """The exit has been handled: drop the handle and exit files (keep the spec, which
+    `alloc exec` reads), so a re-attach does not handle the same exit twice."""
+    _, handle_path, exit_path = _paths(state_dir, task)
+    for p in (handle_path, exit_path):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
 def launch(state_dir: Path, spec: LaunchSpec, *, ready_timeout: float = 30.0) -> ProcessHandle:
     """Start the executor for `spec` and return once the task has been forked."""
     spec_path, handle_path, exit_path = _paths(state_dir, spec.task)
     clear(state_dir, spec.task)
-    r, w = os.pipe()
+    standby = executor_pool.default_pool().take()
+    r = standby.ready_r
     body = {
         "argv": spec.argv, "env": spec.env, "cwd": spec.cwd, "logs_dir": spec.logs_dir, "task": spec.task,
         "max_files": spec.max_files, "max_file_size": spec.max_file_size, "logs_disabled": spec.logs_disabled,
         "cgroup_procs": spec.cgroup_procs, "cgroup_dirs": spec.cgroup_dirs,
-        "handle_path": str(handle_path), "exit_path": str(exit_path), "ready_fd": w,
+        "handle_path": str(handle_path), "exit_path": str(exit_path), "ready_fd": standby.ready_w,
     }
-    fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        marshal.dump(body, fh)
+    popen = standby.popen
     try:
-        popen = subprocess.Popen(
-            [sys.executable, "-S", "-E", EXECUTOR, str(spec_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(w,), start_new_session=True, close_fds=True,
-        )
-    finally:
-        os.close(w)
-    try:
+        fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            marshal.dump(body, fh)
+        standby.give(str(spec_path))
         raw = b""
         deadline = time.monotonic() + ready_timeout
+        poller = select.poll()
+        poller.register(r, select.POLLIN | select.POLLHUP)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
+                popen.kill()
                 raise LaunchError("executor did not report the task's start in time")
-            ready, _, _ = select.select([r], [], [], left)
-            if not ready:
+            if not poller.poll(int(left * 1000) + 1):
                 continue
             chunk = os.read(r, 65536)
             if not chunk:
                 break
             raw += chunk
+    except OSError as exc:
+        popen.kill()
+        raise LaunchError(f"executor failed: {exc}") from None
     finally:
         os.close(r)
     try:

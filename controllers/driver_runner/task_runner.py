@@ -183,6 +183,8 @@ class TaskRunner:
                 if self._kill:
                     self._finish_killed(None)
                     return
+                with self._lock:
+                    self._restart = False  # a restart asked while not running is served by this start
                 self.handle, result = self._launch()
             if self.handle is not None:
                 outcome = self._watch(self.handle)
@@ -214,6 +216,7 @@ class TaskRunner:
                                        exit_ok=result.successful)
             self.tracker = decision.tracker
             self._save_tracker()
+            handles.forget(self.alloc_dir.state, self.name)
             result = None
             if decision.action == restarts.Action.COMPLETE:
                 self._dead(failed=False)
@@ -233,6 +236,11 @@ class TaskRunner:
         self._emit(status.event(status.SETUP, "Building Task Directory"))
         if self.driver is None:
             self._emit(status.event(status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not available on this node"))
+            self._dead(failed=True)
+            return False
+        fp = self.driver.fingerprint()
+        if not (fp.detected and fp.healthy):
+            self._emit(status.event(status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not usable on this node: {fp.description}"))
             self._dead(failed=True)
             return False
         errors = self.driver.validate(self.config)

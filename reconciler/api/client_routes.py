@@ -99,7 +99,9 @@ def alloc_json(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
         "ID": a.id, "Namespace": a.namespace, "EvalID": a.eval_id, "Name": a.name, "NodeID": a.node_id,
         "NodeName": a.node_name, "JobID": a.job_id, "JobVersion": a.job_version, "TaskGroup": a.task_group,
         "DesiredStatus": a.desired_status, "DesiredDescription": a.desired_description,
-        "ClientStatus": st.client_status if st else "pending",
+        # the scheduler marks an allocation "lost" on the Allocation itself once its node is
+        # down (its agent cannot report any more); otherwise the agent's status is the truth
+        "ClientStatus": getattr(a, "client_status", "") or (st.client_status if st else "pending"),
         "ClientDescription": st.client_description if st else "",
         "TaskStates": {n: task_state_json(ts) for n, ts in (st.task_states if st else {}).items()},
         "CreateTime": _ns(a.create_time), "ModifyTime": _ns(max(a.modify_time, st.modify_time if st else 0.0)),
@@ -122,6 +124,12 @@ def _pick_task(adir: AllocDir, st: AllocStatus | None, task: str) -> str:
     if len(names) == 1:
         return names[0]
     raise ApiError(400, "must provide task name" + (f" (one of: {', '.join(names)})" if names else ""))
+
+
+def _log_index(name: str) -> int:
+    """N of `<task>.<type>.N`, -1 for anything else (no file yet)."""
+    tail = name.rsplit(".", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
 
 
 def stop_alloc(store: Store, alloc_id: str) -> str:
@@ -214,30 +222,34 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         if not follow:
             await resp.write_eof()
             return resp
-        # position: total bytes consumed over the concatenation of kept files, tracked by file
+        # position: the file the last chunk ended in and the offset in it
         pos_file, pos_off = chunk.file, chunk.offset
         idle = 0
-        while True:
-            await asyncio.sleep(FOLLOW_POLL)
-            files = log_files(adir.logs, task, log_type)
-            names = [f.name for f in files]
-            if pos_file in names:
-                rest = files[names.index(pos_file):]
-                c = read_logs(rest, origin="start", offset=pos_off)
-            else:
-                c = read_logs(files, origin="start", offset=0)
-            if c.data:
-                idle = 0
-                await send(c.data, c.file, c.offset)
-                pos_file, pos_off = c.file, c.offset
-                continue
-            idle += 1
-            if idle % 10 == 0:
-                st = await asyncio.to_thread(_status, store, a.id)
-                ts = st.task_states.get(task) if st else None
-                if ts is not None and ts.state == "dead":
-                    break
-        await resp.write_eof()
+        try:
+            while True:
+                await asyncio.sleep(FOLLOW_POLL)
+                files = log_files(adir.logs, task, log_type)
+                names = [f.name for f in files]
+                if pos_file in names:
+                    c = read_logs(files[names.index(pos_file):], origin="start", offset=pos_off)
+                else:
+                    # rotated away (or nothing yet): go on with the files that came after it
+                    last = _log_index(pos_file)
+                    c = read_logs([f for f in files if _log_index(f.name) > last], origin="start", offset=0)
+                if c.data:
+                    idle = 0
+                    await send(c.data, c.file, c.offset)
+                    pos_file, pos_off = c.file, c.offset
+                    continue
+                idle += 1
+                if idle % 5 == 0:
+                    st = await asyncio.to_thread(_status, store, a.id)
+                    ts = st.task_states.get(task) if st else None
+                    if ts is not None and ts.state == "dead":
+                        break
+            await resp.write_eof()
+        except (ConnectionResetError, ConnectionError):
+            pass  # the client went away: nothing more to do
         return resp
 
     async def restart(request: web.Request) -> web.Response:

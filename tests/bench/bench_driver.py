@@ -1,6 +1,7 @@
 """Node agent benchmark (run on purpose, not in the test suite):
 
     PYTHONPATH=. python tests/bench/bench_driver.py [--runs 20] [--many 100]
+    PYTHONPATH=. python tests/bench/bench_driver.py --apply http://127.0.0.1:4646 [--runs 20]
 
 1. Over `--runs` runs: the time from writing a count-5 `raw_exec` allocation set (the job
    version record plus 5 allocations, one batched write, as the scheduler does) until all
@@ -9,6 +10,11 @@
 
 A real embedded etcd and real processes (`sleep`), no scheduler: this measures the node
 agent's share of `reconciler apply` -> running.
+
+With `--apply ADDRESS` it measures the whole path instead, against a running agent
+(`reconciler agent -dev`): from POST /v1/jobs of a count-5 raw_exec job (what
+`reconciler apply` sends) until GET /v1/job/<id>/allocations shows 5 running (polled every
+20 ms), then stops the job. Needs the spec package (HCL parsing) and the scheduler.
 """
 
 from __future__ import annotations
@@ -98,11 +104,64 @@ def pct(values: list[float], p: float) -> float:
     return s[k]
 
 
+JOB_HCL = """
+job "%s" {
+  datacenters = ["*"]
+  group "web" {
+    count = 5
+    network {
+      port "http" {}
+    }
+    task "server" {
+      driver = "raw_exec"
+      config {
+        command = "%s"
+        args    = ["3600"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+"""
+
+
+def bench_apply(address: str, runs: int) -> None:
+    from reconciler import spec  # the spec package: parsing and Nomad JSON
+    from reconciler.cli.client import ApiClient
+
+    api = ApiClient(address)
+    times = []
+    for r in range(runs):
+        jid = f"bench-{new_id()[:8]}-{r}"
+        model = spec.parse_job(JOB_HCL % (jid, SLEEP), filename=f"{jid}.nomad")  # type: ignore[attr-defined]
+        body = {"Job": spec.job_to_nomad(model)}  # type: ignore[attr-defined]
+        t0 = time.perf_counter()
+        api.post("/v1/jobs", body)
+        while True:
+            allocs = api.get(f"/v1/job/{jid}/allocations")
+            if len(allocs) == 5 and all(a.get("ClientStatus") == "running" for a in allocs):
+                break
+            time.sleep(0.02)
+        times.append((time.perf_counter() - t0) * 1000)
+        api.delete(f"/v1/job/{jid}", purge="true")
+        time.sleep(1.0)
+    print(f"apply (POST /v1/jobs) count-5 raw_exec -> all running, {runs} runs: "
+          f"median {statistics.median(times):.0f} ms, p95 {pct(times, 95):.0f} ms, "
+          f"min {min(times):.0f} ms, max {max(times):.0f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--many", type=int, default=100)
+    ap.add_argument("--apply", default="", help="measure POST /v1/jobs -> running against this agent")
     args = ap.parse_args()
+    if args.apply:
+        bench_apply(args.apply, args.runs)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench-driver-"))
     etcd = EmbeddedEtcd(data_dir=tmp / "etcd", client_port=free_port(), peer_port=free_port(), name="bench")
     etcd.start()
@@ -131,7 +190,9 @@ def main() -> None:
         print(f"{args.many} allocations stopped (SIGINT, all complete): {(time.perf_counter() - t0) * 1000:.0f} ms")
         with open("/proc/cpuinfo") as fh:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
-        print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+              f"{platform.system()} {platform.release()}, load average {load}")
     finally:
         w.inf.stop()
         agent.stop(drain=True)

@@ -1,10 +1,12 @@
 """A node agent in its own process, for re-attach tests: `python -m
 tests.driver_runner.agent_proc ENDPOINT PREFIX DATA_DIR`. Prints `ready <node-id>` once
-started, then runs until killed (SIGTERM stops it leaving tasks running)."""
+started, then runs until killed (SIGTERM stops it leaving tasks running; if the test
+process that started it dies, it drains its tasks and exits)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -23,8 +25,15 @@ def main() -> None:
     print(f"ready {agent.node_id}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    done.wait()
-    agent.stop()
+    parent = os.getppid()
+    orphaned = False
+    # if the test process dies without stopping us, drain and go: a test must not leave
+    # an agent (and its tasks) behind
+    while not done.wait(0.5):
+        if os.getppid() != parent:
+            orphaned = True
+            break
+    agent.stop(drain=orphaned, timeout=10)
 
 
 if __name__ == "__main__":

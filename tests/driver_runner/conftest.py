@@ -5,6 +5,7 @@ leaves a task process behind."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -73,10 +74,6 @@ def event_types(st: AllocStatus, task: str) -> list[str]:
     return [e.type for e in st.task_states[task].events]
 
 
-def pids_of(st: AllocStatus) -> dict[str, int]:
-    return {n: ts.pid for n, ts in st.task_states.items()}
-
-
 class ProcessGuard:
     """Remembers task pids seen during a test and fails if any still runs at the end."""
 
@@ -96,8 +93,12 @@ class ProcessGuard:
 def guard() -> Iterator[ProcessGuard]:
     g = ProcessGuard()
     yield g
-    left = wait_for(lambda: not g.leftovers() or None, 15, message="no task process left") if g.pids else None
-    del left
+    if g.pids:
+        try:
+            wait_for(lambda: not g.leftovers(), 15, message=lambda: f"task processes left behind: {g.leftovers()}")
+        finally:
+            for pid in g.leftovers():
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -106,7 +107,3 @@ def agent(store: Store, tmp_path: Path) -> Iterator[NodeAgent]:
     a.start()
     yield a
     a.stop(drain=True, timeout=30)
-
-
-def _ignore() -> None:
-    os.getpid()

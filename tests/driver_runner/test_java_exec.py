@@ -129,3 +129,15 @@ def test_exec_memory_limit_kills_a_hog(store: Store, agent: NodeAgent) -> None:
     term = [e for e in st.task_states["hog"].events if e.type == "Terminated"][-1]
     assert term.details.get("oom_killed") == "true", term
     assert "OOM Killed" in term.message
+
+
+def test_driver_schemas_agree_with_spec_validation() -> None:
+    """Spec validation (reconciler.spec.drivers) and the drivers must accept the same fields."""
+    spec_drivers = pytest.importorskip("reconciler.spec.drivers")
+    from controllers.driver_runner.drivers import exec as exec_mod
+    from controllers.driver_runner.drivers import java as java_mod
+    from controllers.driver_runner.drivers import raw_exec as raw_mod
+
+    ours = {"raw_exec": raw_mod.FIELDS, "exec": exec_mod.FIELDS, "java": java_mod.FIELDS}
+    for name, fields in ours.items():
+        assert set(spec_drivers.DRIVERS[name][0]) == set(fields), name

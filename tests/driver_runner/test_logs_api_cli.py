@@ -179,3 +179,19 @@ def test_logs_rotate_per_logs_stanza(store: Store, agent: NodeAgent) -> None:
     files = log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")
     assert [f.name for f in files] == ["t.stdout.1", "t.stdout.2"]
     assert [f.stat().st_size for f in files] == [1024 * 1024, 1024 * 1024]
+
+
+def test_follow_streams_across_rotation_without_gaps_or_repeats(store: Store, agent: NodeAgent, api: str) -> None:
+    script = ("import sys,time\nfor i in range(30000):\n    sys.stdout.write(f'{i:099d}\\n')\n"
+              "    if i % 5000 == 0: sys.stdout.flush(); time.sleep(0.1)\nsys.stdout.flush()\ntime.sleep(0.5)")
+    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]},
+                logs=LogConfig(max_files=10, max_file_size=1))
+    job = make_job("rotfollow", tasks=[task], type="batch")
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, agent.node_id))
+    wait_status(store, a.id, "running")
+    with urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&follow=true&plain=true", timeout=30) as resp:
+        body = resp.read()
+    lines = body.decode().splitlines()
+    assert lines == [f"{i:099d}" for i in range(30000)]
+    assert len(log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")) == 3

@@ -16,7 +16,6 @@ from tests.driver_runner.conftest import (
     get_status,
     make_alloc,
     make_job,
-    pids_of,
     put_alloc,
     put_job,
     wait_status,
@@ -183,4 +182,18 @@ def test_node_registered_with_heartbeat_and_fingerprint(store: Store, agent: Nod
 def test_raw_exec_disabled_unless_enabled(store: Store, tmp_path) -> None:
     a = NodeAgent(store, data_dir=tmp_path / "d2", node_name="n2")
     assert "raw_exec" not in a.node.drivers
-    __ = pids_of
+
+
+def test_raw_exec_task_fails_on_a_node_where_it_is_disabled(store: Store, tmp_path) -> None:
+    a = NodeAgent(store, data_dir=tmp_path / "d3", node_name="locked")
+    a.start()
+    try:
+        task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", "pass"]})
+        job = make_job("locked", tasks=[task], type="batch")
+        put_job(store, job)
+        al = put_alloc(store, make_alloc(job, a.node_id))
+        st = wait_status(store, al.id, "failed")
+        last = st.task_states["t"].events[-1]
+        assert last.type == "Driver Failure" and "disabled" in last.message
+    finally:
+        a.stop(drain=True)

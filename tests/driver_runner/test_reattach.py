@@ -5,6 +5,7 @@ policy, and the new agent can still stop everything."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -61,8 +62,10 @@ class AgentProc:
         with open(self.log, "a") as err:
             self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)
         assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
+        assert ready, f"agent did not start in 60s; see {self.log}"
         line = self.proc.stdout.readline()
-        assert line.startswith("ready "), line
+        assert line.startswith("ready "), f"agent failed to start ({line!r}); see {self.log}"
         self.node_id = line.split()[1]
 
     def kill9(self) -> None:
@@ -87,10 +90,25 @@ def marker() -> Iterator[str]:
         os.kill(pid, signal.SIGKILL)
 
 
-def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, store: Store, tmp_path: Path, marker: str) -> None:
+@pytest.fixture
+def agent_procs(etcd: EmbeddedEtcd, prefix: str, tmp_path: Path, marker: str) -> Iterator[list[AgentProc]]:
+    """Agent processes started by a test; whatever happens, they are SIGKILLed at the end
+    (before `marker` kills the tasks, so no agent is left to restart them)."""
+    procs: list[AgentProc] = []
+    yield procs
+    for p in procs:
+        if p.proc is not None and p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(10)
+
+
+def test_kill9_agent_and_restart_adopts_tasks(
+    etcd: EmbeddedEtcd, prefix: str, store: Store, tmp_path: Path, marker: str, agent_procs: list[AgentProc]
+) -> None:
     data = tmp_path / "data"
     logf = tmp_path / "agent.log"
     first = AgentProc(etcd, prefix, data, logf)
+    agent_procs.append(first)
     first.start()
     script = "import sys,time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.2)"
     task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", script, marker]},
@@ -111,6 +129,7 @@ def test_kill9_agent_and_restart_adopts_tasks(etcd: EmbeddedEtcd, prefix: str, s
     size_at_kill = log_file.stat().st_size
 
     second = AgentProc(etcd, prefix, data, logf)
+    agent_procs.append(second)
     try:
         second.start()
         assert second.node_id == first.node_id
@@ -180,3 +199,27 @@ def test_leader_exit_kills_the_other_tasks(store: Store, tmp_path: Path) -> None
         assert event_types(st, "side")[-1] == "Killed"
     finally:
         agent.stop(drain=True)
+
+
+def test_allocation_deleted_while_agent_down_leaves_no_orphan(store: Store, tmp_path: Path, marker: str) -> None:
+    from controllers.driver_runner import NodeAgent
+
+    data = tmp_path / "data"
+    first = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
+    first.start()
+    task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)", marker]})
+    job = make_job("gone", tasks=[task])
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, first.node_id))
+    pid = wait_status(store, a.id, "running").task_states["t"].pid
+    first.stop()
+    assert marked_pids(marker) == [pid]
+    store.delete(store.keys.alloc(a.id))
+    second = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
+    second.start()
+    try:
+        wait_for(lambda: not marked_pids(marker), 10, message="orphan killed")
+        assert not (data / "allocs" / a.id).exists()
+        assert get_status(store, a.id) is None
+    finally:
+        second.stop(drain=True)

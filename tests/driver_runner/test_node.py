@@ -1,0 +1,52 @@
+"""Node registration details: heartbeat lease expiry, advertised address, cgroup fallbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controllers.driver_runner import NodeAgent, cgroups
+from controllers.driver_runner.drivers import ExecDriver, TaskContext
+from controllers.driver_runner.fingerprint import interface_address
+from reconciler.model.objects import Node
+from reconciler.spec.model import Task
+from reconciler.store import Store
+from tests.waiting import wait_for
+
+
+def test_heartbeat_vanishes_when_the_agent_stops_refreshing(store: Store, tmp_path: Path) -> None:
+    agent = NodeAgent(store, data_dir=tmp_path, node_name="short-lived", heartbeat_ttl=2, raw_exec_enabled=True,
+                      meta={"rack": "r1"}, port_range=(30000, 30100))
+    agent.start()
+    key = store.keys.heartbeat(agent.node_id)
+    assert store.get_raw(key) is not None
+    node = store.get(store.keys.node(agent.node_id), Node)
+    assert node is not None and node.value.meta == {"rack": "r1"}
+    assert (node.value.min_dynamic_port, node.value.max_dynamic_port) == (30000, 30100)
+    agent.stop()  # no drain: the lease is left to expire, as if the agent had died
+    wait_for(lambda: store.get_raw(key) is None, 10, message="heartbeat key expired")
+    assert store.get(store.keys.node(agent.node_id), Node) is not None
+
+
+def test_advertise_address_from_interface(store: Store, tmp_path: Path) -> None:
+    assert interface_address("lo") == "127.0.0.1"
+    agent = NodeAgent(store, data_dir=tmp_path, node_name="n", network_interface="lo")
+    assert agent.node.address == "127.0.0.1"
+    assert agent.node.attributes["unique.network.ip-address"] == "127.0.0.1"
+    with pytest.raises(ValueError):
+        interface_address("nope0")
+
+
+def test_exec_without_writable_cgroups_reports_an_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cgroups, "ROOT", tmp_path / "no-cgroups")
+    d = ExecDriver()
+    d.unshare = "/usr/bin/unshare"
+    ctx = TaskContext(alloc_id="a1", task=Task(name="t", driver="exec"), config={"command": "/bin/true"}, env={},
+                      task_dir=tmp_path, logs_dir=tmp_path, cgroup_name="a1.t")
+    spec = d.prepare(ctx)
+    assert spec.argv[:2] == ["/usr/bin/unshare", "--pid"]
+    assert spec.cgroup_procs == []
+    kinds = [k for k, _ in ctx.events]
+    assert kinds == ["Resource Limits Unavailable", "Resource Limits Unavailable"]
+    assert "memory limit not set" in ctx.events[0][1]
