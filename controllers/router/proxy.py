@@ -73,9 +73,20 @@ class Upstream(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.closed = False
         self.reused = False
+        # one response parser per connection, reused message after message (cheaper than
+        # one per exchange); replaced after a HEAD response, whose body length it cannot know
+        self.parser = httptools.HttpResponseParser(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def on_headers_complete(self) -> None:
+        if self.exchange is not None:
+            self.exchange.on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        if self.exchange is not None:
+            self.exchange.on_message_complete()
 
     def data_received(self, data: bytes) -> None:
         ex = self.exchange
@@ -111,6 +122,12 @@ class Upstream(asyncio.Protocol):
 
 class Exchange:
     """One request and its response, between a client connection and an upstream one."""
+
+    __slots__ = (
+        "conn", "url", "headers", "method", "keep_alive", "chunked", "has_body", "buffer", "buffered",
+        "request_done", "upstream", "head", "target", "discard", "started", "response_started", "response_done",
+        "response_keep_alive", "resp_parser", "retried",
+    )
 
     def __init__(self, conn: Downstream) -> None:
         self.conn = conn
@@ -164,7 +181,7 @@ class Exchange:
     def attach(self, up: Upstream) -> None:
         self.upstream = up
         up.exchange = self
-        self.resp_parser = httptools.HttpResponseParser(self)
+        self.resp_parser = up.parser
         data = self.head + b"".join(self.buffer) if self.buffer else self.head
         self.buffer = []
         if self.buffered > MAX_BUFFERED:
@@ -371,6 +388,8 @@ class Downstream(asyncio.Protocol):
             if close_upstream:
                 up.close()
             else:
+                if ex.method == b"HEAD":
+                    up.parser = httptools.HttpResponseParser(up)
                 up.pool.release(up)
         if ex.discard and not ex.request_done:
             return  # the error went out; wait for the rest of the request body to pass
