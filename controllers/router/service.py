@@ -80,7 +80,11 @@ class Router:
         if errors:
             self.services.stop()
             self.checks.stop()
-            raise errors[0]
+            exc = errors[0]
+            if isinstance(exc, OSError):
+                raise OSError(exc.errno, f"router cannot listen on {self.host}:{self.port} (admin {self.admin_port}): "
+                                         f"{exc.strerror or exc}; choose --router-port/--router-admin-port or --no-router")
+            raise exc
         log.info("router listening on %s:%d (admin %s) strategy=%s", self.host, self.bound_port,
                  self.bound_admin_port or "off", self.proxy.strategy)
 

@@ -26,6 +26,8 @@ class AgentProcess:
     http_port: int = field(default_factory=free_port)
     etcd_port: int = field(default_factory=free_port)
     etcd_peer_port: int = field(default_factory=free_port)
+    router_port: int = field(default_factory=free_port)
+    router_admin_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
 
@@ -54,7 +56,8 @@ class AgentProcess:
             str(BIN / "reconciler"), "agent", "-dev",
             "--data-dir", str(self.data_dir), "--http-port", str(self.http_port),
             "--etcd-port", str(self.etcd_port), "--etcd-peer-port", str(self.etcd_peer_port),
-            "--specs", str(self.specs_dir), "--node-name", "test-node", *self.extra_args,
+            "--specs", str(self.specs_dir), "--node-name", "test-node",
+            "--router-port", str(self.router_port), "--router-admin-port", str(self.router_admin_port), *self.extra_args,
         ]
 
     def start(self, timeout: float = 30.0) -> None:
