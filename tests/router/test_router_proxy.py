@@ -167,3 +167,21 @@ def test_backend_down_is_502(store, router) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
     status, body = get(conn, "/gone")
     assert status == 502 and b"cannot reach backend" in body
+
+
+def test_pipelined_requests_answered_in_order(store, router, backends) -> None:
+    import socket
+
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    register(store, b, "alloc-b", ["urlprefix-/"], check=None)
+    wait_for(lambda: targets(router, "/") == 2)
+    with socket.create_connection(("127.0.0.1", router.bound_port), timeout=5) as s:
+        s.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    paths = [json.loads(part.split(b"\r\n\r\n", 1)[1])["path"] for part in data.split(b"HTTP/1.1 200")[1:]]
+    assert data.count(b"HTTP/1.") == 3, data
+    assert paths == ["/one", "/two", "/three"]
