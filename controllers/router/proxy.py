@@ -126,7 +126,7 @@ class Exchange:
     __slots__ = (
         "conn", "url", "headers", "method", "keep_alive", "chunked", "has_body", "buffer", "buffered",
         "request_done", "upstream", "head", "target", "discard", "started", "response_started", "response_done",
-        "response_keep_alive", "resp_parser", "retried",
+        "response_keep_alive", "resp_parser", "retried", "interim",
     )
 
     def __init__(self, conn: Downstream) -> None:
@@ -150,6 +150,7 @@ class Exchange:
         self.response_keep_alive = False
         self.resp_parser: Any = None
         self.retried = False
+        self.interim = False
 
     # request side ------------------------------------------------------------------------
     def frame(self, body: bytes) -> bytes:
@@ -192,11 +193,17 @@ class Exchange:
     # response side (parser callbacks and upstream events) --------------------------------
     # (keep-alive is read inside the callbacks: llhttp forgets it once the message is over)
     def on_headers_complete(self) -> None:
+        if 100 <= self.resp_parser.get_status_code() < 200:
+            self.interim = True  # "100 Continue": forwarded; the real response follows
+            return
         if self.method == b"HEAD":
             self.response_keep_alive = self.resp_parser.should_keep_alive()
             self.response_done = True
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
         if not self.response_done:
             self.response_keep_alive = self.resp_parser.should_keep_alive()
         self.response_done = True

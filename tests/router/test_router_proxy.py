@@ -185,3 +185,27 @@ def test_pipelined_requests_answered_in_order(store, router, backends) -> None:
     paths = [json.loads(part.split(b"\r\n\r\n", 1)[1])["path"] for part in data.split(b"HTTP/1.1 200")[1:]]
     assert data.count(b"HTTP/1.") == 3, data
     assert paths == ["/one", "/two", "/three"]
+
+
+def test_expect_100_continue(store, router, backends) -> None:
+    import socket
+
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    wait_for(lambda: targets(router, "/") == 1)
+    with socket.create_connection(("127.0.0.1", router.bound_port), timeout=5) as s:
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = s.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+        s.sendall(b"hello")
+        data = b""
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            data += s.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200"), data
+        assert json.loads(data.split(b"\r\n\r\n", 1)[1])["body"] == "hello"
+        # and the connection carries on
+        s.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        more = b""
+        while not more.rstrip().endswith(b"}"):
+            more += s.recv(65536)
+        assert json.loads(more.split(b"\r\n\r\n", 1)[1])["path"] == "/next"
