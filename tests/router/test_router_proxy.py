@@ -209,3 +209,20 @@ def test_expect_100_continue(store, router, backends) -> None:
         while not more.rstrip().endswith(b"}"):
             more += s.recv(65536)
         assert json.loads(more.split(b"\r\n\r\n", 1)[1])["path"] == "/next"
+
+
+def test_random_strategy_uses_every_instance(store, backends) -> None:
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    register(store, b, "alloc-b", ["urlprefix-/"], check=None)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        Router(store, strategy="wrr")
+    r = Router(store, port=0, admin_port=None, strategy="rnd")
+    r.start()
+    try:
+        wait_for(lambda: targets(r, "/") == 2)
+        conn = http.client.HTTPConnection("127.0.0.1", r.bound_port, timeout=5)
+        seen = {json.loads(get(conn, "/")[1])["backend"] for _ in range(64)}  # all one: p = 2^-63
+        assert seen == {"a", "b"}
+    finally:
+        r.stop()
