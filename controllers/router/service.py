@@ -46,6 +46,10 @@ class Router:
         self.services.add_handler(self._changed)
         self.checks.add_handler(self._changed)
         self._rebuild_lock = threading.Lock()
+        self._dirty = threading.Condition()
+        self._is_dirty = False
+        self._stopping = False
+        self._rebuild_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[Any] = []
@@ -54,7 +58,21 @@ class Router:
 
     # table -------------------------------------------------------------------------------
     def _changed(self, key: str, old: Any, new: Any) -> None:
-        self.rebuild()
+        # coalesced: a burst of changes (a listing replayed, a job of 500 instances
+        # registering) costs one rebuild, not one per key
+        with self._dirty:
+            self._is_dirty = True
+            self._dirty.notify()
+
+    def _rebuilder(self) -> None:
+        while True:
+            with self._dirty:
+                while not self._is_dirty and not self._stopping:
+                    self._dirty.wait()
+                if self._stopping:
+                    return
+                self._is_dirty = False
+            self.rebuild()
 
     def rebuild(self) -> None:
         with self._rebuild_lock:  # two informer threads: build from one consistent read each
@@ -66,6 +84,9 @@ class Router:
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
+        self._stopping = False
+        self._rebuild_thread = threading.Thread(target=self._rebuilder, name="router-table", daemon=True)
+        self._rebuild_thread.start()
         self.services.start()
         self.checks.start()
         for inf in (self.services, self.checks):
@@ -78,8 +99,7 @@ class Router:
         self._thread.start()
         ready.wait(timeout)
         if errors:
-            self.services.stop()
-            self.checks.stop()
+            self._stop_informers()
             exc = errors[0]
             if isinstance(exc, OSError):
                 raise OSError(exc.errno, f"router cannot listen on {self.host}:{self.port} (admin {self.admin_port}): "
@@ -125,5 +145,14 @@ class Router:
             self._thread.join(10)
         self._servers.clear()
         self._loop = None
+        self._stop_informers()
+
+    def _stop_informers(self) -> None:
         self.services.stop()
         self.checks.stop()
+        with self._dirty:
+            self._stopping = True
+            self._dirty.notify()
+        if self._rebuild_thread is not None:
+            self._rebuild_thread.join(5)
+            self._rebuild_thread = None
