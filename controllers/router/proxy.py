@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -36,9 +37,10 @@ MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is be
 class Pool:
     """Idle keep-alive connections to one backend (most recently used first)."""
 
-    def __init__(self, address: str, port: int) -> None:
+    def __init__(self, address: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         self.address = address
         self.port = port
+        self.tls = tls
         self.idle: list[Upstream] = []
 
     def acquire(self) -> Upstream | None:
@@ -448,7 +450,7 @@ class ProxyServer:
         self.table = table
         self.strategy = strategy
         self.no_route_status = no_route_status
-        self.pools: dict[tuple[str, int], Pool] = {}
+        self.pools: dict[tuple[str, int, str, bool], Pool] = {}
 
     def pick(self, route: Route) -> Target | None:
         targets = route.targets
@@ -459,10 +461,16 @@ class ProxyServer:
         return targets[route.next_rr() % len(targets)]
 
     def pool(self, target: Target) -> Pool:
-        key = (target.address, target.port)
+        key = (target.address, target.port, target.proto, target.tls_skip_verify)
         p = self.pools.get(key)
         if p is None:
-            p = self.pools[key] = Pool(target.address, target.port)
+            tls = None
+            if target.proto == "https":
+                tls = ssl.create_default_context()
+                if target.tls_skip_verify:
+                    tls.check_hostname = False
+                    tls.verify_mode = ssl.CERT_NONE
+            p = self.pools[key] = Pool(target.address, target.port, tls)
         return p
 
     def connect(self, ex: Exchange) -> None:
@@ -475,7 +483,8 @@ class ProxyServer:
         loop = asyncio.get_running_loop()
         try:
             _, up = await asyncio.wait_for(
-                loop.create_connection(lambda: Upstream(pool), target.address, target.port), timeout=5.0
+                loop.create_connection(lambda: Upstream(pool), target.address, target.port, ssl=pool.tls,
+                                       server_hostname=target.address if pool.tls else None), timeout=5.0
             )
         except (TimeoutError, OSError) as exc:
             if not ex.conn.closed and ex is ex.conn.active:

@@ -226,3 +226,25 @@ def test_random_strategy_uses_every_instance(store, backends) -> None:
         assert seen == {"a", "b"}
     finally:
         r.stop()
+
+
+def test_https_upstream(store, router, tmp_path) -> None:
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    with Backend("tls", tls=ctx) as tls:
+        register(store, tls, "alloc-s", ["urlprefix-/secure proto=https tlsskipverify=true"], name="secure", check=None)
+        register(store, tls, "alloc-v", ["urlprefix-/verified proto=https"], name="verified", check=None)
+        wait_for(lambda: targets(router, "/secure") == 1 and targets(router, "/verified") == 1)
+        conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+        status, body = get(conn, "/secure/x")
+        assert status == 200 and json.loads(body)["backend"] == "tls"
+        assert get(conn, "/secure/y")[0] == 200
+        # a self-signed certificate fails verification unless the route says to skip it
+        status, body = get(conn, "/verified")
+        assert status == 502 and b"cannot reach backend" in body
