@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 import ssl
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,7 @@ class Pool:
         if up.closed or len(self.idle) >= MAX_IDLE_PER_BACKEND:
             up.close()
         else:
+            up.idle_since = time.monotonic()
             self.idle.append(up)
 
     def discard(self, up: Upstream) -> None:
@@ -75,6 +77,7 @@ class Upstream(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.closed = False
         self.reused = False
+        self.idle_since = 0.0
         # one response parser per connection, reused message after message (cheaper than
         # one per exchange); replaced after a HEAD response, whose body length it cannot know
         self.parser = httptools.HttpResponseParser(self)
@@ -256,12 +259,15 @@ class Downstream(asyncio.Protocol):
         self.client_ip = ""
         self.closed = False
         self._paused = False
+        self.last = 0.0
 
     # transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
+        self.last = time.monotonic()
+        self.server.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -273,6 +279,7 @@ class Downstream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.server.conns.discard(self)
         ex, self.active = self.active, None
         if ex is not None and ex.upstream is not None:
             up, ex.upstream = ex.upstream, None
@@ -304,6 +311,7 @@ class Downstream(asyncio.Protocol):
 
     # parser callbacks --------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self.last = time.monotonic()
         self.cur = Exchange(self)
 
     def on_url(self, url: bytes) -> None:
@@ -446,10 +454,14 @@ class Downstream(asyncio.Protocol):
 class ProxyServer:
     """Shared state of the data path: where to read the table, pools, the strategy."""
 
-    def __init__(self, table: Callable[[], RouteTable], *, strategy: str = "rr", no_route_status: int = 502) -> None:
+    def __init__(self, table: Callable[[], RouteTable], *, strategy: str = "rr", no_route_status: int = 502,
+                 client_idle_timeout: float = 75.0, upstream_idle_timeout: float = 60.0) -> None:
         self.table = table
         self.strategy = strategy
         self.no_route_status = no_route_status
+        self.client_idle_timeout = client_idle_timeout
+        self.upstream_idle_timeout = upstream_idle_timeout
+        self.conns: set[Downstream] = set()
         self.pools: dict[tuple[str, int, str, bool], Pool] = {}
 
     def pick(self, route: Route) -> Target | None:
@@ -495,6 +507,18 @@ class ProxyServer:
             pool.release(up)
             return
         ex.attach(up)
+
+    def sweep(self) -> None:
+        """Close keep-alive connections idle for too long: clients that went quiet (as nginx's
+        keepalive_timeout does) and pooled upstream connections nobody needed."""
+        now = time.monotonic()
+        for conn in list(self.conns):
+            if conn.active is None and not conn.pending and now - conn.last > self.client_idle_timeout:
+                conn.close()
+        for pool in self.pools.values():
+            for up in [u for u in pool.idle if now - u.idle_since > self.upstream_idle_timeout]:
+                pool.discard(up)
+                up.close()
 
     def close_pools(self) -> None:
         for p in self.pools.values():

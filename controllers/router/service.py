@@ -31,7 +31,8 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 class Router:
     def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 9999, admin_port: int | None = 9998,
-                 strategy: str = "rr", no_route_status: int = 502) -> None:
+                 strategy: str = "rr", no_route_status: int = 502, client_idle_timeout: float = 75.0,
+                 upstream_idle_timeout: float = 60.0) -> None:
         if strategy not in ("rr", "rnd"):
             raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
         self.store = store
@@ -39,7 +40,9 @@ class Router:
         self.port = port
         self.admin_port = admin_port
         self.table: RouteTable = RouteTable()
-        self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status)
+        self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status,
+                                 client_idle_timeout=client_idle_timeout,
+                                 upstream_idle_timeout=upstream_idle_timeout)
         self.services: Informer[ServiceRegistration] = Informer(store, store.keys.services, ServiceRegistration,
                                                                 name="router:services")
         self.checks: Informer[CheckStatus] = Informer(store, store.keys.checks, CheckStatus, name="router:checks")
@@ -129,6 +132,13 @@ class Router:
             ready.set()
             return
         ready.set()
+        period = max(min(self.proxy.client_idle_timeout, self.proxy.upstream_idle_timeout) / 4, 0.05)
+
+        def tick() -> None:
+            self.proxy.sweep()
+            loop.call_later(period, tick)
+
+        loop.call_later(period, tick)
         try:
             loop.run_forever()
         finally:

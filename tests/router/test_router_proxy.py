@@ -248,3 +248,26 @@ def test_https_upstream(store, router, tmp_path) -> None:
         # a self-signed certificate fails verification unless the route says to skip it
         status, body = get(conn, "/verified")
         assert status == 502 and b"cannot reach backend" in body
+
+
+def test_idle_connections_are_closed(store, backends) -> None:
+    import socket
+
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    r = Router(store, port=0, admin_port=None, client_idle_timeout=0.3, upstream_idle_timeout=0.3)
+    r.start()
+    try:
+        wait_for(lambda: targets(r, "/") == 1)
+        with socket.create_connection(("127.0.0.1", r.bound_port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while not data.rstrip().endswith(b"}"):
+                data += s.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200")
+            wait_for(lambda: not r.proxy.pools[("127.0.0.1", a.port, "http", False)].idle, timeout=5,
+                     message="pooled upstream connection closed when idle")
+            s.settimeout(5)
+            assert s.recv(65536) == b""  # the router closed the quiet client connection
+    finally:
+        r.stop()
