@@ -164,11 +164,11 @@ def test_other_nodes_allocations_ignored(store, node, backend, registrar) -> Non
 
 
 def test_http_check_sends_method_headers_and_path(store, node, backend, registrar) -> None:
-    put_job(store, make_job([fast(name="probe", path="/health?deep=1", method="POST",
-                                  header={"X-Probe": ["yes"], "Authorization": ["Bearer t"]})]))
+    put_job(store, make_job([fast(name="probe", path="/health?deep=1&alloc=${NOMAD_ALLOC_INDEX}", method="POST",
+                                  header={"X-Probe": ["yes"], "Authorization": ["Bearer ${NOMAD_JOB_ID}"]})]))
     put_alloc(store, node, backend.port)
     wait_for(lambda: check_is(store, "todo-probe", "passing"), message="passing")
     req = next(r for r in backend.requests if str(r["path"]).startswith("/health"))
     headers = req["headers"]
-    assert req["method"] == "POST" and req["path"] == "/health?deep=1"
-    assert isinstance(headers, dict) and headers["X-Probe"] == "yes" and headers["Authorization"] == "Bearer t"
+    assert req["method"] == "POST" and req["path"] == "/health?deep=1&alloc=0"
+    assert isinstance(headers, dict) and headers["X-Probe"] == "yes" and headers["Authorization"] == "Bearer todo"
