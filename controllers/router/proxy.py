@@ -31,7 +31,10 @@ HOP_BY_HOP = {
     b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
     b"proxy-authorization", b"proxy-authenticate",
 }
+# headers that need a look in `start`; every other header is copied as it came
+SPECIAL = HOP_BY_HOP | {b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
 MAX_IDLE_PER_BACKEND = 256
+ROUTE_CACHE = 4096
 MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is being opened
 
 
@@ -257,6 +260,7 @@ class Downstream(asyncio.Protocol):
         self.active: Exchange | None = None
         self.pending: deque[Exchange] = deque()
         self.client_ip = ""
+        self.client_ip_b = b""
         self.closed = False
         self._paused = False
         self.last = 0.0
@@ -266,6 +270,7 @@ class Downstream(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
+        self.client_ip_b = self.client_ip.encode()
         self.last = time.monotonic()
         self.server.conns.add(self)
 
@@ -346,48 +351,47 @@ class Downstream(asyncio.Protocol):
         self.active = ex
         ex.started = True
         host = b""
-        headers = []
         forwarded_for = b""
+        lines = [b""]  # the request line goes first, once the route is known
         for name, value in ex.headers:
             low = name.lower()
-            if low == b"host":
+            if low not in SPECIAL:
+                lines.append(name + b": " + value)
+            elif low == b"host":
                 host = value
+                lines.append(name + b": " + value)
+            elif low == b"content-length":
+                ex.has_body = value.strip() not in (b"0", b"")
+                lines.append(name + b": " + value)
             elif low == b"transfer-encoding":
                 ex.chunked = b"chunked" in value.lower()
                 ex.has_body = True
-                continue
-            elif low == b"content-length":
-                ex.has_body = value.strip() not in (b"0", b"")
             elif low == b"x-forwarded-for":
                 forwarded_for = value
-                continue
-            if low in HOP_BY_HOP or low in (b"x-forwarded-proto", b"x-forwarded-host"):
-                continue
-            headers.append((name, value))
-        path, sep, query = ex.url.partition(b"?")
-        path_s = path.decode("latin-1")
-        host_s = host.decode("latin-1")
-        table = self.server.table()
-        route = table.lookup(host_s, path_s)
+            # other hop-by-hop headers and X-Forwarded-Proto/Host are dropped (we set our own)
+        route = self.server.route(host, ex.url)
         if route is None:
-            self.error(ex, self.server.no_route_status, f"no route for {host_s}{path_s}")
+            where = (host + ex.url.partition(b"?")[0]).decode("latin-1")
+            self.error(ex, self.server.no_route_status, f"no route for {where}")
             return
         target = self.server.pick(route)
         if target is None:
             self.error(ex, 502, f"no healthy instance of service {route.service!r} for route {route.host}{route.path}")
             return
         ex.target = target
-        new_path = rewrite_path(route, path_s).encode("latin-1")
-        xff = (forwarded_for + b", " + self.client_ip.encode()) if forwarded_for else self.client_ip.encode()
-        lines = [ex.method + b" " + new_path + sep + query + b" HTTP/1.1"]
-        lines.extend(n + b": " + v for n, v in headers)
+        url = ex.url
+        if route.strip:
+            path, sep, query = url.partition(b"?")
+            url = rewrite_path(route, path.decode("latin-1")).encode("latin-1") + sep + query
+        lines[0] = ex.method + b" " + url + b" HTTP/1.1"
         if ex.chunked:
             lines.append(b"Transfer-Encoding: chunked")
-        lines.append(b"X-Forwarded-For: " + xff)
+        lines.append(b"X-Forwarded-For: " + (forwarded_for + b", " + self.client_ip_b if forwarded_for else self.client_ip_b))
         lines.append(b"X-Forwarded-Proto: http")
         if host:
             lines.append(b"X-Forwarded-Host: " + host)
-        ex.head = b"\r\n".join(lines) + b"\r\n\r\n"
+        lines.append(b"\r\n")
+        ex.head = b"\r\n".join(lines)
         up = self.server.pool(target).acquire()
         if up is not None:
             up.reused = True
@@ -462,7 +466,28 @@ class ProxyServer:
         self.client_idle_timeout = client_idle_timeout
         self.upstream_idle_timeout = upstream_idle_timeout
         self.conns: set[Downstream] = set()
+        self._cached_table: RouteTable | None = None
+        self._route_cache: dict[tuple[bytes, bytes], Route | None] = {}
         self.pools: dict[tuple[str, int, str, bool], Pool] = {}
+
+    def route(self, host: bytes, url: bytes) -> Route | None:
+        """The route for a request, memoised per (host, path) until the table changes (most
+        traffic repeats a few paths; the cache is bounded and dropped with the table)."""
+        table = self.table()
+        if table is not self._cached_table:
+            self._cached_table = table
+            self._route_cache = {}
+        path = url.partition(b"?")[0]
+        key = (host, path)
+        try:
+            return self._route_cache[key]
+        except KeyError:
+            pass
+        route = table.lookup(host.decode("latin-1"), path.decode("latin-1"))
+        if len(self._route_cache) >= ROUTE_CACHE:
+            self._route_cache = {}
+        self._route_cache[key] = route
+        return route
 
     def pick(self, route: Route) -> Target | None:
         targets = route.targets
