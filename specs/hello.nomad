@@ -14,7 +14,7 @@ job "hello" {
     service {
       name = "hello"
       port = "http"
-      tags = ["urlprefix-/hello"]
+      tags = ["urlprefix-/hello strip=/hello"]
 
       check {
         type     = "http"

@@ -17,6 +17,7 @@ from pathlib import Path
 from controllers.registrar.check_runner import CheckRunner, CheckSpec, Probe
 from controllers.registrar.desired import (
     desired_registrations,
+    interpolate,
     runtime_env,
     same_registration,
     should_register,
@@ -215,25 +216,25 @@ class Registrar(Controller):
         port = reg.port
         if c.port:
             port = next((p.value for p in alloc.ports if p.label == c.port), int(c.port) if c.port.isdigit() else port)
+        task = c.task or reg.task
+        group = job.group(alloc.task_group)
+        env: dict[str, str] = runtime_env(alloc, job, group, task, self.node) if group is not None else {}
         if c.type == "tcp":
             probe = TcpProbe(reg.address, port, timeout)
         elif c.type == "script":
-            task = c.task or reg.task
-            group = job.group(alloc.task_group)
-            env: dict[str, str] = {}
             cwd = None
-            if group is not None:
-                env = runtime_env(alloc, job, group, task, self.node)
-                t = next((t for t in group.tasks if t.name == task), None)
-                if t is not None:
-                    env.update(t.env)
+            t = next((t for t in group.tasks if t.name == task), None) if group is not None else None
+            if t is not None:
+                env.update({k: interpolate(v, env) for k, v in t.env.items()})
             if self.data_dir is not None and task:
                 ad = AllocDir(self.data_dir, alloc.id)
                 cwd = ad.task_dir(task)
                 env.update(NOMAD_ALLOC_DIR=str(ad.shared), NOMAD_TASK_DIR=str(ad.local_dir(task)))
-            probe = ScriptProbe(c.command, tuple(c.args), cwd, env, timeout)
+            probe = ScriptProbe(interpolate(c.command, env), tuple(interpolate(a, env) for a in c.args), cwd, env,
+                                timeout)
         else:
-            probe = HttpProbe(reg.address, port, c.path or "/", c.method or "GET", dict(c.header),
+            headers = {k: [interpolate(v, env) for v in vs] for k, vs in c.header.items()}
+            probe = HttpProbe(reg.address, port, interpolate(c.path or "/", env), c.method or "GET", headers,
                               c.protocol or "http", timeout)
         names = (reg.service_name, c.name or rc.id, rc.id)
 

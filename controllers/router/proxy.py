@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -29,16 +31,20 @@ HOP_BY_HOP = {
     b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
     b"proxy-authorization", b"proxy-authenticate",
 }
+# headers that need a look in `start`; every other header is copied as it came
+SPECIAL = HOP_BY_HOP | {b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
 MAX_IDLE_PER_BACKEND = 256
+ROUTE_CACHE = 4096
 MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is being opened
 
 
 class Pool:
     """Idle keep-alive connections to one backend (most recently used first)."""
 
-    def __init__(self, address: str, port: int) -> None:
+    def __init__(self, address: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         self.address = address
         self.port = port
+        self.tls = tls
         self.idle: list[Upstream] = []
 
     def acquire(self) -> Upstream | None:
@@ -52,6 +58,7 @@ class Pool:
         if up.closed or len(self.idle) >= MAX_IDLE_PER_BACKEND:
             up.close()
         else:
+            up.idle_since = time.monotonic()
             self.idle.append(up)
 
     def discard(self, up: Upstream) -> None:
@@ -73,9 +80,21 @@ class Upstream(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.closed = False
         self.reused = False
+        self.idle_since = 0.0
+        # one response parser per connection, reused message after message (cheaper than
+        # one per exchange); replaced after a HEAD response, whose body length it cannot know
+        self.parser = httptools.HttpResponseParser(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def on_headers_complete(self) -> None:
+        if self.exchange is not None:
+            self.exchange.on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        if self.exchange is not None:
+            self.exchange.on_message_complete()
 
     def data_received(self, data: bytes) -> None:
         ex = self.exchange
@@ -112,6 +131,12 @@ class Upstream(asyncio.Protocol):
 class Exchange:
     """One request and its response, between a client connection and an upstream one."""
 
+    __slots__ = (
+        "conn", "url", "headers", "method", "keep_alive", "chunked", "has_body", "buffer", "buffered",
+        "request_done", "upstream", "head", "target", "discard", "started", "response_started", "response_done",
+        "response_keep_alive", "resp_parser", "retried", "interim",
+    )
+
     def __init__(self, conn: Downstream) -> None:
         self.conn = conn
         self.url = b""
@@ -133,6 +158,7 @@ class Exchange:
         self.response_keep_alive = False
         self.resp_parser: Any = None
         self.retried = False
+        self.interim = False
 
     # request side ------------------------------------------------------------------------
     def frame(self, body: bytes) -> bytes:
@@ -164,7 +190,7 @@ class Exchange:
     def attach(self, up: Upstream) -> None:
         self.upstream = up
         up.exchange = self
-        self.resp_parser = httptools.HttpResponseParser(self)
+        self.resp_parser = up.parser
         data = self.head + b"".join(self.buffer) if self.buffer else self.head
         self.buffer = []
         if self.buffered > MAX_BUFFERED:
@@ -175,11 +201,17 @@ class Exchange:
     # response side (parser callbacks and upstream events) --------------------------------
     # (keep-alive is read inside the callbacks: llhttp forgets it once the message is over)
     def on_headers_complete(self) -> None:
+        if 100 <= self.resp_parser.get_status_code() < 200:
+            self.interim = True  # "100 Continue": forwarded; the real response follows
+            return
         if self.method == b"HEAD":
             self.response_keep_alive = self.resp_parser.should_keep_alive()
             self.response_done = True
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
         if not self.response_done:
             self.response_keep_alive = self.resp_parser.should_keep_alive()
         self.response_done = True
@@ -228,14 +260,19 @@ class Downstream(asyncio.Protocol):
         self.active: Exchange | None = None
         self.pending: deque[Exchange] = deque()
         self.client_ip = ""
+        self.client_ip_b = b""
         self.closed = False
         self._paused = False
+        self.last = 0.0
 
     # transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
+        self.client_ip_b = self.client_ip.encode()
+        self.last = time.monotonic()
+        self.server.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -247,6 +284,7 @@ class Downstream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.server.conns.discard(self)
         ex, self.active = self.active, None
         if ex is not None and ex.upstream is not None:
             up, ex.upstream = ex.upstream, None
@@ -278,6 +316,7 @@ class Downstream(asyncio.Protocol):
 
     # parser callbacks --------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self.last = time.monotonic()
         self.cur = Exchange(self)
 
     def on_url(self, url: bytes) -> None:
@@ -312,48 +351,47 @@ class Downstream(asyncio.Protocol):
         self.active = ex
         ex.started = True
         host = b""
-        headers = []
         forwarded_for = b""
+        lines = [b""]  # the request line goes first, once the route is known
         for name, value in ex.headers:
             low = name.lower()
-            if low == b"host":
+            if low not in SPECIAL:
+                lines.append(name + b": " + value)
+            elif low == b"host":
                 host = value
+                lines.append(name + b": " + value)
+            elif low == b"content-length":
+                ex.has_body = value.strip() not in (b"0", b"")
+                lines.append(name + b": " + value)
             elif low == b"transfer-encoding":
                 ex.chunked = b"chunked" in value.lower()
                 ex.has_body = True
-                continue
-            elif low == b"content-length":
-                ex.has_body = value.strip() not in (b"0", b"")
             elif low == b"x-forwarded-for":
                 forwarded_for = value
-                continue
-            if low in HOP_BY_HOP or low in (b"x-forwarded-proto", b"x-forwarded-host"):
-                continue
-            headers.append((name, value))
-        path, sep, query = ex.url.partition(b"?")
-        path_s = path.decode("latin-1")
-        host_s = host.decode("latin-1")
-        table = self.server.table()
-        route = table.lookup(host_s, path_s)
+            # other hop-by-hop headers and X-Forwarded-Proto/Host are dropped (we set our own)
+        route = self.server.route(host, ex.url)
         if route is None:
-            self.error(ex, self.server.no_route_status, f"no route for {host_s}{path_s}")
+            where = (host + ex.url.partition(b"?")[0]).decode("latin-1")
+            self.error(ex, self.server.no_route_status, f"no route for {where}")
             return
         target = self.server.pick(route)
         if target is None:
             self.error(ex, 502, f"no healthy instance of service {route.service!r} for route {route.host}{route.path}")
             return
         ex.target = target
-        new_path = rewrite_path(route, path_s).encode("latin-1")
-        xff = (forwarded_for + b", " + self.client_ip.encode()) if forwarded_for else self.client_ip.encode()
-        lines = [ex.method + b" " + new_path + sep + query + b" HTTP/1.1"]
-        lines.extend(n + b": " + v for n, v in headers)
+        url = ex.url
+        if route.strip:
+            path, sep, query = url.partition(b"?")
+            url = rewrite_path(route, path.decode("latin-1")).encode("latin-1") + sep + query
+        lines[0] = ex.method + b" " + url + b" HTTP/1.1"
         if ex.chunked:
             lines.append(b"Transfer-Encoding: chunked")
-        lines.append(b"X-Forwarded-For: " + xff)
+        lines.append(b"X-Forwarded-For: " + (forwarded_for + b", " + self.client_ip_b if forwarded_for else self.client_ip_b))
         lines.append(b"X-Forwarded-Proto: http")
         if host:
             lines.append(b"X-Forwarded-Host: " + host)
-        ex.head = b"\r\n".join(lines) + b"\r\n\r\n"
+        lines.append(b"\r\n")
+        ex.head = b"\r\n".join(lines)
         up = self.server.pool(target).acquire()
         if up is not None:
             up.reused = True
@@ -371,6 +409,8 @@ class Downstream(asyncio.Protocol):
             if close_upstream:
                 up.close()
             else:
+                if ex.method == b"HEAD":
+                    up.parser = httptools.HttpResponseParser(up)
                 up.pool.release(up)
         if ex.discard and not ex.request_done:
             return  # the error went out; wait for the rest of the request body to pass
@@ -418,11 +458,36 @@ class Downstream(asyncio.Protocol):
 class ProxyServer:
     """Shared state of the data path: where to read the table, pools, the strategy."""
 
-    def __init__(self, table: Callable[[], RouteTable], *, strategy: str = "rr", no_route_status: int = 502) -> None:
+    def __init__(self, table: Callable[[], RouteTable], *, strategy: str = "rr", no_route_status: int = 502,
+                 client_idle_timeout: float = 75.0, upstream_idle_timeout: float = 60.0) -> None:
         self.table = table
         self.strategy = strategy
         self.no_route_status = no_route_status
-        self.pools: dict[tuple[str, int], Pool] = {}
+        self.client_idle_timeout = client_idle_timeout
+        self.upstream_idle_timeout = upstream_idle_timeout
+        self.conns: set[Downstream] = set()
+        self._cached_table: RouteTable | None = None
+        self._route_cache: dict[tuple[bytes, bytes], Route | None] = {}
+        self.pools: dict[tuple[str, int, str, bool], Pool] = {}
+
+    def route(self, host: bytes, url: bytes) -> Route | None:
+        """The route for a request, memoised per (host, path) until the table changes (most
+        traffic repeats a few paths; the cache is bounded and dropped with the table)."""
+        table = self.table()
+        if table is not self._cached_table:
+            self._cached_table = table
+            self._route_cache = {}
+        path = url.partition(b"?")[0]
+        key = (host, path)
+        try:
+            return self._route_cache[key]
+        except KeyError:
+            pass
+        route = table.lookup(host.decode("latin-1"), path.decode("latin-1"))
+        if len(self._route_cache) >= ROUTE_CACHE:
+            self._route_cache = {}
+        self._route_cache[key] = route
+        return route
 
     def pick(self, route: Route) -> Target | None:
         targets = route.targets
@@ -433,10 +498,16 @@ class ProxyServer:
         return targets[route.next_rr() % len(targets)]
 
     def pool(self, target: Target) -> Pool:
-        key = (target.address, target.port)
+        key = (target.address, target.port, target.proto, target.tls_skip_verify)
         p = self.pools.get(key)
         if p is None:
-            p = self.pools[key] = Pool(target.address, target.port)
+            tls = None
+            if target.proto == "https":
+                tls = ssl.create_default_context()
+                if target.tls_skip_verify:
+                    tls.check_hostname = False
+                    tls.verify_mode = ssl.CERT_NONE
+            p = self.pools[key] = Pool(target.address, target.port, tls)
         return p
 
     def connect(self, ex: Exchange) -> None:
@@ -449,7 +520,8 @@ class ProxyServer:
         loop = asyncio.get_running_loop()
         try:
             _, up = await asyncio.wait_for(
-                loop.create_connection(lambda: Upstream(pool), target.address, target.port), timeout=5.0
+                loop.create_connection(lambda: Upstream(pool), target.address, target.port, ssl=pool.tls,
+                                       server_hostname=target.address if pool.tls else None), timeout=5.0
             )
         except (TimeoutError, OSError) as exc:
             if not ex.conn.closed and ex is ex.conn.active:
@@ -460,6 +532,18 @@ class ProxyServer:
             pool.release(up)
             return
         ex.attach(up)
+
+    def sweep(self) -> None:
+        """Close keep-alive connections idle for too long: clients that went quiet (as nginx's
+        keepalive_timeout does) and pooled upstream connections nobody needed."""
+        now = time.monotonic()
+        for conn in list(self.conns):
+            if conn.active is None and not conn.pending and now - conn.last > self.client_idle_timeout:
+                conn.close()
+        for pool in self.pools.values():
+            for up in [u for u in pool.idle if now - u.idle_since > self.upstream_idle_timeout]:
+                pool.discard(up)
+                up.close()
 
     def close_pools(self) -> None:
         for p in self.pools.values():

@@ -31,7 +31,8 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 class Router:
     def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 9999, admin_port: int | None = 9998,
-                 strategy: str = "rr", no_route_status: int = 502) -> None:
+                 strategy: str = "rr", no_route_status: int = 502, client_idle_timeout: float = 75.0,
+                 upstream_idle_timeout: float = 60.0) -> None:
         if strategy not in ("rr", "rnd"):
             raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
         self.store = store
@@ -39,13 +40,19 @@ class Router:
         self.port = port
         self.admin_port = admin_port
         self.table: RouteTable = RouteTable()
-        self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status)
+        self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status,
+                                 client_idle_timeout=client_idle_timeout,
+                                 upstream_idle_timeout=upstream_idle_timeout)
         self.services: Informer[ServiceRegistration] = Informer(store, store.keys.services, ServiceRegistration,
                                                                 name="router:services")
         self.checks: Informer[CheckStatus] = Informer(store, store.keys.checks, CheckStatus, name="router:checks")
         self.services.add_handler(self._changed)
         self.checks.add_handler(self._changed)
         self._rebuild_lock = threading.Lock()
+        self._dirty = threading.Condition()
+        self._is_dirty = False
+        self._stopping = False
+        self._rebuild_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[Any] = []
@@ -54,7 +61,21 @@ class Router:
 
     # table -------------------------------------------------------------------------------
     def _changed(self, key: str, old: Any, new: Any) -> None:
-        self.rebuild()
+        # coalesced: a burst of changes (a listing replayed, a job of 500 instances
+        # registering) costs one rebuild, not one per key
+        with self._dirty:
+            self._is_dirty = True
+            self._dirty.notify()
+
+    def _rebuilder(self) -> None:
+        while True:
+            with self._dirty:
+                while not self._is_dirty and not self._stopping:
+                    self._dirty.wait()
+                if self._stopping:
+                    return
+                self._is_dirty = False
+            self.rebuild()
 
     def rebuild(self) -> None:
         with self._rebuild_lock:  # two informer threads: build from one consistent read each
@@ -66,6 +87,9 @@ class Router:
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
+        self._stopping = False
+        self._rebuild_thread = threading.Thread(target=self._rebuilder, name="router-table", daemon=True)
+        self._rebuild_thread.start()
         self.services.start()
         self.checks.start()
         for inf in (self.services, self.checks):
@@ -78,9 +102,12 @@ class Router:
         self._thread.start()
         ready.wait(timeout)
         if errors:
-            self.services.stop()
-            self.checks.stop()
-            raise errors[0]
+            self._stop_informers()
+            exc = errors[0]
+            if isinstance(exc, OSError):
+                raise OSError(exc.errno, f"router cannot listen on {self.host}:{self.port} (admin {self.admin_port}): "
+                                         f"{exc.strerror or exc}; choose --router-port/--router-admin-port or --no-router")
+            raise exc
         log.info("router listening on %s:%d (admin %s) strategy=%s", self.host, self.bound_port,
                  self.bound_admin_port or "off", self.proxy.strategy)
 
@@ -105,6 +132,13 @@ class Router:
             ready.set()
             return
         ready.set()
+        period = max(min(self.proxy.client_idle_timeout, self.proxy.upstream_idle_timeout) / 4, 0.05)
+
+        def tick() -> None:
+            self.proxy.sweep()
+            loop.call_later(period, tick)
+
+        loop.call_later(period, tick)
         try:
             loop.run_forever()
         finally:
@@ -121,5 +155,14 @@ class Router:
             self._thread.join(10)
         self._servers.clear()
         self._loop = None
+        self._stop_informers()
+
+    def _stop_informers(self) -> None:
         self.services.stop()
         self.checks.stop()
+        with self._dirty:
+            self._stopping = True
+            self._dirty.notify()
+        if self._rebuild_thread is not None:
+            self._rebuild_thread.join(5)
+            self._rebuild_thread = None

@@ -1,8 +1,9 @@
 """The route table: a pure function of the catalog (registrations + check statuses).
 
 Tags of the form `urlprefix-[host]/path[ opt=value ...]` (Fabio's syntax) make routes;
-options understood: `strip=/prefix` (removed from the path before proxying) and
-`proto=http|https` (scheme of the upstream). An instance is a target only while every one
+options understood: `strip=/prefix` (removed from the path before proxying),
+`proto=http|https` (scheme of the upstream) and `tlsskipverify=true` (an https upstream's
+certificate is not verified). An instance is a target only while every one
 of its checks reports passing. A route whose instances are all unhealthy stays in the
 table with no targets, so the proxy can say *why* it answers 502. Lookups go host-specific
 routes first, then generic ones, each longest prefix first.
@@ -25,6 +26,7 @@ class RouteSpec:
     path: str
     strip: str = ""
     proto: str = "http"
+    tls_skip_verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Target:
     alloc_id: str
     address: str
     port: int
+    proto: str = "http"
+    tls_skip_verify: bool = False
 
 
 @dataclass
@@ -62,14 +66,16 @@ def parse_tag(tag: str) -> RouteSpec | None:
     if slash < 0:
         return None  # Fabio requires a path (`host/`)
     host, path = target[:slash].lower(), target[slash:]
-    strip, proto = "", "http"
+    strip, proto, skip = "", "http", False
     for opt in opts:
         k, _, v = opt.partition("=")
         if k == "strip":
             strip = v
         elif k == "proto" and v in ("http", "https"):
             proto = v
-    return RouteSpec(host=host, path=path, strip=strip, proto=proto)
+        elif k == "tlsskipverify":
+            skip = v.lower() == "true"
+    return RouteSpec(host=host, path=path, strip=strip, proto=proto, tls_skip_verify=skip)
 
 
 def healthy(reg: ServiceRegistration, checks: Mapping[tuple[str, str], CheckStatus]) -> bool:
@@ -97,19 +103,20 @@ class RouteTable:
 
 def build_table(regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatus]) -> RouteTable:
     status = {(c.alloc_id, c.check_id): c for c in checks}
-    grouped: dict[tuple[str, str, str, str, str], list[Target]] = {}
+    grouped: dict[tuple[str, str, str, str, str, bool], list[Target]] = {}
     for reg in regs:
         ok = healthy(reg, status)
         for tag in reg.tags:
             spec = parse_tag(tag)
             if spec is None:
                 continue
-            key = (spec.host, spec.path, reg.service_name, spec.strip, spec.proto)
+            key = (spec.host, spec.path, reg.service_name, spec.strip, spec.proto, spec.tls_skip_verify)
             targets = grouped.setdefault(key, [])
             if ok and reg.port > 0:
-                targets.append(Target(reg.service_name, reg.alloc_id, reg.address, reg.port))
+                targets.append(Target(reg.service_name, reg.alloc_id, reg.address, reg.port, spec.proto,
+                                      spec.tls_skip_verify))
     merged: dict[tuple[str, str], Route] = {}
-    for (host, path, service, strip, proto), targets in sorted(grouped.items()):
+    for (host, path, service, strip, proto, _), targets in sorted(grouped.items()):
         cur = merged.get((host, path))
         uniq = tuple(sorted(set(targets), key=lambda t: (t.address, t.port, t.alloc_id)))
         if cur is None:

@@ -161,3 +161,14 @@ def test_other_nodes_allocations_ignored(store, node, backend, registrar) -> Non
     store.put(store.keys.alloc_status("mine-1"), AllocStatus(alloc_id="mine-1", node_id=node.id, client_status="running"))
     wait_for(lambda: store.get(store.keys.service("todo", "mine-1", "http"), ServiceRegistration) is not None)
     assert service(store) is None
+
+
+def test_http_check_sends_method_headers_and_path(store, node, backend, registrar) -> None:
+    put_job(store, make_job([fast(name="probe", path="/health?deep=1&alloc=${NOMAD_ALLOC_INDEX}", method="POST",
+                                  header={"X-Probe": ["yes"], "Authorization": ["Bearer ${NOMAD_JOB_ID}"]})]))
+    put_alloc(store, node, backend.port)
+    wait_for(lambda: check_is(store, "todo-probe", "passing"), message="passing")
+    req = next(r for r in backend.requests if str(r["path"]).startswith("/health"))
+    headers = req["headers"]
+    assert req["method"] == "POST" and req["path"] == "/health?deep=1&alloc=0"
+    assert isinstance(headers, dict) and headers["X-Probe"] == "yes" and headers["Authorization"] == "Bearer todo"

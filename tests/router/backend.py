@@ -5,12 +5,13 @@ endpoint the test turns unhealthy and healthy again."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Backend:
-    def __init__(self, name: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, name: str, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.name = name
         self.healthy = True
         self.health_status = 500
@@ -73,6 +74,8 @@ class Backend:
             do_GET = do_POST = do_PUT = do_HEAD = _handle
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.host = host

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import free_port
 from tests.agent.harness import AgentProcess
 from tests.waiting import wait_for
 
@@ -57,9 +56,7 @@ HELLO = """job "hello" {
 
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[AgentProcess]:
-    a = AgentProcess(tmp_path, extra_args=[])
-    a.router_port = free_port()  # type: ignore[attr-defined]
-    a.extra_args = ["--router-port", str(a.router_port), "--router-admin-port", str(free_port())]  # type: ignore[attr-defined]
+    a = AgentProcess(tmp_path)  # the harness gives the router free ports
     a.start()
     yield a
     a.stop()
@@ -76,7 +73,7 @@ def fetch(port: int, path: str) -> tuple[int, str]:
 
 
 def test_router_balances_healthy_instances_and_502_after_stop(agent: AgentProcess, tmp_path: Path) -> None:
-    port: int = agent.router_port  # type: ignore[attr-defined]
+    port = agent.router_port
     job = tmp_path / "hello.nomad"
     job.write_text(HELLO)
     run = agent.cli("apply", "-f", str(job), "-detach")

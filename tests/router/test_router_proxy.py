@@ -167,3 +167,107 @@ def test_backend_down_is_502(store, router) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
     status, body = get(conn, "/gone")
     assert status == 502 and b"cannot reach backend" in body
+
+
+def test_pipelined_requests_answered_in_order(store, router, backends) -> None:
+    import socket
+
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    register(store, b, "alloc-b", ["urlprefix-/"], check=None)
+    wait_for(lambda: targets(router, "/") == 2)
+    with socket.create_connection(("127.0.0.1", router.bound_port), timeout=5) as s:
+        s.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    paths = [json.loads(part.split(b"\r\n\r\n", 1)[1])["path"] for part in data.split(b"HTTP/1.1 200")[1:]]
+    assert data.count(b"HTTP/1.") == 3, data
+    assert paths == ["/one", "/two", "/three"]
+
+
+def test_expect_100_continue(store, router, backends) -> None:
+    import socket
+
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    wait_for(lambda: targets(router, "/") == 1)
+    with socket.create_connection(("127.0.0.1", router.bound_port), timeout=5) as s:
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = s.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+        s.sendall(b"hello")
+        data = b""
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            data += s.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200"), data
+        assert json.loads(data.split(b"\r\n\r\n", 1)[1])["body"] == "hello"
+        # and the connection carries on
+        s.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        more = b""
+        while not more.rstrip().endswith(b"}"):
+            more += s.recv(65536)
+        assert json.loads(more.split(b"\r\n\r\n", 1)[1])["path"] == "/next"
+
+
+def test_random_strategy_uses_every_instance(store, backends) -> None:
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    register(store, b, "alloc-b", ["urlprefix-/"], check=None)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        Router(store, strategy="wrr")
+    r = Router(store, port=0, admin_port=None, strategy="rnd")
+    r.start()
+    try:
+        wait_for(lambda: targets(r, "/") == 2)
+        conn = http.client.HTTPConnection("127.0.0.1", r.bound_port, timeout=5)
+        seen = {json.loads(get(conn, "/")[1])["backend"] for _ in range(64)}  # all one: p = 2^-63
+        assert seen == {"a", "b"}
+    finally:
+        r.stop()
+
+
+def test_https_upstream(store, router, tmp_path) -> None:
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    with Backend("tls", tls=ctx) as tls:
+        register(store, tls, "alloc-s", ["urlprefix-/secure proto=https tlsskipverify=true"], name="secure", check=None)
+        register(store, tls, "alloc-v", ["urlprefix-/verified proto=https"], name="verified", check=None)
+        wait_for(lambda: targets(router, "/secure") == 1 and targets(router, "/verified") == 1)
+        conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+        status, body = get(conn, "/secure/x")
+        assert status == 200 and json.loads(body)["backend"] == "tls"
+        assert get(conn, "/secure/y")[0] == 200
+        # a self-signed certificate fails verification unless the route says to skip it
+        status, body = get(conn, "/verified")
+        assert status == 502 and b"cannot reach backend" in body
+
+
+def test_idle_connections_are_closed(store, backends) -> None:
+    import socket
+
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+    r = Router(store, port=0, admin_port=None, client_idle_timeout=0.3, upstream_idle_timeout=0.3)
+    r.start()
+    try:
+        wait_for(lambda: targets(r, "/") == 1)
+        with socket.create_connection(("127.0.0.1", r.bound_port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while not data.rstrip().endswith(b"}"):
+                data += s.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200")
+            wait_for(lambda: not r.proxy.pools[("127.0.0.1", a.port, "http", False)].idle, timeout=5,
+                     message="pooled upstream connection closed when idle")
+            s.settimeout(5)
+            assert s.recv(65536) == b""  # the router closed the quiet client connection
+    finally:
+        r.stop()

@@ -31,6 +31,7 @@ def st(alloc: str, check_id: str, status: str) -> CheckStatus:
     ("urlprefix-/api proto=https", RouteSpec("", "/api", proto="https")),
     ("urlprefix-/api proto=gopher", RouteSpec("", "/api")),
     ("urlprefix-/a strip=/a proto=http", RouteSpec("", "/a", strip="/a")),
+    ("urlprefix-/s proto=https tlsskipverify=true", RouteSpec("", "/s", proto="https", tls_skip_verify=True)),
     ("urlprefix-", None),
     ("urlprefix-example.com", None),
     ("web", None),
