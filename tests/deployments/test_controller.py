@@ -95,9 +95,9 @@ def test_canary_then_promotion(store: Store, controllers: None) -> None:
     promote_deployment(store, dep.id)
 
     def replaced() -> bool:
-        run_new(store, seen)  # the node agent reports each replacement running
         live = allocs(store, "web")
-        return len(live) == 3 and all(a.job_version == 1 for a in live)
+        run_new(store, seen)  # the node agent reports each replacement running
+        return len(live) == 3 and all(a.job_version == 1 and a.id in seen for a in live)
 
     wait_for(replaced, timeout=10, message="every old allocation replaced")
     wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", timeout=10,
@@ -113,14 +113,12 @@ def test_rolling_update_replaces_one_at_a_time(store: Store, controllers: None) 
     seen: set[str] = set()
     first_version(store, seen, web(max_parallel=1))
     submit_job(store, web(env="2", max_parallel=1))
-    replaced = 0
-    while replaced < 3:
-        wait_for(lambda: sum(a.job_version == 1 for a in allocs(store, "web")) == replaced + 1, timeout=10,
-                 message=f"replacement {replaced + 1}")
+    for n in range(1, 4):
+        wait_for(lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n, timeout=10,  # type: ignore[misc]
+                 message=f"replacement {n}")
         live = allocs(store, "web")
-        assert len(live) == 3 and sum(a.job_version == 1 for a in live) == replaced + 1, "one replacement in flight"
+        assert len(live) == 3 and sum(a.job_version == 1 for a in live) == n, "one replacement in flight"
         run_new(store, seen)
-        replaced += 1
     wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", message="deployed")
 
 
@@ -139,5 +137,5 @@ def test_unhealthy_allocation_fails_and_auto_reverts(store: Store, controllers: 
     cur = wait_for(lambda: (r := store.get(store.keys.job("default", "web"), JobRecord)) and r.value.version == 2 and r,
                    message="version 2 submitted")
     assert cur.value.job.task_groups[0].tasks[0].env == {"V": "1"}, "version 2 is version 0's spec"
-    run_new(store, seen)
-    wait_for(lambda: (d := deployment(store, 2)) is not None, message="a deployment for the revert")
+    # version 2 is version 0 again: the old allocations are updated in place
+    wait_for(lambda: sum(a.job_version == 2 for a in allocs(store, "web")) == 2, message="reverted in place")
