@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import reconciler.cli.deployment_cmds  # noqa: F401 - registers the commands
 import reconciler.cli.job_cmds  # noqa: F401
+import reconciler.cli.sched_cmds  # noqa: F401
 from reconciler.cli.client import ApiClient, ApiClientError
 from reconciler.cli.groups import cli
 from tests.waiting import wait_for
@@ -71,6 +72,10 @@ def test_apply_follows_the_deployment_then_promote(cluster: ApiClient, tmp_path:
     assert "    Description = Deployment completed successfully" in out
     assert "    Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline" in out
     assert table_row(out)[:5] == ["web", "3", "3", "3", "0"]
+
+    (tmp_path / "todo-plan.nomad").write_text(JOB.format(version="2"))
+    code, out = run(cluster, "plan", "-f", str(tmp_path / "todo-plan.nomad"))
+    assert '+/- Task Group: "web" (1 canary, 3 ignore)' in out, out
 
     code, out = apply(cluster, tmp_path, "2")
     assert code == 0, out
