@@ -139,3 +139,25 @@ def test_unhealthy_allocation_fails_and_auto_reverts(store: Store, controllers: 
     assert cur.value.job.task_groups[0].tasks[0].env == {"V": "1"}, "version 2 is version 0's spec"
     # version 2 is version 0 again: the old allocations are updated in place
     wait_for(lambda: sum(a.job_version == 2 for a in allocs(store, "web")) == 2, message="reverted in place")
+
+
+def test_checks_health_waits_for_every_check_passing(store: Store, controllers: None) -> None:
+    from controllers.deployments.health import CheckResult
+    from reconciler.spec.model import Check, Service
+
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    job = web(1, max_parallel=1, health_check="checks")
+    group = dataclasses.replace(job.task_groups[0], services=[Service(name="web", checks=[Check(name="alive")])])
+    job = dataclasses.replace(job, task_groups=[group])
+    submit_job(store, job)
+    a = wait_for(lambda: next(iter(allocs(store, "web")), None), message="placed")
+    report(store, a)
+    key = store.keys.check(a.id, "alive")
+    store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="critical", time=time.time()))
+    # a running allocation with a critical check is not healthy: the deployment stays running
+    wait_for(lambda: (d := deployment(store, 0)) is not None and d.alloc_health.get(a.id) is not None,
+             message="health looked at")
+    dep = deployment(store, 0)
+    assert dep is not None and dep.status == "running" and dep.alloc_health[a.id].healthy is None
+    store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="passing", time=time.time()))
+    wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", message="healthy by checks")
