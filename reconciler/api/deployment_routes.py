@@ -27,6 +27,7 @@ from reconciler.deployments import (
     pause_deployment,
     promote_deployment,
 )
+from reconciler.deployments.health import health_of
 from reconciler.deployments.ops import find, for_job, list_deployments
 from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Allocation, AllocStatus, Deployment
@@ -119,8 +120,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         for a in mine:
             st = await run(store.get, store.keys.alloc_status(a.id), AllocStatus)
             shape = alloc_stub(a, st.value if st else None)
-            h = d.alloc_health.get(a.id)
-            shape["DeploymentStatus"] = {"Healthy": h.healthy if h else None, "Canary": a.canary}
+            shape["DeploymentStatus"] = {"Healthy": health_of(d, a.id), "Canary": a.canary}
             out.append(shape)
         return ok(out)
 

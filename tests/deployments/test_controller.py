@@ -14,6 +14,7 @@ import pytest
 from controllers.deployments.controller import DeploymentController
 from controllers.scheduler.controller import SchedulerController
 from reconciler.deployments import promote_deployment
+from reconciler.deployments.health import health_of
 from reconciler.deployments.ops import for_job
 from reconciler.jobs import submit_job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
@@ -155,9 +156,9 @@ def test_checks_health_waits_for_every_check_passing(store: Store, controllers: 
     key = store.keys.check(a.id, "alive")
     store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="critical", time=time.time()))
     # a running allocation with a critical check is not healthy: the deployment stays running
-    wait_for(lambda: (d := deployment(store, 0)) is not None and d.alloc_health.get(a.id) is not None,
-             message="health looked at")
+    wait_for(lambda: (d := deployment(store, 0)) is not None and d.task_groups["web"].placed_allocs == 1,
+             message="the deployment counted the allocation")
     dep = deployment(store, 0)
-    assert dep is not None and dep.status == "running" and dep.alloc_health[a.id].healthy is None
+    assert dep is not None and dep.status == "running" and health_of(dep, a.id) is None
     store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="passing", time=time.time()))
     wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", message="healthy by checks")
