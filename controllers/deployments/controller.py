@@ -21,6 +21,7 @@ from typing import Any
 
 from controllers.deployments.health import CheckResult, judge_all
 from controllers.deployments.progress import Step, step
+from reconciler.deployments.health import health_map
 from reconciler.deployments.ops import deployment_eval
 from reconciler.jobs import job_history, submit_job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentStatus, JobRecord
@@ -119,7 +120,7 @@ class DeploymentController(Controller):
         if version_rec is not None and dep.status in ACTIVE:
             statuses = {a.id: st for a in allocs if (st := self.statuses.get(self.keys.alloc_status(a.id))) is not None}
             health, look = judge_all(
-                version_rec.value.job, allocs, statuses, self._checks_by_alloc(allocs), dep.alloc_health, now=now,
+                version_rec.value.job, allocs, statuses, self._checks_by_alloc(allocs), health_map(dep), now=now,
             )
         needs_history = dep.status == DeploymentStatus.FAILED or any(g.auto_revert for g in dep.task_groups.values())
         history = job_history(self.store, dep.namespace, dep.job_id) if needs_history else []

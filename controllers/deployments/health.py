@@ -73,7 +73,7 @@ def judge(
     *,
     now: float,
 ) -> Judgement:
-    prev = prev or AllocHealth(canary=alloc.canary)
+    prev = prev or AllocHealth()
     if prev.healthy is not None:
         return Judgement(prev, None)
     if upd.health_check == "manual" or alloc.desired_status != DesiredStatus.RUN:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.deployments import Desc, running_description
+from reconciler.deployments.health import health_map, store_health
 from reconciler.deployments.rules import awaiting_promotion, healthy_canaries
 from reconciler.model.objects import Allocation, AllocHealth, Deployment, DeploymentStatus, JobRecord
 
@@ -40,6 +41,7 @@ def _count(dep: Deployment, allocs: list[Allocation]) -> None:
     for gs in dep.task_groups.values():
         gs.placed_allocs = gs.healthy_allocs = gs.unhealthy_allocs = 0
         gs.placed_canaries = []
+    healthy, unhealthy = set(dep.healthy_alloc_ids), set(dep.unhealthy_alloc_ids)
     for a in sorted(allocs, key=lambda x: (x.create_time, x.id)):
         g = dep.task_groups.get(a.task_group)
         if g is None:
@@ -47,10 +49,9 @@ def _count(dep: Deployment, allocs: list[Allocation]) -> None:
         g.placed_allocs += 1
         if a.canary:
             g.placed_canaries.append(a.id)
-        h = dep.alloc_health.get(a.id)
-        if h is not None and h.healthy is True:
+        if a.id in healthy:
             g.healthy_allocs += 1
-        elif h is not None and h.healthy is False:
+        elif a.id in unhealthy:
             g.unhealthy_allocs += 1
 
 
@@ -90,7 +91,7 @@ def step(
     `history`: the job's versions (for auto-revert)."""
     out = copy.deepcopy(dep)
     before_healthy = {n: g.healthy_allocs for n, g in dep.task_groups.items()}
-    out.alloc_health = {**dep.alloc_health, **health}
+    store_health(out, {**health_map(dep), **health})
     _count(out, allocs)
     notify = False
     for n, g in out.task_groups.items():

@@ -43,14 +43,8 @@ def _is_canary_of(a: Allocation, dep: Deployment) -> bool:
 
 def not_yet_healthy(dep: Deployment, allocs: list[Allocation], statuses: Mapping[str, AllocStatus]) -> int:
     """Live allocations this deployment placed whose health is not decided healthy."""
-    n = 0
-    for a in allocs:
-        if a.deployment_id != dep.id or is_terminal(a, statuses):
-            continue
-        h = dep.alloc_health.get(a.id)
-        if h is None or not h.healthy:
-            n += 1
-    return n
+    healthy = set(dep.healthy_alloc_ids)
+    return sum(1 for a in allocs if a.deployment_id == dep.id and a.id not in healthy and not is_terminal(a, statuses))
 
 
 def _canary_indexes(allocs: list[Allocation], canaries: list[Allocation], want: int, version: int, count: int) -> list[int]:

@@ -16,9 +16,10 @@ from typing import Any
 import msgspec
 
 from controllers.scheduler.decide import Decision, decide
+from controllers.scheduler.deployment_create import new_deployment
 from reconciler import codec
 from reconciler.model.ids import new_id
-from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
+from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, Node
 from reconciler.model.plan import DesiredUpdates, PlanResult
 from reconciler.runtime import Informer
 from reconciler.spec.model import Job
@@ -57,9 +58,10 @@ def _plan(
             rec = store.get(store.keys.job_version(job.namespace, job.id, a.job_version), JobRecord)
             if rec is not None:
                 versions[a.job_version] = rec.value.job
+    at = time.time() if now is None else now
     d = decide(
-        job, version, mine, all_list, statuses, nodes, eval_id=new_id(),
-        now=time.time() if now is None else now, versions=versions,
+        job, version, mine, all_list, statuses, nodes, eval_id=new_id(), now=at, versions=versions,
+        deployment=_deployment(store, job, version, changed, mine, statuses, versions, at),
     )
     return _result(job, d, modify_index)
 
@@ -91,6 +93,20 @@ class _StatusUsage(msgspec.Struct):
 
 _usage = msgspec.json.Decoder(_AllocUsage)
 _status_usage = msgspec.json.Decoder(_StatusUsage)
+
+
+def _deployment(
+    store: Store, job: Job, version: int, changed: bool, allocs: list[Allocation], statuses: Mapping[str, AllocStatus],
+    versions: Mapping[int, Job], now: float,
+) -> Deployment | None:
+    """The deployment the plan runs under: the one a new version would get (so canaries show
+    as "1 canary"), or the current version's own."""
+    if changed:
+        return new_deployment(job, version, allocs, statuses, dep_id="plan", now=now, versions=versions)
+    items, _ = store.list(store.keys.deployments, Deployment)
+    mine = [i.value for i in items if i.value.namespace == job.namespace and i.value.job_id == job.id
+            and i.value.job_version == version]
+    return max(mine, key=lambda x: x.create_time) if mine else None
 
 
 def plan_job(store: Store, job: Job, *, now: float | None = None) -> PlanResult:

@@ -1,4 +1,5 @@
-"""Job commands: apply/run (with evaluation monitoring), stop, history, inspect."""
+"""Job commands: apply/run (following the evaluation, then its deployment), stop, history,
+inspect."""
 
 from __future__ import annotations
 
@@ -86,6 +87,111 @@ def monitor_eval(api: ApiClient, eval_id: str, *, timeout: float = 60.0) -> int:
     return 2
 
 
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def deployment_block(d: dict[str, Any]) -> str:
+    """`nomad deployment status` / the end of `nomad job run`: the key/value block and the
+    Deployed table (Promoted and Canaries columns when canaries are used, Auto Revert when
+    set)."""
+    groups = d.get("TaskGroups") or {}
+    canaries = any(g.get("DesiredCanaries", 0) > 0 for g in groups.values())
+    revert = any(g.get("AutoRevert") for g in groups.values())
+    header = ["Task Group"] + (["Auto Revert"] if revert else []) + (["Promoted"] if canaries else []) + ["Desired"]
+    header += (["Canaries"] if canaries else []) + ["Placed", "Healthy", "Unhealthy", "Progress Deadline"]
+    rows = []
+    for name, g in sorted(groups.items()):
+        row: list[object] = [name]
+        if revert:
+            row.append(str(bool(g.get("AutoRevert"))).lower())
+        if canaries:
+            row.append(str(bool(g.get("Promoted"))).lower())
+        row.append(g.get("DesiredTotal", 0))
+        if canaries:
+            row.append(g.get("DesiredCanaries", 0))
+        row += [g.get("PlacedAllocs", 0), g.get("HealthyAllocs", 0), g.get("UnhealthyAllocs", 0),
+                _deadline(g.get("RequireProgressBy", ""), d.get("Status", ""))]
+        rows.append(row)
+    head = kv([
+        ("ID", short(d["ID"])), ("Job ID", d["JobID"]), ("Job Version", d["JobVersion"]),
+        ("Status", d["Status"]), ("Description", d["StatusDescription"]),
+    ])
+    return head + "\n\nDeployed\n" + table(header, rows)
+
+
+def _deadline(rfc3339: str, status: str) -> str:
+    if not rfc3339 or rfc3339.startswith("0001-"):
+        return "<none>"
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+    except ValueError:
+        return rfc3339
+    return when.astimezone().isoformat(timespec="seconds")
+
+
+def _awaits_promotion(d: dict[str, Any]) -> bool:
+    """Running, every canary placed and healthy, and a person has to promote them."""
+    if d.get("Status") != "running" or "requires manual promotion" not in d.get("StatusDescription", ""):
+        return False
+    waiting = [g for g in (d.get("TaskGroups") or {}).values() if g.get("DesiredCanaries", 0) > 0 and not g.get("Promoted")]
+    return bool(waiting) and all(g.get("HealthyAllocs", 0) >= g.get("DesiredCanaries", 0) for g in waiting)
+
+
+def monitor_deployment(api: ApiClient, dep_id: str, *, interval: float = 0.25) -> int:
+    """Follow a deployment as `nomad job run` does: a spinner while it runs, then the result
+    and its table. Returns at once (0) when canaries wait for a manual promotion; 0 when
+    successful, 2 when failed or cancelled."""
+    click.echo(f'==> {_ts()}: Monitoring deployment "{short(dep_id)}"')
+    tty = sys.stdout.isatty()
+    tick = 0
+    shown = False
+    while True:
+        try:
+            d = api.get(f"/v1/deployment/{dep_id}")
+        except ApiClientError as exc:
+            fail(f"Error reading deployment: {exc.message}")
+        status = d.get("Status", "")
+        if status == "running" and not _awaits_promotion(d):
+            if tty:
+                click.echo(f'\r  {SPINNER[tick % len(SPINNER)]} Deployment "{short(dep_id)}" in progress...', nl=False)
+            elif not shown:
+                click.echo(f'  {SPINNER[0]} Deployment "{short(dep_id)}" in progress...')
+            shown = True
+            tick += 1
+            time.sleep(interval)
+            continue
+        lead = "\r" if tty and shown else ""
+        if status == "successful":
+            click.echo(f'{lead}  ✓ Deployment "{short(dep_id)}" successful')
+        elif status == "running":
+            click.echo(f'{lead}  {SPINNER[tick % len(SPINNER)]} Deployment "{short(dep_id)}" in progress...')
+        else:
+            click.echo(f'{lead}  ! Deployment "{short(dep_id)}" {status}')
+        click.echo("")
+        body = f"{_ts()}\n" + deployment_block(d)
+        click.echo("\n".join(("    " + line).rstrip() for line in body.splitlines()))
+        return 0 if status in ("successful", "running") else 2
+
+
+def eval_deployment(api: ApiClient, eval_id: str) -> str:
+    try:
+        ev = api.get(f"/v1/evaluation/{eval_id}")
+    except ApiClientError:
+        return ""
+    return str(ev.get("DeploymentID") or "")
+
+
+def monitor(api: ApiClient, eval_id: str) -> int:
+    """The evaluation, then (if it is within a deployment) the deployment."""
+    code = monitor_eval(api, eval_id)
+    if code != 0:
+        return code
+    dep_id = eval_deployment(api, eval_id)
+    return monitor_deployment(api, dep_id) if dep_id else code
+
+
 def run_job_file(
     ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool,
     check_index: int | None = None,
@@ -107,7 +213,7 @@ def run_job_file(
         click.echo("Job registration successful")
         click.echo(f"Evaluation ID: {eval_id}")
         return
-    sys.exit(monitor_eval(api, eval_id))
+    sys.exit(monitor(api, eval_id))
 
 
 _var_opts = [

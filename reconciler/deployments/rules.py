@@ -24,7 +24,8 @@ def awaiting_promotion(g: DeploymentGroupState) -> bool:
 
 
 def healthy_canaries(dep: Deployment, g: DeploymentGroupState) -> int:
-    return sum(1 for a in g.placed_canaries if (h := dep.alloc_health.get(a)) is not None and h.healthy)
+    healthy = set(dep.healthy_alloc_ids)
+    return sum(1 for a in g.placed_canaries if a in healthy)
 
 
 def running_description(dep: Deployment) -> str:

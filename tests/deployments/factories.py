@@ -8,7 +8,6 @@ from typing import Any
 
 from reconciler.model.objects import (
     Allocation,
-    AllocHealth,
     AllocStatus,
     Deployment,
     DeploymentGroupState,
@@ -39,11 +38,9 @@ def deployment(
     *, canaries: int = 0, promoted: bool = False, total: int = 3, status: str = DeploymentStatus.RUNNING,
     healthy: tuple[str, ...] = (), unhealthy: tuple[str, ...] = (), version: int = 1, **group: Any,
 ) -> Deployment:
-    health = {a: AllocHealth(healthy=True) for a in healthy}
-    health.update({a: AllocHealth(healthy=False) for a in unhealthy})
     gs = DeploymentGroupState(desired_canaries=canaries, promoted=promoted, desired_total=total, **group)
     return Deployment(id=DEP, namespace="default", job_id="web", job_version=version, status=status,
-                      task_groups={"web": gs}, alloc_health=health)
+                      task_groups={"web": gs}, healthy_alloc_ids=sorted(healthy), unhealthy_alloc_ids=sorted(unhealthy))
 
 
 def running(alloc: Allocation, *, started: float = 100.0, tasks: tuple[str, ...] = ("server",)) -> AllocStatus:

@@ -14,6 +14,7 @@ import pytest
 from controllers.deployments.controller import DeploymentController
 from controllers.scheduler.controller import SchedulerController
 from reconciler.deployments import promote_deployment
+from reconciler.deployments.health import health_of
 from reconciler.deployments.ops import for_job
 from reconciler.jobs import submit_job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
@@ -95,9 +96,9 @@ def test_canary_then_promotion(store: Store, controllers: None) -> None:
     promote_deployment(store, dep.id)
 
     def replaced() -> bool:
-        run_new(store, seen)  # the node agent reports each replacement running
         live = allocs(store, "web")
-        return len(live) == 3 and all(a.job_version == 1 for a in live)
+        run_new(store, seen)  # the node agent reports each replacement running
+        return len(live) == 3 and all(a.job_version == 1 and a.id in seen for a in live)
 
     wait_for(replaced, timeout=10, message="every old allocation replaced")
     wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", timeout=10,
@@ -113,14 +114,12 @@ def test_rolling_update_replaces_one_at_a_time(store: Store, controllers: None) 
     seen: set[str] = set()
     first_version(store, seen, web(max_parallel=1))
     submit_job(store, web(env="2", max_parallel=1))
-    replaced = 0
-    while replaced < 3:
-        wait_for(lambda: sum(a.job_version == 1 for a in allocs(store, "web")) == replaced + 1, timeout=10,
-                 message=f"replacement {replaced + 1}")
+    for n in range(1, 4):
+        wait_for(lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n, timeout=10,  # type: ignore[misc]
+                 message=f"replacement {n}")
         live = allocs(store, "web")
-        assert len(live) == 3 and sum(a.job_version == 1 for a in live) == replaced + 1, "one replacement in flight"
+        assert len(live) == 3 and sum(a.job_version == 1 for a in live) == n, "one replacement in flight"
         run_new(store, seen)
-        replaced += 1
     wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", message="deployed")
 
 
@@ -139,5 +138,27 @@ def test_unhealthy_allocation_fails_and_auto_reverts(store: Store, controllers: 
     cur = wait_for(lambda: (r := store.get(store.keys.job("default", "web"), JobRecord)) and r.value.version == 2 and r,
                    message="version 2 submitted")
     assert cur.value.job.task_groups[0].tasks[0].env == {"V": "1"}, "version 2 is version 0's spec"
-    run_new(store, seen)
-    wait_for(lambda: (d := deployment(store, 2)) is not None, message="a deployment for the revert")
+    # version 2 is version 0 again: the old allocations are updated in place
+    wait_for(lambda: sum(a.job_version == 2 for a in allocs(store, "web")) == 2, message="reverted in place")
+
+
+def test_checks_health_waits_for_every_check_passing(store: Store, controllers: None) -> None:
+    from controllers.deployments.health import CheckResult
+    from reconciler.spec.model import Check, Service
+
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    job = web(1, max_parallel=1, health_check="checks")
+    group = dataclasses.replace(job.task_groups[0], services=[Service(name="web", checks=[Check(name="alive")])])
+    job = dataclasses.replace(job, task_groups=[group])
+    submit_job(store, job)
+    a = wait_for(lambda: next(iter(allocs(store, "web")), None), message="placed")
+    report(store, a)
+    key = store.keys.check(a.id, "alive")
+    store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="critical", time=time.time()))
+    # a running allocation with a critical check is not healthy: the deployment stays running
+    wait_for(lambda: (d := deployment(store, 0)) is not None and d.task_groups["web"].placed_allocs == 1,
+             message="the deployment counted the allocation")
+    dep = deployment(store, 0)
+    assert dep is not None and dep.status == "running" and health_of(dep, a.id) is None
+    store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="passing", time=time.time()))
+    wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", message="healthy by checks")

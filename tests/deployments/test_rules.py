@@ -13,7 +13,7 @@ def test_promote_needs_every_canary_healthy() -> None:
     dep = deployment(canaries=1, placed_canaries=["c"])
     with pytest.raises(DeploymentError, match="0/1 healthy canaries"):
         apply_promote(dep, None, now=0)
-    dep.alloc_health["c"] = type(next(iter(deployment(healthy=("x",)).alloc_health.values())))(healthy=True)
+    dep.healthy_alloc_ids = ["c"]
     out = apply_promote(dep, None, now=0)
     assert out.task_groups["web"].promoted and out.status_description == "Deployment is running"
     assert not dep.task_groups["web"].promoted, "the input is not changed"
@@ -39,3 +39,20 @@ def test_fail_and_pause() -> None:
     resumed = apply_pause(paused, False, now=2)
     assert (resumed.status, resumed.status_description) == (
         "running", "Deployment is running but requires manual promotion")
+
+
+def test_health_is_stored_compactly_and_round_trips() -> None:
+    from reconciler import codec
+    from reconciler.deployments.health import health_map, health_of, store_health
+    from reconciler.model.ids import new_id
+    from reconciler.model.objects import AllocHealth
+
+    dep = deployment()
+    health = {new_id(): AllocHealth(healthy=True) for _ in range(10_000)}
+    health["bad"] = AllocHealth(healthy=False)
+    health["soon"] = AllocHealth(passing_since=5.0)
+    health["unknown"] = AllocHealth()
+    store_health(dep, health)
+    assert health_of(dep, "bad") is False and health_of(dep, "soon") is None and health_of(dep, "unknown") is None
+    assert health_map(dep) == {k: v for k, v in health.items() if k != "unknown"}
+    assert len(codec.encode(dep)) < 500_000, "a 10,000-allocation deployment stays far below etcd's 1.5 MiB limit"

@@ -51,7 +51,7 @@ def test_paste_plan_run_and_watch_it_run(agent: AgentProcess, page: Any) -> None
     expect(allocations.locator("tbody tr")).to_have_count(2, timeout=20_000)
     expect(allocations.get_by_text("running", exact=True)).to_have_count(2, timeout=20_000)
     page.get_by_role("link", name="Jobs", exact=True).click()
-    assert page.get_by_test_id("jobs").get_by_role("link", name="uidemo").is_visible()
+    expect(page.get_by_test_id("jobs").get_by_role("link", name="uidemo")).to_be_visible()
 
 
 def test_a_broken_job_shows_the_line_and_cannot_be_run(agent: AgentProcess, page: Any) -> None:

@@ -56,13 +56,47 @@ async function jobsView() {
       : h("p", { class: "muted" }, "No jobs yet. ", h("a", { href: "#/run" }, "Run one.")));
 }
 
+// The job's latest deployment: status, description, the per-group table (Nomad's columns)
+// and "Promote Canary" while canaries wait for a person to promote them.
+function deploymentSection(dep) {
+  if (!dep) return [];
+  const groups = Object.entries(dep.TaskGroups || {});
+  const canaries = groups.some(([, g]) => g.DesiredCanaries > 0);
+  const head = ["Task Group", ...(canaries ? ["Promoted"] : []), "Desired", ...(canaries ? ["Canaries"] : []),
+    "Placed", "Healthy", "Unhealthy", "Progress Deadline"];
+  const rows = groups.map(([name, g]) => [name, ...(canaries ? [String(g.Promoted)] : []), g.DesiredTotal,
+    ...(canaries ? [g.DesiredCanaries] : []), g.PlacedAllocs, g.HealthyAllocs, g.UnhealthyAllocs,
+    g.RequireProgressBy && !g.RequireProgressBy.startsWith("0001-") ? new Date(g.RequireProgressBy).toLocaleString() : ""]);
+  const waiting = dep.Status === "running" && groups.some(([, g]) => g.DesiredCanaries > 0 && !g.Promoted);
+  const promote = h("button", { class: "button primary", id: "promote-canary", onclick: async (ev) => {
+    ev.target.setAttribute("disabled", "");
+    try {
+      await api("POST", `/v1/deployment/promote/${dep.ID}`, { DeploymentID: dep.ID, All: true });
+      route();
+    } catch (err) {
+      ev.target.replaceWith(h("p", { class: "error", role: "alert" }, err.message));
+    }
+  } }, "Promote Canary");
+  return [
+    h("h2", {}, "Deployment"),
+    h("div", { "data-testid": "deployment" },
+      kv([["ID", short(dep.ID)], ["Version", dep.JobVersion], ["Status", badge(dep.Status)],
+          ["Description", dep.StatusDescription]]),
+      waiting ? h("div", { class: "actions" }, promote) : null,
+      table(head, rows, "deployment-groups")),
+  ];
+}
+
 async function jobView(id) {
   const enc = encodeURIComponent(id);
-  const [job, allocs, summary] = await Promise.all([
+  const [job, allocs, summary, deployment] = await Promise.all([
     api("GET", `/v1/job/${enc}`),
     api("GET", `/v1/job/${enc}/allocations`).catch(() => []),
     api("GET", `/v1/job/${enc}/summary`).catch(() => null),
+    api("GET", `/v1/job/${enc}/deployment`).catch(() => null),
   ]);
+  // a refresh still loading when the user navigated away must not paint over the new view
+  if (!location.hash.startsWith("#/job/")) return;
   const groups = summary ? Object.entries(summary.Summary || {}) : [];
   const stop = h("button", { class: "button danger", onclick: async () => {
     if (!confirm(`Stop job ${id}?`)) return;
@@ -75,13 +109,15 @@ async function jobView(id) {
         ["Datacenters", (job.Datacenters || []).join(", ")], ["Submitted", when(job.SubmitTime)]]),
     h("div", { class: "actions" }, job.Stop ? null : stop,
       h("a", { class: "button", href: `#/run?job=${enc}` }, "Edit & Plan")),
+    ...deploymentSection(deployment),
     h("h2", {}, "Task Groups"),
     table(["Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"],
       groups.map(([g, s]) => [g, s.Queued, s.Starting, s.Running, s.Failed, s.Complete, s.Lost]), "summary"),
     h("h2", {}, "Allocations"),
     table(["ID", "Node", "Task Group", "Version", "Desired", "Status", "Created"],
       allocs.map((a) => [h("a", { href: `#/allocation/${a.ID}` }, short(a.ID)), short(a.NodeID), a.TaskGroup,
-        a.JobVersion, a.DesiredStatus, badge(a.ClientStatus), when(a.CreateTime)]), "allocations"),
+        a.DeploymentStatus && a.DeploymentStatus.Canary ? `${a.JobVersion} (canary)` : a.JobVersion,
+        a.DesiredStatus, badge(a.ClientStatus), when(a.CreateTime)]), "allocations"),
   );
 }
 
