@@ -42,49 +42,56 @@ def _ts() -> str:
 
 
 def monitor_eval(api: ApiClient, eval_id: str, *, timeout: float = 60.0) -> int:
-    """Follow an evaluation as `nomad job run` does; exit code 0 on complete, 2 otherwise."""
+    """Follow an evaluation until it leaves `pending`, as `nomad job run` does: 0 if complete
+    with everything placed, 2 if placements failed, 1 on error or timeout."""
+    from reconciler.model.plan import failure_lines
+
     click.echo(f'==> {_ts()}: Monitoring evaluation "{short(eval_id)}"')
-    seen_allocs: set[str] = set()
-    first = True
     deadline = time.monotonic() + timeout
     status = "pending"
+    ev: dict[str, Any] = {}
+    first = True
     while time.monotonic() < deadline:
         try:
             ev = api.get(f"/v1/evaluation/{eval_id}")
         except ApiClientError as exc:
-            if exc.status == 404:
+            if exc.status == 404:  # created by another agent and not yet visible here
                 time.sleep(0.1)
                 continue
-            fail(f"Error reading evaluation: {exc.message}")
+            click.echo(f"Error: {exc.message}", err=True)
+            return 1
         if first:
-            click.echo(f'    {_ts()}: Evaluation triggered by job "{ev.get("JobID")}"')
+            click.echo(f'    {_ts()}: Evaluation triggered by job "{ev["JobID"]}"')
             first = False
-        for alloc_id in ev.get("PlacedAllocs", []) or []:
-            if alloc_id not in seen_allocs:
-                seen_allocs.add(alloc_id)
+        if ev["Status"] != status:
+            placed = set(ev.get("PlacedAllocs") or [])
+            if placed:
                 try:
-                    a = api.get(f"/v1/allocation/{alloc_id}")
-                    click.echo(
-                        f'    {_ts()}: Allocation "{short(alloc_id)}" created: node "{short(a.get("NodeID", ""))}", '
-                        f'group "{a.get("TaskGroup", "")}"'
-                    )
+                    allocs = api.get(f"/v1/job/{ev['JobID']}/allocations", namespace=ev.get("Namespace", "default"))
                 except ApiClientError:
-                    pass
-        status = ev.get("Status", "pending")
-        if status not in ("pending",):
+                    allocs = []
+                for a in allocs:
+                    if a["ID"] in placed:
+                        click.echo(f'    {_ts()}: Allocation "{short(a["ID"])}" created: node '
+                                   f'"{short(a["NodeID"])}", group "{a["TaskGroup"]}"')
             if ev.get("DeploymentID"):
                 click.echo(f'    {_ts()}: Evaluation within deployment: "{short(ev["DeploymentID"])}"')
-            click.echo(f'    {_ts()}: Evaluation status changed: "pending" -> "{status}"')
-            failed = ev.get("FailedTGAllocs") or {}
-            for group, metrics in failed.items():
-                click.echo(f'==> {_ts()}: Task Group "{group}" (failed to place allocations):')
-                for reason in (metrics or {}).get("Reasons", []) if isinstance(metrics, dict) else []:
-                    click.echo(f"    * {reason}")
-            click.echo(f'==> {_ts()}: Evaluation "{short(eval_id)}" finished with status "{status}"')
-            return 0 if status == "complete" and not failed else 2
-        time.sleep(0.1)
-    click.echo(f'==> {_ts()}: Evaluation "{short(eval_id)}" still "{status}" after {timeout:.0f}s; not waiting any longer')
-    return 2
+            click.echo(f'    {_ts()}: Evaluation status changed: "{status}" -> "{ev["Status"]}"')
+            status = ev["Status"]
+        if status != "pending":
+            break
+        time.sleep(0.2)  # polling the API, as nomad's monitor does
+    if status == "pending":
+        click.echo(f'==> {_ts()}: Evaluation "{short(eval_id)}" still pending after {timeout:.0f}s')
+        return 1
+    if ev.get("FailedTGAllocs"):
+        click.echo(f'==> {_ts()}: Evaluation "{short(eval_id)}" finished with status "{status}" '
+                   "but failed to place all allocations:")
+        for line in failure_lines(ev["FailedTGAllocs"], "    "):
+            click.echo(line)
+        return 2
+    click.echo(f'==> {_ts()}: Evaluation "{short(eval_id)}" finished with status "{status}"')
+    return 0 if status == "complete" else 1
 
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -219,9 +226,11 @@ def run_job_file(
 _var_opts = [
     click.option("-var", "--var", "variables", multiple=True, help="Variable name=value (repeatable)."),
     click.option("-var-file", "--var-file", "var_files", multiple=True, type=click.Path(exists=True, dir_okay=False)),
-    click.option("-check-index", "--check-index", "check_index", type=int, default=None,
-                 help="Submit only if the job's modify index is still this (as printed by plan; 0: new job)."),
 ]
+check_index_opt = click.option(
+    "-check-index", "--check-index", "check_index", type=int, default=None,
+    help="Submit only if the job's modify index is still this (as printed by plan; 0: new job).",
+)
 
 
 def with_vars(f: Any) -> Any:
@@ -233,6 +242,7 @@ def with_vars(f: Any) -> Any:
 @cli.command()
 @click.option("-f", "--file", "path", required=True, type=click.Path(exists=True, dir_okay=False), help="Job file (.nomad, .hcl, .json, .yaml).")
 @with_vars
+@check_index_opt
 @click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
 @click.pass_context
 def apply(
@@ -246,6 +256,7 @@ def apply(
 @job.command("run")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @with_vars
+@check_index_opt
 @click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
 @click.pass_context
 def job_run(

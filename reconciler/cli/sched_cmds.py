@@ -1,8 +1,7 @@
 """Scheduler commands, printed as Nomad prints them: `job status`, `job scale`, `job plan`
 (and top-level `plan`), `node status`, `node eligibility`, `node drain`, `eval status`.
 
-`monitor_eval` follows an evaluation the way `nomad job run` does (`Monitoring evaluation
-...`, allocations created, the final status); `apply` can reuse it.
+Evaluations are followed by `reconciler.cli.job_cmds.monitor_eval`, as `apply` does.
 """
 
 from __future__ import annotations
@@ -10,22 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import click
 
 from reconciler import codec
-from reconciler.cli.client import ApiClient, ApiClientError, client_from
+from reconciler.cli.client import ApiClientError, client_from
 from reconciler.cli.groups import cli, eval_, job, node
+from reconciler.cli.job_cmds import monitor_eval, with_vars
 from reconciler.cli.output import kv, short, table
-from reconciler.model.plan import (
-    AllocMetric,
-    DesiredUpdates,
-    describe_failure,
-    failure_heading,
-    scheduler_dry_run,
-)
+from reconciler.model.plan import AllocMetric, DesiredUpdates, failure_lines
 
 
 def _ago(ns: int) -> str:
@@ -48,15 +41,6 @@ def _stamp() -> str:
 def _api_error(exc: ApiClientError, code: int = 1) -> None:
     click.echo(f"Error: {exc.message}", err=True)
     sys.exit(code)
-
-
-def _failures(failed: dict[str, Any] | None, indent: str = "  ") -> list[str]:
-    lines: list[str] = []
-    for group in sorted(failed or {}):
-        m = AllocMetric.from_nomad(failed[group])  # type: ignore[index]
-        lines.append(indent + failure_heading(group, m))
-        lines.extend(f"{indent}  * {r}" for r in describe_failure(m))
-    return lines
 
 
 # --- job status / scale ------------------------------------------------------------------
@@ -119,50 +103,6 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
         click.echo("No allocations placed")
 
 
-def monitor_eval(c: ApiClient, eval_id: str, *, timeout: float = 60.0, echo: Callable[[str], None] = click.echo) -> int:
-    """Follow an evaluation until it leaves `pending`; 0 if complete with everything placed,
-    2 if placements failed (as `nomad job run`), 1 on error or timeout."""
-    echo(f'==> {_stamp()}: Monitoring evaluation "{short(eval_id)}"')
-    deadline = time.monotonic() + timeout
-    status = "pending"
-    ev: dict[str, Any] = {}
-    first = True
-    while time.monotonic() < deadline:
-        try:
-            ev = c.get(f"/v1/evaluation/{eval_id}")
-        except ApiClientError as exc:
-            echo(f"Error: {exc.message}")
-            return 1
-        if first:
-            echo(f'    {_stamp()}: Evaluation triggered by job "{ev["JobID"]}"')
-            first = False
-        if ev["Status"] != status:
-            placed = set(ev.get("PlacedAllocs") or [])
-            if placed:
-                try:
-                    allocs = c.get(f"/v1/job/{ev['JobID']}/allocations", namespace=ev.get("Namespace", "default"))
-                except ApiClientError:
-                    allocs = []
-                for a in allocs:
-                    if a["ID"] in placed:
-                        echo(f'    {_stamp()}: Allocation "{short(a["ID"])}" created: node "{short(a["NodeID"])}", group "{a["TaskGroup"]}"')
-            echo(f'    {_stamp()}: Evaluation status changed: "{status}" -> "{ev["Status"]}"')
-            status = ev["Status"]
-        if status != "pending":
-            break
-        time.sleep(0.2)  # polling the API, as nomad's monitor does
-    if status == "pending":
-        echo(f'==> {_stamp()}: Evaluation "{short(eval_id)}" still pending after {timeout:.0f}s')
-        return 1
-    if ev.get("FailedTGAllocs"):
-        echo(f'==> {_stamp()}: Evaluation "{short(eval_id)}" finished with status "{status}" but failed to place all allocations:')
-        for line in _failures(ev["FailedTGAllocs"], "    "):
-            echo(line)
-        return 2
-    echo(f'==> {_stamp()}: Evaluation "{short(eval_id)}" finished with status "{status}"')
-    return 0 if status == "complete" else 1
-
-
 @job.command("scale")
 @click.argument("job_id")
 @click.argument("group")
@@ -187,57 +127,33 @@ def job_scale(ctx: click.Context, job_id: str, group: str, count: int, detach: b
 
 # --- plan --------------------------------------------------------------------------------
 
-def _group_counts(annotations: dict[str, Any]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for g, d in (annotations.get("DesiredTGUpdates") or {}).items():
-        u = DesiredUpdates.from_nomad(d)
-        out[g] = {k: n for k, n in (
-            ("create", u.place), ("destroy", u.stop), ("migrate", u.migrate), ("in-place update", u.in_place_update),
-            ("create/destroy update", u.destructive_update), ("canary", u.canary), ("ignore", u.ignore),
-        ) if n}
-    return out
+def run_plan(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], verbose: bool) -> None:
+    from reconciler import spec
+    from reconciler.cli.job_cmds import parse_vars
+    from reconciler.model.plan_render import render_plan
+    from reconciler.spec.diff import JobDiff
 
-
-def _render_diff(diff: Any, counts: dict[str, dict[str, int]]) -> str | None:
     try:
-        from reconciler.spec import render_diff  # type: ignore[attr-defined]
-        from reconciler.spec.diff import JobDiff  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    if diff is None:
-        return None
-    try:
-        return str(render_diff(codec.convert(diff, JobDiff), group_counts=counts))
-    except codec.CodecError:
-        return None
-
-
-def run_plan(ctx: click.Context, path: str, verbose: bool) -> None:
-    try:
-        from reconciler.spec import job_to_nomad, load_job_file  # type: ignore[attr-defined]
-    except ImportError:
-        click.echo("Error: job files cannot be read: the job specification module is not installed", err=True)
+        job_model = spec.load_job_file(path, variables=parse_vars(variables), var_files=list(var_files))
+    except spec.SpecError as exc:
+        click.echo(f"Error parsing job file {path}:\n" + "\n".join(f"  {e}" for e in exc.errors), err=True)
         sys.exit(255)
-    try:
-        job_model = load_job_file(path)
-    except Exception as exc:  # noqa: BLE001 - every parse/validation error is shown and exits 255
-        click.echo(f"Error getting job struct: {exc}", err=True)
+    except OSError as exc:
+        click.echo(f"Error reading job file {path}: {exc.strerror}", err=True)
         sys.exit(255)
     c = client_from(ctx)
     try:
-        out = c.post(f"/v1/job/{job_model.id}/plan", {"Job": job_to_nomad(job_model), "Diff": True},
+        out = c.post(f"/v1/job/{job_model.id}/plan", {"Job": spec.job_to_nomad(job_model), "Diff": True},
                      namespace=job_model.namespace)
     except ApiClientError as exc:
         click.echo(f"Error during plan: {exc.message}", err=True)
         sys.exit(255)
     except SystemExit:
         sys.exit(255)
-    counts = _group_counts(out.get("Annotations") or {})
-    text = _render_diff(out.get("Diff"), counts)
-    if text:
-        click.echo(text)
+    updates = {g: DesiredUpdates.from_nomad(u) for g, u in ((out.get("Annotations") or {}).get("DesiredTGUpdates") or {}).items()}
     failed = {g: AllocMetric.from_nomad(m) for g, m in (out.get("FailedTGAllocs") or {}).items()}
-    click.echo("\n".join(scheduler_dry_run(failed)))
+    diff = codec.convert(out["Diff"], JobDiff) if out.get("Diff") else None
+    click.echo(render_plan(diff, updates, failed))
     index = out.get("JobModifyIndex", 0)
     click.echo(f"\nJob Modify Index: {index}")
     click.echo(
@@ -248,35 +164,39 @@ def run_plan(ctx: click.Context, path: str, verbose: bool) -> None:
         "changed, another user has modified the job and the plan's results are\n"
         "potentially invalid."
     )
-    changed = any(
-        u.get("Place") or u.get("Stop") or u.get("Migrate") or u.get("DestructiveUpdate") or u.get("Canary")
-        for u in ((out.get("Annotations") or {}).get("DesiredTGUpdates") or {}).values()
-    )
+    changed = any(u.place or u.stop or u.migrate or u.destructive_update or u.canary for u in updates.values())
     sys.exit(1 if changed else 0)
 
 
 @cli.command("plan")
 @click.argument("file", required=False)
 @click.option("-f", "--file", "file_opt", help="The job file.")
+@with_vars
 @click.option("-verbose", "--verbose", is_flag=True)
 @click.pass_context
-def plan(ctx: click.Context, file: str | None, file_opt: str | None, verbose: bool) -> None:
+def plan(
+    ctx: click.Context, file: str | None, file_opt: str | None, variables: tuple[str, ...], var_files: tuple[str, ...],
+    verbose: bool,
+) -> None:
     """Dry-run a job: what the scheduler would do. Exit 0: no change, 1: allocations
     created or destroyed, 255: error."""
     path = file_opt or file
     if not path:
         click.echo("Error: a job file is required (reconciler plan FILE)", err=True)
         sys.exit(255)
-    run_plan(ctx, path, verbose)
+    run_plan(ctx, path, variables, var_files, verbose)
 
 
 @job.command("plan")
 @click.argument("file")
+@with_vars
 @click.option("-verbose", "--verbose", is_flag=True)
 @click.pass_context
-def job_plan(ctx: click.Context, file: str, verbose: bool) -> None:
+def job_plan(
+    ctx: click.Context, file: str, variables: tuple[str, ...], var_files: tuple[str, ...], verbose: bool
+) -> None:
     """Dry-run a job (same as `reconciler plan`)."""
-    run_plan(ctx, file, verbose)
+    run_plan(ctx, file, variables, var_files, verbose)
 
 
 # --- nodes -------------------------------------------------------------------------------
@@ -391,7 +311,7 @@ def eval_status(ctx: click.Context, eval_id: str) -> None:
     ]))
     if failed:
         click.echo("\n==> Failed Placements")
-        click.echo("\n".join(line[2:] for line in _failures(failed)))
+        click.echo("\n".join(line[2:] for line in failure_lines(failed)))
         queued = e.get("QueuedAllocations") or {}
         if e["Status"] == "blocked":
             click.echo(f"\nEvaluation is blocked until capacity appears ({sum(queued.values())} queued).")

@@ -175,3 +175,14 @@ def scheduler_dry_run(failed: dict[str, AllocMetric]) -> list[str]:
         lines.append(f"  {failure_heading(g, failed[g])}")
         lines.extend(f"    * {r}" for r in describe_failure(failed[g]))
     return lines
+
+
+def failure_lines(failed: dict[str, Any] | None, indent: str = "  ") -> list[str]:
+    """Failed placements (Nomad's `FailedTGAllocs` JSON) as `nomad job run`/`eval status`
+    print them: a heading per group, then the reasons in words."""
+    lines: list[str] = []
+    for group in sorted(failed or {}):
+        m = AllocMetric.from_nomad((failed or {})[group])
+        lines.append(indent + failure_heading(group, m))
+        lines.extend(f"{indent}  * {r}" for r in describe_failure(m))
+    return lines
