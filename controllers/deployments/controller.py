@@ -14,7 +14,6 @@ stable version again after its write. Requeues itself for the next time-driven c
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +24,7 @@ from reconciler.deployments.health import health_map
 from reconciler.deployments.ops import deployment_eval
 from reconciler.jobs import job_history, submit_job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentStatus, JobRecord
-from reconciler.runtime import Controller, LeaderElector, Requeue
+from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import Store, Txn
 
 ACTIVE = (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED)
@@ -164,30 +163,7 @@ class DeploymentController(Controller):
         )
 
 
-class DeploymentService:
-    """The deployment controller under leader election (a fresh controller per term)."""
+def DeploymentService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
+    """The deployment controller under leader election; `controller_kw` go to DeploymentController."""
+    return LeaderElected(store, "deployments", identity, lambda: DeploymentController(store, **controller_kw), ttl=ttl)
 
-    def __init__(self, store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> None:
-        self.store = store
-        self.elector = LeaderElector(store, "deployments", identity, ttl=ttl)
-        self.controller: DeploymentController | None = None
-        self._kw = controller_kw
-        self._lock = threading.Lock()
-
-    def _started(self) -> None:
-        with self._lock:
-            self.controller = DeploymentController(self.store, **self._kw)
-            self.controller.start()
-
-    def _stopped(self) -> None:
-        with self._lock:
-            if self.controller is not None:
-                self.controller.stop()
-                self.controller = None
-
-    def start(self) -> None:
-        self.elector.start(self._started, self._stopped)
-
-    def stop(self) -> None:
-        self.elector.stop()
-        self._stopped()

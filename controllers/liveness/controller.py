@@ -17,11 +17,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from controllers.liveness.gc import allocs_to_collect, evals_to_collect
 from reconciler.model.ids import new_id
 from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Evaluation, Node, NodeStatus
-from reconciler.runtime import Controller, LeaderElector, Requeue
+from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import Store, StoreError, Txn, WatchEvent
 from reconciler.store.client import MAX_TXN_OPS, Watch
 
@@ -145,27 +146,7 @@ class LivenessController(Controller):
         return len(gone_evals), n
 
 
-class LivenessService:
-    """Liveness under leader election (a fresh controller per term)."""
+def LivenessService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
+    """Node liveness under leader election; `controller_kw` go to LivenessController."""
+    return LeaderElected(store, "liveness", identity, lambda: LivenessController(store, **controller_kw), ttl=ttl)
 
-    def __init__(self, store: Store, identity: str, *, ttl: int = 10, **kw: float) -> None:
-        self.store = store
-        self.elector = LeaderElector(store, "liveness", identity, ttl=ttl)
-        self.controller: LivenessController | None = None
-        self._kw = kw
-
-    def _started(self) -> None:
-        self.controller = LivenessController(self.store, **self._kw)  # type: ignore[arg-type]
-        self.controller.start()
-
-    def _stopped(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def start(self) -> None:
-        self.elector.start(self._started, self._stopped)
-
-    def stop(self) -> None:
-        self.elector.stop()
-        self._stopped()

@@ -36,7 +36,7 @@ from reconciler.model.objects import (
     JobRecord,
     Node,
 )
-from reconciler.runtime import Controller, LeaderElector, Requeue
+from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.spec.model import Job, JobType
 from reconciler.store import Store
 
@@ -338,38 +338,12 @@ class SchedulerController(Controller):
         return out
 
 
-class SchedulerService:
-    """The scheduler under leader election: a fresh controller each time leadership is won
-    (informers cannot be restarted), stopped at once when it is lost."""
-
-    def __init__(self, store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> None:
-        """`controller_kw` go to SchedulerController (e.g. `deployments=True`)."""
-        self.store = store
-        self.elector = LeaderElector(store, "scheduler", identity, ttl=ttl)
-        self.controller: SchedulerController | None = None
-        self._kw = controller_kw
-        self._lock = threading.Lock()
-
-    def _started(self) -> None:
-        with self._lock:
-            self.controller = SchedulerController(self.store, **self._kw)
-            self.controller.start()
-
-    def _stopped(self) -> None:
-        with self._lock:
-            if self.controller is not None:
-                self.controller.stop()
-                self.controller = None
-
-    def start(self) -> None:
-        self.elector.start(self._started, self._stopped)
-
-    def stop(self) -> None:
-        self.elector.stop()
-        self._stopped()
+def SchedulerService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
+    """The scheduler under leader election; `controller_kw` go to SchedulerController."""
+    return LeaderElected(store, "scheduler", identity, lambda: SchedulerController(store, **controller_kw), ttl=ttl)
 
 
-def run_scheduler(store: Store, identity: str, **kw: Any) -> SchedulerService:
+def run_scheduler(store: Store, identity: str, **kw: Any) -> LeaderElected:
     """Start the leader-elected scheduler; call `.stop()` on the result to end it."""
     svc = SchedulerService(store, identity, **kw)
     svc.start()

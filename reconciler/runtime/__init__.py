@@ -11,7 +11,7 @@
 
 from reconciler.runtime.controller import Controller, PermanentError, Requeue
 from reconciler.runtime.informer import Informer
-from reconciler.runtime.leader import LeaderElector
+from reconciler.runtime.leader import LeaderElected, LeaderElector
 from reconciler.runtime.workqueue import WorkQueue
 
-__all__ = ["Controller", "Informer", "LeaderElector", "PermanentError", "Requeue", "WorkQueue"]
+__all__ = ["Controller", "Informer", "LeaderElected", "LeaderElector", "PermanentError", "Requeue", "WorkQueue"]

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from reconciler.runtime.controller import Controller
 from reconciler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -86,3 +87,38 @@ class LeaderElector:
                     self.is_leader.clear()
                     on_stopped()
                     lease.revoke(retry_for=1.0)
+
+
+class LeaderElected:
+    """Runs a controller only while this process holds `leader/<name>`.
+
+    A fresh controller is built by `factory` for every term (a stopped controller's queue
+    and informers are not reused) and stopped at once when the lease is lost. This is how
+    every cluster controller (scheduler, deployments, liveness) runs in an agent.
+    """
+
+    def __init__(
+        self, store: Store, name: str, identity: str, factory: Callable[[], Controller], *, ttl: int = 10
+    ) -> None:
+        self.elector = LeaderElector(store, name, identity, ttl=ttl)
+        self.factory = factory
+        self.controller: Controller | None = None
+        self._lock = threading.Lock()
+
+    def _started(self) -> None:
+        with self._lock:
+            self.controller = self.factory()
+            self.controller.start()
+
+    def _stopped(self) -> None:
+        with self._lock:
+            if self.controller is not None:
+                self.controller.stop()
+                self.controller = None
+
+    def start(self) -> None:
+        self.elector.start(self._started, self._stopped)
+
+    def stop(self) -> None:
+        self.elector.stop()
+        self._stopped()
