@@ -21,46 +21,37 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Light modules (no parser libraries) are imported at once; some share a name with the
+# function they export (`validate`, `canonical`, `render_diff`), so they must not be lazy.
+from reconciler.spec.canonical import canonical, spec_hash
+from reconciler.spec.defaults import fill_defaults
+from reconciler.spec.diff import JobDiff, diff_jobs
+from reconciler.spec.diff_json import diff_to_nomad
+from reconciler.spec.errors import SpecError, SpecIssue
+from reconciler.spec.model import Job
+from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
+from reconciler.spec.render_diff import render_diff
+from reconciler.spec.validate import validate
+
 if TYPE_CHECKING:
-    from reconciler.spec.canonical import canonical, spec_hash
-    from reconciler.spec.defaults import fill_defaults
-    from reconciler.spec.diff import JobDiff, diff_jobs
-    from reconciler.spec.diff_json import diff_to_nomad
-    from reconciler.spec.errors import SpecError, SpecIssue
     from reconciler.spec.hcl_format import format_hcl
     from reconciler.spec.loader import load_job_file, parse_job
-    from reconciler.spec.model import Job
-    from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
     from reconciler.spec.output import OUTPUT_FORMATS, render_job
-    from reconciler.spec.render_diff import render_diff
-    from reconciler.spec.validate import validate
     from reconciler.spec.yaml_format import job_to_yaml
 
-_EXPORTS: dict[str, str] = {
-    "canonical": "reconciler.spec.canonical",
-    "spec_hash": "reconciler.spec.canonical",
-    "fill_defaults": "reconciler.spec.defaults",
-    "JobDiff": "reconciler.spec.diff",
-    "diff_jobs": "reconciler.spec.diff",
-    "diff_to_nomad": "reconciler.spec.diff_json",
-    "SpecError": "reconciler.spec.errors",
-    "SpecIssue": "reconciler.spec.errors",
+# Names whose modules load python-hcl2 / Lark / ruamel.yaml: imported on first use.
+_LAZY: dict[str, str] = {
     "format_hcl": "reconciler.spec.hcl_format",
     "load_job_file": "reconciler.spec.loader",
     "parse_job": "reconciler.spec.loader",
-    "Job": "reconciler.spec.model",
-    "job_from_nomad": "reconciler.spec.nomad_json",
-    "job_to_nomad": "reconciler.spec.nomad_json",
     "OUTPUT_FORMATS": "reconciler.spec.output",
     "render_job": "reconciler.spec.output",
-    "render_diff": "reconciler.spec.render_diff",
-    "validate": "reconciler.spec.validate",
     "job_to_yaml": "reconciler.spec.yaml_format",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'reconciler.spec' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
