@@ -11,10 +11,18 @@ The public surface other packages use (API, CLI, specs watcher, plan):
   `diff_to_nomad(diff, group_counts) -> dict` (the plan API's `Diff`)
 - `format_hcl(job) -> str`, `job_to_yaml(job) -> str`, `render_job(job, "json"|"yaml"|"hcl") -> str`
 - `SpecError` (the one error type, `.errors: list[SpecIssue]`)
+
+Names are imported on first use, so `import reconciler.spec.model` (what most of the code
+base needs) does not load the HCL and YAML parsers.
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
+# Light modules (no parser libraries) are imported at once; some share a name with the
+# function they export (`validate`, `canonical`, `render_diff`), so they must not be lazy.
 from reconciler.spec.canonical import canonical, spec_hash
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.diff import JobDiff, diff_jobs
@@ -22,21 +30,23 @@ from reconciler.spec.diff_json import diff_to_nomad
 from reconciler.spec.errors import SpecError, SpecIssue
 from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
-from reconciler.spec.output import OUTPUT_FORMATS, render_job
 from reconciler.spec.render_diff import render_diff
 from reconciler.spec.validate import validate
 
 if TYPE_CHECKING:
     from reconciler.spec.hcl_format import format_hcl
     from reconciler.spec.loader import load_job_file, parse_job
+    from reconciler.spec.output import OUTPUT_FORMATS, render_job
     from reconciler.spec.yaml_format import job_to_yaml
 
-# The text parsers and formatters are imported on first use (PEP 562): they pull in lark,
-# python-hcl2 and ruamel.yaml (a third of a second), which the controllers and most CLI
-# commands never need. (Names equal to a submodule's, like `validate`, are bound above: a
-# submodule import would otherwise shadow them.)
-_LAZY = {
-    "format_hcl": "hcl_format", "load_job_file": "loader", "parse_job": "loader", "job_to_yaml": "yaml_format",
+# Names whose modules load python-hcl2 / Lark / ruamel.yaml: imported on first use.
+_LAZY: dict[str, str] = {
+    "format_hcl": "reconciler.spec.hcl_format",
+    "load_job_file": "reconciler.spec.loader",
+    "parse_job": "reconciler.spec.loader",
+    "OUTPUT_FORMATS": "reconciler.spec.output",
+    "render_job": "reconciler.spec.output",
+    "job_to_yaml": "reconciler.spec.yaml_format",
 }
 
 
@@ -44,9 +54,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'reconciler.spec' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"reconciler.spec.{module}"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

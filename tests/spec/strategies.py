@@ -58,7 +58,7 @@ tasks = st.builds(
 ports = st.builds(m.Port, label=names, static=st.integers(0, 65535), to=st.integers(0, 65535), host_network=names)
 groups = st.builds(
     m.TaskGroup, name=names, count=small, tasks=st.lists(tasks, min_size=1, max_size=1),
-    networks=st.lists(st.builds(m.Network, mode=st.sampled_from(["host", "bridge"]), ports=st.lists(ports, max_size=3),
+    networks=st.lists(st.builds(m.Network, mode=st.sampled_from(["host", "bridge"]), ports=st.lists(ports, max_size=3, unique_by=lambda p: p.label),
                                 mbits=small), max_size=1),
     services=st.lists(services, max_size=2), constraints=st.lists(constraints, max_size=1),
     restart=st.one_of(st.none(), restarts), reschedule=st.one_of(st.none(), reschedules), update=st.one_of(st.none(), updates),
