@@ -175,7 +175,8 @@ class Registrar(Controller):
             self.log.info("alloc=%s service=%s registered %s:%d tags=%s", alloc_id, reg.service_name,
                           reg.address, reg.port, reg.tags)
         stale = set(self.services.keys_by_index("alloc", alloc_id))
-        stale |= {k for k, (r, _) in self._written.items() if r.alloc_id == alloc_id}
+        # a snapshot: the other worker may be adding keys of another allocation meanwhile
+        stale |= {k for k, (r, _) in list(self._written.items()) if r.alloc_id == alloc_id}
         for k in stale - set(want):
             self.store.delete(k)
             self._written.pop(k, None)

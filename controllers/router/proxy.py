@@ -35,6 +35,7 @@ HOP_BY_HOP = {
 SPECIAL = HOP_BY_HOP | {b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
 MAX_IDLE_PER_BACKEND = 256
 ROUTE_CACHE = 4096
+LINGER = 2.0  # seconds a client may take to finish sending a body we answered early
 MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is being opened
 
 
@@ -429,7 +430,10 @@ class Downstream(asyncio.Protocol):
     def error(self, ex: Exchange, status: int, message: str) -> None:
         body = (message + "\n").encode()
         reason = {400: b"Bad Request", 404: b"Not Found", 501: b"Not Implemented", 502: b"Bad Gateway"}.get(status, b"Error")
-        conn = b"keep-alive" if ex.keep_alive else b"close"
+        # a body still on its way is read and thrown away, then the connection closes (closing
+        # with unread data would reset it and could lose this answer); bounded by LINGER
+        close = not ex.keep_alive or (ex.has_body and not ex.request_done)
+        conn = b"close" if close else b"keep-alive"
         self.write(
             b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: %b\r\n\r\n%b"
             % (status, reason, len(body), conn, body)
@@ -441,6 +445,12 @@ class Downstream(asyncio.Protocol):
             up, ex.upstream = ex.upstream, None
             up.exchange = None
             up.close()
+        if close:
+            ex.keep_alive = False
+            if not ex.request_done:
+                self.resume_reading()
+                asyncio.get_running_loop().call_later(LINGER, self.close)
+                return
         if ex.request_done:
             self.finished(ex, close_upstream=False)
 

@@ -106,7 +106,8 @@ class Router:
             exc = errors[0]
             if isinstance(exc, OSError):
                 raise OSError(exc.errno, f"router cannot listen on {self.host}:{self.port} (admin {self.admin_port}): "
-                                         f"{exc.strerror or exc}; choose --router-port/--router-admin-port or --no-router")
+                                         f"{exc.strerror or exc} (another router running? pick other ports: "
+                                         f"agent --router-port/--router-admin-port or --no-router)")
             raise exc
         log.info("router listening on %s:%d (admin %s) strategy=%s", self.host, self.bound_port,
                  self.bound_admin_port or "off", self.proxy.strategy)

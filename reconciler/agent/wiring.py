@@ -78,9 +78,14 @@ def service_registrar(store: Store, config: AgentConfig, node: Component) -> Com
 
 
 def router(store: Store, config: AgentConfig) -> Component:
+    return standalone_router(store, config.bind, config.router_port, config.router_admin_port, "rr")
+
+
+def standalone_router(store: Store, host: str, port: int, admin_port: int | None, strategy: str) -> Component:
+    """The router, for the dev agent and for `reconciler router` (which has no agent)."""
     from controllers.router import Router
 
-    return Router(store, host=config.bind, port=config.router_port, admin_port=config.router_admin_port)
+    return Router(store, host=host, port=port, admin_port=admin_port, strategy=strategy)
 
 
 def specs_watcher(store: Store, config: AgentConfig) -> Component:

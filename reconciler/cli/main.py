@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "reconciler.cli.alloc_cmds",
     "reconciler.cli.deployment_cmds",
     "reconciler.cli.service_cmds",
+    "reconciler.cli.router_cmd",
 ]
 
 for _name in COMMAND_MODULES:

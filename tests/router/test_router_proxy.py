@@ -271,3 +271,19 @@ def test_idle_connections_are_closed(store, backends) -> None:
             assert s.recv(65536) == b""  # the router closed the quiet client connection
     finally:
         r.stop()
+
+
+def test_error_while_a_large_body_is_arriving(store, router) -> None:
+    """A 502 for a request whose body is still coming closes the connection rather than
+    leaving the client waiting on a paused read."""
+    import socket
+
+    with Backend("gone") as gone:
+        register(store, gone, "alloc-x", ["urlprefix-/gone"], check=None)
+    wait_for(lambda: targets(router, "/gone") == 1)
+    with socket.create_connection(("127.0.0.1", router.bound_port), timeout=10) as s:
+        s.sendall(b"POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n" + b"x" * 2_000_000)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 502") and b"Connection: close" in data

@@ -1,0 +1,51 @@
+"""`reconciler router`: a standalone router (load balancer) against an etcd cluster.
+
+The dev agent runs one itself; beyond one machine, routers run where traffic enters, as many
+as wanted: they only read the catalog, so they need nothing but etcd.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+import click
+
+from reconciler.cli.groups import cli
+
+
+@cli.command()
+@click.option("--etcd", "-etcd", "etcd", required=True, help="etcd endpoints (comma-separated).")
+@click.option("--prefix", default="/reconciler/", show_default=True, help="etcd key prefix.")
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=9999, show_default=True, help="Proxy port.")
+@click.option("--admin-port", type=int, default=9998, show_default=True, help="Port of GET /routes (0: off).")
+@click.option("--strategy", type=click.Choice(["rr", "rnd"]), default="rr", show_default=True,
+              help="Round robin or random among a route's healthy instances.")
+@click.option("--log-level", default="INFO", show_default=True)
+def router(etcd: str, prefix: str, bind: str, port: int, admin_port: int, strategy: str, log_level: str) -> None:
+    """Run an HTTP router: routes from `urlprefix-` tags of healthy services."""
+    from reconciler.agent.wiring import standalone_router
+    from reconciler.store import Store, StoreError
+
+    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
+                        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+    store = Store([e.strip() for e in etcd.split(",") if e.strip()], prefix=prefix)
+    try:
+        store.ping()
+        r = standalone_router(store, bind, port, admin_port or None, strategy)
+        r.start()
+    except (StoreError, OSError) as exc:
+        click.echo(f"Error starting router: {exc}", err=True)
+        store.close()
+        sys.exit(1)
+    click.echo(f"==> router listening on http://{bind}:{port}" + (f" (routes: http://{bind}:{admin_port}/routes)"
+                                                                  if admin_port else ""))
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    r.stop()
+    store.close()
