@@ -79,7 +79,8 @@ def test_informer_lists_then_follows_puts_and_deletes(store: Store, informer: tu
     store.delete(k.alloc("a001"))
     wait_for(lambda: inf.get(k.alloc("a001")) is None, message="delete of a001")
     assert [a.id for a in inf.by_index("node", "n2")] == ["a000"]
-    assert k.alloc("a001") in rec.deletes()
+    # handlers run just after the cache is updated: wait for them too
+    wait_for(lambda: k.alloc("a001") in rec.deletes(), message="delete handler for a001")
     old_new = [(o, n) for key, o, n in rec.events if key == k.alloc("a001")]
     assert old_new[-1] == (alloc(1, node="n2"), None)
     assert cache_matches(inf, store)
@@ -93,11 +94,11 @@ def test_informer_sees_every_put_of_one_transaction(store: Store, informer: tupl
     items = [(store.keys.alloc(f"a{i:03d}"), alloc(i, node=f"n{i % 3}")) for i in range(300)]
     store.put_many(items)  # 128 events per revision
     wait_for(lambda: len(inf.list()) == 300, message=lambda: f"300 allocs cached, have {len(inf.list())}")
-    assert rec.puts() == {k for k, _ in items}
+    wait_for(lambda: rec.puts() == {k for k, _ in items}, message="a put handler call for every key")
     assert sum(len(inf.by_index("node", f"n{n}")) for n in range(3)) == 300
     store.delete_prefix(store.keys.allocs)
     wait_for(lambda: not inf.list(), message="every alloc deleted from the cache")
-    assert rec.deletes() == {k for k, _ in items}
+    wait_for(lambda: rec.deletes() == {k for k, _ in items}, message="a delete handler call for every key")
     assert all(not inf.by_index("node", f"n{n}") for n in range(3))
 
 
@@ -163,8 +164,8 @@ def test_watch_survives_etcd_restart(private_etcd: EmbeddedEtcd) -> None:
                  message=lambda: f"cache after restart; missing {expected_keys - {v.key for v in inf.items()}}")
         wait_for(lambda: inf.get(k.alloc("a005")) == alloc(5, node="n9"), message="update after restart")
         assert cache_matches(inf, writer)
-        assert rec.puts() >= {k.alloc(f"a{i:03d}") for i in range(20)}
-        assert rec.deletes() == {k.alloc("a000")}
+        wait_for(lambda: rec.puts() >= {k.alloc(f"a{i:03d}") for i in range(20)}, message="handler saw every put")
+        wait_for(lambda: rec.deletes() == {k.alloc("a000")}, message="handler saw the delete")
         # and it keeps following
         writer.put(k.alloc("a099"), alloc(99))
         wait_for(lambda: inf.get(k.alloc("a099")) is not None, message="a put after recovery")
@@ -222,10 +223,10 @@ def test_informer_relists_after_compaction(private_etcd: EmbeddedEtcd) -> None:
         store.gate.set()
 
         wait_for(lambda: cache_matches(inf, writer), timeout=15, message="cache to match etcd after re-list")
-        assert rec.deletes() == {k.alloc("a000"), k.alloc("a001")}
+        wait_for(lambda: rec.deletes() == {k.alloc("a000"), k.alloc("a001")}, message="deletes delivered")
         assert [a.id for a in inf.by_index("node", "n7")] == ["a002"]
         assert inf.revision >= now
-        assert k.alloc("a010") in rec.puts()
+        wait_for(lambda: k.alloc("a010") in rec.puts(), message="put of a010 delivered")
         writer.put(k.alloc("a011"), alloc(11))
         wait_for(lambda: inf.get(k.alloc("a011")) is not None, message="watch after re-list")
     finally:

@@ -52,7 +52,8 @@ def test_exactly_one_leader(pair: tuple[list[LeaderElector], list[Calls]]) -> No
     wait_for(lambda: other.campaigns >= start + 2, message="the other to campaign again")
     assert leaders(electors) == [leader]
     assert leader.leader() == leader.identity == other.leader()
-    assert calls[electors.index(leader)].log == ["started"]
+    # is_leader is set just before on_started runs
+    wait_for(lambda: calls[electors.index(leader)].log == ["started"], message="on_started")
     assert calls[electors.index(other)].log == []
 
 
@@ -66,7 +67,7 @@ def test_other_takes_over_when_leader_stops(pair: tuple[list[LeaderElector], lis
     other = electors[1 - i]
     wait_for(other.is_leader.is_set, message="the other to take over")
     assert other.leader() == other.identity
-    assert calls[1 - i].log == ["started"]
+    wait_for(lambda: calls[1 - i].log == ["started"], message="on_started of the new leader")
 
 
 def test_lost_lease_calls_on_stopped_and_leadership_moves(store: Store,
@@ -104,7 +105,7 @@ def test_leader_keeps_its_lease_alive_past_the_ttl(store: Store) -> None:
         start = other.campaigns
         wait_for(lambda: other.campaigns >= start + 7, timeout=20, message="seven campaigns by the other")
         assert leaders(electors) == [leader]
-        assert calls[electors.index(leader)].log == ["started"]
+        wait_for(lambda: calls[electors.index(leader)].log == ["started"], message="on_started only")
     finally:
         for e in electors:
             e.stop()
