@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,27 @@ def create(name: str, *, memory_mb: int, cpu_mhz: int) -> CgroupSetup:
     return out
 
 
+def tracking(name: str) -> CgroupSetup:
+    """A cgroup with no limits, only to find every process of a task at kill time (one that
+    left the task's process group with setsid included). Empty where none is writable:
+    then the process group is all we can kill."""
+    out = CgroupSetup()
+    v2 = _v2_root()
+    candidates = [v2 / GROUP] if v2 is not None else [ROOT / "pids" / GROUP, ROOT / "memory" / GROUP]
+    for base in candidates:
+        if not _writable(base.parent):
+            continue
+        d = base / name
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        out.procs_files.append(str(d / "cgroup.procs"))
+        out.dirs.append(str(d))
+        break
+    return out
+
+
 def kill_all(dirs: list[str], sig: int) -> None:
     """Signal every process still in the task's cgroups (catches escaped process groups)."""
     for d in dirs:
@@ -135,7 +157,17 @@ def oom_killed(dirs: list[str]) -> bool:
     return False
 
 
-def remove(dirs: list[str]) -> None:
+def remove(dirs: list[str], *, wait: float = 2.0) -> None:
+    """Remove the task's cgroups once their last (killed) process is gone."""
+    deadline = time.monotonic() + wait
     for d in dirs:
-        with contextlib.suppress(OSError):
-            os.rmdir(d)
+        while True:
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.02)

@@ -62,7 +62,7 @@ def get_status(store: Store, alloc_id: str) -> AllocStatus | None:
     return got.value if got else None
 
 
-def wait_status(store: Store, alloc_id: str, client_status: str, timeout: float = 15.0) -> AllocStatus:
+def wait_status(store: Store, alloc_id: str, client_status: str, timeout: float = 30.0) -> AllocStatus:
     def check() -> AllocStatus | None:
         st = get_status(store, alloc_id)
         return st if st is not None and st.client_status == client_status else None

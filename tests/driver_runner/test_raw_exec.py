@@ -197,3 +197,30 @@ def test_raw_exec_task_fails_on_a_node_where_it_is_disabled(store: Store, tmp_pa
         assert last.type == "Driver Failure" and "disabled" in last.message
     finally:
         a.stop(drain=True)
+
+
+def test_stop_reaches_a_child_that_left_the_process_group(store: Store, agent: NodeAgent, guard: ProcessGuard) -> None:
+    from controllers.driver_runner import cgroups
+
+    if not cgroups.tracking("probe").dirs:
+        import pytest
+
+        pytest.skip("no writable cgroup to track processes that leave the group")
+    cgroups.remove(cgroups.tracking("probe").dirs)
+    script = (
+        "import os,subprocess,sys,time;"
+        "p=subprocess.Popen([sys.executable,'-c','import time;time.sleep(600)'],start_new_session=True);"
+        "open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'child'),'w').write(str(p.pid));time.sleep(600)"
+    )
+    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]}, kill_timeout=SECOND)
+    job = make_job("escaper", tasks=[task])
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, agent.node_id))
+    wait_status(store, a.id, "running")
+    child_file = agent.data_dir / "allocs" / a.id / "alloc" / "child"
+    wait_for(lambda: child_file.exists() and child_file.read_text(), 10, message="child pid")
+    guard.add(int(child_file.read_text()))
+    a.desired_status = DesiredStatus.STOP
+    put_alloc(store, a)
+    wait_status(store, a.id, "complete")
+    wait_for(lambda: not guard.leftovers(), 5, message="the escaped child is gone")

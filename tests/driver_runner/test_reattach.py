@@ -175,7 +175,7 @@ def test_graceful_stop_leaves_tasks_for_the_next_agent(store: Store, tmp_path: P
     assert second.node_id == first.node_id
     second.start()
     try:
-        wait_for(lambda: second.runner(a.id) is not None and second.runner(a.id).running_pids() == {"t": pid}, 10,
+        wait_for(lambda: second.runner(a.id) is not None and second.runner(a.id).running_pids() == {"t": pid}, 30,
                  message="adopted")
         assert marked_pids(marker) == [pid]
     finally:
@@ -218,7 +218,7 @@ def test_allocation_deleted_while_agent_down_leaves_no_orphan(store: Store, tmp_
     second = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
     second.start()
     try:
-        wait_for(lambda: not marked_pids(marker), 10, message="orphan killed")
+        wait_for(lambda: not marked_pids(marker), 30, message="orphan killed")
         assert not (data / "allocs" / a.id).exists()
         assert get_status(store, a.id) is None
     finally:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from controllers.driver_runner import cgroups
 from controllers.driver_runner.handles import LaunchSpec
 from reconciler.spec.model import Task
 
@@ -67,10 +68,16 @@ def check_fields(config: dict[str, Any], allowed: dict[str, type | tuple[type, .
     return errors
 
 
-def base_spec(ctx: TaskContext, argv: list[str]) -> LaunchSpec:
+def base_spec(ctx: TaskContext, argv: list[str], *, track: bool = True) -> LaunchSpec:
+    """The launch for `argv`; with `track`, in a tracking cgroup (no limits) where one can be
+    made, so that killing the task reaches processes that left its process group."""
     logs = ctx.task.logs
-    return LaunchSpec(
+    spec = LaunchSpec(
         argv=[str(a) for a in argv], env=ctx.env, cwd=str(ctx.task_dir), logs_dir=str(ctx.logs_dir),
         task=ctx.task.name, max_files=logs.max_files, max_file_size=logs.max_file_size * 1024 * 1024,
         logs_disabled=logs.disabled,
     )
+    if track and ctx.cgroup_name:
+        cg = cgroups.tracking(ctx.cgroup_name)
+        spec.cgroup_procs, spec.cgroup_dirs = cg.procs_files, cg.dirs
+    return spec

@@ -45,7 +45,7 @@ class ExecDriver:
             raise DriverError("exec driver: unshare not found")
         argv = [self.unshare, "--pid", "--fork", "--mount-proc", "--kill-child", "--",
                 ctx.config["command"], *ctx.config.get("args", [])]
-        spec = base_spec(ctx, argv)
+        spec = base_spec(ctx, argv, track=False)
         res = ctx.task.resources
         cg = cgroups.create(ctx.cgroup_name, memory_mb=res.memory_max or res.memory, cpu_mhz=res.cpu)
         spec.cgroup_procs = cg.procs_files
