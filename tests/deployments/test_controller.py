@@ -162,3 +162,20 @@ def test_checks_health_waits_for_every_check_passing(store: Store, controllers: 
     assert dep is not None and dep.status == "running" and health_of(dep, a.id) is None
     store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="passing", time=time.time()))
     wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", message="healthy by checks")
+
+
+def test_auto_promote_once_the_canary_is_healthy(store: Store, controllers: None) -> None:
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    seen: set[str] = set()
+    first_version(store, seen, web(canary=1, max_parallel=3, auto_promote=True))
+    submit_job(store, web(env="2", canary=1, max_parallel=3, auto_promote=True))
+
+    def done() -> bool:
+        run_new(store, seen)
+        d = deployment(store, 1)
+        return d is not None and d.status == "successful"
+
+    wait_for(done, timeout=10, message="auto-promoted and deployed")
+    dep = deployment(store, 1)
+    assert dep is not None and dep.task_groups["web"].promoted
+    assert sorted(a.job_version for a in allocs(store, "web")) == [1, 1, 1]
