@@ -24,6 +24,7 @@ from reconciler.model.ids import is_valid_name, new_id
 from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord, Node
 from reconciler.model.plan import AllocMetric, PlanResult
 from reconciler.model.summary import client_status, summarize
+from reconciler.spec.model import Job
 from reconciler.store import Store
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -391,7 +392,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
             result: PlanResult = ctx.planner(store=store, job=job)
             out = result.to_nomad()
             if want_diff:
-                out["Diff"] = _diff(store, job)
+                out["Diff"] = _diff(store, job, result)
             return out
 
         return _json(await asyncio.to_thread(run))
@@ -419,13 +420,11 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
     ]
 
 
-def _diff(store: Store, job: Any) -> Any:
-    """The spec layer's structured diff against the stored version (None if unavailable).
-    Rendered as plain data (snake_case, the `JobDiff` dataclasses); the CLI renders it."""
-    try:
-        from reconciler.spec import diff_jobs  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def _diff(store: Store, job: Job, result: PlanResult) -> dict[str, Any]:
+    """The plan's `Diff` in Nomad's shape, against the stored version (none if stopped)."""
+    from reconciler.model.plan_render import group_counts
+    from reconciler.spec import diff_jobs, diff_to_nomad
+
     cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
     old = cur.value.job if cur is not None and not cur.value.stop else None
-    return codec.to_builtins(diff_jobs(old, job))
+    return diff_to_nomad(diff_jobs(old, job), group_counts(result.desired_tg_updates))

@@ -13,24 +13,15 @@ import click
 from reconciler.cli.client import ApiClient, ApiClientError, client_from, fail
 from reconciler.cli.groups import cli, job
 from reconciler.cli.output import fmt_time, kv, short, table
+from reconciler.cli.variables import parse_var_flags, variable_options
 
 
-def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        if "=" not in item:
-            raise click.BadParameter(f"{item!r}: expected name=value", param_hint="-var")
-        k, v = item.split("=", 1)
-        out[k] = v
-    return out
-
-
-def load_job(path: str, variables: tuple[str, ...], var_files: tuple[str, ...]) -> Any:
+def load_job(path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...]) -> Any:
     """Parse and validate on the client; on error print every issue and exit 1."""
     from reconciler import spec
 
     try:
-        return spec.load_job_file(path, variables=parse_vars(variables), var_files=list(var_files))
+        return spec.load_job_file(path, variables=parse_var_flags(var_flags), var_files=list(var_files))
     except spec.SpecError as exc:
         fail("Error parsing job file " + path + ":\n" + "\n".join(f"  {e}" for e in exc.errors))
     except OSError as exc:
@@ -200,12 +191,12 @@ def monitor(api: ApiClient, eval_id: str) -> int:
 
 
 def run_job_file(
-    ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], detach: bool,
+    ctx: click.Context, path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], detach: bool,
     check_index: int | None = None,
 ) -> None:
     from reconciler import spec
 
-    model = load_job(path, variables, var_files)
+    model = load_job(path, var_flags, var_files)
     api = client_from(ctx)
     body: dict[str, Any] = {"Job": spec.job_to_nomad(model)}
     if check_index is not None:
@@ -223,48 +214,38 @@ def run_job_file(
     sys.exit(monitor(api, eval_id))
 
 
-_var_opts = [
-    click.option("-var", "--var", "variables", multiple=True, help="Variable name=value (repeatable)."),
-    click.option("-var-file", "--var-file", "var_files", multiple=True, type=click.Path(exists=True, dir_okay=False)),
-]
 check_index_opt = click.option(
     "-check-index", "--check-index", "check_index", type=int, default=None,
     help="Submit only if the job's modify index is still this (as printed by plan; 0: new job).",
 )
 
 
-def with_vars(f: Any) -> Any:
-    for opt in reversed(_var_opts):
-        f = opt(f)
-    return f
-
-
 @cli.command()
 @click.option("-f", "--file", "path", required=True, type=click.Path(exists=True, dir_okay=False), help="Job file (.nomad, .hcl, .json, .yaml).")
-@with_vars
+@variable_options
 @check_index_opt
 @click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
 @click.pass_context
 def apply(
-    ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], check_index: int | None,
+    ctx: click.Context, path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], check_index: int | None,
     detach: bool,
 ) -> None:
     """Submit a job file: a new version if it changed, then follow the evaluation."""
-    run_job_file(ctx, path, variables, var_files, detach, check_index)
+    run_job_file(ctx, path, var_flags, var_files, detach, check_index)
 
 
 @job.command("run")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@with_vars
+@variable_options
 @check_index_opt
 @click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")
 @click.pass_context
 def job_run(
-    ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], check_index: int | None,
+    ctx: click.Context, path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], check_index: int | None,
     detach: bool,
 ) -> None:
     """Submit a job file (same as `reconciler apply -f`)."""
-    run_job_file(ctx, path, variables, var_files, detach, check_index)
+    run_job_file(ctx, path, var_flags, var_files, detach, check_index)
 
 
 @job.command("stop")

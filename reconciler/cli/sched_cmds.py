@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from reconciler import codec
-from reconciler.cli.client import ApiClientError, client_from
+from reconciler.cli.client import ApiClient, ApiClientError, client_from
 from reconciler.cli.groups import cli, eval_, job, node
-from reconciler.cli.job_cmds import monitor_eval, with_vars
+from reconciler.cli.job_cmds import monitor_eval
 from reconciler.cli.output import kv, short, table
+from reconciler.cli.variables import parse_var_flags, variable_options
 from reconciler.model.plan import AllocMetric, DesiredUpdates, failure_lines
 
 
@@ -127,14 +127,25 @@ def job_scale(ctx: click.Context, job_id: str, group: str, count: int, detach: b
 
 # --- plan --------------------------------------------------------------------------------
 
-def run_plan(ctx: click.Context, path: str, variables: tuple[str, ...], var_files: tuple[str, ...], verbose: bool) -> None:
+def _current_job(c: ApiClient, new: Any) -> Any:
+    """The job as the agent has it now (None if absent or stopped), to diff against."""
     from reconciler import spec
-    from reconciler.cli.job_cmds import parse_vars
-    from reconciler.model.plan_render import render_plan
-    from reconciler.spec.diff import JobDiff
 
     try:
-        job_model = spec.load_job_file(path, variables=parse_vars(variables), var_files=list(var_files))
+        data = c.get(f"/v1/job/{new.id}", namespace=new.namespace)
+    except ApiClientError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return None if data.get("Stop") else spec.job_from_nomad({"Job": data})
+
+
+def run_plan(ctx: click.Context, path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], verbose: bool) -> None:
+    from reconciler import spec
+    from reconciler.model.plan_render import render_plan
+
+    try:
+        job_model = spec.load_job_file(path, variables=parse_var_flags(var_flags), var_files=list(var_files))
     except spec.SpecError as exc:
         click.echo(f"Error parsing job file {path}:\n" + "\n".join(f"  {e}" for e in exc.errors), err=True)
         sys.exit(255)
@@ -143,8 +154,9 @@ def run_plan(ctx: click.Context, path: str, variables: tuple[str, ...], var_file
         sys.exit(255)
     c = client_from(ctx)
     try:
-        out = c.post(f"/v1/job/{job_model.id}/plan", {"Job": spec.job_to_nomad(job_model), "Diff": True},
+        out = c.post(f"/v1/job/{job_model.id}/plan", {"Job": spec.job_to_nomad(job_model), "Diff": False},
                      namespace=job_model.namespace)
+        old = _current_job(c, job_model)
     except ApiClientError as exc:
         click.echo(f"Error during plan: {exc.message}", err=True)
         sys.exit(255)
@@ -152,8 +164,7 @@ def run_plan(ctx: click.Context, path: str, variables: tuple[str, ...], var_file
         sys.exit(255)
     updates = {g: DesiredUpdates.from_nomad(u) for g, u in ((out.get("Annotations") or {}).get("DesiredTGUpdates") or {}).items()}
     failed = {g: AllocMetric.from_nomad(m) for g, m in (out.get("FailedTGAllocs") or {}).items()}
-    diff = codec.convert(out["Diff"], JobDiff) if out.get("Diff") else None
-    click.echo(render_plan(diff, updates, failed))
+    click.echo(render_plan(spec.diff_jobs(old, job_model), updates, failed))
     index = out.get("JobModifyIndex", 0)
     click.echo(f"\nJob Modify Index: {index}")
     click.echo(
@@ -171,11 +182,11 @@ def run_plan(ctx: click.Context, path: str, variables: tuple[str, ...], var_file
 @cli.command("plan")
 @click.argument("file", required=False)
 @click.option("-f", "--file", "file_opt", help="The job file.")
-@with_vars
+@variable_options
 @click.option("-verbose", "--verbose", is_flag=True)
 @click.pass_context
 def plan(
-    ctx: click.Context, file: str | None, file_opt: str | None, variables: tuple[str, ...], var_files: tuple[str, ...],
+    ctx: click.Context, file: str | None, file_opt: str | None, var_flags: tuple[str, ...], var_files: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Dry-run a job: what the scheduler would do. Exit 0: no change, 1: allocations
@@ -184,19 +195,19 @@ def plan(
     if not path:
         click.echo("Error: a job file is required (reconciler plan FILE)", err=True)
         sys.exit(255)
-    run_plan(ctx, path, variables, var_files, verbose)
+    run_plan(ctx, path, var_flags, var_files, verbose)
 
 
 @job.command("plan")
 @click.argument("file")
-@with_vars
+@variable_options
 @click.option("-verbose", "--verbose", is_flag=True)
 @click.pass_context
 def job_plan(
-    ctx: click.Context, file: str, variables: tuple[str, ...], var_files: tuple[str, ...], verbose: bool
+    ctx: click.Context, file: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], verbose: bool
 ) -> None:
     """Dry-run a job (same as `reconciler plan`)."""
-    run_plan(ctx, file, variables, var_files, verbose)
+    run_plan(ctx, file, var_flags, var_files, verbose)
 
 
 # --- nodes -------------------------------------------------------------------------------
