@@ -30,7 +30,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pytest -q -s tests/bench -o addopts="" -o python_files="bench_*.py" -p no:cacheprovider
+	$(BIN)/pytest -q -s tests/bench -o addopts="" -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache

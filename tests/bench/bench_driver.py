@@ -201,5 +201,24 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_node_agent_benchmark() -> None:
+    """`make bench`: the node agent's share (write -> running) and 100 allocations."""
+    sys.argv = ["bench_driver.py"]
+    main()
+
+
+def test_apply_to_running_benchmark(tmp_path: Path) -> None:
+    """`make bench`: POST /v1/jobs of a count-5 raw_exec job -> all 5 running, through a real
+    dev agent (scheduler and node agent included), 20 runs."""
+    from tests.agent.harness import AgentProcess
+
+    agent = AgentProcess(tmp_path)
+    agent.start()
+    try:
+        bench_apply(agent.address, 20)
+    finally:
+        agent.stop()
+
+
 if __name__ == "__main__":
     main()
