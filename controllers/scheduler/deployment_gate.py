@@ -14,6 +14,10 @@ Per task group of a service job whose deployment is for the version being reconc
   canaries; paused and failed replace nothing.
 
 Groups without an update stanza (or max_parallel 0) are not gated.
+
+A canary of an older deployment that was never promoted (another live allocation still holds
+its index: a promoted canary would have displaced it) is stopped: its deployment was
+superseded, and the new one places its own canaries.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class DeploymentView:
     displaced: list[Allocation] = field(default_factory=list)  # old allocs a promoted canary replaces
     gates: dict[str, int] = field(default_factory=dict)  # group -> old allocs replaceable now
     canaries: dict[str, list[int]] = field(default_factory=dict)  # group -> indexes of canaries to place
+    stale_canaries: list[Allocation] = field(default_factory=list)  # unpromoted canaries of older deployments
 
 
 def _is_canary_of(a: Allocation, dep: Deployment) -> bool:
@@ -61,10 +66,23 @@ def _canary_indexes(allocs: list[Allocation], canaries: list[Allocation], want: 
     return out
 
 
+def stale_canaries(allocs: list[Allocation], statuses: Mapping[str, AllocStatus], dep: Deployment) -> list[Allocation]:
+    """Live canaries of other deployments that were never promoted (they still share their
+    index with a live non-canary allocation)."""
+    live = [a for a in allocs if not is_terminal(a, statuses)]
+    held = {a.index for a in live if not a.canary}
+    return [a for a in live if a.canary and a.deployment_id != dep.id and a.index in held]
+
+
 def _group_view(
     job: Job, g: TaskGroup, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus],
     dep: Deployment, view: DeploymentView,
 ) -> list[Allocation]:
+    stale = stale_canaries(allocs, statuses, dep)
+    if stale:
+        view.stale_canaries.extend(stale)
+        gone = {a.id for a in stale}
+        allocs = [a for a in allocs if a.id not in gone]
     upd = job.update_for(g)
     gs = dep.task_groups.get(g.name)
     if upd is None or upd.max_parallel <= 0 or gs is None:

@@ -226,6 +226,9 @@ def reconcile(
         for a in view.displaced:
             res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
             res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates()).stop += 1
+        for a in view.stale_canaries:
+            res.stop.append(AllocStop(a, "alloc not needed as it is a canary of an older deployment"))
+            res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates()).stop += 1
     by_group: dict[str, list[Allocation]] = {}
     for a in allocs:
         by_group.setdefault(a.task_group, []).append(a)

@@ -179,3 +179,24 @@ def test_auto_promote_once_the_canary_is_healthy(store: Store, controllers: None
     dep = deployment(store, 1)
     assert dep is not None and dep.task_groups["web"].promoted
     assert sorted(a.job_version for a in allocs(store, "web")) == [1, 1, 1]
+
+
+def test_a_newer_version_cancels_the_canary_deployment_and_its_canary(store: Store, controllers: None) -> None:
+    add_node(store, "n1", cpu=100_000, memory=100_000)
+    seen: set[str] = set()
+    first_version(store, seen, web(canary=1, max_parallel=3))
+    submit_job(store, web(env="2", canary=1, max_parallel=3))
+    first_canary = wait_for(lambda: next((a for a in allocs(store, "web") if a.canary), None), message="canary of v1")
+    run_new(store, seen)
+    submit_job(store, web(env="3", canary=1, max_parallel=3))
+    wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "cancelled", message="v1 cancelled")
+    dep1 = deployment(store, 1)
+    assert dep1 is not None and dep1.status_description == "Cancelled due to newer version of job"
+
+    def v2_canary_only() -> bool:
+        live = allocs(store, "web")
+        return sorted((a.job_version, a.canary) for a in live) == [(0, False)] * 3 + [(2, True)]
+
+    wait_for(v2_canary_only, message="v1's canary stopped, v2's canary beside the three old")
+    stopped = next(a for a in allocs(store, "web", live=False) if a.id == first_canary.id)
+    assert stopped.desired_description == "alloc not needed as it is a canary of an older deployment"

@@ -31,6 +31,7 @@ class Case:
     canaries: int = 0
     statuses: dict[str, str] = field(default_factory=dict)
     check: Callable[[ReconcileResult], bool] | None = None
+    version: int = 1
 
 
 def _canaries(r: ReconcileResult) -> list[int]:
@@ -61,6 +62,15 @@ CASES = [
     Case("promoted with max_parallel 1: the displaced one plus one replacement",
          job(3, canary=1, max_parallel=1), olds(job(), 3) + [new(job(), 0, canary=True)],
          deployment(canaries=1, promoted=True, healthy=("new0c",)), place=1, stop=2, destructive=1),
+    Case("an unpromoted canary of an older deployment is stopped; the new deployment places its own",
+         job(3, canary=1, max_parallel=3), olds(job(), 3) + [new(job(), 0, version=1, canary=True, dep="older")],
+         deployment(canaries=1, version=2), place=1, stop=1, canaries=1,
+         check=lambda r: [s.alloc.id for s in r.stop] == ["new0c"], version=2),
+    Case("a promoted canary of an older deployment is a member like any other",
+         job(3, max_parallel=1), [new(job(), 0, version=1, canary=True, dep="older")] + olds(job(), 3)[1:],
+         deployment(version=2), place=1, stop=1, destructive=1,
+         check=lambda r: [s.alloc.id for s in r.stop] == ["new0c"] and r.stop[0].description.startswith("alloc is being updated"),
+         version=2),
     Case("a rolling update replaces max_parallel at first",
          job(3, max_parallel=1), olds(job(), 3), deployment(), place=1, stop=1, destructive=1),
     Case("no further replacement while the new allocation is not healthy (even if running)",
@@ -88,7 +98,7 @@ def test_gate(case: Case) -> None:
     from reconciler.model.objects import AllocStatus
 
     statuses = {a: AllocStatus(alloc_id=a, node_id="n1", client_status=s) for a, s in case.statuses.items()}
-    r = reconcile(case.job, case.allocs, statuses, nodes=NODES, job_version=1, deployment=case.dep, now=1000.0,
+    r = reconcile(case.job, case.allocs, statuses, nodes=NODES, job_version=case.version, deployment=case.dep, now=1000.0,
                   update_fn=always_destructive)
     got = {"place": len(r.place), "stop": len(r.stop), "destructive": len(r.destructive_update),
            "canaries": len(_canaries(r))}
