@@ -178,7 +178,7 @@ class Agent:
             store=store, data_dir=cfg.data_dir.resolve(), region=cfg.region, datacenter=cfg.datacenter,
             node_name=cfg.node_name, planner=self.planner.cache.plan_job if self.planner else None,
         )
-        runner = web.AppRunner(make_app(ctx), access_log=None)
+        runner = web.AppRunner(make_app(ctx), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, cfg.bind, cfg.http_port)
         await site.start()

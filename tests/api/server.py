@@ -33,7 +33,7 @@ class ApiServer:
         self._thread.start()
 
         async def up() -> None:
-            self._runner = web.AppRunner(make_app(self.ctx))
+            self._runner = web.AppRunner(make_app(self.ctx), shutdown_timeout=1.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
