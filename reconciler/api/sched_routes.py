@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -20,8 +20,9 @@ from aiohttp import web
 from reconciler import codec
 from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError, not_found
+from reconciler.deployments.health import health_of
 from reconciler.model.ids import is_valid_name, new_id
-from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord, Node
+from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
 from reconciler.model.plan import AllocMetric, PlanResult
 from reconciler.model.summary import client_status, summarize
 from reconciler.spec.model import Job
@@ -64,7 +65,15 @@ def _guard(fn: Handler) -> Handler:
 
 # --- shapes --------------------------------------------------------------------------------
 
-def alloc_stub(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
+def _alloc_deployment_status(a: Allocation, deployments: Mapping[str, Deployment]) -> dict[str, Any] | None:
+    """Nomad's `DeploymentStatus` of an allocation: its health as its deployment judged it."""
+    dep = deployments.get(a.deployment_id) if a.deployment_id else None
+    if dep is None:
+        return {"Healthy": None, "Canary": True} if a.canary else None
+    return {"Healthy": health_of(dep, a.id), "Canary": a.canary}
+
+
+def alloc_stub(a: Allocation, st: AllocStatus | None, deployments: Mapping[str, Deployment] | None = None) -> dict[str, Any]:
     states = st.task_states if st else {}
     return {
         "ID": a.id, "EvalID": a.eval_id, "Name": a.name, "Namespace": a.namespace, "NodeID": a.node_id,
@@ -81,10 +90,7 @@ def alloc_stub(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
             for name, ts in states.items()
         } or None,
         "DeploymentID": a.deployment_id,
-        "DeploymentStatus": (
-            {"Healthy": st.deployment_status.healthy, "Canary": st.deployment_status.canary}
-            if st and st.deployment_status else ({"Canary": True} if a.canary else None)
-        ),
+        "DeploymentStatus": _alloc_deployment_status(a, deployments or {}),
         "PreviousAllocation": a.previous_allocation, "NextAllocation": a.next_allocation,
         "FollowupEvalID": a.followup_eval_id,
         "RescheduleTracker": {"Events": [{"RescheduleTime": _ns(t)} for t in a.reschedule_attempts]}
@@ -93,8 +99,8 @@ def alloc_stub(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
     }
 
 
-def alloc_full(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
-    out = alloc_stub(a, st)
+def alloc_full(a: Allocation, st: AllocStatus | None, dep: Deployment | None = None) -> dict[str, Any]:
+    out = alloc_stub(a, st, {dep.id: dep} if dep else None)
     ports = [{"Label": p.label, "Value": p.value, "To": p.to, "HostIP": p.host_ip} for p in a.ports]
     out["AllocatedResources"] = {
         "Shared": {"Ports": ports, "Networks": [{"DynamicPorts": ports}] if ports else None},
@@ -162,6 +168,11 @@ def _statuses(store: Store) -> dict[str, AllocStatus]:
     return {i.value.alloc_id: i.value for i in items}
 
 
+def _deployments(store: Store) -> dict[str, Deployment]:
+    items, _ = store.list(store.keys.deployments, Deployment)
+    return {i.value.id: i.value for i in items}
+
+
 def _evals(store: Store) -> list[Evaluation]:
     items, _ = store.list(store.keys.evals, Evaluation)
     return sorted((i.value for i in items), key=lambda e: e.create_time, reverse=True)
@@ -197,7 +208,8 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
             st = _statuses(store)
             mine = [a for a in _allocs(store) if a.job_id == jid and a.namespace == ns]
             mine.sort(key=lambda a: a.create_time, reverse=True)
-            return [alloc_stub(a, st.get(a.id)) for a in mine]
+            deps = _deployments(store)
+            return [alloc_stub(a, st.get(a.id), deps) for a in mine]
 
         return _json(await asyncio.to_thread(read))
 
@@ -230,7 +242,8 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
             st = _statuses(store)
             items = [a for a in _allocs(store) if a.id.startswith(prefix)]
             items.sort(key=lambda a: a.create_time, reverse=True)
-            return [alloc_stub(a, st.get(a.id)) for a in items]
+            deps = _deployments(store)
+            return [alloc_stub(a, st.get(a.id), deps) for a in items]
 
         return _json(await asyncio.to_thread(read))
 
@@ -240,7 +253,8 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         def read() -> dict[str, Any]:
             a = _find(_allocs(store), ident, "allocation")
             st = store.get(store.keys.alloc_status(a.id), AllocStatus)
-            return alloc_full(a, st.value if st else None)
+            dep = store.get(store.keys.deployment(a.deployment_id), Deployment) if a.deployment_id else None
+            return alloc_full(a, st.value if st else None, dep.value if dep else None)
 
         return _json(await asyncio.to_thread(read))
 
