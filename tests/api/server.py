@@ -29,7 +29,8 @@ class ApiServer:
     def address(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self) -> str:
+        """Serve; returns the address."""
         self._thread.start()
 
         async def up() -> None:
@@ -38,6 +39,7 @@ class ApiServer:
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
         asyncio.run_coroutine_threadsafe(up(), self._loop).result(10)
+        return self.address
 
     def stop(self) -> None:
         if self._runner is not None:

@@ -4,52 +4,22 @@ reports every allocation placed on it as running."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from controllers.deployments.controller import DeploymentController
 from controllers.scheduler.controller import SchedulerController
 from controllers.scheduler.plan import plan_job
-from reconciler.agent.etcd_process import free_port
-from reconciler.api.app import make_app
 from reconciler.api.context import ApiContext
 from reconciler.cli.client import ApiClient
 from reconciler.model.objects import Allocation, AllocStatus, TaskState
 from reconciler.store import Store
+from tests.api.server import ApiServer
 from tests.scheduler.sim import add_node
-
-
-class ApiServer:
-    def __init__(self, ctx: ApiContext) -> None:
-        self.port = free_port()
-        self.ctx = ctx
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.runner = web.AppRunner(make_app(self.ctx))
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self.ready.set()
-        self.loop.run_forever()
-
-    def start(self) -> str:
-        self.thread.start()
-        assert self.ready.wait(10)
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 class FakeAgent:

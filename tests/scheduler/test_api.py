@@ -83,7 +83,7 @@ def test_eligibility_and_drain(api: ApiClient, store: Store) -> None:
     assert store.get(store.keys.node("node-1"), Node).value.eligibility == "eligible"
 
 
-def test_scale(api: ApiClient, store: Store, fake_submit: None) -> None:
+def test_scale(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(1))
     wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")

@@ -66,7 +66,7 @@ def test_eval_status_explains_a_blocked_evaluation(api: ApiClient, store: Store)
     assert '* Dimension "network: reserved port collision http=8080" exhausted on 1 node' in out
 
 
-def test_job_scale(api: ApiClient, store: Store, fake_submit: None) -> None:
+def test_job_scale(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(1))
     wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")
