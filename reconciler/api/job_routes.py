@@ -14,10 +14,11 @@ from reconciler import spec
 from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, flag, namespace, ns_time, ok, run
+from reconciler.api.reads import all_allocs, all_evals, all_statuses
 from reconciler.jobs import job_history, stop_job, submit_job
 from reconciler.jobs.submit import IndexMismatch, InvalidIdentifier, JobNotFound
 from reconciler.model.ids import is_valid_name
-from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord
+from reconciler.model.objects import Allocation, Evaluation, JobRecord
 from reconciler.model.summary import summarize
 from reconciler.store import Store
 
@@ -41,16 +42,13 @@ def _parse_body_job(data: Any) -> spec.Job:
 
 def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], str]:
     """Each job's status (pending/running/dead), derived from its allocations as Nomad does."""
-    allocs, _ = store.list(store.keys.allocs, Allocation)
-    statuses, _ = store.list(store.keys.alloc_statuses, AllocStatus)
-    evals, _ = store.list(store.keys.evals, Evaluation)
-    st = {i.value.alloc_id: i.value for i in statuses}
+    st = all_statuses(store)
     by_job: dict[tuple[str, str], list[Allocation]] = {}
-    for a in allocs:
-        by_job.setdefault((a.value.namespace, a.value.job_id), []).append(a.value)
+    for a in all_allocs(store):
+        by_job.setdefault((a.namespace, a.job_id), []).append(a)
     evals_by_job: dict[tuple[str, str], list[Evaluation]] = {}
-    for e in evals:
-        evals_by_job.setdefault((e.value.namespace, e.value.job_id), []).append(e.value)
+    for e in all_evals(store):
+        evals_by_job.setdefault((e.namespace, e.job_id), []).append(e)
     out = {}
     for r in records:
         k = (r.namespace, r.id)

@@ -20,6 +20,7 @@ from aiohttp import web
 from reconciler import codec
 from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError, not_found
+from reconciler.api.reads import all_allocs, all_deployments, all_evals, all_statuses
 from reconciler.deployments.health import health_of
 from reconciler.model.ids import is_valid_name, new_id
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
@@ -158,26 +159,6 @@ def eval_shape(e: Evaluation) -> dict[str, Any]:
 
 # --- reads -----------------------------------------------------------------------------------
 
-def _allocs(store: Store) -> list[Allocation]:
-    items, _ = store.list(store.keys.allocs, Allocation)
-    return [i.value for i in items]
-
-
-def _statuses(store: Store) -> dict[str, AllocStatus]:
-    items, _ = store.list(store.keys.alloc_statuses, AllocStatus)
-    return {i.value.alloc_id: i.value for i in items}
-
-
-def _deployments(store: Store) -> dict[str, Deployment]:
-    items, _ = store.list(store.keys.deployments, Deployment)
-    return {i.value.id: i.value for i in items}
-
-
-def _evals(store: Store) -> list[Evaluation]:
-    items, _ = store.list(store.keys.evals, Evaluation)
-    return sorted((i.value for i in items), key=lambda e: e.create_time, reverse=True)
-
-
 def _job_record(store: Store, ns: str, job_id: str) -> JobRecord:
     rec = store.get(store.keys.job(ns, job_id), JobRecord)
     if rec is None:
@@ -205,17 +186,17 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         ns, jid = _namespace(request), _ident(request)
 
         def read() -> list[dict[str, Any]]:
-            st = _statuses(store)
-            mine = [a for a in _allocs(store) if a.job_id == jid and a.namespace == ns]
+            st = all_statuses(store)
+            mine = [a for a in all_allocs(store) if a.job_id == jid and a.namespace == ns]
             mine.sort(key=lambda a: a.create_time, reverse=True)
-            deps = _deployments(store)
+            deps = all_deployments(store)
             return [alloc_stub(a, st.get(a.id), deps) for a in mine]
 
         return _json(await asyncio.to_thread(read))
 
     async def job_evaluations(request: web.Request) -> web.Response:
         ns, jid = _namespace(request), _ident(request)
-        evs = await asyncio.to_thread(_evals, store)
+        evs = await asyncio.to_thread(all_evals, store)
         return _json([eval_shape(e) for e in evs if e.job_id == jid and e.namespace == ns])
 
     async def job_summary(request: web.Request) -> web.Response:
@@ -223,9 +204,9 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
 
         def read() -> dict[str, Any]:
             rec = _job_record(store, ns, jid)
-            st = _statuses(store)
-            mine = [a for a in _allocs(store) if a.job_id == jid and a.namespace == ns]
-            evs = [e for e in _evals(store) if e.job_id == jid and e.namespace == ns]
+            st = all_statuses(store)
+            mine = [a for a in all_allocs(store) if a.job_id == jid and a.namespace == ns]
+            evs = [e for e in all_evals(store) if e.job_id == jid and e.namespace == ns]
             s = summarize(rec.job, mine, st, evs, stopped=rec.stop)
             return {
                 "JobID": jid, "Namespace": ns, "Status": s.status,
@@ -239,10 +220,10 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         prefix = request.query.get("prefix", "")
 
         def read() -> list[dict[str, Any]]:
-            st = _statuses(store)
-            items = [a for a in _allocs(store) if a.id.startswith(prefix)]
+            st = all_statuses(store)
+            items = [a for a in all_allocs(store) if a.id.startswith(prefix)]
             items.sort(key=lambda a: a.create_time, reverse=True)
-            deps = _deployments(store)
+            deps = all_deployments(store)
             return [alloc_stub(a, st.get(a.id), deps) for a in items]
 
         return _json(await asyncio.to_thread(read))
@@ -251,7 +232,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         ident = _ident(request)
 
         def read() -> dict[str, Any]:
-            a = _find(_allocs(store), ident, "allocation")
+            a = _find(all_allocs(store), ident, "allocation")
             st = store.get(store.keys.alloc_status(a.id), AllocStatus)
             dep = store.get(store.keys.deployment(a.deployment_id), Deployment) if a.deployment_id else None
             return alloc_full(a, st.value if st else None, dep.value if dep else None)
@@ -276,8 +257,8 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
 
         def read() -> list[dict[str, Any]]:
             n = _find(_nodes(), ident, "node")
-            st = _statuses(store)
-            return [alloc_stub(a, st.get(a.id)) for a in _allocs(store) if a.node_id == n.id]
+            st = all_statuses(store)
+            return [alloc_stub(a, st.get(a.id)) for a in all_allocs(store) if a.node_id == n.id]
 
         return _json(await asyncio.to_thread(read))
 
@@ -295,7 +276,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         else:
             raise ApiError(409, f"node {ident} keeps changing; try again")
         now = time.time()
-        jobs = sorted({(a.namespace, a.job_id) for a in _allocs(store) if a.node_id == n.id and a.desired_status == "run"})
+        jobs = sorted({(a.namespace, a.job_id) for a in all_allocs(store) if a.node_id == n.id and a.desired_status == "run"})
         evs = [
             Evaluation(id=new_id(), namespace=ns, job_id=jid, triggered_by=trigger, node_id=n.id,
                        create_time=now, modify_time=now)
@@ -344,12 +325,12 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
 
     async def evaluations(request: web.Request) -> web.Response:
         prefix = request.query.get("prefix", "")
-        evs = await asyncio.to_thread(_evals, store)
+        evs = await asyncio.to_thread(all_evals, store)
         return _json([eval_shape(e) for e in evs if e.id.startswith(prefix)])
 
     async def evaluation(request: web.Request) -> web.Response:
         ident = _ident(request)
-        e = _find(await asyncio.to_thread(_evals, store), ident, "evaluation")
+        e = _find(await asyncio.to_thread(all_evals, store), ident, "evaluation")
         return _json(eval_shape(e))
 
     async def job_scale(request: web.Request) -> web.Response:
