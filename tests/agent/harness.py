@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.agent.etcd_process import free_port
+from tests.waiting import wait_for
 
 BIN = Path(sys.executable).parent
 
@@ -71,16 +71,18 @@ class AgentProcess:
         self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
                                      start_new_session=True)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
+        proc = self.proc
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"agent exited with {proc.returncode}:\n{self.log()}")
             try:
                 self.get("/v1/agent/self")
-                return
             except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.05)
-        raise TimeoutError(f"agent did not answer within {timeout}s:\n{self.log()}")
+                return False
+            return True
+
+        wait_for(answers, timeout=timeout, interval=0.05, message=lambda: f"the agent to answer\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""

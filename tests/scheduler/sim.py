@@ -4,24 +4,13 @@ records and evaluations written straight to etcd (what node agents and the API w
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from reconciler.model.ids import new_id
 from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
 from reconciler.spec.model import Job
 from reconciler.store import Store
 from tests.scheduler.factories import mock_node
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)  # polling interval of the wait, not a synchronisation sleep
+from tests.waiting import wait_for  # noqa: F401 - re-exported for the scheduler tests
 
 
 def add_node(store: Store, node_id: str, *, ttl: int = 30, **kw: object) -> tuple[Node, object]:
