@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from reconciler.model.job import Job, Network, Port, Resources, Task, TaskGroup
 from reconciler.spec import fill_defaults
-from reconciler.spec.model import Job, Network, Port, Resources, Task, TaskGroup
 
 
 def mock_job(job_id: str = "web", *, count: int = 1, command: str = "/bin/sleep", args: list[str] | None = None,

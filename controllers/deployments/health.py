@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reconciler.model.job import Job, TaskGroup, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocHealth, AllocStatus, ClientStatus, DesiredStatus
-from reconciler.spec.model import Job, TaskGroup, UpdateStrategy
 
 NS = 1e9
 

@@ -23,8 +23,8 @@ from controllers.driver_runner import handles, status, taskenv
 from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
 from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
-from reconciler.spec.model import Job
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 from reconciler.model.alloc_dir import PathEscapeError, inside
-from reconciler.spec.model import Artifact
+from reconciler.model.job import Artifact
 
 ARCHIVES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip")
 HASHES = {"sha256": hashlib.sha256, "md5": hashlib.md5, "sha1": hashlib.sha1, "sha512": hashlib.sha512}

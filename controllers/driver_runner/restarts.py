@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from reconciler.spec.model import SECOND, JobType, RestartPolicy
+from reconciler.model.job import SECOND, JobType, RestartPolicy
 
 
 class Action(StrEnum):

@@ -22,8 +22,8 @@ from controllers.driver_runner import artifacts, handles, procfs, restarts, stat
 from controllers.driver_runner.drivers import DriverError, TaskContext, TaskDriver
 from controllers.driver_runner.handles import ExitResult, ProcessHandle, Recovered
 from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import TaskEvent, TaskState
-from reconciler.spec.model import SECOND, RestartPolicy, Task
 
 log = logging.getLogger(__name__)
 

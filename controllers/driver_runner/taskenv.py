@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.job import Job, Task, TaskGroup
 from reconciler.model.objects import Allocation, Node
-from reconciler.spec.model import Job, Task, TaskGroup
 
 REF = re.compile(r"\$\{([^{}]+)\}")
 

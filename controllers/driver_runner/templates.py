@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from reconciler.model.alloc_dir import PathEscapeError, inside
-from reconciler.spec.model import Template
+from reconciler.model.job import Template
 
 
 class TemplateError(Exception):

@@ -24,10 +24,10 @@ from controllers.registrar.desired import (
 )
 from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
 from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.runtime import Controller, Requeue
-from reconciler.spec.model import SECOND, Job
 from reconciler.store import Store, StoreError
 from reconciler.store.client import Lease
 

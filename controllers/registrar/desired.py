@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 
 from reconciler.model.ids import is_valid_name
+from reconciler.model.job import Job, Service, TaskGroup
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
 from reconciler.model.services import RegisteredCheck, ServiceRegistration
-from reconciler.spec.model import Job, Service, TaskGroup
 
 REF = re.compile(r"\$\{([^{}]+)\}")
 _BAD = re.compile(r"[^A-Za-z0-9_.\-]")

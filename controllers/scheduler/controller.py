@@ -24,6 +24,7 @@ from controllers.scheduler.decide import Decision, decide
 from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key, read_guard
 from reconciler.model.ids import new_id
+from reconciler.model.job import Job, JobType
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -37,7 +38,6 @@ from reconciler.model.objects import (
     Node,
 )
 from reconciler.runtime import Controller, LeaderElected, Requeue
-from reconciler.spec.model import Job, JobType
 from reconciler.store import Store
 
 MAX_PLACED_IDS = 1000  # an evaluation lists at most this many placed allocation ids

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from controllers.scheduler.placer import place
 from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, is_terminal, reconcile, tasks_updated
 from controllers.scheduler.state import build_states
+from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
-from reconciler.spec.model import Job
 
 
 @dataclass

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 from controllers.scheduler.reconcile import UpdateFn, is_terminal, tasks_updated
 from reconciler.deployments import running_description
+from reconciler.model.job import Job, JobType
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentGroupState
-from reconciler.spec.model import Job, JobType
 
 NS = 1e9
 

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.reconcile import is_terminal
+from reconciler.model.job import Job, TaskGroup
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentStatus, DesiredStatus
-from reconciler.spec.model import Job, TaskGroup
 
 UNLIMITED = 1 << 30
 

@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from controllers.scheduler.ports import static_collision
 from controllers.scheduler.state import NodeState
+from reconciler.model.job import Constraint, Job, TaskGroup
 from reconciler.model.objects import Node, NodeStatus
-from reconciler.spec.model import Constraint, Job, TaskGroup
 
 DISTINCT_HOSTS = "distinct_hosts"
 

@@ -28,9 +28,9 @@ from controllers.scheduler.rank import sample_limit, shuffled
 from controllers.scheduler.reconcile import AllocPlace
 from controllers.scheduler.state import NodeState
 from reconciler.model.ids import new_id
+from reconciler.model.job import Job, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node
 from reconciler.model.plan import AllocMetric
-from reconciler.spec.model import Job, TaskGroup
 
 PORTS_EXHAUSTED = "network: dynamic port selection failed"
 

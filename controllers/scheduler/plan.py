@@ -19,10 +19,10 @@ from controllers.scheduler.decide import Decision, decide
 from controllers.scheduler.deployment_create import new_deployment
 from reconciler import codec
 from reconciler.model.ids import new_id
+from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, Node
 from reconciler.model.plan import DesiredUpdates, PlanResult
 from reconciler.runtime import Informer
-from reconciler.spec.model import Job
 from reconciler.store import Store
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import random
 
+from reconciler.model.job import Network
 from reconciler.model.objects import AllocatedPort
-from reconciler.spec.model import Network
 
 
 def static_collision(networks: list[Network], used: set[int]) -> str | None:

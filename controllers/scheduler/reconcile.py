@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from controllers.scheduler.reschedule import next_reschedule_time
+from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -43,7 +44,6 @@ from reconciler.model.objects import (
     NodeStatus,
 )
 from reconciler.model.plan import DesiredUpdates
-from reconciler.spec.model import Job, JobType, TaskGroup
 
 # (old job or None if unknown, new job, group name) -> True if the change needs a new allocation
 UpdateFn = Callable[[Job | None, Job, str], bool]

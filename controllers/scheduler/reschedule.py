@@ -7,8 +7,8 @@ and is capped by `max_delay`. The time counts from when the allocation failed.
 
 from __future__ import annotations
 
+from reconciler.model.job import SECOND, ReschedulePolicy
 from reconciler.model.objects import Allocation, AllocStatus
-from reconciler.spec.model import SECOND, ReschedulePolicy
 
 
 def reschedule_delay(policy: ReschedulePolicy, attempt: int) -> float:

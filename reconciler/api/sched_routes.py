@@ -23,10 +23,10 @@ from reconciler.api.errors import ApiError, not_found
 from reconciler.api.reads import all_allocs, all_deployments, all_evals, all_statuses
 from reconciler.deployments.health import health_of
 from reconciler.model.ids import is_valid_name, new_id
+from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
 from reconciler.model.plan import AllocMetric, PlanResult
 from reconciler.model.summary import client_status, summarize
-from reconciler.spec.model import Job
 from reconciler.store import Store
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -417,8 +417,8 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
 
 def _diff(store: Store, job: Job, result: PlanResult) -> dict[str, Any]:
     """The plan's `Diff` in Nomad's shape, against the stored version (none if stopped)."""
-    from reconciler.model.plan_render import group_counts
     from reconciler.spec import diff_jobs, diff_to_nomad
+    from reconciler.spec.plan_render import group_counts
 
     cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
     old = cur.value.job if cur is not None and not cur.value.stop else None

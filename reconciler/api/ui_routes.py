@@ -14,7 +14,7 @@ from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError
 from reconciler.api.http import body_json, ok, run
 from reconciler.model.objects import JobRecord
-from reconciler.model.plan_render import render_plan
+from reconciler.spec.plan_render import render_plan
 
 UI_DIR = Path(__file__).parent / "ui"
 STATIC = {"app.js": "application/javascript", "style.css": "text/css"}

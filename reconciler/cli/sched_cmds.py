@@ -142,7 +142,7 @@ def _current_job(c: ApiClient, new: Any) -> Any:
 
 def run_plan(ctx: click.Context, path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], verbose: bool) -> None:
     from reconciler import spec
-    from reconciler.model.plan_render import render_plan
+    from reconciler.spec.plan_render import render_plan
 
     try:
         job_model = spec.load_job_file(path, variables=parse_var_flags(var_flags), var_files=list(var_files))

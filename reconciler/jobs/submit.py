@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 from reconciler import codec
 from reconciler.model.ids import is_valid_name, new_id
+from reconciler.model.job import Job
 from reconciler.model.objects import Evaluation, JobRecord
-from reconciler.spec.model import Job
 from reconciler.store import Store, Txn
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.spec.model import Job
+from reconciler.model.job import Job
 
 
 class DesiredStatus(StrEnum):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from reconciler.spec.model import Check
+from reconciler.model.job import Check
 
 
 class CheckState(StrEnum):

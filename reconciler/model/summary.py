@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.model.job import Job
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -16,7 +17,6 @@ from reconciler.model.objects import (
     EvalStatus,
     Evaluation,
 )
-from reconciler.spec.model import Job
 
 _TERMINAL_CLIENT = (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
 

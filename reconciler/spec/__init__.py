@@ -12,7 +12,7 @@ The public surface other packages use (API, CLI, specs watcher, plan):
 - `format_hcl(job) -> str`, `job_to_yaml(job) -> str`, `render_job(job, "json"|"yaml"|"hcl") -> str`
 - `SpecError` (the one error type, `.errors: list[SpecIssue]`)
 
-Names are imported on first use, so `import reconciler.spec.model` (what most of the code
+Names are imported on first use, so `import reconciler.model.job` (what most of the code
 base needs) does not load the HCL and YAML parsers.
 """
 
@@ -21,6 +21,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from reconciler.model.job import Job
+
 # Light modules (no parser libraries) are imported at once; some share a name with the
 # function they export (`validate`, `canonical`, `render_diff`), so they must not be lazy.
 from reconciler.spec.canonical import canonical, spec_hash
@@ -28,7 +30,6 @@ from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.diff import JobDiff, diff_jobs
 from reconciler.spec.diff_json import diff_to_nomad
 from reconciler.spec.errors import SpecError, SpecIssue
-from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
 from reconciler.spec.render_diff import render_diff
 from reconciler.spec.validate import validate

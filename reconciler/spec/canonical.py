@@ -12,8 +12,8 @@ import hashlib
 import json
 from typing import Any
 
+from reconciler.model.job import Job
 from reconciler.spec.defaults import fill_defaults
-from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_to_nomad
 
 

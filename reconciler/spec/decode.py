@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from reconciler.spec.drivers import coerce_config
-from reconciler.spec.errors import Issues
-from reconciler.spec.model import (
+from reconciler.model.job import (
     Artifact,
     Check,
     CheckRestart,
@@ -34,6 +32,8 @@ from reconciler.spec.model import (
     Template,
     UpdateStrategy,
 )
+from reconciler.spec.drivers import coerce_config
+from reconciler.spec.errors import Issues
 from reconciler.spec.rawtree import RawBlock
 from reconciler.spec.reader import FieldReader, Positions
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 
-from reconciler.spec.model import Job, JobType, ReschedulePolicy, RestartPolicy, Service, UpdateStrategy
+from reconciler.model.job import Job, JobType, ReschedulePolicy, RestartPolicy, Service, UpdateStrategy
 
 
 def default_service_name(job: Job, group: str, task: str | None) -> str:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.model.job import Job
 from reconciler.spec.defaults import fill_defaults
-from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_to_nomad
 
 

@@ -13,10 +13,7 @@ import re
 from dataclasses import fields
 from typing import Any
 
-from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
-from reconciler.spec.durations import format_duration
-from reconciler.spec.expressions import is_runtime_reference, matching_brace
-from reconciler.spec.model import (
+from reconciler.model.job import (
     Artifact,
     Check,
     CheckRestart,
@@ -37,6 +34,9 @@ from reconciler.spec.model import (
     Template,
     UpdateStrategy,
 )
+from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
+from reconciler.spec.durations import format_duration
+from reconciler.spec.expressions import is_runtime_reference, matching_brace
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 KEYWORDS = frozenset({"true", "false", "null", "in", "for", "if", "for_each", "else", "endif", "endfor"})

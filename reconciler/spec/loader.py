@@ -15,13 +15,13 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from reconciler.model.job import Job
 from reconciler.spec.decode import decode_job
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.errors import NOWHERE, Issues, Pos, SpecError, SpecIssue
 from reconciler.spec.hcl_reader import Locals, split_top, to_raw
 from reconciler.spec.hcl_syntax import parse_tree
 from reconciler.spec.json_positions import locate
-from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_from_nomad
 from reconciler.spec.rawtree import RawBlock
 from reconciler.spec.reader import Positions

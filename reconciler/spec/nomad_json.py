@@ -17,7 +17,7 @@ import types
 import typing
 from typing import Any
 
-from reconciler.spec import model as m
+from reconciler.model import job as m
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.errors import SpecError, SpecIssue, quote, suggestion
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from reconciler.model.job import Job
 from reconciler.spec.errors import SpecError, SpecIssue
 from reconciler.spec.hcl_format import format_hcl
-from reconciler.spec.model import Job
 from reconciler.spec.nomad_json import job_to_nomad
 from reconciler.spec.yaml_format import job_to_yaml
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.model.ids import is_valid_name
+from reconciler.model.job import Check, Job, Service, Task, TaskGroup, UpdateStrategy
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
-from reconciler.spec.model import Check, Job, Service, Task, TaskGroup, UpdateStrategy
 
 NAME_RULE = "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"
 

@@ -14,11 +14,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from reconciler.model.job import Job
 from reconciler.spec.errors import Issues, SpecError
 from reconciler.spec.hcl_format import format_hcl
 from reconciler.spec.hcl_reader import Locals, split_top, to_raw
 from reconciler.spec.hcl_syntax import parse_tree
-from reconciler.spec.model import Job
 from reconciler.spec.rawtree import RawBlock
 from reconciler.spec.yaml_reader import LABELLED
 

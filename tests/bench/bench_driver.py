@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from controllers.driver_runner import NodeAgent  # noqa: E402
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port  # noqa: E402
 from reconciler.model.ids import new_id  # noqa: E402
+from reconciler.model.job import SECOND, Job, Network, Port, Task, TaskGroup  # noqa: E402
 from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, DesiredStatus, JobRecord  # noqa: E402
 from reconciler.runtime import Informer  # noqa: E402
-from reconciler.spec.model import SECOND, Job, Network, Port, Task, TaskGroup  # noqa: E402
 from reconciler.store import Store  # noqa: E402
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"

@@ -21,8 +21,8 @@ from controllers.scheduler.controller import SchedulerController
 from controllers.scheduler.plan import PlanCache, plan_job
 from reconciler import codec
 from reconciler.model.ids import new_id
+from reconciler.model.job import Job, Network, Port, Resources, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Evaluation, JobRecord, Node, NodeResources
-from reconciler.spec.model import Job, Network, Port, Resources, Task, TaskGroup
 from reconciler.store import Store, StoreError, Txn, WatchEvent
 
 COUNT = int(os.environ.get("BENCH_COUNT", "10000"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from reconciler.model.job import SECOND, UpdateStrategy
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -14,7 +15,6 @@ from reconciler.model.objects import (
     DeploymentStatus,
     TaskState,
 )
-from reconciler.spec.model import SECOND, UpdateStrategy
 from tests.scheduler.factories import mock_alloc, mock_job
 
 DEP = "dep-1"

@@ -17,8 +17,8 @@ from reconciler.deployments import promote_deployment
 from reconciler.deployments.health import health_of
 from reconciler.deployments.ops import for_job
 from reconciler.jobs import submit_job
+from reconciler.model.job import Job, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
-from reconciler.spec.model import Job, UpdateStrategy
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
 from tests.scheduler.sim import add_node, allocs
@@ -144,7 +144,7 @@ def test_unhealthy_allocation_fails_and_auto_reverts(store: Store, controllers: 
 
 def test_checks_health_waits_for_every_check_passing(store: Store, controllers: None) -> None:
     from controllers.deployments.health import CheckResult
-    from reconciler.spec.model import Check, Service
+    from reconciler.model.job import Check, Service
 
     add_node(store, "n1", cpu=100_000, memory=100_000)
     job = web(1, max_parallel=1, health_check="checks")

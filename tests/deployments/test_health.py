@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from controllers.deployments.health import CheckResult, judge
+from reconciler.model.job import SECOND, Check, Service, TaskGroup, UpdateStrategy
 from reconciler.model.objects import AllocHealth, AllocStatus, TaskState
-from reconciler.spec.model import SECOND, Check, Service, TaskGroup, UpdateStrategy
 from tests.deployments.factories import job, new, running
 
 JOB = job(3)

@@ -17,8 +17,8 @@ import pytest
 from controllers.driver_runner import NodeAgent, procfs
 from reconciler.agent.etcd_process import free_port
 from reconciler.model.ids import new_id
+from reconciler.model.job import SECOND, Job, Network, Port, RestartPolicy, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, JobRecord
-from reconciler.spec.model import SECOND, Job, Network, Port, RestartPolicy, Task, TaskGroup
 from reconciler.store import Store
 from tests.waiting import wait_for
 

@@ -18,7 +18,7 @@ import pytest
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.artifacts import ArtifactError, fetch
 from controllers.driver_runner.templates import TemplateError, destination, render
-from reconciler.spec.model import Artifact, Task, Template
+from reconciler.model.job import Artifact, Task, Template
 from reconciler.store import Store
 from tests.driver_runner.conftest import event_types, make_alloc, make_job, put_alloc, put_job, wait_status
 from tests.waiting import wait_for

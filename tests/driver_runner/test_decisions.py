@@ -10,8 +10,8 @@ from controllers.driver_runner import restarts, status, taskenv
 from controllers.driver_runner.procfs import parse_signal
 from controllers.driver_runner.restarts import Action, Tracker, decide
 from reconciler.model.alloc_dir import AllocDir, PathEscapeError, inside
+from reconciler.model.job import SECOND, Job, RestartPolicy, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node, TaskState
-from reconciler.spec.model import SECOND, Job, RestartPolicy, Task, TaskGroup
 
 FAIL2 = RestartPolicy(attempts=2, interval=60 * SECOND, delay=15 * SECOND, mode="fail")
 DELAY2 = RestartPolicy(attempts=2, interval=60 * SECOND, delay=15 * SECOND, mode="delay")

@@ -24,8 +24,8 @@ from reconciler.api.errors import ApiError
 from reconciler.cli.alloc_cmds import alloc_exec, alloc_logs, alloc_restart, alloc_status, alloc_stop  # noqa: F401
 from reconciler.cli.groups import cli
 from reconciler.model.alloc_dir import log_files, read_logs, tail_lines
+from reconciler.model.job import LogConfig, Task
 from reconciler.model.objects import Allocation
-from reconciler.spec.model import LogConfig, Task
 from reconciler.store import Store
 from tests.driver_runner.conftest import (
     event_types,

@@ -9,8 +9,8 @@ import pytest
 from controllers.driver_runner import NodeAgent, cgroups
 from controllers.driver_runner.drivers import ExecDriver, TaskContext
 from controllers.driver_runner.fingerprint import interface_address
+from reconciler.model.job import Task
 from reconciler.model.objects import Node
-from reconciler.spec.model import Task
 from reconciler.store import Store
 from tests.waiting import wait_for
 

@@ -7,8 +7,8 @@ import sys
 import urllib.request
 
 from controllers.driver_runner import NodeAgent
+from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import DesiredStatus
-from reconciler.spec.model import SECOND, RestartPolicy, Task
 from reconciler.store import Store
 from tests.driver_runner.conftest import (
     ProcessGuard,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.agent.etcd_process import EmbeddedEtcd
+from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import DesiredStatus
-from reconciler.spec.model import SECOND, RestartPolicy, Task
 from reconciler.store import Store
 from tests.driver_runner.conftest import (
     event_types,

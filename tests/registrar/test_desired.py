@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from controllers.registrar.desired import check_id, desired_registrations, interpolate, should_register
+from reconciler.model.job import Check, Job, Service, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, Node
-from reconciler.spec.model import Check, Job, Service, Task, TaskGroup
 
 NODE = Node(id="node-1", name="n1", datacenter="dc1", address="127.0.0.5")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from controllers.registrar import Registrar
+from reconciler.model.job import Check, Job, Service, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, JobRecord, Node
 from reconciler.model.services import CheckStatus, ServiceRegistration
-from reconciler.spec.model import Check, Job, Service, Task, TaskGroup
 from reconciler.store import Store
 from tests.router.backend import Backend
 from tests.waiting import wait_for

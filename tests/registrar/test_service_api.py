@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli.main import cli
+from reconciler.model.job import Check
 from reconciler.model.objects import Allocation
 from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
-from reconciler.spec.model import Check
 from reconciler.store import Store
 from tests.api.server import ApiServer, make_server
 

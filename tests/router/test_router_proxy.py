@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from controllers.router import Router
+from reconciler.model.job import Check
 from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
-from reconciler.spec.model import Check
 from reconciler.store import Store
 from tests.router.backend import Backend
 from tests.waiting import wait_for

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from controllers.router.table import RouteSpec, build_table, describe, parse_tag, rewrite_path
+from reconciler.model.job import Check
 from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
-from reconciler.spec.model import Check
 
 
 def reg(name: str, alloc: str, port: int, tags: list[str], checks: int = 0) -> ServiceRegistration:

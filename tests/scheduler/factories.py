@@ -6,8 +6,8 @@ import dataclasses
 from typing import Any
 
 from controllers.scheduler.reconcile import ReconcileResult
+from reconciler.model.job import Job, Network, Port, Resources, Task, TaskGroup, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocStatus, Node, NodeResources
-from reconciler.spec.model import Job, Network, Port, Resources, Task, TaskGroup, UpdateStrategy
 
 
 def mock_job(

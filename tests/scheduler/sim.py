@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from reconciler.model.ids import new_id
+from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
-from reconciler.spec.model import Job
 from reconciler.store import Store
 from tests.scheduler.factories import mock_node
 from tests.waiting import wait_for  # noqa: F401 - re-exported for the scheduler tests

@@ -10,8 +10,8 @@ import pytest
 import reconciler.spec
 from reconciler import codec
 from reconciler.cli.client import ApiClient, ApiClientError
+from reconciler.model.job import Job, Port
 from reconciler.model.objects import AllocStatus, Node
-from reconciler.spec.model import Job, Port
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
 from tests.scheduler.sim import add_node, allocs, get_eval, submit, wait_for

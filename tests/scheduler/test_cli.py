@@ -8,8 +8,8 @@ from click.testing import CliRunner
 import reconciler.cli.sched_cmds  # noqa: F401 - registers the commands
 from reconciler.cli.client import ApiClient
 from reconciler.cli.groups import cli
+from reconciler.model.job import Port
 from reconciler.model.objects import Node
-from reconciler.spec.model import Port
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
 from tests.scheduler.sim import add_node, get_eval, submit, wait_for

@@ -11,8 +11,8 @@ import pytest
 
 from controllers.liveness.controller import LivenessController
 from controllers.scheduler.controller import SchedulerController
+from reconciler.model.job import Port
 from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
-from reconciler.spec.model import Port
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job, with_count
 from tests.scheduler.sim import add_node, allocs, get_eval, submit, wait_for
@@ -117,8 +117,8 @@ def test_two_schedulers_never_double_place(store: Store) -> None:
 
 
 def test_failed_allocation_is_rescheduled_after_its_delay(store: Store, scheduler: SchedulerController) -> None:
+    from reconciler.model.job import ReschedulePolicy
     from reconciler.model.objects import AllocStatus
-    from reconciler.spec.model import ReschedulePolicy
 
     add_node(store, "n1")
     job = mock_job(1)
@@ -138,8 +138,8 @@ def test_failed_allocation_is_rescheduled_after_its_delay(store: Store, schedule
 
 
 def test_destructive_update_honours_max_parallel(store: Store, scheduler: SchedulerController) -> None:
+    from reconciler.model.job import Resources, UpdateStrategy
     from reconciler.model.objects import AllocStatus
-    from reconciler.spec.model import Resources, UpdateStrategy
 
     add_node(store, "n1", cpu=100_000, memory=100_000)
     job = dataclasses.replace(mock_job(3), update=UpdateStrategy(max_parallel=1))

@@ -13,8 +13,8 @@ from controllers.scheduler.feasibility import (
     version_matches,
 )
 from controllers.scheduler.state import NodeState
+from reconciler.model.job import Constraint, Port
 from reconciler.model.objects import AllocatedPort
-from reconciler.spec.model import Constraint, Port
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node
 
 NODE = mock_node(

@@ -11,9 +11,9 @@ from controllers.scheduler.decide import decide
 from controllers.scheduler.ports import assign_ports
 from controllers.scheduler.rank import anti_affinity_penalty, binpack_score, sample_limit, shuffled
 from controllers.scheduler.state import NodeState
+from reconciler.model.job import Constraint, Network, Port
 from reconciler.model.objects import Allocation
 from reconciler.model.plan import describe_failure, failure_heading, scheduler_dry_run
-from reconciler.spec.model import Constraint, Network, Port
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node, nodes_map, with_count
 
 NOW = 1000.0

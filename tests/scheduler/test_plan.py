@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from controllers.scheduler.plan import PlanCache, plan_job
+from reconciler.model.job import Port
 from reconciler.model.objects import AllocatedPort
 from reconciler.model.plan import DesiredUpdates, PlanResult, describe_failure, scheduler_dry_run
-from reconciler.spec.model import Port
 from reconciler.store import Store
 from tests.scheduler.factories import mock_alloc, mock_job, with_count
 from tests.scheduler.sim import add_node, submit

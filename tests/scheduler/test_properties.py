@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controllers.scheduler.decide import decide
+from reconciler.model.job import Port, ReschedulePolicy
 from reconciler.model.objects import Allocation, AllocStatus, Node
-from reconciler.spec.model import Port, ReschedulePolicy
 from tests.scheduler.factories import mock_job, mock_node, with_count
 
 OPS = st.lists(

@@ -15,8 +15,8 @@ from controllers.scheduler.reconcile import (
     reconcile,
     tasks_updated,
 )
+from reconciler.model.job import SECOND, Job, ReschedulePolicy, Resources, UpdateStrategy
 from reconciler.model.objects import ClientStatus, DesiredStatus, NodeStatus
-from reconciler.spec.model import SECOND, Job, ReschedulePolicy, Resources, UpdateStrategy
 from tests.scheduler.factories import (
     assert_results,
     mock_alloc,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controllers.scheduler.reschedule import eligible, reschedule_delay
-from reconciler.spec.model import HOUR, SECOND, ReschedulePolicy
+from reconciler.model.job import HOUR, SECOND, ReschedulePolicy
 from tests.scheduler.factories import mock_alloc, mock_job
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from reconciler.model import job as m
 from reconciler.spec import fill_defaults
-from reconciler.spec import model as m
 
 names = st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)
 texts = st.text(max_size=12)

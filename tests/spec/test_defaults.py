@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.model.job import HOUR, MINUTE, SECOND
 from reconciler.spec import parse_job
-from reconciler.spec.model import HOUR, MINUTE, SECOND
 
 TEMPLATE = """
 job "j" {{

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
+from reconciler.model.job import Job
 from reconciler.spec import diff_jobs, diff_to_nomad, load_job_file, render_diff
 from reconciler.spec.diff import DiffType
-from reconciler.spec.model import Job
 from tests.spec.paths import EXAMPLES, PLANS
 
 

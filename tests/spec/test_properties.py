@@ -6,6 +6,7 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 
+from reconciler.model.job import Job
 from reconciler.spec import (
     canonical,
     diff_jobs,
@@ -17,7 +18,6 @@ from reconciler.spec import (
 )
 from reconciler.spec.diff import DiffType
 from reconciler.spec.loader import read_job
-from reconciler.spec.model import Job
 from tests.spec.strategies import jobs
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

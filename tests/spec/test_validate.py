@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from reconciler.model.job import Job, Port, Service, Task
 from reconciler.spec import load_job_file, validate
-from reconciler.spec.model import Job, Port, Service, Task
 from tests.spec.paths import EXAMPLES
 
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from controllers.driver_runner import cgroups
 from controllers.driver_runner.handles import LaunchSpec
-from reconciler.spec.model import Task
+from reconciler.model.job import Task
 
 
 class DriverError(Exception):
