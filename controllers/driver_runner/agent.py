@@ -21,6 +21,7 @@ from pathlib import Path
 
 from controllers.driver_runner import cgroups, fingerprint, handles, procfs
 from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
+from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
 from controllers.driver_runner.status_writer import StatusWriter
@@ -35,6 +36,7 @@ from reconciler.model.objects import (
     Node,
     NodeStatus,
 )
+from reconciler.model.services import ServiceRegistration
 from reconciler.runtime import Controller, Requeue
 from reconciler.store import Store, StoreError
 
@@ -57,6 +59,8 @@ class AllocWatcher(Controller):
         self.restarts = self.informer(self.keys.kind(RESTARTS_KIND), AllocRestartRequest,
                                       name=f"driver-runner:{node_id[:8]}:restarts")
         self.restarts.add_handler(self._on_restart)
+        self.catalog = CatalogView(self.informer(self.keys.services, ServiceRegistration,
+                                                 name=f"driver-runner:{node_id[:8]}:services"))
 
     def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
         obj = new or old
@@ -112,6 +116,7 @@ class NodeAgent:
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)
+        self.deps.catalog = self.watcher.catalog
         self._jobs: dict[tuple[str, str, int], JobRecord] = {}
         self._destroying: list[threading.Thread] = []
         self._previous: dict[str, AllocStatus] = {}

@@ -42,6 +42,10 @@ class TaskHost(Protocol):
 
     def task_finished(self, task: str) -> None: ...
 
+    def before_kill(self, task: str) -> None:
+        """Called on the task's own thread before its kill signal: blocks while the
+        allocation leaves the catalog and its shutdown delays pass."""
+
 
 class TaskRunner:
     def __init__(
@@ -191,6 +195,7 @@ class TaskRunner:
                 if outcome == "detach":
                     return
                 if outcome == "kill":
+                    self.host.before_kill(self.name)
                     self._kill_handle(self.handle)
                     self._finish_killed(self.handle)
                     return

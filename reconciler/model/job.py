@@ -188,6 +188,8 @@ class Task:
     logs: LogConfig = field(default_factory=LogConfig)
     kill_timeout: int = 5 * SECOND
     kill_signal: str = "SIGINT"
+    # between leaving the catalog and the kill signal (Nomad's task-level shutdown_delay)
+    shutdown_delay: int = 0
     user: str = ""
     leader: bool = False
     meta: dict[str, str] = field(default_factory=dict)
@@ -215,6 +217,8 @@ class TaskGroup:
     update: UpdateStrategy | None = None  # None: the job's
     meta: dict[str, str] = field(default_factory=dict)
     ephemeral_disk: EphemeralDisk = field(default_factory=EphemeralDisk)
+    # the group's services leave the catalog, then this wait, then the tasks are signalled
+    shutdown_delay: int = 0
 
 
 @dataclass

@@ -117,6 +117,7 @@ class Decoder:
         g = TaskGroup(name=raw.labels[0])
         g.count = r.integer("count", g.count, want=NON_NEGATIVE)
         g.meta = r.str_map("meta")
+        g.shutdown_delay = r.duration("shutdown_delay", g.shutdown_delay)
         g.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         g.networks = [self.network(b, p) for b, p in r.blocks("network")]
         g.services = [self.service(b, p) for b, p in r.blocks("service")]
@@ -244,6 +245,7 @@ class Decoder:
         t.logs = self.logs(*found) if found else LogConfig()
         t.kill_timeout = r.duration("kill_timeout", t.kill_timeout)
         t.kill_signal = r.text("kill_signal", t.kill_signal)
+        t.shutdown_delay = r.duration("shutdown_delay", t.shutdown_delay)
         t.user = r.text("user", t.user)
         t.leader = r.flag("leader", t.leader)
         t.meta = r.str_map("meta")

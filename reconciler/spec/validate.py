@@ -114,6 +114,7 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
     if t.resources.memory_max and t.resources.memory_max < t.resources.memory:
         c.add(f"{path}.resources.memory_max", "must not be less than memory")
     c.non_negative(f"{path}.kill_timeout", t.kill_timeout, "a non-negative duration")
+    c.non_negative(f"{path}.shutdown_delay", t.shutdown_delay, "a non-negative duration")
     c.non_negative(f"{path}.logs.max_files", t.logs.max_files)
     c.non_negative(f"{path}.logs.max_file_size", t.logs.max_file_size)
     for i, a in enumerate(t.artifacts):
@@ -131,6 +132,7 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
 def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     c.name(path, g.name, "group name")
     c.non_negative(f"{path}.count", g.count)
+    c.non_negative(f"{path}.shutdown_delay", g.shutdown_delay, "a non-negative duration")
     labels: set[str] = set()
     statics: dict[int, str] = {}
     for n_i, network in enumerate(g.networks):
