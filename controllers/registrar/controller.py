@@ -90,7 +90,7 @@ class Registrar(Controller):
                                               daemon=True)
         self._lease_thread.start()
         ours = {a.id for a in self.allocs.by_index("node", self.node.id)}
-        ours |= {s.alloc_id for s in self.services.list() if s.node_id == self.node.id}
+        ours |= {s.alloc_id for s in self.services.list() if s.node_id == self.node.id and not s.source}
         for alloc_id in ours:
             self.enqueue(alloc_id)
 

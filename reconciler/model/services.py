@@ -47,6 +47,9 @@ class ServiceRegistration:
     checks: list[RegisteredCheck] = field(default_factory=list)
     canary: bool = False
     create_time: float = 0.0
+    # who wrote it: "" the registrar (for an allocation); "agent" the Consul agent API
+    # (`/v1/agent/service/register`, a service no job runs; kept until deregistered)
+    source: str = ""
     schema: int = 1
 
 

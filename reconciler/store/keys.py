@@ -117,3 +117,35 @@ class Keys:
 
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]
+
+    # the Consul-compatible KV store: a user's key is kept as written (slashes included),
+    # so a Consul prefix listing (`?recurse`) is an etcd prefix listing
+    @property
+    def kv_entries(self) -> str:
+        return self.kind("kv")
+
+    def kv(self, key: str) -> str:
+        return self.kv_entries + kv_key(key)
+
+    def kv_user_key(self, key: str) -> str:
+        """The user's key of an etcd key under `kv/`."""
+        return key[len(self.kv_entries):]
+
+
+KV_KEY_MAX = 512
+
+
+def kv_key(key: str, *, prefix: bool = False) -> str:
+    """A Consul KV key checked before it becomes part of an etcd key: no control characters,
+    no `.` or `..` segment, no leading `/`, at most 512 bytes; empty only as a prefix."""
+    if not key and not prefix:
+        raise ValueError("a KV key must not be empty")
+    if len(key.encode()) > KV_KEY_MAX:
+        raise ValueError(f"KV key is {len(key.encode())} bytes; the limit is {KV_KEY_MAX}")
+    if key.startswith("/"):
+        raise ValueError(f"invalid KV key {key!r}: must not start with '/'")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        raise ValueError(f"invalid KV key {key!r}: control characters are not allowed")
+    if any(seg in (".", "..") for seg in key.split("/")):
+        raise ValueError(f"invalid KV key {key!r}: '.' and '..' segments are not allowed")
+    return key
