@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reconciler.model.alloc_status import finished_for_deployment
 from reconciler.model.job import Job, TaskGroup, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocHealth, AllocStatus, ClientStatus, DesiredStatus
 
@@ -47,16 +48,6 @@ def _tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float 
     return since
 
 
-def _failed(alloc: Allocation, status: AllocStatus | None) -> bool:
-    if alloc.client_status in (ClientStatus.FAILED, ClientStatus.LOST):
-        return True
-    if status is None:
-        return False
-    if status.client_status in (ClientStatus.FAILED, ClientStatus.LOST, ClientStatus.COMPLETE):
-        return True
-    return any(ts.failed or ts.state == "dead" for ts in status.task_states.values())
-
-
 @dataclass(frozen=True)
 class Judgement:
     health: AllocHealth
@@ -78,7 +69,7 @@ def judge(
         return Judgement(prev, None)
     if upd.health_check == "manual" or alloc.desired_status != DesiredStatus.RUN:
         return Judgement(prev, None)
-    if _failed(alloc, status):
+    if finished_for_deployment(alloc, status):  # COMPLETE counts as failed here
         return Judgement(dataclasses.replace(prev, healthy=False, timestamp=now), None)
     deadline = alloc.create_time + upd.healthy_deadline / NS if upd.healthy_deadline else None
     since = _tasks_running_since(group, status)

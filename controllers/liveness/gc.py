@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from reconciler.model.alloc_status import client_terminal
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -21,10 +22,10 @@ from reconciler.model.objects import (
     EvalStatus,
     Evaluation,
     Node,
+    NodeStatus,
 )
 
 _FINISHED_EVAL = (EvalStatus.COMPLETE, EvalStatus.FAILED, EvalStatus.CANCELED)
-_CLIENT_DONE = (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
 
 
 def evals_to_collect(evals: Iterable[Evaluation], *, now: float, after: float) -> list[Evaluation]:
@@ -56,11 +57,7 @@ def allocs_to_collect(
                 out.append(a)
             continue
         node = nodes.get(a.node_id)
-        done = (
-            a.client_status in _CLIENT_DONE
-            or (st is not None and st.client_status in _CLIENT_DONE)
-            or node is None or node.status == "down"
-        )
+        done = client_terminal(a, statuses) or node is None or node.status == NodeStatus.DOWN
         if done:
             out.append(a)
     return out

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from controllers.scheduler.reschedule import next_reschedule_time
+from reconciler.model.alloc_status import client_status, is_terminal
 from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import (
     Allocation,
@@ -126,28 +127,8 @@ class ReconcileResult:
         return min((d.at for d in self.reschedule_later), default=None)
 
 
-def client_status_of(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
-    if alloc.client_status:
-        return alloc.client_status
-    st = statuses.get(alloc.id)
-    return st.client_status if st else ClientStatus.PENDING
-
-
-_CLIENT_TERMINAL = frozenset((ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST))
-
-
-def is_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
-    """Stopped by the server, or finished on the client (complete, failed, lost). Runs over
-    every allocation of the cluster for each plan (node usage), so it is kept flat."""
-    if alloc.desired_status != DesiredStatus.RUN:
-        return True
-    cs = alloc.client_status
-    if not cs:
-        st = statuses.get(alloc.id)
-        if st is None:
-            return False
-        cs = st.client_status
-    return cs in _CLIENT_TERMINAL
+client_status_of = client_status
+"""The allocation's client status (the model's one definition, reconciler.model.alloc_status)."""
 
 
 def node_lost(node: Node | None) -> bool:

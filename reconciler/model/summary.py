@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.model.alloc_status import client_status, is_terminal
 from reconciler.model.job import Job
 from reconciler.model.objects import (
     Allocation,
@@ -18,7 +19,7 @@ from reconciler.model.objects import (
     Evaluation,
 )
 
-_TERMINAL_CLIENT = (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
+__all__ = ["GroupSummary", "JobSummary", "client_status", "summarize"]
 
 
 @dataclass
@@ -41,17 +42,6 @@ class GroupSummary:
 class JobSummary:
     status: str = "pending"
     groups: dict[str, GroupSummary] = field(default_factory=dict)
-
-
-def client_status(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
-    if alloc.client_status:
-        return alloc.client_status
-    st = statuses.get(alloc.id)
-    return st.client_status if st else ClientStatus.PENDING
-
-
-def alloc_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
-    return alloc.desired_status != DesiredStatus.RUN or client_status(alloc, statuses) in _TERMINAL_CLIENT
 
 
 def summarize(
@@ -83,7 +73,7 @@ def summarize(
             g.complete += 1
         elif cs == ClientStatus.LOST:
             g.lost += 1
-        if not alloc_terminal(a, statuses):
+        if not is_terminal(a, statuses):
             any_live = True
     evals = list(evals)
     latest = max(evals, key=lambda e: e.create_time, default=None)
