@@ -16,18 +16,9 @@ from dataclasses import dataclass
 from reconciler.model.alloc_status import finished_for_deployment
 from reconciler.model.job import Job, TaskGroup, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocHealth, AllocStatus, ClientStatus, DesiredStatus
+from reconciler.model.services import CheckState, CheckStatus
 
 NS = 1e9
-
-
-@dataclass
-class CheckResult:
-    """What the registrar writes under `checks/<alloc>/<check>` (the fields read here)."""
-
-    alloc_id: str = ""
-    check_id: str = ""
-    status: str = "critical"  # passing | warning | critical
-    time: float = 0.0
 
 
 def expected_checks(group: TaskGroup) -> int:
@@ -57,7 +48,7 @@ class Judgement:
 def judge(
     alloc: Allocation,
     status: AllocStatus | None,
-    checks: list[CheckResult],
+    checks: list[CheckStatus],
     group: TaskGroup,
     upd: UpdateStrategy,
     prev: AllocHealth | None,
@@ -74,7 +65,7 @@ def judge(
     deadline = alloc.create_time + upd.healthy_deadline / NS if upd.healthy_deadline else None
     since = _tasks_running_since(group, status)
     if since is not None and upd.health_check == "checks" and expected_checks(group) > 0:
-        passing = len(checks) >= expected_checks(group) and all(c.status == "passing" for c in checks)
+        passing = len(checks) >= expected_checks(group) and all(c.status == CheckState.PASSING for c in checks)
         # when checks started passing is not recorded by the registrar: remember when we saw it
         since = max(since, prev.passing_since or now) if passing else None
     if since is None:
@@ -94,7 +85,7 @@ def judge_all(
     job: Job,
     allocs: list[Allocation],
     statuses: Mapping[str, AllocStatus],
-    checks: Mapping[str, list[CheckResult]],
+    checks: Mapping[str, list[CheckStatus]],
     prev: Mapping[str, AllocHealth],
     *,
     now: float,

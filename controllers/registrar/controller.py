@@ -26,7 +26,7 @@ from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
-from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
+from reconciler.model.services import CheckState, CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.runtime import Controller, Requeue
 from reconciler.store import Store, StoreError
 from reconciler.store.client import Lease
@@ -239,7 +239,7 @@ class Registrar(Controller):
                               c.protocol or "http", timeout)
         names = (reg.service_name, c.name or rc.id, rc.id)
 
-        def write(status: str, output: str) -> None:
+        def write(status: CheckState, output: str) -> None:
             lease = self._lease
             if lease is None:
                 return

@@ -56,7 +56,7 @@ class CheckStatus:
     check_id: str
     check_name: str = ""
     service_name: str = ""
-    status: str = CheckState.CRITICAL
+    status: CheckState = CheckState.CRITICAL
     output: str = ""
     time: float = 0.0
     schema: int = 1
