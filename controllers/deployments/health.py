@@ -14,11 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.model.alloc_status import finished_for_deployment
-from reconciler.model.job import Job, TaskGroup, UpdateStrategy
-from reconciler.model.objects import Allocation, AllocHealth, AllocStatus, ClientStatus, DesiredStatus
+from reconciler.model.ids import AllocId
+from reconciler.model.job import SECOND, HealthCheck, Job, TaskGroup, UpdateStrategy
+from reconciler.model.objects import (
+    Allocation,
+    AllocHealth,
+    AllocStatus,
+    ClientStatus,
+    DesiredStatus,
+    TaskRunState,
+)
 from reconciler.model.services import CheckState, CheckStatus
-
-NS = 1e9
 
 
 def expected_checks(group: TaskGroup) -> int:
@@ -33,7 +39,7 @@ def _tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float 
     since = 0.0
     for t in group.tasks:
         ts = status.task_states.get(t.name)
-        if ts is None or ts.state != "running":
+        if ts is None or ts.state != TaskRunState.RUNNING:
             return None
         since = max(since, ts.started_at)
     return since
@@ -58,13 +64,13 @@ def judge(
     prev = prev or AllocHealth()
     if prev.healthy is not None:
         return Judgement(prev, None)
-    if upd.health_check == "manual" or alloc.desired_status != DesiredStatus.RUN:
+    if upd.health_check == HealthCheck.MANUAL or alloc.desired_status != DesiredStatus.RUN:
         return Judgement(prev, None)
     if finished_for_deployment(alloc, status):  # COMPLETE counts as failed here
         return Judgement(dataclasses.replace(prev, healthy=False, timestamp=now), None)
-    deadline = alloc.create_time + upd.healthy_deadline / NS if upd.healthy_deadline else None
+    deadline = alloc.create_time + upd.healthy_deadline / SECOND if upd.healthy_deadline else None
     since = _tasks_running_since(group, status)
-    if since is not None and upd.health_check == "checks" and expected_checks(group) > 0:
+    if since is not None and upd.health_check == HealthCheck.CHECKS and expected_checks(group) > 0:
         passing = len(checks) >= expected_checks(group) and all(c.status == CheckState.PASSING for c in checks)
         # when checks started passing is not recorded by the registrar: remember when we saw it
         since = max(since, prev.passing_since or now) if passing else None
@@ -72,7 +78,7 @@ def judge(
         if deadline is not None and now >= deadline:
             return Judgement(dataclasses.replace(prev, healthy=False, passing_since=0.0, timestamp=now), None)
         return Judgement(dataclasses.replace(prev, passing_since=0.0), deadline)
-    ready_at = since + upd.min_healthy_time / NS
+    ready_at = since + upd.min_healthy_time / SECOND
     if now >= ready_at:
         return Judgement(dataclasses.replace(prev, healthy=True, passing_since=since, timestamp=now), None)
     if deadline is not None and now >= deadline:
@@ -84,7 +90,7 @@ def judge(
 def judge_all(
     job: Job,
     allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
+    statuses: Mapping[AllocId, AllocStatus],
     checks: Mapping[str, list[CheckStatus]],
     prev: Mapping[str, AllocHealth],
     *,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from reconciler.model.alloc_status import client_terminal
+from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -43,7 +44,7 @@ def evals_to_collect(evals: Iterable[Evaluation], *, now: float, after: float) -
 
 
 def allocs_to_collect(
-    allocs: Iterable[Allocation], statuses: Mapping[str, AllocStatus], nodes: Mapping[str, Node], *,
+    allocs: Iterable[Allocation], statuses: Mapping[AllocId, AllocStatus], nodes: Mapping[NodeId, Node], *,
     now: float, after: float,
 ) -> list[Allocation]:
     out = []

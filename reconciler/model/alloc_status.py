@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from reconciler.model.objects import AllocStatus, ClientStatus, DesiredStatus
+from reconciler.model.ids import AllocId
+from reconciler.model.objects import AllocStatus, ClientStatus, DesiredStatus, TaskRunState
 
 CLIENT_TERMINAL: frozenset[str] = frozenset((ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST))
 """Client statuses after which the node agent runs nothing more for the allocation."""
@@ -27,14 +28,14 @@ class AllocLike(Protocol):
     """The fields of an allocation these functions read."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> AllocId: ...
     @property
     def desired_status(self) -> str: ...
     @property
     def client_status(self) -> str | None: ...
 
 
-def client_status(alloc: AllocLike, statuses: Mapping[str, AllocStatus]) -> str:
+def client_status(alloc: AllocLike, statuses: Mapping[AllocId, AllocStatus]) -> str:
     """The allocation's client status: the scheduler's verdict (`lost`) if any, else what
     its node agent reported, else `pending`."""
     if alloc.client_status:
@@ -43,13 +44,13 @@ def client_status(alloc: AllocLike, statuses: Mapping[str, AllocStatus]) -> str:
     return st.client_status if st else ClientStatus.PENDING
 
 
-def client_terminal(alloc: AllocLike, statuses: Mapping[str, AllocStatus]) -> bool:
+def client_terminal(alloc: AllocLike, statuses: Mapping[AllocId, AllocStatus]) -> bool:
     """The client is done with the allocation (complete, failed or lost), whatever the
     scheduler wants of it (Nomad's `ClientTerminalStatus`)."""
     return client_status(alloc, statuses) in CLIENT_TERMINAL
 
 
-def is_terminal(alloc: AllocLike, statuses: Mapping[str, AllocStatus]) -> bool:
+def is_terminal(alloc: AllocLike, statuses: Mapping[AllocId, AllocStatus]) -> bool:
     """Stopped by the server, or finished on the client (Nomad's `TerminalStatus`)."""
     if alloc.desired_status != DesiredStatus.RUN:
         return True
@@ -73,4 +74,4 @@ def finished_for_deployment(alloc: AllocLike, status: AllocStatus | None) -> boo
         return False
     if status.client_status in CLIENT_TERMINAL:
         return True
-    return any(ts.failed or ts.state == "dead" for ts in status.task_states.values())
+    return any(ts.failed or ts.state == TaskRunState.DEAD for ts in status.task_states.values())

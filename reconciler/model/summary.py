@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.model.alloc_status import client_status, is_terminal
+from reconciler.model.ids import AllocId
 from reconciler.model.job import Job
 from reconciler.model.objects import (
     Allocation,
@@ -47,7 +48,7 @@ class JobSummary:
 def summarize(
     job: Job | None,
     allocs: Iterable[Allocation],
-    statuses: Mapping[str, AllocStatus],
+    statuses: Mapping[AllocId, AllocStatus],
     evals: Iterable[Evaluation] = (),
     *,
     stopped: bool = False,
