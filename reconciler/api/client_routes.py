@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import marshal
 import time
 from pathlib import Path
 from typing import Any
@@ -159,14 +158,9 @@ def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: 
     import subprocess
 
     adir = AllocDir(data_dir, alloc_id)
-    spec_path = adir.state / f"{task}.spec"
-    try:
-        with open(spec_path, "rb") as fh:
-            spec = marshal.load(fh)
-        if not isinstance(spec, dict):
-            raise ValueError("not a spec")
-    except (OSError, EOFError, ValueError, TypeError):
-        raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node") from None
+    spec = adir.read_launch_spec(task)
+    if not spec:
+        raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node")
     try:
         out = subprocess.run(cmd, cwd=spec.get("cwd") or str(adir.task_dir(task)), env=spec.get("env") or {},
                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
