@@ -40,7 +40,7 @@ def _parse_body_job(data: Any) -> spec.Job:
         raise ApiError(400, str(exc), field=first.path if first else "Job") from exc
 
 
-def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], str]:
+def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], JobStatus]:
     """Each job's status (pending/running/dead), derived from its allocations as Nomad does."""
     st = all_statuses(store)
     by_job: dict[tuple[str, str], list[Allocation]] = {}

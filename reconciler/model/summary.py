@@ -18,6 +18,7 @@ from reconciler.model.objects import (
     DesiredStatus,
     EvalStatus,
     Evaluation,
+    JobStatus,
 )
 
 __all__ = ["GroupSummary", "JobSummary", "client_status", "summarize"]
@@ -41,7 +42,7 @@ class GroupSummary:
 
 @dataclass
 class JobSummary:
-    status: str = "pending"
+    status: JobStatus = JobStatus.PENDING
     groups: dict[str, GroupSummary] = field(default_factory=dict)
 
 
@@ -84,9 +85,9 @@ def summarize(
                 out.groups.setdefault(grp, GroupSummary()).queued = n
     pending_eval = any(e.status in (EvalStatus.PENDING, EvalStatus.BLOCKED) for e in evals)
     if any_live:
-        out.status = "running"
+        out.status = JobStatus.RUNNING
     elif pending_eval and not stopped:
-        out.status = "pending"
+        out.status = JobStatus.PENDING
     elif any_alloc or evals or stopped:
-        out.status = "dead"
+        out.status = JobStatus.DEAD
     return out
