@@ -26,7 +26,7 @@ from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import AllocId, NodeId, is_valid_name
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
@@ -82,7 +82,7 @@ class AllocWatcher(Controller):
     def reconcile(self, key: str) -> Requeue | None:
         kind, _, ident = key.partition("/")
         if kind == "alloc":
-            return self.agent.reconcile_alloc(ident, self.allocs.get(self.keys.alloc(ident)))
+            return self.agent.reconcile_alloc(AllocId(ident), self.allocs.get(self.keys.alloc(ident)))
         if kind == "restart":
             self.agent.handle_restart(ident, self.restarts.get(self.keys.kind(RESTARTS_KIND) + ident))
         return None
@@ -105,7 +105,7 @@ class NodeAgent:
         attrs = fingerprint.attributes(address)
         attrs.update(driver_attrs)
         self.node = Node(
-            id=load_node_id(self.data_dir), name=node_name, datacenter=datacenter, address=address,
+            id=NodeId(load_node_id(self.data_dir)), name=node_name, datacenter=datacenter, address=address,
             http_addr=http_addr, status=NodeStatus.READY, resources=fingerprint.resources(), drivers=health,
             attributes=attrs, meta=dict(meta or {}), min_dynamic_port=port_range[0], max_dynamic_port=port_range[1],
             node_class=node_class,
@@ -119,7 +119,7 @@ class NodeAgent:
         self.deps.catalog = self.watcher.catalog
         self._jobs: dict[tuple[str, str, int], JobRecord] = {}
         self._destroying: list[threading.Thread] = []
-        self._previous: dict[str, AllocStatus] = {}
+        self._previous: dict[AllocId, AllocStatus] = {}
 
     @property
     def node_id(self) -> str:
@@ -164,7 +164,7 @@ class NodeAgent:
             rec = self._jobs[k] = got.value
         return rec
 
-    def reconcile_alloc(self, alloc_id: str, alloc: Allocation | None) -> Requeue | None:
+    def reconcile_alloc(self, alloc_id: AllocId, alloc: Allocation | None) -> Requeue | None:
         with self._lock:
             runner = self.runners.get(alloc_id)
         if alloc is None or alloc.node_id != self.node.id:
