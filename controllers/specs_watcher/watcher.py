@@ -21,9 +21,8 @@ from watchdog.observers import Observer
 
 from controllers.specs_watcher.files import is_job_file, job_files
 from reconciler import spec
-from reconciler.jobs import stop_job, submit_job
-from reconciler.jobs.submit import InvalidIdentifier, JobNotFound
 from reconciler.model.objects import JobRecord
+from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, stop_job, submit_job
 from reconciler.runtime.workqueue import ShutDown, WorkQueue
 from reconciler.store import Store, StoreError
 

@@ -19,18 +19,20 @@ from aiohttp import web
 from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, namespace, ns_time, ok, run
-from reconciler.deployments import (
+from reconciler.deployments.health import health_of
+from reconciler.model.ids import is_valid_name
+from reconciler.model.objects import Allocation, AllocStatus, Deployment
+from reconciler.ops.deployments import (
     DeploymentError,
     DeploymentNotFound,
     fail_deployment,
+    find,
+    for_job,
     latest_for_job,
+    list_deployments,
     pause_deployment,
     promote_deployment,
 )
-from reconciler.deployments.health import health_of
-from reconciler.deployments.ops import find, for_job, list_deployments
-from reconciler.model.ids import is_valid_name
-from reconciler.model.objects import Allocation, AllocStatus, Deployment
 from reconciler.store import Store
 
 

@@ -15,11 +15,17 @@ from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, flag, namespace, ns_time, ok, run
 from reconciler.api.reads import all_allocs, all_evals, all_statuses
-from reconciler.jobs import job_history, stop_job, submit_job
-from reconciler.jobs.submit import IndexMismatch, InvalidIdentifier, JobNotFound
 from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Allocation, Evaluation, JobRecord
 from reconciler.model.summary import summarize
+from reconciler.ops.jobs import (
+    IndexMismatch,
+    InvalidIdentifier,
+    JobNotFound,
+    job_history,
+    stop_job,
+    submit_job,
+)
 from reconciler.store import Store
 
 

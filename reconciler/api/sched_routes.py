@@ -343,9 +343,9 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         if not isinstance(group, str) or not group:
             raise ApiError(400, "Target.Group is required", field="Target.Group")
         try:
-            from reconciler.jobs.submit import submit_job  # the lead's submission path
+            from reconciler.ops.jobs import submit_job  # the lead's submission path
         except ImportError:
-            raise ApiError(501, "job submission (reconciler.jobs.submit) is not available in this build") from None
+            raise ApiError(501, "job submission (reconciler.ops.jobs) is not available in this build") from None
 
         def scale() -> dict[str, Any]:
             rec = _job_record(store, ns, jid)

@@ -13,12 +13,11 @@ import pytest
 
 from controllers.deployments.controller import DeploymentController
 from controllers.scheduler.controller import SchedulerController
-from reconciler.deployments import promote_deployment
 from reconciler.deployments.health import health_of
-from reconciler.deployments.ops import for_job
-from reconciler.jobs import submit_job
 from reconciler.model.job import Job, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
+from reconciler.ops.deployments import for_job, promote_deployment
+from reconciler.ops.jobs import submit_job
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
 from tests.scheduler.sim import add_node, allocs

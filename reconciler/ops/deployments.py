@@ -14,7 +14,7 @@ from reconciler.store import Store, Txn
 
 MAX_ATTEMPTS = 20
 
-__all__ = ["DeploymentError", "fail_deployment", "latest_for_job", "pause_deployment", "promote_deployment"]
+__all__ = ["DeploymentError", "DeploymentNotFound", "fail_deployment", "latest_for_job", "pause_deployment", "promote_deployment"]
 
 
 class DeploymentNotFound(LookupError):

@@ -7,9 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.jobs import job_history, stop_job, submit_job
-from reconciler.jobs.submit import InvalidIdentifier, JobNotFound
 from reconciler.model.objects import Evaluation, JobRecord
+from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, job_history, stop_job, submit_job
 from reconciler.store import Store
 from tests.factories import mock_job
 
@@ -95,7 +94,7 @@ def test_concurrent_submissions_never_lose_a_version(store: Store) -> None:
 
 
 def test_check_index_submits_only_over_the_planned_version(store: Store) -> None:
-    from reconciler.jobs.submit import IndexMismatch
+    from reconciler.ops.jobs import IndexMismatch
 
     with pytest.raises(IndexMismatch):
         submit_job(store, mock_job("web"), enforce_index=5)
