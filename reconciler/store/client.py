@@ -85,6 +85,13 @@ class Txn:
         self.deletes.append(key)
         return self
 
+    def extend(self, other: Txn) -> Txn:
+        """Add `other`'s compares and writes to this transaction (one all-or-nothing unit)."""
+        self.compares.extend(other.compares)
+        self.puts.extend(other.puts)
+        self.deletes.extend(other.deletes)
+        return self
+
     def __len__(self) -> int:
         return len(self.compares) + len(self.puts) + len(self.deletes)
 
@@ -387,9 +394,38 @@ class Store:
 
         return self._call(run)
 
-    def commit_or_raise(self, txn: Txn) -> None:
-        if not self.commit(txn):
-            raise Conflict("a key changed since it was read; re-read and retry")
+    def update(
+        self,
+        key: str,
+        typ: type[T],
+        fn: Callable[[T | None], T | None],
+        *,
+        attempts: int = 20,
+        also: Callable[[T], Txn] | None = None,
+    ) -> Versioned[T] | None:
+        """The one optimistic read-modify-write: read `key`, compute `fn(current)`, write
+        the result only if the key has not changed since the read (or is still absent),
+        and start over on a conflict, at most `attempts` times; then `Conflict`.
+
+        `fn` must be pure (it may run several times): it gets the current value (None if
+        the key is absent) and returns the new value, or None for "nothing to write"
+        (then the current `Versioned`, or None, is returned unchanged). `also(new)` returns
+        a `Txn` of extra compares and writes that commit in the same transaction (an
+        evaluation beside the object, a history record); it runs once per attempt, after
+        `fn`. Returns the written value with the revision it was committed at."""
+        for _ in range(attempts):
+            cur = self.get(key, typ)
+            new = fn(cur.value if cur is not None else None)
+            if new is None:
+                return cur
+            txn = Txn().compare_mod(key, cur.mod_revision) if cur is not None else Txn().compare_absent(key)
+            txn.put(key, new)
+            if also is not None:
+                txn.extend(also(new))
+            revision = self.commit_revision(txn)
+            if revision is not None:
+                return Versioned(key, new, revision, cur.create_revision if cur is not None else revision)
+        raise Conflict(f"{key}: still changing after {attempts} attempts; try again")
 
     def put_many(self, items: Iterable[tuple[str, Any]], *, lease: int | None = None) -> int:
         """Unconditional puts in transactions of at most MAX_TXN_OPS; returns how many."""
