@@ -133,7 +133,7 @@ class SpecsWatcher:
             if origin is None:
                 return
             try:
-                eval_id = stop_job(self.store, origin[0], origin[1])
+                eval_id = stop_job(self.store, origin[0], origin[1]).eval_id
                 log.info("specs file=%s deleted: job=%s/%s stopped eval=%s", path.name, origin[0], origin[1], eval_id)
             except JobNotFound:
                 pass

@@ -167,11 +167,11 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
     async def deregister(request: web.Request) -> web.Response:
         job_id = _job_id(request)
         try:
-            eval_id = await run(stop_job, store, namespace(request), job_id, purge=flag(request, "purge"))
+            res = await run(stop_job, store, namespace(request), job_id, purge=flag(request, "purge"))
         except JobNotFound as exc:
             raise not_found("job", job_id) from exc
-        rev = await run(store.revision)
-        return ok({"EvalID": eval_id, "EvalCreateIndex": rev, "JobModifyIndex": rev, "Index": rev}, index=rev)
+        rev = res.modify_index
+        return ok({"EvalID": res.eval_id, "EvalCreateIndex": rev, "JobModifyIndex": rev, "Index": rev}, index=rev)
 
     async def parse(request: web.Request) -> web.Response:
         data = await body_json(request)

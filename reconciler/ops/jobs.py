@@ -1,61 +1,64 @@
-"""Register, stop and purge jobs; create evaluations.
+"""Register, stop, purge, scale and revert jobs.
 
-A submission is one etcd transaction: the job record, its immutable version under
-`job_versions/`, and the evaluation that asks the scheduler to act. The transaction
-compares the job key's mod revision with what was read, so two concurrent submissions
-never lose a version: the loser re-reads and tries again. An unchanged spec makes no new
-version (Nomad's behaviour) but still creates an evaluation.
+Each operation is one etcd transaction holding the job record, its immutable version under
+`job_versions/` (when the spec changed) and the evaluation that asks the scheduler to act.
+The transaction compares the job key's mod revision with what was read (`Store.update`), so
+two concurrent writers never lose a version: the loser re-reads and tries again. An
+unchanged spec makes no new version (Nomad's behaviour) but still creates an evaluation.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from reconciler import codec
-from reconciler.model.ids import is_valid_name, new_id
+from reconciler.model.ids import is_valid_name
 from reconciler.model.job import Job
-from reconciler.model.objects import Evaluation, JobRecord
-from reconciler.store import Store, Txn
+from reconciler.model.objects import JobRecord
+from reconciler.ops import evals
+from reconciler.ops.errors import IndexMismatch, InvalidIdentifier, JobNotFound, NotFound, Rejected
+from reconciler.spec import spec_hash
+from reconciler.store import Conflict, Store, Txn, Versioned
+from reconciler.store.client import MAX_TXN_OPS
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 20
-
-
-class JobNotFound(LookupError):
-    """No job with that namespace and id."""
-
-
-class IndexMismatch(RuntimeError):
-    """`-check-index` was given and the job changed (or appeared) since that index."""
-
-
-class InvalidIdentifier(ValueError):
-    """An id that cannot become an etcd key or a path."""
-
-    def __init__(self, field: str, value: str) -> None:
-        super().__init__(f"{field}: {value!r} is not a valid identifier (letters, digits, '-', '_', '.')")
-        self.field = field
+__all__ = [
+    "IndexMismatch",
+    "InvalidIdentifier",
+    "JobNotFound",
+    "SubmitResult",
+    "job_history",
+    "revert_job",
+    "scale_job",
+    "stop_job",
+    "submit_job",
+]
 
 
 @dataclass(frozen=True)
 class SubmitResult:
+    """What a job write did; `modify_index` is the revision its transaction committed at."""
+
     eval_id: str
     version: int
     changed: bool
     modify_index: int
 
 
+@dataclass
+class _Attempt:
+    """What the latest attempt of an update decided (the committed one, once it returns)."""
+
+    changed: bool = False
+    eval_id: str = ""
+
+
 def job_hash(job: Job) -> str:
-    """Hash of the job's canonical encoding (field order is the model's, so it is stable)."""
-    try:
-        from reconciler.spec import spec_hash  # the spec package's canonical form, when present
-    except ImportError:
-        return hashlib.sha256(codec.encode(job)).hexdigest()
-    return str(spec_hash(job))
+    """Hash of the job's canonical form: equal for equal specs, across processes."""
+    return spec_hash(job)
 
 
 def _check_ids(job: Job) -> None:
@@ -65,18 +68,83 @@ def _check_ids(job: Job) -> None:
         raise InvalidIdentifier("Job.ID", job.id)
 
 
-def new_eval(record: JobRecord, triggered_by: str) -> Evaluation:
-    now = time.time()
-    return Evaluation(
-        id=new_id(),
-        namespace=record.namespace,
-        job_id=record.id,
-        triggered_by=triggered_by,
-        type=record.job.type,
-        priority=record.job.priority,
-        job_version=record.version,
-        create_time=now,
-        modify_time=now,
+def _next_record(cur: JobRecord | None, job: Job, source_file: str | None, now: float) -> tuple[JobRecord, bool]:
+    """The record after writing `job` over `cur`, and whether that is a new version."""
+    digest = job_hash(job)
+    if cur is not None and cur.spec_hash == digest and not cur.stop:
+        if source_file and cur.source_file != source_file:
+            return replace(cur, source_file=source_file), False
+        return cur, False
+    return JobRecord(
+        namespace=job.namespace, id=job.id, version=cur.version + 1 if cur is not None else 0, job=job,
+        spec_hash=digest, stop=False, status="pending",
+        source_file=source_file if source_file is not None else (cur.source_file if cur is not None else ""),
+        submit_time=now, create_index=cur.create_index if cur is not None else 0,
+    ), True
+
+
+def _write_job(
+    store: Store,
+    namespace: str,
+    job_id: str,
+    change: Callable[[JobRecord | None], Job],
+    *,
+    triggered_by: str,
+    source_file: str | None = None,
+    enforce_index: int | None = None,
+) -> SubmitResult:
+    """The one job write: `change(current)` gives the job to store; the record, its version
+    (if new) and an evaluation commit together."""
+    keys = store.keys
+    key = keys.job(namespace, job_id)
+    attempt = _Attempt()
+
+    def fn(cur: JobRecord | None) -> JobRecord:
+        record, attempt.changed = _next_record(cur, change(cur), source_file, time.time())
+        return record
+
+    def also(record: JobRecord) -> Txn:
+        ev = evals.for_record(record, triggered_by)
+        attempt.eval_id = ev.id
+        txn = Txn().put(keys.eval(ev.id), ev)
+        if attempt.changed:
+            vkey = keys.job_version(namespace, job_id, record.version)
+            txn.compare_absent(vkey).put(vkey, record)
+        return txn
+
+    if enforce_index is None:
+        got = store.update(key, JobRecord, fn, also=also)
+    else:
+        got = _write_at(store, key, enforce_index, fn, also, label=f"{namespace}/{job_id}")
+    assert got is not None  # fn always returns a record
+    if attempt.changed:
+        log.info("job=%s/%s version=%d eval=%s written", namespace, job_id, got.value.version, attempt.eval_id)
+    return SubmitResult(attempt.eval_id, got.value.version, attempt.changed, got.mod_revision)
+
+
+def _write_at(
+    store: Store,
+    key: str,
+    index: int,
+    fn: Callable[[JobRecord | None], JobRecord],
+    also: Callable[[JobRecord], Txn],
+    *,
+    label: str,
+) -> Versioned[JobRecord]:
+    """A write that applies only while the job key is still at `index` (0: absent). No retry:
+    a lost race means the job changed since that index, which is the caller's question."""
+    cur = store.get(key, JobRecord)
+    have = cur.mod_revision if cur is not None else 0
+    if have == index:
+        new = fn(cur.value if cur is not None else None)
+        txn = Txn().compare_mod(key, index).put(key, new)
+        txn.extend(also(new))
+        revision = store.commit_revision(txn)
+        if revision is not None:
+            return Versioned(key, new, revision, cur.create_revision if cur is not None else revision)
+    raise IndexMismatch(
+        f"job {label}: modify index is {have if have != index else 'newer'}, not {index}: "
+        "the job changed since it was planned; plan again"
     )
 
 
@@ -89,96 +157,105 @@ def submit_job(
     index is still that value (0: only if the job does not exist yet).
     """
     _check_ids(job)
-    keys = store.keys
-    key = keys.job(job.namespace, job.id)
-    digest = job_hash(job)
-    for _ in range(MAX_ATTEMPTS):
-        cur = store.get(key, JobRecord)
-        if enforce_index is not None and (cur.mod_revision if cur else 0) != enforce_index:
-            raise IndexMismatch(
-                f"job {job.namespace}/{job.id}: modify index is {cur.mod_revision if cur else 0}, "
-                f"not {enforce_index}: the job changed since it was planned; plan again"
-            )
-        now = time.time()
-        if cur is not None and cur.value.spec_hash == digest and not cur.value.stop:
-            record = cur.value
-            if source_file and record.source_file != source_file:
-                record = replace(record, source_file=source_file)
-            ev = new_eval(record, "job-register")
-            txn = Txn().compare_mod(key, cur.mod_revision).put(key, record).put(keys.eval(ev.id), ev)
-            if store.commit(txn):
-                return SubmitResult(ev.id, record.version, False, cur.mod_revision)
-            continue
-        version = cur.value.version + 1 if cur is not None else 0
-        record = JobRecord(
-            namespace=job.namespace,
-            id=job.id,
-            version=version,
-            job=job,
-            spec_hash=digest,
-            stop=False,
-            status="pending",
-            source_file=source_file,
-            submit_time=now,
-            create_index=cur.value.create_index if cur is not None else 0,
-        )
-        ev = new_eval(record, "job-register")
-        txn = Txn()
+    return _write_job(store, job.namespace, job.id, lambda _cur: job, triggered_by="job-register",
+                      source_file=source_file, enforce_index=enforce_index)
+
+
+def scale_job(store: Store, namespace: str, job_id: str, group: str, count: int) -> SubmitResult:
+    """Set one task group's count, as a new version of the job."""
+    if count < 0:
+        raise Rejected("Count must be a non-negative integer", field="Count")
+
+    def change(cur: JobRecord | None) -> Job:
         if cur is None:
-            txn.compare_absent(key)
-        else:
-            txn.compare_mod(key, cur.mod_revision)
-        vkey = keys.job_version(job.namespace, job.id, version)
-        txn.compare_absent(vkey).put(key, record).put(vkey, record).put(keys.eval(ev.id), ev)
-        if store.commit(txn):
-            log.info("job=%s/%s version=%d eval=%s registered", job.namespace, job.id, version, ev.id)
-            return SubmitResult(ev.id, version, True, store.revision())
-    raise RuntimeError(f"job {job.namespace}/{job.id}: too many concurrent updates, try again")
+            raise JobNotFound(f"job not found: {job_id}")
+        if cur.stop:
+            raise Rejected(f"job {job_id} is stopped; run it before scaling")
+        if cur.job.group(group) is None:
+            raise Rejected(f"task group {group!r} not found in job {job_id}", field="Target.Group")
+        groups = [replace(g, count=count) if g.name == group else g for g in cur.job.task_groups]
+        return replace(cur.job, task_groups=groups)
+
+    return _write_job(store, namespace, job_id, change, triggered_by="job-scaling")
 
 
-def stop_job(store: Store, namespace: str, job_id: str, *, purge: bool = False) -> str:
-    """Mark the job stopped (a new version, history kept) or purge it; returns the eval id."""
+def revert_job(
+    store: Store, namespace: str, job_id: str, version: int, *, enforce_prior_version: int | None = None
+) -> SubmitResult:
+    """Make version `version`'s spec current again, as a new version (Nomad's `job revert`)."""
+    old = store.get(store.keys.job_version(namespace, job_id, version), JobRecord)
+    if old is None:
+        raise NotFound(f"job {job_id} has no version {version}")
+
+    def change(cur: JobRecord | None) -> Job:
+        if cur is None:
+            raise JobNotFound(f"job not found: {job_id}")
+        if enforce_prior_version is not None and cur.version != enforce_prior_version:
+            raise Rejected(f"current version is {cur.version}, not {enforce_prior_version}", field="EnforcePriorVersion")
+        if cur.version == version:
+            raise Rejected(f"job {job_id} is already at version {version}", field="JobVersion")
+        return old.value.job
+
+    return _write_job(store, namespace, job_id, change, triggered_by="job-register")
+
+
+def stop_job(store: Store, namespace: str, job_id: str, *, purge: bool = False) -> SubmitResult:
+    """Mark the job stopped (a new version, history kept) or purge it."""
+    if purge:
+        return _purge(store, namespace, job_id)
     keys = store.keys
     key = keys.job(namespace, job_id)
-    for _ in range(MAX_ATTEMPTS):
-        cur = store.get(key, JobRecord)
+    attempt = _Attempt()
+
+    def fn(cur: JobRecord | None) -> JobRecord | None:
+        attempt.eval_id = ""  # set again by `also` if this attempt writes
         if cur is None:
             raise JobNotFound(f"job not found: {namespace}/{job_id}")
-        if purge:
-            ev = new_eval(cur.value, "job-deregister")
-            txn = Txn().compare_mod(key, cur.mod_revision).delete(key).put(keys.eval(ev.id), ev)
-            if store.commit(txn):
-                store.delete_prefix(keys.job_versions(namespace, job_id))
-                log.info("job=%s/%s purged eval=%s", namespace, job_id, ev.id)
-                return ev.id
-            continue
-        if cur.value.stop:
-            ev = new_eval(cur.value, "job-deregister")
-            store.put(keys.eval(ev.id), ev)
-            return ev.id
-        record = replace(cur.value, version=cur.value.version + 1, stop=True, submit_time=time.time())
-        ev = new_eval(record, "job-deregister")
+        return None if cur.stop else replace(cur, version=cur.version + 1, stop=True, submit_time=time.time())
+
+    def also(record: JobRecord) -> Txn:
+        ev = evals.for_record(record, "job-deregister")
+        attempt.eval_id = ev.id
         vkey = keys.job_version(namespace, job_id, record.version)
-        txn = (
-            Txn().compare_mod(key, cur.mod_revision).compare_absent(vkey)
-            .put(key, record).put(vkey, record).put(keys.eval(ev.id), ev)
-        )
-        if store.commit(txn):
-            log.info("job=%s/%s stopped version=%d eval=%s", namespace, job_id, record.version, ev.id)
-            return ev.id
-    raise RuntimeError(f"job {namespace}/{job_id}: too many concurrent updates, try again")
+        return Txn().put(keys.eval(ev.id), ev).compare_absent(vkey).put(vkey, record)
+
+    got = store.update(key, JobRecord, fn, also=also)
+    assert got is not None  # fn raises for an absent job
+    if not attempt.eval_id:  # already stopped: nothing to write but a fresh evaluation
+        ev = evals.for_record(got.value, "job-deregister")
+        return SubmitResult(ev.id, got.value.version, False, store.put(keys.eval(ev.id), ev))
+    log.info("job=%s/%s stopped version=%d eval=%s", namespace, job_id, got.value.version, attempt.eval_id)
+    return SubmitResult(attempt.eval_id, got.value.version, True, got.mod_revision)
 
 
-def create_eval(
-    store: Store, namespace: str, job_id: str, triggered_by: str, *, node_id: str = "", deployment_id: str = ""
-) -> Evaluation | None:
-    """An evaluation for an existing job (node changes, scaling, deployments); None if no job."""
-    cur = store.get(store.keys.job(namespace, job_id), JobRecord)
+def _purge(store: Store, namespace: str, job_id: str) -> SubmitResult:
+    """Delete the job and its version history with one transaction (the evaluation in it).
+
+    The history goes in the same transaction as long as it fits in one (etcd allows
+    MAX_TXN_OPS operations); the versions beyond that, the oldest, are deleted first, so
+    a crash or a lost race leaves the job in place with a shorter history, never a
+    history without a job. A concurrent change raises `Conflict`: the purge is not retried
+    because the user should see what changed.
+    """
+    keys = store.keys
+    key = keys.job(namespace, job_id)
+    cur = store.get(key, JobRecord)
     if cur is None:
-        return None
-    ev = replace(new_eval(cur.value, triggered_by), node_id=node_id, deployment_id=deployment_id)
-    store.put(store.keys.eval(ev.id), ev)
-    return ev
+        raise JobNotFound(f"job not found: {namespace}/{job_id}")
+    history, _ = store.list(keys.job_versions(namespace, job_id), JobRecord)
+    vkeys = [v.key for v in sorted(history, key=lambda v: v.value.version)]
+    room = MAX_TXN_OPS - 3  # the compare, the job delete and the evaluation
+    for old in vkeys[:-room]:
+        store.delete(old)
+    ev = evals.for_record(cur.value, "job-deregister")
+    txn = Txn().compare_mod(key, cur.mod_revision).put(keys.eval(ev.id), ev).delete(key)
+    for vkey in vkeys[-room:]:
+        txn.delete(vkey)
+    revision = store.commit_revision(txn)
+    if revision is None:
+        raise Conflict(f"job {namespace}/{job_id} changed while it was being purged; try again")
+    log.info("job=%s/%s purged eval=%s", namespace, job_id, ev.id)
+    return SubmitResult(ev.id, cur.value.version, True, revision)
 
 
 def job_history(store: Store, namespace: str, job_id: str) -> list[JobRecord]:
