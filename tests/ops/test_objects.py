@@ -27,19 +27,20 @@ def eval_of(store: Store, eval_id: str) -> Evaluation:
 def test_promote_writes_the_deployment_and_an_eval_that_carries_the_job(store: Store) -> None:
     submit_job(store, mock_job("web"))
     store.put(store.keys.deployment("dep-1"), deployment(canaries=1, placed_canaries=["c1"], healthy=("c1",)))
-    dep, eval_id = promote_deployment(store, "dep-1")
-    assert dep.task_groups["web"].promoted
-    ev = eval_of(store, eval_id)
+    upd = promote_deployment(store, "dep-1")
+    assert upd.deployment.task_groups["web"].promoted
+    ev = eval_of(store, upd.eval_id)
     assert (ev.deployment_id, ev.triggered_by, ev.job_version) == ("dep-1", "deployment-watcher", 0)
     stored = store.get(store.keys.deployment("dep-1"), Deployment)
     assert stored is not None and stored.value.task_groups["web"].promoted
+    assert stored.mod_revision == upd.modify_index
 
 
 def test_pause_resume_and_fail(store: Store) -> None:
     store.put(store.keys.deployment("dep-1"), deployment())
-    assert pause_deployment(store, "dep-1", True)[0].status == DeploymentStatus.PAUSED
-    assert pause_deployment(store, "dep-1", False)[0].status == DeploymentStatus.RUNNING
-    assert fail_deployment(store, "dep-1")[0].status == DeploymentStatus.FAILED
+    assert pause_deployment(store, "dep-1", True).deployment.status == DeploymentStatus.PAUSED
+    assert pause_deployment(store, "dep-1", False).deployment.status == DeploymentStatus.RUNNING
+    assert fail_deployment(store, "dep-1").deployment.status == DeploymentStatus.FAILED
     with pytest.raises(DeploymentError):
         promote_deployment(store, "dep-1")
     with pytest.raises(DeploymentNotFound):
