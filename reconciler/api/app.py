@@ -8,7 +8,6 @@ reason.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,15 +35,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return translate(exc).response()
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return web.Response(
-                status=exc.status, text=json.dumps({"error": exc.reason}), content_type="application/json"
-            )
+            return ApiError(exc.status, exc.reason).response()
         raise
     except Exception as exc:  # noqa: BLE001 - a 500 with the reason beats a dropped connection
         log.exception("api path=%s failed", request.path)
-        return web.Response(
-            status=500, text=json.dumps({"error": f"{type(exc).__name__}: {exc}"}), content_type="application/json"
-        )
+        return ApiError(500, f"{type(exc).__name__}: {exc}").response()
 
 
 def make_app(ctx: ApiContext) -> web.Application:
