@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 
 from reconciler.model.ids import is_valid_name
 from reconciler.model.job import Job
-from reconciler.model.objects import JobRecord
+from reconciler.model.objects import Evaluation, JobRecord
 from reconciler.ops import evals
 from reconciler.ops.errors import IndexMismatch, InvalidIdentifier, JobNotFound, NotFound, Rejected
 from reconciler.spec import spec_hash
-from reconciler.store import Conflict, Store, Txn, Versioned
+from reconciler.store import Conflict, Keys, Store, Txn, Versioned
 from reconciler.store.client import MAX_TXN_OPS
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,13 @@ __all__ = [
     "InvalidIdentifier",
     "JobNotFound",
     "SubmitResult",
+    "Submission",
     "job_history",
     "revert_job",
     "scale_job",
     "stop_job",
     "submit_job",
+    "submit_ops",
 ]
 
 
@@ -83,6 +85,45 @@ def _next_record(cur: JobRecord | None, job: Job, source_file: str | None, now: 
     ), True
 
 
+def _beside(keys: Keys, record: JobRecord, changed: bool, triggered_by: str, *, now: float) -> tuple[Txn, Evaluation]:
+    """What commits beside a job record: its evaluation and, if it is a new version, the
+    immutable version record (which must not exist yet)."""
+    ev = evals.new_eval(record.namespace, record.id, triggered_by, record=record, now=now)
+    txn = Txn().put(keys.eval(ev.id), ev)
+    if changed:
+        vkey = keys.job_version(record.namespace, record.id, record.version)
+        txn.compare_absent(vkey).put(vkey, record)
+    return txn, ev
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What `submit_ops` added to a transaction: the job record it writes and its evaluation."""
+
+    record: JobRecord
+    evaluation: Evaluation
+    changed: bool  # a new version (False: the spec is the current one; only an evaluation)
+
+
+def submit_ops(
+    txn: Txn, keys: Keys, job: Job, current: Versioned[JobRecord] | None, *, now: float, source_file: str = ""
+) -> Submission:
+    """Add the writes of submitting `job` to `txn` (pure: no I/O, `now` given), guarded by
+    `current`, the job record as the caller read it (None: the job must not exist). The
+    same writes as `submit_job`, for callers that submit inside a transaction of their own
+    (the deployment controller's auto-revert, written with the failed deployment)."""
+    _check_ids(job)
+    key = keys.job(job.namespace, job.id)
+    if current is None:
+        txn.compare_absent(key)
+    else:
+        txn.compare_mod(key, current.mod_revision)
+    record, changed = _next_record(current.value if current is not None else None, job, source_file, now)
+    side, ev = _beside(keys, record, changed, "job-register", now=now)
+    txn.put(key, record).extend(side)
+    return Submission(record, ev, changed)
+
+
 def _write_job(
     store: Store,
     namespace: str,
@@ -104,12 +145,8 @@ def _write_job(
         return record
 
     def also(record: JobRecord) -> Txn:
-        ev = evals.for_record(record, triggered_by)
+        txn, ev = _beside(keys, record, attempt.changed, triggered_by, now=time.time())
         attempt.eval_id = ev.id
-        txn = Txn().put(keys.eval(ev.id), ev)
-        if attempt.changed:
-            vkey = keys.job_version(namespace, job_id, record.version)
-            txn.compare_absent(vkey).put(vkey, record)
         return txn
 
     if enforce_index is None:
@@ -214,10 +251,9 @@ def stop_job(store: Store, namespace: str, job_id: str, *, purge: bool = False) 
         return None if cur.stop else replace(cur, version=cur.version + 1, stop=True, submit_time=time.time())
 
     def also(record: JobRecord) -> Txn:
-        ev = evals.for_record(record, "job-deregister")
+        txn, ev = _beside(keys, record, True, "job-deregister", now=time.time())
         attempt.eval_id = ev.id
-        vkey = keys.job_version(namespace, job_id, record.version)
-        return Txn().put(keys.eval(ev.id), ev).compare_absent(vkey).put(vkey, record)
+        return txn
 
     got = store.update(key, JobRecord, fn, also=also)
     assert got is not None  # fn raises for an absent job

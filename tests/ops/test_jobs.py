@@ -177,3 +177,20 @@ def test_revert_makes_an_old_spec_current_as_a_new_version(store: Store) -> None
         revert_job(store, "default", "web", 1, enforce_prior_version=7)
     with pytest.raises(NotFound):
         revert_job(store, "default", "web", 42)
+
+
+def test_submit_ops_writes_a_submission_inside_the_callers_transaction(store: Store) -> None:
+    from reconciler.ops.jobs import submit_ops
+    from reconciler.store import Txn
+
+    submit_job(store, mock_job("web", count=1))
+    cur = store.get(store.keys.job("default", "web"), JobRecord)
+    txn = Txn().put(store.keys.eval("mine"), Evaluation(id="mine", namespace="default", job_id="web", triggered_by="x"))
+    sub = submit_ops(txn, store.keys, mock_job("web", count=2), cur, now=100.0)
+    assert sub.changed and sub.record.version == 1 and sub.evaluation.create_time == 100.0
+    assert store.commit(txn)
+    assert [h.version for h in job_history(store, "default", "web")] == [1, 0]
+    assert store.get(store.keys.eval(sub.evaluation.id), Evaluation) is not None
+    stale = Txn()
+    submit_ops(stale, store.keys, mock_job("web", count=3), cur, now=101.0)
+    assert not store.commit(stale)
