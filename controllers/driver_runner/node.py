@@ -12,8 +12,7 @@ from pathlib import Path
 
 from reconciler.model.ids import is_valid_name, new_id
 from reconciler.model.objects import Node, NodeHeartbeat
-from reconciler.store import Store, StoreError
-from reconciler.store.client import Lease
+from reconciler.store import Lease, Store, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,7 @@ from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
 from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.runtime import Controller, Requeue
-from reconciler.store import Store, StoreError
-from reconciler.store.client import Lease
+from reconciler.store import Lease, Store, StoreError
 
 
 class Registrar(Controller):
