@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -25,7 +26,7 @@ from reconciler import codec
 from reconciler.store.errors import Conflict, StoreError, Unavailable, translate
 from reconciler.store.keys import Keys
 from reconciler.store.leases import Lease
-from reconciler.store.txn import MAX_TXN_OPS, Txn, encode, to_request
+from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, encode, keys_of, outcome, to_request
 from reconciler.store.watch import Watch, WatchCallback, responses_to
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,13 @@ class Store:
 
     def _commit(self, txn: Txn) -> int | None:
         """Apply `txn`: the revision of its first put (0 if it only deletes), or None if a
-        compare failed."""
+        compare failed.
+
+        A transaction is never sent again blindly: when an attempt's answer is lost
+        (deadline, dropped connection) it may have applied, so its keys are read first and
+        `txn.outcome` decides between "applied" (report success), "not applied, compares
+        hold" (send again) and "conflict". A compare failure after such an attempt is
+        checked the same way (the lost attempt may have applied late)."""
         if len(txn) > MAX_TXN_OPS:
             raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
 
@@ -257,7 +264,42 @@ class Store:
                 return None
             return int(responses[0].response_put.header.revision) if txn.puts else 0
 
-        return self._call(run)
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.05
+        lost: Unavailable | None = None  # the last attempt whose answer was lost
+        while True:
+            try:
+                revision = self._once(run)
+                if revision is not None or lost is None:
+                    return revision
+            except Unavailable as exc:
+                lost = exc
+            seen = self._read_keys(keys_of(txn), retry_for=max(0.1, deadline - time.monotonic()))
+            result, applied_at = outcome(txn, seen)
+            log.info("txn keys=%s answer lost (%s); read back: %s", keys_of(txn)[:3], lost, result.value)
+            if result is Outcome.APPLIED:
+                return applied_at
+            if result is Outcome.CONFLICT:
+                return None
+            if time.monotonic() + delay >= deadline:
+                raise Unavailable(
+                    f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {self.retry_for:.1f}s): {lost}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def _read_keys(self, keys: Sequence[str], *, retry_for: float) -> dict[str, tuple[bytes, int] | None]:
+        """The value and mod revision of each key (None if absent), read at one revision."""
+
+        def run(c: Any) -> dict[str, tuple[bytes, int] | None]:
+            t = c.transactions
+            _, responses = c.transaction(compare=[], success=[t.get(k) for k in keys], failure=[])
+            return {
+                k: (bytes(kvs[0][0]), int(kvs[0][1].mod_revision)) if kvs else None
+                for k, kvs in zip(keys, responses, strict=True)
+            }
+
+        return self._call(run, retry_for=retry_for)
 
     def update(
         self,

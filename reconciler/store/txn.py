@@ -1,12 +1,16 @@
 """Transactions: compares on mod revisions plus puts and deletes, all or nothing.
 
 `Txn` is a plain builder (no I/O); `Store.commit` sends it. `to_request` is the one place a
-`Txn` becomes etcd3 compare and operation objects.
+`Txn` becomes etcd3 compare and operation objects. `outcome` decides, from a read of the
+transaction's keys, whether an attempt whose answer was lost (a deadline, a dropped
+connection) applied: a write is never sent again before that read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from reconciler import codec
@@ -63,3 +67,47 @@ def to_request(txn: Txn, t: Any) -> tuple[list[Any], list[Any]]:
     compares = [t.mod(k) == rev if rev else t.create(k) == 0 for k, rev in txn.compares]
     ops = [t.put(k, v, lease=lease) for k, v, lease in txn.puts] + [t.delete(k) for k in txn.deletes]
     return compares, ops
+
+
+class Outcome(Enum):
+    """What reading the keys of a transaction says about an attempt whose answer was lost."""
+
+    APPLIED = "applied"  # our writes are there: report success, never send it again
+    NOT_APPLIED = "not-applied"  # every compare still holds: sending it again is safe
+    CONFLICT = "conflict"  # not applied, and a compare no longer holds: report the lost race
+
+
+def keys_of(txn: Txn) -> list[str]:
+    """Every key `txn` compares or writes, once each, in order."""
+    return list(dict.fromkeys([k for k, _ in txn.compares] + [k for k, _, _ in txn.puts] + txn.deletes))
+
+
+def outcome(txn: Txn, seen: Mapping[str, tuple[bytes, int] | None]) -> tuple[Outcome, int]:
+    """Did `txn` apply, judged from `seen` (key -> (value, mod revision), None if absent;
+    every key of `keys_of(txn)`, read at one revision after the attempt)? Returns the
+    outcome and, if applied, the revision it was applied at (0 for a delete-only txn).
+
+    Applied means every write is visible (puts hold our bytes, deleted keys are absent),
+    all puts share one mod revision (one transaction wrote them) and every compared key we
+    put was written after the revision we compared (so not by an earlier writer of the same
+    bytes). A transaction overwritten by someone else between its apply and this read reads
+    as not applied; with its compares then failing, it is reported as a conflict."""
+    put_revs: set[int] = set()
+    for k, value, _ in txn.puts:
+        got = seen[k]
+        if got is None or got[0] != value:
+            break
+        put_revs.add(got[1])
+    else:
+        if len(put_revs) <= 1 and all(seen[k] is None for k in txn.deletes):
+            rev = next(iter(put_revs), 0)
+            put_keys = {k for k, _, _ in txn.puts}
+            if all(rev > expected for k, expected in txn.compares if k in put_keys):
+                return Outcome.APPLIED, rev
+    if all(_holds(seen[k], expected) for k, expected in txn.compares):
+        return Outcome.NOT_APPLIED, 0
+    return Outcome.CONFLICT, 0
+
+
+def _holds(got: tuple[bytes, int] | None, expected: int) -> bool:
+    return got is None if expected == 0 else got is not None and got[1] == expected
