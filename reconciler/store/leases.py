@@ -97,7 +97,7 @@ class KeptLease(Lease):
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.ttl + self._store.timeout + 1)
-        if revoke:
+        if revoke and not self.lost.is_set():
             self.revoke(retry_for=float(self.ttl))
 
     def _run(self) -> None:
