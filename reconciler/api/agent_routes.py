@@ -7,6 +7,7 @@ from aiohttp import web
 from reconciler import __version__
 from reconciler.api.context import ApiContext
 from reconciler.api.http import ok, run
+from reconciler.runtime.leader import current_leader
 
 
 def routes(ctx: ApiContext) -> list[web.RouteDef]:
@@ -28,12 +29,11 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         )
 
     async def leader(request: web.Request) -> web.Response:
-        raw = await run(ctx.store.get_raw, ctx.store.keys.leader("scheduler"))
-        return ok(raw.value.decode() if raw else "")
+        return ok(await run(current_leader, ctx.store, "scheduler") or "")
 
     async def peers(request: web.Request) -> web.Response:
-        raw = await run(ctx.store.get_raw, ctx.store.keys.leader("scheduler"))
-        return ok([raw.value.decode()] if raw else [])
+        identity = await run(current_leader, ctx.store, "scheduler")
+        return ok([identity] if identity else [])
 
     return [
         web.get("/v1/agent/self", agent_self),

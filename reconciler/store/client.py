@@ -171,8 +171,8 @@ class Store:
         kv = resp.kvs[0]
         return Versioned(key, bytes(kv.value), int(kv.mod_revision), int(kv.create_revision))
 
-    def get(self, key: str, typ: type[T]) -> Versioned[T] | None:
-        raw = self.get_raw(key)
+    def get(self, key: str, typ: type[T], *, retry_for: float | None = None) -> Versioned[T] | None:
+        raw = self.get_raw(key, retry_for=retry_for)
         if raw is None:
             return None
         return Versioned(key, codec.decode(raw.value, typ), raw.mod_revision, raw.create_revision)
