@@ -24,8 +24,7 @@ from typing import Any
 
 from reconciler import codec
 from reconciler.model.ids import new_id
-from reconciler.store import Store, Txn
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.store import MAX_TXN_OPS, Store, Txn
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from aiohttp import web
 from reconciler import __version__
 from reconciler.api.context import CTX
 from reconciler.api.http import ok, run
+from reconciler.runtime.leader import current_leader
 
 routes = web.RouteTableDef()
 
@@ -32,19 +33,13 @@ async def agent_self(request: web.Request) -> web.Response:
     )
 
 
-async def _scheduler_leader(request: web.Request) -> tuple[str, int | None]:
-    store = request.app[CTX].store
-    raw = await run(store.get_raw, store.keys.leader("scheduler"))
-    return (raw.value.decode(), raw.mod_revision) if raw else ("", None)
-
-
 @routes.get("/v1/status/leader")
 async def leader(request: web.Request) -> web.Response:
-    name, rev = await _scheduler_leader(request)
-    return ok(name, index=rev)
+    identity = await run(current_leader, request.app[CTX].store, "scheduler")
+    return ok(identity or "", index=None)
 
 
 @routes.get("/v1/status/peers")
 async def peers(request: web.Request) -> web.Response:
-    name, rev = await _scheduler_leader(request)
-    return ok([name] if name else [], index=rev)
+    identity = await run(current_leader, request.app[CTX].store, "scheduler")
+    return ok([identity] if identity else [], index=None)

@@ -20,8 +20,7 @@ from reconciler.model.objects import Evaluation, JobRecord
 from reconciler.ops import evals
 from reconciler.ops.errors import IndexMismatch, InvalidIdentifier, JobNotFound, NotFound, Rejected
 from reconciler.spec import spec_hash
-from reconciler.store import Conflict, Keys, Store, Txn, Versioned
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.store import MAX_TXN_OPS, Conflict, Keys, Store, Txn, Versioned
 
 log = logging.getLogger(__name__)
 

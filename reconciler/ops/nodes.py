@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 from reconciler.model.objects import Allocation, DesiredStatus, Evaluation, Node
 from reconciler.ops import evals
 from reconciler.ops.errors import NodeNotFound, Rejected
-from reconciler.store import Store, Txn
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.store import MAX_TXN_OPS, Store, Txn
 
 ELIGIBILITIES = ("eligible", "ineligible")
 
