@@ -1,4 +1,5 @@
-"""The one constructor of the evaluations the user operations create.
+"""The one constructor of the evaluations the user operations create (same signature as
+`reconciler.model.evals.new_eval` on the domain branch, which replaces it when merged).
 
 An evaluation asks the scheduler to look at a job again. Every operation writes one in the
 same transaction as its change, so the scheduler never sees the change without the request
@@ -7,8 +8,6 @@ from the job's record when there is one, as the scheduler's own follow-ups do.
 """
 
 from __future__ import annotations
-
-import time
 
 from reconciler.model.ids import new_id
 from reconciler.model.objects import Evaluation, JobRecord
@@ -19,15 +18,15 @@ def new_eval(
     job_id: str,
     triggered_by: str,
     *,
+    now: float,
     record: JobRecord | None = None,
     job_version: int | None = None,
     node_id: str = "",
     deployment_id: str = "",
-    now: float | None = None,
+    status_description: str = "",
 ) -> Evaluation:
     """A pending evaluation for `namespace/job_id`; `record` (the job's current record, if
     known) supplies type, priority and version; `job_version` overrides the version."""
-    ts = time.time() if now is None else now
     return Evaluation(
         id=new_id(),
         namespace=namespace,
@@ -38,11 +37,7 @@ def new_eval(
         job_version=job_version if job_version is not None else (record.version if record is not None else 0),
         node_id=node_id,
         deployment_id=deployment_id,
-        create_time=ts,
-        modify_time=ts,
+        status_description=status_description,
+        create_time=now,
+        modify_time=now,
     )
-
-
-def for_record(record: JobRecord, triggered_by: str) -> Evaluation:
-    """The evaluation for a job record just written (submit, stop, scale, revert)."""
-    return new_eval(record.namespace, record.id, triggered_by, record=record)

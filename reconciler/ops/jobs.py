@@ -257,7 +257,7 @@ def stop_job(store: Store, namespace: str, job_id: str, *, purge: bool = False) 
     got = store.update(key, JobRecord, fn, also=also)
     assert got is not None  # fn raises for an absent job
     if not attempt.eval_id:  # already stopped: nothing to write but a fresh evaluation
-        ev = evals.for_record(got.value, "job-deregister")
+        ev = evals.new_eval(namespace, job_id, "job-deregister", record=got.value, now=time.time())
         return SubmitResult(ev.id, got.value.version, False, store.put(keys.eval(ev.id), ev))
     log.info("job=%s/%s stopped version=%d eval=%s", namespace, job_id, got.value.version, attempt.eval_id)
     return SubmitResult(attempt.eval_id, got.value.version, True, got.mod_revision)
@@ -282,7 +282,7 @@ def _purge(store: Store, namespace: str, job_id: str) -> SubmitResult:
     room = MAX_TXN_OPS - 3  # the compare, the job delete and the evaluation
     for old in vkeys[:-room]:
         store.delete(old)
-    ev = evals.for_record(cur.value, "job-deregister")
+    ev = evals.new_eval(namespace, job_id, "job-deregister", record=cur.value, now=time.time())
     txn = Txn().compare_mod(key, cur.mod_revision).put(keys.eval(ev.id), ev).delete(key)
     for vkey in vkeys[-room:]:
         txn.delete(vkey)

@@ -35,11 +35,8 @@ def node_update_evals(
 ) -> list[Evaluation]:
     """One evaluation per job with a running allocation on the node (sorted by job)."""
     jobs = sorted({(a.namespace, a.job_id) for a in allocs if a.node_id == node_id and a.desired_status == DesiredStatus.RUN})
-    out = []
-    for ns, jid in jobs:
-        ev = evals.new_eval(ns, jid, trigger, node_id=node_id, now=now)
-        out.append(replace(ev, status_description=description) if description else ev)
-    return out
+    return [evals.new_eval(ns, jid, trigger, node_id=node_id, status_description=description, now=now)
+            for ns, jid in jobs]
 
 
 def _update_node(store: Store, node_id: str, change: Callable[[Node, float], Node], trigger: str) -> NodeUpdate:
