@@ -42,8 +42,6 @@ from reconciler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-RESTARTS_KIND = "alloc_restarts"
-
 
 class AllocWatcher(Controller):
     name = "driver-runner"
@@ -56,7 +54,7 @@ class AllocWatcher(Controller):
         self.allocs = self.informer(self.keys.allocs, Allocation, name=f"driver-runner:{node_id[:8]}:allocs")
         self.allocs.add_index("node", lambda a: [a.node_id])
         self.allocs.add_handler(self._on_alloc)
-        self.restarts = self.informer(self.keys.kind(RESTARTS_KIND), AllocRestartRequest,
+        self.restarts = self.informer(self.keys.alloc_restarts, AllocRestartRequest,
                                       name=f"driver-runner:{node_id[:8]}:restarts")
         self.restarts.add_handler(self._on_restart)
         self.catalog = CatalogView(self.informer(self.keys.services, ServiceRegistration,
@@ -84,7 +82,7 @@ class AllocWatcher(Controller):
         if kind == "alloc":
             return self.agent.reconcile_alloc(AllocId(ident), self.allocs.get(self.keys.alloc(ident)))
         if kind == "restart":
-            self.agent.handle_restart(ident, self.restarts.get(self.keys.kind(RESTARTS_KIND) + ident))
+            self.agent.handle_restart(ident, self.restarts.get(self.keys.alloc_restart(ident)))
         return None
 
 
@@ -244,7 +242,7 @@ class NodeAgent:
             # not ours (another node's allocation), or gone
             return
         runner.restart(req.task)
-        self.store.delete(self.store.keys.kind(RESTARTS_KIND) + alloc_id)
+        self.store.delete(self.store.keys.alloc_restart(alloc_id))
 
     # introspection (tests, CLI exec) -----------------------------------------------------
     def runner(self, alloc_id: str) -> AllocRunner | None:

@@ -23,8 +23,7 @@ from controllers.liveness.gc import allocs_to_collect, evals_to_collect
 from reconciler.model.evals import new_eval
 from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Evaluation, Node, NodeStatus
 from reconciler.runtime import Controller, LeaderElected, Requeue
-from reconciler.store import Store, StoreError, Txn, WatchEvent
-from reconciler.store.client import MAX_TXN_OPS, Watch
+from reconciler.store import MAX_TXN_OPS, Store, StoreError, Txn, Watch, WatchEvent
 
 SWEEP = "sweep"
 GC = "gc"

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from reconciler import codec
-from reconciler.store import Compacted, Store, StoreError, Versioned, WatchEvent
-from reconciler.store.client import Watch
+from reconciler.store import Compacted, Store, StoreError, Versioned, Watch, WatchEvent
 
 log = logging.getLogger(__name__)
 
