@@ -7,8 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from reconciler.deployments.rules import DeploymentError, apply_fail, apply_pause, apply_promote
-from reconciler.model.ids import is_valid_name, new_id
+from reconciler.deployments.rules import (
+    DeploymentError,
+    apply_fail,
+    apply_pause,
+    apply_promote,
+    deployment_evaluation,
+)
+from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Deployment, Evaluation, JobRecord
 from reconciler.store import Store, Txn
 
@@ -40,12 +46,7 @@ def deployment_eval(store: Store, dep: Deployment, *, now: float) -> Evaluation:
     """The evaluation that tells the scheduler a deployment changed (Nomad's deployment
     watcher creates the same)."""
     rec = store.get(store.keys.job(dep.namespace, dep.job_id), JobRecord)
-    job = rec.value if rec else None
-    return Evaluation(
-        id=new_id(), namespace=dep.namespace, job_id=dep.job_id, triggered_by="deployment-watcher",
-        type=job.job.type if job else "service", priority=job.job.priority if job else 50,
-        job_version=job.version if job else dep.job_version, deployment_id=dep.id, create_time=now, modify_time=now,
-    )
+    return deployment_evaluation(dep, rec.value if rec else None, now=now)
 
 
 def _update(store: Store, dep_id: str, change: Callable[[Deployment, float], Deployment]) -> tuple[Deployment, str]:

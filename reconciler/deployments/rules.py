@@ -8,7 +8,10 @@ import copy
 from collections.abc import Iterable
 
 from reconciler.deployments.descriptions import Desc
-from reconciler.model.objects import Deployment, DeploymentGroupState, DeploymentStatus
+from reconciler.model.ids import new_id
+from reconciler.model.objects import Deployment, DeploymentGroupState, DeploymentStatus, Evaluation, JobRecord
+
+ACTIVE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED})
 
 
 class DeploymentError(ValueError):
@@ -16,7 +19,18 @@ class DeploymentError(ValueError):
 
 
 def active(dep: Deployment) -> bool:
-    return dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED)
+    """Still deploying: its allocations are counted and judged (every other status is final)."""
+    return dep.status in ACTIVE
+
+
+def deployment_evaluation(dep: Deployment, job: JobRecord | None, *, now: float) -> Evaluation:
+    """The evaluation that tells the scheduler a deployment changed (Nomad's deployment
+    watcher creates the same); `job` is the job's current record, if it still has one."""
+    return Evaluation(
+        id=new_id(), namespace=dep.namespace, job_id=dep.job_id, triggered_by="deployment-watcher",
+        type=job.job.type if job else "service", priority=job.job.priority if job else 50,
+        job_version=job.version if job else dep.job_version, deployment_id=dep.id, create_time=now, modify_time=now,
+    )
 
 
 def awaiting_promotion(g: DeploymentGroupState) -> bool:

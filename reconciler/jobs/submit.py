@@ -18,7 +18,7 @@ from reconciler import codec
 from reconciler.model.ids import is_valid_name, new_id
 from reconciler.model.job import Job
 from reconciler.model.objects import Evaluation, JobRecord
-from reconciler.store import Store, Txn
+from reconciler.store import Keys, Store, Txn, Versioned
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,48 @@ def new_eval(record: JobRecord, triggered_by: str) -> Evaluation:
         create_time=now,
         modify_time=now,
     )
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What `submit_ops` added to a transaction: the job record it writes and its evaluation."""
+
+    record: JobRecord
+    evaluation: Evaluation
+    changed: bool  # a new version (False: the spec is the current one; only an evaluation)
+
+
+def submit_ops(
+    txn: Txn, keys: Keys, job: Job, current: Versioned[JobRecord] | None, *, now: float, source_file: str = ""
+) -> Submission:
+    """Add the writes of submitting `job` to `txn` (pure: no I/O, `now` given), guarded by
+    `current`, the job record as the caller read it (None: the job must not exist). The
+    same writes as `submit_job`, for callers that submit inside a transaction of their own
+    (the deployment controller's auto-revert, written with the failed deployment)."""
+    _check_ids(job)
+    key = keys.job(job.namespace, job.id)
+    digest = job_hash(job)
+    if current is None:
+        txn.compare_absent(key)
+    else:
+        txn.compare_mod(key, current.mod_revision)
+    if current is not None and current.value.spec_hash == digest and not current.value.stop:
+        record = current.value
+        if source_file and record.source_file != source_file:
+            record = replace(record, source_file=source_file)
+        ev = replace(new_eval(record, "job-register"), create_time=now, modify_time=now)
+        txn.put(key, record).put(keys.eval(ev.id), ev)
+        return Submission(record, ev, changed=False)
+    prev = current.value if current is not None else None
+    record = JobRecord(
+        namespace=job.namespace, id=job.id, version=prev.version + 1 if prev is not None else 0, job=job,
+        spec_hash=digest, stop=False, status="pending", source_file=source_file, submit_time=now,
+        create_index=prev.create_index if prev is not None else 0,
+    )
+    ev = replace(new_eval(record, "job-register"), create_time=now, modify_time=now)
+    vkey = keys.job_version(job.namespace, job.id, record.version)
+    txn.compare_absent(vkey).put(key, record).put(vkey, record).put(keys.eval(ev.id), ev)
+    return Submission(record, ev, changed=True)
 
 
 def submit_job(
