@@ -21,6 +21,7 @@ from reconciler.model.objects import (
     EvalStatus,
     Evaluation,
     Node,
+    NodeStatus,
 )
 
 _FINISHED_EVAL = (EvalStatus.COMPLETE, EvalStatus.FAILED, EvalStatus.CANCELED)
@@ -59,7 +60,7 @@ def allocs_to_collect(
         done = (
             a.client_status in _CLIENT_DONE
             or (st is not None and st.client_status in _CLIENT_DONE)
-            or node is None or node.status == "down"
+            or node is None or node.status == NodeStatus.DOWN
         )
         if done:
             out.append(a)
