@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.scheduler.factories import mock_job
 from tests.waiting import wait_for
 
 DEP = "dep-crash"
+REPO = Path(__file__).resolve().parents[2]
 
 # The child runs a real DeploymentController whose commit is cut by killing the process
 # (no cleanup, no finally blocks): "before" dies between deciding and applying, "after"
@@ -71,7 +73,7 @@ def test_a_killed_controller_neither_loses_nor_repeats_the_revert(
     store: Store, etcd: EmbeddedEtcd, prefix: str, when: str
 ) -> None:
     failed_deployment_owing_a_revert(store)
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.run(
         [sys.executable, "-c", CHILD, etcd.endpoint, prefix, when], env=env, timeout=60, capture_output=True,
         text=True, check=False,
