@@ -13,10 +13,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.model.job import Job, TaskGroup, UpdateStrategy
+from reconciler.model.job import SECOND, Job, TaskGroup, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocHealth, AllocStatus, ClientStatus, DesiredStatus
-
-NS = 1e9
 
 
 @dataclass
@@ -80,7 +78,7 @@ def judge(
         return Judgement(prev, None)
     if _failed(alloc, status):
         return Judgement(dataclasses.replace(prev, healthy=False, timestamp=now), None)
-    deadline = alloc.create_time + upd.healthy_deadline / NS if upd.healthy_deadline else None
+    deadline = alloc.create_time + upd.healthy_deadline / SECOND if upd.healthy_deadline else None
     since = _tasks_running_since(group, status)
     if since is not None and upd.health_check == "checks" and expected_checks(group) > 0:
         passing = len(checks) >= expected_checks(group) and all(c.status == "passing" for c in checks)
@@ -90,7 +88,7 @@ def judge(
         if deadline is not None and now >= deadline:
             return Judgement(dataclasses.replace(prev, healthy=False, passing_since=0.0, timestamp=now), None)
         return Judgement(dataclasses.replace(prev, passing_since=0.0), deadline)
-    ready_at = since + upd.min_healthy_time / NS
+    ready_at = since + upd.min_healthy_time / SECOND
     if now >= ready_at:
         return Judgement(dataclasses.replace(prev, healthy=True, passing_since=since, timestamp=now), None)
     if deadline is not None and now >= deadline:
