@@ -7,7 +7,8 @@
     agent.stop(drain=True) # kills every task first and revokes the heartbeat lease
 
 It is a controller on the shared runtime: an informer on `allocs/` indexed by node id
-feeds allocation ids to `reconcile`, which creates, updates or destroys AllocRunners.
+feeds allocation ids to `reconcile`, which asks `runner_action` (pure) whether to create,
+update or destroy an AllocRunner, or to leave it, and does that.
 Restart requests (`alloc_restarts/<id>`, written by the API) are consumed the same way.
 """
 
@@ -17,6 +18,7 @@ import logging
 import os
 import shutil
 import threading
+from enum import StrEnum
 from pathlib import Path
 
 from controllers.driver_runner import cgroups, fingerprint, handles, procfs
@@ -41,6 +43,25 @@ from reconciler.runtime import Controller, Requeue
 from reconciler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
+
+
+class RunnerAction(StrEnum):
+    CREATE = "create"  # start an AllocRunner (or re-attach to the tasks a previous agent left)
+    UPDATE = "update"  # hand the runner the allocation's new state (stop, in-place update)
+    DESTROY = "destroy"  # the allocation is gone or moved away: kill its tasks, drop its dir
+    IGNORE = "ignore"
+
+
+def runner_action(alloc: Allocation | None, *, node_id: str, has_runner: bool, started_here: bool) -> RunnerAction:
+    """What the node agent does for one allocation (pure). `started_here`: a previous
+    agent reported it, or its directory exists (so a stop has something to stop)."""
+    if alloc is None or alloc.node_id != node_id:
+        return RunnerAction.DESTROY if has_runner else RunnerAction.IGNORE
+    if has_runner:
+        return RunnerAction.UPDATE
+    if alloc.desired_status != DesiredStatus.RUN and not started_here:
+        return RunnerAction.IGNORE  # never started here: nothing to stop
+    return RunnerAction.CREATE
 
 
 class AllocWatcher(Controller):
@@ -165,21 +186,23 @@ class NodeAgent:
     def reconcile_alloc(self, alloc_id: AllocId, alloc: Allocation | None) -> Requeue | None:
         with self._lock:
             runner = self.runners.get(alloc_id)
-        if alloc is None or alloc.node_id != self.node.id:
-            if runner is not None:
-                with self._lock:
-                    self.runners.pop(alloc_id, None)
-                t = threading.Thread(target=self._destroy, args=(runner,), name=f"destroy:{alloc_id[:8]}", daemon=True)
-                self._destroying.append(t)
-                t.start()
+            restored = self._previous.get(alloc_id)
+        action = runner_action(
+            alloc, node_id=self.node.id, has_runner=runner is not None,
+            started_here=restored is not None or AllocDir(self.data_dir, alloc_id).root.exists(),
+        )
+        if action == RunnerAction.DESTROY and runner is not None:
+            with self._lock:
+                self.runners.pop(alloc_id, None)
+            t = threading.Thread(target=self._destroy, args=(runner,), name=f"destroy:{alloc_id[:8]}", daemon=True)
+            self._destroying.append(t)
+            t.start()
             return None
-        if runner is not None:
+        if action == RunnerAction.UPDATE and runner is not None and alloc is not None:
             runner.update(alloc)
             return None
-        with self._lock:
-            restored = self._previous.get(alloc_id)
-        if alloc.desired_status != DesiredStatus.RUN and restored is None and not AllocDir(self.data_dir, alloc_id).root.exists():
-            return None  # never started here: nothing to stop
+        if action != RunnerAction.CREATE or alloc is None:
+            return None
         rec = self._job(alloc)
         if rec is None:
             log.warning("alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version)

@@ -256,6 +256,10 @@ class Deployment:
     healthy_alloc_ids: list[str] = field(default_factory=list)
     unhealthy_alloc_ids: list[str] = field(default_factory=list)
     passing_since: dict[str, float] = field(default_factory=dict)
+    # Set (with the description saying which version, or that none was stable) in the same
+    # transaction that fails the deployment and submits the reverted version: the revert
+    # is decided once, from state.
+    auto_revert_decided: bool = False
     job_spec_modify_index: int = 0
     create_index: int = 0
     modify_index: int = 0

@@ -4,7 +4,8 @@ It lists the prefix, then watches from the listing's revision + 1. Handlers (usu
 the key on a work queue") are called for every change with (key, old, new). A broken watch
 stream is re-opened from the last revision seen, so no event is missed across an etcd
 restart; a compaction triggers a re-list whose differences are delivered as events.
-Cached objects are shared: never modify one, copy it.
+Cached objects are shared: never modify one, copy it. An `Informer[bytes]` keeps the raw
+values, undecoded (for keys whose values are another component's business).
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ class Informer(Generic[T]):
         fresh: dict[str, Versioned[T]] = {}
         for i in raw:
             try:
-                fresh[i.key] = Versioned(i.key, codec.decode(i.value, self.typ), i.mod_revision, i.create_revision)
+                fresh[i.key] = Versioned(i.key, self._decode(i.value), i.mod_revision, i.create_revision)
             except codec.CodecError as exc:
                 log.error("informer=%s key=%s undecodable value: %s", self.name, i.key, exc)
         with self._lock:
@@ -217,6 +218,11 @@ class Informer(Generic[T]):
             self._rebuild_indexes()
         for key, o, n in changes:
             self._notify(key, o, n)
+
+    def _decode(self, data: bytes) -> T:
+        if self.typ is bytes:
+            return data  # type: ignore[return-value]
+        return codec.decode(data, self.typ)
 
     def _rebuild_indexes(self) -> None:
         for name, fn in self._indexers.items():
@@ -256,7 +262,7 @@ class Informer(Generic[T]):
             return None
         if ev.type == "put" and ev.value is not None:
             try:
-                new = codec.decode(ev.value, self.typ)
+                new = self._decode(ev.value)
             except codec.CodecError as exc:
                 log.error("informer=%s key=%s undecodable value: %s", self.name, ev.key, exc)
                 return None
