@@ -9,11 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import reconciler.cli.deployment_cmds  # noqa: F401 - registers the commands
-import reconciler.cli.job_cmds  # noqa: F401
-import reconciler.cli.sched_cmds  # noqa: F401
 from reconciler.cli.client import ApiClient, ApiClientError
-from reconciler.cli.groups import cli
+from reconciler.cli.main import cli
 from tests.waiting import wait_for
 
 JOB = """job "todo" {{

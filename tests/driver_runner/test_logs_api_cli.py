@@ -21,8 +21,7 @@ from reconciler.agent.etcd_process import free_port
 from reconciler.api.client_routes import routes
 from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError
-from reconciler.cli.alloc_cmds import alloc_exec, alloc_logs, alloc_restart, alloc_status, alloc_stop  # noqa: F401
-from reconciler.cli.groups import cli
+from reconciler.cli.main import cli
 from reconciler.model.alloc_dir import log_files, read_logs, tail_lines
 from reconciler.model.job import LogConfig, Task
 from reconciler.model.objects import Allocation

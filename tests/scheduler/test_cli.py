@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
-import reconciler.cli.sched_cmds  # noqa: F401 - registers the commands
 from reconciler.cli.client import ApiClient
-from reconciler.cli.groups import cli
+from reconciler.cli.main import cli
 from reconciler.model.job import Port
 from reconciler.model.objects import Node
 from reconciler.store import Store
@@ -77,9 +75,6 @@ def test_job_scale(api: ApiClient, store: Store) -> None:
 
 
 def test_plan_exit_codes(api: ApiClient, store: Store, tmp_path) -> None:
-    spec = pytest.importorskip("reconciler.spec")
-    if not hasattr(spec, "load_job_file"):
-        pytest.skip("the job specification layer is not merged in this branch")
     add_node(store, "node-1")
     path = tmp_path / "web.nomad.hcl"
     path.write_text(
