@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import sys
 import threading
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -26,7 +25,8 @@ from reconciler.model.alloc_dir import log_files, read_logs, tail_lines
 from reconciler.model.job import LogConfig, Task
 from reconciler.model.objects import Allocation
 from reconciler.store import Store
-from tests.driver_runner.conftest import (
+from tests.driver_runner.support import (
+    PY,
     event_types,
     get_status,
     make_alloc,
@@ -36,8 +36,6 @@ from tests.driver_runner.conftest import (
     wait_status,
 )
 from tests.waiting import wait_for
-
-PY = sys.executable
 
 
 def test_log_rotator_keeps_max_files_and_continues_numbering(tmp_path: Path) -> None:
@@ -92,6 +90,8 @@ def api(store: Store, agent: NodeAgent) -> Iterator[str]:
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     t.join(5)
+    loop.run_until_complete(loop.shutdown_default_executor())  # the handlers' worker threads
+    loop.close()
 
 
 def _run_cli(api: str, *args: str) -> tuple[int, str]:
