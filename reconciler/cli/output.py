@@ -27,12 +27,12 @@ def now() -> str:
     return fmt_time(time.time_ns())
 
 
-def ago(ns: int) -> str:
-    """How long ago an instant in nanoseconds was, in its two largest units (`4m2s ago`,
-    `3h5m ago`, `2d1h ago`), as Nomad prints ages; `<none>` for 0."""
+def ago(ns: int, *, now_ns: int | None = None) -> str:
+    """How long before `now_ns` (default: now) an instant in nanoseconds was, in its two
+    largest units (`4m2s ago`, `3h5m ago`, `2d1h ago`), as Nomad prints ages; `<none>` for 0."""
     if not ns:
         return "<none>"
-    secs = max(0, int(time.time() - ns / 1e9))
+    secs = max(0, (time.time_ns() if now_ns is None else now_ns) - ns) // 10**9
     if secs < 60:
         return f"{secs}s ago"
     if secs < 3600:
