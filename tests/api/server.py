@@ -47,6 +47,7 @@ class ApiServer:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.run_until_complete(self._loop.shutdown_default_executor())  # the handlers' worker threads
         self._loop.close()
 
     def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:

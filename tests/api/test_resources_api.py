@@ -12,18 +12,18 @@ from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.api.server import ApiServer
-from tests.factories import mock_job
+from tests.factories import submitted_job
 from tests.scheduler.factories import mock_alloc, mock_node
 
 
 def register(api: ApiServer, count: int = 1) -> dict[str, Any]:
-    status, out = api.call("POST", "/v1/jobs", {"Job": job_to_nomad(mock_job("web", count=count))})
+    status, out = api.call("POST", "/v1/jobs", {"Job": job_to_nomad(submitted_job("web", count=count))})
     assert status == 200, out
     return out
 
 
 def test_register_answers_with_the_commit_revision(api: ApiServer, store: Store) -> None:
-    status, headers, out = api.exchange("POST", "/v1/jobs", {"Job": job_to_nomad(mock_job("web"))})
+    status, headers, out = api.exchange("POST", "/v1/jobs", {"Job": job_to_nomad(submitted_job("web"))})
     rec = store.get(store.keys.job("default", "web"), JobRecord)
     assert status == 200 and rec is not None
     assert out["JobModifyIndex"] == rec.mod_revision == int(headers["X-Nomad-Index"])
@@ -55,7 +55,7 @@ def test_revert_restores_an_old_spec(api: ApiServer, store: Store) -> None:
 
 def test_node_drain_fans_out_evaluations_and_answers_with_the_node_revision(api: ApiServer, store: Store) -> None:
     store.put(store.keys.node("node-1"), mock_node("node-1"))
-    a = mock_alloc(mock_job("web"), 0, node="node-1")
+    a = mock_alloc(submitted_job("web"), 0, node="node-1")
     store.put(store.keys.alloc(a.id), a)
     status, headers, out = api.exchange("POST", "/v1/node/node-1/drain", {"DrainSpec": {"Deadline": 0}})
     node = store.get(store.keys.node("node-1"), Node)
@@ -68,7 +68,7 @@ def test_node_drain_fans_out_evaluations_and_answers_with_the_node_revision(api:
 
 
 def test_alloc_stop_is_one_transaction_with_its_evaluation(api: ApiServer, store: Store) -> None:
-    a = mock_alloc(mock_job("web"), 0)
+    a = mock_alloc(submitted_job("web"), 0)
     store.put(store.keys.alloc(a.id), a)
     status, out = api.call("POST", f"/v1/allocation/{a.id}/stop")
     got = store.get(store.keys.alloc(a.id), Allocation)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,14 +13,14 @@ from click.testing import CliRunner
 
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.executor import LogRotator
-from reconciler.cli.alloc_cmds import alloc_exec, alloc_logs, alloc_restart, alloc_status, alloc_stop  # noqa: F401
-from reconciler.cli.groups import cli
+from reconciler.cli.main import cli
 from reconciler.model.alloc_dir import log_files, read_logs, tail_lines
 from reconciler.model.job import LogConfig, Task
 from reconciler.model.objects import Allocation
 from reconciler.store import Store
 from tests.api.server import make_server
-from tests.driver_runner.conftest import (
+from tests.driver_runner.support import (
+    PY,
     event_types,
     get_status,
     make_alloc,
@@ -31,8 +30,6 @@ from tests.driver_runner.conftest import (
     wait_status,
 )
 from tests.waiting import wait_for
-
-PY = sys.executable
 
 
 def test_log_rotator_keeps_max_files_and_continues_numbering(tmp_path: Path) -> None:

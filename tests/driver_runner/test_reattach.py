@@ -19,7 +19,7 @@ from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import DesiredStatus
 from reconciler.store import Store
-from tests.driver_runner.conftest import (
+from tests.driver_runner.support import (
     event_types,
     get_status,
     make_alloc,

@@ -83,7 +83,7 @@ def test_gc_deletes_from_etcd(store) -> None:
     c = GarbageCollector(store, every=0, after=3600)
     c.start()
     try:
-        wait_for(lambda: len(c.allocs.list()) == 2, what="cache")
+        wait_for(lambda: len(c.allocs.list()) == 2, message="cache")
         assert c.collect() == (1, 1)
     finally:
         c.stop()

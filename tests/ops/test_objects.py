@@ -14,7 +14,7 @@ from reconciler.ops.jobs import submit_job
 from reconciler.ops.nodes import drain, set_eligibility
 from reconciler.store import Store
 from tests.deployments.factories import deployment
-from tests.factories import mock_job
+from tests.factories import submitted_job
 from tests.scheduler.factories import mock_alloc, mock_node
 
 
@@ -25,7 +25,7 @@ def eval_of(store: Store, eval_id: str) -> Evaluation:
 
 
 def test_promote_writes_the_deployment_and_an_eval_that_carries_the_job(store: Store) -> None:
-    submit_job(store, mock_job("web"))
+    submit_job(store, submitted_job("web"))
     store.put(store.keys.deployment("dep-1"), deployment(canaries=1, placed_canaries=["c1"], healthy=("c1",)))
     upd = promote_deployment(store, "dep-1")
     assert upd.deployment.task_groups["web"].promoted
@@ -48,7 +48,7 @@ def test_pause_resume_and_fail(store: Store) -> None:
 
 
 def test_alloc_stop_sets_desired_stop_with_an_eval_in_the_same_revision(store: Store) -> None:
-    a = mock_alloc(mock_job("web"), 0)
+    a = mock_alloc(submitted_job("web"), 0)
     store.put(store.keys.alloc(a.id), a)
     eval_id, revision = stop_alloc(store, a.id)
     got = store.get(store.keys.alloc(a.id), Allocation)
@@ -63,7 +63,7 @@ def test_alloc_stop_sets_desired_stop_with_an_eval_in_the_same_revision(store: S
 def test_drain_fans_out_one_eval_per_running_job_on_the_node(store: Store) -> None:
     store.put(store.keys.node("n1"), mock_node("n1"))
     for job_id, node in [("web", "n1"), ("api", "n1"), ("db", "n2")]:
-        a = mock_alloc(mock_job(job_id), 0, node=node, id=f"{job_id}-0")
+        a = mock_alloc(submitted_job(job_id), 0, node=node, id=f"{job_id}-0")
         store.put(store.keys.alloc(a.id), a)
     upd = drain(store, "n1", enable=True)
     assert (upd.node.drain, upd.node.eligibility) == (True, "ineligible")
