@@ -61,6 +61,10 @@ class LeaderElector:
         self.is_leader = threading.Event()
         self._thread: threading.Thread | None = None
         self.lease_id: int | None = None  # the lease of the current campaign
+        # leases of past terms that etcd could not be told to revoke (it was away): etcd
+        # gives every lease its full TTL again when it restarts, so they are revoked as
+        # soon as it answers, or our own stale key would hold everyone off for a TTL
+        self._unrevoked: list[KeptLease] = []
         self.campaigns = 0  # attempts to take the key (tests and metrics)
 
     def leader(self) -> str | None:
@@ -121,6 +125,7 @@ class LeaderElector:
 
     def _campaign(self, on_started: Callable[[], None], on_stopped: Callable[[], None]) -> _Term:
         self._wake.clear()
+        self._unrevoked = [old for old in self._unrevoked if not old.revoke(retry_for=1.0)]
         lease = KeptLease.grant(self.store, self.ttl, name=f"leader:{self.name}")
         self.lease_id = lease.id
         self.campaigns += 1
@@ -174,7 +179,8 @@ class LeaderElector:
             on_stopped()
         except Exception:
             log.exception("election=%s identity=%s stop failed", self.name, self.identity)
-        lease.stop(revoke=True)
+        if not lease.stop(revoke=True):
+            self._unrevoked.append(lease)
 
 
 class LeaderElected:
