@@ -23,6 +23,10 @@ from reconciler.store import KeptLease, Store, StoreError, Watch, WatchEvent
 
 log = logging.getLogger(__name__)
 
+# seconds a leader's lease lives without a refresh: a dead leader's standby takes over
+# within it (the agent's `--leader-ttl`)
+DEFAULT_LEADER_TTL = 5
+
 # pause after a failed term (on_started raised): doubles per failure up to the TTL
 FAILED_TERM_PAUSE = 0.5
 
@@ -49,7 +53,7 @@ class _Term(Enum):
 
 
 class LeaderElector:
-    def __init__(self, store: Store, name: str, identity: str, *, ttl: int = 10) -> None:
+    def __init__(self, store: Store, name: str, identity: str, *, ttl: int = DEFAULT_LEADER_TTL) -> None:
         self.store = store
         self.name = name
         self.identity = identity
@@ -192,7 +196,8 @@ class LeaderElected:
     """
 
     def __init__(
-        self, store: Store, name: str, identity: str, factory: Callable[[], Controller], *, ttl: int = 10
+        self, store: Store, name: str, identity: str, factory: Callable[[], Controller], *,
+        ttl: int = DEFAULT_LEADER_TTL,
     ) -> None:
         self.elector = LeaderElector(store, name, identity, ttl=ttl)
         self.factory = factory
