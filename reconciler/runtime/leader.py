@@ -171,7 +171,7 @@ class LeaderElector:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            if lease.lost.is_set():
+            if lease.lost.is_set() or lease.remaining() <= 0:
                 raise StoreError("lease not refreshed within its TTL")
             holder = self.store.get(self.key, LeaderRecord, retry_for=lease.remaining())
             if holder is None or holder.value.lease != lease.id:
