@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controllers.deployments.health import CheckResult, judge_all
+from controllers.deployments.health import judge_all
 from controllers.deployments.progress import Step, step
 from reconciler.deployments.health import health_map
 from reconciler.deployments.ops import deployment_eval
 from reconciler.jobs import job_history, submit_job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentStatus, JobRecord
+from reconciler.model.services import CheckStatus
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import Store, Txn
 
@@ -44,7 +45,7 @@ class DeploymentController(Controller):
         self.jobs = self.informer(self.keys.jobs, JobRecord)
         self.allocs = self.informer(self.keys.allocs, Allocation)
         self.statuses = self.informer(self.keys.alloc_statuses, AllocStatus)
-        self.checks = self.informer(self.keys.checks, CheckResult)
+        self.checks = self.informer(self.keys.checks, CheckStatus)
         self.deployments.add_index("job", lambda d: [_job_key(d.namespace, d.job_id)])
         self.allocs.add_index("deployment", lambda a: [a.deployment_id] if a.deployment_id else [])
         self.checks.add_index("alloc", self._check_alloc)
@@ -54,7 +55,7 @@ class DeploymentController(Controller):
         self.statuses.add_handler(self._on_status)
         self.checks.add_handler(self._on_check)
 
-    def _check_alloc(self, c: CheckResult) -> list[str]:
+    def _check_alloc(self, c: CheckStatus) -> list[str]:
         return [c.alloc_id] if c.alloc_id else []
 
     # handlers: enqueue only ---------------------------------------------------------------
@@ -87,7 +88,7 @@ class DeploymentController(Controller):
         if st is not None:
             self._alloc_changed(st.alloc_id)
 
-    def _on_check(self, key: str, old: CheckResult | None, new: CheckResult | None) -> None:
+    def _on_check(self, key: str, old: CheckStatus | None, new: CheckStatus | None) -> None:
         # the key is checks/<alloc>/<check>: the alloc id is the second-to-last segment
         parts = key[len(self.keys.checks):].split("/")
         self._alloc_changed(parts[0] if parts else "")
@@ -98,7 +99,7 @@ class DeploymentController(Controller):
                 self.enqueue(d.id)
 
     # the loop -----------------------------------------------------------------------------
-    def _checks_by_alloc(self, allocs: list[Allocation]) -> dict[str, list[CheckResult]]:
+    def _checks_by_alloc(self, allocs: list[Allocation]) -> dict[str, list[CheckStatus]]:
         return {a.id: found for a in allocs if (found := self.checks.by_index("alloc", a.id))}
 
     def reconcile(self, key: str) -> Requeue | None:

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from reconciler.deployments import Desc, running_description
 from reconciler.deployments.health import health_map, store_health
 from reconciler.deployments.rules import awaiting_promotion, healthy_canaries
+from reconciler.model.job import SECOND
 from reconciler.model.objects import Allocation, AllocHealth, Deployment, DeploymentStatus, JobRecord
-
-NS = 1e9
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def step(
         if g.healthy_allocs > before_healthy.get(n, 0):
             notify = True
             if g.progress_deadline:
-                g.require_progress_by = now + g.progress_deadline / NS
+                g.require_progress_by = now + g.progress_deadline / SECOND
     revert: int | None = None
     mark_stable = False
     look: float | None = next_health_look
@@ -131,7 +130,7 @@ def _running(
         for g in waiting:
             g.promoted = True
             if g.progress_deadline:
-                g.require_progress_by = now + g.progress_deadline / NS
+                g.require_progress_by = now + g.progress_deadline / SECOND
         promoted = True
     for g in groups:
         done = (g.desired_canaries == 0 or g.promoted) and g.healthy_allocs >= g.desired_total

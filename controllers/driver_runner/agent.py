@@ -21,11 +21,12 @@ from pathlib import Path
 
 from controllers.driver_runner import cgroups, fingerprint, handles, procfs
 from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
+from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import AllocId, NodeId, is_valid_name
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
@@ -35,6 +36,7 @@ from reconciler.model.objects import (
     Node,
     NodeStatus,
 )
+from reconciler.model.services import ServiceRegistration
 from reconciler.runtime import Controller, Requeue
 from reconciler.store import Store, StoreError
 
@@ -55,6 +57,8 @@ class AllocWatcher(Controller):
         self.restarts = self.informer(self.keys.alloc_restarts, AllocRestartRequest,
                                       name=f"driver-runner:{node_id[:8]}:restarts")
         self.restarts.add_handler(self._on_restart)
+        self.catalog = CatalogView(self.informer(self.keys.services, ServiceRegistration,
+                                                 name=f"driver-runner:{node_id[:8]}:services"))
 
     def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
         obj = new or old
@@ -76,7 +80,7 @@ class AllocWatcher(Controller):
     def reconcile(self, key: str) -> Requeue | None:
         kind, _, ident = key.partition("/")
         if kind == "alloc":
-            return self.agent.reconcile_alloc(ident, self.allocs.get(self.keys.alloc(ident)))
+            return self.agent.reconcile_alloc(AllocId(ident), self.allocs.get(self.keys.alloc(ident)))
         if kind == "restart":
             self.agent.handle_restart(ident, self.restarts.get(self.keys.alloc_restart(ident)))
         return None
@@ -99,7 +103,7 @@ class NodeAgent:
         attrs = fingerprint.attributes(address)
         attrs.update(driver_attrs)
         self.node = Node(
-            id=load_node_id(self.data_dir), name=node_name, datacenter=datacenter, address=address,
+            id=NodeId(load_node_id(self.data_dir)), name=node_name, datacenter=datacenter, address=address,
             http_addr=http_addr, status=NodeStatus.READY, resources=fingerprint.resources(), drivers=health,
             attributes=attrs, meta=dict(meta or {}), min_dynamic_port=port_range[0], max_dynamic_port=port_range[1],
             node_class=node_class,
@@ -110,9 +114,10 @@ class NodeAgent:
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)
+        self.deps.catalog = self.watcher.catalog
         self._jobs: dict[tuple[str, str, int], JobRecord] = {}
         self._destroying: list[threading.Thread] = []
-        self._previous: dict[str, AllocStatus] = {}
+        self._previous: dict[AllocId, AllocStatus] = {}
 
     @property
     def node_id(self) -> str:
@@ -157,7 +162,7 @@ class NodeAgent:
             rec = self._jobs[k] = got.value
         return rec
 
-    def reconcile_alloc(self, alloc_id: str, alloc: Allocation | None) -> Requeue | None:
+    def reconcile_alloc(self, alloc_id: AllocId, alloc: Allocation | None) -> Requeue | None:
         with self._lock:
             runner = self.runners.get(alloc_id)
         if alloc is None or alloc.node_id != self.node.id:

@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controllers.driver_runner import handles, status, taskenv
+from controllers.driver_runner import handles, status
+from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
+from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.job import Job
+from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class RunnerDeps:
     node: Node
     drivers: dict[str, TaskDriver]
     on_change: Callable[[AllocRunner], None]
+    catalog: CatalogView | None = None  # None: no catalog to leave first (tests of the driver alone)
 
 
 class AllocRunner:
@@ -55,6 +58,9 @@ class AllocRunner:
             self.status.node_id = deps.node.id
         self.tasks: dict[str, TaskRunner] = {}
         self._stopping = False
+        self._left_catalog = threading.Event()
+        self._catalog_lock = threading.Lock()
+        self._aborted = threading.Event()
         self.all_done = threading.Event()
         self._leader = ""
 
@@ -122,6 +128,37 @@ class AllocRunner:
             if all(tr.done.is_set() for tr in self.tasks.values()):
                 self.all_done.set()
 
+    def before_kill(self, task: str) -> None:
+        """Nomad's stop order for a stopping allocation: its services leave the catalog (the
+        registrar deletes them; this waits until the agent's cache shows it), then the
+        group's `shutdown_delay`, then the task's; only then does the kill signal go out.
+        Kills that are not a stop (a sibling failed, the leader ended) go ahead at once."""
+        with self._lock:
+            stopping = self._stopping
+            group = self.job.group(self.alloc.task_group)
+        if not stopping or group is None:
+            return
+        self._leave_catalog()
+        spec = next((t for t in group.tasks if t.name == task), None)
+        delay = (group.shutdown_delay + (spec.shutdown_delay if spec is not None else 0)) / SECOND
+        if delay > 0:
+            self.update_task(task, lambda ts: ts.events.append(status.event(
+                status.WAITING_SHUTDOWN_DELAY, f"Waiting for shutdown_delay of {delay:g}s before killing the task")))
+            self._aborted.wait(delay)
+
+    def _leave_catalog(self) -> None:
+        """Wait once per allocation (every task's thread calls this; the first one waits)."""
+        catalog = self.deps.catalog
+        with self._catalog_lock:
+            if self._left_catalog.is_set() or catalog is None:
+                return
+            if catalog.registered(self.id):
+                if catalog.wait_deregistered(self.id):
+                    log.info("alloc=%s left the service catalog; killing tasks", self.id)
+                else:
+                    log.warning("alloc=%s still in the service catalog after the wait; killing anyway", self.id)
+            self._left_catalog.set()
+
     def _refresh(self) -> None:
         with self._lock:
             cs = status.client_status(self.status.task_states)
@@ -148,6 +185,7 @@ class AllocRunner:
 
     def detach(self) -> None:
         """Leave every task running and stop supervising them (agent shutdown)."""
+        self._aborted.set()
         for tr in self.tasks.values():
             tr.detach()
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from controllers.liveness.gc import allocs_to_collect, evals_to_collect
-from reconciler.model.ids import new_id
+from reconciler.model.evals import new_eval
 from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus, Evaluation, Node, NodeStatus
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import MAX_TXN_OPS, Store, StoreError, Txn, Watch, WatchEvent
@@ -105,10 +105,8 @@ class LivenessController(Controller):
             self.store.put_many(
                 (self.keys.eval(e.id), e)
                 for e in (
-                    Evaluation(
-                        id=new_id(), namespace=ns, job_id=jid, triggered_by="node-update", node_id=node.id,
-                        status_description=f"node {node.id[:8]} is down", create_time=now, modify_time=now,
-                    )
+                    new_eval(ns, jid, "node-update", now=now, node_id=node.id,
+                             status_description=f"node {node.id[:8]} is down")
                     for ns, jid in sorted(jobs)
                 )
             )

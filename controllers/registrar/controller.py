@@ -17,7 +17,6 @@ from pathlib import Path
 from controllers.registrar.check_runner import CheckRunner, CheckSpec, Probe
 from controllers.registrar.desired import (
     desired_registrations,
-    interpolate,
     runtime_env,
     same_registration,
     should_register,
@@ -26,7 +25,8 @@ from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
-from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
+from reconciler.model.services import CheckState, CheckStatus, RegisteredCheck, ServiceRegistration
+from reconciler.model.taskenv import interpolate_str, node_values
 from reconciler.runtime import Controller, Requeue
 from reconciler.store import KeptLease, Store
 
@@ -203,18 +203,17 @@ class Registrar(Controller):
             port = next((p.value for p in alloc.ports if p.label == c.port), int(c.port) if c.port.isdigit() else port)
         task = c.task or reg.task
         group = job.group(alloc.task_group)
-        env: dict[str, str] = runtime_env(alloc, job, group, task, self.node) if group is not None else {}
+        ad = AllocDir(self.data_dir, alloc.id) if self.data_dir is not None else None
+        env = runtime_env(alloc, job, group, task, self.node, ad) if group is not None else {}
+        extra = node_values(self.node)
+
+        def interpolate(text: str, env: dict[str, str]) -> str:
+            return interpolate_str(text, env, extra)
+
         if c.type == "tcp":
             probe = TcpProbe(reg.address, port, timeout)
         elif c.type == "script":
-            cwd = None
-            t = next((t for t in group.tasks if t.name == task), None) if group is not None else None
-            if t is not None:
-                env.update({k: interpolate(v, env) for k, v in t.env.items()})
-            if self.data_dir is not None and task:
-                ad = AllocDir(self.data_dir, alloc.id)
-                cwd = ad.task_dir(task)
-                env.update(NOMAD_ALLOC_DIR=str(ad.shared), NOMAD_TASK_DIR=str(ad.local_dir(task)))
+            cwd = ad.task_dir(task) if ad is not None and task else None
             probe = ScriptProbe(interpolate(c.command, env), tuple(interpolate(a, env) for a in c.args), cwd, env,
                                 timeout)
         else:
@@ -223,7 +222,7 @@ class Registrar(Controller):
                               c.protocol or "http", timeout)
         names = (reg.service_name, c.name or rc.id, rc.id)
 
-        def write(status: str, output: str) -> None:
+        def write(status: CheckState, output: str) -> None:
             if self._stopping.is_set():
                 return
             lease = self._ensure_lease()

@@ -23,7 +23,8 @@ from typing import Any
 from controllers.scheduler.decide import Decision, decide
 from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key, read_guard
-from reconciler.model.ids import new_id
+from reconciler.model.evals import new_eval
+from reconciler.model.ids import DeploymentId, EvalId, NodeId, new_id
 from reconciler.model.job import Job, JobType
 from reconciler.model.objects import (
     Allocation,
@@ -203,14 +204,14 @@ class SchedulerController(Controller):
                 if old is not None:
                     versions[a.job_version] = old
         due.sort(key=lambda e: e.create_time)
-        eval_id = due[-1].id if due else (blocked[-1].id if blocked else new_id())
+        eval_id = due[-1].id if due else (blocked[-1].id if blocked else EvalId(new_id()))
         dep, created = None, False
         if self.use_deployments and job is not None:
             if not self._deployment_cache_ready(due):
                 return Requeue(0.02)
             dep = self._deployment_for(ns, jid, version)
             if dep is None:
-                dep = new_deployment(job, version, job_allocs, statuses, dep_id=new_id(), now=now, versions=versions)
+                dep = new_deployment(job, version, job_allocs, statuses, dep_id=DeploymentId(new_id()), now=now, versions=versions)
                 created = dep is not None
         guard = Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0)
         writer = PipelinedWriter(self.store, guard)
@@ -296,26 +297,21 @@ class SchedulerController(Controller):
                 return False
         return True
 
-    def _node_map(self) -> dict[str, Node]:
+    def _node_map(self) -> dict[NodeId, Node]:
         return {n.id: n for n in self.nodes.list()}
 
     def _eval_updates(
         self, ns: str, jid: str, rec: JobRecord | None, d: Decision, due: list[Evaluation],
-        blocked: list[Evaluation], future: list[Evaluation], eval_id: str, now: float,
+        blocked: list[Evaluation], future: list[Evaluation], eval_id: EvalId, now: float,
     ) -> list[Evaluation]:
         out: list[Evaluation] = []
-        job_type = rec.job.type if rec else JobType.SERVICE
-        priority = rec.job.priority if rec else 50
         metrics: dict[str, Any] = {g: dataclasses.asdict(m) for g, m in d.failed.items()}
         placed = [a.id for a in d.new_allocs[:MAX_PLACED_IDS]]
         status = EvalStatus.BLOCKED if d.failed and rec is not None and not rec.stop else EvalStatus.COMPLETE
         processed = {e.id: e for e in due + blocked}
         if not processed and (d.writes or d.failed):
             # drift found without an evaluation (a failed or lost allocation): record one
-            processed[eval_id] = Evaluation(
-                id=eval_id, namespace=ns, job_id=jid, triggered_by="alloc-failure", type=job_type,
-                priority=priority, job_version=rec.version if rec else 0, create_time=now,
-            )
+            processed[eval_id] = new_eval(ns, jid, "alloc-failure", now=now, record=rec, eval_id=eval_id)
         for e in processed.values():
             main = e.id == eval_id
             new_status = status if main else EvalStatus.COMPLETE
@@ -329,10 +325,8 @@ class SchedulerController(Controller):
                 job_version=rec.version if rec else e.job_version,
             ))
         if d.followup_at is not None and not any(f.wait_until <= d.followup_at for f in future):
-            out.append(Evaluation(
-                id=new_id(), namespace=ns, job_id=jid, triggered_by="alloc-failure", type=job_type,
-                priority=priority, job_version=rec.version if rec else 0, wait_until=d.followup_at,
-                previous_eval=eval_id, create_time=now, modify_time=now,
+            out.append(new_eval(
+                ns, jid, "alloc-failure", now=now, record=rec, wait_until=d.followup_at, previous_eval=eval_id,
                 status_description="created for delayed rescheduling",
             ))
         return out

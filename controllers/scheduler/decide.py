@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from controllers.scheduler.placer import place
 from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, is_terminal, reconcile, tasks_updated
 from controllers.scheduler.state import build_states
+from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
@@ -47,10 +48,10 @@ def decide(
     version: int,
     job_allocs: list[Allocation],
     all_allocs: Iterable[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
     *,
-    eval_id: str,
+    eval_id: EvalId,
     now: float,
     versions: Mapping[int, Job] | None = None,
     max_replace: Mapping[str, int] | None = None,

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from controllers.scheduler.reschedule import next_reschedule_time
+from reconciler.model.alloc_status import client_status, is_terminal
+from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import (
     Allocation,
@@ -90,7 +92,7 @@ class AllocPlace(NamedTuple):
     index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: Nomad names it so
     previous: Allocation | None = None  # the allocation this one replaces
     reason: str = "new"  # new | lost | reschedule | migrate | destructive
-    node_id: str = ""  # system jobs: the one node this must go to
+    node_id: NodeId = NodeId("")  # system jobs: the one node this must go to
     canary: bool = False
 
 
@@ -98,7 +100,7 @@ class AllocPlace(NamedTuple):
 class AllocStop:
     alloc: Allocation
     description: str
-    client_status: str = ""  # "lost" for allocations on a down node
+    client_status: ClientStatus | None = None  # LOST for allocations on a down node
 
 
 @dataclass(frozen=True)
@@ -126,28 +128,8 @@ class ReconcileResult:
         return min((d.at for d in self.reschedule_later), default=None)
 
 
-def client_status_of(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
-    if alloc.client_status:
-        return alloc.client_status
-    st = statuses.get(alloc.id)
-    return st.client_status if st else ClientStatus.PENDING
-
-
-_CLIENT_TERMINAL = frozenset((ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST))
-
-
-def is_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
-    """Stopped by the server, or finished on the client (complete, failed, lost). Runs over
-    every allocation of the cluster for each plan (node usage), so it is kept flat."""
-    if alloc.desired_status != DesiredStatus.RUN:
-        return True
-    cs = alloc.client_status
-    if not cs:
-        st = statuses.get(alloc.id)
-        if st is None:
-            return False
-        cs = st.client_status
-    return cs in _CLIENT_TERMINAL
+client_status_of = client_status
+"""The allocation's client status (the model's one definition, reconciler.model.alloc_status)."""
 
 
 def node_lost(node: Node | None) -> bool:
@@ -159,7 +141,7 @@ def alloc_name(job_id: str, group: str, index: int) -> str:
 
 
 def default_max_replace(
-    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus]
+    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus]
 ) -> dict[str, int]:
     """The gate until a deployment controller drives it: per group, `update.max_parallel`
     minus the replacements of this version that are not running yet. No update stanza (or
@@ -186,9 +168,9 @@ def default_max_replace(
 def reconcile(
     job: Job | None,
     allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
+    statuses: Mapping[AllocId, AllocStatus],
     *,
-    nodes: Mapping[str, Node],
+    nodes: Mapping[NodeId, Node],
     job_version: int = 0,
     versions: Mapping[int, Job] | None = None,
     deployment: Deployment | None = None,
@@ -277,8 +259,8 @@ def _reconcile_group(
     versions: Mapping[int, Job],
     g: TaskGroup,
     allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
     now: float,
     gate: int,
     update_fn: UpdateFn,
@@ -434,8 +416,8 @@ def _reconcile_system(
     versions: Mapping[int, Job],
     g: TaskGroup,
     allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
     now: float,
     update_fn: UpdateFn,
     res: ReconcileResult,
@@ -478,7 +460,7 @@ def _reconcile_system(
             upd.in_place_update += 1
     for nid in sorted(nodes):
         node = nodes[nid]
-        if nid in on_node or node.status != NodeStatus.READY or node.eligibility != "eligible" or node.drain:
+        if nid in on_node or not node.schedulable():
             continue
         res.place.append(AllocPlace(g.name, alloc_name(job.id, g.name, 0), 0, node_id=nid))
         upd.place += 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import marshal
 import time
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,15 @@ from aiohttp import web
 from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError
 from reconciler.model.alloc_dir import AllocDir, log_files, read_logs
+from reconciler.model.alloc_status import client_status
+from reconciler.model.evals import new_eval
 from reconciler.model.ids import is_valid_name, new_id
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
     AllocStatus,
     DesiredStatus,
-    Evaluation,
+    TaskRunState,
     TaskState,
 )
 from reconciler.store import Store, Txn
@@ -101,7 +102,7 @@ def alloc_json(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
         "DesiredStatus": a.desired_status, "DesiredDescription": a.desired_description,
         # the scheduler marks an allocation "lost" on the Allocation itself once its node is
         # down (its agent cannot report any more); otherwise the agent's status is the truth
-        "ClientStatus": getattr(a, "client_status", "") or (st.client_status if st else "pending"),
+        "ClientStatus": client_status(a, {a.id: st} if st else {}),
         "ClientDescription": st.client_description if st else "",
         "TaskStates": {n: task_state_json(ts) for n, ts in (st.task_states if st else {}).items()},
         "CreateTime": _ns(a.create_time), "ModifyTime": _ns(max(a.modify_time, st.modify_time if st else 0.0)),
@@ -143,8 +144,7 @@ def stop_alloc(store: Store, alloc_id: str) -> str:
         a.desired_status = DesiredStatus.STOP
         a.desired_description = "alloc was stopped by user"
         a.modify_time = now
-        ev = Evaluation(id=new_id(), namespace=a.namespace, job_id=a.job_id, triggered_by="alloc-stop",
-                        job_version=a.job_version, create_time=now, modify_time=now)
+        ev = new_eval(a.namespace, a.job_id, "alloc-stop", now=now, job_version=a.job_version)
         txn = Txn().compare_mod(store.keys.alloc(a.id), got.mod_revision).put(store.keys.alloc(a.id), a)
         txn.put(store.keys.eval(ev.id), ev)
         if store.commit(txn):
@@ -158,14 +158,9 @@ def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: 
     import subprocess
 
     adir = AllocDir(data_dir, alloc_id)
-    spec_path = adir.state / f"{task}.spec"
-    try:
-        with open(spec_path, "rb") as fh:
-            spec = marshal.load(fh)
-        if not isinstance(spec, dict):
-            raise ValueError("not a spec")
-    except (OSError, EOFError, ValueError, TypeError):
-        raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node") from None
+    spec = adir.read_launch_spec(task)
+    if not spec:
+        raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node")
     try:
         out = subprocess.run(cmd, cwd=spec.get("cwd") or str(adir.task_dir(task)), env=spec.get("env") or {},
                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -245,7 +240,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
                 if idle % 5 == 0:
                     st = await asyncio.to_thread(_status, store, a.id)
                     ts = st.task_states.get(task) if st else None
-                    if ts is not None and ts.state == "dead":
+                    if ts is not None and ts.state == TaskRunState.DEAD:
                         break
             await resp.write_eof()
         except (ConnectionResetError, ConnectionError):

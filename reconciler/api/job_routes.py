@@ -18,7 +18,7 @@ from reconciler.api.reads import all_allocs, all_evals, all_statuses
 from reconciler.jobs import job_history, stop_job, submit_job
 from reconciler.jobs.submit import IndexMismatch, InvalidIdentifier, JobNotFound
 from reconciler.model.ids import is_valid_name
-from reconciler.model.objects import Allocation, Evaluation, JobRecord
+from reconciler.model.objects import Allocation, Evaluation, JobRecord, JobStatus
 from reconciler.model.summary import summarize
 from reconciler.store import Store
 
@@ -40,7 +40,7 @@ def _parse_body_job(data: Any) -> spec.Job:
         raise ApiError(400, str(exc), field=first.path if first else "Job") from exc
 
 
-def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], str]:
+def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], JobStatus]:
     """Each job's status (pending/running/dead), derived from its allocations as Nomad does."""
     st = all_statuses(store)
     by_job: dict[tuple[str, str], list[Allocation]] = {}
@@ -156,7 +156,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         history = await run(job_history, store, ns, job_id)
         if not history:
             raise not_found("job", job_id)
-        return ok({"Versions": [job_json(r, 0, "dead" if r.stop else "") for r in history], "Diffs": None})
+        return ok({"Versions": [job_json(r, 0, JobStatus.DEAD if r.stop else "") for r in history], "Diffs": None})
 
     async def deregister(request: web.Request) -> web.Response:
         job_id = _job_id(request)

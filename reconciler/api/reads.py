@@ -4,6 +4,7 @@ replace them for every endpoint at once."""
 
 from __future__ import annotations
 
+from reconciler.model.ids import AllocId
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation
 from reconciler.store import Store
 
@@ -13,7 +14,7 @@ def all_allocs(store: Store) -> list[Allocation]:
     return [i.value for i in items]
 
 
-def all_statuses(store: Store) -> dict[str, AllocStatus]:
+def all_statuses(store: Store) -> dict[AllocId, AllocStatus]:
     """Alloc id -> its observed status."""
     items, _ = store.list(store.keys.alloc_statuses, AllocStatus)
     return {i.value.alloc_id: i.value for i in items}

@@ -22,9 +22,19 @@ from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.reads import all_allocs, all_deployments, all_evals, all_statuses
 from reconciler.deployments.health import health_of
-from reconciler.model.ids import is_valid_name, new_id
+from reconciler.model.evals import new_eval
+from reconciler.model.ids import is_valid_name
 from reconciler.model.job import Job
-from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
+from reconciler.model.objects import (
+    Allocation,
+    AllocStatus,
+    Deployment,
+    DesiredStatus,
+    Evaluation,
+    JobRecord,
+    Node,
+    NodeEligibility,
+)
 from reconciler.model.plan import AllocMetric, PlanResult
 from reconciler.model.summary import client_status, summarize
 from reconciler.store import Store
@@ -276,10 +286,9 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         else:
             raise ApiError(409, f"node {ident} keeps changing; try again")
         now = time.time()
-        jobs = sorted({(a.namespace, a.job_id) for a in all_allocs(store) if a.node_id == n.id and a.desired_status == "run"})
+        jobs = sorted({(a.namespace, a.job_id) for a in all_allocs(store) if a.node_id == n.id and a.desired_status == DesiredStatus.RUN})
         evs = [
-            Evaluation(id=new_id(), namespace=ns, job_id=jid, triggered_by=trigger, node_id=n.id,
-                       create_time=now, modify_time=now)
+            new_eval(ns, jid, trigger, now=now, node_id=n.id)
             for ns, jid in jobs
         ]
         store.put_many((store.keys.eval(e.id), e) for e in evs)
@@ -298,13 +307,13 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         ident = _ident(request)
         body = await _body(request)
         elig = body.get("Eligibility")
-        if elig not in ("eligible", "ineligible"):
+        if elig not in tuple(NodeEligibility):
             raise ApiError(400, 'Eligibility must be "eligible" or "ineligible"', field="Eligibility")
 
         def change(n: Node) -> Node:
-            if n.drain and elig == "eligible":
+            if n.drain and elig == NodeEligibility.ELIGIBLE:
                 raise ApiError(400, "can not set eligibility to eligible on a draining node")
-            return dataclasses.replace(n, eligibility=elig, modify_time=time.time())
+            return dataclasses.replace(n, eligibility=NodeEligibility(elig), modify_time=time.time())
 
         return _json(await asyncio.to_thread(_update_node, ident, change, "node-update"))
 
@@ -316,9 +325,9 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
 
         def change(n: Node) -> Node:
             if enable:
-                return dataclasses.replace(n, drain=True, eligibility="ineligible", modify_time=time.time())
+                return dataclasses.replace(n, drain=True, eligibility=NodeEligibility.INELIGIBLE, modify_time=time.time())
             return dataclasses.replace(
-                n, drain=False, eligibility="eligible" if mark_eligible else n.eligibility, modify_time=time.time()
+                n, drain=False, eligibility=NodeEligibility.ELIGIBLE if mark_eligible else n.eligibility, modify_time=time.time()
             )
 
         return _json(await asyncio.to_thread(_update_node, ident, change, "node-drain"))

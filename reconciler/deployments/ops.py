@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable, Iterable
 
 from reconciler.deployments.rules import DeploymentError, apply_fail, apply_pause, apply_promote
-from reconciler.model.ids import is_valid_name, new_id
+from reconciler.model.evals import new_eval
+from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Deployment, Evaluation, JobRecord
 from reconciler.store import Store, Txn
 
@@ -41,11 +42,8 @@ def deployment_eval(store: Store, dep: Deployment, *, now: float) -> Evaluation:
     watcher creates the same)."""
     rec = store.get(store.keys.job(dep.namespace, dep.job_id), JobRecord)
     job = rec.value if rec else None
-    return Evaluation(
-        id=new_id(), namespace=dep.namespace, job_id=dep.job_id, triggered_by="deployment-watcher",
-        type=job.job.type if job else "service", priority=job.job.priority if job else 50,
-        job_version=job.version if job else dep.job_version, deployment_id=dep.id, create_time=now, modify_time=now,
-    )
+    return new_eval(dep.namespace, dep.job_id, "deployment-watcher", now=now, record=job,
+                    job_version=job.version if job else dep.job_version, deployment_id=dep.id)
 
 
 def _update(store: Store, dep_id: str, change: Callable[[Deployment, float], Deployment]) -> tuple[Deployment, str]:

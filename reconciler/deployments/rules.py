@@ -8,6 +8,7 @@ import copy
 from collections.abc import Iterable
 
 from reconciler.deployments.descriptions import Desc
+from reconciler.model.job import SECOND
 from reconciler.model.objects import Deployment, DeploymentGroupState, DeploymentStatus
 
 
@@ -63,7 +64,7 @@ def apply_promote(dep: Deployment, groups: Iterable[str] | None, *, now: float) 
             )
         g.promoted = True
         if g.progress_deadline:
-            g.require_progress_by = now + g.progress_deadline / 1e9
+            g.require_progress_by = now + g.progress_deadline / SECOND
     if out.status == DeploymentStatus.RUNNING:
         out.status_description = running_description(out)
     out.modify_time = now

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass, replace
 
 from reconciler import codec
-from reconciler.model.ids import is_valid_name, new_id
+from reconciler.model.evals import new_eval as model_new_eval
+from reconciler.model.ids import DeploymentId, NodeId, is_valid_name
 from reconciler.model.job import Job
-from reconciler.model.objects import Evaluation, JobRecord
+from reconciler.model.objects import Evaluation, JobRecord, JobStatus
 from reconciler.store import Store, Txn
 
 log = logging.getLogger(__name__)
@@ -66,18 +67,7 @@ def _check_ids(job: Job) -> None:
 
 
 def new_eval(record: JobRecord, triggered_by: str) -> Evaluation:
-    now = time.time()
-    return Evaluation(
-        id=new_id(),
-        namespace=record.namespace,
-        job_id=record.id,
-        triggered_by=triggered_by,
-        type=record.job.type,
-        priority=record.job.priority,
-        job_version=record.version,
-        create_time=now,
-        modify_time=now,
-    )
+    return model_new_eval(record.namespace, record.id, triggered_by, now=time.time(), record=record)
 
 
 def submit_job(
@@ -117,7 +107,7 @@ def submit_job(
             job=job,
             spec_hash=digest,
             stop=False,
-            status="pending",
+            status=JobStatus.PENDING,
             source_file=source_file,
             submit_time=now,
             create_index=cur.value.create_index if cur is not None else 0,
@@ -176,7 +166,7 @@ def create_eval(
     cur = store.get(store.keys.job(namespace, job_id), JobRecord)
     if cur is None:
         return None
-    ev = replace(new_eval(cur.value, triggered_by), node_id=node_id, deployment_id=deployment_id)
+    ev = replace(new_eval(cur.value, triggered_by), node_id=NodeId(node_id), deployment_id=DeploymentId(deployment_id))
     store.put(store.keys.eval(ev.id), ev)
     return ev
 

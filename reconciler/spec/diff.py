@@ -87,12 +87,12 @@ class JobDiff:
 # Nomad JSON keys per level: plain fields, free-form maps shown as Key[k], and objects.
 _JOB_FIELDS = ("ID", "Name", "Namespace", "Region", "Type", "Priority", "AllAtOnce")
 _JOB_OBJECTS = {"Constraints": "Constraint", "Periodic": "Periodic", "Datacenters": "Datacenters"}
-_GROUP_FIELDS = ("Count",)
+_GROUP_FIELDS = ("Count", "ShutdownDelay")
 _GROUP_OBJECTS = {
     "Update": "Update", "RestartPolicy": "RestartPolicy", "ReschedulePolicy": "ReschedulePolicy",
     "EphemeralDisk": "EphemeralDisk", "Networks": "Network", "Services": "Service", "Constraints": "Constraint",
 }
-_TASK_FIELDS = ("Driver", "User", "KillTimeout", "KillSignal", "Leader")
+_TASK_FIELDS = ("Driver", "User", "KillTimeout", "KillSignal", "ShutdownDelay", "Leader")
 _TASK_OBJECTS = {
     "Config": "Config", "Resources": "Resources", "LogConfig": "LogConfig", "Artifacts": "Artifact",
     "Templates": "Template", "Services": "Service", "Constraints": "Constraint", "RestartPolicy": "RestartPolicy",

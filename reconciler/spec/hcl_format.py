@@ -42,7 +42,7 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 KEYWORDS = frozenset({"true", "false", "null", "in", "for", "if", "for_each", "else", "endif", "endfor"})
 DURATIONS = frozenset({
     "min_healthy_time", "healthy_deadline", "progress_deadline", "stagger", "interval", "delay", "max_delay",
-    "grace", "timeout", "kill_timeout", "splay",
+    "grace", "timeout", "kill_timeout", "splay", "shutdown_delay",
 })
 
 
@@ -248,6 +248,8 @@ def _network(w: _Writer, n: Network) -> None:
 def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     w.open(f"group {quote_string(g.name)}")
     w.attr("count", g.count)
+    if g.shutdown_delay:
+        w.attr("shutdown_delay", g.shutdown_delay, duration=True)
     w.map_block("meta", g.meta)
     _constraints(w, g.constraints)
     base_update = job.update if job.update is not None else UpdateStrategy()

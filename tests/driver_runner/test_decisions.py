@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from controllers.driver_runner import restarts, status, taskenv
+from controllers.driver_runner import restarts, status
 from controllers.driver_runner.procfs import parse_signal
 from controllers.driver_runner.restarts import Action, Tracker, decide
+from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir, PathEscapeError, inside
 from reconciler.model.job import SECOND, Job, RestartPolicy, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node, TaskState

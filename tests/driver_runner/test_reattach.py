@@ -219,7 +219,8 @@ def test_allocation_deleted_while_agent_down_leaves_no_orphan(store: Store, tmp_
     second.start()
     try:
         wait_for(lambda: not marked_pids(marker), 30, message="orphan killed")
-        assert not (data / "allocs" / a.id).exists()
+        # the directory goes after the kill is confirmed: wait for it, do not race it
+        wait_for(lambda: not (data / "allocs" / a.id).exists(), 10, message="orphan's directory removed")
         assert get_status(store, a.id) is None
     finally:
         second.stop(drain=True)

@@ -52,7 +52,7 @@ tasks = st.builds(
     templates=st.lists(st.builds(m.Template, data=strings, destination=strings, change_mode=st.sampled_from(["restart", "noop"]),
                                  perms=st.sampled_from(["0644", "0600"]), env=st.booleans(), splay=durations), max_size=2),
     logs=st.builds(m.LogConfig, max_files=small, max_file_size=small, disabled=st.booleans()),
-    kill_timeout=durations, kill_signal=st.sampled_from(["SIGINT", "SIGTERM"]), user=strings, leader=st.booleans(),
+    kill_timeout=durations, kill_signal=st.sampled_from(["SIGINT", "SIGTERM"]), shutdown_delay=durations, user=strings, leader=st.booleans(),
     meta=string_maps, constraints=st.lists(constraints, max_size=2), restart=st.one_of(st.none(), restarts),
 )
 ports = st.builds(m.Port, label=names, static=st.integers(0, 65535), to=st.integers(0, 65535), host_network=names)
@@ -63,6 +63,7 @@ groups = st.builds(
     services=st.lists(services, max_size=2), constraints=st.lists(constraints, max_size=1),
     restart=st.one_of(st.none(), restarts), reschedule=st.one_of(st.none(), reschedules), update=st.one_of(st.none(), updates),
     meta=string_maps, ephemeral_disk=st.builds(m.EphemeralDisk, size=small, sticky=st.booleans(), migrate=st.booleans()),
+    shutdown_delay=durations,
 )
 jobs = st.builds(
     m.Job, id=names, name=st.one_of(st.just(""), names), namespace=names, region=names,

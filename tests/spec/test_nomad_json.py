@@ -83,3 +83,35 @@ def test_bad_json_names_the_field(data: Any, message: str) -> None:
 def test_a_register_request_body_is_accepted() -> None:
     body = {"Job": MINIMAL, "EnforceIndex": False, "JobModifyIndex": 0, "PolicyOverride": False}
     assert job_from_nomad(body) == job_from_nomad(MINIMAL)
+
+
+def test_shutdown_delay_is_read_at_group_and_task_level_in_hcl_and_json() -> None:
+    from reconciler.spec import parse_job
+
+    hcl = '''
+job "todo" {
+  group "web" {
+    shutdown_delay = "3s"
+    task "todo" {
+      driver         = "raw_exec"
+      shutdown_delay = "1500ms"
+      config { command = "/bin/true" }
+    }
+  }
+}
+'''
+    job = parse_job(hcl, filename="todo.nomad")
+    group = job.task_groups[0]
+    assert (group.shutdown_delay, group.tasks[0].shutdown_delay) == (3_000_000_000, 1_500_000_000)
+    data = job_to_nomad(job)
+    assert data["TaskGroups"][0]["ShutdownDelay"] == 3_000_000_000
+    assert data["TaskGroups"][0]["Tasks"][0]["ShutdownDelay"] == 1_500_000_000
+    assert job_from_nomad(data) == job
+
+
+def test_a_negative_shutdown_delay_is_refused_by_validation() -> None:
+    from reconciler.spec import validate
+
+    bad = dict(MINIMAL, TaskGroups=[dict(MINIMAL["TaskGroups"][0], ShutdownDelay=-1)])
+    issues = validate(job_from_nomad(bad))
+    assert any(i.path.endswith("group.web.shutdown_delay") for i in issues), issues
