@@ -21,10 +21,10 @@ from typing import Any
 from controllers.deployments.health import judge_all
 from controllers.deployments.progress import Step, step
 from reconciler.deployments.health import health_map
-from reconciler.deployments.ops import deployment_eval
-from reconciler.jobs import job_history, submit_job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentStatus, JobRecord
 from reconciler.model.services import CheckStatus
+from reconciler.ops.deployments import deployment_eval
+from reconciler.ops.jobs import job_history, submit_job
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import Store, Txn
 

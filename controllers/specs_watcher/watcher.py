@@ -21,9 +21,8 @@ from watchdog.observers import Observer
 
 from controllers.specs_watcher.files import is_job_file, job_files
 from reconciler import spec
-from reconciler.jobs import stop_job, submit_job
-from reconciler.jobs.submit import InvalidIdentifier, JobNotFound
 from reconciler.model.objects import JobRecord
+from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, stop_job, submit_job
 from reconciler.runtime.workqueue import ShutDown, WorkQueue
 from reconciler.store import Store, StoreError
 
@@ -134,7 +133,7 @@ class SpecsWatcher:
             if origin is None:
                 return
             try:
-                eval_id = stop_job(self.store, origin[0], origin[1])
+                eval_id = stop_job(self.store, origin[0], origin[1]).eval_id
                 log.info("specs file=%s deleted: job=%s/%s stopped eval=%s", path.name, origin[0], origin[1], eval_id)
             except JobNotFound:
                 pass

@@ -13,12 +13,12 @@ import pytest
 
 from controllers.deployments.controller import DeploymentController
 from controllers.scheduler.controller import SchedulerController
-from reconciler.deployments import promote_deployment
+from reconciler.api.reads import job_deployments
 from reconciler.deployments.health import health_of
-from reconciler.deployments.ops import for_job
-from reconciler.jobs import submit_job
 from reconciler.model.job import Job, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
+from reconciler.ops.deployments import promote_deployment
+from reconciler.ops.jobs import submit_job
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
 from tests.scheduler.sim import add_node, allocs
@@ -61,7 +61,7 @@ def run_new(store: Store, seen: set[str]) -> list[Allocation]:
 
 
 def deployment(store: Store, version: int) -> Deployment | None:
-    return next((d for d in for_job(store, "default", "web") if d.job_version == version), None)
+    return next((d for d in job_deployments(store, "default", "web")[0] if d.job_version == version), None)
 
 
 def stable(store: Store, version: int) -> bool:
