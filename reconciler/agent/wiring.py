@@ -27,18 +27,18 @@ from reconciler.store import Store
 log = logging.getLogger("reconciler.agent")
 
 
-def cluster_controllers(store: Store, identity: str) -> list[Component]:
-    """The cluster controllers, each leader-elected on its own lease."""
+def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list[Component]:
+    """The cluster controllers, each leader-elected on its own lease of `leader_ttl` seconds."""
     from controllers.deployments.controller import DeploymentService
     from controllers.liveness.collector import GarbageCollectorService
     from controllers.liveness.controller import LivenessService
     from controllers.scheduler.controller import SchedulerService
 
     return [
-        SchedulerService(store, identity, deployments=True),
-        DeploymentService(store, identity),
-        LivenessService(store, identity),
-        GarbageCollectorService(store, identity),
+        SchedulerService(store, identity, ttl=leader_ttl, deployments=True),
+        DeploymentService(store, identity, ttl=leader_ttl),
+        LivenessService(store, identity, ttl=leader_ttl),
+        GarbageCollectorService(store, identity, ttl=leader_ttl),
     ]
 
 
@@ -141,7 +141,7 @@ class Agent:
         if cfg.runs_server:
             self.planner = _Planner(store)
             self.components.append(self.planner)
-            self.components.extend(cluster_controllers(store, self.identity))
+            self.components.extend(cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl))
         if cfg.runs_client:
             node = node_agent(store, cfg)
             self.components.extend([node, service_registrar(store, cfg, node)])

@@ -33,11 +33,13 @@ from reconciler.cli.groups import cli
 @click.option("--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode).")
 @click.option("--router-admin-port", type=int, default=9998, show_default=True, help="Port of the router's /routes page.")
 @click.option("--no-router", is_flag=True, help="Do not run the HTTP router in dev mode.")
+@click.option("--leader-ttl", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Seconds a cluster controller's leader lease lives unrefreshed (a standby takes over within it).")
 def agent(
     dev: bool, server: bool, client: bool, data_dir: Path, bind: str, http_port: int, etcd: str, etcd_port: int,
     etcd_peer_port: int, prefix: str, specs: Path | None, no_specs: bool, node_name: str, datacenter: str,
     region: str, raw_exec: bool, meta: tuple[str, ...], log_level: str, router_port: int, router_admin_port: int,
-    no_router: bool,
+    no_router: bool, leader_ttl: int,
 ) -> None:
     """Run the reconciler agent."""
     from reconciler.agent.config import AgentConfig
@@ -68,7 +70,7 @@ def agent(
         etcd_endpoints=[e.strip() for e in etcd.split(",") if e.strip()], etcd_port=etcd_port,
         etcd_peer_port=etcd_peer_port, prefix=prefix, specs_dir=specs_dir, node_name=node_name,
         datacenter=datacenter, region=region, raw_exec=raw_exec, meta=meta_map, log_level=log_level,
-        router=not no_router, router_port=router_port, router_admin_port=router_admin_port,
+        router=not no_router, router_port=router_port, router_admin_port=router_admin_port, leader_ttl=leader_ttl,
     )
     try:
         sys.exit(Agent(config).run())

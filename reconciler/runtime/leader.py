@@ -23,6 +23,10 @@ from reconciler.store import KeptLease, Store, StoreError, Watch, WatchEvent
 
 log = logging.getLogger(__name__)
 
+# seconds a leader's lease lives without a refresh: a dead leader's standby takes over
+# within it (the agent's `--leader-ttl`)
+DEFAULT_LEADER_TTL = 5
+
 # pause after a failed term (on_started raised): doubles per failure up to the TTL
 FAILED_TERM_PAUSE = 0.5
 
@@ -49,7 +53,7 @@ class _Term(Enum):
 
 
 class LeaderElector:
-    def __init__(self, store: Store, name: str, identity: str, *, ttl: int = 10) -> None:
+    def __init__(self, store: Store, name: str, identity: str, *, ttl: int = DEFAULT_LEADER_TTL) -> None:
         self.store = store
         self.name = name
         self.identity = identity
@@ -61,6 +65,10 @@ class LeaderElector:
         self.is_leader = threading.Event()
         self._thread: threading.Thread | None = None
         self.lease_id: int | None = None  # the lease of the current campaign
+        # leases of past terms that etcd could not be told to revoke (it was away): etcd
+        # gives every lease its full TTL again when it restarts, so they are revoked as
+        # soon as it answers, or our own stale key would hold everyone off for a TTL
+        self._unrevoked: list[KeptLease] = []
         self.campaigns = 0  # attempts to take the key (tests and metrics)
 
     def leader(self) -> str | None:
@@ -121,6 +129,7 @@ class LeaderElector:
 
     def _campaign(self, on_started: Callable[[], None], on_stopped: Callable[[], None]) -> _Term:
         self._wake.clear()
+        self._unrevoked = [old for old in self._unrevoked if not old.revoke(retry_for=1.0)]
         lease = KeptLease.grant(self.store, self.ttl, name=f"leader:{self.name}")
         self.lease_id = lease.id
         self.campaigns += 1
@@ -162,7 +171,7 @@ class LeaderElector:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            if lease.lost.is_set():
+            if lease.lost.is_set() or lease.remaining() <= 0:
                 raise StoreError("lease not refreshed within its TTL")
             holder = self.store.get(self.key, LeaderRecord, retry_for=lease.remaining())
             if holder is None or holder.value.lease != lease.id:
@@ -174,7 +183,8 @@ class LeaderElector:
             on_stopped()
         except Exception:
             log.exception("election=%s identity=%s stop failed", self.name, self.identity)
-        lease.stop(revoke=True)
+        if not lease.stop(revoke=True):
+            self._unrevoked.append(lease)
 
 
 class LeaderElected:
@@ -186,7 +196,8 @@ class LeaderElected:
     """
 
     def __init__(
-        self, store: Store, name: str, identity: str, factory: Callable[[], Controller], *, ttl: int = 10
+        self, store: Store, name: str, identity: str, factory: Callable[[], Controller], *,
+        ttl: int = DEFAULT_LEADER_TTL,
     ) -> None:
         self.elector = LeaderElector(store, name, identity, ttl=ttl)
         self.factory = factory

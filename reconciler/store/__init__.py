@@ -13,7 +13,7 @@ Import from this package, not from its modules.
 """
 
 from reconciler.store.client import LIST_PAGE, Store, Versioned
-from reconciler.store.errors import Compacted, Conflict, StoreError, Unavailable
+from reconciler.store.errors import Compacted, Conflict, NotFound, StoreError, Unavailable
 from reconciler.store.keys import Keys
 from reconciler.store.leases import KeptLease, Lease
 from reconciler.store.txn import MAX_TXN_OPS, Txn
@@ -27,6 +27,7 @@ __all__ = [
     "KeptLease",
     "Keys",
     "Lease",
+    "NotFound",
     "Store",
     "StoreError",
     "Txn",

@@ -26,7 +26,7 @@ from reconciler import codec
 from reconciler.store.errors import Conflict, StoreError, Unavailable, translate
 from reconciler.store.keys import Keys
 from reconciler.store.leases import Lease
-from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, encode, keys_of, outcome, to_request
+from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, keys_of, outcome, to_request
 from reconciler.store.watch import Watch, WatchCallback, responses_to
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,17 @@ class Versioned(Generic[T]):
     create_revision: int = 0
 
 
+# Retry waits and the channel's reconnect backoff are both capped at half a second: after
+# an etcd restart every caller is through within about a second of etcd answering again
+# (issue 13's target is 2 s; tests/runtime/test_etcd_restart.py measures it).
+RETRY_WAIT_MAX = 0.5
+
 # gRPC channel options: reconnect quickly once etcd is back (the default backoff grows to
 # two minutes) and accept large listings.
 _GRPC_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.max_reconnect_backoff_ms", 500),
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
 ]
 
@@ -121,7 +126,7 @@ class Store:
         try:
             for state in Retrying(
                 retry=retry_if_exception_type(Unavailable),
-                wait=wait_exponential(multiplier=0.05, max=1.0),
+                wait=wait_exponential(multiplier=0.05, max=RETRY_WAIT_MAX),
                 stop=stop_after_delay(retry_for),
                 reraise=True,
             ):
@@ -219,14 +224,21 @@ class Store:
 
     # writes ---------------------------------------------------------------------------
     def put(self, key: str, value: Any, *, lease: int | None = None) -> int:
-        data = encode(value)
-        resp = self._call(lambda c: c.put(key, data, lease=lease))
-        return int(resp.header.revision)
+        """Put unconditionally; the revision it was written at."""
+        applied = self._commit(Txn().put(key, value, lease=lease))
+        assert applied is not None  # no compares: it cannot fail one
+        return applied[0]
 
     def delete(self, key: str) -> bool:
-        return bool(self._call(lambda c: c.delete(key)))
+        """Delete `key`; whether it existed (True also when the answer was lost and the key
+        was found gone: the caller asked for it gone)."""
+        applied = self._commit(Txn().delete(key))
+        assert applied is not None  # no compares: it cannot fail one
+        return applied[1] > 0
 
     def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under `prefix`; how many. A range delete is safe to send again,
+        so it is retried like a read (a count after a lost answer may be short)."""
         if not prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must end with '/'")
         resp = self._call(lambda c: c.delete_prefix(prefix))
@@ -243,11 +255,12 @@ class Store:
         a key's mod revision (the scheduler's batched plans)."""
         if not txn.puts:
             raise ValueError("commit_revision needs a transaction with at least one put")
-        return self._commit(txn)
+        applied = self._commit(txn)
+        return applied[0] if applied is not None else None
 
-    def _commit(self, txn: Txn) -> int | None:
-        """Apply `txn`: the revision of its first put (0 if it only deletes), or None if a
-        compare failed.
+    def _commit(self, txn: Txn) -> tuple[int, int] | None:
+        """Apply `txn`: (the revision of its first put or 0 if it only deletes, how many keys
+        its deletes removed), or None if a compare failed.
 
         A transaction is never sent again blindly: when an attempt's answer is lost
         (deadline, dropped connection) it may have applied, so its keys are read first and
@@ -257,28 +270,29 @@ class Store:
         if len(txn) > MAX_TXN_OPS:
             raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
 
-        def run(c: Any) -> int | None:
+        def run(c: Any) -> tuple[int, int] | None:
             compares, ops = to_request(txn, c.transactions)
             ok, responses = c.transaction(compare=compares, success=ops, failure=[])
             if not ok:
                 return None
-            return int(responses[0].response_put.header.revision) if txn.puts else 0
+            revision = int(responses[0].response_put.header.revision) if txn.puts else 0
+            return revision, sum(int(r.response_delete_range.deleted) for r in responses[len(txn.puts):])
 
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
         lost: Unavailable | None = None  # the last attempt whose answer was lost
         while True:
             try:
-                revision = self._once(run)
-                if revision is not None or lost is None:
-                    return revision
+                applied = self._once(run)
+                if applied is not None or lost is None:
+                    return applied
             except Unavailable as exc:
                 lost = exc
             seen = self._read_keys(keys_of(txn), retry_for=max(0.1, deadline - time.monotonic()))
             result, applied_at = outcome(txn, seen)
             log.info("txn keys=%s answer lost (%s); read back: %s", keys_of(txn)[:3], lost, result.value)
             if result is Outcome.APPLIED:
-                return applied_at
+                return applied_at, len(txn.deletes)
             if result is Outcome.CONFLICT:
                 return None
             if time.monotonic() + delay >= deadline:
@@ -286,7 +300,7 @@ class Store:
                     f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {self.retry_for:.1f}s): {lost}"
                 )
             time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            delay = min(delay * 2, RETRY_WAIT_MAX)
 
     def _read_keys(self, keys: Sequence[str], *, retry_for: float) -> dict[str, tuple[bytes, int] | None]:
         """The value and mod revision of each key (None if absent), read at one revision."""

@@ -27,6 +27,10 @@ class Conflict(StoreError):
     """A transaction's compare failed: someone else wrote the key first."""
 
 
+class NotFound(StoreError):
+    """etcd does not know the object the request names (a lease that expired or was revoked)."""
+
+
 class Compacted(StoreError):
     """A watch asked for a revision etcd has compacted away; re-list from `revision`."""
 
@@ -70,6 +74,8 @@ def translate(exc: BaseException) -> StoreError | None:
         code = exc.code() if hasattr(exc, "code") else None
         if code in _TRANSIENT_CODES:
             return Unavailable(describe(exc))
+        if code == grpc.StatusCode.NOT_FOUND:
+            return NotFound(describe(exc))
         return StoreError(f"etcd request failed: {describe(exc)}")
     if isinstance(exc, etcd_exc.Etcd3Exception):
         return StoreError(f"etcd request failed: {describe(exc)}")

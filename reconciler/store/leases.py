@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from reconciler.store.errors import StoreError
+from reconciler.store.errors import NotFound, StoreError
 
 if TYPE_CHECKING:
     from reconciler.store.client import Store
@@ -39,13 +39,18 @@ class Lease:
         if not responses or int(responses[0].TTL) <= 0:
             raise StoreError(f"lease {self.id:x} has expired or was revoked")
 
-    def revoke(self, *, retry_for: float | None = None) -> None:
-        """Revoke the lease (its keys vanish). Failures are logged, not raised: a lease
-        that cannot be revoked expires anyway."""
+    def revoke(self, *, retry_for: float | None = None) -> bool:
+        """Revoke the lease (its keys vanish); False if etcd could not be told. Failures are
+        logged, not raised: a lease that cannot be revoked expires anyway (though etcd gives
+        every lease its full TTL again when it restarts)."""
         try:
             self._store._call(lambda c: c.revoke_lease(self.id), retry_for=retry_for)
-        except StoreError:
-            log.warning("lease=%x revoke failed", self.id)
+        except NotFound:
+            return True  # expired or revoked already
+        except StoreError as exc:
+            log.warning("lease=%x revoke failed: %s", self.id, exc)
+            return False
+        return True
 
     def alive(self) -> bool:
         info = self._store._call(lambda c: c.get_lease_info(self.id))
@@ -68,6 +73,7 @@ class KeptLease(Lease):
         self.name = name
         self.lost = threading.Event()
         self._valid_until = valid_until
+        self.refreshed_at = valid_until - ttl  # monotonic time the last good refresh (or the grant) was sent
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_lost: Callable[[], None] | None = None
@@ -90,15 +96,17 @@ class KeptLease(Lease):
         """Seconds the lease is still good for at the least (0: it may have expired)."""
         return max(0.0, self._valid_until - time.monotonic())
 
-    def stop(self, *, revoke: bool = True) -> None:
+    def stop(self, *, revoke: bool = True) -> bool:
         """Stop refreshing; with `revoke`, also revoke the lease so that its keys vanish now
-        rather than after the TTL (retried for at most the TTL: then it expires anyway)."""
+        rather than after the TTL (retried for at most the TTL). False if a revoke was asked
+        for and etcd could not be told (a holder may try `revoke` again later)."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.ttl + self._store.timeout + 1)
-        if revoke and not self.lost.is_set():
-            self.revoke(retry_for=float(self.ttl))
+        if revoke:
+            return self.revoke(retry_for=float(self.ttl))
+        return True
 
     def _run(self) -> None:
         while not self._stop.wait(self.ttl / 3):
@@ -116,6 +124,7 @@ class KeptLease(Lease):
                 self._lost()
                 return
             self._valid_until = sent + self.ttl
+            self.refreshed_at = sent
 
     def _lost(self) -> None:
         if self._on_lost is None:

@@ -186,3 +186,11 @@ def test_a_failing_stop_callback_does_not_end_the_election(store: Store) -> None
         assert e.is_leader.is_set() and e.lease_id != lease_id
     finally:
         e.stop()
+
+
+def test_the_agent_gives_every_cluster_controller_its_leader_ttl(store: Store) -> None:
+    from reconciler.agent.wiring import cluster_controllers
+    from reconciler.runtime import LeaderElected
+
+    services = cluster_controllers(store, "agent-1", leader_ttl=3)
+    assert [s.elector.ttl for s in services if isinstance(s, LeaderElected)] == [3, 3, 3, 3]  # scheduler, deployments, liveness, gc

@@ -6,7 +6,7 @@ import etcd3.exceptions as etcd_exc
 import grpc
 import pytest
 
-from reconciler.store import Compacted, StoreError, Unavailable
+from reconciler.store import Compacted, NotFound, StoreError, Unavailable
 from reconciler.store.errors import translate
 
 
@@ -34,11 +34,12 @@ class Rpc(grpc.RpcError):
         (Rpc(grpc.StatusCode.UNAVAILABLE), Unavailable),
         (Rpc(grpc.StatusCode.DEADLINE_EXCEEDED), Unavailable),
         (Rpc(grpc.StatusCode.INVALID_ARGUMENT), StoreError),
+        (Rpc(grpc.StatusCode.NOT_FOUND), NotFound),
         (etcd_exc.PreconditionFailedError(), StoreError),
         (etcd_exc.InternalServerError(), StoreError),
     ],
     ids=["conn-failed", "conn-timeout", "no-server", "watch-timeout", "grpc-unavailable", "grpc-deadline",
-         "grpc-invalid", "precondition", "internal"],
+         "grpc-invalid", "grpc-not-found", "precondition", "internal"],
 )
 def test_wire_errors_become_store_errors(wire: BaseException, expected: type[StoreError]) -> None:
     got = translate(wire)

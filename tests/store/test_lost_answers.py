@@ -66,3 +66,24 @@ def test_update_through_a_lost_answer_applies_its_change_once(lossy: Store, stor
     assert got is not None and got.value == Counter(1)
     assert store.get(key, Counter).value == Counter(1)  # type: ignore[union-attr]
     assert store.get(side, Counter).mod_revision == got.mod_revision  # type: ignore[union-attr]
+
+
+def test_a_put_whose_answer_was_lost_is_not_written_twice(lossy: Store, store: Store, proxy: LossyProxy) -> None:
+    key = lossy.keys.node("n1")
+    before = lossy.revision()
+    proxy.lose("answers")
+    revision = lossy.put(key, Counter(1))
+    assert proxy.cuts == 1
+    assert store.revision() == before + 1 == revision  # written once, and that write reported
+    assert store.get(key, Counter).value == Counter(1)  # type: ignore[union-attr]
+
+
+def test_a_delete_whose_answer_was_lost_reports_the_key_deleted(lossy: Store, store: Store,
+                                                               proxy: LossyProxy) -> None:
+    key = lossy.keys.node("n1")
+    store.put(key, Counter(1))
+    lossy.revision()
+    proxy.lose("answers")
+    assert lossy.delete(key) is True
+    assert proxy.cuts == 1
+    assert store.get_raw(key) is None
