@@ -4,7 +4,8 @@ It lists the prefix, then watches from the listing's revision + 1. Handlers (usu
 the key on a work queue") are called for every change with (key, old, new). A broken watch
 stream is re-opened from the last revision seen, so no event is missed across an etcd
 restart; a compaction triggers a re-list whose differences are delivered as events.
-Cached objects are shared: never modify one, copy it.
+Cached objects are shared: never modify one, copy it. An `Informer[bytes]` caches the raw
+values undecoded (for keys whose value is a marker, not an object).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import builtins
 import logging
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from reconciler import codec
 from reconciler.store import Compacted, Store, StoreError, Versioned, WatchEvent
@@ -213,7 +214,7 @@ class Informer(Generic[T]):
         fresh: dict[str, Versioned[T]] = {}
         for i in raw:
             try:
-                fresh[i.key] = Versioned(i.key, codec.decode(i.value, self.typ), i.mod_revision, i.create_revision)
+                fresh[i.key] = Versioned(i.key, self._decode(i.value), i.mod_revision, i.create_revision)
             except codec.CodecError as exc:
                 log.error("informer=%s key=%s undecodable value: %s", self.name, i.key, exc)
         with self._lock:
@@ -233,6 +234,11 @@ class Informer(Generic[T]):
             self._advanced.notify_all()
         for key, o, n in changes:
             self._notify(key, o, n)
+
+    def _decode(self, raw: bytes) -> T:
+        if self.typ is bytes:
+            return cast(T, raw)
+        return codec.decode(raw, self.typ)
 
     def _rebuild_indexes(self) -> None:
         for name, fn in self._indexers.items():
@@ -272,7 +278,7 @@ class Informer(Generic[T]):
             return None
         if ev.type == "put" and ev.value is not None:
             try:
-                new = codec.decode(ev.value, self.typ)
+                new = self._decode(ev.value)
             except codec.CodecError as exc:
                 log.error("informer=%s key=%s undecodable value: %s", self.name, ev.key, exc)
                 return None

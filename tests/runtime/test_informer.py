@@ -322,3 +322,19 @@ def test_wait_revision_times_out_and_gives_up_on_stop(store: Store, informer: tu
     inf.stop()
     waiter.join(10)
     assert results == [False]
+
+
+def test_a_bytes_informer_caches_raw_values(store: Store) -> None:
+    inf: Informer[bytes] = Informer(store, store.keys.kind("sched_guard"), bytes)
+    try:
+        key = f"{store.keys.kind('sched_guard')}default/web"
+        store.put(key, "token:1")  # a marker, not JSON
+        inf.start()
+        assert inf.wait_synced(10)
+        assert inf.get(key) == b"token:1"
+        rev = store.put(key, "token:2")
+        assert inf.wait_revision(rev, 10)
+        got = inf.get_versioned(key)
+        assert got is not None and got.value == b"token:2" and got.mod_revision == rev
+    finally:
+        inf.stop()
