@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from controllers.scheduler.allocs import alloc_name, client_status_of, is_terminal, node_lost
+from controllers.scheduler.deployment_gate import deployment_view
 from controllers.scheduler.reschedule import next_reschedule_time
 from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import (
@@ -126,38 +128,6 @@ class ReconcileResult:
         return min((d.at for d in self.reschedule_later), default=None)
 
 
-def client_status_of(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
-    if alloc.client_status:
-        return alloc.client_status
-    st = statuses.get(alloc.id)
-    return st.client_status if st else ClientStatus.PENDING
-
-
-_CLIENT_TERMINAL = frozenset((ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST))
-
-
-def is_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
-    """Stopped by the server, or finished on the client (complete, failed, lost). Runs over
-    every allocation of the cluster for each plan (node usage), so it is kept flat."""
-    if alloc.desired_status != DesiredStatus.RUN:
-        return True
-    cs = alloc.client_status
-    if not cs:
-        st = statuses.get(alloc.id)
-        if st is None:
-            return False
-        cs = st.client_status
-    return cs in _CLIENT_TERMINAL
-
-
-def node_lost(node: Node | None) -> bool:
-    return node is None or node.status == NodeStatus.DOWN
-
-
-def alloc_name(job_id: str, group: str, index: int) -> str:
-    return f"{job_id}.{group}[{index}]"
-
-
 def default_max_replace(
     job: Job, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus]
 ) -> dict[str, int]:
@@ -216,10 +186,7 @@ def reconcile(
 
     view = None
     if deployment is not None and job.type == JobType.SERVICE and deployment.job_version == job_version:
-        # canaries and the rollout gate come from the deployment (see deployment_gate);
-        # imported here because that module builds on this one's helpers
-        from controllers.scheduler.deployment_gate import deployment_view
-
+        # canaries and the rollout gate come from the deployment (see deployment_gate)
         view = deployment_view(job, job_version, allocs, statuses, deployment)
         allocs = view.allocs
         res.ignore.extend(view.held)
