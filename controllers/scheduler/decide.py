@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 
 from controllers.scheduler.allocs import is_terminal
 from controllers.scheduler.placer import Placements, place_batches
-from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, reconcile, tasks_updated
+from controllers.scheduler.reconcile import ReconcileResult, reconcile
 from controllers.scheduler.state import build_states
 from controllers.scheduler.stream import drain
+from controllers.scheduler.update_policy import UpdateFn, tasks_updated
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
-
-FEED_EVERY = 25  # placements per yielded batch: how often the controller's writer gets a turn
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def decide_batches(
         )
         states = build_states(nodes, live)
         stamp = _deployment_stamp(deployment, version)
-        batches = place_batches(job, version, res.place, nodes, states, eval_id=eval_id, now=now, batch=FEED_EVERY)
+        batches = place_batches(job, version, res.place, nodes, states, eval_id=eval_id, now=now)
         while True:
             try:
                 batch = next(batches)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from controllers.scheduler.allocs import is_terminal
-from controllers.scheduler.reconcile import UpdateFn, tasks_updated
+from controllers.scheduler.update_policy import UpdateFn, tasks_updated
 from reconciler.deployments import running_description
 from reconciler.model.job import Job, JobType
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentGroupState
