@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controllers.driver_runner import handles, status, taskenv
+from controllers.driver_runner import handles, status
 from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
+from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState

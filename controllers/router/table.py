@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.model.ids import AllocId
 from reconciler.model.services import CheckState, CheckStatus, ServiceRegistration
 
 TAG_PREFIX = "urlprefix-"
@@ -78,7 +79,7 @@ def parse_tag(tag: str) -> RouteSpec | None:
     return RouteSpec(host=host, path=path, strip=strip, proto=proto, tls_skip_verify=skip)
 
 
-def healthy(reg: ServiceRegistration, checks: Mapping[tuple[str, str], CheckStatus]) -> bool:
+def healthy(reg: ServiceRegistration, checks: Mapping[tuple[AllocId, str], CheckStatus]) -> bool:
     """Every check passing (an instance without checks counts as passing, as in Consul)."""
     for rc in reg.checks:
         st = checks.get((reg.alloc_id, rc.id))

@@ -29,7 +29,7 @@ from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.evals import eval_updates
 from controllers.scheduler.stream import drain
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
-from reconciler.model.ids import new_id
+from reconciler.model.ids import DeploymentId, EvalId, NodeId, new_id
 from reconciler.model.job import Job, JobType
 from reconciler.model.objects import (
     Allocation,
@@ -247,13 +247,13 @@ class SchedulerController(Controller):
         job_allocs = self.allocs.by_index("job", key)
         statuses = {v.alloc_id: v for v in self.statuses.list()}
         versions = self._old_versions(view, job_allocs)
-        eval_id = view.due[-1].id if view.due else (view.blocked[-1].id if view.blocked else new_id())
+        eval_id = view.due[-1].id if view.due else (view.blocked[-1].id if view.blocked else EvalId(new_id()))
         dep, created = None, False
         if self.use_deployments and job is not None:
             self._deployments_caught_up(view.due, now)
             dep = self._deployment_for(view.namespace, view.job_id, version)
             if dep is None:
-                dep = new_deployment(job, version, job_allocs, statuses, dep_id=new_id(), now=now, versions=versions)
+                dep = new_deployment(job, version, job_allocs, statuses, dep_id=DeploymentId(new_id()), now=now, versions=versions)
                 created = dep is not None
         keys = self.keys
         writer = PipelinedWriter(self.store, view.guard)
@@ -275,8 +275,8 @@ class SchedulerController(Controller):
         active = dep is not None and dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED)
         tail = eval_updates(
             namespace=view.namespace, job_id=view.job_id, record=view.record, decision=d, due=view.due,
-            blocked=view.blocked, future=view.future, eval_id=eval_id, followup_id=new_id(),
-            deployment_id=dep.id if active and dep is not None else "", now=now,
+            blocked=view.blocked, future=view.future, eval_id=eval_id, followup_id=EvalId(new_id()),
+            deployment_id=dep.id if active and dep is not None else DeploymentId(""), now=now,
         )
         if d.writes or tail:
             self._commit(key, writer, d, first, tail)
@@ -345,7 +345,7 @@ class SchedulerController(Controller):
                     raise CacheBehind(f"eval={e.id} the deployments cache is behind it")
                 self._catch_up(self.deployments, ev.mod_revision)
 
-    def _node_map(self) -> dict[str, Node]:
+    def _node_map(self) -> dict[NodeId, Node]:
         return {n.id: n for n in self.nodes.list()}
 
 

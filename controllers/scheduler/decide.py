@@ -17,6 +17,7 @@ from controllers.scheduler.reconcile import ReconcileResult, reconcile
 from controllers.scheduler.state import build_states
 from controllers.scheduler.stream import drain
 from controllers.scheduler.update_policy import UpdateFn, tasks_updated
+from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
@@ -53,10 +54,10 @@ def decide(
     version: int,
     job_allocs: list[Allocation],
     all_allocs: Iterable[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
     *,
-    eval_id: str,
+    eval_id: EvalId,
     now: float,
     versions: Mapping[int, Job] | None = None,
     max_replace: Mapping[str, int] | None = None,
@@ -75,10 +76,10 @@ def decide_batches(
     version: int,
     job_allocs: list[Allocation],
     all_allocs: Iterable[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
     *,
-    eval_id: str,
+    eval_id: EvalId,
     now: float,
     versions: Mapping[int, Job] | None = None,
     max_replace: Mapping[str, int] | None = None,

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from controllers.scheduler.decide import Decision
-from reconciler.model.job import JobType
+from reconciler.model.evals import new_eval
+from reconciler.model.ids import DeploymentId, EvalId
 from reconciler.model.objects import EvalStatus, Evaluation, JobRecord
 
 MAX_PLACED_IDS = 1000  # an evaluation lists at most this many placed allocation ids
@@ -31,9 +32,9 @@ def eval_updates(
     due: Sequence[Evaluation],
     blocked: Sequence[Evaluation],
     future: Sequence[Evaluation],
-    eval_id: str,
-    followup_id: str,
-    deployment_id: str = "",
+    eval_id: EvalId,
+    followup_id: EvalId,
+    deployment_id: DeploymentId = DeploymentId(""),
     now: float,
 ) -> list[Evaluation]:
     """The evaluations to write after `decision` (made for `eval_id`, over the job's `due`
@@ -42,17 +43,12 @@ def eval_updates(
     stamped on the main evaluation."""
     d = decision
     out: list[Evaluation] = []
-    job_type = record.job.type if record else JobType.SERVICE
-    priority = record.job.priority if record else 50
     metrics: dict[str, Any] = {g: dataclasses.asdict(m) for g, m in d.failed.items()}
     placed = [a.id for a in d.new_allocs[:MAX_PLACED_IDS]]
     status = EvalStatus.BLOCKED if d.failed and record is not None and not record.stop else EvalStatus.COMPLETE
     processed = {e.id: e for e in [*due, *blocked]}
     if not processed and (d.writes or d.failed):
-        processed[eval_id] = Evaluation(
-            id=eval_id, namespace=namespace, job_id=job_id, triggered_by="alloc-failure", type=job_type,
-            priority=priority, job_version=record.version if record else 0, create_time=now,
-        )
+        processed[eval_id] = new_eval(namespace, job_id, "alloc-failure", now=now, record=record, eval_id=eval_id)
     for e in processed.values():
         main = e.id == eval_id
         new_status = status if main else EvalStatus.COMPLETE
@@ -67,10 +63,8 @@ def eval_updates(
             deployment_id=deployment_id if main and deployment_id else e.deployment_id,
         ))
     if d.followup_at is not None and not any(f.wait_until <= d.followup_at for f in future):
-        out.append(Evaluation(
-            id=followup_id, namespace=namespace, job_id=job_id, triggered_by="alloc-failure", type=job_type,
-            priority=priority, job_version=record.version if record else 0, wait_until=d.followup_at,
-            previous_eval=eval_id, create_time=now, modify_time=now,
-            status_description="created for delayed rescheduling",
+        out.append(new_eval(
+            namespace, job_id, "alloc-failure", now=now, record=record, wait_until=d.followup_at,
+            previous_eval=eval_id, status_description="created for delayed rescheduling", eval_id=followup_id,
         ))
     return out

@@ -16,7 +16,8 @@ from functools import lru_cache
 from controllers.scheduler.ports import static_collision
 from controllers.scheduler.state import NodeState
 from reconciler.model.job import Constraint, Job, TaskGroup
-from reconciler.model.objects import Node, NodeStatus
+from reconciler.model.objects import Node
+from reconciler.model.taskenv import resolve
 
 DISTINCT_HOSTS = "distinct_hosts"
 
@@ -26,30 +27,11 @@ def datacenter_ok(job: Job, node: Node) -> bool:
 
 
 def node_ready(node: Node) -> bool:
-    return node.status == NodeStatus.READY and node.eligibility == "eligible" and not node.drain
+    return node.schedulable()
 
 
 def drivers_ok(group: TaskGroup, node: Node) -> bool:
     return all(node.drivers.get(t.driver, False) for t in group.tasks if t.driver)
-
-
-def resolve(target: str, node: Node) -> str | None:
-    """`${attr.x}`, `${meta.x}`, `${node.datacenter|unique.id|unique.name|class}` or a literal."""
-    if not (target.startswith("${") and target.endswith("}")):
-        return target
-    ref = target[2:-1]
-    if ref.startswith("attr."):
-        return node.attributes.get(ref[5:])
-    if ref.startswith("meta."):
-        return node.meta.get(ref[5:])
-    if ref.startswith("node.meta."):
-        return node.meta.get(ref[10:])
-    return {
-        "node.datacenter": node.datacenter,
-        "node.unique.id": node.id,
-        "node.unique.name": node.name,
-        "node.class": node.node_class,
-    }.get(ref)
 
 
 def _num(s: str) -> float | None:

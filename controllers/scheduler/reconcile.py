@@ -36,6 +36,7 @@ from controllers.scheduler.allocs import alloc_name, client_status_of, is_termin
 from controllers.scheduler.deployment_gate import deployment_view
 from controllers.scheduler.reschedule import next_reschedule_time
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
+from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import (
     Allocation,
@@ -44,7 +45,6 @@ from reconciler.model.objects import (
     Deployment,
     DesiredStatus,
     Node,
-    NodeStatus,
 )
 from reconciler.model.plan import DesiredUpdates
 
@@ -58,7 +58,7 @@ class AllocPlace(NamedTuple):
     index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: Nomad names it so
     previous: Allocation | None = None  # the allocation this one replaces
     reason: str = "new"  # new | lost | reschedule | migrate | destructive
-    node_id: str = ""  # system jobs: the one node this must go to
+    node_id: NodeId = NodeId("")  # system jobs: the one node this must go to
     canary: bool = False
 
 
@@ -66,7 +66,7 @@ class AllocPlace(NamedTuple):
 class AllocStop:
     alloc: Allocation
     description: str
-    client_status: str = ""  # "lost" for allocations on a down node
+    client_status: ClientStatus | None = None  # LOST for allocations on a down node
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ class _JobInput:
     job: Job
     version: int
     versions: Mapping[int, Job]
-    statuses: Mapping[str, AllocStatus]
-    nodes: Mapping[str, Node]
+    statuses: Mapping[AllocId, AllocStatus]
+    nodes: Mapping[NodeId, Node]
     now: float
     update_fn: UpdateFn
 
@@ -114,9 +114,9 @@ class _JobInput:
 def reconcile(
     job: Job | None,
     allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
+    statuses: Mapping[AllocId, AllocStatus],
     *,
-    nodes: Mapping[str, Node],
+    nodes: Mapping[NodeId, Node],
     job_version: int = 0,
     versions: Mapping[int, Job] | None = None,
     deployment: Deployment | None = None,
@@ -386,7 +386,7 @@ def _reconcile_system(
             upd.in_place_update += 1
     for nid in sorted(nodes):
         node = nodes[nid]
-        if nid in on_node or node.status != NodeStatus.READY or node.eligibility != "eligible" or node.drain:
+        if nid in on_node or not node.schedulable():
             continue
         res.place.append(AllocPlace(g.name, alloc_name(job.id, g.name, 0), 0, node_id=nid))
         upd.place += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from controllers.scheduler.allocs import client_status_of, is_terminal
+from reconciler.model.ids import AllocId
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus
 
@@ -52,7 +53,7 @@ def always_inplace(old: Job | None, new: Job, group: str) -> bool:
 
 
 def default_max_replace(
-    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus]
+    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus]
 ) -> dict[str, int]:
     """The gate until a deployment controller drives it: per group, `update.max_parallel`
     minus the replacements of this version that are not running yet. No update stanza (or

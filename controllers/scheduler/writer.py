@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import codec
-from reconciler.model.ids import is_valid_name, new_id
-from reconciler.store import Store, Txn
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.model.ids import new_id
+from reconciler.store import MAX_TXN_OPS, Store, Txn
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +32,7 @@ PER_TXN = MAX_TXN_OPS - 3  # two compares and the guard put
 
 
 def guard_key(store: Store, namespace: str, job_id: str) -> str:
-    if not (is_valid_name(namespace) and is_valid_name(job_id)):
-        raise ValueError(f"invalid job {namespace}/{job_id}")
-    return f"{store.keys.kind('sched_guard')}{namespace}/{job_id}"
+    return store.keys.sched_guard(namespace, job_id)
 
 
 @dataclass

@@ -30,6 +30,7 @@ log = logging.getLogger("reconciler.agent")
 def cluster_controllers(store: Store, identity: str) -> list[Component]:
     """The cluster controllers, each leader-elected on its own lease."""
     from controllers.deployments.controller import DeploymentService
+    from controllers.liveness.collector import GarbageCollectorService
     from controllers.liveness.controller import LivenessService
     from controllers.scheduler.controller import SchedulerService
 
@@ -37,6 +38,7 @@ def cluster_controllers(store: Store, identity: str) -> list[Component]:
         SchedulerService(store, identity, deployments=True),
         DeploymentService(store, identity),
         LivenessService(store, identity),
+        GarbageCollectorService(store, identity),
     ]
 
 

@@ -7,18 +7,31 @@
         <task>/local/          NOMAD_TASK_DIR
         <task>/secrets/        NOMAD_SECRETS_DIR
         <task>/tmp/
-        .state/                the agent's private bookkeeping (task handles, exit files)
+        .state/                the agent's bookkeeping: <task>.spec (see below), task
+                               handles and exit files (controllers/driver_runner/handles.py)
 
-Pure path helpers: every path built from user input goes through `inside()`, which refuses
-anything that would resolve outside its base directory (`..`, absolute paths, symlinks).
+Not pure: besides path helpers (every path built from user input goes through `inside()`,
+which refuses anything that would resolve outside its base directory: `..`, absolute
+paths, symlinks), it creates the directories (`AllocDir.build`) and reads the files that
+the node agent writes and the API serves (logs, launch specs). Both sides import it, so the
+layout and these file formats are one contract, kept here.
+
+The launch spec `<task>.spec` is what the executor runs the task with: a `marshal`-encoded
+dict (the executor starts with built-in modules only, see controllers/driver_runner/
+executor.py) with at least `argv` (list of str), `env` (dict of str), `cwd` (str),
+`logs_dir` and `task`, plus the executor's own settings. The node agent writes it at each
+start (`write_launch_spec`); the API's exec endpoint reads `env` and `cwd` from it to run a
+command as the task would (`AllocDir.read_launch_spec`).
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.model.ids import is_valid_name
 
@@ -99,6 +112,33 @@ class AllocDir:
     def log_files(self, task: str, log_type: str) -> list[Path]:
         """The task's log files of one type, oldest first (by their index N)."""
         return log_files(self.logs, task, log_type)
+
+    def read_launch_spec(self, task: str) -> dict[str, Any]:
+        """The task's launch spec ({} if the task never started here, or `task` is no name)."""
+        if not is_valid_name(task):
+            return {}
+        return read_launch_spec(launch_spec_file(self.state, task))
+
+
+def launch_spec_file(state_dir: Path, task: str) -> Path:
+    return state_dir / f"{task}.spec"
+
+
+def write_launch_spec(path: Path, spec: dict[str, Any]) -> None:
+    """Write a launch spec, readable by the agent's user only (it holds the task's env)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        marshal.dump(spec, fh)
+
+
+def read_launch_spec(path: Path) -> dict[str, Any]:
+    """A launch spec ({} if missing or unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            data = marshal.load(fh)
+        return data if isinstance(data, dict) else {}
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
 
 
 def log_prefix(task: str, log_type: str) -> str:

@@ -4,8 +4,8 @@ It lists the prefix, then watches from the listing's revision + 1. Handlers (usu
 the key on a work queue") are called for every change with (key, old, new). A broken watch
 stream is re-opened from the last revision seen, so no event is missed across an etcd
 restart; a compaction triggers a re-list whose differences are delivered as events.
-Cached objects are shared: never modify one, copy it. An `Informer[bytes]` caches the raw
-values undecoded (for keys whose value is a marker, not an object).
+Cached objects are shared: never modify one, copy it. An `Informer[bytes]` keeps the raw
+values, undecoded (for keys whose values are another component's business).
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import builtins
 import logging
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 from reconciler import codec
-from reconciler.store import Compacted, Store, StoreError, Versioned, WatchEvent
-from reconciler.store.client import Watch
+from reconciler.store import Compacted, Store, StoreError, Versioned, Watch, WatchEvent
 
 log = logging.getLogger(__name__)
 
@@ -235,10 +234,10 @@ class Informer(Generic[T]):
         for key, o, n in changes:
             self._notify(key, o, n)
 
-    def _decode(self, raw: bytes) -> T:
+    def _decode(self, data: bytes) -> T:
         if self.typ is bytes:
-            return cast(T, raw)
-        return codec.decode(raw, self.typ)
+            return data  # type: ignore[return-value]
+        return codec.decode(data, self.typ)
 
     def _rebuild_indexes(self) -> None:
         for name, fn in self._indexers.items():

@@ -10,10 +10,10 @@ their `config` accepts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import is_valid_name
-from reconciler.model.job import Check, Job, Service, Task, TaskGroup, UpdateStrategy
+from reconciler.model.job import Check, Job, JobType, Service, Task, TaskGroup, UpdateStrategy
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 
@@ -84,12 +84,6 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     c.non_negative(f"{path}.failures_before_critical", ch.failures_before_critical)
 
 
-def _kind_ok(value: Any, kind: str) -> bool:
-    if kind == "str":
-        return isinstance(value, str)
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
 def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
     c.name(path, t.name, "task name")
     if not t.driver:
@@ -98,15 +92,16 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
         c.add(f"{path}.driver", f'unknown driver "{t.driver}"' + suggestion(t.driver, DRIVERS)
               + " (known: " + ", ".join(sorted(DRIVERS)) + ")")
     else:
-        fields, required = DRIVERS[t.driver]
+        schema = DRIVERS[t.driver]
+        fields, required = schema
         for key, value in t.config.items():
             if key not in fields:
                 c.add(f"{path}.config.{key}", f'unknown field "{key}" for the {t.driver} driver'
                       + suggestion(key, fields))
-            elif not _kind_ok(value, fields[key]):
-                want = "a string" if fields[key] == "str" else "a list of strings"
+            elif not kind_ok(value, fields[key]):
+                want = "a string" if fields[key] == FieldKind.STR else "a list of strings"
                 c.add(f"{path}.config.{key}", f"must be {want}, got {quote(value)}")
-        if not any(k in t.config for k in required):
+        if not has_required(schema, t.config):
             c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"'
                   + (f' or "{required[1]}"' if len(required) > 1 else ""))
     c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
@@ -173,7 +168,7 @@ def validate(job: Job) -> list[SpecIssue]:
     c.name(root, job.id, "job ID")
     c.name(f"{root}.namespace", job.namespace, "namespace")
     c.name(f"{root}.region", job.region, "region")
-    if job.type not in ("service", "batch", "system"):
+    if job.type not in tuple(JobType):
         c.add(f"{root}.type", f'must be one of "service", "batch", "system", got {quote(job.type)}')
     if not 1 <= job.priority <= 100:
         c.add(f"{root}.priority", f"must be between 1 and 100, got {job.priority}")

@@ -7,6 +7,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +50,20 @@ class ApiServer:
         self._loop.close()
 
     def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+        status, _, out = self.exchange(method, path, body, raw=raw)
+        return status, out
+
+    def exchange(
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
+    ) -> tuple[int, Mapping[str, str], Any]:
+        """Status, response headers and decoded JSON body."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.address + path, data=data, method=method)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
+                return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+            return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
 
 
 def make_server(store: Any, tmp_path: Path, **ctx_kw: Any) -> ApiServer:

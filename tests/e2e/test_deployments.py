@@ -116,14 +116,17 @@ def test_rolling_update_keeps_count_minus_one_running(agent: AgentProcess, tmp_p
     samples: list[int] = []
 
     def rolled() -> bool:
-        running = [a for a in live(agent) if a["ClientStatus"] == "running"]
-        samples.append(len(running))
+        now = live(agent)
+        running = [a for a in now if a["ClientStatus"] == "running"]
+        samples.append(len(now) - len(running))
         assert len(running) >= 2, f"only {len(running)} running instances while rolling"
         dep = agent.get("/v1/job/todo/deployment")
         return bool(dep and dep["JobVersion"] == 1 and dep["Status"] == "successful")
 
     wait_for(rolled, timeout=60, interval=0.05, message="the rolling update to finish")
-    assert min(samples) == 2, "the roll replaced one instance at a time"
+    # one at a time: never more than one live instance not yet running (a window of 2
+    # running instances can be too short to sample on a loaded machine; this cannot be missed)
+    assert max(samples) <= 1, f"the roll replaced one instance at a time (not running per sample: {samples})"
     final = live(agent)
     assert sorted(a["JobVersion"] for a in final) == [1, 1, 1]
     dep = agent.get("/v1/job/todo/deployment")

@@ -13,8 +13,7 @@ import pytest
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.objects import Allocation
 from reconciler.runtime import Informer
-from reconciler.store import Store
-from reconciler.store.client import Watch, WatchCallback
+from reconciler.store import Store, Watch, WatchCallback
 from tests.waiting import wait_for
 
 

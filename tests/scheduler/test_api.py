@@ -3,14 +3,11 @@ fixtures in conftest.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import reconciler.spec
-from reconciler import codec
 from reconciler.cli.client import ApiClient, ApiClientError
-from reconciler.model.job import Job, Port
+from reconciler.model.job import Port
 from reconciler.model.objects import AllocStatus, Node
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
@@ -95,15 +92,10 @@ def test_scale(api: ApiClient, store: Store) -> None:
     assert err.value.status == 400
 
 
-def test_plan(api: ApiClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     job = mock_job(2, ports=[Port("http", static=8080)])
-    to_nomad = getattr(reconciler.spec, "job_to_nomad", None)
-    if to_nomad is None:  # the spec layer is not merged here: carry our model through
-        monkeypatch.setattr(reconciler.spec, "job_from_nomad", lambda d: codec.convert(d, Job), raising=False)
-        body: Any = codec.to_builtins(job)
-    else:
-        body = to_nomad(job)
+    body = reconciler.spec.job_to_nomad(job)
     before = store.count(store.keys.prefix)
     out = api.post("/v1/job/web/plan", {"Job": body, "Diff": True})
     assert store.count(store.keys.prefix) == before

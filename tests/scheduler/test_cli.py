@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
 import reconciler.cli.sched_cmds  # noqa: F401 - registers the commands
@@ -77,9 +76,6 @@ def test_job_scale(api: ApiClient, store: Store) -> None:
 
 
 def test_plan_exit_codes(api: ApiClient, store: Store, tmp_path) -> None:
-    spec = pytest.importorskip("reconciler.spec")
-    if not hasattr(spec, "load_job_file"):
-        pytest.skip("the job specification layer is not merged in this branch")
     add_node(store, "node-1")
     path = tmp_path / "web.nomad.hcl"
     path.write_text(

@@ -7,9 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.jobs import job_history, stop_job, submit_job
-from reconciler.jobs.submit import InvalidIdentifier, JobNotFound
 from reconciler.model.objects import Evaluation, JobRecord
+from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, job_history, stop_job, submit_job
 from reconciler.store import Store
 from tests.factories import mock_job
 
@@ -95,7 +94,7 @@ def test_concurrent_submissions_never_lose_a_version(store: Store) -> None:
 
 
 def test_check_index_submits_only_over_the_planned_version(store: Store) -> None:
-    from reconciler.jobs.submit import IndexMismatch
+    from reconciler.ops.jobs import IndexMismatch
 
     with pytest.raises(IndexMismatch):
         submit_job(store, mock_job("web"), enforce_index=5)
@@ -107,3 +106,91 @@ def test_check_index_submits_only_over_the_planned_version(store: Store) -> None
         submit_job(store, mock_job("web", count=2), enforce_index=0)
     res = submit_job(store, mock_job("web", count=2), enforce_index=cur.mod_revision)
     assert res.version == 1
+
+
+def test_modify_index_is_the_revision_the_write_committed_at(store: Store) -> None:
+    res = submit_job(store, mock_job("web"))
+    store.put(store.keys.eval("unrelated"), Evaluation(id="unrelated", namespace="default", job_id="x", triggered_by="x"))
+    cur = store.get(store.keys.job("default", "web"), JobRecord)
+    assert cur is not None and res.modify_index == cur.mod_revision < store.revision()
+    ev = store.get(store.keys.eval(res.eval_id), Evaluation)
+    assert ev is not None and ev.mod_revision == res.modify_index
+
+
+def test_purge_removes_job_history_and_writes_its_eval_in_one_revision(store: Store) -> None:
+    for n in range(1, 4):
+        submit_job(store, mock_job("web", count=n))
+    res = stop_job(store, "default", "web", purge=True)
+    assert job_history(store, "default", "web") == []
+    ev = store.get(store.keys.eval(res.eval_id), Evaluation)
+    assert ev is not None and ev.mod_revision == res.modify_index == store.revision()
+
+
+def test_stopping_a_stopped_job_only_creates_an_eval(store: Store) -> None:
+    submit_job(store, mock_job("web"))
+    first = stop_job(store, "default", "web")
+    again = stop_job(store, "default", "web")
+    assert (first.changed, again.changed, again.version) == (True, False, 1)
+    assert again.eval_id != first.eval_id
+    assert len(job_history(store, "default", "web")) == 2
+
+
+def test_scale_writes_a_new_version_with_the_group_count(store: Store) -> None:
+    from reconciler.ops.jobs import scale_job
+
+    submit_job(store, mock_job("web", count=1))
+    res = scale_job(store, "default", "web", "web", 4)
+    assert (res.version, res.changed) == (1, True)
+    assert job_history(store, "default", "web")[0].job.task_groups[0].count == 4
+    ev = store.get(store.keys.eval(res.eval_id), Evaluation)
+    assert ev is not None and ev.value.triggered_by == "job-scaling"
+
+
+@pytest.mark.parametrize(
+    ("group", "count", "stopped", "error"),
+    [("nope", 2, False, "Rejected"), ("web", -1, False, "Rejected"), ("web", 2, True, "Rejected")],
+    ids=["unknown group", "negative count", "stopped job"],
+)
+def test_scale_refusals_write_nothing(store: Store, group: str, count: int, stopped: bool, error: str) -> None:
+    from reconciler.ops import errors
+    from reconciler.ops.jobs import scale_job
+
+    submit_job(store, mock_job("web"))
+    if stopped:
+        stop_job(store, "default", "web")
+    before = store.revision()
+    with pytest.raises(getattr(errors, error)):
+        scale_job(store, "default", "web", group, count)
+    assert store.revision() == before
+
+
+def test_revert_makes_an_old_spec_current_as_a_new_version(store: Store) -> None:
+    from reconciler.ops.errors import NotFound, Rejected
+    from reconciler.ops.jobs import revert_job
+
+    submit_job(store, mock_job("web", count=1))
+    submit_job(store, mock_job("web", count=5))
+    res = revert_job(store, "default", "web", 0)
+    assert (res.version, res.changed) == (2, True)
+    assert job_history(store, "default", "web")[0].job.task_groups[0].count == 1
+    with pytest.raises(Rejected):
+        revert_job(store, "default", "web", 1, enforce_prior_version=7)
+    with pytest.raises(NotFound):
+        revert_job(store, "default", "web", 42)
+
+
+def test_submit_ops_writes_a_submission_inside_the_callers_transaction(store: Store) -> None:
+    from reconciler.ops.jobs import submit_ops
+    from reconciler.store import Txn
+
+    submit_job(store, mock_job("web", count=1))
+    cur = store.get(store.keys.job("default", "web"), JobRecord)
+    txn = Txn().put(store.keys.eval("mine"), Evaluation(id="mine", namespace="default", job_id="web", triggered_by="x"))
+    sub = submit_ops(txn, store.keys, mock_job("web", count=2), cur, now=100.0)
+    assert sub.changed and sub.record.version == 1 and sub.evaluation.create_time == 100.0
+    assert store.commit(txn)
+    assert [h.version for h in job_history(store, "default", "web")] == [1, 0]
+    assert store.get(store.keys.eval(sub.evaluation.id), Evaluation) is not None
+    stale = Txn()
+    submit_ops(stale, store.keys, mock_job("web", count=3), cur, now=101.0)
+    assert not store.commit(stale)

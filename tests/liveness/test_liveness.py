@@ -1,10 +1,11 @@
-"""Which nodes the liveness controller marks down (pure)."""
+"""Which nodes the liveness controller marks down (pure), what garbage collection deletes,
+and both controllers against a real etcd."""
 
 from __future__ import annotations
 
 import pytest
 
-from controllers.liveness.controller import affected_jobs, decide_down
+from controllers.liveness.decide import affected_jobs, decide_down
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node
 
 NOW = 1000.0
@@ -65,7 +66,7 @@ def test_gc_rules() -> None:
 def test_gc_deletes_from_etcd(store) -> None:
     import time
 
-    from controllers.liveness.controller import LivenessController
+    from controllers.liveness.collector import GarbageCollector
     from reconciler.model.objects import Allocation, AllocStatus, Evaluation
     from tests.scheduler.sim import add_node, wait_for
 
@@ -79,7 +80,7 @@ def test_gc_deletes_from_etcd(store) -> None:
     for i, t in (("e-old", time.time() - 7200), ("e-new", time.time())):
         store.put(store.keys.eval(i), Evaluation(id=i, namespace="default", job_id="web", triggered_by="x",
                                                  status="complete", create_time=t, modify_time=t))
-    c = LivenessController(store, gc_every=0, gc_after=3600)
+    c = GarbageCollector(store, every=0, after=3600)
     c.start()
     try:
         wait_for(lambda: len(c.allocs.list()) == 2, what="cache")
