@@ -39,7 +39,7 @@ from reconciler.model.objects import (
     NodeStatus,
 )
 from reconciler.model.services import ServiceRegistration
-from reconciler.runtime import Controller, Requeue
+from reconciler.runtime import Controller, JobVersions, Requeue
 from reconciler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class NodeAgent:
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)
         self.deps.catalog = self.watcher.catalog
-        self._jobs: dict[tuple[str, str, int], JobRecord] = {}
+        self._versions = JobVersions(store)
         self._destroying: list[threading.Thread] = []
         self._previous: dict[AllocId, AllocStatus] = {}
 
@@ -174,14 +174,7 @@ class NodeAgent:
 
     # reconcile ---------------------------------------------------------------------------
     def _job(self, alloc: Allocation) -> JobRecord | None:
-        k = (alloc.namespace, alloc.job_id, alloc.job_version)
-        rec = self._jobs.get(k)
-        if rec is None:
-            got = self.store.get(self.store.keys.job_version(*k), JobRecord)
-            if got is None:
-                return None
-            rec = self._jobs[k] = got.value
-        return rec
+        return self._versions.get(alloc.namespace, alloc.job_id, alloc.job_version)
 
     def reconcile_alloc(self, alloc_id: AllocId, alloc: Allocation | None) -> Requeue | None:
         with self._lock:

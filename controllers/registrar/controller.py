@@ -24,10 +24,10 @@ from controllers.registrar.desired import (
 from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
-from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
+from reconciler.model.objects import Allocation, AllocStatus, Node
 from reconciler.model.services import CheckState, CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.model.taskenv import interpolate_str, node_values
-from reconciler.runtime import Controller, Requeue
+from reconciler.runtime import Controller, JobVersions, Requeue
 from reconciler.store import KeptLease, Store
 
 
@@ -59,7 +59,7 @@ class Registrar(Controller):
         # lost lease (or by an earlier process) is written again
         self._written: dict[str, tuple[ServiceRegistration, int]] = {}
         self._checks_of: dict[str, set[str]] = {}  # alloc id -> check keys running
-        self._jobs: dict[tuple[str, str, int], Job] = {}
+        self._versions = JobVersions(store)
 
     # event handlers ----------------------------------------------------------------------
     def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
@@ -121,14 +121,8 @@ class Registrar(Controller):
 
     # reconcile ---------------------------------------------------------------------------
     def _job(self, alloc: Allocation) -> Job | None:
-        k = (alloc.namespace, alloc.job_id, alloc.job_version)
-        job = self._jobs.get(k)
-        if job is None:
-            got = self.store.get(self.keys.job_version(*k), JobRecord)
-            if got is None:
-                return None
-            job = self._jobs[k] = got.value.job
-        return job
+        rec = self._versions.get(alloc.namespace, alloc.job_id, alloc.job_version)
+        return rec.job if rec is not None else None
 
     def reconcile(self, key: str) -> Requeue | None:
         alloc_id = key

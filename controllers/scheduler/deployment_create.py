@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from controllers.scheduler.reconcile import UpdateFn, is_terminal, tasks_updated
+from controllers.scheduler.allocs import is_terminal
+from controllers.scheduler.update_policy import UpdateFn, tasks_updated
 from reconciler.deployments import running_description
 from reconciler.model.ids import AllocId, DeploymentId
 from reconciler.model.job import SECOND, Job, JobType

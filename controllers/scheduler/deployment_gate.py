@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controllers.scheduler.reconcile import is_terminal
+from controllers.scheduler.allocs import is_terminal
 from reconciler.model.ids import AllocId
 from reconciler.model.job import Job, TaskGroup
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentStatus, DesiredStatus

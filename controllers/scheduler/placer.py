@@ -11,7 +11,7 @@ trying (Nomad coalesces the remaining failures into the first one's metrics).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.feasibility import (
@@ -27,6 +27,7 @@ from controllers.scheduler.ports import assign_ports
 from controllers.scheduler.rank import sample_limit, shuffled
 from controllers.scheduler.reconcile import AllocPlace
 from controllers.scheduler.state import NodeState
+from controllers.scheduler.stream import drain
 from reconciler.model.ids import AllocId, EvalId, NodeId, new_id
 from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node
@@ -35,7 +36,7 @@ from reconciler.model.plan import AllocMetric
 PORTS_EXHAUSTED = "network: dynamic port selection failed"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Placements:
     allocs: list[Allocation] = field(default_factory=list)
     failed: dict[str, AllocMetric] = field(default_factory=dict)  # group -> why
@@ -96,12 +97,25 @@ def place(
     *,
     eval_id: EvalId,
     now: float,
-    sink: Callable[[list[Allocation]], None] | None = None,
-    sink_every: int = 125,
 ) -> Placements:
-    """Place `wanted`, charging `states` (mutated: it is this plan's working copy). `sink`,
-    if given, receives the new allocations every `sink_every` placements (the controller
-    commits them while the rest are being placed) and the remainder at the end."""
+    """Place `wanted`, charging `states` (mutated: it is this plan's working copy)."""
+    return drain(place_batches(job, version, wanted, nodes, states, eval_id=eval_id, now=now))
+
+
+def place_batches(
+    job: Job,
+    version: int,
+    wanted: list[AllocPlace],
+    nodes: Mapping[NodeId, Node],
+    states: dict[NodeId, NodeState],
+    *,
+    eval_id: EvalId,
+    now: float,
+    batch: int = 125,
+) -> Generator[list[Allocation], None, Placements]:
+    """`place`, yielding the new allocations every `batch` placements and the remainder at
+    the end (the controller commits each batch while the next is being placed); returns the
+    whole `Placements`. Each yielded list is a new list, never changed afterwards."""
     out = Placements()
     if not wanted:
         return out
@@ -149,11 +163,11 @@ def place(
         )
         st.add(alloc)
         out.allocs.append(alloc)
-        if sink is not None and len(out.allocs) - sunk >= sink_every:
-            sink(out.allocs[sunk:])
+        if len(out.allocs) - sunk >= batch:
+            yield out.allocs[sunk:]
             sunk = len(out.allocs)
-    if sink is not None and len(out.allocs) > sunk:
-        sink(out.allocs[sunk:])
+    if len(out.allocs) > sunk:
+        yield out.allocs[sunk:]
     return out
 
 

@@ -47,6 +47,7 @@ def _result(job: Job, d: Decision, modify_index: int) -> PlanResult:
 def _plan(
     store: Store,
     job: Job,
+    *,
     current: JobRecord | None,
     modify_index: int,
     all_allocs: Iterable[Allocation],
@@ -138,8 +139,8 @@ def plan_job(store: Store, job: Job, *, now: float | None = None) -> PlanResult:
         st = _status_usage.decode(item.value)
         statuses[st.alloc_id] = codec.decode(item.value, AllocStatus) if st.alloc_id in mine else st
     return _plan(
-        store, job, cur.value if cur else None, cur.mod_revision if cur else 0,
-        usage, statuses, {n.value.id: n.value for n in nodes}, now,
+        store, job, current=cur.value if cur else None, modify_index=cur.mod_revision if cur else 0,
+        all_allocs=usage, statuses=statuses, nodes={n.value.id: n.value for n in nodes}, now=now,
     )
 
 
@@ -167,6 +168,7 @@ class PlanCache:
     def plan_job(self, store: Store, job: Job, *, now: float | None = None) -> PlanResult:
         cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
         return _plan(
-            store, job, cur.value if cur else None, cur.mod_revision if cur else 0, self.allocs.list(),
-            {s.alloc_id: s for s in self.statuses.list()}, {n.id: n for n in self.nodes.list()}, now,
+            store, job, current=cur.value if cur else None, modify_index=cur.mod_revision if cur else 0,
+            all_allocs=self.allocs.list(), statuses={s.alloc_id: s for s in self.statuses.list()},
+            nodes={n.id: n for n in self.nodes.list()}, now=now,
         )

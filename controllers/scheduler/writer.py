@@ -43,11 +43,6 @@ class Guard:
     job_revision: int  # 0: the job record must be absent
 
 
-def read_guard(store: Store, key: str) -> int:
-    raw = store.get_raw(key)
-    return raw.mod_revision if raw else 0
-
-
 class GuardedChain:
     """Guarded transactions, each chained on the guard revision the previous one left."""
 
@@ -102,15 +97,6 @@ class GuardedChain:
 
 def _encode(items: Sequence[tuple[str, Any]]) -> list[tuple[str, bytes]]:
     return [(k, codec.encode(v)) for k, v in items]
-
-
-def commit_plan(store: Store, guard: Guard, allocs: Sequence[tuple[str, Any]], tail: Sequence[tuple[str, Any]]) -> bool:
-    """Write `allocs` (key, object) in guarded batches, then `tail` (evaluations) last.
-
-    Returns False if a compare failed (another writer got there first); batches committed
-    before that stay (the next decision sees them). `guard.revision` is advanced in place.
-    """
-    return GuardedChain(store, guard).commit_all(_encode(allocs), _encode(tail))
 
 
 class PipelinedWriter:

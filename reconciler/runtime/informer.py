@@ -33,6 +33,7 @@ class Informer(Generic[T]):
         self.typ = typ
         self.name = name or prefix
         self._lock = threading.RLock()
+        self._advanced = threading.Condition(self._lock)  # notified when `revision` moves on
         self._cache: dict[str, Versioned[T]] = {}
         self._indexers: dict[str, IndexFn[T]] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
@@ -93,6 +94,17 @@ class Informer(Generic[T]):
         with self._lock:
             return self._revision
 
+    def wait_revision(self, revision: int, timeout: float) -> bool:
+        """Block until the cache reflects `revision` in full; False after `timeout` seconds or
+        when the informer stops. The cache's revision moves only with events under its
+        prefix, so wait only for a revision that wrote a key there (e.g. the revision of a
+        transaction that put one of its objects): a revision of other keys is reached only
+        by the next write under this prefix."""
+        with self._advanced:
+            return self._advanced.wait_for(
+                lambda: self._revision >= revision or self._stopped.is_set(), timeout
+            ) and self._revision >= revision
+
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
 
@@ -115,6 +127,7 @@ class Informer(Generic[T]):
             self._rewatch.set()
             self._generation += 1  # late callbacks of the current watch are ignored
             watch = self._watch
+            self._advanced.notify_all()  # waiters in `wait_revision` give up
         if watch is not None:
             watch.cancel()
         if self._thread is not None:
@@ -188,6 +201,7 @@ class Informer(Generic[T]):
             # revision R must see every write of R's transaction, not some of them
             if result:
                 self._revision = max(self._revision, max(ev.mod_revision for ev in result))
+                self._advanced.notify_all()
         for key, old, new in changes:
             self._notify(key, old, new)
 
@@ -216,6 +230,7 @@ class Informer(Generic[T]):
             self._revision = rev
             self._listed_revision = rev
             self._rebuild_indexes()
+            self._advanced.notify_all()
         for key, o, n in changes:
             self._notify(key, o, n)
 

@@ -219,3 +219,25 @@ def test_leader_elected_scheduler_hands_over(store: Store) -> None:
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_plan_that_lost_the_race_raises_conflict(store: Store) -> None:
+    from controllers.scheduler.decide import decide
+    from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
+    from reconciler.store import Conflict
+    from tests.scheduler.factories import mock_node
+
+    job = mock_job(2)
+    submit(store, job)
+    rec = store.get(store.keys.job("default", "web"), JobRecord)
+    assert rec is not None
+    gk = guard_key(store, "default", "web")
+    store.put(gk, "another scheduler's plan")  # written after our (stale) read of the guard
+    c = SchedulerController(store)
+    d = decide(job, 0, [], [], {}, {"n1": mock_node("n1")}, eval_id="e1", now=time.time())
+    writer = PipelinedWriter(store, Guard(gk, 0, store.keys.job("default", "web"), rec.mod_revision))
+    writer.feed([(store.keys.alloc(a.id), a) for a in d.new_allocs])
+    assert len(d.new_allocs) == 2
+    with pytest.raises(Conflict):
+        c._commit("default/web", writer, d, [], [])
+    assert c.stats["conflicts"] == 1 and allocs(store, "web") == []
