@@ -11,8 +11,11 @@ import logging
 import threading
 from typing import Any
 
-from controllers.router.admin import AdminProtocol
-from controllers.router.proxy import Downstream, ProxyServer
+from aiohttp import web
+
+from controllers.router.admin import admin_app
+from controllers.router.downstream import Downstream
+from controllers.router.server import ProxyServer
 from controllers.router.table import RouteTable, build_table
 from reconciler.model.services import CheckStatus, ServiceRegistration
 from reconciler.runtime import Informer
@@ -56,6 +59,7 @@ class Router:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[Any] = []
+        self._admin: web.AppRunner | None = None
         self.bound_port = port
         self.bound_admin_port = admin_port or 0
 
@@ -121,14 +125,17 @@ class Router:
             self._servers.append(srv)
             self.bound_port = srv.sockets[0].getsockname()[1]
             if self.admin_port is not None:
-                adm = loop.run_until_complete(loop.create_server(
-                    lambda: AdminProtocol(lambda: self.table), self.host, self.admin_port, reuse_address=True))
-                self._servers.append(adm)
-                self.bound_admin_port = adm.sockets[0].getsockname()[1]
+                self._admin = web.AppRunner(admin_app(lambda: self.table), access_log=None)
+                loop.run_until_complete(self._admin.setup())
+                site = web.TCPSite(self._admin, self.host, self.admin_port, reuse_address=True)
+                loop.run_until_complete(site.start())
+                self.bound_admin_port = self._admin.addresses[0][1]
         except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it
             errors.append(exc)
             for s in self._servers:
                 s.close()
+            if self._admin is not None:
+                loop.run_until_complete(self._admin.cleanup())
             loop.close()
             ready.set()
             return
@@ -145,6 +152,9 @@ class Router:
         finally:
             for s in self._servers:
                 s.close()
+            if self._admin is not None:
+                loop.run_until_complete(self._admin.cleanup())
+                self._admin = None
             self.proxy.close_pools()
             loop.run_until_complete(asyncio.sleep(0))
             loop.close()

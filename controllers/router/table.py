@@ -11,9 +11,8 @@ routes first, then generic ones, each longest prefix first.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from reconciler.model.services import CheckState, CheckStatus, ServiceRegistration
 
@@ -39,18 +38,17 @@ class Target:
     tls_skip_verify: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Route:
+    """A value: the proxy keeps whatever per-route state it needs (round-robin counters) itself,
+    keyed by the route, so a table can be compared, hashed and shared between threads."""
+
     host: str
     path: str
     service: str
     strip: str = ""
     proto: str = "http"
     targets: tuple[Target, ...] = ()
-    _rr: itertools.count[int] = field(default_factory=itertools.count, repr=False, compare=False)
-
-    def next_rr(self) -> int:
-        return next(self._rr)
 
 
 def parse_tag(tag: str) -> RouteSpec | None:
@@ -115,15 +113,16 @@ def build_table(regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatu
             if ok and reg.port > 0:
                 targets.append(Target(reg.service_name, reg.alloc_id, reg.address, reg.port, spec.proto,
                                       spec.tls_skip_verify))
-    merged: dict[tuple[str, str], Route] = {}
+    # two services on one prefix share the traffic, as Fabio does: the first (by name) names the route
+    first: dict[tuple[str, str], tuple[str, str, str]] = {}
+    merged: dict[tuple[str, str], set[Target]] = {}
     for (host, path, service, strip, proto, _), targets in sorted(grouped.items()):
-        cur = merged.get((host, path))
-        uniq = tuple(sorted(set(targets), key=lambda t: (t.address, t.port, t.alloc_id)))
-        if cur is None:
-            merged[(host, path)] = Route(host, path, service, strip, proto, uniq)
-        else:  # two services on one prefix: share the traffic, as Fabio does
-            cur.targets = tuple(sorted(set(cur.targets) | set(uniq), key=lambda t: (t.address, t.port, t.alloc_id)))
-    routes = sorted(merged.values(), key=lambda r: (r.host == "", -len(r.path), r.host, r.path))
+        first.setdefault((host, path), (service, strip, proto))
+        merged.setdefault((host, path), set()).update(targets)
+    routes = sorted(
+        (Route(host, path, *first[(host, path)], tuple(sorted(ts, key=lambda t: (t.address, t.port, t.alloc_id))))
+         for (host, path), ts in merged.items()),
+        key=lambda r: (r.host == "", -len(r.path), r.host, r.path))
     return RouteTable(tuple(routes))
 
 

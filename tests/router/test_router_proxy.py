@@ -287,3 +287,15 @@ def test_error_while_a_large_body_is_arriving(store, router) -> None:
         while chunk := s.recv(65536):
             data += chunk
     assert data.startswith(b"HTTP/1.1 502") and b"Connection: close" in data
+
+
+def test_admin_page_and_health(store, router, backends) -> None:
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/web<b>"])
+    wait_for(lambda: targets(router, "/web<b>") == 1)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5)
+    status, body = get(conn, "/")
+    assert status == 200 and f"127.0.0.1:{a.port}".encode() in body
+    assert b"/web&lt;b&gt;" in body and b"<b>" not in body  # tags are escaped, not markup
+    assert get(conn, "/health") == (200, b"OK\n")
+    assert get(conn, "/nothing")[0] == 404
