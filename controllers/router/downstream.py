@@ -1,5 +1,10 @@
-"""A client connection: parses requests with httptools and runs them one at a time
-(pipelined ones wait their turn), writing the request head each backend sees."""
+"""A client connection: frames requests with httptools, enforces the limits, and runs the
+requests one at a time (pipelined ones wait their turn, their bodies already framed).
+
+A request that breaks the grammar or a limit is answered in its turn (after the responses
+of the requests before it) and the connection is then half-closed: nothing after a broken
+request can be trusted to be where the client meant it to be.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +15,25 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from controllers.router.exchange import Exchange
+from controllers.router.exchange import HOP_BY_HOP, Exchange, connection_tokens
+from controllers.router.limits import Refused, error_response
 from controllers.router.table import rewrite_path
 
 if TYPE_CHECKING:
     from controllers.router.server import ProxyServer
 
-HOP_BY_HOP = {
-    b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
-    b"proxy-authorization", b"proxy-authenticate",
-}
-# headers that need a look in `start`; every other header is copied as it came
-SPECIAL = HOP_BY_HOP | {b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
 LINGER = 2.0  # seconds a client may take to finish sending a body we answered early
+# never dropped because a client's `Connection` header names them: the framing and routing depend on them
+KEEP = frozenset({b"host", b"content-length"})
+OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
 
 
 class Downstream(asyncio.Protocol):
-    """A client connection: parses requests, runs them one at a time (pipelined ones wait)."""
+    """One client connection and the exchanges on it."""
 
     def __init__(self, server: ProxyServer) -> None:
         self.server = server
+        self.limits = server.limits
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.cur: Exchange | None = None
@@ -39,7 +43,11 @@ class Downstream(asyncio.Protocol):
         self.client_ip_b = b""
         self.closed = False
         self._paused = False
-        self.last = 0.0
+        self.last = 0.0  # the last read from the client
+        self.head_since = 0.0  # reading a request head since then (0: not reading one)
+        self.head_raw = 0  # bytes read while in a request head (a guard below the parser's buffering)
+        self.refusal: bytes | None = None  # the answer to a broken request, sent in its turn
+        self.lingering = False
 
     # transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -47,16 +55,35 @@ class Downstream(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
         self.client_ip_b = self.client_ip.encode()
-        self.last = time.monotonic()
+        self.last = self.head_since = time.monotonic()
+        if len(self.server.conns) >= self.limits.max_conns:
+            self.write(error_response(503, f"too many connections (the router's limit is {self.limits.max_conns})",
+                                      close=True))
+            self.close()
+            return
         self.server.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return  # after a refusal: read and drop until the client goes
+        self.last = time.monotonic()
+        if self.head_since and self.head_raw > self.limits.max_header_bytes:
+            self.reject(431, f"request headers larger than {self.limits.max_header_bytes} bytes")
+            return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            refused = exc.__context__
+            if not isinstance(refused, Refused):
+                raise
+            self.reject(refused.status, refused.message)
         except httptools.HttpParserUpgrade:
-            self.error_raw(501, "protocol upgrade is not supported")
+            self.reject(501, "protocol upgrade is not supported")
         except httptools.HttpParserError as exc:
-            self.error_raw(400, f"bad request: {exc}")
+            self.reject(400, f"bad request: {exc}")
+        else:
+            if self.head_since:
+                self.head_raw = 0 if self.head_raw < 0 else self.head_raw + len(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -90,24 +117,41 @@ class Downstream(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
-    # parser callbacks --------------------------------------------------------------------
+    # parser callbacks (a Refused raised here becomes the answer) -------------------------
     def on_message_begin(self) -> None:
-        self.last = time.monotonic()
         self.cur = Exchange(self)
+        self.head_raw = -1  # the read that began this head may hold the previous body: not counted
+        if not self.head_since:
+            self.head_since = time.monotonic()
 
     def on_url(self, url: bytes) -> None:
-        assert self.cur is not None
-        self.cur.url += url
+        ex = self.cur
+        assert ex is not None
+        ex.url += url
+        if len(ex.url) > self.limits.max_line:
+            raise Refused(414, f"request target longer than {self.limits.max_line} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self.cur is not None
-        self.cur.headers.append((name, value))
+        ex = self.cur
+        assert ex is not None
+        if ex.headers_done:
+            return  # a chunked body's trailer: never becomes a header
+        ex.headers.append((name, value))
+        ex.head_bytes += len(name) + len(value) + 4
+        if len(ex.headers) > self.limits.max_headers:
+            raise Refused(431, f"more than {self.limits.max_headers} header fields")
+        if ex.head_bytes + len(ex.url) > self.limits.max_header_bytes:
+            raise Refused(431, f"request headers larger than {self.limits.max_header_bytes} bytes")
 
     def on_headers_complete(self) -> None:
         ex = self.cur
         assert ex is not None
+        ex.headers_done = True
+        self.head_since = 0.0
         ex.method = self.parser.get_method()
         ex.keep_alive = self.parser.should_keep_alive()
+        ex.client_11 = self.parser.get_http_version() == "1.1"
+        self.frame(ex)
         if self.active is None:
             self.start(ex)
         else:
@@ -115,65 +159,77 @@ class Downstream(asyncio.Protocol):
             self.pause_reading()
 
     def on_body(self, body: bytes) -> None:
-        if self.cur is not None:
-            self.cur.add_body(body)
+        ex = self.cur
+        if ex is not None:
+            ex.body_bytes += len(body)
+            if self.limits.max_body and ex.body_bytes > self.limits.max_body:
+                raise Refused(413, f"request body larger than {self.limits.max_body} bytes")
+            ex.add_body(body)
 
     def on_message_complete(self) -> None:
         if self.cur is not None:
             self.cur.end_request()
 
     # exchanges ---------------------------------------------------------------------------
+    def frame(self, ex: Exchange) -> None:
+        """Read the request's framing and the headers that are the router's business, and keep
+        the lines every backend will see (the hop-by-hop ones and those the client's
+        `Connection` names are dropped). Runs when the headers end, before any body byte."""
+        drop: set[bytes] = set()
+        lines: list[tuple[bytes, bytes]] = []
+        for name, value in ex.headers:
+            low = name.lower()
+            if low in HOP_BY_HOP:
+                if low == b"transfer-encoding":
+                    if value.strip().lower() != b"chunked":
+                        raise Refused(501, f"transfer coding {value.decode('latin-1')!r} is not supported")
+                    ex.chunked = ex.has_body = True
+                elif low == b"connection":
+                    drop |= connection_tokens(value)
+                continue
+            if low == b"host":
+                ex.host = value
+            elif low == b"content-length":
+                length = int(value)  # llhttp has checked it: digits, and only one
+                ex.has_body = length > 0
+                if self.limits.max_body and length > self.limits.max_body:
+                    raise Refused(413, f"request body larger than {self.limits.max_body} bytes")
+            elif low in OURS:
+                if low == b"x-forwarded-for":  # several are one list (RFC 9110 5.3)
+                    ex.xff = ex.xff + b", " + value if ex.xff else value
+                continue
+            lines.append((low, name + b": " + value))
+        drop -= KEEP
+        ex.fwd = [line for low, line in lines if low not in drop] if drop else [line for _, line in lines]
+
     def start(self, ex: Exchange) -> None:
         self.active = ex
         ex.started = True
-        host = b""
-        forwarded_for = b""
-        lines = [b""]  # the request line goes first, once the route is known
-        for name, value in ex.headers:
-            low = name.lower()
-            if low not in SPECIAL:
-                lines.append(name + b": " + value)
-            elif low == b"host":
-                host = value
-                lines.append(name + b": " + value)
-            elif low == b"content-length":
-                ex.has_body = value.strip() not in (b"0", b"")
-                lines.append(name + b": " + value)
-            elif low == b"transfer-encoding":
-                ex.chunked = b"chunked" in value.lower()
-                ex.has_body = True
-            elif low == b"x-forwarded-for":
-                forwarded_for = value
-            # other hop-by-hop headers and X-Forwarded-Proto/Host are dropped (we set our own)
-        route = self.server.route(host, ex.url)
+        route = self.server.route(ex.host, ex.url)
         if route is None:
-            where = (host + ex.url.partition(b"?")[0]).decode("latin-1")
+            where = (ex.host + ex.url.partition(b"?")[0]).decode("latin-1")
             self.error(ex, self.server.no_route_status, f"no route for {where}")
             return
-        target = self.server.pick(route)
-        if target is None:
-            self.error(ex, 502, f"no healthy instance of service {route.service!r} for route {route.host}{route.path}")
+        if not route.targets:
+            self.error(ex, 503, f"no healthy instance of service {route.service!r} for route {route.host}{route.path}")
             return
-        ex.target = target
+        ex.route = route
         url = ex.url
         if route.strip:
             path, sep, query = url.partition(b"?")
             url = rewrite_path(route, path.decode("latin-1")).encode("latin-1") + sep + query
-        lines[0] = ex.method + b" " + url + b" HTTP/1.1"
+        lines = [ex.method + b" " + url + b" HTTP/1.1", *ex.fwd]
+        if not ex.host:  # an HTTP/1.0 request; HTTP/1.1 backends need one
+            lines.append(b"Host: " + route.service.encode())
         if ex.chunked:
             lines.append(b"Transfer-Encoding: chunked")
-        lines.append(b"X-Forwarded-For: " + (forwarded_for + b", " + self.client_ip_b if forwarded_for else self.client_ip_b))
+        lines.append(b"X-Forwarded-For: " + (ex.xff + b", " + self.client_ip_b if ex.xff else self.client_ip_b))
         lines.append(b"X-Forwarded-Proto: http")
-        if host:
-            lines.append(b"X-Forwarded-Host: " + host)
+        if ex.host:
+            lines.append(b"X-Forwarded-Host: " + ex.host)
         lines.append(b"\r\n")
         ex.head = b"\r\n".join(lines)
-        up = self.server.pool(target).acquire()
-        if up is not None:
-            up.reused = True
-            ex.attach(up)
-        else:
-            self.server.connect(ex)
+        self.server.dispatch(ex)
 
     def finished(self, ex: Exchange, *, close_upstream: bool, close_client: bool = False) -> None:
         """The response is complete (or failed): free the upstream, start what waits."""
@@ -199,20 +255,17 @@ class Downstream(asyncio.Protocol):
             if not self.pending:
                 self.resume_reading()
             self.start(nxt)
+        elif self.refusal is not None:
+            self.write(self.refusal)
+            self.linger()
         else:
             self.resume_reading()
 
     def error(self, ex: Exchange, status: int, message: str) -> None:
-        body = (message + "\n").encode()
-        reason = {400: b"Bad Request", 404: b"Not Found", 501: b"Not Implemented", 502: b"Bad Gateway"}.get(status, b"Error")
         # a body still on its way is read and thrown away, then the connection closes (closing
         # with unread data would reset it and could lose this answer); bounded by LINGER
         close = not ex.keep_alive or (ex.has_body and not ex.request_done)
-        conn = b"close" if close else b"keep-alive"
-        self.write(
-            b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: %b\r\n\r\n%b"
-            % (status, reason, len(body), conn, body)
-        )
+        self.write(error_response(status, message, close=close))
         ex.response_done = True
         ex.discard = True
         ex.buffer = []
@@ -229,10 +282,39 @@ class Downstream(asyncio.Protocol):
         if ex.request_done:
             self.finished(ex, close_upstream=False)
 
-    def error_raw(self, status: int, message: str) -> None:
-        body = (message + "\n").encode()
-        self.write(b"HTTP/1.1 %d Error\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b" % (status, len(body), body))
-        self.close()
+    def reject(self, status: int, message: str) -> None:
+        """A request broke the grammar or a limit: answer it after the ones before it, then close."""
+        self.lingering = True
+        self.head_since = 0.0
+        answer = error_response(status, message, close=True)
+        ex = self.active
+        if ex is not None and ex is self.cur and not ex.request_done:
+            # the running request itself (its body too big or too slow)
+            if ex.response_started:
+                self.close()
+                return
+            ex.discard = True
+            ex.response_done = True
+            if ex.upstream is not None:
+                up, ex.upstream = ex.upstream, None
+                up.exchange = None
+                up.close()
+            self.active = None
+        elif ex is not None or self.pending:
+            self.refusal = answer
+            return
+        self.write(answer)
+        self.linger()
+
+    def linger(self) -> None:
+        """Half-close after a last answer: it is flushed, the client's remaining bytes are read
+        and dropped for a moment (closing with unread data would reset the connection and
+        could destroy the answer), then the connection goes."""
+        self.lingering = True
+        self.resume_reading()
+        if self.transport is not None and not self.closed and self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER, self.close)
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:

@@ -66,9 +66,21 @@ class Upstream(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
+    def on_status(self, reason: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.on_status(reason)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.on_header(name, value)
+
     def on_headers_complete(self) -> None:
         if self.exchange is not None:
             self.exchange.on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self.exchange is not None:
+            self.exchange.on_body(body)
 
     def on_message_complete(self) -> None:
         if self.exchange is not None:

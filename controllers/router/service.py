@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from controllers.router.admin import admin_app
 from controllers.router.downstream import Downstream
+from controllers.router.limits import Limits
 from controllers.router.server import ProxyServer
 from controllers.router.table import RouteTable, build_table
 from reconciler.model.services import CheckStatus, ServiceRegistration
@@ -34,8 +36,8 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 class Router:
     def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 9999, admin_port: int | None = 9998,
-                 strategy: str = "rr", no_route_status: int = 502, client_idle_timeout: float = 75.0,
-                 upstream_idle_timeout: float = 60.0) -> None:
+                 strategy: str = "rr", no_route_status: int = 404, client_idle_timeout: float | None = None,
+                 upstream_idle_timeout: float | None = None, limits: Limits | None = None) -> None:
         if strategy not in ("rr", "rnd"):
             raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
         self.store = store
@@ -43,9 +45,13 @@ class Router:
         self.port = port
         self.admin_port = admin_port
         self.table: RouteTable = RouteTable()
+        limits = limits or Limits()
+        if client_idle_timeout is not None:
+            limits = replace(limits, client_idle_timeout=client_idle_timeout)
+        if upstream_idle_timeout is not None:
+            limits = replace(limits, upstream_idle_timeout=upstream_idle_timeout)
         self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status,
-                                 client_idle_timeout=client_idle_timeout,
-                                 upstream_idle_timeout=upstream_idle_timeout)
+                                 limits=limits)
         self.services: Informer[ServiceRegistration] = Informer(store, store.keys.services, ServiceRegistration,
                                                                 name="router:services")
         self.checks: Informer[CheckStatus] = Informer(store, store.keys.checks, CheckStatus, name="router:checks")
@@ -140,7 +146,9 @@ class Router:
             ready.set()
             return
         ready.set()
-        period = max(min(self.proxy.client_idle_timeout, self.proxy.upstream_idle_timeout) / 4, 0.05)
+        lim = self.proxy.limits
+        period = max(min(lim.client_idle_timeout, lim.upstream_idle_timeout, lim.header_timeout, lim.body_timeout,
+                         lim.response_timeout) / 4, 0.05)
 
         def tick() -> None:
             self.proxy.sweep()

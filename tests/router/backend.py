@@ -1,17 +1,20 @@
 """A real HTTP/1.1 backend for router and registrar tests: answers with its name, echoes
 request bodies (including chunked ones), can stream a chunked response, and has a /health
-endpoint the test turns unhealthy and healthy again."""
+endpoint the test turns unhealthy and healthy again. Paths for hostile cases: `/sleep/<s>`
+answers late, `/close` closes without an answer, `/hop` answers with hop-by-hop headers,
+`/http10` answers in HTTP/1.0."""
 
 from __future__ import annotations
 
 import json
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Backend:
-    def __init__(self, name: str, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, name: str, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None, port: int = 0) -> None:
         self.name = name
         self.healthy = True
         self.health_status = 500
@@ -50,6 +53,24 @@ class Backend:
                     code = 200 if backend.healthy else backend.health_status
                     self._send(code, b"ok" if backend.healthy else b"sick")
                     return
+                if self.path.startswith("/sleep/"):
+                    time.sleep(float(self.path.rsplit("/", 1)[1]))
+                if self.path.endswith("/close"):
+                    self.close_connection = True
+                    return
+                if self.path.endswith("/hop"):
+                    self.send_response(200)
+                    self.send_header("Connection", "X-Internal")
+                    self.send_header("X-Internal", "secret")
+                    self.send_header("Keep-Alive", "timeout=5")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                    return
+                if self.path.endswith("/http10"):
+                    self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    self.close_connection = True
+                    return
                 if self.path.endswith("/chunked"):
                     self.send_response(200)
                     self.send_header("Transfer-Encoding", "chunked")
@@ -61,7 +82,8 @@ class Backend:
                 payload = json.dumps({"backend": backend.name, "path": self.path, "body": body.decode(),
                                       "xff": self.headers.get("X-Forwarded-For"),
                                       "xfproto": self.headers.get("X-Forwarded-Proto"),
-                                      "xfhost": self.headers.get("X-Forwarded-Host")}).encode()
+                                      "xfhost": self.headers.get("X-Forwarded-Host"),
+                                      "headers": dict(self.headers)}).encode()
                 self._send(200, payload)
 
             def _send(self, code: int, body: bytes) -> None:
@@ -73,7 +95,7 @@ class Backend:
 
             do_GET = do_POST = do_PUT = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
