@@ -46,7 +46,7 @@ class Exchange:
         "request_done", "upstream", "head", "route", "target", "tried", "discard", "started", "headers_done",
         "response_started", "response_done", "response_keep_alive", "resp_parser", "interim", "body_bytes",
         "client_11", "resp_headers", "resp_reason", "resp_chunked", "resp_close", "out", "sent", "last_up",
-        "head_bytes", "resp_head_done", "host", "xff", "fwd",
+        "head_bytes", "resp_head_done", "host", "xff", "fwd", "failure",
     )
 
     def __init__(self, conn: Downstream) -> None:
@@ -72,6 +72,7 @@ class Exchange:
         self.route: Route | None = None
         self.target: Target | None = None
         self.tried: list[Target] = []
+        self.failure = ""  # why the last instance tried did not answer
         self.discard = False
         self.started = False
         self.sent = False  # a byte of this request reached a backend (so it may have acted on it)
@@ -234,10 +235,11 @@ class Exchange:
         self.upstream = None
         if not reused:
             self.conn.server.failed(self.target)
+        self.failure = f"backend {self._where()[0]}:{self._where()[1]} closed the connection: {exc or 'EOF'}"
         if self.retryable():
             self.conn.server.retry(self, same_target_ok=reused)
             return
-        self.conn.error(self, 502, f"backend {self._where()[0]}:{self._where()[1]} closed the connection: {exc or 'EOF'}")
+        self.conn.error(self, 502, self.failure)
 
     def _where(self) -> tuple[str, int]:
         return (self.target.address, self.target.port) if self.target else ("?", 0)

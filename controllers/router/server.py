@@ -110,7 +110,7 @@ class ProxyServer:
         self.fails[key] = (count, since)
         if count >= self.limits.max_fails and self.down.get(key, 0.0) <= now:
             self.down[key] = now + self.limits.fail_timeout
-            log.warning("router instance=%s:%d service=%s alloc=%s failed: passed over for %.0fs", target.address,
+            log.warning("router instance=%s:%d service=%s alloc=%s failed: passed over for %gs", target.address,
                         target.port, target.service, target.alloc_id, self.limits.fail_timeout)
             for pool in self.pools.values():
                 if (pool.address, pool.port) == key:
@@ -143,7 +143,7 @@ class ProxyServer:
         if target is None:
             target = self.pick(ex.route, ex.tried)
             if target is None:
-                ex.conn.error(ex, 502, self.unreachable(ex, "every instance failed"))
+                ex.conn.error(ex, 502, f"{ex.failure} (tried {len(ex.tried)} of the route's instances)")
                 return
             ex.tried.append(target)
         ex.target = target
@@ -162,10 +162,6 @@ class ProxyServer:
         else:
             self.dispatch(ex)
 
-    def unreachable(self, ex: Exchange, why: str) -> str:
-        t = ex.target
-        where = f"{t.address}:{t.port} of service {t.service!r}" if t else "?"
-        return f"cannot reach backend {where}: {why} (tried {len(ex.tried)} of the route's instances)"
 
     async def _connect(self, ex: Exchange, target: Target) -> None:
         pool = self.pool(target)
@@ -177,11 +173,13 @@ class ProxyServer:
                 timeout=self.limits.connect_timeout)
         except (TimeoutError, OSError) as exc:
             self.failed(target)
+            ex.failure = f"cannot reach backend {target.address}:{target.port} of service {target.service!r}: " \
+                         f"{exc or 'timeout'}"
             if not ex.conn.closed and ex is ex.conn.active and not ex.discard:
                 if ex.retryable():
                     self.dispatch(ex)
                 else:
-                    ex.conn.error(ex, 502, self.unreachable(ex, str(exc) or "timeout"))
+                    ex.conn.error(ex, 502, f"{ex.failure} (tried {len(ex.tried)} of the route's instances)")
             return
         if ex.conn.closed or ex is not ex.conn.active or ex.discard:
             pool.release(up)

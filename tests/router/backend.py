@@ -6,7 +6,9 @@ answers late, `/close` closes without an answer, `/hop` answers with hop-by-hop 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import ssl
 import threading
 import time
@@ -20,6 +22,7 @@ class Backend:
         self.health_status = 500
         self.requests: list[dict[str, object]] = []
         self.connections = 0
+        self.sockets: list[socket.socket] = []
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,6 +31,7 @@ class Backend:
             def setup(self) -> None:
                 super().setup()
                 backend.connections += 1
+                backend.sockets.append(self.connection)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -93,7 +97,7 @@ class Backend:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = do_HEAD = _handle
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         if tls is not None:
@@ -110,3 +114,6 @@ class Backend:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        for s in self.sockets:  # as when the process dies: its open connections end too
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
