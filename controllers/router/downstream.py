@@ -9,6 +9,7 @@ request can be trusted to be where the client meant it to be.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ import httptools
 
 from controllers.router.exchange import HOP_BY_HOP, Exchange, connection_tokens
 from controllers.router.limits import Refused, error_response
-from controllers.router.table import rewrite_path
+from controllers.router.table import Route, rewrite_path
 
 if TYPE_CHECKING:
     from controllers.router.server import ProxyServer
@@ -210,17 +211,31 @@ class Downstream(asyncio.Protocol):
             where = (ex.host + ex.url.partition(b"?")[0]).decode("latin-1")
             self.error(ex, self.server.no_route_status, f"no route for {where}")
             return
+        if (route.allow or route.deny) and not self.admitted(route):
+            self.error(ex, 403, f"route {route.host}{route.path} does not admit {self.client_ip}")
+            return
+        if route.redirect is not None:
+            code, location = route.redirect
+            location = location.replace("$path", ex.url.decode("latin-1"))
+            self.error(ex, code, f"redirected to {location}", extra=b"Location: " + location.encode("latin-1") + b"\r\n")
+            return
         if not route.targets:
             self.error(ex, 503, f"no healthy instance of service {route.service!r} for route {route.host}{route.path}")
             return
         ex.route = route
         url = ex.url
-        if route.strip:
+        if route.strip or route.prepend:
             path, sep, query = url.partition(b"?")
             url = rewrite_path(route, path.decode("latin-1")).encode("latin-1") + sep + query
-        lines = [ex.method + b" " + url + b" HTTP/1.1", *ex.fwd]
-        if not ex.host:  # an HTTP/1.0 request; HTTP/1.1 backends need one
-            lines.append(b"Host: " + route.service.encode())
+        lines = [ex.method + b" " + url + b" HTTP/1.1"]
+        if route.host_header:  # `host=`: the Host header the instance sees (`dst`: added per instance)
+            lines += [line for line in ex.fwd if line[:5].lower() != b"host:"]
+            if route.host_header != "dst":
+                lines.append(b"Host: " + route.host_header.encode("latin-1"))
+        else:
+            lines += ex.fwd
+            if not ex.host:  # an HTTP/1.0 request; HTTP/1.1 backends need one
+                lines.append(b"Host: " + route.service.encode())
         if ex.chunked:
             lines.append(b"Transfer-Encoding: chunked")
         lines.append(b"X-Forwarded-For: " + (ex.xff + b", " + self.client_ip_b if ex.xff else self.client_ip_b))
@@ -261,11 +276,22 @@ class Downstream(asyncio.Protocol):
         else:
             self.resume_reading()
 
-    def error(self, ex: Exchange, status: int, message: str) -> None:
+    def admitted(self, route: Route) -> bool:
+        """`allow=`/`deny=` against the connection's source address (not X-Forwarded-For,
+        which any client can write)."""
+        try:
+            ip = ipaddress.ip_address(self.client_ip)
+        except ValueError:
+            return not route.allow
+        if route.allow:
+            return any(ip in net for net in route.allow)
+        return not any(ip in net for net in route.deny)
+
+    def error(self, ex: Exchange, status: int, message: str, extra: bytes = b"") -> None:
         # a body still on its way is read and thrown away, then the connection closes (closing
         # with unread data would reset it and could lose this answer); bounded by LINGER
         close = not ex.keep_alive or (ex.has_body and not ex.request_done)
-        self.write(error_response(status, message, close=close))
+        self.write(error_response(status, message, close=close, extra=extra))
         ex.response_done = True
         ex.discard = True
         ex.buffer = []

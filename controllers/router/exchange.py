@@ -127,7 +127,10 @@ class Exchange:
         self.resp_parser = up.parser
         self.sent = True
         self.last_up = time.monotonic()
-        data = self.head + b"".join(self.buffer) if self.buffer else self.head
+        head = self.head
+        if self.route is not None and self.route.host_header == "dst" and self.target is not None:
+            head = head[:-2] + b"Host: %b:%d\r\n\r\n" % (self.target.address.encode(), self.target.port)
+        data = head + b"".join(self.buffer) if self.buffer else head
         self.buffer = []
         if self.buffered > MAX_BUFFERED:
             self.conn.resume_reading()

@@ -81,7 +81,7 @@ class ProxyServer:
         """The next instance for a request: by the strategy, among those not tried yet for it
         and not failed lately; when every one failed lately, among all (as nginx does: a guess
         beats a certain error). None when every instance has been tried."""
-        targets = route.targets
+        targets = route.slots or route.targets
         if tried or self.down:
             now = time.monotonic()
             left = [t for t in targets if t not in tried]

@@ -1,0 +1,65 @@
+"""Fabio's route options over real HTTP: redirects, source-address rules, the Host header
+the instance sees, path rewriting, and the segment-boundary rule."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from controllers.router import Router
+from reconciler.store import Store
+from tests.router.backend import Backend
+from tests.router.catalog import get, register
+from tests.waiting import wait_for
+
+
+@pytest.fixture
+def router(store: Store) -> Iterator[Router]:
+    r = Router(store, port=0, admin_port=0)
+    r.start()
+    yield r
+    r.stop()
+
+
+def test_route_options(store, router) -> None:
+    with Backend("a") as a:
+        register(store, a, "alloc-a", [
+            "urlprefix-/old redirect=308,https://new.example$path",
+            "urlprefix-/inside allow=ip:10.0.0.0/8",
+            "urlprefix-/open deny=ip:10.0.0.0/8",
+            "urlprefix-/blocked deny=ip:127.0.0.0/8",
+            "urlprefix-/dst host=dst",
+            "urlprefix-/named host=internal.example prepend=/v2",
+            "urlprefix-/todo",
+        ], check=None)
+        wait_for(lambda: len(router.table.routes) == 7, message="seven routes")
+        conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+        conn.request("GET", "/old/page?q=1")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 308 and resp.getheader("Location") == "https://new.example/old/page?q=1"
+        status, body = get(conn, "/inside")
+        assert status == 403 and b"does not admit 127.0.0.1" in body
+        assert get(conn, "/open")[0] == 200
+        assert get(conn, "/blocked")[0] == 403
+        status, body = get(conn, "/dst/x", headers={"Host": "public.example"})
+        assert json.loads(body)["headers"]["Host"] == f"127.0.0.1:{a.port}"
+        status, body = get(conn, "/named/x", headers={"Host": "public.example"})
+        data = json.loads(body)
+        assert data["headers"]["Host"] == "internal.example" and data["path"] == "/v2/named/x"
+        assert data["xfhost"] == "public.example"
+        assert get(conn, "/todo/1")[0] == 200
+        status, body = get(conn, "/todos")
+        assert status == 404 and b"no route for" in body
+
+
+def test_unknown_option_is_shown_on_the_admin_port(store, router) -> None:
+    with Backend("a") as a:
+        register(store, a, "alloc-a", ["urlprefix-/a colour=blue"], check=None)
+        wait_for(lambda: router.table.routes, message="route")
+        conn = http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5)
+        rows = json.loads(get(conn, "/routes")[1])
+        assert rows[0]["errors"] == ["unknown option 'colour=blue'"]
