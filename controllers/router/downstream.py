@@ -49,6 +49,7 @@ class Downstream(asyncio.Protocol):
         self.head_raw = 0  # bytes read while in a request head (a guard below the parser's buffering)
         self.refusal: bytes | None = None  # the answer to a broken request, sent in its turn
         self.lingering = False
+        self.tunnel: Exchange | None = None  # an upgraded (WebSocket) exchange: bytes pass as they are
 
     # transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,6 +66,9 @@ class Downstream(asyncio.Protocol):
         self.server.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.tunnel_from_client(data)
+            return
         if self.lingering:
             return  # after a refusal: read and drop until the client goes
         self.last = time.monotonic()
@@ -78,8 +82,15 @@ class Downstream(asyncio.Protocol):
             if not isinstance(refused, Refused):
                 raise
             self.reject(refused.status, refused.message)
-        except httptools.HttpParserUpgrade:
-            self.reject(501, "protocol upgrade is not supported")
+        except httptools.HttpParserUpgrade as exc:
+            ex = self.cur
+            if ex is None or not ex.upgrade or ex is not self.active:
+                self.reject(400, "an upgrade request must be the last request on its connection")
+                return
+            self.tunnel = ex  # from here on the client's bytes are the new protocol's
+            rest = data[exc.args[0]:] if exc.args and isinstance(exc.args[0], int) else b""
+            if rest:
+                ex.tunnel_from_client(rest)
         except httptools.HttpParserError as exc:
             self.reject(400, f"bad request: {exc}")
         else:
@@ -177,6 +188,7 @@ class Downstream(asyncio.Protocol):
         the lines every backend will see (the hop-by-hop ones and those the client's
         `Connection` names are dropped). Runs when the headers end, before any body byte."""
         drop: set[bytes] = set()
+        upgrade = b""
         lines: list[tuple[bytes, bytes]] = []
         for name, value in ex.headers:
             low = name.lower()
@@ -186,7 +198,11 @@ class Downstream(asyncio.Protocol):
                         raise Refused(501, f"transfer coding {value.decode('latin-1')!r} is not supported")
                     ex.chunked = ex.has_body = True
                 elif low == b"connection":
-                    drop |= connection_tokens(value)
+                    tokens = connection_tokens(value)
+                    drop |= tokens
+                    ex.upgrade = ex.upgrade or b"upgrade" in tokens
+                elif low == b"upgrade":
+                    upgrade = value
                 continue
             if low == b"host":
                 ex.host = value
@@ -202,6 +218,10 @@ class Downstream(asyncio.Protocol):
             lines.append((low, name + b": " + value))
         drop -= KEEP
         ex.fwd = [line for low, line in lines if low not in drop] if drop else [line for _, line in lines]
+        ex.upgrade = ex.upgrade and bool(upgrade)
+        if ex.upgrade:  # WebSocket and the like: the two headers that ask for it go through
+            ex.fwd += [b"Connection: Upgrade", b"Upgrade: " + upgrade]
+            ex.keep_alive = False  # unless the backend switches, the connection ends with its answer
 
     def start(self, ex: Exchange) -> None:
         self.active = ex

@@ -46,7 +46,7 @@ class Exchange:
         "request_done", "upstream", "head", "route", "target", "tried", "discard", "started", "headers_done",
         "response_started", "response_done", "response_keep_alive", "resp_parser", "interim", "body_bytes",
         "client_11", "resp_headers", "resp_reason", "resp_chunked", "resp_close", "out", "sent", "last_up",
-        "head_bytes", "resp_head_done", "host", "xff", "fwd", "failure",
+        "head_bytes", "resp_head_done", "host", "xff", "fwd", "failure", "upgrade", "tunneled",
     )
 
     def __init__(self, conn: Downstream) -> None:
@@ -73,6 +73,8 @@ class Exchange:
         self.target: Target | None = None
         self.tried: list[Target] = []
         self.failure = ""  # why the last instance tried did not answer
+        self.upgrade = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
+        self.tunneled = False  # the backend switched: bytes now pass both ways untouched
         self.discard = False
         self.started = False
         self.sent = False  # a byte of this request reached a backend (so it may have acted on it)
@@ -151,6 +153,12 @@ class Exchange:
         status = parser.get_status_code()
         headers, self.resp_headers = self.resp_headers, []
         reason, self.resp_reason = self.resp_reason or REASONS.get(status, b""), b""
+        if status == 101 and self.upgrade:
+            lines = [b"HTTP/1.1 101 %b" % reason]
+            lines += [name + b": " + value for name, value in headers]
+            self.out.append(b"\r\n".join(lines) + b"\r\n\r\n")
+            self.tunneled = self.response_done = self.response_started = True
+            return
         if 100 <= status < 200:
             self.interim = True  # "100 Continue": forwarded; the real response follows
             self.out.append(b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason))
@@ -206,10 +214,23 @@ class Exchange:
         self.response_done = True
 
     def on_upstream_data(self, data: bytes) -> None:
+        if self.tunneled:
+            self.conn.write(data)
+            return
         self.response_started = True
         self.last_up = time.monotonic()
         try:
             self.resp_parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self.flush()
+            if not self.tunneled:
+                self.conn.finished(self, close_upstream=True, close_client=True)
+                return
+            self.request_done = True
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            if data[offset:]:
+                self.conn.write(data[offset:])
+            return
         except httptools.HttpParserError as exc:
             self.flush()
             log.warning("router upstream=%s:%s bad response: %s", *self._where(), exc)
@@ -226,7 +247,17 @@ class Exchange:
             self.conn.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
             self.out = []
 
+    def tunnel_from_client(self, data: bytes) -> None:
+        """Bytes after an upgrade request: to the backend (held while its connection opens)."""
+        if self.upstream is not None:
+            self.upstream.write(data)
+        else:
+            self.buffer.append(data)  # sent with the head, or after it by attach
+
     def on_upstream_lost(self, exc: Exception | None) -> None:
+        if self.tunneled:
+            self.conn.close()
+            return
         if self.response_done:
             return
         if self.response_started:

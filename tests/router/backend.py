@@ -2,7 +2,7 @@
 request bodies (including chunked ones), can stream a chunked response, and has a /health
 endpoint the test turns unhealthy and healthy again. Paths for hostile cases: `/sleep/<s>`
 answers late, `/close` closes without an answer, `/hop` answers with hop-by-hop headers,
-`/http10` answers in HTTP/1.0."""
+`/http10` answers in HTTP/1.0, `/ws` with `Upgrade: echo` switches to an upper-casing echo."""
 
 from __future__ import annotations
 
@@ -70,6 +70,16 @@ class Backend:
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")
+                    return
+                if self.path.endswith("/ws") and self.headers.get("Upgrade") == "echo":
+                    self.send_response(101)
+                    self.send_header("Connection", "Upgrade")
+                    self.send_header("Upgrade", "echo")
+                    self.end_headers()
+                    self.wfile.flush()
+                    while data := self.rfile.read1(65536):  # the new protocol: an echo, upper-cased
+                        self.connection.sendall(data.upper())
+                    self.close_connection = True
                     return
                 if self.path.endswith("/http10"):
                     self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")

@@ -63,3 +63,27 @@ def test_unknown_option_is_shown_on_the_admin_port(store, router) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5)
         rows = json.loads(get(conn, "/routes")[1])
         assert rows[0]["errors"] == ["unknown option 'colour=blue'"]
+
+
+def test_upgrade_passes_through(store, router) -> None:
+    import socket
+
+    with Backend("a") as a:
+        register(store, a, "alloc-a", ["urlprefix-/"], check=None)
+        wait_for(lambda: router.table.routes, message="route")
+        with socket.create_connection(("127.0.0.1", router.bound_port), timeout=5) as s:
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello")
+            data = b""
+            while not data.endswith(b"HELLO"):
+                data += s.recv(65536)
+            head = data.split(b"\r\n\r\n", 1)[0]
+            assert head.startswith(b"HTTP/1.1 101") and b"Upgrade: echo" in head, data
+            s.sendall(b"more bytes")
+            more = b""
+            while len(more) < 10:
+                more += s.recv(65536)
+            assert more == b"MORE BYTES"
+        # a backend that does not switch answers normally, and the connection ends there
+        status, _ = get(http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5), "/plain",
+                        headers={"Connection": "Upgrade", "Upgrade": "other"})
+        assert status == 200
