@@ -9,7 +9,6 @@ request can be trusted to be where the client meant it to be.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ import httptools
 
 from controllers.router.exchange import HOP_BY_HOP, Exchange, connection_tokens
 from controllers.router.limits import Refused, error_response
-from controllers.router.table import Route, rewrite_path
+from controllers.router.table import rewrite_path
 
 if TYPE_CHECKING:
     from controllers.router.server import ProxyServer
@@ -231,7 +230,7 @@ class Downstream(asyncio.Protocol):
             where = (ex.host + ex.url.partition(b"?")[0]).decode("latin-1")
             self.error(ex, self.server.no_route_status, f"no route for {where}")
             return
-        if (route.allow or route.deny) and not self.admitted(route):
+        if not route.admits(self.client_ip):
             self.error(ex, 403, f"route {route.host}{route.path} does not admit {self.client_ip}")
             return
         if route.redirect is not None:
@@ -295,17 +294,6 @@ class Downstream(asyncio.Protocol):
             self.linger()
         else:
             self.resume_reading()
-
-    def admitted(self, route: Route) -> bool:
-        """`allow=`/`deny=` against the connection's source address (not X-Forwarded-For,
-        which any client can write)."""
-        try:
-            ip = ipaddress.ip_address(self.client_ip)
-        except ValueError:
-            return not route.allow
-        if route.allow:
-            return any(ip in net for net in route.allow)
-        return not any(ip in net for net in route.deny)
 
     def error(self, ex: Exchange, status: int, message: str, extra: bytes = b"") -> None:
         # a body still on its way is read and thrown away, then the connection closes (closing

@@ -20,6 +20,7 @@ from controllers.router.downstream import Downstream
 from controllers.router.limits import Limits
 from controllers.router.server import ProxyServer
 from controllers.router.table import RouteTable, build_table
+from controllers.router.tcp import TcpClient
 from reconciler.model.services import CheckStatus, ServiceRegistration
 from reconciler.runtime import Controller, Informer, Requeue
 from reconciler.store import Store
@@ -34,6 +35,19 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 
 TABLE = "table"
+
+
+class TcpListener:
+    """A TCP route's listener, opening in the background; closing it also stops the opening."""
+
+    def __init__(self, task: asyncio.Task[asyncio.AbstractServer | None]) -> None:
+        self.task = task
+
+    def close(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
+        elif (srv := self.task.result()) is not None:
+            srv.close()
 
 
 class Router(Controller):
@@ -65,6 +79,7 @@ class Router(Controller):
         self._thread: threading.Thread | None = None
         self._servers: list[Any] = []
         self._admin: web.AppRunner | None = None
+        self._tcp: dict[int, TcpListener] = {}  # port -> listener of a TCP route
         self.bound_port = port
         self.bound_admin_port = admin_port or 0
 
@@ -82,6 +97,27 @@ class Router(Controller):
             self.log.info("controller=router key=table changed: %d routes, %d targets", len(table.routes),
                           sum(len(r.targets) for r in table.routes))
         self.table = table
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._sync_tcp, table)
+
+    def _sync_tcp(self, table: RouteTable) -> None:
+        """Open a listener for each TCP route's port and close those of routes gone (on the loop)."""
+        want = set(table.tcp())
+        for port in set(self._tcp) - want:
+            self._tcp.pop(port).close()
+        for port in want - set(self._tcp):
+            self._tcp[port] = TcpListener(asyncio.get_running_loop().create_task(self._listen_tcp(port)))
+
+    async def _listen_tcp(self, port: int) -> asyncio.AbstractServer | None:
+        loop = asyncio.get_running_loop()
+        try:
+            srv = await loop.create_server(lambda: TcpClient(self.proxy, port), self.host, port, reuse_address=True)
+        except OSError as exc:
+            self.log.error("controller=router key=table tcp route :%d cannot listen: %s", port, exc)
+            return None
+        self.log.info("controller=router key=table tcp route :%d listening", port)
+        return srv
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:  # type: ignore[override]
@@ -133,6 +169,7 @@ class Router(Controller):
             ready.set()
             return
         ready.set()
+        loop.call_soon(self._sync_tcp, self.table)
         lim = self.proxy.limits
         period = max(min(lim.client_idle_timeout, lim.upstream_idle_timeout, lim.header_timeout, lim.body_timeout,
                          lim.response_timeout) / 4, 0.05)
@@ -147,6 +184,9 @@ class Router(Controller):
         finally:
             for s in self._servers:
                 s.close()
+            for listener in self._tcp.values():
+                listener.close()
+            self._tcp.clear()
             if self._admin is not None:
                 loop.run_until_complete(self._admin.cleanup())
                 self._admin = None

@@ -12,6 +12,7 @@ evenly per instance, as Fabio does.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -53,6 +54,19 @@ class Route:
     slots: tuple[Target, ...] = field(default=(), compare=False, repr=False)
     shares: tuple[tuple[str, float], ...] = ()  # (service, share) when a weight is set
 
+    def admits(self, client_ip: str) -> bool:
+        """`allow=`/`deny=` against the connection's source address (not X-Forwarded-For,
+        which any client can write)."""
+        if not self.allow and not self.deny:
+            return True
+        try:
+            ip = ipaddress.ip_address(client_ip)
+        except ValueError:
+            return not self.allow
+        if self.allow:
+            return any(ip in net for net in self.allow)
+        return not any(ip in net for net in self.deny)
+
     def matches(self, path: str) -> bool:
         p = self.path
         return path.startswith(p) and (len(path) == len(p) or p.endswith("/") or path[len(p)] in "/?")
@@ -71,10 +85,14 @@ def healthy(reg: ServiceRegistration, checks: Mapping[tuple[str, str], CheckStat
 class RouteTable:
     routes: tuple[Route, ...] = ()
 
+    def tcp(self) -> dict[int, Route]:
+        """The TCP routes by listening port (`urlprefix-:5432 proto=tcp`)."""
+        return {int(r.path[1:]): r for r in self.routes if r.proto == "tcp" and r.path.startswith(":")}
+
     def lookup(self, host: str, path: str) -> Route | None:
         host = host.lower().rsplit(":", 1)[0] if host and not host.startswith("[") else host.lower()
         for r in self.routes:
-            if r.host and r.host != host:
+            if r.host and r.host != host or r.proto == "tcp":
                 continue
             if r.matches(path):
                 return r
@@ -116,7 +134,7 @@ def build_table(regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatu
         ok = healthy(reg, status)
         for tag in reg.tags:
             spec = parse_tag(tag)
-            if spec is None or spec.proto == "tcp":
+            if spec is None:
                 continue
             services = grouped.setdefault((spec.host, spec.path), {})
             _, targets = services.setdefault(reg.service_name, (spec, []))

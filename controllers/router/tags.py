@@ -53,14 +53,18 @@ def parse_tag(tag: str) -> RouteSpec | None:
     if not parts:
         return None
     target, opts = parts[0], parts[1:]
-    if target.startswith(":"):  # a TCP route (`urlprefix-:5432 proto=tcp`)
-        return RouteSpec(host="", path=target, proto="tcp",
-                         errors=("tcp routes are not served by this router yet",))
-    slash = target.find("/")
-    if slash < 0:
-        return None  # Fabio requires a path (`host/`)
-    fields: dict[str, object] = {"host": target[:slash].lower(), "path": target[slash:]}
     errors: list[str] = []
+    if target.startswith(":"):  # a TCP route (`urlprefix-:5432 proto=tcp`), on a listener of its own
+        if not target[1:].isdigit() or not 0 < int(target[1:]) < 65536:
+            return None
+        fields: dict[str, object] = {"host": "", "path": target}
+        if "proto=tcp" not in opts:
+            errors.append("a :port route needs proto=tcp")
+    else:
+        slash = target.find("/")
+        if slash < 0:
+            return None  # Fabio requires a path (`host/`)
+        fields = {"host": target[:slash].lower(), "path": target[slash:]}
     for opt in opts:
         key, eq, value = opt.partition("=")
         try:
@@ -75,9 +79,9 @@ def parse_tag(tag: str) -> RouteSpec | None:
             elif key == "proto":
                 if value not in ("http", "https", "tcp"):
                     raise ValueError("http, https or tcp")
+                if (value == "tcp") != str(fields["path"]).startswith(":"):
+                    raise ValueError("proto=tcp goes with a :port route, and only with one")
                 fields["proto"] = value
-                if value == "tcp":
-                    errors.append("tcp routes are not served by this router yet")
             elif key == "tlsskipverify":
                 fields["tls_skip_verify"] = value.lower() == "true"
             elif key == "redirect":

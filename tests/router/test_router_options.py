@@ -87,3 +87,43 @@ def test_upgrade_passes_through(store, router) -> None:
         status, _ = get(http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5), "/plain",
                         headers={"Connection": "Upgrade", "Upgrade": "other"})
         assert status == 200
+
+
+def test_tcp_route_on_its_own_listener(store, router) -> None:
+    import socket
+    import socketserver
+    import threading
+
+    from reconciler.agent.etcd_process import free_port
+
+    class Echo(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            while data := self.request.recv(65536):
+                self.request.sendall(b"tcp:" + data)
+
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with Backend("placeholder") as be:
+            be.port = srv.server_address[1]
+            listen = free_port()
+            register(store, be, "alloc-t", [f"urlprefix-:{listen} proto=tcp"], name="db", check=None)
+
+            def roundtrip() -> bytes | None:
+                try:
+                    with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+                        s.sendall(b"ping")
+                        return s.recv(65536)
+                except OSError:
+                    return None
+
+            assert wait_for(roundtrip, message="tcp route listening") == b"tcp:ping"
+            rows = json.loads(get(http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5),
+                                  "/routes")[1])
+            assert [r["proto"] for r in rows] == ["tcp"] and "errors" not in rows[0]
+            store.delete_prefix(store.keys.services)
+            wait_for(lambda: roundtrip() is None, message="listener closed with the route")
+    finally:
+        srv.shutdown()
+        srv.server_close()

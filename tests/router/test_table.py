@@ -108,8 +108,11 @@ def test_rewrite_path(strip: str, path: str, want: str) -> None:
                                                                              ip_network("fe80::1/128")))),
     ("urlprefix-/a deny=192.168.1.7", RouteSpec("", "/a", deny=(ip_network("192.168.1.7/32"),))),
     ("urlprefix-/a strip=/a/", RouteSpec("", "/a", strip="/a")),
-    ("urlprefix-:5432 proto=tcp", RouteSpec("", ":5432", proto="tcp",
-                                            errors=("tcp routes are not served by this router yet",))),
+    ("urlprefix-:5432 proto=tcp", RouteSpec("", ":5432", proto="tcp")),
+    ("urlprefix-:5432", RouteSpec("", ":5432", errors=("a :port route needs proto=tcp",))),
+    ("urlprefix-:99999 proto=tcp", None),
+    ("urlprefix-/a proto=tcp", RouteSpec("", "/a", errors=(
+        "bad option 'proto=tcp': proto=tcp goes with a :port route, and only with one",))),
     ("urlprefix-/a colour=blue", RouteSpec("", "/a", errors=("unknown option 'colour=blue'",))),
     ("urlprefix-/a nohost", RouteSpec("", "/a", errors=("bad option 'nohost': expected name=value",))),
     ("urlprefix-/a redirect=200,https://x", RouteSpec("", "/a", errors=(
@@ -190,3 +193,10 @@ def test_problems_are_reported_in_the_table() -> None:
     assert rows == [{"host": "", "path": "/a", "service": "a", "strip": "/a", "proto": "http",
                      "targets": ["127.0.0.1:80"], "options": {"prepend": "/b"},
                      "errors": ["unknown option 'colour=blue'"]}]
+
+
+def test_tcp_routes_are_apart_from_http_ones() -> None:
+    table = build_table([reg("db", "1", 5432, ["urlprefix-:6000 proto=tcp"]), reg("web", "2", 80, ["urlprefix-/"])],
+                        [])
+    assert list(table.tcp()) == [6000] and table.tcp()[6000].service == "db"
+    assert table.lookup("", ":6000") is None  # an HTTP request never reaches a TCP route
