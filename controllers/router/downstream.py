@@ -17,6 +17,7 @@ import httptools
 
 from controllers.router.exchange import HOP_BY_HOP, Exchange, connection_tokens
 from controllers.router.limits import Refused, error_response
+from controllers.router.pool import Watcher
 from controllers.router.table import rewrite_path
 
 if TYPE_CHECKING:
@@ -277,6 +278,7 @@ class Downstream(asyncio.Protocol):
             else:
                 if ex.method == b"HEAD":
                     up.parser = httptools.HttpResponseParser(up)
+                    up.watcher = httptools.HttpResponseParser(Watcher(up))
                 up.pool.release(up)
         if ex.discard and not ex.request_done:
             return  # the error went out; wait for the rest of the request body to pass

@@ -6,7 +6,9 @@ arrives, whether the request runs now or waits behind a pipelined one; trailers 
 The response is re-framed the same way: its head is rebuilt (an HTTP/1.1 status line, the
 hop-by-hop headers and those named in `Connection` removed), its body forwarded as the
 response parser delivers it. Everything one read of the backend produced goes out in one
-write.
+write. The common case takes a fast path (`forwardable`): a head that would be rebuilt
+unchanged is forwarded as it came, and a parser without header callbacks only finds where
+the response ends (and refuses a second response to one request).
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ HOP_BY_HOP = frozenset({
 })
 
 
+# a response head naming none of these, framed by Content-Length (or bodiless), needs no change
+REFRAME = (b"\nconnection:", b"\nkeep-alive:", b"\ntransfer-encoding:", b"\ntrailer:", b"\nupgrade:", b"\nproxy-",
+           b"\nte:")
+
+
 def connection_tokens(value: bytes) -> set[bytes]:
     """Header names listed in a `Connection` header (RFC 9110 7.6.1): hop-by-hop too."""
     return {t.strip().lower() for t in value.split(b",") if t.strip()}
@@ -46,7 +53,7 @@ class Exchange:
         "request_done", "upstream", "head", "route", "target", "tried", "discard", "started", "headers_done",
         "response_started", "response_done", "response_keep_alive", "resp_parser", "interim", "body_bytes",
         "client_11", "resp_headers", "resp_reason", "resp_chunked", "resp_close", "out", "sent", "last_up",
-        "head_bytes", "resp_head_done", "host", "xff", "fwd", "failure", "upgrade", "tunneled",
+        "head_bytes", "resp_head_done", "host", "xff", "fwd", "failure", "upgrade", "tunneled", "raw", "overrun",
     )
 
     def __init__(self, conn: Downstream) -> None:
@@ -75,6 +82,8 @@ class Exchange:
         self.failure = ""  # why the last instance tried did not answer
         self.upgrade = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
         self.tunneled = False  # the backend switched: bytes now pass both ways untouched
+        self.raw = False  # this response is forwarded as it came (the fast path)
+        self.overrun = False  # the backend sent more than this one response
         self.discard = False
         self.started = False
         self.sent = False  # a byte of this request reached a backend (so it may have acted on it)
@@ -197,6 +206,28 @@ class Exchange:
             self.response_keep_alive = parser.should_keep_alive()
             self.response_done = True
 
+    def forwardable(self, data: bytes) -> bool:
+        """The fast path: a whole HTTP/1.1 head in the first read, with no hop-by-hop header and
+        framed by Content-Length (or without a body), for an HTTP/1.1 keep-alive client, is
+        forwarded byte for byte, as it would be rebuilt identically; only its end is watched."""
+        if not self.client_11 or not self.keep_alive or self.upgrade or not data.startswith(b"HTTP/1.1 "):
+            return False
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or data[9:10] == b"1":
+            return False
+        # `Connection: keep-alive` (nginx's, for one) says what the client is told anyway
+        head = data[:end + 2].lower().replace(b"\nconnection: keep-alive\r", b"\n", 1)
+        if any(name in head for name in REFRAME):
+            return False
+        return b"\ncontent-length:" in head or self.method == b"HEAD" or data[9:12] in (b"204", b"304")
+
+    def on_watched_head(self) -> None:
+        self.conn.server.succeeded(self.target)
+        status = self.resp_parser.get_status_code()
+        if self.method == b"HEAD" or status in (204, 304):
+            self.response_keep_alive = self.resp_parser.should_keep_alive()
+            self.response_done = True
+
     def on_body(self, body: bytes) -> None:
         if self.resp_chunked:
             self.out.append(b"%x\r\n%b\r\n" % (len(body), body))
@@ -217,10 +248,19 @@ class Exchange:
         if self.tunneled:
             self.conn.write(data)
             return
-        self.response_started = True
+        if not self.response_started:
+            self.response_started = True
+            if self.forwardable(data) and self.upstream is not None:
+                self.raw = True
+                self.resp_parser = self.upstream.watcher
         self.last_up = time.monotonic()
         try:
             self.resp_parser.feed_data(data)
+            if self.overrun:
+                self.out = []
+                raise httptools.HttpParserError("more than one response to one request")
+            if self.raw:
+                self.conn.write(data)  # parsed first: only bytes of this response go out
         except httptools.HttpParserUpgrade as exc:
             self.flush()
             if not self.tunneled:

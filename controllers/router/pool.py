@@ -49,6 +49,25 @@ class Pool:
         self.idle.clear()
 
 
+class Watcher:
+    """Callbacks of the fast-path parser: where a message begins and where its head and it end."""
+
+    def __init__(self, up: Upstream) -> None:
+        self.up = up
+
+    def on_message_begin(self) -> None:
+        if self.up.exchange is not None and self.up.exchange.response_done:
+            self.up.exchange.overrun = True  # a second response to one request
+
+    def on_headers_complete(self) -> None:
+        if self.up.exchange is not None:
+            self.up.exchange.on_watched_head()
+
+    def on_message_complete(self) -> None:
+        if self.up.exchange is not None:
+            self.up.exchange.on_message_complete()
+
+
 class Upstream(asyncio.Protocol):
     """One connection to a backend; carries one exchange at a time."""
 
@@ -62,9 +81,15 @@ class Upstream(asyncio.Protocol):
         # one response parser per connection, reused message after message (cheaper than
         # one per exchange); replaced after a HEAD response, whose body length it cannot know
         self.parser = httptools.HttpResponseParser(self)
+        # the fast path's parser: only finds where a response ends (see Exchange.forwardable)
+        self.watcher = httptools.HttpResponseParser(Watcher(self))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def on_message_begin(self) -> None:
+        if self.exchange is not None and self.exchange.response_done:
+            self.exchange.overrun = True  # a second response to one request
 
     def on_status(self, reason: bytes) -> None:
         if self.exchange is not None:

@@ -2,7 +2,7 @@
 request bodies (including chunked ones), can stream a chunked response, and has a /health
 endpoint the test turns unhealthy and healthy again. Paths for hostile cases: `/sleep/<s>`
 answers late, `/close` closes without an answer, `/hop` answers with hop-by-hop headers,
-`/http10` answers in HTTP/1.0, `/ws` with `Upgrade: echo` switches to an upper-casing echo."""
+`/http10` answers in HTTP/1.0, `/twice` sends two responses, `/ws` with `Upgrade: echo` switches to an upper-casing echo."""
 
 from __future__ import annotations
 
@@ -80,6 +80,10 @@ class Backend:
                     while data := self.rfile.read1(65536):  # the new protocol: an echo, upper-cased
                         self.connection.sendall(data.upper())
                     self.close_connection = True
+                    return
+                if self.path.endswith("/twice"):  # a second, unasked-for response in the same write
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                                     b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsmuggl")
                     return
                 if self.path.endswith("/http10"):
                     self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")

@@ -172,3 +172,8 @@ def test_connection_cap_answers_503(router, backend) -> None:
     wait_for(lambda: not router.proxy.conns, message="held connections gone")
     data = exchange(router.bound_port, b"GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert json.loads(data.split(b"\r\n\r\n", 1)[1])["path"] == "/again"
+
+
+def test_a_second_response_from_the_backend_never_reaches_the_client(router, backend) -> None:
+    data = exchange(router.bound_port, b"GET /twice HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"smuggl" not in data, data
