@@ -172,7 +172,6 @@ def pid_of(app: Path, port: int) -> int:
     raise AssertionError(f"no process serves {app} on port {port}")
 
 
-@pytest.mark.xfail(strict=False, reason="needs the router's retry of refused idempotent requests (branch router)")
 def test_a_task_killed_by_hand_fails_no_request(serving: AgentProcess, app: Path) -> None:
     victim = live(serving)[0]
     full = serving.get(f"/v1/allocation/{victim['ID']}")
