@@ -28,6 +28,9 @@ class AgentConfig:
     router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
     router_port: int = 9999
     router_admin_port: int = 9998  # GET /routes
+    # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
+    allowed_hosts: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
 
     @property
     def runs_server(self) -> bool:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from reconciler.api.context import ApiContext
 from reconciler.api.errors import ApiError
+from reconciler.api.gate import GateSettings, add_cors, gate_middleware
 from reconciler.api.http import MAX_BODY
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
 
 
-def make_app(ctx: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+def make_app(ctx: ApiContext, gate: GateSettings | None = None) -> web.Application:
+    gate = gate or GateSettings()
+    app = web.Application(middlewares=[gate_middleware(gate), errors_middleware], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(add_cors)
     for name in ROUTE_MODULES:
         try:
             mod = importlib.import_module(name)
