@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import _signal
 import _thread
+import errno
 import marshal
 import os
 import sys
@@ -48,8 +49,19 @@ class LogRotator:
         return sorted(out)
 
     def _open(self) -> None:
+        """Never through a symlink: a task that plants `web.stdout.7 -> /etc/x` must not turn
+        its output into an append to that file (review M5; Nomad CVE-2022-24683's class).
+        Logs are 0640, readable by the agent's group, not by every local user (review L5)."""
         path = os.path.join(self.dir, f"{self.prefix}{self.index}")
-        self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - long-lived
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        try:
+            fd = os.open(path, flags, 0o640)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            os.unlink(path)  # unlink removes the link itself
+            fd = os.open(path, flags | os.O_EXCL, 0o640)
+        self.fh = open(fd, "ab", buffering=0)  # noqa: SIM115 - long-lived
         self.size = self.fh.tell()
 
     def write(self, data: bytes) -> None:
