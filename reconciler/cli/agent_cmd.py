@@ -35,11 +35,12 @@ from reconciler.cli.groups import cli
 @click.option("--no-router", is_flag=True, help="Do not run the HTTP router in dev mode.")
 @click.option("--allowed-hosts", default="", help="More names (name or name:port, comma-separated) the API answers to as Host; default: its own addresses.")
 @click.option("--allowed-origins", default="", help="Browser origins (http[s]://host[:port], comma-separated) allowed to call the API besides its own.")
+@click.option("--task-env", default="", help="Names of the agent's environment variables tasks may inherit (comma-separated); default only PATH, LANG, LC_ALL, TZ.")
 def agent(
     dev: bool, server: bool, client: bool, data_dir: Path, bind: str, http_port: int, etcd: str, etcd_port: int,
     etcd_peer_port: int, prefix: str, specs: Path | None, no_specs: bool, node_name: str, datacenter: str,
     region: str, raw_exec: bool, meta: tuple[str, ...], log_level: str, router_port: int, router_admin_port: int,
-    no_router: bool, allowed_hosts: str, allowed_origins: str,
+    no_router: bool, allowed_hosts: str, allowed_origins: str, task_env: str,
 ) -> None:
     """Run the reconciler agent."""
     from reconciler.agent.config import AgentConfig
@@ -80,7 +81,7 @@ def agent(
         etcd_peer_port=etcd_peer_port, prefix=prefix, specs_dir=specs_dir, node_name=node_name,
         datacenter=datacenter, region=region, raw_exec=raw_exec, meta=meta_map, log_level=log_level,
         router=not no_router, router_port=router_port, router_admin_port=router_admin_port,
-        allowed_hosts=hosts, allowed_origins=origins,
+        allowed_hosts=hosts, allowed_origins=origins, task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:
         sys.exit(Agent(config).run())
