@@ -15,7 +15,8 @@ way `kubectl proxy --accept-hosts`, geth's `--http.vhosts` and Jupyter do:
   send without a preflight (`text/plain`, `application/x-www-form-urlencoded`,
   `multipart/form-data`) is refused; the UI itself sends JSON.
 
-Refusals are plain text, as Nomad answers them, naming what was refused and the flag that
+Every response also forbids framing (`X-Frame-Options`, CSP `frame-ancestors`), so the
+UI's buttons cannot be clickjacked. Refusals are plain text, as Nomad answers them, naming what was refused and the flag that
 would allow it.
 """
 
@@ -180,7 +181,11 @@ def gate_middleware(settings: GateSettings) -> Middleware:
 
 async def add_cors(request: web.Request, response: web.StreamResponse) -> None:
     """`on_response_prepare` hook: streamed responses (log follow) are prepared inside the
-    handler, before the middleware sees them, so CORS headers are added here."""
+    handler, before the middleware sees them, so CORS headers are added here. Every response
+    also forbids framing, so no page can overlay the UI's buttons (clickjacking, review L3)."""
     origin = request.get(CORS_KEY)
     if origin:
         response.headers.update(_cors(origin))
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -352,7 +352,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         if not isinstance(group, str) or not group:
             raise ApiError(400, "Target.Group is required", field="Target.Group")
         try:
-            from reconciler.jobs.submit import submit_job  # the lead's submission path
+            from reconciler.jobs.submit import InvalidIdentifier, submit_job  # the lead's submission path
         except ImportError:
             raise ApiError(501, "job submission (reconciler.jobs.submit) is not available in this build") from None
 
@@ -364,7 +364,10 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
             if tg is None:
                 raise ApiError(400, f"task group {group!r} not found in job {jid}", field="Target.Group")
             groups = [dataclasses.replace(g, count=count) if g.name == group else g for g in rec.job.task_groups]
-            res = submit_job(store, dataclasses.replace(rec.job, task_groups=groups), source_file=rec.source_file)
+            try:
+                res = submit_job(store, dataclasses.replace(rec.job, task_groups=groups), source_file=rec.source_file)
+            except InvalidIdentifier as exc:  # the job's rules (e.g. the count limit), as on register
+                raise ApiError(400, str(exc), field="Count") from exc
             return {"EvalID": res.eval_id, "EvalCreateIndex": 0, "JobModifyIndex": res.version, "Warnings": ""}
 
         return _json(await asyncio.to_thread(scale))
@@ -378,7 +381,7 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         if not isinstance(raw, dict):
             raise ApiError(400, "Job is required", field="Job")
         try:
-            from reconciler.spec import job_from_nomad  # type: ignore[attr-defined]
+            from reconciler.spec import job_from_request as job_from_nomad  # validated (review M1)
         except ImportError:
             raise ApiError(501, "Nomad JSON jobs (reconciler.spec.job_from_nomad) are not available") from None
         try:

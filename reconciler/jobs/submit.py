@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 from reconciler import codec
 from reconciler.model.evals import new_eval as model_new_eval
@@ -40,6 +41,17 @@ class InvalidIdentifier(ValueError):
     def __init__(self, field: str, value: str) -> None:
         super().__init__(f"{field}: {value!r} is not a valid identifier (letters, digits, '-', '_', '.')")
         self.field = field
+
+
+class InvalidJob(InvalidIdentifier):
+    """The job breaks a rule of `reconciler.spec.validate`: every write path (API register,
+    scale, revert, the specs watcher) runs the same check, so none can store a job the text
+    loader would refuse (review finding M1). A subclass so existing handlers answer 400."""
+
+    def __init__(self, issues: list[Any]) -> None:
+        ValueError.__init__(self, "; ".join(str(i).removeprefix("<input>: ") for i in issues))
+        self.field = issues[0].path if issues else "Job"
+        self.issues = issues
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,11 @@ def submit_job(
     index is still that value (0: only if the job does not exist yet).
     """
     _check_ids(job)
+    from reconciler.spec.validate import validate  # the spec layer's rules; imported late like spec_hash
+
+    issues = validate(job)
+    if issues:
+        raise InvalidJob(issues)
     keys = store.keys
     key = keys.job(job.namespace, job.id)
     digest = job_hash(job)

@@ -165,3 +165,10 @@ def test_python_nomad_client_still_works(gated: ApiServer, store: Store) -> None
     assert [j["ID"] for j in client.jobs.get_jobs()] == ["web"]
     client.job.deregister_job("web")
     assert client.job.get_job("web")["Stop"] is True
+
+
+def test_l3_no_page_may_frame_the_ui(gated: ApiServer) -> None:
+    r = send(gated.address, "GET", "/ui/")
+    assert r.status == 200
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
