@@ -25,7 +25,6 @@ from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
 from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.environment import inherited_env
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
 
@@ -87,7 +86,7 @@ class AllocRunner:
             recovered = handles.recover(self.dir.state, task.name)
             driver = self.deps.drivers.get(task.driver)
             inputs = taskenv.EnvInputs(self.alloc, self.job, group, task, self.deps.node, self.dir)
-            env = taskenv.build_env(inputs, base=inherited_env(os.environ, self.deps.task_env))
+            env = taskenv.build_env(inputs, base=taskenv.inherited_env(os.environ, self.deps.task_env))
             config = taskenv.interpolate(task.config, env, taskenv.node_values(self.deps.node))
             self.tasks[task.name] = TaskRunner(
                 host=self, alloc_id=self.id, alloc_dir=self.dir, task=task, config=config, env=env,

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controllers.registrar.check_state import classify_exit, classify_http
-from reconciler.model.environment import inherited_env
 from reconciler.model.services import CheckState
+from reconciler.model.taskenv import inherited_env
 
 MAX_OUTPUT = 4096
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from controllers.driver_runner import NodeAgent
-from reconciler.model.environment import inherited_env
 from reconciler.model.job import Task
+from reconciler.model.taskenv import inherited_env
 from reconciler.store import Store
 from tests.driver_runner.conftest import make_alloc, make_job, put_alloc, put_job, wait_status
 
