@@ -46,6 +46,7 @@ from reconciler.store import Store, Txn
 RESTARTS_KIND = "alloc_restarts"
 FOLLOW_POLL = 0.2
 EXEC_TIMEOUT = 60.0
+MAX_EXEC_TIMEOUT = 600.0
 
 
 def _ok(data: Any) -> web.Response:
@@ -274,7 +275,6 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         return _ok(alloc_json(a, st))
 
     async def exec_(request: web.Request) -> web.Response:
-        a = await alloc_of(request)
         try:
             body = json.loads(await request.read() or b"{}")
         except ValueError:
@@ -284,10 +284,15 @@ def routes(ctx: ApiContext) -> list[web.RouteDef]:
         cmd = body.get("Cmd") or body.get("Command")
         if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
             raise ApiError(400, "Cmd must be a non-empty list of strings", field="Cmd")
+        timeout = body.get("Timeout", EXEC_TIMEOUT) or EXEC_TIMEOUT
+        # json.loads accepts Infinity and NaN: an unbounded exec would hold an API thread forever (review H5)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_EXEC_TIMEOUT:
+            raise ApiError(400, f"Timeout must be a number of seconds above 0 and at most {MAX_EXEC_TIMEOUT:g}",
+                           field="Timeout")
+        a = await alloc_of(request)
         st = await asyncio.to_thread(_status, store, a.id)
         task = _pick_task(AllocDir(ctx.data_dir, a.id), st, str(body.get("Task", "") or ""))
-        timeout = float(body.get("Timeout", EXEC_TIMEOUT) or EXEC_TIMEOUT)
-        result = await asyncio.to_thread(run_exec, ctx.data_dir, a.id, task, cmd, timeout)
+        result = await asyncio.to_thread(run_exec, ctx.data_dir, a.id, task, cmd, float(timeout))
         return _ok(result)
 
     return [

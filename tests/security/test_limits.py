@@ -94,3 +94,9 @@ def test_invalid_regexp_is_refused_with_field_file_and_line(tmp_path: Path) -> N
 @pytest.mark.parametrize(("name", "ok"), [("web", True), ("web\n", False), ("a.b-c_1", True), ("..", False)])
 def test_r11_names_with_a_trailing_newline_are_refused(name: str, ok: bool) -> None:
     assert is_valid_name(name) is ok
+
+
+@pytest.mark.parametrize("timeout", [b"Infinity", b"NaN", b"1e9", b'"abc"', b"-1", b"true"])
+def test_h5_alloc_exec_timeout_is_finite_and_bounded(api: ApiServer, timeout: bytes) -> None:
+    status, resp = api.call("POST", "/v1/client/allocation/0000/exec", raw=b'{"Cmd": ["yes"], "Timeout": %s}' % timeout)
+    assert status == 400 and resp["field"] == "Timeout", resp
