@@ -111,9 +111,12 @@ class AllocDir:
         return self.task_dir(task) / "tmp"
 
     def build(self, tasks: list[str]) -> None:
-        """Create every directory (idempotent)."""
+        """Create every directory (idempotent). The allocation and its logs are 0750, as in
+        Nomad: other local users read neither logs nor artifacts (review L5)."""
         for d in (self.shared, self.logs, self.shared / "data", self.shared / "tmp"):
             d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o750)
+        os.chmod(self.logs, 0o750)
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o700)
         for t in tasks:

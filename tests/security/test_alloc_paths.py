@@ -214,3 +214,39 @@ def test_m5_log_rotation_replaces_a_planted_symlink(tmp_path: Path) -> None:
     assert victim.read_text() == "untouched"
     assert (tmp_path / "web.stdout.1").read_bytes() == b"1234" and not (tmp_path / "web.stdout.1").is_symlink()
     assert (tmp_path / "web.stdout.1").stat().st_mode & 0o777 == 0o640
+
+
+def test_m5_swapping_the_logs_dir_for_a_symlink_redirects_nothing(tmp_path: Path) -> None:
+    from controllers.driver_runner.executor import LogRotator
+
+    logs, elsewhere = tmp_path / "logs", tmp_path / "elsewhere"
+    logs.mkdir()
+    elsewhere.mkdir()
+    rot = LogRotator(str(logs), "web", "stdout", max_files=5, max_size=4)
+    rot.write(b"1234")
+    logs.rename(tmp_path / "moved")
+    os.symlink(elsewhere, logs)  # what a task sharing the alloc dir could do after start
+    rot.write(b"5678")
+    rot.close()
+    assert list(elsewhere.iterdir()) == []
+    assert (tmp_path / "moved" / "web.stdout.1").read_bytes() == b"5678"
+
+
+def test_m5_a_logs_dir_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    from controllers.driver_runner.executor import LogRotator
+
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "logs")
+    with pytest.raises(OSError):
+        LogRotator(str(tmp_path / "logs"), "web", "stdout", max_files=5, max_size=4)
+
+
+def test_l5_alloc_dir_and_logs_are_not_world_readable(tmp_path: Path) -> None:
+    from reconciler.model.alloc_dir import AllocDir
+
+    ad = AllocDir(tmp_path, "a1")
+    ad.build(["web"])
+    assert ad.root.stat().st_mode & 0o777 == 0o750
+    assert ad.logs.stat().st_mode & 0o777 == 0o750
+    assert ad.state.stat().st_mode & 0o777 == 0o700
+    assert ad.secrets_dir("web").stat().st_mode & 0o777 == 0o700
