@@ -113,7 +113,7 @@ class NodeAgent:
         advertise: str = "", network_interface: str = "", raw_exec_enabled: bool = False,
         enabled_drivers: tuple[str, ...] | None = None, meta: dict[str, str] | None = None,
         port_range: tuple[int, int] = (20000, 32000), heartbeat_ttl: int = 10, node_class: str = "",
-        http_addr: str = "",
+        http_addr: str = "", task_env: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -131,7 +131,8 @@ class NodeAgent:
         )
         self.heartbeat = Heartbeat(store, self.node, ttl=heartbeat_ttl)
         self.writer = StatusWriter(store)
-        self.deps = RunnerDeps(data_dir=self.data_dir, node=self.node, drivers=self.drivers, on_change=self.writer.mark)
+        self.deps = RunnerDeps(data_dir=self.data_dir, node=self.node, drivers=self.drivers, on_change=self.writer.mark,
+                               task_env=task_env)
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)

@@ -30,9 +30,6 @@ from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, Desi
 
 log = logging.getLogger(__name__)
 
-INHERITED_FOR_ISOLATED = ("PATH", "LANG", "LC_ALL", "TZ")
-
-
 @dataclass
 class RunnerDeps:
     """What every allocation runner shares, handed in by the agent."""
@@ -42,6 +39,7 @@ class RunnerDeps:
     drivers: dict[str, TaskDriver]
     on_change: Callable[[AllocRunner], None]
     catalog: CatalogView | None = None  # None: no catalog to leave first (tests of the driver alone)
+    task_env: tuple[str, ...] = ()  # agent variables the operator lets tasks inherit (--task-env)
 
 
 class AllocRunner:
@@ -88,9 +86,7 @@ class AllocRunner:
             recovered = handles.recover(self.dir.state, task.name)
             driver = self.deps.drivers.get(task.driver)
             inputs = taskenv.EnvInputs(self.alloc, self.job, group, task, self.deps.node, self.dir)
-            base = dict(os.environ) if task.driver != "exec" else {
-                k: os.environ[k] for k in INHERITED_FOR_ISOLATED if k in os.environ}
-            env = taskenv.build_env(inputs, base=base)
+            env = taskenv.build_env(inputs, base=taskenv.inherited_env(os.environ, self.deps.task_env))
             config = taskenv.interpolate(task.config, env, taskenv.node_values(self.deps.node))
             self.tasks[task.name] = TaskRunner(
                 host=self, alloc_id=self.id, alloc_dir=self.dir, task=task, config=config, env=env,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from controllers.registrar.check_state import classify_exit, classify_http
 from reconciler.model.services import CheckState
+from reconciler.model.taskenv import inherited_env
 
 MAX_OUTPUT = 4096
 
@@ -71,7 +72,7 @@ class ScriptProbe:
         cwd = self.cwd if self.cwd is not None and self.cwd.is_dir() else None
         try:
             proc = subprocess.run(
-                [self.command, *self.args], cwd=cwd, env={**os.environ, **self.env}, capture_output=True,
+                [self.command, *self.args], cwd=cwd, env={**inherited_env(os.environ), **self.env}, capture_output=True,
                 timeout=self.timeout, check=False,
             )
         except subprocess.TimeoutExpired:

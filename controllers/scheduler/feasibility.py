@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from functools import lru_cache
 
 from controllers.scheduler.ports import static_collision
 from controllers.scheduler.state import NodeState
+from reconciler.model import regexp
 from reconciler.model.job import Constraint, Job, TaskGroup
 from reconciler.model.objects import Node
 from reconciler.model.taskenv import resolve
@@ -87,11 +87,6 @@ def version_matches(value: str, spec: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def constraint_ok(c: Constraint, node: Node) -> bool:
     op = c.operator or "="
     if op == DISTINCT_HOSTS:
@@ -112,8 +107,8 @@ def constraint_ok(c: Constraint, node: Node) -> bool:
         return _ordered(op, lval, rval)
     if op == "regexp":
         try:
-            return _regex(rval).search(lval) is not None
-        except re.error:
+            return regexp.search(rval, lval)  # RE2: linear time (review finding H7)
+        except regexp.RegexpError:
             return False
     if op in ("version", "semver"):
         return version_matches(lval, rval)

@@ -22,6 +22,7 @@ from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
 from reconciler.api.app import make_app
 from reconciler.api.context import ApiContext
+from reconciler.api.gate import GateSettings
 from reconciler.store import Store
 
 log = logging.getLogger("reconciler.agent")
@@ -67,6 +68,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         bind=config.bind,
         raw_exec_enabled=config.raw_exec or config.dev,
         meta=config.meta,
+        task_env=tuple(config.task_env),
     )
     return _DrainOnStop(agent) if config.dev else agent
 
@@ -180,7 +182,9 @@ class Agent:
             store=store, data_dir=cfg.data_dir.resolve(), region=cfg.region, datacenter=cfg.datacenter,
             node_name=cfg.node_name, planner=self.planner.cache.plan_job if self.planner else None,
         )
-        runner = web.AppRunner(make_app(ctx), access_log=None, shutdown_timeout=5.0)
+        gate = GateSettings(bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts),
+                            allowed_origins=tuple(cfg.allowed_origins))
+        runner = web.AppRunner(make_app(ctx, gate), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, cfg.bind, cfg.http_port)
         await site.start()

@@ -34,6 +34,7 @@ from reconciler.ops.allocs import restart_alloc, stop_alloc
 from reconciler.store import Store
 
 EXEC_TIMEOUT = 60.0
+MAX_EXEC_TIMEOUT = 600.0
 
 routes = web.RouteTableDef()
 
@@ -257,12 +258,16 @@ def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: 
 @routes.post("/v1/client/allocation/{alloc_id}/exec")
 async def exec_(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    a = await _alloc(request)
     body = await body_object(request, optional=True)
+    timeout = body.get("Timeout", EXEC_TIMEOUT) or EXEC_TIMEOUT
+    # json.loads accepts Infinity and NaN: an unbounded exec would hold an API thread forever (review H5)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_EXEC_TIMEOUT:
+        raise ApiError(400, f"Timeout must be a number of seconds above 0 and at most {MAX_EXEC_TIMEOUT:g}",
+                       field="Timeout")
+    a = await _alloc(request)
     cmd = body.get("Cmd") or body.get("Command")
     if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
         raise ApiError(400, "Cmd must be a non-empty list of strings", field="Cmd")
     st = await run(alloc_status, ctx.store, a.id)
     task = pick_task(st, str(body.get("Task", "") or ""))
-    timeout = float(body.get("Timeout", EXEC_TIMEOUT) or EXEC_TIMEOUT)
-    return ok(await run(run_exec, ctx.data_dir, a.id, task, cmd, timeout), index=None)
+    return ok(await run(run_exec, ctx.data_dir, a.id, task, cmd, float(timeout)), index=None)

@@ -16,6 +16,7 @@ from aiohttp import web
 from reconciler.api import agent, allocations, deployments, evaluations, jobs, logs, nodes, services, ui
 from reconciler.api.context import CTX, ApiContext
 from reconciler.api.errors import OPERATION_ERRORS, ApiError, translate
+from reconciler.api.gate import GateSettings, add_cors, gate_middleware
 from reconciler.api.http import MAX_BODY
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return ApiError(500, f"{type(exc).__name__}: {exc}").response()
 
 
-def make_app(ctx: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+def make_app(ctx: ApiContext, gate: GateSettings | None = None) -> web.Application:
+    gate = gate or GateSettings()
+    app = web.Application(middlewares=[gate_middleware(gate), errors_middleware], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(add_cors)
     app[CTX] = ctx
     for resource in RESOURCES:
         app.add_routes(resource.routes)

@@ -45,7 +45,7 @@ def _parse_body_job(data: Any) -> Job:
     if not isinstance(data, dict) or not isinstance(data.get("Job"), dict):
         raise ApiError(400, 'request body must be a JSON object {"Job": {...}}', field="Job")
     try:
-        return spec.job_from_nomad(data)
+        return spec.job_from_request(data)
     except spec.SpecError as exc:
         raise _spec_error(exc, "Job") from exc
 
@@ -164,8 +164,9 @@ async def parse(request: web.Request) -> web.Response:
         raise ApiError(400, 'body must be {"JobHCL": "<job text>"}', field="JobHCL")
     variables = data.get("Variables") or {}
     try:
-        job = spec.parse_job(data["JobHCL"], filename="<request>", format=data.get("Format", "hcl"),
-                             variables={str(k): str(v) for k, v in variables.items()}, env={})
+        job = await run(spec.parse_job, data["JobHCL"], filename="<request>",  # off the loop (review H9)
+                        format=data.get("Format", "hcl"),
+                        variables={str(k): str(v) for k, v in variables.items()}, env={})
     except spec.SpecError as exc:
         raise _spec_error(exc, "JobHCL") from exc
     return ok(spec.job_to_nomad(job), index=None)
@@ -236,7 +237,7 @@ async def plan(request: web.Request) -> web.Response:
     if not isinstance(raw, dict):
         raise ApiError(400, "Job is required", field="Job")
     try:
-        job = spec.job_from_nomad(raw)
+        job = spec.job_from_request(raw)
     except spec.SpecError as exc:
         raise _spec_error(exc, "Job") from exc
     except (TypeError, ValueError) as exc:

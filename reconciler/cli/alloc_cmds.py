@@ -1,6 +1,6 @@
 """`reconciler alloc status|logs|stop|restart|exec`, shaped like Nomad's commands.
 
-They talk to the agent's HTTP API (client_routes): status and events from
+They talk to the agent's HTTP API (reconciler.api.allocations and logs): status and events from
 /v1/client/allocation/<id>/status, logs from /v1/client/fs/logs/<id> (streamed with -f),
 stop through /v1/allocation/<id>/stop, restart and exec through /v1/client/allocation/<id>/.
 Allocation ids may be given as a unique prefix (the 8-character short form).

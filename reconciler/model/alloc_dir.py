@@ -36,6 +36,7 @@ from typing import Any
 from reconciler.model.ids import is_valid_name
 
 LOG_TYPES = ("stdout", "stderr")
+STATE_DIR = ".state"
 
 
 class PathEscapeError(ValueError):
@@ -53,6 +54,17 @@ def inside(base: Path, relative: str) -> Path:
     target = (root / rel).resolve()
     if target != root and root not in target.parents:
         raise PathEscapeError(f"path {relative!r} escapes {base}")
+    return target
+
+
+def inside_task_area(alloc_root: Path, relative: str) -> Path:
+    """`inside(alloc_root, relative)` that also refuses the agent's `.state` bookkeeping: a
+    job's artifact or template must neither forge task handles, exit codes and stored specs
+    nor read them (review finding M5)."""
+    target = inside(alloc_root, relative)
+    state = (alloc_root / STATE_DIR).resolve()
+    if target == state or state in target.parents:
+        raise PathEscapeError(f"path {relative!r} is in the agent's private {STATE_DIR}/ directory")
     return target
 
 
@@ -84,7 +96,7 @@ class AllocDir:
 
     @property
     def state(self) -> Path:
-        return self.root / ".state"
+        return self.root / STATE_DIR
 
     def task_dir(self, task: str) -> Path:
         return self.root / check_name(task, "task name")
@@ -99,9 +111,12 @@ class AllocDir:
         return self.task_dir(task) / "tmp"
 
     def build(self, tasks: list[str]) -> None:
-        """Create every directory (idempotent)."""
+        """Create every directory (idempotent). The allocation and its logs are 0750, as in
+        Nomad: other local users read neither logs nor artifacts (review L5)."""
         for d in (self.shared, self.logs, self.shared / "data", self.shared / "tmp"):
             d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o750)
+        os.chmod(self.logs, 0o750)
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o700)
         for t in tasks:
@@ -152,13 +167,14 @@ def log_files(logs_dir: Path, task: str, log_type: str) -> list[Path]:
     pat = re.compile(re.escape(prefix) + r"(\d+)$")
     found: list[tuple[int, Path]] = []
     try:
-        names = os.listdir(logs_dir)
+        entries = list(os.scandir(logs_dir))
     except FileNotFoundError:
         return []
-    for name in names:
-        m = pat.match(name)
-        if m:
-            found.append((int(m.group(1)), logs_dir / name))
+    for entry in entries:
+        m = pat.match(entry.name)
+        # a symlink a task planted here must not make the logs API read its target (review M5)
+        if m and entry.is_file(follow_symlinks=False):
+            found.append((int(m.group(1)), logs_dir / entry.name))
     return [p for _, p in sorted(found)]
 
 
@@ -192,10 +208,10 @@ def read_logs(files: list[Path], *, origin: str = "start", offset: int = 0, limi
             continue
         skip = max(0, start - pos)
         try:
-            with open(f, "rb") as fh:
+            with open(os.open(f, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
                 fh.seek(skip)
                 data = fh.read(min(size - skip, limit - len(out)))
-        except FileNotFoundError:
+        except OSError:  # gone, or replaced by a symlink since it was listed
             data = b""
         out += data
         last_file, last_off = f.name, skip + len(data)

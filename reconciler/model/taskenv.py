@@ -9,11 +9,18 @@ written and upper-cased) plus the task's own `env` (itself interpolated). `node_
 gives the `${node.*}`, `${attr.*}` and `${meta.*}` names. `interpolate` fills references in
 any nested config (strings inside dicts and lists); an unknown reference is left as
 written, as Nomad does.
+
+`inherited_env` is the part of the agent's own environment a task or a script check may
+see. The agent often holds credentials there (cloud keys, `VAULT_TOKEN`, `ETCDCTL_*`) and a
+task must never inherit them (review finding H6). Nomad filters with a deny-list
+(`env.denylist`); an allow-list cannot miss a new secret's name, so every driver and check
+gets only `INHERITED` plus the names the operator gives with `reconciler agent --task-env`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +31,12 @@ from reconciler.model.objects import Allocation, Node
 REF = re.compile(r"\$\{([^{}]+)\}")
 _NOT_ENV = re.compile(r"[^A-Za-z0-9_]")
 REGION = "global"  # the only region a node belongs to here
+INHERITED = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+def inherited_env(environ: Mapping[str, str], extra: Iterable[str] = ()) -> dict[str, str]:
+    """The part of `environ` a task may inherit: `INHERITED` and the names in `extra`."""
+    return {k: environ[k] for k in (*INHERITED, *extra) if k in environ}
 
 
 def env_key(s: str) -> str:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NotFound(LookupError):
     """The object the operation names does not exist."""
@@ -38,6 +40,17 @@ class InvalidIdentifier(Rejected):
 
     def __init__(self, field: str, value: str) -> None:
         super().__init__(f"{field}: {value!r} is not a valid identifier (letters, digits, '-', '_', '.')", field=field)
+
+
+class InvalidJob(Rejected):
+    """The job breaks a rule of `reconciler.spec.validate`. Every write path (register,
+    scale, revert, the specs watcher) runs the same check, so none can store a job the text
+    loader would refuse (review finding M1)."""
+
+    def __init__(self, issues: list[Any]) -> None:
+        super().__init__("; ".join(str(i).removeprefix("<input>: ") for i in issues),
+                         field=issues[0].path if issues else "Job")
+        self.issues = issues
 
 
 class IndexMismatch(RuntimeError):

@@ -18,8 +18,15 @@ from reconciler.model import evals
 from reconciler.model.ids import is_valid_name
 from reconciler.model.job import Job
 from reconciler.model.objects import Evaluation, JobRecord, JobStatus
-from reconciler.ops.errors import IndexMismatch, InvalidIdentifier, JobNotFound, NotFound, Rejected
-from reconciler.spec import spec_hash
+from reconciler.ops.errors import (
+    IndexMismatch,
+    InvalidIdentifier,
+    InvalidJob,
+    JobNotFound,
+    NotFound,
+    Rejected,
+)
+from reconciler.spec import spec_hash, validate
 from reconciler.store import MAX_TXN_OPS, Conflict, Keys, Store, Txn, Versioned
 
 log = logging.getLogger(__name__)
@@ -140,7 +147,11 @@ def _write_job(
     attempt = _Attempt()
 
     def fn(cur: JobRecord | None) -> JobRecord:
-        record, attempt.changed = _next_record(cur, change(cur), source_file, time.time())
+        job = change(cur)
+        issues = validate(job)
+        if issues:
+            raise InvalidJob(issues)
+        record, attempt.changed = _next_record(cur, job, source_file, time.time())
         return record
 
     def also(record: JobRecord) -> Txn:

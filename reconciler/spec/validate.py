@@ -13,10 +13,12 @@ from collections.abc import Iterable
 
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import is_valid_name
-from reconciler.model.job import Check, Job, JobType, Service, Task, TaskGroup, UpdateStrategy
+from reconciler.model.job import Check, Constraint, Job, JobType, Service, Task, TaskGroup, UpdateStrategy
+from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 
+MAX_COUNT = 100_000  # instances of one group: past this the scheduler's memory, not the job, is the limit
 NAME_RULE = "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"
 
 
@@ -43,6 +45,15 @@ class _Checker:
             if name in seen:
                 self.add(f"{base}.{name}", f'duplicate {what} "{name}"')
             seen.add(name)
+
+
+def _check_constraints(c: _Checker, path: str, constraints: list[Constraint]) -> None:
+    for i, k in enumerate(constraints):
+        if k.operator == "regexp":
+            try:
+                compile_regexp(k.value)
+            except RegexpError as exc:
+                c.add(f"{path}.constraint[{i}].value", str(exc))
 
 
 def _check_update(c: _Checker, path: str, u: UpdateStrategy) -> None:
@@ -122,12 +133,16 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
             c.add(f"{path}.template[{i}].change_signal", 'change_mode "signal" needs a change_signal')
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
+    _check_constraints(c, path, t.constraints)
 
 
 def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     c.name(path, g.name, "group name")
     c.non_negative(f"{path}.count", g.count)
     c.non_negative(f"{path}.shutdown_delay", g.shutdown_delay, "a non-negative duration")
+    if g.count > MAX_COUNT:
+        c.add(f"{path}.count", f"must be at most {MAX_COUNT}, got {g.count}")
+    _check_constraints(c, path, g.constraints)
     labels: set[str] = set()
     statics: dict[int, str] = {}
     for n_i, network in enumerate(g.networks):
@@ -181,6 +196,7 @@ def validate(job: Job) -> list[SpecIssue]:
         c.add(f"{root}.periodic.cron", "must not be empty")
     if job.update is not None:
         _check_update(c, f"{root}.update", job.update)
+    _check_constraints(c, root, job.constraints)
     if not job.task_groups:
         c.add(root, 'a job needs at least one group: group "NAME" { task "NAME" { ... } }')
     c.duplicates(f"{root}.group", (g.name for g in job.task_groups), "group")

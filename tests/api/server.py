@@ -16,11 +16,13 @@ from aiohttp import web
 from reconciler.agent.etcd_process import free_port
 from reconciler.api.app import make_app
 from reconciler.api.context import ApiContext
+from reconciler.api.gate import GateSettings
 
 
 class ApiServer:
-    def __init__(self, ctx: ApiContext) -> None:
+    def __init__(self, ctx: ApiContext, gate: GateSettings | None = None) -> None:
         self.ctx = ctx
+        self.gate = gate
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -35,7 +37,7 @@ class ApiServer:
         self._thread.start()
 
         async def up() -> None:
-            self._runner = web.AppRunner(make_app(self.ctx), shutdown_timeout=1.0)
+            self._runner = web.AppRunner(make_app(self.ctx, self.gate), shutdown_timeout=1.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
@@ -59,7 +61,8 @@ class ApiServer:
     ) -> tuple[int, Mapping[str, str], Any]:
         """Status, response headers and decoded JSON body."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.address + path, data=data, method=method)
+        req = urllib.request.Request(self.address + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
@@ -67,7 +70,7 @@ class ApiServer:
             return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
 
 
-def make_server(store: Any, tmp_path: Path, **ctx_kw: Any) -> ApiServer:
-    server = ApiServer(ApiContext(store=store, data_dir=tmp_path, node_name="test", **ctx_kw))
+def make_server(store: Any, tmp_path: Path, gate: GateSettings | None = None, **ctx_kw: Any) -> ApiServer:
+    server = ApiServer(ApiContext(store=store, data_dir=tmp_path, node_name="test", **ctx_kw), gate)
     server.start()
     return server

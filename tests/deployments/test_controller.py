@@ -148,7 +148,7 @@ def test_checks_health_waits_for_every_check_passing(store: Store, controllers: 
 
     add_node(store, "n1", cpu=100_000, memory=100_000)
     job = web(1, max_parallel=1, health_check="checks")
-    group = dataclasses.replace(job.task_groups[0], services=[Service(name="web", checks=[Check(name="alive")])])
+    group = dataclasses.replace(job.task_groups[0], services=[Service(name="web", checks=[Check(name="alive", type="script", command="true")])])
     job = dataclasses.replace(job, task_groups=[group])
     submit_job(store, job)
     a = wait_for(lambda: next(iter(allocs(store, "web")), None), message="placed")

@@ -32,7 +32,7 @@ def parse_pasted(text: str) -> Job:
             data = json.loads(stripped)
         except ValueError as exc:
             raise ApiError(400, f"the pasted JSON is not valid: {exc}", field="JobHCL") from exc
-        return spec.job_from_nomad(data)
+        return spec.job_from_request(data)
     return spec.parse_job(text, filename="<pasted job>", format="hcl", env={})
 
 
@@ -62,7 +62,7 @@ async def plan(request: web.Request) -> web.Response:
     if not isinstance(data, dict) or not isinstance(data.get("JobHCL"), str) or not data["JobHCL"].strip():
         raise ApiError(400, "paste a job specification first", field="JobHCL")
     try:
-        job = parse_pasted(data["JobHCL"])
+        job = await run(parse_pasted, data["JobHCL"])  # off the event loop (review H9)
     except spec.SpecError as exc:
         raise ApiError(400, "\n".join(str(e) for e in exc.errors), field="JobHCL") from exc
     planner = ctx.planner
