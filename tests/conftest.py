@@ -1,8 +1,10 @@
-"""Shared fixtures: a real etcd per test session (random ports, temp data dir) and a fresh
-key prefix per test so tests never see each other's keys."""
+"""Shared fixtures: a real etcd per test session (random ports, temp data dir), a fresh
+key prefix per test so tests never see each other's keys, and a check that every test
+stops the threads and child processes it started."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
 from reconciler.store import Store
+from tests import leaks
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +39,16 @@ def store(etcd: EmbeddedEtcd, prefix: str) -> Iterator[Store]:
     s = Store([etcd.endpoint], prefix=prefix)
     yield s
     s.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a thread or a child process behind (see tests/leaks.py).
+    Session and module fixtures are set up before this fixture, so theirs never count."""
+    threads = set(threading.enumerate())
+    kids = leaks.children()
+    yield
+    leaked = [f"thread {t.name!r}" for t in leaks.new_threads(threads, request.node.nodeid)]
+    leaked += [f"child process {c.pid} ({c.command})" for c in sorted(leaks.new_children(kids, request.node.nodeid), key=lambda c: c.pid)]
+    if leaked:
+        pytest.fail(f"{request.node.nodeid} leaked: " + "; ".join(leaked), pytrace=False)

@@ -23,18 +23,13 @@ def wait_for(
     timeout: float = 10,
     interval: float = 0.01,
     message: str | Callable[[], str] = "condition",
-    *,
-    what: str | Callable[[], str] | None = None,
 ) -> T:
     """Call ``cond`` until it returns something truthy and return that value.
 
     Raises WaitTimeout after ``timeout`` seconds. ``message`` (a string, or a callable for a
     message built from state at failure time) says what was awaited. Exceptions raised by
     ``cond`` propagate: a condition that cannot be evaluated is a bug, not a "not yet".
-    ``what`` is accepted as another name for ``message``.
     """
-    if what is not None:
-        message = what
     deadline = time.monotonic() + timeout
     while True:
         value = cond()

@@ -13,20 +13,18 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.model.job import Job, TaskGroup, UpdateStrategy
-from reconciler.model.objects import Allocation, AllocHealth, AllocStatus, ClientStatus, DesiredStatus
-
-NS = 1e9
-
-
-@dataclass
-class CheckResult:
-    """What the registrar writes under `checks/<alloc>/<check>` (the fields read here)."""
-
-    alloc_id: str = ""
-    check_id: str = ""
-    status: str = "critical"  # passing | warning | critical
-    time: float = 0.0
+from reconciler.model.alloc_status import finished_for_deployment
+from reconciler.model.ids import AllocId
+from reconciler.model.job import SECOND, HealthCheck, Job, TaskGroup, UpdateStrategy
+from reconciler.model.objects import (
+    Allocation,
+    AllocHealth,
+    AllocStatus,
+    ClientStatus,
+    DesiredStatus,
+    TaskRunState,
+)
+from reconciler.model.services import CheckState, CheckStatus
 
 
 def expected_checks(group: TaskGroup) -> int:
@@ -41,20 +39,10 @@ def _tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float 
     since = 0.0
     for t in group.tasks:
         ts = status.task_states.get(t.name)
-        if ts is None or ts.state != "running":
+        if ts is None or ts.state != TaskRunState.RUNNING:
             return None
         since = max(since, ts.started_at)
     return since
-
-
-def _failed(alloc: Allocation, status: AllocStatus | None) -> bool:
-    if alloc.client_status in (ClientStatus.FAILED, ClientStatus.LOST):
-        return True
-    if status is None:
-        return False
-    if status.client_status in (ClientStatus.FAILED, ClientStatus.LOST, ClientStatus.COMPLETE):
-        return True
-    return any(ts.failed or ts.state == "dead" for ts in status.task_states.values())
 
 
 @dataclass(frozen=True)
@@ -66,7 +54,7 @@ class Judgement:
 def judge(
     alloc: Allocation,
     status: AllocStatus | None,
-    checks: list[CheckResult],
+    checks: list[CheckStatus],
     group: TaskGroup,
     upd: UpdateStrategy,
     prev: AllocHealth | None,
@@ -76,21 +64,21 @@ def judge(
     prev = prev or AllocHealth()
     if prev.healthy is not None:
         return Judgement(prev, None)
-    if upd.health_check == "manual" or alloc.desired_status != DesiredStatus.RUN:
+    if upd.health_check == HealthCheck.MANUAL or alloc.desired_status != DesiredStatus.RUN:
         return Judgement(prev, None)
-    if _failed(alloc, status):
+    if finished_for_deployment(alloc, status):  # COMPLETE counts as failed here
         return Judgement(dataclasses.replace(prev, healthy=False, timestamp=now), None)
-    deadline = alloc.create_time + upd.healthy_deadline / NS if upd.healthy_deadline else None
+    deadline = alloc.create_time + upd.healthy_deadline / SECOND if upd.healthy_deadline else None
     since = _tasks_running_since(group, status)
-    if since is not None and upd.health_check == "checks" and expected_checks(group) > 0:
-        passing = len(checks) >= expected_checks(group) and all(c.status == "passing" for c in checks)
+    if since is not None and upd.health_check == HealthCheck.CHECKS and expected_checks(group) > 0:
+        passing = len(checks) >= expected_checks(group) and all(c.status == CheckState.PASSING for c in checks)
         # when checks started passing is not recorded by the registrar: remember when we saw it
         since = max(since, prev.passing_since or now) if passing else None
     if since is None:
         if deadline is not None and now >= deadline:
             return Judgement(dataclasses.replace(prev, healthy=False, passing_since=0.0, timestamp=now), None)
         return Judgement(dataclasses.replace(prev, passing_since=0.0), deadline)
-    ready_at = since + upd.min_healthy_time / NS
+    ready_at = since + upd.min_healthy_time / SECOND
     if now >= ready_at:
         return Judgement(dataclasses.replace(prev, healthy=True, passing_since=since, timestamp=now), None)
     if deadline is not None and now >= deadline:
@@ -102,8 +90,8 @@ def judge(
 def judge_all(
     job: Job,
     allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    checks: Mapping[str, list[CheckResult]],
+    statuses: Mapping[AllocId, AllocStatus],
+    checks: Mapping[str, list[CheckStatus]],
     prev: Mapping[str, AllocHealth],
     *,
     now: float,

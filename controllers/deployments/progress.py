@@ -8,9 +8,11 @@ verdicts, and move its status as Nomad's deployment watcher does.
                             have auto_promote); descriptions say what it waits for
     paused                  counts are kept up to date, nothing else moves
 
-A failed deployment with `auto_revert` asks for the newest stable version older than its own
-(`revert_to`); its description records the outcome, which is what makes the revert happen
-once. Successful asks for its job version to be marked stable.
+A failed deployment with `auto_revert` whose job still runs its version asks for the newest
+stable version older than its own (`revert_to`) and sets `auto_revert_decided`; the caller
+writes both in one transaction, so the revert is asked for once and never lost. The
+description says the outcome in Nomad's words. Successful asks for its job version to be
+marked stable.
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ from dataclasses import dataclass
 
 from reconciler.deployments import Desc, running_description
 from reconciler.deployments.health import health_map, store_health
-from reconciler.deployments.rules import awaiting_promotion, healthy_canaries
+from reconciler.deployments.rules import active, awaiting_promotion, healthy_canaries
+from reconciler.model.job import SECOND
 from reconciler.model.objects import Allocation, AllocHealth, Deployment, DeploymentStatus, JobRecord
-
-NS = 1e9
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,18 @@ def _revert_target(dep: Deployment, history: list[JobRecord]) -> int | None:
     return max(stable) if stable else None
 
 
-def _fail(dep: Deployment, base: str, history: list[JobRecord]) -> int | None:
+def _fail(dep: Deployment, base: str, job: JobRecord | None, history: list[JobRecord]) -> int | None:
     dep.status = DeploymentStatus.FAILED
     dep.status_description = base
-    return _maybe_revert(dep, history)
+    return _maybe_revert(dep, job, history)
 
 
-def _maybe_revert(dep: Deployment, history: list[JobRecord]) -> int | None:
-    if not any(g.auto_revert for g in dep.task_groups.values()):
+def _maybe_revert(dep: Deployment, job: JobRecord | None, history: list[JobRecord]) -> int | None:
+    if dep.auto_revert_decided or not any(g.auto_revert for g in dep.task_groups.values()):
         return None
-    if " - " in dep.status_description:
-        return None  # decided already
+    if job is None or job.stop or job.version != dep.job_version:
+        return None  # the job moved on (stopped, or a newer version): nothing to revert
+    dep.auto_revert_decided = True
     target = _revert_target(dep, history)
     base = dep.status_description
     dep.status_description = Desc.no_rollback(base) if target is None else Desc.rollback(base, target)
@@ -98,19 +100,19 @@ def step(
         if g.healthy_allocs > before_healthy.get(n, 0):
             notify = True
             if g.progress_deadline:
-                g.require_progress_by = now + g.progress_deadline / NS
+                g.require_progress_by = now + g.progress_deadline / SECOND
     revert: int | None = None
     mark_stable = False
     look: float | None = next_health_look
     if out.status == DeploymentStatus.FAILED:
-        revert = _maybe_revert(out, history)
-    elif out.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED):
+        revert = _maybe_revert(out, job, history)
+    elif active(out):
         if job is None or job.stop:
             out.status, out.status_description = DeploymentStatus.CANCELLED, Desc.STOPPED_JOB
         elif job.version != out.job_version:
             out.status, out.status_description = DeploymentStatus.CANCELLED, Desc.NEWER_JOB
         elif out.status == DeploymentStatus.RUNNING:
-            revert, mark_stable, promoted, look = _running(out, history, now, look)
+            revert, mark_stable, promoted, look = _running(out, job, history, now, look)
             notify = notify or promoted
     changed = out != dep
     if changed:
@@ -119,11 +121,11 @@ def step(
 
 
 def _running(
-    dep: Deployment, history: list[JobRecord], now: float, look: float | None
+    dep: Deployment, job: JobRecord, history: list[JobRecord], now: float, look: float | None
 ) -> tuple[int | None, bool, bool, float | None]:
     groups = dep.task_groups.values()
     if any(g.unhealthy_allocs > 0 for g in groups):
-        return _fail(dep, Desc.FAILED_ALLOCATIONS, history), False, False, None
+        return _fail(dep, Desc.FAILED_ALLOCATIONS, job, history), False, False, None
     promoted = False
     waiting = [g for g in groups if awaiting_promotion(g)]
     ready = [g for g in waiting if len(g.placed_canaries) >= g.desired_canaries and healthy_canaries(dep, g) >= g.desired_canaries]
@@ -131,7 +133,7 @@ def _running(
         for g in waiting:
             g.promoted = True
             if g.progress_deadline:
-                g.require_progress_by = now + g.progress_deadline / NS
+                g.require_progress_by = now + g.progress_deadline / SECOND
         promoted = True
     for g in groups:
         done = (g.desired_canaries == 0 or g.promoted) and g.healthy_allocs >= g.desired_total
@@ -140,7 +142,7 @@ def _running(
         if done or held or not g.require_progress_by:
             continue
         if now >= g.require_progress_by:
-            return _fail(dep, Desc.PROGRESS_DEADLINE, history), False, False, None
+            return _fail(dep, Desc.PROGRESS_DEADLINE, job, history), False, False, None
         look = g.require_progress_by if look is None else min(look, g.require_progress_by)
     if all((g.desired_canaries == 0 or g.promoted) and g.healthy_allocs >= g.desired_total for g in groups):
         dep.status, dep.status_description = DeploymentStatus.SUCCESSFUL, Desc.SUCCESSFUL

@@ -7,7 +7,8 @@
     agent.stop(drain=True) # kills every task first and revokes the heartbeat lease
 
 It is a controller on the shared runtime: an informer on `allocs/` indexed by node id
-feeds allocation ids to `reconcile`, which creates, updates or destroys AllocRunners.
+feeds allocation ids to `reconcile`, which asks `runner_action` (pure) whether to create,
+update or destroy an AllocRunner, or to leave it, and does that.
 Restart requests (`alloc_restarts/<id>`, written by the API) are consumed the same way.
 """
 
@@ -17,6 +18,7 @@ import logging
 import os
 import shutil
 import threading
+from enum import StrEnum
 from pathlib import Path
 
 from controllers.driver_runner import cgroups, fingerprint, handles, procfs
@@ -26,7 +28,7 @@ from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import AllocId, NodeId, is_valid_name
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
@@ -37,12 +39,29 @@ from reconciler.model.objects import (
     NodeStatus,
 )
 from reconciler.model.services import ServiceRegistration
-from reconciler.runtime import Controller, Requeue
+from reconciler.runtime import Controller, JobVersions, Requeue
 from reconciler.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-RESTARTS_KIND = "alloc_restarts"
+
+class RunnerAction(StrEnum):
+    CREATE = "create"  # start an AllocRunner (or re-attach to the tasks a previous agent left)
+    UPDATE = "update"  # hand the runner the allocation's new state (stop, in-place update)
+    DESTROY = "destroy"  # the allocation is gone or moved away: kill its tasks, drop its dir
+    IGNORE = "ignore"
+
+
+def runner_action(alloc: Allocation | None, *, node_id: str, has_runner: bool, started_here: bool) -> RunnerAction:
+    """What the node agent does for one allocation (pure). `started_here`: a previous
+    agent reported it, or its directory exists (so a stop has something to stop)."""
+    if alloc is None or alloc.node_id != node_id:
+        return RunnerAction.DESTROY if has_runner else RunnerAction.IGNORE
+    if has_runner:
+        return RunnerAction.UPDATE
+    if alloc.desired_status != DesiredStatus.RUN and not started_here:
+        return RunnerAction.IGNORE  # never started here: nothing to stop
+    return RunnerAction.CREATE
 
 
 class AllocWatcher(Controller):
@@ -56,7 +75,7 @@ class AllocWatcher(Controller):
         self.allocs = self.informer(self.keys.allocs, Allocation, name=f"driver-runner:{node_id[:8]}:allocs")
         self.allocs.add_index("node", lambda a: [a.node_id])
         self.allocs.add_handler(self._on_alloc)
-        self.restarts = self.informer(self.keys.kind(RESTARTS_KIND), AllocRestartRequest,
+        self.restarts = self.informer(self.keys.alloc_restarts, AllocRestartRequest,
                                       name=f"driver-runner:{node_id[:8]}:restarts")
         self.restarts.add_handler(self._on_restart)
         self.catalog = CatalogView(self.informer(self.keys.services, ServiceRegistration,
@@ -82,9 +101,9 @@ class AllocWatcher(Controller):
     def reconcile(self, key: str) -> Requeue | None:
         kind, _, ident = key.partition("/")
         if kind == "alloc":
-            return self.agent.reconcile_alloc(ident, self.allocs.get(self.keys.alloc(ident)))
+            return self.agent.reconcile_alloc(AllocId(ident), self.allocs.get(self.keys.alloc(ident)))
         if kind == "restart":
-            self.agent.handle_restart(ident, self.restarts.get(self.keys.kind(RESTARTS_KIND) + ident))
+            self.agent.handle_restart(ident, self.restarts.get(self.keys.alloc_restart(ident)))
         return None
 
 
@@ -94,7 +113,7 @@ class NodeAgent:
         advertise: str = "", network_interface: str = "", raw_exec_enabled: bool = False,
         enabled_drivers: tuple[str, ...] | None = None, meta: dict[str, str] | None = None,
         port_range: tuple[int, int] = (20000, 32000), heartbeat_ttl: int = 10, node_class: str = "",
-        http_addr: str = "",
+        http_addr: str = "", task_env: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -105,21 +124,22 @@ class NodeAgent:
         attrs = fingerprint.attributes(address)
         attrs.update(driver_attrs)
         self.node = Node(
-            id=load_node_id(self.data_dir), name=node_name, datacenter=datacenter, address=address,
+            id=NodeId(load_node_id(self.data_dir)), name=node_name, datacenter=datacenter, address=address,
             http_addr=http_addr, status=NodeStatus.READY, resources=fingerprint.resources(), drivers=health,
             attributes=attrs, meta=dict(meta or {}), min_dynamic_port=port_range[0], max_dynamic_port=port_range[1],
             node_class=node_class,
         )
         self.heartbeat = Heartbeat(store, self.node, ttl=heartbeat_ttl)
         self.writer = StatusWriter(store)
-        self.deps = RunnerDeps(data_dir=self.data_dir, node=self.node, drivers=self.drivers, on_change=self.writer.mark)
+        self.deps = RunnerDeps(data_dir=self.data_dir, node=self.node, drivers=self.drivers, on_change=self.writer.mark,
+                               task_env=task_env)
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)
         self.deps.catalog = self.watcher.catalog
-        self._jobs: dict[tuple[str, str, int], JobRecord] = {}
+        self._versions = JobVersions(store)
         self._destroying: list[threading.Thread] = []
-        self._previous: dict[str, AllocStatus] = {}
+        self._previous: dict[AllocId, AllocStatus] = {}
 
     @property
     def node_id(self) -> str:
@@ -155,33 +175,28 @@ class NodeAgent:
 
     # reconcile ---------------------------------------------------------------------------
     def _job(self, alloc: Allocation) -> JobRecord | None:
-        k = (alloc.namespace, alloc.job_id, alloc.job_version)
-        rec = self._jobs.get(k)
-        if rec is None:
-            got = self.store.get(self.store.keys.job_version(*k), JobRecord)
-            if got is None:
-                return None
-            rec = self._jobs[k] = got.value
-        return rec
+        return self._versions.get(alloc.namespace, alloc.job_id, alloc.job_version)
 
-    def reconcile_alloc(self, alloc_id: str, alloc: Allocation | None) -> Requeue | None:
+    def reconcile_alloc(self, alloc_id: AllocId, alloc: Allocation | None) -> Requeue | None:
         with self._lock:
             runner = self.runners.get(alloc_id)
-        if alloc is None or alloc.node_id != self.node.id:
-            if runner is not None:
-                with self._lock:
-                    self.runners.pop(alloc_id, None)
-                t = threading.Thread(target=self._destroy, args=(runner,), name=f"destroy:{alloc_id[:8]}", daemon=True)
-                self._destroying.append(t)
-                t.start()
+            restored = self._previous.get(alloc_id)
+        action = runner_action(
+            alloc, node_id=self.node.id, has_runner=runner is not None,
+            started_here=restored is not None or AllocDir(self.data_dir, alloc_id).root.exists(),
+        )
+        if action == RunnerAction.DESTROY and runner is not None:
+            with self._lock:
+                self.runners.pop(alloc_id, None)
+            t = threading.Thread(target=self._destroy, args=(runner,), name=f"destroy:{alloc_id[:8]}", daemon=True)
+            self._destroying.append(t)
+            t.start()
             return None
-        if runner is not None:
+        if action == RunnerAction.UPDATE and runner is not None and alloc is not None:
             runner.update(alloc)
             return None
-        with self._lock:
-            restored = self._previous.get(alloc_id)
-        if alloc.desired_status != DesiredStatus.RUN and restored is None and not AllocDir(self.data_dir, alloc_id).root.exists():
-            return None  # never started here: nothing to stop
+        if action != RunnerAction.CREATE or alloc is None:
+            return None
         rec = self._job(alloc)
         if rec is None:
             log.warning("alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version)
@@ -244,7 +259,7 @@ class NodeAgent:
             # not ours (another node's allocation), or gone
             return
         runner.restart(req.task)
-        self.store.delete(self.store.keys.kind(RESTARTS_KIND) + alloc_id)
+        self.store.delete(self.store.keys.alloc_restart(alloc_id))
 
     # introspection (tests, CLI exec) -----------------------------------------------------
     def runner(self, alloc_id: str) -> AllocRunner | None:

@@ -19,18 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controllers.driver_runner import handles, status, taskenv
+from controllers.driver_runner import handles, status
 from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
+from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
 
 log = logging.getLogger(__name__)
-
-INHERITED_FOR_ISOLATED = ("PATH", "LANG", "LC_ALL", "TZ")
-
 
 @dataclass
 class RunnerDeps:
@@ -41,6 +39,7 @@ class RunnerDeps:
     drivers: dict[str, TaskDriver]
     on_change: Callable[[AllocRunner], None]
     catalog: CatalogView | None = None  # None: no catalog to leave first (tests of the driver alone)
+    task_env: tuple[str, ...] = ()  # agent variables the operator lets tasks inherit (--task-env)
 
 
 class AllocRunner:
@@ -87,9 +86,7 @@ class AllocRunner:
             recovered = handles.recover(self.dir.state, task.name)
             driver = self.deps.drivers.get(task.driver)
             inputs = taskenv.EnvInputs(self.alloc, self.job, group, task, self.deps.node, self.dir)
-            base = dict(os.environ) if task.driver != "exec" else {
-                k: os.environ[k] for k in INHERITED_FOR_ISOLATED if k in os.environ}
-            env = taskenv.build_env(inputs, base=base)
+            env = taskenv.build_env(inputs, base=taskenv.inherited_env(os.environ, self.deps.task_env))
             config = taskenv.interpolate(task.config, env, taskenv.node_values(self.deps.node))
             self.tasks[task.name] = TaskRunner(
                 host=self, alloc_id=self.id, alloc_dir=self.dir, task=task, config=config, env=env,

@@ -4,8 +4,11 @@
 for network errors and 5xx answers), checks `options.checksum` (`sha256:<hex>`,
 `md5:<hex>`, also sha1/sha512), unpacks archives (zip, tar, tar.gz/tgz, tar.bz2, tar.xz)
 unless `archive = false`, and writes only inside the allocation directory: a destination
-or an archive member that would escape is refused. Errors carry the message the task event
-shows.
+or an archive member that would escape is refused, as is any write into the agent's
+`.state/`. Archives are checked member by member before anything is written: links and
+special files are refused, and downloads and unpacked sizes are capped (review finding M6).
+A relative `file` source must lie inside the allocation directory. Errors carry the message
+the task event shows, with credentials and query strings removed from URLs (review L6).
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
-from reconciler.model.alloc_dir import PathEscapeError, inside
+from reconciler.model.alloc_dir import PathEscapeError, inside, inside_task_area
 from reconciler.model.job import Artifact
 
 ARCHIVES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip")
+MAX_DOWNLOAD = 1 << 30  # bytes of one artifact as fetched
+MAX_UNPACKED = 4 << 30  # bytes of an archive's members together
+MAX_MEMBERS = 100_000
 HASHES = {"sha256": hashlib.sha256, "md5": hashlib.md5, "sha1": hashlib.sha1, "sha512": hashlib.sha512}
 
 
@@ -42,13 +49,29 @@ def archive_kind(name: str) -> str:
     return ""
 
 
+def shown(url: str) -> str:
+    """`url` as events may show it: no user:password, no query (signed URLs carry secrets)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _copy_capped(src: BinaryIO, out: BinaryIO, what: str) -> None:
+    total = 0
+    for chunk in iter(lambda: src.read(1 << 20), b""):
+        total += len(chunk)
+        if total > MAX_DOWNLOAD:
+            raise ArtifactError(f"artifact {what} is larger than {MAX_DOWNLOAD} bytes")
+        out.write(chunk)
+
+
 def _download(url: str, headers: dict[str, str], dest: Path, *, attempts: int, backoff: float) -> None:
     last = ""
     for i in range(attempts):
         try:
             req = urllib.request.Request(url, headers=headers)
             with urllib.request.urlopen(req, timeout=30) as resp, open(dest, "wb") as out:
-                shutil.copyfileobj(resp, out)
+                _copy_capped(resp, out, shown(url))
             return
         except urllib.error.HTTPError as exc:
             last = f"bad response code: {exc.code}"
@@ -58,7 +81,7 @@ def _download(url: str, headers: dict[str, str], dest: Path, *, attempts: int, b
             last = str(getattr(exc, "reason", exc))
         if i + 1 < attempts:
             time.sleep(backoff * (2**i))
-    raise ArtifactError(f"failed to download artifact {url!r}: {last}")
+    raise ArtifactError(f"failed to download artifact {shown(url)!r}: {last}")
 
 
 def _verify(path: Path, checksum: str) -> None:
@@ -74,19 +97,37 @@ def _verify(path: Path, checksum: str) -> None:
         raise ArtifactError(f"checksum mismatch: expected {algo}:{want} got {algo}:{got}")
 
 
+def _check_members(entries: list[tuple[str, int, bool]], dest: Path) -> None:
+    """(name, size, is a regular file or directory) of every member, checked before any is
+    written: `tarfile`'s own filter has had bypasses (CVE-2025-4517 and others), so links
+    and special files are refused outright rather than validated."""
+    if len(entries) > MAX_MEMBERS:
+        raise ArtifactError(f"archive has {len(entries)} members; the limit is {MAX_MEMBERS}")
+    total = 0
+    for name, size, plain in entries:
+        if not plain:
+            raise ArtifactError(f"archive member refused: {name!r} is a link or a special file")
+        inside(dest, name)
+        total += size
+        if total > MAX_UNPACKED:
+            raise ArtifactError(f"archive unpacks to more than {MAX_UNPACKED} bytes")
+
+
 def _unpack(archive: Path, kind: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     try:
         if kind == ".zip":
             with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    inside(dest, name)
+                infos = zf.infolist()
+                # a zip's unix mode can mark a member as a symlink; extractall would write it as a file
+                _check_members([(i.filename, i.file_size, (i.external_attr >> 16) & 0o170000 != 0o120000)
+                                for i in infos], dest)
                 zf.extractall(dest)
             return
         with tarfile.open(archive, "r:*") as tf:
-            for m in tf.getmembers():
-                inside(dest, m.name)
-            tf.extractall(dest, filter="data")
+            members = tf.getmembers()
+            _check_members([(m.name, m.size, m.isfile() or m.isdir()) for m in members], dest)
+            tf.extractall(dest, members=members, filter="data")
     except PathEscapeError as exc:
         raise ArtifactError(f"archive member refused: {exc}") from None
     except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
@@ -98,9 +139,9 @@ def fetch(art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3,
     task_rel = os.path.relpath(task_dir, alloc_root)
     dest_rel = art.destination or "local/"
     try:
-        dest = inside(alloc_root, os.path.join(task_rel, dest_rel))
-    except PathEscapeError:
-        raise ArtifactError(f"artifact destination {dest_rel!r} escapes the allocation directory") from None
+        dest = inside_task_area(alloc_root, os.path.join(task_rel, dest_rel))
+    except PathEscapeError as exc:
+        raise ArtifactError(f"artifact destination {dest_rel!r} escapes the allocation directory: {exc}") from None
     parsed = urllib.parse.urlsplit(art.source)
     query = dict(urllib.parse.parse_qsl(parsed.query))
     options = {**query, **art.options}
@@ -114,14 +155,17 @@ def fetch(art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3,
                 {k: v for k, v in query.items() if k not in ("checksum", "archive")})))
             _download(clean, art.headers, got, attempts=attempts, backoff=backoff)
         elif parsed.scheme in ("file", ""):
-            src = Path(urllib.parse.unquote(parsed.path))
-            if not src.is_absolute():
-                src = task_dir / src
+            raw = urllib.parse.unquote(parsed.path)
+            try:
+                src = Path(raw) if os.path.isabs(raw) else inside_task_area(alloc_root, os.path.join(task_rel, raw))
+            except PathEscapeError as exc:
+                raise ArtifactError(f"artifact source {raw!r} is outside the allocation directory: {exc}") from None
             if not src.is_file():
-                raise ArtifactError(f"failed to download artifact {art.source!r}: no such file {src}")
-            shutil.copyfile(src, got)
+                raise ArtifactError(f"failed to download artifact {shown(art.source)!r}: no such file {src}")
+            with open(src, "rb") as fin, open(got, "wb") as fout:
+                _copy_capped(fin, fout, str(src))
         else:
-            raise ArtifactError(f"unsupported artifact source scheme {parsed.scheme!r} in {art.source!r}")
+            raise ArtifactError(f"unsupported artifact source scheme {parsed.scheme!r} in {shown(art.source)!r}")
         if checksum:
             _verify(got, checksum)
         kind = archive_kind(name) if archive else ""

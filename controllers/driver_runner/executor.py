@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import _signal
 import _thread
+import errno
 import marshal
 import os
 import sys
@@ -31,7 +32,9 @@ class LogRotator:
     deleting the oldest beyond `max_files`. Numbering continues after restarts."""
 
     def __init__(self, logs_dir: str, task: str, log_type: str, max_files: int, max_size: int) -> None:
-        self.dir = logs_dir
+        # every later open, list and unlink is relative to this descriptor: a task that swaps
+        # the logs directory for a symlink afterwards cannot redirect them (review M5)
+        self.dir_fd = os.open(logs_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         self.prefix = f"{task}.{log_type}."
         self.max_files = max(1, max_files)
         self.max_size = max(1, max_size)
@@ -42,14 +45,25 @@ class LogRotator:
     def _indexes(self) -> list[int]:
         out = []
         n = len(self.prefix)
-        for name in os.listdir(self.dir):
+        for name in os.listdir(self.dir_fd):
             if name.startswith(self.prefix) and name[n:].isdigit():
                 out.append(int(name[n:]))
         return sorted(out)
 
     def _open(self) -> None:
-        path = os.path.join(self.dir, f"{self.prefix}{self.index}")
-        self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - long-lived
+        """Never through a symlink: a task that plants `web.stdout.7 -> /etc/x` must not turn
+        its output into an append to that file (review M5; Nomad CVE-2022-24683's class).
+        Logs are 0640, readable by the agent's group, not by every local user (review L5)."""
+        name = f"{self.prefix}{self.index}"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        try:
+            fd = os.open(name, flags, 0o640, dir_fd=self.dir_fd)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            os.unlink(name, dir_fd=self.dir_fd)  # unlink removes the link itself
+            fd = os.open(name, flags | os.O_EXCL, 0o640, dir_fd=self.dir_fd)
+        self.fh = open(fd, "ab", buffering=0)  # noqa: SIM115 - long-lived
         self.size = self.fh.tell()
 
     def write(self, data: bytes) -> None:
@@ -68,12 +82,13 @@ class LogRotator:
         self._open()
         for old in self._indexes()[: -self.max_files]:
             try:  # noqa: SIM105 - contextlib would cost start-up time
-                os.unlink(os.path.join(self.dir, f"{self.prefix}{old}"))
+                os.unlink(f"{self.prefix}{old}", dir_fd=self.dir_fd)
             except FileNotFoundError:
                 pass
 
     def close(self) -> None:
         self.fh.close()
+        os.close(self.dir_fd)
 
 
 def _pump(fd: int, rotator: LogRotator | None, done: _thread.LockType) -> None:

@@ -1,7 +1,8 @@
 """Starting a task through the executor, and finding it again after an agent restart.
 
 Files kept in the allocation's private `.state/` directory, per task:
-- `<task>.spec`        what the executor runs (argv, env, cwd, log settings; marshal)
+- `<task>.spec`        what the executor runs (argv, env, cwd, log settings): the launch
+                       spec, a contract with the API kept in reconciler/model/alloc_dir.py
 - `<task>.handle.json` `{pid, start, executor_pid, executor_start}` written at launch
 - `<task>.exit.json`   `{exit_code, signal, time}` written by the executor when the task ends
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import marshal
 import os
 import select
 import signal
@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from controllers.driver_runner import executor_pool, procfs
+from reconciler.model.alloc_dir import launch_spec_file, read_launch_spec, write_launch_spec
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,7 @@ class LaunchSpec:
 
 
 def _paths(state_dir: Path, task: str) -> tuple[Path, Path, Path]:
-    return state_dir / f"{task}.spec", state_dir / f"{task}.handle.json", state_dir / f"{task}.exit.json"
-
-
-def read_spec(path: Path) -> dict[str, Any]:
-    """The launch spec the executor was started with ({} if missing or unreadable)."""
-    try:
-        with open(path, "rb") as fh:
-            data = marshal.load(fh)
-        return data if isinstance(data, dict) else {}
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}
+    return launch_spec_file(state_dir, task), state_dir / f"{task}.handle.json", state_dir / f"{task}.exit.json"
 
 
 def _read_json(path: Path) -> dict[str, object] | None:
@@ -187,9 +177,7 @@ def launch(state_dir: Path, spec: LaunchSpec, *, ready_timeout: float = 30.0) ->
     }
     popen = standby.popen
     try:
-        fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            marshal.dump(body, fh)
+        write_launch_spec(spec_path, body)
         standby.give(str(spec_path))
         raw = b""
         deadline = time.monotonic() + ready_timeout
@@ -240,7 +228,7 @@ def recover(state_dir: Path, task: str) -> Recovered | None:
     info = _read_json(handle_path)
     if info is None:
         return None
-    spec = read_spec(spec_path)
+    spec = read_launch_spec(spec_path)
     raw_dirs = spec.get("cgroup_dirs") or []
     cg_dirs = [str(d) for d in raw_dirs] if isinstance(raw_dirs, list) else []
     pid, start = int(info["pid"]), int(info["start"])  # type: ignore[call-overload]

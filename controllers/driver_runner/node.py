@@ -1,19 +1,19 @@
-"""Node registration and liveness: the node record (written once at start and on changes)
-and the heartbeat key bound to a lease that the agent refreshes every TTL/3. If the agent
-dies, the lease expires and the heartbeat key vanishes: that is how the cluster learns.
-A lost lease (etcd restarted, long pause) is replaced by a new one."""
+"""Node registration and liveness: the node record (written at start and on re-registering)
+and the heartbeat key bound to a `KeptLease` (refreshed every TTL/3). If the agent dies, the
+lease expires and the heartbeat key vanishes: that is how the cluster learns. A lost lease
+(etcd restarted, long pause) is replaced by a new one."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from reconciler.model.ids import is_valid_name, new_id
 from reconciler.model.objects import Node, NodeHeartbeat
-from reconciler.store import Store, StoreError
-from reconciler.store.client import Lease
+from reconciler.store import KeptLease, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -34,54 +34,73 @@ def load_node_id(data_dir: Path) -> str:
 
 
 class Heartbeat:
+    """The node record and the heartbeat key bound to a `KeptLease`.
+
+    `register()` writes both (the node record with a compare: the API's drain and
+    eligibility and the liveness controller write it too), `start()` keeps the lease alive.
+    A lost lease is replaced by re-registering, retried until it works or `stop()`."""
+
     def __init__(self, store: Store, node: Node, *, ttl: int = 10) -> None:
         self.store = store
         self.node = node
         self.ttl = max(2, ttl)
-        self.lease: Lease | None = None
+        self.lease: KeptLease | None = None
+        self._lock = threading.Lock()
+        self._started = False
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def register(self) -> None:
-        self.node.modify_time = time.time()
-        if not self.node.create_time:
-            prev = self.store.get(self.store.keys.node(self.node.id), Node)
-            self.node.create_time = prev.value.create_time if prev else self.node.modify_time
-            if prev is not None:
-                # keep what operators set (eligibility, drain) across agent restarts
-                self.node.eligibility = prev.value.eligibility
-                self.node.drain = prev.value.drain
-        self.store.put(self.store.keys.node(self.node.id), self.node)
+        now = time.time()
+        written = self.store.update(self.store.keys.node(self.node.id), Node, lambda prev: self._record(prev, now))
+        assert written is not None  # _record always returns a record
+        # the agent's own copy (shared with its task runners) follows what was stored
+        for f in ("create_time", "modify_time", "eligibility", "drain"):
+            setattr(self.node, f, getattr(written.value, f))
         self._beat()
 
+    def _record(self, prev: Node | None, now: float) -> Node:
+        """The node record to store: what this agent fingerprinted, with what operators set
+        (eligibility, drain) and the first registration time kept from the stored record."""
+        if prev is None:
+            return replace(self.node, create_time=self.node.create_time or now, modify_time=now)
+        return replace(self.node, create_time=prev.create_time or now, modify_time=now,
+                       eligibility=prev.eligibility, drain=prev.drain)
+
     def _beat(self) -> None:
-        if self.lease is None:
-            self.lease = self.store.lease(self.ttl)
+        with self._lock:
+            if self._stop.is_set():
+                return
+            if self.lease is None or self.lease.lost.is_set():
+                self.lease = KeptLease.grant(self.store, self.ttl, name=f"heartbeat:{self.node.id[:8]}")
+                if self._started:
+                    self.lease.start(on_lost=self._lease_lost)
+            lease = self.lease
         self.store.put(self.store.keys.heartbeat(self.node.id),
-                       NodeHeartbeat(node_id=self.node.id, time=time.time(), ttl=self.ttl), lease=self.lease.id)
+                       NodeHeartbeat(node_id=self.node.id, time=time.time(), ttl=self.ttl), lease=lease.id)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat:{self.node.id[:8]}", daemon=True)
-        self._thread.start()
+        with self._lock:
+            self._started = True
+            if self.lease is not None:
+                self.lease.start(on_lost=self._lease_lost)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
+    def _lease_lost(self) -> None:
+        """Runs on the lost lease's thread: register again (a new lease, the heartbeat key,
+        the node marked ready) until it works or the agent stops."""
+        log.warning("node=%s heartbeat lease lost; re-registering", self.node.id)
+        while not self._stop.is_set():
             try:
-                assert self.lease is not None
-                self.lease.refresh()
-                if not self.lease.alive():
-                    raise StoreError("lease expired")
-            except (StoreError, AssertionError) as exc:
-                log.warning("node=%s heartbeat lease lost (%s); re-registering", self.node.id, exc)
-                self.lease = None
-                try:
-                    self.register()
-                except StoreError as exc2:
-                    log.warning("node=%s re-register failed: %s", self.node.id, exc2)
+                self.register()
+                return
+            except StoreError as exc:
+                log.warning("node=%s re-register failed: %s", self.node.id, exc)
+                self._stop.wait(min(1.0, self.ttl / 3))
 
     def stop(self, *, revoke: bool = False) -> None:
+        """Stop refreshing; without `revoke` the heartbeat expires after the TTL, as if the
+        agent had died (what an agent restart relies on)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        if revoke and self.lease is not None:
-            self.lease.revoke()
+        with self._lock:
+            lease = self.lease
+        if lease is not None:
+            lease.stop(revoke=revoke)

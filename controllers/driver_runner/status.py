@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from reconciler.model.objects import ClientStatus, TaskEvent, TaskState
+from reconciler.model.objects import ClientStatus, TaskEvent, TaskRunState, TaskState
 
 # Nomad's task event types
 RECEIVED = "Received"
@@ -39,17 +39,17 @@ def event(kind: str, message: str = "", *, exit_code: int | None = None, sig: in
                      exit_code=exit_code, signal=sig, details=details or {})
 
 
-def client_status(states: dict[str, TaskState]) -> str:
+def client_status(states: dict[str, TaskState]) -> ClientStatus:
     """pending until every task started; running while any runs; once all are dead, failed if
     any failed, else complete."""
     if not states:
         return ClientStatus.PENDING
     vals = list(states.values())
-    if all(s.state == "dead" for s in vals):
+    if all(s.state == TaskRunState.DEAD for s in vals):
         return ClientStatus.FAILED if any(s.failed for s in vals) else ClientStatus.COMPLETE
     if any(s.failed for s in vals):
         return ClientStatus.FAILED
-    if any(s.state == "running" for s in vals):
+    if any(s.state == TaskRunState.RUNNING for s in vals):
         return ClientStatus.RUNNING
     return ClientStatus.PENDING
 

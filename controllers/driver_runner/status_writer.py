@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 class Snapshotter(Protocol):
-    id: str
+    @property
+    def id(self) -> str: ...
 
     def snapshot(self) -> AllocStatus: ...
 

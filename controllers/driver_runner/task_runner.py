@@ -23,7 +23,7 @@ from controllers.driver_runner.drivers import DriverError, TaskContext, TaskDriv
 from controllers.driver_runner.handles import ExitResult, ProcessHandle, Recovered
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, RestartPolicy, Task
-from reconciler.model.objects import TaskEvent, TaskState
+from reconciler.model.objects import TaskEvent, TaskRunState, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ TEMPLATE_POLL = 1.0  # seconds between checks of templates with a `source` file
 
 def _count_restart(ts: TaskState) -> None:
     ts.restarts += 1
-    ts.state = "pending"
+    ts.state = TaskRunState.PENDING
 
 
 class TaskHost(Protocol):
@@ -123,7 +123,7 @@ class TaskRunner:
 
     def _dead(self, *, failed: bool) -> None:
         def fn(ts: TaskState) -> None:
-            ts.state = "dead"
+            ts.state = TaskRunState.DEAD
             ts.failed = ts.failed or failed
             ts.finished_at = time.time()
             ts.pid = 0
@@ -162,7 +162,7 @@ class TaskRunner:
                 self.host.task_finished(self.name)
 
     def _run(self) -> None:
-        if self.restored is not None and self.restored.state == "dead":
+        if self.restored is not None and self.restored.state == TaskRunState.DEAD:
             return
         result: ExitResult | None = None
         if self.recovered is not None and self.recovered.handle is not None:
@@ -172,7 +172,7 @@ class TaskRunner:
             log.info("alloc=%s task=%s re-attached pid=%d", self.alloc_id, self.name, pid)
 
             def adopt(ts: TaskState) -> None:
-                ts.state, ts.pid = "running", pid
+                ts.state, ts.pid = TaskRunState.RUNNING, pid
 
             self._set(adopt)
         elif self.recovered is not None and self.recovered.missed_exit is not None:
@@ -291,7 +291,7 @@ class TaskRunner:
         pid = handle.pid
 
         def started(ts: TaskState) -> None:
-            ts.state, ts.pid, ts.started_at, ts.finished_at = "running", pid, time.time(), 0.0
+            ts.state, ts.pid, ts.started_at, ts.finished_at = TaskRunState.RUNNING, pid, time.time(), 0.0
 
         self._emit(status.event(status.STARTED, "Task started by client", details={"pid": str(pid)}), started)
         return handle, None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from reconciler.model.alloc_status import client_terminal
+from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -21,10 +23,10 @@ from reconciler.model.objects import (
     EvalStatus,
     Evaluation,
     Node,
+    NodeStatus,
 )
 
 _FINISHED_EVAL = (EvalStatus.COMPLETE, EvalStatus.FAILED, EvalStatus.CANCELED)
-_CLIENT_DONE = (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
 
 
 def evals_to_collect(evals: Iterable[Evaluation], *, now: float, after: float) -> list[Evaluation]:
@@ -42,7 +44,7 @@ def evals_to_collect(evals: Iterable[Evaluation], *, now: float, after: float) -
 
 
 def allocs_to_collect(
-    allocs: Iterable[Allocation], statuses: Mapping[str, AllocStatus], nodes: Mapping[str, Node], *,
+    allocs: Iterable[Allocation], statuses: Mapping[AllocId, AllocStatus], nodes: Mapping[NodeId, Node], *,
     now: float, after: float,
 ) -> list[Allocation]:
     out = []
@@ -56,11 +58,7 @@ def allocs_to_collect(
                 out.append(a)
             continue
         node = nodes.get(a.node_id)
-        done = (
-            a.client_status in _CLIENT_DONE
-            or (st is not None and st.client_status in _CLIENT_DONE)
-            or node is None or node.status == "down"
-        )
+        done = client_terminal(a, statuses) or node is None or node.status == NodeStatus.DOWN
         if done:
             out.append(a)
     return out

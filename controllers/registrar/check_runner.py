@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from controllers.registrar.check_state import CheckCounter, advance, initial
+from reconciler.model.services import CheckState
 
 log = logging.getLogger(__name__)
 
 
 class Probe(Protocol):
-    def run(self) -> tuple[str, str]: ...
+    def run(self) -> tuple[CheckState, str]: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class CheckSpec:
     success_before_passing: int = 0
     failures_before_critical: int = 0
     initial_status: str = ""
-    on_change: Callable[[str, str], None] = field(default=lambda status, output: None, compare=False)
+    on_change: Callable[[CheckState, str], None] = field(default=lambda status, output: None, compare=False)
 
 
 @dataclass
@@ -122,7 +123,7 @@ class CheckRunner:
         try:
             result, output = spec.probe.run()
         except Exception as exc:  # noqa: BLE001 - a broken probe is a critical check, not a dead runner
-            result, output = "critical", f"probe error: {type(exc).__name__}: {exc}"
+            result, output = CheckState.CRITICAL, f"probe error: {type(exc).__name__}: {exc}"
         with self._cond:
             entry = self._entries.get(key)
             if entry is None or entry.generation != gen or self._stopped:
@@ -136,7 +137,7 @@ class CheckRunner:
         if changed:
             self._report(key, spec, status, output)
 
-    def _report(self, key: str, spec: CheckSpec, status: str, output: str) -> None:
+    def _report(self, key: str, spec: CheckSpec, status: CheckState, output: str) -> None:
         try:
             spec.on_change(status, output)
         except Exception:  # noqa: BLE001 - a failed write is logged; the next change writes again

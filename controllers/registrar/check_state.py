@@ -15,17 +15,18 @@ from reconciler.model.services import CheckState
 
 @dataclass(frozen=True)
 class CheckCounter:
-    status: str = CheckState.CRITICAL
+    status: CheckState = CheckState.CRITICAL
     successes: int = 0
     failures: int = 0
 
 
 def initial(initial_status: str) -> CheckCounter:
-    status = initial_status if initial_status in (CheckState.PASSING, CheckState.WARNING) else CheckState.CRITICAL
-    return CheckCounter(status=status)
+    if initial_status in (CheckState.PASSING, CheckState.WARNING):
+        return CheckCounter(status=CheckState(initial_status))
+    return CheckCounter()
 
 
-def advance(state: CheckCounter, result: str, success_before_passing: int, failures_before_critical: int) -> CheckCounter:
+def advance(state: CheckCounter, result: CheckState, success_before_passing: int, failures_before_critical: int) -> CheckCounter:
     """The state after one probe `result` (passing | warning | critical)."""
     if result == CheckState.PASSING:
         successes = state.successes + 1
@@ -36,7 +37,7 @@ def advance(state: CheckCounter, result: str, success_before_passing: int, failu
     return CheckCounter(status=status, successes=0, failures=failures)
 
 
-def classify_http(code: int) -> str:
+def classify_http(code: int) -> CheckState:
     """Consul's rule: 2xx passing, 429 Too Many Requests warning, anything else critical."""
     if 200 <= code < 300:
         return CheckState.PASSING
@@ -45,6 +46,6 @@ def classify_http(code: int) -> str:
     return CheckState.CRITICAL
 
 
-def classify_exit(code: int) -> str:
+def classify_exit(code: int) -> CheckState:
     """Script checks: exit 0 passing, 1 warning, anything else (or a timeout) critical."""
     return CheckState.PASSING if code == 0 else CheckState.WARNING if code == 1 else CheckState.CRITICAL

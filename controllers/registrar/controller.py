@@ -3,7 +3,7 @@
 It watches the allocations placed on its node and their observed status; `reconcile(alloc)`
 computes the registrations that should exist (pure `desired_registrations`), puts the
 missing or changed ones bound to the registrar's lease, deletes the rest, and keeps the
-check runner's set of checks in step. The lease is kept alive by a small thread: when the
+check runner's set of checks in step. The entries are bound to one `KeptLease`: when the
 node agent dies, every entry of the node disappears with it, and a lost lease (etcd
 restarted, a long pause) is replaced and everything re-registered.
 """
@@ -17,7 +17,6 @@ from pathlib import Path
 from controllers.registrar.check_runner import CheckRunner, CheckSpec, Probe
 from controllers.registrar.desired import (
     desired_registrations,
-    interpolate,
     runtime_env,
     same_registration,
     should_register,
@@ -25,11 +24,11 @@ from controllers.registrar.desired import (
 from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
-from reconciler.model.objects import Allocation, AllocStatus, JobRecord, Node
-from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
-from reconciler.runtime import Controller, Requeue
-from reconciler.store import Store, StoreError
-from reconciler.store.client import Lease
+from reconciler.model.objects import Allocation, AllocStatus, Node
+from reconciler.model.services import CheckState, CheckStatus, RegisteredCheck, ServiceRegistration
+from reconciler.model.taskenv import interpolate_str, node_values
+from reconciler.runtime import Controller, JobVersions, Requeue
+from reconciler.store import KeptLease, Store
 
 
 class Registrar(Controller):
@@ -53,15 +52,14 @@ class Registrar(Controller):
         self.services.add_index("alloc", lambda s: [s.alloc_id])
         self.services.add_handler(self._on_service)
         self.runner: CheckRunner | None = None
-        self._lease: Lease | None = None
+        self._lease: KeptLease | None = None
         self._lease_lock = threading.Lock()
-        self._lease_thread: threading.Thread | None = None
-        self._lease_stop = threading.Event()
+        self._stopping = threading.Event()  # no new lease once set
         # what this process wrote: key -> (registration, lease id); an entry written under a
         # lost lease (or by an earlier process) is written again
         self._written: dict[str, tuple[ServiceRegistration, int]] = {}
         self._checks_of: dict[str, set[str]] = {}  # alloc id -> check keys running
-        self._jobs: dict[tuple[str, str, int], Job] = {}
+        self._versions = JobVersions(store)
 
     # event handlers ----------------------------------------------------------------------
     def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
@@ -84,11 +82,8 @@ class Registrar(Controller):
     # lifecycle ---------------------------------------------------------------------------
     def on_start(self) -> None:
         self.runner = CheckRunner(workers=self.check_workers, name=f"checks-{self.node.id[:8]}")
-        self._lease_stop.clear()
+        self._stopping.clear()
         self._ensure_lease()
-        self._lease_thread = threading.Thread(target=self._keepalive, name=f"registrar-lease-{self.node.id[:8]}",
-                                              daemon=True)
-        self._lease_thread.start()
         ours = {a.id for a in self.allocs.by_index("node", self.node.id)}
         ours |= {s.alloc_id for s in self.services.list() if s.node_id == self.node.id and not s.source}
         for alloc_id in ours:
@@ -96,55 +91,38 @@ class Registrar(Controller):
 
     def on_stop(self) -> None:
         """Deregister everything: a stopped registrar's entries must not outlive it."""
-        self._lease_stop.set()
-        if self._lease_thread is not None:
-            self._lease_thread.join(5)
+        self._stopping.set()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
         with self._lease_lock:
             lease, self._lease = self._lease, None
         if lease is not None:
-            lease.revoke()
+            lease.stop(revoke=True)
         self._written.clear()
         self._checks_of.clear()
 
-    def _ensure_lease(self) -> Lease:
+    def _ensure_lease(self) -> KeptLease:
+        """The lease the entries are bound to; a new one if there is none or it was lost."""
         with self._lease_lock:
-            if self._lease is None:
-                self._lease = self.store.lease(self.lease_ttl)
+            if self._lease is None or self._lease.lost.is_set():
+                self._lease = KeptLease.grant(self.store, self.lease_ttl, name=f"registrar:{self.node.id[:8]}")
+                self._lease.start(on_lost=self._lease_lost)
             return self._lease
 
-    def _keepalive(self) -> None:
-        while not self._lease_stop.wait(self.lease_ttl / 3):
-            lease = self._lease
-            if lease is None:
-                continue
-            try:
-                lease.refresh()
-            except StoreError as exc:
-                self.log.warning("node=%s registrar lease lost (%s); re-registering", self.node.id, exc)
-                with self._lease_lock:
-                    self._lease = None
-                try:
-                    self._ensure_lease()
-                except StoreError:
-                    continue
-                for a in self.allocs.by_index("node", self.node.id):
-                    self.enqueue(a.id)
-                if self.runner is not None:
-                    self.runner.reannounce()
+    def _lease_lost(self) -> None:
+        """Everything written under the lost lease is gone: write it all again (under a new
+        lease, granted on first use)."""
+        self.log.warning("node=%s registrar lease lost; re-registering", self.node.id)
+        for a in self.allocs.by_index("node", self.node.id):
+            self.enqueue(a.id)
+        if self.runner is not None:
+            self.runner.reannounce()
 
     # reconcile ---------------------------------------------------------------------------
     def _job(self, alloc: Allocation) -> Job | None:
-        k = (alloc.namespace, alloc.job_id, alloc.job_version)
-        job = self._jobs.get(k)
-        if job is None:
-            got = self.store.get(self.keys.job_version(*k), JobRecord)
-            if got is None:
-                return None
-            job = self._jobs[k] = got.value.job
-        return job
+        rec = self._versions.get(alloc.namespace, alloc.job_id, alloc.job_version)
+        return rec.job if rec is not None else None
 
     def reconcile(self, key: str) -> Requeue | None:
         alloc_id = key
@@ -219,18 +197,17 @@ class Registrar(Controller):
             port = next((p.value for p in alloc.ports if p.label == c.port), int(c.port) if c.port.isdigit() else port)
         task = c.task or reg.task
         group = job.group(alloc.task_group)
-        env: dict[str, str] = runtime_env(alloc, job, group, task, self.node) if group is not None else {}
+        ad = AllocDir(self.data_dir, alloc.id) if self.data_dir is not None else None
+        env = runtime_env(alloc, job, group, task, self.node, ad) if group is not None else {}
+        extra = node_values(self.node)
+
+        def interpolate(text: str, env: dict[str, str]) -> str:
+            return interpolate_str(text, env, extra)
+
         if c.type == "tcp":
             probe = TcpProbe(reg.address, port, timeout)
         elif c.type == "script":
-            cwd = None
-            t = next((t for t in group.tasks if t.name == task), None) if group is not None else None
-            if t is not None:
-                env.update({k: interpolate(v, env) for k, v in t.env.items()})
-            if self.data_dir is not None and task:
-                ad = AllocDir(self.data_dir, alloc.id)
-                cwd = ad.task_dir(task)
-                env.update(NOMAD_ALLOC_DIR=str(ad.shared), NOMAD_TASK_DIR=str(ad.local_dir(task)))
+            cwd = ad.task_dir(task) if ad is not None and task else None
             probe = ScriptProbe(interpolate(c.command, env), tuple(interpolate(a, env) for a in c.args), cwd, env,
                                 timeout)
         else:
@@ -239,10 +216,10 @@ class Registrar(Controller):
                               c.protocol or "http", timeout)
         names = (reg.service_name, c.name or rc.id, rc.id)
 
-        def write(status: str, output: str) -> None:
-            lease = self._lease
-            if lease is None:
+        def write(status: CheckState, output: str) -> None:
+            if self._stopping.is_set():
                 return
+            lease = self._ensure_lease()
             self.store.put(ck, CheckStatus(alloc_id=alloc.id, check_id=names[2], check_name=names[1],
                                            service_name=names[0], status=status, output=output, time=time.time()),
                            lease=lease.id)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 
+from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import is_valid_name
 from reconciler.model.job import Job, Service, TaskGroup
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
 from reconciler.model.services import RegisteredCheck, ServiceRegistration
+from reconciler.model.taskenv import EnvInputs, build_env, interpolate_str, node_values
 
-REF = re.compile(r"\$\{([^{}]+)\}")
 _BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
@@ -27,43 +28,13 @@ def should_register(alloc: Allocation | None, status: AllocStatus | None) -> boo
     return status.client_status == ClientStatus.RUNNING
 
 
-def runtime_env(alloc: Allocation, job: Job, group: TaskGroup, task: str, node: Node) -> dict[str, str]:
-    """The `${NOMAD_*}` values a service stanza may refer to (a subset of the task env:
-    the registrar does not import the driver runner, controllers share nothing but etcd)."""
-    env = {
-        "NOMAD_ALLOC_ID": alloc.id,
-        "NOMAD_SHORT_ALLOC_ID": alloc.id[:8],
-        "NOMAD_ALLOC_NAME": alloc.name,
-        "NOMAD_ALLOC_INDEX": str(alloc.index),
-        "NOMAD_JOB_ID": job.id,
-        "NOMAD_JOB_NAME": job.name or job.id,
-        "NOMAD_GROUP_NAME": group.name,
-        "NOMAD_TASK_NAME": task,
-        "NOMAD_NAMESPACE": alloc.namespace,
-        "NOMAD_DC": node.datacenter,
-        "NOMAD_REGION": job.region,
-    }
-    for p in alloc.ports:
-        label = re.sub(r"[^A-Za-z0-9_]", "_", p.label)
-        ip = p.host_ip or node.address
-        env[f"NOMAD_PORT_{label}"] = str(p.to if p.to > 0 else p.value)
-        env[f"NOMAD_HOST_PORT_{label}"] = str(p.value)
-        env[f"NOMAD_IP_{label}"] = ip
-        env[f"NOMAD_ADDR_{label}"] = f"{ip}:{p.value}"
-    for k, v in {**job.meta, **group.meta}.items():
-        env[f"NOMAD_META_{k}"] = v
-    return env
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    """Fill `${NOMAD_*}` (and `${env.NOMAD_*}`) references; unknown ones stay as written."""
-
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1).strip()
-        name = name.removeprefix("env.")
-        return env.get(name, m.group(0))
-
-    return REF.sub(sub, text)
+def runtime_env(alloc: Allocation, job: Job, group: TaskGroup, task: str, node: Node,
+                alloc_dir: AllocDir | None = None) -> dict[str, str]:
+    """The environment the `${...}` references of a service or check resolve in: the task's
+    own (reconciler.model.taskenv, as the node agent builds it), or the group's for a
+    group-level service (`task` "")."""
+    t = next((x for x in group.tasks if x.name == task), None) if task else None
+    return build_env(EnvInputs(alloc, job, group, t, node, alloc_dir))
 
 
 def check_id(service: str, index: int, name: str) -> str:
@@ -88,14 +59,19 @@ def _port(alloc: Allocation, label: str) -> int:
 def _one(alloc: Allocation, job: Job, group: TaskGroup, task: str, svc: Service, node: Node,
          now: float) -> ServiceRegistration | None:
     env = runtime_env(alloc, job, group, task, node)
+    extra = node_values(node)
+
+    def interpolate(text: str) -> str:
+        return interpolate_str(text, env, extra)
+
     default = f"{job.id}-{group.name}" + (f"-{task}" if task else "")
-    name = interpolate(svc.name, env) if svc.name else default
+    name = interpolate(svc.name) if svc.name else default
     label = svc.port or "none"
     if not is_valid_name(name) or not is_valid_name(label):
         return None
-    tags = [interpolate(t, env) for t in svc.tags]
+    tags = [interpolate(t) for t in svc.tags]
     if alloc.canary:
-        tags += [interpolate(t, env) for t in svc.canary_tags]
+        tags += [interpolate(t) for t in svc.canary_tags]
     checks = [RegisteredCheck(id=check_id(name, i, c.name), check=c) for i, c in enumerate(svc.checks)]
     port_alloc = next((p for p in alloc.ports if p.label == svc.port), None)
     return ServiceRegistration(
@@ -103,7 +79,7 @@ def _one(alloc: Allocation, job: Job, group: TaskGroup, task: str, svc: Service,
         namespace=alloc.namespace, job_id=alloc.job_id, group=group.name, task=task, node_id=node.id,
         datacenter=node.datacenter, address=(port_alloc.host_ip if port_alloc and port_alloc.host_ip else node.address),
         port=_port(alloc, svc.port), port_label=label, tags=tags,
-        meta={k: interpolate(v, env) for k, v in svc.meta.items()}, checks=checks, canary=alloc.canary,
+        meta={k: interpolate(v) for k, v in svc.meta.items()}, checks=checks, canary=alloc.canary,
         create_time=now,
     )
 

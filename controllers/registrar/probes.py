@@ -13,6 +13,7 @@ from pathlib import Path
 
 from controllers.registrar.check_state import classify_exit, classify_http
 from reconciler.model.services import CheckState
+from reconciler.model.taskenv import inherited_env
 
 MAX_OUTPUT = 4096
 
@@ -27,7 +28,7 @@ class HttpProbe:
     protocol: str = "http"
     timeout: float = 2.0
 
-    def run(self) -> tuple[str, str]:
+    def run(self) -> tuple[CheckState, str]:
         cls = http.client.HTTPSConnection if self.protocol == "https" else http.client.HTTPConnection
         conn = cls(self.host, self.port, timeout=self.timeout)
         try:
@@ -51,7 +52,7 @@ class TcpProbe:
     port: int
     timeout: float = 2.0
 
-    def run(self) -> tuple[str, str]:
+    def run(self) -> tuple[CheckState, str]:
         try:
             with socket.create_connection((self.host, self.port), timeout=self.timeout):
                 return CheckState.PASSING, f"TCP connect {self.host}:{self.port}: Success"
@@ -67,11 +68,11 @@ class ScriptProbe:
     env: dict[str, str] = field(default_factory=dict)
     timeout: float = 2.0
 
-    def run(self) -> tuple[str, str]:
+    def run(self) -> tuple[CheckState, str]:
         cwd = self.cwd if self.cwd is not None and self.cwd.is_dir() else None
         try:
             proc = subprocess.run(
-                [self.command, *self.args], cwd=cwd, env={**os.environ, **self.env}, capture_output=True,
+                [self.command, *self.args], cwd=cwd, env={**inherited_env(os.environ), **self.env}, capture_output=True,
                 timeout=self.timeout, check=False,
             )
         except subprocess.TimeoutExpired:

@@ -1,52 +1,50 @@
-"""The router's admin endpoint (Fabio has a UI on :9998): `GET /routes` lists the live table
-as JSON, `GET /health` answers ok. Separate port, so no route can shadow it."""
+"""The router's admin endpoint (Fabio has a UI on :9998): the live table as JSON
+(`GET /routes`, also `/api/routes` as Fabio names it), as a small HTML page (`GET /`), and
+`GET /health`. A separate port, so no route can shadow it; a plain aiohttp app, since it
+serves people and probes, not traffic."""
 
 from __future__ import annotations
 
-import asyncio
+import html
 import json
 from collections.abc import Callable
 
-import httptools
+from aiohttp import web
 
 from controllers.router.table import RouteTable, describe
 
 
-class AdminProtocol(asyncio.Protocol):
-    def __init__(self, table: Callable[[], RouteTable]) -> None:
-        self.table = table
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
-        self.url = b""
+def text(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            if self.transport is not None:
-                self.transport.close()
+def admin_app(table: Callable[[], RouteTable]) -> web.Application:
+    async def routes(request: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(describe(table()), indent=2) + "\n", content_type="application/json")
 
-    def on_message_begin(self) -> None:
-        self.url = b""
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(text="OK\n")
 
-    def on_url(self, url: bytes) -> None:
-        self.url += url
+    async def page(request: web.Request) -> web.Response:
+        rows = []
+        for r in describe(table()):
+            cells = [text(r["host"]) or "*", text(r["path"]), text(r["service"]), text(r.get("options", "")),
+                     text(r["targets"]) or "(no healthy instance)", text(r.get("errors", ""))]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        body = ("<!doctype html><meta charset=utf-8><title>routes</title>"
+                "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style>"
+                "<h1>Routes</h1><table><tr><th>host</th><th>path</th><th>service</th><th>options</th>"
+                "<th>targets</th><th>problems</th></tr>" + "".join(rows) + "</table>"
+                '<p><a href="/routes">JSON</a></p>')
+        return web.Response(text=body, content_type="text/html")
 
-    def on_message_complete(self) -> None:
-        path = self.url.partition(b"?")[0]
-        if path in (b"/routes", b"/api/routes"):
-            status, body = 200, json.dumps(describe(self.table()), indent=2).encode() + b"\n"
-        elif path == b"/health":
-            status, body = 200, b"OK\n"
-        else:
-            status, body = 404, b'{"error": "not found: try /routes"}\n'
-        assert self.transport is not None
-        self.transport.write(
-            b"HTTP/1.1 %d %b\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%b"
-            % (status, b"OK" if status == 200 else b"Not Found", len(body), body)
-        )
-        if not self.parser.should_keep_alive():
-            self.transport.close()
+    app = web.Application()
+    app.router.add_get("/", page)
+    app.router.add_get("/routes", routes)
+    app.router.add_get("/api/routes", routes)
+    app.router.add_get("/health", health)
+    return app

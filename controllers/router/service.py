@@ -1,24 +1,29 @@
-"""The router as a component: catalog informers feed a pure table builder; the proxy runs
-on its own event loop thread (uvloop when installed) and reads the current table through
-one attribute, which every catalog change replaces whole (an atomic swap: a request sees
-either the old table or the new one, never half of each).
+"""The router as a component: a runtime Controller with one key, "table". Catalog informers
+enqueue it on every change (the work queue coalesces a burst into one rebuild and retries a
+failed one with backoff), and reconciling it builds the table from the caches with a pure
+function. The proxy runs on its own event loop thread (uvloop when installed) and reads the
+current table through one attribute, which each rebuild replaces whole (an atomic swap: a
+request sees either the old table or the new one, never half of each).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
-from controllers.router.admin import AdminProtocol
-from controllers.router.proxy import Downstream, ProxyServer
-from controllers.router.table import RouteTable, build_table
-from reconciler.model.services import CheckStatus, ServiceRegistration
-from reconciler.runtime import Informer
-from reconciler.store import Store
+from aiohttp import web
 
-log = logging.getLogger(__name__)
+from controllers.router.admin import admin_app
+from controllers.router.downstream import Downstream
+from controllers.router.limits import Limits
+from controllers.router.server import ProxyServer
+from controllers.router.table import RouteTable, build_table
+from controllers.router.tcp import TcpClient
+from reconciler.model.services import CheckStatus, ServiceRegistration
+from reconciler.runtime import Controller, Informer, Requeue
+from reconciler.store import Store
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
@@ -29,88 +34,116 @@ def new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-class Router:
+TABLE = "table"
+
+
+class TcpListener:
+    """A TCP route's listener, opening in the background; closing it also stops the opening."""
+
+    def __init__(self, task: asyncio.Task[asyncio.AbstractServer | None]) -> None:
+        self.task = task
+
+    def close(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
+        elif (srv := self.task.result()) is not None:
+            srv.close()
+
+
+class Router(Controller):
+    name = "router"
+
     def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 9999, admin_port: int | None = 9998,
-                 strategy: str = "rr", no_route_status: int = 502, client_idle_timeout: float = 75.0,
-                 upstream_idle_timeout: float = 60.0) -> None:
+                 strategy: str = "rr", no_route_status: int = 404, client_idle_timeout: float | None = None,
+                 upstream_idle_timeout: float | None = None, limits: Limits | None = None) -> None:
         if strategy not in ("rr", "rnd"):
             raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
-        self.store = store
+        super().__init__(store)
         self.host = host
         self.port = port
         self.admin_port = admin_port
         self.table: RouteTable = RouteTable()
+        limits = limits or Limits()
+        if client_idle_timeout is not None:
+            limits = replace(limits, client_idle_timeout=client_idle_timeout)
+        if upstream_idle_timeout is not None:
+            limits = replace(limits, upstream_idle_timeout=upstream_idle_timeout)
         self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status,
-                                 client_idle_timeout=client_idle_timeout,
-                                 upstream_idle_timeout=upstream_idle_timeout)
-        self.services: Informer[ServiceRegistration] = Informer(store, store.keys.services, ServiceRegistration,
-                                                                name="router:services")
-        self.checks: Informer[CheckStatus] = Informer(store, store.keys.checks, CheckStatus, name="router:checks")
+                                 limits=limits)
+        self.services: Informer[ServiceRegistration] = self.informer(store.keys.services, ServiceRegistration,
+                                                                     name="router:services")
+        self.checks: Informer[CheckStatus] = self.informer(store.keys.checks, CheckStatus, name="router:checks")
         self.services.add_handler(self._changed)
         self.checks.add_handler(self._changed)
-        self._rebuild_lock = threading.Lock()
-        self._dirty = threading.Condition()
-        self._is_dirty = False
-        self._stopping = False
-        self._rebuild_thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[Any] = []
+        self._admin: web.AppRunner | None = None
+        self._tcp: dict[int, TcpListener] = {}  # port -> listener of a TCP route
         self.bound_port = port
         self.bound_admin_port = admin_port or 0
 
     # table -------------------------------------------------------------------------------
     def _changed(self, key: str, old: Any, new: Any) -> None:
-        # coalesced: a burst of changes (a listing replayed, a job of 500 instances
-        # registering) costs one rebuild, not one per key
-        with self._dirty:
-            self._is_dirty = True
-            self._dirty.notify()
+        self.enqueue(TABLE)
 
-    def _rebuilder(self) -> None:
-        while True:
-            with self._dirty:
-                while not self._is_dirty and not self._stopping:
-                    self._dirty.wait()
-                if self._stopping:
-                    return
-                self._is_dirty = False
-            self.rebuild()
+    def reconcile(self, key: str) -> Requeue | None:
+        self.rebuild()
+        return None
 
     def rebuild(self) -> None:
-        with self._rebuild_lock:  # two informer threads: build from one consistent read each
-            table = build_table(self.services.list(), self.checks.list())
-            if table.routes != self.table.routes:
-                log.info("router table changed: %d routes, %d targets", len(table.routes),
-                         sum(len(r.targets) for r in table.routes))
-            self.table = table
+        table = build_table(self.services.list(), self.checks.list())
+        if table.routes != self.table.routes:
+            self.log.info("controller=router key=table changed: %d routes, %d targets", len(table.routes),
+                          sum(len(r.targets) for r in table.routes))
+        self.table = table
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._sync_tcp, table)
+
+    def _sync_tcp(self, table: RouteTable) -> None:
+        """Open a listener for each TCP route's port and close those of routes gone (on the loop)."""
+        want = set(table.tcp())
+        for port in set(self._tcp) - want:
+            self._tcp.pop(port).close()
+        for port in want - set(self._tcp):
+            self._tcp[port] = TcpListener(asyncio.get_running_loop().create_task(self._listen_tcp(port)))
+
+    async def _listen_tcp(self, port: int) -> asyncio.AbstractServer | None:
+        loop = asyncio.get_running_loop()
+        try:
+            srv = await loop.create_server(lambda: TcpClient(self.proxy, port), self.host, port, reuse_address=True)
+        except OSError as exc:
+            self.log.error("controller=router key=table tcp route :%d cannot listen: %s", port, exc)
+            return None
+        self.log.info("controller=router key=table tcp route :%d listening", port)
+        return srv
 
     # lifecycle ---------------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> None:
-        self._stopping = False
-        self._rebuild_thread = threading.Thread(target=self._rebuilder, name="router-table", daemon=True)
-        self._rebuild_thread.start()
-        self.services.start()
-        self.checks.start()
-        for inf in (self.services, self.checks):
-            if not inf.wait_synced(timeout):
-                raise TimeoutError(f"router informer {inf.name} did not sync")
+    def start(self, timeout: float = 30.0) -> None:  # type: ignore[override]
+        try:
+            super().start(sync_timeout=timeout)
+        except BaseException:
+            super().stop()  # no informer or worker left behind
+            raise
+
+    def on_start(self) -> None:
+        """The caches are synced: build the first table, then open the listeners."""
         self.rebuild()
         ready = threading.Event()
         errors: list[BaseException] = []
         self._thread = threading.Thread(target=self._run, args=(ready, errors), name="router-loop", daemon=True)
         self._thread.start()
-        ready.wait(timeout)
+        ready.wait(30)
         if errors:
-            self._stop_informers()
             exc = errors[0]
             if isinstance(exc, OSError):
                 raise OSError(exc.errno, f"router cannot listen on {self.host}:{self.port} (admin {self.admin_port}): "
                                          f"{exc.strerror or exc} (another router running? pick other ports: "
                                          f"agent --router-port/--router-admin-port or --no-router)")
             raise exc
-        log.info("router listening on %s:%d (admin %s) strategy=%s", self.host, self.bound_port,
-                 self.bound_admin_port or "off", self.proxy.strategy)
+        self.log.info("router listening on %s:%d (admin %s) strategy=%s", self.host, self.bound_port,
+                      self.bound_admin_port or "off", self.proxy.strategy)
 
     def _run(self, ready: threading.Event, errors: list[BaseException]) -> None:
         loop = self._loop = new_loop()
@@ -121,19 +154,25 @@ class Router:
             self._servers.append(srv)
             self.bound_port = srv.sockets[0].getsockname()[1]
             if self.admin_port is not None:
-                adm = loop.run_until_complete(loop.create_server(
-                    lambda: AdminProtocol(lambda: self.table), self.host, self.admin_port, reuse_address=True))
-                self._servers.append(adm)
-                self.bound_admin_port = adm.sockets[0].getsockname()[1]
+                self._admin = web.AppRunner(admin_app(lambda: self.table), access_log=None)
+                loop.run_until_complete(self._admin.setup())
+                site = web.TCPSite(self._admin, self.host, self.admin_port, reuse_address=True)
+                loop.run_until_complete(site.start())
+                self.bound_admin_port = self._admin.addresses[0][1]
         except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it
             errors.append(exc)
             for s in self._servers:
                 s.close()
+            if self._admin is not None:
+                loop.run_until_complete(self._admin.cleanup())
             loop.close()
             ready.set()
             return
         ready.set()
-        period = max(min(self.proxy.client_idle_timeout, self.proxy.upstream_idle_timeout) / 4, 0.05)
+        loop.call_soon(self._sync_tcp, self.table)
+        lim = self.proxy.limits
+        period = max(min(lim.client_idle_timeout, lim.upstream_idle_timeout, lim.header_timeout, lim.body_timeout,
+                         lim.response_timeout) / 4, 0.05)
 
         def tick() -> None:
             self.proxy.sweep()
@@ -145,25 +184,20 @@ class Router:
         finally:
             for s in self._servers:
                 s.close()
+            for listener in self._tcp.values():
+                listener.close()
+            self._tcp.clear()
+            if self._admin is not None:
+                loop.run_until_complete(self._admin.cleanup())
+                self._admin = None
             self.proxy.close_pools()
             loop.run_until_complete(asyncio.sleep(0))
             loop.close()
 
-    def stop(self) -> None:
+    def on_stop(self) -> None:
         loop = self._loop
         if loop is not None and self._thread is not None:
             loop.call_soon_threadsafe(loop.stop)
             self._thread.join(10)
         self._servers.clear()
         self._loop = None
-        self._stop_informers()
-
-    def _stop_informers(self) -> None:
-        self.services.stop()
-        self.checks.stop()
-        with self._dirty:
-            self._stopping = True
-            self._dirty.notify()
-        if self._rebuild_thread is not None:
-            self._rebuild_thread.join(5)
-            self._rebuild_thread = None

@@ -3,27 +3,33 @@
 Watch handlers only enqueue job keys: a pending evaluation, a job record change, a change of
 one of the job's allocations or their client status, and, for jobs whose last evaluation is
 blocked (something could not be placed), any new capacity: a node that joins or changes, or
-an allocation that stops. `reconcile(key)` reads the caches, runs `decide` (pure), commits the
-allocations through `writer.commit_plan` (guarded batches) and completes the job's pending
-evaluations: `complete`, or `blocked` with the placement failure metrics. A failed allocation
-whose reschedule delay has not passed gets a follow-up evaluation with `wait_until`.
+an allocation that stops.
+
+`reconcile(key)` has the one controller shape (docs/architecture.md): it reads only
+informer caches (the job's guard key included) and the `JobVersions` lister, runs the pure
+`decide_batches`, and writes what it yields through a `PipelinedWriter` (guarded batches,
+each committed while the next is placed), then the evaluations `evals.eval_updates` decides
+on. A cache found behind a revision it must reflect is waited for (`Informer.wait_revision`)
+for a moment, then the key goes back on the queue with backoff (`CacheBehind`); a lost
+race raises `Conflict` and backs off the same way.
 
 Run it under leader election with `SchedulerService(store, identity).start()`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from controllers.scheduler.decide import Decision, decide
+from controllers.scheduler.decide import Decision, decide_batches
 from controllers.scheduler.deployment_create import new_deployment
-from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key, read_guard
-from reconciler.model.ids import new_id
+from controllers.scheduler.evals import eval_updates
+from controllers.scheduler.stream import drain
+from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
+from reconciler.model.ids import DeploymentId, EvalId, NodeId, new_id
 from reconciler.model.job import Job, JobType
 from reconciler.model.objects import (
     Allocation,
@@ -37,15 +43,42 @@ from reconciler.model.objects import (
     JobRecord,
     Node,
 )
-from reconciler.runtime import Controller, LeaderElected, Requeue
-from reconciler.store import Store
+from reconciler.runtime import Controller, Informer, JobVersions, LeaderElected, Requeue
+from reconciler.store import Conflict, Store
 
-MAX_PLACED_IDS = 1000  # an evaluation lists at most this many placed allocation ids
 _CAPACITY_FIELDS = ("status", "eligibility", "drain", "resources", "reserved", "drivers", "attributes", "meta", "datacenter")
+
+
+CATCH_UP = 0.5  # seconds a reconcile waits for a cache to reach a revision before backing off
 
 
 def job_key(namespace: str, job_id: str) -> str:
     return f"{namespace}/{job_id}"
+
+
+class CacheBehind(Exception):
+    """A cache has not reached a revision the decision must see yet: retry with backoff."""
+
+
+@dataclass(frozen=True)
+class _View:
+    """What one reconcile of a job reads, all from caches."""
+
+    namespace: str
+    job_id: str
+    guard: Guard
+    record: JobRecord | None
+    due: list[Evaluation]  # pending and due, oldest first
+    blocked: list[Evaluation]
+    future: list[Evaluation]  # pending, waiting for their time
+
+    @property
+    def job(self) -> Job | None:
+        return self.record.job if self.record is not None and not self.record.stop else None
+
+    @property
+    def version(self) -> int:
+        return self.record.version if self.record else 0
 
 
 class SchedulerController(Controller):
@@ -65,6 +98,7 @@ class SchedulerController(Controller):
             self.deployments.add_index("job_version", lambda d: [f"{d.namespace}/{d.job_id}/{d.job_version}"])
         self._created: dict[str, Deployment] = {}  # ours, until the cache shows them
         self.jobs = self.informer(self.keys.jobs, JobRecord)
+        self.guards: Informer[bytes] = self.informer(self.keys.kind("sched_guard"), bytes)
         self.evals = self.informer(self.keys.evals, Evaluation)
         self.nodes = self.informer(self.keys.nodes, Node)
         self.allocs = self.informer(self.keys.allocs, Allocation)
@@ -79,7 +113,8 @@ class SchedulerController(Controller):
         self.statuses.add_handler(self._on_status)
         self._blocked: set[str] = set()
         self._blocked_lock = threading.Lock()
-        self._versions: dict[tuple[str, str, int], Job] = {}
+        self.versions = JobVersions(store)
+        self._written = 0  # the guard revision of this controller's last committed batch
         self.stats: dict[str, int] = {"plans": 0, "placed": 0, "conflicts": 0}
 
     # handlers: enqueue only ---------------------------------------------------------------
@@ -144,118 +179,109 @@ class SchedulerController(Controller):
         self._unblock()
 
     # the loop -----------------------------------------------------------------------------
-    def _job_version(self, ns: str, jid: str, version: int) -> Job | None:
-        k = (ns, jid, version)
-        if k not in self._versions:
-            rec = self.store.get(self.keys.job_version(ns, jid, version), JobRecord)
-            if rec is None:
-                return None
-            self._versions[k] = rec.value.job
-        return self._versions[k]
+    def _catch_up(self, informer: Informer[Any], revision: int) -> None:
+        if not informer.wait_revision(revision, CATCH_UP):
+            raise CacheBehind(f"{informer.name} has not reached revision {revision}")
 
-    def _wait_cache(self, revision: int) -> bool:
-        deadline = time.monotonic() + self.cache_wait
-        while self.allocs.revision < revision:
-            if time.monotonic() > deadline or self._stop.wait(0.005):
-                return False
-        return True
-
-    def _job_cache_behind(self, due: list[Evaluation], rec: JobRecord | None, now: float) -> bool:
-        """True if an evaluation written with a job change is visibly ahead of the job cache
-        (the two arrive on different watch streams): a register or scale evaluation for a
-        newer version than the cached record, or a deregister evaluation while the cached
-        record still runs (deciding on it would keep a purged job running). Gives up
-        waiting after `cache_wait` seconds."""
+    def _job_cache_behind(self, due: list[Evaluation], rec: JobRecord | None, now: float) -> int:
+        """The revision the job cache must reach first (0: none): that of an evaluation written
+        with a job change visibly ahead of the job cache (the two arrive on different watch
+        streams): a register or scale evaluation for a newer version than the cached record,
+        or a deregister evaluation while the cached record still runs (deciding on it would
+        keep a purged job running). Gives up waiting `cache_wait` seconds after the
+        evaluation was created."""
+        behind = 0
         for e in due:
             if now - e.create_time >= self.cache_wait:
                 continue
             if e.triggered_by == "job-deregister":
-                if rec is not None and not rec.stop:
-                    return True
-            elif e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1):
-                return True
-        return False
+                ahead = rec is not None and not rec.stop
+            else:
+                ahead = e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1)
+            if ahead:
+                ev = self.evals.get_versioned(self.keys.eval(e.id))
+                behind = max(behind, ev.mod_revision if ev else 0)
+        return behind
+
+    def _view(self, key: str, now: float) -> _View:
+        ns, _, jid = key.partition("/")
+        gkey = guard_key(self.store, ns, jid)
+        # our own last plan first (the guard cache may not show it yet), then every plan
+        # the guard records: the allocations they wrote are what this decision starts from
+        self._catch_up(self.guards, self._written)
+        g = self.guards.get_versioned(gkey)
+        grev = g.mod_revision if g else 0
+        self._catch_up(self.allocs, grev)
+        jkey = self.keys.job(ns, jid)
+        evals = self.evals.by_index("job", key)
+        due = sorted(
+            (e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now), key=lambda e: e.create_time
+        )
+        rec_v = self.jobs.get_versioned(jkey)
+        behind = self._job_cache_behind(due, rec_v.value if rec_v else None, now)
+        if behind:
+            self._catch_up(self.jobs, behind)
+            rec_v = self.jobs.get_versioned(jkey)
+            if self._job_cache_behind(due, rec_v.value if rec_v else None, now):
+                raise CacheBehind(f"job={key} the job cache is behind its evaluations")
+        return _View(
+            namespace=ns, job_id=jid, guard=Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0),
+            record=rec_v.value if rec_v else None, due=due,
+            blocked=[e for e in evals if e.status == EvalStatus.BLOCKED],
+            future=[e for e in evals if e.status == EvalStatus.PENDING and e.wait_until > now],
+        )
+
+    def _old_versions(self, view: _View, job_allocs: Sequence[Allocation]) -> dict[int, Job]:
+        versions: dict[int, Job] = {}
+        for a in job_allocs:
+            if a.job_version != view.version and a.job_version not in versions:
+                old = self.versions.get(view.namespace, view.job_id, a.job_version)
+                if old is not None:
+                    versions[a.job_version] = old.job
+        return versions
 
     def reconcile(self, key: str) -> Requeue | None:
-        ns, _, jid = key.partition("/")
         now = self.clock()
-        gkey = guard_key(self.store, ns, jid)
-        grev = read_guard(self.store, gkey)
-        if not self._wait_cache(grev):
-            return Requeue(0.1)
-        jkey = self.keys.job(ns, jid)
-        rec_v = self.jobs.get_versioned(jkey)
-        rec = rec_v.value if rec_v else None
-        evals = self.evals.by_index("job", key)
-        due = [e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now]
-        future = [e for e in evals if e.status == EvalStatus.PENDING and e.wait_until > now]
-        blocked = [e for e in evals if e.status == EvalStatus.BLOCKED]
-        if self._job_cache_behind(due, rec, now):
-            return Requeue(0.02)
-        job = rec.job if rec is not None and not rec.stop else None
-        version = rec.version if rec else 0
+        view = self._view(key, now)
+        job, version = view.job, view.version
         job_allocs = self.allocs.by_index("job", key)
         statuses = {v.alloc_id: v for v in self.statuses.list()}
-        versions = {}
-        for a in job_allocs:
-            if a.job_version != version and a.job_version not in versions:
-                old = self._job_version(ns, jid, a.job_version)
-                if old is not None:
-                    versions[a.job_version] = old
-        due.sort(key=lambda e: e.create_time)
-        eval_id = due[-1].id if due else (blocked[-1].id if blocked else new_id())
+        versions = self._old_versions(view, job_allocs)
+        eval_id = view.due[-1].id if view.due else (view.blocked[-1].id if view.blocked else EvalId(new_id()))
         dep, created = None, False
         if self.use_deployments and job is not None:
-            if not self._deployment_cache_ready(due):
-                return Requeue(0.02)
-            dep = self._deployment_for(ns, jid, version)
+            self._deployments_caught_up(view.due, now)
+            dep = self._deployment_for(view.namespace, view.job_id, version)
             if dep is None:
-                dep = new_deployment(job, version, job_allocs, statuses, dep_id=new_id(), now=now, versions=versions)
+                dep = new_deployment(job, version, job_allocs, statuses, dep_id=DeploymentId(new_id()), now=now, versions=versions)
                 created = dep is not None
-        guard = Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0)
-        writer = PipelinedWriter(self.store, guard)
         keys = self.keys
+        writer = PipelinedWriter(self.store, view.guard)
         # a new deployment is written in the same guarded write as the first allocations
-        pending_dep: list[tuple[str, Any]] = [(keys.deployment(dep.id), dep)] if created and dep is not None else []
+        first: list[tuple[str, Any]] = [(keys.deployment(dep.id), dep)] if created and dep is not None else []
 
-        def sink(new_allocs: list[Allocation]) -> None:
-            items: list[tuple[str, Any]] = [(keys.alloc(a.id), a) for a in new_allocs]
-            if pending_dep:
-                items = pending_dep + items
-                pending_dep.clear()
-            writer.feed(items)
+        def write(batch: list[Allocation]) -> None:
+            writer.feed([*first, *((keys.alloc(a.id), a) for a in batch)])
+            first.clear()
 
-        # A big plan runs the placer and the writer thread side by side: a short GIL switch
-        # interval lets the writer send its next batch as soon as etcd answers instead of
-        # waiting up to 5 ms for the placer (the default) at every round trip.
-        interval = sys.getswitchinterval()
-        if job is not None and sum(g.count for g in job.task_groups) > 1000:
-            sys.setswitchinterval(0.0005)
         try:
-            d = decide(
+            d = drain(decide_batches(
                 job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
-                now=now, versions=versions, sink=sink, deployment=dep,
-            )
+                now=now, versions=versions, deployment=dep,
+            ), write)
         except BaseException:
             writer.abort()
             raise
-        finally:
-            sys.setswitchinterval(interval)
-        tail = self._eval_updates(ns, jid, rec, d, due, blocked, future, eval_id, now)
-        if dep is not None and dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED):
-            tail = [dataclasses.replace(e, deployment_id=dep.id) if e.id == eval_id else e for e in tail]
+        active = dep is not None and dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED)
+        tail = eval_updates(
+            namespace=view.namespace, job_id=view.job_id, record=view.record, decision=d, due=view.due,
+            blocked=view.blocked, future=view.future, eval_id=eval_id, followup_id=EvalId(new_id()),
+            deployment_id=dep.id if active and dep is not None else DeploymentId(""), now=now,
+        )
         if d.writes or tail:
-            self.stats["plans"] += 1
-            updates: list[tuple[str, Any]] = [(keys.alloc(a.id), a) for a in d.updated_allocs]
-            if pending_dep and d.writes:
-                updates = pending_dep + updates  # no new allocation carried it: in-place updates do
-            ok = writer.finish(updates, [(keys.eval(e.id), e) for e in tail])
-            if not ok:
-                self.stats["conflicts"] += 1
-                return Requeue(0.0)
-            self.stats["placed"] += len(d.new_allocs)
+            self._commit(key, writer, d, first, tail)
             if created and dep is not None and d.writes:
-                self._created[f"{ns}/{jid}/{version}"] = dep
+                self._created[f"{view.namespace}/{view.job_id}/{version}"] = dep
                 self.log.info("job=%s deployment=%s version=%d created", key, dep.id, version)
             self.log.info(
                 "job=%s eval=%s placed=%d updated=%d failed=%s", key, eval_id, len(d.new_allocs),
@@ -266,12 +292,29 @@ class SchedulerController(Controller):
                 self._blocked.add(key)
             else:
                 self._blocked.discard(key)
-        waits = [e.wait_until for e in future]
+        waits = [e.wait_until for e in view.future]
         if d.followup_at is not None:
             waits.append(d.followup_at)
         if waits:
             return Requeue(max(0.0, min(waits) - now))
         return None
+
+    def _commit(
+        self, key: str, writer: PipelinedWriter, d: Decision, first: list[tuple[str, Any]], tail: list[Evaluation],
+    ) -> None:
+        """The rest of the plan after the batches already fed: the updated allocations (with
+        the new deployment if no batch carried it), then the evaluations. Raises `Conflict`
+        if another writer got there first."""
+        self.stats["plans"] += 1
+        updates: list[tuple[str, Any]] = [(self.keys.alloc(a.id), a) for a in d.updated_allocs]
+        if first and d.writes:
+            updates = first + updates
+        ok = writer.finish(updates, [(self.keys.eval(e.id), e) for e in tail])
+        self._written = max(self._written, writer.chain.guard.revision)
+        if not ok:
+            self.stats["conflicts"] += 1
+            raise Conflict(f"job={key} plan lost a race; deciding again")
+        self.stats["placed"] += len(d.new_allocs)
 
     def _deployment_for(self, ns: str, jid: str, version: int) -> Deployment | None:
         """This job version's deployment: from the cache, or the one we just created."""
@@ -283,59 +326,27 @@ class SchedulerController(Controller):
             return max(found, key=lambda d: d.create_time)
         return self._created.get(k)
 
-    def _deployment_cache_ready(self, due: list[Evaluation]) -> bool:
+    def _deployments_caught_up(self, due: list[Evaluation], now: float) -> None:
         """An evaluation from the deployment watcher is written with the deployment change
-        it announces: decide only once the deployments cache holds that change."""
+        it announces: decide only once the deployments cache holds that change (for up to
+        `cache_wait` after the evaluation was created)."""
         assert self.deployments is not None
         for e in due:
-            if not e.deployment_id:
+            if not e.deployment_id or now - e.create_time >= self.cache_wait:
                 continue
             ev = self.evals.get_versioned(self.keys.eval(e.id))
-            dv = self.deployments.get_versioned(self.keys.deployment(e.deployment_id))
-            if ev is not None and (dv is None or dv.mod_revision < ev.mod_revision) and self.clock() - e.create_time < self.cache_wait:
-                return False
-        return True
+            if ev is None:
+                continue
+            for attempt in (0, 1):
+                dv = self.deployments.get_versioned(self.keys.deployment(e.deployment_id))
+                if dv is not None and dv.mod_revision >= ev.mod_revision:
+                    break
+                if attempt:
+                    raise CacheBehind(f"eval={e.id} the deployments cache is behind it")
+                self._catch_up(self.deployments, ev.mod_revision)
 
-    def _node_map(self) -> dict[str, Node]:
+    def _node_map(self) -> dict[NodeId, Node]:
         return {n.id: n for n in self.nodes.list()}
-
-    def _eval_updates(
-        self, ns: str, jid: str, rec: JobRecord | None, d: Decision, due: list[Evaluation],
-        blocked: list[Evaluation], future: list[Evaluation], eval_id: str, now: float,
-    ) -> list[Evaluation]:
-        out: list[Evaluation] = []
-        job_type = rec.job.type if rec else JobType.SERVICE
-        priority = rec.job.priority if rec else 50
-        metrics: dict[str, Any] = {g: dataclasses.asdict(m) for g, m in d.failed.items()}
-        placed = [a.id for a in d.new_allocs[:MAX_PLACED_IDS]]
-        status = EvalStatus.BLOCKED if d.failed and rec is not None and not rec.stop else EvalStatus.COMPLETE
-        processed = {e.id: e for e in due + blocked}
-        if not processed and (d.writes or d.failed):
-            # drift found without an evaluation (a failed or lost allocation): record one
-            processed[eval_id] = Evaluation(
-                id=eval_id, namespace=ns, job_id=jid, triggered_by="alloc-failure", type=job_type,
-                priority=priority, job_version=rec.version if rec else 0, create_time=now,
-            )
-        for e in processed.values():
-            main = e.id == eval_id
-            new_status = status if main else EvalStatus.COMPLETE
-            desc = "" if new_status == EvalStatus.COMPLETE else "created to place remaining allocations"
-            if e.status == new_status == EvalStatus.BLOCKED and not d.writes and e.failed_tg_allocs == metrics:
-                continue  # still blocked for the same reasons: no rewrite
-            out.append(dataclasses.replace(
-                e, status=new_status, status_description=desc if main else "superseded by a newer evaluation",
-                failed_tg_allocs=metrics if main else {}, queued_allocations=dict(d.queued) if main else {},
-                placed=placed if main else [], modify_time=now,
-                job_version=rec.version if rec else e.job_version,
-            ))
-        if d.followup_at is not None and not any(f.wait_until <= d.followup_at for f in future):
-            out.append(Evaluation(
-                id=new_id(), namespace=ns, job_id=jid, triggered_by="alloc-failure", type=job_type,
-                priority=priority, job_version=rec.version if rec else 0, wait_until=d.followup_at,
-                previous_eval=eval_id, create_time=now, modify_time=now,
-                status_description="created for delayed rescheduling",
-            ))
-        return out
 
 
 def SchedulerService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:

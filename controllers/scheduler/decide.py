@@ -1,25 +1,32 @@
 """One scheduling decision for one job, pure: reconcile, then place, then the writes.
 
-`decide` is what both the controller (which commits the result) and `plan_job` (which only
-reports it) run, so a dry-run shows exactly what an evaluation would do.
+`decide_batches` is what the controller runs (it commits each yielded batch while the next
+is placed) and `decide` what `plan_job` runs (it only reports the result): one decision, so
+a dry-run shows exactly what an evaluation would do. Neither does I/O or reads a clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from controllers.scheduler.placer import place
-from controllers.scheduler.reconcile import ReconcileResult, UpdateFn, is_terminal, reconcile, tasks_updated
+from controllers.scheduler.allocs import is_terminal
+from controllers.scheduler.placer import Placements, place_batches
+from controllers.scheduler.reconcile import ReconcileResult, reconcile
 from controllers.scheduler.state import build_states
+from controllers.scheduler.stream import drain
+from controllers.scheduler.update_policy import UpdateFn, tasks_updated
+from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decision:
+    """What one evaluation of a job does: the allocations to write, and what stays undone."""
+
     result: ReconcileResult
     new_allocs: list[Allocation] = field(default_factory=list)
     updated_allocs: list[Allocation] = field(default_factory=list)  # stops, in-place, links
@@ -47,24 +54,50 @@ def decide(
     version: int,
     job_allocs: list[Allocation],
     all_allocs: Iterable[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
     *,
-    eval_id: str,
+    eval_id: EvalId,
     now: float,
     versions: Mapping[int, Job] | None = None,
     max_replace: Mapping[str, int] | None = None,
     update_fn: UpdateFn = tasks_updated,
-    sink: Callable[[list[Allocation]], None] | None = None,
     deployment: Deployment | None = None,
 ) -> Decision:
-    """`sink` receives new allocations in batches while placement goes on (see placer)."""
+    """The whole decision at once (the dry-run and the tests; see `decide_batches`)."""
+    return drain(decide_batches(
+        job, version, job_allocs, all_allocs, statuses, nodes, eval_id=eval_id, now=now, versions=versions,
+        max_replace=max_replace, update_fn=update_fn, deployment=deployment,
+    ))
+
+
+def decide_batches(
+    job: Job | None,
+    version: int,
+    job_allocs: list[Allocation],
+    all_allocs: Iterable[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
+    *,
+    eval_id: EvalId,
+    now: float,
+    versions: Mapping[int, Job] | None = None,
+    max_replace: Mapping[str, int] | None = None,
+    update_fn: UpdateFn = tasks_updated,
+    deployment: Deployment | None = None,
+) -> Generator[list[Allocation], None, Decision]:
+    """Yields the new allocations in batches while placement goes on (the controller writes
+    each one before the next is placed: see `stream`), then returns the `Decision`, whose
+    `new_allocs` are exactly the yielded allocations and whose `updated_allocs` are left to
+    the caller to write after them."""
     res = reconcile(
         job, job_allocs, statuses, nodes=nodes, job_version=version, versions=versions, now=now,
         max_replace=max_replace, update_fn=update_fn, deployment=deployment,
     )
-    d = Decision(res, followup_at=res.followup_at())
     stopping = {s.alloc.id for s in res.stop}
+    new_allocs: list[Allocation] = []
+    failed: dict[str, AllocMetric] = {}
+    queued: dict[str, int] = {}
     if job is not None and res.place:
         live = (
             a for a in all_allocs
@@ -72,12 +105,19 @@ def decide(
         )
         states = build_states(nodes, live)
         stamp = _deployment_stamp(deployment, version)
-        out = sink if sink is None or stamp is None else (lambda allocs: sink(stamp(allocs)))
-        placed = place(job, version, res.place, nodes, states, eval_id=eval_id, now=now, sink=out)
-        d.new_allocs = placed.allocs if stamp is None else stamp(placed.allocs)
-        d.failed = placed.failed
-        d.queued = placed.queued
-    next_of = {a.previous_allocation: a.id for a in d.new_allocs if a.previous_allocation}
+        batches = place_batches(job, version, res.place, nodes, states, eval_id=eval_id, now=now)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration as done:
+                placed: Placements = done.value
+                break
+            if stamp is not None:
+                batch = stamp(batch)
+            new_allocs.extend(batch)
+            yield batch
+        failed, queued = placed.failed, placed.queued
+    next_of = {a.previous_allocation: a.id for a in new_allocs if a.previous_allocation}
     changed: dict[str, Allocation] = {}
     for s in res.stop:
         changed[s.alloc.id] = dataclasses.replace(
@@ -90,5 +130,7 @@ def decide(
     for a in res.reschedule_now:
         if a.id in next_of and a.id not in changed:
             changed[a.id] = dataclasses.replace(a, next_allocation=next_of[a.id], modify_time=now)
-    d.updated_allocs = list(changed.values())
-    return d
+    return Decision(
+        res, new_allocs=new_allocs, updated_allocs=list(changed.values()), failed=failed, queued=queued,
+        followup_at=res.followup_at(),
+    )

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from controllers.scheduler.reconcile import UpdateFn, is_terminal, tasks_updated
+from controllers.scheduler.allocs import is_terminal
+from controllers.scheduler.update_policy import UpdateFn, tasks_updated
 from reconciler.deployments import running_description
-from reconciler.model.job import Job, JobType
+from reconciler.model.ids import AllocId, DeploymentId
+from reconciler.model.job import SECOND, Job, JobType
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentGroupState
-
-NS = 1e9
 
 
 def _updating_groups(
-    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus],
+    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus],
     versions: Mapping[int, Job], update_fn: UpdateFn,
 ) -> tuple[set[str], bool]:
     """(groups with old allocations needing a destructive update, whether anything is live)."""
@@ -38,8 +38,8 @@ def _updating_groups(
 
 
 def new_deployment(
-    job: Job | None, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus], *,
-    dep_id: str, now: float, versions: Mapping[int, Job] | None = None, update_fn: UpdateFn = tasks_updated,
+    job: Job | None, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus], *,
+    dep_id: DeploymentId, now: float, versions: Mapping[int, Job] | None = None, update_fn: UpdateFn = tasks_updated,
 ) -> Deployment | None:
     """The deployment `job` at `version` needs, or None if it needs none."""
     if job is None or job.type != JobType.SERVICE:
@@ -58,7 +58,7 @@ def new_deployment(
             auto_revert=upd.auto_revert, auto_promote=upd.auto_promote,
             desired_canaries=upd.canary if g.name in updating else 0, desired_total=g.count,
             progress_deadline=upd.progress_deadline,
-            require_progress_by=now + upd.progress_deadline / NS if upd.progress_deadline else 0.0,
+            require_progress_by=now + upd.progress_deadline / SECOND if upd.progress_deadline else 0.0,
         )
     if not groups:
         return None

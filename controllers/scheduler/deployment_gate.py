@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controllers.scheduler.reconcile import is_terminal
+from controllers.scheduler.allocs import is_terminal
+from reconciler.model.ids import AllocId
 from reconciler.model.job import Job, TaskGroup
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DeploymentStatus, DesiredStatus
 
@@ -46,7 +47,7 @@ def _is_canary_of(a: Allocation, dep: Deployment) -> bool:
     return a.canary and a.deployment_id == dep.id and a.job_version == dep.job_version
 
 
-def not_yet_healthy(dep: Deployment, allocs: list[Allocation], statuses: Mapping[str, AllocStatus]) -> int:
+def not_yet_healthy(dep: Deployment, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus]) -> int:
     """Live allocations this deployment placed whose health is not decided healthy."""
     healthy = set(dep.healthy_alloc_ids)
     return sum(1 for a in allocs if a.deployment_id == dep.id and a.id not in healthy and not is_terminal(a, statuses))
@@ -66,7 +67,7 @@ def _canary_indexes(allocs: list[Allocation], canaries: list[Allocation], want: 
     return out
 
 
-def stale_canaries(allocs: list[Allocation], statuses: Mapping[str, AllocStatus], dep: Deployment) -> list[Allocation]:
+def stale_canaries(allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus], dep: Deployment) -> list[Allocation]:
     """Live canaries of other deployments that were never promoted (they still share their
     index with a live non-canary allocation)."""
     live = [a for a in allocs if not is_terminal(a, statuses)]
@@ -75,7 +76,7 @@ def stale_canaries(allocs: list[Allocation], statuses: Mapping[str, AllocStatus]
 
 
 def _group_view(
-    job: Job, g: TaskGroup, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus],
+    job: Job, g: TaskGroup, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus],
     dep: Deployment, view: DeploymentView,
 ) -> list[Allocation]:
     stale = stale_canaries(allocs, statuses, dep)
@@ -119,7 +120,7 @@ def _group_view(
 
 
 def deployment_view(
-    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus], dep: Deployment,
+    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus], dep: Deployment,
 ) -> DeploymentView:
     """What `dep` (a deployment of `job` at `version`) allows in this reconciliation."""
     by_group: dict[str, list[Allocation]] = {}

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from functools import lru_cache
 
 from controllers.scheduler.ports import static_collision
 from controllers.scheduler.state import NodeState
+from reconciler.model import regexp
 from reconciler.model.job import Constraint, Job, TaskGroup
-from reconciler.model.objects import Node, NodeStatus
+from reconciler.model.objects import Node
+from reconciler.model.taskenv import resolve
 
 DISTINCT_HOSTS = "distinct_hosts"
 
@@ -26,30 +27,11 @@ def datacenter_ok(job: Job, node: Node) -> bool:
 
 
 def node_ready(node: Node) -> bool:
-    return node.status == NodeStatus.READY and node.eligibility == "eligible" and not node.drain
+    return node.schedulable()
 
 
 def drivers_ok(group: TaskGroup, node: Node) -> bool:
     return all(node.drivers.get(t.driver, False) for t in group.tasks if t.driver)
-
-
-def resolve(target: str, node: Node) -> str | None:
-    """`${attr.x}`, `${meta.x}`, `${node.datacenter|unique.id|unique.name|class}` or a literal."""
-    if not (target.startswith("${") and target.endswith("}")):
-        return target
-    ref = target[2:-1]
-    if ref.startswith("attr."):
-        return node.attributes.get(ref[5:])
-    if ref.startswith("meta."):
-        return node.meta.get(ref[5:])
-    if ref.startswith("node.meta."):
-        return node.meta.get(ref[10:])
-    return {
-        "node.datacenter": node.datacenter,
-        "node.unique.id": node.id,
-        "node.unique.name": node.name,
-        "node.class": node.node_class,
-    }.get(ref)
 
 
 def _num(s: str) -> float | None:
@@ -105,11 +87,6 @@ def version_matches(value: str, spec: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def constraint_ok(c: Constraint, node: Node) -> bool:
     op = c.operator or "="
     if op == DISTINCT_HOSTS:
@@ -130,8 +107,8 @@ def constraint_ok(c: Constraint, node: Node) -> bool:
         return _ordered(op, lval, rval)
     if op == "regexp":
         try:
-            return _regex(rval).search(lval) is not None
-        except re.error:
+            return regexp.search(rval, lval)  # RE2: linear time (review finding H7)
+        except regexp.RegexpError:
             return False
     if op in ("version", "semver"):
         return version_matches(lval, rval)

@@ -11,7 +11,7 @@ trying (Nomad coalesces the remaining failures into the first one's metrics).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.feasibility import (
@@ -27,15 +27,16 @@ from controllers.scheduler.ports import assign_ports
 from controllers.scheduler.rank import sample_limit, shuffled
 from controllers.scheduler.reconcile import AllocPlace
 from controllers.scheduler.state import NodeState
-from reconciler.model.ids import new_id
-from reconciler.model.job import Job, TaskGroup
+from controllers.scheduler.stream import drain
+from reconciler.model.ids import AllocId, EvalId, NodeId, new_id
+from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node
 from reconciler.model.plan import AllocMetric
 
 PORTS_EXHAUSTED = "network: dynamic port selection failed"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Placements:
     allocs: list[Allocation] = field(default_factory=list)
     failed: dict[str, AllocMetric] = field(default_factory=dict)  # group -> why
@@ -54,7 +55,7 @@ class _GroupCtx:
     cursor: int = 0
 
 
-def _group_ctx(job: Job, group: TaskGroup, order: list[str], states: Mapping[str, NodeState], pool: int) -> _GroupCtx:
+def _group_ctx(job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int) -> _GroupCtx:
     cpu, mem = group_ask(group)
     constraints = [c for c in constraints_for(job, group) if c.operator != "distinct_hosts"]
     base = AllocMetric(nodes_in_pool=pool)
@@ -91,23 +92,36 @@ def place(
     job: Job,
     version: int,
     wanted: list[AllocPlace],
-    nodes: Mapping[str, Node],
-    states: dict[str, NodeState],
+    nodes: Mapping[NodeId, Node],
+    states: dict[NodeId, NodeState],
     *,
-    eval_id: str,
+    eval_id: EvalId,
     now: float,
-    sink: Callable[[list[Allocation]], None] | None = None,
-    sink_every: int = 125,
 ) -> Placements:
-    """Place `wanted`, charging `states` (mutated: it is this plan's working copy). `sink`,
-    if given, receives the new allocations every `sink_every` placements (the controller
-    commits them while the rest are being placed) and the remainder at the end."""
+    """Place `wanted`, charging `states` (mutated: it is this plan's working copy)."""
+    return drain(place_batches(job, version, wanted, nodes, states, eval_id=eval_id, now=now))
+
+
+def place_batches(
+    job: Job,
+    version: int,
+    wanted: list[AllocPlace],
+    nodes: Mapping[NodeId, Node],
+    states: dict[NodeId, NodeState],
+    *,
+    eval_id: EvalId,
+    now: float,
+    batch: int = 125,
+) -> Generator[list[Allocation], None, Placements]:
+    """`place`, yielding the new allocations every `batch` placements and the remainder at
+    the end (the controller commits each batch while the next is being placed); returns the
+    whole `Placements`. Each yielded list is a new list, never changed afterwards."""
     out = Placements()
     if not wanted:
         return out
     rng = random.Random(eval_id)
     order = shuffled(list(nodes), eval_id)
-    limit = sample_limit(len(nodes), batch=job.type == "batch")
+    limit = sample_limit(len(nodes), batch=job.type == JobType.BATCH)
     ids = fast_ids(random.Random(new_id()))
     sunk = 0
     ctxs: dict[str, _GroupCtx] = {}
@@ -140,7 +154,7 @@ def place(
             id=next(ids), namespace=job.namespace, job_id=job.id, job_version=version,
             task_group=p.task_group, name=p.name, index=p.index, node_id=st.node.id,
             node_name=st.node.name, eval_id=eval_id, ports=ports, cpu=ctx.cpu, memory=ctx.mem,
-            canary=p.canary, previous_allocation=p.previous.id if p.previous else "",
+            canary=p.canary, previous_allocation=p.previous.id if p.previous else AllocId(""),
             reschedule_attempts=(
                 [*p.previous.reschedule_attempts, now] if p.previous and p.reason == "reschedule"
                 else list(p.previous.reschedule_attempts) if p.previous else []
@@ -149,16 +163,16 @@ def place(
         )
         st.add(alloc)
         out.allocs.append(alloc)
-        if sink is not None and len(out.allocs) - sunk >= sink_every:
-            sink(out.allocs[sunk:])
+        if len(out.allocs) - sunk >= batch:
+            yield out.allocs[sunk:]
             sunk = len(out.allocs)
-    if sink is not None and len(out.allocs) > sunk:
-        sink(out.allocs[sunk:])
+    if len(out.allocs) > sunk:
+        yield out.allocs[sunk:]
     return out
 
 
 def _on_node(
-    job: Job, ctx: _GroupCtx, p: AllocPlace, nodes: Mapping[str, Node], states: Mapping[str, NodeState],
+    job: Job, ctx: _GroupCtx, p: AllocPlace, nodes: Mapping[NodeId, Node], states: Mapping[NodeId, NodeState],
     rng: random.Random,
 ) -> tuple[tuple[NodeState, list] | None, AllocMetric | None]:
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
@@ -272,7 +286,7 @@ def _ports_for(ctx: _GroupCtx, st: NodeState, rng: random.Random) -> list[Alloca
     return assign_ports(ctx.group.networks, st.ports, node.min_dynamic_port, node.max_dynamic_port, rng, node.address)
 
 
-def fast_ids(rng: random.Random) -> Iterator[str]:
+def fast_ids(rng: random.Random) -> Iterator[AllocId]:
     """UUID4 strings, far cheaper than uuid.uuid4() (the hot path makes one per allocation):
     random bits from a generator seeded from the OS, with the version and variant bits set."""
     while True:
@@ -280,4 +294,4 @@ def fast_ids(rng: random.Random) -> Iterator[str]:
         v = (v & ~(0xF << 76)) | (0x4 << 76)  # version 4
         v = (v & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
         h = f"{v:032x}"
-        yield f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        yield AllocId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")

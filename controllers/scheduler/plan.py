@@ -18,9 +18,17 @@ import msgspec
 from controllers.scheduler.decide import Decision, decide
 from controllers.scheduler.deployment_create import new_deployment
 from reconciler import codec
-from reconciler.model.ids import new_id
+from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
 from reconciler.model.job import Job
-from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, Node
+from reconciler.model.objects import (
+    Allocation,
+    AllocStatus,
+    ClientStatus,
+    Deployment,
+    DesiredStatus,
+    JobRecord,
+    Node,
+)
 from reconciler.model.plan import DesiredUpdates, PlanResult
 from reconciler.runtime import Informer
 from reconciler.store import Store
@@ -39,11 +47,12 @@ def _result(job: Job, d: Decision, modify_index: int) -> PlanResult:
 def _plan(
     store: Store,
     job: Job,
+    *,
     current: JobRecord | None,
     modify_index: int,
     all_allocs: Iterable[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
     now: float | None,
 ) -> PlanResult:
     changed = current is None or current.stop or current.job != job
@@ -60,7 +69,7 @@ def _plan(
                 versions[a.job_version] = rec.value.job
     at = time.time() if now is None else now
     d = decide(
-        job, version, mine, all_list, statuses, nodes, eval_id=new_id(), now=at, versions=versions,
+        job, version, mine, all_list, statuses, nodes, eval_id=EvalId(new_id()), now=at, versions=versions,
         deployment=_deployment(store, job, version, changed, mine, statuses, versions, at),
     )
     return _result(job, d, modify_index)
@@ -74,21 +83,21 @@ class _AllocUsage(msgspec.Struct):
     """The fields of an allocation that node usage needs: other jobs' allocations are decoded
     into this (unknown fields skipped), several times faster than the full data class."""
 
-    id: str
+    id: AllocId
     namespace: str
     job_id: str
     task_group: str
-    node_id: str
-    desired_status: str = "run"
-    client_status: str = ""
+    node_id: NodeId
+    desired_status: str = DesiredStatus.RUN
+    client_status: str | None = None
     cpu: int = 0
     memory: int = 0
     ports: list[_PortUsage] = []
 
 
 class _StatusUsage(msgspec.Struct):
-    alloc_id: str
-    client_status: str = "pending"
+    alloc_id: AllocId
+    client_status: str = ClientStatus.PENDING
 
 
 _usage = msgspec.json.Decoder(_AllocUsage)
@@ -96,13 +105,13 @@ _status_usage = msgspec.json.Decoder(_StatusUsage)
 
 
 def _deployment(
-    store: Store, job: Job, version: int, changed: bool, allocs: list[Allocation], statuses: Mapping[str, AllocStatus],
+    store: Store, job: Job, version: int, changed: bool, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus],
     versions: Mapping[int, Job], now: float,
 ) -> Deployment | None:
     """The deployment the plan runs under: the one a new version would get (so canaries show
     as "1 canary"), or the current version's own."""
     if changed:
-        return new_deployment(job, version, allocs, statuses, dep_id="plan", now=now, versions=versions)
+        return new_deployment(job, version, allocs, statuses, dep_id=DeploymentId("plan"), now=now, versions=versions)
     items, _ = store.list(store.keys.deployments, Deployment)
     mine = [i.value for i in items if i.value.namespace == job.namespace and i.value.job_id == job.id
             and i.value.job_version == version]
@@ -125,13 +134,13 @@ def plan_job(store: Store, job: Job, *, now: float | None = None) -> PlanResult:
             mine.add(u.id)
         else:
             usage.append(u)
-    statuses: dict[str, Any] = {}
+    statuses: dict[AllocId, Any] = {}
     for item in raw_statuses:
         st = _status_usage.decode(item.value)
         statuses[st.alloc_id] = codec.decode(item.value, AllocStatus) if st.alloc_id in mine else st
     return _plan(
-        store, job, cur.value if cur else None, cur.mod_revision if cur else 0,
-        usage, statuses, {n.value.id: n.value for n in nodes}, now,
+        store, job, current=cur.value if cur else None, modify_index=cur.mod_revision if cur else 0,
+        all_allocs=usage, statuses=statuses, nodes={n.value.id: n.value for n in nodes}, now=now,
     )
 
 
@@ -159,6 +168,7 @@ class PlanCache:
     def plan_job(self, store: Store, job: Job, *, now: float | None = None) -> PlanResult:
         cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
         return _plan(
-            store, job, cur.value if cur else None, cur.mod_revision if cur else 0, self.allocs.list(),
-            {s.alloc_id: s for s in self.statuses.list()}, {n.id: n for n in self.nodes.list()}, now,
+            store, job, current=cur.value if cur else None, modify_index=cur.mod_revision if cur else 0,
+            all_allocs=self.allocs.list(), statuses={s.alloc_id: s for s in self.statuses.list()},
+            nodes={n.id: n for n in self.nodes.list()}, now=now,
         )

@@ -11,6 +11,7 @@ import math
 import random
 
 from controllers.scheduler.state import NodeState
+from reconciler.model.ids import NodeId
 
 
 def sample_limit(n_nodes: int, *, batch: bool = False) -> int:
@@ -43,7 +44,7 @@ def score(st: NodeState, cpu: int, mem: int, collisions: int, desired: int) -> f
     return (fit + anti_affinity_penalty(collisions, desired)) / 2.0
 
 
-def shuffled(node_ids: list[str], seed: str) -> list[str]:
+def shuffled(node_ids: list[NodeId], seed: str) -> list[NodeId]:
     """A replayable shuffle: the same evaluation id always visits nodes in the same order."""
     out = sorted(node_ids)
     random.Random(seed).shuffle(out)

@@ -28,11 +28,15 @@ Sets are never changed in place; each step builds new lists.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from controllers.scheduler.allocs import alloc_name, client_status_of, is_terminal, node_lost
+from controllers.scheduler.deployment_gate import deployment_view
 from controllers.scheduler.reschedule import next_reschedule_time
+from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
+from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Job, JobType, TaskGroup
 from reconciler.model.objects import (
     Allocation,
@@ -41,44 +45,8 @@ from reconciler.model.objects import (
     Deployment,
     DesiredStatus,
     Node,
-    NodeStatus,
 )
 from reconciler.model.plan import DesiredUpdates
-
-# (old job or None if unknown, new job, group name) -> True if the change needs a new allocation
-UpdateFn = Callable[[Job | None, Job, str], bool]
-
-
-def tasks_updated(old: Job | None, new: Job, group: str) -> bool:
-    """Nomad's rule, as the job diff words it too: a change to the group's tasks or networks
-    (driver, config, env, resources, artifacts, templates, logs, user, ports, ephemeral disk,
-    tasks added or removed) is destructive; count, services, meta, constraints, kill
-    settings, restart/reschedule policies and the update stanza are updated in place."""
-    if old is None:
-        return True
-    og, ng = old.group(group), new.group(group)
-    if og is None or ng is None:
-        return True
-    if og.networks != ng.networks or og.ephemeral_disk != ng.ephemeral_disk:
-        return True
-    if len(og.tasks) != len(ng.tasks):
-        return True
-    for ot, nt in zip(og.tasks, ng.tasks, strict=True):
-        if (
-            ot.name != nt.name or ot.driver != nt.driver or ot.config != nt.config or ot.env != nt.env
-            or ot.resources != nt.resources or ot.artifacts != nt.artifacts or ot.templates != nt.templates
-            or ot.user != nt.user or ot.logs != nt.logs
-        ):
-            return True
-    return False
-
-
-def always_destructive(old: Job | None, new: Job, group: str) -> bool:
-    return True
-
-
-def always_inplace(old: Job | None, new: Job, group: str) -> bool:
-    return False
 
 
 class AllocPlace(NamedTuple):
@@ -90,7 +58,7 @@ class AllocPlace(NamedTuple):
     index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: Nomad names it so
     previous: Allocation | None = None  # the allocation this one replaces
     reason: str = "new"  # new | lost | reschedule | migrate | destructive
-    node_id: str = ""  # system jobs: the one node this must go to
+    node_id: NodeId = NodeId("")  # system jobs: the one node this must go to
     canary: bool = False
 
 
@@ -98,7 +66,7 @@ class AllocPlace(NamedTuple):
 class AllocStop:
     alloc: Allocation
     description: str
-    client_status: str = ""  # "lost" for allocations on a down node
+    client_status: ClientStatus | None = None  # LOST for allocations on a down node
 
 
 @dataclass(frozen=True)
@@ -107,8 +75,12 @@ class DelayedReschedule:
     at: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReconcileResult:
+    """The buckets (module docstring). Frozen: the lists are filled while reconciling and
+    read-only once `reconcile` returns."""
+
+
     place: list[AllocPlace] = field(default_factory=list)
     stop: list[AllocStop] = field(default_factory=list)
     inplace_update: list[Allocation] = field(default_factory=list)
@@ -126,69 +98,25 @@ class ReconcileResult:
         return min((d.at for d in self.reschedule_later), default=None)
 
 
-def client_status_of(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
-    if alloc.client_status:
-        return alloc.client_status
-    st = statuses.get(alloc.id)
-    return st.client_status if st else ClientStatus.PENDING
+@dataclass(frozen=True)
+class _JobInput:
+    """What every group of one job is reconciled against."""
 
-
-_CLIENT_TERMINAL = frozenset((ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST))
-
-
-def is_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
-    """Stopped by the server, or finished on the client (complete, failed, lost). Runs over
-    every allocation of the cluster for each plan (node usage), so it is kept flat."""
-    if alloc.desired_status != DesiredStatus.RUN:
-        return True
-    cs = alloc.client_status
-    if not cs:
-        st = statuses.get(alloc.id)
-        if st is None:
-            return False
-        cs = st.client_status
-    return cs in _CLIENT_TERMINAL
-
-
-def node_lost(node: Node | None) -> bool:
-    return node is None or node.status == NodeStatus.DOWN
-
-
-def alloc_name(job_id: str, group: str, index: int) -> str:
-    return f"{job_id}.{group}[{index}]"
-
-
-def default_max_replace(
-    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[str, AllocStatus]
-) -> dict[str, int]:
-    """The gate until a deployment controller drives it: per group, `update.max_parallel`
-    minus the replacements of this version that are not running yet. No update stanza (or
-    max_parallel 0) means no limit."""
-    out: dict[str, int] = {}
-    for g in job.task_groups:
-        upd = job.update_for(g)
-        if upd is None or upd.max_parallel <= 0:
-            out[g.name] = 1 << 30
-            continue
-        in_flight = 0
-        for a in allocs:
-            if (
-                a.task_group == g.name and a.job_version == version and a.previous_allocation
-                and a.desired_status == DesiredStatus.RUN
-                and client_status_of(a, statuses) != ClientStatus.RUNNING
-                and not is_terminal(a, statuses)
-            ):
-                in_flight += 1
-        out[g.name] = max(0, upd.max_parallel - in_flight)
-    return out
+    job: Job
+    version: int
+    versions: Mapping[int, Job]
+    statuses: Mapping[AllocId, AllocStatus]
+    nodes: Mapping[NodeId, Node]
+    now: float
+    update_fn: UpdateFn
 
 
 def reconcile(
     job: Job | None,
     allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
+    statuses: Mapping[AllocId, AllocStatus],
     *,
-    nodes: Mapping[str, Node],
+    nodes: Mapping[NodeId, Node],
     job_version: int = 0,
     versions: Mapping[int, Job] | None = None,
     deployment: Deployment | None = None,
@@ -216,10 +144,7 @@ def reconcile(
 
     view = None
     if deployment is not None and job.type == JobType.SERVICE and deployment.job_version == job_version:
-        # canaries and the rollout gate come from the deployment (see deployment_gate);
-        # imported here because that module builds on this one's helpers
-        from controllers.scheduler.deployment_gate import deployment_view
-
+        # canaries and the rollout gate come from the deployment (see deployment_gate)
         view = deployment_view(job, job_version, allocs, statuses, deployment)
         allocs = view.allocs
         res.ignore.extend(view.held)
@@ -252,17 +177,14 @@ def reconcile(
         gates = view.gates
     else:
         gates = default_max_replace(job, job_version, allocs, statuses)
-    vers = versions or {}
+    inp = _JobInput(job, job_version, versions or {}, statuses, nodes, now, update_fn)
     for g in job.task_groups:
         upd = res.desired_tg_updates.setdefault(g.name, DesiredUpdates())
         galloc = by_group.get(g.name, [])
         if job.type == JobType.SYSTEM:
-            _reconcile_system(job, job_version, vers, g, galloc, statuses, nodes, now, update_fn, res, upd)
+            _reconcile_system(inp, g, galloc, res=res, upd=upd)
         else:
-            _reconcile_group(
-                job, job_version, vers, g, galloc, statuses, nodes, now, gates.get(g.name, 1 << 30),
-                update_fn, res, upd,
-            )
+            _reconcile_group(inp, g, galloc, gate=gates.get(g.name, 1 << 30), res=res, upd=upd)
     if view is not None:
         for gname, indexes in view.canaries.items():
             for idx in indexes:
@@ -272,19 +194,12 @@ def reconcile(
 
 
 def _reconcile_group(
-    job: Job,
-    version: int,
-    versions: Mapping[int, Job],
-    g: TaskGroup,
-    allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
-    now: float,
-    gate: int,
-    update_fn: UpdateFn,
-    res: ReconcileResult,
-    upd: DesiredUpdates,
+    inp: _JobInput, g: TaskGroup, allocs: list[Allocation], *, gate: int, res: ReconcileResult, upd: DesiredUpdates,
 ) -> None:
+    """A service or batch group: `gate` replacements at most; buckets go into `res`/`upd`."""
+    job, version, versions, statuses, nodes, now, update_fn = (
+        inp.job, inp.version, inp.versions, inp.statuses, inp.nodes, inp.now, inp.update_fn
+    )
     batch = job.type == JobType.BATCH
     policy = job.reschedule_for(g)
     # live: occupies its index and counts toward `count`; `settled` live ones are not updated
@@ -429,19 +344,12 @@ def _reconcile_group(
 
 
 def _reconcile_system(
-    job: Job,
-    version: int,
-    versions: Mapping[int, Job],
-    g: TaskGroup,
-    allocs: list[Allocation],
-    statuses: Mapping[str, AllocStatus],
-    nodes: Mapping[str, Node],
-    now: float,
-    update_fn: UpdateFn,
-    res: ReconcileResult,
-    upd: DesiredUpdates,
+    inp: _JobInput, g: TaskGroup, allocs: list[Allocation], *, res: ReconcileResult, upd: DesiredUpdates,
 ) -> None:
     """One allocation per eligible node; placement checks the node's feasibility."""
+    job, version, versions, statuses, nodes, update_fn = (
+        inp.job, inp.version, inp.versions, inp.statuses, inp.nodes, inp.update_fn
+    )
     on_node: dict[str, Allocation] = {}
     for a in allocs:
         if a.desired_status != DesiredStatus.RUN or client_status_of(a, statuses) == ClientStatus.LOST:
@@ -478,7 +386,7 @@ def _reconcile_system(
             upd.in_place_update += 1
     for nid in sorted(nodes):
         node = nodes[nid]
-        if nid in on_node or node.status != NodeStatus.READY or node.eligibility != "eligible" or node.drain:
+        if nid in on_node or not node.schedulable():
             continue
         res.place.append(AllocPlace(g.name, alloc_name(job.id, g.name, 0), 0, node_id=nid))
         upd.place += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.model.ids import NodeId
 from reconciler.model.objects import Allocation, Node
 
 
@@ -40,7 +41,7 @@ class NodeState:
         self.jobs[alloc.job_id] = self.jobs.get(alloc.job_id, 0) + 1
 
 
-def build_states(nodes: Mapping[str, Node], live_allocs: Iterable[Allocation]) -> dict[str, NodeState]:
+def build_states(nodes: Mapping[NodeId, Node], live_allocs: Iterable[Allocation]) -> dict[NodeId, NodeState]:
     """NodeState per node, charged with `live_allocs` (those that keep running). Runs over
     every allocation of the cluster for each plan, so `add` is inlined here."""
     states = {nid: NodeState.of(n) for nid, n in nodes.items()}

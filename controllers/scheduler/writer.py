@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import codec
-from reconciler.model.ids import is_valid_name, new_id
-from reconciler.store import Store, Txn
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.model.ids import new_id
+from reconciler.store import MAX_TXN_OPS, Store, Txn
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +32,7 @@ PER_TXN = MAX_TXN_OPS - 3  # two compares and the guard put
 
 
 def guard_key(store: Store, namespace: str, job_id: str) -> str:
-    if not (is_valid_name(namespace) and is_valid_name(job_id)):
-        raise ValueError(f"invalid job {namespace}/{job_id}")
-    return f"{store.keys.kind('sched_guard')}{namespace}/{job_id}"
+    return store.keys.sched_guard(namespace, job_id)
 
 
 @dataclass
@@ -44,11 +41,6 @@ class Guard:
     revision: int  # 0: absent
     job_key: str
     job_revision: int  # 0: the job record must be absent
-
-
-def read_guard(store: Store, key: str) -> int:
-    raw = store.get_raw(key)
-    return raw.mod_revision if raw else 0
 
 
 class GuardedChain:
@@ -105,15 +97,6 @@ class GuardedChain:
 
 def _encode(items: Sequence[tuple[str, Any]]) -> list[tuple[str, bytes]]:
     return [(k, codec.encode(v)) for k, v in items]
-
-
-def commit_plan(store: Store, guard: Guard, allocs: Sequence[tuple[str, Any]], tail: Sequence[tuple[str, Any]]) -> bool:
-    """Write `allocs` (key, object) in guarded batches, then `tail` (evaluations) last.
-
-    Returns False if a compare failed (another writer got there first); batches committed
-    before that stay (the next decision sees them). `guard.revision` is advanced in place.
-    """
-    return GuardedChain(store, guard).commit_all(_encode(allocs), _encode(tail))
 
 
 class PipelinedWriter:

@@ -1,6 +1,6 @@
 """The specs watcher: applies job files in a directory, follows edits, stops deleted jobs.
 
-It submits through `reconciler.jobs.submit_job`, the same path as the HTTP API."""
+It submits through `reconciler.ops.jobs.submit_job`, the same path as the HTTP API."""
 
 from controllers.specs_watcher.watcher import SpecsWatcher
 

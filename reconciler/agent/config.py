@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.runtime.leader import DEFAULT_LEADER_TTL
+
 
 @dataclass
 class AgentConfig:
@@ -28,6 +30,11 @@ class AgentConfig:
     router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
     router_port: int = 9999
     router_admin_port: int = 9998  # GET /routes
+    leader_ttl: int = DEFAULT_LEADER_TTL  # seconds; the cluster controllers' leader leases
+    # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
+    allowed_hosts: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
+    task_env: list[str] = field(default_factory=list)  # agent variables tasks may inherit (model.taskenv.inherited_env)
 
     @property
     def runs_server(self) -> bool:

@@ -22,21 +22,24 @@ from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
 from reconciler.api.app import make_app
 from reconciler.api.context import ApiContext
+from reconciler.api.gate import GateSettings
 from reconciler.store import Store
 
 log = logging.getLogger("reconciler.agent")
 
 
-def cluster_controllers(store: Store, identity: str) -> list[Component]:
-    """The cluster controllers, each leader-elected on its own lease."""
+def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list[Component]:
+    """The cluster controllers, each leader-elected on its own lease of `leader_ttl` seconds."""
     from controllers.deployments.controller import DeploymentService
+    from controllers.liveness.collector import GarbageCollectorService
     from controllers.liveness.controller import LivenessService
     from controllers.scheduler.controller import SchedulerService
 
     return [
-        SchedulerService(store, identity, deployments=True),
-        DeploymentService(store, identity),
-        LivenessService(store, identity),
+        SchedulerService(store, identity, ttl=leader_ttl, deployments=True),
+        DeploymentService(store, identity, ttl=leader_ttl),
+        LivenessService(store, identity, ttl=leader_ttl),
+        GarbageCollectorService(store, identity, ttl=leader_ttl),
     ]
 
 
@@ -65,6 +68,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         bind=config.bind,
         raw_exec_enabled=config.raw_exec or config.dev,
         meta=config.meta,
+        task_env=tuple(config.task_env),
     )
     return _DrainOnStop(agent) if config.dev else agent
 
@@ -139,7 +143,7 @@ class Agent:
         if cfg.runs_server:
             self.planner = _Planner(store)
             self.components.append(self.planner)
-            self.components.extend(cluster_controllers(store, self.identity))
+            self.components.extend(cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl))
         if cfg.runs_client:
             node = node_agent(store, cfg)
             self.components.extend([node, service_registrar(store, cfg, node)])
@@ -178,7 +182,9 @@ class Agent:
             store=store, data_dir=cfg.data_dir.resolve(), region=cfg.region, datacenter=cfg.datacenter,
             node_name=cfg.node_name, planner=self.planner.cache.plan_job if self.planner else None,
         )
-        runner = web.AppRunner(make_app(ctx), access_log=None, shutdown_timeout=5.0)
+        gate = GateSettings(bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts),
+                            allowed_origins=tuple(cfg.allowed_origins))
+        runner = web.AppRunner(make_app(ctx, gate), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, cfg.bind, cfg.http_port)
         await site.start()

@@ -1,33 +1,27 @@
-"""Builds the aiohttp application from the route modules and serves it.
+"""Builds the aiohttp application from the resource modules and serves it.
 
-Route modules are found by name; one that is not installed in this build is skipped, so the
-API grows as controllers land without this file changing shape.
+Every resource module exposes a module-level `routes` (`web.RouteTableDef`); handlers find
+the `ApiContext` in `request.app[CTX]`. The error middleware renders `ApiError` and the
+operations' refusals (`errors.translate`) as JSON, and any other failure as a 500 with its
+reason.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from reconciler.api.context import ApiContext
-from reconciler.api.errors import ApiError
+from reconciler.api import agent, allocations, deployments, evaluations, jobs, logs, nodes, services, ui
+from reconciler.api.context import CTX, ApiContext
+from reconciler.api.errors import OPERATION_ERRORS, ApiError, translate
+from reconciler.api.gate import GateSettings, add_cors, gate_middleware
 from reconciler.api.http import MAX_BODY
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES = [
-    "reconciler.api.job_routes",
-    "reconciler.api.agent_routes",
-    "reconciler.api.sched_routes",
-    "reconciler.api.client_routes",
-    "reconciler.api.deployment_routes",
-    "reconciler.api.service_routes",
-    "reconciler.api.ui_routes",
-]
+RESOURCES = [jobs, allocations, logs, deployments, evaluations, nodes, services, agent, ui]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,27 +32,22 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as exc:
         return exc.response()
+    except OPERATION_ERRORS as exc:
+        return translate(exc).response()
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return web.Response(
-                status=exc.status, text=json.dumps({"error": exc.reason}), content_type="application/json"
-            )
+            return ApiError(exc.status, exc.reason).response()
         raise
     except Exception as exc:  # noqa: BLE001 - a 500 with the reason beats a dropped connection
         log.exception("api path=%s failed", request.path)
-        return web.Response(
-            status=500, text=json.dumps({"error": f"{type(exc).__name__}: {exc}"}), content_type="application/json"
-        )
+        return ApiError(500, f"{type(exc).__name__}: {exc}").response()
 
 
-def make_app(ctx: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
-    for name in ROUTE_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        app.add_routes(mod.routes(ctx))
+def make_app(ctx: ApiContext, gate: GateSettings | None = None) -> web.Application:
+    gate = gate or GateSettings()
+    app = web.Application(middlewares=[gate_middleware(gate), errors_middleware], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(add_cors)
+    app[CTX] = ctx
+    for resource in RESOURCES:
+        app.add_routes(resource.routes)
     return app

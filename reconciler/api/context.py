@@ -1,14 +1,25 @@
-"""What handlers need, handed in by the agent's wiring (the API never imports controllers:
-controller-provided functions such as the scheduler's dry-run arrive here as callables)."""
+"""What handlers need, handed in by the agent's wiring and stored on the application under
+`CTX` (the API never imports controllers: controller-provided functions such as the
+scheduler's dry run arrive here typed by a Protocol)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
+from aiohttp import web
+
+from reconciler.model.job import Job
+from reconciler.model.plan import PlanResult
 from reconciler.store import Store
+
+
+class Planner(Protocol):
+    """The scheduler's dry run: what submitting `job` would do to the cluster as it is now.
+    Writes nothing."""
+
+    def __call__(self, store: Store, job: Job) -> PlanResult: ...
 
 
 @dataclass
@@ -18,6 +29,7 @@ class ApiContext:
     region: str = "global"
     datacenter: str = "dc1"
     node_name: str = ""
-    # planner(job, store) -> plan result (see reconciler.model.plan); None until wired
-    planner: Callable[..., Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    planner: Planner | None = None  # None on an agent that runs no scheduler
+
+
+CTX = web.AppKey("ctx", ApiContext)

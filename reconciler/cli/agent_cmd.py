@@ -33,17 +33,23 @@ from reconciler.cli.groups import cli
 @click.option("--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode).")
 @click.option("--router-admin-port", type=int, default=9998, show_default=True, help="Port of the router's /routes page.")
 @click.option("--no-router", is_flag=True, help="Do not run the HTTP router in dev mode.")
+@click.option("--leader-ttl", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Seconds a cluster controller's leader lease lives unrefreshed (a standby takes over within it).")
+@click.option("--allowed-hosts", default="", help="More names (name or name:port, comma-separated) the API answers to as Host; default: its own addresses.")
+@click.option("--allowed-origins", default="", help="Browser origins (http[s]://host[:port], comma-separated) allowed to call the API besides its own.")
+@click.option("--task-env", default="", help="Names of the agent's environment variables tasks may inherit (comma-separated); default only PATH, LANG, LC_ALL, TZ.")
 def agent(
     dev: bool, server: bool, client: bool, data_dir: Path, bind: str, http_port: int, etcd: str, etcd_port: int,
     etcd_peer_port: int, prefix: str, specs: Path | None, no_specs: bool, node_name: str, datacenter: str,
     region: str, raw_exec: bool, meta: tuple[str, ...], log_level: str, router_port: int, router_admin_port: int,
-    no_router: bool,
+    no_router: bool, leader_ttl: int, allowed_hosts: str, allowed_origins: str, task_env: str,
 ) -> None:
     """Run the reconciler agent."""
     from reconciler.agent.config import AgentConfig
     from reconciler.agent.etcd_process import EtcdStartError
     from reconciler.agent.lock import DataDirLocked
     from reconciler.agent.wiring import Agent
+    from reconciler.api.gate import normalize_origin, split_host
     from reconciler.store import StoreError
 
     if not (dev or server or client):
@@ -63,12 +69,21 @@ def agent(
         if specs is not None:
             raise click.BadParameter(f"{specs_dir} is not a directory", param_hint="--specs")
         specs_dir = None
+    hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()]
+    origins = [o.strip() for o in allowed_origins.split(",") if o.strip()]
+    try:
+        for h in hosts:
+            split_host(h)
+        origins = [normalize_origin(o) for o in origins]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allowed-hosts/--allowed-origins") from None
     config = AgentConfig(
         dev=dev, server=server, client=client, data_dir=data_dir, bind=bind, http_port=http_port,
         etcd_endpoints=[e.strip() for e in etcd.split(",") if e.strip()], etcd_port=etcd_port,
         etcd_peer_port=etcd_peer_port, prefix=prefix, specs_dir=specs_dir, node_name=node_name,
         datacenter=datacenter, region=region, raw_exec=raw_exec, meta=meta_map, log_level=log_level,
-        router=not no_router, router_port=router_port, router_admin_port=router_admin_port,
+        router=not no_router, router_port=router_port, router_admin_port=router_admin_port, leader_ttl=leader_ttl,
+        allowed_hosts=hosts, allowed_origins=origins, task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:
         sys.exit(Agent(config).run())

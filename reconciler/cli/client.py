@@ -1,6 +1,10 @@
-"""A small HTTP client for the agent's API, used by every CLI command.
+"""The one HTTP client for the agent's API, used by every CLI command.
 
-An unreachable agent is one clear line and exit 1; an API error prints the API's message.
+Every read and write goes through `ApiClient`: JSON calls (`get`/`post`/`put`/`delete`),
+plain bytes (`raw`, e.g. logs) and chunked streams (`stream`, `alloc logs -f`). There is one
+error path: an unreachable agent is one clear line and exit 1; an API error raises
+`ApiClientError`, which a command turns into its own wording with `api_errors("Error
+submitting job")`, and which the root group reports as `Error: <message>` otherwise.
 """
 
 from __future__ import annotations
@@ -10,12 +14,16 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
 
 
 class ApiClientError(Exception):
+    """The API answered with an error status; `message` is its `error` field."""
+
     def __init__(self, status: int, message: str, field: str = "") -> None:
         super().__init__(message)
         self.status = status
@@ -23,30 +31,54 @@ class ApiClientError(Exception):
         self.field = field
 
 
+def _error_from(exc: urllib.error.HTTPError) -> ApiClientError:
+    raw = exc.read()
+    try:
+        err = json.loads(raw)
+        return ApiClientError(exc.code, err.get("error", raw.decode()), err.get("field", ""))
+    except (ValueError, AttributeError):
+        return ApiClientError(exc.code, raw.decode(errors="replace").strip())
+
+
 class ApiClient:
     def __init__(self, address: str, *, timeout: float = 30.0) -> None:
         self.address = address.rstrip("/")
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None) -> Any:
+    def url(self, path: str, params: dict[str, Any] | None = None) -> str:
         url = self.address + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        return url
+
+    def _open(self, method: str, path: str, body: Any, params: dict[str, Any] | None,
+              timeout: float | None) -> Any:
+        """The open response; `ApiClientError` on an error status, exit 1 when unreachable."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(self.url(path, params), data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                raw = resp.read()
+            return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                err = json.loads(raw)
-                raise ApiClientError(exc.code, err.get("error", raw.decode()), err.get("field", "")) from None
-            except (ValueError, AttributeError):
-                raise ApiClientError(exc.code, raw.decode(errors="replace").strip()) from None
+            raise _error_from(exc) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             fail(f"Error: cannot reach the reconciler agent at {self.address}: {reason}")
+
+    def raw(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None) -> bytes:
+        """The response body as bytes (logs, or JSON for `request`)."""
+        with self._open(method, path, body, params, self.timeout) as resp:
+            return bytes(resp.read())
+
+    def stream(self, path: str, sink: Callable[[bytes], None], *, params: dict[str, Any] | None = None) -> None:
+        """GET `path` and hand each chunk to `sink` as it arrives, until the server ends the
+        response (no timeout: a followed log may be quiet for hours)."""
+        with self._open("GET", path, None, params, None) as resp:
+            while chunk := resp.read1(65536):
+                sink(chunk)
+
+    def request(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None) -> Any:
+        raw = self.raw(method, path, body, params=params)
         return json.loads(raw) if raw else None
 
     def get(self, path: str, **params: Any) -> Any:
@@ -65,6 +97,15 @@ class ApiClient:
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
+
+
+@contextmanager
+def api_errors(prefix: str = "Error", code: int = 1) -> Iterator[None]:
+    """Report an `ApiClientError` raised inside as `<prefix>: <message>` and exit `code`."""
+    try:
+        yield
+    except ApiClientError as exc:
+        fail(f"{prefix}: {exc.message}", code)
 
 
 def client_from(ctx: click.Context) -> ApiClient:

@@ -1,16 +1,15 @@
-"""Deployment commands: `deployment list|status|promote|fail|pause|resume` and
-`job promote`, in Nomad's words and layout."""
+"""`deployment list|status|promote|fail|pause|resume`, in Nomad's words and layout.
+`job promote` (in job_cmds) promotes through `promote` here."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from reconciler.cli.client import ApiClient, ApiClientError, client_from, fail
-from reconciler.cli.groups import deployment, job
-from reconciler.cli.job_cmds import deployment_block, monitor, monitor_eval
+from reconciler.cli.client import ApiClient, ApiClientError, api_errors, client_from, fail
+from reconciler.cli.groups import deployment
+from reconciler.cli.monitor import deployment_block, follow
 from reconciler.cli.output import short, table
 
 
@@ -28,16 +27,26 @@ def _find(api: ApiClient, dep_id: str) -> dict[str, Any]:
     return dict(matches[0])
 
 
-def _update(ctx: click.Context, path: str, body: Any, detach: bool, what: str, *, follow: bool = False) -> None:
+def _update(ctx: click.Context, d: dict[str, Any], action: str, body: dict[str, Any], *, detach: bool,
+            what: str, deployment: bool = False) -> None:
+    """POST `/v1/deployment/<action>/<id>`, then follow the evaluation it created (and the
+    deployment too when `deployment`)."""
     api = client_from(ctx)
-    try:
-        resp = api.post(path, body)
-    except ApiClientError as exc:
-        fail(f"Error {what} deployment: {exc.message}")
-    if detach:
-        click.echo(resp["EvalID"])
-        return
-    sys.exit(monitor(api, resp["EvalID"]) if follow else monitor_eval(api, resp["EvalID"]))
+    with api_errors(f"Error {what} deployment"):
+        resp = api.post(f"/v1/deployment/{action}/{d['ID']}", {"DeploymentID": d["ID"], **body})
+    follow(api, resp["EvalID"], detach=detach, deployment=deployment)
+
+
+def promote(ctx: click.Context, d: dict[str, Any], groups: tuple[str, ...], detach: bool) -> None:
+    """Promote a deployment's canaries (all groups, or only `groups`) and follow it."""
+    body: dict[str, Any] = {"Groups": list(groups)} if groups else {"All": True}
+    _update(ctx, d, "promote", body, detach=detach, what="promoting", deployment=True)
+
+
+def _set_paused(ctx: click.Context, deployment_id: str, pause: bool) -> None:
+    """The body of `pause` and `resume`; prints the evaluation id, as Nomad does."""
+    d = _find(client_from(ctx), deployment_id)
+    _update(ctx, d, "pause", {"Pause": pause}, detach=True, what="pausing" if pause else "resuming")
 
 
 @deployment.command("list")
@@ -68,9 +77,7 @@ def deployment_status(ctx: click.Context, deployment_id: str) -> None:
 @click.pass_context
 def deployment_promote(ctx: click.Context, deployment_id: str, groups: tuple[str, ...], detach: bool) -> None:
     """Promote a deployment's canaries (all groups unless -group)."""
-    d = _find(client_from(ctx), deployment_id)
-    body = {"DeploymentID": d["ID"], **({"Groups": list(groups)} if groups else {"All": True})}
-    _update(ctx, f"/v1/deployment/promote/{d['ID']}", body, detach, "promoting", follow=True)
+    promote(ctx, _find(client_from(ctx), deployment_id), groups, detach)
 
 
 @deployment.command("fail")
@@ -79,8 +86,7 @@ def deployment_promote(ctx: click.Context, deployment_id: str, groups: tuple[str
 @click.pass_context
 def deployment_fail(ctx: click.Context, deployment_id: str, detach: bool) -> None:
     """Mark a running deployment as failed (auto_revert then rolls back)."""
-    d = _find(client_from(ctx), deployment_id)
-    _update(ctx, f"/v1/deployment/fail/{d['ID']}", {"DeploymentID": d["ID"]}, detach, "failing")
+    _update(ctx, _find(client_from(ctx), deployment_id), "fail", {}, detach=detach, what="failing")
 
 
 @deployment.command("pause")
@@ -88,8 +94,7 @@ def deployment_fail(ctx: click.Context, deployment_id: str, detach: bool) -> Non
 @click.pass_context
 def deployment_pause(ctx: click.Context, deployment_id: str) -> None:
     """Pause a running deployment: nothing more is replaced until it is resumed."""
-    d = _find(client_from(ctx), deployment_id)
-    _update(ctx, f"/v1/deployment/pause/{d['ID']}", {"DeploymentID": d["ID"], "Pause": True}, True, "pausing")
+    _set_paused(ctx, deployment_id, True)
 
 
 @deployment.command("resume")
@@ -97,24 +102,4 @@ def deployment_pause(ctx: click.Context, deployment_id: str) -> None:
 @click.pass_context
 def deployment_resume(ctx: click.Context, deployment_id: str) -> None:
     """Resume a paused deployment."""
-    d = _find(client_from(ctx), deployment_id)
-    _update(ctx, f"/v1/deployment/pause/{d['ID']}", {"DeploymentID": d["ID"], "Pause": False}, True, "resuming")
-
-
-@job.command("promote")
-@click.argument("job_id")
-@click.option("-group", "--group", "groups", multiple=True, help="Promote only this task group (repeatable).")
-@click.option("-detach", "--detach", is_flag=True)
-@click.option("-namespace", "--namespace", default="default")
-@click.pass_context
-def job_promote(ctx: click.Context, job_id: str, groups: tuple[str, ...], detach: bool, namespace: str) -> None:
-    """Promote the canaries of a job's latest deployment."""
-    api = client_from(ctx)
-    try:
-        d = api.get(f"/v1/job/{job_id}/deployment", namespace=namespace)
-    except ApiClientError as exc:
-        fail(f"Error retrieving deployment: {exc.message}")
-    if not d:
-        fail(f"Job {job_id!r} has no deployment to promote")
-    body = {"DeploymentID": d["ID"], **({"Groups": list(groups)} if groups else {"All": True})}
-    _update(ctx, f"/v1/deployment/promote/{d['ID']}", body, detach, "promoting", follow=True)
+    _set_paused(ctx, deployment_id, False)

@@ -1,13 +1,28 @@
-"""The command groups, shared by every `*_cmds` module."""
+"""The command groups, shared by every `*_cmds` module (one module per resource)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from reconciler.cli.client import ApiClientError, fail
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+class Root(click.Group):
+    """The root group: an API error that no command worded itself ends as `Error: <message>`
+    and exit 1, never a traceback (the CLI's one error path, with `client.api_errors`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApiClientError as exc:
+            fail(f"Error: {exc.message}")
+
+
+@click.group(cls=Root, context_settings=CONTEXT)
 @click.option(
     "--address", "-address", envvar=["RECONCILER_ADDR", "NOMAD_ADDR"], default="http://127.0.0.1:4646",
     show_default=True, help="Address of the agent's HTTP API.",

@@ -1,28 +1,21 @@
-"""The `reconciler` console script: imports every command module and runs the group."""
+"""The `reconciler` console script: every command module, imported by name so that a broken
+module fails the CLI at once instead of its commands silently vanishing."""
 
 from __future__ import annotations
 
-import importlib
-
+# Each import registers its commands on the groups of reconciler.cli.groups.
+from reconciler.cli import (  # noqa: F401
+    agent_cmd,
+    alloc_cmds,
+    deployment_cmds,
+    eval_cmds,
+    job_cmds,
+    node_cmds,
+    router_cmd,
+    service_cmds,
+    spec_cmds,
+)
 from reconciler.cli.groups import cli
-
-COMMAND_MODULES = [
-    "reconciler.cli.agent_cmd",
-    "reconciler.cli.job_cmds",
-    "reconciler.cli.spec_cmds",
-    "reconciler.cli.sched_cmds",
-    "reconciler.cli.alloc_cmds",
-    "reconciler.cli.deployment_cmds",
-    "reconciler.cli.service_cmds",
-    "reconciler.cli.router_cmd",
-]
-
-for _name in COMMAND_MODULES:
-    try:
-        importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
 
 
 def main() -> None:

@@ -1,7 +1,10 @@
 """`reconciler router`: a standalone router (load balancer) against an etcd cluster.
 
-The dev agent runs one itself; beyond one machine, routers run where traffic enters, as many
-as wanted: they only read the catalog, so they need nothing but etcd.
+This is a process entry point, like `reconciler agent`, not a client command: it runs a
+component (the router) and so, like the agent, opens the store itself. Every other command
+talks only to the agent's HTTP API (docs/architecture.md). The dev agent runs one router
+itself; beyond one machine, routers run where traffic enters, as many as wanted: they only
+read the catalog, so they need nothing but etcd.
 """
 
 from __future__ import annotations

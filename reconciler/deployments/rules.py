@@ -8,7 +8,11 @@ import copy
 from collections.abc import Iterable
 
 from reconciler.deployments.descriptions import Desc
-from reconciler.model.objects import Deployment, DeploymentGroupState, DeploymentStatus
+from reconciler.model.evals import new_eval
+from reconciler.model.job import SECOND
+from reconciler.model.objects import Deployment, DeploymentGroupState, DeploymentStatus, Evaluation, JobRecord
+
+ACTIVE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED})
 
 
 class DeploymentError(ValueError):
@@ -16,7 +20,15 @@ class DeploymentError(ValueError):
 
 
 def active(dep: Deployment) -> bool:
-    return dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED)
+    """Still deploying: its allocations are counted and judged (every other status is final)."""
+    return dep.status in ACTIVE
+
+
+def deployment_evaluation(dep: Deployment, job: JobRecord | None, *, now: float) -> Evaluation:
+    """The evaluation that tells the scheduler a deployment changed (Nomad's deployment
+    watcher creates the same); `job` is the job's current record, if it still has one."""
+    return new_eval(dep.namespace, dep.job_id, "deployment-watcher", now=now, record=job,
+                    job_version=job.version if job else dep.job_version, deployment_id=dep.id)
 
 
 def awaiting_promotion(g: DeploymentGroupState) -> bool:
@@ -63,7 +75,7 @@ def apply_promote(dep: Deployment, groups: Iterable[str] | None, *, now: float) 
             )
         g.promoted = True
         if g.progress_deadline:
-            g.require_progress_by = now + g.progress_deadline / 1e9
+            g.require_progress_by = now + g.progress_deadline / SECOND
     if out.status == DeploymentStatus.RUNNING:
         out.status_description = running_description(out)
     out.modify_time = now

@@ -7,22 +7,36 @@
         <task>/local/          NOMAD_TASK_DIR
         <task>/secrets/        NOMAD_SECRETS_DIR
         <task>/tmp/
-        .state/                the agent's private bookkeeping (task handles, exit files)
+        .state/                the agent's bookkeeping: <task>.spec (see below), task
+                               handles and exit files (controllers/driver_runner/handles.py)
 
-Pure path helpers: every path built from user input goes through `inside()`, which refuses
-anything that would resolve outside its base directory (`..`, absolute paths, symlinks).
+Not pure: besides path helpers (every path built from user input goes through `inside()`,
+which refuses anything that would resolve outside its base directory: `..`, absolute
+paths, symlinks), it creates the directories (`AllocDir.build`) and reads the files that
+the node agent writes and the API serves (logs, launch specs). Both sides import it, so the
+layout and these file formats are one contract, kept here.
+
+The launch spec `<task>.spec` is what the executor runs the task with: a `marshal`-encoded
+dict (the executor starts with built-in modules only, see controllers/driver_runner/
+executor.py) with at least `argv` (list of str), `env` (dict of str), `cwd` (str),
+`logs_dir` and `task`, plus the executor's own settings. The node agent writes it at each
+start (`write_launch_spec`); the API's exec endpoint reads `env` and `cwd` from it to run a
+command as the task would (`AllocDir.read_launch_spec`).
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reconciler.model.ids import is_valid_name
 
 LOG_TYPES = ("stdout", "stderr")
+STATE_DIR = ".state"
 
 
 class PathEscapeError(ValueError):
@@ -40,6 +54,17 @@ def inside(base: Path, relative: str) -> Path:
     target = (root / rel).resolve()
     if target != root and root not in target.parents:
         raise PathEscapeError(f"path {relative!r} escapes {base}")
+    return target
+
+
+def inside_task_area(alloc_root: Path, relative: str) -> Path:
+    """`inside(alloc_root, relative)` that also refuses the agent's `.state` bookkeeping: a
+    job's artifact or template must neither forge task handles, exit codes and stored specs
+    nor read them (review finding M5)."""
+    target = inside(alloc_root, relative)
+    state = (alloc_root / STATE_DIR).resolve()
+    if target == state or state in target.parents:
+        raise PathEscapeError(f"path {relative!r} is in the agent's private {STATE_DIR}/ directory")
     return target
 
 
@@ -71,7 +96,7 @@ class AllocDir:
 
     @property
     def state(self) -> Path:
-        return self.root / ".state"
+        return self.root / STATE_DIR
 
     def task_dir(self, task: str) -> Path:
         return self.root / check_name(task, "task name")
@@ -86,9 +111,12 @@ class AllocDir:
         return self.task_dir(task) / "tmp"
 
     def build(self, tasks: list[str]) -> None:
-        """Create every directory (idempotent)."""
+        """Create every directory (idempotent). The allocation and its logs are 0750, as in
+        Nomad: other local users read neither logs nor artifacts (review L5)."""
         for d in (self.shared, self.logs, self.shared / "data", self.shared / "tmp"):
             d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o750)
+        os.chmod(self.logs, 0o750)
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o700)
         for t in tasks:
@@ -99,6 +127,33 @@ class AllocDir:
     def log_files(self, task: str, log_type: str) -> list[Path]:
         """The task's log files of one type, oldest first (by their index N)."""
         return log_files(self.logs, task, log_type)
+
+    def read_launch_spec(self, task: str) -> dict[str, Any]:
+        """The task's launch spec ({} if the task never started here, or `task` is no name)."""
+        if not is_valid_name(task):
+            return {}
+        return read_launch_spec(launch_spec_file(self.state, task))
+
+
+def launch_spec_file(state_dir: Path, task: str) -> Path:
+    return state_dir / f"{task}.spec"
+
+
+def write_launch_spec(path: Path, spec: dict[str, Any]) -> None:
+    """Write a launch spec, readable by the agent's user only (it holds the task's env)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        marshal.dump(spec, fh)
+
+
+def read_launch_spec(path: Path) -> dict[str, Any]:
+    """A launch spec ({} if missing or unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            data = marshal.load(fh)
+        return data if isinstance(data, dict) else {}
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
 
 
 def log_prefix(task: str, log_type: str) -> str:
@@ -112,13 +167,14 @@ def log_files(logs_dir: Path, task: str, log_type: str) -> list[Path]:
     pat = re.compile(re.escape(prefix) + r"(\d+)$")
     found: list[tuple[int, Path]] = []
     try:
-        names = os.listdir(logs_dir)
+        entries = list(os.scandir(logs_dir))
     except FileNotFoundError:
         return []
-    for name in names:
-        m = pat.match(name)
-        if m:
-            found.append((int(m.group(1)), logs_dir / name))
+    for entry in entries:
+        m = pat.match(entry.name)
+        # a symlink a task planted here must not make the logs API read its target (review M5)
+        if m and entry.is_file(follow_symlinks=False):
+            found.append((int(m.group(1)), logs_dir / entry.name))
     return [p for _, p in sorted(found)]
 
 
@@ -152,10 +208,10 @@ def read_logs(files: list[Path], *, origin: str = "start", offset: int = 0, limi
             continue
         skip = max(0, start - pos)
         try:
-            with open(f, "rb") as fh:
+            with open(os.open(f, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
                 fh.seek(skip)
                 data = fh.read(min(size - skip, limit - len(out)))
-        except FileNotFoundError:
+        except OSError:  # gone, or replaced by a symlink since it was listed
             data = b""
         out += data
         last_file, last_off = f.name, skip + len(data)

@@ -26,4 +26,4 @@ def short(ident: str) -> str:
 
 def is_valid_name(name: str) -> bool:
     """True if `name` can be an etcd key segment or a directory name without escaping."""
-    return bool(NAME_RE.match(name)) and name not in (".", "..")
+    return bool(NAME_RE.fullmatch(name)) and name not in (".", "..")  # fullmatch: "$" accepts a final "\n"

@@ -24,6 +24,14 @@ class JobType(StrEnum):
     SYSTEM = "system"
 
 
+class HealthCheck(StrEnum):
+    """`update.health_check`: what makes an allocation healthy in a deployment."""
+
+    CHECKS = "checks"
+    TASK_STATES = "task_states"
+    MANUAL = "manual"
+
+
 @dataclass
 class Constraint:
     attribute: str = ""
@@ -55,7 +63,7 @@ class UpdateStrategy:
     progress_deadline: int = 10 * MINUTE
     auto_revert: bool = False
     auto_promote: bool = False
-    health_check: str = "checks"  # checks | task_states | manual
+    health_check: HealthCheck = HealthCheck.CHECKS
     stagger: int = 30 * SECOND
 
 
@@ -235,7 +243,7 @@ class Job:
     name: str = ""
     namespace: str = "default"
     region: str = "global"
-    type: str = JobType.SERVICE
+    type: JobType = JobType.SERVICE
     priority: int = 50
     datacenters: list[str] = field(default_factory=lambda: ["*"])
     all_at_once: bool = False

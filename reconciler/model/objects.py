@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reconciler.model.job import Job
+from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId
+from reconciler.model.job import Job, JobType
 
 
 class DesiredStatus(StrEnum):
@@ -45,6 +46,29 @@ class NodeStatus(StrEnum):
     DOWN = "down"
 
 
+class NodeEligibility(StrEnum):
+    """Whether the scheduler may place new allocations on a node (set by the API, drain)."""
+
+    ELIGIBLE = "eligible"
+    INELIGIBLE = "ineligible"
+
+
+class TaskRunState(StrEnum):
+    """`TaskState.state`: Nomad's task states."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DEAD = "dead"
+
+
+class JobStatus(StrEnum):
+    """A job's status as `job status` shows it (see summary.py)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DEAD = "dead"
+
+
 class DeploymentStatus(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
@@ -63,40 +87,32 @@ class AllocatedPort:
 
 
 @dataclass
-class DeploymentStatusOfAlloc:
-    """Health of an allocation within its deployment (set by the deployment controller)."""
-
-    healthy: bool | None = None
-    canary: bool = False
-    timestamp: float = 0.0
-
-
-@dataclass
 class Allocation:
-    id: str
+    id: AllocId
     namespace: str
     job_id: str
     job_version: int
     task_group: str
     name: str  # job.group[index]
     index: int
-    node_id: str
+    node_id: NodeId
     node_name: str = ""
-    eval_id: str = ""
-    deployment_id: str = ""
-    desired_status: str = DesiredStatus.RUN
+    eval_id: EvalId = EvalId("")
+    deployment_id: DeploymentId = DeploymentId("")
+    desired_status: DesiredStatus = DesiredStatus.RUN
     desired_description: str = ""
     ports: list[AllocatedPort] = field(default_factory=list)
     cpu: int = 0
     memory: int = 0
     canary: bool = False
-    previous_allocation: str = ""
-    next_allocation: str = ""
+    previous_allocation: AllocId = AllocId("")
+    next_allocation: AllocId = AllocId("")
     reschedule_attempts: list[float] = field(default_factory=list)  # times of past reschedules
     # Set by the scheduler when the node agent cannot report any more ("lost": its node is
-    # down); otherwise "" and the node agent's AllocStatus.client_status is authoritative.
-    client_status: str = ""
-    followup_eval_id: str = ""  # the delayed evaluation that will reschedule this failed alloc
+    # down); otherwise None and the node agent's AllocStatus.client_status is authoritative
+    # (read it through reconciler.model.alloc_status).
+    client_status: ClientStatus | None = None
+    followup_eval_id: EvalId = EvalId("")  # the delayed evaluation that will reschedule this failed alloc
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1
@@ -114,7 +130,7 @@ class TaskEvent:
 
 @dataclass
 class TaskState:
-    state: str = "pending"  # pending | running | dead
+    state: TaskRunState = TaskRunState.PENDING
     failed: bool = False
     restarts: int = 0
     started_at: float = 0.0
@@ -125,12 +141,11 @@ class TaskState:
 
 @dataclass
 class AllocStatus:
-    alloc_id: str
-    node_id: str
-    client_status: str = ClientStatus.PENDING
+    alloc_id: AllocId
+    node_id: NodeId
+    client_status: ClientStatus = ClientStatus.PENDING
     client_description: str = ""
     task_states: dict[str, TaskState] = field(default_factory=dict)
-    deployment_status: DeploymentStatusOfAlloc | None = None
     modify_time: float = 0.0
     schema: int = 1
 
@@ -145,13 +160,13 @@ class NodeResources:
 
 @dataclass
 class Node:
-    id: str
+    id: NodeId
     name: str
     datacenter: str = "dc1"
     address: str = "127.0.0.1"
     http_addr: str = ""
-    status: str = NodeStatus.READY
-    eligibility: str = "eligible"  # eligible | ineligible
+    status: NodeStatus = NodeStatus.READY
+    eligibility: NodeEligibility = NodeEligibility.ELIGIBLE
     drain: bool = False
     resources: NodeResources = field(default_factory=NodeResources)
     reserved: NodeResources = field(default_factory=NodeResources)
@@ -165,26 +180,30 @@ class Node:
     modify_time: float = 0.0
     schema: int = 1
 
+    def schedulable(self) -> bool:
+        """New allocations may be placed here: ready, eligible and not draining."""
+        return self.status == NodeStatus.READY and self.eligibility == NodeEligibility.ELIGIBLE and not self.drain
+
 
 @dataclass
 class Evaluation:
-    id: str
+    id: EvalId
     namespace: str
     job_id: str
     triggered_by: str  # job-register, job-deregister, job-scaling, node-update, alloc-failure, deployment-watcher ...
-    status: str = EvalStatus.PENDING
+    status: EvalStatus = EvalStatus.PENDING
     status_description: str = ""
-    type: str = "service"
+    type: JobType = JobType.SERVICE
     priority: int = 50
     job_version: int = 0
-    node_id: str = ""
-    deployment_id: str = ""
-    previous_eval: str = ""
-    blocked_eval: str = ""
+    node_id: NodeId = NodeId("")
+    deployment_id: DeploymentId = DeploymentId("")
+    previous_eval: EvalId = EvalId("")
+    blocked_eval: EvalId = EvalId("")
     wait_until: float = 0.0
     failed_tg_allocs: dict[str, Any] = field(default_factory=dict)  # group -> placement failure metrics
     queued_allocations: dict[str, int] = field(default_factory=dict)
-    placed: list[str] = field(default_factory=list)  # alloc ids created by this eval
+    placed: list[AllocId] = field(default_factory=list)  # created by this eval
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1
@@ -197,7 +216,7 @@ class DeploymentGroupState:
     promoted: bool = False
     desired_canaries: int = 0
     desired_total: int = 0
-    placed_canaries: list[str] = field(default_factory=list)
+    placed_canaries: list[AllocId] = field(default_factory=list)
     placed_allocs: int = 0
     healthy_allocs: int = 0
     unhealthy_allocs: int = 0
@@ -222,11 +241,11 @@ class AllocHealth:
 
 @dataclass
 class Deployment:
-    id: str
+    id: DeploymentId
     namespace: str
     job_id: str
     job_version: int
-    status: str = DeploymentStatus.RUNNING
+    status: DeploymentStatus = DeploymentStatus.RUNNING
     status_description: str = ""
     task_groups: dict[str, DeploymentGroupState] = field(default_factory=dict)
     # Allocation health, judged by the deployment controller (AllocStatus has one writer,
@@ -237,6 +256,10 @@ class Deployment:
     healthy_alloc_ids: list[str] = field(default_factory=list)
     unhealthy_alloc_ids: list[str] = field(default_factory=list)
     passing_since: dict[str, float] = field(default_factory=dict)
+    # Set (with the description saying which version, or that none was stable) in the same
+    # transaction that fails the deployment and submits the reverted version: the revert
+    # is decided once, from state.
+    auto_revert_decided: bool = False
     job_spec_modify_index: int = 0
     create_index: int = 0
     modify_index: int = 0
@@ -257,7 +280,7 @@ class JobRecord:
     job: Job
     spec_hash: str
     stop: bool = False
-    status: str = "pending"  # pending | running | dead
+    status: JobStatus = JobStatus.PENDING
     stable: bool = False
     source_file: str = ""
     submit_time: float = 0.0
@@ -271,7 +294,7 @@ class NodeHeartbeat:
     """What `node_heartbeats/<node-id>` holds; the key is bound to the node agent's lease,
     so it vanishes when the agent stops refreshing it."""
 
-    node_id: str
+    node_id: NodeId
     time: float = 0.0
     ttl: int = 10
     schema: int = 1
@@ -282,7 +305,7 @@ class AllocRestartRequest:
     """`alloc_restarts/<alloc-id>`: a user asked the node agent to restart an allocation's
     tasks (all, or `task`). Written by the API, consumed and deleted by the node agent."""
 
-    alloc_id: str
+    alloc_id: AllocId
     task: str = ""
     time: float = 0.0
     request_id: str = ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Check
 
 
@@ -32,12 +33,12 @@ class RegisteredCheck:
 class ServiceRegistration:
     id: str  # Nomad-style: _nomad-task-<alloc>-<group|task>-<service>-<port>
     service_name: str
-    alloc_id: str
+    alloc_id: AllocId
     namespace: str
     job_id: str
     group: str
     task: str  # "" for a group-level service
-    node_id: str
+    node_id: NodeId
     datacenter: str = "dc1"
     address: str = "127.0.0.1"
     port: int = 0
@@ -55,11 +56,11 @@ class ServiceRegistration:
 
 @dataclass
 class CheckStatus:
-    alloc_id: str
+    alloc_id: AllocId
     check_id: str
     check_name: str = ""
     service_name: str = ""
-    status: str = CheckState.CRITICAL
+    status: CheckState = CheckState.CRITICAL
     output: str = ""
     time: float = 0.0
     schema: int = 1

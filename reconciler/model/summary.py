@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.model.alloc_status import client_status, is_terminal
+from reconciler.model.ids import AllocId
 from reconciler.model.job import Job
 from reconciler.model.objects import (
     Allocation,
@@ -16,9 +18,10 @@ from reconciler.model.objects import (
     DesiredStatus,
     EvalStatus,
     Evaluation,
+    JobStatus,
 )
 
-_TERMINAL_CLIENT = (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST)
+__all__ = ["GroupSummary", "JobSummary", "client_status", "summarize"]
 
 
 @dataclass
@@ -39,25 +42,14 @@ class GroupSummary:
 
 @dataclass
 class JobSummary:
-    status: str = "pending"
+    status: JobStatus = JobStatus.PENDING
     groups: dict[str, GroupSummary] = field(default_factory=dict)
-
-
-def client_status(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> str:
-    if alloc.client_status:
-        return alloc.client_status
-    st = statuses.get(alloc.id)
-    return st.client_status if st else ClientStatus.PENDING
-
-
-def alloc_terminal(alloc: Allocation, statuses: Mapping[str, AllocStatus]) -> bool:
-    return alloc.desired_status != DesiredStatus.RUN or client_status(alloc, statuses) in _TERMINAL_CLIENT
 
 
 def summarize(
     job: Job | None,
     allocs: Iterable[Allocation],
-    statuses: Mapping[str, AllocStatus],
+    statuses: Mapping[AllocId, AllocStatus],
     evals: Iterable[Evaluation] = (),
     *,
     stopped: bool = False,
@@ -83,7 +75,7 @@ def summarize(
             g.complete += 1
         elif cs == ClientStatus.LOST:
             g.lost += 1
-        if not alloc_terminal(a, statuses):
+        if not is_terminal(a, statuses):
             any_live = True
     evals = list(evals)
     latest = max(evals, key=lambda e: e.create_time, default=None)
@@ -93,9 +85,9 @@ def summarize(
                 out.groups.setdefault(grp, GroupSummary()).queued = n
     pending_eval = any(e.status in (EvalStatus.PENDING, EvalStatus.BLOCKED) for e in evals)
     if any_live:
-        out.status = "running"
+        out.status = JobStatus.RUNNING
     elif pending_eval and not stopped:
-        out.status = "pending"
+        out.status = JobStatus.PENDING
     elif any_alloc or evals or stopped:
-        out.status = "dead"
+        out.status = JobStatus.DEAD
     return out

@@ -4,7 +4,8 @@ It lists the prefix, then watches from the listing's revision + 1. Handlers (usu
 the key on a work queue") are called for every change with (key, old, new). A broken watch
 stream is re-opened from the last revision seen, so no event is missed across an etcd
 restart; a compaction triggers a re-list whose differences are delivered as events.
-Cached objects are shared: never modify one, copy it.
+Cached objects are shared: never modify one, copy it. An `Informer[bytes]` keeps the raw
+values, undecoded (for keys whose values are another component's business).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from reconciler import codec
-from reconciler.store import Compacted, Store, StoreError, Versioned, WatchEvent
-from reconciler.store.client import Watch
+from reconciler.store import Compacted, Store, StoreError, Versioned, Watch, WatchEvent
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class Informer(Generic[T]):
         self.typ = typ
         self.name = name or prefix
         self._lock = threading.RLock()
+        self._advanced = threading.Condition(self._lock)  # notified when `revision` moves on
         self._cache: dict[str, Versioned[T]] = {}
         self._indexers: dict[str, IndexFn[T]] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
@@ -93,6 +94,17 @@ class Informer(Generic[T]):
         with self._lock:
             return self._revision
 
+    def wait_revision(self, revision: int, timeout: float) -> bool:
+        """Block until the cache reflects `revision` in full; False after `timeout` seconds or
+        when the informer stops. The cache's revision moves only with events under its
+        prefix, so wait only for a revision that wrote a key there (e.g. the revision of a
+        transaction that put one of its objects): a revision of other keys is reached only
+        by the next write under this prefix."""
+        with self._advanced:
+            return self._advanced.wait_for(
+                lambda: self._revision >= revision or self._stopped.is_set(), timeout
+            ) and self._revision >= revision
+
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
 
@@ -115,6 +127,7 @@ class Informer(Generic[T]):
             self._rewatch.set()
             self._generation += 1  # late callbacks of the current watch are ignored
             watch = self._watch
+            self._advanced.notify_all()  # waiters in `wait_revision` give up
         if watch is not None:
             watch.cancel()
         if self._thread is not None:
@@ -188,6 +201,7 @@ class Informer(Generic[T]):
             # revision R must see every write of R's transaction, not some of them
             if result:
                 self._revision = max(self._revision, max(ev.mod_revision for ev in result))
+                self._advanced.notify_all()
         for key, old, new in changes:
             self._notify(key, old, new)
 
@@ -199,7 +213,7 @@ class Informer(Generic[T]):
         fresh: dict[str, Versioned[T]] = {}
         for i in raw:
             try:
-                fresh[i.key] = Versioned(i.key, codec.decode(i.value, self.typ), i.mod_revision, i.create_revision)
+                fresh[i.key] = Versioned(i.key, self._decode(i.value), i.mod_revision, i.create_revision)
             except codec.CodecError as exc:
                 log.error("informer=%s key=%s undecodable value: %s", self.name, i.key, exc)
         with self._lock:
@@ -216,8 +230,14 @@ class Informer(Generic[T]):
             self._revision = rev
             self._listed_revision = rev
             self._rebuild_indexes()
+            self._advanced.notify_all()
         for key, o, n in changes:
             self._notify(key, o, n)
+
+    def _decode(self, data: bytes) -> T:
+        if self.typ is bytes:
+            return data  # type: ignore[return-value]
+        return codec.decode(data, self.typ)
 
     def _rebuild_indexes(self) -> None:
         for name, fn in self._indexers.items():
@@ -257,7 +277,7 @@ class Informer(Generic[T]):
             return None
         if ev.type == "put" and ev.value is not None:
             try:
-                new = codec.decode(ev.value, self.typ)
+                new = self._decode(ev.value)
             except codec.CodecError as exc:
                 log.error("informer=%s key=%s undecodable value: %s", self.name, ev.key, exc)
                 return None

@@ -30,7 +30,7 @@ from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.diff import JobDiff, diff_jobs
 from reconciler.spec.diff_json import diff_to_nomad
 from reconciler.spec.errors import SpecError, SpecIssue
-from reconciler.spec.nomad_json import job_from_nomad, job_to_nomad
+from reconciler.spec.nomad_json import job_from_nomad, job_from_request, job_to_nomad
 from reconciler.spec.render_diff import render_diff
 from reconciler.spec.validate import validate
 
@@ -72,6 +72,7 @@ __all__ = [
     "fill_defaults",
     "format_hcl",
     "job_from_nomad",
+    "job_from_request",
     "job_to_nomad",
     "job_to_yaml",
     "load_job_file",

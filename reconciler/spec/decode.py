@@ -18,7 +18,6 @@ from reconciler.model.job import (
     Constraint,
     EphemeralDisk,
     Job,
-    JobType,
     LogConfig,
     Network,
     Periodic,
@@ -32,12 +31,12 @@ from reconciler.model.job import (
     Template,
     UpdateStrategy,
 )
+from reconciler.model.services import CheckState
 from reconciler.spec.drivers import coerce_config
 from reconciler.spec.errors import Issues
 from reconciler.spec.rawtree import RawBlock
 from reconciler.spec.reader import FieldReader, Positions
 
-JOB_TYPES = tuple(t.value for t in JobType)
 NON_NEGATIVE = "a non-negative integer"
 CONSTRAINT_OPERATORS = (
     "=", "!=", ">", ">=", "<", "<=", "distinct_hosts", "distinct_property", "regexp", "set_contains",
@@ -62,7 +61,7 @@ class Decoder:
         job.name = r.text("name", job_id)
         job.region = r.text("region", job.region)
         job.namespace = r.text("namespace", job.namespace)
-        job.type = r.text("type", job.type, choices=JOB_TYPES)
+        job.type = r.choice("type", job.type)
         job.priority = r.integer("priority", job.priority)
         job.datacenters = r.str_list("datacenters", job.datacenters)
         job.all_at_once = r.flag("all_at_once", job.all_at_once)
@@ -95,7 +94,7 @@ class Decoder:
         u.progress_deadline = r.duration("progress_deadline", u.progress_deadline)
         u.auto_revert = r.flag("auto_revert", u.auto_revert)
         u.auto_promote = r.flag("auto_promote", u.auto_promote)
-        u.health_check = r.text("health_check", u.health_check, choices=("checks", "task_states", "manual"))
+        u.health_check = r.choice("health_check", u.health_check)
         u.stagger = r.duration("stagger", u.stagger)
         r.finish()
         return u
@@ -215,7 +214,7 @@ class Decoder:
         c.task = r.text("task", c.task)
         c.success_before_passing = r.integer("success_before_passing", c.success_before_passing, want=NON_NEGATIVE)
         c.failures_before_critical = r.integer("failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE)
-        c.initial_status = r.text("initial_status", c.initial_status, choices=("", "passing", "warning", "critical"))
+        c.initial_status = r.text("initial_status", c.initial_status, choices=("", *CheckState))
         r.finish()
         return c
 

@@ -1,26 +1,18 @@
-"""What each task driver accepts in its `config` block.
-
-Nomad's drivers declare a schema for `config`; this is ours for `raw_exec`, `exec` and
-`java`. The decoder uses it to convert numbers and bools to strings where a driver expects
-text (as Nomad's schema conversion does); `validate.py` reports unknown fields, wrong
-types and missing required fields against it.
+"""Driver `config` blocks as the parsers see them. The schemas themselves are the domain's
+(reconciler.model.drivers, shared with the drivers); the decoder uses them here to convert
+numbers and bools to strings where a driver expects text (as Nomad's schema conversion
+does), and `validate.py` reports unknown fields, wrong types and missing required fields
+against them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from reconciler.model.drivers import DRIVER_SCHEMAS, DriverSchema, FieldKind
 from reconciler.spec.reader import scalar_text
 
-# driver -> (field -> "str" | "list"), and the fields of which at least one is required
-DRIVERS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
-    "raw_exec": ({"command": "str", "args": "list"}, ("command",)),
-    "exec": ({"command": "str", "args": "list"}, ("command",)),
-    "java": (
-        {"jar_path": "str", "class": "str", "class_path": "str", "jvm_options": "list", "args": "list"},
-        ("jar_path", "class"),
-    ),
-}
+DRIVERS: dict[str, DriverSchema] = DRIVER_SCHEMAS
 
 
 def coerce_config(driver: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -28,15 +20,14 @@ def coerce_config(driver: str, config: dict[str, Any]) -> dict[str, Any]:
     schema = DRIVERS.get(driver)
     if schema is None:
         return config
-    fields = schema[0]
     out = dict(config)
     for key, value in config.items():
-        kind = fields.get(key)
-        if kind == "str":
+        kind = schema.fields.get(key)
+        if kind == FieldKind.STR:
             text = scalar_text(value)
             if text is not None:
                 out[key] = text
-        elif kind == "list" and isinstance(value, list):
+        elif kind == FieldKind.LIST and isinstance(value, list):
             texts = [scalar_text(v) for v in value]
             if all(t is not None for t in texts):
                 out[key] = texts

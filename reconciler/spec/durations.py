@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 
+from reconciler.model.job import HOUR, MINUTE, SECOND
+
 _UNITS: dict[str, int] = {
     "ns": 1,
     "us": 1_000,
     "µs": 1_000,
     "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60 * 1_000_000_000,
-    "h": 3600 * 1_000_000_000,
+    "s": SECOND,
+    "m": MINUTE,
+    "h": HOUR,
 }
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
@@ -42,7 +44,7 @@ def format_duration(ns: int) -> str:
         return "0s"
     sign = "-" if ns < 0 else ""
     rest = abs(ns)
-    if rest % 1_000_000_000:
+    if rest % SECOND:
         for unit in ("ms", "us", "ns"):
             size = _UNITS[unit]
             if rest % size == 0:

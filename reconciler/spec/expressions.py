@@ -25,11 +25,11 @@ from typing import Any
 import hcl2
 from lark import Token, Tree
 
+from reconciler.model.alloc_dir import PathEscapeError, inside
 from reconciler.spec.errors import NOWHERE, Pos, suggestion
-from reconciler.spec.functions import FUNCTIONS, FunctionError, type_name
+from reconciler.spec.functions import FUNCTIONS, MAX_SIZE, FunctionError, check_size, type_name
 
 MAX_DEPTH = 64
-MAX_SIZE = 1_000_000  # longest string or collection an expression may build (guards against blow-ups)
 
 
 class EvalError(Exception):
@@ -198,14 +198,21 @@ class Evaluator:
         raise EvalError(f'"{node.children[0]}" cannot be used as a value', pos_of(node))
 
     def _e_tuple(self, node: Tree) -> list[Any]:
-        return [self._value(c) for c in _subtrees(node)]
+        return self._bounded([self._value(c) for c in _subtrees(node)], "this list", node)
 
     def _e_object(self, node: Tree) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for elem in _subtrees(node):
             key_node, value_node = _subtrees(elem)
             out[self._key(key_node)] = self._value(value_node)
-        return out
+        return self._bounded(out, "this object", node)
+
+    @staticmethod
+    def _bounded(value: Any, what: str, node: Tree) -> Any:
+        try:
+            return check_size(value, what)
+        except FunctionError as exc:
+            raise EvalError(str(exc), pos_of(node)) from None
 
     def _key(self, key_node: Tree) -> str:
         inner = _subtrees(key_node)
@@ -398,24 +405,38 @@ class Evaluator:
         if fn is None:
             raise EvalError(f'unknown function "{name}"' + suggestion(name, [*FUNCTIONS, "file"]), pos_of(node))
         try:
-            result = fn(*args)
-            if isinstance(result, str | list | dict) and len(result) > MAX_SIZE:
-                raise FunctionError(f"{name}() result is larger than {MAX_SIZE}")
-            return result
+            return check_size(fn(*args), f"the result of {name}()")
         except FunctionError as exc:
             raise EvalError(str(exc), pos_of(node)) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise EvalError(f"{name}(): {exc}", pos_of(node)) from None
 
     def _file(self, args: list[Any], pos: Pos) -> str:
+        """Reads only below the job file's own directory; text without a file of its own (sent
+        over the API, pasted in the UI) may not read at all, so parsing never discloses the
+        server's files (review finding H2)."""
         if len(args) != 1 or not isinstance(args[0], str):
             raise EvalError("file() takes one path", pos)
-        base = self.scope.base_dir or Path.cwd()
-        path = base / args[0]
+        base = self.scope.base_dir
+        if base is None:
+            raise EvalError(
+                f'file("{args[0]}") is not available here: a job sent over the API is parsed without '
+                "reading the server's files; run it from a file with the CLI, or inline the content", pos)
         try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise EvalError(f'file("{args[0]}"): cannot read {path}: {getattr(exc, "strerror", None) or exc}', pos) from None
+            path = inside(base, args[0])
+        except PathEscapeError:
+            raise EvalError(f'file("{args[0]}"): only files below the job file\'s directory {base} can be read', pos) from None
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_SIZE + 1)
+        except OSError as exc:
+            raise EvalError(f'file("{args[0]}"): cannot read {path}: {exc.strerror or exc}', pos) from None
+        if len(data) > MAX_SIZE:
+            raise EvalError(f'file("{args[0]}"): {path} is larger than {MAX_SIZE} bytes', pos)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EvalError(f'file("{args[0]}"): cannot read {path}: {exc}', pos) from None
 
     # -- operators ----------------------------------------------------------------------
 

@@ -11,9 +11,45 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+MAX_SIZE = 1_000_000  # the largest value an expression may build: characters plus elements
+MAX_RANGE = 1024
+
 
 class FunctionError(ValueError):
     """A function was called with arguments it cannot use."""
+
+
+def value_size(v: Any, limit: int = MAX_SIZE) -> int:
+    """Characters plus elements of `v` as if written out, stopping once over `limit`.
+
+    Locals are shared, not copied, so `l1 = [l0, l0] ... l40 = [l39, l39]` costs nothing to
+    build but writes out as 2^40 elements (review finding H9). Sizes are memoised by object
+    identity, so this is linear in the distinct values, however often they are shared."""
+    memo: dict[int, int] = {}
+
+    def size(x: Any) -> int:
+        if isinstance(x, str):
+            return len(x) + 1
+        if not isinstance(x, list | dict):
+            return 1
+        key = id(x)
+        if key not in memo:
+            items = x.values() if isinstance(x, dict) else x
+            total = 1 + (sum(len(k) for k in x) if isinstance(x, dict) else 0)
+            for item in items:
+                total += size(item)
+                if total > limit:
+                    break
+            memo[key] = total
+        return memo[key]
+
+    return size(v)
+
+
+def check_size(v: Any, what: str) -> Any:
+    if value_size(v) > MAX_SIZE:
+        raise FunctionError(f"{what} would be larger than {MAX_SIZE} characters and elements")
+    return v
 
 
 def _str(v: Any, fn: str) -> str:
@@ -203,7 +239,11 @@ def f_coalesce(*a: Any) -> Any:
 
 def f_replace(*a: Any) -> str:
     _arity(a, "replace", 3)
-    return _str(a[0], "replace").replace(_str(a[1], "replace"), _str(a[2], "replace"))
+    s, old, new = (_str(x, "replace") for x in a)
+    hits = s.count(old) if old else len(s) + 1
+    if len(s) + hits * (len(new) - len(old)) > MAX_SIZE:
+        raise FunctionError(f"replace() result would be longer than {MAX_SIZE} characters")
+    return s.replace(old, new)
 
 
 def f_trimspace(*a: Any) -> str:
@@ -244,10 +284,10 @@ def f_range(*a: Any) -> list[int]:
     nums = [_int(x, "range") for x in a]
     if len(nums) == 3 and nums[2] == 0:
         raise FunctionError("range() step must not be zero")
-    out = list(range(*nums))
-    if len(out) > 1024:
-        raise FunctionError("range() would make more than 1024 numbers")
-    return out
+    numbers = range(*nums)
+    if len(numbers) > MAX_RANGE:  # a range's length is known before it is made
+        raise FunctionError(f"range() would make {len(numbers)} numbers; the limit is {MAX_RANGE}")
+    return list(numbers)
 
 
 def f_jsonencode(*a: Any) -> str:

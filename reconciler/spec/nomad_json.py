@@ -18,8 +18,10 @@ import typing
 from typing import Any
 
 from reconciler.model import job as m
+from reconciler.model.ids import is_valid_name
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.errors import SpecError, SpecIssue, quote, suggestion
+from reconciler.spec.validate import validate
 
 # Model field -> Nomad key, where the key is not the field in CamelCase.
 KEYS: dict[type, dict[str, str]] = {
@@ -248,3 +250,18 @@ def job_from_nomad(data: dict[str, Any]) -> m.Job:
     if reader.issues:
         raise SpecError(reader.issues)
     return fill_defaults(job)
+
+
+def job_from_request(data: dict[str, Any]) -> m.Job:
+    """`job_from_nomad` plus `validate`: what every API path that takes a job (register,
+    plan, the UI's paste) uses, so a job the text loader refuses is refused there too, with
+    the same messages (review finding M1)."""
+    job = job_from_nomad(data)
+    for field, value in (("Job.ID", job.id), ("Job.Namespace", job.namespace)):
+        if not is_valid_name(value):  # named as the request names it, like submit_job's check
+            raise SpecError([SpecIssue("<request>", 0, 0, field, f"{value!r} is not a valid identifier "
+                                       "(letters, digits, '-', '_', '.')")])
+    issues = validate(job)
+    if issues:
+        raise SpecError([dataclasses.replace(i, file="<request>") for i in issues])
+    return job

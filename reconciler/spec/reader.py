@@ -9,11 +9,14 @@ the line.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from reconciler.spec.durations import parse_duration
 from reconciler.spec.errors import Issues, Pos, quote, suggestion
 from reconciler.spec.rawtree import INVALID, RawBlock, RawValue, child_path
+
+E = TypeVar("E", bound=StrEnum)
 
 Positions = dict[str, Pos]
 
@@ -85,6 +88,10 @@ class FieldReader:
                 pass
         self._bad(name, rv, want)
         return default
+
+    def choice(self, name: str, default: E) -> E:
+        """A string that must be one of `default`'s enum values, as that enum."""
+        return type(default)(self.text(name, default, choices=tuple(type(default))))
 
     def text(self, name: str, default: str, *, choices: tuple[str, ...] = ()) -> str:
         rv = self._get(name)

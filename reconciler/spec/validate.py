@@ -10,13 +10,15 @@ their `config` accepts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import is_valid_name
-from reconciler.model.job import Check, Job, Service, Task, TaskGroup, UpdateStrategy
+from reconciler.model.job import Check, Constraint, Job, JobType, Service, Task, TaskGroup, UpdateStrategy
+from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 
+MAX_COUNT = 100_000  # instances of one group: past this the scheduler's memory, not the job, is the limit
 NAME_RULE = "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"
 
 
@@ -43,6 +45,15 @@ class _Checker:
             if name in seen:
                 self.add(f"{base}.{name}", f'duplicate {what} "{name}"')
             seen.add(name)
+
+
+def _check_constraints(c: _Checker, path: str, constraints: list[Constraint]) -> None:
+    for i, k in enumerate(constraints):
+        if k.operator == "regexp":
+            try:
+                compile_regexp(k.value)
+            except RegexpError as exc:
+                c.add(f"{path}.constraint[{i}].value", str(exc))
 
 
 def _check_update(c: _Checker, path: str, u: UpdateStrategy) -> None:
@@ -84,12 +95,6 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     c.non_negative(f"{path}.failures_before_critical", ch.failures_before_critical)
 
 
-def _kind_ok(value: Any, kind: str) -> bool:
-    if kind == "str":
-        return isinstance(value, str)
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
 def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
     c.name(path, t.name, "task name")
     if not t.driver:
@@ -98,15 +103,16 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
         c.add(f"{path}.driver", f'unknown driver "{t.driver}"' + suggestion(t.driver, DRIVERS)
               + " (known: " + ", ".join(sorted(DRIVERS)) + ")")
     else:
-        fields, required = DRIVERS[t.driver]
+        schema = DRIVERS[t.driver]
+        fields, required = schema
         for key, value in t.config.items():
             if key not in fields:
                 c.add(f"{path}.config.{key}", f'unknown field "{key}" for the {t.driver} driver'
                       + suggestion(key, fields))
-            elif not _kind_ok(value, fields[key]):
-                want = "a string" if fields[key] == "str" else "a list of strings"
+            elif not kind_ok(value, fields[key]):
+                want = "a string" if fields[key] == FieldKind.STR else "a list of strings"
                 c.add(f"{path}.config.{key}", f"must be {want}, got {quote(value)}")
-        if not any(k in t.config for k in required):
+        if not has_required(schema, t.config):
             c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"'
                   + (f' or "{required[1]}"' if len(required) > 1 else ""))
     c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
@@ -127,12 +133,16 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
             c.add(f"{path}.template[{i}].change_signal", 'change_mode "signal" needs a change_signal')
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
+    _check_constraints(c, path, t.constraints)
 
 
 def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     c.name(path, g.name, "group name")
     c.non_negative(f"{path}.count", g.count)
     c.non_negative(f"{path}.shutdown_delay", g.shutdown_delay, "a non-negative duration")
+    if g.count > MAX_COUNT:
+        c.add(f"{path}.count", f"must be at most {MAX_COUNT}, got {g.count}")
+    _check_constraints(c, path, g.constraints)
     labels: set[str] = set()
     statics: dict[int, str] = {}
     for n_i, network in enumerate(g.networks):
@@ -173,7 +183,7 @@ def validate(job: Job) -> list[SpecIssue]:
     c.name(root, job.id, "job ID")
     c.name(f"{root}.namespace", job.namespace, "namespace")
     c.name(f"{root}.region", job.region, "region")
-    if job.type not in ("service", "batch", "system"):
+    if job.type not in tuple(JobType):
         c.add(f"{root}.type", f'must be one of "service", "batch", "system", got {quote(job.type)}')
     if not 1 <= job.priority <= 100:
         c.add(f"{root}.priority", f"must be between 1 and 100, got {job.priority}")
@@ -186,6 +196,7 @@ def validate(job: Job) -> list[SpecIssue]:
         c.add(f"{root}.periodic.cron", "must not be empty")
     if job.update is not None:
         _check_update(c, f"{root}.update", job.update)
+    _check_constraints(c, root, job.constraints)
     if not job.task_groups:
         c.add(root, 'a job needs at least one group: group "NAME" { task "NAME" { ... } }')
     c.duplicates(f"{root}.group", (g.name for g in job.task_groups), "group")

@@ -1,24 +1,39 @@
 """The state store: the only package that talks to etcd (import-linter enforces it).
 
-- `keys`: the key layout under a configurable prefix.
-- `errors`: the store's own exceptions; wire errors are translated in one table.
-- `client`: `Store`, typed get/list/put/delete, compare-revision transactions, batched writes,
-  leases, watches that resume from a revision.
-- `election`: leader election on a lease.
+One module per etcd concept, as python-etcd3 splits them:
+- `keys`: the key layout under a configurable prefix; every key is built here.
+- `errors`: the store's exceptions and the one table that translates wire errors.
+- `txn`: `Txn`, compares on mod revisions plus puts and deletes, all or nothing.
+- `leases`: `Lease`, and `KeptLease`, the one keepalive loop (leader, heartbeat, registrar).
+- `watch`: `Watch`, `WatchEvent` and the conversion of etcd3's watch responses.
+- `client`: `Store`, typed get/list/put/delete, commits, `update` (optimistic
+  read-modify-write), leases and watches that resume from a revision.
+
+Import from this package, not from its modules.
 """
 
-from reconciler.store.client import Store, Txn, Versioned, WatchEvent
-from reconciler.store.errors import Compacted, Conflict, StoreError, Unavailable
+from reconciler.store.client import LIST_PAGE, Store, Versioned
+from reconciler.store.errors import Compacted, Conflict, NotFound, StoreError, Unavailable
 from reconciler.store.keys import Keys
+from reconciler.store.leases import KeptLease, Lease
+from reconciler.store.txn import MAX_TXN_OPS, Txn
+from reconciler.store.watch import Watch, WatchCallback, WatchEvent
 
 __all__ = [
+    "LIST_PAGE",
+    "MAX_TXN_OPS",
     "Compacted",
     "Conflict",
+    "KeptLease",
     "Keys",
+    "Lease",
+    "NotFound",
     "Store",
     "StoreError",
     "Txn",
     "Unavailable",
     "Versioned",
+    "Watch",
+    "WatchCallback",
     "WatchEvent",
 ]

@@ -2,9 +2,10 @@
 
 Values are JSON (see `reconciler.codec`). Reads return `Versioned` objects carrying the
 key's mod revision, so a writer can make its write conditional on nothing having changed
-since it read (`Txn.compare_mod`). Transient failures (etcd restarting, a leader change)
-are retried with backoff; a cluster that stays unreachable raises `Unavailable` naming the
-endpoints. Watches are delivered to a callback from the client's watch thread.
+since it read (`Txn.compare_mod`, or `update` which does the read-modify-write loop).
+Transient failures (etcd restarting, a leader change) are retried with backoff; a cluster
+that stays unreachable raises `Unavailable` naming the endpoints. Transactions are in
+`txn`, leases in `leases`, watches in `watch`, the error table in `errors`.
 """
 
 from __future__ import annotations
@@ -12,26 +13,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlparse
 
 import etcd3
-import etcd3.exceptions as etcd_exc
-import grpc
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from reconciler import codec
-from reconciler.store.errors import Compacted, Conflict, StoreError, Unavailable
+from reconciler.store.errors import Conflict, StoreError, Unavailable, translate
 from reconciler.store.keys import Keys
+from reconciler.store.leases import Lease
+from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, keys_of, outcome, to_request
+from reconciler.store.watch import Watch, WatchCallback, responses_to
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# etcd's default --max-txn-ops
-MAX_TXN_OPS = 128
 
 
 def _prefix_end(prefix: bytes) -> bytes:
@@ -53,138 +53,22 @@ class Versioned(Generic[T]):
     create_revision: int = 0
 
 
-@dataclass(frozen=True)
-class WatchEvent:
-    type: Literal["put", "delete"]
-    key: str
-    value: bytes | None
-    mod_revision: int
-    create_revision: int = 0
-
-
-@dataclass
-class Txn:
-    """A transaction: every compare must hold for the writes to apply (all or nothing)."""
-
-    compares: list[tuple[str, int]] = field(default_factory=list)  # (key, mod_revision); 0 = absent
-    puts: list[tuple[str, bytes, int | None]] = field(default_factory=list)  # key, value, lease id
-    deletes: list[str] = field(default_factory=list)
-
-    def compare_mod(self, key: str, mod_revision: int) -> Txn:
-        self.compares.append((key, mod_revision))
-        return self
-
-    def compare_absent(self, key: str) -> Txn:
-        return self.compare_mod(key, 0)
-
-    def put(self, key: str, value: Any, *, lease: int | None = None) -> Txn:
-        self.puts.append((key, _encode(value), lease))
-        return self
-
-    def delete(self, key: str) -> Txn:
-        self.deletes.append(key)
-        return self
-
-    def __len__(self) -> int:
-        return len(self.compares) + len(self.puts) + len(self.deletes)
-
-
-def _encode(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    return codec.encode(value)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Failures worth retrying: etcd unreachable or restarting, or a watch request that got
-    no answer because the stream under it closed."""
-    if isinstance(
-        exc,
-        etcd_exc.ConnectionFailedError
-        | etcd_exc.ConnectionTimeoutError
-        | etcd_exc.WatchTimedOut
-        | etcd_exc.NoServerAvailableError,
-    ):
-        return True
-    if isinstance(exc, grpc.RpcError):
-        code = exc.code() if hasattr(exc, "code") else None
-        return code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-    return False
-
+# Retry waits and the channel's reconnect backoff are both capped at half a second: after
+# an etcd restart every caller is through within about a second of etcd answering again
+# (issue 13's target is 2 s; tests/runtime/test_etcd_restart.py measures it).
+RETRY_WAIT_MAX = 0.5
 
 # gRPC channel options: reconnect quickly once etcd is back (the default backoff grows to
 # two minutes) and accept large listings.
 _GRPC_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.max_reconnect_backoff_ms", 500),
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
 ]
 
 # keys per page when listing a prefix (pages are read at one revision)
 LIST_PAGE = 2000
-
-
-class _Transient(Exception):
-    pass
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
-        details = exc.details() if hasattr(exc, "details") else ""
-        return f"{exc.code().name}: {details}"
-    return str(exc) or type(exc).__name__
-
-
-class Lease:
-    """A lease that the holder keeps alive; its keys vanish when it expires."""
-
-    def __init__(self, store: Store, lease: Any, ttl: int) -> None:
-        self._store = store
-        self._lease = lease
-        self.id: int = lease.id
-        self.ttl = ttl
-
-    def refresh(self, *, retry_for: float | None = None) -> None:
-        """Keep the lease alive; StoreError if it has already expired or been revoked.
-        `retry_for` bounds the retries (a holder should not retry past the lease's TTL).
-
-        (etcd3's `refresh_lease` is a generator: it must be consumed for the keep-alive to
-        be sent at all, and a lease that no longer exists answers with TTL 0.)"""
-        responses = self._store._call(lambda c: list(c.refresh_lease(self.id)), retry_for=retry_for)
-        if not responses or int(responses[0].TTL) <= 0:
-            raise StoreError(f"lease {self.id:x} has expired or was revoked")
-
-    def revoke(self, *, retry_for: float | None = None) -> None:
-        """Revoke the lease (its keys vanish). Failures are logged, not raised: a lease
-        that cannot be revoked expires anyway."""
-        try:
-            self._store._call(lambda c: c.revoke_lease(self.id), retry_for=retry_for)
-        except StoreError:
-            log.warning("lease=%x revoke failed", self.id)
-
-    def alive(self) -> bool:
-        info = self._store._call(lambda c: c.get_lease_info(self.id))
-        return int(info.TTL) > 0
-
-
-class Watch:
-    """A running watch; `cancel()` stops it."""
-
-    def __init__(self, store: Store, watch_id: Any, client: Any = None) -> None:
-        self._store = store
-        self._watch_id = watch_id
-        self._client = client
-
-    def cancel(self) -> None:
-        client = self._client or self._store._client()
-        with contextlib.suppress(Exception):  # cancelling a dead watch is fine
-            client.cancel_watch(self._watch_id)
-
-
-WatchCallback = Callable[[list[WatchEvent] | StoreError], None]
 
 
 class Store:
@@ -236,38 +120,38 @@ class Store:
 
     def _call(self, fn: Callable[[Any], T], *, retry_for: float | None = None) -> T:
         """Run `fn(client)`, retrying transient failures for `retry_for` seconds (default:
-        the store's); then Unavailable naming the endpoints."""
+        the store's); then Unavailable naming the endpoints. Only for calls that are safe
+        to repeat: transactions go through `_commit`."""
         retry_for = self.retry_for if retry_for is None else retry_for
-
-        def attempt() -> T:
-            try:
-                return fn(self._client())
-            except StoreError:
-                raise
-            except Exception as exc:
-                if _is_transient(exc):
-                    self._rotate()
-                    raise _Transient(str(exc) or type(exc).__name__) from exc
-                if isinstance(exc, etcd_exc.RevisionCompactedError):
-                    raise Compacted(int(exc.compacted_revision)) from exc
-                if isinstance(exc, etcd_exc.Etcd3Exception | grpc.RpcError):
-                    raise StoreError(f"etcd request failed: {_describe(exc)}") from exc
-                raise
-
         try:
             for state in Retrying(
-                retry=retry_if_exception_type(_Transient),
-                wait=wait_exponential(multiplier=0.05, max=1.0),
+                retry=retry_if_exception_type(Unavailable),
+                wait=wait_exponential(multiplier=0.05, max=RETRY_WAIT_MAX),
                 stop=stop_after_delay(retry_for),
                 reraise=True,
             ):
                 with state:
-                    return attempt()
-        except _Transient as exc:
+                    return self._once(fn)
+        except Unavailable as exc:
             raise Unavailable(
                 f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {retry_for:.1f}s): {exc}"
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(client)` once, wire errors translated (`errors.translate`); an
+        unreachable endpoint is rotated away from."""
+        try:
+            return fn(self._client())
+        except Exception as exc:
+            err = translate(exc)
+            if err is None:
+                raise
+            if isinstance(err, Unavailable):
+                self._rotate()
+            if err is exc:
+                raise
+            raise err from exc
 
     def close(self) -> None:
         with self._lock:
@@ -292,8 +176,8 @@ class Store:
         kv = resp.kvs[0]
         return Versioned(key, bytes(kv.value), int(kv.mod_revision), int(kv.create_revision))
 
-    def get(self, key: str, typ: type[T]) -> Versioned[T] | None:
-        raw = self.get_raw(key)
+    def get(self, key: str, typ: type[T], *, retry_for: float | None = None) -> Versioned[T] | None:
+        raw = self.get_raw(key, retry_for=retry_for)
         if raw is None:
             return None
         return Versioned(key, codec.decode(raw.value, typ), raw.mod_revision, raw.create_revision)
@@ -340,56 +224,129 @@ class Store:
 
     # writes ---------------------------------------------------------------------------
     def put(self, key: str, value: Any, *, lease: int | None = None) -> int:
-        data = _encode(value)
-        resp = self._call(lambda c: c.put(key, data, lease=lease))
-        return int(resp.header.revision)
+        """Put unconditionally; the revision it was written at."""
+        applied = self._commit(Txn().put(key, value, lease=lease))
+        assert applied is not None  # no compares: it cannot fail one
+        return applied[0]
 
     def delete(self, key: str) -> bool:
-        return bool(self._call(lambda c: c.delete(key)))
+        """Delete `key`; whether it existed (True also when the answer was lost and the key
+        was found gone: the caller asked for it gone)."""
+        applied = self._commit(Txn().delete(key))
+        assert applied is not None  # no compares: it cannot fail one
+        return applied[1] > 0
 
     def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under `prefix`; how many. A range delete is safe to send again,
+        so it is retried like a read (a count after a lost answer may be short)."""
         if not prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must end with '/'")
         resp = self._call(lambda c: c.delete_prefix(prefix))
         return int(resp.deleted)
 
     def commit(self, txn: Txn) -> bool:
-        """Apply `txn`; False if a compare failed (nothing was written)."""
-        if len(txn) > MAX_TXN_OPS:
-            raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
-
-        def run(c: Any) -> bool:
-            t = c.transactions
-            compares = [t.mod(k) == rev if rev else t.create(k) == 0 for k, rev in txn.compares]
-            ops = [t.put(k, v, lease=lease) for k, v, lease in txn.puts] + [t.delete(k) for k in txn.deletes]
-            ok, _ = c.transaction(compare=compares, success=ops, failure=[])
-            return bool(ok)
-
-        return self._call(run)
+        """Apply `txn`; False if a compare failed (nothing was written). Callers that retry
+        a lost race themselves use this; `update` retries for you and raises `Conflict`."""
+        return self._commit(txn) is not None
 
     def commit_revision(self, txn: Txn) -> int | None:
         """Apply `txn` (which must put at least one key); the revision it was applied at, or
         None if a compare failed. Saves a read-back for writers that chain transactions on
         a key's mod revision (the scheduler's batched plans)."""
-        if len(txn) > MAX_TXN_OPS:
-            raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
         if not txn.puts:
             raise ValueError("commit_revision needs a transaction with at least one put")
+        applied = self._commit(txn)
+        return applied[0] if applied is not None else None
 
-        def run(c: Any) -> int | None:
-            t = c.transactions
-            compares = [t.mod(k) == rev if rev else t.create(k) == 0 for k, rev in txn.compares]
-            ops = [t.put(k, v, lease=lease) for k, v, lease in txn.puts] + [t.delete(k) for k in txn.deletes]
+    def _commit(self, txn: Txn) -> tuple[int, int] | None:
+        """Apply `txn`: (the revision of its first put or 0 if it only deletes, how many keys
+        its deletes removed), or None if a compare failed.
+
+        A transaction is never sent again blindly: when an attempt's answer is lost
+        (deadline, dropped connection) it may have applied, so its keys are read first and
+        `txn.outcome` decides between "applied" (report success), "not applied, compares
+        hold" (send again) and "conflict". A compare failure after such an attempt is
+        checked the same way (the lost attempt may have applied late)."""
+        if len(txn) > MAX_TXN_OPS:
+            raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
+
+        def run(c: Any) -> tuple[int, int] | None:
+            compares, ops = to_request(txn, c.transactions)
             ok, responses = c.transaction(compare=compares, success=ops, failure=[])
             if not ok:
                 return None
-            return int(responses[0].response_put.header.revision)
+            revision = int(responses[0].response_put.header.revision) if txn.puts else 0
+            return revision, sum(int(r.response_delete_range.deleted) for r in responses[len(txn.puts):])
 
-        return self._call(run)
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.05
+        lost: Unavailable | None = None  # the last attempt whose answer was lost
+        while True:
+            try:
+                applied = self._once(run)
+                if applied is not None or lost is None:
+                    return applied
+            except Unavailable as exc:
+                lost = exc
+            seen = self._read_keys(keys_of(txn), retry_for=max(0.1, deadline - time.monotonic()))
+            result, applied_at = outcome(txn, seen)
+            log.info("txn keys=%s answer lost (%s); read back: %s", keys_of(txn)[:3], lost, result.value)
+            if result is Outcome.APPLIED:
+                return applied_at, len(txn.deletes)
+            if result is Outcome.CONFLICT:
+                return None
+            if time.monotonic() + delay >= deadline:
+                raise Unavailable(
+                    f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {self.retry_for:.1f}s): {lost}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, RETRY_WAIT_MAX)
 
-    def commit_or_raise(self, txn: Txn) -> None:
-        if not self.commit(txn):
-            raise Conflict("a key changed since it was read; re-read and retry")
+    def _read_keys(self, keys: Sequence[str], *, retry_for: float) -> dict[str, tuple[bytes, int] | None]:
+        """The value and mod revision of each key (None if absent), read at one revision."""
+
+        def run(c: Any) -> dict[str, tuple[bytes, int] | None]:
+            t = c.transactions
+            _, responses = c.transaction(compare=[], success=[t.get(k) for k in keys], failure=[])
+            return {
+                k: (bytes(kvs[0][0]), int(kvs[0][1].mod_revision)) if kvs else None
+                for k, kvs in zip(keys, responses, strict=True)
+            }
+
+        return self._call(run, retry_for=retry_for)
+
+    def update(
+        self,
+        key: str,
+        typ: type[T],
+        fn: Callable[[T | None], T | None],
+        *,
+        attempts: int = 20,
+        also: Callable[[T], Txn] | None = None,
+    ) -> Versioned[T] | None:
+        """The one optimistic read-modify-write: read `key`, compute `fn(current)`, write
+        the result only if the key has not changed since the read (or is still absent),
+        and start over on a conflict, at most `attempts` times; then `Conflict`.
+
+        `fn` must be pure (it may run several times): it gets the current value (None if
+        the key is absent) and returns the new value, or None for "nothing to write"
+        (then the current `Versioned`, or None, is returned unchanged). `also(new)` returns
+        a `Txn` of extra compares and writes that commit in the same transaction (an
+        evaluation beside the object, a history record); it runs once per attempt, after
+        `fn`. Returns the written value with the revision it was committed at."""
+        for _ in range(attempts):
+            cur = self.get(key, typ)
+            new = fn(cur.value if cur is not None else None)
+            if new is None:
+                return cur
+            txn = Txn().compare_mod(key, cur.mod_revision) if cur is not None else Txn().compare_absent(key)
+            txn.put(key, new)
+            if also is not None:
+                txn.extend(also(new))
+            revision = self.commit_revision(txn)
+            if revision is not None:
+                return Versioned(key, new, revision, cur.create_revision if cur is not None else revision)
+        raise Conflict(f"{key}: still changing after {attempts} attempts; try again")
 
     def put_many(self, items: Iterable[tuple[str, Any]], *, lease: int | None = None) -> int:
         """Unconditional puts in transactions of at most MAX_TXN_OPS; returns how many."""
@@ -415,7 +372,8 @@ class Store:
 
     # leases ---------------------------------------------------------------------------
     def lease(self, ttl: int) -> Lease:
-        return Lease(self, self._call(lambda c: c.lease(ttl)), ttl)
+        """Grant a lease of `ttl` seconds (the holder refreshes it; see `KeptLease`)."""
+        return Lease(self, int(self._call(lambda c: c.lease(ttl)).id), ttl)
 
     # watches --------------------------------------------------------------------------
     def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Watch:
@@ -424,32 +382,9 @@ class Store:
         The callback receives a list of events, or a StoreError: `Compacted` (re-list) or
         `Unavailable` (the stream broke; the caller re-watches from its last revision).
         """
+        on_response = responses_to(callback, prefix)
 
-        def on_response(resp: Any) -> None:
-            if isinstance(resp, etcd_exc.RevisionCompactedError):
-                callback(Compacted(int(resp.compacted_revision)))
-                return
-            if resp is None or isinstance(resp, BaseException):
-                # etcd3 passes None when the stream ended without an error: it closes the
-                # watch stream itself whenever any other call on the client fails with
-                # UNAVAILABLE. Either way this watch is dead and must be re-opened.
-                callback(Unavailable(f"watch on {prefix} broke: {resp or 'stream closed'}"))
-                return
-            events: list[WatchEvent] = []
-            for ev in resp.events:
-                if isinstance(ev, etcd3.events.DeleteEvent):
-                    events.append(WatchEvent("delete", ev.key.decode(), None, int(ev.mod_revision)))
-                else:
-                    events.append(
-                        WatchEvent(
-                            "put", ev.key.decode(), bytes(ev.value), int(ev.mod_revision), int(ev.create_revision)
-                        )
-                    )
-            if events:
-                callback(events)
+        def add(c: Any) -> Watch:
+            return Watch(c, c.add_watch_prefix_callback(prefix, on_response, start_revision=start_revision))
 
-        def add(c: Any) -> tuple[Any, Any]:
-            return c.add_watch_prefix_callback(prefix, on_response, start_revision=start_revision), c
-
-        watch_id, client = self._call(add)
-        return Watch(self, watch_id, client)
+        return self._call(add)

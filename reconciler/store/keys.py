@@ -71,6 +71,14 @@ class Keys:
     def checks(self) -> str:
         return self.kind("checks")
 
+    @property
+    def alloc_restarts(self) -> str:
+        return self.kind("alloc_restarts")
+
+    @property
+    def sched_guards(self) -> str:
+        return self.kind("sched_guard")
+
     # single objects
     def job(self, namespace: str, job_id: str) -> str:
         return f"{self.jobs}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
@@ -112,8 +120,13 @@ class Keys:
     def leader(self, controller: str) -> str:
         return f"{self.kind('leader')}{_seg(controller, 'controller')}"
 
-    def lock(self, name: str) -> str:
-        return f"{self.kind('locks')}{_seg(name, 'lock')}"
+    def alloc_restart(self, alloc_id: str) -> str:
+        """A user's restart request for an allocation (consumed by its node agent)."""
+        return f"{self.alloc_restarts}{_seg(alloc_id, 'allocation id')}"
+
+    def sched_guard(self, namespace: str, job_id: str) -> str:
+        """The per-job key every scheduler transaction that writes allocations bumps."""
+        return f"{self.sched_guards}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
 
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]

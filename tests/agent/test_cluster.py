@@ -12,7 +12,7 @@ import pytest
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.spec import job_to_nomad
 from tests.agent.harness import AgentProcess
-from tests.factories import mock_job
+from tests.factories import submitted_job
 from tests.waiting import wait_for
 
 
@@ -43,7 +43,7 @@ def test_server_and_two_clients_share_one_cluster(cluster: list[AgentProcess]) -
     names = sorted(n["Name"] for n in c1.get("/v1/nodes"))
     assert names == ["client1", "client2"]
 
-    server.request("POST", "/v1/jobs", {"Job": job_to_nomad(mock_job("spread", count=4))})
+    server.request("POST", "/v1/jobs", {"Job": job_to_nomad(submitted_job("spread", count=4))})
 
     def running() -> list[dict[str, object]] | None:
         allocs = [a for a in c2.get("/v1/job/spread/allocations") if a["ClientStatus"] == "running"]

@@ -7,6 +7,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ from aiohttp import web
 from reconciler.agent.etcd_process import free_port
 from reconciler.api.app import make_app
 from reconciler.api.context import ApiContext
+from reconciler.api.gate import GateSettings
 
 
 class ApiServer:
-    def __init__(self, ctx: ApiContext) -> None:
+    def __init__(self, ctx: ApiContext, gate: GateSettings | None = None) -> None:
         self.ctx = ctx
+        self.gate = gate
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -34,7 +37,7 @@ class ApiServer:
         self._thread.start()
 
         async def up() -> None:
-            self._runner = web.AppRunner(make_app(self.ctx), shutdown_timeout=1.0)
+            self._runner = web.AppRunner(make_app(self.ctx, self.gate), shutdown_timeout=1.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
@@ -46,19 +49,28 @@ class ApiServer:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.run_until_complete(self._loop.shutdown_default_executor())  # the handlers' worker threads
         self._loop.close()
 
     def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+        status, _, out = self.exchange(method, path, body, raw=raw)
+        return status, out
+
+    def exchange(
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
+    ) -> tuple[int, Mapping[str, str], Any]:
+        """Status, response headers and decoded JSON body."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.address + path, data=data, method=method)
+        req = urllib.request.Request(self.address + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
+                return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+            return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
 
 
-def make_server(store: Any, tmp_path: Path, **ctx_kw: Any) -> ApiServer:
-    server = ApiServer(ApiContext(store=store, data_dir=tmp_path, node_name="test", **ctx_kw))
+def make_server(store: Any, tmp_path: Path, gate: GateSettings | None = None, **ctx_kw: Any) -> ApiServer:
+    server = ApiServer(ApiContext(store=store, data_dir=tmp_path, node_name="test", **ctx_kw), gate)
     server.start()
     return server

@@ -10,11 +10,11 @@ from reconciler.model.objects import Evaluation, JobRecord
 from reconciler.spec import job_from_nomad, job_to_nomad
 from reconciler.store import Store
 from tests.api.server import ApiServer
-from tests.factories import mock_job
+from tests.factories import submitted_job
 
 
 def body(job_id: str = "web", count: int = 1) -> dict[str, Any]:
-    return {"Job": job_to_nomad(mock_job(job_id, count=count))}
+    return {"Job": job_to_nomad(submitted_job(job_id, count=count))}
 
 
 def test_register_stores_the_job_and_an_evaluation(api: ApiServer, store: Store) -> None:
@@ -23,7 +23,7 @@ def test_register_stores_the_job_and_an_evaluation(api: ApiServer, store: Store)
     assert set(resp) >= {"EvalID", "EvalCreateIndex", "JobModifyIndex", "Index", "Warnings"}
     assert store.get(store.keys.eval(resp["EvalID"]), Evaluation) is not None
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert rec is not None and rec.value.job == mock_job("web")
+    assert rec is not None and rec.value.job == submitted_job("web")
 
 
 def test_list_read_and_versions_speak_nomad_json(api: ApiServer) -> None:
@@ -34,7 +34,7 @@ def test_list_read_and_versions_speak_nomad_json(api: ApiServer) -> None:
     assert jobs[0]["Version"] == 1 and jobs[0]["Type"] == "service"
     status, job = api.call("GET", "/v1/job/web")
     assert status == 200 and job["TaskGroups"][0]["Count"] == 2 and job["Version"] == 1
-    assert job_from_nomad({"Job": job}) == mock_job("web", count=2)
+    assert job_from_nomad({"Job": job}) == submitted_job("web", count=2)
     status, versions = api.call("GET", "/v1/job/web/versions")
     assert [v["Version"] for v in versions["Versions"]] == [1, 0]
 

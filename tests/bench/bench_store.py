@@ -13,8 +13,7 @@ from reconciler import codec
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.objects import Allocation
 from reconciler.runtime import Informer
-from reconciler.store import Store
-from reconciler.store.client import MAX_TXN_OPS, Watch, WatchCallback
+from reconciler.store import MAX_TXN_OPS, Store, Watch, WatchCallback
 from tests.waiting import wait_for
 
 

@@ -15,12 +15,15 @@ from reconciler.model.objects import (
     DeploymentStatus,
     TaskState,
 )
-from tests.scheduler.factories import mock_alloc, mock_job
+from tests.factories import mock_job
+from tests.scheduler.factories import mock_alloc
 
 DEP = "dep-1"
 
 
 def job(count: int = 3, **update: Any) -> Any:
+    """`mock_job` with a rolling update stanza (one at a time, healthy after 1 s of running
+    tasks); `update` overrides its fields."""
     upd = UpdateStrategy(**{"max_parallel": 1, "min_healthy_time": 1 * SECOND, "health_check": "task_states", **update})
     return mock_job(count, update=upd)
 

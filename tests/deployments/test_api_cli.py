@@ -9,39 +9,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import reconciler.cli.deployment_cmds  # noqa: F401 - registers the commands
-import reconciler.cli.job_cmds  # noqa: F401
-import reconciler.cli.sched_cmds  # noqa: F401
 from reconciler.cli.client import ApiClient, ApiClientError
-from reconciler.cli.groups import cli
+from reconciler.cli.main import cli
+from tests.factories import job_file
 from tests.waiting import wait_for
-
-JOB = """job "todo" {{
-  datacenters = ["dc1"]
-  update {{
-    canary           = 1
-    max_parallel     = 3
-    min_healthy_time = "0s"
-    health_check     = "task_states"
-  }}
-  group "web" {{
-    count = 3
-    task "todo" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }}
-      env {{
-        VERSION = "{version}"
-      }}
-      resources {{
-        memory = 32
-      }}
-    }}
-  }}
-}}
-"""
 
 
 def run(api: ApiClient, *args: str) -> tuple[int, str]:
@@ -50,8 +21,7 @@ def run(api: ApiClient, *args: str) -> tuple[int, str]:
 
 
 def apply(api: ApiClient, tmp_path: Path, version: str) -> tuple[int, str]:
-    path = tmp_path / f"todo-{version}.nomad"
-    path.write_text(JOB.format(version=version))
+    path = job_file(tmp_path, "sleeper", name=f"todo-{version}.nomad", release=version)
     return run(api, "apply", "-f", str(path))
 
 
@@ -73,7 +43,7 @@ def test_apply_follows_the_deployment_then_promote(cluster: ApiClient, tmp_path:
     assert "    Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline" in out
     assert table_row(out)[:5] == ["web", "3", "3", "3", "0"]
 
-    (tmp_path / "todo-plan.nomad").write_text(JOB.format(version="2"))
+    job_file(tmp_path, "sleeper", name="todo-plan.nomad", release="2")
     code, out = run(cluster, "plan", "-f", str(tmp_path / "todo-plan.nomad"))
     assert '+/- Task Group: "web" (1 canary, 3 ignore)' in out, out
 

@@ -13,12 +13,12 @@ import pytest
 
 from controllers.deployments.controller import DeploymentController
 from controllers.scheduler.controller import SchedulerController
-from reconciler.deployments import promote_deployment
+from reconciler.api.reads import job_deployments
 from reconciler.deployments.health import health_of
-from reconciler.deployments.ops import for_job
-from reconciler.jobs import submit_job
 from reconciler.model.job import Job, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
+from reconciler.ops.deployments import promote_deployment
+from reconciler.ops.jobs import submit_job
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
 from tests.scheduler.sim import add_node, allocs
@@ -61,7 +61,7 @@ def run_new(store: Store, seen: set[str]) -> list[Allocation]:
 
 
 def deployment(store: Store, version: int) -> Deployment | None:
-    return next((d for d in for_job(store, "default", "web") if d.job_version == version), None)
+    return next((d for d in job_deployments(store, "default", "web")[0] if d.job_version == version), None)
 
 
 def stable(store: Store, version: int) -> bool:
@@ -143,24 +143,24 @@ def test_unhealthy_allocation_fails_and_auto_reverts(store: Store, controllers: 
 
 
 def test_checks_health_waits_for_every_check_passing(store: Store, controllers: None) -> None:
-    from controllers.deployments.health import CheckResult
     from reconciler.model.job import Check, Service
+    from reconciler.model.services import CheckState, CheckStatus
 
     add_node(store, "n1", cpu=100_000, memory=100_000)
     job = web(1, max_parallel=1, health_check="checks")
-    group = dataclasses.replace(job.task_groups[0], services=[Service(name="web", checks=[Check(name="alive")])])
+    group = dataclasses.replace(job.task_groups[0], services=[Service(name="web", checks=[Check(name="alive", type="script", command="true")])])
     job = dataclasses.replace(job, task_groups=[group])
     submit_job(store, job)
     a = wait_for(lambda: next(iter(allocs(store, "web")), None), message="placed")
     report(store, a)
     key = store.keys.check(a.id, "alive")
-    store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="critical", time=time.time()))
+    store.put(key, CheckStatus(alloc_id=a.id, check_id="alive", status=CheckState.CRITICAL, time=time.time()))
     # a running allocation with a critical check is not healthy: the deployment stays running
     wait_for(lambda: (d := deployment(store, 0)) is not None and d.task_groups["web"].placed_allocs == 1,
              message="the deployment counted the allocation")
     dep = deployment(store, 0)
     assert dep is not None and dep.status == "running" and health_of(dep, a.id) is None
-    store.put(key, CheckResult(alloc_id=a.id, check_id="alive", status="passing", time=time.time()))
+    store.put(key, CheckStatus(alloc_id=a.id, check_id="alive", status=CheckState.PASSING, time=time.time()))
     wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", message="healthy by checks")
 
 

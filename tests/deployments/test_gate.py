@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from controllers.scheduler.deployment_create import new_deployment
-from controllers.scheduler.reconcile import ReconcileResult, always_destructive, always_inplace, reconcile
+from controllers.scheduler.reconcile import ReconcileResult, reconcile
+from controllers.scheduler.update_policy import always_destructive, always_inplace
 from reconciler.model.objects import Allocation, Deployment, DeploymentStatus
 from tests.deployments.factories import deployment, job, new, olds
 from tests.scheduler.factories import mock_node, nodes_map

@@ -13,7 +13,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controllers.scheduler.reconcile import always_destructive, reconcile
+from controllers.scheduler.reconcile import reconcile
+from controllers.scheduler.update_policy import always_destructive
 from reconciler.model.objects import Allocation, DeploymentStatus
 from tests.deployments.factories import deployment, job, new
 from tests.scheduler.factories import mock_alloc, mock_node, nodes_map

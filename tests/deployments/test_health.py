@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from controllers.deployments.health import CheckResult, judge
+from controllers.deployments.health import judge
 from reconciler.model.job import SECOND, Check, Service, TaskGroup, UpdateStrategy
 from reconciler.model.objects import AllocHealth, AllocStatus, TaskState
+from reconciler.model.services import CheckState, CheckStatus
 from tests.deployments.factories import job, new, running
 
 JOB = job(3)
@@ -30,7 +31,7 @@ class Case:
     now: float
     want: bool | None
     upd: UpdateStrategy = field(default_factory=upd)
-    checks: list[CheckResult] = field(default_factory=list)
+    checks: list[CheckStatus] = field(default_factory=list)
     group: Any = None
     prev: AllocHealth | None = None
     look: float | None = None
@@ -40,8 +41,8 @@ FAILED = AllocStatus(alloc_id=ALLOC.id, node_id="n1", client_status="failed")
 PENDING = AllocStatus(alloc_id=ALLOC.id, node_id="n1", client_status="pending")
 DEAD_TASK = AllocStatus(alloc_id=ALLOC.id, node_id="n1", client_status="running",
                         task_states={"server": TaskState(state="dead", failed=True)})
-PASS = [CheckResult(alloc_id=ALLOC.id, check_id="c1", status="passing")]
-CRIT = [CheckResult(alloc_id=ALLOC.id, check_id="c1", status="critical")]
+PASS = [CheckStatus(alloc_id=ALLOC.id, check_id="c1", status=CheckState.PASSING)]
+CRIT = [CheckStatus(alloc_id=ALLOC.id, check_id="c1", status=CheckState.CRITICAL)]
 
 CASES = [
     Case("no status yet: undecided until the healthy deadline", None, 110.0, None, look=160.0),

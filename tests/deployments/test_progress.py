@@ -3,6 +3,7 @@ cancellation and auto-revert."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,12 @@ CASES = [
     Case("failed by the user with auto_revert: the revert is decided once",
          deployment(status=DeploymentStatus.FAILED, auto_revert=True), NEW3, {}, "failed",
          "Deployment marked as failed - rolling back to job version 0", history=[rec(1), rec(0, stable=True)], revert=0),
+    Case("failed with auto_revert after the job moved on: nothing to revert",
+         deployment(status=DeploymentStatus.FAILED, auto_revert=True), NEW3, {}, "failed",
+         "Deployment marked as failed", job=rec(2), history=[rec(2), rec(1), rec(0, stable=True)]),
+    Case("a revert decided already (state, whatever the description) is not asked again",
+         dataclasses.replace(deployment(status=DeploymentStatus.FAILED, auto_revert=True), auto_revert_decided=True),
+         NEW3, {}, "failed", "Deployment marked as failed", history=[rec(1), rec(0, stable=True)]),
 ]
 
 

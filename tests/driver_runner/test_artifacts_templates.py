@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
-import sys
 import tarfile
 import threading
 import zipfile
@@ -20,10 +19,8 @@ from controllers.driver_runner.artifacts import ArtifactError, fetch
 from controllers.driver_runner.templates import TemplateError, destination, render
 from reconciler.model.job import Artifact, Task, Template
 from reconciler.store import Store
-from tests.driver_runner.conftest import event_types, make_alloc, make_job, put_alloc, put_job, wait_status
+from tests.driver_runner.support import PY, event_types, make_alloc, make_job, put_alloc, put_job, wait_status
 from tests.waiting import wait_for
-
-PY = sys.executable
 
 
 def _tar(files: dict[str, bytes], mode: str = "w:gz") -> bytes:
@@ -196,7 +193,7 @@ def test_template_rendered_before_start_and_change_mode_restart(store: Store, ag
     assert (task_dir / "local" / "app.conf").read_text() == f"port={a.ports[0].value}"
     assert (task_dir / "local" / "watched.conf").read_text() == "v1 0"
     (task_dir / "local" / "in.tpl").write_text('v2 {{ env "NOMAD_ALLOC_INDEX" }}')
-    from tests.driver_runner.conftest import get_status
+    from tests.driver_runner.support import get_status
 
     st = wait_for(lambda: (s := get_status(store, a.id)) and s.task_states["t"].restarts == 1
                   and s.task_states["t"].state == "running" and s, 15, message="restart after template change")

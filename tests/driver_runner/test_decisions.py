@@ -1,4 +1,5 @@
-"""Pure decisions, table-driven: restart policy, client status, interpolation, path guards."""
+"""Pure decisions, table-driven: restart policy, client status, interpolation, path guards,
+the node agent's action for an allocation."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from controllers.driver_runner import restarts, status, taskenv
+from controllers.driver_runner import restarts, status
+from controllers.driver_runner.agent import RunnerAction, runner_action
 from controllers.driver_runner.procfs import parse_signal
 from controllers.driver_runner.restarts import Action, Tracker, decide
+from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir, PathEscapeError, inside
 from reconciler.model.job import SECOND, Job, RestartPolicy, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node, TaskState
@@ -129,3 +132,33 @@ def test_parse_signal(name: str, num: int) -> None:
 def test_parse_signal_rejects_unknown() -> None:
     with pytest.raises(ValueError):
         parse_signal("SIGNOPE")
+
+
+def on(node_id: str, desired_status: str = "run") -> Allocation:
+    return Allocation(id="a1", namespace="default", job_id="web", job_version=0, task_group="web", name="web.web[0]",
+                      index=0, node_id=node_id, desired_status=desired_status)
+
+
+@pytest.mark.parametrize(
+    ("alloc", "has_runner", "started_here", "action"),
+    [
+        (None, True, True, RunnerAction.DESTROY),
+        (None, False, True, RunnerAction.IGNORE),
+        (on("other"), True, True, RunnerAction.DESTROY),
+        (on("other"), False, False, RunnerAction.IGNORE),
+        (on("n1"), True, True, RunnerAction.UPDATE),
+        (on("n1", "stop"), True, True, RunnerAction.UPDATE),
+        (on("n1"), False, False, RunnerAction.CREATE),
+        (on("n1"), False, True, RunnerAction.CREATE),
+        (on("n1", "stop"), False, False, RunnerAction.IGNORE),
+        (on("n1", "stop"), False, True, RunnerAction.CREATE),
+    ],
+    ids=[
+        "deleted with a runner: destroy", "deleted, no runner: ignore", "moved to another node: destroy",
+        "another node's, never here: ignore", "a change of a running one: update", "a stop of a running one: update",
+        "new here: create", "known from a previous agent: create (re-attach)",
+        "stopped before it ever started here: ignore", "stopped while no agent ran: create, to stop it",
+    ],
+)
+def test_runner_actions(alloc: Allocation | None, has_runner: bool, started_here: bool, action: RunnerAction) -> None:
+    assert runner_action(alloc, node_id="n1", has_runner=has_runner, started_here=started_here) == action

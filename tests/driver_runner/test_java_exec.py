@@ -17,7 +17,7 @@ from controllers.driver_runner import NodeAgent, cgroups
 from controllers.driver_runner.drivers import JavaDriver, validate_task_config
 from reconciler.model.job import SECOND, Artifact, Resources, RestartPolicy, Task
 from reconciler.store import Store
-from tests.driver_runner.conftest import event_types, make_alloc, make_job, put_alloc, put_job, wait_status
+from tests.driver_runner.support import event_types, make_alloc, make_job, put_alloc, put_job, wait_status
 from tests.waiting import wait_for
 
 JAVA_SRC = """

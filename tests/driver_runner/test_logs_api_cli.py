@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import sys
-import threading
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from click.testing import CliRunner
 
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.executor import LogRotator
-from reconciler.agent.etcd_process import free_port
-from reconciler.api.client_routes import routes
-from reconciler.api.context import ApiContext
-from reconciler.api.errors import ApiError
-from reconciler.cli.alloc_cmds import alloc_exec, alloc_logs, alloc_restart, alloc_status, alloc_stop  # noqa: F401
-from reconciler.cli.groups import cli
+from reconciler.cli.main import cli
 from reconciler.model.alloc_dir import log_files, read_logs, tail_lines
 from reconciler.model.job import LogConfig, Task
 from reconciler.model.objects import Allocation
 from reconciler.store import Store
-from tests.driver_runner.conftest import (
+from tests.api.server import make_server
+from tests.driver_runner.support import (
+    PY,
     event_types,
     get_status,
     make_alloc,
@@ -37,8 +30,6 @@ from tests.driver_runner.conftest import (
     wait_status,
 )
 from tests.waiting import wait_for
-
-PY = sys.executable
 
 
 def test_log_rotator_keeps_max_files_and_continues_numbering(tmp_path: Path) -> None:
@@ -73,26 +64,9 @@ def test_tail_lines() -> None:
 
 @pytest.fixture
 def api(store: Store, agent: NodeAgent) -> Iterator[str]:
-    @web.middleware
-    async def errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return exc.response()
-
-    loop = asyncio.new_event_loop()
-    app = web.Application(middlewares=[errors])
-    app.add_routes(routes(ApiContext(store=store, data_dir=agent.data_dir)))
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    port = free_port()
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    t = threading.Thread(target=loop.run_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    t.join(5)
+    server = make_server(store, agent.data_dir)
+    yield server.address
+    server.stop()
 
 
 def _run_cli(api: str, *args: str) -> tuple[int, str]:

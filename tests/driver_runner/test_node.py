@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,23 @@ def test_exec_without_writable_cgroups_reports_an_event(tmp_path: Path, monkeypa
     kinds = [k for k, _ in ctx.events]
     assert kinds == ["Resource Limits Unavailable", "Resource Limits Unavailable"]
     assert "memory limit not set" in ctx.events[0][1]
+
+
+def test_re_registering_keeps_what_operators_set_meanwhile(store: Store, tmp_path: Path) -> None:
+    """The node record is written with a compare: a lost heartbeat lease re-registers the
+    node without undoing a drain or eligibility change made while the agent ran."""
+    agent = NodeAgent(store, data_dir=tmp_path, node_name="n", heartbeat_ttl=2, raw_exec_enabled=True)
+    agent.start()
+    try:
+        key = store.keys.node(agent.node_id)
+        store.update(key, Node, lambda n: replace(n, drain=True, eligibility="ineligible") if n else None)
+        lease = agent.heartbeat.lease
+        assert lease is not None
+        lease.revoke()  # as if the lease expired
+        wait_for(lambda: agent.heartbeat.lease is not lease and store.get_raw(store.keys.heartbeat(agent.node_id)),
+                 message="re-registered under a new lease")
+        node = store.get(key, Node)
+        assert node is not None and node.value.drain and node.value.eligibility == "ineligible"
+        assert agent.node.drain  # the agent's own copy follows
+    finally:
+        agent.stop()

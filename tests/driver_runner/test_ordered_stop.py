@@ -20,7 +20,7 @@ from reconciler.model.job import SECOND, Service, Task
 from reconciler.model.objects import DesiredStatus
 from reconciler.model.services import ServiceRegistration
 from reconciler.store import Store
-from tests.driver_runner.conftest import (
+from tests.driver_runner.support import (
     PY,
     ProcessGuard,
     make_alloc,

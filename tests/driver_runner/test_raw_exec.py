@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 import urllib.request
 
 from controllers.driver_runner import NodeAgent
 from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import DesiredStatus
 from reconciler.store import Store
-from tests.driver_runner.conftest import (
+from tests.driver_runner.support import (
+    PY,
     ProcessGuard,
     event_types,
     get_status,
@@ -21,8 +21,6 @@ from tests.driver_runner.conftest import (
     wait_status,
 )
 from tests.waiting import wait_for
-
-PY = sys.executable
 
 
 def _get(port: int) -> int:

@@ -19,7 +19,7 @@ from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import DesiredStatus
 from reconciler.store import Store
-from tests.driver_runner.conftest import (
+from tests.driver_runner.support import (
     event_types,
     get_status,
     make_alloc,
@@ -220,7 +220,7 @@ def test_allocation_deleted_while_agent_down_leaves_no_orphan(store: Store, tmp_
     try:
         wait_for(lambda: not marked_pids(marker), 30, message="orphan killed")
         # the directory goes after the kill is confirmed: wait for it, do not race it
-        wait_for(lambda: not (data / "allocs" / a.id).exists(), 10, message="orphan's directory removed")
+        wait_for(lambda: not (data / "allocs" / a.id).exists(), 30, message="orphan's directory removed")
         assert get_status(store, a.id) is None
     finally:
         second.stop(drain=True)

@@ -10,33 +10,8 @@ from pathlib import Path
 
 from reconciler.agent.etcd_process import free_port
 from tests.agent.harness import AgentProcess
+from tests.factories import job_file
 from tests.waiting import wait_for
-
-TODO = """job "todo" {{
-  datacenters = ["dc1"]
-
-  group "web" {{
-    count = {count}
-
-    task "todo" {{
-      driver = "raw_exec"
-
-      config {{
-        command = "python3"
-        args    = ["-m", "http.server", "${{NOMAD_PORT_http}}", "--bind", "127.0.0.1"]
-      }}
-
-      resources {{
-        memory = 64
-      }}
-    }}
-
-    network {{
-      port "http" {{{port}}}
-    }}
-  }}
-}}
-"""
 
 
 def answers(port: int) -> bool:
@@ -59,8 +34,7 @@ def running_ports(agent: AgentProcess) -> list[int]:
 
 def test_plan_run_status_scale_and_stop(agent: AgentProcess, tmp_path: Path) -> None:
     static = free_port()
-    job = tmp_path / "todo.nomad"
-    job.write_text(TODO.format(count=1, port=f" static = {static} "))
+    job = job_file(tmp_path, "todo", count=1, port=f" static = {static} ")
 
     plan = agent.cli("plan", "-f", str(job))
     assert plan.returncode == 1, plan.stdout + plan.stderr
@@ -81,13 +55,13 @@ def test_plan_run_status_scale_and_stop(agent: AgentProcess, tmp_path: Path) -> 
     assert one.returncode == 0 and "Summary" in one.stdout and "Allocations" in one.stdout
 
     # five instances cannot share one static port: the dry run says so in words
-    job.write_text(TODO.format(count=5, port=f" static = {static} "))
+    job_file(tmp_path, "todo", count=5, port=f" static = {static} ")
     plan = agent.cli("plan", "-f", str(job))
     assert 'Task Group "web" (failed to place 4 allocations)' in plan.stdout, plan.stdout
     assert f"http={static}" in plan.stdout
 
     # dynamic ports: five instances on five ports
-    job.write_text(TODO.format(count=5, port=""))
+    job_file(tmp_path, "todo", count=5, port="")
     plan = agent.cli("plan", "-f", str(job))
     assert "All tasks successfully allocated." in plan.stdout, plan.stdout
     run = agent.cli("apply", "-f", str(job))

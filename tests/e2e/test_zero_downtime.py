@@ -22,6 +22,7 @@ import pytest
 
 from tests.agent.harness import AgentProcess
 from tests.e2e.traffic import Tally, Traffic
+from tests.factories import job_file
 from tests.waiting import wait_for
 
 # The app: GET /health answers 500 once `unhealthy` exists in its task dir; every other
@@ -48,57 +49,6 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handle
 server.serve_forever()
 """
 
-JOB = """job "zd" {{
-  datacenters = ["dc1"]
-
-  update {{
-    max_parallel     = 1
-    {canary}
-    min_healthy_time = "1s"
-    healthy_deadline = "60s"
-  }}
-
-  group "web" {{
-    count = {count}
-
-    network {{
-      port "http" {{}}
-    }}
-
-    service {{
-      name = "zd"
-      port = "http"
-      tags = ["urlprefix-/zd"]
-
-      check {{
-        type     = "http"
-        path     = "/health"
-        interval = "500ms"
-        timeout  = "1s"
-      }}
-    }}
-
-    task "app" {{
-      driver = "raw_exec"
-
-      config {{
-        command = "{python}"
-        args    = ["{app}", "${{NOMAD_PORT_http}}"]
-      }}
-
-      env {{
-        RELEASE = "{release}"
-      }}
-
-      resources {{
-        cpu    = 50
-        memory = 32
-      }}
-    }}
-  }}
-}}
-"""
-
 RATE = 100.0
 
 
@@ -109,11 +59,9 @@ def app(tmp_path: Path) -> Path:
     return path
 
 
-def job_file(tmp_path: Path, app: Path, *, release: str, count: int = 5, canary: int = 0) -> Path:
-    path = tmp_path / f"zd-{release}-{count}-{canary}.nomad"
-    path.write_text(JOB.format(python=sys.executable, app=app, release=release, count=count,
-                               canary=f"canary = {canary}" if canary else ""))
-    return path
+def zd_file(tmp_path: Path, app: Path, *, release: str, count: int = 5, canary: int = 0) -> Path:
+    return job_file(tmp_path, "zero-downtime", name=f"zd-{release}-{count}-{canary}.nomad", python=sys.executable,
+                    app=app, release=release, count=count, canary=f"canary = {canary}" if canary else "")
 
 
 def apply(agent: AgentProcess, path: Path, *extra: str) -> str:
@@ -154,7 +102,7 @@ def assert_no_failures(tally: Tally, seconds: float) -> None:
 
 @pytest.fixture
 def serving(agent: AgentProcess, tmp_path: Path, app: Path) -> Iterator[AgentProcess]:
-    apply(agent, job_file(tmp_path, app, release="1"))
+    apply(agent, zd_file(tmp_path, app, release="1"))
     routed(agent, 5)
     yield agent
 
@@ -163,7 +111,7 @@ def test_rolling_update_of_five_fails_no_request(serving: AgentProcess, tmp_path
     started = time.monotonic()
     with Traffic(serving.router_port, "/zd", rate=RATE) as traffic:
         steady(traffic)
-        out = apply(serving, job_file(tmp_path, app, release="2"))
+        out = apply(serving, zd_file(tmp_path, app, release="2"))
         assert "successful" in out, out
         steady(traffic)
     assert_no_failures(traffic.tally, time.monotonic() - started)
@@ -175,7 +123,7 @@ def test_canary_with_promotion_fails_no_request(serving: AgentProcess, tmp_path:
     started = time.monotonic()
     with Traffic(serving.router_port, "/zd", rate=RATE) as traffic:
         steady(traffic)
-        out = apply(serving, job_file(tmp_path, app, release="2", canary=1))
+        out = apply(serving, zd_file(tmp_path, app, release="2", canary=1))
         assert "requires manual promotion" in out, out
         routed(serving, 6)
         steady(traffic)
@@ -224,7 +172,6 @@ def pid_of(app: Path, port: int) -> int:
     raise AssertionError(f"no process serves {app} on port {port}")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the router's retry of refused idempotent requests (branch router)")
 def test_a_task_killed_by_hand_fails_no_request(serving: AgentProcess, app: Path) -> None:
     victim = live(serving)[0]
     full = serving.get(f"/v1/allocation/{victim['ID']}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from controllers.registrar.desired import check_id, desired_registrations, interpolate, should_register
+from controllers.registrar.desired import check_id, desired_registrations, runtime_env, should_register
 from reconciler.model.job import Check, Job, Service, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, Node
+from reconciler.model.taskenv import EnvInputs, build_env, interpolate_str, node_values
 
 NODE = Node(id="node-1", name="n1", datacenter="dc1", address="127.0.0.5")
 
@@ -88,10 +89,26 @@ def test_invalid_names_and_unknown_ports() -> None:
     ("${NOMAD_ADDR_http}", "127.0.0.5:23456"),
 ])
 def test_interpolate(text: str, want: str) -> None:
-    from controllers.registrar.desired import runtime_env
-
     j = job()
-    assert interpolate(text, runtime_env(alloc(), j, j.task_groups[0], "server", NODE)) == want
+    assert interpolate_str(text, runtime_env(alloc(), j, j.task_groups[0], "server", NODE), node_values(NODE)) == want
+
+
+@pytest.mark.parametrize(("name", "want"), [
+    ("${NOMAD_META_flavour}-svc", "mint-svc"),
+    ("${NOMAD_META_FLAVOUR}-svc", "mint-svc"),
+    ("${NOMAD_META_tier}-${NOMAD_META_team}", "front-web"),
+    ("${node.unique.name}-${NOMAD_HOST_IP_http}", "n1-127.0.0.5"),
+], ids=["task-meta", "task-meta-upper", "group-and-job-meta", "node-and-host-ip"])
+def test_service_name_resolves_as_in_the_task_env(name: str, want: str) -> None:
+    """A service name resolves in the catalog to what the same reference is in the task's
+    environment (one task env module for the node agent and the registrar)."""
+    task = Task(name="server", driver="raw_exec", meta={"flavour": "mint"}, services=[Service(name=name, port="http")])
+    group = TaskGroup(name="web", meta={"tier": "front"}, tasks=[task])
+    j = Job(id="todo", meta={"team": "web"}, task_groups=[group])
+    task_env = build_env(EnvInputs(alloc(), j, group, task, NODE))
+    in_task = interpolate_str(name, task_env, node_values(NODE))
+    regs = desired_registrations(alloc(), status("running"), j, NODE)
+    assert [r.service_name for r in regs] == [in_task] == [want]
 
 
 @pytest.mark.parametrize("service, index, name, want", [

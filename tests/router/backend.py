@@ -1,22 +1,28 @@
 """A real HTTP/1.1 backend for router and registrar tests: answers with its name, echoes
 request bodies (including chunked ones), can stream a chunked response, and has a /health
-endpoint the test turns unhealthy and healthy again."""
+endpoint the test turns unhealthy and healthy again. Paths for hostile cases: `/sleep/<s>`
+answers late, `/close` closes without an answer, `/hop` answers with hop-by-hop headers,
+`/http10` answers in HTTP/1.0, `/twice` sends two responses, `/ws` with `Upgrade: echo` switches to an upper-casing echo."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Backend:
-    def __init__(self, name: str, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, name: str, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None, port: int = 0) -> None:
         self.name = name
         self.healthy = True
         self.health_status = 500
         self.requests: list[dict[str, object]] = []
         self.connections = 0
+        self.sockets: list[socket.socket] = []
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,6 +31,7 @@ class Backend:
             def setup(self) -> None:
                 super().setup()
                 backend.connections += 1
+                backend.sockets.append(self.connection)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -50,6 +57,38 @@ class Backend:
                     code = 200 if backend.healthy else backend.health_status
                     self._send(code, b"ok" if backend.healthy else b"sick")
                     return
+                if self.path.startswith("/sleep/"):
+                    time.sleep(float(self.path.rsplit("/", 1)[1]))
+                if self.path.endswith("/close"):
+                    self.close_connection = True
+                    return
+                if self.path.endswith("/hop"):
+                    self.send_response(200)
+                    self.send_header("Connection", "X-Internal")
+                    self.send_header("X-Internal", "secret")
+                    self.send_header("Keep-Alive", "timeout=5")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                    return
+                if self.path.endswith("/ws") and self.headers.get("Upgrade") == "echo":
+                    self.send_response(101)
+                    self.send_header("Connection", "Upgrade")
+                    self.send_header("Upgrade", "echo")
+                    self.end_headers()
+                    self.wfile.flush()
+                    while data := self.rfile.read1(65536):  # the new protocol: an echo, upper-cased
+                        self.connection.sendall(data.upper())
+                    self.close_connection = True
+                    return
+                if self.path.endswith("/twice"):  # a second, unasked-for response in the same write
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                                     b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsmuggl")
+                    return
+                if self.path.endswith("/http10"):
+                    self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    self.close_connection = True
+                    return
                 if self.path.endswith("/chunked"):
                     self.send_response(200)
                     self.send_header("Transfer-Encoding", "chunked")
@@ -61,7 +100,8 @@ class Backend:
                 payload = json.dumps({"backend": backend.name, "path": self.path, "body": body.decode(),
                                       "xff": self.headers.get("X-Forwarded-For"),
                                       "xfproto": self.headers.get("X-Forwarded-Proto"),
-                                      "xfhost": self.headers.get("X-Forwarded-Host")}).encode()
+                                      "xfhost": self.headers.get("X-Forwarded-Host"),
+                                      "headers": dict(self.headers)}).encode()
                 self._send(200, payload)
 
             def _send(self, code: int, body: bytes) -> None:
@@ -71,9 +111,9 @@ class Backend:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = do_HEAD = _handle
+            do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
@@ -88,3 +128,6 @@ class Backend:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        for s in self.sockets:  # as when the process dies: its open connections end too
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)

@@ -45,7 +45,7 @@ def test_standalone_router(etcd, store, prefix, tmp_path) -> None:
             wait_for(lambda: fetch(port, "/web") == 200, timeout=30,
                      message=lambda: (tmp_path / "router.log").read_text())
             assert fetch(admin, "/routes") == 200
-            assert fetch(port, "/other") == 502
+            assert fetch(port, "/other") == 404
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(20)

@@ -10,28 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from controllers.router import Router
-from reconciler.model.job import Check
-from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.store import Store
 from tests.router.backend import Backend
+from tests.router.catalog import get, register, set_check, targets
 from tests.waiting import wait_for
-
-
-def register(store: Store, backend: Backend, alloc: str, tags: list[str], *, name: str = "web",
-             check: str | None = "passing") -> None:
-    checks = [RegisteredCheck(id=f"{name}-health", check=Check(path="/health"))] if check is not None else []
-    reg = ServiceRegistration(
-        id=f"_nomad-task-{alloc}-g-{name}-http", service_name=name, alloc_id=alloc, namespace="default", job_id="j",
-        group="g", task="", node_id="n1", address=backend.host, port=backend.port, port_label="http", tags=tags,
-        checks=checks,
-    )
-    store.put(store.keys.service(name, alloc, "http"), reg)
-    if check is not None:
-        set_check(store, alloc, f"{name}-health", check)
-
-
-def set_check(store: Store, alloc: str, check_id: str, status: str) -> None:
-    store.put(store.keys.check(alloc, check_id), CheckStatus(alloc_id=alloc, check_id=check_id, status=status))
 
 
 @pytest.fixture
@@ -46,18 +28,6 @@ def router(store: Store) -> Iterator[Router]:
     r.start()
     yield r
     r.stop()
-
-
-def targets(router: Router, path: str = "/web") -> int:
-    route = router.table.lookup("", path)
-    return len(route.targets) if route else -1
-
-
-def get(conn: http.client.HTTPConnection, path: str, method: str = "GET", body: bytes | None = None,
-        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    return resp.status, resp.read()
 
 
 def test_round_robin_alternates_and_keeps_alive(store, router, backends) -> None:
@@ -93,7 +63,7 @@ def test_failing_check_removes_instance_and_502_when_none(store, router, backend
     set_check(store, "alloc-a", "web-health", "warning")
     wait_for(lambda: targets(router) == 0, message="no healthy target")
     status, body = get(conn, "/web")
-    assert status == 502
+    assert status == 503
     assert b"no healthy instance of service 'web'" in body
     # the connection survives a 502, and recovers when a check passes again
     set_check(store, "alloc-b", "web-health", "passing")
@@ -103,7 +73,7 @@ def test_failing_check_removes_instance_and_502_when_none(store, router, backend
     store.delete_prefix(store.keys.services)
     wait_for(lambda: targets(router) == -1, message="route gone")
     status, body = get(conn, "/web")
-    assert status == 502 and b"no route for" in body
+    assert status == 404 and b"no route for" in body  # as Fabio answers
 
 
 def test_strip_host_routes_and_forwarded_headers(store, router, backends) -> None:
@@ -120,7 +90,7 @@ def test_strip_host_routes_and_forwarded_headers(store, router, backends) -> Non
     assert data["xfhost"] == f"127.0.0.1:{router.bound_port}"
     status, body = get(conn, "/anything", headers={"Host": "shop.example"})
     assert status == 200 and json.loads(body)["backend"] == "b"
-    assert get(conn, "/anything")[0] == 502  # no generic route
+    assert get(conn, "/anything")[0] == 404  # no generic route
 
 
 def test_bodies_pass_through(store, router, backends) -> None:
@@ -287,3 +257,15 @@ def test_error_while_a_large_body_is_arriving(store, router) -> None:
         while chunk := s.recv(65536):
             data += chunk
     assert data.startswith(b"HTTP/1.1 502") and b"Connection: close" in data
+
+
+def test_admin_page_and_health(store, router, backends) -> None:
+    a, _ = backends
+    register(store, a, "alloc-a", ["urlprefix-/web<b>"])
+    wait_for(lambda: targets(router, "/web<b>") == 1)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5)
+    status, body = get(conn, "/")
+    assert status == 200 and f"127.0.0.1:{a.port}".encode() in body
+    assert b"/web&lt;b&gt;" in body and b"<b>" not in body  # tags are escaped, not markup
+    assert get(conn, "/health") == (200, b"OK\n")
+    assert get(conn, "/nothing")[0] == 404

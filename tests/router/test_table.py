@@ -3,8 +3,12 @@ host routes, lookup order."""
 
 from __future__ import annotations
 
+from collections import Counter
+from ipaddress import ip_network
+
 import pytest
 
+from controllers.router.server import ProxyServer
 from controllers.router.table import RouteSpec, build_table, describe, parse_tag, rewrite_path
 from reconciler.model.job import Check
 from reconciler.model.services import CheckStatus, RegisteredCheck, ServiceRegistration
@@ -29,7 +33,7 @@ def st(alloc: str, check_id: str, status: str) -> CheckStatus:
     ("urlprefix-Example.COM/", RouteSpec("example.com", "/")),
     ("urlprefix-/api strip=/api", RouteSpec("", "/api", strip="/api")),
     ("urlprefix-/api proto=https", RouteSpec("", "/api", proto="https")),
-    ("urlprefix-/api proto=gopher", RouteSpec("", "/api")),
+    ("urlprefix-/api proto=gopher", RouteSpec("", "/api", errors=("bad option 'proto=gopher': http, https or tcp",))),
     ("urlprefix-/a strip=/a proto=http", RouteSpec("", "/a", strip="/a")),
     ("urlprefix-/s proto=https tlsskipverify=true", RouteSpec("", "/s", proto="https", tls_skip_verify=True)),
     ("urlprefix-", None),
@@ -92,3 +96,107 @@ def test_rewrite_path(strip: str, path: str, want: str) -> None:
     table = build_table([reg("a", "1", 80, [f"urlprefix-/api strip={strip}" if strip else "urlprefix-/api"])], [])
     route = table.routes[0]
     assert rewrite_path(route, path) == want
+
+
+@pytest.mark.parametrize("tag, want", [
+    ("urlprefix-/a prepend=/v1", RouteSpec("", "/a", prepend="/v1")),
+    ("urlprefix-/a host=dst", RouteSpec("", "/a", host_header="dst")),
+    ("urlprefix-/a host=internal.example", RouteSpec("", "/a", host_header="internal.example")),
+    ("urlprefix-/old redirect=301,https://new.example$path", RouteSpec("", "/old", redirect=(301, "https://new.example$path"))),
+    ("urlprefix-/a weight=0.25", RouteSpec("", "/a", weight=0.25)),
+    ("urlprefix-/a allow=ip:10.0.0.0/8,ip:fe80::1", RouteSpec("", "/a", allow=(ip_network("10.0.0.0/8"),
+                                                                             ip_network("fe80::1/128")))),
+    ("urlprefix-/a deny=192.168.1.7", RouteSpec("", "/a", deny=(ip_network("192.168.1.7/32"),))),
+    ("urlprefix-/a strip=/a/", RouteSpec("", "/a", strip="/a")),
+    ("urlprefix-:5432 proto=tcp", RouteSpec("", ":5432", proto="tcp")),
+    ("urlprefix-:5432", RouteSpec("", ":5432", errors=("a :port route needs proto=tcp",))),
+    ("urlprefix-:99999 proto=tcp", None),
+    ("urlprefix-/a proto=tcp", RouteSpec("", "/a", errors=(
+        "bad option 'proto=tcp': proto=tcp goes with a :port route, and only with one",))),
+    ("urlprefix-/a colour=blue", RouteSpec("", "/a", errors=("unknown option 'colour=blue'",))),
+    ("urlprefix-/a nohost", RouteSpec("", "/a", errors=("bad option 'nohost': expected name=value",))),
+    ("urlprefix-/a redirect=200,https://x", RouteSpec("", "/a", errors=(
+        "bad option 'redirect=200,https://x': <3xx code>,<url>",))),
+    ("urlprefix-/a redirect=301", RouteSpec("", "/a", errors=("bad option 'redirect=301': <3xx code>,<url>",))),
+    ("urlprefix-/a weight=2", RouteSpec("", "/a", errors=("bad option 'weight=2': a share from 0 to 1",))),
+    ("urlprefix-/a weight=lots", RouteSpec("", "/a", errors=(
+        "bad option 'weight=lots': could not convert string to float: 'lots'",))),
+    ("urlprefix-/a allow=ip:nonsense", RouteSpec("", "/a", errors=(
+        "bad option 'allow=ip:nonsense': 'nonsense' does not appear to be an IPv4 or IPv6 network",))),
+    ("urlprefix-/a strip=a", RouteSpec("", "/a", errors=("bad option 'strip=a': a path starting with /",))),
+    ("urlprefix-/a allow=10.0.0.1 deny=10.0.0.2", RouteSpec("", "/a", allow=(ip_network("10.0.0.1/32"),), errors=(
+        "allow= and deny= together: only allow= applies (Fabio takes one of them)",))),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_parse_tag_options(tag: str, want: RouteSpec) -> None:
+    assert parse_tag(tag) == want
+
+
+@pytest.mark.parametrize("prefix, path, hit", [
+    ("/todo", "/todo", True), ("/todo", "/todo/", True), ("/todo", "/todo/x", True), ("/todo", "/todos", False),
+    ("/todo", "/todo?x=1", True), ("/todo/", "/todo/x", True), ("/todo/", "/todo", False), ("/", "/anything", True),
+    ("/a/b", "/a/bc", False), ("/a/b", "/a/b/c", True),
+])
+def test_prefix_matches_at_a_segment_boundary(prefix: str, path: str, hit: bool) -> None:
+    table = build_table([reg("a", "1", 80, [f"urlprefix-{prefix}"])], [])
+    assert (table.lookup("", path) is not None) is hit
+
+
+@pytest.mark.parametrize("tag, path, want", [
+    ("urlprefix-/api strip=/api prepend=/v2", "/api/users", "/v2/users"),
+    ("urlprefix-/api prepend=/v2/", "/api/users", "/v2/api/users"),
+    ("urlprefix-/api strip=/api", "/apix", "/apix"),
+])
+def test_strip_then_prepend(tag: str, path: str, want: str) -> None:
+    route = build_table([reg("a", "1", 80, [tag])], []).routes[0]
+    assert rewrite_path(route, path) == want
+
+
+def picks(regs: list[ServiceRegistration], n: int = 10_000, strategy: str = "rr") -> Counter[str]:
+    table = build_table(regs, [])
+    server = ProxyServer(lambda: table, strategy=strategy)
+    route = table.lookup("", "/a")
+    assert route is not None
+    counts: Counter[str] = Counter()
+    for _ in range(n):
+        target = server.pick(route, [])
+        assert target is not None
+        counts[target.service] += 1
+    return counts
+
+
+@pytest.mark.parametrize("services, want", [
+    # a canary service at 10%, the stable one takes the rest
+    ({"stable": [None, None, None], "canary": [0.1]}, {"stable": 0.9, "canary": 0.1}),
+    # weights of all services; the instances of a service share its weight
+    ({"x": [0.25, 0.25], "y": [0.75]}, {"x": 0.25, "y": 0.75}),
+    # weights adding up to more than 1 are scaled down; unweighted services get nothing
+    ({"x": [0.8], "y": [0.8], "z": [None]}, {"x": 0.5, "y": 0.5, "z": 0.0}),
+    # no weights: even per instance
+    ({"x": [None, None, None], "y": [None]}, {"x": 0.75, "y": 0.25}),
+], ids=["canary-10pc", "all-weighted", "over-one", "unweighted"])
+@pytest.mark.parametrize("strategy", ["rr", "rnd"])
+def test_weights_share_traffic(services: dict[str, list[float | None]], want: dict[str, float],
+                               strategy: str) -> None:
+    regs = []
+    port = 1000
+    for name, weights in services.items():
+        for w in weights:
+            port += 1
+            regs.append(reg(name, f"{name}-{port}", port, ["urlprefix-/a" + (f" weight={w}" if w is not None else "")]))
+    counts = picks(regs, strategy=strategy)
+    for name, share in want.items():
+        assert abs(counts[name] / 10_000 - share) <= 0.02, (name, counts)
+
+
+def test_problems_are_reported_in_the_table() -> None:
+    rows = describe(build_table([reg("a", "1", 80, ["urlprefix-/a colour=blue strip=/a prepend=/b"])], []))
+    assert rows == [{"host": "", "path": "/a", "service": "a", "strip": "/a", "proto": "http",
+                     "targets": ["127.0.0.1:80"], "options": {"prepend": "/b"},
+                     "errors": ["unknown option 'colour=blue'"]}]
+
+
+def test_tcp_routes_are_apart_from_http_ones() -> None:
+    table = build_table([reg("db", "1", 5432, ["urlprefix-:6000 proto=tcp"]), reg("web", "2", 80, ["urlprefix-/"])],
+                        [])
+    assert list(table.tcp()) == [6000] and table.tcp()[6000].service == "db"
+    assert table.lookup("", ":6000") is None  # an HTTP request never reaches a TCP route

@@ -13,8 +13,7 @@ import pytest
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.objects import Allocation
 from reconciler.runtime import Informer
-from reconciler.store import Store
-from reconciler.store.client import Watch, WatchCallback
+from reconciler.store import Store, Watch, WatchCallback
 from tests.waiting import wait_for
 
 
@@ -297,3 +296,44 @@ def test_event_application_rules() -> None:
     # an undecodable value is skipped, not fatal
     inf._on_watch(gen, [WatchEvent("put", "/x/allocs/6", b"{not json", 21), put(7, 21)])
     assert inf.get("/x/allocs/6") is None and inf.get("/x/allocs/7") is not None
+
+
+def test_wait_revision_returns_once_the_write_is_cached(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+    inf, _ = informer
+    k = store.keys
+    inf.start()
+    assert inf.wait_synced(10)
+    rev = store.put(k.alloc("a000"), alloc(0))
+    assert inf.wait_revision(rev, 10)
+    assert inf.get(k.alloc("a000")) == alloc(0)  # the write of that revision is in the cache
+    assert inf.wait_revision(rev - 1, 0)  # already reached: no wait
+
+
+def test_wait_revision_times_out_and_gives_up_on_stop(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+    inf, _ = informer
+    inf.start()
+    assert inf.wait_synced(10)
+    ahead = store.put(store.keys.node("n1"), "another prefix") + 1000
+    assert not inf.wait_revision(ahead, 0.05)
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(inf.wait_revision(ahead, 60)))
+    waiter.start()
+    inf.stop()
+    waiter.join(10)
+    assert results == [False]
+
+
+def test_a_bytes_informer_caches_raw_values(store: Store) -> None:
+    inf: Informer[bytes] = Informer(store, store.keys.kind("sched_guard"), bytes)
+    try:
+        key = f"{store.keys.kind('sched_guard')}default/web"
+        store.put(key, "token:1")  # a marker, not JSON
+        inf.start()
+        assert inf.wait_synced(10)
+        assert inf.get(key) == b"token:1"
+        rev = store.put(key, "token:2")
+        assert inf.wait_revision(rev, 10)
+        got = inf.get_versioned(key)
+        assert got is not None and got.value == b"token:2" and got.mod_revision == rev
+    finally:
+        inf.stop()

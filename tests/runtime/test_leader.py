@@ -130,3 +130,67 @@ def test_leader_steps_down_within_its_ttl_when_etcd_is_gone(private_etcd) -> Non
     finally:
         e.stop()
         store.close()
+
+
+def test_a_leader_whose_start_fails_gives_up_and_a_standby_takes_over(store: Store) -> None:
+    """on_started raising must not end the election: the lease is given up at once (the TTL
+    is far longer than the waits here), a standby takes over, and the failing elector goes
+    on campaigning."""
+    release = threading.Event()
+    failing_calls, standby_calls = Calls(), Calls()
+
+    def failing_start() -> None:
+        failing_calls.started()
+        release.wait(10)
+        raise RuntimeError("controller failed to start")
+
+    failing = LeaderElector(store, "scheduler", "failing", ttl=30)
+    standby = LeaderElector(store, "scheduler", "standby", ttl=30)
+    failing.start(failing_start, failing_calls.stopped)
+    try:
+        wait_for(failing.is_leader.is_set, message="the failing elector to lead first")
+        standby.start(standby_calls.started, standby_calls.stopped)
+        wait_for(lambda: standby.campaigns >= 1, message="the standby to campaign")
+        assert not standby.is_leader.is_set()
+        release.set()
+        wait_for(standby.is_leader.is_set, timeout=10, message="the standby to take over")
+        assert failing_calls.log[:2] == ["started", "stopped"]
+        assert standby.leader() == "standby"
+        raw = store.get_raw(store.keys.leader("scheduler"))
+        assert raw is not None and b'"schema":1' in raw.value and b'"identity":"standby"' in raw.value
+        n = failing.campaigns
+        wait_for(lambda: failing.campaigns > n, timeout=10, message="the failing elector to campaign again")
+        assert failing._thread is not None and failing._thread.is_alive()
+        assert not failing.is_leader.is_set() and standby.is_leader.is_set()
+    finally:
+        release.set()
+        standby.stop()
+        failing.stop()
+
+
+def test_a_failing_stop_callback_does_not_end_the_election(store: Store) -> None:
+    calls = Calls()
+
+    def failing_stop() -> None:
+        calls.stopped()
+        raise RuntimeError("controller failed to stop")
+
+    e = LeaderElector(store, "scheduler", "solo", ttl=2)
+    e.start(calls.started, failing_stop)
+    try:
+        wait_for(e.is_leader.is_set, message="leadership")
+        lease_id = e.lease_id
+        assert lease_id is not None
+        store._call(lambda c: c.revoke_lease(lease_id))  # as if the lease expired
+        wait_for(lambda: calls.log[:3] == ["started", "stopped", "started"], message="leading again")
+        assert e.is_leader.is_set() and e.lease_id != lease_id
+    finally:
+        e.stop()
+
+
+def test_the_agent_gives_every_cluster_controller_its_leader_ttl(store: Store) -> None:
+    from reconciler.agent.wiring import cluster_controllers
+    from reconciler.runtime import LeaderElected
+
+    services = cluster_controllers(store, "agent-1", leader_ttl=3)
+    assert [s.elector.ttl for s in services if isinstance(s, LeaderElected)] == [3, 3, 3, 3]  # scheduler, deployments, liveness, gc

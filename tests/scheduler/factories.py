@@ -6,30 +6,11 @@ import dataclasses
 from typing import Any
 
 from controllers.scheduler.reconcile import ReconcileResult
-from reconciler.model.job import Job, Network, Port, Resources, Task, TaskGroup, UpdateStrategy
+from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Node, NodeResources
+from tests.factories import mock_job
 
-
-def mock_job(
-    count: int = 10,
-    *,
-    id: str = "web",
-    type: str = "service",
-    group: str = "web",
-    cpu: int = 100,
-    memory: int = 128,
-    ports: list[Port] | None = None,
-    driver: str = "raw_exec",
-    update: UpdateStrategy | None = None,
-    **kw: Any,
-) -> Job:
-    tg = TaskGroup(
-        name=group, count=count,
-        tasks=[Task(name="server", driver=driver, config={"command": "/bin/sleep"},
-                    resources=Resources(cpu=cpu, memory=memory))],
-        networks=[Network(ports=ports)] if ports else [],
-    )
-    return Job(id=id, name=id, type=type, task_groups=[tg], update=update, **kw)
+__all__ = ["mock_job"]  # the one job factory, re-exported for the scheduler tests
 
 
 def mock_alloc(

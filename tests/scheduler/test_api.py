@@ -3,14 +3,11 @@ fixtures in conftest.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import reconciler.spec
-from reconciler import codec
 from reconciler.cli.client import ApiClient, ApiClientError
-from reconciler.model.job import Job, Port
+from reconciler.model.job import Port
 from reconciler.model.objects import AllocStatus, Node
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
@@ -20,7 +17,7 @@ from tests.scheduler.sim import add_node, allocs, get_eval, submit, wait_for
 def test_allocations_evaluations_summary_and_nodes(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(2, ports=[Port("http")]))
-    wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")
+    wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     first = allocs(store, "web")[0]
     store.put(store.keys.alloc_status(first.id), AllocStatus(alloc_id=first.id, node_id="node-1", client_status="running"))
 
@@ -49,7 +46,7 @@ def test_allocations_evaluations_summary_and_nodes(api: ApiClient, store: Store)
 def test_blocked_evaluation_shows_failure_metrics(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(2, ports=[Port("http", static=8080)]))
-    wait_for(lambda: get_eval(store, ev).status == "blocked", what="blocked")
+    wait_for(lambda: get_eval(store, ev).status == "blocked", message="blocked")
     e = api.get(f"/v1/evaluation/{ev}")
     assert e["FailedTGAllocs"]["web"]["DimensionExhausted"] == {"network: reserved port collision http=8080": 1}
     assert e["QueuedAllocations"] == {"web": 1}
@@ -59,7 +56,7 @@ def test_blocked_evaluation_shows_failure_metrics(api: ApiClient, store: Store) 
 def test_eligibility_and_drain(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(2))
-    wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")
+    wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     add_node(store, "node-2")
     api.post("/v1/node/node-2/eligibility", {"Eligibility": "ineligible"})
     assert store.get(store.keys.node("node-2"), Node).value.eligibility == "ineligible"
@@ -72,12 +69,12 @@ def test_eligibility_and_drain(api: ApiClient, store: Store) -> None:
     assert node.drain and node.eligibility == "ineligible"
     assert len(on1) == 2 and len(out["EvalIDs"]) == 1
     # replacements are placed first; the drained ones stop once their replacements run
-    wait_for(lambda: len([a for a in allocs(store, "web") if a.node_id == "node-2"]) == 2, what="replacements")
+    wait_for(lambda: len([a for a in allocs(store, "web") if a.node_id == "node-2"]) == 2, message="replacements")
     assert len(allocs(store, "web")) == 4
     for a in allocs(store, "web"):
         if a.node_id == "node-2":
             store.put(store.keys.alloc_status(a.id), AllocStatus(alloc_id=a.id, node_id="node-2", client_status="running"))
-    wait_for(lambda: all(a.node_id == "node-2" for a in allocs(store, "web")), what="drained")
+    wait_for(lambda: all(a.node_id == "node-2" for a in allocs(store, "web")), message="drained")
     assert sorted(a.index for a in allocs(store, "web")) == [0, 1]
     api.post("/v1/node/node-1/drain", {"DrainSpec": None, "MarkEligible": True})
     assert store.get(store.keys.node("node-1"), Node).value.eligibility == "eligible"
@@ -86,24 +83,19 @@ def test_eligibility_and_drain(api: ApiClient, store: Store) -> None:
 def test_scale(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(1))
-    wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")
+    wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     out = api.post("/v1/job/web/scale", {"Count": 3, "Target": {"Group": "web"}})
     assert out["EvalID"]
-    wait_for(lambda: len(allocs(store, "web")) == 3, what="scaled")
+    wait_for(lambda: len(allocs(store, "web")) == 3, message="scaled")
     with pytest.raises(ApiClientError) as err:
         api.post("/v1/job/web/scale", {"Count": 3, "Target": {"Group": "nope"}})
     assert err.value.status == 400
 
 
-def test_plan(api: ApiClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     job = mock_job(2, ports=[Port("http", static=8080)])
-    to_nomad = getattr(reconciler.spec, "job_to_nomad", None)
-    if to_nomad is None:  # the spec layer is not merged here: carry our model through
-        monkeypatch.setattr(reconciler.spec, "job_from_nomad", lambda d: codec.convert(d, Job), raising=False)
-        body: Any = codec.to_builtins(job)
-    else:
-        body = to_nomad(job)
+    body = reconciler.spec.job_to_nomad(job)
     before = store.count(store.keys.prefix)
     out = api.post("/v1/job/web/plan", {"Job": body, "Diff": True})
     assert store.count(store.keys.prefix) == before

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from click.testing import CliRunner
 
-import reconciler.cli.sched_cmds  # noqa: F401 - registers the commands
 from reconciler.cli.client import ApiClient
-from reconciler.cli.groups import cli
+from reconciler.cli.main import cli
 from reconciler.model.job import Port
 from reconciler.model.objects import Node
 from reconciler.store import Store
@@ -23,7 +21,7 @@ def run(api: ApiClient, *args: str) -> tuple[int, str]:
 def test_job_status_layout(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(2))
-    wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")
+    wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     code, out = run(api, "job", "status", "web")
     assert code == 0, out
     lines = out.splitlines()
@@ -58,7 +56,7 @@ def test_node_commands(api: ApiClient, store: Store) -> None:
 def test_eval_status_explains_a_blocked_evaluation(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(3, ports=[Port("http", static=8080)]))
-    wait_for(lambda: get_eval(store, ev).status == "blocked", what="blocked")
+    wait_for(lambda: get_eval(store, ev).status == "blocked", message="blocked")
     code, out = run(api, "eval", "status", ev)
     assert code == 0, out
     assert "Placement Failures = true" in out
@@ -69,7 +67,7 @@ def test_eval_status_explains_a_blocked_evaluation(api: ApiClient, store: Store)
 def test_job_scale(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(1))
-    wait_for(lambda: get_eval(store, ev).status == "complete", what="placed")
+    wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     code, out = run(api, "job", "scale", "web", "web", "3")
     assert code == 0, out
     assert 'Monitoring evaluation' in out and 'finished with status "complete"' in out
@@ -77,9 +75,6 @@ def test_job_scale(api: ApiClient, store: Store) -> None:
 
 
 def test_plan_exit_codes(api: ApiClient, store: Store, tmp_path) -> None:
-    spec = pytest.importorskip("reconciler.spec")
-    if not hasattr(spec, "load_job_file"):
-        pytest.skip("the job specification layer is not merged in this branch")
     add_node(store, "node-1")
     path = tmp_path / "web.nomad.hcl"
     path.write_text(

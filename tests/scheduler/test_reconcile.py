@@ -9,12 +9,8 @@ from typing import Any
 
 import pytest
 
-from controllers.scheduler.reconcile import (
-    always_destructive,
-    always_inplace,
-    reconcile,
-    tasks_updated,
-)
+from controllers.scheduler.reconcile import reconcile
+from controllers.scheduler.update_policy import always_destructive, always_inplace, tasks_updated
 from reconciler.model.job import SECOND, Job, ReschedulePolicy, Resources, UpdateStrategy
 from reconciler.model.objects import ClientStatus, DesiredStatus, NodeStatus
 from tests.scheduler.factories import (

@@ -1,5 +1,6 @@
 """The specs watcher against a real etcd and a real directory: apply on start, follow
-edits (version 1), stop on delete, refuse invalid files without touching the job."""
+edits (version 1), stop on delete, refuse invalid files without touching the job, and
+survive a parser that crashes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from controllers.specs_watcher import SpecsWatcher
+from reconciler import spec
+from reconciler.model.job import Job
 from reconciler.model.objects import JobRecord
 from reconciler.store import Store
 from tests.waiting import wait_for
@@ -120,3 +123,30 @@ def test_a_file_deleted_while_the_watcher_was_down_stops_its_job(store: Store, s
         wait_for(lambda: (r := record(store)) and r.stop, message="job stopped at start")
     finally:
         second.stop()
+
+
+def parser_with_a_bug(path: str) -> Job:
+    """The real parser, with a bug no input we could find triggers in it (every malformed
+    file we tried becomes a SpecError): it crashes on a marker comment."""
+    if "# crash the parser" in Path(path).read_text():
+        raise RecursionError("maximum recursion depth exceeded")
+    return spec.load_job_file(path)
+
+
+def test_a_parser_crash_is_reported_and_the_watcher_goes_on(store: Store, specs: Path) -> None:
+    bad = specs / "bad.nomad"
+    bad.write_text(JOB.format(name="bad", count=1) + "# crash the parser\n")
+    w = SpecsWatcher(store, specs, debounce=0.05, load=parser_with_a_bug)
+    w.start()
+    try:
+        wait_for(lambda: bad in w.errors, message="the crash reported for bad.nomad")
+        assert "RecursionError" in w.errors[bad] and "bad.nomad" in w.errors[bad]
+        assert record(store, "bad") is None
+        write(specs / "web.nomad")  # a good file afterwards is still applied
+        rec = wait_for(lambda: record(store), message="job from web.nomad")
+        assert rec.version == 0 and rec.source_file == str(specs / "web.nomad")
+        write(bad, name="bad")  # and the fixed file too, its error cleared
+        wait_for(lambda: record(store, "bad"), message="job from the fixed bad.nomad")
+        wait_for(lambda: bad not in w.errors, message="the error cleared")
+    finally:
+        w.stop()

@@ -10,8 +10,7 @@ import pytest
 from reconciler.agent.etcd_process import free_port
 from reconciler.model.job import Job, Task, TaskGroup
 from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node, NodeResources
-from reconciler.store import Store, StoreError, Txn, Unavailable
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.store import MAX_TXN_OPS, Store, StoreError, Txn, Unavailable
 from tests.waiting import wait_for
 
 

@@ -9,42 +9,14 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.agent.harness import AgentProcess
-
-JOB = """job "canaryui" {{
-  datacenters = ["dc1"]
-  update {{
-    canary           = 1
-    max_parallel     = 2
-    min_healthy_time = "1s"
-    health_check     = "task_states"
-  }}
-  group "web" {{
-    count = 2
-    network {{
-      port "http" {{}}
-    }}
-    task "server" {{
-      driver = "raw_exec"
-      config {{
-        command = "python3"
-        args    = ["-m", "http.server", "${{NOMAD_PORT_http}}", "--bind", "127.0.0.1"]
-      }}
-      env {{
-        RELEASE = "{release}"
-      }}
-      resources {{
-        memory = 64
-      }}
-    }}
-  }}
-}}
-"""
+from tests.factories import job_file, update_block
 
 
 def test_promote_canary_from_the_job_page(agent: AgentProcess, page: Any, tmp_path: Path) -> None:
     for release in ("1", "2"):
-        path = tmp_path / f"job-{release}.nomad"
-        path.write_text(JOB.format(release=release))
+        update = update_block(canary=1, max_parallel=2, min_healthy_time="1s", health_check="task_states")
+        path = job_file(tmp_path, "todo", name=f"job-{release}.nomad", job="canaryui", count=2, update=update,
+                        release=release)
         res = agent.cli("apply", "-f", str(path))
         assert res.returncode == 0, res.stdout + res.stderr
     page.goto(agent.address + "/ui/#/job/canaryui")

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from controllers.driver_runner import cgroups
 from controllers.driver_runner.handles import LaunchSpec
+from reconciler.model.drivers import DriverSchema, FieldKind, has_required
 from reconciler.model.job import Task
 
 
@@ -54,17 +55,28 @@ class TaskDriver(Protocol):
     def prepare(self, ctx: TaskContext) -> LaunchSpec: ...
 
 
-def check_fields(config: dict[str, Any], allowed: dict[str, type | tuple[type, ...]], required: tuple[str, ...] = ()) -> list[str]:
-    """Errors for unknown fields, wrong types and missing required fields."""
+def python_types(schema: DriverSchema) -> dict[str, type]:
+    """A driver's `config` fields (reconciler.model.drivers) as the Python types they hold."""
+    return {k: str if kind == FieldKind.STR else list for k, kind in schema.fields.items()}
+
+
+def check_fields(config: dict[str, Any], schema: DriverSchema) -> list[str]:
+    """Errors for unknown fields, wrong types and missing required fields (list items may
+    still be numbers here: the decoder turned them to text, a Nomad JSON job may not have)."""
+    allowed = python_types(schema)
     errors = [f"unknown config field {k!r}" for k in config if k not in allowed]
     for k, typ in allowed.items():
         if k in config and not isinstance(config[k], typ):
             errors.append(f"config field {k!r} has the wrong type ({type(config[k]).__name__})")
-        if typ == (list,) or typ is list:
+        if typ is list:
             v = config.get(k)
             if isinstance(v, list) and not all(isinstance(x, str | int | float) for x in v):
                 errors.append(f"config field {k!r} must be a list of strings")
-    errors += [f"missing required config field {k!r}" for k in required if not config.get(k)]
+    if not has_required(schema, config):
+        if len(schema.one_of) == 1:
+            errors.append(f"missing required config field {schema.one_of[0]!r}")
+        else:
+            errors.append("one of " + " or ".join(repr(k) for k in schema.one_of) + " is required")
     return errors
 
 

@@ -15,10 +15,13 @@ from controllers.driver_runner.drivers.base import (
     TaskContext,
     base_spec,
     check_fields,
+    python_types,
 )
 from controllers.driver_runner.handles import LaunchSpec
+from reconciler.model.drivers import DRIVER_SCHEMAS
 
-FIELDS: dict[str, type | tuple[type, ...]] = {"command": str, "args": list}
+SCHEMA = DRIVER_SCHEMAS["exec"]
+FIELDS = python_types(SCHEMA)
 
 
 class ExecDriver:
@@ -38,7 +41,7 @@ class ExecDriver:
         return Fingerprint(True, True, "healthy", {"driver.exec": "1", "driver.exec.cgroups": cg or "none"})
 
     def validate(self, config: dict[str, Any]) -> list[str]:
-        return check_fields(config, FIELDS, ("command",))
+        return check_fields(config, SCHEMA)
 
     def prepare(self, ctx: TaskContext) -> LaunchSpec:
         if not self.unshare:

@@ -1,4 +1,4 @@
-"""java: run a jar (`jar_path`) or a class (`class` with `class_path`) on the host's JVM,
+"""java: run a jar (`jar_path`) and/or a class (`class`, with `class_path`) on the host's JVM,
 with `jvm_options` and `args`. Detected only when `java -version` answers."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from controllers.driver_runner.drivers.base import (
     TaskContext,
     base_spec,
     check_fields,
+    python_types,
 )
 from controllers.driver_runner.handles import LaunchSpec
+from reconciler.model.drivers import DRIVER_SCHEMAS
 
-FIELDS: dict[str, type | tuple[type, ...]] = {
-    "jar_path": str, "class": str, "class_path": str, "jvm_options": list, "args": list,
-}
+SCHEMA = DRIVER_SCHEMAS["java"]
+FIELDS = python_types(SCHEMA)
 
 
 _VERSIONS: dict[str, str | None] = {}
@@ -61,23 +62,19 @@ class JavaDriver:
         return self._fp
 
     def validate(self, config: dict[str, Any]) -> list[str]:
-        errors = check_fields(config, FIELDS)
-        if not config.get("jar_path") and not config.get("class"):
-            errors.append("one of 'jar_path' or 'class' is required")
-        if config.get("jar_path") and config.get("class"):
-            errors.append("'jar_path' and 'class' cannot both be set")
-        return errors
+        return check_fields(config, SCHEMA)
 
     def prepare(self, ctx: TaskContext) -> LaunchSpec:
         if not self.java:
             raise DriverError("java driver: no java binary on PATH")
         c = ctx.config
+        # Nomad's order: JVM options, class path, jar, class, arguments
         argv = [self.java, *[str(o) for o in c.get("jvm_options", [])]]
+        if c.get("class_path"):
+            argv += ["-cp", c["class_path"]]
         if c.get("jar_path"):
             argv += ["-jar", c["jar_path"]]
-        else:
-            if c.get("class_path"):
-                argv += ["-cp", c["class_path"]]
+        if c.get("class"):
             argv.append(c["class"])
         argv += [str(a) for a in c.get("args", [])]
         return base_spec(ctx, argv)

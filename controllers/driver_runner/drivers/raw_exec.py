@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from controllers.driver_runner.drivers.base import Fingerprint, TaskContext, base_spec, check_fields
+from controllers.driver_runner.drivers.base import (
+    Fingerprint,
+    TaskContext,
+    base_spec,
+    check_fields,
+    python_types,
+)
 from controllers.driver_runner.handles import LaunchSpec
+from reconciler.model.drivers import DRIVER_SCHEMAS
 
-FIELDS: dict[str, type | tuple[type, ...]] = {"command": str, "args": list}
+SCHEMA = DRIVER_SCHEMAS["raw_exec"]
+FIELDS = python_types(SCHEMA)
 
 
 class RawExecDriver:
@@ -23,7 +31,7 @@ class RawExecDriver:
         return Fingerprint(True, True, "healthy", {"driver.raw_exec": "1"})
 
     def validate(self, config: dict[str, Any]) -> list[str]:
-        return check_fields(config, FIELDS, ("command",))
+        return check_fields(config, SCHEMA)
 
     def prepare(self, ctx: TaskContext) -> LaunchSpec:
         return base_spec(ctx, [ctx.config["command"], *ctx.config.get("args", [])])

@@ -1,0 +1,319 @@
+"""One request and its response, between a client connection and an upstream one.
+
+The request is framed by httptools before any of it is forwarded: its framing (chunked or
+Content-Length) is known when its headers end, so its body is re-framed chunk by chunk as it
+arrives, whether the request runs now or waits behind a pipelined one; trailers are dropped.
+The response is re-framed the same way: its head is rebuilt (an HTTP/1.1 status line, the
+hop-by-hop headers and those named in `Connection` removed), its body forwarded as the
+response parser delivers it. Everything one read of the backend produced goes out in one
+write. The common case takes a fast path (`forwardable`): a head that would be rebuilt
+unchanged is forwarded as it came, and a parser without header callbacks only finds where
+the response ends (and refuses a second response to one request).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import httptools
+
+from controllers.router.limits import IDEMPOTENT, REASONS
+from controllers.router.table import Route, Target
+
+if TYPE_CHECKING:
+    from controllers.router.downstream import Downstream
+    from controllers.router.pool import Upstream
+
+log = logging.getLogger(__name__)
+
+MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is being opened
+HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
+    b"proxy-authorization", b"proxy-authenticate",
+})
+
+
+# a response head naming none of these, framed by Content-Length (or bodiless), needs no change
+REFRAME = (b"\nconnection:", b"\nkeep-alive:", b"\ntransfer-encoding:", b"\ntrailer:", b"\nupgrade:", b"\nproxy-",
+           b"\nte:")
+
+
+def connection_tokens(value: bytes) -> set[bytes]:
+    """Header names listed in a `Connection` header (RFC 9110 7.6.1): hop-by-hop too."""
+    return {t.strip().lower() for t in value.split(b",") if t.strip()}
+
+
+class Exchange:
+    """One request and its response; retried on another instance while that is safe."""
+
+    __slots__ = (
+        "conn", "url", "headers", "method", "keep_alive", "chunked", "has_body", "buffer", "buffered",
+        "request_done", "upstream", "head", "route", "target", "tried", "discard", "started", "headers_done",
+        "response_started", "response_done", "response_keep_alive", "resp_parser", "interim", "body_bytes",
+        "client_11", "resp_headers", "resp_reason", "resp_chunked", "resp_close", "out", "sent", "last_up",
+        "head_bytes", "resp_head_done", "host", "xff", "fwd", "failure", "upgrade", "tunneled", "raw", "overrun",
+    )
+
+    def __init__(self, conn: Downstream) -> None:
+        self.conn = conn
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.host = b""
+        self.xff = b""
+        self.fwd: list[bytes] = []  # the request's header lines as every backend sees them
+        self.head_bytes = 0
+        self.method = b"GET"
+        self.keep_alive = True
+        self.client_11 = True
+        self.chunked = False
+        self.has_body = False
+        self.body_bytes = 0
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.request_done = False
+        self.headers_done = False
+        self.upstream: Upstream | None = None
+        self.head = b""
+        self.route: Route | None = None
+        self.target: Target | None = None
+        self.tried: list[Target] = []
+        self.failure = ""  # why the last instance tried did not answer
+        self.upgrade = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
+        self.tunneled = False  # the backend switched: bytes now pass both ways untouched
+        self.raw = False  # this response is forwarded as it came (the fast path)
+        self.overrun = False  # the backend sent more than this one response
+        self.discard = False
+        self.started = False
+        self.sent = False  # a byte of this request reached a backend (so it may have acted on it)
+        self.last_up = 0.0
+        self.response_started = False
+        self.response_done = False
+        self.response_keep_alive = False
+        self.resp_parser: Any = None
+        self.interim = False
+        self.resp_headers: list[tuple[bytes, bytes]] = []
+        self.resp_reason = b""
+        self.resp_chunked = False
+        self.resp_close = False
+        self.resp_head_done = False
+        self.out: list[bytes] = []
+
+    # request side ------------------------------------------------------------------------
+    def add_body(self, body: bytes) -> None:
+        if self.discard:
+            return
+        framed = b"%x\r\n%b\r\n" % (len(body), body) if self.chunked else body
+        if self.upstream is not None:
+            self.upstream.write(framed)
+        else:
+            self.buffer.append(framed)
+            self.buffered += len(framed)
+            if self.buffered > MAX_BUFFERED:
+                self.conn.pause_reading()
+
+    def end_request(self) -> None:
+        self.request_done = True
+        if self.discard:
+            self.conn.finished(self, close_upstream=False)
+            return
+        if self.chunked:
+            if self.upstream is not None:
+                self.upstream.write(b"0\r\n\r\n")
+            else:
+                self.buffer.append(b"0\r\n\r\n")
+
+    def retryable(self) -> bool:
+        """Whether trying another instance cannot apply this request twice: nothing of it
+        was sent yet (all of its body is still held), or it is an idempotent request without
+        a body (nginx's and Go's rule: never replay what a backend may have acted on)."""
+        if len(self.tried) >= self.conn.server.limits.max_tries or self.response_started:
+            return False
+        return not self.sent or (self.method in IDEMPOTENT and not self.has_body)
+
+    def attach(self, up: Upstream) -> None:
+        self.upstream = up
+        up.exchange = self
+        self.resp_parser = up.parser
+        self.sent = True
+        self.last_up = time.monotonic()
+        head = self.head
+        if self.route is not None and self.route.host_header == "dst" and self.target is not None:
+            head = head[:-2] + b"Host: %b:%d\r\n\r\n" % (self.target.address.encode(), self.target.port)
+        data = head + b"".join(self.buffer) if self.buffer else head
+        self.buffer = []
+        if self.buffered > MAX_BUFFERED:
+            self.conn.resume_reading()
+        self.buffered = 0
+        up.write(data)
+
+    # response side (parser callbacks through the Upstream, and upstream events) ---------
+    # (keep-alive is read inside the callbacks: llhttp forgets it once the message is over)
+    def on_status(self, reason: bytes) -> None:
+        self.resp_reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.resp_head_done:  # afterwards they are trailers, which are dropped
+            self.resp_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.resp_parser
+        status = parser.get_status_code()
+        headers, self.resp_headers = self.resp_headers, []
+        reason, self.resp_reason = self.resp_reason or REASONS.get(status, b""), b""
+        if status == 101 and self.upgrade:
+            lines = [b"HTTP/1.1 101 %b" % reason]
+            lines += [name + b": " + value for name, value in headers]
+            self.out.append(b"\r\n".join(lines) + b"\r\n\r\n")
+            self.tunneled = self.response_done = self.response_started = True
+            return
+        if 100 <= status < 200:
+            self.interim = True  # "100 Continue": forwarded; the real response follows
+            self.out.append(b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason))
+            return
+        self.resp_head_done = True
+        self.conn.server.succeeded(self.target)
+        drop = set(HOP_BY_HOP)
+        chunked = length = False
+        for name, value in headers:
+            low = name.lower()
+            if low == b"connection":
+                drop |= connection_tokens(value)
+            elif low == b"transfer-encoding":
+                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+            elif low == b"content-length":
+                length = True
+        no_body = self.method == b"HEAD" or status in (204, 304)
+        if chunked and not no_body:
+            drop.add(b"content-length")
+        lines = [b"HTTP/1.1 %d %b" % (status, reason)]
+        lines += [name + b": " + value for name, value in headers if name.lower() not in drop]
+        framed = no_body or length
+        if chunked and not no_body:
+            self.resp_chunked = self.client_11  # an HTTP/1.0 client knows no chunks: the end of the
+            framed = self.client_11             # connection frames the body for it
+            if self.client_11:
+                lines.append(b"Transfer-Encoding: chunked")
+        self.resp_close = not framed or not self.keep_alive
+        if self.resp_close:
+            lines.append(b"Connection: close")
+        elif not self.client_11:
+            lines.append(b"Connection: keep-alive")
+        lines.append(b"\r\n")
+        self.out.append(b"\r\n".join(lines))
+        if no_body:
+            self.response_keep_alive = parser.should_keep_alive()
+            self.response_done = True
+
+    def forwardable(self, data: bytes) -> bool:
+        """The fast path: a whole HTTP/1.1 head in the first read, with no hop-by-hop header and
+        framed by Content-Length (or without a body), for an HTTP/1.1 keep-alive client, is
+        forwarded byte for byte, as it would be rebuilt identically; only its end is watched."""
+        if not self.client_11 or not self.keep_alive or self.upgrade or not data.startswith(b"HTTP/1.1 "):
+            return False
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or data[9:10] == b"1":
+            return False
+        # `Connection: keep-alive` (nginx's, for one) says what the client is told anyway
+        head = data[:end + 2].lower().replace(b"\nconnection: keep-alive\r", b"\n", 1)
+        if any(name in head for name in REFRAME):
+            return False
+        return b"\ncontent-length:" in head or self.method == b"HEAD" or data[9:12] in (b"204", b"304")
+
+    def on_watched_head(self) -> None:
+        self.conn.server.succeeded(self.target)
+        status = self.resp_parser.get_status_code()
+        if self.method == b"HEAD" or status in (204, 304):
+            self.response_keep_alive = self.resp_parser.should_keep_alive()
+            self.response_done = True
+
+    def on_body(self, body: bytes) -> None:
+        if self.resp_chunked:
+            self.out.append(b"%x\r\n%b\r\n" % (len(body), body))
+        else:
+            self.out.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        if not self.response_done:
+            self.response_keep_alive = self.resp_parser.should_keep_alive()
+            if self.resp_chunked:
+                self.out.append(b"0\r\n\r\n")  # trailers, if any, stay behind
+        self.response_done = True
+
+    def on_upstream_data(self, data: bytes) -> None:
+        if self.tunneled:
+            self.conn.write(data)
+            return
+        if not self.response_started:
+            self.response_started = True
+            if self.forwardable(data) and self.upstream is not None:
+                self.raw = True
+                self.resp_parser = self.upstream.watcher
+        self.last_up = time.monotonic()
+        try:
+            self.resp_parser.feed_data(data)
+            if self.overrun:
+                self.out = []
+                raise httptools.HttpParserError("more than one response to one request")
+            if self.raw:
+                self.conn.write(data)  # parsed first: only bytes of this response go out
+        except httptools.HttpParserUpgrade as exc:
+            self.flush()
+            if not self.tunneled:
+                self.conn.finished(self, close_upstream=True, close_client=True)
+                return
+            self.request_done = True
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            if data[offset:]:
+                self.conn.write(data[offset:])
+            return
+        except httptools.HttpParserError as exc:
+            self.flush()
+            log.warning("router upstream=%s:%s bad response: %s", *self._where(), exc)
+            self.conn.server.failed(self.target)
+            self.conn.finished(self, close_upstream=True, close_client=True)
+            return
+        self.flush()
+        if self.response_done:
+            reuse = self.request_done and self.response_keep_alive
+            self.conn.finished(self, close_upstream=not reuse, close_client=self.resp_close or not self.request_done)
+
+    def flush(self) -> None:
+        if self.out:
+            self.conn.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
+            self.out = []
+
+    def tunnel_from_client(self, data: bytes) -> None:
+        """Bytes after an upgrade request: to the backend (held while its connection opens)."""
+        if self.upstream is not None:
+            self.upstream.write(data)
+        else:
+            self.buffer.append(data)  # sent with the head, or after it by attach
+
+    def on_upstream_lost(self, exc: Exception | None) -> None:
+        if self.tunneled:
+            self.conn.close()
+            return
+        if self.response_done:
+            return
+        if self.response_started:
+            # a response framed by the end of the connection (or a backend that died midway):
+            # the client must see the end too
+            self.conn.finished(self, close_upstream=True, close_client=True)
+            return
+        reused = self.upstream is not None and self.upstream.reused
+        self.upstream = None
+        if not reused:
+            self.conn.server.failed(self.target)
+        self.failure = f"backend {self._where()[0]}:{self._where()[1]} closed the connection: {exc or 'EOF'}"
+        if self.retryable():
+            self.conn.server.retry(self, same_target_ok=reused)
+            return
+        self.conn.error(self, 502, self.failure)
+
+    def _where(self) -> tuple[str, int]:
+        return (self.target.address, self.target.port) if self.target else ("?", 0)

@@ -1,0 +1,26 @@
+"""Decisions that come in batches: a generator yields each batch of new allocations as soon
+as it is decided and returns the whole result at the end.
+
+This is how a big plan is written while it is still being placed without the decision
+doing any I/O: `decide` only yields; whoever runs it (the controller) commits each batch
+before asking for the next one. `drain` runs such a generator to its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TypeVar
+
+B = TypeVar("B")
+R = TypeVar("R")
+
+
+def drain(stream: Generator[B, None, R], each: Callable[[B], None] | None = None) -> R:
+    """Run `stream` to the end, handing every batch to `each` (if given); its result."""
+    while True:
+        try:
+            batch = next(stream)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if each is not None:
+            each(batch)

@@ -1,0 +1,273 @@
+"""Allocation endpoints in Nomad's paths and shapes (Nomad's `alloc_endpoint.go` and the
+client's allocation endpoints):
+
+    GET  /v1/allocations?prefix=                 GET  /v1/allocation/{alloc_id}
+    GET  /v1/job/{job_id}/allocations            POST /v1/allocation/{alloc_id}/stop
+    GET  /v1/client/allocation/{alloc_id}/status POST /v1/client/allocation/{alloc_id}/restart
+    POST /v1/client/allocation/{alloc_id}/exec   body `{"Task", "Cmd": [...], "Timeout"}`
+
+Stop and restart are operations (`reconciler.ops.allocs`). Exec runs a command in the
+task's directory and environment on this agent's node, non-interactively. Allocation ids
+may be given as a unique prefix, as in Nomad.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from reconciler.api.context import CTX
+from reconciler.api.errors import ApiError
+from reconciler.api.http import body_object, by_id_or_prefix, ident, namespace, ns_time, ok, run
+from reconciler.api.reads import all_allocs, all_deployments, all_statuses
+from reconciler.deployments.health import health_of
+from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.ids import is_valid_name
+from reconciler.model.objects import Allocation, AllocStatus, Deployment, TaskState
+from reconciler.model.summary import client_status
+from reconciler.ops.allocs import restart_alloc, stop_alloc
+from reconciler.store import Store
+
+EXEC_TIMEOUT = 60.0
+MAX_EXEC_TIMEOUT = 600.0
+
+routes = web.RouteTableDef()
+
+
+# --- shapes --------------------------------------------------------------------------------
+
+def _alloc_deployment_status(a: Allocation, deployments: Mapping[str, Deployment]) -> dict[str, Any] | None:
+    """Nomad's `DeploymentStatus` of an allocation: its health as its deployment judged it."""
+    dep = deployments.get(a.deployment_id) if a.deployment_id else None
+    if dep is None:
+        return {"Healthy": None, "Canary": True} if a.canary else None
+    return {"Healthy": health_of(dep, a.id), "Canary": a.canary}
+
+
+def alloc_stub(a: Allocation, st: AllocStatus | None, deployments: Mapping[str, Deployment] | None = None) -> dict[str, Any]:
+    states = st.task_states if st else {}
+    return {
+        "ID": a.id, "EvalID": a.eval_id, "Name": a.name, "Namespace": a.namespace, "NodeID": a.node_id,
+        "NodeName": a.node_name, "JobID": a.job_id, "JobVersion": a.job_version, "TaskGroup": a.task_group,
+        "DesiredStatus": a.desired_status, "DesiredDescription": a.desired_description,
+        "ClientStatus": client_status(a, {a.id: st} if st else {}),
+        "ClientDescription": st.client_description if st else "",
+        "TaskStates": {
+            name: {
+                "State": ts.state, "Failed": ts.failed, "Restarts": ts.restarts,
+                "StartedAt": ts.started_at or None, "FinishedAt": ts.finished_at or None,
+                "Events": [{"Type": e.type, "Time": ns_time(e.time), "DisplayMessage": e.message} for e in ts.events],
+            }
+            for name, ts in states.items()
+        } or None,
+        "DeploymentID": a.deployment_id,
+        "DeploymentStatus": _alloc_deployment_status(a, deployments or {}),
+        "PreviousAllocation": a.previous_allocation, "NextAllocation": a.next_allocation,
+        "FollowupEvalID": a.followup_eval_id,
+        "RescheduleTracker": {"Events": [{"RescheduleTime": ns_time(t)} for t in a.reschedule_attempts]}
+        if a.reschedule_attempts else None,
+        "CreateIndex": 0, "ModifyIndex": 0, "CreateTime": ns_time(a.create_time), "ModifyTime": ns_time(a.modify_time),
+    }
+
+
+def alloc_full(a: Allocation, st: AllocStatus | None, dep: Deployment | None = None) -> dict[str, Any]:
+    out = alloc_stub(a, st, {dep.id: dep} if dep else None)
+    ports = [{"Label": p.label, "Value": p.value, "To": p.to, "HostIP": p.host_ip} for p in a.ports]
+    out["AllocatedResources"] = {
+        "Shared": {"Ports": ports, "Networks": [{"DynamicPorts": ports}] if ports else None},
+        "Tasks": {},
+    }
+    out["Resources"] = {"CPU": a.cpu, "MemoryMB": a.memory}
+    return out
+
+
+def _iso(ts: float) -> str | None:
+    if not ts:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1e6):06d}Z"
+
+
+def task_state_json(ts: TaskState) -> dict[str, Any]:
+    return {
+        "State": ts.state, "Failed": ts.failed, "Restarts": ts.restarts,
+        "StartedAt": _iso(ts.started_at), "FinishedAt": _iso(ts.finished_at), "PID": ts.pid,
+        "LastRestart": _iso(max((e.time for e in ts.events if e.type == "Restarting"), default=0.0)),
+        "Events": [
+            {
+                "Type": e.type, "Time": ns_time(e.time), "Message": e.message, "DisplayMessage": e.message,
+                "ExitCode": e.exit_code or 0, "Signal": e.signal or 0, "Details": e.details,
+                "FailsTask": e.details.get("fails_task") == "true",
+            }
+            for e in ts.events
+        ],
+    }
+
+
+def alloc_json(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
+    """The client's view of an allocation (`/v1/client/allocation/{id}/status`)."""
+    return {
+        "ID": a.id, "Namespace": a.namespace, "EvalID": a.eval_id, "Name": a.name, "NodeID": a.node_id,
+        "NodeName": a.node_name, "JobID": a.job_id, "JobVersion": a.job_version, "TaskGroup": a.task_group,
+        "DesiredStatus": a.desired_status, "DesiredDescription": a.desired_description,
+        # the scheduler marks an allocation "lost" on the Allocation itself once its node is
+        # down (its agent cannot report any more); otherwise the agent's status is the truth
+        "ClientStatus": getattr(a, "client_status", "") or (st.client_status if st else "pending"),
+        "ClientDescription": st.client_description if st else "",
+        "TaskStates": {n: task_state_json(ts) for n, ts in (st.task_states if st else {}).items()},
+        "CreateTime": ns_time(a.create_time),
+        "ModifyTime": ns_time(max(a.modify_time, st.modify_time if st else 0.0)),
+        "DeploymentID": a.deployment_id,
+        "AllocatedResources": {"Shared": {"Ports": [
+            {"Label": p.label, "Value": p.value, "To": p.to, "HostIP": p.host_ip} for p in a.ports
+        ]}},
+    }
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+def resolve_alloc(store: Store, ident: str) -> Allocation:
+    """A full allocation id or a unique prefix of one."""
+    if not ident or not all(c.isalnum() or c == "-" for c in ident):
+        raise ApiError(400, f"invalid allocation id {ident!r}")
+    if is_valid_name(ident):
+        got = store.get(store.keys.alloc(ident), Allocation)
+        if got is not None:
+            return got.value
+    listed, _ = store.list(store.keys.allocs, Allocation)
+    items = [v for v in listed if v.value.id.startswith(ident)]
+    if not items:
+        raise ApiError(404, f"allocation not found: {ident}")
+    if len(items) > 1:
+        raise ApiError(400, f"allocation id prefix {ident!r} matches {len(items)} allocations; give more characters")
+    return items[0].value
+
+
+def alloc_status(store: Store, alloc_id: str) -> AllocStatus | None:
+    got = store.get(store.keys.alloc_status(alloc_id), AllocStatus)
+    return got.value if got else None
+
+
+def pick_task(st: AllocStatus | None, task: str) -> str:
+    """The task a log or exec request means: the named one, or the allocation's only task."""
+    if task:
+        if not is_valid_name(task):
+            raise ApiError(400, f"invalid task name {task!r}")
+        return task
+    names = sorted(st.task_states) if st else []
+    if len(names) == 1:
+        return names[0]
+    raise ApiError(400, "must provide task name" + (f" (one of: {', '.join(names)})" if names else ""))
+
+
+def stubs(store: Store, keep: Any) -> tuple[list[dict[str, Any]], int]:
+    """The stubs of the allocations `keep(alloc)` selects, newest first, and the index."""
+    st, _ = all_statuses(store)
+    allocs, rev = all_allocs(store)
+    mine = sorted((a for a in allocs if keep(a)), key=lambda a: a.create_time, reverse=True)
+    deps, _ = all_deployments(store)
+    return [alloc_stub(a, st.get(a.id), deps) for a in mine], rev
+
+
+async def _alloc(request: web.Request) -> Allocation:
+    return await run(resolve_alloc, request.app[CTX].store, request.match_info["alloc_id"])
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+@routes.get("/v1/allocations")
+async def list_allocations(request: web.Request) -> web.Response:
+    prefix = request.query.get("prefix", "")
+    out, rev = await run(stubs, request.app[CTX].store, lambda a: a.id.startswith(prefix))
+    return ok(out, index=rev)
+
+
+@routes.get("/v1/job/{job_id}/allocations")
+async def job_allocations(request: web.Request) -> web.Response:
+    ns, jid = namespace(request), ident(request, "job_id", field="JobID")
+    out, rev = await run(stubs, request.app[CTX].store, lambda a: a.job_id == jid and a.namespace == ns)
+    return ok(out, index=rev)
+
+
+@routes.get("/v1/allocation/{alloc_id}")
+async def read_allocation(request: web.Request) -> web.Response:
+    store = request.app[CTX].store
+    ident(request, "alloc_id")
+
+    def read() -> tuple[dict[str, Any], int]:
+        allocs, rev = all_allocs(store)
+        a = by_id_or_prefix(allocs, request.match_info["alloc_id"], "allocation")
+        dep = store.get(store.keys.deployment(a.deployment_id), Deployment) if a.deployment_id else None
+        return alloc_full(a, alloc_status(store, a.id), dep.value if dep else None), rev
+
+    out, rev = await run(read)
+    return ok(out, index=rev)
+
+
+@routes.post("/v1/allocation/{alloc_id}/stop")
+@routes.put("/v1/allocation/{alloc_id}/stop")
+async def stop(request: web.Request) -> web.Response:
+    a = await _alloc(request)
+    eval_id, rev = await run(stop_alloc, request.app[CTX].store, a.id)
+    return ok({"EvalID": eval_id, "Index": rev}, index=rev)
+
+
+@routes.post("/v1/client/allocation/{alloc_id}/restart")
+@routes.put("/v1/client/allocation/{alloc_id}/restart")
+async def restart(request: web.Request) -> web.Response:
+    store = request.app[CTX].store
+    a = await _alloc(request)
+    body = await body_object(request, optional=True)
+    task = str(body.get("TaskName", "") or "")
+    st = await run(alloc_status, store, a.id)
+    if task and (st is None or task not in st.task_states):
+        raise ApiError(404, f"task {task!r} not found in allocation {a.id}")
+    rev = await run(restart_alloc, store, a.id, task)
+    return ok({"Index": rev}, index=rev)
+
+
+@routes.get("/v1/client/allocation/{alloc_id}/status")
+async def client_status_of(request: web.Request) -> web.Response:
+    a = await _alloc(request)
+    st = await run(alloc_status, request.app[CTX].store, a.id)
+    return ok(alloc_json(a, st), index=None)
+
+
+def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: float) -> dict[str, Any]:
+    """Run `cmd` in the task's directory with the task's environment (from the spec the
+    executor was started with)."""
+    adir = AllocDir(data_dir, alloc_id)
+    spec = adir.read_launch_spec(task)
+    if not spec:
+        raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node")
+    try:
+        out = subprocess.run(cmd, cwd=spec.get("cwd") or str(adir.task_dir(task)), env=spec.get("env") or {},
+                             capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError as exc:
+        raise ApiError(400, f"command not found: {exc.filename}") from None
+    except subprocess.TimeoutExpired:
+        raise ApiError(504, f"command did not finish in {timeout:g}s") from None
+    return {"ExitCode": out.returncode, "Stdout": out.stdout.decode(errors="replace"),
+            "Stderr": out.stderr.decode(errors="replace")}
+
+
+@routes.post("/v1/client/allocation/{alloc_id}/exec")
+async def exec_(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    body = await body_object(request, optional=True)
+    timeout = body.get("Timeout", EXEC_TIMEOUT) or EXEC_TIMEOUT
+    # json.loads accepts Infinity and NaN: an unbounded exec would hold an API thread forever (review H5)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_EXEC_TIMEOUT:
+        raise ApiError(400, f"Timeout must be a number of seconds above 0 and at most {MAX_EXEC_TIMEOUT:g}",
+                       field="Timeout")
+    a = await _alloc(request)
+    cmd = body.get("Cmd") or body.get("Command")
+    if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
+        raise ApiError(400, "Cmd must be a non-empty list of strings", field="Cmd")
+    st = await run(alloc_status, ctx.store, a.id)
+    task = pick_task(st, str(body.get("Task", "") or ""))
+    return ok(await run(run_exec, ctx.data_dir, a.id, task, cmd, float(timeout)), index=None)

@@ -1,0 +1,60 @@
+"""Evaluation endpoints in Nomad's paths and shapes:
+
+    GET /v1/evaluations?prefix=     GET /v1/evaluation/{eval_id}     GET /v1/job/{job_id}/evaluations
+
+Evaluations are created by the operations (`reconciler.ops`) and the controllers, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from reconciler import codec
+from reconciler.api.context import CTX
+from reconciler.api.http import by_id_or_prefix, ident, namespace, ns_time, ok, run
+from reconciler.api.reads import all_evals
+from reconciler.model.objects import Evaluation
+from reconciler.model.plan import AllocMetric
+
+routes = web.RouteTableDef()
+
+
+def eval_shape(e: Evaluation) -> dict[str, Any]:
+    failed = {}
+    for g, m in e.failed_tg_allocs.items():
+        try:
+            failed[g] = codec.convert(m, AllocMetric).to_nomad()
+        except codec.CodecError:
+            failed[g] = m
+    return {
+        "ID": e.id, "Namespace": e.namespace, "Priority": e.priority, "Type": e.type,
+        "TriggeredBy": e.triggered_by, "JobID": e.job_id, "JobModifyIndex": e.job_version,
+        "NodeID": e.node_id, "DeploymentID": e.deployment_id, "Status": e.status,
+        "StatusDescription": e.status_description, "WaitUntil": ns_time(e.wait_until) if e.wait_until else None,
+        "PreviousEval": e.previous_eval, "BlockedEval": e.blocked_eval, "FailedTGAllocs": failed or None,
+        "QueuedAllocations": dict(e.queued_allocations) or None, "PlacedAllocs": list(e.placed),
+        "CreateIndex": 0, "ModifyIndex": 0, "CreateTime": ns_time(e.create_time), "ModifyTime": ns_time(e.modify_time),
+    }
+
+
+@routes.get("/v1/evaluations")
+async def list_evaluations(request: web.Request) -> web.Response:
+    prefix = request.query.get("prefix", "")
+    evs, rev = await run(all_evals, request.app[CTX].store)
+    return ok([eval_shape(e) for e in evs if e.id.startswith(prefix)], index=rev)
+
+
+@routes.get("/v1/evaluation/{eval_id}")
+async def read_evaluation(request: web.Request) -> web.Response:
+    eval_id = ident(request, "eval_id")
+    evs, rev = await run(all_evals, request.app[CTX].store)
+    return ok(eval_shape(by_id_or_prefix(evs, eval_id, "evaluation")), index=rev)
+
+
+@routes.get("/v1/job/{job_id}/evaluations")
+async def job_evaluations(request: web.Request) -> web.Response:
+    ns, jid = namespace(request), ident(request, "job_id", field="JobID")
+    evs, rev = await run(all_evals, request.app[CTX].store)
+    return ok([eval_shape(e) for e in evs if e.job_id == jid and e.namespace == ns], index=rev)

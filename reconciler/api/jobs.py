@@ -1,0 +1,266 @@
+"""Job endpoints in Nomad's paths and shapes (Nomad's `job_endpoint.go`):
+
+    POST /v1/jobs  (register)      GET /v1/jobs?prefix=&namespace=   POST /v1/jobs/parse
+    GET  /v1/job/{job_id}          POST /v1/job/{job_id} (register)  DELETE /v1/job/{job_id}?purge=
+    GET  /v1/job/{job_id}/versions GET  /v1/job/{job_id}/summary
+    POST /v1/job/{job_id}/scale    POST /v1/job/{job_id}/revert      POST /v1/job/{job_id}/plan
+
+Writes are operations (`reconciler.ops.jobs`); job bodies are converted by
+`reconciler.spec`; the plan calls the dry run the agent wired into `ctx.planner`. A job's
+allocations, evaluations and deployments are served by those resources' modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from reconciler import spec
+from reconciler.api.context import CTX
+from reconciler.api.errors import ApiError, not_found
+from reconciler.api.http import body_json, body_object, flag, ident, namespace, ns_time, ok, run
+from reconciler.api.reads import all_allocs, all_evals, all_statuses, job_record
+from reconciler.model.job import Job
+from reconciler.model.objects import Allocation, Evaluation, JobRecord, JobStatus
+from reconciler.model.plan import PlanResult
+from reconciler.model.summary import summarize
+from reconciler.ops.jobs import SubmitResult, job_history, revert_job, scale_job, stop_job, submit_job
+from reconciler.spec.plan_render import group_counts
+from reconciler.store import Store
+
+routes = web.RouteTableDef()
+
+
+def _job_id(request: web.Request) -> str:
+    return ident(request, "job_id", field="JobID")
+
+
+def _spec_error(exc: spec.SpecError, default_field: str) -> ApiError:
+    first = exc.errors[0] if exc.errors else None
+    return ApiError(400, str(exc), field=first.path if first else default_field)
+
+
+def _parse_body_job(data: Any) -> Job:
+    if not isinstance(data, dict) or not isinstance(data.get("Job"), dict):
+        raise ApiError(400, 'request body must be a JSON object {"Job": {...}}', field="Job")
+    try:
+        return spec.job_from_request(data)
+    except spec.SpecError as exc:
+        raise _spec_error(exc, "Job") from exc
+
+
+def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], JobStatus]:
+    """Each job's status (pending/running/dead), derived from its allocations as Nomad does."""
+    st, _ = all_statuses(store)
+    by_job: dict[tuple[str, str], list[Allocation]] = {}
+    for a in all_allocs(store)[0]:
+        by_job.setdefault((a.namespace, a.job_id), []).append(a)
+    evals_by_job: dict[tuple[str, str], list[Evaluation]] = {}
+    for e in all_evals(store)[0]:
+        evals_by_job.setdefault((e.namespace, e.job_id), []).append(e)
+    out = {}
+    for r in records:
+        k = (r.namespace, r.id)
+        out[k] = summarize(r.job, by_job.get(k, []), st, evals_by_job.get(k, []), stopped=r.stop).status
+    return out
+
+
+def job_json(record: JobRecord, modify_index: int, status: str) -> dict[str, Any]:
+    data = spec.job_to_nomad(record.job)
+    data.update(
+        {
+            "Version": record.version, "Stop": record.stop, "Status": status, "Stable": record.stable,
+            "SubmitTime": ns_time(record.submit_time), "CreateIndex": record.create_index,
+            "ModifyIndex": modify_index, "JobModifyIndex": modify_index,
+        }
+    )
+    return data
+
+
+def job_stub(record: JobRecord, modify_index: int, status: str) -> dict[str, Any]:
+    job = record.job
+    return {
+        "ID": job.id, "ParentID": "", "Name": job.name or job.id, "Namespace": job.namespace,
+        "Datacenters": job.datacenters, "Type": job.type, "Priority": job.priority,
+        "Periodic": job.periodic is not None, "ParameterizedJob": False, "Stop": record.stop, "Status": status,
+        "StatusDescription": "", "Version": record.version, "SubmitTime": ns_time(record.submit_time),
+        "CreateIndex": record.create_index, "ModifyIndex": modify_index, "JobModifyIndex": modify_index,
+    }
+
+
+def _written(res: SubmitResult, **extra: Any) -> web.Response:
+    """The response of a job write (register, scale, revert), in Nomad's shape."""
+    rev = res.modify_index
+    return ok({"EvalID": res.eval_id, "EvalCreateIndex": rev, "JobModifyIndex": rev, "Index": rev,
+               "JobVersion": res.version, "Changed": res.changed, "Warnings": "", **extra}, index=rev)
+
+
+@routes.post("/v1/jobs")
+@routes.put("/v1/jobs")
+@routes.post("/v1/job/{job_id}")
+@routes.put("/v1/job/{job_id}")
+async def register(request: web.Request) -> web.Response:
+    data = await body_json(request)
+    job = _parse_body_job(data)
+    enforce = None
+    if data.get("EnforceIndex"):
+        enforce = data.get("JobModifyIndex")
+        if not isinstance(enforce, int) or enforce < 0:
+            raise ApiError(400, "JobModifyIndex must be a non-negative integer with EnforceIndex",
+                           field="JobModifyIndex")
+    if "job_id" in request.match_info and request.match_info["job_id"] != job.id:
+        raise ApiError(400, "job ID in the path does not match the body", field="Job.ID")
+    res = await run(submit_job, request.app[CTX].store, job, enforce_index=enforce)
+    return _written(res, KnownLeader=True, LastContact=0)
+
+
+@routes.get("/v1/jobs")
+async def list_jobs(request: web.Request) -> web.Response:
+    store = request.app[CTX].store
+    ns = namespace(request, wildcard=True)
+    prefix_filter = request.query.get("prefix", "")
+    base = store.keys.jobs if ns == "*" else store.keys.jobs_in(ns)
+    items, rev = await run(store.list, base, JobRecord)
+    items = [i for i in items if i.value.id.startswith(prefix_filter)]
+    status = await run(job_statuses, store, [i.value for i in items])
+    stubs = [job_stub(i.value, i.mod_revision, status[(i.value.namespace, i.value.id)]) for i in items]
+    stubs.sort(key=lambda s: s["ID"])
+    return ok(stubs, index=rev)
+
+
+@routes.get("/v1/job/{job_id}")
+async def read_job(request: web.Request) -> web.Response:
+    store = request.app[CTX].store
+    job_id = _job_id(request)
+    rec, rev = await run(job_record, store, namespace(request), job_id)
+    if rec is None:
+        raise not_found("job", job_id)
+    status = (await run(job_statuses, store, [rec]))[(rec.namespace, rec.id)]
+    return ok(job_json(rec, rev, status), index=rev)
+
+
+@routes.get("/v1/job/{job_id}/versions")
+async def versions(request: web.Request) -> web.Response:
+    job_id = _job_id(request)
+    history = await run(job_history, request.app[CTX].store, namespace(request), job_id)
+    if not history:
+        raise not_found("job", job_id)
+    return ok({"Versions": [job_json(r, 0, JobStatus.DEAD if r.stop else "") for r in history], "Diffs": None}, index=None)
+
+
+@routes.delete("/v1/job/{job_id}")
+async def deregister(request: web.Request) -> web.Response:
+    job_id = _job_id(request)
+    res = await run(stop_job, request.app[CTX].store, namespace(request), job_id, purge=flag(request, "purge"))
+    rev = res.modify_index
+    return ok({"EvalID": res.eval_id, "EvalCreateIndex": rev, "JobModifyIndex": rev, "Index": rev}, index=rev)
+
+
+@routes.post("/v1/jobs/parse")
+async def parse(request: web.Request) -> web.Response:
+    data = await body_json(request)
+    if not isinstance(data, dict) or not isinstance(data.get("JobHCL"), str):
+        raise ApiError(400, 'body must be {"JobHCL": "<job text>"}', field="JobHCL")
+    variables = data.get("Variables") or {}
+    try:
+        job = await run(spec.parse_job, data["JobHCL"], filename="<request>",  # off the loop (review H9)
+                        format=data.get("Format", "hcl"),
+                        variables={str(k): str(v) for k, v in variables.items()}, env={})
+    except spec.SpecError as exc:
+        raise _spec_error(exc, "JobHCL") from exc
+    return ok(spec.job_to_nomad(job), index=None)
+
+
+@routes.get("/v1/job/{job_id}/summary")
+async def summary(request: web.Request) -> web.Response:
+    store = request.app[CTX].store
+    ns, jid = namespace(request), _job_id(request)
+
+    def read() -> tuple[dict[str, Any], int]:
+        rec, _ = job_record(store, ns, jid)
+        if rec is None:
+            raise not_found("job", jid)
+        st, _ = all_statuses(store)
+        allocs, rev = all_allocs(store)
+        mine = [a for a in allocs if a.job_id == jid and a.namespace == ns]
+        evs = [e for e in all_evals(store)[0] if e.job_id == jid and e.namespace == ns]
+        s = summarize(rec.job, mine, st, evs, stopped=rec.stop)
+        return {
+            "JobID": jid, "Namespace": ns, "Status": s.status,
+            "Summary": {g: v.to_nomad() for g, v in s.groups.items()},
+            "Children": {"Pending": 0, "Running": 0, "Dead": 0}, "CreateIndex": 0, "ModifyIndex": 0,
+        }, rev
+
+    out, rev = await run(read)
+    return ok(out, index=rev)
+
+
+@routes.post("/v1/job/{job_id}/scale")
+@routes.put("/v1/job/{job_id}/scale")
+async def scale(request: web.Request) -> web.Response:
+    ns, jid = namespace(request), _job_id(request)
+    body = await body_object(request, optional=True)
+    count = body.get("Count")
+    group = (body.get("Target") or {}).get("Group")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ApiError(400, "Count must be a non-negative integer", field="Count")
+    if not isinstance(group, str) or not group:
+        raise ApiError(400, "Target.Group is required", field="Target.Group")
+    return _written(await run(scale_job, request.app[CTX].store, ns, jid, group, count))
+
+
+@routes.post("/v1/job/{job_id}/revert")
+@routes.put("/v1/job/{job_id}/revert")
+async def revert(request: web.Request) -> web.Response:
+    ns, jid = namespace(request), _job_id(request)
+    body = await body_object(request)
+    version = body.get("JobVersion")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ApiError(400, "JobVersion must be a non-negative integer", field="JobVersion")
+    prior = body.get("EnforcePriorVersion")
+    if prior is not None and (not isinstance(prior, int) or isinstance(prior, bool)):
+        raise ApiError(400, "EnforcePriorVersion must be an integer", field="EnforcePriorVersion")
+    return _written(await run(revert_job, request.app[CTX].store, ns, jid, version, enforce_prior_version=prior))
+
+
+@routes.post("/v1/job/{job_id}/plan")
+@routes.put("/v1/job/{job_id}/plan")
+async def plan(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    ns, jid = namespace(request), _job_id(request)
+    body = await body_object(request, optional=True)
+    planner = ctx.planner
+    if planner is None:
+        raise ApiError(501, "the scheduler's planner is not wired into this agent")
+    raw = body.get("Job")
+    if not isinstance(raw, dict):
+        raise ApiError(400, "Job is required", field="Job")
+    try:
+        job = spec.job_from_request(raw)
+    except spec.SpecError as exc:
+        raise _spec_error(exc, "Job") from exc
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, f"invalid job: {exc}") from None
+    if job.id != jid:
+        raise ApiError(400, f"job ID {job.id!r} does not match the URL's {jid!r}", field="Job.ID")
+    if job.namespace != ns and "namespace" in request.query:
+        raise ApiError(400, "job namespace does not match the request's", field="Job.Namespace")
+    want_diff = bool(body.get("Diff"))
+
+    def dry_run() -> tuple[dict[str, Any], int]:
+        cur, rev = job_record(ctx.store, job.namespace, job.id)
+        result = planner(store=ctx.store, job=job)
+        out = result.to_nomad()
+        if want_diff:
+            out["Diff"] = _diff(cur, job, result)
+        return out, rev
+
+    out, rev = await run(dry_run)
+    return ok(out, index=rev)
+
+
+def _diff(cur: JobRecord | None, job: Job, result: PlanResult) -> dict[str, Any]:
+    """The plan's `Diff` in Nomad's shape, against the stored version (none if stopped)."""
+    old = cur.job if cur is not None and not cur.stop else None
+    return spec.diff_to_nomad(spec.diff_jobs(old, job), group_counts(result.desired_tg_updates))

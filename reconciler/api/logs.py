@@ -1,0 +1,112 @@
+"""Task logs of an allocation on this agent's node (Nomad's client `fs` endpoint):
+
+    GET /v1/client/fs/logs/{alloc_id}?task=&type=stdout|stderr&follow=&offset=&origin=start|end&plain=
+
+Without `plain`, a stream of JSON frames `{"File", "Offset", "Data"}` (Data base64); with
+`plain=true`, the raw bytes. `follow=true` keeps streaming new output until the task is
+dead or the client goes away. Logs are read from this agent's data dir (`ctx.data_dir`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+
+from aiohttp import web
+
+from reconciler.api.allocations import alloc_status, pick_task, resolve_alloc
+from reconciler.api.context import CTX
+from reconciler.api.errors import ApiError
+from reconciler.api.http import flag, run
+from reconciler.model.alloc_dir import AllocDir, LogChunk, log_files, read_logs
+from reconciler.model.objects import TaskRunState
+from reconciler.store import Store
+
+FOLLOW_POLL = 0.2
+
+routes = web.RouteTableDef()
+
+
+def _log_index(name: str) -> int:
+    """N of `<task>.<type>.N`, -1 for anything else (no file yet)."""
+    tail = name.rsplit(".", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _read_after(logs: Path, task: str, log_type: str, pos_file: str, pos_off: int) -> LogChunk:
+    """What was written after position (`pos_file`, `pos_off`), across rotations."""
+    files = log_files(logs, task, log_type)
+    names = [f.name for f in files]
+    if pos_file in names:
+        return read_logs(files[names.index(pos_file):], origin="start", offset=pos_off)
+    # rotated away (or nothing yet): go on with the files that came after it
+    last = _log_index(pos_file)
+    return read_logs([f for f in files if _log_index(f.name) > last], origin="start", offset=0)
+
+
+async def _task_dead(store: Store, alloc_id: str, task: str) -> bool:
+    st = await run(alloc_status, store, alloc_id)
+    ts = st.task_states.get(task) if st else None
+    return ts is not None and ts.state == TaskRunState.DEAD
+
+
+@routes.get("/v1/client/fs/logs/{alloc_id}")
+async def logs(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    a = await run(resolve_alloc, ctx.store, request.match_info["alloc_id"])
+    q = request.query
+    log_type = q.get("type", "stdout")
+    if log_type not in ("stdout", "stderr"):
+        raise ApiError(400, f"invalid log type {log_type!r}: stdout or stderr", field="type")
+    origin = q.get("origin", "start")
+    if origin not in ("start", "end"):
+        raise ApiError(400, f"invalid origin {origin!r}: start or end", field="origin")
+    try:
+        offset = int(q.get("offset", "0") or 0)
+    except ValueError:
+        raise ApiError(400, "offset must be an integer", field="offset") from None
+    follow, plain = flag(request, "follow"), flag(request, "plain")
+    adir = AllocDir(ctx.data_dir, a.id)
+    task = pick_task(await run(alloc_status, ctx.store, a.id), q.get("task", ""))
+    files = log_files(adir.logs, task, log_type)
+    if not files and not follow and not adir.root.exists():
+        raise ApiError(404, f"no logs for allocation {a.id} on this node")
+    resp = web.StreamResponse()
+    resp.content_type = "text/plain" if plain else "application/json"
+    await resp.prepare(request)
+
+    async def send(chunk: LogChunk) -> None:
+        if not chunk.data:
+            return
+        if plain:
+            await resp.write(chunk.data)
+        else:
+            frame = {"File": f"alloc/logs/{chunk.file}", "Offset": chunk.offset,
+                     "Data": base64.b64encode(chunk.data).decode()}
+            await resp.write(json.dumps(frame).encode() + b"\n")
+
+    chunk = read_logs(files, origin=origin, offset=offset)
+    await send(chunk)
+    if not follow:
+        await resp.write_eof()
+        return resp
+    pos_file, pos_off = chunk.file, chunk.offset  # where the last chunk ended
+    idle = 0
+    try:
+        while True:
+            await asyncio.sleep(FOLLOW_POLL)
+            c = _read_after(adir.logs, task, log_type, pos_file, pos_off)
+            if c.data:
+                idle = 0
+                await send(c)
+                pos_file, pos_off = c.file, c.offset
+                continue
+            idle += 1
+            if idle % 5 == 0 and await _task_dead(ctx.store, a.id, task):
+                break
+        await resp.write_eof()
+    except (ConnectionResetError, ConnectionError):
+        pass  # the client went away: nothing more to do
+    return resp

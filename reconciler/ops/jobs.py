@@ -1,0 +1,310 @@
+"""Register, stop, purge, scale and revert jobs.
+
+Each operation is one etcd transaction holding the job record, its immutable version under
+`job_versions/` (when the spec changed) and the evaluation that asks the scheduler to act.
+The transaction compares the job key's mod revision with what was read (`Store.update`), so
+two concurrent writers never lose a version: the loser re-reads and tries again. An
+unchanged spec makes no new version (Nomad's behaviour) but still creates an evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from reconciler.model import evals
+from reconciler.model.ids import is_valid_name
+from reconciler.model.job import Job
+from reconciler.model.objects import Evaluation, JobRecord, JobStatus
+from reconciler.ops.errors import (
+    IndexMismatch,
+    InvalidIdentifier,
+    InvalidJob,
+    JobNotFound,
+    NotFound,
+    Rejected,
+)
+from reconciler.spec import spec_hash, validate
+from reconciler.store import MAX_TXN_OPS, Conflict, Keys, Store, Txn, Versioned
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "IndexMismatch",
+    "InvalidIdentifier",
+    "JobNotFound",
+    "SubmitResult",
+    "Submission",
+    "job_history",
+    "revert_job",
+    "scale_job",
+    "stop_job",
+    "submit_job",
+    "submit_ops",
+]
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What a job write did; `modify_index` is the revision its transaction committed at."""
+
+    eval_id: str
+    version: int
+    changed: bool
+    modify_index: int
+
+
+@dataclass
+class _Attempt:
+    """What the latest attempt of an update decided (the committed one, once it returns)."""
+
+    changed: bool = False
+    eval_id: str = ""
+
+
+def job_hash(job: Job) -> str:
+    """Hash of the job's canonical form: equal for equal specs, across processes."""
+    return spec_hash(job)
+
+
+def _check_ids(job: Job) -> None:
+    if not is_valid_name(job.namespace):
+        raise InvalidIdentifier("Job.Namespace", job.namespace)
+    if not is_valid_name(job.id):
+        raise InvalidIdentifier("Job.ID", job.id)
+
+
+def _next_record(cur: JobRecord | None, job: Job, source_file: str | None, now: float) -> tuple[JobRecord, bool]:
+    """The record after writing `job` over `cur`, and whether that is a new version."""
+    digest = job_hash(job)
+    if cur is not None and cur.spec_hash == digest and not cur.stop:
+        if source_file and cur.source_file != source_file:
+            return replace(cur, source_file=source_file), False
+        return cur, False
+    return JobRecord(
+        namespace=job.namespace, id=job.id, version=cur.version + 1 if cur is not None else 0, job=job,
+        spec_hash=digest, stop=False, status=JobStatus.PENDING,
+        source_file=source_file if source_file is not None else (cur.source_file if cur is not None else ""),
+        submit_time=now, create_index=cur.create_index if cur is not None else 0,
+    ), True
+
+
+def _beside(keys: Keys, record: JobRecord, changed: bool, triggered_by: str, *, now: float) -> tuple[Txn, Evaluation]:
+    """What commits beside a job record: its evaluation and, if it is a new version, the
+    immutable version record (which must not exist yet)."""
+    ev = evals.new_eval(record.namespace, record.id, triggered_by, record=record, now=now)
+    txn = Txn().put(keys.eval(ev.id), ev)
+    if changed:
+        vkey = keys.job_version(record.namespace, record.id, record.version)
+        txn.compare_absent(vkey).put(vkey, record)
+    return txn, ev
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What `submit_ops` added to a transaction: the job record it writes and its evaluation."""
+
+    record: JobRecord
+    evaluation: Evaluation
+    changed: bool  # a new version (False: the spec is the current one; only an evaluation)
+
+
+def submit_ops(
+    txn: Txn, keys: Keys, job: Job, current: Versioned[JobRecord] | None, *, now: float, source_file: str = ""
+) -> Submission:
+    """Add the writes of submitting `job` to `txn` (pure: no I/O, `now` given), guarded by
+    `current`, the job record as the caller read it (None: the job must not exist). The
+    same writes as `submit_job`, for callers that submit inside a transaction of their own
+    (the deployment controller's auto-revert, written with the failed deployment)."""
+    _check_ids(job)
+    key = keys.job(job.namespace, job.id)
+    if current is None:
+        txn.compare_absent(key)
+    else:
+        txn.compare_mod(key, current.mod_revision)
+    record, changed = _next_record(current.value if current is not None else None, job, source_file, now)
+    side, ev = _beside(keys, record, changed, "job-register", now=now)
+    txn.put(key, record).extend(side)
+    return Submission(record, ev, changed)
+
+
+def _write_job(
+    store: Store,
+    namespace: str,
+    job_id: str,
+    change: Callable[[JobRecord | None], Job],
+    *,
+    triggered_by: str,
+    source_file: str | None = None,
+    enforce_index: int | None = None,
+) -> SubmitResult:
+    """The one job write: `change(current)` gives the job to store; the record, its version
+    (if new) and an evaluation commit together."""
+    keys = store.keys
+    key = keys.job(namespace, job_id)
+    attempt = _Attempt()
+
+    def fn(cur: JobRecord | None) -> JobRecord:
+        job = change(cur)
+        issues = validate(job)
+        if issues:
+            raise InvalidJob(issues)
+        record, attempt.changed = _next_record(cur, job, source_file, time.time())
+        return record
+
+    def also(record: JobRecord) -> Txn:
+        txn, ev = _beside(keys, record, attempt.changed, triggered_by, now=time.time())
+        attempt.eval_id = ev.id
+        return txn
+
+    if enforce_index is None:
+        got = store.update(key, JobRecord, fn, also=also)
+    else:
+        got = _write_at(store, key, enforce_index, fn, also, label=f"{namespace}/{job_id}")
+    assert got is not None  # fn always returns a record
+    if attempt.changed:
+        log.info("job=%s/%s version=%d eval=%s written", namespace, job_id, got.value.version, attempt.eval_id)
+    return SubmitResult(attempt.eval_id, got.value.version, attempt.changed, got.mod_revision)
+
+
+def _write_at(
+    store: Store,
+    key: str,
+    index: int,
+    fn: Callable[[JobRecord | None], JobRecord],
+    also: Callable[[JobRecord], Txn],
+    *,
+    label: str,
+) -> Versioned[JobRecord]:
+    """A write that applies only while the job key is still at `index` (0: absent). No retry:
+    a lost race means the job changed since that index, which is the caller's question."""
+    cur = store.get(key, JobRecord)
+    have = cur.mod_revision if cur is not None else 0
+    if have == index:
+        new = fn(cur.value if cur is not None else None)
+        txn = Txn().compare_mod(key, index).put(key, new)
+        txn.extend(also(new))
+        revision = store.commit_revision(txn)
+        if revision is not None:
+            return Versioned(key, new, revision, cur.create_revision if cur is not None else revision)
+    raise IndexMismatch(
+        f"job {label}: modify index is {have if have != index else 'newer'}, not {index}: "
+        "the job changed since it was planned; plan again"
+    )
+
+
+def submit_job(
+    store: Store, job: Job, *, source_file: str = "", enforce_index: int | None = None
+) -> SubmitResult:
+    """Store `job` as a new version (if it changed) and create an evaluation for it.
+
+    With `enforce_index` (Nomad's `-check-index`), the job is stored only if its modify
+    index is still that value (0: only if the job does not exist yet).
+    """
+    _check_ids(job)
+    return _write_job(store, job.namespace, job.id, lambda _cur: job, triggered_by="job-register",
+                      source_file=source_file, enforce_index=enforce_index)
+
+
+def scale_job(store: Store, namespace: str, job_id: str, group: str, count: int) -> SubmitResult:
+    """Set one task group's count, as a new version of the job."""
+    if count < 0:
+        raise Rejected("Count must be a non-negative integer", field="Count")
+
+    def change(cur: JobRecord | None) -> Job:
+        if cur is None:
+            raise JobNotFound(f"job not found: {job_id}")
+        if cur.stop:
+            raise Rejected(f"job {job_id} is stopped; run it before scaling")
+        if cur.job.group(group) is None:
+            raise Rejected(f"task group {group!r} not found in job {job_id}", field="Target.Group")
+        groups = [replace(g, count=count) if g.name == group else g for g in cur.job.task_groups]
+        return replace(cur.job, task_groups=groups)
+
+    return _write_job(store, namespace, job_id, change, triggered_by="job-scaling")
+
+
+def revert_job(
+    store: Store, namespace: str, job_id: str, version: int, *, enforce_prior_version: int | None = None
+) -> SubmitResult:
+    """Make version `version`'s spec current again, as a new version (Nomad's `job revert`)."""
+    old = store.get(store.keys.job_version(namespace, job_id, version), JobRecord)
+    if old is None:
+        raise NotFound(f"job {job_id} has no version {version}")
+
+    def change(cur: JobRecord | None) -> Job:
+        if cur is None:
+            raise JobNotFound(f"job not found: {job_id}")
+        if enforce_prior_version is not None and cur.version != enforce_prior_version:
+            raise Rejected(f"current version is {cur.version}, not {enforce_prior_version}", field="EnforcePriorVersion")
+        if cur.version == version:
+            raise Rejected(f"job {job_id} is already at version {version}", field="JobVersion")
+        return old.value.job
+
+    return _write_job(store, namespace, job_id, change, triggered_by="job-register")
+
+
+def stop_job(store: Store, namespace: str, job_id: str, *, purge: bool = False) -> SubmitResult:
+    """Mark the job stopped (a new version, history kept) or purge it."""
+    if purge:
+        return _purge(store, namespace, job_id)
+    keys = store.keys
+    key = keys.job(namespace, job_id)
+    attempt = _Attempt()
+
+    def fn(cur: JobRecord | None) -> JobRecord | None:
+        attempt.eval_id = ""  # set again by `also` if this attempt writes
+        if cur is None:
+            raise JobNotFound(f"job not found: {namespace}/{job_id}")
+        return None if cur.stop else replace(cur, version=cur.version + 1, stop=True, submit_time=time.time())
+
+    def also(record: JobRecord) -> Txn:
+        txn, ev = _beside(keys, record, True, "job-deregister", now=time.time())
+        attempt.eval_id = ev.id
+        return txn
+
+    got = store.update(key, JobRecord, fn, also=also)
+    assert got is not None  # fn raises for an absent job
+    if not attempt.eval_id:  # already stopped: nothing to write but a fresh evaluation
+        ev = evals.new_eval(namespace, job_id, "job-deregister", record=got.value, now=time.time())
+        return SubmitResult(ev.id, got.value.version, False, store.put(keys.eval(ev.id), ev))
+    log.info("job=%s/%s stopped version=%d eval=%s", namespace, job_id, got.value.version, attempt.eval_id)
+    return SubmitResult(attempt.eval_id, got.value.version, True, got.mod_revision)
+
+
+def _purge(store: Store, namespace: str, job_id: str) -> SubmitResult:
+    """Delete the job and its version history with one transaction (the evaluation in it).
+
+    The history goes in the same transaction as long as it fits in one (etcd allows
+    MAX_TXN_OPS operations); the versions beyond that, the oldest, are deleted first, so
+    a crash or a lost race leaves the job in place with a shorter history, never a
+    history without a job. A concurrent change raises `Conflict`: the purge is not retried
+    because the user should see what changed.
+    """
+    keys = store.keys
+    key = keys.job(namespace, job_id)
+    cur = store.get(key, JobRecord)
+    if cur is None:
+        raise JobNotFound(f"job not found: {namespace}/{job_id}")
+    history, _ = store.list(keys.job_versions(namespace, job_id), JobRecord)
+    vkeys = [v.key for v in sorted(history, key=lambda v: v.value.version)]
+    room = MAX_TXN_OPS - 3  # the compare, the job delete and the evaluation
+    for old in vkeys[:-room]:
+        store.delete(old)
+    ev = evals.new_eval(namespace, job_id, "job-deregister", record=cur.value, now=time.time())
+    txn = Txn().compare_mod(key, cur.mod_revision).put(keys.eval(ev.id), ev).delete(key)
+    for vkey in vkeys[-room:]:
+        txn.delete(vkey)
+    revision = store.commit_revision(txn)
+    if revision is None:
+        raise Conflict(f"job {namespace}/{job_id} changed while it was being purged; try again")
+    log.info("job=%s/%s purged eval=%s", namespace, job_id, ev.id)
+    return SubmitResult(ev.id, cur.value.version, True, revision)
+
+
+def job_history(store: Store, namespace: str, job_id: str) -> list[JobRecord]:
+    """Every stored version, newest first."""
+    items, _ = store.list(store.keys.job_versions(namespace, job_id), JobRecord)
+    return sorted((i.value for i in items), key=lambda r: r.version, reverse=True)

@@ -1,0 +1,252 @@
+"""Nothing a job controls escapes its allocation directory or reaches the agent's `.state/`
+(review findings H8, M5, M6, L5, L6), against real files, real archives and a real HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import os
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controllers.driver_runner.artifacts import ArtifactError, fetch, shown
+from controllers.driver_runner.templates import TemplateError, render, render_all
+from reconciler.model.job import Artifact, Template
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    alloc_root = tmp_path / "alloc1"
+    task_dir = alloc_root / "web"
+    (task_dir / "local").mkdir(parents=True)
+    (alloc_root / ".state").mkdir()
+    return task_dir, alloc_root
+
+
+@pytest.fixture
+def www(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
+            super().__init__(*a, directory=str(root), **kw)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", root
+    httpd.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_h8_template_render_is_linear() -> None:
+    """R6: `"{{" * n` took 47 s at 40 KB and grew as n squared, so this 4 MB input would take
+    days under the old renderer and fail on the timeout; one linear pass takes well under a second."""
+    text = "{{" * 2_000_000
+    assert render(text, {}) == text
+
+
+@pytest.mark.parametrize("left", ["a", "{", "<<"])
+def test_h8_user_chosen_delimiters_stay_linear_and_correct(left: str) -> None:
+    right = ">>"
+    text = f'x {left} env "A" {right} {left}-  env "B" -{right}  y' + left * 1000
+    assert render(text, {"A": "1", "B": "2"}, left=left, right=right) == "x 12y" + left * 1000
+
+
+@pytest.mark.parametrize("dest", ["../.state/web.handle.json", "../.state", "../../alloc1/.state/x"])
+def test_m5_template_cannot_write_the_agents_state(dirs: tuple[Path, Path], dest: str) -> None:
+    task_dir, alloc_root = dirs
+    with pytest.raises(TemplateError, match=r"\.state"):
+        render_all([Template(data="forged", destination=dest)], {}, task_dir=task_dir, alloc_root=alloc_root)
+    assert list((alloc_root / ".state").iterdir()) == []
+
+
+def test_m5_template_source_cannot_read_the_agents_state(dirs: tuple[Path, Path]) -> None:
+    task_dir, alloc_root = dirs
+    (alloc_root / ".state" / "web.spec").write_text("SECRET=1")
+    with pytest.raises(TemplateError, match=r"\.state"):
+        render_all([Template(source="../.state/web.spec", destination="local/x")], {}, task_dir=task_dir,
+                   alloc_root=alloc_root)
+
+
+def test_m5_a_planted_tmp_symlink_is_replaced_not_followed(dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    task_dir, alloc_root = dirs
+    victim = tmp_path / "victim"
+    victim.write_text("original")
+    os.symlink(victim, task_dir / "local" / "app.conf.tmp")
+    render_all([Template(data="rendered", destination="local/app.conf")], {}, task_dir=task_dir, alloc_root=alloc_root)
+    assert victim.read_text() == "original"
+    assert (task_dir / "local" / "app.conf").read_text() == "rendered"
+
+
+@pytest.mark.parametrize("perms", ["4755", "2755", "1777", "rwx"])
+def test_l5_template_perms_cannot_set_setuid_or_garbage(dirs: tuple[Path, Path], perms: str) -> None:
+    task_dir, alloc_root = dirs
+    with pytest.raises(TemplateError, match="perms"):
+        render_all([Template(data="x", destination="local/x", perms=perms)], {}, task_dir=task_dir, alloc_root=alloc_root)
+
+
+def _tar_with(member: tarfile.TarInfo, data: bytes = b"") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        tf.addfile(member, io.BytesIO(data) if data else None)
+        if member.issym():  # the classic: a link first, then a file written through it
+            follow = tarfile.TarInfo(member.name + "/pwned")
+            follow.size = 1
+            tf.addfile(follow, io.BytesIO(b"x"))
+    return buf.getvalue()
+
+
+def _link(name: str, target: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+@pytest.mark.parametrize("member", [
+    _link("up", "../../..", tarfile.SYMTYPE),
+    _link("hard", "/etc/passwd", tarfile.LNKTYPE),
+    _link("dev", "", tarfile.CHRTYPE),
+], ids=["symlink", "hardlink", "device"])
+def test_m6_archive_links_and_special_files_are_refused(www: tuple[str, Path], dirs: tuple[Path, Path],
+                                                      member: tarfile.TarInfo) -> None:
+    url, root = www
+    (root / "evil.tar.gz").write_bytes(_tar_with(member))
+    task_dir, alloc_root = dirs
+    with pytest.raises(ArtifactError, match="is a link or a special file"):
+        fetch(Artifact(source=f"{url}/evil.tar.gz"), task_dir=task_dir, alloc_root=alloc_root, backoff=0.01)
+    assert list((task_dir / "local").iterdir()) == []
+
+
+def test_m6_zip_symlink_member_is_refused(www: tuple[str, Path], dirs: tuple[Path, Path]) -> None:
+    url, root = www
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("link")
+        info.external_attr = (0o120777 << 16)
+        zf.writestr(info, "/etc/passwd")
+    (root / "evil.zip").write_bytes(buf.getvalue())
+    task_dir, alloc_root = dirs
+    with pytest.raises(ArtifactError, match="is a link or a special file"):
+        fetch(Artifact(source=f"{url}/evil.zip"), task_dir=task_dir, alloc_root=alloc_root, backoff=0.01)
+
+
+def test_m6_archive_bomb_is_refused_before_writing(www: tuple[str, Path], dirs: tuple[Path, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from controllers.driver_runner import artifacts
+
+    monkeypatch.setattr(artifacts, "MAX_UNPACKED", 1000)  # the cap, shrunk so the test is small
+    url, root = www
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for i in range(3):
+            info = tarfile.TarInfo(f"f{i}")
+            info.size = 600
+            tf.addfile(info, io.BytesIO(b"\0" * 600))
+    (root / "bomb.tar.gz").write_bytes(buf.getvalue())
+    task_dir, alloc_root = dirs
+    with pytest.raises(ArtifactError, match="unpacks to more than 1000 bytes"):
+        fetch(Artifact(source=f"{url}/bomb.tar.gz"), task_dir=task_dir, alloc_root=alloc_root, backoff=0.01)
+    assert list((task_dir / "local").iterdir()) == []
+
+
+@pytest.mark.parametrize("source", ["../../../../../../etc/passwd", "../.state/web.spec"])
+def test_m6_relative_file_sources_stay_in_the_alloc_dir(dirs: tuple[Path, Path], source: str) -> None:
+    task_dir, alloc_root = dirs
+    (alloc_root / ".state" / "web.spec").write_text("x")
+    with pytest.raises(ArtifactError, match="outside the allocation directory"):
+        fetch(Artifact(source=source), task_dir=task_dir, alloc_root=alloc_root)
+
+
+def test_m5_artifact_cannot_land_in_the_agents_state(www: tuple[str, Path], dirs: tuple[Path, Path]) -> None:
+    url, root = www
+    (root / "web.handle.json").write_text("{}")
+    task_dir, alloc_root = dirs
+    with pytest.raises(ArtifactError, match=r"\.state"):
+        fetch(Artifact(source=f"{url}/web.handle.json", destination="../.state/"), task_dir=task_dir,
+              alloc_root=alloc_root)
+
+
+def test_l6_errors_do_not_show_url_credentials(www: tuple[str, Path], dirs: tuple[Path, Path]) -> None:
+    url, _ = www
+    secret = url.replace("http://", "http://user:hunter2@") + "/missing.bin?X-Amz-Signature=abc"
+    task_dir, alloc_root = dirs
+    with pytest.raises(ArtifactError) as info:
+        fetch(Artifact(source=secret), task_dir=task_dir, alloc_root=alloc_root, backoff=0.01)
+    assert "hunter2" not in str(info.value) and "Signature" not in str(info.value)
+    assert shown(secret).endswith("/missing.bin")
+
+
+def test_m5_logs_api_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
+    from reconciler.model.alloc_dir import log_files, read_logs
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "web.stdout.0").write_bytes(b"mine\n")
+    secret = tmp_path / "shadow"
+    secret.write_text("root:hash\n")
+    os.symlink(secret, logs / "web.stdout.999")
+    files = log_files(logs, "web", "stdout")
+    assert [f.name for f in files] == ["web.stdout.0"]
+    assert read_logs([*files, logs / "web.stdout.999"]).data == b"mine\n"
+
+
+def test_m5_log_rotation_replaces_a_planted_symlink(tmp_path: Path) -> None:
+    from controllers.driver_runner.executor import LogRotator
+
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    os.symlink(victim, tmp_path / "web.stdout.1")
+    (tmp_path / "web.stdout.0").write_bytes(b"")
+    rot = LogRotator(str(tmp_path), "web", "stdout", max_files=5, max_size=4)
+    rot.write(b"12345678")
+    rot.close()
+    assert victim.read_text() == "untouched"
+    assert (tmp_path / "web.stdout.1").read_bytes() == b"1234" and not (tmp_path / "web.stdout.1").is_symlink()
+    assert (tmp_path / "web.stdout.1").stat().st_mode & 0o777 == 0o640
+
+
+def test_m5_swapping_the_logs_dir_for_a_symlink_redirects_nothing(tmp_path: Path) -> None:
+    from controllers.driver_runner.executor import LogRotator
+
+    logs, elsewhere = tmp_path / "logs", tmp_path / "elsewhere"
+    logs.mkdir()
+    elsewhere.mkdir()
+    rot = LogRotator(str(logs), "web", "stdout", max_files=5, max_size=4)
+    rot.write(b"1234")
+    logs.rename(tmp_path / "moved")
+    os.symlink(elsewhere, logs)  # what a task sharing the alloc dir could do after start
+    rot.write(b"5678")
+    rot.close()
+    assert list(elsewhere.iterdir()) == []
+    assert (tmp_path / "moved" / "web.stdout.1").read_bytes() == b"5678"
+
+
+def test_m5_a_logs_dir_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    from controllers.driver_runner.executor import LogRotator
+
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "logs")
+    with pytest.raises(OSError):
+        LogRotator(str(tmp_path / "logs"), "web", "stdout", max_files=5, max_size=4)
+
+
+def test_l5_alloc_dir_and_logs_are_not_world_readable(tmp_path: Path) -> None:
+    from reconciler.model.alloc_dir import AllocDir
+
+    ad = AllocDir(tmp_path, "a1")
+    ad.build(["web"])
+    assert ad.root.stat().st_mode & 0o777 == 0o750
+    assert ad.logs.stat().st_mode & 0o777 == 0o750
+    assert ad.state.stat().st_mode & 0o777 == 0o700
+    assert ad.secrets_dir("web").stat().st_mode & 0o777 == 0o700
