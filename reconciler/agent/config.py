@@ -30,6 +30,7 @@ class AgentConfig:
     router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
     router_port: int = 9999
     router_admin_port: int = 9998  # GET /routes
+    consul_port: int = 0  # the Consul face (reconciler.api.consul); 0: off (the CLI's dev default is 8500)
     leader_ttl: int = DEFAULT_LEADER_TTL  # seconds; the cluster controllers' leader leases
     # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
     allowed_hosts: list[str] = field(default_factory=list)

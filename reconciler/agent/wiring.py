@@ -8,6 +8,7 @@ watcher; and on SIGINT/SIGTERM takes them down in reverse order, etcd last.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -16,13 +17,17 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler import __version__
 from reconciler.agent.components import Component
 from reconciler.agent.config import AgentConfig
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
 from reconciler.api.app import make_app
+from reconciler.api.consul.app import make_consul_app
+from reconciler.api.consul.context import ConsulContext
 from reconciler.api.context import ApiContext
-from reconciler.api.gate import GateSettings
+from reconciler.api.gate import GateSettings, gate_middleware
+from reconciler.api.watched import WatchedState
 from reconciler.store import Store
 
 log = logging.getLogger("reconciler.agent")
@@ -125,6 +130,7 @@ class Agent:
         self.store: Store | None = None
         self.components: list[Component] = []
         self.planner: _Planner | None = None
+        self.watched: WatchedState | None = None
         self.lock = DataDirLock(config.data_dir)
 
     def _start_etcd(self) -> list[str]:
@@ -171,6 +177,8 @@ class Agent:
             f"                    UI: http://{cfg.bind}:{cfg.http_port}/ui",
             f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
             if cfg.dev and cfg.router else "                Router: (off)",
+            f"                Consul: http://{cfg.bind}:{cfg.consul_port} (catalog, health, agent, KV)"
+            if cfg.consul_port else "                Consul: (off)",
             "",
             "==> reconciler agent started! Log data will stream in below:",
         ]
@@ -184,6 +192,8 @@ class Agent:
         )
         gate = GateSettings(bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts),
                             allowed_origins=tuple(cfg.allowed_origins))
+        # the Consul face first: once the API answers, everything the agent serves does
+        consul = await self._serve_consul(store, gate) if cfg.consul_port else None
         runner = web.AppRunner(make_app(ctx, gate), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, cfg.bind, cfg.http_port)
@@ -197,7 +207,25 @@ class Agent:
             await stop.wait()
         finally:
             log.info("shutting down")
+            if consul is not None:
+                await consul.cleanup()
             await runner.cleanup()
+            if self.watched is not None:
+                self.watched.stop()
+
+    async def _serve_consul(self, store: Store, gate: GateSettings) -> web.AppRunner:
+        """The Consul face on its own listener, over watched caches of the catalog and KV."""
+        cfg = self.config
+        self.watched = WatchedState(store, name="consul")
+        await asyncio.to_thread(self.watched.start)
+        ctx = ConsulContext(store=store, watched=self.watched, node_name=cfg.node_name, datacenter=cfg.datacenter,
+                            advertise=f"{cfg.bind}:8300", version=__version__)
+        consul_gate = dataclasses.replace(gate, json_methods=frozenset({"POST", "PATCH"}))
+        runner = web.AppRunner(make_consul_app(ctx, middlewares=[gate_middleware(consul_gate)]), access_log=None,
+                               shutdown_timeout=5.0)
+        await runner.setup()
+        await web.TCPSite(runner, cfg.bind, cfg.consul_port).start()
+        return runner
 
     def run(self) -> int:
         self.lock.acquire()

@@ -50,6 +50,10 @@ class GateSettings:
     allowed_hosts: tuple[str, ...] = ()  # "name" (any port) or "name:port"
     allowed_origins: tuple[str, ...] = ()  # "scheme://host[:port]", compared exactly
     own_names: tuple[str, ...] = field(default_factory=lambda: (socket.gethostname().lower(),))
+    # the Consul face takes raw KV values (`curl -X PUT --data`): its writes are PUT and
+    # DELETE, which no web page can send cross-origin without a preflight the Origin check
+    # refuses, so only POST keeps the JSON rule there
+    json_methods: frozenset[str] = field(default_factory=lambda: frozenset(MUTATING))
 
 
 class GateRefusal(Exception):
@@ -137,7 +141,7 @@ def check(settings: GateSettings, request: web.Request) -> str | None:
             f"Forbidden: Origin {origin!r} is not allowed to call this agent; "
             "start the agent with --allowed-origins to allow it",
         )
-    if request.method in MUTATING:
+    if request.method in settings.json_methods:
         ctype = request.headers.get(hdrs.CONTENT_TYPE)
         if ctype is None:
             if request.body_exists:

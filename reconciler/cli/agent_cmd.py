@@ -33,6 +33,9 @@ from reconciler.cli.groups import cli
 @click.option("--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode).")
 @click.option("--router-admin-port", type=int, default=9998, show_default=True, help="Port of the router's /routes page.")
 @click.option("--no-router", is_flag=True, help="Do not run the HTTP router in dev mode.")
+@click.option("--consul-port", type=click.IntRange(min=0, max=65535), default=None,
+              help="Port of the Consul-compatible API (catalog, health, agent, KV); default 8500 in dev mode, "
+                   "off otherwise; 0 turns it off.")
 @click.option("--leader-ttl", type=click.IntRange(min=2), default=5, show_default=True,
               help="Seconds a cluster controller's leader lease lives unrefreshed (a standby takes over within it).")
 @click.option("--allowed-hosts", default="", help="More names (name or name:port, comma-separated) the API answers to as Host; default: its own addresses.")
@@ -42,7 +45,7 @@ def agent(
     dev: bool, server: bool, client: bool, data_dir: Path, bind: str, http_port: int, etcd: str, etcd_port: int,
     etcd_peer_port: int, prefix: str, specs: Path | None, no_specs: bool, node_name: str, datacenter: str,
     region: str, raw_exec: bool, meta: tuple[str, ...], log_level: str, router_port: int, router_admin_port: int,
-    no_router: bool, leader_ttl: int, allowed_hosts: str, allowed_origins: str, task_env: str,
+    no_router: bool, consul_port: int | None, leader_ttl: int, allowed_hosts: str, allowed_origins: str, task_env: str,
 ) -> None:
     """Run the reconciler agent."""
     from reconciler.agent.config import AgentConfig
@@ -83,6 +86,7 @@ def agent(
         etcd_peer_port=etcd_peer_port, prefix=prefix, specs_dir=specs_dir, node_name=node_name,
         datacenter=datacenter, region=region, raw_exec=raw_exec, meta=meta_map, log_level=log_level,
         router=not no_router, router_port=router_port, router_admin_port=router_admin_port, leader_ttl=leader_ttl,
+        consul_port=consul_port if consul_port is not None else (8500 if dev else 0),
         allowed_hosts=hosts, allowed_origins=origins, task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:

@@ -28,6 +28,7 @@ class AgentProcess:
     etcd_peer_port: int = field(default_factory=free_port)
     router_port: int = field(default_factory=free_port)
     router_admin_port: int = field(default_factory=free_port)
+    consul_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
     mode: list[str] = field(default_factory=lambda: ["-dev"])
@@ -62,7 +63,8 @@ class AgentProcess:
             str(BIN / "reconciler"), "agent", *self.mode,
             "--data-dir", str(self.data_dir), "--http-port", str(self.http_port), *etcd, *specs,
             "--node-name", self.node_name,
-            "--router-port", str(self.router_port), "--router-admin-port", str(self.router_admin_port), *self.extra_args,
+            "--router-port", str(self.router_port), "--router-admin-port", str(self.router_admin_port),
+            "--consul-port", str(self.consul_port if "-dev" in self.mode else 0), *self.extra_args,
         ]
 
     def start(self, timeout: float = 30.0) -> None:

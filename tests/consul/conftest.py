@@ -17,6 +17,7 @@ from reconciler.api.consul.context import ConsulContext
 from reconciler.api.watched import WatchedState
 from reconciler.model.objects import Node
 from reconciler.store import Store
+from tests.agent.conftest import agent  # noqa: F401 - the dev agent fixture
 
 NODE_ID = "5f0c1d2e-0000-4000-8000-00000000c0de"
 

@@ -19,7 +19,7 @@ from reconciler.api.consul import shapes
 from reconciler.api.consul.context import block, consul_response, context
 from reconciler.api.errors import ApiError
 from reconciler.api.http import body_json, run
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import AllocId, NodeId, is_valid_name
 from reconciler.model.services import ServiceRegistration
 from reconciler.store import Txn
 
@@ -128,8 +128,8 @@ def registration_from(raw: Any, *, node_id: str, address: str, datacenter: str) 
     if not isinstance(addr, str):
         raise ApiError(400, "Address: must be a string", field="Address")
     return ServiceRegistration(
-        id=sid, service_name=name, alloc_id=sid, namespace="default", job_id="", group="", task="",
-        node_id=node_id, datacenter=datacenter, address=addr, port=port, port_label=str(port), tags=tags,
+        id=sid, service_name=name, alloc_id=AllocId(sid), namespace="default", job_id="", group="", task="",
+        node_id=NodeId(node_id), datacenter=datacenter, address=addr, port=port, port_label=str(port), tags=tags,
         meta=meta, create_time=time.time(), source=AGENT_SOURCE,
     )
 

@@ -48,7 +48,7 @@ def service_checks(reg: Versioned[ServiceRegistration], node_name: str,
     """The registration's checks with their last result; a check not yet run is critical,
     as a new check is in Consul."""
     r = reg.value
-    out = []
+    out: list[dict[str, Any]] = []
     for rc in r.checks:
         st = status.get(rc.id)
         out.append({
