@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reconciler.model.alloc_health import checks_passing, expected_checks, tasks_running_since
 from reconciler.model.alloc_status import finished_for_deployment
 from reconciler.model.ids import AllocId
 from reconciler.model.job import SECOND, HealthCheck, Job, TaskGroup, UpdateStrategy
@@ -20,29 +21,9 @@ from reconciler.model.objects import (
     Allocation,
     AllocHealth,
     AllocStatus,
-    ClientStatus,
     DesiredStatus,
-    TaskRunState,
 )
-from reconciler.model.services import CheckState, CheckStatus
-
-
-def expected_checks(group: TaskGroup) -> int:
-    services = list(group.services) + [s for t in group.tasks for s in t.services]
-    return sum(len(s.checks) for s in services)
-
-
-def _tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float | None:
-    """When the last of the group's tasks started, if all of them run now."""
-    if status is None or status.client_status != ClientStatus.RUNNING:
-        return None
-    since = 0.0
-    for t in group.tasks:
-        ts = status.task_states.get(t.name)
-        if ts is None or ts.state != TaskRunState.RUNNING:
-            return None
-        since = max(since, ts.started_at)
-    return since
+from reconciler.model.services import CheckStatus
 
 
 @dataclass(frozen=True)
@@ -69,9 +50,9 @@ def judge(
     if finished_for_deployment(alloc, status):  # COMPLETE counts as failed here
         return Judgement(dataclasses.replace(prev, healthy=False, timestamp=now), None)
     deadline = alloc.create_time + upd.healthy_deadline / SECOND if upd.healthy_deadline else None
-    since = _tasks_running_since(group, status)
+    since = tasks_running_since(group, status)
     if since is not None and upd.health_check == HealthCheck.CHECKS and expected_checks(group) > 0:
-        passing = len(checks) >= expected_checks(group) and all(c.status == CheckState.PASSING for c in checks)
+        passing = checks_passing(group, checks)
         # when checks started passing is not recorded by the registrar: remember when we saw it
         since = max(since, prev.passing_since or now) if passing else None
     if since is None:

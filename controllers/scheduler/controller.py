@@ -1,7 +1,8 @@
 """The scheduler controller: one job per work-queue key (`<namespace>/<job>`).
 
 Watch handlers only enqueue job keys: a pending evaluation, a job record change, a change of
-one of the job's allocations or their client status, and, for jobs whose last evaluation is
+one of the job's allocations or their client status, a replacement's check changing state
+(a drain's migration waits for it), and, for jobs whose last evaluation is
 blocked (something could not be placed), any new capacity: a node that joins or changes, or
 an allocation that stops.
 
@@ -29,7 +30,7 @@ from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.evals import eval_updates
 from controllers.scheduler.stream import drain
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
-from reconciler.model.ids import DeploymentId, EvalId, NodeId, new_id
+from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
 from reconciler.model.job import Job, JobType
 from reconciler.model.objects import (
     Allocation,
@@ -43,6 +44,7 @@ from reconciler.model.objects import (
     JobRecord,
     Node,
 )
+from reconciler.model.services import CheckStatus
 from reconciler.runtime import Controller, Informer, JobVersions, LeaderElected, Requeue
 from reconciler.store import Conflict, Store
 
@@ -103,6 +105,8 @@ class SchedulerController(Controller):
         self.nodes = self.informer(self.keys.nodes, Node)
         self.allocs = self.informer(self.keys.allocs, Allocation)
         self.statuses = self.informer(self.keys.alloc_statuses, AllocStatus)
+        self.checks = self.informer(self.keys.checks, CheckStatus)
+        self.checks.add_index("alloc", lambda c: [c.alloc_id] if c.alloc_id else [])
         self.evals.add_index("job", lambda e: [job_key(e.namespace, e.job_id)])
         self.allocs.add_index("job", lambda a: [job_key(a.namespace, a.job_id)])
         self.allocs.add_index("node", lambda a: [a.node_id])
@@ -111,6 +115,7 @@ class SchedulerController(Controller):
         self.nodes.add_handler(self._on_node)
         self.allocs.add_handler(self._on_alloc)
         self.statuses.add_handler(self._on_status)
+        self.checks.add_handler(self._on_check)
         self._blocked: set[str] = set()
         self._blocked_lock = threading.Lock()
         self.versions = JobVersions(store)
@@ -172,6 +177,13 @@ class SchedulerController(Controller):
             self.enqueue(job_key(a.namespace, a.job_id))
         if new.client_status in (ClientStatus.COMPLETE, ClientStatus.FAILED, ClientStatus.LOST):
             self._unblock()
+
+    def _on_check(self, key: str, old: CheckStatus | None, new: CheckStatus | None) -> None:
+        c = new or old
+        a = self.allocs.get(self.keys.alloc(c.alloc_id)) if c is not None else None
+        # only a replacement's checks matter: a drained original waits for them
+        if a is not None and a.previous_allocation and (old is None or new is None or old.status != new.status):
+            self.enqueue(job_key(a.namespace, a.job_id))
 
     def on_start(self) -> None:
         for e in self.evals.list():
@@ -267,7 +279,7 @@ class SchedulerController(Controller):
         try:
             d = drain(decide_batches(
                 job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
-                now=now, versions=versions, deployment=dep,
+                now=now, versions=versions, deployment=dep, checks=self._checks_of(job_allocs),
             ), write)
         except BaseException:
             writer.abort()
@@ -293,8 +305,7 @@ class SchedulerController(Controller):
             else:
                 self._blocked.discard(key)
         waits = [e.wait_until for e in view.future]
-        if d.followup_at is not None:
-            waits.append(d.followup_at)
+        waits.extend(t for t in (d.followup_at, d.look_again_at) if t is not None)
         if waits:
             return Requeue(max(0.0, min(waits) - now))
         return None
@@ -344,6 +355,10 @@ class SchedulerController(Controller):
                 if attempt:
                     raise CacheBehind(f"eval={e.id} the deployments cache is behind it")
                 self._catch_up(self.deployments, ev.mod_revision)
+
+    def _checks_of(self, allocs: Sequence[Allocation]) -> dict[AllocId, list[CheckStatus]]:
+        """The check statuses of allocations that replace another (what a migration waits for)."""
+        return {a.id: found for a in allocs if a.previous_allocation and (found := self.checks.by_index("alloc", a.id))}
 
     def _node_map(self) -> dict[NodeId, Node]:
         return {n.id: n for n in self.nodes.list()}

@@ -8,7 +8,7 @@ a dry-run shows exactly what an evaluation would do. Neither does I/O or reads a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from controllers.scheduler.allocs import is_terminal
@@ -21,6 +21,7 @@ from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
+from reconciler.model.services import CheckStatus
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class Decision:
     updated_allocs: list[Allocation] = field(default_factory=list)  # stops, in-place, links
     failed: dict[str, AllocMetric] = field(default_factory=dict)
     queued: dict[str, int] = field(default_factory=dict)
-    followup_at: float | None = None
+    followup_at: float | None = None  # a follow-up evaluation (delayed rescheduling)
+    look_again_at: float | None = None  # decide again then (a migration's min_healthy_time)
 
     @property
     def writes(self) -> int:
@@ -63,11 +65,12 @@ def decide(
     max_replace: Mapping[str, int] | None = None,
     update_fn: UpdateFn = tasks_updated,
     deployment: Deployment | None = None,
+    checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
 ) -> Decision:
     """The whole decision at once (the dry-run and the tests; see `decide_batches`)."""
     return drain(decide_batches(
         job, version, job_allocs, all_allocs, statuses, nodes, eval_id=eval_id, now=now, versions=versions,
-        max_replace=max_replace, update_fn=update_fn, deployment=deployment,
+        max_replace=max_replace, update_fn=update_fn, deployment=deployment, checks=checks,
     ))
 
 
@@ -85,6 +88,7 @@ def decide_batches(
     max_replace: Mapping[str, int] | None = None,
     update_fn: UpdateFn = tasks_updated,
     deployment: Deployment | None = None,
+    checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
 ) -> Generator[list[Allocation], None, Decision]:
     """Yields the new allocations in batches while placement goes on (the controller writes
     each one before the next is placed: see `stream`), then returns the `Decision`, whose
@@ -92,7 +96,7 @@ def decide_batches(
     the caller to write after them."""
     res = reconcile(
         job, job_allocs, statuses, nodes=nodes, job_version=version, versions=versions, now=now,
-        max_replace=max_replace, update_fn=update_fn, deployment=deployment,
+        max_replace=max_replace, update_fn=update_fn, deployment=deployment, checks=checks,
     )
     stopping = {s.alloc.id for s in res.stop}
     new_allocs: list[Allocation] = []
@@ -132,5 +136,5 @@ def decide_batches(
             changed[a.id] = dataclasses.replace(a, next_allocation=next_of[a.id], modify_time=now)
     return Decision(
         res, new_allocs=new_allocs, updated_allocs=list(changed.values()), failed=failed, queued=queued,
-        followup_at=res.followup_at(),
+        followup_at=res.followup_at(), look_again_at=res.look_again_at(),
     )

@@ -28,12 +28,13 @@ Sets are never changed in place; each step builds new lists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from controllers.scheduler.allocs import alloc_name, client_status_of, is_terminal, node_lost
 from controllers.scheduler.deployment_gate import deployment_view
+from controllers.scheduler.migrate import migrate_group
 from controllers.scheduler.reschedule import next_reschedule_time
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
 from reconciler.model.ids import AllocId, NodeId
@@ -47,6 +48,7 @@ from reconciler.model.objects import (
     Node,
 )
 from reconciler.model.plan import DesiredUpdates
+from reconciler.model.services import CheckStatus
 
 
 class AllocPlace(NamedTuple):
@@ -80,7 +82,6 @@ class ReconcileResult:
     """The buckets (module docstring). Frozen: the lists are filled while reconciling and
     read-only once `reconcile` returns."""
 
-
     place: list[AllocPlace] = field(default_factory=list)
     stop: list[AllocStop] = field(default_factory=list)
     inplace_update: list[Allocation] = field(default_factory=list)
@@ -90,12 +91,17 @@ class ReconcileResult:
     reschedule_later: list[DelayedReschedule] = field(default_factory=list)
     ignore: list[Allocation] = field(default_factory=list)
     desired_tg_updates: dict[str, DesiredUpdates] = field(default_factory=dict)
+    look_again: list[float] = field(default_factory=list)  # when a migration may progress
 
     def changes(self) -> bool:
         return bool(self.place or self.stop or self.inplace_update)
 
     def followup_at(self) -> float | None:
         return min((d.at for d in self.reschedule_later), default=None)
+
+    def look_again_at(self) -> float | None:
+        """When to decide again though nothing changed (a replacement's min_healthy_time)."""
+        return min(self.look_again, default=None)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class _JobInput:
     nodes: Mapping[NodeId, Node]
     now: float
     update_fn: UpdateFn
+    checks: Mapping[AllocId, Sequence[CheckStatus]]
 
 
 def reconcile(
@@ -123,12 +130,14 @@ def reconcile(
     now: float,
     max_replace: Mapping[str, int] | None = None,
     update_fn: UpdateFn = tasks_updated,
+    checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
 ) -> ReconcileResult:
     """Decide what should happen to `job`'s allocations. `job` None means stopped or purged.
 
     `job_version` is the version of `job`; `versions` the older job versions allocations may
     run (for the in-place/destructive decision); `nodes` every known node (an alloc whose
-    node is missing or down is lost; a draining node's allocs migrate).
+    node is missing or down is lost; a draining node's allocs migrate, see `migrate`);
+    `checks` the check statuses of the job's allocations (a migration waits for them).
     """
     res = ReconcileResult()
     if job is None:
@@ -177,7 +186,7 @@ def reconcile(
         gates = view.gates
     else:
         gates = default_max_replace(job, job_version, allocs, statuses)
-    inp = _JobInput(job, job_version, versions or {}, statuses, nodes, now, update_fn)
+    inp = _JobInput(job, job_version, versions or {}, statuses, nodes, now, update_fn, checks or {})
     for g in job.task_groups:
         upd = res.desired_tg_updates.setdefault(g.name, DesiredUpdates())
         galloc = by_group.get(g.name, [])
@@ -294,19 +303,18 @@ def _reconcile_group(
         res.place.append(AllocPlace(g.name, a.name, a.index, a, "reschedule"))
         upd.place += 1
         used.add(a.index)
-    for a in migrate:
-        if a.id in dropped:
-            continue
-        used.add(a.index)
-        repl = replaced_by.get(a.id)
-        if repl is None:
-            res.place.append(AllocPlace(g.name, a.name, a.index, a, "migrate"))
-            upd.migrate += 1
-        elif client_status_of(repl, statuses) == ClientStatus.RUNNING or is_terminal(repl, statuses):
-            res.stop.append(AllocStop(a, "alloc is being migrated"))
-            upd.stop += 1
-        else:
-            res.ignore.append(a)
+    moving = [a for a in migrate if a.id not in dropped]
+    used.update(a.index for a in moving)
+    step = migrate_group(g, moving, replaced_by, statuses, inp.checks, now=now)
+    for a in step.place:
+        res.place.append(AllocPlace(g.name, a.name, a.index, a, "migrate"))
+        upd.migrate += 1
+    for a in step.stop:
+        res.stop.append(AllocStop(a, "alloc is being migrated"))
+        upd.stop += 1
+    res.ignore.extend(step.wait)
+    if step.look_again_at is not None:
+        res.look_again.append(step.look_again_at)
 
     # updates of live allocations running an older version
     for a in sorted(live, key=lambda x: x.index):

@@ -68,6 +68,19 @@ class UpdateStrategy:
 
 
 @dataclass
+class MigrateStrategy:
+    """The group's `migrate` block: how allocations leave a draining node. At most
+    `max_parallel` of the group are in flight at once; an original is stopped only once its
+    replacement is healthy (`health_check` "checks" or "task_states", for `min_healthy_time`),
+    and a replacement not healthy by `healthy_deadline` no longer holds the drain back."""
+
+    max_parallel: int = 1
+    health_check: HealthCheck = HealthCheck.CHECKS
+    min_healthy_time: int = 10 * SECOND
+    healthy_deadline: int = 5 * MINUTE
+
+
+@dataclass
 class RestartPolicy:
     attempts: int = 2
     interval: int = 30 * MINUTE
@@ -223,6 +236,7 @@ class TaskGroup:
     restart: RestartPolicy | None = None  # None: the job type's default
     reschedule: ReschedulePolicy | None = None  # None: the job type's default
     update: UpdateStrategy | None = None  # None: the job's
+    migrate: MigrateStrategy = field(default_factory=MigrateStrategy)
     meta: dict[str, str] = field(default_factory=dict)
     ephemeral_disk: EphemeralDisk = field(default_factory=EphemeralDisk)
     # the group's services leave the catalog, then this wait, then the tasks are signalled

@@ -19,6 +19,7 @@ from reconciler.model.job import (
     EphemeralDisk,
     Job,
     LogConfig,
+    MigrateStrategy,
     Network,
     Periodic,
     Port,
@@ -99,6 +100,16 @@ class Decoder:
         r.finish()
         return u
 
+    def migrate(self, raw: RawBlock, path: str) -> MigrateStrategy:
+        r = self.reader(raw, path)
+        m = MigrateStrategy()
+        m.max_parallel = r.integer("max_parallel", m.max_parallel, want=NON_NEGATIVE)
+        m.health_check = r.choice("health_check", m.health_check)
+        m.min_healthy_time = r.duration("min_healthy_time", m.min_healthy_time)
+        m.healthy_deadline = r.duration("healthy_deadline", m.healthy_deadline)
+        r.finish()
+        return m
+
     def periodic(self, raw: RawBlock, path: str) -> Periodic:
         r = self.reader(raw, path)
         p = Periodic()
@@ -126,6 +137,8 @@ class Decoder:
         g.reschedule = self.reschedule(*found, job.type) if found else None
         found = r.block("update")
         g.update = self.update(found[0], found[1], job.update) if found else None
+        found = r.block("migrate")
+        g.migrate = self.migrate(*found) if found else MigrateStrategy()
         found = r.block("ephemeral_disk")
         g.ephemeral_disk = self.ephemeral_disk(*found) if found else EphemeralDisk()
         g.tasks = [self.task(b, p, job) for b, p in r.blocks("task", labels=1)]

@@ -89,7 +89,7 @@ _JOB_FIELDS = ("ID", "Name", "Namespace", "Region", "Type", "Priority", "AllAtOn
 _JOB_OBJECTS = {"Constraints": "Constraint", "Periodic": "Periodic", "Datacenters": "Datacenters"}
 _GROUP_FIELDS = ("Count", "ShutdownDelay")
 _GROUP_OBJECTS = {
-    "Update": "Update", "RestartPolicy": "RestartPolicy", "ReschedulePolicy": "ReschedulePolicy",
+    "Update": "Update", "Migrate": "Migrate", "RestartPolicy": "RestartPolicy", "ReschedulePolicy": "ReschedulePolicy",
     "EphemeralDisk": "EphemeralDisk", "Networks": "Network", "Services": "Service", "Constraints": "Constraint",
 }
 _TASK_FIELDS = ("Driver", "User", "KillTimeout", "KillSignal", "ShutdownDelay", "Leader")

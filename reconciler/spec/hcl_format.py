@@ -22,6 +22,7 @@ from reconciler.model.job import (
     Job,
     JobType,
     LogConfig,
+    MigrateStrategy,
     Network,
     Periodic,
     Port,
@@ -255,6 +256,8 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     base_update = job.update if job.update is not None else UpdateStrategy()
     if g.update is not None and (job.type == JobType.BATCH or g.update != base_update):
         w.block("update", g.update, base_update, always=True)
+    if g.migrate != MigrateStrategy():
+        w.block("migrate", g.migrate, MigrateStrategy(), always=True)
     default_restart = RestartPolicy.default_for(job.type)
     if g.restart is not None and g.restart != default_restart:
         w.block("restart", g.restart, default_restart)

@@ -52,7 +52,7 @@ IGNORED = frozenset({
     "Stop", "ParentID", "Dispatched", "Payload", "ParameterizedJob", "VaultToken", "VaultNamespace",
     "ConsulToken", "ConsulNamespace", "Status", "StatusDescription", "Stable", "Version", "SubmitTime",
     "CreateIndex", "ModifyIndex", "JobModifyIndex", "Affinities", "Spreads", "Multiregion", "Scaling",
-    "Migrate", "Volumes", "Vault", "Consul", "StopAfterClientDisconnect",
+    "Volumes", "Vault", "Consul", "StopAfterClientDisconnect",
     "MaxClientDisconnect", "PreventRescheduleOnLost", "Lifecycle", "CSIPluginConfig", "DispatchPayload",
     "VolumeMounts", "ScalingPolicies", "Identity", "Identities", "Kind", "NodePool", "UI", "Devices",
     "IOPS", "DiskMB", "NumaNode", "SecretsPath", "CNI", "DNS", "Hostname", "IP", "CIDR", "Device",

@@ -13,7 +13,18 @@ from collections.abc import Iterable
 
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import is_valid_name
-from reconciler.model.job import Check, Constraint, Job, JobType, Service, Task, TaskGroup, UpdateStrategy
+from reconciler.model.job import (
+    Check,
+    Constraint,
+    HealthCheck,
+    Job,
+    JobType,
+    MigrateStrategy,
+    Service,
+    Task,
+    TaskGroup,
+    UpdateStrategy,
+)
 from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
@@ -65,6 +76,17 @@ def _check_update(c: _Checker, path: str, u: UpdateStrategy) -> None:
         c.add(f"{path}.min_healthy_time", "must be shorter than healthy_deadline")
     if u.progress_deadline and u.healthy_deadline > u.progress_deadline:
         c.add(f"{path}.healthy_deadline", "must not be longer than progress_deadline")
+
+
+def _check_migrate(c: _Checker, path: str, m: MigrateStrategy) -> None:
+    if m.max_parallel < 1:
+        c.add(f"{path}.max_parallel", "must be at least 1")
+    if m.health_check == HealthCheck.MANUAL:
+        c.add(f"{path}.health_check", 'must be "checks" or "task_states"')
+    for field in ("min_healthy_time", "healthy_deadline"):
+        c.non_negative(f"{path}.{field}", getattr(m, field), "a non-negative duration")
+    if m.healthy_deadline and m.min_healthy_time >= m.healthy_deadline:
+        c.add(f"{path}.min_healthy_time", "must be shorter than healthy_deadline")
 
 
 def _check_service(c: _Checker, path: str, s: Service, labels: set[str]) -> None:
@@ -171,6 +193,7 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
         _check_service(c, f"{path}.service[{i}]", s, labels)
     if g.update is not None:
         _check_update(c, f"{path}.update", g.update)
+    _check_migrate(c, f"{path}.migrate", g.migrate)
     if g.restart is not None:
         c.non_negative(f"{path}.restart.attempts", g.restart.attempts)
     c.non_negative(f"{path}.ephemeral_disk.size", g.ephemeral_disk.size)

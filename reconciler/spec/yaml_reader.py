@@ -21,7 +21,7 @@ from reconciler.spec.rawtree import RawBlock, RawValue, child_path
 LABELLED = frozenset({"job", "group", "task", "port"})
 BLOCKS = frozenset({
     "network", "service", "check", "check_restart", "constraint", "artifact", "template", "resources",
-    "logs", "update", "restart", "reschedule", "ephemeral_disk", "periodic",
+    "logs", "update", "migrate", "restart", "reschedule", "ephemeral_disk", "periodic",
 })
 
 

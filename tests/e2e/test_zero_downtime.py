@@ -187,7 +187,6 @@ def test_a_task_killed_by_hand_fails_no_request(serving: AgentProcess, app: Path
     assert_no_failures(traffic.tally, time.monotonic() - started)
 
 
-@pytest.mark.xfail(strict=True, reason="a drain stops originals when replacements run, before their checks pass")
 def test_node_drain_fails_no_request(serving: AgentProcess, tmp_path: Path) -> None:
     other = AgentProcess(tmp_path / "client2", mode=["-client", "--raw-exec"], etcd=serving.etcd_endpoint,
                          node_name="client2")

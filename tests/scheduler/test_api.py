@@ -3,12 +3,14 @@ fixtures in conftest.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import reconciler.spec
 from reconciler.cli.client import ApiClient, ApiClientError
-from reconciler.model.job import Port
-from reconciler.model.objects import AllocStatus, Node
+from reconciler.model.job import HealthCheck, MigrateStrategy, Port
+from reconciler.model.objects import AllocStatus, Node, TaskRunState, TaskState
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job
 from tests.scheduler.sim import add_node, allocs, get_eval, submit, wait_for
@@ -55,7 +57,11 @@ def test_blocked_evaluation_shows_failure_metrics(api: ApiClient, store: Store) 
 
 def test_eligibility_and_drain(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
-    ev = submit(store, mock_job(2))
+    job = mock_job(2)
+    # both move at once, healthy as soon as their task runs (the pure tests cover the waits)
+    migrate = MigrateStrategy(max_parallel=2, health_check=HealthCheck.TASK_STATES, min_healthy_time=0)
+    job = dataclasses.replace(job, task_groups=[dataclasses.replace(job.task_groups[0], migrate=migrate)])
+    ev = submit(store, job)
     wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     add_node(store, "node-2")
     api.post("/v1/node/node-2/eligibility", {"Eligibility": "ineligible"})
@@ -73,7 +79,9 @@ def test_eligibility_and_drain(api: ApiClient, store: Store) -> None:
     assert len(allocs(store, "web")) == 4
     for a in allocs(store, "web"):
         if a.node_id == "node-2":
-            store.put(store.keys.alloc_status(a.id), AllocStatus(alloc_id=a.id, node_id="node-2", client_status="running"))
+            store.put(store.keys.alloc_status(a.id), AllocStatus(
+                alloc_id=a.id, node_id="node-2", client_status="running",
+                task_states={"server": TaskState(state=TaskRunState.RUNNING, started_at=1.0)}))
     wait_for(lambda: all(a.node_id == "node-2" for a in allocs(store, "web")), message="drained")
     assert sorted(a.index for a in allocs(store, "web")) == [0, 1]
     api.post("/v1/node/node-1/drain", {"DrainSpec": None, "MarkEligible": True})

@@ -39,6 +39,8 @@ services = st.builds(
 updates = st.builds(m.UpdateStrategy, max_parallel=small, canary=small, min_healthy_time=durations,
                     healthy_deadline=durations, progress_deadline=durations, auto_revert=st.booleans(),
                     auto_promote=st.booleans(), health_check=st.sampled_from(["checks", "task_states"]), stagger=durations)
+migrates = st.builds(m.MigrateStrategy, max_parallel=small, health_check=st.sampled_from(["checks", "task_states"]),
+                     min_healthy_time=durations, healthy_deadline=durations)
 restarts = st.builds(m.RestartPolicy, attempts=small, interval=durations, delay=durations, mode=st.sampled_from(["fail", "delay"]))
 reschedules = st.builds(m.ReschedulePolicy, attempts=small, interval=durations, delay=durations,
                         delay_function=st.sampled_from(["constant", "exponential"]), max_delay=durations, unlimited=st.booleans())
@@ -62,7 +64,7 @@ groups = st.builds(
                                 mbits=small), max_size=1),
     services=st.lists(services, max_size=2), constraints=st.lists(constraints, max_size=1),
     restart=st.one_of(st.none(), restarts), reschedule=st.one_of(st.none(), reschedules), update=st.one_of(st.none(), updates),
-    meta=string_maps, ephemeral_disk=st.builds(m.EphemeralDisk, size=small, sticky=st.booleans(), migrate=st.booleans()),
+    migrate=migrates, meta=string_maps, ephemeral_disk=st.builds(m.EphemeralDisk, size=small, sticky=st.booleans(), migrate=st.booleans()),
     shutdown_delay=durations,
 )
 jobs = st.builds(
