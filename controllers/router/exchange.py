@@ -14,6 +14,7 @@ the response ends (and refuses a second response to one request).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +36,12 @@ HOP_BY_HOP = frozenset({
 })
 
 
-# a response head naming none of these, framed by Content-Length (or bodiless), needs no change
-REFRAME = (b"\nconnection:", b"\nkeep-alive:", b"\ntransfer-encoding:", b"\ntrailer:", b"\nupgrade:", b"\nproxy-",
-           b"\nte:")
+# a response head naming none of these, framed by Content-Length (or bodiless), needs no change;
+# `Connection: keep-alive` (nginx's, for one) says what the client is told anyway. One compiled
+# search instead of a lowered copy and a scan per name: this runs on every response.
+REFRAME = re.compile(rb"\n(?:connection:(?! keep-alive\r)|keep-alive:|transfer-encoding:|trailer:|upgrade:|proxy-|te:)",
+                     re.IGNORECASE)
+CONTENT_LENGTH = re.compile(rb"\ncontent-length:", re.IGNORECASE)
 
 
 def connection_tokens(value: bytes) -> set[bytes]:
@@ -48,56 +52,51 @@ def connection_tokens(value: bytes) -> set[bytes]:
 class Exchange:
     """One request and its response; retried on another instance while that is safe."""
 
-    __slots__ = (
-        "conn", "url", "headers", "method", "keep_alive", "chunked", "has_body", "buffer", "buffered",
-        "request_done", "upstream", "head", "route", "target", "tried", "discard", "started", "headers_done",
-        "response_started", "response_done", "response_keep_alive", "resp_parser", "interim", "body_bytes",
-        "client_11", "resp_headers", "resp_reason", "resp_chunked", "resp_close", "out", "sent", "last_up",
-        "head_bytes", "resp_head_done", "host", "xff", "fwd", "failure", "upgrade", "tunneled", "raw", "overrun",
-    )
+    # defaults on the class: an exchange is made per request, and only what differs from them
+    # (and what is mutable) is set on it
+    url: bytes = b""
+    host: bytes = b""
+    xff: bytes = b""
+    head_bytes: int = 0
+    method: bytes = b"GET"
+    keep_alive: bool = True
+    client_11: bool = True
+    chunked: bool = False
+    has_body: bool = False
+    body_bytes: int = 0
+    buffered: int = 0
+    request_done: bool = False
+    headers_done: bool = False
+    upstream: Upstream | None = None
+    head: bytes = b""
+    route: Route | None = None
+    target: Target | None = None
+    failure: str = ""  # why the last instance tried did not answer
+    upgrade: bool = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
+    tunneled: bool = False  # the backend switched: bytes now pass both ways untouched
+    raw: bool = False  # this response is forwarded as it came (the fast path)
+    overrun: bool = False  # the backend sent more than this one response
+    discard: bool = False
+    started: bool = False
+    sent: bool = False  # a byte of this request reached a backend (so it may have acted on it)
+    last_up: float = 0.0
+    response_started: bool = False
+    response_done: bool = False
+    response_keep_alive: bool = False
+    resp_parser: Any = None
+    interim: bool = False
+    resp_reason: bytes = b""
+    resp_chunked: bool = False
+    resp_close: bool = False
+    resp_head_done: bool = False
 
     def __init__(self, conn: Downstream) -> None:
         self.conn = conn
-        self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
-        self.host = b""
-        self.xff = b""
         self.fwd: list[bytes] = []  # the request's header lines as every backend sees them
-        self.head_bytes = 0
-        self.method = b"GET"
-        self.keep_alive = True
-        self.client_11 = True
-        self.chunked = False
-        self.has_body = False
-        self.body_bytes = 0
         self.buffer: list[bytes] = []
-        self.buffered = 0
-        self.request_done = False
-        self.headers_done = False
-        self.upstream: Upstream | None = None
-        self.head = b""
-        self.route: Route | None = None
-        self.target: Target | None = None
         self.tried: list[Target] = []
-        self.failure = ""  # why the last instance tried did not answer
-        self.upgrade = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
-        self.tunneled = False  # the backend switched: bytes now pass both ways untouched
-        self.raw = False  # this response is forwarded as it came (the fast path)
-        self.overrun = False  # the backend sent more than this one response
-        self.discard = False
-        self.started = False
-        self.sent = False  # a byte of this request reached a backend (so it may have acted on it)
-        self.last_up = 0.0
-        self.response_started = False
-        self.response_done = False
-        self.response_keep_alive = False
-        self.resp_parser: Any = None
-        self.interim = False
         self.resp_headers: list[tuple[bytes, bytes]] = []
-        self.resp_reason = b""
-        self.resp_chunked = False
-        self.resp_close = False
-        self.resp_head_done = False
         self.out: list[bytes] = []
 
     # request side ------------------------------------------------------------------------
@@ -213,13 +212,10 @@ class Exchange:
         if not self.client_11 or not self.keep_alive or self.upgrade or not data.startswith(b"HTTP/1.1 "):
             return False
         end = data.find(b"\r\n\r\n")
-        if end < 0 or data[9:10] == b"1":
+        if end < 0 or data[9:10] == b"1" or REFRAME.search(data, 0, end + 2) is not None:
             return False
-        # `Connection: keep-alive` (nginx's, for one) says what the client is told anyway
-        head = data[:end + 2].lower().replace(b"\nconnection: keep-alive\r", b"\n", 1)
-        if any(name in head for name in REFRAME):
-            return False
-        return b"\ncontent-length:" in head or self.method == b"HEAD" or data[9:12] in (b"204", b"304")
+        return (CONTENT_LENGTH.search(data, 0, end + 2) is not None or self.method == b"HEAD"
+                or data[9:12] in (b"204", b"304"))
 
     def on_watched_head(self) -> None:
         self.conn.server.succeeded(self.target)

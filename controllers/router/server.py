@@ -51,7 +51,10 @@ class ProxyServer:
         self._cached_table: RouteTable | None = None
         self._route_cache: dict[tuple[bytes, bytes], Route | None] = {}
         self.pools: dict[tuple[str, int, str, bool], Pool] = {}
-        self._rr: dict[tuple[str, str], itertools.count[int]] = {}  # by (host, path)
+        # by id(): hashing a frozen dataclass hashes every field; each entry keeps its object, so
+        # an id is only trusted while it is that object's
+        self._rr: dict[int, tuple[Route, itertools.count[int]]] = {}
+        self._pool_of: dict[int, tuple[Target, Pool]] = {}
         self.fails: dict[tuple[str, int], tuple[int, float]] = {}  # (address, port) -> (count, since)
         self.down: dict[tuple[str, int], float] = {}  # (address, port) -> passed over until
 
@@ -63,6 +66,7 @@ class ProxyServer:
             self._cached_table = table
             self._route_cache = {}
             self._rr = {}  # counters of routes that left the table go with it
+            self._pool_of = {}
         path = url.partition(b"?")[0]
         key = (host, path)
         try:
@@ -91,9 +95,10 @@ class ProxyServer:
             return None
         if self.strategy == "rnd":
             return random.choice(targets)
-        counter = self._rr.get((route.host, route.path))
-        if counter is None:
-            counter = self._rr[(route.host, route.path)] = itertools.count()
+        entry = self._rr.get(id(route))
+        if entry is None or entry[0] is not route:
+            entry = self._rr[id(route)] = (route, itertools.count())
+        counter = entry[1]
         return targets[next(counter) % len(targets)]
 
     def failed(self, target: Target | None) -> None:
@@ -123,6 +128,12 @@ class ProxyServer:
                 self.down.pop(key, None)
 
     def pool(self, target: Target) -> Pool:
+        entry = self._pool_of.get(id(target))
+        if entry is None or entry[0] is not target:
+            entry = self._pool_of[id(target)] = (target, self._make_pool(target))
+        return entry[1]
+
+    def _make_pool(self, target: Target) -> Pool:
         key = (target.address, target.port, target.proto, target.tls_skip_verify)
         p = self.pools.get(key)
         if p is None:
@@ -231,3 +242,4 @@ class ProxyServer:
         for p in self.pools.values():
             p.close()
         self.pools.clear()
+        self._pool_of.clear()

@@ -54,6 +54,12 @@ class Route:
     # the order picks go through: the targets, or for weighted routes SLOTS entries in the shares
     slots: tuple[Target, ...] = field(default=(), compare=False, repr=False)
     shares: tuple[tuple[str, float], ...] = ()  # (service, share) when a weight is set
+    # no option changes what a request looks like or who may send it: the proxy's fast path
+    plain: bool = field(init=False, default=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", not (self.strip or self.prepend or self.host_header or self.redirect
+                                               or self.allow or self.deny))
 
     def admits(self, client_ip: str) -> bool:
         """`allow=`/`deny=` against the connection's source address (not X-Forwarded-For,
