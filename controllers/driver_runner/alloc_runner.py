@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controllers.driver_runner import handles, status
-from controllers.driver_runner.catalog import CatalogView
+from controllers.driver_runner.catalog import CATALOG_GRACE, CatalogView
 from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
 from reconciler.model import taskenv
@@ -150,7 +150,8 @@ class AllocRunner:
                 return
             if catalog.registered(self.id):
                 if catalog.wait_deregistered(self.id):
-                    log.info("alloc=%s left the service catalog; killing tasks", self.id)
+                    log.info("alloc=%s left the service catalog; killing tasks after %.2fs", self.id, CATALOG_GRACE)
+                    self._aborted.wait(CATALOG_GRACE)
                 else:
                     log.warning("alloc=%s still in the service catalog after the wait; killing anyway", self.id)
             self._left_catalog.set()
