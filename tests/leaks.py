@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.waiting import WaitTimeout, wait_for
 
-DEADLINE = 5.0
+DEADLINE = 15.0  # generous: library threads (python-etcd3's watcher) end on their own, late under load
 
 # The exemptions, each with its reason: (test node id, or "*" for any test; a thread name
 # prefix, or a child process's command line substring) -> why it may outlive the test.
