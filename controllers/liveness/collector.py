@@ -19,8 +19,7 @@ from typing import Any
 from controllers.liveness.gc import allocs_to_collect, evals_to_collect
 from reconciler.model.objects import Allocation, AllocStatus, Evaluation, Node
 from reconciler.runtime import Controller, LeaderElected, Requeue
-from reconciler.store import Conflict, Store, Txn
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.store import MAX_TXN_OPS, Conflict, Store, Txn
 
 GC = "gc"
 

@@ -18,8 +18,7 @@ from collections.abc import Iterable
 
 from reconciler.model.objects import Allocation, DesiredStatus, Node, NodeStatus
 from reconciler.ops.nodes import node_update_evals
-from reconciler.store import Keys, Txn, Versioned
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.store import MAX_TXN_OPS, Keys, Txn, Versioned
 
 
 def decide_down(nodes: Iterable[Node], alive: set[str], *, now: float, grace: float) -> list[Node]:

@@ -174,7 +174,7 @@ def place_batches(
 def _on_node(
     job: Job, ctx: _GroupCtx, p: AllocPlace, nodes: Mapping[NodeId, Node], states: Mapping[NodeId, NodeState],
     rng: random.Random,
-) -> tuple[tuple[NodeState, list] | None, AllocMetric | None]:
+) -> tuple[tuple[NodeState, list[AllocatedPort]] | None, AllocMetric | None]:
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
     silently (a system job only runs where it can); a full node is a failure."""
     st = states.get(p.node_id)
@@ -200,7 +200,7 @@ def _on_node(
 
 def _select(
     job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int, rng: random.Random
-) -> tuple[tuple[NodeState, list] | None, AllocMetric | None]:
+) -> tuple[tuple[NodeState, list[AllocatedPort]] | None, AllocMetric | None]:
     """The hot path: the same checks as `feasibility.dynamic_filter` and the same score as
     `rank.score`, inlined (one pass, no per-node calls); a test holds them equal."""
     feasible = ctx.feasible

@@ -26,7 +26,7 @@ def binpack_score(st: NodeState, cpu: int, mem: int) -> float:
     """Nomad's ScoreFit: fuller nodes score higher, so instances pack onto fewer nodes."""
     free_cpu = 1.0 - (st.cpu_used + cpu) / st.cpu_total if st.cpu_total else 0.0
     free_mem = 1.0 - (st.mem_used + mem) / st.mem_total if st.mem_total else 0.0
-    total = 10.0**free_cpu + 10.0**free_mem  # in [2, 20]
+    total: float = 10.0**free_cpu + 10.0**free_mem  # in [2, 20]
     return (20.0 - total) / 18.0
 
 

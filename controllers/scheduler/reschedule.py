@@ -15,7 +15,7 @@ def reschedule_delay(policy: ReschedulePolicy, attempt: int) -> float:
     """Seconds to wait before reschedule number `attempt` (0-based)."""
     base = policy.delay / SECOND
     if policy.delay_function == "exponential":
-        delay = base * (2 ** min(attempt, 62))
+        delay = base * (2.0 ** min(attempt, 62))
     elif policy.delay_function == "fibonacci":
         a, b = base, base
         for _ in range(attempt):

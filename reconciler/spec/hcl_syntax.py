@@ -8,7 +8,7 @@ number, list or object), found '}'" with the line and column instead.
 from __future__ import annotations
 
 import hcl2
-from lark import Tree
+from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from reconciler.spec.errors import SpecError, SpecIssue
@@ -147,7 +147,7 @@ def syntax_error(exc: Exception, text: str, filename: str) -> SpecError:
     return SpecError([SpecIssue(filename, line, column, "", msg)])
 
 
-def parse_tree(text: str, filename: str) -> Tree:
+def parse_tree(text: str, filename: str) -> Tree[Token]:
     """python-hcl2's Lark tree for `text`; SpecError with line, column and words on bad syntax."""
     if not text.endswith("\n"):
         text += "\n"
@@ -159,3 +159,11 @@ def parse_tree(text: str, filename: str) -> Tree:
         raise SpecError([SpecIssue(filename, 0, 0, "", "the file is nested too deeply")]) from None
     except Exception as exc:  # python-hcl2 raises plain errors for a few malformed inputs
         raise syntax_error(exc, text, filename) from None
+
+
+def body_of(tree: Tree[Token]) -> Tree[Token]:
+    """The body of a parsed file: python-hcl2's start rule has exactly one child, the body."""
+    body = tree.children[0]
+    if not isinstance(body, Tree):
+        raise TypeError(f"python-hcl2 returned a start rule without a body: {tree!r}")
+    return body

@@ -114,7 +114,7 @@ class FieldReader:
         v = rv.value
         if isinstance(v, bool):
             return v
-        if v in ("true", "false"):
+        if isinstance(v, str) and v in ("true", "false"):
             return v == "true"
         self._bad(name, rv, "true or false")
         return default

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lark import Tree
+
 from reconciler.spec.errors import Issues, Pos, SpecError, suggestion
 from reconciler.spec.expressions import UNSET, EvalError, Scope, evaluate
 from reconciler.spec.hcl_reader import HclBlock, read_body
-from reconciler.spec.hcl_syntax import parse_tree
+from reconciler.spec.hcl_syntax import body_of, parse_tree
 
 _NOTHING = object()
 _ALLOWED = ("type", "default", "description", "sensitive", "nullable")
@@ -49,8 +51,8 @@ def convert_text(name: str, text: str, type_text: str) -> Any:
         raise ValueError(f'variable "{name}" must be true or false, got "{text}"')
     try:
         tree = parse_tree(f"v = {text}\n", "<-var>")
-        attr = next(c for c in tree.children[0].children if getattr(c, "data", "") == "attribute")
-        expr = [c for c in attr.children if hasattr(c, "data")][-1]
+        attr = next(c for c in body_of(tree).children if isinstance(c, Tree) and c.data == "attribute")
+        expr = [c for c in attr.children if isinstance(c, Tree)][-1]
         return evaluate(expr, f"v = {text}\n", Scope())
     except (SpecError, EvalError, StopIteration):
         raise ValueError(f'variable "{name}" of type {type_text} cannot take the value {text}') from None
@@ -95,7 +97,7 @@ def _read_var_file(path: str, issues: Issues) -> dict[str, tuple[Any, Pos]]:
     except SpecError as exc:
         issues.extend(exc.errors)
         return {}
-    attrs, blocks = read_body(tree.children[0], sub)
+    attrs, blocks = read_body(body_of(tree), sub)
     for block in blocks:
         sub.add(block.type, "a variable file holds only name = value lines", block.pos)
     out: dict[str, tuple[Any, Pos]] = {}

@@ -20,8 +20,7 @@ from reconciler.api.consul.context import block, consul_response, context, not_f
 from reconciler.api.errors import ApiError
 from reconciler.api.http import MAX_BODY, run
 from reconciler.model.kv import KVEntry
-from reconciler.store import Txn, Versioned
-from reconciler.store.client import MAX_TXN_OPS
+from reconciler.store import MAX_TXN_OPS, Txn, Versioned
 from reconciler.store.keys import kv_key
 
 routes = web.RouteTableDef()
