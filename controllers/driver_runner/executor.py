@@ -160,7 +160,7 @@ def _spawn(spec: dict[str, object], out_w: int, err_w: int) -> int:
             os.closerange(err_pipe + 1, 65536)
             os.chdir(cwd)
             os.execvpe(argv[0], argv, env)
-        except BaseException as exc:  # noqa: BLE001 - report anything to the parent
+        except BaseException as exc:  # report anything to the parent
             try:
                 os.write(err_pipe, f"{type(exc).__name__}: {exc}".encode())
             finally:

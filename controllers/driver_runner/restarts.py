@@ -38,8 +38,8 @@ class Decision:
 def fmt_duration(seconds: float) -> str:
     """Go-style duration text: 15s, 1m30s, 30m0s, 250ms."""
     if seconds < 1:
-        return f"{int(round(seconds * 1000))}ms"
-    total = int(round(seconds))
+        return f"{round(seconds * 1000)}ms"
+    total = round(seconds)
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     if h:

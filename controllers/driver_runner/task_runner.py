@@ -150,7 +150,7 @@ class TaskRunner:
     def _main(self) -> None:
         try:
             self._run()
-        except Exception as exc:  # noqa: BLE001 - a task runner must always end in a state
+        except Exception as exc:  # a task runner must always end in a state
             log.exception("alloc=%s task=%s runner crashed", self.alloc_id, self.name)
             if self.handle is not None:
                 self.handle.kill_everything()

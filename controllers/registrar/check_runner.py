@@ -122,7 +122,7 @@ class CheckRunner:
     def _run(self, key: str, gen: int, spec: CheckSpec) -> None:
         try:
             result, output = spec.probe.run()
-        except Exception as exc:  # noqa: BLE001 - a broken probe is a critical check, not a dead runner
+        except Exception as exc:  # a broken probe is a critical check, not a dead runner
             result, output = CheckState.CRITICAL, f"probe error: {type(exc).__name__}: {exc}"
         with self._cond:
             entry = self._entries.get(key)
@@ -140,5 +140,5 @@ class CheckRunner:
     def _report(self, key: str, spec: CheckSpec, status: CheckState, output: str) -> None:
         try:
             spec.on_change(status, output)
-        except Exception:  # noqa: BLE001 - a failed write is logged; the next change writes again
+        except Exception:  # a failed write is logged; the next change writes again
             log.exception("check=%s status write failed", key)

@@ -141,7 +141,7 @@ class SpecsWatcher(Controller):
         except OSError as exc:
             self.log.error("specs file=%s unreadable: %s", path.name, exc)
             return
-        except Exception as exc:  # noqa: BLE001 - a parser bug: report it; retrying cannot help
+        except Exception as exc:  # a parser bug: report it; retrying cannot help
             self.errors[path] = f"{path.name}: the parser failed ({type(exc).__name__}: {exc})"
             self.log.exception("specs file=%s parser failed, job left unchanged", path.name)
             return

@@ -213,7 +213,7 @@ class EmbeddedEtcd:
                         stdin=subprocess.DEVNULL,
                         preexec_fn=_die_with_parent,
                     )
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            except BaseException as exc:  # handed to the caller
                 started.append(exc)
                 ready.set()
                 return

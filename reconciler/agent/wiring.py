@@ -243,7 +243,7 @@ class Agent:
         for c in reversed(self.components):
             try:
                 c.stop()
-            except Exception:  # noqa: BLE001 - keep shutting the rest down
+            except Exception:  # keep shutting the rest down
                 log.exception("component=%s stop failed", type(c).__name__)
         self.components.clear()
         if self.store is not None:

@@ -38,7 +38,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status >= 400:
             return ApiError(exc.status, exc.reason).response()
         raise
-    except Exception as exc:  # noqa: BLE001 - a 500 with the reason beats a dropped connection
+    except Exception as exc:  # a 500 with the reason beats a dropped connection
         log.exception("api path=%s failed", request.path)
         return ApiError(500, f"{type(exc).__name__}: {exc}").response()
 

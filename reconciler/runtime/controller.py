@@ -122,7 +122,7 @@ class Controller:
             except PermanentError as exc:
                 self.log.error("controller=%s key=%s permanent error: %s", self.name, key, exc)
                 queue.forget(key)
-            except Exception as exc:  # noqa: BLE001 - every failure is retried with backoff
+            except Exception as exc:  # every failure is retried with backoff
                 delay = queue.add_rate_limited(key)
                 self.log.warning(
                     "controller=%s key=%s reconcile failed (%s: %s); retry in %.2fs",

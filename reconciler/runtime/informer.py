@@ -296,5 +296,5 @@ class Informer(Generic[T]):
         for h in self._handlers:
             try:
                 h(key, old, new)
-            except Exception:  # noqa: BLE001 - a handler must not kill the watch thread
+            except Exception:  # a handler must not kill the watch thread
                 log.exception("informer=%s key=%s handler failed", self.name, key)

@@ -35,7 +35,7 @@ def parse_duration(text: str) -> int | None:
     total = 0.0
     for number, unit in _PART.findall(text):
         total += float(number) * _UNITS[unit]
-    return int(round(total))
+    return round(total)
 
 
 def format_duration(ns: int) -> str:

@@ -46,7 +46,8 @@ def test_a_second_agent_on_the_same_data_dir_refuses(agent: AgentProcess, tmp_pa
     second = AgentProcess(agent.root, http_port=free_port(), etcd_port=free_port(), etcd_peer_port=free_port())
     out = subprocess.run(second.args(), capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
-    assert "another agent" in out.stderr and str(agent.data_dir) in out.stderr
+    assert "another agent" in out.stderr
+    assert str(agent.data_dir) in out.stderr
 
 
 def test_sigkill_takes_etcd_down_and_a_restart_keeps_state(agent: AgentProcess) -> None:
@@ -67,4 +68,5 @@ def test_cli_says_clearly_when_no_agent_answers(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "cannot reach the reconciler agent" in lines[0]
+    assert len(lines) == 1
+    assert "cannot reach the reconciler agent" in lines[0]

@@ -56,7 +56,8 @@ def alive(pid: int) -> bool:
 def test_starts_healthy_on_free_ports(server: EmbeddedEtcd) -> None:
     server.start()
     assert server.healthy()
-    assert port_in_use("127.0.0.1", server.client_port) and port_in_use("127.0.0.1", server.peer_port)
+    assert port_in_use("127.0.0.1", server.client_port)
+    assert port_in_use("127.0.0.1", server.peer_port)
     s = Store([server.endpoint], prefix="/p/")
     try:
         s.put("/p/x", {"a": 1})
@@ -66,7 +67,8 @@ def test_starts_healthy_on_free_ports(server: EmbeddedEtcd) -> None:
     assert server.pid_file.read_text() == str(server.proc.pid)  # type: ignore[union-attr]
     assert server.owner_file.read_text() == str(os.getpid())
     server.stop()
-    assert not server.pid_file.exists() and not server.owner_file.exists()
+    assert not server.pid_file.exists()
+    assert not server.owner_file.exists()
     wait_for(lambda: not port_in_use("127.0.0.1", server.client_port), message="client port freed")
 
 
@@ -91,7 +93,7 @@ def test_failing_etcd_reports_its_log(tmp_path: Path) -> None:
     e = new_etcd(tmp_path / "bad")
     e.name = "bad name with spaces?"  # etcd refuses an --initial-cluster it cannot parse
     e.peer_port = e.client_port  # both listeners on one port: etcd exits
-    with pytest.raises(EtcdStartError, match="etcd.log|exited"):
+    with pytest.raises(EtcdStartError, match=r"etcd\.log|exited"):
         e.start(timeout=20)
     e.stop()
 
@@ -111,7 +113,8 @@ def start_child(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], int, 
 def test_etcd_dies_with_a_sigkilled_parent(tmp_path: Path) -> None:
     child, etcd_pid, client, peer = start_child(tmp_path, "pdeathsig")
     try:
-        assert alive(etcd_pid) and port_in_use("127.0.0.1", client)
+        assert alive(etcd_pid)
+        assert port_in_use("127.0.0.1", client)
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         wait_for(lambda: not alive(etcd_pid), timeout=10, message="etcd to die with its parent")
@@ -135,7 +138,8 @@ def test_leftover_etcd_is_stopped_by_the_next_start(tmp_path: Path) -> None:
         assert alive(etcd_pid)  # orphaned, still holding the data dir and the ports
         nxt.start()
         assert not alive(etcd_pid)
-        assert nxt.proc is not None and nxt.proc.pid != etcd_pid
+        assert nxt.proc is not None
+        assert nxt.proc.pid != etcd_pid
         s = Store([nxt.endpoint], prefix="/p/")
         assert s.get_raw("/p/kept").value == b"yes"  # type: ignore[union-attr]
         s.close()
@@ -156,7 +160,8 @@ def test_etcd_outlives_the_thread_that_started_it(server: EmbeddedEtcd) -> None:
     s = Store([server.endpoint], prefix="/p/", retry_for=2)
     try:
         s.put("/p/x", "1")
-        assert server.proc.poll() is None and server.healthy()
+        assert server.proc.poll() is None
+        assert server.healthy()
     finally:
         s.close()
 
@@ -169,7 +174,8 @@ def test_restart_on_same_data_dir_keeps_the_data(server: EmbeddedEtcd) -> None:
         server.stop()
         server.start()
         items, _ = s.list("/p/", dict)
-        assert len(items) == 200 and items[0].value == {"i": 0}
+        assert len(items) == 200
+        assert items[0].value == {"i": 0}
     finally:
         s.close()
 

@@ -23,17 +23,22 @@ def test_register_stores_the_job_and_an_evaluation(api: ApiServer, store: Store)
     assert set(resp) >= {"EvalID", "EvalCreateIndex", "JobModifyIndex", "Index", "Warnings"}
     assert store.get(store.keys.eval(resp["EvalID"]), Evaluation) is not None
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert rec is not None and rec.value.job == submitted_job("web")
+    assert rec is not None
+    assert rec.value.job == submitted_job("web")
 
 
 def test_list_read_and_versions_speak_nomad_json(api: ApiServer) -> None:
     api.call("POST", "/v1/jobs", body(count=1))
     api.call("PUT", "/v1/jobs", body(count=2))
     status, jobs = api.call("GET", "/v1/jobs")
-    assert status == 200 and [j["ID"] for j in jobs] == ["web"]
-    assert jobs[0]["Version"] == 1 and jobs[0]["Type"] == "service"
+    assert status == 200
+    assert [j["ID"] for j in jobs] == ["web"]
+    assert jobs[0]["Version"] == 1
+    assert jobs[0]["Type"] == "service"
     status, job = api.call("GET", "/v1/job/web")
-    assert status == 200 and job["TaskGroups"][0]["Count"] == 2 and job["Version"] == 1
+    assert status == 200
+    assert job["TaskGroups"][0]["Count"] == 2
+    assert job["Version"] == 1
     assert job_from_nomad({"Job": job}) == submitted_job("web", count=2)
     status, versions = api.call("GET", "/v1/job/web/versions")
     assert [v["Version"] for v in versions["Versions"]] == [1, 0]
@@ -42,7 +47,8 @@ def test_list_read_and_versions_speak_nomad_json(api: ApiServer) -> None:
 def test_stop_then_purge(api: ApiServer, store: Store) -> None:
     api.call("POST", "/v1/jobs", body())
     status, resp = api.call("DELETE", "/v1/job/web")
-    assert status == 200 and "EvalID" in resp
+    assert status == 200
+    assert "EvalID" in resp
     assert api.call("GET", "/v1/job/web")[1]["Stop"] is True
     status, _ = api.call("DELETE", "/v1/job/web?purge=true")
     assert status == 200
@@ -74,7 +80,8 @@ def test_bad_bodies_are_4xx_with_the_field_and_change_nothing(
 
 def test_a_body_over_the_limit_is_refused(api: ApiServer, store: Store) -> None:
     code, resp = api.call("POST", "/v1/jobs", raw=b'{"Job": "' + b"x" * (5 * 1024 * 1024) + b'"}')
-    assert code == 413 and "limit" in resp["error"]
+    assert code == 413
+    assert "limit" in resp["error"]
     assert store.count(store.keys.prefix) == 0
 
 
@@ -87,14 +94,19 @@ def test_unknown_job_is_404_and_path_ids_are_checked(api: ApiServer) -> None:
 def test_parse_turns_hcl_into_nomad_json(api: ApiServer) -> None:
     hcl = 'job "x" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config {\n        command = "true"\n      }\n    }\n  }\n}\n'
     status, job = api.call("POST", "/v1/jobs/parse", {"JobHCL": hcl})
-    assert status == 200 and job["ID"] == "x" and job["TaskGroups"][0]["Tasks"][0]["Driver"] == "raw_exec"
+    assert status == 200
+    assert job["ID"] == "x"
+    assert job["TaskGroups"][0]["Tasks"][0]["Driver"] == "raw_exec"
     status, err = api.call("POST", "/v1/jobs/parse", {"JobHCL": 'job "x" {\n  group "g" {\n'})
-    assert status == 400 and "<request>:3:1" in err["error"] and "expected '}'" in err["error"]
+    assert status == 400
+    assert "<request>:3:1" in err["error"]
+    assert "expected '}'" in err["error"]
 
 
 def test_agent_self_and_leader(api: ApiServer) -> None:
     status, me = api.call("GET", "/v1/agent/self")
-    assert status == 200 and me["config"]["Datacenter"] == "dc1"
+    assert status == 200
+    assert me["config"]["Datacenter"] == "dc1"
     assert api.call("GET", "/v1/status/leader")[0] == 200
 
 
@@ -104,4 +116,5 @@ def test_a_job_read_from_the_api_can_be_posted_back_unchanged(api: ApiServer) ->
     _, job = api.call("GET", "/v1/job/web")
     status, resp = api.call("POST", "/v1/jobs", {"Job": job})
     assert status == 200, resp
-    assert resp["Changed"] is False and resp["JobVersion"] == 0
+    assert resp["Changed"] is False
+    assert resp["JobVersion"] == 0

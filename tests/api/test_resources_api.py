@@ -25,7 +25,8 @@ def register(api: ApiServer, count: int = 1) -> dict[str, Any]:
 def test_register_answers_with_the_commit_revision(api: ApiServer, store: Store) -> None:
     status, headers, out = api.exchange("POST", "/v1/jobs", {"Job": job_to_nomad(submitted_job("web"))})
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert status == 200 and rec is not None
+    assert status == 200
+    assert rec is not None
     assert out["JobModifyIndex"] == rec.mod_revision == int(headers["X-Nomad-Index"])
 
 
@@ -33,10 +34,15 @@ def test_stop_and_purge_answer_with_their_commit_revision(api: ApiServer, store:
     register(api)
     status, out = api.call("DELETE", "/v1/job/web")
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert status == 200 and rec is not None and rec.value.stop and out["Index"] == rec.mod_revision
+    assert status == 200
+    assert rec is not None
+    assert rec.value.stop
+    assert out["Index"] == rec.mod_revision
     status, out = api.call("DELETE", "/v1/job/web?purge=true")
     ev = store.get(store.keys.eval(out["EvalID"]), Evaluation)
-    assert status == 200 and ev is not None and ev.mod_revision == out["Index"]
+    assert status == 200
+    assert ev is not None
+    assert ev.mod_revision == out["Index"]
     assert store.count(store.keys.job_versions("default", "web")) == 0
 
 
@@ -44,13 +50,16 @@ def test_revert_restores_an_old_spec(api: ApiServer, store: Store) -> None:
     register(api, count=1)
     register(api, count=4)
     status, out = api.call("POST", "/v1/job/web/revert", {"JobID": "web", "JobVersion": 0})
-    assert status == 200 and out["JobVersion"] == 2
+    assert status == 200
+    assert out["JobVersion"] == 2
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert rec is not None and rec.value.job.task_groups[0].count == 1
+    assert rec is not None
+    assert rec.value.job.task_groups[0].count == 1
     status, out = api.call("POST", "/v1/job/web/revert", {"JobVersion": 9})
     assert status == 404, out
     status, out = api.call("POST", "/v1/job/web/revert", {"JobVersion": 0, "EnforcePriorVersion": 0})
-    assert status == 400 and out["field"] == "EnforcePriorVersion"
+    assert status == 400
+    assert out["field"] == "EnforcePriorVersion"
 
 
 def test_node_drain_fans_out_evaluations_and_answers_with_the_node_revision(api: ApiServer, store: Store) -> None:
@@ -59,12 +68,16 @@ def test_node_drain_fans_out_evaluations_and_answers_with_the_node_revision(api:
     store.put(store.keys.alloc(a.id), a)
     status, headers, out = api.exchange("POST", "/v1/node/node-1/drain", {"DrainSpec": {"Deadline": 0}})
     node = store.get(store.keys.node("node-1"), Node)
-    assert status == 200 and node is not None and node.value.drain
+    assert status == 200
+    assert node is not None
+    assert node.value.drain
     assert out["NodeModifyIndex"] == node.mod_revision == int(headers["X-Nomad-Index"])
     ev = store.get(store.keys.eval(out["EvalIDs"][0]), Evaluation)
-    assert ev is not None and (ev.value.job_id, ev.value.triggered_by, ev.value.node_id) == ("web", "node-drain", "node-1")
+    assert ev is not None
+    assert (ev.value.job_id, ev.value.triggered_by, ev.value.node_id) == ("web", "node-drain", "node-1")
     status, out = api.call("POST", "/v1/node/node-1/eligibility", {"Eligibility": "eligible"})
-    assert status == 400 and "draining" in out["error"]
+    assert status == 400
+    assert "draining" in out["error"]
 
 
 def test_alloc_stop_is_one_transaction_with_its_evaluation(api: ApiServer, store: Store) -> None:
@@ -73,8 +86,11 @@ def test_alloc_stop_is_one_transaction_with_its_evaluation(api: ApiServer, store
     status, out = api.call("POST", f"/v1/allocation/{a.id}/stop")
     got = store.get(store.keys.alloc(a.id), Allocation)
     ev = store.get(store.keys.eval(out["EvalID"]), Evaluation)
-    assert status == 200 and got is not None and ev is not None
-    assert got.value.desired_status == "stop" and got.mod_revision == ev.mod_revision == out["Index"]
+    assert status == 200
+    assert got is not None
+    assert ev is not None
+    assert got.value.desired_status == "stop"
+    assert got.mod_revision == ev.mod_revision == out["Index"]
 
 
 @pytest.mark.parametrize(
@@ -84,7 +100,8 @@ def test_alloc_stop_is_one_transaction_with_its_evaluation(api: ApiServer, store
 def test_listings_carry_an_index(api: ApiServer, path: str) -> None:
     register(api)
     status, headers, _ = api.exchange("GET", path)
-    assert status == 200 and int(headers["X-Nomad-Index"]) > 0
+    assert status == 200
+    assert int(headers["X-Nomad-Index"]) > 0
 
 
 @pytest.mark.parametrize(

@@ -32,13 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from controllers.driver_runner import NodeAgent  # noqa: E402
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port  # noqa: E402
-from reconciler.model.ids import new_id  # noqa: E402
-from reconciler.model.job import SECOND, Job, Network, Port, Task, TaskGroup  # noqa: E402
-from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, DesiredStatus, JobRecord  # noqa: E402
-from reconciler.runtime import Informer  # noqa: E402
-from reconciler.store import Store  # noqa: E402
+from controllers.driver_runner import NodeAgent
+from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.model.ids import new_id
+from reconciler.model.job import SECOND, Job, Network, Port, Task, TaskGroup
+from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, DesiredStatus, JobRecord
+from reconciler.runtime import Informer
+from reconciler.store import Store
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 
@@ -100,7 +100,7 @@ def stop_set(store: Store, w: Watcher, allocs: list[Allocation]) -> None:
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(p / 100 * (len(s) - 1)))))
+    k = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
     return s[k]
 
 

@@ -116,7 +116,8 @@ def place_once(store: Store) -> float:
         elapsed = finished_at[0] - t0
         watch.cancel()
         got = store.get(store.keys.eval(ev_id), Evaluation)
-        assert got is not None and got.value.status == "complete", got
+        assert got is not None, got
+        assert got.value.status == "complete", got
     finally:
         sched.stop()
     assert store.count(store.keys.allocs) == COUNT
@@ -142,7 +143,8 @@ def test_scheduler_benchmark(etcd: Any, store: Store) -> None:
         t = time.perf_counter()
         res = plan_job(store, plan1k)
         fresh.append(time.perf_counter() - t)
-    assert res.desired_tg_updates["web"].place == 1000 and not res.failed_tg_allocs
+    assert res.desired_tg_updates["web"].place == 1000
+    assert not res.failed_tg_allocs
     cache = PlanCache(store).start()
     cached = []
     try:

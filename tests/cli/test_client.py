@@ -87,6 +87,7 @@ def test_raw_and_stream_read_through_the_one_client(address: str) -> None:
 def test_an_unreachable_agent_is_one_line() -> None:
     address = f"http://127.0.0.1:{free_port()}"
     code, out, err = run(address, "node", "status")
-    assert code == 1 and out == ""
+    assert code == 1
+    assert out == ""
     assert err.startswith(f"Error: cannot reach the reconciler agent at {address}: ")
     assert err.count("\n") == 1

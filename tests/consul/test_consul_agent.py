@@ -42,7 +42,8 @@ def test_a_jobs_service_is_in_the_consul_catalog_of_a_dev_agent(agent: AgentProc
     c = consul.Consul(host="127.0.0.1", port=agent.consul_port)
 
     rows = wait_for(lambda: c.health.service("echo", passing=True)[1] or None, 30, message="echo passing in Consul")
-    assert rows[0]["Service"]["Tags"] == ["urlprefix-/echo"] and rows[0]["Node"]["Node"] == agent.node_name
+    assert rows[0]["Service"]["Tags"] == ["urlprefix-/echo"]
+    assert rows[0]["Node"]["Node"] == agent.node_name
     _, services = c.catalog.services()
     assert "echo" in services
     assert c.kv.put("config/echo/greeting", "hello")

@@ -102,10 +102,14 @@ def test_kv_put_get_recurse_keys_cas_raw_and_delete(client: consul.Consul, serve
     assert client.kv.put("app/config/cache", b"\x00\x01binary", flags=42)
     assert client.kv.put("app/flags", "on")
 
-    index, item = client.kv.get("app/config/db")
-    assert item is not None and item["Value"] == b"postgres://db:5432" and item["Flags"] == 0
+    _index, item = client.kv.get("app/config/db")
+    assert item is not None
+    assert item["Value"] == b"postgres://db:5432"
+    assert item["Flags"] == 0
     _, cache = client.kv.get("app/config/cache")
-    assert cache is not None and cache["Value"] == b"\x00\x01binary" and cache["Flags"] == 42
+    assert cache is not None
+    assert cache["Value"] == b"\x00\x01binary"
+    assert cache["Flags"] == 42
     _, tree = client.kv.get("app/", recurse=True)
     assert [e["Key"] for e in tree] == ["app/config/cache", "app/config/db", "app/flags"]
     _, names = client.kv.get("app/", keys=True, separator="/")
@@ -161,7 +165,8 @@ def test_agent_registers_a_service_no_job_runs_and_deregisters_it(store: Store, 
 
 def test_agent_self_and_status_answer_in_consuls_shapes(client: consul.Consul) -> None:
     me = client.agent.self()
-    assert me["Config"]["NodeName"] == "test-node" and me["Config"]["NodeID"] == NODE_ID
+    assert me["Config"]["NodeName"] == "test-node"
+    assert me["Config"]["NodeID"] == NODE_ID
     assert me["Config"]["Datacenter"] == "dc1"
     assert client.status.leader() == "127.0.0.1:8300"
     assert client.status.peers() == ["127.0.0.1:8300"]

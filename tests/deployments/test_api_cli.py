@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli.client import ApiClient, ApiClientError
@@ -59,18 +60,22 @@ def test_apply_follows_the_deployment_then_promote(cluster: ApiClient, tmp_path:
     assert live == [(0, "run")] * 3 + [(1, "run")], "one canary beside the three old allocations"
 
     latest = cluster.get("/v1/job/todo/deployment")
-    assert latest["ID"].startswith(canary_dep.group(1)) and latest["JobVersion"] == 1
+    assert latest["ID"].startswith(canary_dep.group(1))
+    assert latest["JobVersion"] == 1
     tg = latest["TaskGroups"]["web"]
     assert {k: tg[k] for k in ("Promoted", "DesiredCanaries", "DesiredTotal", "PlacedAllocs", "HealthyAllocs",
                                "UnhealthyAllocs", "AutoRevert", "AutoPromote")} == {
         "Promoted": False, "DesiredCanaries": 1, "DesiredTotal": 3, "PlacedAllocs": 1, "HealthyAllocs": 1,
         "UnhealthyAllocs": 0, "AutoRevert": False, "AutoPromote": False}
-    assert len(tg["PlacedCanaries"]) == 1 and tg["RequireProgressBy"].endswith("Z")
+    assert len(tg["PlacedCanaries"]) == 1
+    assert tg["RequireProgressBy"].endswith("Z")
 
     code, out = run(cluster, "deployment", "list")
-    assert code == 0 and re.search(rf"^{canary_dep.group(1)}\s+todo\s+1\s+running\s+Deployment is running but", out, re.M), out
+    assert code == 0, out
+    assert re.search(rf"^{canary_dep.group(1)}\s+todo\s+1\s+running\s+Deployment is running but", out, re.M), out
     code, out = run(cluster, "deployment", "status", canary_dep.group(1))
-    assert code == 0 and "Promoted  Desired  Canaries" in out, out
+    assert code == 0, out
+    assert "Promoted  Desired  Canaries" in out, out
 
     code, out = run(cluster, "job", "promote", "todo")
     assert code == 0, out
@@ -81,12 +86,10 @@ def test_apply_follows_the_deployment_then_promote(cluster: ApiClient, tmp_path:
     allocs = cluster.get("/v1/job/todo/allocations")
     assert sorted(a["JobVersion"] for a in allocs if a["DesiredStatus"] == "run") == [1, 1, 1]
 
-    try:
+    with pytest.raises(ApiClientError) as refused:  # promoting a finished deployment must fail
         cluster.post(f"/v1/deployment/promote/{latest['ID']}", {"All": True})
-    except ApiClientError as exc:
-        assert exc.status == 400 and "terminal deployment" in exc.message
-    else:
-        raise AssertionError("promoting a finished deployment must fail")
+    assert refused.value.status == 400
+    assert "terminal deployment" in refused.value.message
 
 
 def test_fail_and_pause_through_the_api(cluster: ApiClient, tmp_path: Path) -> None:
@@ -95,7 +98,8 @@ def test_fail_and_pause_through_the_api(cluster: ApiClient, tmp_path: Path) -> N
     assert code == 0, out
     dep = cluster.get("/v1/job/todo/deployment")
     paused = cluster.post(f"/v1/deployment/pause/{dep['ID']}", {"Pause": True})
-    assert paused["Deployment"]["Status"] == "paused" and paused["EvalID"]
+    assert paused["Deployment"]["Status"] == "paused"
+    assert paused["EvalID"]
     resumed = cluster.post(f"/v1/deployment/pause/{dep['ID']}", {"Pause": False})
     assert resumed["Deployment"]["StatusDescription"] == "Deployment is running but requires manual promotion"
     code, out = run(cluster, "deployment", "fail", dep["ID"][:8])
@@ -104,9 +108,6 @@ def test_fail_and_pause_through_the_api(cluster: ApiClient, tmp_path: Path) -> N
     assert cluster.get(f"/v1/deployment/{dep['ID']}")["StatusDescription"] == "Deployment marked as failed"
     assert [d["JobVersion"] for d in cluster.get("/v1/job/todo/deployments")] == [1, 0]
     for bad in ({}, {"Groups": []}, {"Groups": ["nope"]}):
-        try:
+        with pytest.raises(ApiClientError) as refused:
             cluster.post(f"/v1/deployment/promote/{dep['ID']}", bad)
-        except ApiClientError as exc:
-            assert exc.status == 400
-        else:
-            raise AssertionError(f"{bad} must be refused")
+        assert refused.value.status == 400, f"{bad} must be refused"

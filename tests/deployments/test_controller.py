@@ -89,7 +89,8 @@ def test_canary_then_promotion(store: Store, controllers: None) -> None:
     live = allocs(store, "web")
     assert sorted((a.job_version, a.canary) for a in live) == [(0, False)] * 3 + [(1, True)]
     dep = deployment(store, 1)
-    assert dep is not None and dep.status_description == "Deployment is running but requires manual promotion"
+    assert dep is not None
+    assert dep.status_description == "Deployment is running but requires manual promotion"
     g = dep.task_groups["web"]
     assert (g.desired_canaries, g.desired_total, g.placed_canaries, g.promoted) == (1, 3, [a.id for a in live if a.canary], False)
 
@@ -105,7 +106,8 @@ def test_canary_then_promotion(store: Store, controllers: None) -> None:
              message="version 1 deployed")
     assert stable(store, 1)
     final = deployment(store, 1)
-    assert final is not None and final.task_groups["web"].healthy_allocs == 3
+    assert final is not None
+    assert final.task_groups["web"].healthy_allocs == 3
     assert final.status_description == "Deployment completed successfully"
 
 
@@ -118,7 +120,8 @@ def test_rolling_update_replaces_one_at_a_time(store: Store, controllers: None) 
         wait_for(lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n, timeout=10,  # type: ignore[misc]
                  message=f"replacement {n}")
         live = allocs(store, "web")
-        assert len(live) == 3 and sum(a.job_version == 1 for a in live) == n, "one replacement in flight"
+        assert len(live) == 3, "one replacement in flight"
+        assert sum(a.job_version == 1 for a in live) == n, "one replacement in flight"
         run_new(store, seen)
     wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", message="deployed")
 
@@ -159,7 +162,9 @@ def test_checks_health_waits_for_every_check_passing(store: Store, controllers: 
     wait_for(lambda: (d := deployment(store, 0)) is not None and d.task_groups["web"].placed_allocs == 1,
              message="the deployment counted the allocation")
     dep = deployment(store, 0)
-    assert dep is not None and dep.status == "running" and health_of(dep, a.id) is None
+    assert dep is not None
+    assert dep.status == "running"
+    assert health_of(dep, a.id) is None
     store.put(key, CheckStatus(alloc_id=a.id, check_id="alive", status=CheckState.PASSING, time=time.time()))
     wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", message="healthy by checks")
 
@@ -177,7 +182,8 @@ def test_auto_promote_once_the_canary_is_healthy(store: Store, controllers: None
 
     wait_for(done, timeout=10, message="auto-promoted and deployed")
     dep = deployment(store, 1)
-    assert dep is not None and dep.task_groups["web"].promoted
+    assert dep is not None
+    assert dep.task_groups["web"].promoted
     assert sorted(a.job_version for a in allocs(store, "web")) == [1, 1, 1]
 
 
@@ -191,7 +197,8 @@ def test_a_newer_version_cancels_the_canary_deployment_and_its_canary(store: Sto
     submit_job(store, web(env="3", canary=1, max_parallel=3))
     wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "cancelled", message="v1 cancelled")
     dep1 = deployment(store, 1)
-    assert dep1 is not None and dep1.status_description == "Cancelled due to newer version of job"
+    assert dep1 is not None
+    assert dep1.status_description == "Cancelled due to newer version of job"
 
     def v2_canary_only() -> bool:
         live = allocs(store, "web")

@@ -88,7 +88,8 @@ def test_one_transaction_per_step(case: Case) -> None:
     if case.reverted_to is None:
         assert plan.revert is None
     else:
-        assert plan.revert is not None and plan.revert.record.version == 2
+        assert plan.revert is not None
+        assert plan.revert.record.version == 2
         assert plan.revert.record.job == rec(case.reverted_to).job
         assert plan.txn is not None
         written = {k: v for k, v, _ in plan.txn.puts}

@@ -51,36 +51,36 @@ CASES = [
          job(3, canary=2), olds(job(), 3), deployment(canaries=2), place=2, canaries=2,
          check=lambda r: _canaries(r) == [0, 1]),
     Case("a placed canary is not placed again and still nothing is replaced",
-         job(3, canary=1, max_parallel=3), olds(job(), 3) + [new(job(), 0, canary=True)],
+         job(3, canary=1, max_parallel=3), [*olds(job(), 3), new(job(), 0, canary=True)],
          deployment(canaries=1, healthy=("new0c",)), check=lambda r: "new0c" in {a.id for a in r.ignore}),
     Case("a healthy canary waiting for promotion still holds everything back",
-         job(3, canary=1, max_parallel=3), olds(job(), 3) + [new(job(), 0, canary=True)],
+         job(3, canary=1, max_parallel=3), [*olds(job(), 3), new(job(), 0, canary=True)],
          deployment(canaries=1, healthy=("new0c",))),
     Case("promotion: the canary takes over its index and the rest roll per max_parallel",
-         job(3, canary=1, max_parallel=3), olds(job(), 3) + [new(job(), 0, canary=True)],
+         job(3, canary=1, max_parallel=3), [*olds(job(), 3), new(job(), 0, canary=True)],
          deployment(canaries=1, promoted=True, healthy=("new0c",)), place=2, stop=3, destructive=2,
          check=lambda r: _stopped(r) == ["old0", "old1", "old2"] and not _canaries(r)),
     Case("promoted with max_parallel 1: the displaced one plus one replacement",
-         job(3, canary=1, max_parallel=1), olds(job(), 3) + [new(job(), 0, canary=True)],
+         job(3, canary=1, max_parallel=1), [*olds(job(), 3), new(job(), 0, canary=True)],
          deployment(canaries=1, promoted=True, healthy=("new0c",)), place=1, stop=2, destructive=1),
     Case("an unpromoted canary of an older deployment is stopped; the new deployment places its own",
-         job(3, canary=1, max_parallel=3), olds(job(), 3) + [new(job(), 0, version=1, canary=True, dep="older")],
+         job(3, canary=1, max_parallel=3), [*olds(job(), 3), new(job(), 0, version=1, canary=True, dep="older")],
          deployment(canaries=1, version=2), place=1, stop=1, canaries=1,
          check=lambda r: [s.alloc.id for s in r.stop] == ["new0c"], version=2),
     Case("a promoted canary of an older deployment is a member like any other",
-         job(3, max_parallel=1), [new(job(), 0, version=1, canary=True, dep="older")] + olds(job(), 3)[1:],
+         job(3, max_parallel=1), [new(job(), 0, version=1, canary=True, dep="older"), *olds(job(), 3)[1:]],
          deployment(version=2), place=1, stop=1, destructive=1,
          check=lambda r: [s.alloc.id for s in r.stop] == ["new0c"] and r.stop[0].description.startswith("alloc is being updated"),
          version=2),
     Case("a rolling update replaces max_parallel at first",
          job(3, max_parallel=1), olds(job(), 3), deployment(), place=1, stop=1, destructive=1),
     Case("no further replacement while the new allocation is not healthy (even if running)",
-         job(3, max_parallel=1), olds(job(), 2) + [new(job(), 2)], deployment(), statuses={"new2": "running"}),
+         job(3, max_parallel=1), [*olds(job(), 2), new(job(), 2)], deployment(), statuses={"new2": "running"}),
     Case("the next replacement once the new allocation is healthy",
-         job(3, max_parallel=1), olds(job(), 2) + [new(job(), 2)], deployment(healthy=("new2",)),
+         job(3, max_parallel=1), [*olds(job(), 2), new(job(), 2)], deployment(healthy=("new2",)),
          place=1, stop=1, destructive=1),
     Case("max_parallel 2 with one unhealthy-so-far leaves room for one",
-         job(4, max_parallel=2), olds(job(4), 3) + [new(job(4), 3)], deployment(total=4), place=1, stop=1, destructive=1),
+         job(4, max_parallel=2), [*olds(job(4), 3), new(job(4), 3)], deployment(total=4), place=1, stop=1, destructive=1),
     Case("a paused deployment replaces nothing", job(3, max_parallel=3), olds(job(), 3),
          deployment(status=DeploymentStatus.PAUSED)),
     Case("a failed deployment replaces nothing", job(3, max_parallel=3), olds(job(), 3),
@@ -147,8 +147,10 @@ def test_new_deployment_words_the_wait_for_promotion() -> None:
     manual = new_deployment(job(3, canary=1), 1, olds(job(), 3), {}, dep_id="d", now=0, update_fn=always_destructive)
     auto = new_deployment(job(3, canary=1, auto_promote=True), 1, olds(job(), 3), {}, dep_id="d", now=0,
                           update_fn=always_destructive)
-    assert manual is not None and manual.status_description == "Deployment is running but requires manual promotion"
-    assert auto is not None and auto.status_description == "Deployment is running pending automatic promotion"
+    assert manual is not None
+    assert manual.status_description == "Deployment is running but requires manual promotion"
+    assert auto is not None
+    assert auto.status_description == "Deployment is running pending automatic promotion"
 
 
 def test_batch_and_no_update_stanza_need_no_deployment() -> None:

@@ -63,13 +63,15 @@ def test_gate_properties(case: tuple[object, list[Allocation], object, int, int]
     canaries_placed = [p for p in r.place if p.canary]
     old_stopped = [s for s in r.stop if s.alloc.job_version == 0]
     if canary and not g.promoted:
-        assert not old_stopped and not r.destructive_update, "nothing old is replaced before promotion"
+        assert not old_stopped, "nothing old is replaced before promotion"
+        assert not r.destructive_update, "nothing old is replaced before promotion"
         existing = sum(1 for a in allocs if a.canary)
         assert existing + len(canaries_placed) <= canary
     else:
         assert not canaries_placed
     if dep.status != DeploymentStatus.RUNNING:  # type: ignore[attr-defined]
-        assert not r.destructive_update and not canaries_placed
+        assert not r.destructive_update
+        assert not canaries_placed
     healthy = set(dep.healthy_alloc_ids)  # type: ignore[attr-defined]
     before = _not_healthy_new(allocs, healthy)
     assert not r.destructive_update or before + len(r.destructive_update) <= max_parallel, "max_parallel in flight"

@@ -70,7 +70,7 @@ CASES = [
     Case("auto_promote waits for the canaries", deployment(canaries=1, auto_promote=True), CANARY, {}, "running",
          "Deployment is running pending automatic promotion"),
     Case("promoted canary plus two healthy: successful", deployment(canaries=1, promoted=True),
-         CANARY + [new(JOB, 1), new(JOB, 2)], ok("new0c", "new1", "new2"), "successful",
+         [*CANARY, new(JOB, 1), new(JOB, 2)], ok("new0c", "new1", "new2"), "successful",
          "Deployment completed successfully", stable=True),
     Case("the job stopped: cancelled", deployment(), NEW3, {}, "cancelled", "Cancelled because job is stopped",
          job=rec(2, stop=True)),
@@ -103,7 +103,7 @@ def test_step(case: Case) -> None:
 
 
 def test_counts() -> None:
-    allocs = CANARY + [new(JOB, 1), new(JOB, 2)]
+    allocs = [*CANARY, new(JOB, 1), new(JOB, 2)]
     s = step(deployment(canaries=1, promoted=True), rec(), allocs,
              {"new0c": AllocHealth(healthy=True), "new1": AllocHealth(healthy=False)}, [], now=0.0)
     g = s.deployment.task_groups["web"]

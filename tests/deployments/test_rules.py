@@ -15,7 +15,8 @@ def test_promote_needs_every_canary_healthy() -> None:
         apply_promote(dep, None, now=0)
     dep.healthy_alloc_ids = ["c"]
     out = apply_promote(dep, None, now=0)
-    assert out.task_groups["web"].promoted and out.status_description == "Deployment is running"
+    assert out.task_groups["web"].promoted
+    assert out.status_description == "Deployment is running"
     assert not dep.task_groups["web"].promoted, "the input is not changed"
 
 
@@ -53,6 +54,8 @@ def test_health_is_stored_compactly_and_round_trips() -> None:
     health["soon"] = AllocHealth(passing_since=5.0)
     health["unknown"] = AllocHealth()
     store_health(dep, health)
-    assert health_of(dep, "bad") is False and health_of(dep, "soon") is None and health_of(dep, "unknown") is None
+    assert health_of(dep, "bad") is False
+    assert health_of(dep, "soon") is None
+    assert health_of(dep, "unknown") is None
     assert health_map(dep) == {k: v for k, v in health.items() if k != "unknown"}
     assert len(codec.encode(dep)) < 500_000, "a 10,000-allocation deployment stays far below etcd's 1.5 MiB limit"

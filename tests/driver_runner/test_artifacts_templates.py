@@ -144,7 +144,8 @@ def test_artifact_in_a_task_and_a_mismatch_fails_it_with_the_event(server: tuple
     a2 = put_alloc(store, make_alloc(job2, agent.node_id))
     st2 = wait_status(store, a2.id, "failed")
     last = st2.task_states["t"].events[-1]
-    assert last.type == "Failed Artifact Download" and "checksum mismatch" in last.message
+    assert last.type == "Failed Artifact Download"
+    assert "checksum mismatch" in last.message
     assert "Started" not in event_types(st2, "t")
 
 

@@ -47,7 +47,8 @@ def test_restart_messages_read_like_nomad() -> None:
     assert decide(FAIL2, Tracker(), now=1, job_type="service", exit_ok=False).reason == "Task restarting in 15s"
     fail = decide(FAIL2, Tracker(1.0, 2), now=2, job_type="service", exit_ok=False)
     assert fail.reason == 'Exceeded allowed attempts 2 in interval 1m0s and mode is "fail"'
-    assert restarts.fmt_duration(0.25) == "250ms" and restarts.fmt_duration(1800) == "30m0s"
+    assert restarts.fmt_duration(0.25) == "250ms"
+    assert restarts.fmt_duration(1800) == "30m0s"
 
 
 def _ts(state: str, failed: bool = False) -> TaskState:
@@ -87,10 +88,14 @@ def test_env_and_interpolation(tmp_path: Path) -> None:
     i = _inputs(tmp_path)
     env = taskenv.build_env(i, base={"PATH": "/bin"})
     assert env["PATH"] == "/bin"
-    assert env["NOMAD_PORT_http"] == "25000" and env["NOMAD_ADDR_http"] == "127.0.0.5:25000"
-    assert env["NOMAD_PORT_admin"] == "9000" and env["NOMAD_HOST_PORT_admin"] == "25001"
-    assert env["URL"] == "http://127.0.0.5:25000/" and env["DC"] == "dc7"
-    assert env["NOMAD_META_k"] == "v" and env["NOMAD_ALLOC_INDEX"] == "2"
+    assert env["NOMAD_PORT_http"] == "25000"
+    assert env["NOMAD_ADDR_http"] == "127.0.0.5:25000"
+    assert env["NOMAD_PORT_admin"] == "9000"
+    assert env["NOMAD_HOST_PORT_admin"] == "25001"
+    assert env["URL"] == "http://127.0.0.5:25000/"
+    assert env["DC"] == "dc7"
+    assert env["NOMAD_META_k"] == "v"
+    assert env["NOMAD_ALLOC_INDEX"] == "2"
     extra = taskenv.node_values(i.node)
     cfg = {"args": ["${NOMAD_PORT_http}", "${attr.kernel.name}", "${meta.rack}", "${node.unique.name}", "${unknown.x}"],
            "nested": {"x": "${NOMAD_TASK_NAME}-${env.NOMAD_JOB_ID}"}, "n": 3}
@@ -118,9 +123,9 @@ def test_inside_refuses_symlink_escape(tmp_path: Path) -> None:
 
 
 def test_alloc_dir_validates_ids(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid allocation id"):
         AllocDir(tmp_path, "../x")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid task name"):
         AllocDir(tmp_path, "ok").task_dir("..")
 
 
@@ -130,7 +135,7 @@ def test_parse_signal(name: str, num: int) -> None:
 
 
 def test_parse_signal_rejects_unknown() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown signal"):
         parse_signal("SIGNOPE")
 
 

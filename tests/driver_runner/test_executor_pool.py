@@ -45,7 +45,9 @@ def test_launch_runs_and_collects_exit(tmp_path: Path) -> None:
     h = launch(tmp_path, spec)
     h.watch(lambda: None)
     res = h.wait(10)
-    assert res is not None and res.exit_code == 7 and res.signal == 0
+    assert res is not None
+    assert res.exit_code == 7
+    assert res.signal == 0
     assert (tmp_path / "t.stdout.0").read_text() == "out\n"
     assert (tmp_path / "t.stderr.0").read_text() == "err\n"
     assert not procfs.is_same_process(h.pid, h.start)

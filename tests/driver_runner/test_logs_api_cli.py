@@ -95,7 +95,8 @@ def test_logs_api_plain_framed_and_follow(store: Store, agent: NodeAgent, api: s
     err = urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&type=stderr&plain=true").read()
     assert err.startswith(b"err 0\n")
     end = urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&origin=end&offset=3&plain=true").read()
-    assert len(end) == 3 and end.endswith(b"\n")
+    assert len(end) == 3
+    assert end.endswith(b"\n")
     framed = urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t").read()
     frame = json.loads(framed.splitlines()[0])
     assert frame["File"] == "alloc/logs/t.stdout.0"
@@ -119,11 +120,16 @@ def test_alloc_cli_status_logs_restart_exec_stop(store: Store, agent: NodeAgent,
              10, message="lines")
     code, out = _run_cli(api, "status", a.id[:8])
     assert code == 0, out
-    assert 'Task "t" is "running"' in out and "Started" in out and "Client Status" in out
+    assert 'Task "t" is "running"' in out
+    assert "Started" in out
+    assert "Client Status" in out
     code, out = _run_cli(api, "logs", a.id[:8], "t")
-    assert code == 0 and out.startswith("line 0\n"), out
+    assert code == 0, out
+    assert out.startswith("line 0\n"), out
     code, out = _run_cli(api, "logs", "-stderr", "-tail", "-n", "2", a.id[:8])
-    assert code == 0 and out.count("\n") == 2 and out.startswith("err "), out
+    assert code == 0, out
+    assert out.count("\n") == 2, out
+    assert out.startswith("err "), out
     code, out = _run_cli(api, "exec", a.id[:8], "--", PY, "-c", "import os;print(os.getcwd());print(os.environ['NOMAD_TASK_NAME'])")
     assert code == 0, out
     assert out.splitlines() == [str(agent.data_dir / "allocs" / a.id / "t"), "t"]
@@ -139,7 +145,8 @@ def test_alloc_cli_status_logs_restart_exec_stop(store: Store, agent: NodeAgent,
     st = wait_status(store, a.id, "complete")
     assert event_types(st, "t")[-1] == "Killed"
     code, out = _run_cli(api, "status", "ffffffff")
-    assert code == 1 and "not found" in out
+    assert code == 1
+    assert "not found" in out
 
 
 def test_logs_rotate_per_logs_stanza(store: Store, agent: NodeAgent) -> None:

@@ -23,7 +23,8 @@ def test_heartbeat_vanishes_when_the_agent_stops_refreshing(store: Store, tmp_pa
     key = store.keys.heartbeat(agent.node_id)
     assert store.get_raw(key) is not None
     node = store.get(store.keys.node(agent.node_id), Node)
-    assert node is not None and node.value.meta == {"rack": "r1"}
+    assert node is not None
+    assert node.value.meta == {"rack": "r1"}
     assert (node.value.min_dynamic_port, node.value.max_dynamic_port) == (30000, 30100)
     agent.stop()  # no drain: the lease is left to expire, as if the agent had died
     wait_for(lambda: store.get_raw(key) is None, 10, message="heartbeat key expired")
@@ -35,7 +36,7 @@ def test_advertise_address_from_interface(store: Store, tmp_path: Path) -> None:
     agent = NodeAgent(store, data_dir=tmp_path, node_name="n", network_interface="lo")
     assert agent.node.address == "127.0.0.1"
     assert agent.node.attributes["unique.network.ip-address"] == "127.0.0.1"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has no IPv4 address"):
         interface_address("nope0")
 
 
@@ -67,7 +68,9 @@ def test_re_registering_keeps_what_operators_set_meanwhile(store: Store, tmp_pat
         wait_for(lambda: agent.heartbeat.lease is not lease and store.get_raw(store.keys.heartbeat(agent.node_id)),
                  message="re-registered under a new lease")
         node = store.get(key, Node)
-        assert node is not None and node.value.drain and node.value.eligibility == "ineligible"
+        assert node is not None
+        assert node.value.drain
+        assert node.value.eligibility == "ineligible"
         assert agent.node.drain  # the agent's own copy follows
     finally:
         agent.stop()

@@ -94,7 +94,8 @@ def test_a_stopped_allocation_leaves_the_catalog_before_its_kill_signal(
     assert [k for k in at_signal if alloc.id in k] == [], "the task was signalled while still in the catalog"
     events = st.task_states["server"].events
     kinds = [e.type for e in events]
-    assert "Waiting for shutdown delay" in kinds and "Killing" in kinds
+    assert "Waiting for shutdown delay" in kinds
+    assert "Killing" in kinds
     waiting = next(e for e in events if e.type == "Waiting for shutdown delay")
     killing = next(e for e in events if e.type == "Killing")
     assert kinds.index("Waiting for shutdown delay") < kinds.index("Killing")

@@ -108,7 +108,9 @@ def test_failing_task_restarts_attempts_times_then_fails(store: Store, agent: No
     assert types.count("Restarting") == 2
     assert types[-1] == "Not Restarting"
     ts = st.task_states["t"]
-    assert ts.failed and ts.state == "dead" and ts.restarts == 2
+    assert ts.failed
+    assert ts.state == "dead"
+    assert ts.restarts == 2
     assert [e.exit_code for e in ts.events if e.type == "Terminated"] == [3, 3, 3]
 
 
@@ -168,12 +170,17 @@ def test_node_registered_with_heartbeat_and_fingerprint(store: Store, agent: Nod
     node = store.get(store.keys.node(agent.node_id), Node)
     assert node is not None
     n = node.value
-    assert n.name == "node-1" and n.datacenter == "dc1" and n.drivers.get("raw_exec") is True
+    assert n.name == "node-1"
+    assert n.datacenter == "dc1"
+    assert n.drivers.get("raw_exec") is True
     for attr in ("kernel.name", "os.name", "unique.hostname", "cpu.numcores", "memory.totalbytes"):
         assert n.attributes.get(attr), attr
-    assert n.resources.cores >= 1 and n.resources.memory_mb > 0 and n.resources.cpu_mhz > 0
+    assert n.resources.cores >= 1
+    assert n.resources.memory_mb > 0
+    assert n.resources.cpu_mhz > 0
     hb = store.get(store.keys.heartbeat(agent.node_id), NodeHeartbeat)
-    assert hb is not None and hb.value.node_id == agent.node_id
+    assert hb is not None
+    assert hb.value.node_id == agent.node_id
     assert os.path.exists(agent.data_dir / "client" / "node-id")
 
 
@@ -192,7 +199,8 @@ def test_raw_exec_task_fails_on_a_node_where_it_is_disabled(store: Store, tmp_pa
         al = put_alloc(store, make_alloc(job, a.node_id))
         st = wait_status(store, al.id, "failed")
         last = st.task_states["t"].events[-1]
-        assert last.type == "Driver Failure" and "disabled" in last.message
+        assert last.type == "Driver Failure"
+        assert "disabled" in last.message
     finally:
         a.stop(drain=True)
 

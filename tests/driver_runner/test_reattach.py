@@ -139,11 +139,13 @@ def test_kill9_agent_and_restart_adopts_tasks(
         assert "Restarting" in event_types(st, "t")
         for a in allocs[:2]:
             s = get_status(store, a.id)
-            assert s is not None and s.task_states["t"].pid == before[a.id]
+            assert s is not None
+            assert s.task_states["t"].pid == before[a.id]
             assert event_types(s, "t").count("Started") == 1
         pids = marked_pids(marker)
         assert len(pids) == 3, "no duplicate process"
-        assert before[allocs[0].id] in pids and before[allocs[1].id] in pids
+        assert before[allocs[0].id] in pids
+        assert before[allocs[1].id] in pids
         # logging went on while the agent was away and after
         wait_for(lambda: log_file.stat().st_size > size_at_kill, 5, message="log grows")
         # the new agent can stop adopted tasks

@@ -50,7 +50,8 @@ def test_canary_promote_and_stable(agent: AgentProcess, tmp_path: Path) -> None:
     now = live(agent)
     canaries = [a for a in now if a["JobVersion"] == 1]
     assert {a["ID"] for a in now if a["JobVersion"] == 0} == old, "the old version keeps running"
-    assert len(canaries) == 1 and canaries[0]["DeploymentStatus"]["Canary"]
+    assert len(canaries) == 1
+    assert canaries[0]["DeploymentStatus"]["Canary"]
     assert canaries[0]["ClientStatus"] == "running"
     wait_for(lambda: answers(agent, canaries[0]["ID"]), timeout=20, message="the canary answering")
     for a in now:
@@ -61,7 +62,8 @@ def test_canary_promote_and_stable(agent: AgentProcess, tmp_path: Path) -> None:
     assert re.search(r'✓ Deployment "[0-9a-f]{8}" successful', promote.stdout), promote.stdout
     assert re.search(r"web\s+true\s+3\s+1\s+3\s+3\s+0", promote.stdout), promote.stdout
     final = live(agent)
-    assert len(final) == 3 and all(a["JobVersion"] == 1 and a["ClientStatus"] == "running" for a in final)
+    assert len(final) == 3
+    assert all(a["JobVersion"] == 1 and a["ClientStatus"] == "running" for a in final)
     assert canaries[0]["ID"] in {a["ID"] for a in final}, "the promoted canary stays"
     dep = agent.get("/v1/job/todo/deployment")
     assert (dep["Status"], dep["StatusDescription"]) == ("successful", "Deployment completed successfully")
@@ -94,4 +96,5 @@ def test_rolling_update_keeps_count_minus_one_running(agent: AgentProcess, tmp_p
     final = live(agent)
     assert sorted(a["JobVersion"] for a in final) == [1, 1, 1]
     dep = agent.get("/v1/job/todo/deployment")
-    assert dep["TaskGroups"]["web"]["HealthyAllocs"] == 3 and dep["TaskGroups"]["web"]["PlacedAllocs"] == 3
+    assert dep["TaskGroups"]["web"]["HealthyAllocs"] == 3
+    assert dep["TaskGroups"]["web"]["PlacedAllocs"] == 3

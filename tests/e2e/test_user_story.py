@@ -52,7 +52,9 @@ def test_plan_run_status_scale_and_stop(agent: AgentProcess, tmp_path: Path) -> 
     status = agent.cli("job", "status")
     assert re.search(r"^todo\s+service\s+50\s+running", status.stdout, re.M), status.stdout
     one = agent.cli("job", "status", "todo")
-    assert one.returncode == 0 and "Summary" in one.stdout and "Allocations" in one.stdout
+    assert one.returncode == 0
+    assert "Summary" in one.stdout
+    assert "Allocations" in one.stdout
 
     # five instances cannot share one static port: the dry run says so in words
     job_file(tmp_path, "todo", count=5, port=f" static = {static} ")

@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +100,10 @@ def assert_no_failures(tally: Tally, seconds: float) -> None:
 
 
 @pytest.fixture
-def serving(agent: AgentProcess, tmp_path: Path, app: Path) -> Iterator[AgentProcess]:
+def serving(agent: AgentProcess, tmp_path: Path, app: Path) -> AgentProcess:
     apply(agent, zd_file(tmp_path, app, release="1"))
     routed(agent, 5)
-    yield agent
+    return agent
 
 
 def test_rolling_update_of_five_fails_no_request(serving: AgentProcess, tmp_path: Path, app: Path) -> None:

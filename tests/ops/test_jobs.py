@@ -22,9 +22,13 @@ def test_first_submission_is_version_0_with_an_eval(store: Store) -> None:
     res = submit_job(store, submitted_job("web"))
     assert (res.version, res.changed) == (0, True)
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert rec is not None and rec.value.version == 0 and rec.value.job.id == "web"
+    assert rec is not None
+    assert rec.value.version == 0
+    assert rec.value.job.id == "web"
     ev = store.get(store.keys.eval(res.eval_id), Evaluation)
-    assert ev is not None and ev.value.triggered_by == "job-register" and ev.value.job_id == "web"
+    assert ev is not None
+    assert ev.value.triggered_by == "job-register"
+    assert ev.value.job_id == "web"
 
 
 def test_unchanged_spec_makes_no_new_version_but_a_new_eval(store: Store) -> None:
@@ -49,11 +53,14 @@ def test_stop_keeps_history_and_purge_removes_it(store: Store) -> None:
     submit_job(store, submitted_job("web"))
     stop_job(store, "default", "web")
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert rec is not None and rec.value.stop and rec.value.version == 1
+    assert rec is not None
+    assert rec.value.stop
+    assert rec.value.version == 1
     assert len(job_history(store, "default", "web")) == 2
     # resubmitting a stopped job runs it again as a new version
     res = submit_job(store, submitted_job("web"))
-    assert res.changed and res.version == 2
+    assert res.changed
+    assert res.version == 2
     stop_job(store, "default", "web", purge=True)
     assert store.get(store.keys.job("default", "web"), JobRecord) is None
     assert job_history(store, "default", "web") == []
@@ -78,7 +85,7 @@ def test_concurrent_submissions_never_lose_a_version(store: Store) -> None:
     def submit(n: int) -> None:
         try:
             submit_job(store, submitted_job("web", count=n))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=submit, args=(n,)) for n in range(1, 9)]
@@ -90,7 +97,8 @@ def test_concurrent_submissions_never_lose_a_version(store: Store) -> None:
     versions = [h.version for h in job_history(store, "default", "web")]
     assert sorted(versions) == list(range(8))
     current = store.get(store.keys.job("default", "web"), JobRecord)
-    assert current is not None and current.value.version == 7
+    assert current is not None
+    assert current.value.version == 7
 
 
 def test_check_index_submits_only_over_the_planned_version(store: Store) -> None:
@@ -112,9 +120,11 @@ def test_modify_index_is_the_revision_the_write_committed_at(store: Store) -> No
     res = submit_job(store, submitted_job("web"))
     store.put(store.keys.eval("unrelated"), Evaluation(id="unrelated", namespace="default", job_id="x", triggered_by="x"))
     cur = store.get(store.keys.job("default", "web"), JobRecord)
-    assert cur is not None and res.modify_index == cur.mod_revision < store.revision()
+    assert cur is not None
+    assert res.modify_index == cur.mod_revision < store.revision()
     ev = store.get(store.keys.eval(res.eval_id), Evaluation)
-    assert ev is not None and ev.mod_revision == res.modify_index
+    assert ev is not None
+    assert ev.mod_revision == res.modify_index
 
 
 def test_purge_removes_job_history_and_writes_its_eval_in_one_revision(store: Store) -> None:
@@ -123,7 +133,8 @@ def test_purge_removes_job_history_and_writes_its_eval_in_one_revision(store: St
     res = stop_job(store, "default", "web", purge=True)
     assert job_history(store, "default", "web") == []
     ev = store.get(store.keys.eval(res.eval_id), Evaluation)
-    assert ev is not None and ev.mod_revision == res.modify_index == store.revision()
+    assert ev is not None
+    assert ev.mod_revision == res.modify_index == store.revision()
 
 
 def test_stopping_a_stopped_job_only_creates_an_eval(store: Store) -> None:
@@ -143,7 +154,8 @@ def test_scale_writes_a_new_version_with_the_group_count(store: Store) -> None:
     assert (res.version, res.changed) == (1, True)
     assert job_history(store, "default", "web")[0].job.task_groups[0].count == 4
     ev = store.get(store.keys.eval(res.eval_id), Evaluation)
-    assert ev is not None and ev.value.triggered_by == "job-scaling"
+    assert ev is not None
+    assert ev.value.triggered_by == "job-scaling"
 
 
 @pytest.mark.parametrize(
@@ -187,7 +199,9 @@ def test_submit_ops_writes_a_submission_inside_the_callers_transaction(store: St
     cur = store.get(store.keys.job("default", "web"), JobRecord)
     txn = Txn().put(store.keys.eval("mine"), Evaluation(id="mine", namespace="default", job_id="web", triggered_by="x"))
     sub = submit_ops(txn, store.keys, submitted_job("web", count=2), cur, now=100.0)
-    assert sub.changed and sub.record.version == 1 and sub.evaluation.create_time == 100.0
+    assert sub.changed
+    assert sub.record.version == 1
+    assert sub.evaluation.create_time == 100.0
     assert store.commit(txn)
     assert [h.version for h in job_history(store, "default", "web")] == [1, 0]
     assert store.get(store.keys.eval(sub.evaluation.id), Evaluation) is not None

@@ -32,7 +32,8 @@ def test_promote_writes_the_deployment_and_an_eval_that_carries_the_job(store: S
     ev = eval_of(store, upd.eval_id)
     assert (ev.deployment_id, ev.triggered_by, ev.job_version) == ("dep-1", "deployment-watcher", 0)
     stored = store.get(store.keys.deployment("dep-1"), Deployment)
-    assert stored is not None and stored.value.task_groups["web"].promoted
+    assert stored is not None
+    assert stored.value.task_groups["web"].promoted
     assert stored.mod_revision == upd.modify_index
 
 
@@ -52,9 +53,13 @@ def test_alloc_stop_sets_desired_stop_with_an_eval_in_the_same_revision(store: S
     store.put(store.keys.alloc(a.id), a)
     eval_id, revision = stop_alloc(store, a.id)
     got = store.get(store.keys.alloc(a.id), Allocation)
-    assert got is not None and got.value.desired_status == "stop" and got.mod_revision == revision
+    assert got is not None
+    assert got.value.desired_status == "stop"
+    assert got.mod_revision == revision
     ev = store.get(store.keys.eval(eval_id), Evaluation)
-    assert ev is not None and ev.mod_revision == revision and ev.value.triggered_by == "alloc-stop"
+    assert ev is not None
+    assert ev.mod_revision == revision
+    assert ev.value.triggered_by == "alloc-stop"
     with pytest.raises(AllocNotFound):
         stop_alloc(store, "nope")
     assert restart_alloc(store, a.id, "server") > revision
@@ -74,7 +79,8 @@ def test_drain_fans_out_one_eval_per_running_job_on_the_node(store: Store) -> No
     upd = drain(store, "n1", enable=False, mark_eligible=True)
     assert (upd.node.drain, upd.node.eligibility) == (False, "eligible")
     stored = store.get(store.keys.node("n1"), Node)
-    assert stored is not None and stored.mod_revision == upd.modify_index
+    assert stored is not None
+    assert stored.mod_revision == upd.modify_index
 
 
 @pytest.mark.parametrize(("node", "value", "error"), [("n1", "maybe", Rejected), ("nope", "eligible", NodeNotFound)],

@@ -18,7 +18,7 @@ def run(results: str, sbp: int = 0, fbc: int = 0, start: str = "") -> str:
     return "".join(out)
 
 
-@pytest.mark.parametrize("results, sbp, fbc, start, want", [
+@pytest.mark.parametrize(("results", "sbp", "fbc", "start", "want"), [
     ("p", 0, 0, "", "p"),                     # no thresholds: at once
     ("pc", 0, 0, "", "pc"),
     ("pw", 0, 0, "", "pw"),
@@ -43,12 +43,12 @@ def test_initial() -> None:
     assert initial("bogus").status == "critical"
 
 
-@pytest.mark.parametrize("code, want", [(200, "passing"), (204, "passing"), (299, "passing"), (301, "critical"),
+@pytest.mark.parametrize(("code", "want"), [(200, "passing"), (204, "passing"), (299, "passing"), (301, "critical"),
                                         (404, "critical"), (429, "warning"), (500, "critical"), (503, "critical")])
 def test_classify_http(code: int, want: str) -> None:
     assert classify_http(code) == want
 
 
-@pytest.mark.parametrize("code, want", [(0, "passing"), (1, "warning"), (2, "critical"), (-9, "critical")])
+@pytest.mark.parametrize(("code", "want"), [(0, "passing"), (1, "warning"), (2, "critical"), (-9, "critical")])
 def test_classify_exit(code: int, want: str) -> None:
     assert classify_exit(code) == want

@@ -31,7 +31,7 @@ def status(client_status: str) -> AllocStatus:
     return AllocStatus(alloc_id="a1b2c3d4-0000-0000-0000-000000000001", node_id="node-1", client_status=client_status)
 
 
-@pytest.mark.parametrize("desired, sched_status, observed, want", [
+@pytest.mark.parametrize(("desired", "sched_status", "observed", "want"), [
     ("run", "", "running", True),
     ("run", "", "pending", False),
     ("run", "", "complete", False),
@@ -63,11 +63,12 @@ def test_group_and_task_services_with_ports_tags_and_checks() -> None:
     assert all(r.node_id == "node-1" and r.job_id == "todo" and r.group == "web" for r in regs)
 
 
-@pytest.mark.parametrize("canary, want", [(False, ["urlprefix-/todo"]), (True, ["urlprefix-/todo", "canary"])])
+@pytest.mark.parametrize(("canary", "want"), [(False, ["urlprefix-/todo"]), (True, ["urlprefix-/todo", "canary"])])
 def test_canary_tags(canary: bool, want: list[str]) -> None:
     j = job(group_services=[Service(name="todo", port="http", tags=["urlprefix-/todo"], canary_tags=["canary"])])
     regs = desired_registrations(alloc(canary=canary), status("running"), j, NODE)
-    assert regs[0].tags == want and regs[0].canary is canary
+    assert regs[0].tags == want
+    assert regs[0].canary is canary
 
 
 @pytest.mark.parametrize("observed", ["pending", "complete", "failed"])
@@ -83,7 +84,7 @@ def test_invalid_names_and_unknown_ports() -> None:
     assert [(r.service_name, r.port) for r in regs] == [("noport", 0), ("todo-svc", 23456)]
 
 
-@pytest.mark.parametrize("text, want", [
+@pytest.mark.parametrize(("text", "want"), [
     ("${NOMAD_PORT_http}", "23456"), ("x-${NOMAD_ALLOC_INDEX}-y", "x-1-y"), ("${env.NOMAD_JOB_ID}", "todo"),
     ("${NOMAD_UNKNOWN}", "${NOMAD_UNKNOWN}"), ("plain", "plain"),
     ("${NOMAD_ADDR_http}", "127.0.0.5:23456"),
@@ -111,7 +112,7 @@ def test_service_name_resolves_as_in_the_task_env(name: str, want: str) -> None:
     assert [r.service_name for r in regs] == [in_task] == [want]
 
 
-@pytest.mark.parametrize("service, index, name, want", [
+@pytest.mark.parametrize(("service", "index", "name", "want"), [
     ("todo", 0, "", "todo-check0"), ("todo", 1, "alive", "todo-alive"), ("todo", 0, "service: \"todo\" check",
                                                                           "todo-service_todo_check"),
 ])

@@ -170,5 +170,8 @@ def test_http_check_sends_method_headers_and_path(store, node, backend, registra
     wait_for(lambda: check_is(store, "todo-probe", "passing"), message="passing")
     req = next(r for r in backend.requests if str(r["path"]).startswith("/health"))
     headers = req["headers"]
-    assert req["method"] == "POST" and req["path"] == "/health?deep=1&alloc=0"
-    assert isinstance(headers, dict) and headers["X-Probe"] == "yes" and headers["Authorization"] == "Bearer todo"
+    assert req["method"] == "POST"
+    assert req["path"] == "/health?deep=1&alloc=0"
+    assert isinstance(headers, dict)
+    assert headers["X-Probe"] == "yes"
+    assert headers["Authorization"] == "Bearer todo"

@@ -48,15 +48,18 @@ def test_services_endpoints(store, api) -> None:
     assert data == [{"Namespace": "default", "Services": [
         {"ServiceName": "admin", "Tags": ["internal"]}, {"ServiceName": "todo", "Tags": ["urlprefix-/todo"]}]}]
     status, data = api.call("GET", "/v1/service/todo")
-    assert status == 200 and [(r["AllocID"], r["Port"]) for r in data] == [(A1, 23001), (A2, 23002)]
+    assert status == 200
+    assert [(r["AllocID"], r["Port"]) for r in data] == [(A1, 23001), (A2, 23002)]
     assert set(data[0]) >= {"ServiceName", "ID", "AllocID", "JobID", "NodeID", "Address", "Port", "Tags",
                             "Datacenter", "Namespace"}
     assert api.call("GET", "/v1/service/nothing") == (200, [])
     assert api.call("GET", "/v1/service/bad%20name")[0] == 400
     status, checks = api.call("GET", f"/v1/client/allocation/{A1[:8]}/checks")
     assert status == 200
-    assert checks["todo-alive"]["Status"] == "success" and checks["todo-alive"]["Health"] == "passing"
-    assert checks["todo-alive"]["Group"] == "web" and checks["todo-alive"]["Service"] == "todo"
+    assert checks["todo-alive"]["Status"] == "success"
+    assert checks["todo-alive"]["Health"] == "passing"
+    assert checks["todo-alive"]["Group"] == "web"
+    assert checks["todo-alive"]["Service"] == "todo"
     assert api.call("GET", "/v1/client/allocation/nope/checks")[0] == 404
 
 
@@ -72,6 +75,8 @@ def test_service_cli(store, api) -> None:
     assert lines[0].split() == ["Job", "ID", "Address", "Tags", "Node", "ID", "Alloc", "ID"]
     assert lines[1].split() == ["todo", "127.0.0.1:23001", "[urlprefix-/todo]", "node-1", A1[:8]]
     out = runner.invoke(cli, ["--address", api.address, "service", "info", "-verbose", "todo"])
-    assert "alive=passing" in out.output and A1 in out.output
+    assert "alive=passing" in out.output
+    assert A1 in out.output
     out = runner.invoke(cli, ["--address", api.address, "service", "info", "ghost"])
-    assert out.exit_code == 1 and "No service registrations" in out.output
+    assert out.exit_code == 1
+    assert "No service registrations" in out.output

@@ -104,7 +104,8 @@ def test_permanent_error_is_not_retried(store: Store, ctl: Recording) -> None:
     store.put(good, {"v": "y"})
     wait_for(lambda: ctl.succeeded[good] == 1, message="good key")
     wait_for(ctl.queue.idle, message="queue idle")
-    assert ctl.calls[bad] == 1 and ctl.queue.failures(bad) == 0
+    assert ctl.calls[bad] == 1
+    assert ctl.queue.failures(bad) == 0
     # a new change to the key is looked at again
     store.put(bad, {"v": "x2"})
     wait_for(lambda: ctl.calls[bad] == 2, message="bad key after a change")

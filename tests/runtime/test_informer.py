@@ -126,7 +126,8 @@ def test_informer_restarts_after_stop(store: Store, informer: tuple[Informer[All
     inf.start()
     assert inf.wait_synced(10)
     assert cache_matches(inf, store)
-    assert k.alloc("a000") in rec.deletes() and k.alloc("a001") in rec.puts()
+    assert k.alloc("a000") in rec.deletes()
+    assert k.alloc("a001") in rec.puts()
     store.put(k.alloc("a002"), alloc(2))
     wait_for(lambda: inf.get(k.alloc("a002")) is not None, message="watch after restart")
 
@@ -256,7 +257,8 @@ def test_store_watch_reports_compaction(private_etcd: EmbeddedEtcd) -> None:
         else:
             wait_for(lambda: got, message="a compaction report")
             w.cancel()
-        assert isinstance(got[0], Compacted) and isinstance(got[0], StoreError)
+        assert isinstance(got[0], Compacted)
+        assert isinstance(got[0], StoreError)
         assert got[0].revision > first
     finally:
         store.close()
@@ -278,15 +280,18 @@ def test_event_application_rules() -> None:
     # one transaction's events split over two batches: all applied
     inf._on_watch(gen, [put(1, 10), put(2, 10)])
     inf._on_watch(gen, [put(3, 10)])
-    assert len(inf.list()) == 3 and len(rec.events) == 3
+    assert len(inf.list()) == 3
+    assert len(rec.events) == 3
     # a duplicate (same key, same revision) and an older put are skipped
     inf._on_watch(gen, [put(1, 10, node="dup"), put(2, 9, node="old")])
-    assert len(rec.events) == 3 and inf.get("/x/allocs/1") == alloc(1)
+    assert len(rec.events) == 3
+    assert inf.get("/x/allocs/1") == alloc(1)
     # a delete older than the cached object is skipped; a newer one applies
     inf._on_watch(gen, [WatchEvent("delete", "/x/allocs/1", None, 9)])
     assert inf.get("/x/allocs/1") is not None
     inf._on_watch(gen, [WatchEvent("delete", "/x/allocs/1", None, 11)])
-    assert inf.get("/x/allocs/1") is None and inf.revision == 11
+    assert inf.get("/x/allocs/1") is None
+    assert inf.revision == 11
     # deleting an unknown key notifies nobody
     inf._on_watch(gen, [WatchEvent("delete", "/x/allocs/9", None, 12)])
     assert len(rec.events) == 4
@@ -295,7 +300,8 @@ def test_event_application_rules() -> None:
     assert inf.get("/x/allocs/5") is None
     # an undecodable value is skipped, not fatal
     inf._on_watch(gen, [WatchEvent("put", "/x/allocs/6", b"{not json", 21), put(7, 21)])
-    assert inf.get("/x/allocs/6") is None and inf.get("/x/allocs/7") is not None
+    assert inf.get("/x/allocs/6") is None
+    assert inf.get("/x/allocs/7") is not None
 
 
 def test_wait_revision_returns_once_the_write_is_cached(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
@@ -334,6 +340,8 @@ def test_a_bytes_informer_caches_raw_values(store: Store) -> None:
         rev = store.put(key, "token:2")
         assert inf.wait_revision(rev, 10)
         got = inf.get_versioned(key)
-        assert got is not None and got.value == b"token:2" and got.mod_revision == rev
+        assert got is not None
+        assert got.value == b"token:2"
+        assert got.mod_revision == rev
     finally:
         inf.stop()

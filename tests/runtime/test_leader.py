@@ -86,7 +86,8 @@ def test_lost_lease_calls_on_stopped_and_leadership_moves(store: Store,
              message="a new leader")
     assert calls[i].log[:2] == ["started", "stopped"]
     # the one that lost its lease keeps campaigning (its thread did not die in cleanup)
-    assert leader._thread is not None and leader._thread.is_alive()
+    assert leader._thread is not None
+    assert leader._thread.is_alive()
     if not leader.is_leader.is_set():
         n = leader.campaigns
         wait_for(lambda: leader.campaigns > n, message="the old leader to campaign again")
@@ -157,11 +158,15 @@ def test_a_leader_whose_start_fails_gives_up_and_a_standby_takes_over(store: Sto
         assert failing_calls.log[:2] == ["started", "stopped"]
         assert standby.leader() == "standby"
         raw = store.get_raw(store.keys.leader("scheduler"))
-        assert raw is not None and b'"schema":1' in raw.value and b'"identity":"standby"' in raw.value
+        assert raw is not None
+        assert b'"schema":1' in raw.value
+        assert b'"identity":"standby"' in raw.value
         n = failing.campaigns
         wait_for(lambda: failing.campaigns > n, timeout=10, message="the failing elector to campaign again")
-        assert failing._thread is not None and failing._thread.is_alive()
-        assert not failing.is_leader.is_set() and standby.is_leader.is_set()
+        assert failing._thread is not None
+        assert failing._thread.is_alive()
+        assert not failing.is_leader.is_set()
+        assert standby.is_leader.is_set()
     finally:
         release.set()
         standby.stop()
@@ -183,7 +188,8 @@ def test_a_failing_stop_callback_does_not_end_the_election(store: Store) -> None
         assert lease_id is not None
         store._call(lambda c: c.revoke_lease(lease_id))  # as if the lease expired
         wait_for(lambda: calls.log[:3] == ["started", "stopped", "started"], message="leading again")
-        assert e.is_leader.is_set() and e.lease_id != lease_id
+        assert e.is_leader.is_set()
+        assert e.lease_id != lease_id
     finally:
         e.stop()
 

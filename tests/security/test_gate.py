@@ -87,7 +87,8 @@ def job_in_etcd(store: Store) -> bool:
 def test_text_plain_post_from_a_foreign_origin_is_refused_and_changes_nothing(gated: ApiServer, store: Store) -> None:
     r = send(gated.address, "POST", "/v1/jobs", JOB, content_type="text/plain", origin=EVIL)
     assert r.status == 403
-    assert "Origin 'https://evil.example' is not allowed" in r.body and "--allowed-origins" in r.body
+    assert "Origin 'https://evil.example' is not allowed" in r.body
+    assert "--allowed-origins" in r.body
     assert r.headers["content-type"].startswith("text/plain")
     assert "access-control-allow-origin" not in r.headers
     assert not job_in_etcd(store)
@@ -97,13 +98,15 @@ def test_text_plain_post_from_a_foreign_origin_is_refused_and_changes_nothing(ga
                                    "multipart/form-data; boundary=x", "text/plain; charset=utf-8"])
 def test_form_encodings_are_refused_even_without_an_origin(gated: ApiServer, store: Store, ctype: str) -> None:
     r = send(gated.address, "POST", "/v1/jobs", JOB, content_type=ctype)
-    assert r.status == 415 and "needs Content-Type: application/json" in r.body
+    assert r.status == 415
+    assert "needs Content-Type: application/json" in r.body
     assert not job_in_etcd(store)
 
 
 def test_a_body_without_content_type_is_refused(gated: ApiServer, store: Store) -> None:
     r = send(gated.address, "PUT", "/v1/jobs", JOB)
-    assert r.status == 415 and "no Content-Type" in r.body
+    assert r.status == 415
+    assert "no Content-Type" in r.body
     assert not job_in_etcd(store)
 
 
@@ -120,7 +123,8 @@ def test_a_foreign_host_gets_403_dns_rebinding(gated: ApiServer, method: str) ->
     body = JOB if method == "POST" else None
     r = send(gated.address, method, "/v1/jobs", body, host=f"rebind.evil.example:{gated.port}",
              content_type="application/json")
-    assert r.status == 403 and "is not an address of this agent" in r.body
+    assert r.status == 403
+    assert "is not an address of this agent" in r.body
 
 
 def test_localhost_names_with_the_port_are_served(gated: ApiServer) -> None:
@@ -132,7 +136,8 @@ def test_review_r1_parse_with_file_from_a_rebound_page_is_refused(gated: ApiServ
     hcl = b'job "x" {\n  meta { leak = file("/etc/hostname") }\n  group "g" { task "t" { driver = "raw_exec" } }\n}\n'
     r = send(gated.address, "POST", "/v1/jobs/parse", hcl, content_type="text/plain", origin=EVIL,
              host=f"rebind.evil.example:{gated.port}")
-    assert r.status == 403 and "leak" not in r.body
+    assert r.status == 403
+    assert "leak" not in r.body
 
 
 def test_allowed_origin_gets_cors_and_a_preflight(gated: ApiServer, store: Store) -> None:
@@ -143,19 +148,22 @@ def test_allowed_origin_gets_cors_and_a_preflight(gated: ApiServer, store: Store
     assert "POST" in pre.headers["access-control-allow-methods"]
     assert "Content-Type" in pre.headers["access-control-allow-headers"]
     r = send(gated.address, "POST", "/v1/jobs", JOB, content_type="application/json", origin="https://ui.example")
-    assert r.status == 200 and r.headers["access-control-allow-origin"] == "https://ui.example"
+    assert r.status == 200
+    assert r.headers["access-control-allow-origin"] == "https://ui.example"
     assert r.headers["vary"] == "Origin"
     assert job_in_etcd(store)
 
 
 def test_a_foreign_preflight_is_refused_without_cors(gated: ApiServer) -> None:
     pre = send(gated.address, "OPTIONS", "/v1/jobs", origin=EVIL, access_control_request_method="POST")
-    assert pre.status == 403 and "access-control-allow-origin" not in pre.headers
+    assert pre.status == 403
+    assert "access-control-allow-origin" not in pre.headers
 
 
 def test_the_agents_own_origin_is_the_ui_and_needs_no_flag(gated: ApiServer, store: Store) -> None:
     r = send(gated.address, "POST", "/v1/jobs", JOB, content_type="application/json", origin=gated.address)
-    assert r.status == 200 and r.headers["access-control-allow-origin"] == gated.address
+    assert r.status == 200
+    assert r.headers["access-control-allow-origin"] == gated.address
 
 
 def test_python_nomad_client_still_works(gated: ApiServer, store: Store) -> None:

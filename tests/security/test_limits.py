@@ -41,7 +41,8 @@ def nomad_body(**changes: Any) -> dict[str, Any]:
 def test_r10_register_validates_like_the_text_loader(api: ApiServer, store: Store, changes: dict[str, Any],
                                                      message: str) -> None:
     status, resp = api.call("POST", "/v1/jobs", nomad_body(**changes))
-    assert status == 400 and message in resp["error"], resp
+    assert status == 400, resp
+    assert message in resp["error"], resp
     assert store.get(store.keys.job("default", "web"), JobRecord) is None
 
 
@@ -52,7 +53,8 @@ def test_plan_of_a_huge_count_is_refused_before_the_planner(store: Store, tmp_pa
         status, resp = server.call("POST", "/v1/job/web/plan", nomad_body(group_Count=100_000_000))
     finally:
         server.stop()
-    assert status == 400 and "must be at most 100000" in resp["error"]
+    assert status == 400
+    assert "must be at most 100000" in resp["error"]
     assert planned == []
 
 
@@ -60,9 +62,11 @@ def test_scale_validates_too(api: ApiServer, store: Store) -> None:
     assert api.call("POST", "/v1/jobs", nomad_body())[0] == 200
     group = submitted_job("web").task_groups[0].name
     status, resp = api.call("POST", "/v1/job/web/scale", {"Count": 100_000_000, "Target": {"Group": group}})
-    assert status == 400 and "must be at most 100000" in resp["error"]
+    assert status == 400
+    assert "must be at most 100000" in resp["error"]
     rec = store.get(store.keys.job("default", "web"), JobRecord)
-    assert rec is not None and rec.value.version == 0
+    assert rec is not None
+    assert rec.value.version == 0
 
 
 def test_submit_job_is_the_single_gate_for_every_write(store: Store) -> None:
@@ -100,4 +104,5 @@ def test_r11_names_with_a_trailing_newline_are_refused(name: str, ok: bool) -> N
 @pytest.mark.parametrize("timeout", [b"Infinity", b"NaN", b"1e9", b'"abc"', b"-1", b"true"])
 def test_h5_alloc_exec_timeout_is_finite_and_bounded(api: ApiServer, timeout: bytes) -> None:
     status, resp = api.call("POST", "/v1/client/allocation/0000/exec", raw=b'{"Cmd": ["yes"], "Timeout": %s}' % timeout)
-    assert status == 400 and resp["field"] == "Timeout", resp
+    assert status == 400, resp
+    assert resp["field"] == "Timeout", resp

@@ -48,8 +48,11 @@ def test_raw_exec_task_does_not_inherit_agent_secrets(store: Store, tmp_path: Pa
         env = run_dump(store, agent)
     finally:
         agent.stop(drain=True, timeout=30)
-    assert "AWS_SECRET_ACCESS_KEY" not in env and "ETCDCTL_PASSWORD" not in env
-    assert env["SHARED_CA"] == "/etc/ca.pem" and env["NOMAD_TASK_NAME"] == "t" and "PATH" in env
+    assert "AWS_SECRET_ACCESS_KEY" not in env
+    assert "ETCDCTL_PASSWORD" not in env
+    assert env["SHARED_CA"] == "/etc/ca.pem"
+    assert env["NOMAD_TASK_NAME"] == "t"
+    assert "PATH" in env
 
 
 @pytest.mark.parametrize("enabled", [False, True])

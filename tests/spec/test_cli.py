@@ -40,7 +40,8 @@ def test_fmt_check_and_write(tmp_path: Path) -> None:
     job = tmp_path / "todo.nomad"
     shutil.copy(EXAMPLES / "todo-java.nomad", job)
     check = CliRunner().invoke(fmt_cmd, ["-check", str(job)])
-    assert check.exit_code == 1 and check.output == f"{job}\n"
+    assert check.exit_code == 1
+    assert check.output == f"{job}\n"
     write = CliRunner().invoke(fmt_cmd, ["-write", str(job)])
     assert write.exit_code == 0
     assert job.read_text() == format_hcl(load_job_file(EXAMPLES / "todo-java.nomad"))

@@ -51,13 +51,16 @@ def test_unchanged_job_has_type_none() -> None:
 def test_config_change_is_destructive() -> None:
     diff = diff_jobs(job("todo-java-scaled-service.nomad"), job("todo-java-scaled-service-header.nomad"))
     group = diff.group("web")
-    assert group is not None and group.destructive and not group.in_place
+    assert group is not None
+    assert group.destructive
+    assert not group.in_place
     task = group.tasks[0]
     assert task.annotations == ["forces create/destroy update"]
     config = next(o for o in task.objects if o.name == "Config")
     added = [f for f in config.fields if f.type == DiffType.ADDED]
     assert [f.name for f in added] == ["jvm_options[3]", "jvm_options[4]", "jvm_options[5]"]
-    assert added[0].old == "" and added[0].new.startswith("-Dquarkus.http.header.TodoServer.value=")
+    assert added[0].old == ""
+    assert added[0].new.startswith("-Dquarkus.http.header.TodoServer.value=")
 
 
 def _edited(name: str, change: object) -> tuple[Job, Job]:
@@ -79,8 +82,10 @@ IN_PLACE = [
 def test_in_place_changes(change: object, what: str) -> None:
     old, new = _edited("todo-java-scaled-service.nomad", change)
     group = diff_jobs(old, new).group("web")
-    assert group is not None and group.type == DiffType.EDITED
-    assert group.in_place and not group.destructive
+    assert group is not None
+    assert group.type == DiffType.EDITED
+    assert group.in_place
+    assert not group.destructive
     names = [f.name for f in group.fields if f.type != DiffType.NONE] + [o.name for o in group.objects]
     assert what in names
 
@@ -97,7 +102,8 @@ DESTRUCTIVE = [
 def test_destructive_changes(change: object) -> None:
     old, new = _edited("todo-java-scaled-service.nomad", change)
     group = diff_jobs(old, new).group("web")
-    assert group is not None and group.destructive
+    assert group is not None
+    assert group.destructive
 
 
 def test_count_change_renders_as_an_edited_field() -> None:
@@ -132,7 +138,8 @@ def test_diff_as_nomad_api_json() -> None:
     diff = diff_jobs(job("todo-java-scaled-service-header.nomad"), job("todo-java-scaled-service-header-canary.nomad"))
     data = diff_to_nomad(diff, {"web": {"canary": 1, "ignore": 5, "destroy": 0}})
     group = data["TaskGroups"][0]
-    assert data["Type"] == "Edited" and data["ID"] == "todo"
+    assert data["Type"] == "Edited"
+    assert data["ID"] == "todo"
     assert group["Updates"] == {"canary": 1, "ignore": 5}
     update = next(o for o in group["Objects"] if o["Name"] == "Update")
     canary = next(f for f in update["Fields"] if f["Name"] == "Canary")

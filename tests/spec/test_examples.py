@@ -87,7 +87,9 @@ def test_hash_changes_with_the_spec_and_ignores_formatting() -> None:
 def test_canonical_form_is_nomad_json_with_defaults() -> None:
     data = canonical(load_job_file(EXAMPLES / "todo-java.nomad"))
     group = data["TaskGroups"][0]
-    assert data["ID"] == "todo" and data["Type"] == "service" and data["Priority"] == 50
+    assert data["ID"] == "todo"
+    assert data["Type"] == "service"
+    assert data["Priority"] == 50
     assert group["Update"]["MaxParallel"] == 1
     assert group["Update"]["HealthyDeadline"] == 300_000_000_000
     assert group["Networks"][0]["ReservedPorts"] == [{"Label": "http", "Value": 8080, "To": 0, "HostNetwork": ""}]
@@ -100,17 +102,25 @@ def test_story_details_are_read_as_written() -> None:
     group = header.task_groups[0]
     task = group.tasks[0]
     assert group.count == 5
-    assert group.networks[0].ports[0].label == "http" and group.networks[0].ports[0].static == 0
+    assert group.networks[0].ports[0].label == "http"
+    assert group.networks[0].ports[0].static == 0
     assert task.config["jvm_options"][3] == "-Dquarkus.http.header.TodoServer.value=${NOMAD_IP_http}:${NOMAD_PORT_http}"
     service = group.services[0]
-    assert service.name == "todo" and service.port == "http" and service.tags == ["urlprefix-/todo"]
-    assert service.checks[0].interval == 2_000_000_000 and service.checks[0].path == "/"
+    assert service.name == "todo"
+    assert service.port == "http"
+    assert service.tags == ["urlprefix-/todo"]
+    assert service.checks[0].interval == 2_000_000_000
+    assert service.checks[0].path == "/"
     canary = load_job_file(EXAMPLES / "todo-java-scaled-service-header-canary.nomad").task_groups[0].update
-    assert canary is not None and canary.canary == 1 and canary.max_parallel == 5
+    assert canary is not None
+    assert canary.canary == 1
+    assert canary.max_parallel == 5
     fabio = load_job_file(EXAMPLES / "fabio.nomad").task_groups[0].tasks[0]
-    assert fabio.artifacts[0].destination == "local/fabio" and fabio.artifacts[0].mode == "file"
+    assert fabio.artifacts[0].destination == "local/fabio"
+    assert fabio.artifacts[0].mode == "file"
     consul = load_job_file(EXAMPLES / "consul.nomad").task_groups[0].tasks[0]
-    assert consul.driver == "raw_exec" and consul.config == {"command": "consul", "args": ["agent", "-dev"]}
+    assert consul.driver == "raw_exec"
+    assert consul.config == {"command": "consul", "args": ["agent", "-dev"]}
 
 
 @pytest.mark.parametrize("output", ["json", "yaml", "hcl"])

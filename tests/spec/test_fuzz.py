@@ -15,19 +15,22 @@ from reconciler.spec import SpecError, job_from_nomad, parse_job
 from tests.spec.paths import EXAMPLE_FILES
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-HCL_ALPHABET = st.sampled_from(list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}') + [
-    "job", "group", "task", "variable", "locals", "${", "var.", "local.", "<<EOT\n", "\nEOT\n", "count", "=", "true",
-    "null", "for", "in", "%{", "\\", "\\u", "upper(", "...",
-])
+HCL_ALPHABET = st.sampled_from([*list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}'), "job", "group", "task", "variable", "locals", "${", "var.", "local.", "<<EOT\n", "\nEOT\n", "count", "=", "true", "null", "for", "in", "%{", "\\", "\\u", "upper(", "..."])
 
 
 def parses_or_spec_error(text: str, fmt: str) -> None:
     try:
         parse_job(text, format=fmt)
     except SpecError as exc:
-        assert exc.errors and all(isinstance(str(e), str) for e in exc.errors)
-        # the loaders' last-resort wrapping of an unexpected exception must never be needed
-        assert not any(e.message.startswith("cannot read the job:") for e in exc.errors), exc
+        assert_well_formed(exc)
+
+
+def assert_well_formed(exc: SpecError) -> None:
+    """A refused file names at least one issue, each printable, none a wrapped crash."""
+    assert exc.errors
+    assert all(isinstance(str(e), str) for e in exc.errors)
+    # the loaders' last-resort wrapping of an unexpected exception must never be needed
+    assert not any(e.message.startswith("cannot read the job:") for e in exc.errors), exc
 
 
 @FUZZ

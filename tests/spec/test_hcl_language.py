@@ -178,9 +178,11 @@ def test_the_variables_example() -> None:
     path = EXAMPLES / "todo-java-variables.nomad"
     default = load_job_file(path)
     tuned = load_job_file(path, variables={"instances": "3", "canary": "true"})
-    assert default.task_groups[0].count == 5 and tuned.task_groups[0].count == 3
+    assert default.task_groups[0].count == 5
+    assert tuned.task_groups[0].count == 3
     update = tuned.task_groups[0].update
-    assert update is not None and (update.canary, update.max_parallel) == (1, 3)
+    assert update is not None
+    assert (update.canary, update.max_parallel) == (1, 3)
     options = tuned.task_groups[0].tasks[0].config["jvm_options"]
     assert options[:3] == ["-Xmx256m", "-Xms256m", "-Dquarkus.http.port=${NOMAD_PORT_http}"]
     assert options[3] == "-Dquarkus.http.header.TodoServer.value=${NOMAD_IP_http}:${NOMAD_PORT_http}"

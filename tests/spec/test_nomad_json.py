@@ -29,11 +29,16 @@ MINIMAL: dict[str, Any] = {
 def test_a_minimal_api_job_gets_nomads_defaults() -> None:
     job = job_from_nomad({"Job": MINIMAL})
     group = job.task_groups[0]
-    assert job.type == "service" and job.priority == 50 and job.name == "todo"
+    assert job.type == "service"
+    assert job.priority == 50
+    assert job.name == "todo"
     assert [(p.label, p.static, p.to) for p in group.networks[0].ports] == [("admin", 9000, 0), ("http", 0, 8080)]
-    assert group.update is not None and group.update.max_parallel == 5 and group.update.canary == 1
+    assert group.update is not None
+    assert group.update.max_parallel == 5
+    assert group.update.canary == 1
     assert group.update.healthy_deadline == 300_000_000_000
-    assert group.tasks[0].resources.cpu == 200 and group.tasks[0].resources.memory == 256
+    assert group.tasks[0].resources.cpu == 200
+    assert group.tasks[0].resources.memory == 256
     assert group.services[0].checks[0].name == 'service: "todo" check'
     assert job.constraints[0].attribute == "${attr.kernel.name}"
 

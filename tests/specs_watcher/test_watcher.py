@@ -63,7 +63,8 @@ def test_files_present_at_start_are_applied_and_subdirectories_are_not(
     write(specs / "examples" / "other.nomad", name="other")
     watcher.start()
     rec = wait_for(lambda: record(store), message="job from web.nomad")
-    assert rec.version == 0 and rec.source_file == str(specs / "web.nomad")
+    assert rec.version == 0
+    assert rec.source_file == str(specs / "web.nomad")
     wait_for(watcher.idle)
     assert record(store, "other") is None
 
@@ -91,7 +92,8 @@ def test_a_save_storm_is_debounced_into_one_version(store: Store, specs: Path, w
     wait_for(lambda: (r := record(store)) and r.job.task_groups[0].count == 11, message="last edit applied")
     wait_for(watcher.idle)
     rec = record(store)
-    assert rec is not None and rec.version <= 2, "ten quick saves should not make ten versions"
+    assert rec is not None, "ten quick saves should not make ten versions"
+    assert rec.version <= 2, "ten quick saves should not make ten versions"
 
 
 def test_an_invalid_file_is_reported_with_its_line_and_the_job_is_left_as_it_was(
@@ -103,9 +105,13 @@ def test_an_invalid_file_is_reported_with_its_line_and_the_job_is_left_as_it_was
     wait_for(lambda: record(store), message="version 0")
     path.write_text(JOB.format(name="web", count=2).replace("count = 2", "count = 2\n    cuont = 3"))
     wait_for(lambda: path in watcher.errors, message="error recorded for the invalid file")
-    assert "web.nomad:5" in watcher.errors[path] and "cuont" in watcher.errors[path]
+    assert "web.nomad:5" in watcher.errors[path]
+    assert "cuont" in watcher.errors[path]
     rec = record(store)
-    assert rec is not None and rec.version == 0 and not rec.stop and rec.job.task_groups[0].count == 2
+    assert rec is not None
+    assert rec.version == 0
+    assert not rec.stop
+    assert rec.job.task_groups[0].count == 2
 
 
 def test_a_file_deleted_while_the_watcher_was_down_stops_its_job(store: Store, specs: Path) -> None:
@@ -140,11 +146,13 @@ def test_a_parser_crash_is_reported_and_the_watcher_goes_on(store: Store, specs:
     w.start()
     try:
         wait_for(lambda: bad in w.errors, message="the crash reported for bad.nomad")
-        assert "RecursionError" in w.errors[bad] and "bad.nomad" in w.errors[bad]
+        assert "RecursionError" in w.errors[bad]
+        assert "bad.nomad" in w.errors[bad]
         assert record(store, "bad") is None
         write(specs / "web.nomad")  # a good file afterwards is still applied
         rec = wait_for(lambda: record(store), message="job from web.nomad")
-        assert rec.version == 0 and rec.source_file == str(specs / "web.nomad")
+        assert rec.version == 0
+        assert rec.source_file == str(specs / "web.nomad")
         write(bad, name="bad")  # and the fixed file too, its error cleared
         wait_for(lambda: record(store, "bad"), message="job from the fixed bad.nomad")
         wait_for(lambda: bad not in w.errors, message="the error cleared")

@@ -48,7 +48,8 @@ def test_wire_errors_become_store_errors(wire: BaseException, expected: type[Sto
 
 def test_compaction_carries_the_oldest_revision() -> None:
     got = translate(etcd_exc.RevisionCompactedError(42))
-    assert isinstance(got, Compacted) and got.revision == 42
+    assert isinstance(got, Compacted)
+    assert got.revision == 42
 
 
 @pytest.mark.parametrize("exc", [ValueError("bad key"), KeyError("x"), AssertionError()], ids=["value", "key", "assert"])

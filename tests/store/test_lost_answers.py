@@ -34,9 +34,11 @@ def test_an_applied_write_whose_answer_was_lost_is_reported_applied(lossy: Store
     before = lossy.revision()
     proxy.lose("answers")
     revision = lossy.commit_revision(Txn().compare_absent(marker).put(marker, Counter(7)))
-    assert proxy.cuts == 1 and proxy.dropped > 0  # the answer really was lost
+    assert proxy.cuts == 1
+    assert proxy.dropped > 0
     got = store.get(marker, Counter)
-    assert got is not None and got.value == Counter(7)
+    assert got is not None
+    assert got.value == Counter(7)
     assert revision == got.mod_revision == got.create_revision
     assert store.revision() == before + 1  # applied once, by the first attempt
 
@@ -46,9 +48,11 @@ def test_a_write_whose_request_was_lost_is_sent_again(lossy: Store, store: Store
     lossy.revision()
     proxy.lose("requests")
     assert lossy.commit(Txn().compare_absent(marker).put(marker, Counter(3)))
-    assert proxy.cuts == 1 and proxy.dropped > 0
+    assert proxy.cuts == 1
+    assert proxy.dropped > 0
     got = store.get(marker, Counter)
-    assert got is not None and got.value == Counter(3)
+    assert got is not None
+    assert got.value == Counter(3)
 
 
 def test_update_through_a_lost_answer_applies_its_change_once(lossy: Store, store: Store,
@@ -63,7 +67,8 @@ def test_update_through_a_lost_answer_applies_its_change_once(lossy: Store, stor
 
     got = lossy.update(key, Counter, bump_then_lose_the_answer, also=lambda new: Txn().put(side, new))
     assert proxy.cuts == 1
-    assert got is not None and got.value == Counter(1)
+    assert got is not None
+    assert got.value == Counter(1)
     assert store.get(key, Counter).value == Counter(1)  # type: ignore[union-attr]
     assert store.get(side, Counter).mod_revision == got.mod_revision  # type: ignore[union-attr]
 

@@ -32,17 +32,22 @@ def test_typed_round_trips(store: Store) -> None:
     store.put(k.eval("e1"), ev)
 
     got = store.get(k.job("default", "web"), JobRecord)
-    assert got is not None and got.value == rec and got.mod_revision == rev
+    assert got is not None
+    assert got.value == rec
+    assert got.mod_revision == rev
     assert got.value.job.task_groups[0].tasks[0].name == "t"
     assert store.get(k.alloc("a1"), Allocation).value == alloc  # type: ignore[union-attr]
     assert store.get(k.node("n1"), Node).value == node  # type: ignore[union-attr]
     assert store.get(k.eval("e1"), Evaluation).value == ev  # type: ignore[union-attr]
 
     items, list_rev = store.list(k.allocs, Allocation)
-    assert [i.value for i in items] == [alloc] and list_rev >= rev
+    assert [i.value for i in items] == [alloc]
+    assert list_rev >= rev
     # values are readable JSON with a schema version
     raw = store.get_raw(k.alloc("a1"))
-    assert raw is not None and b'"schema":1' in raw.value and b'"job_id":"web"' in raw.value
+    assert raw is not None
+    assert b'"schema":1' in raw.value
+    assert b'"job_id":"web"' in raw.value
 
     assert store.delete(k.alloc("a1")) is True
     assert store.get(k.alloc("a1"), Allocation) is None
@@ -60,7 +65,7 @@ def test_prefixes_never_match_siblings(store: Store) -> None:
     assert store.count(k.job_versions("default", "web")) == 2
     assert store.delete_prefix(k.job_versions("default", "web")) == 2
     assert store.count(k.job_versions("default", "web2")) == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must end with '/'"):
         store.list(k.prefix + "jobs", JobRecord)  # a prefix without "/" would match jobsX
 
 
@@ -109,7 +114,7 @@ def test_racing_writers_exactly_one_wins_each_round(store: Store) -> None:
                 if store.commit(Txn().compare_mod(key, cur.mod_revision).put(key, f"{r}:{me}")):
                     wins[r].append(me)
                 barrier.wait()  # round over before anyone reads again
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
             barrier.abort()
 
@@ -121,7 +126,8 @@ def test_racing_writers_exactly_one_wins_each_round(store: Store) -> None:
     assert not errors, errors
     assert all(len(w) == 1 for w in wins), wins
     last = store.get_raw(key)
-    assert last is not None and last.value.decode() == f"{rounds - 1}:{wins[-1][0]}"
+    assert last is not None
+    assert last.value.decode() == f"{rounds - 1}:{wins[-1][0]}"
 
 
 def test_put_many_crosses_the_txn_limit(store: Store) -> None:
@@ -157,7 +163,8 @@ def test_mixed_txn_compares_and_deletes(store: Store) -> None:
     ok = store.commit(Txn().compare_mod(k.alloc("a"), a.mod_revision).compare_absent(k.alloc("b"))
                       .put(k.alloc("b"), "b").delete(k.alloc("a")))
     assert ok
-    assert store.get_raw(k.alloc("a")) is None and store.get_raw(k.alloc("b")) is not None
+    assert store.get_raw(k.alloc("a")) is None
+    assert store.get_raw(k.alloc("b")) is not None
     # a failing compare writes nothing
     assert not store.commit(Txn().compare_absent(k.alloc("b")).put(k.alloc("c"), "c"))
     assert store.get_raw(k.alloc("c")) is None
@@ -227,7 +234,7 @@ def test_keys_reject_invalid_identifiers(store: Store, bad: str) -> None:
     for make in (lambda: k.alloc(bad), lambda: k.job("default", bad), lambda: k.job(bad, "web"),
                  lambda: k.node(bad), lambda: k.eval(bad), lambda: k.leader(bad),
                  lambda: k.service(bad, "a", "http"), lambda: k.check("a", bad)):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="invalid"):
             make()
 
 
@@ -246,10 +253,11 @@ def test_one_store_shared_by_many_threads(store: Store) -> None:
                 key = store.keys.alloc(f"t{t}-{i}")
                 store.put(key, {"t": t, "i": i})
                 got = store.get(key, dict)
-                assert got is not None and got.value == {"t": t, "i": i}
+                assert got is not None
+                assert got.value == {"t": t, "i": i}
                 if i % 10 == 0:
                     store.list_raw(store.keys.allocs)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]

@@ -25,16 +25,20 @@ def bump(cur: Counter | None) -> Counter:
 def test_creates_an_absent_key(store: Store) -> None:
     key = store.keys.node("n1")
     got = store.update(key, Counter, bump)
-    assert got is not None and got.value == Counter(0)
+    assert got is not None
+    assert got.value == Counter(0)
     stored = store.get(key, Counter)
-    assert stored is not None and stored.mod_revision == got.mod_revision == got.create_revision
+    assert stored is not None
+    assert stored.mod_revision == got.mod_revision == got.create_revision
 
 
 def test_changes_an_existing_key_and_returns_its_new_revision(store: Store) -> None:
     key = store.keys.node("n1")
     first = store.put(key, Counter(5))
     got = store.update(key, Counter, bump)
-    assert got is not None and got.value == Counter(6) and got.mod_revision > first
+    assert got is not None
+    assert got.value == Counter(6)
+    assert got.mod_revision > first
     assert got.create_revision == first
     assert store.get(key, Counter).mod_revision == got.mod_revision  # type: ignore[union-attr]
 
@@ -55,7 +59,9 @@ def test_also_writes_in_the_same_transaction(store: Store) -> None:
     got = store.update(key, Counter, bump, also=lambda new: Txn().put(side, Counter(new.n + 100)))
     assert got is not None
     extra = store.get(side, Counter)
-    assert extra is not None and extra.value == Counter(100) and extra.mod_revision == got.mod_revision
+    assert extra is not None
+    assert extra.value == Counter(100)
+    assert extra.mod_revision == got.mod_revision
 
 
 def test_a_failing_also_compare_aborts_the_whole_write(store: Store) -> None:

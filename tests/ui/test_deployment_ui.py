@@ -32,4 +32,5 @@ def test_promote_canary_from_the_job_page(agent: AgentProcess, page: Any, tmp_pa
     expect(page.get_by_role("button", name="Promote Canary")).to_have_count(0)
     expect(groups.locator("tbody tr").first).to_contain_text("true")
     dep = agent.get("/v1/job/canaryui/deployment")
-    assert dep["Status"] == "successful" and dep["TaskGroups"]["web"]["Promoted"]
+    assert dep["Status"] == "successful"
+    assert dep["TaskGroups"]["web"]["Promoted"]

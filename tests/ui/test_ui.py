@@ -41,7 +41,8 @@ def test_paste_plan_run_and_watch_it_run(agent: AgentProcess, page: Any) -> None
     plan = page.get_by_test_id("plan-text")
     plan.wait_for()
     text = plan.inner_text()
-    assert '+ Job: "uidemo"' in text and '+ Task Group: "web" (2 create)' in text
+    assert '+ Job: "uidemo"' in text
+    assert '+ Task Group: "web" (2 create)' in text
     assert "All tasks successfully allocated." in text
     run.click()
     page.wait_for_url("**/ui/#/job/uidemo")
@@ -60,7 +61,8 @@ def test_a_broken_job_shows_the_line_and_cannot_be_run(agent: AgentProcess, page
     page.get_by_role("button", name="Plan").click()
     alert = page.get_by_role("alert")
     alert.wait_for()
-    assert "3" in alert.inner_text() and "count" in alert.inner_text()
+    assert "3" in alert.inner_text()
+    assert "count" in alert.inner_text()
     assert page.locator("#run").is_disabled()
 
 

@@ -12,8 +12,16 @@ from controllers.driver_runner.drivers.java import JavaDriver
 from controllers.driver_runner.drivers.raw_exec import RawExecDriver
 
 __all__ = [
-    "DriverError", "ExecDriver", "Fingerprint", "JavaDriver", "RawExecDriver", "TaskContext", "TaskDriver",
-    "build_drivers", "validate_task_config", "KNOWN_DRIVERS",
+    "KNOWN_DRIVERS",
+    "DriverError",
+    "ExecDriver",
+    "Fingerprint",
+    "JavaDriver",
+    "RawExecDriver",
+    "TaskContext",
+    "TaskDriver",
+    "build_drivers",
+    "validate_task_config",
 ]
 
 KNOWN_DRIVERS = ("raw_exec", "exec", "java")

@@ -30,7 +30,7 @@ async def consul_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return web.Response(status=exc.status, text=exc.message + "\n")
     except web.HTTPException:
         raise
-    except Exception as exc:  # noqa: BLE001 - a 500 with the reason beats a dropped connection
+    except Exception as exc:  # a 500 with the reason beats a dropped connection
         log.exception("consul api path=%s failed", request.path)
         return web.Response(status=500, text=f"{type(exc).__name__}: {exc}\n")
 
