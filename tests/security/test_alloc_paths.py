@@ -239,7 +239,7 @@ def test_m5_a_logs_dir_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
 
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", tmp_path / "logs")
-    with pytest.raises(OSError, match="symbolic links"):  # ELOOP: O_NOFOLLOW refuses the link
+    with pytest.raises(OSError, match=r"Not a directory|symbolic links"):  # O_NOFOLLOW refuses the link
         LogRotator(str(tmp_path / "logs"), "web", "stdout", max_files=5, max_size=4)
 
 
