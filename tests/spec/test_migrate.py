@@ -76,5 +76,6 @@ def test_a_migrate_change_is_an_in_place_edit() -> None:
 
     d = diff_jobs(read_job(_job("")), read_job(_job("migrate { max_parallel = 2 }")))
     group = d.task_groups[0]
-    assert [o.name for o in group.objects] == ["Migrate"] and not group.destructive
+    assert [o.name for o in group.objects] == ["Migrate"]
+    assert not group.destructive
     assert [(f.name, f.old, f.new) for f in group.objects[0].fields if f.type != "None"] == [("MaxParallel", "1", "2")]
