@@ -209,4 +209,9 @@ def test_node_drain_fails_no_request(serving: AgentProcess, tmp_path: Path) -> N
             steady(traffic)
         assert_no_failures(traffic.tally, time.monotonic() - started)
     finally:
+        # a -client agent leaves its tasks running when it stops (its next start re-attaches):
+        # stop the job first, so no instance outlives the test and holds its port
+        serving.cli("job", "stop", "zd")
+        wait_for(lambda: not [a for a in serving.get("/v1/job/zd/allocations") if a["ClientStatus"] == "running"],
+                 60, message="every instance stopped before the second agent goes")
         other.stop()
