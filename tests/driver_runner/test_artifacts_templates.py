@@ -4,10 +4,8 @@ escapes) and templates (env rendering, destinations kept in the alloc dir, chang
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from controllers.driver_runner.templates import TemplateError, destination, rend
 from reconciler.model.job import Artifact, Task, Template
 from reconciler.store import Store
 from tests.driver_runner.support import PY, event_types, make_alloc, make_job, put_alloc, put_job, wait_status
+from tests.fileserver import serve_directory
 from tests.waiting import wait_for
 
 
@@ -45,20 +44,8 @@ def _zip(files: dict[str, bytes]) -> bytes:
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "www"
     root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
-            super().__init__(*a, directory=str(root), **kw)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_directory(root) as url:
+        yield url, root
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import http.server
 import io
 import os
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from controllers.driver_runner.artifacts import ArtifactError, fetch, shown
 from controllers.driver_runner.templates import TemplateError, render, render_all
 from reconciler.model.job import Artifact, Template
+from tests.fileserver import serve_directory
 
 
 @pytest.fixture
@@ -32,19 +31,8 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
 def www(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "www"
     root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
-            super().__init__(*a, directory=str(root), **kw)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", root
-    httpd.shutdown()
+    with serve_directory(root) as url:
+        yield url, root
 
 
 @pytest.mark.timeout(60)

@@ -4,9 +4,7 @@ are not readable either. The agent's own UI keeps working (test_ui.py)."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.agent.harness import AgentProcess
+from tests.fileserver import serve_directory
 
 JOB = {"Job": {"ID": "x", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [{
     "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sh", "args": ["-c", "touch {marker}; sleep 60"]}}]}]}}
@@ -35,18 +34,8 @@ window.attempts = Promise.allSettled([
 def evil_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "evil"
     root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
-            super().__init__(*a, directory=str(root), **kw)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", root  # another port: another origin
-    httpd.shutdown()
+    with serve_directory(root) as url:
+        yield url, root  # another port: another origin
 
 
 def test_a_foreign_page_can_neither_post_nor_fetch(agent: AgentProcess, page: Any, evil_site: tuple[str, Path],
