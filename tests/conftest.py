@@ -49,6 +49,9 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     kids = leaks.children()
     yield
     leaked = [f"thread {t.name!r}" for t in leaks.new_threads(threads, request.node.nodeid)]
-    leaked += [f"child process {c.pid} ({c.command})" for c in sorted(leaks.new_children(kids, request.node.nodeid), key=lambda c: c.pid)]
+    leaked += [
+        f"child process {c.pid} ({c.command})"
+        for c in sorted(leaks.new_children(kids, request.node.nodeid), key=lambda c: c.pid)
+    ]
     if leaked:
         pytest.fail(f"{request.node.nodeid} leaked: " + "; ".join(leaked), pytrace=False)

@@ -39,18 +39,36 @@ def mock_job(
     """One group of `count` instances of one task, `server`; `kw` sets other `Job` fields."""
     config: dict[str, Any] = {"command": command, **({"args": args} if args is not None else {})}
     tg = TaskGroup(
-        name=group, count=count,
-        tasks=[Task(name="server", driver=driver, config=config, resources=Resources(cpu=cpu, memory=memory))],
+        name=group,
+        count=count,
+        tasks=[
+            Task(name="server", driver=driver, config=config, resources=Resources(cpu=cpu, memory=memory))
+        ],
         networks=[Network(ports=ports)] if ports else [],
     )
     return Job(id=id, name=id, type=type, task_groups=[tg], update=update, **kw)
 
 
-def submitted_job(job_id: str = "web", *, count: int = 1, command: str = "/bin/sleep", args: list[str] | None = None,
-                  group: str = "web", ports: list[Port] | None = None) -> Job:
+def submitted_job(
+    job_id: str = "web",
+    *,
+    count: int = 1,
+    command: str = "/bin/sleep",
+    args: list[str] | None = None,
+    group: str = "web",
+    ports: list[Port] | None = None,
+) -> Job:
     """A job as every parser returns it (defaults filled), ready to submit."""
-    job = mock_job(count, id=job_id, group=group, memory=64, ports=ports, command=command,
-                   args=args if args is not None else ["3600"], datacenters=["dc1"])
+    job = mock_job(
+        count,
+        id=job_id,
+        group=group,
+        memory=64,
+        ports=ports,
+        command=command,
+        args=args if args is not None else ["3600"],
+        datacenters=["dc1"],
+    )
     return fill_defaults(job)
 
 

@@ -52,7 +52,13 @@ def children() -> set[Child]:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[1]) == me and fields[0] != "Z":
-            out.add(Child(int(entry.name), int(fields[19]), cmdline.replace(b"\0", b" ").decode(errors="replace").strip()))
+            out.add(
+                Child(
+                    int(entry.name),
+                    int(fields[19]),
+                    cmdline.replace(b"\0", b" ").decode(errors="replace").strip(),
+                )
+            )
     return out
 
 
@@ -75,6 +81,7 @@ def new_threads(before: set[threading.Thread], nodeid: str) -> list[threading.Th
 
 def new_children(before: set[Child], nodeid: str) -> set[Child]:
     """Children started since `before` that are still running after up to DEADLINE seconds."""
+
     def leaked() -> set[Child]:
         return {c for c in children() - before if not _allowed_child(nodeid, c)}
 

@@ -85,7 +85,7 @@ class DeploymentController(Controller):
 
     def _on_check(self, key: str, old: CheckStatus | None, new: CheckStatus | None) -> None:
         # the key is checks/<alloc>/<check>: the alloc id is the second-to-last segment
-        parts = key[len(self.keys.checks):].split("/")
+        parts = key[len(self.keys.checks) :].split("/")
         self._alloc_changed(parts[0] if parts else "")
 
     def on_start(self) -> None:
@@ -105,12 +105,21 @@ class DeploymentController(Controller):
             return None
         dep = dv.value
         allocs = self.allocs.by_index("deployment", dep.id)
-        statuses = {a.id: st for a in allocs if (st := self.statuses.get(self.keys.alloc_status(a.id))) is not None}
-        versions = [v for k in self.versions.keys_by_index("job", _job_key(dep.namespace, dep.job_id))
-                    if (v := self.versions.get_versioned(k)) is not None]
+        statuses = {
+            a.id: st for a in allocs if (st := self.statuses.get(self.keys.alloc_status(a.id))) is not None
+        }
+        versions = [
+            v
+            for k in self.versions.keys_by_index("job", _job_key(dep.namespace, dep.job_id))
+            if (v := self.versions.get_versioned(k)) is not None
+        ]
         return View(
-            deployment=dv, job=self.jobs.get_versioned(self.keys.job(dep.namespace, dep.job_id)), versions=versions,
-            allocs=allocs, statuses=statuses, checks=self._checks_by_alloc(allocs),
+            deployment=dv,
+            job=self.jobs.get_versioned(self.keys.job(dep.namespace, dep.job_id)),
+            versions=versions,
+            allocs=allocs,
+            statuses=statuses,
+            checks=self._checks_by_alloc(allocs),
         )
 
     def reconcile(self, key: str) -> Requeue | None:
@@ -129,17 +138,27 @@ class DeploymentController(Controller):
             raise Conflict(f"deployment {plan.step.deployment.id} or its job changed since it was read")
         d = plan.step.deployment
         self.log.info(
-            "deployment=%s job=%s/%s status=%s description=%r", d.id, d.namespace, d.job_id, d.status,
+            "deployment=%s job=%s/%s status=%s description=%r",
+            d.id,
+            d.namespace,
+            d.job_id,
+            d.status,
             d.status_description,
         )
         if plan.revert is not None:
             self.log.info(
-                "deployment=%s job=%s/%s reverted to version=%s as version=%d eval=%s", d.id, d.namespace, d.job_id,
-                plan.step.revert_to, plan.revert.record.version, plan.revert.evaluation.id,
+                "deployment=%s job=%s/%s reverted to version=%s as version=%d eval=%s",
+                d.id,
+                d.namespace,
+                d.job_id,
+                plan.step.revert_to,
+                plan.revert.record.version,
+                plan.revert.evaluation.id,
             )
 
 
 def DeploymentService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
     """The deployment controller under leader election; `controller_kw` go to DeploymentController."""
-    return LeaderElected(store, "deployments", identity, lambda: DeploymentController(store, **controller_kw), ttl=ttl)
-
+    return LeaderElected(
+        store, "deployments", identity, lambda: DeploymentController(store, **controller_kw), ttl=ttl
+    )

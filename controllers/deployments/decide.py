@@ -66,7 +66,9 @@ def decide(view: View, keys: Keys, *, now: float) -> Plan:
     health: dict[str, Any] = {}
     look: float | None = None
     if own is not None and active(dep):
-        health, look = judge_all(own.value.job, view.allocs, view.statuses, view.checks, health_map(dep), now=now)
+        health, look = judge_all(
+            own.value.job, view.allocs, view.statuses, view.checks, health_map(dep), now=now
+        )
     history = sorted((r.value for r in view.versions), key=lambda r: r.version, reverse=True)
     s = step(dep, job, view.allocs, health, history, now=now, next_health_look=look)
     requeue = max(0.0, s.look_again_at - now) + 0.01 if s.look_again_at is not None else None
@@ -86,5 +88,7 @@ def decide(view: View, keys: Keys, *, now: float) -> Plan:
     revert: Submission | None = None
     target = view.version(s.revert_to) if s.revert_to is not None else None
     if target is not None:
-        revert = submit_ops(txn, keys, target.value.job, view.job, now=now, source_file=target.value.source_file)
+        revert = submit_ops(
+            txn, keys, target.value.job, view.job, now=now, source_file=target.value.source_file
+        )
     return Plan(s, txn, revert, requeue)

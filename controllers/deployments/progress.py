@@ -128,7 +128,11 @@ def _running(
         return _fail(dep, Desc.FAILED_ALLOCATIONS, job, history), False, False, None
     promoted = False
     waiting = [g for g in groups if awaiting_promotion(g)]
-    ready = [g for g in waiting if len(g.placed_canaries) >= g.desired_canaries and healthy_canaries(dep, g) >= g.desired_canaries]
+    ready = [
+        g
+        for g in waiting
+        if len(g.placed_canaries) >= g.desired_canaries and healthy_canaries(dep, g) >= g.desired_canaries
+    ]
     if waiting and len(ready) == len(waiting) and all(g.auto_promote for g in waiting):
         for g in waiting:
             g.promoted = True

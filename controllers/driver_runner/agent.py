@@ -52,7 +52,9 @@ class RunnerAction(StrEnum):
     IGNORE = "ignore"
 
 
-def runner_action(alloc: Allocation | None, *, node_id: str, has_runner: bool, started_here: bool) -> RunnerAction:
+def runner_action(
+    alloc: Allocation | None, *, node_id: str, has_runner: bool, started_here: bool
+) -> RunnerAction:
     """What the node agent does for one allocation (pure). `started_here`: a previous
     agent reported it, or its directory exists (so a stop has something to stop)."""
     if alloc is None or alloc.node_id != node_id:
@@ -75,15 +77,21 @@ class AllocWatcher(Controller):
         self.allocs = self.informer(self.keys.allocs, Allocation, name=f"driver-runner:{node_id[:8]}:allocs")
         self.allocs.add_index("node", lambda a: [a.node_id])
         self.allocs.add_handler(self._on_alloc)
-        self.restarts = self.informer(self.keys.alloc_restarts, AllocRestartRequest,
-                                      name=f"driver-runner:{node_id[:8]}:restarts")
+        self.restarts = self.informer(
+            self.keys.alloc_restarts, AllocRestartRequest, name=f"driver-runner:{node_id[:8]}:restarts"
+        )
         self.restarts.add_handler(self._on_restart)
-        self.catalog = CatalogView(self.informer(self.keys.services, ServiceRegistration,
-                                                 name=f"driver-runner:{node_id[:8]}:services"))
+        self.catalog = CatalogView(
+            self.informer(
+                self.keys.services, ServiceRegistration, name=f"driver-runner:{node_id[:8]}:services"
+            )
+        )
 
     def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
         obj = new or old
-        if obj is not None and (obj.node_id == self.agent.node.id or (old is not None and old.node_id == self.agent.node.id)):
+        if obj is not None and (
+            obj.node_id == self.agent.node.id or (old is not None and old.node_id == self.agent.node.id)
+        ):
             self.enqueue("alloc/" + obj.id)
 
     def _on_restart(self, key: str, old: AllocRestartRequest | None, new: AllocRestartRequest | None) -> None:
@@ -109,30 +117,58 @@ class AllocWatcher(Controller):
 
 class NodeAgent:
     def __init__(
-        self, store: Store, *, data_dir: Path, node_name: str, datacenter: str = "dc1", bind: str = "127.0.0.1",
-        advertise: str = "", network_interface: str = "", raw_exec_enabled: bool = False,
-        enabled_drivers: tuple[str, ...] | None = None, meta: dict[str, str] | None = None,
-        port_range: tuple[int, int] = (20000, 32000), heartbeat_ttl: int = 10, node_class: str = "",
-        http_addr: str = "", task_env: tuple[str, ...] = (),
+        self,
+        store: Store,
+        *,
+        data_dir: Path,
+        node_name: str,
+        datacenter: str = "dc1",
+        bind: str = "127.0.0.1",
+        advertise: str = "",
+        network_interface: str = "",
+        raw_exec_enabled: bool = False,
+        enabled_drivers: tuple[str, ...] | None = None,
+        meta: dict[str, str] | None = None,
+        port_range: tuple[int, int] = (20000, 32000),
+        heartbeat_ttl: int = 10,
+        node_class: str = "",
+        http_addr: str = "",
+        task_env: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        address = advertise or (fingerprint.interface_address(network_interface) if network_interface else bind)
+        address = advertise or (
+            fingerprint.interface_address(network_interface) if network_interface else bind
+        )
         self.drivers = build_drivers(raw_exec_enabled=raw_exec_enabled, enabled=enabled_drivers)
         health, driver_attrs = fingerprint.drivers(self.drivers)
         attrs = fingerprint.attributes(address)
         attrs.update(driver_attrs)
         self.node = Node(
-            id=NodeId(load_node_id(self.data_dir)), name=node_name, datacenter=datacenter, address=address,
-            http_addr=http_addr, status=NodeStatus.READY, resources=fingerprint.resources(), drivers=health,
-            attributes=attrs, meta=dict(meta or {}), min_dynamic_port=port_range[0], max_dynamic_port=port_range[1],
+            id=NodeId(load_node_id(self.data_dir)),
+            name=node_name,
+            datacenter=datacenter,
+            address=address,
+            http_addr=http_addr,
+            status=NodeStatus.READY,
+            resources=fingerprint.resources(),
+            drivers=health,
+            attributes=attrs,
+            meta=dict(meta or {}),
+            min_dynamic_port=port_range[0],
+            max_dynamic_port=port_range[1],
             node_class=node_class,
         )
         self.heartbeat = Heartbeat(store, self.node, ttl=heartbeat_ttl)
         self.writer = StatusWriter(store)
-        self.deps = RunnerDeps(data_dir=self.data_dir, node=self.node, drivers=self.drivers, on_change=self.writer.mark,
-                               task_env=task_env)
+        self.deps = RunnerDeps(
+            data_dir=self.data_dir,
+            node=self.node,
+            drivers=self.drivers,
+            on_change=self.writer.mark,
+            task_env=task_env,
+        )
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)
@@ -182,13 +218,17 @@ class NodeAgent:
             runner = self.runners.get(alloc_id)
             restored = self._previous.get(alloc_id)
         action = runner_action(
-            alloc, node_id=self.node.id, has_runner=runner is not None,
+            alloc,
+            node_id=self.node.id,
+            has_runner=runner is not None,
             started_here=restored is not None or AllocDir(self.data_dir, alloc_id).root.exists(),
         )
         if action == RunnerAction.DESTROY and runner is not None:
             with self._lock:
                 self.runners.pop(alloc_id, None)
-            t = threading.Thread(target=self._destroy, args=(runner,), name=f"destroy:{alloc_id[:8]}", daemon=True)
+            t = threading.Thread(
+                target=self._destroy, args=(runner,), name=f"destroy:{alloc_id[:8]}", daemon=True
+            )
             self._destroying.append(t)
             t.start()
             return None

@@ -30,6 +30,7 @@ from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, Desi
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class RunnerDeps:
     """What every allocation runner shares, handed in by the agent."""
@@ -43,7 +44,9 @@ class RunnerDeps:
 
 
 class AllocRunner:
-    def __init__(self, deps: RunnerDeps, alloc: Allocation, job: Job, *, restored: AllocStatus | None = None) -> None:
+    def __init__(
+        self, deps: RunnerDeps, alloc: Allocation, job: Job, *, restored: AllocStatus | None = None
+    ) -> None:
         self.deps = deps
         self.alloc = alloc
         self.job = job
@@ -68,7 +71,9 @@ class AllocRunner:
         if group is None:
             with self._lock:
                 self.status.client_status = ClientStatus.FAILED
-                self.status.client_description = f"task group {self.alloc.task_group!r} not in job version {self.alloc.job_version}"
+                self.status.client_description = (
+                    f"task group {self.alloc.task_group!r} not in job version {self.alloc.job_version}"
+                )
             self.all_done.set()
             self.deps.on_change(self)
             return
@@ -89,9 +94,18 @@ class AllocRunner:
             env = taskenv.build_env(inputs, base=taskenv.inherited_env(os.environ, self.deps.task_env))
             config = taskenv.interpolate(task.config, env, taskenv.node_values(self.deps.node))
             self.tasks[task.name] = TaskRunner(
-                host=self, alloc_id=self.id, alloc_dir=self.dir, task=task, config=config, env=env,
-                driver=driver, driver_name=task.driver, policy=self.job.restart_for(group, task),
-                job_type=self.job.type, restored=restored, recovered=recovered,
+                host=self,
+                alloc_id=self.id,
+                alloc_dir=self.dir,
+                task=task,
+                config=config,
+                env=env,
+                driver=driver,
+                driver_name=task.driver,
+                policy=self.job.restart_for(group, task),
+                job_type=self.job.type,
+                restored=restored,
+                recovered=recovered,
             )
         log.info("alloc=%s starting tasks=%s fresh=%s", self.id, ",".join(names), fresh)
         self._refresh()
@@ -138,8 +152,15 @@ class AllocRunner:
         spec = next((t for t in group.tasks if t.name == task), None)
         delay = (group.shutdown_delay + (spec.shutdown_delay if spec is not None else 0)) / SECOND
         if delay > 0:
-            self.update_task(task, lambda ts: ts.events.append(status.event(
-                status.WAITING_SHUTDOWN_DELAY, f"Waiting for shutdown_delay of {delay:g}s before killing the task")))
+            self.update_task(
+                task,
+                lambda ts: ts.events.append(
+                    status.event(
+                        status.WAITING_SHUTDOWN_DELAY,
+                        f"Waiting for shutdown_delay of {delay:g}s before killing the task",
+                    )
+                ),
+            )
             self._aborted.wait(delay)
 
     def _leave_catalog(self) -> None:
@@ -150,10 +171,14 @@ class AllocRunner:
                 return
             if catalog.registered(self.id):
                 if catalog.wait_deregistered(self.id):
-                    log.info("alloc=%s left the service catalog; killing tasks after %.2fs", self.id, CATALOG_GRACE)
+                    log.info(
+                        "alloc=%s left the service catalog; killing tasks after %.2fs", self.id, CATALOG_GRACE
+                    )
                     self._aborted.wait(CATALOG_GRACE)
                 else:
-                    log.warning("alloc=%s still in the service catalog after the wait; killing anyway", self.id)
+                    log.warning(
+                        "alloc=%s still in the service catalog after the wait; killing anyway", self.id
+                    )
             self._left_catalog.set()
 
     def _refresh(self) -> None:

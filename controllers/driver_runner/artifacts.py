@@ -120,8 +120,13 @@ def _unpack(archive: Path, kind: str, dest: Path) -> None:
             with zipfile.ZipFile(archive) as zf:
                 infos = zf.infolist()
                 # a zip's unix mode can mark a member as a symlink; extractall would write it as a file
-                _check_members([(i.filename, i.file_size, (i.external_attr >> 16) & 0o170000 != 0o120000)
-                                for i in infos], dest)
+                _check_members(
+                    [
+                        (i.filename, i.file_size, (i.external_attr >> 16) & 0o170000 != 0o120000)
+                        for i in infos
+                    ],
+                    dest,
+                )
                 zf.extractall(dest)
             return
         with tarfile.open(archive, "r:*") as tf:
@@ -134,14 +139,18 @@ def _unpack(archive: Path, kind: str, dest: Path) -> None:
         raise ArtifactError(f"failed to unpack {archive.name}: {exc}") from None
 
 
-def fetch(art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3, backoff: float = 0.2) -> Path:
+def fetch(
+    art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3, backoff: float = 0.2
+) -> Path:
     """Fetch one artifact; returns where it landed."""
     task_rel = os.path.relpath(task_dir, alloc_root)
     dest_rel = art.destination or "local/"
     try:
         dest = inside_task_area(alloc_root, os.path.join(task_rel, dest_rel))
     except PathEscapeError as exc:
-        raise ArtifactError(f"artifact destination {dest_rel!r} escapes the allocation directory: {exc}") from None
+        raise ArtifactError(
+            f"artifact destination {dest_rel!r} escapes the allocation directory: {exc}"
+        ) from None
     parsed = urllib.parse.urlsplit(art.source)
     query = dict(urllib.parse.parse_qsl(parsed.query))
     options = {**query, **art.options}
@@ -151,21 +160,34 @@ def fetch(art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3,
     with tempfile.TemporaryDirectory(dir=alloc_root) as tmp:
         got = Path(tmp) / name
         if parsed.scheme in ("http", "https"):
-            clean = urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(
-                {k: v for k, v in query.items() if k not in ("checksum", "archive")})))
+            clean = urllib.parse.urlunsplit(
+                parsed._replace(
+                    query=urllib.parse.urlencode(
+                        {k: v for k, v in query.items() if k not in ("checksum", "archive")}
+                    )
+                )
+            )
             _download(clean, art.headers, got, attempts=attempts, backoff=backoff)
         elif parsed.scheme in ("file", ""):
             raw = urllib.parse.unquote(parsed.path)
             try:
-                src = Path(raw) if os.path.isabs(raw) else inside_task_area(alloc_root, os.path.join(task_rel, raw))
+                src = (
+                    Path(raw)
+                    if os.path.isabs(raw)
+                    else inside_task_area(alloc_root, os.path.join(task_rel, raw))
+                )
             except PathEscapeError as exc:
-                raise ArtifactError(f"artifact source {raw!r} is outside the allocation directory: {exc}") from None
+                raise ArtifactError(
+                    f"artifact source {raw!r} is outside the allocation directory: {exc}"
+                ) from None
             if not src.is_file():
                 raise ArtifactError(f"failed to download artifact {shown(art.source)!r}: no such file {src}")
             with open(src, "rb") as fin, open(got, "wb") as fout:
                 _copy_capped(fin, fout, str(src))
         else:
-            raise ArtifactError(f"unsupported artifact source scheme {parsed.scheme!r} in {shown(art.source)!r}")
+            raise ArtifactError(
+                f"unsupported artifact source scheme {parsed.scheme!r} in {shown(art.source)!r}"
+            )
         if checksum:
             _verify(got, checksum)
         kind = archive_kind(name) if archive else ""

@@ -199,8 +199,12 @@ def main(spec_path: str) -> int:
         start = proc_start_time(pid)
     except (OSError, ValueError):
         start = 0
-    handle: dict[str, object] = {"pid": pid, "start": start, "executor_pid": os.getpid(),
-                                 "executor_start": proc_start_time(os.getpid())}
+    handle: dict[str, object] = {
+        "pid": pid,
+        "start": start,
+        "executor_pid": os.getpid(),
+        "executor_start": proc_start_time(os.getpid()),
+    }
     _write_atomic(spec["handle_path"], handle)
     os.write(ready_fd, _json(handle).encode())
     os.close(ready_fd)

@@ -41,8 +41,12 @@ def spawn() -> Standby:
     try:
         popen = subprocess.Popen(
             [sys.executable, "-S", "-E", EXECUTOR, "--standby"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(w,), start_new_session=True, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(w,),
+            start_new_session=True,
+            close_fds=True,
         )
     except BaseException:
         os.close(r)

@@ -30,6 +30,7 @@ from reconciler.model.alloc_dir import launch_spec_file, read_launch_spec, write
 
 log = logging.getLogger(__name__)
 
+
 class LaunchError(Exception):
     """The task could not be started (bad command, missing binary ...)."""
 
@@ -61,7 +62,11 @@ class LaunchSpec:
 
 
 def _paths(state_dir: Path, task: str) -> tuple[Path, Path, Path]:
-    return launch_spec_file(state_dir, task), state_dir / f"{task}.handle.json", state_dir / f"{task}.exit.json"
+    return (
+        launch_spec_file(state_dir, task),
+        state_dir / f"{task}.handle.json",
+        state_dir / f"{task}.exit.json",
+    )
 
 
 def _read_json(path: Path) -> dict[str, object] | None:
@@ -77,8 +82,16 @@ class ProcessHandle:
     """A running (or finished) task: signal its process group, wait for its exit."""
 
     def __init__(
-        self, *, state_dir: Path, task: str, pid: int, start: int, executor_pid: int, executor_start: int,
-        popen: subprocess.Popen[bytes] | None = None, cgroup_dirs: list[str] | None = None,
+        self,
+        *,
+        state_dir: Path,
+        task: str,
+        pid: int,
+        start: int,
+        executor_pid: int,
+        executor_start: int,
+        popen: subprocess.Popen[bytes] | None = None,
+        cgroup_dirs: list[str] | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.task = task
@@ -136,7 +149,11 @@ class ProcessHandle:
     def signal(self, sig: int) -> bool:
         """Signal the task's whole process group (only if the pid is still our task)."""
         if not procfs.is_same_process(self.pid, self.start):
-            return procfs.kill_group(self.pid, sig) if self._popen is not None and not self._done.is_set() else False
+            return (
+                procfs.kill_group(self.pid, sig)
+                if self._popen is not None and not self._done.is_set()
+                else False
+            )
         return procfs.kill_group(self.pid, sig)
 
     def kill_everything(self) -> None:
@@ -170,10 +187,19 @@ def launch(state_dir: Path, spec: LaunchSpec, *, ready_timeout: float = 30.0) ->
     standby = executor_pool.default_pool().take()
     r = standby.ready_r
     body = {
-        "argv": spec.argv, "env": spec.env, "cwd": spec.cwd, "logs_dir": spec.logs_dir, "task": spec.task,
-        "max_files": spec.max_files, "max_file_size": spec.max_file_size, "logs_disabled": spec.logs_disabled,
-        "cgroup_procs": spec.cgroup_procs, "cgroup_dirs": spec.cgroup_dirs,
-        "handle_path": str(handle_path), "exit_path": str(exit_path), "ready_fd": standby.ready_w,
+        "argv": spec.argv,
+        "env": spec.env,
+        "cwd": spec.cwd,
+        "logs_dir": spec.logs_dir,
+        "task": spec.task,
+        "max_files": spec.max_files,
+        "max_file_size": spec.max_file_size,
+        "logs_disabled": spec.logs_disabled,
+        "cgroup_procs": spec.cgroup_procs,
+        "cgroup_dirs": spec.cgroup_dirs,
+        "handle_path": str(handle_path),
+        "exit_path": str(exit_path),
+        "ready_fd": standby.ready_w,
     }
     popen = standby.popen
     try:
@@ -208,8 +234,13 @@ def launch(state_dir: Path, spec: LaunchSpec, *, ready_timeout: float = 30.0) ->
         clear(state_dir, spec.task)
         raise LaunchError(str(info["error"]))
     return ProcessHandle(
-        state_dir=state_dir, task=spec.task, pid=int(info["pid"]), start=int(info["start"]),
-        executor_pid=popen.pid, executor_start=int(info["executor_start"]), popen=popen,
+        state_dir=state_dir,
+        task=spec.task,
+        pid=int(info["pid"]),
+        start=int(info["start"]),
+        executor_pid=popen.pid,
+        executor_start=int(info["executor_start"]),
+        popen=popen,
         cgroup_dirs=spec.cgroup_dirs,
     )
 
@@ -234,7 +265,12 @@ def recover(state_dir: Path, task: str) -> Recovered | None:
     pid, start = int(info["pid"]), int(info["start"])  # type: ignore[call-overload]
     ex_pid, ex_start = int(info["executor_pid"]), int(info["executor_start"])  # type: ignore[call-overload]
     handle = ProcessHandle(
-        state_dir=state_dir, task=task, pid=pid, start=start, executor_pid=ex_pid, executor_start=ex_start,
+        state_dir=state_dir,
+        task=task,
+        pid=pid,
+        start=start,
+        executor_pid=ex_pid,
+        executor_start=ex_start,
         cgroup_dirs=cg_dirs,
     )
     done = _read_json(exit_path)
@@ -246,4 +282,6 @@ def recover(state_dir: Path, task: str) -> Recovered | None:
         # the executor is gone but the task runs: it has lost its logs and exit status
         procfs.kill_group(pid, signal.SIGKILL)
         procfs.wait_gone(pid, start, 5)
-    return Recovered(missed_exit=ExitResult(-1, 0, False, "task's executor was gone when the agent restarted"))
+    return Recovered(
+        missed_exit=ExitResult(-1, 0, False, "task's executor was gone when the agent restarted")
+    )

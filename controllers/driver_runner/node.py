@@ -51,7 +51,9 @@ class Heartbeat:
 
     def register(self) -> None:
         now = time.time()
-        written = self.store.update(self.store.keys.node(self.node.id), Node, lambda prev: self._record(prev, now))
+        written = self.store.update(
+            self.store.keys.node(self.node.id), Node, lambda prev: self._record(prev, now)
+        )
         assert written is not None  # _record always returns a record
         # the agent's own copy (shared with its task runners) follows what was stored
         for f in ("create_time", "modify_time", "eligibility", "drain"):
@@ -63,8 +65,13 @@ class Heartbeat:
         (eligibility, drain) and the first registration time kept from the stored record."""
         if prev is None:
             return replace(self.node, create_time=self.node.create_time or now, modify_time=now)
-        return replace(self.node, create_time=prev.create_time or now, modify_time=now,
-                       eligibility=prev.eligibility, drain=prev.drain)
+        return replace(
+            self.node,
+            create_time=prev.create_time or now,
+            modify_time=now,
+            eligibility=prev.eligibility,
+            drain=prev.drain,
+        )
 
     def _beat(self) -> None:
         with self._lock:
@@ -75,8 +82,11 @@ class Heartbeat:
                 if self._started:
                     self.lease.start(on_lost=self._lease_lost)
             lease = self.lease
-        self.store.put(self.store.keys.heartbeat(self.node.id),
-                       NodeHeartbeat(node_id=self.node.id, time=time.time(), ttl=self.ttl), lease=lease.id)
+        self.store.put(
+            self.store.keys.heartbeat(self.node.id),
+            NodeHeartbeat(node_id=self.node.id, time=time.time(), ttl=self.ttl),
+            lease=lease.id,
+        )
 
     def start(self) -> None:
         with self._lock:

@@ -50,7 +50,12 @@ def fmt_duration(seconds: float) -> str:
 
 
 def decide(
-    policy: RestartPolicy, tracker: Tracker, *, now: float, job_type: str, exit_ok: bool,
+    policy: RestartPolicy,
+    tracker: Tracker,
+    *,
+    now: float,
+    job_type: str,
+    exit_ok: bool,
 ) -> Decision:
     if exit_ok and job_type in (JobType.BATCH, "sysbatch"):
         return Decision(Action.COMPLETE, 0.0, "Task completed successfully", tracker)
@@ -65,13 +70,15 @@ def decide(
     if policy.mode == "delay":
         wait = max(delay, t.interval_start + interval - now)
         return Decision(
-            Action.RESTART, wait,
+            Action.RESTART,
+            wait,
             f"Exceeded allowed attempts {policy.attempts} in interval {fmt_duration(interval)}; "
             f"Task restarting in {fmt_duration(wait)}",
             Tracker(interval_start=now + wait, count=0),
         )
     return Decision(
-        Action.FAIL, 0.0,
-        f"Exceeded allowed attempts {policy.attempts} in interval {fmt_duration(interval)} and mode is \"fail\"",
+        Action.FAIL,
+        0.0,
+        f'Exceeded allowed attempts {policy.attempts} in interval {fmt_duration(interval)} and mode is "fail"',
         t,
     )

@@ -33,10 +33,23 @@ TEMPLATE_RERENDER = "Template Re-rendered"
 MAX_EVENTS = 10
 
 
-def event(kind: str, message: str = "", *, exit_code: int | None = None, sig: int | None = None,
-          details: dict[str, str] | None = None, now: float | None = None) -> TaskEvent:
-    return TaskEvent(type=kind, time=time.time() if now is None else now, message=message,
-                     exit_code=exit_code, signal=sig, details=details or {})
+def event(
+    kind: str,
+    message: str = "",
+    *,
+    exit_code: int | None = None,
+    sig: int | None = None,
+    details: dict[str, str] | None = None,
+    now: float | None = None,
+) -> TaskEvent:
+    return TaskEvent(
+        type=kind,
+        time=time.time() if now is None else now,
+        message=message,
+        exit_code=exit_code,
+        signal=sig,
+        details=details or {},
+    )
 
 
 def client_status(states: dict[str, TaskState]) -> ClientStatus:

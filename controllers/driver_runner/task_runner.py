@@ -49,9 +49,20 @@ class TaskHost(Protocol):
 
 class TaskRunner:
     def __init__(
-        self, *, host: TaskHost, alloc_id: str, alloc_dir: AllocDir, task: Task, config: dict[str, Any],
-        env: dict[str, str], driver: TaskDriver | None, driver_name: str, policy: RestartPolicy, job_type: str,
-        restored: TaskState | None = None, recovered: Recovered | None = None,
+        self,
+        *,
+        host: TaskHost,
+        alloc_id: str,
+        alloc_dir: AllocDir,
+        task: Task,
+        config: dict[str, Any],
+        env: dict[str, str],
+        driver: TaskDriver | None,
+        driver_name: str,
+        policy: RestartPolicy,
+        job_type: str,
+        restored: TaskState | None = None,
+        recovered: Recovered | None = None,
     ) -> None:
         self.host = host
         self.alloc_id = alloc_id
@@ -79,7 +90,9 @@ class TaskRunner:
 
     # control (any thread) ----------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._main, name=f"task:{self.alloc_id[:8]}:{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._main, name=f"task:{self.alloc_id[:8]}:{self.name}", daemon=True
+        )
         self._thread.start()
 
     def kill(self, reason: TaskEvent | None = None) -> None:
@@ -217,8 +230,9 @@ class TaskRunner:
                 self._finish_killed(None)
                 return
             self._terminated(result)
-            decision = restarts.decide(self.policy, self.tracker, now=time.time(), job_type=self.job_type,
-                                       exit_ok=result.successful)
+            decision = restarts.decide(
+                self.policy, self.tracker, now=time.time(), job_type=self.job_type, exit_ok=result.successful
+            )
             self.tracker = decision.tracker
             self._save_tracker()
             handles.forget(self.alloc_dir.state, self.name)
@@ -227,7 +241,9 @@ class TaskRunner:
                 self._dead(failed=False)
                 return
             if decision.action == restarts.Action.FAIL:
-                self._emit(status.event(status.NOT_RESTARTING, decision.reason, details={"fails_task": "true"}))
+                self._emit(
+                    status.event(status.NOT_RESTARTING, decision.reason, details={"fails_task": "true"})
+                )
                 self._dead(failed=True)
                 return
             self._emit(status.event(status.RESTARTING, decision.reason), _count_restart)
@@ -240,12 +256,21 @@ class TaskRunner:
     def _prestart(self) -> bool:
         self._emit(status.event(status.SETUP, "Building Task Directory"))
         if self.driver is None:
-            self._emit(status.event(status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not available on this node"))
+            self._emit(
+                status.event(
+                    status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not available on this node"
+                )
+            )
             self._dead(failed=True)
             return False
         fp = self.driver.fingerprint()
         if not (fp.detected and fp.healthy):
-            self._emit(status.event(status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not usable on this node: {fp.description}"))
+            self._emit(
+                status.event(
+                    status.DRIVER_FAILURE,
+                    f"driver {self.driver_name!r} is not usable on this node: {fp.description}",
+                )
+            )
             self._dead(failed=True)
             return False
         errors = self.driver.validate(self.config)
@@ -265,7 +290,9 @@ class TaskRunner:
                     return False
         if self.task.templates:
             try:
-                templates.render_all(self.task.templates, self.env, task_dir=task_dir, alloc_root=self.alloc_dir.root)
+                templates.render_all(
+                    self.task.templates, self.env, task_dir=task_dir, alloc_root=self.alloc_dir.root
+                )
             except (templates.TemplateError, OSError) as exc:
                 self._emit(status.event(status.TEMPLATE_FAILED, str(exc)))
                 self._dead(failed=True)
@@ -275,8 +302,12 @@ class TaskRunner:
     def _launch(self) -> tuple[ProcessHandle | None, ExitResult | None]:
         assert self.driver is not None
         ctx = TaskContext(
-            alloc_id=self.alloc_id, task=self.task, config=self.config, env=self.env,
-            task_dir=self.alloc_dir.task_dir(self.name), logs_dir=self.alloc_dir.logs,
+            alloc_id=self.alloc_id,
+            task=self.task,
+            config=self.config,
+            env=self.env,
+            task_dir=self.alloc_dir.task_dir(self.name),
+            logs_dir=self.alloc_dir.logs,
             cgroup_name=f"{self.alloc_id}.{self.name}",
         )
         try:
@@ -316,15 +347,23 @@ class TaskRunner:
 
     def _check_templates(self, handle: ProcessHandle) -> None:
         try:
-            changed = templates.render_all(self.task.templates, self.env, task_dir=self.alloc_dir.task_dir(self.name),
-                                           alloc_root=self.alloc_dir.root)
+            changed = templates.render_all(
+                self.task.templates,
+                self.env,
+                task_dir=self.alloc_dir.task_dir(self.name),
+                alloc_root=self.alloc_dir.root,
+            )
         except (templates.TemplateError, OSError) as exc:
             log.warning("alloc=%s task=%s template: %s", self.alloc_id, self.name, exc)
             return
         modes = {t.change_mode for t in changed}
         if not changed:
             return
-        self._emit(status.event(status.TEMPLATE_RERENDER, f"Template with change_mode {', '.join(sorted(modes))} re-rendered"))
+        self._emit(
+            status.event(
+                status.TEMPLATE_RERENDER, f"Template with change_mode {', '.join(sorted(modes))} re-rendered"
+            )
+        )
         if "restart" in modes:
             self.restart()
         for t in changed:
@@ -338,11 +377,16 @@ class TaskRunner:
             sig = int(signal.SIGINT)
         timeout = self.task.kill_timeout / SECOND
         if handle.result() is None:
-            self._emit(status.event(
-                status.KILLING,
-                f"Sent interrupt. Waiting {restarts.fmt_duration(timeout)} before force killing",
-                details={"kill_timeout": restarts.fmt_duration(timeout), "signal": signal.Signals(sig).name},
-            ))
+            self._emit(
+                status.event(
+                    status.KILLING,
+                    f"Sent interrupt. Waiting {restarts.fmt_duration(timeout)} before force killing",
+                    details={
+                        "kill_timeout": restarts.fmt_duration(timeout),
+                        "signal": signal.Signals(sig).name,
+                    },
+                )
+            )
             handle.signal(sig)
             if handle.wait(timeout) is None:
                 handle.kill_everything()
@@ -374,8 +418,12 @@ class TaskRunner:
             ts.pid = 0
             ts.finished_at = time.time()
 
-        self._emit(status.event(status.TERMINATED, msg, exit_code=res.exit_code, sig=res.signal or None,
-                                details=details), fn)
+        self._emit(
+            status.event(
+                status.TERMINATED, msg, exit_code=res.exit_code, sig=res.signal or None, details=details
+            ),
+            fn,
+        )
 
     def _cleanup_handle(self, handle: ProcessHandle) -> None:
         """Nothing of the task may outlive it: kill what is left of its group and cgroups."""

@@ -65,7 +65,7 @@ def _action(body: str, env: dict[str, str], left: str, right: str) -> str:
     em = ENV_CALL.match(body)
     if em:
         return env.get(em.group(1), "")
-    raise TemplateError(f"unsupported template action {left} {body} {right} (only env \"NAME\" is supported)")
+    raise TemplateError(f'unsupported template action {left} {body} {right} (only env "NAME" is supported)')
 
 
 def destination(tpl: Template, *, task_dir: Path, alloc_root: Path) -> Path:
@@ -75,7 +75,9 @@ def destination(tpl: Template, *, task_dir: Path, alloc_root: Path) -> Path:
     try:
         return inside_task_area(alloc_root, rel)
     except PathEscapeError as exc:
-        raise TemplateError(f"template destination {tpl.destination!r} escapes the allocation directory: {exc}") from None
+        raise TemplateError(
+            f"template destination {tpl.destination!r} escapes the allocation directory: {exc}"
+        ) from None
 
 
 def source_text(tpl: Template, *, task_dir: Path, alloc_root: Path) -> str:
@@ -85,7 +87,9 @@ def source_text(tpl: Template, *, task_dir: Path, alloc_root: Path) -> str:
     try:
         path = inside_task_area(alloc_root, rel)
     except PathEscapeError as exc:
-        raise TemplateError(f"template source {tpl.source!r} is outside the allocation directory: {exc}") from None
+        raise TemplateError(
+            f"template source {tpl.source!r} is outside the allocation directory: {exc}"
+        ) from None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as fh:
@@ -125,13 +129,19 @@ def write_file(dest: Path, text: str, mode: int) -> None:
     os.replace(tmp, dest)
 
 
-def render_all(templates: list[Template], env: dict[str, str], *, task_dir: Path, alloc_root: Path) -> list[Template]:
+def render_all(
+    templates: list[Template], env: dict[str, str], *, task_dir: Path, alloc_root: Path
+) -> list[Template]:
     """Render every template; return those whose file content changed."""
     changed: list[Template] = []
     for tpl in templates:
         dest = destination(tpl, task_dir=task_dir, alloc_root=alloc_root)
-        text = render(source_text(tpl, task_dir=task_dir, alloc_root=alloc_root), env,
-                      left=tpl.left_delimiter or "{{", right=tpl.right_delimiter or "}}")
+        text = render(
+            source_text(tpl, task_dir=task_dir, alloc_root=alloc_root),
+            env,
+            left=tpl.left_delimiter or "{{",
+            right=tpl.right_delimiter or "}}",
+        )
         mode = file_mode(tpl.perms)
         try:
             fd = os.open(dest, os.O_RDONLY | os.O_NOFOLLOW)

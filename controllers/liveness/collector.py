@@ -28,7 +28,12 @@ class GarbageCollector(Controller):
     name = "gc"
 
     def __init__(
-        self, store: Store, *, every: float = 300.0, after: float = 3600.0, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        *,
+        every: float = 300.0,
+        after: float = 3600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(store)
         self.every = every
@@ -82,6 +87,8 @@ class GarbageCollector(Controller):
         return n_evals, n_allocs
 
 
-def GarbageCollectorService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
+def GarbageCollectorService(
+    store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any
+) -> LeaderElected:
     """Garbage collection under leader election; `controller_kw` go to GarbageCollector."""
     return LeaderElected(store, "gc", identity, lambda: GarbageCollector(store, **controller_kw), ttl=ttl)

@@ -73,8 +73,11 @@ class LivenessController(Controller):
                 continue
             for txn in rest:
                 self.store.commit(txn)
-            self.log.warning("node=%s marked down (heartbeat expired); evals=%d", node.id,
-                             len(first.puts) - 1 + sum(len(t.puts) for t in rest))
+            self.log.warning(
+                "node=%s marked down (heartbeat expired); evals=%d",
+                node.id,
+                len(first.puts) - 1 + sum(len(t.puts) for t in rest),
+            )
         if conflicts:
             raise Conflict(f"nodes {', '.join(conflicts)} changed since they were read")
         pending = [n for n in self.nodes.list() if n.status == NodeStatus.READY and n.id not in alive]
@@ -83,4 +86,6 @@ class LivenessController(Controller):
 
 def LivenessService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
     """Node liveness under leader election; `controller_kw` go to LivenessController."""
-    return LeaderElected(store, "liveness", identity, lambda: LivenessController(store, **controller_kw), ttl=ttl)
+    return LeaderElected(
+        store, "liveness", identity, lambda: LivenessController(store, **controller_kw), ttl=ttl
+    )

@@ -24,8 +24,11 @@ from reconciler.store import MAX_TXN_OPS, Keys, Txn, Versioned
 def decide_down(nodes: Iterable[Node], alive: set[str], *, now: float, grace: float) -> list[Node]:
     """Ready nodes without a heartbeat, past `grace` seconds since they last changed."""
     return [
-        n for n in nodes
-        if n.status == NodeStatus.READY and n.id not in alive and now - max(n.modify_time, n.create_time) >= grace
+        n
+        for n in nodes
+        if n.status == NodeStatus.READY
+        and n.id not in alive
+        and now - max(n.modify_time, n.create_time) >= grace
     ]
 
 

@@ -37,15 +37,21 @@ def evals_to_collect(evals: Iterable[Evaluation], *, now: float, after: float) -
         if k not in newest or e.create_time > newest[k].create_time:
             newest[k] = e
     return [
-        e for e in evals
-        if e.status in _FINISHED_EVAL and now - e.modify_time > after
+        e
+        for e in evals
+        if e.status in _FINISHED_EVAL
+        and now - e.modify_time > after
         and newest[(e.namespace, e.job_id)].id != e.id
     ]
 
 
 def allocs_to_collect(
-    allocs: Iterable[Allocation], statuses: Mapping[AllocId, AllocStatus], nodes: Mapping[NodeId, Node], *,
-    now: float, after: float,
+    allocs: Iterable[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    nodes: Mapping[NodeId, Node],
+    *,
+    now: float,
+    after: float,
 ) -> list[Allocation]:
     out = []
     for a in allocs:

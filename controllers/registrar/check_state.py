@@ -26,7 +26,9 @@ def initial(initial_status: str) -> CheckCounter:
     return CheckCounter()
 
 
-def advance(state: CheckCounter, result: CheckState, success_before_passing: int, failures_before_critical: int) -> CheckCounter:
+def advance(
+    state: CheckCounter, result: CheckState, success_before_passing: int, failures_before_critical: int
+) -> CheckCounter:
     """The state after one probe `result` (passing | warning | critical)."""
     if result == CheckState.PASSING:
         successes = state.successes + 1

@@ -35,8 +35,15 @@ class Registrar(Controller):
     name = "registrar"
     workers = 2
 
-    def __init__(self, store: Store, node: Node, *, data_dir: Path | None = None, lease_ttl: int = 10,
-                 check_workers: int = 8) -> None:
+    def __init__(
+        self,
+        store: Store,
+        node: Node,
+        *,
+        data_dir: Path | None = None,
+        lease_ttl: int = 10,
+        check_workers: int = 8,
+    ) -> None:
         super().__init__(store)
         self.node = node
         self.data_dir = data_dir
@@ -48,7 +55,9 @@ class Registrar(Controller):
         self.allocs.add_handler(self._on_alloc)
         self.statuses = self.informer(self.keys.alloc_statuses, AllocStatus, name=f"registrar:{tag}:status")
         self.statuses.add_handler(self._on_status)
-        self.services = self.informer(self.keys.services, ServiceRegistration, name=f"registrar:{tag}:services")
+        self.services = self.informer(
+            self.keys.services, ServiceRegistration, name=f"registrar:{tag}:services"
+        )
         self.services.add_index("alloc", lambda s: [s.alloc_id])
         self.services.add_handler(self._on_service)
         self.runner: CheckRunner | None = None
@@ -64,7 +73,9 @@ class Registrar(Controller):
     # event handlers ----------------------------------------------------------------------
     def _on_alloc(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
         obj = new or old
-        if obj is not None and (obj.node_id == self.node.id or (old is not None and old.node_id == self.node.id)):
+        if obj is not None and (
+            obj.node_id == self.node.id or (old is not None and old.node_id == self.node.id)
+        ):
             self.enqueue(obj.id)
 
     def _on_status(self, key: str, old: AllocStatus | None, new: AllocStatus | None) -> None:
@@ -106,7 +117,9 @@ class Registrar(Controller):
         """The lease the entries are bound to; a new one if there is none or it was lost."""
         with self._lease_lock:
             if self._lease is None or self._lease.lost.is_set():
-                self._lease = KeptLease.grant(self.store, self.lease_ttl, name=f"registrar:{self.node.id[:8]}")
+                self._lease = KeptLease.grant(
+                    self.store, self.lease_ttl, name=f"registrar:{self.node.id[:8]}"
+                )
                 self._lease.start(on_lost=self._lease_lost)
             return self._lease
 
@@ -135,7 +148,9 @@ class Registrar(Controller):
             assert alloc is not None
             job = self._job(alloc)
             if job is None:
-                self.log.warning("alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version)
+                self.log.warning(
+                    "alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version
+                )
                 return Requeue(1.0)
         desired = desired_registrations(alloc, status, job, self.node, now=time.time())
         lease = self._ensure_lease()
@@ -150,8 +165,14 @@ class Registrar(Controller):
                 reg.create_time = prev[0].create_time
             self.store.put(k, reg, lease=lease.id)
             self._written[k] = (reg, lease.id)
-            self.log.info("alloc=%s service=%s registered %s:%d tags=%s", alloc_id, reg.service_name,
-                          reg.address, reg.port, reg.tags)
+            self.log.info(
+                "alloc=%s service=%s registered %s:%d tags=%s",
+                alloc_id,
+                reg.service_name,
+                reg.address,
+                reg.port,
+                reg.tags,
+            )
         stale = set(self.services.keys_by_index("alloc", alloc_id))
         # a snapshot: the other worker may be adding keys of another allocation meanwhile
         stale |= {k for k, (r, _) in list(self._written.items()) if r.alloc_id == alloc_id}
@@ -162,8 +183,9 @@ class Registrar(Controller):
         self._sync_checks(alloc_id, alloc, job, desired)
         return None
 
-    def _sync_checks(self, alloc_id: str, alloc: Allocation | None, job: Job | None,
-                     desired: list[ServiceRegistration]) -> None:
+    def _sync_checks(
+        self, alloc_id: str, alloc: Allocation | None, job: Job | None, desired: list[ServiceRegistration]
+    ) -> None:
         runner = self.runner
         if runner is None:
             return
@@ -188,13 +210,17 @@ class Registrar(Controller):
             for ck in have - set(want):
                 self.store.delete(ck)
 
-    def _spec(self, ck: str, alloc: Allocation, job: Job, reg: ServiceRegistration, rc: RegisteredCheck) -> CheckSpec:
+    def _spec(
+        self, ck: str, alloc: Allocation, job: Job, reg: ServiceRegistration, rc: RegisteredCheck
+    ) -> CheckSpec:
         c = rc.check
         timeout = max(c.timeout / SECOND, 0.05)
         probe: Probe
         port = reg.port
         if c.port:
-            port = next((p.value for p in alloc.ports if p.label == c.port), int(c.port) if c.port.isdigit() else port)
+            port = next(
+                (p.value for p in alloc.ports if p.label == c.port), int(c.port) if c.port.isdigit() else port
+            )
         task = c.task or reg.task
         group = job.group(alloc.task_group)
         ad = AllocDir(self.data_dir, alloc.id) if self.data_dir is not None else None
@@ -208,24 +234,46 @@ class Registrar(Controller):
             probe = TcpProbe(reg.address, port, timeout)
         elif c.type == "script":
             cwd = ad.task_dir(task) if ad is not None and task else None
-            probe = ScriptProbe(interpolate(c.command, env), tuple(interpolate(a, env) for a in c.args), cwd, env,
-                                timeout)
+            probe = ScriptProbe(
+                interpolate(c.command, env), tuple(interpolate(a, env) for a in c.args), cwd, env, timeout
+            )
         else:
             headers = {k: [interpolate(v, env) for v in vs] for k, vs in c.header.items()}
-            probe = HttpProbe(reg.address, port, interpolate(c.path or "/", env), c.method or "GET", headers,
-                              c.protocol or "http", timeout)
+            probe = HttpProbe(
+                reg.address,
+                port,
+                interpolate(c.path or "/", env),
+                c.method or "GET",
+                headers,
+                c.protocol or "http",
+                timeout,
+            )
         names = (reg.service_name, c.name or rc.id, rc.id)
 
         def write(status: CheckState, output: str) -> None:
             if self._stopping.is_set():
                 return
             lease = self._ensure_lease()
-            self.store.put(ck, CheckStatus(alloc_id=alloc.id, check_id=names[2], check_name=names[1],
-                                           service_name=names[0], status=status, output=output, time=time.time()),
-                           lease=lease.id)
+            self.store.put(
+                ck,
+                CheckStatus(
+                    alloc_id=alloc.id,
+                    check_id=names[2],
+                    check_name=names[1],
+                    service_name=names[0],
+                    status=status,
+                    output=output,
+                    time=time.time(),
+                ),
+                lease=lease.id,
+            )
             self.log.info("alloc=%s check=%s status=%s", alloc.id, names[2], status)
 
-        return CheckSpec(probe=probe, interval=max(c.interval / SECOND, 0.05),
-                         success_before_passing=c.success_before_passing,
-                         failures_before_critical=c.failures_before_critical,
-                         initial_status=c.initial_status, on_change=write)
+        return CheckSpec(
+            probe=probe,
+            interval=max(c.interval / SECOND, 0.05),
+            success_before_passing=c.success_before_passing,
+            failures_before_critical=c.failures_before_critical,
+            initial_status=c.initial_status,
+            on_change=write,
+        )

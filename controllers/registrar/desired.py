@@ -28,8 +28,9 @@ def should_register(alloc: Allocation | None, status: AllocStatus | None) -> boo
     return status.client_status == ClientStatus.RUNNING
 
 
-def runtime_env(alloc: Allocation, job: Job, group: TaskGroup, task: str, node: Node,
-                alloc_dir: AllocDir | None = None) -> dict[str, str]:
+def runtime_env(
+    alloc: Allocation, job: Job, group: TaskGroup, task: str, node: Node, alloc_dir: AllocDir | None = None
+) -> dict[str, str]:
     """The environment the `${...}` references of a service or check resolve in: the task's
     own (reconciler.model.taskenv, as the node agent builds it), or the group's for a
     group-level service (`task` "")."""
@@ -56,8 +57,9 @@ def _port(alloc: Allocation, label: str) -> int:
     return 0
 
 
-def _one(alloc: Allocation, job: Job, group: TaskGroup, task: str, svc: Service, node: Node,
-         now: float) -> ServiceRegistration | None:
+def _one(
+    alloc: Allocation, job: Job, group: TaskGroup, task: str, svc: Service, node: Node, now: float
+) -> ServiceRegistration | None:
     env = runtime_env(alloc, job, group, task, node)
     extra = node_values(node)
 
@@ -75,17 +77,29 @@ def _one(alloc: Allocation, job: Job, group: TaskGroup, task: str, svc: Service,
     checks = [RegisteredCheck(id=check_id(name, i, c.name), check=c) for i, c in enumerate(svc.checks)]
     port_alloc = next((p for p in alloc.ports if p.label == svc.port), None)
     return ServiceRegistration(
-        id=service_id(alloc.id, task or group.name, name, label), service_name=name, alloc_id=alloc.id,
-        namespace=alloc.namespace, job_id=alloc.job_id, group=group.name, task=task, node_id=node.id,
-        datacenter=node.datacenter, address=(port_alloc.host_ip if port_alloc and port_alloc.host_ip else node.address),
-        port=_port(alloc, svc.port), port_label=label, tags=tags,
-        meta={k: interpolate(v) for k, v in svc.meta.items()}, checks=checks, canary=alloc.canary,
+        id=service_id(alloc.id, task or group.name, name, label),
+        service_name=name,
+        alloc_id=alloc.id,
+        namespace=alloc.namespace,
+        job_id=alloc.job_id,
+        group=group.name,
+        task=task,
+        node_id=node.id,
+        datacenter=node.datacenter,
+        address=(port_alloc.host_ip if port_alloc and port_alloc.host_ip else node.address),
+        port=_port(alloc, svc.port),
+        port_label=label,
+        tags=tags,
+        meta={k: interpolate(v) for k, v in svc.meta.items()},
+        checks=checks,
+        canary=alloc.canary,
         create_time=now,
     )
 
 
-def desired_registrations(alloc: Allocation | None, status: AllocStatus | None, job: Job | None, node: Node,
-                          now: float = 0.0) -> list[ServiceRegistration]:
+def desired_registrations(
+    alloc: Allocation | None, status: AllocStatus | None, job: Job | None, node: Node, now: float = 0.0
+) -> list[ServiceRegistration]:
     """Every registration the allocation should have right now (empty unless running)."""
     if alloc is None or job is None or not should_register(alloc, status):
         return []
@@ -93,7 +107,9 @@ def desired_registrations(alloc: Allocation | None, status: AllocStatus | None, 
     if group is None:
         return []
     out: list[ServiceRegistration] = []
-    owners: list[tuple[str, list[Service]]] = [("", group.services)] + [(t.name, t.services) for t in group.tasks]
+    owners: list[tuple[str, list[Service]]] = [("", group.services)] + [
+        (t.name, t.services) for t in group.tasks
+    ]
     for task, services in owners:
         for svc in services:
             reg = _one(alloc, job, group, task, svc, node, now)
@@ -104,4 +120,6 @@ def desired_registrations(alloc: Allocation | None, status: AllocStatus | None, 
 
 def same_registration(a: ServiceRegistration, b: ServiceRegistration) -> bool:
     """Equal except for the creation time (a re-put of an unchanged entry is a wasted write)."""
-    return a.__class__(**{**a.__dict__, "create_time": 0.0}) == b.__class__(**{**b.__dict__, "create_time": 0.0})
+    return a.__class__(**{**a.__dict__, "create_time": 0.0}) == b.__class__(
+        **{**b.__dict__, "create_time": 0.0}
+    )

@@ -39,7 +39,9 @@ class HttpProbe:
             conn.endheaders()
             resp = conn.getresponse()
             body = resp.read(MAX_OUTPUT).decode(errors="replace")
-            return classify_http(resp.status), f"HTTP {self.method} {self.path}: {resp.status} {resp.reason} Output: {body}"
+            return classify_http(
+                resp.status
+            ), f"HTTP {self.method} {self.path}: {resp.status} {resp.reason} Output: {body}"
         except (OSError, http.client.HTTPException) as exc:
             return CheckState.CRITICAL, f"HTTP {self.method} {self.path}: {type(exc).__name__}: {exc}"
         finally:
@@ -72,8 +74,12 @@ class ScriptProbe:
         cwd = self.cwd if self.cwd is not None and self.cwd.is_dir() else None
         try:
             proc = subprocess.run(
-                [self.command, *self.args], cwd=cwd, env={**inherited_env(os.environ), **self.env}, capture_output=True,
-                timeout=self.timeout, check=False,
+                [self.command, *self.args],
+                cwd=cwd,
+                env={**inherited_env(os.environ), **self.env},
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return CheckState.CRITICAL, f"script timed out after {self.timeout}s"

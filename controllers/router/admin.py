@@ -24,7 +24,9 @@ def text(value: object) -> str:
 
 def admin_app(table: Callable[[], RouteTable]) -> web.Application:
     async def routes(request: web.Request) -> web.Response:
-        return web.Response(text=json.dumps(describe(table()), indent=2) + "\n", content_type="application/json")
+        return web.Response(
+            text=json.dumps(describe(table()), indent=2) + "\n", content_type="application/json"
+        )
 
     async def health(request: web.Request) -> web.Response:
         return web.Response(text="OK\n")
@@ -32,14 +34,22 @@ def admin_app(table: Callable[[], RouteTable]) -> web.Application:
     async def page(request: web.Request) -> web.Response:
         rows = []
         for r in describe(table()):
-            cells = [text(r["host"]) or "*", text(r["path"]), text(r["service"]), text(r.get("options", "")),
-                     text(r["targets"]) or "(no healthy instance)", text(r.get("errors", ""))]
+            cells = [
+                text(r["host"]) or "*",
+                text(r["path"]),
+                text(r["service"]),
+                text(r.get("options", "")),
+                text(r["targets"]) or "(no healthy instance)",
+                text(r.get("errors", "")),
+            ]
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-        body = ("<!doctype html><meta charset=utf-8><title>routes</title>"
-                "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style>"
-                "<h1>Routes</h1><table><tr><th>host</th><th>path</th><th>service</th><th>options</th>"
-                "<th>targets</th><th>problems</th></tr>" + "".join(rows) + "</table>"
-                '<p><a href="/routes">JSON</a></p>')
+        body = (
+            "<!doctype html><meta charset=utf-8><title>routes</title>"
+            "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style>"
+            "<h1>Routes</h1><table><tr><th>host</th><th>path</th><th>service</th><th>options</th>"
+            "<th>targets</th><th>problems</th></tr>" + "".join(rows) + "</table>"
+            '<p><a href="/routes">JSON</a></p>'
+        )
         return web.Response(text=body, content_type="text/html")
 
     app = web.Application()

@@ -59,8 +59,11 @@ class Downstream(asyncio.Protocol):
         self.client_ip_b = self.client_ip.encode()
         self.last = self.head_since = time.monotonic()
         if len(self.server.conns) >= self.limits.max_conns:
-            self.write(error_response(503, f"too many connections (the router's limit is {self.limits.max_conns})",
-                                      close=True))
+            self.write(
+                error_response(
+                    503, f"too many connections (the router's limit is {self.limits.max_conns})", close=True
+                )
+            )
             self.close()
             return
         self.server.conns.add(self)
@@ -88,7 +91,7 @@ class Downstream(asyncio.Protocol):
                 self.reject(400, "an upgrade request must be the last request on its connection")
                 return
             self.tunnel = ex  # from here on the client's bytes are the new protocol's
-            rest = data[exc.args[0]:] if exc.args and isinstance(exc.args[0], int) else b""
+            rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
             if rest:
                 ex.tunnel_from_client(rest)
         except httptools.HttpParserError as exc:
@@ -238,17 +241,27 @@ class Downstream(asyncio.Protocol):
             if route.redirect is not None:
                 code, location = route.redirect
                 location = location.replace("$path", ex.url.decode("latin-1"))
-                self.error(ex, code, f"redirected to {location}",
-                           extra=b"Location: " + location.encode("latin-1") + b"\r\n")
+                self.error(
+                    ex,
+                    code,
+                    f"redirected to {location}",
+                    extra=b"Location: " + location.encode("latin-1") + b"\r\n",
+                )
                 return
         if not route.targets:
-            self.error(ex, 503, f"no healthy instance of service {route.service!r} for route {route.host}{route.path}")
+            self.error(
+                ex,
+                503,
+                f"no healthy instance of service {route.service!r} for route {route.host}{route.path}",
+            )
             return
         ex.route = route
         xff = ex.xff + b", " + self.client_ip_b if ex.xff else self.client_ip_b
         if route.plain and ex.host and not ex.chunked:  # the common case, in one formatting
-            ex.head = b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: %b\r\n\r\n" % (
-                ex.method, ex.url, b"".join(ex.fwd), xff, ex.host)
+            ex.head = (
+                b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: %b\r\n\r\n"
+                % (ex.method, ex.url, b"".join(ex.fwd), xff, ex.host)
+            )
             self.server.dispatch(ex)
             return
         url = ex.url

@@ -30,17 +30,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is being opened
-HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade",
-    b"proxy-authorization", b"proxy-authenticate",
-})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+    }
+)
 
 
 # a response head naming none of these, framed by Content-Length (or bodiless), needs no change;
 # `Connection: keep-alive` (nginx's, for one) says what the client is told anyway. One compiled
 # search instead of a lowered copy and a scan per name: this runs on every response.
-REFRAME = re.compile(rb"\n(?:connection:(?! keep-alive\r)|keep-alive:|transfer-encoding:|trailer:|upgrade:|proxy-|te:)",
-                     re.IGNORECASE)
+REFRAME = re.compile(
+    rb"\n(?:connection:(?! keep-alive\r)|keep-alive:|transfer-encoding:|trailer:|upgrade:|proxy-|te:)",
+    re.IGNORECASE,
+)
 CONTENT_LENGTH = re.compile(rb"\ncontent-length:", re.IGNORECASE)
 
 
@@ -191,7 +202,7 @@ class Exchange:
         framed = no_body or length
         if chunked and not no_body:
             self.resp_chunked = self.client_11  # an HTTP/1.0 client knows no chunks: the end of the
-            framed = self.client_11             # connection frames the body for it
+            framed = self.client_11  # connection frames the body for it
             if self.client_11:
                 lines.append(b"Transfer-Encoding: chunked")
         self.resp_close = not framed or not self.keep_alive
@@ -214,8 +225,11 @@ class Exchange:
         end = data.find(b"\r\n\r\n")
         if end < 0 or data[9:10] == b"1" or REFRAME.search(data, 0, end + 2) is not None:
             return False
-        return (CONTENT_LENGTH.search(data, 0, end + 2) is not None or self.method == b"HEAD"
-                or data[9:12] in (b"204", b"304"))
+        return (
+            CONTENT_LENGTH.search(data, 0, end + 2) is not None
+            or self.method == b"HEAD"
+            or data[9:12] in (b"204", b"304")
+        )
 
     def on_watched_head(self) -> None:
         self.conn.server.succeeded(self.target)
@@ -276,7 +290,9 @@ class Exchange:
         self.flush()
         if self.response_done:
             reuse = self.request_done and self.response_keep_alive
-            self.conn.finished(self, close_upstream=not reuse, close_client=self.resp_close or not self.request_done)
+            self.conn.finished(
+                self, close_upstream=not reuse, close_client=self.resp_close or not self.request_done
+            )
 
     def flush(self) -> None:
         if self.out:

@@ -13,11 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 REASONS = {
-    100: b"Continue", 101: b"Switching Protocols", 200: b"OK", 301: b"Moved Permanently", 302: b"Found",
-    303: b"See Other", 307: b"Temporary Redirect", 308: b"Permanent Redirect", 400: b"Bad Request",
-    403: b"Forbidden", 404: b"Not Found", 408: b"Request Timeout", 413: b"Content Too Large",
-    414: b"URI Too Long", 431: b"Request Header Fields Too Large", 501: b"Not Implemented", 502: b"Bad Gateway",
-    503: b"Service Unavailable", 504: b"Gateway Timeout",
+    100: b"Continue",
+    101: b"Switching Protocols",
+    200: b"OK",
+    301: b"Moved Permanently",
+    302: b"Found",
+    303: b"See Other",
+    307: b"Temporary Redirect",
+    308: b"Permanent Redirect",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+    501: b"Not Implemented",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
 }
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
@@ -52,6 +66,15 @@ class Refused(Exception):
 def error_response(status: int, message: str, *, close: bool, extra: bytes = b"") -> bytes:
     """A complete HTTP/1.1 answer from the router itself: plain text that says why."""
     body = (message + "\n").encode()
-    return (b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%bConnection: %b"
-            b"\r\n\r\n%b" % (status, REASONS.get(status, b"Error"), len(body), extra,
-                             b"close" if close else b"keep-alive", body))
+    return (
+        b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%bConnection: %b"
+        b"\r\n\r\n%b"
+        % (
+            status,
+            REASONS.get(status, b"Error"),
+            len(body),
+            extra,
+            b"close" if close else b"keep-alive",
+            body,
+        )
+    )

@@ -41,8 +41,14 @@ class ProxyServer:
     """Shared state of the data path: where to read the table, pools, the strategy, the
     round-robin counters and the passive health of instances."""
 
-    def __init__(self, table: Callable[[], RouteTable], *, strategy: str = "rr", no_route_status: int = 404,
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        table: Callable[[], RouteTable],
+        *,
+        strategy: str = "rr",
+        no_route_status: int = 404,
+        limits: Limits | None = None,
+    ) -> None:
         self.table = table
         self.strategy = strategy
         self.no_route_status = no_route_status
@@ -115,8 +121,14 @@ class ProxyServer:
         self.fails[key] = (count, since)
         if count >= self.limits.max_fails and self.down.get(key, 0.0) <= now:
             self.down[key] = now + self.limits.fail_timeout
-            log.warning("router instance=%s:%d service=%s alloc=%s failed: passed over for %gs", target.address,
-                        target.port, target.service, target.alloc_id, self.limits.fail_timeout)
+            log.warning(
+                "router instance=%s:%d service=%s alloc=%s failed: passed over for %gs",
+                target.address,
+                target.port,
+                target.service,
+                target.alloc_id,
+                self.limits.fail_timeout,
+            )
             for pool in self.pools.values():
                 if (pool.address, pool.port) == key:
                     pool.close()  # its idle connections are as dead as it is
@@ -173,19 +185,26 @@ class ProxyServer:
         else:
             self.dispatch(ex)
 
-
     async def _connect(self, ex: Exchange, target: Target) -> None:
         pool = self.pool(target)
         loop = asyncio.get_running_loop()
         try:
             _, up = await asyncio.wait_for(
-                loop.create_connection(lambda: Upstream(pool), target.address, target.port, ssl=pool.tls,
-                                       server_hostname=target.address if pool.tls else None),
-                timeout=self.limits.connect_timeout)
+                loop.create_connection(
+                    lambda: Upstream(pool),
+                    target.address,
+                    target.port,
+                    ssl=pool.tls,
+                    server_hostname=target.address if pool.tls else None,
+                ),
+                timeout=self.limits.connect_timeout,
+            )
         except (TimeoutError, OSError) as exc:
             self.failed(target)
-            ex.failure = f"cannot reach backend {target.address}:{target.port} of service {target.service!r}: " \
-                         f"{exc or 'timeout'}"
+            ex.failure = (
+                f"cannot reach backend {target.address}:{target.port} of service {target.service!r}: "
+                f"{exc or 'timeout'}"
+            )
             if not ex.conn.closed and ex is ex.conn.active and not ex.discard:
                 if ex.retryable():
                     self.dispatch(ex)
@@ -221,14 +240,23 @@ class ProxyServer:
                     conn.close()
                 else:
                     conn.error(ex, 408, f"request body stalled for {lim.body_timeout:g}s")
-            elif (ex.upstream is not None and not ex.response_done
-                  and now - max(ex.last_up, conn.last) > lim.response_timeout):
+            elif (
+                ex.upstream is not None
+                and not ex.response_done
+                and now - max(ex.last_up, conn.last) > lim.response_timeout
+            ):
                 if ex.response_started:
                     conn.close()  # a response stalled midway (or a client that stopped reading)
                 else:
                     self.failed(ex.target)
-                    conn.error(ex, 504, f"backend {ex.target.address}:{ex.target.port} did not answer within "
-                                        f"{lim.response_timeout:g}s" if ex.target else "backend did not answer")
+                    conn.error(
+                        ex,
+                        504,
+                        f"backend {ex.target.address}:{ex.target.port} did not answer within "
+                        f"{lim.response_timeout:g}s"
+                        if ex.target
+                        else "backend did not answer",
+                    )
         for key, until in list(self.down.items()):
             if until <= now:
                 del self.down[key]  # back in the rotation; its fail count restarts on the next failure

@@ -53,9 +53,19 @@ class TcpListener:
 class Router(Controller):
     name = "router"
 
-    def __init__(self, store: Store, *, host: str = "127.0.0.1", port: int = 9999, admin_port: int | None = 9998,
-                 strategy: str = "rr", no_route_status: int = 404, client_idle_timeout: float | None = None,
-                 upstream_idle_timeout: float | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9999,
+        admin_port: int | None = 9998,
+        strategy: str = "rr",
+        no_route_status: int = 404,
+        client_idle_timeout: float | None = None,
+        upstream_idle_timeout: float | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         if strategy not in ("rr", "rnd"):
             raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
         super().__init__(store)
@@ -68,11 +78,15 @@ class Router(Controller):
             limits = replace(limits, client_idle_timeout=client_idle_timeout)
         if upstream_idle_timeout is not None:
             limits = replace(limits, upstream_idle_timeout=upstream_idle_timeout)
-        self.proxy = ProxyServer(lambda: self.table, strategy=strategy, no_route_status=no_route_status,
-                                 limits=limits)
-        self.services: Informer[ServiceRegistration] = self.informer(store.keys.services, ServiceRegistration,
-                                                                     name="router:services")
-        self.checks: Informer[CheckStatus] = self.informer(store.keys.checks, CheckStatus, name="router:checks")
+        self.proxy = ProxyServer(
+            lambda: self.table, strategy=strategy, no_route_status=no_route_status, limits=limits
+        )
+        self.services: Informer[ServiceRegistration] = self.informer(
+            store.keys.services, ServiceRegistration, name="router:services"
+        )
+        self.checks: Informer[CheckStatus] = self.informer(
+            store.keys.checks, CheckStatus, name="router:checks"
+        )
         self.services.add_handler(self._changed)
         self.checks.add_handler(self._changed)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -94,8 +108,11 @@ class Router(Controller):
     def rebuild(self) -> None:
         table = build_table(self.services.list(), self.checks.list())
         if table.routes != self.table.routes:
-            self.log.info("controller=router key=table changed: %d routes, %d targets", len(table.routes),
-                          sum(len(r.targets) for r in table.routes))
+            self.log.info(
+                "controller=router key=table changed: %d routes, %d targets",
+                len(table.routes),
+                sum(len(r.targets) for r in table.routes),
+            )
         self.table = table
         loop = self._loop
         if loop is not None and loop.is_running():
@@ -112,7 +129,9 @@ class Router(Controller):
     async def _listen_tcp(self, port: int) -> asyncio.AbstractServer | None:
         loop = asyncio.get_running_loop()
         try:
-            srv = await loop.create_server(lambda: TcpClient(self.proxy, port), self.host, port, reuse_address=True)
+            srv = await loop.create_server(
+                lambda: TcpClient(self.proxy, port), self.host, port, reuse_address=True
+            )
         except OSError as exc:
             self.log.error("controller=router key=table tcp route :%d cannot listen: %s", port, exc)
             return None
@@ -132,25 +151,38 @@ class Router(Controller):
         self.rebuild()
         ready = threading.Event()
         errors: list[BaseException] = []
-        self._thread = threading.Thread(target=self._run, args=(ready, errors), name="router-loop", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ready, errors), name="router-loop", daemon=True
+        )
         self._thread.start()
         ready.wait(30)
         if errors:
             exc = errors[0]
             if isinstance(exc, OSError):
-                raise OSError(exc.errno, f"router cannot listen on {self.host}:{self.port} (admin {self.admin_port}): "
-                                         f"{exc.strerror or exc} (another router running? pick other ports: "
-                                         f"agent --router-port/--router-admin-port or --no-router)")
+                raise OSError(
+                    exc.errno,
+                    f"router cannot listen on {self.host}:{self.port} (admin {self.admin_port}): "
+                    f"{exc.strerror or exc} (another router running? pick other ports: "
+                    f"agent --router-port/--router-admin-port or --no-router)",
+                )
             raise exc
-        self.log.info("router listening on %s:%d (admin %s) strategy=%s", self.host, self.bound_port,
-                      self.bound_admin_port or "off", self.proxy.strategy)
+        self.log.info(
+            "router listening on %s:%d (admin %s) strategy=%s",
+            self.host,
+            self.bound_port,
+            self.bound_admin_port or "off",
+            self.proxy.strategy,
+        )
 
     def _run(self, ready: threading.Event, errors: list[BaseException]) -> None:
         loop = self._loop = new_loop()
         asyncio.set_event_loop(loop)
         try:
-            srv = loop.run_until_complete(loop.create_server(
-                lambda: Downstream(self.proxy), self.host, self.port, reuse_address=True, backlog=1024))
+            srv = loop.run_until_complete(
+                loop.create_server(
+                    lambda: Downstream(self.proxy), self.host, self.port, reuse_address=True, backlog=1024
+                )
+            )
             self._servers.append(srv)
             self.bound_port = srv.sockets[0].getsockname()[1]
             if self.admin_port is not None:
@@ -159,7 +191,7 @@ class Router(Controller):
                 site = web.TCPSite(self._admin, self.host, self.admin_port, reuse_address=True)
                 loop.run_until_complete(site.start())
                 self.bound_admin_port = self._admin.addresses[0][1]
-        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it
+        except BaseException as exc:
             errors.append(exc)
             for s in self._servers:
                 s.close()
@@ -171,8 +203,17 @@ class Router(Controller):
         ready.set()
         loop.call_soon(self._sync_tcp, self.table)
         lim = self.proxy.limits
-        period = max(min(lim.client_idle_timeout, lim.upstream_idle_timeout, lim.header_timeout, lim.body_timeout,
-                         lim.response_timeout) / 4, 0.05)
+        period = max(
+            min(
+                lim.client_idle_timeout,
+                lim.upstream_idle_timeout,
+                lim.header_timeout,
+                lim.body_timeout,
+                lim.response_timeout,
+            )
+            / 4,
+            0.05,
+        )
 
         def tick() -> None:
             self.proxy.sweep()

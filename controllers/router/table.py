@@ -20,7 +20,16 @@ from controllers.router.tags import Network, RouteSpec, parse_tag
 from reconciler.model.ids import AllocId
 from reconciler.model.services import CheckState, CheckStatus, ServiceRegistration
 
-__all__ = ["Route", "RouteSpec", "RouteTable", "Target", "build_table", "describe", "parse_tag", "rewrite_path"]
+__all__ = [
+    "Route",
+    "RouteSpec",
+    "RouteTable",
+    "Target",
+    "build_table",
+    "describe",
+    "parse_tag",
+    "rewrite_path",
+]
 SLOTS = 1000  # a weighted route's picks cycle through this many slots (shares to 0.1%)
 
 
@@ -58,8 +67,11 @@ class Route:
     plain: bool = field(init=False, default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "plain", not (self.strip or self.prepend or self.host_header or self.redirect
-                                               or self.allow or self.deny))
+        object.__setattr__(
+            self,
+            "plain",
+            not (self.strip or self.prepend or self.host_header or self.redirect or self.allow or self.deny),
+        )
 
     def admits(self, client_ip: str) -> bool:
         """`allow=`/`deny=` against the connection's source address (not X-Forwarded-For,
@@ -99,15 +111,16 @@ class RouteTable:
     def lookup(self, host: str, path: str) -> Route | None:
         host = host.lower().rsplit(":", 1)[0] if host and not host.startswith("[") else host.lower()
         for r in self.routes:
-            if r.host and r.host != host or r.proto == "tcp":
+            if (r.host and r.host != host) or r.proto == "tcp":
                 continue
             if r.matches(path):
                 return r
         return None
 
 
-def weighted_slots(groups: dict[str, tuple[float | None, list[Target]]]) -> tuple[tuple[Target, ...],
-                                                                                   tuple[tuple[str, float], ...]]:
+def weighted_slots(
+    groups: dict[str, tuple[float | None, list[Target]]],
+) -> tuple[tuple[Target, ...], tuple[tuple[str, float], ...]]:
     """Fabio's traffic shares as a cycle of SLOTS picks: each target appears in proportion to
     its share, spread evenly through the cycle (largest remainder, then interleaved)."""
     live = {s: (w, ts) for s, (w, ts) in groups.items() if ts}
@@ -127,7 +140,7 @@ def weighted_slots(groups: dict[str, tuple[float | None, list[Target]]]) -> tupl
         total = float(len(per_target))
     exact = [SLOTS * s / total for _, s in per_target]
     counts = [int(x) for x in exact]
-    for i in sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])[:SLOTS - sum(counts)]:
+    for i in sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])[: SLOTS - sum(counts)]:
         counts[i] += 1
     order = sorted(((k + 0.5) / n, i) for i, n in enumerate(counts) for k in range(n))
     return tuple(per_target[i][0] for _, i in order), tuple(shares)
@@ -146,30 +159,62 @@ def build_table(regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatu
             services = grouped.setdefault((spec.host, spec.path), {})
             _, targets = services.setdefault(reg.service_name, (spec, []))
             if ok and reg.port > 0:
-                targets.append(Target(reg.service_name, reg.alloc_id, reg.address, reg.port, spec.proto,
-                                      spec.tls_skip_verify))
+                targets.append(
+                    Target(
+                        reg.service_name,
+                        reg.alloc_id,
+                        reg.address,
+                        reg.port,
+                        spec.proto,
+                        spec.tls_skip_verify,
+                    )
+                )
     routes = []
     for (host, path), services in grouped.items():
         name = min(services)  # the first service (by name) sets the route's options
         spec = services[name][0]
-        uniq = {s: sorted(set(ts), key=lambda t: (t.address, t.port, t.alloc_id)) for s, (_, ts) in services.items()}
-        every = tuple(sorted({t for ts in uniq.values() for t in ts}, key=lambda t: (t.address, t.port, t.alloc_id)))
+        uniq = {
+            s: sorted(set(ts), key=lambda t: (t.address, t.port, t.alloc_id))
+            for s, (_, ts) in services.items()
+        }
+        every = tuple(
+            sorted({t for ts in uniq.values() for t in ts}, key=lambda t: (t.address, t.port, t.alloc_id))
+        )
         errors = tuple(e for s in sorted(services) for e in services[s][0].errors)
         slots: tuple[Target, ...] = every
         shares: tuple[tuple[str, float], ...] = ()
         if any(sp.weight is not None for sp, _ in services.values()) and every:
             slots, shares = weighted_slots({s: (services[s][0].weight, uniq[s]) for s in services})
-        routes.append(Route(host, path, name, spec.strip, spec.proto, every, spec.prepend, spec.host_header,
-                            spec.redirect, spec.allow, spec.deny, errors, slots, shares))
+        routes.append(
+            Route(
+                host,
+                path,
+                name,
+                spec.strip,
+                spec.proto,
+                every,
+                spec.prepend,
+                spec.host_header,
+                spec.redirect,
+                spec.allow,
+                spec.deny,
+                errors,
+                slots,
+                shares,
+            )
+        )
     routes.sort(key=lambda r: (r.host == "", -len(r.path), r.host, r.path))
     return RouteTable(tuple(routes))
 
 
 def rewrite_path(route: Route, path: str) -> str:
     """The path the instance sees: `strip=` removed at a segment boundary, then `prepend=` added."""
-    if route.strip and path.startswith(route.strip) and (len(path) == len(route.strip)
-                                                         or path[len(route.strip)] == "/"):
-        rest = path[len(route.strip):]
+    if (
+        route.strip
+        and path.startswith(route.strip)
+        and (len(path) == len(route.strip) or path[len(route.strip)] == "/")
+    ):
+        rest = path[len(route.strip) :]
         path = rest if rest.startswith("/") else "/" + rest
     if route.prepend:
         path = route.prepend.rstrip("/") + path
@@ -181,11 +226,21 @@ def describe(table: RouteTable) -> list[dict[str, object]]:
     appear only when set, so a plain route reads as before."""
     rows: list[dict[str, object]] = []
     for r in table.routes:
-        row: dict[str, object] = {"host": r.host, "path": r.path, "service": r.service, "strip": r.strip,
-                                  "proto": r.proto, "targets": [f"{t.address}:{t.port}" for t in r.targets]}
-        options = {"prepend": r.prepend, "host": r.host_header,
-                   "redirect": f"{r.redirect[0]},{r.redirect[1]}" if r.redirect else "",
-                   "allow": ",".join(map(str, r.allow)), "deny": ",".join(map(str, r.deny))}
+        row: dict[str, object] = {
+            "host": r.host,
+            "path": r.path,
+            "service": r.service,
+            "strip": r.strip,
+            "proto": r.proto,
+            "targets": [f"{t.address}:{t.port}" for t in r.targets],
+        }
+        options = {
+            "prepend": r.prepend,
+            "host": r.host_header,
+            "redirect": f"{r.redirect[0]},{r.redirect[1]}" if r.redirect else "",
+            "allow": ",".join(map(str, r.allow)),
+            "deny": ",".join(map(str, r.deny)),
+        }
         options = {k: v for k, v in options.items() if v}
         if options:
             row["options"] = options

@@ -49,7 +49,7 @@ def parse_tag(tag: str) -> RouteSpec | None:
     """`urlprefix-[host]/path[ opts]` -> RouteSpec; anything else -> None."""
     if not tag.startswith(TAG_PREFIX):
         return None
-    parts = tag[len(TAG_PREFIX):].split()
+    parts = tag[len(TAG_PREFIX) :].split()
     if not parts:
         return None
     target, opts = parts[0], parts[1:]

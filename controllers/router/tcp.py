@@ -43,9 +43,10 @@ class TcpClient(asyncio.Protocol):
                 return
             tried.append(target)
             try:
-                _, up = await asyncio.wait_for(loop.create_connection(lambda: TcpUpstream(self), target.address,
-                                                                      target.port),
-                                               timeout=self.server.limits.connect_timeout)
+                _, up = await asyncio.wait_for(
+                    loop.create_connection(lambda: TcpUpstream(self), target.address, target.port),
+                    timeout=self.server.limits.connect_timeout,
+                )
             except (TimeoutError, OSError):
                 self.server.failed(target)
                 continue
@@ -68,7 +69,11 @@ class TcpClient(asyncio.Protocol):
                 self.close()  # a megabyte before the instance's connection is even open
 
     def eof_received(self) -> bool:
-        if self.upstream is not None and self.upstream.transport is not None and self.upstream.transport.can_write_eof():
+        if (
+            self.upstream is not None
+            and self.upstream.transport is not None
+            and self.upstream.transport.can_write_eof()
+        ):
             self.upstream.transport.write_eof()
             return True  # half-closed: the instance may still answer
         return False
@@ -110,7 +115,11 @@ class TcpUpstream(asyncio.Protocol):
         self.client.write(data)
 
     def eof_received(self) -> bool:
-        if self.client.transport is not None and not self.client.closed and self.client.transport.can_write_eof():
+        if (
+            self.client.transport is not None
+            and not self.client.closed
+            and self.client.transport.can_write_eof()
+        ):
             self.client.transport.write_eof()
             return True
         return False

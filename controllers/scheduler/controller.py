@@ -48,7 +48,17 @@ from reconciler.model.services import CheckStatus
 from reconciler.runtime import Controller, Informer, JobVersions, LeaderElected, Requeue
 from reconciler.store import Conflict, Store
 
-_CAPACITY_FIELDS = ("status", "eligibility", "drain", "resources", "reserved", "drivers", "attributes", "meta", "datacenter")
+_CAPACITY_FIELDS = (
+    "status",
+    "eligibility",
+    "drain",
+    "resources",
+    "reserved",
+    "drivers",
+    "attributes",
+    "meta",
+    "datacenter",
+)
 
 
 CATCH_UP = 0.5  # seconds a reconcile waits for a cache to reach a revision before backing off
@@ -87,7 +97,11 @@ class SchedulerController(Controller):
     name = "scheduler"
 
     def __init__(
-        self, store: Store, *, clock: Callable[[], float] = time.time, cache_wait: float = 5.0,
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_wait: float = 5.0,
         deployments: bool = False,
     ) -> None:
         super().__init__(store)
@@ -143,8 +157,10 @@ class SchedulerController(Controller):
             self.enqueue(jk)
 
     def _on_node(self, key: str, old: Node | None, new: Node | None) -> None:
-        if old is not None and new is not None and all(
-            getattr(old, f) == getattr(new, f) for f in _CAPACITY_FIELDS
+        if (
+            old is not None
+            and new is not None
+            and all(getattr(old, f) == getattr(new, f) for f in _CAPACITY_FIELDS)
         ):
             return
         self._unblock()
@@ -159,7 +175,10 @@ class SchedulerController(Controller):
         a = new or old
         if a is None:
             return
-        if new is None or (new.desired_status != DesiredStatus.RUN and (old is None or old.desired_status == DesiredStatus.RUN)):
+        if new is None or (
+            new.desired_status != DesiredStatus.RUN
+            and (old is None or old.desired_status == DesiredStatus.RUN)
+        ):
             self._unblock()
         if old is not None and new is not None and old.desired_status == new.desired_status:
             return  # our own in-place writes; nothing new to decide
@@ -182,7 +201,11 @@ class SchedulerController(Controller):
         c = new or old
         a = self.allocs.get(self.keys.alloc(c.alloc_id)) if c is not None else None
         # only a replacement's checks matter: a drained original waits for them
-        if a is not None and a.previous_allocation and (old is None or new is None or old.status != new.status):
+        if (
+            a is not None
+            and a.previous_allocation
+            and (old is None or new is None or old.status != new.status)
+        ):
             self.enqueue(job_key(a.namespace, a.job_id))
 
     def on_start(self) -> None:
@@ -227,7 +250,8 @@ class SchedulerController(Controller):
         jkey = self.keys.job(ns, jid)
         evals = self.evals.by_index("job", key)
         due = sorted(
-            (e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now), key=lambda e: e.create_time
+            (e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now),
+            key=lambda e: e.create_time,
         )
         rec_v = self.jobs.get_versioned(jkey)
         behind = self._job_cache_behind(due, rec_v.value if rec_v else None, now)
@@ -237,8 +261,11 @@ class SchedulerController(Controller):
             if self._job_cache_behind(due, rec_v.value if rec_v else None, now):
                 raise CacheBehind(f"job={key} the job cache is behind its evaluations")
         return _View(
-            namespace=ns, job_id=jid, guard=Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0),
-            record=rec_v.value if rec_v else None, due=due,
+            namespace=ns,
+            job_id=jid,
+            guard=Guard(gkey, grev, jkey, rec_v.mod_revision if rec_v else 0),
+            record=rec_v.value if rec_v else None,
+            due=due,
             blocked=[e for e in evals if e.status == EvalStatus.BLOCKED],
             future=[e for e in evals if e.status == EvalStatus.PENDING and e.wait_until > now],
         )
@@ -265,7 +292,15 @@ class SchedulerController(Controller):
             self._deployments_caught_up(view.due, now)
             dep = self._deployment_for(view.namespace, view.job_id, version)
             if dep is None:
-                dep = new_deployment(job, version, job_allocs, statuses, dep_id=DeploymentId(new_id()), now=now, versions=versions)
+                dep = new_deployment(
+                    job,
+                    version,
+                    job_allocs,
+                    statuses,
+                    dep_id=DeploymentId(new_id()),
+                    now=now,
+                    versions=versions,
+                )
                 created = dep is not None
         keys = self.keys
         writer = PipelinedWriter(self.store, view.guard)
@@ -277,18 +312,38 @@ class SchedulerController(Controller):
             first.clear()
 
         try:
-            d = drain(decide_batches(
-                job, version, job_allocs, self.allocs.list(), statuses, self._node_map(), eval_id=eval_id,
-                now=now, versions=versions, deployment=dep, checks=self._checks_of(job_allocs),
-            ), write)
+            d = drain(
+                decide_batches(
+                    job,
+                    version,
+                    job_allocs,
+                    self.allocs.list(),
+                    statuses,
+                    self._node_map(),
+                    eval_id=eval_id,
+                    now=now,
+                    versions=versions,
+                    deployment=dep,
+                    checks=self._checks_of(job_allocs),
+                ),
+                write,
+            )
         except BaseException:
             writer.abort()
             raise
         active = dep is not None and dep.status in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED)
         tail = eval_updates(
-            namespace=view.namespace, job_id=view.job_id, record=view.record, decision=d, due=view.due,
-            blocked=view.blocked, future=view.future, eval_id=eval_id, followup_id=EvalId(new_id()),
-            deployment_id=dep.id if active and dep is not None else DeploymentId(""), now=now,
+            namespace=view.namespace,
+            job_id=view.job_id,
+            record=view.record,
+            decision=d,
+            due=view.due,
+            blocked=view.blocked,
+            future=view.future,
+            eval_id=eval_id,
+            followup_id=EvalId(new_id()),
+            deployment_id=dep.id if active and dep is not None else DeploymentId(""),
+            now=now,
         )
         if d.writes or tail:
             self._commit(key, writer, d, first, tail)
@@ -296,8 +351,12 @@ class SchedulerController(Controller):
                 self._created[f"{view.namespace}/{view.job_id}/{version}"] = dep
                 self.log.info("job=%s deployment=%s version=%d created", key, dep.id, version)
             self.log.info(
-                "job=%s eval=%s placed=%d updated=%d failed=%s", key, eval_id, len(d.new_allocs),
-                len(d.updated_allocs), sorted(d.failed) or "-",
+                "job=%s eval=%s placed=%d updated=%d failed=%s",
+                key,
+                eval_id,
+                len(d.new_allocs),
+                len(d.updated_allocs),
+                sorted(d.failed) or "-",
             )
         with self._blocked_lock:
             if d.failed and job is not None:
@@ -311,7 +370,12 @@ class SchedulerController(Controller):
         return None
 
     def _commit(
-        self, key: str, writer: PipelinedWriter, d: Decision, first: list[tuple[str, Any]], tail: list[Evaluation],
+        self,
+        key: str,
+        writer: PipelinedWriter,
+        d: Decision,
+        first: list[tuple[str, Any]],
+        tail: list[Evaluation],
     ) -> None:
         """The rest of the plan after the batches already fed: the updated allocations (with
         the new deployment if no batch carried it), then the evaluations. Raises `Conflict`
@@ -358,7 +422,11 @@ class SchedulerController(Controller):
 
     def _checks_of(self, allocs: Sequence[Allocation]) -> dict[AllocId, list[CheckStatus]]:
         """The check statuses of allocations that replace another (what a migration waits for)."""
-        return {a.id: found for a in allocs if a.previous_allocation and (found := self.checks.by_index("alloc", a.id))}
+        return {
+            a.id: found
+            for a in allocs
+            if a.previous_allocation and (found := self.checks.by_index("alloc", a.id))
+        }
 
     def _node_map(self) -> dict[NodeId, Node]:
         return {n.id: n for n in self.nodes.list()}
@@ -366,7 +434,9 @@ class SchedulerController(Controller):
 
 def SchedulerService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
     """The scheduler under leader election; `controller_kw` go to SchedulerController."""
-    return LeaderElected(store, "scheduler", identity, lambda: SchedulerController(store, **controller_kw), ttl=ttl)
+    return LeaderElected(
+        store, "scheduler", identity, lambda: SchedulerController(store, **controller_kw), ttl=ttl
+    )
 
 
 def run_scheduler(store: Store, identity: str, **kw: Any) -> LeaderElected:

@@ -68,10 +68,23 @@ def decide(
     checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
 ) -> Decision:
     """The whole decision at once (the dry-run and the tests; see `decide_batches`)."""
-    return drain(decide_batches(
-        job, version, job_allocs, all_allocs, statuses, nodes, eval_id=eval_id, now=now, versions=versions,
-        max_replace=max_replace, update_fn=update_fn, deployment=deployment, checks=checks,
-    ))
+    return drain(
+        decide_batches(
+            job,
+            version,
+            job_allocs,
+            all_allocs,
+            statuses,
+            nodes,
+            eval_id=eval_id,
+            now=now,
+            versions=versions,
+            max_replace=max_replace,
+            update_fn=update_fn,
+            deployment=deployment,
+            checks=checks,
+        )
+    )
 
 
 def decide_batches(
@@ -95,8 +108,17 @@ def decide_batches(
     `new_allocs` are exactly the yielded allocations and whose `updated_allocs` are left to
     the caller to write after them."""
     res = reconcile(
-        job, job_allocs, statuses, nodes=nodes, job_version=version, versions=versions, now=now,
-        max_replace=max_replace, update_fn=update_fn, deployment=deployment, checks=checks,
+        job,
+        job_allocs,
+        statuses,
+        nodes=nodes,
+        job_version=version,
+        versions=versions,
+        now=now,
+        max_replace=max_replace,
+        update_fn=update_fn,
+        deployment=deployment,
+        checks=checks,
     )
     stopping = {s.alloc.id for s in res.stop}
     new_allocs: list[Allocation] = []
@@ -104,7 +126,8 @@ def decide_batches(
     queued: dict[str, int] = {}
     if job is not None and res.place:
         live = (
-            a for a in all_allocs
+            a
+            for a in all_allocs
             if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
         )
         states = build_states(nodes, live)
@@ -125,9 +148,12 @@ def decide_batches(
     changed: dict[str, Allocation] = {}
     for s in res.stop:
         changed[s.alloc.id] = dataclasses.replace(
-            s.alloc, desired_status=DesiredStatus.STOP, desired_description=s.description,
+            s.alloc,
+            desired_status=DesiredStatus.STOP,
+            desired_description=s.description,
             client_status=s.client_status or s.alloc.client_status,
-            next_allocation=next_of.get(s.alloc.id, s.alloc.next_allocation), modify_time=now,
+            next_allocation=next_of.get(s.alloc.id, s.alloc.next_allocation),
+            modify_time=now,
         )
     for a in res.inplace_update:
         changed[a.id] = dataclasses.replace(a, job_version=version, modify_time=now)
@@ -135,6 +161,11 @@ def decide_batches(
         if a.id in next_of and a.id not in changed:
             changed[a.id] = dataclasses.replace(a, next_allocation=next_of[a.id], modify_time=now)
     return Decision(
-        res, new_allocs=new_allocs, updated_allocs=list(changed.values()), failed=failed, queued=queued,
-        followup_at=res.followup_at(), look_again_at=res.look_again_at(),
+        res,
+        new_allocs=new_allocs,
+        updated_allocs=list(changed.values()),
+        failed=failed,
+        queued=queued,
+        followup_at=res.followup_at(),
+        look_again_at=res.look_again_at(),
     )

@@ -22,8 +22,12 @@ from reconciler.model.objects import Allocation, AllocStatus, Deployment, Deploy
 
 
 def _updating_groups(
-    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus],
-    versions: Mapping[int, Job], update_fn: UpdateFn,
+    job: Job,
+    version: int,
+    allocs: list[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    versions: Mapping[int, Job],
+    update_fn: UpdateFn,
 ) -> tuple[set[str], bool]:
     """(groups with old allocations needing a destructive update, whether anything is live)."""
     updating: set[str] = set()
@@ -38,8 +42,15 @@ def _updating_groups(
 
 
 def new_deployment(
-    job: Job | None, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus], *,
-    dep_id: DeploymentId, now: float, versions: Mapping[int, Job] | None = None, update_fn: UpdateFn = tasks_updated,
+    job: Job | None,
+    version: int,
+    allocs: list[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    *,
+    dep_id: DeploymentId,
+    now: float,
+    versions: Mapping[int, Job] | None = None,
+    update_fn: UpdateFn = tasks_updated,
 ) -> Deployment | None:
     """The deployment `job` at `version` needs, or None if it needs none."""
     if job is None or job.type != JobType.SERVICE:
@@ -55,16 +66,23 @@ def new_deployment(
         if any_live and g.name not in updating:
             continue
         groups[g.name] = DeploymentGroupState(
-            auto_revert=upd.auto_revert, auto_promote=upd.auto_promote,
-            desired_canaries=upd.canary if g.name in updating else 0, desired_total=g.count,
+            auto_revert=upd.auto_revert,
+            auto_promote=upd.auto_promote,
+            desired_canaries=upd.canary if g.name in updating else 0,
+            desired_total=g.count,
             progress_deadline=upd.progress_deadline,
             require_progress_by=now + upd.progress_deadline / SECOND if upd.progress_deadline else 0.0,
         )
     if not groups:
         return None
     dep = Deployment(
-        id=dep_id, namespace=job.namespace, job_id=job.id, job_version=version, task_groups=groups,
-        create_time=now, modify_time=now,
+        id=dep_id,
+        namespace=job.namespace,
+        job_id=job.id,
+        job_version=version,
+        task_groups=groups,
+        create_time=now,
+        modify_time=now,
     )
     dep.status_description = running_description(dep)
     return dep

@@ -47,13 +47,21 @@ def _is_canary_of(a: Allocation, dep: Deployment) -> bool:
     return a.canary and a.deployment_id == dep.id and a.job_version == dep.job_version
 
 
-def not_yet_healthy(dep: Deployment, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus]) -> int:
+def not_yet_healthy(
+    dep: Deployment, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus]
+) -> int:
     """Live allocations this deployment placed whose health is not decided healthy."""
     healthy = set(dep.healthy_alloc_ids)
-    return sum(1 for a in allocs if a.deployment_id == dep.id and a.id not in healthy and not is_terminal(a, statuses))
+    return sum(
+        1
+        for a in allocs
+        if a.deployment_id == dep.id and a.id not in healthy and not is_terminal(a, statuses)
+    )
 
 
-def _canary_indexes(allocs: list[Allocation], canaries: list[Allocation], want: int, version: int, count: int) -> list[int]:
+def _canary_indexes(
+    allocs: list[Allocation], canaries: list[Allocation], want: int, version: int, count: int
+) -> list[int]:
     """Indexes for `want` new canaries: those of old allocations not yet shadowed by a canary,
     lowest first (then indexes past the old ones if there are fewer old than canaries)."""
     taken = {c.index for c in canaries}
@@ -67,7 +75,9 @@ def _canary_indexes(allocs: list[Allocation], canaries: list[Allocation], want: 
     return out
 
 
-def stale_canaries(allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus], dep: Deployment) -> list[Allocation]:
+def stale_canaries(
+    allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus], dep: Deployment
+) -> list[Allocation]:
     """Live canaries of other deployments that were never promoted (they still share their
     index with a live non-canary allocation)."""
     live = [a for a in allocs if not is_terminal(a, statuses)]
@@ -76,8 +86,13 @@ def stale_canaries(allocs: list[Allocation], statuses: Mapping[AllocId, AllocSta
 
 
 def _group_view(
-    job: Job, g: TaskGroup, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus],
-    dep: Deployment, view: DeploymentView,
+    job: Job,
+    g: TaskGroup,
+    version: int,
+    allocs: list[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    dep: Deployment,
+    view: DeploymentView,
 ) -> list[Allocation]:
     stale = stale_canaries(allocs, statuses, dep)
     if stale:
@@ -103,8 +118,11 @@ def _group_view(
         return rest
     live_canary_idx = {a.index for a in canaries if not is_terminal(a, statuses)}
     displaced = [
-        a for a in allocs
-        if a.index in live_canary_idx and a.job_version != version and a.desired_status == DesiredStatus.RUN
+        a
+        for a in allocs
+        if a.index in live_canary_idx
+        and a.job_version != version
+        and a.desired_status == DesiredStatus.RUN
         and not a.canary
     ]
     view.displaced.extend(displaced)
@@ -120,7 +138,11 @@ def _group_view(
 
 
 def deployment_view(
-    job: Job, version: int, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus], dep: Deployment,
+    job: Job,
+    version: int,
+    allocs: list[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    dep: Deployment,
 ) -> DeploymentView:
     """What `dep` (a deployment of `job` at `version`) allows in this reconciliation."""
     by_group: dict[str, list[Allocation]] = {}

@@ -45,26 +45,45 @@ def eval_updates(
     out: list[Evaluation] = []
     metrics: dict[str, Any] = {g: dataclasses.asdict(m) for g, m in d.failed.items()}
     placed = [a.id for a in d.new_allocs[:MAX_PLACED_IDS]]
-    status = EvalStatus.BLOCKED if d.failed and record is not None and not record.stop else EvalStatus.COMPLETE
+    status = (
+        EvalStatus.BLOCKED if d.failed and record is not None and not record.stop else EvalStatus.COMPLETE
+    )
     processed = {e.id: e for e in [*due, *blocked]}
     if not processed and (d.writes or d.failed):
-        processed[eval_id] = new_eval(namespace, job_id, "alloc-failure", now=now, record=record, eval_id=eval_id)
+        processed[eval_id] = new_eval(
+            namespace, job_id, "alloc-failure", now=now, record=record, eval_id=eval_id
+        )
     for e in processed.values():
         main = e.id == eval_id
         new_status = status if main else EvalStatus.COMPLETE
         desc = "" if new_status == EvalStatus.COMPLETE else "created to place remaining allocations"
         if e.status == new_status == EvalStatus.BLOCKED and not d.writes and e.failed_tg_allocs == metrics:
             continue
-        out.append(dataclasses.replace(
-            e, status=new_status, status_description=desc if main else "superseded by a newer evaluation",
-            failed_tg_allocs=metrics if main else {}, queued_allocations=dict(d.queued) if main else {},
-            placed=placed if main else [], modify_time=now,
-            job_version=record.version if record else e.job_version,
-            deployment_id=deployment_id if main and deployment_id else e.deployment_id,
-        ))
+        out.append(
+            dataclasses.replace(
+                e,
+                status=new_status,
+                status_description=desc if main else "superseded by a newer evaluation",
+                failed_tg_allocs=metrics if main else {},
+                queued_allocations=dict(d.queued) if main else {},
+                placed=placed if main else [],
+                modify_time=now,
+                job_version=record.version if record else e.job_version,
+                deployment_id=deployment_id if main and deployment_id else e.deployment_id,
+            )
+        )
     if d.followup_at is not None and not any(f.wait_until <= d.followup_at for f in future):
-        out.append(new_eval(
-            namespace, job_id, "alloc-failure", now=now, record=record, wait_until=d.followup_at,
-            previous_eval=eval_id, status_description="created for delayed rescheduling", eval_id=followup_id,
-        ))
+        out.append(
+            new_eval(
+                namespace,
+                job_id,
+                "alloc-failure",
+                now=now,
+                record=record,
+                wait_until=d.followup_at,
+                previous_eval=eval_id,
+                status_description="created for delayed rescheduling",
+                eval_id=followup_id,
+            )
+        )
     return out

@@ -79,7 +79,12 @@ def version_matches(value: str, spec: str) -> bool:
         n = max(len(have), len(want))
         h, w = have + (0,) * (n - len(have)), want + (0,) * (n - len(want))
         ok = {
-            "=": h == w, "!=": h != w, ">": h > w, "<": h < w, ">=": h >= w, "<=": h <= w,
+            "=": h == w,
+            "!=": h != w,
+            ">": h > w,
+            "<": h < w,
+            ">=": h >= w,
+            "<=": h <= w,
             "~>": h >= w and h[: len(want) - 1] == w[: len(want) - 1],
         }[op]
         if not ok:
@@ -137,6 +142,7 @@ def constraints_for(job: Job, group: TaskGroup) -> list[Constraint]:
 
 def wants_distinct_hosts(job: Job, group: TaskGroup) -> tuple[bool, bool]:
     """(job-level, group-level) distinct_hosts, as `distinct_hosts = true` constraints."""
+
     def on(cs: list[Constraint]) -> bool:
         return any(c.operator == DISTINCT_HOSTS and c.value.lower() not in ("false", "0") for c in cs)
 

@@ -50,8 +50,9 @@ def migrate_group(
         if is_terminal(repl, statuses):
             step.stop.append(a)
             continue
-        r = migrate_ready(g, statuses.get(repl.id), checks.get(repl.id, ()), g.migrate,
-                          created=repl.create_time, now=now)
+        r = migrate_ready(
+            g, statuses.get(repl.id), checks.get(repl.id, ()), g.migrate, created=repl.create_time, now=now
+        )
         if r.healthy or r.expired:
             step.stop.append(a)
             continue

@@ -55,7 +55,9 @@ class _GroupCtx:
     cursor: int = 0
 
 
-def _group_ctx(job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int) -> _GroupCtx:
+def _group_ctx(
+    job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int
+) -> _GroupCtx:
     cpu, mem = group_ask(group)
     constraints = [c for c in constraints_for(job, group) if c.operator != "distinct_hosts"]
     base = AllocMetric(nodes_in_pool=pool)
@@ -83,8 +85,11 @@ def _group_ctx(job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[
 
 def _copy_metric(m: AllocMetric) -> AllocMetric:
     return AllocMetric(
-        nodes_evaluated=m.nodes_evaluated, nodes_filtered=m.nodes_filtered, nodes_in_pool=m.nodes_in_pool,
-        nodes_available=dict(m.nodes_available), constraint_filtered=dict(m.constraint_filtered),
+        nodes_evaluated=m.nodes_evaluated,
+        nodes_filtered=m.nodes_filtered,
+        nodes_in_pool=m.nodes_in_pool,
+        nodes_available=dict(m.nodes_available),
+        constraint_filtered=dict(m.constraint_filtered),
     )
 
 
@@ -151,15 +156,30 @@ def place_batches(
             continue
         st, ports = chosen
         alloc = Allocation(
-            id=next(ids), namespace=job.namespace, job_id=job.id, job_version=version,
-            task_group=p.task_group, name=p.name, index=p.index, node_id=st.node.id,
-            node_name=st.node.name, eval_id=eval_id, ports=ports, cpu=ctx.cpu, memory=ctx.mem,
-            canary=p.canary, previous_allocation=p.previous.id if p.previous else AllocId(""),
+            id=next(ids),
+            namespace=job.namespace,
+            job_id=job.id,
+            job_version=version,
+            task_group=p.task_group,
+            name=p.name,
+            index=p.index,
+            node_id=st.node.id,
+            node_name=st.node.name,
+            eval_id=eval_id,
+            ports=ports,
+            cpu=ctx.cpu,
+            memory=ctx.mem,
+            canary=p.canary,
+            previous_allocation=p.previous.id if p.previous else AllocId(""),
             reschedule_attempts=(
-                [*p.previous.reschedule_attempts, now] if p.previous and p.reason == "reschedule"
-                else list(p.previous.reschedule_attempts) if p.previous else []
+                [*p.previous.reschedule_attempts, now]
+                if p.previous and p.reason == "reschedule"
+                else list(p.previous.reschedule_attempts)
+                if p.previous
+                else []
             ),
-            create_time=now, modify_time=now,
+            create_time=now,
+            modify_time=now,
         )
         st.add(alloc)
         out.allocs.append(alloc)
@@ -172,7 +192,11 @@ def place_batches(
 
 
 def _on_node(
-    job: Job, ctx: _GroupCtx, p: AllocPlace, nodes: Mapping[NodeId, Node], states: Mapping[NodeId, NodeState],
+    job: Job,
+    ctx: _GroupCtx,
+    p: AllocPlace,
+    nodes: Mapping[NodeId, Node],
+    states: Mapping[NodeId, NodeState],
     rng: random.Random,
 ) -> tuple[tuple[NodeState, list[AllocatedPort]] | None, AllocMetric | None]:
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
@@ -191,7 +215,9 @@ def _on_node(
         else:
             metric.exhaust_node(why[1])
         return None, metric
-    ports = assign_ports(ctx.group.networks, st.ports, st.node.min_dynamic_port, st.node.max_dynamic_port, rng, st.node.address)
+    ports = assign_ports(
+        ctx.group.networks, st.ports, st.node.min_dynamic_port, st.node.max_dynamic_port, rng, st.node.address
+    )
     if ports is None:
         metric.exhaust_node(PORTS_EXHAUSTED)
         return None, metric
@@ -211,7 +237,9 @@ def _select(
     cpu, mem = ctx.cpu, ctx.mem
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
-    avoid = p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
+    avoid = (
+        p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
+    )
     cands: list[tuple[float, int, NodeState]] = []
     exhausted: list[tuple[str, str]] = []
     best: NodeState | None = None
@@ -239,7 +267,9 @@ def _select(
             exhausted.append(("dimension", "memory"))
             continue
         if static:
-            clash = next((f"network: reserved port collision {lb}={v}" for lb, v in static if v in st.ports), None)
+            clash = next(
+                (f"network: reserved port collision {lb}={v}" for lb, v in static if v in st.ports), None
+            )
             if clash is not None:
                 exhausted.append(("dimension", clash))
                 continue
@@ -283,7 +313,9 @@ def _ports_for(ctx: _GroupCtx, st: NodeState, rng: random.Random) -> list[Alloca
     if not ctx.group.networks:
         return []
     node = st.node
-    return assign_ports(ctx.group.networks, st.ports, node.min_dynamic_port, node.max_dynamic_port, rng, node.address)
+    return assign_ports(
+        ctx.group.networks, st.ports, node.min_dynamic_port, node.max_dynamic_port, rng, node.address
+    )
 
 
 def fast_ids(rng: random.Random) -> Iterator[AllocId]:

@@ -69,7 +69,15 @@ def _plan(
                 versions[a.job_version] = rec.value.job
     at = time.time() if now is None else now
     d = decide(
-        job, version, mine, all_list, statuses, nodes, eval_id=EvalId(new_id()), now=at, versions=versions,
+        job,
+        version,
+        mine,
+        all_list,
+        statuses,
+        nodes,
+        eval_id=EvalId(new_id()),
+        now=at,
+        versions=versions,
         deployment=_deployment(store, job, version, changed, mine, statuses, versions, at),
     )
     return _result(job, d, modify_index)
@@ -105,16 +113,27 @@ _status_usage = msgspec.json.Decoder(_StatusUsage)
 
 
 def _deployment(
-    store: Store, job: Job, version: int, changed: bool, allocs: list[Allocation], statuses: Mapping[AllocId, AllocStatus],
-    versions: Mapping[int, Job], now: float,
+    store: Store,
+    job: Job,
+    version: int,
+    changed: bool,
+    allocs: list[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    versions: Mapping[int, Job],
+    now: float,
 ) -> Deployment | None:
     """The deployment the plan runs under: the one a new version would get (so canaries show
     as "1 canary"), or the current version's own."""
     if changed:
-        return new_deployment(job, version, allocs, statuses, dep_id=DeploymentId("plan"), now=now, versions=versions)
+        return new_deployment(
+            job, version, allocs, statuses, dep_id=DeploymentId("plan"), now=now, versions=versions
+        )
     items, _ = store.list(store.keys.deployments, Deployment)
-    mine = [i.value for i in items if i.value.namespace == job.namespace and i.value.job_id == job.id
-            and i.value.job_version == version]
+    mine = [
+        i.value
+        for i in items
+        if i.value.namespace == job.namespace and i.value.job_id == job.id and i.value.job_version == version
+    ]
     return max(mine, key=lambda x: x.create_time) if mine else None
 
 
@@ -139,8 +158,14 @@ def plan_job(store: Store, job: Job, *, now: float | None = None) -> PlanResult:
         st = _status_usage.decode(item.value)
         statuses[st.alloc_id] = codec.decode(item.value, AllocStatus) if st.alloc_id in mine else st
     return _plan(
-        store, job, current=cur.value if cur else None, modify_index=cur.mod_revision if cur else 0,
-        all_allocs=usage, statuses=statuses, nodes={n.value.id: n.value for n in nodes}, now=now,
+        store,
+        job,
+        current=cur.value if cur else None,
+        modify_index=cur.mod_revision if cur else 0,
+        all_allocs=usage,
+        statuses=statuses,
+        nodes={n.value.id: n.value for n in nodes},
+        now=now,
     )
 
 
@@ -150,7 +175,9 @@ class PlanCache:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.allocs: Informer[Allocation] = Informer(store, store.keys.allocs, Allocation, name="plan:allocs")
-        self.statuses: Informer[AllocStatus] = Informer(store, store.keys.alloc_statuses, AllocStatus, name="plan:status")
+        self.statuses: Informer[AllocStatus] = Informer(
+            store, store.keys.alloc_statuses, AllocStatus, name="plan:status"
+        )
         self.nodes: Informer[Node] = Informer(store, store.keys.nodes, Node, name="plan:nodes")
 
     def start(self, timeout: float = 30.0) -> PlanCache:
@@ -168,7 +195,12 @@ class PlanCache:
     def plan_job(self, store: Store, job: Job, *, now: float | None = None) -> PlanResult:
         cur = store.get(store.keys.job(job.namespace, job.id), JobRecord)
         return _plan(
-            store, job, current=cur.value if cur else None, modify_index=cur.mod_revision if cur else 0,
-            all_allocs=self.allocs.list(), statuses={s.alloc_id: s for s in self.statuses.list()},
-            nodes={n.id: n for n in self.nodes.list()}, now=now,
+            store,
+            job,
+            current=cur.value if cur else None,
+            modify_index=cur.mod_revision if cur else 0,
+            all_allocs=self.allocs.list(),
+            statuses={s.alloc_id: s for s in self.statuses.list()},
+            nodes={n.id: n for n in self.nodes.list()},
+            now=now,
         )

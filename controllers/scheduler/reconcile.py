@@ -197,17 +197,31 @@ def reconcile(
     if view is not None:
         for gname, indexes in view.canaries.items():
             for idx in indexes:
-                res.place.append(AllocPlace(gname, alloc_name(job.id, gname, idx), idx, None, "canary", canary=True))
+                res.place.append(
+                    AllocPlace(gname, alloc_name(job.id, gname, idx), idx, None, "canary", canary=True)
+                )
                 res.desired_tg_updates.setdefault(gname, DesiredUpdates()).canary += 1
     return res
 
 
 def _reconcile_group(
-    inp: _JobInput, g: TaskGroup, allocs: list[Allocation], *, gate: int, res: ReconcileResult, upd: DesiredUpdates,
+    inp: _JobInput,
+    g: TaskGroup,
+    allocs: list[Allocation],
+    *,
+    gate: int,
+    res: ReconcileResult,
+    upd: DesiredUpdates,
 ) -> None:
     """A service or batch group: `gate` replacements at most; buckets go into `res`/`upd`."""
     job, version, versions, statuses, nodes, now, update_fn = (
-        inp.job, inp.version, inp.versions, inp.statuses, inp.nodes, inp.now, inp.update_fn
+        inp.job,
+        inp.version,
+        inp.versions,
+        inp.statuses,
+        inp.nodes,
+        inp.now,
+        inp.update_fn,
     )
     batch = job.type == JobType.BATCH
     policy = job.reschedule_for(g)
@@ -352,11 +366,21 @@ def _reconcile_group(
 
 
 def _reconcile_system(
-    inp: _JobInput, g: TaskGroup, allocs: list[Allocation], *, res: ReconcileResult, upd: DesiredUpdates,
+    inp: _JobInput,
+    g: TaskGroup,
+    allocs: list[Allocation],
+    *,
+    res: ReconcileResult,
+    upd: DesiredUpdates,
 ) -> None:
     """One allocation per eligible node; placement checks the node's feasibility."""
     job, version, versions, statuses, nodes, update_fn = (
-        inp.job, inp.version, inp.versions, inp.statuses, inp.nodes, inp.update_fn
+        inp.job,
+        inp.version,
+        inp.versions,
+        inp.statuses,
+        inp.nodes,
+        inp.update_fn,
     )
     on_node: dict[str, Allocation] = {}
     for a in allocs:

@@ -35,9 +35,15 @@ def tasks_updated(old: Job | None, new: Job, group: str) -> bool:
         return True
     for ot, nt in zip(og.tasks, ng.tasks, strict=True):
         if (
-            ot.name != nt.name or ot.driver != nt.driver or ot.config != nt.config or ot.env != nt.env
-            or ot.resources != nt.resources or ot.artifacts != nt.artifacts or ot.templates != nt.templates
-            or ot.user != nt.user or ot.logs != nt.logs
+            ot.name != nt.name
+            or ot.driver != nt.driver
+            or ot.config != nt.config
+            or ot.env != nt.env
+            or ot.resources != nt.resources
+            or ot.artifacts != nt.artifacts
+            or ot.templates != nt.templates
+            or ot.user != nt.user
+            or ot.logs != nt.logs
         ):
             return True
     return False
@@ -49,7 +55,6 @@ def always_destructive(old: Job | None, new: Job, group: str) -> bool:
 
 def always_inplace(old: Job | None, new: Job, group: str) -> bool:
     return False
-
 
 
 def default_max_replace(
@@ -67,7 +72,9 @@ def default_max_replace(
         in_flight = 0
         for a in allocs:
             if (
-                a.task_group == g.name and a.job_version == version and a.previous_allocation
+                a.task_group == g.name
+                and a.job_version == version
+                and a.previous_allocation
                 and a.desired_status == DesiredStatus.RUN
                 and client_status_of(a, statuses) != ClientStatus.RUNNING
                 and not is_terminal(a, statuses)

@@ -53,8 +53,10 @@ class GuardedChain:
         self.seq = 0
 
     def _txn(self) -> Txn:
-        return Txn().compare_mod(self.guard.job_key, self.guard.job_revision).compare_mod(
-            self.guard.key, self.guard.revision
+        return (
+            Txn()
+            .compare_mod(self.guard.job_key, self.guard.job_revision)
+            .compare_mod(self.guard.key, self.guard.revision)
         )
 
     def commit(self, items: Sequence[tuple[str, bytes]]) -> bool:
@@ -130,7 +132,7 @@ class PipelinedWriter:
                 continue
             try:
                 ok = self.chain.commit(_encode(batch))
-            except Exception as exc:  # noqa: BLE001 - re-raised by finish() in the caller's thread
+            except Exception as exc:
                 self.error = exc
                 ok = False
             if ok:

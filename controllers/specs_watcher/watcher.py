@@ -53,7 +53,11 @@ class SpecsWatcher(Controller):
     name = "specs_watcher"
 
     def __init__(
-        self, store: Store, directory: Path, *, debounce: float = 0.3,
+        self,
+        store: Store,
+        directory: Path,
+        *,
+        debounce: float = 0.3,
         load: Callable[[str], Job] = spec.load_job_file,
     ) -> None:
         super().__init__(store)
@@ -127,7 +131,13 @@ class SpecsWatcher(Controller):
                 return
             try:
                 eval_id = stop_job(self.store, origin[0], origin[1]).eval_id
-                self.log.info("specs file=%s deleted: job=%s/%s stopped eval=%s", path.name, origin[0], origin[1], eval_id)
+                self.log.info(
+                    "specs file=%s deleted: job=%s/%s stopped eval=%s",
+                    path.name,
+                    origin[0],
+                    origin[1],
+                    eval_id,
+                )
             except JobNotFound:
                 pass
             return
@@ -158,6 +168,11 @@ class SpecsWatcher(Controller):
             with contextlib.suppress(JobNotFound):
                 stop_job(self.store, previous[0], previous[1])
         self.log.info(
-            "specs file=%s job=%s/%s version=%d %s eval=%s", path.name, job.namespace, job.id, res.version,
-            "registered" if res.changed else "unchanged", res.eval_id,
+            "specs file=%s job=%s/%s version=%d %s eval=%s",
+            path.name,
+            job.namespace,
+            job.id,
+            res.version,
+            "registered" if res.changed else "unchanged",
+            res.eval_id,
         )

@@ -35,7 +35,9 @@ class AgentConfig:
     # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
-    task_env: list[str] = field(default_factory=list)  # agent variables tasks may inherit (model.taskenv.inherited_env)
+    task_env: list[str] = field(
+        default_factory=list
+    )  # agent variables tasks may inherit (model.taskenv.inherited_env)
 
     @property
     def runs_server(self) -> bool:

@@ -169,18 +169,30 @@ class EmbeddedEtcd:
         peer = f"http://{self.host}:{self.peer_port}"
         args = [
             etcd_binary(),
-            "--name", self.name,
-            "--data-dir", str((self.data_dir / "etcd").resolve()),
-            "--listen-client-urls", client,
-            "--advertise-client-urls", client,
-            "--listen-peer-urls", peer,
-            "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"{self.name}={peer}",
-            "--initial-cluster-state", "new",
-            "--auto-compaction-mode", "revision",
-            "--auto-compaction-retention", "100000",
-            "--quota-backend-bytes", str(4 * 1024**3),
-            "--log-level", "warn",
+            "--name",
+            self.name,
+            "--data-dir",
+            str((self.data_dir / "etcd").resolve()),
+            "--listen-client-urls",
+            client,
+            "--advertise-client-urls",
+            client,
+            "--listen-peer-urls",
+            peer,
+            "--initial-advertise-peer-urls",
+            peer,
+            "--initial-cluster",
+            f"{self.name}={peer}",
+            "--initial-cluster-state",
+            "new",
+            "--auto-compaction-mode",
+            "revision",
+            "--auto-compaction-retention",
+            "100000",
+            "--quota-backend-bytes",
+            str(4 * 1024**3),
+            "--log-level",
+            "warn",
         ]
         self.proc = self._spawn(args)
         self.owner_file.write_text(str(os.getpid()))
@@ -189,7 +201,9 @@ class EmbeddedEtcd:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = self.log_file.read_text(errors="replace")[-2000:]
-                raise EtcdStartError(f"etcd exited with code {self.proc.returncode}; log {self.log_file}:\n{tail}")
+                raise EtcdStartError(
+                    f"etcd exited with code {self.proc.returncode}; log {self.log_file}:\n{tail}"
+                )
             if self.healthy():
                 return
             time.sleep(0.05)

@@ -138,7 +138,10 @@ class Agent:
         if cfg.etcd_endpoints:
             return cfg.etcd_endpoints
         self.etcd = EmbeddedEtcd(
-            data_dir=cfg.data_dir.resolve(), host="127.0.0.1", client_port=cfg.etcd_port, peer_port=cfg.etcd_peer_port
+            data_dir=cfg.data_dir.resolve(),
+            host="127.0.0.1",
+            client_port=cfg.etcd_port,
+            peer_port=cfg.etcd_peer_port,
         )
         log.info("starting embedded etcd data_dir=%s client=%s", cfg.data_dir, self.etcd.endpoint)
         self.etcd.start()
@@ -162,7 +165,11 @@ class Agent:
 
     def banner(self) -> str:
         cfg = self.config
-        mode = "dev" if cfg.dev else ("server+client" if cfg.server and cfg.client else "server" if cfg.server else "client")
+        mode = (
+            "dev"
+            if cfg.dev
+            else ("server+client" if cfg.server and cfg.client else "server" if cfg.server else "client")
+        )
         lines = [
             "==> reconciler agent configuration:",
             "",
@@ -176,9 +183,11 @@ class Agent:
             f"                 Specs: {cfg.specs_dir or '(not watched)'}",
             f"                    UI: http://{cfg.bind}:{cfg.http_port}/ui",
             f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
-            if cfg.dev and cfg.router else "                Router: (off)",
+            if cfg.dev and cfg.router
+            else "                Router: (off)",
             f"                Consul: http://{cfg.bind}:{cfg.consul_port} (catalog, health, agent, KV)"
-            if cfg.consul_port else "                Consul: (off)",
+            if cfg.consul_port
+            else "                Consul: (off)",
             "",
             "==> reconciler agent started! Log data will stream in below:",
         ]
@@ -187,11 +196,16 @@ class Agent:
     async def _serve(self, store: Store) -> None:
         cfg = self.config
         ctx = ApiContext(
-            store=store, data_dir=cfg.data_dir.resolve(), region=cfg.region, datacenter=cfg.datacenter,
-            node_name=cfg.node_name, planner=self.planner.cache.plan_job if self.planner else None,
+            store=store,
+            data_dir=cfg.data_dir.resolve(),
+            region=cfg.region,
+            datacenter=cfg.datacenter,
+            node_name=cfg.node_name,
+            planner=self.planner.cache.plan_job if self.planner else None,
         )
-        gate = GateSettings(bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts),
-                            allowed_origins=tuple(cfg.allowed_origins))
+        gate = GateSettings(
+            bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts), allowed_origins=tuple(cfg.allowed_origins)
+        )
         # the Consul face first: once the API answers, everything the agent serves does
         consul = await self._serve_consul(store, gate) if cfg.consul_port else None
         runner = web.AppRunner(make_app(ctx, gate), access_log=None, shutdown_timeout=5.0)
@@ -218,11 +232,20 @@ class Agent:
         cfg = self.config
         self.watched = WatchedState(store, name="consul")
         await asyncio.to_thread(self.watched.start)
-        ctx = ConsulContext(store=store, watched=self.watched, node_name=cfg.node_name, datacenter=cfg.datacenter,
-                            advertise=f"{cfg.bind}:8300", version=__version__)
+        ctx = ConsulContext(
+            store=store,
+            watched=self.watched,
+            node_name=cfg.node_name,
+            datacenter=cfg.datacenter,
+            advertise=f"{cfg.bind}:8300",
+            version=__version__,
+        )
         consul_gate = dataclasses.replace(gate, json_methods=frozenset({"POST", "PATCH"}))
-        runner = web.AppRunner(make_consul_app(ctx, middlewares=[gate_middleware(consul_gate)]), access_log=None,
-                               shutdown_timeout=5.0)
+        runner = web.AppRunner(
+            make_consul_app(ctx, middlewares=[gate_middleware(consul_gate)]),
+            access_log=None,
+            shutdown_timeout=5.0,
+        )
         await runner.setup()
         await web.TCPSite(runner, cfg.bind, cfg.consul_port).start()
         return runner

@@ -41,6 +41,7 @@ routes = web.RouteTableDef()
 
 # --- shapes --------------------------------------------------------------------------------
 
+
 def _alloc_deployment_status(a: Allocation, deployments: Mapping[str, Deployment]) -> dict[str, Any] | None:
     """Nomad's `DeploymentStatus` of an allocation: its health as its deployment judged it."""
     dep = deployments.get(a.deployment_id) if a.deployment_id else None
@@ -49,29 +50,50 @@ def _alloc_deployment_status(a: Allocation, deployments: Mapping[str, Deployment
     return {"Healthy": health_of(dep, a.id), "Canary": a.canary}
 
 
-def alloc_stub(a: Allocation, st: AllocStatus | None, deployments: Mapping[str, Deployment] | None = None) -> dict[str, Any]:
+def alloc_stub(
+    a: Allocation, st: AllocStatus | None, deployments: Mapping[str, Deployment] | None = None
+) -> dict[str, Any]:
     states = st.task_states if st else {}
     return {
-        "ID": a.id, "EvalID": a.eval_id, "Name": a.name, "Namespace": a.namespace, "NodeID": a.node_id,
-        "NodeName": a.node_name, "JobID": a.job_id, "JobVersion": a.job_version, "TaskGroup": a.task_group,
-        "DesiredStatus": a.desired_status, "DesiredDescription": a.desired_description,
+        "ID": a.id,
+        "EvalID": a.eval_id,
+        "Name": a.name,
+        "Namespace": a.namespace,
+        "NodeID": a.node_id,
+        "NodeName": a.node_name,
+        "JobID": a.job_id,
+        "JobVersion": a.job_version,
+        "TaskGroup": a.task_group,
+        "DesiredStatus": a.desired_status,
+        "DesiredDescription": a.desired_description,
         "ClientStatus": client_status(a, {a.id: st} if st else {}),
         "ClientDescription": st.client_description if st else "",
         "TaskStates": {
             name: {
-                "State": ts.state, "Failed": ts.failed, "Restarts": ts.restarts,
-                "StartedAt": ts.started_at or None, "FinishedAt": ts.finished_at or None,
-                "Events": [{"Type": e.type, "Time": ns_time(e.time), "DisplayMessage": e.message} for e in ts.events],
+                "State": ts.state,
+                "Failed": ts.failed,
+                "Restarts": ts.restarts,
+                "StartedAt": ts.started_at or None,
+                "FinishedAt": ts.finished_at or None,
+                "Events": [
+                    {"Type": e.type, "Time": ns_time(e.time), "DisplayMessage": e.message} for e in ts.events
+                ],
             }
             for name, ts in states.items()
-        } or None,
+        }
+        or None,
         "DeploymentID": a.deployment_id,
         "DeploymentStatus": _alloc_deployment_status(a, deployments or {}),
-        "PreviousAllocation": a.previous_allocation, "NextAllocation": a.next_allocation,
+        "PreviousAllocation": a.previous_allocation,
+        "NextAllocation": a.next_allocation,
         "FollowupEvalID": a.followup_eval_id,
         "RescheduleTracker": {"Events": [{"RescheduleTime": ns_time(t)} for t in a.reschedule_attempts]}
-        if a.reschedule_attempts else None,
-        "CreateIndex": 0, "ModifyIndex": 0, "CreateTime": ns_time(a.create_time), "ModifyTime": ns_time(a.modify_time),
+        if a.reschedule_attempts
+        else None,
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+        "CreateTime": ns_time(a.create_time),
+        "ModifyTime": ns_time(a.modify_time),
     }
 
 
@@ -94,13 +116,22 @@ def _iso(ts: float) -> str | None:
 
 def task_state_json(ts: TaskState) -> dict[str, Any]:
     return {
-        "State": ts.state, "Failed": ts.failed, "Restarts": ts.restarts,
-        "StartedAt": _iso(ts.started_at), "FinishedAt": _iso(ts.finished_at), "PID": ts.pid,
+        "State": ts.state,
+        "Failed": ts.failed,
+        "Restarts": ts.restarts,
+        "StartedAt": _iso(ts.started_at),
+        "FinishedAt": _iso(ts.finished_at),
+        "PID": ts.pid,
         "LastRestart": _iso(max((e.time for e in ts.events if e.type == "Restarting"), default=0.0)),
         "Events": [
             {
-                "Type": e.type, "Time": ns_time(e.time), "Message": e.message, "DisplayMessage": e.message,
-                "ExitCode": e.exit_code or 0, "Signal": e.signal or 0, "Details": e.details,
+                "Type": e.type,
+                "Time": ns_time(e.time),
+                "Message": e.message,
+                "DisplayMessage": e.message,
+                "ExitCode": e.exit_code or 0,
+                "Signal": e.signal or 0,
+                "Details": e.details,
                 "FailsTask": e.details.get("fails_task") == "true",
             }
             for e in ts.events
@@ -111,9 +142,17 @@ def task_state_json(ts: TaskState) -> dict[str, Any]:
 def alloc_json(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
     """The client's view of an allocation (`/v1/client/allocation/{id}/status`)."""
     return {
-        "ID": a.id, "Namespace": a.namespace, "EvalID": a.eval_id, "Name": a.name, "NodeID": a.node_id,
-        "NodeName": a.node_name, "JobID": a.job_id, "JobVersion": a.job_version, "TaskGroup": a.task_group,
-        "DesiredStatus": a.desired_status, "DesiredDescription": a.desired_description,
+        "ID": a.id,
+        "Namespace": a.namespace,
+        "EvalID": a.eval_id,
+        "Name": a.name,
+        "NodeID": a.node_id,
+        "NodeName": a.node_name,
+        "JobID": a.job_id,
+        "JobVersion": a.job_version,
+        "TaskGroup": a.task_group,
+        "DesiredStatus": a.desired_status,
+        "DesiredDescription": a.desired_description,
         # the scheduler marks an allocation "lost" on the Allocation itself once its node is
         # down (its agent cannot report any more); otherwise the agent's status is the truth
         "ClientStatus": getattr(a, "client_status", "") or (st.client_status if st else "pending"),
@@ -122,13 +161,18 @@ def alloc_json(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
         "CreateTime": ns_time(a.create_time),
         "ModifyTime": ns_time(max(a.modify_time, st.modify_time if st else 0.0)),
         "DeploymentID": a.deployment_id,
-        "AllocatedResources": {"Shared": {"Ports": [
-            {"Label": p.label, "Value": p.value, "To": p.to, "HostIP": p.host_ip} for p in a.ports
-        ]}},
+        "AllocatedResources": {
+            "Shared": {
+                "Ports": [
+                    {"Label": p.label, "Value": p.value, "To": p.to, "HostIP": p.host_ip} for p in a.ports
+                ]
+            }
+        },
     }
 
 
 # --- reads -----------------------------------------------------------------------------------
+
 
 def resolve_alloc(store: Store, ident: str) -> Allocation:
     """A full allocation id or a unique prefix of one."""
@@ -143,7 +187,9 @@ def resolve_alloc(store: Store, ident: str) -> Allocation:
     if not items:
         raise ApiError(404, f"allocation not found: {ident}")
     if len(items) > 1:
-        raise ApiError(400, f"allocation id prefix {ident!r} matches {len(items)} allocations; give more characters")
+        raise ApiError(
+            400, f"allocation id prefix {ident!r} matches {len(items)} allocations; give more characters"
+        )
     return items[0].value
 
 
@@ -178,6 +224,7 @@ async def _alloc(request: web.Request) -> Allocation:
 
 
 # --- handlers --------------------------------------------------------------------------------
+
 
 @routes.get("/v1/allocations")
 async def list_allocations(request: web.Request) -> web.Response:
@@ -245,14 +292,24 @@ def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: 
     if not spec:
         raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node")
     try:
-        out = subprocess.run(cmd, cwd=spec.get("cwd") or str(adir.task_dir(task)), env=spec.get("env") or {},
-                             capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        out = subprocess.run(
+            cmd,
+            cwd=spec.get("cwd") or str(adir.task_dir(task)),
+            env=spec.get("env") or {},
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except FileNotFoundError as exc:
         raise ApiError(400, f"command not found: {exc.filename}") from None
     except subprocess.TimeoutExpired:
         raise ApiError(504, f"command did not finish in {timeout:g}s") from None
-    return {"ExitCode": out.returncode, "Stdout": out.stdout.decode(errors="replace"),
-            "Stderr": out.stderr.decode(errors="replace")}
+    return {
+        "ExitCode": out.returncode,
+        "Stdout": out.stdout.decode(errors="replace"),
+        "Stderr": out.stderr.decode(errors="replace"),
+    }
 
 
 @routes.post("/v1/client/allocation/{alloc_id}/exec")
@@ -261,9 +318,16 @@ async def exec_(request: web.Request) -> web.Response:
     body = await body_object(request, optional=True)
     timeout = body.get("Timeout", EXEC_TIMEOUT) or EXEC_TIMEOUT
     # json.loads accepts Infinity and NaN: an unbounded exec would hold an API thread forever (review H5)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_EXEC_TIMEOUT:
-        raise ApiError(400, f"Timeout must be a number of seconds above 0 and at most {MAX_EXEC_TIMEOUT:g}",
-                       field="Timeout")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= MAX_EXEC_TIMEOUT
+    ):
+        raise ApiError(
+            400,
+            f"Timeout must be a number of seconds above 0 and at most {MAX_EXEC_TIMEOUT:g}",
+            field="Timeout",
+        )
     a = await _alloc(request)
     cmd = body.get("Cmd") or body.get("Command")
     if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):

@@ -28,7 +28,9 @@ class BlockingQuery:
     wait: float  # seconds, jitter included
 
 
-def parse_blocking(query: Mapping[str, str], *, jitter: Callable[[float], float] | None = None) -> BlockingQuery | None:
+def parse_blocking(
+    query: Mapping[str, str], *, jitter: Callable[[float], float] | None = None
+) -> BlockingQuery | None:
     """`?index=` and `?wait=` of a request; None when the request does not block.
 
     `wait` takes Go durations ("10s", "5m") or plain seconds, as both servers do."""
@@ -46,7 +48,7 @@ def parse_blocking(query: Mapping[str, str], *, jitter: Callable[[float], float]
     if text:
         ns = parse_duration(text) if not text.isdigit() else int(text) * 1_000_000_000
         if ns is None or ns < 0:
-            raise ApiError(400, f"wait must be a duration such as \"10s\" or \"5m\", got {text!r}", field="wait")
+            raise ApiError(400, f'wait must be a duration such as "10s" or "5m", got {text!r}', field="wait")
         wait = min(ns / 1e9, MAX_WAIT)
     spread = jitter if jitter is not None else (lambda w: random.uniform(0.0, w / 16))
     return BlockingQuery(index=index, wait=wait + spread(wait))

@@ -45,20 +45,36 @@ def _rfc3339(ts: float) -> str:
 def deployment_json(d: Deployment) -> dict[str, Any]:
     groups = {
         name: {
-            "AutoRevert": g.auto_revert, "AutoPromote": g.auto_promote, "Promoted": g.promoted,
-            "DesiredCanaries": g.desired_canaries, "DesiredTotal": g.desired_total,
-            "PlacedCanaries": list(g.placed_canaries) or None, "PlacedAllocs": g.placed_allocs,
-            "HealthyAllocs": g.healthy_allocs, "UnhealthyAllocs": g.unhealthy_allocs,
-            "ProgressDeadline": g.progress_deadline, "RequireProgressBy": _rfc3339(g.require_progress_by),
+            "AutoRevert": g.auto_revert,
+            "AutoPromote": g.auto_promote,
+            "Promoted": g.promoted,
+            "DesiredCanaries": g.desired_canaries,
+            "DesiredTotal": g.desired_total,
+            "PlacedCanaries": list(g.placed_canaries) or None,
+            "PlacedAllocs": g.placed_allocs,
+            "HealthyAllocs": g.healthy_allocs,
+            "UnhealthyAllocs": g.unhealthy_allocs,
+            "ProgressDeadline": g.progress_deadline,
+            "RequireProgressBy": _rfc3339(g.require_progress_by),
         }
         for name, g in sorted(d.task_groups.items())
     }
     return {
-        "ID": d.id, "Namespace": d.namespace, "JobID": d.job_id, "JobVersion": d.job_version,
-        "JobModifyIndex": d.modify_index, "JobSpecModifyIndex": d.job_spec_modify_index,
-        "JobCreateIndex": d.create_index, "IsMultiregion": False, "TaskGroups": groups, "Status": d.status,
-        "StatusDescription": d.status_description, "CreateIndex": d.create_index, "ModifyIndex": d.modify_index,
-        "CreateTime": ns_time(d.create_time), "ModifyTime": ns_time(d.modify_time),
+        "ID": d.id,
+        "Namespace": d.namespace,
+        "JobID": d.job_id,
+        "JobVersion": d.job_version,
+        "JobModifyIndex": d.modify_index,
+        "JobSpecModifyIndex": d.job_spec_modify_index,
+        "JobCreateIndex": d.create_index,
+        "IsMultiregion": False,
+        "TaskGroups": groups,
+        "Status": d.status,
+        "StatusDescription": d.status_description,
+        "CreateIndex": d.create_index,
+        "ModifyIndex": d.modify_index,
+        "CreateTime": ns_time(d.create_time),
+        "ModifyTime": ns_time(d.modify_time),
     }
 
 
@@ -83,13 +99,23 @@ async def _get(store: Store, dep_id: str) -> tuple[Deployment, int]:
 
 def _updated(u: DeploymentUpdate) -> web.Response:
     rev = u.modify_index
-    return ok({"EvalID": u.eval_id, "EvalCreateIndex": rev, "DeploymentModifyIndex": rev, "RevertedJobVersion": None,
-               "Index": rev, "Deployment": deployment_json(u.deployment)}, index=rev)
+    return ok(
+        {
+            "EvalID": u.eval_id,
+            "EvalCreateIndex": rev,
+            "DeploymentModifyIndex": rev,
+            "RevertedJobVersion": None,
+            "Index": rev,
+            "Deployment": deployment_json(u.deployment),
+        },
+        index=rev,
+    )
 
 
 async def _latest(request: web.Request) -> tuple[Deployment | None, int]:
-    deps, rev = await run(job_deployments, request.app[CTX].store, namespace(request),
-                          ident(request, "job_id", field="JobID"))
+    deps, rev = await run(
+        job_deployments, request.app[CTX].store, namespace(request), ident(request, "job_id", field="JobID")
+    )
     return (deps[0] if deps else None), rev
 
 
@@ -97,8 +123,10 @@ async def _latest(request: web.Request) -> tuple[Deployment | None, int]:
 async def list_all(request: web.Request) -> web.Response:
     prefix, ns = request.query.get("prefix", ""), namespace(request, wildcard=True)
     deps, rev = await run(deployments_newest_first, request.app[CTX].store)
-    return ok([deployment_json(d) for d in deps if d.id.startswith(prefix) and (ns == "*" or d.namespace == ns)],
-              index=rev)
+    return ok(
+        [deployment_json(d) for d in deps if d.id.startswith(prefix) and (ns == "*" or d.namespace == ns)],
+        index=rev,
+    )
 
 
 @routes.get("/v1/deployment/{dep_id}")
@@ -135,8 +163,9 @@ async def job_latest(request: web.Request) -> web.Response:
 
 @routes.get("/v1/job/{job_id}/deployments")
 async def job_all(request: web.Request) -> web.Response:
-    deps, rev = await run(job_deployments, request.app[CTX].store, namespace(request),
-                          ident(request, "job_id", field="JobID"))
+    deps, rev = await run(
+        job_deployments, request.app[CTX].store, namespace(request), ident(request, "job_id", field="JobID")
+    )
     return ok([deployment_json(d) for d in deps], index=rev)
 
 

@@ -29,13 +29,27 @@ def eval_shape(e: Evaluation) -> dict[str, Any]:
         except codec.CodecError:
             failed[g] = m
     return {
-        "ID": e.id, "Namespace": e.namespace, "Priority": e.priority, "Type": e.type,
-        "TriggeredBy": e.triggered_by, "JobID": e.job_id, "JobModifyIndex": e.job_version,
-        "NodeID": e.node_id, "DeploymentID": e.deployment_id, "Status": e.status,
-        "StatusDescription": e.status_description, "WaitUntil": ns_time(e.wait_until) if e.wait_until else None,
-        "PreviousEval": e.previous_eval, "BlockedEval": e.blocked_eval, "FailedTGAllocs": failed or None,
-        "QueuedAllocations": dict(e.queued_allocations) or None, "PlacedAllocs": list(e.placed),
-        "CreateIndex": 0, "ModifyIndex": 0, "CreateTime": ns_time(e.create_time), "ModifyTime": ns_time(e.modify_time),
+        "ID": e.id,
+        "Namespace": e.namespace,
+        "Priority": e.priority,
+        "Type": e.type,
+        "TriggeredBy": e.triggered_by,
+        "JobID": e.job_id,
+        "JobModifyIndex": e.job_version,
+        "NodeID": e.node_id,
+        "DeploymentID": e.deployment_id,
+        "Status": e.status,
+        "StatusDescription": e.status_description,
+        "WaitUntil": ns_time(e.wait_until) if e.wait_until else None,
+        "PreviousEval": e.previous_eval,
+        "BlockedEval": e.blocked_eval,
+        "FailedTGAllocs": failed or None,
+        "QueuedAllocations": dict(e.queued_allocations) or None,
+        "PlacedAllocs": list(e.placed),
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+        "CreateTime": ns_time(e.create_time),
+        "ModifyTime": ns_time(e.modify_time),
     }
 
 

@@ -145,7 +145,10 @@ def check(settings: GateSettings, request: web.Request) -> str | None:
         ctype = request.headers.get(hdrs.CONTENT_TYPE)
         if ctype is None:
             if request.body_exists:
-                raise GateRefusal(415, f"{request.method} {request.path} has a body but no Content-Type; send application/json")
+                raise GateRefusal(
+                    415,
+                    f"{request.method} {request.path} has a body but no Content-Type; send application/json",
+                )
         elif request.content_type not in JSON_TYPES:
             raise GateRefusal(
                 415,
@@ -173,10 +176,15 @@ def gate_middleware(settings: GateSettings) -> Middleware:
         if origin is None:
             return await handler(request)
         if request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers:
-            return web.Response(status=204, headers={
-                **_cors(origin), "Access-Control-Allow-Methods": CORS_METHODS,
-                "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": "600",
-            })
+            return web.Response(
+                status=204,
+                headers={
+                    **_cors(origin),
+                    "Access-Control-Allow-Methods": CORS_METHODS,
+                    "Access-Control-Allow-Headers": CORS_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                },
+            )
         request[CORS_KEY] = origin
         return await handler(request)
 

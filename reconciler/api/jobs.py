@@ -70,9 +70,14 @@ def job_json(record: JobRecord, modify_index: int, status: str) -> dict[str, Any
     data = spec.job_to_nomad(record.job)
     data.update(
         {
-            "Version": record.version, "Stop": record.stop, "Status": status, "Stable": record.stable,
-            "SubmitTime": ns_time(record.submit_time), "CreateIndex": record.create_index,
-            "ModifyIndex": modify_index, "JobModifyIndex": modify_index,
+            "Version": record.version,
+            "Stop": record.stop,
+            "Status": status,
+            "Stable": record.stable,
+            "SubmitTime": ns_time(record.submit_time),
+            "CreateIndex": record.create_index,
+            "ModifyIndex": modify_index,
+            "JobModifyIndex": modify_index,
         }
     )
     return data
@@ -81,19 +86,42 @@ def job_json(record: JobRecord, modify_index: int, status: str) -> dict[str, Any
 def job_stub(record: JobRecord, modify_index: int, status: str) -> dict[str, Any]:
     job = record.job
     return {
-        "ID": job.id, "ParentID": "", "Name": job.name or job.id, "Namespace": job.namespace,
-        "Datacenters": job.datacenters, "Type": job.type, "Priority": job.priority,
-        "Periodic": job.periodic is not None, "ParameterizedJob": False, "Stop": record.stop, "Status": status,
-        "StatusDescription": "", "Version": record.version, "SubmitTime": ns_time(record.submit_time),
-        "CreateIndex": record.create_index, "ModifyIndex": modify_index, "JobModifyIndex": modify_index,
+        "ID": job.id,
+        "ParentID": "",
+        "Name": job.name or job.id,
+        "Namespace": job.namespace,
+        "Datacenters": job.datacenters,
+        "Type": job.type,
+        "Priority": job.priority,
+        "Periodic": job.periodic is not None,
+        "ParameterizedJob": False,
+        "Stop": record.stop,
+        "Status": status,
+        "StatusDescription": "",
+        "Version": record.version,
+        "SubmitTime": ns_time(record.submit_time),
+        "CreateIndex": record.create_index,
+        "ModifyIndex": modify_index,
+        "JobModifyIndex": modify_index,
     }
 
 
 def _written(res: SubmitResult, **extra: Any) -> web.Response:
     """The response of a job write (register, scale, revert), in Nomad's shape."""
     rev = res.modify_index
-    return ok({"EvalID": res.eval_id, "EvalCreateIndex": rev, "JobModifyIndex": rev, "Index": rev,
-               "JobVersion": res.version, "Changed": res.changed, "Warnings": "", **extra}, index=rev)
+    return ok(
+        {
+            "EvalID": res.eval_id,
+            "EvalCreateIndex": rev,
+            "JobModifyIndex": rev,
+            "Index": rev,
+            "JobVersion": res.version,
+            "Changed": res.changed,
+            "Warnings": "",
+            **extra,
+        },
+        index=rev,
+    )
 
 
 @routes.post("/v1/jobs")
@@ -107,8 +135,9 @@ async def register(request: web.Request) -> web.Response:
     if data.get("EnforceIndex"):
         enforce = data.get("JobModifyIndex")
         if not isinstance(enforce, int) or enforce < 0:
-            raise ApiError(400, "JobModifyIndex must be a non-negative integer with EnforceIndex",
-                           field="JobModifyIndex")
+            raise ApiError(
+                400, "JobModifyIndex must be a non-negative integer with EnforceIndex", field="JobModifyIndex"
+            )
     if "job_id" in request.match_info and request.match_info["job_id"] != job.id:
         raise ApiError(400, "job ID in the path does not match the body", field="Job.ID")
     res = await run(submit_job, request.app[CTX].store, job, enforce_index=enforce)
@@ -146,13 +175,18 @@ async def versions(request: web.Request) -> web.Response:
     history = await run(job_history, request.app[CTX].store, namespace(request), job_id)
     if not history:
         raise not_found("job", job_id)
-    return ok({"Versions": [job_json(r, 0, JobStatus.DEAD if r.stop else "") for r in history], "Diffs": None}, index=None)
+    return ok(
+        {"Versions": [job_json(r, 0, JobStatus.DEAD if r.stop else "") for r in history], "Diffs": None},
+        index=None,
+    )
 
 
 @routes.delete("/v1/job/{job_id}")
 async def deregister(request: web.Request) -> web.Response:
     job_id = _job_id(request)
-    res = await run(stop_job, request.app[CTX].store, namespace(request), job_id, purge=flag(request, "purge"))
+    res = await run(
+        stop_job, request.app[CTX].store, namespace(request), job_id, purge=flag(request, "purge")
+    )
     rev = res.modify_index
     return ok({"EvalID": res.eval_id, "EvalCreateIndex": rev, "JobModifyIndex": rev, "Index": rev}, index=rev)
 
@@ -164,9 +198,14 @@ async def parse(request: web.Request) -> web.Response:
         raise ApiError(400, 'body must be {"JobHCL": "<job text>"}', field="JobHCL")
     variables = data.get("Variables") or {}
     try:
-        job = await run(spec.parse_job, data["JobHCL"], filename="<request>",  # off the loop (review H9)
-                        format=data.get("Format", "hcl"),
-                        variables={str(k): str(v) for k, v in variables.items()}, env={})
+        job = await run(
+            spec.parse_job,
+            data["JobHCL"],
+            filename="<request>",  # off the loop (review H9)
+            format=data.get("Format", "hcl"),
+            variables={str(k): str(v) for k, v in variables.items()},
+            env={},
+        )
     except spec.SpecError as exc:
         raise _spec_error(exc, "JobHCL") from exc
     return ok(spec.job_to_nomad(job), index=None)
@@ -187,9 +226,13 @@ async def summary(request: web.Request) -> web.Response:
         evs = [e for e in all_evals(store)[0] if e.job_id == jid and e.namespace == ns]
         s = summarize(rec.job, mine, st, evs, stopped=rec.stop)
         return {
-            "JobID": jid, "Namespace": ns, "Status": s.status,
+            "JobID": jid,
+            "Namespace": ns,
+            "Status": s.status,
             "Summary": {g: v.to_nomad() for g, v in s.groups.items()},
-            "Children": {"Pending": 0, "Running": 0, "Dead": 0}, "CreateIndex": 0, "ModifyIndex": 0,
+            "Children": {"Pending": 0, "Running": 0, "Dead": 0},
+            "CreateIndex": 0,
+            "ModifyIndex": 0,
         }, rev
 
     out, rev = await run(read)
@@ -221,7 +264,9 @@ async def revert(request: web.Request) -> web.Response:
     prior = body.get("EnforcePriorVersion")
     if prior is not None and (not isinstance(prior, int) or isinstance(prior, bool)):
         raise ApiError(400, "EnforcePriorVersion must be an integer", field="EnforcePriorVersion")
-    return _written(await run(revert_job, request.app[CTX].store, ns, jid, version, enforce_prior_version=prior))
+    return _written(
+        await run(revert_job, request.app[CTX].store, ns, jid, version, enforce_prior_version=prior)
+    )
 
 
 @routes.post("/v1/job/{job_id}/plan")

@@ -40,7 +40,7 @@ def _read_after(logs: Path, task: str, log_type: str, pos_file: str, pos_off: in
     files = log_files(logs, task, log_type)
     names = [f.name for f in files]
     if pos_file in names:
-        return read_logs(files[names.index(pos_file):], origin="start", offset=pos_off)
+        return read_logs(files[names.index(pos_file) :], origin="start", offset=pos_off)
     # rotated away (or nothing yet): go on with the files that came after it
     last = _log_index(pos_file)
     return read_logs([f for f in files if _log_index(f.name) > last], origin="start", offset=0)
@@ -83,8 +83,11 @@ async def logs(request: web.Request) -> web.StreamResponse:
         if plain:
             await resp.write(chunk.data)
         else:
-            frame = {"File": f"alloc/logs/{chunk.file}", "Offset": chunk.offset,
-                     "Data": base64.b64encode(chunk.data).decode()}
+            frame = {
+                "File": f"alloc/logs/{chunk.file}",
+                "Offset": chunk.offset,
+                "Data": base64.b64encode(chunk.data).decode(),
+            }
             await resp.write(json.dumps(frame).encode() + b"\n")
 
     chunk = read_logs(files, origin=origin, offset=offset)

@@ -27,35 +27,53 @@ routes = web.RouteTableDef()
 
 def node_stub(n: Node) -> dict[str, Any]:
     return {
-        "ID": n.id, "Name": n.name, "Datacenter": n.datacenter, "Address": n.address, "NodeClass": n.node_class,
-        "Drain": n.drain, "SchedulingEligibility": n.eligibility, "Status": n.status, "StatusDescription": "",
+        "ID": n.id,
+        "Name": n.name,
+        "Datacenter": n.datacenter,
+        "Address": n.address,
+        "NodeClass": n.node_class,
+        "Drain": n.drain,
+        "SchedulingEligibility": n.eligibility,
+        "Status": n.status,
+        "StatusDescription": "",
         "Drivers": {d: {"Detected": True, "Healthy": h} for d, h in n.drivers.items()},
-        "CreateIndex": 0, "ModifyIndex": 0, "Version": "",
+        "CreateIndex": 0,
+        "ModifyIndex": 0,
+        "Version": "",
     }
 
 
 def node_full(n: Node) -> dict[str, Any]:
     out = node_stub(n)
-    out.update({
-        "HTTPAddr": n.http_addr, "Attributes": dict(n.attributes), "Meta": dict(n.meta),
-        "NodeResources": {
-            "Cpu": {"CpuShares": n.resources.cpu_mhz, "TotalCpuCores": n.resources.cores},
-            "Memory": {"MemoryMB": n.resources.memory_mb}, "Disk": {"DiskMB": n.resources.disk_mb},
-            "MinDynamicPort": n.min_dynamic_port, "MaxDynamicPort": n.max_dynamic_port,
-        },
-        "ReservedResources": {
-            "Cpu": {"CpuShares": n.reserved.cpu_mhz}, "Memory": {"MemoryMB": n.reserved.memory_mb},
-            "Disk": {"DiskMB": n.reserved.disk_mb},
-        },
-        "DrainStrategy": {"Deadline": 0} if n.drain else None,
-        "StatusUpdatedAt": int(n.modify_time),
-    })
+    out.update(
+        {
+            "HTTPAddr": n.http_addr,
+            "Attributes": dict(n.attributes),
+            "Meta": dict(n.meta),
+            "NodeResources": {
+                "Cpu": {"CpuShares": n.resources.cpu_mhz, "TotalCpuCores": n.resources.cores},
+                "Memory": {"MemoryMB": n.resources.memory_mb},
+                "Disk": {"DiskMB": n.resources.disk_mb},
+                "MinDynamicPort": n.min_dynamic_port,
+                "MaxDynamicPort": n.max_dynamic_port,
+            },
+            "ReservedResources": {
+                "Cpu": {"CpuShares": n.reserved.cpu_mhz},
+                "Memory": {"MemoryMB": n.reserved.memory_mb},
+                "Disk": {"DiskMB": n.reserved.disk_mb},
+            },
+            "DrainStrategy": {"Deadline": 0} if n.drain else None,
+            "StatusUpdatedAt": int(n.modify_time),
+        }
+    )
     return out
 
 
 def _update_response(u: NodeUpdate) -> web.Response:
-    return ok({"EvalIDs": u.eval_ids or None, "EvalCreateIndex": u.modify_index, "NodeModifyIndex": u.modify_index},
-              index=u.modify_index)
+    return ok(
+        {"EvalIDs": u.eval_ids or None, "EvalCreateIndex": u.modify_index, "NodeModifyIndex": u.modify_index},
+        index=u.modify_index,
+    )
 
 
 def _resolve(store: Store, node_ident: str) -> tuple[Node, int]:
@@ -108,6 +126,11 @@ async def node_drain(request: web.Request) -> web.Response:
     node_ident = ident(request, "node_id")
     body = await body_object(request, optional=True)
     n, _ = await run(_resolve, store, node_ident)
-    update = await run(drain, store, n.id, enable=body.get("DrainSpec") is not None,
-                       mark_eligible=bool(body.get("MarkEligible", False)))
+    update = await run(
+        drain,
+        store,
+        n.id,
+        enable=body.get("DrainSpec") is not None,
+        mark_eligible=bool(body.get("MarkEligible", False)),
+    )
     return _update_response(update)

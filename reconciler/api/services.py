@@ -18,7 +18,9 @@ from reconciler.model.services import CheckState, CheckStatus, ServiceRegistrati
 from reconciler.store import Store, Versioned
 
 NOMAD_CHECK_STATUS: dict[str, str] = {
-    CheckState.PASSING: "success", CheckState.WARNING: "failure", CheckState.CRITICAL: "failure",
+    CheckState.PASSING: "success",
+    CheckState.WARNING: "failure",
+    CheckState.CRITICAL: "failure",
 }
 
 routes = web.RouteTableDef()
@@ -27,9 +29,18 @@ routes = web.RouteTableDef()
 def registration_json(v: Versioned[ServiceRegistration]) -> dict[str, Any]:
     r = v.value
     return {
-        "ID": r.id, "ServiceName": r.service_name, "Namespace": r.namespace, "NodeID": r.node_id,
-        "Datacenter": r.datacenter, "JobID": r.job_id, "AllocID": r.alloc_id, "Tags": r.tags, "Address": r.address,
-        "Port": r.port, "CreateIndex": v.create_revision, "ModifyIndex": v.mod_revision,
+        "ID": r.id,
+        "ServiceName": r.service_name,
+        "Namespace": r.namespace,
+        "NodeID": r.node_id,
+        "Datacenter": r.datacenter,
+        "JobID": r.job_id,
+        "AllocID": r.alloc_id,
+        "Tags": r.tags,
+        "Address": r.address,
+        "Port": r.port,
+        "CreateIndex": v.create_revision,
+        "ModifyIndex": v.mod_revision,
     }
 
 
@@ -41,16 +52,25 @@ def services_json(regs: list[ServiceRegistration], namespace: str | None) -> lis
             continue
         by_ns.setdefault(r.namespace, {}).setdefault(r.service_name, set()).update(r.tags)
     return [
-        {"Namespace": ns, "Services": [{"ServiceName": name, "Tags": sorted(tags)} for name, tags in sorted(svcs.items())]}
+        {
+            "Namespace": ns,
+            "Services": [{"ServiceName": name, "Tags": sorted(tags)} for name, tags in sorted(svcs.items())],
+        }
         for ns, svcs in sorted(by_ns.items())
     ]
 
 
 def check_json(c: CheckStatus, reg: ServiceRegistration | None) -> dict[str, Any]:
     return {
-        "ID": c.check_id, "Check": c.check_name or c.check_id, "Service": c.service_name,
-        "Group": reg.group if reg else "", "Task": reg.task if reg else "", "Mode": "healthiness",
-        "Status": NOMAD_CHECK_STATUS.get(c.status, "pending"), "Health": c.status, "Output": c.output,
+        "ID": c.check_id,
+        "Check": c.check_name or c.check_id,
+        "Service": c.service_name,
+        "Group": reg.group if reg else "",
+        "Task": reg.task if reg else "",
+        "Mode": "healthiness",
+        "Status": NOMAD_CHECK_STATUS.get(c.status, "pending"),
+        "Health": c.status,
+        "Output": c.output,
         "Timestamp": int(c.time),
     }
 

@@ -31,7 +31,8 @@ class WatchedState:
         self.changes = Changes()
         self.nodes: Informer[Node] = Informer(store, keys.nodes, Node, name=f"{name}:nodes")
         self.services: Informer[ServiceRegistration] = Informer(
-            store, keys.services, ServiceRegistration, name=f"{name}:services")
+            store, keys.services, ServiceRegistration, name=f"{name}:services"
+        )
         self.checks: Informer[CheckStatus] = Informer(store, keys.checks, CheckStatus, name=f"{name}:checks")
         self.kv: Informer[KVEntry] = Informer(store, keys.kv_entries, KVEntry, name=f"{name}:kv")
         self.services.add_index("name", lambda r: [r.service_name])

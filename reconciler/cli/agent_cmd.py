@@ -12,17 +12,44 @@ from reconciler.cli.groups import cli
 
 
 @cli.command()
-@click.option("-dev", "--dev", "dev", is_flag=True, help="Everything in one process: embedded etcd, controllers, one node, API, specs watcher.")
-@click.option("-server", "--server", "server", is_flag=True, help="Run the cluster controllers (leader-elected).")
+@click.option(
+    "-dev",
+    "--dev",
+    "dev",
+    is_flag=True,
+    help="Everything in one process: embedded etcd, controllers, one node, API, specs watcher.",
+)
+@click.option(
+    "-server", "--server", "server", is_flag=True, help="Run the cluster controllers (leader-elected)."
+)
 @click.option("-client", "--client", "client", is_flag=True, help="Run a node agent that runs tasks.")
-@click.option("--data-dir", "-data-dir", type=click.Path(path_type=Path), default=Path(".reconciler"), show_default=True)
-@click.option("--bind", "-bind", default="127.0.0.1", show_default=True, help="Address the HTTP API binds to.")
+@click.option(
+    "--data-dir", "-data-dir", type=click.Path(path_type=Path), default=Path(".reconciler"), show_default=True
+)
+@click.option(
+    "--bind", "-bind", default="127.0.0.1", show_default=True, help="Address the HTTP API binds to."
+)
 @click.option("--http-port", "-http-port", type=int, default=4646, show_default=True)
-@click.option("--etcd", "-etcd", "etcd", default="", help="Existing etcd endpoints (comma-separated); none: embedded etcd.")
-@click.option("--etcd-port", type=int, default=2379, show_default=True, help="Client port of the embedded etcd.")
-@click.option("--etcd-peer-port", type=int, default=2380, show_default=True, help="Peer port of the embedded etcd.")
+@click.option(
+    "--etcd",
+    "-etcd",
+    "etcd",
+    default="",
+    help="Existing etcd endpoints (comma-separated); none: embedded etcd.",
+)
+@click.option(
+    "--etcd-port", type=int, default=2379, show_default=True, help="Client port of the embedded etcd."
+)
+@click.option(
+    "--etcd-peer-port", type=int, default=2380, show_default=True, help="Peer port of the embedded etcd."
+)
 @click.option("--prefix", default="/reconciler/", show_default=True, help="etcd key prefix.")
-@click.option("--specs", type=click.Path(path_type=Path), default=None, help="Directory of job files to watch (dev default: ./specs).")
+@click.option(
+    "--specs",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory of job files to watch (dev default: ./specs).",
+)
 @click.option("--no-specs", is_flag=True, help="Do not watch a specs directory.")
 @click.option("--node-name", "-node", default="", help="Node name (default: hostname).")
 @click.option("--dc", "-dc", "datacenter", default="dc1", show_default=True)
@@ -30,22 +57,73 @@ from reconciler.cli.groups import cli
 @click.option("--raw-exec", is_flag=True, help="Enable the raw_exec driver (always on in dev mode).")
 @click.option("--meta", multiple=True, help="Node metadata key=value (repeatable).")
 @click.option("--log-level", default="INFO", show_default=True)
-@click.option("--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode).")
-@click.option("--router-admin-port", type=int, default=9998, show_default=True, help="Port of the router's /routes page.")
+@click.option(
+    "--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode)."
+)
+@click.option(
+    "--router-admin-port",
+    type=int,
+    default=9998,
+    show_default=True,
+    help="Port of the router's /routes page.",
+)
 @click.option("--no-router", is_flag=True, help="Do not run the HTTP router in dev mode.")
-@click.option("--consul-port", type=click.IntRange(min=0, max=65535), default=None,
-              help="Port of the Consul-compatible API (catalog, health, agent, KV); default 8500 in dev mode, "
-                   "off otherwise; 0 turns it off.")
-@click.option("--leader-ttl", type=click.IntRange(min=2), default=5, show_default=True,
-              help="Seconds a cluster controller's leader lease lives unrefreshed (a standby takes over within it).")
-@click.option("--allowed-hosts", default="", help="More names (name or name:port, comma-separated) the API answers to as Host; default: its own addresses.")
-@click.option("--allowed-origins", default="", help="Browser origins (http[s]://host[:port], comma-separated) allowed to call the API besides its own.")
-@click.option("--task-env", default="", help="Names of the agent's environment variables tasks may inherit (comma-separated); default only PATH, LANG, LC_ALL, TZ.")
+@click.option(
+    "--consul-port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="Port of the Consul-compatible API (catalog, health, agent, KV); default 8500 in dev mode, "
+    "off otherwise; 0 turns it off.",
+)
+@click.option(
+    "--leader-ttl",
+    type=click.IntRange(min=2),
+    default=5,
+    show_default=True,
+    help="Seconds a cluster controller's leader lease lives unrefreshed (a standby takes over within it).",
+)
+@click.option(
+    "--allowed-hosts",
+    default="",
+    help="More names (name or name:port, comma-separated) the API answers to as Host; default: its own addresses.",
+)
+@click.option(
+    "--allowed-origins",
+    default="",
+    help="Browser origins (http[s]://host[:port], comma-separated) allowed to call the API besides its own.",
+)
+@click.option(
+    "--task-env",
+    default="",
+    help="Names of the agent's environment variables tasks may inherit (comma-separated); default only PATH, LANG, LC_ALL, TZ.",
+)
 def agent(
-    dev: bool, server: bool, client: bool, data_dir: Path, bind: str, http_port: int, etcd: str, etcd_port: int,
-    etcd_peer_port: int, prefix: str, specs: Path | None, no_specs: bool, node_name: str, datacenter: str,
-    region: str, raw_exec: bool, meta: tuple[str, ...], log_level: str, router_port: int, router_admin_port: int,
-    no_router: bool, consul_port: int | None, leader_ttl: int, allowed_hosts: str, allowed_origins: str, task_env: str,
+    dev: bool,
+    server: bool,
+    client: bool,
+    data_dir: Path,
+    bind: str,
+    http_port: int,
+    etcd: str,
+    etcd_port: int,
+    etcd_peer_port: int,
+    prefix: str,
+    specs: Path | None,
+    no_specs: bool,
+    node_name: str,
+    datacenter: str,
+    region: str,
+    raw_exec: bool,
+    meta: tuple[str, ...],
+    log_level: str,
+    router_port: int,
+    router_admin_port: int,
+    no_router: bool,
+    consul_port: int | None,
+    leader_ttl: int,
+    allowed_hosts: str,
+    allowed_origins: str,
+    task_env: str,
 ) -> None:
     """Run the reconciler agent."""
     from reconciler.agent.config import AgentConfig
@@ -81,13 +159,31 @@ def agent(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allowed-hosts/--allowed-origins") from None
     config = AgentConfig(
-        dev=dev, server=server, client=client, data_dir=data_dir, bind=bind, http_port=http_port,
-        etcd_endpoints=[e.strip() for e in etcd.split(",") if e.strip()], etcd_port=etcd_port,
-        etcd_peer_port=etcd_peer_port, prefix=prefix, specs_dir=specs_dir, node_name=node_name,
-        datacenter=datacenter, region=region, raw_exec=raw_exec, meta=meta_map, log_level=log_level,
-        router=not no_router, router_port=router_port, router_admin_port=router_admin_port, leader_ttl=leader_ttl,
+        dev=dev,
+        server=server,
+        client=client,
+        data_dir=data_dir,
+        bind=bind,
+        http_port=http_port,
+        etcd_endpoints=[e.strip() for e in etcd.split(",") if e.strip()],
+        etcd_port=etcd_port,
+        etcd_peer_port=etcd_peer_port,
+        prefix=prefix,
+        specs_dir=specs_dir,
+        node_name=node_name,
+        datacenter=datacenter,
+        region=region,
+        raw_exec=raw_exec,
+        meta=meta_map,
+        log_level=log_level,
+        router=not no_router,
+        router_port=router_port,
+        router_admin_port=router_admin_port,
+        leader_ttl=leader_ttl,
         consul_port=consul_port if consul_port is not None else (8500 if dev else 0),
-        allowed_hosts=hosts, allowed_origins=origins, task_env=[n.strip() for n in task_env.split(",") if n.strip()],
+        allowed_hosts=hosts,
+        allowed_origins=origins,
+        task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:
         sys.exit(Agent(config).run())

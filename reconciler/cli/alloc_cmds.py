@@ -30,8 +30,15 @@ def allocs_table(allocs: list[dict[str, Any]]) -> str:
     if not allocs:
         return "No allocations placed"
     rows = [
-        [short(a["ID"]), short(a["NodeID"]), a["TaskGroup"], a["JobVersion"], a["DesiredStatus"],
-         a["ClientStatus"], ago(a.get("CreateTime", 0))]
+        [
+            short(a["ID"]),
+            short(a["NodeID"]),
+            a["TaskGroup"],
+            a["JobVersion"],
+            a["DesiredStatus"],
+            a["ClientStatus"],
+            ago(a.get("CreateTime", 0)),
+        ]
         for a in allocs
     ]
     return table(["ID", "Node ID", "Task Group", "Version", "Desired", "Status", "Created"], rows)
@@ -39,21 +46,35 @@ def allocs_table(allocs: list[dict[str, Any]]) -> str:
 
 def format_status(a: dict[str, Any], *, verbose: bool = False) -> str:
     ident = a["ID"] if verbose else a["ID"][:8]
-    lines = [kv([
-        ("ID", ident), ("Eval ID", (a.get("EvalID") or "")[: None if verbose else 8] or "<none>"),
-        ("Name", a.get("Name", "")), ("Node ID", (a.get("NodeID") or "")[: None if verbose else 8]),
-        ("Node Name", a.get("NodeName") or "<none>"), ("Job ID", a.get("JobID", "")),
-        ("Job Version", a.get("JobVersion", 0)), ("Client Status", a.get("ClientStatus", "")),
-        ("Client Description", a.get("ClientDescription") or "<none>"),
-        ("Desired Status", a.get("DesiredStatus", "")),
-        ("Desired Description", a.get("DesiredDescription") or "<none>"),
-        ("Created", ago(a.get("CreateTime", 0))), ("Modified", ago(a.get("ModifyTime", 0))),
-    ])]
+    lines = [
+        kv(
+            [
+                ("ID", ident),
+                ("Eval ID", (a.get("EvalID") or "")[: None if verbose else 8] or "<none>"),
+                ("Name", a.get("Name", "")),
+                ("Node ID", (a.get("NodeID") or "")[: None if verbose else 8]),
+                ("Node Name", a.get("NodeName") or "<none>"),
+                ("Job ID", a.get("JobID", "")),
+                ("Job Version", a.get("JobVersion", 0)),
+                ("Client Status", a.get("ClientStatus", "")),
+                ("Client Description", a.get("ClientDescription") or "<none>"),
+                ("Desired Status", a.get("DesiredStatus", "")),
+                ("Desired Description", a.get("DesiredDescription") or "<none>"),
+                ("Created", ago(a.get("CreateTime", 0))),
+                ("Modified", ago(a.get("ModifyTime", 0))),
+            ]
+        )
+    ]
     ports = a.get("AllocatedResources", {}).get("Shared", {}).get("Ports", [])
     if ports:
-        lines += ["", "Allocation Addresses:",
-                  table(["Label", "Dynamic", "Address"],
-                        [[f"*{p['Label']}", "yes", f"{p.get('HostIP') or '127.0.0.1'}:{p['Value']}"] for p in ports])]
+        lines += [
+            "",
+            "Allocation Addresses:",
+            table(
+                ["Label", "Dynamic", "Address"],
+                [[f"*{p['Label']}", "yes", f"{p.get('HostIP') or '127.0.0.1'}:{p['Value']}"] for p in ports],
+            ),
+        ]
     for name, ts in sorted(a.get("TaskStates", {}).items()):
         lines += ["", f'Task "{name}" is "{ts["State"]}"']
         if ts.get("Restarts"):
@@ -61,8 +82,10 @@ def format_status(a: dict[str, Any], *, verbose: bool = False) -> str:
         events = ts.get("Events", [])
         if not verbose:
             events = events[-10:]
-        rows = [[fmt_time(e["Time"]), e["Type"], e.get("DisplayMessage") or e.get("Message") or ""]
-                for e in reversed(events)]
+        rows = [
+            [fmt_time(e["Time"]), e["Type"], e.get("DisplayMessage") or e.get("Message") or ""]
+            for e in reversed(events)
+        ]
         lines += ["Recent Events:", table(["Time", "Type", "Description"], rows)]
     return "\n".join(lines)
 
@@ -91,8 +114,16 @@ def _write(chunk: bytes) -> None:
 @click.argument("alloc_id")
 @click.argument("task", required=False, default="")
 @click.pass_context
-def alloc_logs(ctx: click.Context, alloc_id: str, task: str, task_opt: str, stderr: bool, follow: bool,
-               tail: bool, lines: int) -> None:
+def alloc_logs(
+    ctx: click.Context,
+    alloc_id: str,
+    task: str,
+    task_opt: str,
+    stderr: bool,
+    follow: bool,
+    tail: bool,
+    lines: int,
+) -> None:
     """Print a task's stdout (or stderr) logs."""
     api = client_from(ctx)
     task = task or task_opt
@@ -102,7 +133,12 @@ def alloc_logs(ctx: click.Context, alloc_id: str, task: str, task_opt: str, stde
     params: dict[str, Any] = {"task": task, "type": "stderr" if stderr else "stdout", "plain": "true"}
     path = f"/v1/client/fs/logs/{urllib.parse.quote(alloc_id)}"
     if tail:
-        _write(tail_lines(api.raw("GET", path, params={**params, "origin": "end", "offset": str(max(65536, n * 1024))}), n))
+        _write(
+            tail_lines(
+                api.raw("GET", path, params={**params, "origin": "end", "offset": str(max(65536, n * 1024))}),
+                n,
+            )
+        )
         if not follow:
             return
         params.update(origin="end", offset="0")
@@ -119,7 +155,9 @@ def alloc_logs(ctx: click.Context, alloc_id: str, task: str, task_opt: str, stde
 def alloc_stop(ctx: click.Context, alloc_id: str) -> None:
     """Stop an allocation (the scheduler may place a replacement)."""
     out = client_from(ctx).post(f"/v1/allocation/{urllib.parse.quote(alloc_id)}/stop")
-    click.echo(f'==> Allocation "{alloc_id[:8]}" stop requested; evaluation "{out.get("EvalID", "")[:8]}" created')
+    click.echo(
+        f'==> Allocation "{alloc_id[:8]}" stop requested; evaluation "{out.get("EvalID", "")[:8]}" created'
+    )
 
 
 @alloc.command("restart")
@@ -130,7 +168,10 @@ def alloc_stop(ctx: click.Context, alloc_id: str) -> None:
 def alloc_restart(ctx: click.Context, alloc_id: str, task: str, task_opt: str) -> None:
     """Restart an allocation's tasks (all, or one) in place."""
     client_from(ctx).post(_path(alloc_id, "restart"), {"TaskName": task or task_opt})
-    click.echo(f'==> Restart requested for allocation "{alloc_id[:8]}"' + (f' task "{task or task_opt}"' if task or task_opt else ""))
+    click.echo(
+        f'==> Restart requested for allocation "{alloc_id[:8]}"'
+        + (f' task "{task or task_opt}"' if task or task_opt else "")
+    )
 
 
 @alloc.command("exec", context_settings={"ignore_unknown_options": True})
@@ -139,7 +180,9 @@ def alloc_restart(ctx: click.Context, alloc_id: str, task: str, task_opt: str) -
 @click.argument("alloc_id")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def alloc_exec(ctx: click.Context, alloc_id: str, command: tuple[str, ...], task: str, timeout: float) -> None:
+def alloc_exec(
+    ctx: click.Context, alloc_id: str, command: tuple[str, ...], task: str, timeout: float
+) -> None:
     """Run a command in a task's directory and environment (non-interactive)."""
     cmd = list(command)
     if cmd and cmd[0] == "--":

@@ -51,12 +51,14 @@ class ApiClient:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         return url
 
-    def _open(self, method: str, path: str, body: Any, params: dict[str, Any] | None,
-              timeout: float | None) -> Any:
+    def _open(
+        self, method: str, path: str, body: Any, params: dict[str, Any] | None, timeout: float | None
+    ) -> Any:
         """The open response; `ApiClientError` on an error status, exit 1 when unreachable."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url(path, params), data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url(path, params), data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
@@ -70,14 +72,18 @@ class ApiClient:
         with self._open(method, path, body, params, self.timeout) as resp:
             return bytes(resp.read())
 
-    def stream(self, path: str, sink: Callable[[bytes], None], *, params: dict[str, Any] | None = None) -> None:
+    def stream(
+        self, path: str, sink: Callable[[bytes], None], *, params: dict[str, Any] | None = None
+    ) -> None:
         """GET `path` and hand each chunk to `sink` as it arrives, until the server ends the
         response (no timeout: a followed log may be quiet for hours)."""
         with self._open("GET", path, None, params, None) as resp:
             while chunk := resp.read1(65536):
                 sink(chunk)
 
-    def request(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None
+    ) -> Any:
         raw = self.raw(method, path, body, params=params)
         return json.loads(raw) if raw else None
 

@@ -22,13 +22,24 @@ def _find(api: ApiClient, dep_id: str) -> dict[str, Any]:
             fail(f"Error retrieving deployment: {exc.message}")
     matches = [d for d in api.get("/v1/deployments", prefix=dep_id, namespace="*")]
     if len(matches) != 1:
-        fail(f"No deployment with prefix or id {dep_id!r} found" if not matches
-             else f"Prefix {dep_id!r} matched multiple deployments")
+        fail(
+            f"No deployment with prefix or id {dep_id!r} found"
+            if not matches
+            else f"Prefix {dep_id!r} matched multiple deployments"
+        )
     return dict(matches[0])
 
 
-def _update(ctx: click.Context, d: dict[str, Any], action: str, body: dict[str, Any], *, detach: bool,
-            what: str, deployment: bool = False) -> None:
+def _update(
+    ctx: click.Context,
+    d: dict[str, Any],
+    action: str,
+    body: dict[str, Any],
+    *,
+    detach: bool,
+    what: str,
+    deployment: bool = False,
+) -> None:
     """POST `/v1/deployment/<action>/<id>`, then follow the evaluation it created (and the
     deployment too when `deployment`)."""
     api = client_from(ctx)

@@ -17,13 +17,23 @@ def eval_status(ctx: click.Context, eval_id: str) -> None:
     """Show an evaluation and, if placements failed, why."""
     e = client_from(ctx).get(f"/v1/evaluation/{eval_id}")
     failed = e.get("FailedTGAllocs") or {}
-    click.echo(kv([
-        ("ID", short(e["ID"])), ("Create Time", ago(e.get("CreateTime", 0))),
-        ("Modify Time", ago(e.get("ModifyTime", 0))), ("Status", e["Status"]),
-        ("Status Description", e.get("StatusDescription") or e["Status"]), ("Type", e["Type"]),
-        ("TriggeredBy", e["TriggeredBy"]), ("Job ID", e["JobID"]), ("Namespace", e["Namespace"]),
-        ("Priority", e["Priority"]), ("Placement Failures", str(bool(failed)).lower()),
-    ]))
+    click.echo(
+        kv(
+            [
+                ("ID", short(e["ID"])),
+                ("Create Time", ago(e.get("CreateTime", 0))),
+                ("Modify Time", ago(e.get("ModifyTime", 0))),
+                ("Status", e["Status"]),
+                ("Status Description", e.get("StatusDescription") or e["Status"]),
+                ("Type", e["Type"]),
+                ("TriggeredBy", e["TriggeredBy"]),
+                ("Job ID", e["JobID"]),
+                ("Namespace", e["Namespace"]),
+                ("Priority", e["Priority"]),
+                ("Placement Failures", str(bool(failed)).lower()),
+            ]
+        )
+    )
     if failed:
         click.echo("\n==> Failed Placements")
         click.echo("\n".join(line[2:] for line in failure_lines(failed)))

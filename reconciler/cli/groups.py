@@ -24,8 +24,12 @@ class Root(click.Group):
 
 @click.group(cls=Root, context_settings=CONTEXT)
 @click.option(
-    "--address", "-address", envvar=["RECONCILER_ADDR", "NOMAD_ADDR"], default="http://127.0.0.1:4646",
-    show_default=True, help="Address of the agent's HTTP API.",
+    "--address",
+    "-address",
+    envvar=["RECONCILER_ADDR", "NOMAD_ADDR"],
+    default="http://127.0.0.1:4646",
+    show_default=True,
+    help="Address of the agent's HTTP API.",
 )
 @click.pass_context
 def cli(ctx: click.Context, address: str) -> None:

@@ -41,18 +41,27 @@ def load_job(path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], 
 
 # --- run / apply -------------------------------------------------------------------------
 
+
 def _run_options(fn: F) -> F:
     """The flags `apply -f FILE` and `job run FILE` share."""
     fn = click.option("-detach", "--detach", is_flag=True, help="Return as soon as the job is stored.")(fn)
     fn = click.option(
-        "-check-index", "--check-index", "check_index", type=int, default=None,
+        "-check-index",
+        "--check-index",
+        "check_index",
+        type=int,
+        default=None,
         help="Submit only if the job's modify index is still this (as printed by plan; 0: new job).",
     )(fn)
     return variable_options(fn)
 
 
 def run_job_file(
-    ctx: click.Context, path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], check_index: int | None,
+    ctx: click.Context,
+    path: str,
+    var_flags: tuple[str, ...],
+    var_files: tuple[str, ...],
+    check_index: int | None,
     detach: bool,
 ) -> None:
     """Submit a job file, then follow its evaluation and deployment (the body of `apply` and
@@ -69,12 +78,24 @@ def run_job_file(
     except ApiClientError as exc:
         where = f" (field {exc.field})" if exc.field else ""
         fail(f"Error submitting job{where}: {exc.message}")
-    follow(api, resp["EvalID"], detach=detach, deployment=True,
-           detached="Job registration successful\nEvaluation ID: {eval_id}")
+    follow(
+        api,
+        resp["EvalID"],
+        detach=detach,
+        deployment=True,
+        detached="Job registration successful\nEvaluation ID: {eval_id}",
+    )
 
 
 @cli.command()
-@click.option("-f", "--file", "path", required=True, type=click.Path(exists=True, dir_okay=False), help="Job file (.nomad, .hcl, .json, .yaml).")
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Job file (.nomad, .hcl, .json, .yaml).",
+)
 @_run_options
 @click.pass_context
 def apply(ctx: click.Context, /, path: str, **flags: Any) -> None:
@@ -92,6 +113,7 @@ def job_run(ctx: click.Context, /, path: str, **flags: Any) -> None:
 
 
 # --- plan --------------------------------------------------------------------------------
+
 
 def _current_job(c: ApiClient, new: Any) -> Any:
     """The job as the agent has it now (None if absent or stopped), to diff against."""
@@ -116,12 +138,18 @@ def run_plan(ctx: click.Context, path: str, var_flags: tuple[str, ...], var_file
     c = client_from(ctx)
     try:
         with api_errors("Error during plan", 255):
-            out = c.post(f"/v1/job/{job_model.id}/plan", {"Job": spec.job_to_nomad(job_model), "Diff": False},
-                         namespace=job_model.namespace)
+            out = c.post(
+                f"/v1/job/{job_model.id}/plan",
+                {"Job": spec.job_to_nomad(job_model), "Diff": False},
+                namespace=job_model.namespace,
+            )
             old = _current_job(c, job_model)
     except SystemExit:
         sys.exit(255)
-    updates = {g: DesiredUpdates.from_nomad(u) for g, u in ((out.get("Annotations") or {}).get("DesiredTGUpdates") or {}).items()}
+    updates = {
+        g: DesiredUpdates.from_nomad(u)
+        for g, u in ((out.get("Annotations") or {}).get("DesiredTGUpdates") or {}).items()
+    }
     failed = {g: AllocMetric.from_nomad(m) for g, m in (out.get("FailedTGAllocs") or {}).items()}
     click.echo(render_plan(spec.diff_jobs(old, job_model), updates, failed))
     index = out.get("JobModifyIndex", 0)
@@ -134,7 +162,9 @@ def run_plan(ctx: click.Context, path: str, var_flags: tuple[str, ...], var_file
         "changed, another user has modified the job and the plan's results are\n"
         "potentially invalid."
     )
-    changed = any(u.place or u.stop or u.migrate or u.destructive_update or u.canary for u in updates.values())
+    changed = any(
+        u.place or u.stop or u.migrate or u.destructive_update or u.canary for u in updates.values()
+    )
     sys.exit(1 if changed else 0)
 
 
@@ -145,7 +175,11 @@ def run_plan(ctx: click.Context, path: str, var_flags: tuple[str, ...], var_file
 @click.option("-verbose", "--verbose", is_flag=True)
 @click.pass_context
 def plan(
-    ctx: click.Context, file: str | None, file_opt: str | None, var_flags: tuple[str, ...], var_files: tuple[str, ...],
+    ctx: click.Context,
+    file: str | None,
+    file_opt: str | None,
+    var_flags: tuple[str, ...],
+    var_files: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Dry-run a job: what the scheduler would do. Exit 0: no change, 1: allocations
@@ -169,6 +203,7 @@ def job_plan(
 
 
 # --- stop / status / scale / promote -----------------------------------------------------
+
 
 @job.command("stop")
 @click.argument("job_id")
@@ -208,17 +243,21 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
         info = {}
     allocs = c.get(f"/v1/job/{job_id}/allocations", namespace=namespace)
     dcs = info.get("Datacenters") or []
-    click.echo(kv([
-        ("ID", info.get("ID", job_id)),
-        ("Name", info.get("Name", job_id)),
-        ("Type", info.get("Type", "")),
-        ("Priority", info.get("Priority", "")),
-        ("Datacenters", ",".join(dcs)),
-        ("Namespace", namespace),
-        ("Status", summary.get("Status") or info.get("Status", "")),
-        ("Periodic", str(bool(info.get("Periodic"))).lower()),
-        ("Parameterized", "false"),
-    ]))
+    click.echo(
+        kv(
+            [
+                ("ID", info.get("ID", job_id)),
+                ("Name", info.get("Name", job_id)),
+                ("Type", info.get("Type", "")),
+                ("Priority", info.get("Priority", "")),
+                ("Datacenters", ",".join(dcs)),
+                ("Namespace", namespace),
+                ("Status", summary.get("Status") or info.get("Status", "")),
+                ("Periodic", str(bool(info.get("Periodic"))).lower()),
+                ("Parameterized", "false"),
+            ]
+        )
+    )
     click.echo("\nSummary")
     rows = [
         [g, s["Queued"], s["Starting"], s["Running"], s["Failed"], s["Complete"], s["Lost"]]
@@ -233,7 +272,9 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
 @click.argument("job_id")
 @click.argument("group")
 @click.argument("count", type=int)
-@click.option("-detach", "--detach", is_flag=True, help="Return at once instead of monitoring the evaluation.")
+@click.option(
+    "-detach", "--detach", is_flag=True, help="Return at once instead of monitoring the evaluation."
+)
 @namespace_opt
 @click.pass_context
 def job_scale(ctx: click.Context, job_id: str, group: str, count: int, detach: bool, namespace: str) -> None:
@@ -241,7 +282,9 @@ def job_scale(ctx: click.Context, job_id: str, group: str, count: int, detach: b
     c = client_from(ctx)
     out = c.post(f"/v1/job/{job_id}/scale", {"Count": count, "Target": {"Group": group}}, namespace=namespace)
     eval_id = out.get("EvalID", "")
-    follow(c, eval_id, detach=detach or not eval_id, detached="Job scale successful\nEvaluation ID: {eval_id}")
+    follow(
+        c, eval_id, detach=detach or not eval_id, detached="Job scale successful\nEvaluation ID: {eval_id}"
+    )
 
 
 @job.command("promote")
@@ -250,7 +293,9 @@ def job_scale(ctx: click.Context, job_id: str, group: str, count: int, detach: b
 @click.option("-detach", "--detach", is_flag=True)
 @click.option("-namespace", "--namespace", default="default")
 @click.pass_context
-def job_promote(ctx: click.Context, job_id: str, groups: tuple[str, ...], detach: bool, namespace: str) -> None:
+def job_promote(
+    ctx: click.Context, job_id: str, groups: tuple[str, ...], detach: bool, namespace: str
+) -> None:
     """Promote the canaries of a job's latest deployment."""
     with api_errors("Error retrieving deployment"):
         d = client_from(ctx).get(f"/v1/job/{job_id}/deployment", namespace=namespace)
@@ -260,6 +305,7 @@ def job_promote(ctx: click.Context, job_id: str, groups: tuple[str, ...], detach
 
 
 # --- history / inspect -------------------------------------------------------------------
+
 
 @job.command("history")
 @click.argument("job_id")
@@ -272,18 +318,24 @@ def job_history(ctx: click.Context, job_id: str, show_diff: bool, namespace: str
         resp = client_from(ctx).get(f"/v1/job/{job_id}/versions", namespace=namespace)
     blocks = []
     for v in resp["Versions"]:
-        blocks.append(kv([
-            ("Version", v["Version"]),
-            ("Stable", str(v.get("Stable", False)).lower()),
-            ("Stop", str(v.get("Stop", False)).lower()),
-            ("Submit Date", fmt_time(v.get("SubmitTime", 0))),
-        ]))
+        blocks.append(
+            kv(
+                [
+                    ("Version", v["Version"]),
+                    ("Stable", str(v.get("Stable", False)).lower()),
+                    ("Stop", str(v.get("Stop", False)).lower()),
+                    ("Submit Date", fmt_time(v.get("SubmitTime", 0))),
+                ]
+            )
+        )
     click.echo("\n\n".join(blocks))
 
 
 @job.command("inspect")
 @click.argument("job_id")
-@click.option("-o", "--output", "fmt", type=click.Choice(["json", "yaml", "hcl"]), default="json", show_default=True)
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(["json", "yaml", "hcl"]), default="json", show_default=True
+)
 @click.option("-version", "--version", "version", type=int, default=None, help="Show this version.")
 @click.option("-namespace", "--namespace", default="default")
 @click.pass_context

@@ -50,8 +50,10 @@ def monitor_eval(api: ApiClient, eval_id: str, *, timeout: float = 60.0) -> int:
         click.echo(f'==> {now()}: Evaluation "{short(eval_id)}" still pending after {timeout:.0f}s')
         return 1
     if ev.get("FailedTGAllocs"):
-        click.echo(f'==> {now()}: Evaluation "{short(eval_id)}" finished with status "{status}" '
-                   "but failed to place all allocations:")
+        click.echo(
+            f'==> {now()}: Evaluation "{short(eval_id)}" finished with status "{status}" '
+            "but failed to place all allocations:"
+        )
         for line in failure_lines(ev["FailedTGAllocs"], "    "):
             click.echo(line)
         return 2
@@ -69,8 +71,10 @@ def _print_change(api: ApiClient, ev: dict[str, Any], old: str) -> None:
             allocs = []
         for a in allocs:
             if a["ID"] in placed:
-                click.echo(f'    {now()}: Allocation "{short(a["ID"])}" created: node '
-                           f'"{short(a["NodeID"])}", group "{a["TaskGroup"]}"')
+                click.echo(
+                    f'    {now()}: Allocation "{short(a["ID"])}" created: node '
+                    f'"{short(a["NodeID"])}", group "{a["TaskGroup"]}"'
+                )
     if ev.get("DeploymentID"):
         click.echo(f'    {now()}: Evaluation within deployment: "{short(ev["DeploymentID"])}"')
     click.echo(f'    {now()}: Evaluation status changed: "{old}" -> "{ev["Status"]}"')
@@ -83,7 +87,12 @@ def deployment_block(d: dict[str, Any]) -> str:
     groups = d.get("TaskGroups") or {}
     canaries = any(g.get("DesiredCanaries", 0) > 0 for g in groups.values())
     revert = any(g.get("AutoRevert") for g in groups.values())
-    header = ["Task Group"] + (["Auto Revert"] if revert else []) + (["Promoted"] if canaries else []) + ["Desired"]
+    header = (
+        ["Task Group"]
+        + (["Auto Revert"] if revert else [])
+        + (["Promoted"] if canaries else [])
+        + ["Desired"]
+    )
     header += (["Canaries"] if canaries else []) + ["Placed", "Healthy", "Unhealthy", "Progress Deadline"]
     rows = []
     for name, g in sorted(groups.items()):
@@ -95,13 +104,22 @@ def deployment_block(d: dict[str, Any]) -> str:
         row.append(g.get("DesiredTotal", 0))
         if canaries:
             row.append(g.get("DesiredCanaries", 0))
-        row += [g.get("PlacedAllocs", 0), g.get("HealthyAllocs", 0), g.get("UnhealthyAllocs", 0),
-                _deadline(g.get("RequireProgressBy", ""))]
+        row += [
+            g.get("PlacedAllocs", 0),
+            g.get("HealthyAllocs", 0),
+            g.get("UnhealthyAllocs", 0),
+            _deadline(g.get("RequireProgressBy", "")),
+        ]
         rows.append(row)
-    head = kv([
-        ("ID", short(d["ID"])), ("Job ID", d["JobID"]), ("Job Version", d["JobVersion"]),
-        ("Status", d["Status"]), ("Description", d["StatusDescription"]),
-    ])
+    head = kv(
+        [
+            ("ID", short(d["ID"])),
+            ("Job ID", d["JobID"]),
+            ("Job Version", d["JobVersion"]),
+            ("Status", d["Status"]),
+            ("Description", d["StatusDescription"]),
+        ]
+    )
     return head + "\n\nDeployed\n" + table(header, rows)
 
 
@@ -119,7 +137,11 @@ def _awaits_promotion(d: dict[str, Any]) -> bool:
     """Running, every canary placed and healthy, and a person has to promote them."""
     if d.get("Status") != "running" or "requires manual promotion" not in d.get("StatusDescription", ""):
         return False
-    waiting = [g for g in (d.get("TaskGroups") or {}).values() if g.get("DesiredCanaries", 0) > 0 and not g.get("Promoted")]
+    waiting = [
+        g
+        for g in (d.get("TaskGroups") or {}).values()
+        if g.get("DesiredCanaries", 0) > 0 and not g.get("Promoted")
+    ]
     return bool(waiting) and all(g.get("HealthyAllocs", 0) >= g.get("DesiredCanaries", 0) for g in waiting)
 
 
@@ -137,7 +159,10 @@ def monitor_deployment(api: ApiClient, dep_id: str, *, interval: float = 0.25) -
         status = d.get("Status", "")
         if status == "running" and not _awaits_promotion(d):
             if tty:
-                click.echo(f'\r  {SPINNER[tick % len(SPINNER)]} Deployment "{short(dep_id)}" in progress...', nl=False)
+                click.echo(
+                    f'\r  {SPINNER[tick % len(SPINNER)]} Deployment "{short(dep_id)}" in progress...',
+                    nl=False,
+                )
             elif not shown:
                 click.echo(f'  {SPINNER[0]} Deployment "{short(dep_id)}" in progress...')
             shown = True
@@ -174,8 +199,9 @@ def monitor(api: ApiClient, eval_id: str) -> int:
     return monitor_deployment(api, dep_id) if dep_id else code
 
 
-def follow(api: ApiClient, eval_id: str, *, detach: bool, deployment: bool = False,
-           detached: str = "{eval_id}") -> None:
+def follow(
+    api: ApiClient, eval_id: str, *, detach: bool, deployment: bool = False, detached: str = "{eval_id}"
+) -> None:
     """After a write that created `eval_id`: print `detached` and return when `detach`,
     else exit with the monitor's code (the evaluation, and its deployment if `deployment`)."""
     if detach:

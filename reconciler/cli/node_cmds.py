@@ -26,30 +26,57 @@ def node_status(ctx: click.Context, node_id: str | None) -> None:
         if not nodes:
             click.echo("No nodes registered")
             return
-        click.echo(table(
-            ["ID", "DC", "Name", "Class", "Drain", "Eligibility", "Status"],
-            [[short(n["ID"]), n["Datacenter"], n["Name"], n["NodeClass"] or "<none>", str(n["Drain"]).lower(),
-              n["SchedulingEligibility"], n["Status"]] for n in nodes],
-        ))
+        click.echo(
+            table(
+                ["ID", "DC", "Name", "Class", "Drain", "Eligibility", "Status"],
+                [
+                    [
+                        short(n["ID"]),
+                        n["Datacenter"],
+                        n["Name"],
+                        n["NodeClass"] or "<none>",
+                        str(n["Drain"]).lower(),
+                        n["SchedulingEligibility"],
+                        n["Status"],
+                    ]
+                    for n in nodes
+                ],
+            )
+        )
         return
     n = c.get(f"/v1/node/{node_id}")
     allocs = c.get(f"/v1/node/{n['ID']}/allocations")
     res = n.get("NodeResources") or {}
-    click.echo(kv([
-        ("ID", n["ID"]), ("Name", n["Name"]), ("Class", n["NodeClass"] or "<none>"), ("DC", n["Datacenter"]),
-        ("Drain", str(n["Drain"]).lower()), ("Eligibility", n["SchedulingEligibility"]), ("Status", n["Status"]),
-        ("Address", n.get("Address", "")),
-        ("CPU", f'{(res.get("Cpu") or {}).get("CpuShares", 0)} MHz'),
-        ("Memory", f'{(res.get("Memory") or {}).get("MemoryMB", 0)} MiB'),
-        ("Dynamic Ports", f'{res.get("MinDynamicPort", "")}-{res.get("MaxDynamicPort", "")}'),
-        ("Drivers", ",".join(sorted(d for d, v in n.get("Drivers", {}).items() if v.get("Healthy")))),
-    ]))
+    click.echo(
+        kv(
+            [
+                ("ID", n["ID"]),
+                ("Name", n["Name"]),
+                ("Class", n["NodeClass"] or "<none>"),
+                ("DC", n["Datacenter"]),
+                ("Drain", str(n["Drain"]).lower()),
+                ("Eligibility", n["SchedulingEligibility"]),
+                ("Status", n["Status"]),
+                ("Address", n.get("Address", "")),
+                ("CPU", f"{(res.get('Cpu') or {}).get('CpuShares', 0)} MHz"),
+                ("Memory", f"{(res.get('Memory') or {}).get('MemoryMB', 0)} MiB"),
+                ("Dynamic Ports", f"{res.get('MinDynamicPort', '')}-{res.get('MaxDynamicPort', '')}"),
+                ("Drivers", ",".join(sorted(d for d, v in n.get("Drivers", {}).items() if v.get("Healthy")))),
+            ]
+        )
+    )
     click.echo("\nAllocations")
     click.echo(allocs_table([a for a in allocs if a["DesiredStatus"] == "run"]))
 
 
-def _switch(ctx: click.Context, node_id: str, enable: bool, disable: bool, action: str,
-            body: Callable[[bool], dict[str, Any]]) -> tuple[str, bool]:
+def _switch(
+    ctx: click.Context,
+    node_id: str,
+    enable: bool,
+    disable: bool,
+    action: str,
+    body: Callable[[bool], dict[str, Any]],
+) -> tuple[str, bool]:
     """The body of `eligibility` and `drain`: exactly one of -enable/-disable, the node
     resolved from a unique id prefix, then one POST to `/v1/node/<id>/<action>`. Returns the
     full node id and the switch's new position."""
@@ -63,7 +90,9 @@ def _switch(ctx: click.Context, node_id: str, enable: bool, disable: bool, actio
 
 def _onoff(fn: F) -> F:
     """The `-enable` / `-disable` pair of `eligibility` and `drain`."""
-    return click.option("-enable", "--enable", is_flag=True)(click.option("-disable", "--disable", is_flag=True)(fn))
+    return click.option("-enable", "--enable", is_flag=True)(
+        click.option("-disable", "--disable", is_flag=True)(fn)
+    )
 
 
 @node.command("eligibility")
@@ -72,9 +101,17 @@ def _onoff(fn: F) -> F:
 @click.pass_context
 def node_eligibility(ctx: click.Context, enable: bool, disable: bool, node_id: str) -> None:
     """Allow or forbid new placements on a node."""
-    ident, on = _switch(ctx, node_id, enable, disable, "eligibility",
-                        lambda on: {"Eligibility": "eligible" if on else "ineligible"})
-    click.echo(f'Node "{ident}" scheduling eligibility set: {"eligible" if on else "ineligible"} for scheduling')
+    ident, on = _switch(
+        ctx,
+        node_id,
+        enable,
+        disable,
+        "eligibility",
+        lambda on: {"Eligibility": "eligible" if on else "ineligible"},
+    )
+    click.echo(
+        f'Node "{ident}" scheduling eligibility set: {"eligible" if on else "ineligible"} for scheduling'
+    )
 
 
 @node.command("drain")
@@ -84,7 +121,16 @@ def node_eligibility(ctx: click.Context, enable: bool, disable: bool, node_id: s
 @click.pass_context
 def node_drain(ctx: click.Context, enable: bool, disable: bool, yes: bool, node_id: str) -> None:
     """Move a node's allocations elsewhere (replacements first) and keep new ones off it."""
-    ident, on = _switch(ctx, node_id, enable, disable, "drain", lambda on: (
-        {"DrainSpec": {"Deadline": 3600 * 10**9, "IgnoreSystemJobs": False}} if on
-        else {"DrainSpec": None, "MarkEligible": True}))
+    ident, on = _switch(
+        ctx,
+        node_id,
+        enable,
+        disable,
+        "drain",
+        lambda on: (
+            {"DrainSpec": {"Deadline": 3600 * 10**9, "IgnoreSystemJobs": False}}
+            if on
+            else {"DrainSpec": None, "MarkEligible": True}
+        ),
+    )
     click.echo(f'Node "{ident}" drain strategy {"set" if on else "unset"}')

@@ -25,16 +25,25 @@ from reconciler.cli.groups import cli
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=9999, show_default=True, help="Proxy port.")
 @click.option("--admin-port", type=int, default=9998, show_default=True, help="Port of GET /routes (0: off).")
-@click.option("--strategy", type=click.Choice(["rr", "rnd"]), default="rr", show_default=True,
-              help="Round robin or random among a route's healthy instances.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["rr", "rnd"]),
+    default="rr",
+    show_default=True,
+    help="Round robin or random among a route's healthy instances.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
-def router(etcd: str, prefix: str, bind: str, port: int, admin_port: int, strategy: str, log_level: str) -> None:
+def router(
+    etcd: str, prefix: str, bind: str, port: int, admin_port: int, strategy: str, log_level: str
+) -> None:
     """Run an HTTP router: routes from `urlprefix-` tags of healthy services."""
     from reconciler.agent.wiring import standalone_router
     from reconciler.store import Store, StoreError
 
-    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
-                        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+    )
     store = Store([e.strip() for e in etcd.split(",") if e.strip()], prefix=prefix)
     try:
         store.ping()
@@ -44,8 +53,10 @@ def router(etcd: str, prefix: str, bind: str, port: int, admin_port: int, strate
         click.echo(f"Error starting router: {exc}", err=True)
         store.close()
         sys.exit(1)
-    click.echo(f"==> router listening on http://{bind}:{port}" + (f" (routes: http://{bind}:{admin_port}/routes)"
-                                                                  if admin_port else ""))
+    click.echo(
+        f"==> router listening on http://{bind}:{port}"
+        + (f" (routes: http://{bind}:{admin_port}/routes)" if admin_port else "")
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

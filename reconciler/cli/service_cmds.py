@@ -17,7 +17,9 @@ def service() -> None:
 
 
 @service.command(name="list")
-@click.option("-namespace", "--namespace", default="default", show_default=True, help="Namespace ('*' for all).")
+@click.option(
+    "-namespace", "--namespace", default="default", show_default=True, help="Namespace ('*' for all)."
+)
 @click.option("-json", "--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @click.pass_context
 def list_(ctx: click.Context, namespace: str, as_json: bool) -> None:
@@ -51,8 +53,13 @@ def info(ctx: click.Context, name: str, namespace: str, verbose: bool, as_json: 
     ident = (lambda s: s) if verbose else short
     rows = []
     for r in regs:
-        row = [r["JobID"], f"{r['Address']}:{r['Port']}", "[" + ",".join(r["Tags"]) + "]", ident(r["NodeID"]),
-               ident(r["AllocID"])]
+        row = [
+            r["JobID"],
+            f"{r['Address']}:{r['Port']}",
+            "[" + ",".join(r["Tags"]) + "]",
+            ident(r["NodeID"]),
+            ident(r["AllocID"]),
+        ]
         if verbose:
             checks = api.get(f"/v1/client/allocation/{r['AllocID']}/checks")
             mine = [c for c in checks.values() if c["Service"] == r["ServiceName"]]

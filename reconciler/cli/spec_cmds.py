@@ -41,15 +41,26 @@ def validate_cmd(file: str, var_flags: tuple[str, ...], var_files: tuple[str, ..
 
 
 def _has_inputs(text: str) -> bool:
-    return any(line.lstrip().startswith(("variable ", "variable\t", "locals ", "locals{")) for line in text.splitlines())
+    return any(
+        line.lstrip().startswith(("variable ", "variable\t", "locals ", "locals{"))
+        for line in text.splitlines()
+    )
 
 
 @cli.command("fmt")
-@click.option("-check", "--check", "check", is_flag=True, help="Exit 1 (and name the file) if it is not formatted; write nothing.")
+@click.option(
+    "-check",
+    "--check",
+    "check",
+    is_flag=True,
+    help="Exit 1 (and name the file) if it is not formatted; write nothing.",
+)
 @click.option("-write", "-w", "--write", "write", is_flag=True, help="Rewrite the file in canonical form.")
 @variable_options
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-def fmt_cmd(file: str, check: bool, write: bool, var_flags: tuple[str, ...], var_files: tuple[str, ...]) -> None:
+def fmt_cmd(
+    file: str, check: bool, write: bool, var_flags: tuple[str, ...], var_files: tuple[str, ...]
+) -> None:
     """Print a job file in canonical HCL (defaults left out, fixed order and alignment).
 
     The canonical form is the evaluated job: comments are not kept, and a file with
@@ -71,14 +82,22 @@ def fmt_cmd(file: str, check: bool, write: bool, var_flags: tuple[str, ...], var
             sys.exit(2)
         name = file
     try:
-        job = parse_job(text, filename=name, format=fmt, variables=parse_var_flags(var_flags),
-                        var_files=list(var_files), env=os.environ)
+        job = parse_job(
+            text,
+            filename=name,
+            format=fmt,
+            variables=parse_var_flags(var_flags),
+            var_files=list(var_files),
+            env=os.environ,
+        )
     except SpecError as exc:
         _print_errors(exc)
         sys.exit(1)
     formatted = format_hcl(job)
     if (check or write) and fmt == "hcl" and _has_inputs(text):
-        click.echo(f"{name}: has variable or locals blocks; fmt would replace them with their values", err=True)
+        click.echo(
+            f"{name}: has variable or locals blocks; fmt would replace them with their values", err=True
+        )
         sys.exit(2)
     if check:
         if text != formatted:

@@ -14,11 +14,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 def variable_options(fn: F) -> F:
     """Adds Nomad's `-var name=value` and `-var-file FILE` flags (repeatable) to a command."""
     fn = click.option(
-        "-var-file", "--var-file", "var_files", multiple=True, metavar="FILE",
+        "-var-file",
+        "--var-file",
+        "var_files",
+        multiple=True,
+        metavar="FILE",
         help="HCL (or .json) file of variable values; repeatable, later files win.",
     )(fn)
     fn = click.option(
-        "-var", "--var", "var_flags", multiple=True, metavar="NAME=VALUE",
+        "-var",
+        "--var",
+        "var_flags",
+        multiple=True,
+        metavar="NAME=VALUE",
         help="Value of a variable declared in the job file; repeatable, wins over files and NOMAD_VAR_*.",
     )(fn)
     return fn

@@ -30,4 +30,6 @@ def store_health(dep: Deployment, health: Mapping[str, AllocHealth]) -> None:
     """Write `health` into `dep` (a copy the caller owns) in the compact form."""
     dep.healthy_alloc_ids = sorted(a for a, h in health.items() if h.healthy is True)
     dep.unhealthy_alloc_ids = sorted(a for a, h in health.items() if h.healthy is False)
-    dep.passing_since = {a: h.passing_since for a, h in sorted(health.items()) if h.healthy is None and h.passing_since}
+    dep.passing_since = {
+        a: h.passing_since for a, h in sorted(health.items()) if h.healthy is None and h.passing_since
+    }

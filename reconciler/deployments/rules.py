@@ -27,8 +27,15 @@ def active(dep: Deployment) -> bool:
 def deployment_evaluation(dep: Deployment, job: JobRecord | None, *, now: float) -> Evaluation:
     """The evaluation that tells the scheduler a deployment changed (Nomad's deployment
     watcher creates the same); `job` is the job's current record, if it still has one."""
-    return new_eval(dep.namespace, dep.job_id, "deployment-watcher", now=now, record=job,
-                    job_version=job.version if job else dep.job_version, deployment_id=dep.id)
+    return new_eval(
+        dep.namespace,
+        dep.job_id,
+        "deployment-watcher",
+        now=now,
+        record=job,
+        job_version=job.version if job else dep.job_version,
+        deployment_id=dep.id,
+    )
 
 
 def awaiting_promotion(g: DeploymentGroupState) -> bool:
@@ -94,7 +101,9 @@ def apply_fail(dep: Deployment, *, now: float) -> Deployment:
 
 def apply_pause(dep: Deployment, pause: bool, *, now: float) -> Deployment:
     if not active(dep):
-        raise DeploymentError(f"can't {'pause' if pause else 'resume'} terminal deployment (status {dep.status})")
+        raise DeploymentError(
+            f"can't {'pause' if pause else 'resume'} terminal deployment (status {dep.status})"
+        )
     out = copy.deepcopy(dep)
     if pause:
         out.status, out.status_description = DeploymentStatus.PAUSED, Desc.PAUSED

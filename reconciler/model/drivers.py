@@ -29,8 +29,13 @@ DRIVER_SCHEMAS: dict[str, DriverSchema] = {
     "raw_exec": DriverSchema({"command": FieldKind.STR, "args": FieldKind.LIST}, ("command",)),
     "exec": DriverSchema({"command": FieldKind.STR, "args": FieldKind.LIST}, ("command",)),
     "java": DriverSchema(
-        {"jar_path": FieldKind.STR, "class": FieldKind.STR, "class_path": FieldKind.STR,
-         "jvm_options": FieldKind.LIST, "args": FieldKind.LIST},
+        {
+            "jar_path": FieldKind.STR,
+            "class": FieldKind.STR,
+            "class_path": FieldKind.STR,
+            "jvm_options": FieldKind.LIST,
+            "args": FieldKind.LIST,
+        },
         ("jar_path", "class"),
     ),
 }

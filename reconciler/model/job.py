@@ -107,8 +107,12 @@ class ReschedulePolicy:
     def default_for(job_type: str) -> ReschedulePolicy:
         if job_type == JobType.BATCH:
             return ReschedulePolicy(
-                attempts=1, interval=24 * HOUR, delay=5 * SECOND, delay_function="constant",
-                max_delay=0, unlimited=False,
+                attempts=1,
+                interval=24 * HOUR,
+                delay=5 * SECOND,
+                delay_function="constant",
+                max_delay=0,
+                unlimited=False,
             )
         return ReschedulePolicy()
 

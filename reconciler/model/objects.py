@@ -182,7 +182,11 @@ class Node:
 
     def schedulable(self) -> bool:
         """New allocations may be placed here: ready, eligible and not draining."""
-        return self.status == NodeStatus.READY and self.eligibility == NodeEligibility.ELIGIBLE and not self.drain
+        return (
+            self.status == NodeStatus.READY
+            and self.eligibility == NodeEligibility.ELIGIBLE
+            and not self.drain
+        )
 
 
 @dataclass
@@ -190,7 +194,9 @@ class Evaluation:
     id: EvalId
     namespace: str
     job_id: str
-    triggered_by: str  # job-register, job-deregister, job-scaling, node-update, alloc-failure, deployment-watcher ...
+    triggered_by: (
+        str  # job-register, job-deregister, job-scaling, node-update, alloc-failure, deployment-watcher ...
+    )
     status: EvalStatus = EvalStatus.PENDING
     status_description: str = ""
     type: JobType = JobType.SERVICE
@@ -227,11 +233,11 @@ class DeploymentGroupState:
 @dataclass
 class AllocHealth:
     """One allocation's health within a deployment, as the deployment controller judged it
-(the working form; the deployment stores it compactly, see Deployment).
+    (the working form; the deployment stores it compactly, see Deployment).
 
-    `healthy` is None while undecided, then True or False for good (Nomad's health is
-    sticky: an allocation healthy once stays counted as healthy). `passing_since` is when
-    its tasks (and checks) were last seen all running/passing, the start of min_healthy_time.
+        `healthy` is None while undecided, then True or False for good (Nomad's health is
+        sticky: an allocation healthy once stays counted as healthy). `passing_since` is when
+        its tasks (and checks) were last seen all running/passing, the start of min_healthy_time.
     """
 
     healthy: bool | None = None

@@ -24,27 +24,39 @@ class DesiredUpdates:
 
     def to_nomad(self) -> dict[str, int]:
         return {
-            "Place": self.place, "Stop": self.stop, "InPlaceUpdate": self.in_place_update,
-            "DestructiveUpdate": self.destructive_update, "Ignore": self.ignore,
-            "Migrate": self.migrate, "Canary": self.canary, "Preemptions": 0,
+            "Place": self.place,
+            "Stop": self.stop,
+            "InPlaceUpdate": self.in_place_update,
+            "DestructiveUpdate": self.destructive_update,
+            "Ignore": self.ignore,
+            "Migrate": self.migrate,
+            "Canary": self.canary,
+            "Preemptions": 0,
         }
 
     @classmethod
     def from_nomad(cls, d: dict[str, Any]) -> DesiredUpdates:
         return cls(
-            place=int(d.get("Place", 0)), stop=int(d.get("Stop", 0)),
+            place=int(d.get("Place", 0)),
+            stop=int(d.get("Stop", 0)),
             in_place_update=int(d.get("InPlaceUpdate", 0)),
-            destructive_update=int(d.get("DestructiveUpdate", 0)), ignore=int(d.get("Ignore", 0)),
-            migrate=int(d.get("Migrate", 0)), canary=int(d.get("Canary", 0)),
+            destructive_update=int(d.get("DestructiveUpdate", 0)),
+            ignore=int(d.get("Ignore", 0)),
+            migrate=int(d.get("Migrate", 0)),
+            canary=int(d.get("Canary", 0)),
         )
 
     def words(self) -> str:
         """`(1 create, 4 ignore)` as in Nomad's plan diff."""
         parts = []
         for n, w in (
-            (self.place, "create"), (self.destructive_update, "create/destroy update"),
-            (self.in_place_update, "in-place update"), (self.stop, "destroy"),
-            (self.migrate, "migrate"), (self.canary, "canary"), (self.ignore, "ignore"),
+            (self.place, "create"),
+            (self.destructive_update, "create/destroy update"),
+            (self.in_place_update, "in-place update"),
+            (self.stop, "destroy"),
+            (self.migrate, "migrate"),
+            (self.canary, "canary"),
+            (self.ignore, "ignore"),
         ):
             if n:
                 parts.append(f"{n} {w}")
@@ -77,24 +89,33 @@ class AllocMetric:
 
     def to_nomad(self) -> dict[str, Any]:
         return {
-            "NodesEvaluated": self.nodes_evaluated, "NodesFiltered": self.nodes_filtered,
-            "NodesInPool": self.nodes_in_pool, "NodesAvailable": dict(self.nodes_available),
+            "NodesEvaluated": self.nodes_evaluated,
+            "NodesFiltered": self.nodes_filtered,
+            "NodesInPool": self.nodes_in_pool,
+            "NodesAvailable": dict(self.nodes_available),
             "ClassFiltered": dict(self.class_filtered) or None,
             "ConstraintFiltered": dict(self.constraint_filtered) or None,
-            "NodesExhausted": self.nodes_exhausted, "ClassExhausted": dict(self.class_exhausted) or None,
+            "NodesExhausted": self.nodes_exhausted,
+            "ClassExhausted": dict(self.class_exhausted) or None,
             "DimensionExhausted": dict(self.dimension_exhausted) or None,
             "CoalescedFailures": self.coalesced_failures,
-            "QuotaExhausted": None, "Scores": None, "ScoreMetaData": None, "AllocationTime": 0,
+            "QuotaExhausted": None,
+            "Scores": None,
+            "ScoreMetaData": None,
+            "AllocationTime": 0,
         }
 
     @classmethod
     def from_nomad(cls, d: dict[str, Any]) -> AllocMetric:
         return cls(
-            nodes_evaluated=int(d.get("NodesEvaluated") or 0), nodes_filtered=int(d.get("NodesFiltered") or 0),
-            nodes_in_pool=int(d.get("NodesInPool") or 0), nodes_available=dict(d.get("NodesAvailable") or {}),
+            nodes_evaluated=int(d.get("NodesEvaluated") or 0),
+            nodes_filtered=int(d.get("NodesFiltered") or 0),
+            nodes_in_pool=int(d.get("NodesInPool") or 0),
+            nodes_available=dict(d.get("NodesAvailable") or {}),
             class_filtered=dict(d.get("ClassFiltered") or {}),
             constraint_filtered=dict(d.get("ConstraintFiltered") or {}),
-            nodes_exhausted=int(d.get("NodesExhausted") or 0), class_exhausted=dict(d.get("ClassExhausted") or {}),
+            nodes_exhausted=int(d.get("NodesExhausted") or 0),
+            class_exhausted=dict(d.get("ClassExhausted") or {}),
             dimension_exhausted=dict(d.get("DimensionExhausted") or {}),
             coalesced_failures=int(d.get("CoalescedFailures") or 0),
         )

@@ -35,8 +35,13 @@ class GroupSummary:
 
     def to_nomad(self) -> dict[str, int]:
         return {
-            "Queued": self.queued, "Starting": self.starting, "Running": self.running, "Failed": self.failed,
-            "Complete": self.complete, "Lost": self.lost, "Unknown": 0,
+            "Queued": self.queued,
+            "Starting": self.starting,
+            "Running": self.running,
+            "Failed": self.failed,
+            "Complete": self.complete,
+            "Lost": self.lost,
+            "Unknown": 0,
         }
 
 

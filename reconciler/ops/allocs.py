@@ -21,13 +21,23 @@ def stop_alloc(store: Store, alloc_id: str) -> tuple[str, int]:
     def fn(cur: Allocation | None) -> Allocation:
         if cur is None:
             raise AllocNotFound(f"allocation not found: {alloc_id}")
-        return replace(cur, desired_status=DesiredStatus.STOP, desired_description="alloc was stopped by user",
-                       modify_time=time.time())
+        return replace(
+            cur,
+            desired_status=DesiredStatus.STOP,
+            desired_description="alloc was stopped by user",
+            modify_time=time.time(),
+        )
 
     def also(a: Allocation) -> Txn:
         rec = store.get(store.keys.job(a.namespace, a.job_id), JobRecord)
-        ev = evals.new_eval(a.namespace, a.job_id, "alloc-stop", record=rec.value if rec else None,
-                            job_version=a.job_version, now=a.modify_time)
+        ev = evals.new_eval(
+            a.namespace,
+            a.job_id,
+            "alloc-stop",
+            record=rec.value if rec else None,
+            job_version=a.job_version,
+            now=a.modify_time,
+        )
         eval_ids.append(ev.id)
         return Txn().put(store.keys.eval(ev.id), ev)
 

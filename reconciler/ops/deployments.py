@@ -40,8 +40,13 @@ def deployment_eval(store: Store, dep: Deployment, *, now: float) -> Evaluation:
     watcher creates the same)."""
     rec = store.get(store.keys.job(dep.namespace, dep.job_id), JobRecord)
     return evals.new_eval(
-        dep.namespace, dep.job_id, "deployment-watcher", record=rec.value if rec else None,
-        job_version=None if rec else dep.job_version, deployment_id=dep.id, now=now,
+        dep.namespace,
+        dep.job_id,
+        "deployment-watcher",
+        record=rec.value if rec else None,
+        job_version=None if rec else dep.job_version,
+        deployment_id=dep.id,
+        now=now,
     )
 
 

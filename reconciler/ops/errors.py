@@ -39,7 +39,9 @@ class InvalidIdentifier(Rejected):
     """An id that cannot become an etcd key or a path."""
 
     def __init__(self, field: str, value: str) -> None:
-        super().__init__(f"{field}: {value!r} is not a valid identifier (letters, digits, '-', '_', '.')", field=field)
+        super().__init__(
+            f"{field}: {value!r} is not a valid identifier (letters, digits, '-', '_', '.')", field=field
+        )
 
 
 class InvalidJob(Rejected):
@@ -48,8 +50,10 @@ class InvalidJob(Rejected):
     loader would refuse (review finding M1)."""
 
     def __init__(self, issues: list[Any]) -> None:
-        super().__init__("; ".join(str(i).removeprefix("<input>: ") for i in issues),
-                         field=issues[0].path if issues else "Job")
+        super().__init__(
+            "; ".join(str(i).removeprefix("<input>: ") for i in issues),
+            field=issues[0].path if issues else "Job",
+        )
         self.issues = issues
 
 

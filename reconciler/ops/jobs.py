@@ -76,7 +76,9 @@ def _check_ids(job: Job) -> None:
         raise InvalidIdentifier("Job.ID", job.id)
 
 
-def _next_record(cur: JobRecord | None, job: Job, source_file: str | None, now: float) -> tuple[JobRecord, bool]:
+def _next_record(
+    cur: JobRecord | None, job: Job, source_file: str | None, now: float
+) -> tuple[JobRecord, bool]:
     """The record after writing `job` over `cur`, and whether that is a new version."""
     digest = job_hash(job)
     if cur is not None and cur.spec_hash == digest and not cur.stop:
@@ -84,14 +86,22 @@ def _next_record(cur: JobRecord | None, job: Job, source_file: str | None, now: 
             return replace(cur, source_file=source_file), False
         return cur, False
     return JobRecord(
-        namespace=job.namespace, id=job.id, version=cur.version + 1 if cur is not None else 0, job=job,
-        spec_hash=digest, stop=False, status=JobStatus.PENDING,
+        namespace=job.namespace,
+        id=job.id,
+        version=cur.version + 1 if cur is not None else 0,
+        job=job,
+        spec_hash=digest,
+        stop=False,
+        status=JobStatus.PENDING,
         source_file=source_file if source_file is not None else (cur.source_file if cur is not None else ""),
-        submit_time=now, create_index=cur.create_index if cur is not None else 0,
+        submit_time=now,
+        create_index=cur.create_index if cur is not None else 0,
     ), True
 
 
-def _beside(keys: Keys, record: JobRecord, changed: bool, triggered_by: str, *, now: float) -> tuple[Txn, Evaluation]:
+def _beside(
+    keys: Keys, record: JobRecord, changed: bool, triggered_by: str, *, now: float
+) -> tuple[Txn, Evaluation]:
     """What commits beside a job record: its evaluation and, if it is a new version, the
     immutable version record (which must not exist yet)."""
     ev = evals.new_eval(record.namespace, record.id, triggered_by, record=record, now=now)
@@ -165,7 +175,9 @@ def _write_job(
         got = _write_at(store, key, enforce_index, fn, also, label=f"{namespace}/{job_id}")
     assert got is not None  # fn always returns a record
     if attempt.changed:
-        log.info("job=%s/%s version=%d eval=%s written", namespace, job_id, got.value.version, attempt.eval_id)
+        log.info(
+            "job=%s/%s version=%d eval=%s written", namespace, job_id, got.value.version, attempt.eval_id
+        )
     return SubmitResult(attempt.eval_id, got.value.version, attempt.changed, got.mod_revision)
 
 
@@ -204,8 +216,15 @@ def submit_job(
     index is still that value (0: only if the job does not exist yet).
     """
     _check_ids(job)
-    return _write_job(store, job.namespace, job.id, lambda _cur: job, triggered_by="job-register",
-                      source_file=source_file, enforce_index=enforce_index)
+    return _write_job(
+        store,
+        job.namespace,
+        job.id,
+        lambda _cur: job,
+        triggered_by="job-register",
+        source_file=source_file,
+        enforce_index=enforce_index,
+    )
 
 
 def scale_job(store: Store, namespace: str, job_id: str, group: str, count: int) -> SubmitResult:
@@ -238,7 +257,9 @@ def revert_job(
         if cur is None:
             raise JobNotFound(f"job not found: {job_id}")
         if enforce_prior_version is not None and cur.version != enforce_prior_version:
-            raise Rejected(f"current version is {cur.version}, not {enforce_prior_version}", field="EnforcePriorVersion")
+            raise Rejected(
+                f"current version is {cur.version}, not {enforce_prior_version}", field="EnforcePriorVersion"
+            )
         if cur.version == version:
             raise Rejected(f"job {job_id} is already at version {version}", field="JobVersion")
         return old.value.job

@@ -35,12 +35,22 @@ def node_update_evals(
     node_id: str, allocs: Iterable[Allocation], trigger: str, *, now: float, description: str = ""
 ) -> list[Evaluation]:
     """One evaluation per job with a running allocation on the node (sorted by job)."""
-    jobs = sorted({(a.namespace, a.job_id) for a in allocs if a.node_id == node_id and a.desired_status == DesiredStatus.RUN})
-    return [evals.new_eval(ns, jid, trigger, node_id=NodeId(node_id), status_description=description, now=now)
-            for ns, jid in jobs]
+    jobs = sorted(
+        {
+            (a.namespace, a.job_id)
+            for a in allocs
+            if a.node_id == node_id and a.desired_status == DesiredStatus.RUN
+        }
+    )
+    return [
+        evals.new_eval(ns, jid, trigger, node_id=NodeId(node_id), status_description=description, now=now)
+        for ns, jid in jobs
+    ]
 
 
-def _update_node(store: Store, node_id: str, change: Callable[[Node, float], Node], trigger: str) -> NodeUpdate:
+def _update_node(
+    store: Store, node_id: str, change: Callable[[Node, float], Node], trigger: str
+) -> NodeUpdate:
     """Apply `change` to the node and create its evaluations in one transaction; the
     evaluations beyond what one transaction holds (a node running over a hundred jobs)
     are written right after it."""
@@ -88,7 +98,11 @@ def drain(store: Store, node_id: str, *, enable: bool, mark_eligible: bool = Fal
     def change(n: Node, now: float) -> Node:
         if enable:
             return replace(n, drain=True, eligibility=NodeEligibility.INELIGIBLE, modify_time=now)
-        return replace(n, drain=False, eligibility=NodeEligibility.ELIGIBLE if mark_eligible else n.eligibility,
-                       modify_time=now)
+        return replace(
+            n,
+            drain=False,
+            eligibility=NodeEligibility.ELIGIBLE if mark_eligible else n.eligibility,
+            modify_time=now,
+        )
 
     return _update_node(store, node_id, change, "node-drain")

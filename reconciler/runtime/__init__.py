@@ -17,4 +17,13 @@ from reconciler.runtime.leader import LeaderElected, LeaderElector
 from reconciler.runtime.listers import JobVersions
 from reconciler.runtime.workqueue import WorkQueue
 
-__all__ = ["Controller", "Informer", "JobVersions", "LeaderElected", "LeaderElector", "PermanentError", "Requeue", "WorkQueue"]
+__all__ = [
+    "Controller",
+    "Informer",
+    "JobVersions",
+    "LeaderElected",
+    "LeaderElector",
+    "PermanentError",
+    "Requeue",
+    "WorkQueue",
+]

@@ -78,7 +78,9 @@ class Controller:
             if not inf.wait_synced(sync_timeout):
                 for started in self._informers:  # leave no informer thread behind
                     started.stop()
-                raise TimeoutError(f"controller={self.name} informer {inf.name} did not sync in {sync_timeout}s")
+                raise TimeoutError(
+                    f"controller={self.name} informer {inf.name} did not sync in {sync_timeout}s"
+                )
         self.on_start()
         for i in range(self.workers):
             t = threading.Thread(target=self._worker, name=f"{self.name}-worker-{i}", daemon=True)
@@ -126,7 +128,11 @@ class Controller:
                 delay = queue.add_rate_limited(key)
                 self.log.warning(
                     "controller=%s key=%s reconcile failed (%s: %s); retry in %.2fs",
-                    self.name, key, type(exc).__name__, exc, delay,
+                    self.name,
+                    key,
+                    type(exc).__name__,
+                    exc,
+                    delay,
                 )
             else:
                 queue.forget(key)

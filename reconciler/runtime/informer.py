@@ -101,9 +101,10 @@ class Informer(Generic[T]):
         transaction that put one of its objects): a revision of other keys is reached only
         by the next write under this prefix."""
         with self._advanced:
-            return self._advanced.wait_for(
-                lambda: self._revision >= revision or self._stopped.is_set(), timeout
-            ) and self._revision >= revision
+            return (
+                self._advanced.wait_for(lambda: self._revision >= revision or self._stopped.is_set(), timeout)
+                and self._revision >= revision
+            )
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
@@ -170,7 +171,9 @@ class Informer(Generic[T]):
                     need_list = True
                 elif err is not None:
                     # the stream broke (etcd restarting): re-watch from the last revision seen
-                    log.warning("informer=%s watch broke (%s); re-watching from %d", self.name, err, start_rev)
+                    log.warning(
+                        "informer=%s watch broke (%s); re-watching from %d", self.name, err, start_rev
+                    )
                     self._stopped.wait(delay)
                     delay = min(delay * 2, 2.0)
                 else:

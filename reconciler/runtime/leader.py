@@ -143,14 +143,18 @@ class LeaderElector:
             return _Term.LOST
         return self._term(lease, on_started, on_stopped)
 
-    def _term(self, lease: KeptLease, on_started: Callable[[], None], on_stopped: Callable[[], None]) -> _Term:
+    def _term(
+        self, lease: KeptLease, on_started: Callable[[], None], on_stopped: Callable[[], None]
+    ) -> _Term:
         lease.start(on_lost=self._wake.set)
         log.info("election=%s identity=%s became leader", self.name, self.identity)
         self.is_leader.set()
         try:
             on_started()
         except Exception:
-            log.exception("election=%s identity=%s start failed; giving up the lease", self.name, self.identity)
+            log.exception(
+                "election=%s identity=%s start failed; giving up the lease", self.name, self.identity
+            )
             self._step_down(lease, on_stopped)
             return _Term.FAILED
         try:
@@ -196,7 +200,12 @@ class LeaderElected:
     """
 
     def __init__(
-        self, store: Store, name: str, identity: str, factory: Callable[[], Controller], *,
+        self,
+        store: Store,
+        name: str,
+        identity: str,
+        factory: Callable[[], Controller],
+        *,
         ttl: int = DEFAULT_LEADER_TTL,
     ) -> None:
         self.elector = LeaderElector(store, name, identity, ttl=ttl)
@@ -221,4 +230,3 @@ class LeaderElected:
     def stop(self) -> None:
         self.elector.stop()
         self._stopped()
-

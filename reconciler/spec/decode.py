@@ -40,8 +40,21 @@ from reconciler.spec.reader import FieldReader, Positions
 
 NON_NEGATIVE = "a non-negative integer"
 CONSTRAINT_OPERATORS = (
-    "=", "!=", ">", ">=", "<", "<=", "distinct_hosts", "distinct_property", "regexp", "set_contains",
-    "set_contains_any", "version", "semver", "is_set", "is_not_set",
+    "=",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "distinct_hosts",
+    "distinct_property",
+    "regexp",
+    "set_contains",
+    "set_contains_any",
+    "version",
+    "semver",
+    "is_set",
+    "is_not_set",
 )
 
 
@@ -177,7 +190,9 @@ class Decoder:
         p.attempts = r.integer("attempts", p.attempts, want=NON_NEGATIVE)
         p.interval = r.duration("interval", p.interval)
         p.delay = r.duration("delay", p.delay)
-        p.delay_function = r.text("delay_function", p.delay_function, choices=("constant", "exponential", "fibonacci"))
+        p.delay_function = r.text(
+            "delay_function", p.delay_function, choices=("constant", "exponential", "fibonacci")
+        )
         p.max_delay = r.duration("max_delay", p.max_delay)
         p.unlimited = r.flag("unlimited", p.unlimited)
         r.finish()
@@ -225,8 +240,12 @@ class Decoder:
         c.command = r.text("command", c.command)
         c.args = r.str_list("args", c.args)
         c.task = r.text("task", c.task)
-        c.success_before_passing = r.integer("success_before_passing", c.success_before_passing, want=NON_NEGATIVE)
-        c.failures_before_critical = r.integer("failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE)
+        c.success_before_passing = r.integer(
+            "success_before_passing", c.success_before_passing, want=NON_NEGATIVE
+        )
+        c.failures_before_critical = r.integer(
+            "failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE
+        )
         c.initial_status = r.text("initial_status", c.initial_status, choices=("", *CheckState))
         r.finish()
         return c

@@ -89,17 +89,31 @@ _JOB_FIELDS = ("ID", "Name", "Namespace", "Region", "Type", "Priority", "AllAtOn
 _JOB_OBJECTS = {"Constraints": "Constraint", "Periodic": "Periodic", "Datacenters": "Datacenters"}
 _GROUP_FIELDS = ("Count", "ShutdownDelay")
 _GROUP_OBJECTS = {
-    "Update": "Update", "Migrate": "Migrate", "RestartPolicy": "RestartPolicy", "ReschedulePolicy": "ReschedulePolicy",
-    "EphemeralDisk": "EphemeralDisk", "Networks": "Network", "Services": "Service", "Constraints": "Constraint",
+    "Update": "Update",
+    "Migrate": "Migrate",
+    "RestartPolicy": "RestartPolicy",
+    "ReschedulePolicy": "ReschedulePolicy",
+    "EphemeralDisk": "EphemeralDisk",
+    "Networks": "Network",
+    "Services": "Service",
+    "Constraints": "Constraint",
 }
 _TASK_FIELDS = ("Driver", "User", "KillTimeout", "KillSignal", "ShutdownDelay", "Leader")
 _TASK_OBJECTS = {
-    "Config": "Config", "Resources": "Resources", "LogConfig": "LogConfig", "Artifacts": "Artifact",
-    "Templates": "Template", "Services": "Service", "Constraints": "Constraint", "RestartPolicy": "RestartPolicy",
+    "Config": "Config",
+    "Resources": "Resources",
+    "LogConfig": "LogConfig",
+    "Artifacts": "Artifact",
+    "Templates": "Template",
+    "Services": "Service",
+    "Constraints": "Constraint",
+    "RestartPolicy": "RestartPolicy",
 }
 _MAPS = ("Meta", "Env")
 _FLAT_OBJECTS = frozenset({"Config"})
-TASK_DESTRUCTIVE = frozenset({"Driver", "User", "Config", "Env", "Resources", "Artifact", "Template", "LogConfig"})
+TASK_DESTRUCTIVE = frozenset(
+    {"Driver", "User", "Config", "Env", "Resources", "Artifact", "Template", "LogConfig"}
+)
 GROUP_DESTRUCTIVE = frozenset({"Network", "EphemeralDisk"})
 
 
@@ -188,8 +202,12 @@ def object_diff(name: str, old: Any, new: Any, *, flat: bool = False) -> ObjectD
 
 
 def _singular(key: str) -> str:
-    names = {"Checks": "Check", "ReservedPorts": "Static Port", "DynamicPorts": "Dynamic Port",
-             "CheckRestart": "CheckRestart"}
+    names = {
+        "Checks": "Check",
+        "ReservedPorts": "Static Port",
+        "DynamicPorts": "Dynamic Port",
+        "CheckRestart": "CheckRestart",
+    }
     return names.get(key, key[:-1] if key.endswith("s") and key not in ("Resources",) else key)
 
 
@@ -211,8 +229,14 @@ def _objects_diff(name: str, old: Any, new: Any, *, flat: bool = False) -> list[
     matched: set[int] = set()
     for i, n in enumerate(news):
         key = _identity(n) if isinstance(n, dict) else ""
-        j = next((k for k, o in enumerate(olds) if k not in matched and isinstance(o, dict)
-                  and key and _identity(o) == key), None)
+        j = next(
+            (
+                k
+                for k, o in enumerate(olds)
+                if k not in matched and isinstance(o, dict) and key and _identity(o) == key
+            ),
+            None,
+        )
         if j is None and i < len(olds) and i not in matched and not key:
             j = i
         if j is not None:
@@ -228,8 +252,9 @@ def _objects_diff(name: str, old: Any, new: Any, *, flat: bool = False) -> list[
     return out
 
 
-def _level(old: dict[str, Any] | None, new: dict[str, Any] | None, plain: tuple[str, ...],
-           objects: dict[str, str]) -> tuple[list[FieldDiff], list[ObjectDiff]]:
+def _level(
+    old: dict[str, Any] | None, new: dict[str, Any] | None, plain: tuple[str, ...], objects: dict[str, str]
+) -> tuple[list[FieldDiff], list[ObjectDiff]]:
     o, n = old or {}, new or {}
     ofields = {k: text(o[k]) for k in plain if k in o}
     nfields = {k: text(n[k]) for k in plain if k in n}
@@ -239,7 +264,9 @@ def _level(old: dict[str, Any] | None, new: dict[str, Any] | None, plain: tuple[
         for k, v in (n.get(key) or {}).items():
             nfields[f"{key}[{k}]"] = text(v)
     contextual = old is None or new is None
-    fields = _field_diffs(ofields if old is not None else {}, nfields if new is not None else {}, contextual=contextual)
+    fields = _field_diffs(
+        ofields if old is not None else {}, nfields if new is not None else {}, contextual=contextual
+    )
     objs: list[ObjectDiff] = []
     for key, name in objects.items():
         ov = o.get(key) if old is not None else None
@@ -269,7 +296,11 @@ def _set_diff(name: str, old: list[Any] | None, new: list[Any] | None) -> list[O
         return []
     fields = []
     for value in sorted(set(o) | set(n)):
-        kind = DiffType.NONE if value in o and value in n else (DiffType.ADDED if value in n else DiffType.DELETED)
+        kind = (
+            DiffType.NONE
+            if value in o and value in n
+            else (DiffType.ADDED if value in n else DiffType.DELETED)
+        )
         fields.append(FieldDiff(kind, name, value if value in o else "", value if value in n else ""))
     return [ObjectDiff(_kind(old, new), name, tuple(fields))]
 
@@ -286,7 +317,9 @@ def _task_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> TaskDi
     elif kind == DiffType.DELETED:
         diff.annotations, diff.destructive = ["forces destroy"], True
     elif kind == DiffType.EDITED:
-        changed = {f.name.split("[", 1)[0] for f in fields if f.type != DiffType.NONE} | {o.name for o in objects}
+        changed = {f.name.split("[", 1)[0] for f in fields if f.type != DiffType.NONE} | {
+            o.name for o in objects
+        }
         diff.destructive = bool(changed & TASK_DESTRUCTIVE)
         diff.annotations = ["forces create/destroy update" if diff.destructive else "forces in-place update"]
     return diff
@@ -306,8 +339,10 @@ def _group_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> TaskG
     if kind == DiffType.EDITED and not fields and not objects and all(t.type == DiffType.NONE for t in tasks):
         kind = DiffType.NONE
     diff = TaskGroupDiff(kind, name, fields, objects, tasks)
-    diff.destructive = kind in (DiffType.ADDED, DiffType.DELETED) or any(t.destructive for t in tasks) or any(
-        o.name in GROUP_DESTRUCTIVE for o in objects
+    diff.destructive = (
+        kind in (DiffType.ADDED, DiffType.DELETED)
+        or any(t.destructive for t in tasks)
+        or any(o.name in GROUP_DESTRUCTIVE for o in objects)
     )
     return diff
 
@@ -321,6 +356,11 @@ def diff_jobs(old: Job | None, new: Job) -> JobDiff:
     names = sorted(set(olds) | set(news))
     groups = [_group_diff(olds.get(g), news.get(g)) for g in names]
     kind = _kind(o, n)
-    if kind == DiffType.EDITED and not fields and not objects and all(g.type == DiffType.NONE for g in groups):
+    if (
+        kind == DiffType.EDITED
+        and not fields
+        and not objects
+        and all(g.type == DiffType.NONE for g in groups)
+    ):
         kind = DiffType.NONE
     return JobDiff(kind, new.id, fields, objects, groups)

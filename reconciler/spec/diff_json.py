@@ -12,7 +12,13 @@ from reconciler.spec.diff import FieldDiff, JobDiff, ObjectDiff, TaskDiff, TaskG
 
 
 def _field(d: FieldDiff) -> dict[str, Any]:
-    return {"Type": str(d.type), "Name": d.name, "Old": d.old, "New": d.new, "Annotations": list(d.annotations) or None}
+    return {
+        "Type": str(d.type),
+        "Name": d.name,
+        "Old": d.old,
+        "New": d.new,
+        "Annotations": list(d.annotations) or None,
+    }
 
 
 def _object(d: ObjectDiff) -> dict[str, Any]:

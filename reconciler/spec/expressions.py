@@ -132,10 +132,17 @@ def _tidy(n: float | int) -> int | float:
 
 
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "%": operator.mod,
 }
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
 }
 
 
@@ -355,7 +362,9 @@ class Evaluator:
 
     def _variable(self, name: str, pos: Pos) -> Any:
         if name not in self.scope.variables:
-            raise EvalError(f'reference to undeclared variable "{name}"' + suggestion(name, self.scope.variables), pos)
+            raise EvalError(
+                f'reference to undeclared variable "{name}"' + suggestion(name, self.scope.variables), pos
+            )
         value = self.scope.variables[name]
         if value is UNSET:
             raise EvalError(f'variable "{name}" is not set', pos, reported=True)
@@ -371,7 +380,7 @@ class Evaluator:
         if isinstance(base, _Root):
             if base.kind == "var" and isinstance(key, str):
                 return self._variable(key, pos_of(node))
-            raise EvalError(f'write {base.kind}.NAME to use a {base.kind} value', pos_of(node))
+            raise EvalError(f"write {base.kind}.NAME to use a {base.kind} value", pos_of(node))
         if isinstance(base, list):
             if isinstance(key, bool) or not isinstance(key, int | float | str):
                 raise EvalError(f"a list index must be a number, got {type_name(key)}", pos_of(node))
@@ -405,7 +414,9 @@ class Evaluator:
             return self._file(args, pos_of(node))
         fn = FUNCTIONS.get(name)
         if fn is None:
-            raise EvalError(f'unknown function "{name}"' + suggestion(name, [*FUNCTIONS, "file"]), pos_of(node))
+            raise EvalError(
+                f'unknown function "{name}"' + suggestion(name, [*FUNCTIONS, "file"]), pos_of(node)
+            )
         try:
             return check_size(fn(*args), f"the result of {name}()")
         except FunctionError as exc:
@@ -423,11 +434,15 @@ class Evaluator:
         if base is None:
             raise EvalError(
                 f'file("{args[0]}") is not available here: a job sent over the API is parsed without '
-                "reading the server's files; run it from a file with the CLI, or inline the content", pos)
+                "reading the server's files; run it from a file with the CLI, or inline the content",
+                pos,
+            )
         try:
             path = inside(base, args[0])
         except PathEscapeError:
-            raise EvalError(f'file("{args[0]}"): only files below the job file\'s directory {base} can be read', pos) from None
+            raise EvalError(
+                f'file("{args[0]}"): only files below the job file\'s directory {base} can be read', pos
+            ) from None
         try:
             with path.open("rb") as f:
                 data = f.read(MAX_SIZE + 1)

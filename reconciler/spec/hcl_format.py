@@ -41,10 +41,22 @@ from reconciler.spec.expressions import is_runtime_reference, matching_brace
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 KEYWORDS = frozenset({"true", "false", "null", "in", "for", "if", "for_each", "else", "endif", "endfor"})
-DURATIONS = frozenset({
-    "min_healthy_time", "healthy_deadline", "progress_deadline", "stagger", "interval", "delay", "max_delay",
-    "grace", "timeout", "kill_timeout", "splay", "shutdown_delay",
-})
+DURATIONS = frozenset(
+    {
+        "min_healthy_time",
+        "healthy_deadline",
+        "progress_deadline",
+        "stagger",
+        "interval",
+        "delay",
+        "max_delay",
+        "grace",
+        "timeout",
+        "kill_timeout",
+        "splay",
+        "shutdown_delay",
+    }
+)
 
 
 def _escape_literal(text: str) -> str:
@@ -167,7 +179,9 @@ class _Writer:
                 continue
             self.attr(f.name, value, duration=f.name in DURATIONS and isinstance(value, int))
 
-    def block(self, head: str, obj: Any, base: Any, skip: tuple[str, ...] = (), *, always: bool = False) -> None:
+    def block(
+        self, head: str, obj: Any, base: Any, skip: tuple[str, ...] = (), *, always: bool = False
+    ) -> None:
         if not always and obj == base:
             return
         self.open(head)
@@ -212,10 +226,23 @@ def _service(w: _Writer, s: Service, default_name: str) -> None:
 
 def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
     w.open(f"task {quote_string(t.name)}")
-    w.diff_fields(t, Task(name=t.name), skip=(
-        "name", "config", "env", "resources", "services", "artifacts", "templates", "logs", "meta",
-        "constraints", "restart",
-    ))
+    w.diff_fields(
+        t,
+        Task(name=t.name),
+        skip=(
+            "name",
+            "config",
+            "env",
+            "resources",
+            "services",
+            "artifacts",
+            "templates",
+            "logs",
+            "meta",
+            "constraints",
+            "restart",
+        ),
+    )
     w.map_block("config", t.config)
     w.map_block("env", t.env)
     w.block("resources", t.resources, Resources())
@@ -284,9 +311,19 @@ def format_hcl(job: Job) -> str:
     w.open(f"job {quote_string(job.id)}")
     if job.name != job.id:
         w.attr("name", job.name)
-    w.diff_fields(job, Job(id=job.id), skip=(
-        "id", "name", "task_groups", "constraints", "update", "periodic", "meta",
-    ))
+    w.diff_fields(
+        job,
+        Job(id=job.id),
+        skip=(
+            "id",
+            "name",
+            "task_groups",
+            "constraints",
+            "update",
+            "periodic",
+            "meta",
+        ),
+    )
     w.map_block("meta", job.meta)
     _constraints(w, job.constraints)
     if job.update is not None:

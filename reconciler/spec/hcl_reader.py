@@ -91,7 +91,9 @@ def split_top(tree: Tree[Token], issues: Issues) -> HclFile:
     out = HclFile()
     attrs, blocks = read_body(body_of(tree), issues)
     for attr in attrs:
-        issues.add(attr.name, f'unknown top-level field "{attr.name}"' + suggestion(attr.name, TOP_LEVEL), attr.pos)
+        issues.add(
+            attr.name, f'unknown top-level field "{attr.name}"' + suggestion(attr.name, TOP_LEVEL), attr.pos
+        )
     for block in blocks:
         if block.type == "job":
             out.jobs.append(block)
@@ -102,14 +104,18 @@ def split_top(tree: Tree[Token], issues: Issues) -> HclFile:
                 issues.add("locals", "a locals block takes no label", block.pos)
             out.locals.extend(block.attrs)
         else:
-            issues.add(block.type, f'unknown block "{block.type}"' + suggestion(block.type, TOP_LEVEL), block.pos)
+            issues.add(
+                block.type, f'unknown block "{block.type}"' + suggestion(block.type, TOP_LEVEL), block.pos
+            )
     return out
 
 
 class Locals:
     """Lazy, memoised evaluation of `local.*` values, detecting cycles."""
 
-    def __init__(self, attrs: list[HclAttr], source: str, variables: dict[str, Any], base_dir: Path | None) -> None:
+    def __init__(
+        self, attrs: list[HclAttr], source: str, variables: dict[str, Any], base_dir: Path | None
+    ) -> None:
         self.exprs = {a.name: a for a in attrs}
         self.source = source
         self.values: dict[str, Any] = {}
@@ -123,7 +129,7 @@ class Locals:
         if attr is None:
             raise EvalError(f'reference to undeclared local "{name}"' + suggestion(name, self.exprs), pos)
         if name in self.active:
-            cycle = " -> ".join([*self.active[self.active.index(name):], name])
+            cycle = " -> ".join([*self.active[self.active.index(name) :], name])
             raise EvalError(f"locals refer to each other in a cycle: {cycle}", pos)
         self.active.append(name)
         try:
@@ -159,4 +165,3 @@ def to_raw(
         counts[child.type] = i + 1
         raw.blocks.append(to_raw(child, parent=path, index=i, source=source, scope=scope, issues=issues))
     return raw
-

@@ -37,13 +37,46 @@ _WORDS: dict[str, str] = {
 }
 _VALUE_STARTS = {"DBLQUOTE", "INT_LITERAL", "LSQB", "LBRACE"}
 _OPERATORS = {
-    "PLUS", "MINUS", "ASTERISK", "SLASH", "PERCENT", "DOUBLE_EQ", "NEQ", "LT", "GT", "LEQ", "GEQ",
-    "DOUBLE_AMP", "DOUBLE_PIPE", "QMARK", "NOT",
+    "PLUS",
+    "MINUS",
+    "ASTERISK",
+    "SLASH",
+    "PERCENT",
+    "DOUBLE_EQ",
+    "NEQ",
+    "LT",
+    "GT",
+    "LEQ",
+    "GEQ",
+    "DOUBLE_AMP",
+    "DOUBLE_PIPE",
+    "QMARK",
+    "NOT",
 }
-_SKIP = {"TEMPLATE_STRING", "HEREDOC_TEMPLATE", "HEREDOC_TEMPLATE_TRIM", "FLOAT_LITERAL", "ATTR_SPLAT",
-         "FULL_SPLAT_START", "COLONS", "IN", "FOR", "IF", "FOR_EACH", "ELSE", "ENDIF", "ENDFOR",
-         "TRUE", "FALSE", "NULL", "STRIP_MARKER", "STRING_CHARS", "ESCAPED_INTERPOLATION",
-         "ESCAPED_DIRECTIVE", "DIRECTIVE_START"}
+_SKIP = {
+    "TEMPLATE_STRING",
+    "HEREDOC_TEMPLATE",
+    "HEREDOC_TEMPLATE_TRIM",
+    "FLOAT_LITERAL",
+    "ATTR_SPLAT",
+    "FULL_SPLAT_START",
+    "COLONS",
+    "IN",
+    "FOR",
+    "IF",
+    "FOR_EACH",
+    "ELSE",
+    "ENDIF",
+    "ENDFOR",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "STRIP_MARKER",
+    "STRING_CHARS",
+    "ESCAPED_INTERPOLATION",
+    "ESCAPED_DIRECTIVE",
+    "DIRECTIVE_START",
+}
 
 
 def expected_words(expected: set[str] | frozenset[str]) -> str:

@@ -44,8 +44,13 @@ def _locate(issue: SpecIssue, positions: Positions, file: str) -> SpecIssue:
 
 
 def _hcl_raw(
-    text: str, filename: str, issues: Issues, *, variables: Mapping[str, str] | None,
-    var_files: list[str] | None, env: Mapping[str, str] | None,
+    text: str,
+    filename: str,
+    issues: Issues,
+    *,
+    variables: Mapping[str, str] | None,
+    var_files: list[str] | None,
+    env: Mapping[str, str] | None,
 ) -> RawBlock | None:
     if not text.endswith("\n"):
         text += "\n"
@@ -89,8 +94,14 @@ def _finish(job: Job, positions: Positions, issues: Issues, *, check: bool = Tru
 
 
 def _parse(
-    text: str, *, filename: str, format: str, variables: Mapping[str, str] | None,
-    var_files: list[str] | None, env: Mapping[str, str] | None, check: bool = True,
+    text: str,
+    *,
+    filename: str,
+    format: str,
+    variables: Mapping[str, str] | None,
+    var_files: list[str] | None,
+    env: Mapping[str, str] | None,
+    check: bool = True,
 ) -> Job:
     issues = Issues(filename)
     if len(text) > MAX_BYTES:
@@ -133,13 +144,17 @@ def parse_job(
 
     `env` supplies `NOMAD_VAR_*` values (pass `os.environ` to use the process's)."""
     try:
-        return _parse(text, filename=filename, format=format, variables=variables, var_files=var_files, env=env)
+        return _parse(
+            text, filename=filename, format=format, variables=variables, var_files=var_files, env=env
+        )
     except SpecError:
         raise
     except RecursionError:
         raise SpecError([SpecIssue(filename, 0, 0, "", "the job file is nested too deeply")]) from None
     except Exception as exc:  # a reader bug must not escape as anything but SpecError
-        raise SpecError([SpecIssue(filename, 0, 0, "", f"cannot read the job: {type(exc).__name__}: {exc}")]) from None
+        raise SpecError(
+            [SpecIssue(filename, 0, 0, "", f"cannot read the job: {type(exc).__name__}: {exc}")]
+        ) from None
 
 
 def read_job(text: str, *, filename: str = "<input>", format: str = "hcl") -> Job:
@@ -147,17 +162,23 @@ def read_job(text: str, *, filename: str = "<input>", format: str = "hcl") -> Jo
 
     For tools that must handle jobs the semantic rules would reject (formatting, tests)."""
     try:
-        return _parse(text, filename=filename, format=format, variables=None, var_files=None, env=None, check=False)
+        return _parse(
+            text, filename=filename, format=format, variables=None, var_files=None, env=None, check=False
+        )
     except SpecError:
         raise
     except Exception as exc:
-        raise SpecError([SpecIssue(filename, 0, 0, "", f"cannot read the job: {type(exc).__name__}: {exc}")]) from None
+        raise SpecError(
+            [SpecIssue(filename, 0, 0, "", f"cannot read the job: {type(exc).__name__}: {exc}")]
+        ) from None
 
 
 def format_of(path: str) -> str:
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise SpecError([SpecIssue(path, 0, 0, "", "unknown file type: use .nomad, .hcl, .json, .yaml or .yml")])
+        raise SpecError(
+            [SpecIssue(path, 0, 0, "", "unknown file type: use .nomad, .hcl, .json, .yaml or .yml")]
+        )
     return fmt
 
 
@@ -174,5 +195,7 @@ def load_job_file(
     try:
         text = Path(name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([SpecIssue(name, 0, 0, "", f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")]) from None
+        raise SpecError(
+            [SpecIssue(name, 0, 0, "", f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")]
+        ) from None
     return parse_job(text, filename=name, format=fmt, variables=variables, var_files=var_files, env=env)

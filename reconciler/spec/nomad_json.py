@@ -33,12 +33,19 @@ KEYS: dict[type, dict[str, str]] = {
     m.Service: {"port": "PortLabel", "checks": "Checks"},
     m.Resources: {"cpu": "CPU", "memory": "MemoryMB", "memory_max": "MemoryMaxMB"},
     m.Artifact: {
-        "source": "GetterSource", "destination": "RelativeDest", "mode": "GetterMode",
-        "options": "GetterOptions", "headers": "GetterHeaders",
+        "source": "GetterSource",
+        "destination": "RelativeDest",
+        "mode": "GetterMode",
+        "options": "GetterOptions",
+        "headers": "GetterHeaders",
     },
     m.Template: {
-        "data": "EmbeddedTmpl", "source": "SourcePath", "destination": "DestPath", "env": "Envvars",
-        "left_delimiter": "LeftDelim", "right_delimiter": "RightDelim",
+        "data": "EmbeddedTmpl",
+        "source": "SourcePath",
+        "destination": "DestPath",
+        "env": "Envvars",
+        "left_delimiter": "LeftDelim",
+        "right_delimiter": "RightDelim",
     },
     m.LogConfig: {"max_file_size": "MaxFileSizeMB"},
     m.Task: {"restart": "RestartPolicy", "logs": "LogConfig", "constraints": "Constraints"},
@@ -48,20 +55,93 @@ KEYS: dict[type, dict[str, str]] = {
 }
 
 # Keys Nomad's API returns that this model does not carry: accepted and dropped on input.
-IGNORED = frozenset({
-    "Stop", "ParentID", "Dispatched", "Payload", "ParameterizedJob", "VaultToken", "VaultNamespace",
-    "ConsulToken", "ConsulNamespace", "Status", "StatusDescription", "Stable", "Version", "SubmitTime",
-    "CreateIndex", "ModifyIndex", "JobModifyIndex", "Affinities", "Spreads", "Multiregion", "Scaling",
-    "Volumes", "Vault", "Consul", "StopAfterClientDisconnect",
-    "MaxClientDisconnect", "PreventRescheduleOnLost", "Lifecycle", "CSIPluginConfig", "DispatchPayload",
-    "VolumeMounts", "ScalingPolicies", "Identity", "Identities", "Kind", "NodePool", "UI", "Devices",
-    "IOPS", "DiskMB", "NumaNode", "SecretsPath", "CNI", "DNS", "Hostname", "IP", "CIDR", "Device",
-    "DynamicPorts", "ReservedPorts", "SpecType", "Canonicalize", "Ports", "GetterInsecure", "Wait",
-    "VaultGrace", "ErrMissingKey", "Uid", "Gid", "ChangeScript", "OnUpdate", "Interval", "CheckRestart",
-    "Connect", "EnableTagOverride", "TaggedAddresses", "Cluster", "TaskName", "Expose", "GRPCService",
-    "GRPCUseTLS", "TLSServerName", "TLSSkipVerify", "Body", "PortLabel", "AddressMode",
-    "Provider", "Namespace", "Datacenters", "Region", "NodeID", "Meta", "Stagger",
-})
+IGNORED = frozenset(
+    {
+        "Stop",
+        "ParentID",
+        "Dispatched",
+        "Payload",
+        "ParameterizedJob",
+        "VaultToken",
+        "VaultNamespace",
+        "ConsulToken",
+        "ConsulNamespace",
+        "Status",
+        "StatusDescription",
+        "Stable",
+        "Version",
+        "SubmitTime",
+        "CreateIndex",
+        "ModifyIndex",
+        "JobModifyIndex",
+        "Affinities",
+        "Spreads",
+        "Multiregion",
+        "Scaling",
+        "Volumes",
+        "Vault",
+        "Consul",
+        "StopAfterClientDisconnect",
+        "MaxClientDisconnect",
+        "PreventRescheduleOnLost",
+        "Lifecycle",
+        "CSIPluginConfig",
+        "DispatchPayload",
+        "VolumeMounts",
+        "ScalingPolicies",
+        "Identity",
+        "Identities",
+        "Kind",
+        "NodePool",
+        "UI",
+        "Devices",
+        "IOPS",
+        "DiskMB",
+        "NumaNode",
+        "SecretsPath",
+        "CNI",
+        "DNS",
+        "Hostname",
+        "IP",
+        "CIDR",
+        "Device",
+        "DynamicPorts",
+        "ReservedPorts",
+        "SpecType",
+        "Canonicalize",
+        "Ports",
+        "GetterInsecure",
+        "Wait",
+        "VaultGrace",
+        "ErrMissingKey",
+        "Uid",
+        "Gid",
+        "ChangeScript",
+        "OnUpdate",
+        "Interval",
+        "CheckRestart",
+        "Connect",
+        "EnableTagOverride",
+        "TaggedAddresses",
+        "Cluster",
+        "TaskName",
+        "Expose",
+        "GRPCService",
+        "GRPCUseTLS",
+        "TLSServerName",
+        "TLSSkipVerify",
+        "Body",
+        "PortLabel",
+        "AddressMode",
+        "Provider",
+        "Namespace",
+        "Datacenters",
+        "Region",
+        "NodeID",
+        "Meta",
+        "Stagger",
+    }
+)
 
 
 def _camel(name: str) -> str:
@@ -169,8 +249,11 @@ class _Reader:
             if not isinstance(data, list):
                 self.bad(path, f"must be a list, got {quote(data)}")
                 return default
-            return [self.value(args[0], v, f"{path}[{i}]", None) for i, v in enumerate(data)
-                    if self._not_null(v, f"{path}[{i}]")]
+            return [
+                self.value(args[0], v, f"{path}[{i}]", None)
+                for i, v in enumerate(data)
+                if self._not_null(v, f"{path}[{i}]")
+            ]
         if origin is dict:
             if data is None:
                 return default if default is not None else {}
@@ -179,8 +262,11 @@ class _Reader:
                 return default
             if args[1] is Any:
                 return copy.deepcopy(data)
-            return {str(k): self.value(args[1], v, f"{path}.{k}", None) for k, v in data.items()
-                    if self._not_null(v, f"{path}.{k}")}
+            return {
+                str(k): self.value(args[1], v, f"{path}.{k}", None)
+                for k, v in data.items()
+                if self._not_null(v, f"{path}.{k}")
+            }
         return copy.deepcopy(data)
 
     def obj(self, cls: type, data: Any, path: str) -> Any:
@@ -259,8 +345,17 @@ def job_from_request(data: dict[str, Any]) -> m.Job:
     job = job_from_nomad(data)
     for field, value in (("Job.ID", job.id), ("Job.Namespace", job.namespace)):
         if not is_valid_name(value):  # named as the request names it, like submit_job's check
-            raise SpecError([SpecIssue("<request>", 0, 0, field, f"{value!r} is not a valid identifier "
-                                       "(letters, digits, '-', '_', '.')")])
+            raise SpecError(
+                [
+                    SpecIssue(
+                        "<request>",
+                        0,
+                        0,
+                        field,
+                        f"{value!r} is not a valid identifier (letters, digits, '-', '_', '.')",
+                    )
+                ]
+            )
     issues = validate(job)
     if issues:
         raise SpecError([dataclasses.replace(i, file="<request>") for i in issues])

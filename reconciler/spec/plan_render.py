@@ -16,16 +16,22 @@ def group_counts(updates: dict[str, DesiredUpdates]) -> dict[str, dict[str, int]
         out[group] = {
             word: n
             for word, n in (
-                ("create", u.place), ("destroy", u.stop), ("migrate", u.migrate),
-                ("in-place update", u.in_place_update), ("create/destroy update", u.destructive_update),
-                ("canary", u.canary), ("ignore", u.ignore),
+                ("create", u.place),
+                ("destroy", u.stop),
+                ("migrate", u.migrate),
+                ("in-place update", u.in_place_update),
+                ("create/destroy update", u.destructive_update),
+                ("canary", u.canary),
+                ("ignore", u.ignore),
             )
             if n
         }
     return out
 
 
-def render_plan(diff: JobDiff | None, updates: dict[str, DesiredUpdates], failed: dict[str, AllocMetric]) -> str:
+def render_plan(
+    diff: JobDiff | None, updates: dict[str, DesiredUpdates], failed: dict[str, AllocMetric]
+) -> str:
     parts = []
     if diff is not None:
         text = render_diff(diff, group_counts=group_counts(updates))

@@ -103,7 +103,9 @@ class FieldReader:
             return default
         if choices and text not in choices:
             msg = "must be one of " + ", ".join(f'"{c}"' for c in choices) + f", got {quote(text)}"
-            self.issues.add(f"{self.path}.{name}", msg + suggestion(text, choices).replace(",", ";", 1), rv.pos)
+            self.issues.add(
+                f"{self.path}.{name}", msg + suggestion(text, choices).replace(",", ";", 1), rv.pos
+            )
             return default
         return text
 
@@ -195,7 +197,9 @@ class FieldReader:
                 items = v if isinstance(v, list) else [v]
                 texts = [scalar_text(x) for x in items]
                 if any(t is None for t in texts):
-                    self.issues.add(f"{self.path}.{name}.{key}", f"must be a list of strings, got {quote(v)}", pos)
+                    self.issues.add(
+                        f"{self.path}.{name}.{key}", f"must be a list of strings, got {quote(v)}", pos
+                    )
                 else:
                     out[str(key)] = [t for t in texts if t is not None]
         return out
@@ -216,7 +220,9 @@ class FieldReader:
                 self.issues.add(bpath, f'a "{name}" block takes {want}', block.pos)
                 if labels and not block.labels:
                     continue
-                block = RawBlock(block.type, block.labels[:labels], block.attrs, block.blocks, block.pos, block.duplicates)
+                block = RawBlock(
+                    block.type, block.labels[:labels], block.attrs, block.blocks, block.pos, block.duplicates
+                )
                 bpath = child_path(self.path, name, block.labels, i)
             self.positions[bpath] = block.pos
             out.append((block, bpath))
@@ -234,13 +240,17 @@ class FieldReader:
         """Report every attribute and block this stanza does not know."""
         for name, rv in self.raw.attrs.items():
             if name not in self.known:
-                self.issues.add(f"{self.path}.{name}", f'unknown field "{name}"' + suggestion(name, self.known), rv.pos)
+                self.issues.add(
+                    f"{self.path}.{name}", f'unknown field "{name}"' + suggestion(name, self.known), rv.pos
+                )
         reported: set[str] = set()
         for block in self.raw.blocks:
             if block.type not in self.known and block.type not in reported:
                 reported.add(block.type)
                 self.issues.add(
-                    f"{self.path}.{block.type}", f'unknown block "{block.type}"' + suggestion(block.type, self.known), block.pos
+                    f"{self.path}.{block.type}",
+                    f'unknown block "{block.type}"' + suggestion(block.type, self.known),
+                    block.pos,
                 )
 
 

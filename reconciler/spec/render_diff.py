@@ -24,7 +24,9 @@ def _q(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _longest(fields: list[FieldDiff] | tuple[FieldDiff, ...], objects: list[ObjectDiff] | tuple[ObjectDiff, ...]) -> tuple[int, int]:
+def _longest(
+    fields: list[FieldDiff] | tuple[FieldDiff, ...], objects: list[ObjectDiff] | tuple[ObjectDiff, ...]
+) -> tuple[int, int]:
     longest_field = max((len(f.name) for f in fields), default=0)
     longest_marker = max((len(_marker(x.type)) for x in [*fields, *objects]), default=0)
     return longest_field, longest_marker
@@ -53,8 +55,13 @@ def _object(d: ObjectDiff, start: int, key_prefix: int) -> str:
     return out + "\n" + " " * (start + len(marker) + key_prefix) + "}"
 
 
-def _aligned(fields: list[FieldDiff] | tuple[FieldDiff, ...], objects: list[ObjectDiff] | tuple[ObjectDiff, ...],
-             start: int, longest_field: int, longest_marker: int) -> str:
+def _aligned(
+    fields: list[FieldDiff] | tuple[FieldDiff, ...],
+    objects: list[ObjectDiff] | tuple[ObjectDiff, ...],
+    start: int,
+    longest_field: int,
+    longest_marker: int,
+) -> str:
     lines: list[str] = []
     for f in fields:
         lines.append(_field(f, start, longest_marker - len(_marker(f.type)), longest_field - len(f.name)))

@@ -93,8 +93,10 @@ def _check_service(c: _Checker, path: str, s: Service, labels: set[str]) -> None
     if s.name and "${" not in s.name:
         c.name(f"{path}.name", s.name, "service name")
     if s.port and not s.port.isdigit() and s.port not in labels:
-        c.add(f"{path}.port", f'port label "{s.port}" is not defined in any network of the group'
-              + suggestion(s.port, labels))
+        c.add(
+            f"{path}.port",
+            f'port label "{s.port}" is not defined in any network of the group' + suggestion(s.port, labels),
+        )
     c.duplicates(f"{path}.check", (ch.name for ch in s.checks if ch.name), "check")
     for i, check in enumerate(s.checks):
         _check_check(c, f"{path}.check[{i}]", check, s, labels)
@@ -106,10 +108,16 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     if ch.type == "script" and not ch.command:
         c.add(f"{path}.command", "a script check needs a command")
     if ch.type in ("http", "tcp") and not (ch.port or s.port):
-        c.add(f"{path}.port", f"{'an' if ch.type == 'http' else 'a'} {ch.type} check needs a port (on the check or its service)")
+        c.add(
+            f"{path}.port",
+            f"{'an' if ch.type == 'http' else 'a'} {ch.type} check needs a port (on the check or its service)",
+        )
     if ch.port and not ch.port.isdigit() and ch.port not in labels:
-        c.add(f"{path}.port", f'port label "{ch.port}" is not defined in any network of the group'
-              + suggestion(ch.port, labels))
+        c.add(
+            f"{path}.port",
+            f'port label "{ch.port}" is not defined in any network of the group'
+            + suggestion(ch.port, labels),
+        )
     for field in ("interval", "timeout"):
         if getattr(ch, field) <= 0:
             c.add(f"{path}.{field}", "must be a positive duration")
@@ -122,21 +130,32 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
     if not t.driver:
         c.add(f"{path}.driver", 'missing required field "driver"')
     elif t.driver not in DRIVERS:
-        c.add(f"{path}.driver", f'unknown driver "{t.driver}"' + suggestion(t.driver, DRIVERS)
-              + " (known: " + ", ".join(sorted(DRIVERS)) + ")")
+        c.add(
+            f"{path}.driver",
+            f'unknown driver "{t.driver}"'
+            + suggestion(t.driver, DRIVERS)
+            + " (known: "
+            + ", ".join(sorted(DRIVERS))
+            + ")",
+        )
     else:
         schema = DRIVERS[t.driver]
         fields, required = schema
         for key, value in t.config.items():
             if key not in fields:
-                c.add(f"{path}.config.{key}", f'unknown field "{key}" for the {t.driver} driver'
-                      + suggestion(key, fields))
+                c.add(
+                    f"{path}.config.{key}",
+                    f'unknown field "{key}" for the {t.driver} driver' + suggestion(key, fields),
+                )
             elif not kind_ok(value, fields[key]):
                 want = "a string" if fields[key] == FieldKind.STR else "a list of strings"
                 c.add(f"{path}.config.{key}", f"must be {want}, got {quote(value)}")
         if not has_required(schema, t.config):
-            c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"'
-                  + (f' or "{required[1]}"' if len(required) > 1 else ""))
+            c.add(
+                f"{path}.config",
+                f'the {t.driver} driver needs "{required[0]}"'
+                + (f' or "{required[1]}"' if len(required) > 1 else ""),
+            )
     c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
     c.non_negative(f"{path}.resources.memory", t.resources.memory)
     if t.resources.memory_max and t.resources.memory_max < t.resources.memory:
@@ -177,10 +196,16 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
                 c.add(ppath, f'duplicate port label "{port.label}"')
             labels.add(port.label)
             if not 0 <= port.static <= 65535:
-                c.add(f"{ppath}.static", f"must be a port number between 1 and 65535 (or 0 for a dynamic port), got {port.static}")
+                c.add(
+                    f"{ppath}.static",
+                    f"must be a port number between 1 and 65535 (or 0 for a dynamic port), got {port.static}",
+                )
             elif port.static:
                 if port.static in statics:
-                    c.add(f"{ppath}.static", f'static port {port.static} is also used by port "{statics[port.static]}"')
+                    c.add(
+                        f"{ppath}.static",
+                        f'static port {port.static} is also used by port "{statics[port.static]}"',
+                    )
                 statics[port.static] = port.label
             if not 0 <= port.to <= 65535:
                 c.add(f"{ppath}.to", f"must be a port number between 0 and 65535, got {port.to}")

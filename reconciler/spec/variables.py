@@ -68,8 +68,10 @@ def _check_type(name: str, value: Any, type_text: str) -> str | None:
     }.get(type_text)
     if ok is None:
         head = type_text.split("(", 1)[0]
-        ok = isinstance(value, list) if head in ("list", "set", "tuple") else (
-            isinstance(value, dict) if head in ("map", "object") else True
+        ok = (
+            isinstance(value, list)
+            if head in ("list", "set", "tuple")
+            else (isinstance(value, dict) if head in ("map", "object") else True)
         )
     return None if ok else f'variable "{name}" must be of type {type_text}'
 
@@ -103,7 +105,10 @@ def _read_var_file(path: str, issues: Issues) -> dict[str, tuple[Any, Pos]]:
     out: dict[str, tuple[Any, Pos]] = {}
     for attr in attrs:
         try:
-            out[attr.name] = (evaluate(attr.expr, text + ("" if text.endswith("\n") else "\n"), Scope()), attr.pos)
+            out[attr.name] = (
+                evaluate(attr.expr, text + ("" if text.endswith("\n") else "\n"), Scope()),
+                attr.pos,
+            )
         except EvalError as exc:
             sub.add(attr.name, exc.message, exc.pos)
     issues.extend(sub.items)
@@ -136,7 +141,11 @@ def resolve_variables(
         where[name] = block.pos
         for attr in block.attrs:
             if attr.name not in _ALLOWED:
-                issues.add(f"{path}.{attr.name}", f'unknown field "{attr.name}"' + suggestion(attr.name, _ALLOWED), attr.pos)
+                issues.add(
+                    f"{path}.{attr.name}",
+                    f'unknown field "{attr.name}"' + suggestion(attr.name, _ALLOWED),
+                    attr.pos,
+                )
             elif attr.name == "default":
                 try:
                     values[name] = evaluate(attr.expr, source, Scope())
@@ -156,8 +165,10 @@ def resolve_variables(
                 given[name] = (value, "value")
     for name, text in (variables or {}).items():
         if name not in types:
-            issues.add(f"variable.{name}", f'-var "{name}": the job file declares no variable "{name}"'
-                       + suggestion(name, types))
+            issues.add(
+                f"variable.{name}",
+                f'-var "{name}": the job file declares no variable "{name}"' + suggestion(name, types),
+            )
             continue
         given[name] = (text, "text")
     for name, (value, kind) in given.items():
@@ -182,4 +193,3 @@ def resolve_variables(
         if problem:
             issues.add(f"variable.{name}", problem, where[name])
     return values
-

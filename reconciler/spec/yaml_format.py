@@ -53,7 +53,9 @@ def job_to_data(job: Job) -> dict[str, Any]:
     text = format_hcl(job)
     issues = Issues("<format>")
     hcl = split_top(parse_tree(text, "<format>"), issues)
-    raw = to_raw(hcl.jobs[0], parent="", index=0, source=text, scope=Locals([], text, {}, None).scope, issues=issues)
+    raw = to_raw(
+        hcl.jobs[0], parent="", index=0, source=text, scope=Locals([], text, {}, None).scope, issues=issues
+    )
     if issues:
         raise SpecError(issues.items)
     return {"job": {job.id: raw_to_data(raw)}}

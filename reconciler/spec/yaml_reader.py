@@ -19,10 +19,25 @@ from reconciler.spec.errors import Issues, Pos, suggestion
 from reconciler.spec.rawtree import RawBlock, RawValue, child_path
 
 LABELLED = frozenset({"job", "group", "task", "port"})
-BLOCKS = frozenset({
-    "network", "service", "check", "check_restart", "constraint", "artifact", "template", "resources",
-    "logs", "update", "migrate", "restart", "reschedule", "ephemeral_disk", "periodic",
-})
+BLOCKS = frozenset(
+    {
+        "network",
+        "service",
+        "check",
+        "check_restart",
+        "constraint",
+        "artifact",
+        "template",
+        "resources",
+        "logs",
+        "update",
+        "migrate",
+        "restart",
+        "reschedule",
+        "ephemeral_disk",
+        "periodic",
+    }
+)
 
 
 MAX_VALUES = 200_000  # aliases may not expand a document beyond this many values
@@ -80,7 +95,9 @@ class _Builder:
         self.budget[0] -= 1
         if self.budget[0] < 0:
             if self.budget[0] == -1:
-                self.issues.add(path, f"the document expands to more than {MAX_VALUES} values (through aliases)", pos)
+                self.issues.add(
+                    path, f"the document expands to more than {MAX_VALUES} values (through aliases)", pos
+                )
             return raw
         if body is None:
             return raw
@@ -95,8 +112,10 @@ class _Builder:
                 for label, sub in value.items():
                     spath = child_path(path, name, [str(label)], 0)
                     raw.blocks.append(self.block(name, [str(label)], sub, _key_pos(value, label), spath))
-            elif name in BLOCKS and isinstance(value, dict | list) and (
-                isinstance(value, dict) or all(isinstance(v, dict) for v in value)
+            elif (
+                name in BLOCKS
+                and isinstance(value, dict | list)
+                and (isinstance(value, dict) or all(isinstance(v, dict) for v in value))
             ):
                 items = [value] if isinstance(value, dict) else list(value)
                 for item in items:
@@ -130,10 +149,14 @@ def read_yaml(text: str, issues: Issues) -> RawBlock | None:
         return None
     for key in data:
         if key != "job":
-            issues.add(str(key), f'unknown top-level field "{key}"' + suggestion(str(key), ["job"]), _key_pos(data, key))
+            issues.add(
+                str(key),
+                f'unknown top-level field "{key}"' + suggestion(str(key), ["job"]),
+                _key_pos(data, key),
+            )
     jobs = data["job"]
     if not isinstance(jobs, dict) or len(jobs) != 1:
         issues.add("job", "job must map exactly one job name to its fields", _key_pos(data, "job"))
         return None
-    (label, body), = jobs.items()
+    ((label, body),) = jobs.items()
     return _Builder(issues).block("job", [str(label)], body, _key_pos(jobs, label), f"job.{label}")

@@ -98,7 +98,9 @@ class Store:
             idx = self._index
             client = self._clients.get(idx)
             if client is None:
-                url = urlparse(self.endpoints[idx] if "//" in self.endpoints[idx] else "http://" + self.endpoints[idx])
+                url = urlparse(
+                    self.endpoints[idx] if "//" in self.endpoints[idx] else "http://" + self.endpoints[idx]
+                )
                 client = etcd3.client(
                     host=url.hostname or "127.0.0.1",
                     port=url.port or 2379,
@@ -211,7 +213,9 @@ class Store:
 
     def list(self, prefix: str, typ: type[T]) -> tuple[list[Versioned[T]], int]:
         items, rev = self.list_raw(prefix)
-        return [Versioned(i.key, codec.decode(i.value, typ), i.mod_revision, i.create_revision) for i in items], rev
+        return [
+            Versioned(i.key, codec.decode(i.value, typ), i.mod_revision, i.create_revision) for i in items
+        ], rev
 
     def count(self, prefix: str) -> int:
         resp = self._call(lambda c: c.get_prefix_response(prefix, count_only=True))
@@ -276,7 +280,7 @@ class Store:
             if not ok:
                 return None
             revision = int(responses[0].response_put.header.revision) if txn.puts else 0
-            return revision, sum(int(r.response_delete_range.deleted) for r in responses[len(txn.puts):])
+            return revision, sum(int(r.response_delete_range.deleted) for r in responses[len(txn.puts) :])
 
         deadline = time.monotonic() + self.retry_for
         delay = 0.05

@@ -142,7 +142,7 @@ class Keys:
 
     def kv_user_key(self, key: str) -> str:
         """The user's key of an etcd key under `kv/`."""
-        return key[len(self.kv_entries):]
+        return key[len(self.kv_entries) :]
 
 
 KV_KEY_MAX = 512

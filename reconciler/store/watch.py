@@ -49,7 +49,9 @@ def to_events(resp: Any) -> list[WatchEvent]:
             events.append(WatchEvent("delete", ev.key.decode(), None, int(ev.mod_revision)))
         else:
             events.append(
-                WatchEvent("put", ev.key.decode(), bytes(ev.value), int(ev.mod_revision), int(ev.create_revision))
+                WatchEvent(
+                    "put", ev.key.decode(), bytes(ev.value), int(ev.mod_revision), int(ev.create_revision)
+                )
             )
     return events
 
@@ -66,7 +68,9 @@ def responses_to(callback: WatchCallback, what: str) -> Callable[[Any], None]:
             return
         if isinstance(resp, BaseException):
             err = translate(resp)
-            callback(err if isinstance(err, Compacted) else Unavailable(f"watch on {what} broke: {err or resp}"))
+            callback(
+                err if isinstance(err, Compacted) else Unavailable(f"watch on {what} broke: {err or resp}")
+            )
             return
         events = to_events(resp)
         if events:

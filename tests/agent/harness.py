@@ -56,22 +56,39 @@ class AgentProcess:
         return self.root / "agent.log"
 
     def args(self) -> list[str]:
-        etcd = ["--etcd", self.etcd] if self.etcd else [
-            "--etcd-port", str(self.etcd_port), "--etcd-peer-port", str(self.etcd_peer_port)]
+        etcd = (
+            ["--etcd", self.etcd]
+            if self.etcd
+            else ["--etcd-port", str(self.etcd_port), "--etcd-peer-port", str(self.etcd_peer_port)]
+        )
         specs = ["--specs", str(self.specs_dir)] if "-dev" in self.mode else []
         return [
-            str(BIN / "reconciler"), "agent", *self.mode,
-            "--data-dir", str(self.data_dir), "--http-port", str(self.http_port), *etcd, *specs,
-            "--node-name", self.node_name,
-            "--router-port", str(self.router_port), "--router-admin-port", str(self.router_admin_port),
-            "--consul-port", str(self.consul_port if "-dev" in self.mode else 0), *self.extra_args,
+            str(BIN / "reconciler"),
+            "agent",
+            *self.mode,
+            "--data-dir",
+            str(self.data_dir),
+            "--http-port",
+            str(self.http_port),
+            *etcd,
+            *specs,
+            "--node-name",
+            self.node_name,
+            "--router-port",
+            str(self.router_port),
+            "--router-admin-port",
+            str(self.router_admin_port),
+            "--consul-port",
+            str(self.consul_port if "-dev" in self.mode else 0),
+            *self.extra_args,
         ]
 
     def start(self, timeout: float = 30.0) -> None:
         self.specs_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
+        )
         log.close()
         proc = self.proc
 
@@ -84,7 +101,9 @@ class AgentProcess:
                 return False
             return True
 
-        wait_for(answers, timeout=timeout, interval=0.05, message=lambda: f"the agent to answer\n{self.log()}")
+        wait_for(
+            answers, timeout=timeout, interval=0.05, message=lambda: f"the agent to answer\n{self.log()}"
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
@@ -104,8 +123,9 @@ class AgentProcess:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.address + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.address + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -115,10 +135,21 @@ class AgentProcess:
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "RECONCILER_ADDR": self.address}
-        return subprocess.run([str(BIN / "reconciler"), *args], capture_output=True, text=True, env=env,
-                              timeout=timeout, cwd=self.root)
+        return subprocess.run(
+            [str(BIN / "reconciler"), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=self.root,
+        )
 
     def etcdctl(self, *args: str) -> str:
-        out = subprocess.run([str(BIN / "etcdctl"), "--endpoints", self.etcd_endpoint, *args],
-                             capture_output=True, text=True, timeout=30, check=True)
+        out = subprocess.run(
+            [str(BIN / "etcdctl"), "--endpoints", self.etcd_endpoint, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         return out.stdout

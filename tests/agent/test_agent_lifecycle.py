@@ -43,7 +43,9 @@ def test_sigterm_shuts_down_in_order_and_leaves_no_etcd(agent: AgentProcess) -> 
 
 
 def test_a_second_agent_on_the_same_data_dir_refuses(agent: AgentProcess, tmp_path: Path) -> None:
-    second = AgentProcess(agent.root, http_port=free_port(), etcd_port=free_port(), etcd_peer_port=free_port())
+    second = AgentProcess(
+        agent.root, http_port=free_port(), etcd_port=free_port(), etcd_peer_port=free_port()
+    )
     out = subprocess.run(second.args(), capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
     assert "another agent" in out.stderr
@@ -64,8 +66,12 @@ def test_sigkill_takes_etcd_down_and_a_restart_keeps_state(agent: AgentProcess) 
 
 def test_cli_says_clearly_when_no_agent_answers(tmp_path: Path) -> None:
     port = free_port()
-    out = subprocess.run([str(BIN / "reconciler"), "-address", f"http://127.0.0.1:{port}", "job", "history", "web"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [str(BIN / "reconciler"), "-address", f"http://127.0.0.1:{port}", "job", "history", "web"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1

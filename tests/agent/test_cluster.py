@@ -20,12 +20,23 @@ from tests.waiting import wait_for
 def cluster(etcd: EmbeddedEtcd, tmp_path: Path, prefix: str) -> Iterator[list[AgentProcess]]:
     common = ["--prefix", prefix]
     agents = [
-        AgentProcess(tmp_path / "server", mode=["-server"], etcd=etcd.endpoint, node_name="server",
-                     extra_args=common),
-        AgentProcess(tmp_path / "client1", mode=["-client", "--raw-exec"], etcd=etcd.endpoint, node_name="client1",
-                     extra_args=common),
-        AgentProcess(tmp_path / "client2", mode=["-client", "--raw-exec"], etcd=etcd.endpoint, node_name="client2",
-                     extra_args=common),
+        AgentProcess(
+            tmp_path / "server", mode=["-server"], etcd=etcd.endpoint, node_name="server", extra_args=common
+        ),
+        AgentProcess(
+            tmp_path / "client1",
+            mode=["-client", "--raw-exec"],
+            etcd=etcd.endpoint,
+            node_name="client1",
+            extra_args=common,
+        ),
+        AgentProcess(
+            tmp_path / "client2",
+            mode=["-client", "--raw-exec"],
+            etcd=etcd.endpoint,
+            node_name="client2",
+            extra_args=common,
+        ),
     ]
     try:
         for a in agents:
@@ -54,5 +65,8 @@ def test_server_and_two_clients_share_one_cluster(cluster: list[AgentProcess]) -
     assert len(nodes) == 2, "instances of one group are spread over both nodes"
 
     server.request("DELETE", "/v1/job/spread")
-    wait_for(lambda: all(a["ClientStatus"] != "running" for a in server.get("/v1/job/spread/allocations")),
-             timeout=30, message="every allocation stopped")
+    wait_for(
+        lambda: all(a["ClientStatus"] != "running" for a in server.get("/v1/job/spread/allocations")),
+        timeout=30,
+        message="every allocation stopped",
+    )

@@ -102,7 +102,9 @@ def start_child(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], int, 
     client, peer = free_port(), free_port()
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(tmp_path / "k"), str(client), str(peer), mode],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert child.stdout is not None
@@ -118,8 +120,11 @@ def test_etcd_dies_with_a_sigkilled_parent(tmp_path: Path) -> None:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         wait_for(lambda: not alive(etcd_pid), timeout=10, message="etcd to die with its parent")
-        wait_for(lambda: not port_in_use("127.0.0.1", client) and not port_in_use("127.0.0.1", peer),
-                 timeout=10, message="ports to be free")
+        wait_for(
+            lambda: not port_in_use("127.0.0.1", client) and not port_in_use("127.0.0.1", peer),
+            timeout=10,
+            message="ports to be free",
+        )
     finally:
         child.kill()
         if alive(etcd_pid):

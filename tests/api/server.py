@@ -61,8 +61,9 @@ class ApiServer:
     ) -> tuple[int, Mapping[str, str], Any]:
         """Status, response headers and decoded JSON body."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.address + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.address + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")

@@ -21,8 +21,15 @@ from reconciler.store import Conflict
         (IndexMismatch("changed"), 409, "JobModifyIndex"),
         (Conflict("still changing"), 409, ""),
     ],
-    ids=["job not found", "node not found", "rejected with field", "invalid id", "deployment rule",
-         "check-index", "lost race"],
+    ids=[
+        "job not found",
+        "node not found",
+        "rejected with field",
+        "invalid id",
+        "deployment rule",
+        "check-index",
+        "lost race",
+    ],
 )
 def test_operation_errors_become_statuses(exc: Exception, status: int, field: str) -> None:
     err = translate(exc)

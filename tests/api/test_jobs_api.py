@@ -64,8 +64,13 @@ def test_stop_then_purge(api: ApiServer, store: Store) -> None:
         (b'{"Job": {"ID": "web", "TaskGroups": [{"Name": "g", "Count": "five"}]}}', 400, "Count"),
         (b'{"Job": {"ID": "../../etc", "TaskGroups": []}}', 400, "ID"),
     ],
-    ids=["malformed JSON is a 400", "an empty body is a 400", "a body without Job names the field",
-         "a wrong type names the field", "an id that cannot be a key is refused"],
+    ids=[
+        "malformed JSON is a 400",
+        "an empty body is a 400",
+        "a body without Job names the field",
+        "a wrong type names the field",
+        "an id that cannot be a key is refused",
+    ],
 )
 def test_bad_bodies_are_4xx_with_the_field_and_change_nothing(
     api: ApiServer, store: Store, raw: bytes, status: int, field: str | None

@@ -62,7 +62,9 @@ def test_revert_restores_an_old_spec(api: ApiServer, store: Store) -> None:
     assert out["field"] == "EnforcePriorVersion"
 
 
-def test_node_drain_fans_out_evaluations_and_answers_with_the_node_revision(api: ApiServer, store: Store) -> None:
+def test_node_drain_fans_out_evaluations_and_answers_with_the_node_revision(
+    api: ApiServer, store: Store
+) -> None:
     store.put(store.keys.node("node-1"), mock_node("node-1"))
     a = mock_alloc(submitted_job("web"), 0, node="node-1")
     store.put(store.keys.alloc(a.id), a)
@@ -94,7 +96,8 @@ def test_alloc_stop_is_one_transaction_with_its_evaluation(api: ApiServer, store
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/allocations", "/v1/evaluations", "/v1/nodes", "/v1/deployments", "/v1/services", "/v1/jobs"],
+    "path",
+    ["/v1/allocations", "/v1/evaluations", "/v1/nodes", "/v1/deployments", "/v1/services", "/v1/jobs"],
     ids=lambda p: p.rsplit("/", 1)[-1],
 )
 def test_listings_carry_an_index(api: ApiServer, path: str) -> None:
@@ -115,6 +118,8 @@ def test_listings_carry_an_index(api: ApiServer, path: str) -> None:
     ],
     ids=["invalid namespace", "invalid job id", "body not an object", "body not JSON", "body over the limit"],
 )
-def test_request_helpers_refuse(api: ApiServer, method: str, path: str, raw: bytes | None, status: int) -> None:
+def test_request_helpers_refuse(
+    api: ApiServer, method: str, path: str, raw: bytes | None, status: int
+) -> None:
     got, _ = api.call(method, path, raw=raw)
     assert got == status

@@ -71,18 +71,36 @@ class Watcher:
 
 
 def job(job_id: str, count: int) -> Job:
-    t = Task(name="t", driver="raw_exec", config={"command": SLEEP, "args": ["3600"]}, kill_timeout=2 * SECOND)
-    return Job(id=job_id, type="service", task_groups=[TaskGroup(name="g", count=count, tasks=[t],
-               networks=[Network(ports=[Port(label="http")])])])
+    t = Task(
+        name="t", driver="raw_exec", config={"command": SLEEP, "args": ["3600"]}, kill_timeout=2 * SECOND
+    )
+    return Job(
+        id=job_id,
+        type="service",
+        task_groups=[
+            TaskGroup(name="g", count=count, tasks=[t], networks=[Network(ports=[Port(label="http")])])
+        ],
+    )
 
 
 def write_set(store: Store, node_id: str, j: Job, base_port: int) -> list[Allocation]:
     rec = JobRecord(namespace="default", id=j.id, version=0, job=j, spec_hash="bench")
     g = j.task_groups[0]
-    allocs = [Allocation(id=new_id(), namespace="default", job_id=j.id, job_version=0, task_group="g",
-                         name=f"{j.id}.g[{i}]", index=i, node_id=node_id,
-                         ports=[AllocatedPort("http", base_port + i)], create_time=time.time())
-              for i in range(g.count)]
+    allocs = [
+        Allocation(
+            id=new_id(),
+            namespace="default",
+            job_id=j.id,
+            job_version=0,
+            task_group="g",
+            name=f"{j.id}.g[{i}]",
+            index=i,
+            node_id=node_id,
+            ports=[AllocatedPort("http", base_port + i)],
+            create_time=time.time(),
+        )
+        for i in range(g.count)
+    ]
     items: list[tuple[str, object]] = [(store.keys.job_version("default", j.id, 0), rec)]
     items += [(store.keys.alloc(a.id), a) for a in allocs]
     store.put_many(items)
@@ -148,9 +166,11 @@ def bench_apply(address: str, runs: int) -> None:
         times.append((time.perf_counter() - t0) * 1000)
         api.delete(f"/v1/job/{jid}", purge="true")
         time.sleep(1.0)
-    print(f"apply (POST /v1/jobs) count-5 raw_exec -> all running, {runs} runs: "
-          f"median {statistics.median(times):.0f} ms, p95 {pct(times, 95):.0f} ms, "
-          f"min {min(times):.0f} ms, max {max(times):.0f} ms")
+    print(
+        f"apply (POST /v1/jobs) count-5 raw_exec -> all running, {runs} runs: "
+        f"median {statistics.median(times):.0f} ms, p95 {pct(times, 95):.0f} ms, "
+        f"min {min(times):.0f} ms, max {max(times):.0f} ms"
+    )
 
 
 def main() -> None:
@@ -177,9 +197,11 @@ def main() -> None:
             w.wait([a.id for a in allocs], "running")
             times.append((time.perf_counter() - t0) * 1000)
             stop_set(store, w, allocs)
-        print(f"count-5 raw_exec, write -> all running, {args.runs} runs: "
-              f"median {statistics.median(times):.0f} ms, p95 {pct(times, 95):.0f} ms, "
-              f"min {min(times):.0f} ms, max {max(times):.0f} ms")
+        print(
+            f"count-5 raw_exec, write -> all running, {args.runs} runs: "
+            f"median {statistics.median(times):.0f} ms, p95 {pct(times, 95):.0f} ms, "
+            f"min {min(times):.0f} ms, max {max(times):.0f} ms"
+        )
         t0 = time.perf_counter()
         allocs = write_set(store, agent.node_id, job("many", args.many), 22000)
         w.wait([a.id for a in allocs], "running", 300)
@@ -187,12 +209,16 @@ def main() -> None:
         print(f"{args.many} allocations on one node, write -> all running: {many * 1000:.0f} ms")
         t0 = time.perf_counter()
         stop_set(store, w, allocs)
-        print(f"{args.many} allocations stopped (SIGINT, all complete): {(time.perf_counter() - t0) * 1000:.0f} ms")
+        print(
+            f"{args.many} allocations stopped (SIGINT, all complete): {(time.perf_counter() - t0) * 1000:.0f} ms"
+        )
         with open("/proc/cpuinfo") as fh:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
-              f"{platform.system()} {platform.release()}, load average {load}")
+        print(
+            f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}, load average {load}"
+        )
     finally:
         w.inf.stop()
         agent.stop(drain=True)

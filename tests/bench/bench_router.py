@@ -44,12 +44,17 @@ FLOOR = 0.4  # reached 0.44-0.46x after the rework (docs/benchmarks.md); 0.85x i
 
 
 def ensure_tools() -> tuple[str, str]:
-    wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    wrk, nginx = (
+        shutil.which("wrk"),
+        shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None),
+    )
     if wrk and nginx:
         return wrk, nginx
     if shutil.which("apt-get") is None:
         pytest.skip("wrk/nginx not installed and apt-get is not available")
-    res = subprocess.run(["apt-get", "install", "-y", "-q", "wrk", "nginx"], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "wrk", "nginx"], capture_output=True, text=True, timeout=600
+    )
     wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or "/usr/sbin/nginx"
     if res.returncode != 0 or not wrk or not Path(nginx).exists():
         pytest.skip(f"cannot install wrk/nginx with apt-get: {res.stderr.strip()[-300:]}")
@@ -63,7 +68,9 @@ def ensure_haproxy() -> tuple[str | None, str]:
         return found, ""
     if shutil.which("apt-get") is None:
         return None, "haproxy is not installed and apt-get is not available"
-    res = subprocess.run(["apt-get", "install", "-y", "-q", "haproxy"], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "haproxy"], capture_output=True, text=True, timeout=600
+    )
     found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
     if res.returncode != 0 or not found:
         return None, f"cannot install haproxy with apt-get: {res.stderr.strip()[-300:]}"
@@ -99,8 +106,9 @@ def haproxy(binary: str | None, a: int, b: int, port: int) -> Iterator[None]:
         return
     d = Path(tempfile.mkdtemp(prefix="bench-haproxy-"))
     (d / "haproxy.cfg").write_text(HAPROXY.format(a=a, b=b, port=port))
-    proc = subprocess.Popen([binary, "-db", "-f", str(d / "haproxy.cfg")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [binary, "-db", "-f", str(d / "haproxy.cfg")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         wait_for(lambda: answers(port) or proc.poll() is not None, timeout=10, message=f"haproxy on {port}")
         if proc.poll() is not None:
@@ -143,8 +151,9 @@ def nginx(binary: str, body: str, port: int) -> Iterator[None]:
     d = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
     user = "user root;" if os.geteuid() == 0 else ""
     (d / "nginx.conf").write_text(NGINX_MAIN.format(dir=d, user=user, body=body))
-    proc = subprocess.Popen([binary, "-p", str(d), "-c", str(d / "nginx.conf")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [binary, "-p", str(d), "-c", str(d / "nginx.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         wait_for(lambda: answers(port) or proc.poll() is not None, timeout=10, message=f"nginx on {port}")
         if proc.poll() is not None:
@@ -166,8 +175,13 @@ def answers(port: int) -> bool:
 
 def wrk(binary: str, port: int) -> tuple[float, float]:
     """(requests/s, mean latency in ms)"""
-    out = subprocess.run([binary, "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}", f"http://127.0.0.1:{port}/"],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [binary, "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}", f"http://127.0.0.1:{port}/"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     m = re.search(r"Latency\s+([\d.]+)(us|ms|s)\b", out)
     assert m is not None, out
@@ -178,9 +192,23 @@ def wrk(binary: str, port: int) -> tuple[float, float]:
 
 
 def register(store: Store, alloc: str, port: int) -> None:
-    store.put(store.keys.service("bench", alloc, "http"), ServiceRegistration(
-        id=alloc, service_name="bench", alloc_id=alloc, namespace="default", job_id="bench", group="g", task="",
-        node_id="n", address="127.0.0.1", port=port, port_label="http", tags=["urlprefix-/"]))
+    store.put(
+        store.keys.service("bench", alloc, "http"),
+        ServiceRegistration(
+            id=alloc,
+            service_name="bench",
+            alloc_id=alloc,
+            namespace="default",
+            job_id="bench",
+            group="g",
+            task="",
+            node_id="n",
+            address="127.0.0.1",
+            port=port,
+            port_label="http",
+            tags=["urlprefix-/"],
+        ),
+    )
 
 
 def test_router_vs_nginx(store: Store) -> None:
@@ -189,8 +217,11 @@ def test_router_vs_nginx(store: Store) -> None:
     pa, pb, pn, ph = free_port(), free_port(), free_port(), free_port()
     backends = "\n".join(BACKEND.format(port=p, payload=PAYLOAD.replace("\n", "\\n")) for p in (pa, pb))
     results: dict[str, list[tuple[float, float]]] = {"ours": [], "nginx": [], "haproxy": [], "direct": []}
-    with nginx(nginx_bin, backends, pa), nginx(nginx_bin, PROXY.format(a=pa, b=pb, port=pn), pn), \
-            haproxy(haproxy_bin, pa, pb, ph):
+    with (
+        nginx(nginx_bin, backends, pa),
+        nginx(nginx_bin, PROXY.format(a=pa, b=pb, port=pn), pn),
+        haproxy(haproxy_bin, pa, pb, ph),
+    ):
         wait_for(lambda: answers(pb), timeout=10, message="second backend")
         register(store, "bench-a", pa)
         register(store, "bench-b", pb)
@@ -210,12 +241,18 @@ def test_router_vs_nginx(store: Store) -> None:
     best = {k: max(v) for k, v in results.items() if v}
     ratio = best["ours"][0] / best["nginx"][0]
     print()
-    print(f"router benchmark: wrk -t1 -c{CONNECTIONS} -d{DURATION}, best of {ROUNDS} interleaved rounds, "
-          f"{os.cpu_count()} cores, {platform.platform()}, {platform.python_implementation()} {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"router benchmark: wrk -t1 -c{CONNECTIONS} -d{DURATION}, best of {ROUNDS} interleaved rounds, "
+        f"{os.cpu_count()} cores, {platform.platform()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'target':<36}{'requests/s':>12}{'mean latency':>14}   all rounds (req/s)")
-    names = {"ours": "(a) reconciler router (2 backends)", "nginx": "(b) nginx proxy (2 backends)",
-             "haproxy": "(c) HAProxy (2 backends)", "direct": "(d) one backend directly"}
+    names = {
+        "ours": "(a) reconciler router (2 backends)",
+        "nginx": "(b) nginx proxy (2 backends)",
+        "haproxy": "(c) HAProxy (2 backends)",
+        "direct": "(d) one backend directly",
+    }
     for key, name in names.items():
         if key not in best:
             print(f"{name:<36}{'-':>12}{'-':>14}   left out: {no_haproxy}")

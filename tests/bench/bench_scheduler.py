@@ -32,21 +32,44 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
 def _job(job_id: str, count: int) -> Job:
     return Job(
-        id=job_id, name=job_id, datacenters=["dc1"],
-        task_groups=[TaskGroup(
-            name="web", count=count, networks=[Network(ports=[Port("http")])],
-            tasks=[Task(name="server", driver="raw_exec", config={"command": "/bin/sleep", "args": ["3600"]},
-                        resources=Resources(cpu=100, memory=64))],
-        )],
+        id=job_id,
+        name=job_id,
+        datacenters=["dc1"],
+        task_groups=[
+            TaskGroup(
+                name="web",
+                count=count,
+                networks=[Network(ports=[Port("http")])],
+                tasks=[
+                    Task(
+                        name="server",
+                        driver="raw_exec",
+                        config={"command": "/bin/sleep", "args": ["3600"]},
+                        resources=Resources(cpu=100, memory=64),
+                    )
+                ],
+            )
+        ],
     )
 
 
 def _sample_alloc() -> Allocation:
     return Allocation(
-        id=new_id(), namespace="default", job_id="bench", job_version=0, task_group="web",
-        name="bench.web[1234]", index=1234, node_id=new_id(), node_name="node-123", eval_id=new_id(),
-        ports=[AllocatedPort("http", 23456, 23456, "127.0.0.1")], cpu=100, memory=64,
-        create_time=time.time(), modify_time=time.time(),
+        id=new_id(),
+        namespace="default",
+        job_id="bench",
+        job_version=0,
+        task_group="web",
+        name="bench.web[1234]",
+        index=1234,
+        node_id=new_id(),
+        node_name="node-123",
+        eval_id=new_id(),
+        ports=[AllocatedPort("http", 23456, 23456, "127.0.0.1")],
+        cpu=100,
+        memory=64,
+        create_time=time.time(),
+        modify_time=time.time(),
     )
 
 
@@ -67,11 +90,19 @@ def raw_write_rate(store: Store, n: int) -> tuple[float, int]:
 def add_nodes(store: Store, n: int) -> None:
     now = time.time()
     store.put_many(
-        (store.keys.node(f"node-{i:04d}"), Node(
-            id=f"node-{i:04d}", name=f"node-{i:04d}", datacenter="dc1",
-            resources=NodeResources(cpu_mhz=4 * 2400, cores=4, memory_mb=16384), drivers={"raw_exec": True},
-            attributes={"kernel.name": "linux"}, create_time=now, modify_time=now,
-        ))
+        (
+            store.keys.node(f"node-{i:04d}"),
+            Node(
+                id=f"node-{i:04d}",
+                name=f"node-{i:04d}",
+                datacenter="dc1",
+                resources=NodeResources(cpu_mhz=4 * 2400, cores=4, memory_mb=16384),
+                drivers={"raw_exec": True},
+                attributes={"kernel.name": "linux"},
+                create_time=now,
+                modify_time=now,
+            ),
+        )
         for i in range(n)
     )
 
@@ -80,7 +111,9 @@ def submit(store: Store, job: Job, eval_id: str) -> str:
     rec = JobRecord(namespace="default", id=job.id, version=0, job=job, spec_hash="0")
     store.put(store.keys.job_version("default", job.id, 0), rec)
     store.put(store.keys.job("default", job.id), rec)
-    ev = Evaluation(id=eval_id, namespace="default", job_id=job.id, triggered_by="job-register", create_time=time.time())
+    ev = Evaluation(
+        id=eval_id, namespace="default", job_id=job.id, triggered_by="job-register", create_time=time.time()
+    )
     store.put(store.keys.eval(ev.id), ev)
     return ev.id
 
@@ -101,8 +134,10 @@ def place_once(store: Store) -> float:
                 return
             for e in events:
                 if (
-                    e.value is not None and e.key == watched.get("key")
-                    and codec.decode(e.value, Evaluation).status != "pending" and not done.is_set()
+                    e.value is not None
+                    and e.key == watched.get("key")
+                    and codec.decode(e.value, Evaluation).status != "pending"
+                    and not done.is_set()
                 ):
                     finished_at.append(time.perf_counter())
                     done.set()
@@ -131,8 +166,11 @@ def test_scheduler_benchmark(etcd: Any, store: Store) -> None:
         elapsed = place_once(s)
         raw_rate, size = raw_write_rate(s, COUNT)  # right after the run: same etcd, same load
         rows.append((COUNT / elapsed, raw_rate))
-        print(f"\nrun {i + 1}: {COUNT / elapsed:,.0f} placements/s ({elapsed:.2f} s); raw {raw_rate:,.0f} puts/s; "
-              f"ratio {COUNT / elapsed / raw_rate:.0%}", end="")
+        print(
+            f"\nrun {i + 1}: {COUNT / elapsed:,.0f} placements/s ({elapsed:.2f} s); raw {raw_rate:,.0f} puts/s; "
+            f"ratio {COUNT / elapsed / raw_rate:.0%}",
+            end="",
+        )
         if s is not store:
             s.delete_prefix(s.keys.prefix)
             s.close()

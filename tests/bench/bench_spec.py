@@ -65,7 +65,9 @@ GROUP = """
 
 
 def big_job(groups: int) -> str:
-    return 'job "big" {\n  datacenters = ["dc1"]\n' + "".join(GROUP.format(i=i) for i in range(groups)) + "}\n"
+    return (
+        'job "big" {\n  datacenters = ["dc1"]\n' + "".join(GROUP.format(i=i) for i in range(groups)) + "}\n"
+    )
 
 
 def measure(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

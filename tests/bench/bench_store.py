@@ -18,8 +18,17 @@ from tests.waiting import wait_for
 
 
 def alloc(i: int) -> Allocation:
-    return Allocation(id=f"alloc-{i:06d}", namespace="default", job_id="web", job_version=3, task_group="frontend",
-                      name=f"web.frontend[{i}]", index=i, node_id="node-0001", eval_id="eval-0001")
+    return Allocation(
+        id=f"alloc-{i:06d}",
+        namespace="default",
+        job_id="web",
+        job_version=3,
+        task_group="frontend",
+        name=f"web.frontend[{i}]",
+        index=i,
+        node_id="node-0001",
+        eval_id="eval-0001",
+    )
 
 
 def report(name: str, n: int, seconds: float, unit: str = "ops") -> None:
@@ -125,7 +134,9 @@ def test_informer_catch_up_throughput(etcd: EmbeddedEtcd, store: Store) -> None:
         gated.gate.set()
         wait_for(lambda: seen[0] >= n, timeout=120, interval=0.001, message="backlog delivered")
         assert len(inf.list()) == n
-        report("informer catch-up (backlog replayed into cache + index)", n, time.perf_counter() - t0, "events")
+        report(
+            "informer catch-up (backlog replayed into cache + index)", n, time.perf_counter() - t0, "events"
+        )
     finally:
         gated.gate.set()
         inf.stop()

@@ -26,8 +26,13 @@ class ConsulServer:
     def __init__(self, store: Store) -> None:
         self.port = free_port()
         self.watched = WatchedState(store, name="consul-test")
-        self.ctx = ConsulContext(store=store, watched=self.watched, node_name="test-node",
-                                 advertise="127.0.0.1:8300", version="test")
+        self.ctx = ConsulContext(
+            store=store,
+            watched=self.watched,
+            node_name="test-node",
+            advertise="127.0.0.1:8300",
+            version="test",
+        )
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="consul-test-loop", daemon=True)

@@ -41,7 +41,9 @@ def test_a_jobs_service_is_in_the_consul_catalog_of_a_dev_agent(agent: AgentProc
     assert out.returncode == 0, out.stdout + out.stderr
     c = consul.Consul(host="127.0.0.1", port=agent.consul_port)
 
-    rows = wait_for(lambda: c.health.service("echo", passing=True)[1] or None, 30, message="echo passing in Consul")
+    rows = wait_for(
+        lambda: c.health.service("echo", passing=True)[1] or None, 30, message="echo passing in Consul"
+    )
     assert rows[0]["Service"]["Tags"] == ["urlprefix-/echo"]
     assert rows[0]["Node"]["Node"] == agent.node_name
     _, services = c.catalog.services()

@@ -21,19 +21,43 @@ ALLOC_A = "aaaaaaaa-0000-4000-8000-000000000001"
 ALLOC_B = "bbbbbbbb-0000-4000-8000-000000000002"
 
 
-def register(store: Store, alloc_id: str, port: int, *, tags: list[str] | None = None, checked: bool = True) -> None:
-    checks = [RegisteredCheck(id=f"chk-{alloc_id[:8]}", check=Check(name="alive", type="http", path="/"))] if checked else []
+def register(
+    store: Store, alloc_id: str, port: int, *, tags: list[str] | None = None, checked: bool = True
+) -> None:
+    checks = (
+        [RegisteredCheck(id=f"chk-{alloc_id[:8]}", check=Check(name="alive", type="http", path="/"))]
+        if checked
+        else []
+    )
     reg = ServiceRegistration(
-        id=f"_nomad-task-{alloc_id}-web-todo-http", service_name="todo", alloc_id=alloc_id, namespace="default",
-        job_id="todo", group="web", task="", node_id=NODE_ID, port=port, port_label="http",
-        tags=tags if tags is not None else ["urlprefix-/todo"], checks=checks)
+        id=f"_nomad-task-{alloc_id}-web-todo-http",
+        service_name="todo",
+        alloc_id=alloc_id,
+        namespace="default",
+        job_id="todo",
+        group="web",
+        task="",
+        node_id=NODE_ID,
+        port=port,
+        port_label="http",
+        tags=tags if tags is not None else ["urlprefix-/todo"],
+        checks=checks,
+    )
     store.put(store.keys.service("todo", alloc_id, "http"), reg)
 
 
 def check(store: Store, alloc_id: str, state: CheckState) -> None:
-    store.put(store.keys.check(alloc_id, f"chk-{alloc_id[:8]}"),
-              CheckStatus(alloc_id=alloc_id, check_id=f"chk-{alloc_id[:8]}", check_name="alive", service_name="todo",
-                          status=state, output=f"HTTP GET: {state}"))
+    store.put(
+        store.keys.check(alloc_id, f"chk-{alloc_id[:8]}"),
+        CheckStatus(
+            alloc_id=alloc_id,
+            check_id=f"chk-{alloc_id[:8]}",
+            check_name="alive",
+            service_name="todo",
+            status=state,
+            output=f"HTTP GET: {state}",
+        ),
+    )
 
 
 def test_catalog_lists_services_with_their_tags_and_nodes(store: Store, client: consul.Consul) -> None:
@@ -45,7 +69,9 @@ def test_catalog_lists_services_with_their_tags_and_nodes(store: Store, client: 
     assert int(index) > 0
     assert services == {"todo": ["urlprefix-/todo", "v1", "v2"]}
     _, rows = client.catalog.service("todo", tag="v2")
-    assert [(r["ServicePort"], r["Node"], r["ServiceTags"]) for r in rows] == [(21001, "test-node", ["urlprefix-/todo", "v2"])]
+    assert [(r["ServicePort"], r["Node"], r["ServiceTags"]) for r in rows] == [
+        (21001, "test-node", ["urlprefix-/todo", "v2"])
+    ]
     _, nodes = client.catalog.nodes()
     assert [(n["Node"], n["ID"], n["Meta"]) for n in nodes] == [("test-node", NODE_ID, {"rack": "r1"})]
 
@@ -71,8 +97,11 @@ def test_health_service_passing_filters_on_every_check(store: Store, client: con
 def test_a_blocking_health_query_returns_on_a_change(store: Store, client: consul.Consul) -> None:
     register(store, ALLOC_A, 21000)
     check(store, ALLOC_A, CheckState.CRITICAL)
-    wait_for(lambda: [c["Output"] for c in client.health.checks("todo")[1]] == ["HTTP GET: critical"], 10,
-             message="the instance in health, critical")
+    wait_for(
+        lambda: [c["Output"] for c in client.health.checks("todo")[1]] == ["HTTP GET: critical"],
+        10,
+        message="the instance in health, critical",
+    )
     index, passing = client.health.service("todo", passing=True)
     assert passing == []
     answer: dict[str, Any] = {}
@@ -132,8 +161,11 @@ def test_kv_put_get_recurse_keys_cas_raw_and_delete(client: consul.Consul, serve
     assert client.kv.get("app/", recurse=True)[1] is None
 
 
-@pytest.mark.parametrize("path", ["../etc/passwd", "a/../b", "a/./b", "%2Fleading", "bad%01key"],
-                         ids=["parent", "inner-parent", "dot", "leading-slash", "control-char"])
+@pytest.mark.parametrize(
+    "path",
+    ["../etc/passwd", "a/../b", "a/./b", "%2Fleading", "bad%01key"],
+    ids=["parent", "inner-parent", "dot", "leading-slash", "control-char"],
+)
 def test_kv_refuses_keys_that_would_escape_or_confuse_the_store(store: Store, server: Any, path: str) -> None:
     import http.client
 
@@ -146,9 +178,17 @@ def test_kv_refuses_keys_that_would_escape_or_confuse_the_store(store: Store, se
     assert all(k.startswith(store.keys.nodes) for k in written), f"written: {written}"
 
 
-def test_agent_registers_a_service_no_job_runs_and_deregisters_it(store: Store, client: consul.Consul) -> None:
-    client.agent.service.register("billing-db", service_id="billing-db-1", address="10.0.0.5", port=5432,
-                                  tags=["primary"], meta={"team": "money"})
+def test_agent_registers_a_service_no_job_runs_and_deregisters_it(
+    store: Store, client: consul.Consul
+) -> None:
+    client.agent.service.register(
+        "billing-db",
+        service_id="billing-db-1",
+        address="10.0.0.5",
+        port=5432,
+        tags=["primary"],
+        meta={"team": "money"},
+    )
     services = client.agent.services()
     assert services["billing-db-1"]["Service"] == "billing-db"
     assert (services["billing-db-1"]["Address"], services["billing-db-1"]["Port"]) == ("10.0.0.5", 5432)
@@ -156,7 +196,9 @@ def test_agent_registers_a_service_no_job_runs_and_deregisters_it(store: Store, 
     assert [e["Service"]["ID"] for e in health] == ["billing-db-1"], "no checks: passing, as in Consul"
 
     with pytest.raises(consul.ConsulException):
-        client.agent.service.register("billing-db", service_id="billing-db-2", port=5432, http="http://x/", interval="5s")
+        client.agent.service.register(
+            "billing-db", service_id="billing-db-2", port=5432, http="http://x/", interval="5s"
+        )
 
     client.agent.service.deregister("billing-db-1")
     assert "billing-db-1" not in client.agent.services()

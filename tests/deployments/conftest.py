@@ -40,10 +40,16 @@ class FakeAgent:
                     continue
                 self.seen.add(a.id)
                 now = time.time()
-                self.store.put(self.store.keys.alloc_status(a.id), AllocStatus(
-                    alloc_id=a.id, node_id=a.node_id, client_status="running", modify_time=now,
-                    task_states={t: TaskState(state="running", started_at=now) for t in ("todo",)},
-                ))
+                self.store.put(
+                    self.store.keys.alloc_status(a.id),
+                    AllocStatus(
+                        alloc_id=a.id,
+                        node_id=a.node_id,
+                        client_status="running",
+                        modify_time=now,
+                        task_states={t: TaskState(state="running", started_at=now) for t in ("todo",)},
+                    ),
+                )
 
     def start(self) -> None:
         self.thread.start()

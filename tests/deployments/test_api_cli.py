@@ -29,7 +29,7 @@ def apply(api: ApiClient, tmp_path: Path, version: str) -> tuple[int, str]:
 def table_row(out: str, group: str = "web") -> list[str]:
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("Task Group"))
-    row = next(line for line in lines[at + 1:] if line.strip().startswith(group))
+    row = next(line for line in lines[at + 1 :] if line.strip().startswith(group))
     return row.split()
 
 
@@ -63,16 +63,36 @@ def test_apply_follows_the_deployment_then_promote(cluster: ApiClient, tmp_path:
     assert latest["ID"].startswith(canary_dep.group(1))
     assert latest["JobVersion"] == 1
     tg = latest["TaskGroups"]["web"]
-    assert {k: tg[k] for k in ("Promoted", "DesiredCanaries", "DesiredTotal", "PlacedAllocs", "HealthyAllocs",
-                               "UnhealthyAllocs", "AutoRevert", "AutoPromote")} == {
-        "Promoted": False, "DesiredCanaries": 1, "DesiredTotal": 3, "PlacedAllocs": 1, "HealthyAllocs": 1,
-        "UnhealthyAllocs": 0, "AutoRevert": False, "AutoPromote": False}
+    assert {
+        k: tg[k]
+        for k in (
+            "Promoted",
+            "DesiredCanaries",
+            "DesiredTotal",
+            "PlacedAllocs",
+            "HealthyAllocs",
+            "UnhealthyAllocs",
+            "AutoRevert",
+            "AutoPromote",
+        )
+    } == {
+        "Promoted": False,
+        "DesiredCanaries": 1,
+        "DesiredTotal": 3,
+        "PlacedAllocs": 1,
+        "HealthyAllocs": 1,
+        "UnhealthyAllocs": 0,
+        "AutoRevert": False,
+        "AutoPromote": False,
+    }
     assert len(tg["PlacedCanaries"]) == 1
     assert tg["RequireProgressBy"].endswith("Z")
 
     code, out = run(cluster, "deployment", "list")
     assert code == 0, out
-    assert re.search(rf"^{canary_dep.group(1)}\s+todo\s+1\s+running\s+Deployment is running but", out, re.M), out
+    assert re.search(
+        rf"^{canary_dep.group(1)}\s+todo\s+1\s+running\s+Deployment is running but", out, re.M
+    ), out
     code, out = run(cluster, "deployment", "status", canary_dep.group(1))
     assert code == 0, out
     assert "Promoted  Desired  Canaries" in out, out

@@ -37,7 +37,9 @@ def controllers(store: Store) -> Iterator[None]:
 
 
 def web(count: int = 3, env: str = "1", **update: Any) -> Job:
-    job = mock_job(count, update=UpdateStrategy(**{"min_healthy_time": 0, "health_check": "task_states", **update}))
+    job = mock_job(
+        count, update=UpdateStrategy(**{"min_healthy_time": 0, "health_check": "task_states", **update})
+    )
     task = dataclasses.replace(job.task_groups[0].tasks[0], env={"V": env})
     return dataclasses.replace(job, task_groups=[dataclasses.replace(job.task_groups[0], tasks=[task])])
 
@@ -45,10 +47,16 @@ def web(count: int = 3, env: str = "1", **update: Any) -> Job:
 def report(store: Store, a: Allocation, status: str = "running") -> None:
     now = time.time()
     st = "dead" if status == "failed" else "running"
-    store.put(store.keys.alloc_status(a.id), AllocStatus(
-        alloc_id=a.id, node_id=a.node_id, client_status=status, modify_time=now,
-        task_states={"server": TaskState(state=st, failed=status == "failed", started_at=now)},
-    ))
+    store.put(
+        store.keys.alloc_status(a.id),
+        AllocStatus(
+            alloc_id=a.id,
+            node_id=a.node_id,
+            client_status=status,
+            modify_time=now,
+            task_states={"server": TaskState(state=st, failed=status == "failed", started_at=now)},
+        ),
+    )
 
 
 def run_new(store: Store, seen: set[str]) -> list[Allocation]:
@@ -72,8 +80,11 @@ def stable(store: Store, version: int) -> bool:
 def first_version(store: Store, seen: set[str], job: Job) -> None:
     submit_job(store, job)
     wait_for(lambda: len(run_new(store, seen)) == 3 or len(seen) == 3, timeout=10, message="version 0 placed")
-    wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", timeout=10,
-             message="version 0 deployed")
+    wait_for(
+        lambda: (d := deployment(store, 0)) is not None and d.status == "successful",
+        timeout=10,
+        message="version 0 deployed",
+    )
     assert stable(store, 0)
 
 
@@ -84,15 +95,22 @@ def test_canary_then_promotion(store: Store, controllers: None) -> None:
     submit_job(store, web(env="2", canary=1, max_parallel=3))
     wait_for(lambda: any(a.canary for a in allocs(store, "web")), message="a canary")
     run_new(store, seen)
-    wait_for(lambda: (d := deployment(store, 1)) is not None and d.task_groups["web"].healthy_allocs == 1,
-             message="the canary healthy")
+    wait_for(
+        lambda: (d := deployment(store, 1)) is not None and d.task_groups["web"].healthy_allocs == 1,
+        message="the canary healthy",
+    )
     live = allocs(store, "web")
     assert sorted((a.job_version, a.canary) for a in live) == [(0, False)] * 3 + [(1, True)]
     dep = deployment(store, 1)
     assert dep is not None
     assert dep.status_description == "Deployment is running but requires manual promotion"
     g = dep.task_groups["web"]
-    assert (g.desired_canaries, g.desired_total, g.placed_canaries, g.promoted) == (1, 3, [a.id for a in live if a.canary], False)
+    assert (g.desired_canaries, g.desired_total, g.placed_canaries, g.promoted) == (
+        1,
+        3,
+        [a.id for a in live if a.canary],
+        False,
+    )
 
     promote_deployment(store, dep.id)
 
@@ -102,8 +120,11 @@ def test_canary_then_promotion(store: Store, controllers: None) -> None:
         return len(live) == 3 and all(a.job_version == 1 and a.id in seen for a in live)
 
     wait_for(replaced, timeout=10, message="every old allocation replaced")
-    wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "successful", timeout=10,
-             message="version 1 deployed")
+    wait_for(
+        lambda: (d := deployment(store, 1)) is not None and d.status == "successful",
+        timeout=10,
+        message="version 1 deployed",
+    )
     assert stable(store, 1)
     final = deployment(store, 1)
     assert final is not None
@@ -117,8 +138,11 @@ def test_rolling_update_replaces_one_at_a_time(store: Store, controllers: None) 
     first_version(store, seen, web(max_parallel=1))
     submit_job(store, web(env="2", max_parallel=1))
     for n in range(1, 4):
-        wait_for(lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n, timeout=10,  # type: ignore[misc]
-                 message=f"replacement {n}")
+        wait_for(
+            lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n,
+            timeout=10,  # type: ignore[misc]
+            message=f"replacement {n}",
+        )
         live = allocs(store, "web")
         assert len(live) == 3, "one replacement in flight"
         assert sum(a.job_version == 1 for a in live) == n, "one replacement in flight"
@@ -131,15 +155,21 @@ def test_unhealthy_allocation_fails_and_auto_reverts(store: Store, controllers: 
     seen: set[str] = set()
     first_version(store, seen, web(max_parallel=1, auto_revert=True))
     submit_job(store, web(env="bad", max_parallel=1, auto_revert=True))
-    bad = wait_for(lambda: next((a for a in allocs(store, "web") if a.job_version == 1), None), message="replacement")
+    bad = wait_for(
+        lambda: next((a for a in allocs(store, "web") if a.job_version == 1), None), message="replacement"
+    )
     report(store, bad, "failed")
     seen.add(bad.id)
-    wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "failed", message="deployment failed")
+    wait_for(
+        lambda: (d := deployment(store, 1)) is not None and d.status == "failed", message="deployment failed"
+    )
     dep = deployment(store, 1)
     assert dep is not None
     assert dep.status_description == "Failed due to unhealthy allocations - rolling back to job version 0"
-    cur = wait_for(lambda: (r := store.get(store.keys.job("default", "web"), JobRecord)) and r.value.version == 2 and r,
-                   message="version 2 submitted")
+    cur = wait_for(
+        lambda: (r := store.get(store.keys.job("default", "web"), JobRecord)) and r.value.version == 2 and r,
+        message="version 2 submitted",
+    )
     assert cur.value.job.task_groups[0].tasks[0].env == {"V": "1"}, "version 2 is version 0's spec"
     # version 2 is version 0 again: the old allocations are updated in place
     wait_for(lambda: sum(a.job_version == 2 for a in allocs(store, "web")) == 2, message="reverted in place")
@@ -151,7 +181,10 @@ def test_checks_health_waits_for_every_check_passing(store: Store, controllers: 
 
     add_node(store, "n1", cpu=100_000, memory=100_000)
     job = web(1, max_parallel=1, health_check="checks")
-    group = dataclasses.replace(job.task_groups[0], services=[Service(name="web", checks=[Check(name="alive", type="script", command="true")])])
+    group = dataclasses.replace(
+        job.task_groups[0],
+        services=[Service(name="web", checks=[Check(name="alive", type="script", command="true")])],
+    )
     job = dataclasses.replace(job, task_groups=[group])
     submit_job(store, job)
     a = wait_for(lambda: next(iter(allocs(store, "web")), None), message="placed")
@@ -159,14 +192,19 @@ def test_checks_health_waits_for_every_check_passing(store: Store, controllers: 
     key = store.keys.check(a.id, "alive")
     store.put(key, CheckStatus(alloc_id=a.id, check_id="alive", status=CheckState.CRITICAL, time=time.time()))
     # a running allocation with a critical check is not healthy: the deployment stays running
-    wait_for(lambda: (d := deployment(store, 0)) is not None and d.task_groups["web"].placed_allocs == 1,
-             message="the deployment counted the allocation")
+    wait_for(
+        lambda: (d := deployment(store, 0)) is not None and d.task_groups["web"].placed_allocs == 1,
+        message="the deployment counted the allocation",
+    )
     dep = deployment(store, 0)
     assert dep is not None
     assert dep.status == "running"
     assert health_of(dep, a.id) is None
     store.put(key, CheckStatus(alloc_id=a.id, check_id="alive", status=CheckState.PASSING, time=time.time()))
-    wait_for(lambda: (d := deployment(store, 0)) is not None and d.status == "successful", message="healthy by checks")
+    wait_for(
+        lambda: (d := deployment(store, 0)) is not None and d.status == "successful",
+        message="healthy by checks",
+    )
 
 
 def test_auto_promote_once_the_canary_is_healthy(store: Store, controllers: None) -> None:
@@ -187,15 +225,21 @@ def test_auto_promote_once_the_canary_is_healthy(store: Store, controllers: None
     assert sorted(a.job_version for a in allocs(store, "web")) == [1, 1, 1]
 
 
-def test_a_newer_version_cancels_the_canary_deployment_and_its_canary(store: Store, controllers: None) -> None:
+def test_a_newer_version_cancels_the_canary_deployment_and_its_canary(
+    store: Store, controllers: None
+) -> None:
     add_node(store, "n1", cpu=100_000, memory=100_000)
     seen: set[str] = set()
     first_version(store, seen, web(canary=1, max_parallel=3))
     submit_job(store, web(env="2", canary=1, max_parallel=3))
-    first_canary = wait_for(lambda: next((a for a in allocs(store, "web") if a.canary), None), message="canary of v1")
+    first_canary = wait_for(
+        lambda: next((a for a in allocs(store, "web") if a.canary), None), message="canary of v1"
+    )
     run_new(store, seen)
     submit_job(store, web(env="3", canary=1, max_parallel=3))
-    wait_for(lambda: (d := deployment(store, 1)) is not None and d.status == "cancelled", message="v1 cancelled")
+    wait_for(
+        lambda: (d := deployment(store, 1)) is not None and d.status == "cancelled", message="v1 cancelled"
+    )
     dep1 = deployment(store, 1)
     assert dep1 is not None
     assert dep1.status_description == "Cancelled due to newer version of job"

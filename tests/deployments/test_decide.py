@@ -22,7 +22,9 @@ JKEY = KEYS.job("default", "web")
 
 def rec(version: int, *, stable: bool = False) -> JobRecord:
     j = dataclasses.replace(JOB, meta={"v": str(version)})  # each version its own spec
-    return JobRecord(namespace="default", id="web", version=version, job=j, spec_hash=str(version), stable=stable)
+    return JobRecord(
+        namespace="default", id="web", version=version, job=j, spec_hash=str(version), stable=stable
+    )
 
 
 def vkey(version: int) -> str:
@@ -45,18 +47,33 @@ class Case:
 
 
 FAILED_BY_USER = dataclasses.replace(
-    deployment(status=DeploymentStatus.FAILED, auto_revert=True), status_description="Deployment marked as failed")
+    deployment(status=DeploymentStatus.FAILED, auto_revert=True),
+    status_description="Deployment marked as failed",
+)
 
 CASES = [
     Case("nothing changed since the last step: no transaction", deployment(), settled=True),
-    Case("more healthy: the deployment and an evaluation", deployment(healthy=("new0",)),
-         health={"new1": AllocHealth(healthy=True)}, compares=[(DKEY, 5)], puts=[DKEY, "eval"]),
-    Case("successful: the version and the job record marked stable, all compared",
-         deployment(), health={f"new{i}": AllocHealth(healthy=True) for i in range(3)},
-         compares=[(DKEY, 5), (vkey(1), 11), (JKEY, 7)], puts=[DKEY, vkey(1), JKEY]),
-    Case("failed with auto_revert: the revert's version, job record and evaluation with the deployment",
-         FAILED_BY_USER, compares=[(DKEY, 5), (JKEY, 7), (vkey(2), 0)], puts=[DKEY, JKEY, vkey(2), "eval"],
-         reverted_to=0),
+    Case(
+        "more healthy: the deployment and an evaluation",
+        deployment(healthy=("new0",)),
+        health={"new1": AllocHealth(healthy=True)},
+        compares=[(DKEY, 5)],
+        puts=[DKEY, "eval"],
+    ),
+    Case(
+        "successful: the version and the job record marked stable, all compared",
+        deployment(),
+        health={f"new{i}": AllocHealth(healthy=True) for i in range(3)},
+        compares=[(DKEY, 5), (vkey(1), 11), (JKEY, 7)],
+        puts=[DKEY, vkey(1), JKEY],
+    ),
+    Case(
+        "failed with auto_revert: the revert's version, job record and evaluation with the deployment",
+        FAILED_BY_USER,
+        compares=[(DKEY, 5), (JKEY, 7), (vkey(2), 0)],
+        puts=[DKEY, JKEY, vkey(2), "eval"],
+        reverted_to=0,
+    ),
     Case("the revert decided, the job cache not yet showing it: not again", FAILED_BY_USER, settled=True),
 ]
 
@@ -72,14 +89,18 @@ def shape(txn: Txn | None) -> tuple[list[tuple[str, int]], list[str]]:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_one_transaction_per_step(case: Case) -> None:
     view = View(
-        deployment=Versioned(DKEY, case.dep, 5), job=Versioned(JKEY, rec(1), 7),
-        versions=versions(rec(1), rec(0, stable=True)), allocs=[new(JOB, i) for i in range(3)],
+        deployment=Versioned(DKEY, case.dep, 5),
+        job=Versioned(JKEY, rec(1), 7),
+        versions=versions(rec(1), rec(0, stable=True)),
+        allocs=[new(JOB, i) for i in range(3)],
     )
     # judged health is the step's input here: put it in the deployment as judge_all would
     dep = case.dep
     if case.health:
         ids = sorted(set(dep.healthy_alloc_ids) | {a for a, h in case.health.items() if h.healthy})
-        view = dataclasses.replace(view, deployment=Versioned(DKEY, dataclasses.replace(dep, healthy_alloc_ids=ids), 5))
+        view = dataclasses.replace(
+            view, deployment=Versioned(DKEY, dataclasses.replace(dep, healthy_alloc_ids=ids), 5)
+        )
     plan = decide(view, KEYS, now=100.0)
     if case.settled:
         view = dataclasses.replace(view, deployment=Versioned(DKEY, plan.step.deployment, 6))

@@ -28,7 +28,9 @@ def rollouts(draw: st.DrawFn) -> tuple[object, list[Allocation], object, int, in
     max_parallel = draw(st.integers(1, 4))
     canary = draw(st.integers(0, 3))
     promoted = draw(st.booleans()) if canary else False
-    status = draw(st.sampled_from([DeploymentStatus.RUNNING] * 3 + [DeploymentStatus.PAUSED, DeploymentStatus.FAILED]))
+    status = draw(
+        st.sampled_from([DeploymentStatus.RUNNING] * 3 + [DeploymentStatus.PAUSED, DeploymentStatus.FAILED])
+    )
     j = job(count, canary=canary, max_parallel=max_parallel)
     allocs: list[Allocation] = []
     healthy: list[str] = []
@@ -57,8 +59,16 @@ def _not_healthy_new(allocs: list[Allocation], healthy: set[str]) -> int:
 @given(rollouts())
 def test_gate_properties(case: tuple[object, list[Allocation], object, int, int]) -> None:
     j, allocs, dep, max_parallel, canary = case
-    r = reconcile(j, allocs, {}, nodes=NODES, job_version=1, deployment=dep, now=0.0,  # type: ignore[arg-type]
-                  update_fn=always_destructive)
+    r = reconcile(
+        j,
+        allocs,
+        {},
+        nodes=NODES,
+        job_version=1,
+        deployment=dep,
+        now=0.0,  # type: ignore[arg-type]
+        update_fn=always_destructive,
+    )
     g = dep.task_groups["web"]  # type: ignore[attr-defined]
     canaries_placed = [p for p in r.place if p.canary]
     old_stopped = [s for s in r.stop if s.alloc.job_version == 0]
@@ -74,7 +84,9 @@ def test_gate_properties(case: tuple[object, list[Allocation], object, int, int]
         assert not canaries_placed
     healthy = set(dep.healthy_alloc_ids)  # type: ignore[attr-defined]
     before = _not_healthy_new(allocs, healthy)
-    assert not r.destructive_update or before + len(r.destructive_update) <= max_parallel, "max_parallel in flight"
+    assert not r.destructive_update or before + len(r.destructive_update) <= max_parallel, (
+        "max_parallel in flight"
+    )
     stopped = {s.alloc.id for s in r.stop}
     held = canary and not g.promoted
     running = [a for a in allocs if a.id not in stopped and not (held and a.canary)]

@@ -57,38 +57,65 @@ def failed_deployment_owing_a_revert(store: Store) -> None:
     assert v0 is not None
     store.put(v0.key, dataclasses.replace(v0.value, stable=True))
     submit_job(store, mock_job(2))
-    store.put(store.keys.deployment(DEP), Deployment(
-        id=DEP, namespace="default", job_id="web", job_version=1, status=DeploymentStatus.FAILED,
-        status_description=Desc.FAILED_BY_USER,
-        task_groups={"web": DeploymentGroupState(auto_revert=True, desired_total=2)},
-    ))
+    store.put(
+        store.keys.deployment(DEP),
+        Deployment(
+            id=DEP,
+            namespace="default",
+            job_id="web",
+            job_version=1,
+            status=DeploymentStatus.FAILED,
+            status_description=Desc.FAILED_BY_USER,
+            task_groups={"web": DeploymentGroupState(auto_revert=True, desired_total=2)},
+        ),
+    )
 
 
 def versions(store: Store) -> list[int]:
     return sorted(r.version for r in job_history(store, "default", "web"))
 
 
-@pytest.mark.parametrize("when", ["before", "after"], ids=["killed before the commit", "killed after the commit"])
+@pytest.mark.parametrize(
+    "when", ["before", "after"], ids=["killed before the commit", "killed after the commit"]
+)
 def test_a_killed_controller_neither_loses_nor_repeats_the_revert(
     store: Store, etcd: EmbeddedEtcd, prefix: str, when: str
 ) -> None:
     failed_deployment_owing_a_revert(store)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, etcd.endpoint, prefix, when], env=env, timeout=60, capture_output=True,
-        text=True, check=False,
+        [sys.executable, "-c", CHILD, etcd.endpoint, prefix, when],
+        env=env,
+        timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
-    assert versions(store) == ([0, 1, 2] if when == "after" else [0, 1]), "the kill cut the commit where asked"
+    assert versions(store) == ([0, 1, 2] if when == "after" else [0, 1]), (
+        "the kill cut the commit where asked"
+    )
 
     c = DeploymentController(store)
     c.start()
     try:
-        dep = wait_for(lambda: (d := store.get(store.keys.deployment(DEP), Deployment)) and d.value.auto_revert_decided
-                       and d.value, message="the revert decided")
+        dep = wait_for(
+            lambda: (
+                (d := store.get(store.keys.deployment(DEP), Deployment))
+                and d.value.auto_revert_decided
+                and d.value
+            ),
+            message="the revert decided",
+        )
         assert dep.status_description == "Deployment marked as failed - rolling back to job version 0"
-        cur = wait_for(lambda: (r := store.get(store.keys.job("default", "web"), JobRecord)) and r.value.version == 2
-                       and r.value, message="version 2 submitted")
+        cur = wait_for(
+            lambda: (
+                (r := store.get(store.keys.job("default", "web"), JobRecord))
+                and r.value.version == 2
+                and r.value
+            ),
+            message="version 2 submitted",
+        )
         assert cur.job == mock_job(1), "version 2 is version 0's spec"
         c.enqueue(DEP)  # look once more: a decided revert is not submitted again
         wait_for(c.queue.idle, message="the controller idle")

@@ -20,11 +20,15 @@ def test_promote_needs_every_canary_healthy() -> None:
     assert not dep.task_groups["web"].promoted, "the input is not changed"
 
 
-@pytest.mark.parametrize(("dep", "groups", "message"), [
-    (deployment(), None, "no canaries to promote"),
-    (deployment(canaries=1), ["db"], "no task group 'db'"),
-    (deployment(canaries=1, status=DeploymentStatus.SUCCESSFUL), None, "terminal deployment"),
-], ids=["nothing to promote", "an unknown group", "a finished deployment"])
+@pytest.mark.parametrize(
+    ("dep", "groups", "message"),
+    [
+        (deployment(), None, "no canaries to promote"),
+        (deployment(canaries=1), ["db"], "no task group 'db'"),
+        (deployment(canaries=1, status=DeploymentStatus.SUCCESSFUL), None, "terminal deployment"),
+    ],
+    ids=["nothing to promote", "an unknown group", "a finished deployment"],
+)
 def test_promote_refused(dep: object, groups: list[str] | None, message: str) -> None:
     with pytest.raises(DeploymentError, match=message):
         apply_promote(dep, groups, now=0)  # type: ignore[arg-type]
@@ -39,7 +43,9 @@ def test_fail_and_pause() -> None:
     assert (paused.status, paused.status_description) == ("paused", "Deployment is paused")
     resumed = apply_pause(paused, False, now=2)
     assert (resumed.status, resumed.status_description) == (
-        "running", "Deployment is running but requires manual promotion")
+        "running",
+        "Deployment is running but requires manual promotion",
+    )
 
 
 def test_health_is_stored_compactly_and_round_trips() -> None:
@@ -58,4 +64,6 @@ def test_health_is_stored_compactly_and_round_trips() -> None:
     assert health_of(dep, "soon") is None
     assert health_of(dep, "unknown") is None
     assert health_map(dep) == {k: v for k, v in health.items() if k != "unknown"}
-    assert len(codec.encode(dep)) < 500_000, "a 10,000-allocation deployment stays far below etcd's 1.5 MiB limit"
+    assert len(codec.encode(dep)) < 500_000, (
+        "a 10,000-allocation deployment stays far below etcd's 1.5 MiB limit"
+    )

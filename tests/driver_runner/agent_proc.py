@@ -20,7 +20,9 @@ def main() -> None:
     endpoint, prefix, data_dir = sys.argv[1:4]
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     store = Store([endpoint], prefix=prefix)
-    agent = NodeAgent(store, data_dir=Path(data_dir), node_name="reattach", raw_exec_enabled=True, heartbeat_ttl=5)
+    agent = NodeAgent(
+        store, data_dir=Path(data_dir), node_name="reattach", raw_exec_enabled=True, heartbeat_ttl=5
+    )
     agent.start()
     print(f"ready {agent.node_id}", flush=True)
     done = threading.Event()

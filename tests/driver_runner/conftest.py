@@ -23,7 +23,9 @@ def guard() -> Iterator[ProcessGuard]:
     yield g
     if g.pids:
         try:
-            wait_for(lambda: not g.leftovers(), 15, message=lambda: f"task processes left behind: {g.leftovers()}")
+            wait_for(
+                lambda: not g.leftovers(), 15, message=lambda: f"task processes left behind: {g.leftovers()}"
+            )
         finally:
             for pid in g.leftovers():
                 os.kill(pid, signal.SIGKILL)
@@ -31,7 +33,9 @@ def guard() -> Iterator[ProcessGuard]:
 
 @pytest.fixture
 def agent(store: Store, tmp_path: Path) -> Iterator[NodeAgent]:
-    a = NodeAgent(store, data_dir=tmp_path / "data", node_name="node-1", raw_exec_enabled=True, heartbeat_ttl=5)
+    a = NodeAgent(
+        store, data_dir=tmp_path / "data", node_name="node-1", raw_exec_enabled=True, heartbeat_ttl=5
+    )
     a.start()
     yield a
     a.stop(drain=True, timeout=30)

@@ -20,12 +20,31 @@ PY = sys.executable
 HTTP_SERVER = [PY, "-m", "http.server", "--bind", "127.0.0.1", "${NOMAD_PORT_http}"]
 
 
-def make_job(job_id: str = "web", *, tasks: list[Task] | None = None, count: int = 1, type: str = "service",
-             restart: RestartPolicy | None = None, ports: tuple[str, ...] = ("http",), **kw: Any) -> Job:
-    tasks = tasks or [Task(name="server", driver="raw_exec", config={"command": PY, "args": HTTP_SERVER[1:]},
-                           kill_timeout=2 * SECOND)]
-    group = TaskGroup(name="g", count=count, tasks=tasks, restart=restart,
-                      networks=[Network(ports=[Port(label=p) for p in ports])])
+def make_job(
+    job_id: str = "web",
+    *,
+    tasks: list[Task] | None = None,
+    count: int = 1,
+    type: str = "service",
+    restart: RestartPolicy | None = None,
+    ports: tuple[str, ...] = ("http",),
+    **kw: Any,
+) -> Job:
+    tasks = tasks or [
+        Task(
+            name="server",
+            driver="raw_exec",
+            config={"command": PY, "args": HTTP_SERVER[1:]},
+            kill_timeout=2 * SECOND,
+        )
+    ]
+    group = TaskGroup(
+        name="g",
+        count=count,
+        tasks=tasks,
+        restart=restart,
+        networks=[Network(ports=[Port(label=p) for p in ports])],
+    )
     return Job(id=job_id, type=type, task_groups=[group], datacenters=["dc1"], **kw)
 
 
@@ -35,14 +54,23 @@ def put_job(store: Store, job: Job, version: int = 0) -> JobRecord:
     return rec
 
 
-def make_alloc(job: Job, node_id: str, index: int = 0, *, version: int = 0, ports: dict[str, int] | None = None) -> Allocation:
+def make_alloc(
+    job: Job, node_id: str, index: int = 0, *, version: int = 0, ports: dict[str, int] | None = None
+) -> Allocation:
     group = job.task_groups[0]
     if ports is None:
         ports = {p.label: free_port() for n in group.networks for p in n.ports}
     return Allocation(
-        id=new_id(), namespace=job.namespace, job_id=job.id, job_version=version, task_group=group.name,
-        name=f"{job.id}.{group.name}[{index}]", index=index, node_id=node_id,
-        ports=[AllocatedPort(label=k, value=v) for k, v in ports.items()], create_time=time.time(),
+        id=new_id(),
+        namespace=job.namespace,
+        job_id=job.id,
+        job_version=version,
+        task_group=group.name,
+        name=f"{job.id}.{group.name}[{index}]",
+        index=index,
+        node_id=node_id,
+        ports=[AllocatedPort(label=k, value=v) for k, v in ports.items()],
+        create_time=time.time(),
     )
 
 
@@ -61,7 +89,11 @@ def wait_status(store: Store, alloc_id: str, client_status: str, timeout: float 
         st = get_status(store, alloc_id)
         return st if st is not None and st.client_status == client_status else None
 
-    return wait_for(check, timeout, message=lambda: f"alloc {alloc_id[:8]} {client_status} (now {get_status(store, alloc_id)})")
+    return wait_for(
+        check,
+        timeout,
+        message=lambda: f"alloc {alloc_id[:8]} {client_status} (now {get_status(store, alloc_id)})",
+    )
 
 
 def event_types(st: AllocStatus, task: str) -> list[str]:

@@ -57,14 +57,19 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
 
 
 ARCHIVES = {
-    "app.tar.gz": lambda f: _tar(f, "w:gz"), "app.tgz": lambda f: _tar(f, "w:gz"),
-    "app.tar": lambda f: _tar(f, "w"), "app.tar.bz2": lambda f: _tar(f, "w:bz2"),
-    "app.tar.xz": lambda f: _tar(f, "w:xz"), "app.zip": _zip,
+    "app.tar.gz": lambda f: _tar(f, "w:gz"),
+    "app.tgz": lambda f: _tar(f, "w:gz"),
+    "app.tar": lambda f: _tar(f, "w"),
+    "app.tar.bz2": lambda f: _tar(f, "w:bz2"),
+    "app.tar.xz": lambda f: _tar(f, "w:xz"),
+    "app.zip": _zip,
 }
 
 
 @pytest.mark.parametrize("name", list(ARCHIVES), ids=[f"unpacks {n}" for n in ARCHIVES])
-def test_archives_are_unpacked_into_the_destination(server: tuple[str, Path], dirs: tuple[Path, Path], name: str) -> None:
+def test_archives_are_unpacked_into_the_destination(
+    server: tuple[str, Path], dirs: tuple[Path, Path], name: str
+) -> None:
     url, root = server
     (root / name).write_bytes(ARCHIVES[name]({"bin/run.sh": b"echo hi\n", "README": b"r"}))
     task_dir, alloc_root = dirs
@@ -78,12 +83,22 @@ def test_checksum_archive_false_and_mode_file(server: tuple[str, Path], dirs: tu
     (root / "a.tar.gz").write_bytes(data)
     task_dir, alloc_root = dirs
     good = "sha256:" + hashlib.sha256(data).hexdigest()
-    fetch(Artifact(source=f"{url}/a.tar.gz", options={"checksum": good}, archive=False, destination="local/raw"),
-          task_dir=task_dir, alloc_root=alloc_root)
+    fetch(
+        Artifact(
+            source=f"{url}/a.tar.gz", options={"checksum": good}, archive=False, destination="local/raw"
+        ),
+        task_dir=task_dir,
+        alloc_root=alloc_root,
+    )
     assert (task_dir / "local" / "raw" / "a.tar.gz").read_bytes() == data
     md5 = "md5:" + hashlib.md5(data).hexdigest()
-    fetch(Artifact(source=f"{url}/a.tar.gz?checksum={md5}&archive=false", mode="file", destination="local/x.bin"),
-          task_dir=task_dir, alloc_root=alloc_root)
+    fetch(
+        Artifact(
+            source=f"{url}/a.tar.gz?checksum={md5}&archive=false", mode="file", destination="local/x.bin"
+        ),
+        task_dir=task_dir,
+        alloc_root=alloc_root,
+    )
     assert (task_dir / "local" / "x.bin").read_bytes() == data
 
 
@@ -96,10 +111,17 @@ def test_checksum_archive_false_and_mode_file(server: tuple[str, Path], dirs: tu
         (Artifact(source="{url}/evil.tar.gz"), "archive member refused"),
         (Artifact(source="ftp://example.com/x"), "unsupported artifact source scheme"),
     ],
-    ids=["404 fails", "checksum mismatch fails", "destination escape refused", "archive member escape refused",
-         "unknown scheme refused"],
+    ids=[
+        "404 fails",
+        "checksum mismatch fails",
+        "destination escape refused",
+        "archive member escape refused",
+        "unknown scheme refused",
+    ],
 )
-def test_artifact_failures(server: tuple[str, Path], dirs: tuple[Path, Path], artifact: Artifact, message: str) -> None:
+def test_artifact_failures(
+    server: tuple[str, Path], dirs: tuple[Path, Path], artifact: Artifact, message: str
+) -> None:
     url, root = server
     (root / "a.tar.gz").write_bytes(_tar({"a": b"1"}))
     (root / "evil.tar.gz").write_bytes(_tar({"../../../outside": b"x"}))
@@ -110,13 +132,19 @@ def test_artifact_failures(server: tuple[str, Path], dirs: tuple[Path, Path], ar
     assert not (alloc_root.parent / "outside").exists()
 
 
-def test_artifact_in_a_task_and_a_mismatch_fails_it_with_the_event(server: tuple[str, Path], store: Store, agent: NodeAgent) -> None:
+def test_artifact_in_a_task_and_a_mismatch_fails_it_with_the_event(
+    server: tuple[str, Path], store: Store, agent: NodeAgent
+) -> None:
     url, root = server
     data = _tar({"app.py": b"print('from artifact')\n"})
     (root / "app.tar.gz").write_bytes(data)
     good = "sha256:" + hashlib.sha256(data).hexdigest()
-    ok = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["local/app.py"]},
-              artifacts=[Artifact(source=f"{url}/app.tar.gz", options={"checksum": good})])
+    ok = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": PY, "args": ["local/app.py"]},
+        artifacts=[Artifact(source=f"{url}/app.tar.gz", options={"checksum": good})],
+    )
     job = make_job("art", tasks=[ok], type="batch")
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))
@@ -124,8 +152,12 @@ def test_artifact_in_a_task_and_a_mismatch_fails_it_with_the_event(server: tuple
     assert event_types(st, "t")[:4] == ["Received", "Task Setup", "Downloading Artifacts", "Started"]
     out = (agent.data_dir / "allocs" / a.id / "alloc" / "logs" / "t.stdout.0").read_text()
     assert out == "from artifact\n"
-    bad = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["local/app.py"]},
-               artifacts=[Artifact(source=f"{url}/app.tar.gz", options={"checksum": "sha256:" + "1" * 64})])
+    bad = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": PY, "args": ["local/app.py"]},
+        artifacts=[Artifact(source=f"{url}/app.tar.gz", options={"checksum": "sha256:" + "1" * 64})],
+    )
     job2 = make_job("art2", tasks=[bad], type="batch")
     put_job(store, job2)
     a2 = put_alloc(store, make_alloc(job2, agent.node_id))
@@ -147,7 +179,13 @@ def test_render_env_subset() -> None:
 
 @pytest.mark.parametrize(
     ("dest", "ok"),
-    [("local/app.conf", True), ("../alloc/shared.conf", True), ("secrets/s", True), ("../../x", False), ("/etc/passwd", False)],
+    [
+        ("local/app.conf", True),
+        ("../alloc/shared.conf", True),
+        ("secrets/s", True),
+        ("../../x", False),
+        ("/etc/passwd", False),
+    ],
     ids=["task local", "shared alloc dir", "secrets", "parent of alloc dir refused", "absolute refused"],
 )
 def test_template_destination_stays_in_alloc_dir(dirs: tuple[Path, Path], dest: str, ok: bool) -> None:
@@ -163,7 +201,9 @@ def test_template_destination_stays_in_alloc_dir(dirs: tuple[Path, Path], dest: 
 def test_template_rendered_before_start_and_change_mode_restart(store: Store, agent: NodeAgent) -> None:
     script = "import time\nprint(open('local/app.conf').read(), flush=True)\ntime.sleep(600)"
     task = Task(
-        name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]},
+        name="t",
+        driver="raw_exec",
+        config={"command": PY, "args": ["-c", script]},
         templates=[
             Template(data='port={{ env "NOMAD_PORT_http" }}', destination="local/app.conf"),
             Template(source="local/in.tpl", destination="local/watched.conf", change_mode="restart"),
@@ -183,15 +223,27 @@ def test_template_rendered_before_start_and_change_mode_restart(store: Store, ag
     (task_dir / "local" / "in.tpl").write_text('v2 {{ env "NOMAD_ALLOC_INDEX" }}')
     from tests.driver_runner.support import get_status
 
-    st = wait_for(lambda: (s := get_status(store, a.id)) and s.task_states["t"].restarts == 1
-                  and s.task_states["t"].state == "running" and s, 15, message="restart after template change")
+    st = wait_for(
+        lambda: (
+            (s := get_status(store, a.id))
+            and s.task_states["t"].restarts == 1
+            and s.task_states["t"].state == "running"
+            and s
+        ),
+        15,
+        message="restart after template change",
+    )
     assert "Template Re-rendered" in event_types(st, "t")
     assert (task_dir / "local" / "watched.conf").read_text() == "v2 0"
 
 
 def test_bad_template_fails_the_task(store: Store, agent: NodeAgent) -> None:
-    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", "pass"]},
-                templates=[Template(data="x", destination="../../../escape")])
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": PY, "args": ["-c", "pass"]},
+        templates=[Template(data="x", destination="../../../escape")],
+    )
     job = make_job("badtpl", tasks=[task], type="batch")
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))

@@ -32,19 +32,33 @@ DELAY2 = RestartPolicy(attempts=2, interval=60 * SECOND, delay=15 * SECOND, mode
         (DELAY2, Tracker(100.0, 2), 110.0, "service", False, Action.RESTART, 50, 0),
     ],
     ids=[
-        "batch exit 0 completes", "service exit 0 restarts", "batch failure restarts", "second attempt restarts",
-        "attempts exhausted in interval fails", "a new interval resets the count",
+        "batch exit 0 completes",
+        "service exit 0 restarts",
+        "batch failure restarts",
+        "second attempt restarts",
+        "attempts exhausted in interval fails",
+        "a new interval resets the count",
         "mode delay waits for the interval's end",
     ],
 )
-def test_restart_decisions(policy: RestartPolicy, tracker: Tracker, now: float, job_type: str, ok: bool,
-                           action: Action, delay: float, count: int) -> None:
+def test_restart_decisions(
+    policy: RestartPolicy,
+    tracker: Tracker,
+    now: float,
+    job_type: str,
+    ok: bool,
+    action: Action,
+    delay: float,
+    count: int,
+) -> None:
     d = decide(policy, tracker, now=now, job_type=job_type, exit_ok=ok)
     assert (d.action, d.delay, d.tracker.count) == (action, delay, count)
 
 
 def test_restart_messages_read_like_nomad() -> None:
-    assert decide(FAIL2, Tracker(), now=1, job_type="service", exit_ok=False).reason == "Task restarting in 15s"
+    assert (
+        decide(FAIL2, Tracker(), now=1, job_type="service", exit_ok=False).reason == "Task restarting in 15s"
+    )
     fail = decide(FAIL2, Tracker(1.0, 2), now=2, job_type="service", exit_ok=False)
     assert fail.reason == 'Exceeded allowed attempts 2 in interval 1m0s and mode is "fail"'
     assert restarts.fmt_duration(0.25) == "250ms"
@@ -65,22 +79,44 @@ def _ts(state: str, failed: bool = False) -> TaskState:
         ({"a": _ts("dead", True), "b": _ts("dead")}, "failed"),
         ({"a": _ts("dead", True), "b": _ts("running")}, "failed"),
     ],
-    ids=["no tasks is pending", "not started is pending", "any running is running", "all dead is complete",
-         "a failed task fails the alloc", "failure wins while siblings are killed"],
+    ids=[
+        "no tasks is pending",
+        "not started is pending",
+        "any running is running",
+        "all dead is complete",
+        "a failed task fails the alloc",
+        "failure wins while siblings are killed",
+    ],
 )
 def test_client_status(states: dict[str, TaskState], expected: str) -> None:
     assert status.client_status(states) == expected
 
 
 def _inputs(tmp_path: Path) -> taskenv.EnvInputs:
-    task = Task(name="web", env={"URL": "http://${NOMAD_ADDR_http}/", "DC": "${node.datacenter}"}, meta={"k": "v"})
+    task = Task(
+        name="web", env={"URL": "http://${NOMAD_ADDR_http}/", "DC": "${node.datacenter}"}, meta={"k": "v"}
+    )
     group = TaskGroup(name="g", tasks=[task])
     job = Job(id="j", task_groups=[group])
-    alloc = Allocation(id="a" * 8 + "-0000-0000-0000-000000000000", namespace="default", job_id="j", job_version=0,
-                       task_group="g", name="j.g[2]", index=2, node_id="n1",
-                       ports=[AllocatedPort("http", 25000), AllocatedPort("admin", 25001, to=9000)])
-    node = Node(id="n1", name="node-one", datacenter="dc7", address="127.0.0.5",
-                attributes={"kernel.name": "linux"}, meta={"rack": "r9"})
+    alloc = Allocation(
+        id="a" * 8 + "-0000-0000-0000-000000000000",
+        namespace="default",
+        job_id="j",
+        job_version=0,
+        task_group="g",
+        name="j.g[2]",
+        index=2,
+        node_id="n1",
+        ports=[AllocatedPort("http", 25000), AllocatedPort("admin", 25001, to=9000)],
+    )
+    node = Node(
+        id="n1",
+        name="node-one",
+        datacenter="dc7",
+        address="127.0.0.5",
+        attributes={"kernel.name": "linux"},
+        meta={"rack": "r9"},
+    )
     return taskenv.EnvInputs(alloc, job, group, task, node, AllocDir(tmp_path, alloc.id))
 
 
@@ -97,10 +133,22 @@ def test_env_and_interpolation(tmp_path: Path) -> None:
     assert env["NOMAD_META_k"] == "v"
     assert env["NOMAD_ALLOC_INDEX"] == "2"
     extra = taskenv.node_values(i.node)
-    cfg = {"args": ["${NOMAD_PORT_http}", "${attr.kernel.name}", "${meta.rack}", "${node.unique.name}", "${unknown.x}"],
-           "nested": {"x": "${NOMAD_TASK_NAME}-${env.NOMAD_JOB_ID}"}, "n": 3}
+    cfg = {
+        "args": [
+            "${NOMAD_PORT_http}",
+            "${attr.kernel.name}",
+            "${meta.rack}",
+            "${node.unique.name}",
+            "${unknown.x}",
+        ],
+        "nested": {"x": "${NOMAD_TASK_NAME}-${env.NOMAD_JOB_ID}"},
+        "n": 3,
+    }
     assert taskenv.interpolate(cfg, env, extra) == {
-        "args": ["25000", "linux", "r9", "node-one", "${unknown.x}"], "nested": {"x": "web-j"}, "n": 3}
+        "args": ["25000", "linux", "r9", "node-one", "${unknown.x}"],
+        "nested": {"x": "web-j"},
+        "n": 3,
+    }
 
 
 @pytest.mark.parametrize(
@@ -140,8 +188,17 @@ def test_parse_signal_rejects_unknown() -> None:
 
 
 def on(node_id: str, desired_status: str = "run") -> Allocation:
-    return Allocation(id="a1", namespace="default", job_id="web", job_version=0, task_group="web", name="web.web[0]",
-                      index=0, node_id=node_id, desired_status=desired_status)
+    return Allocation(
+        id="a1",
+        namespace="default",
+        job_id="web",
+        job_version=0,
+        task_group="web",
+        name="web.web[0]",
+        index=0,
+        node_id=node_id,
+        desired_status=desired_status,
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,11 +216,19 @@ def on(node_id: str, desired_status: str = "run") -> Allocation:
         (on("n1", "stop"), False, True, RunnerAction.CREATE),
     ],
     ids=[
-        "deleted with a runner: destroy", "deleted, no runner: ignore", "moved to another node: destroy",
-        "another node's, never here: ignore", "a change of a running one: update", "a stop of a running one: update",
-        "new here: create", "known from a previous agent: create (re-attach)",
-        "stopped before it ever started here: ignore", "stopped while no agent ran: create, to stop it",
+        "deleted with a runner: destroy",
+        "deleted, no runner: ignore",
+        "moved to another node: destroy",
+        "another node's, never here: ignore",
+        "a change of a running one: update",
+        "a stop of a running one: update",
+        "new here: create",
+        "known from a previous agent: create (re-attach)",
+        "stopped before it ever started here: ignore",
+        "stopped while no agent ran: create, to stop it",
     ],
 )
-def test_runner_actions(alloc: Allocation | None, has_runner: bool, started_here: bool, action: RunnerAction) -> None:
+def test_runner_actions(
+    alloc: Allocation | None, has_runner: bool, started_here: bool, action: RunnerAction
+) -> None:
     assert runner_action(alloc, node_id="n1", has_runner=has_runner, started_here=started_here) == action

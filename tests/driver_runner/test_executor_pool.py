@@ -34,14 +34,21 @@ def test_pool_refills_and_closes() -> None:
 
 
 def test_launch_reports_exec_errors(tmp_path: Path) -> None:
-    spec = LaunchSpec(argv=["/nonexistent/binary"], env={}, cwd=str(tmp_path), logs_dir=str(tmp_path), task="t")
+    spec = LaunchSpec(
+        argv=["/nonexistent/binary"], env={}, cwd=str(tmp_path), logs_dir=str(tmp_path), task="t"
+    )
     with pytest.raises(LaunchError, match="No such file"):
         launch(tmp_path, spec)
 
 
 def test_launch_runs_and_collects_exit(tmp_path: Path) -> None:
-    spec = LaunchSpec(argv=["/bin/sh", "-c", "echo out; echo err >&2; exit 7"], env={"PATH": "/bin"},
-                      cwd=str(tmp_path), logs_dir=str(tmp_path), task="t")
+    spec = LaunchSpec(
+        argv=["/bin/sh", "-c", "echo out; echo err >&2; exit 7"],
+        env={"PATH": "/bin"},
+        cwd=str(tmp_path),
+        logs_dir=str(tmp_path),
+        task="t",
+    )
     h = launch(tmp_path, spec)
     h.watch(lambda: None)
     res = h.wait(10)

@@ -54,7 +54,9 @@ def _build_jar(tmp: Path) -> Path:
     return jar
 
 
-needs_java = pytest.mark.skipif(not (shutil.which("java") and shutil.which("javac")), reason="no java/javac on this host")
+needs_java = pytest.mark.skipif(
+    not (shutil.which("java") and shutil.which("javac")), reason="no java/javac on this host"
+)
 
 
 @needs_java
@@ -63,10 +65,15 @@ def test_java_jar_serves_http_on_its_port(store: Store, agent: NodeAgent, tmp_pa
     assert agent.node.attributes.get("driver.java.version")
     jar = _build_jar(tmp_path)
     task = Task(
-        name="hello", driver="java",
-        config={"jar_path": "local/hello.jar", "jvm_options": ["-Xmx64m", "-Dport=${NOMAD_PORT_http}"],
-                "args": ["${NOMAD_ALLOC_INDEX}"]},
-        artifacts=[Artifact(source=f"file://{jar}")], kill_timeout=5 * SECOND,
+        name="hello",
+        driver="java",
+        config={
+            "jar_path": "local/hello.jar",
+            "jvm_options": ["-Xmx64m", "-Dport=${NOMAD_PORT_http}"],
+            "args": ["${NOMAD_ALLOC_INDEX}"],
+        },
+        artifacts=[Artifact(source=f"file://{jar}")],
+        kill_timeout=5 * SECOND,
     )
     job = make_job("javaweb", tasks=[task])
     put_job(store, job)
@@ -101,7 +108,9 @@ def test_java_fingerprint_needs_a_jvm_that_answers(tmp_path: Path) -> None:
     assert d.fingerprint().detected is False
 
 
-needs_exec = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="exec needs root and unshare")
+needs_exec = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare"), reason="exec needs root and unshare"
+)
 
 
 @needs_exec
@@ -119,10 +128,18 @@ def test_exec_runs_in_its_own_pid_namespace(store: Store, agent: NodeAgent) -> N
 def test_exec_memory_limit_kills_a_hog(store: Store, agent: NodeAgent) -> None:
     if not cgroups.detect():
         pytest.skip("no writable memory cgroup (v1 or v2) on this host")
-    hog = "import time\nblocks=[]\nfor i in range(400):\n    blocks.append(bytearray(1024*1024))\ntime.sleep(5)"
-    task = Task(name="hog", driver="exec", config={"command": sys.executable, "args": ["-c", hog]},
-                resources=Resources(cpu=100, memory=40))
-    job = make_job("hog", tasks=[task], restart=RestartPolicy(attempts=0, interval=60 * SECOND, delay=0, mode="fail"))
+    hog = (
+        "import time\nblocks=[]\nfor i in range(400):\n    blocks.append(bytearray(1024*1024))\ntime.sleep(5)"
+    )
+    task = Task(
+        name="hog",
+        driver="exec",
+        config={"command": sys.executable, "args": ["-c", hog]},
+        resources=Resources(cpu=100, memory=40),
+    )
+    job = make_job(
+        "hog", tasks=[task], restart=RestartPolicy(attempts=0, interval=60 * SECOND, delay=0, mode="fail")
+    )
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))
     st = wait_status(store, a.id, "failed", timeout=30)

@@ -42,7 +42,11 @@ def test_log_rotator_keeps_max_files_and_continues_numbering(tmp_path: Path) -> 
     r2 = LogRotator(str(tmp_path), "web", "stdout", max_files=3, max_size=10)
     r2.write(b"defghijklmn")
     r2.close()
-    assert [f.name for f in log_files(tmp_path, "web", "stdout")] == ["web.stdout.4", "web.stdout.5", "web.stdout.6"]
+    assert [f.name for f in log_files(tmp_path, "web", "stdout")] == [
+        "web.stdout.4",
+        "web.stdout.5",
+        "web.stdout.6",
+    ]
     assert read_logs(log_files(tmp_path, "web", "stdout"), origin="end", offset=4).data == b"klmn"
 
 
@@ -78,7 +82,9 @@ TICKER = "import sys,time\nfor i in range(100000):\n    print(f'line {i}', flush
 
 
 def _start_ticker(store: Store, agent: NodeAgent) -> Allocation:
-    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", TICKER]}, kill_timeout=10**9)
+    task = Task(
+        name="t", driver="raw_exec", config={"command": PY, "args": ["-c", TICKER]}, kill_timeout=10**9
+    )
     job = make_job("ticker", tasks=[task])
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))
@@ -94,7 +100,9 @@ def test_logs_api_plain_framed_and_follow(store: Store, agent: NodeAgent, api: s
     assert body.startswith(b"line 0\nline 1\n")
     err = urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&type=stderr&plain=true").read()
     assert err.startswith(b"err 0\n")
-    end = urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&origin=end&offset=3&plain=true").read()
+    end = urllib.request.urlopen(
+        f"{api}/v1/client/fs/logs/{a.id}?task=t&origin=end&offset=3&plain=true"
+    ).read()
     assert len(end) == 3
     assert end.endswith(b"\n")
     framed = urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t").read()
@@ -102,7 +110,9 @@ def test_logs_api_plain_framed_and_follow(store: Store, agent: NodeAgent, api: s
     assert frame["File"] == "alloc/logs/t.stdout.0"
     assert base64.b64decode(frame["Data"]).startswith(b"line 0\n")
     # follow: new lines keep arriving on the open stream
-    with urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&follow=true&plain=true&origin=end&offset=0") as resp:
+    with urllib.request.urlopen(
+        f"{api}/v1/client/fs/logs/{a.id}?task=t&follow=true&plain=true&origin=end&offset=0"
+    ) as resp:
         got = b""
         while got.count(b"\n") < 3:
             got += resp.read1(4096)
@@ -115,9 +125,15 @@ def test_logs_api_plain_framed_and_follow(store: Store, agent: NodeAgent, api: s
 
 def test_alloc_cli_status_logs_restart_exec_stop(store: Store, agent: NodeAgent, api: str) -> None:
     a = _start_ticker(store, agent)
-    wait_for(lambda: log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")
-             and b"line 3" in log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")[0].read_bytes(),
-             10, message="lines")
+    wait_for(
+        lambda: (
+            log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")
+            and b"line 3"
+            in log_files(agent.data_dir / "allocs" / a.id / "alloc" / "logs", "t", "stdout")[0].read_bytes()
+        ),
+        10,
+        message="lines",
+    )
     code, out = _run_cli(api, "status", a.id[:8])
     assert code == 0, out
     assert 'Task "t" is "running"' in out
@@ -130,14 +146,30 @@ def test_alloc_cli_status_logs_restart_exec_stop(store: Store, agent: NodeAgent,
     assert code == 0, out
     assert out.count("\n") == 2, out
     assert out.startswith("err "), out
-    code, out = _run_cli(api, "exec", a.id[:8], "--", PY, "-c", "import os;print(os.getcwd());print(os.environ['NOMAD_TASK_NAME'])")
+    code, out = _run_cli(
+        api,
+        "exec",
+        a.id[:8],
+        "--",
+        PY,
+        "-c",
+        "import os;print(os.getcwd());print(os.environ['NOMAD_TASK_NAME'])",
+    )
     assert code == 0, out
     assert out.splitlines() == [str(agent.data_dir / "allocs" / a.id / "t"), "t"]
     pid = get_status(store, a.id).task_states["t"].pid  # type: ignore[union-attr]
     code, out = _run_cli(api, "restart", a.id[:8], "t")
     assert code == 0, out
-    st = wait_for(lambda: (s := get_status(store, a.id)) and s.task_states["t"].pid not in (0, pid)
-                  and s.task_states["t"].state == "running" and s, 15, message="restarted")
+    st = wait_for(
+        lambda: (
+            (s := get_status(store, a.id))
+            and s.task_states["t"].pid not in (0, pid)
+            and s.task_states["t"].state == "running"
+            and s
+        ),
+        15,
+        message="restarted",
+    )
     assert "Restart Signaled" in event_types(st, "t")
     assert st.task_states["t"].restarts == 1
     code, out = _run_cli(api, "stop", a.id[:8])
@@ -151,8 +183,12 @@ def test_alloc_cli_status_logs_restart_exec_stop(store: Store, agent: NodeAgent,
 
 def test_logs_rotate_per_logs_stanza(store: Store, agent: NodeAgent) -> None:
     script = "import sys\nfor i in range(3):\n    sys.stdout.write('x' * (1024 * 1024))\nsys.stdout.flush()"
-    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]},
-                logs=LogConfig(max_files=2, max_file_size=1))
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": PY, "args": ["-c", script]},
+        logs=LogConfig(max_files=2, max_file_size=1),
+    )
     job = make_job("rot", tasks=[task], type="batch")
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))
@@ -162,16 +198,26 @@ def test_logs_rotate_per_logs_stanza(store: Store, agent: NodeAgent) -> None:
     assert [f.stat().st_size for f in files] == [1024 * 1024, 1024 * 1024]
 
 
-def test_follow_streams_across_rotation_without_gaps_or_repeats(store: Store, agent: NodeAgent, api: str) -> None:
-    script = ("import sys,time\nfor i in range(30000):\n    sys.stdout.write(f'{i:099d}\\n')\n"
-              "    if i % 5000 == 0: sys.stdout.flush(); time.sleep(0.1)\nsys.stdout.flush()\ntime.sleep(0.5)")
-    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]},
-                logs=LogConfig(max_files=10, max_file_size=1))
+def test_follow_streams_across_rotation_without_gaps_or_repeats(
+    store: Store, agent: NodeAgent, api: str
+) -> None:
+    script = (
+        "import sys,time\nfor i in range(30000):\n    sys.stdout.write(f'{i:099d}\\n')\n"
+        "    if i % 5000 == 0: sys.stdout.flush(); time.sleep(0.1)\nsys.stdout.flush()\ntime.sleep(0.5)"
+    )
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": PY, "args": ["-c", script]},
+        logs=LogConfig(max_files=10, max_file_size=1),
+    )
     job = make_job("rotfollow", tasks=[task], type="batch")
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))
     wait_status(store, a.id, "running")
-    with urllib.request.urlopen(f"{api}/v1/client/fs/logs/{a.id}?task=t&follow=true&plain=true", timeout=30) as resp:
+    with urllib.request.urlopen(
+        f"{api}/v1/client/fs/logs/{a.id}?task=t&follow=true&plain=true", timeout=30
+    ) as resp:
         body = resp.read()
     lines = body.decode().splitlines()
     assert lines == [f"{i:099d}" for i in range(30000)]

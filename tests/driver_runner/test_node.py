@@ -17,8 +17,15 @@ from tests.waiting import wait_for
 
 
 def test_heartbeat_vanishes_when_the_agent_stops_refreshing(store: Store, tmp_path: Path) -> None:
-    agent = NodeAgent(store, data_dir=tmp_path, node_name="short-lived", heartbeat_ttl=2, raw_exec_enabled=True,
-                      meta={"rack": "r1"}, port_range=(30000, 30100))
+    agent = NodeAgent(
+        store,
+        data_dir=tmp_path,
+        node_name="short-lived",
+        heartbeat_ttl=2,
+        raw_exec_enabled=True,
+        meta={"rack": "r1"},
+        port_range=(30000, 30100),
+    )
     agent.start()
     key = store.keys.heartbeat(agent.node_id)
     assert store.get_raw(key) is not None
@@ -40,12 +47,21 @@ def test_advertise_address_from_interface(store: Store, tmp_path: Path) -> None:
         interface_address("nope0")
 
 
-def test_exec_without_writable_cgroups_reports_an_event(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exec_without_writable_cgroups_reports_an_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cgroups, "ROOT", tmp_path / "no-cgroups")
     d = ExecDriver()
     d.unshare = "/usr/bin/unshare"
-    ctx = TaskContext(alloc_id="a1", task=Task(name="t", driver="exec"), config={"command": "/bin/true"}, env={},
-                      task_dir=tmp_path, logs_dir=tmp_path, cgroup_name="a1.t")
+    ctx = TaskContext(
+        alloc_id="a1",
+        task=Task(name="t", driver="exec"),
+        config={"command": "/bin/true"},
+        env={},
+        task_dir=tmp_path,
+        logs_dir=tmp_path,
+        cgroup_name="a1.t",
+    )
     spec = d.prepare(ctx)
     assert spec.argv[:2] == ["/usr/bin/unshare", "--pid"]
     assert spec.cgroup_procs == []
@@ -65,8 +81,10 @@ def test_re_registering_keeps_what_operators_set_meanwhile(store: Store, tmp_pat
         lease = agent.heartbeat.lease
         assert lease is not None
         lease.revoke()  # as if the lease expired
-        wait_for(lambda: agent.heartbeat.lease is not lease and store.get_raw(store.keys.heartbeat(agent.node_id)),
-                 message="re-registered under a new lease")
+        wait_for(
+            lambda: agent.heartbeat.lease is not lease and store.get_raw(store.keys.heartbeat(agent.node_id)),
+            message="re-registered under a new lease",
+        )
         node = store.get(key, Node)
         assert node is not None
         assert node.value.drain

@@ -66,11 +66,21 @@ def registrar(store: Store, agent: NodeAgent) -> Iterator[Registrar]:
 
 
 def test_a_stopped_allocation_leaves_the_catalog_before_its_kill_signal(
-    store: Store, etcd: EmbeddedEtcd, agent: NodeAgent, registrar: Registrar, guard: ProcessGuard, tmp_path: Path,
+    store: Store,
+    etcd: EmbeddedEtcd,
+    agent: NodeAgent,
+    registrar: Registrar,
+    guard: ProcessGuard,
+    tmp_path: Path,
 ) -> None:
     seen = tmp_path / "seen-at-signal.json"
-    task = Task(name="server", driver="raw_exec", kill_timeout=5 * SECOND, shutdown_delay=SECOND // 2,
-                config={"command": PY, "args": ["-c", TASK, etcd.endpoint, store.keys.services, str(seen)]})
+    task = Task(
+        name="server",
+        driver="raw_exec",
+        kill_timeout=5 * SECOND,
+        shutdown_delay=SECOND // 2,
+        config={"command": PY, "args": ["-c", TASK, etcd.endpoint, store.keys.services, str(seen)]},
+    )
     job = make_job("ordered", tasks=[task])
     group = job.task_groups[0]
     group.services = [Service(name="ordered-web", port="http")]
@@ -81,8 +91,13 @@ def test_a_stopped_allocation_leaves_the_catalog_before_its_kill_signal(
     runner = agent.runner(alloc.id)
     assert runner is not None
     guard.add(runner.running_pids()["server"])
-    wait_for(lambda: any(v.value.alloc_id == alloc.id for v in store.list(store.keys.services, ServiceRegistration)[0]),
-             20, message="the allocation's service registered")
+    wait_for(
+        lambda: any(
+            v.value.alloc_id == alloc.id for v in store.list(store.keys.services, ServiceRegistration)[0]
+        ),
+        20,
+        message="the allocation's service registered",
+    )
 
     wait_for(lambda: Path(f"{seen}.ready").exists(), 20, message="the task's signal handler installed")
 

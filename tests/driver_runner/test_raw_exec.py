@@ -66,8 +66,23 @@ def test_env_and_interpolation_reach_the_task(store: Store, agent: NodeAgent) ->
         "json.dump({k:os.environ[k] for k in keys}, open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'env.json'),'w'));"
         "json.dump(sys.argv[1:], open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'args.json'),'w'))"
     )
-    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script, "${NOMAD_PORT_http}", "${node.unique.name}", "${meta.rack}", "${NOMAD_ADDR_http}"]},
-                env={"GREETING": "port=${NOMAD_PORT_http} alloc=${NOMAD_ALLOC_INDEX}"}, meta={"owner": "ops"})
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        config={
+            "command": PY,
+            "args": [
+                "-c",
+                script,
+                "${NOMAD_PORT_http}",
+                "${node.unique.name}",
+                "${meta.rack}",
+                "${NOMAD_ADDR_http}",
+            ],
+        },
+        env={"GREETING": "port=${NOMAD_PORT_http} alloc=${NOMAD_ALLOC_INDEX}"},
+        meta={"owner": "ops"},
+    )
     job = make_job("envjob", tasks=[task], type="batch", meta={"team": "a"})
     put_job(store, job)
     agent.node.meta["rack"] = "r1"
@@ -82,13 +97,27 @@ def test_env_and_interpolation_reach_the_task(store: Store, agent: NodeAgent) ->
     assert args == [str(port), "node-1", "r1", f"127.0.0.1:{port}"]
     assert env["GREETING"] == f"port={port} alloc=3"
     expected = {
-        "NOMAD_PORT_http": str(port), "NOMAD_HOST_PORT_http": str(port), "NOMAD_IP_http": "127.0.0.1",
-        "NOMAD_ADDR_http": f"127.0.0.1:{port}", "NOMAD_ALLOC_ID": a.id, "NOMAD_ALLOC_NAME": a.name,
-        "NOMAD_ALLOC_INDEX": "3", "NOMAD_ALLOC_DIR": str(alloc_dir / "alloc"),
-        "NOMAD_TASK_DIR": str(alloc_dir / "t" / "local"), "NOMAD_SECRETS_DIR": str(alloc_dir / "t" / "secrets"),
-        "NOMAD_JOB_ID": "envjob", "NOMAD_JOB_NAME": "envjob", "NOMAD_GROUP_NAME": "g", "NOMAD_TASK_NAME": "t",
-        "NOMAD_DC": "dc1", "NOMAD_REGION": "global", "NOMAD_NAMESPACE": "default", "NOMAD_CPU_LIMIT": "100",
-        "NOMAD_MEMORY_LIMIT": "300", "NOMAD_META_team": "a", "NOMAD_META_owner": "ops",
+        "NOMAD_PORT_http": str(port),
+        "NOMAD_HOST_PORT_http": str(port),
+        "NOMAD_IP_http": "127.0.0.1",
+        "NOMAD_ADDR_http": f"127.0.0.1:{port}",
+        "NOMAD_ALLOC_ID": a.id,
+        "NOMAD_ALLOC_NAME": a.name,
+        "NOMAD_ALLOC_INDEX": "3",
+        "NOMAD_ALLOC_DIR": str(alloc_dir / "alloc"),
+        "NOMAD_TASK_DIR": str(alloc_dir / "t" / "local"),
+        "NOMAD_SECRETS_DIR": str(alloc_dir / "t" / "secrets"),
+        "NOMAD_JOB_ID": "envjob",
+        "NOMAD_JOB_NAME": "envjob",
+        "NOMAD_GROUP_NAME": "g",
+        "NOMAD_TASK_NAME": "t",
+        "NOMAD_DC": "dc1",
+        "NOMAD_REGION": "global",
+        "NOMAD_NAMESPACE": "default",
+        "NOMAD_CPU_LIMIT": "100",
+        "NOMAD_MEMORY_LIMIT": "300",
+        "NOMAD_META_team": "a",
+        "NOMAD_META_owner": "ops",
     }
     for k, v in expected.items():
         assert env.get(k) == v, k
@@ -98,7 +127,9 @@ def test_env_and_interpolation_reach_the_task(store: Store, agent: NodeAgent) ->
 
 def test_failing_task_restarts_attempts_times_then_fails(store: Store, agent: NodeAgent) -> None:
     task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", "raise SystemExit(3)"]})
-    job = make_job("flaky", tasks=[task], restart=RestartPolicy(attempts=2, interval=60 * SECOND, delay=0, mode="fail"))
+    job = make_job(
+        "flaky", tasks=[task], restart=RestartPolicy(attempts=2, interval=60 * SECOND, delay=0, mode="fail")
+    )
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))
     st = wait_status(store, a.id, "failed")
@@ -124,14 +155,18 @@ def test_batch_task_exiting_zero_completes(store: Store, agent: NodeAgent) -> No
     assert not st.task_states["t"].failed
 
 
-def test_kill_timeout_escalates_to_sigkill_for_the_whole_group(store: Store, agent: NodeAgent, guard: ProcessGuard) -> None:
+def test_kill_timeout_escalates_to_sigkill_for_the_whole_group(
+    store: Store, agent: NodeAgent, guard: ProcessGuard
+) -> None:
     # the task ignores SIGINT and starts a child that ignores it too
     script = (
         "import signal,subprocess,sys,time,os;signal.signal(signal.SIGINT, signal.SIG_IGN);"
         "p=subprocess.Popen([sys.executable,'-c','import signal,time;signal.signal(signal.SIGINT,signal.SIG_IGN);time.sleep(600)']);"
         "open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'child'),'w').write(str(p.pid));time.sleep(600)"
     )
-    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]}, kill_timeout=SECOND // 2)
+    task = Task(
+        name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]}, kill_timeout=SECOND // 2
+    )
     job = make_job("stubborn", tasks=[task])
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))
@@ -205,7 +240,9 @@ def test_raw_exec_task_fails_on_a_node_where_it_is_disabled(store: Store, tmp_pa
         a.stop(drain=True)
 
 
-def test_stop_reaches_a_child_that_left_the_process_group(store: Store, agent: NodeAgent, guard: ProcessGuard) -> None:
+def test_stop_reaches_a_child_that_left_the_process_group(
+    store: Store, agent: NodeAgent, guard: ProcessGuard
+) -> None:
     from controllers.driver_runner import cgroups
 
     if not cgroups.tracking("probe").dirs:
@@ -218,7 +255,9 @@ def test_stop_reaches_a_child_that_left_the_process_group(store: Store, agent: N
         "p=subprocess.Popen([sys.executable,'-c','import time;time.sleep(600)'],start_new_session=True);"
         "open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'child'),'w').write(str(p.pid));time.sleep(600)"
     )
-    task = Task(name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]}, kill_timeout=SECOND)
+    task = Task(
+        name="t", driver="raw_exec", config={"command": PY, "args": ["-c", script]}, kill_timeout=SECOND
+    )
     job = make_job("escaper", tasks=[task])
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, agent.node_id))

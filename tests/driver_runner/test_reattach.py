@@ -52,7 +52,14 @@ def marked_pids(marker: str) -> list[int]:
 
 class AgentProc:
     def __init__(self, etcd: EmbeddedEtcd, prefix: str, data_dir: Path, log: Path) -> None:
-        self.args = [sys.executable, "-m", "tests.driver_runner.agent_proc", etcd.endpoint, prefix, str(data_dir)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "tests.driver_runner.agent_proc",
+            etcd.endpoint,
+            prefix,
+            str(data_dir),
+        ]
         self.log = log
         self.proc: subprocess.Popen[str] | None = None
         self.node_id = ""
@@ -60,7 +67,9 @@ class AgentProc:
     def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with open(self.log, "a") as err:
-            self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                self.args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT
+            )
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         assert ready, f"agent did not start in 60s; see {self.log}"
@@ -111,10 +120,18 @@ def test_kill9_agent_and_restart_adopts_tasks(
     agent_procs.append(first)
     first.start()
     script = "import sys,time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.2)"
-    task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", script, marker]},
-                kill_timeout=2 * SECOND)
-    job = make_job("sleepy", tasks=[task], count=3,
-                   restart=RestartPolicy(attempts=3, interval=600 * SECOND, delay=0, mode="fail"))
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": sys.executable, "args": ["-c", script, marker]},
+        kill_timeout=2 * SECOND,
+    )
+    job = make_job(
+        "sleepy",
+        tasks=[task],
+        count=3,
+        restart=RestartPolicy(attempts=3, interval=600 * SECOND, delay=0, mode="fail"),
+    )
     put_job(store, job)
     allocs = [put_alloc(store, make_alloc(job, first.node_id, i)) for i in range(3)]
     before = {a.id: wait_status(store, a.id, "running").task_states["t"].pid for a in allocs}
@@ -134,8 +151,16 @@ def test_kill9_agent_and_restart_adopts_tasks(
         second.start()
         assert second.node_id == first.node_id
         # the victim is restarted per its policy; the others keep their pids
-        st = wait_for(lambda: (s := get_status(store, victim.id)) and s.task_states["t"].restarts == 1
-                      and s.task_states["t"].state == "running" and s, 15, message="victim restarted")
+        st = wait_for(
+            lambda: (
+                (s := get_status(store, victim.id))
+                and s.task_states["t"].restarts == 1
+                and s.task_states["t"].state == "running"
+                and s
+            ),
+            15,
+            message="victim restarted",
+        )
         assert "Restarting" in event_types(st, "t")
         for a in allocs[:2]:
             s = get_status(store, a.id)
@@ -166,7 +191,11 @@ def test_graceful_stop_leaves_tasks_for_the_next_agent(store: Store, tmp_path: P
     data = tmp_path / "data"
     first = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
     first.start()
-    task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)", marker]})
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)", marker]},
+    )
     job = make_job("calm", tasks=[task])
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, first.node_id))
@@ -177,8 +206,11 @@ def test_graceful_stop_leaves_tasks_for_the_next_agent(store: Store, tmp_path: P
     assert second.node_id == first.node_id
     second.start()
     try:
-        wait_for(lambda: second.runner(a.id) is not None and second.runner(a.id).running_pids() == {"t": pid}, 30,
-                 message="adopted")
+        wait_for(
+            lambda: second.runner(a.id) is not None and second.runner(a.id).running_pids() == {"t": pid},
+            30,
+            message="adopted",
+        )
         assert marked_pids(marker) == [pid]
     finally:
         second.stop(drain=True)
@@ -191,8 +223,17 @@ def test_leader_exit_kills_the_other_tasks(store: Store, tmp_path: Path) -> None
     agent = NodeAgent(store, data_dir=tmp_path / "d", node_name="n", raw_exec_enabled=True)
     agent.start()
     try:
-        leader = Task(name="main", driver="raw_exec", leader=True, config={"command": sys.executable, "args": ["-c", "pass"]})
-        side = Task(name="side", driver="raw_exec", config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)"]})
+        leader = Task(
+            name="main",
+            driver="raw_exec",
+            leader=True,
+            config={"command": sys.executable, "args": ["-c", "pass"]},
+        )
+        side = Task(
+            name="side",
+            driver="raw_exec",
+            config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)"]},
+        )
         job = make_job("led", tasks=[leader, side], type="batch")
         put_job(store, job)
         a = put_alloc(store, make_alloc(job, agent.node_id))
@@ -203,13 +244,19 @@ def test_leader_exit_kills_the_other_tasks(store: Store, tmp_path: Path) -> None
         agent.stop(drain=True)
 
 
-def test_allocation_deleted_while_agent_down_leaves_no_orphan(store: Store, tmp_path: Path, marker: str) -> None:
+def test_allocation_deleted_while_agent_down_leaves_no_orphan(
+    store: Store, tmp_path: Path, marker: str
+) -> None:
     from controllers.driver_runner import NodeAgent
 
     data = tmp_path / "data"
     first = NodeAgent(store, data_dir=data, node_name="n", raw_exec_enabled=True)
     first.start()
-    task = Task(name="t", driver="raw_exec", config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)", marker]})
+    task = Task(
+        name="t",
+        driver="raw_exec",
+        config={"command": sys.executable, "args": ["-c", "import time;time.sleep(600)", marker]},
+    )
     job = make_job("gone", tasks=[task])
     put_job(store, job)
     a = put_alloc(store, make_alloc(job, first.node_id))

@@ -69,7 +69,11 @@ def test_canary_promote_and_stable(agent: AgentProcess, tmp_path: Path) -> None:
     assert (dep["Status"], dep["StatusDescription"]) == ("successful", "Deployment completed successfully")
     versions = {v["Version"]: v["Stable"] for v in agent.get("/v1/job/todo/versions")["Versions"]}
     assert versions == {0: True, 1: True}
-    statuses = [a["DeploymentStatus"] for a in agent.get("/v1/job/todo/allocations") if a["ID"] in {f["ID"] for f in final}]
+    statuses = [
+        a["DeploymentStatus"]
+        for a in agent.get("/v1/job/todo/allocations")
+        if a["ID"] in {f["ID"] for f in final}
+    ]
     assert all(st and st["Healthy"] is True for st in statuses), statuses
 
 

@@ -68,8 +68,11 @@ def test_plan_run_status_scale_and_stop(agent: AgentProcess, tmp_path: Path) -> 
     assert "All tasks successfully allocated." in plan.stdout, plan.stdout
     run = agent.cli("apply", "-f", str(job))
     assert run.returncode == 0, run.stdout + run.stderr
-    ports = wait_for(lambda: p if len(p := running_ports(agent)) == 5 else None, timeout=30,
-                     message="five running allocations")
+    ports = wait_for(
+        lambda: p if len(p := running_ports(agent)) == 5 else None,
+        timeout=30,
+        message="five running allocations",
+    )
     for port in ports:
         wait_for(lambda port=port: answers(port), timeout=20, message=f"instance on port {port}")
 

@@ -59,8 +59,16 @@ def app(tmp_path: Path) -> Path:
 
 
 def zd_file(tmp_path: Path, app: Path, *, release: str, count: int = 5, canary: int = 0) -> Path:
-    return job_file(tmp_path, "zero-downtime", name=f"zd-{release}-{count}-{canary}.nomad", python=sys.executable,
-                    app=app, release=release, count=count, canary=f"canary = {canary}" if canary else "")
+    return job_file(
+        tmp_path,
+        "zero-downtime",
+        name=f"zd-{release}-{count}-{canary}.nomad",
+        python=sys.executable,
+        app=app,
+        release=release,
+        count=count,
+        canary=f"canary = {canary}" if canary else "",
+    )
 
 
 def apply(agent: AgentProcess, path: Path, *extra: str) -> str:
@@ -96,7 +104,9 @@ def steady(traffic: Traffic, requests: int = 50) -> None:
 
 def assert_no_failures(tally: Tally, seconds: float) -> None:
     assert tally.failed == [], f"{len(tally.failed)} of {tally.total} requests failed: {tally.failed[:10]}"
-    assert tally.total >= 0.5 * RATE * seconds, f"the loop ran at {tally.total / seconds:.0f}/s, not {RATE:.0f}/s"
+    assert tally.total >= 0.5 * RATE * seconds, (
+        f"the loop ran at {tally.total / seconds:.0f}/s, not {RATE:.0f}/s"
+    )
 
 
 @pytest.fixture
@@ -139,8 +149,13 @@ def test_scale_down_from_five_to_two_fails_no_request(serving: AgentProcess) -> 
         steady(traffic)
         out = serving.cli("job", "scale", "zd", "web", "2", timeout=120)
         assert out.returncode == 0, out.stdout + out.stderr
-        wait_for(lambda: len([a for a in serving.get("/v1/job/zd/allocations") if a["ClientStatus"] == "running"]) == 2,
-                 60, message="three instances stopped")
+        wait_for(
+            lambda: (
+                len([a for a in serving.get("/v1/job/zd/allocations") if a["ClientStatus"] == "running"]) == 2
+            ),
+            60,
+            message="three instances stopped",
+        )
         steady(traffic)
     assert_no_failures(traffic.tally, time.monotonic() - started)
 
@@ -153,7 +168,11 @@ def test_an_instance_whose_check_fails_leaves_the_route_and_no_request_fails(ser
     with Traffic(serving.router_port, "/zd", rate=RATE) as traffic:
         steady(traffic)
         (task_dir / "unhealthy").touch()
-        wait_for(lambda: victim["ID"] not in passing(serving), 30, message="the failing instance out of the passing set")
+        wait_for(
+            lambda: victim["ID"] not in passing(serving),
+            30,
+            message="the failing instance out of the passing set",
+        )
         steady(traffic)
     assert_no_failures(traffic.tally, time.monotonic() - started)
 
@@ -179,16 +198,20 @@ def test_a_task_killed_by_hand_fails_no_request(serving: AgentProcess, app: Path
     with Traffic(serving.router_port, "/zd", rate=RATE) as traffic:
         steady(traffic)
         os.kill(int(pid), signal.SIGKILL)
-        wait_for(lambda: serving.get(f"/v1/allocation/{victim['ID']}")["TaskStates"]["app"]["Restarts"] >= 1, 60,
-                 message="the killed task restarted")
+        wait_for(
+            lambda: serving.get(f"/v1/allocation/{victim['ID']}")["TaskStates"]["app"]["Restarts"] >= 1,
+            60,
+            message="the killed task restarted",
+        )
         routed(serving, 5)
         steady(traffic)
     assert_no_failures(traffic.tally, time.monotonic() - started)
 
 
 def test_node_drain_fails_no_request(serving: AgentProcess, tmp_path: Path) -> None:
-    other = AgentProcess(tmp_path / "client2", mode=["-client", "--raw-exec"], etcd=serving.etcd_endpoint,
-                         node_name="client2")
+    other = AgentProcess(
+        tmp_path / "client2", mode=["-client", "--raw-exec"], etcd=serving.etcd_endpoint, node_name="client2"
+    )
     other.root.mkdir()
     other.start()
     try:
@@ -212,6 +235,9 @@ def test_node_drain_fails_no_request(serving: AgentProcess, tmp_path: Path) -> N
         # a -client agent leaves its tasks running when it stops (its next start re-attaches):
         # stop the job first, so no instance outlives the test and holds its port
         serving.cli("job", "stop", "zd")
-        wait_for(lambda: not [a for a in serving.get("/v1/job/zd/allocations") if a["ClientStatus"] == "running"],
-                 60, message="every instance stopped before the second agent goes")
+        wait_for(
+            lambda: not [a for a in serving.get("/v1/job/zd/allocations") if a["ClientStatus"] == "running"],
+            60,
+            message="every instance stopped before the second agent goes",
+        )
         other.stop()

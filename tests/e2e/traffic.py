@@ -31,8 +31,15 @@ class Tally:
 class Traffic:
     """`with Traffic(port, "/todo") as t: ...` then `t.tally`; the loop runs in a thread."""
 
-    def __init__(self, port: int, path: str, *, rate: float = 100.0, host: str = "127.0.0.1",
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        path: str,
+        *,
+        rate: float = 100.0,
+        host: str = "127.0.0.1",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.port, self.path, self.rate, self.host = port, path, rate, host
         self.headers = headers or {}
         self.tally = Tally()
@@ -44,7 +51,9 @@ class Traffic:
         self._thread.start()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def stop(self) -> Tally:

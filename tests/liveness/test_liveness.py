@@ -43,11 +43,22 @@ def test_gc_rules() -> None:
     from reconciler.model.objects import AllocStatus, Evaluation
 
     def ev(i: str, status: str, t: float, job: str = "web") -> Evaluation:
-        return Evaluation(id=i, namespace="default", job_id=job, triggered_by="x", status=status,
-                          create_time=t, modify_time=t)
+        return Evaluation(
+            id=i,
+            namespace="default",
+            job_id=job,
+            triggered_by="x",
+            status=status,
+            create_time=t,
+            modify_time=t,
+        )
 
-    evals = [ev("old", "complete", 0), ev("blocked", "blocked", 0), ev("newest", "complete", 10),
-             ev("other", "complete", 0, job="db")]
+    evals = [
+        ev("old", "complete", 0),
+        ev("blocked", "blocked", 0),
+        ev("newest", "complete", 10),
+        ev("other", "complete", 0, job="db"),
+    ]
     assert [e.id for e in evals_to_collect(evals, now=5000, after=3600)] == ["old"]
 
     job = mock_job(4)
@@ -56,9 +67,14 @@ def test_gc_rules() -> None:
     stopped_running = mock_alloc(job, 1, id="a1", desired_status="stop", modify_time=0)
     lost = mock_alloc(job, 2, id="a2", desired_status="stop", client_status="lost", modify_time=0)
     batch_done = mock_alloc(job, 3, id="a3", modify_time=0)
-    statuses = {"a0": AllocStatus("a0", "n1", "complete"), "a1": AllocStatus("a1", "n1", "running"),
-                "a3": AllocStatus("a3", "n1", "complete")}
-    got = allocs_to_collect([stopped_done, stopped_running, lost, batch_done], statuses, nodes, now=5000, after=3600)
+    statuses = {
+        "a0": AllocStatus("a0", "n1", "complete"),
+        "a1": AllocStatus("a1", "n1", "running"),
+        "a3": AllocStatus("a3", "n1", "complete"),
+    }
+    got = allocs_to_collect(
+        [stopped_done, stopped_running, lost, batch_done], statuses, nodes, now=5000, after=3600
+    )
     assert sorted(a.id for a in got) == ["a0", "a2"]
     assert allocs_to_collect([stopped_done], statuses, nodes, now=100, after=3600) == []
 
@@ -78,8 +94,18 @@ def test_gc_deletes_from_etcd(store) -> None:
         store.put(store.keys.alloc(a.id), a)
     store.put(store.keys.alloc_status("gone"), AllocStatus("gone", "n1", "complete"))
     for i, t in (("e-old", time.time() - 7200), ("e-new", time.time())):
-        store.put(store.keys.eval(i), Evaluation(id=i, namespace="default", job_id="web", triggered_by="x",
-                                                 status="complete", create_time=t, modify_time=t))
+        store.put(
+            store.keys.eval(i),
+            Evaluation(
+                id=i,
+                namespace="default",
+                job_id="web",
+                triggered_by="x",
+                status="complete",
+                create_time=t,
+                modify_time=t,
+            ),
+        )
     c = GarbageCollector(store, every=0, after=3600)
     c.start()
     try:

@@ -27,14 +27,19 @@ def test_a_dead_node_is_marked_down_after_the_watch_broke(private_etcd: Embedded
     live = LivenessController(store, grace=0.0, sweep_every=3600)
     live.start()
     try:
-        wait_for(lambda: len(live.heartbeats.list()) == 2 and live.queue.idle(), message="both heartbeats seen")
+        wait_for(
+            lambda: len(live.heartbeats.list()) == 2 and live.queue.idle(), message="both heartbeats seen"
+        )
         private_etcd.stop()
         private_etcd.start()
         # a heartbeat written after the restart reaching the cache shows the watch was
         # re-opened (not that a sweep happened to run)
         store.put(store.keys.heartbeat("n3"), "alive")
-        wait_for(lambda: live.heartbeats.get(store.keys.heartbeat("n3")) is not None, timeout=30,
-                 message="the heartbeat watch re-opened")
+        wait_for(
+            lambda: live.heartbeats.get(store.keys.heartbeat("n3")) is not None,
+            timeout=30,
+            message="the heartbeat watch re-opened",
+        )
         wait_for(live.queue.idle, message="the sweeps after the restart done")
         lease1.revoke()  # type: ignore[attr-defined]  # n1's agent dies: only the watch can tell
         wait_for(lambda: status(store, "n1") == NodeStatus.DOWN, timeout=30, message="n1 marked down")

@@ -11,14 +11,23 @@ from reconciler.model.alloc_dir import AllocDir, launch_spec_file, write_launch_
 ALLOC = "a1b2c3d4-0000-0000-0000-000000000001"
 
 
-@pytest.mark.parametrize(("content", "task", "want"), [
-    ({"argv": ["/bin/true"], "env": {"A": "1"}, "cwd": "/tmp"}, "web", {"argv": ["/bin/true"], "env": {"A": "1"}, "cwd": "/tmp"}),
-    (None, "web", {}),
-    (b"not marshal", "web", {}),
-    ({"argv": []}, "../web", {}),
-], ids=["written-by-the-agent", "never-started", "garbage", "not-a-task-name"])
-def test_read_launch_spec(tmp_path: Path, content: dict[str, object] | bytes | None, task: str,
-                          want: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    ("content", "task", "want"),
+    [
+        (
+            {"argv": ["/bin/true"], "env": {"A": "1"}, "cwd": "/tmp"},
+            "web",
+            {"argv": ["/bin/true"], "env": {"A": "1"}, "cwd": "/tmp"},
+        ),
+        (None, "web", {}),
+        (b"not marshal", "web", {}),
+        ({"argv": []}, "../web", {}),
+    ],
+    ids=["written-by-the-agent", "never-started", "garbage", "not-a-task-name"],
+)
+def test_read_launch_spec(
+    tmp_path: Path, content: dict[str, object] | bytes | None, task: str, want: dict[str, object]
+) -> None:
     adir = AllocDir(tmp_path, ALLOC)
     adir.build(["web"])
     path = launch_spec_file(adir.state, "web")

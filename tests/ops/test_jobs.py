@@ -72,7 +72,9 @@ def test_stopping_an_unknown_job_is_an_error(store: Store) -> None:
         stop_job(store, "default", "nope")
 
 
-@pytest.mark.parametrize("bad", ["../etc", "a/b", "", "white space"], ids=lambda b: f"job id {b!r} is refused")
+@pytest.mark.parametrize(
+    "bad", ["../etc", "a/b", "", "white space"], ids=lambda b: f"job id {b!r} is refused"
+)
 def test_identifiers_that_cannot_be_keys_are_refused_and_nothing_is_written(store: Store, bad: str) -> None:
     with pytest.raises(InvalidIdentifier):
         submit_job(store, replace(submitted_job("web"), id=bad))
@@ -118,7 +120,10 @@ def test_check_index_submits_only_over_the_planned_version(store: Store) -> None
 
 def test_modify_index_is_the_revision_the_write_committed_at(store: Store) -> None:
     res = submit_job(store, submitted_job("web"))
-    store.put(store.keys.eval("unrelated"), Evaluation(id="unrelated", namespace="default", job_id="x", triggered_by="x"))
+    store.put(
+        store.keys.eval("unrelated"),
+        Evaluation(id="unrelated", namespace="default", job_id="x", triggered_by="x"),
+    )
     cur = store.get(store.keys.job("default", "web"), JobRecord)
     assert cur is not None
     assert res.modify_index == cur.mod_revision < store.revision()
@@ -163,7 +168,9 @@ def test_scale_writes_a_new_version_with_the_group_count(store: Store) -> None:
     [("nope", 2, False, "Rejected"), ("web", -1, False, "Rejected"), ("web", 2, True, "Rejected")],
     ids=["unknown group", "negative count", "stopped job"],
 )
-def test_scale_refusals_write_nothing(store: Store, group: str, count: int, stopped: bool, error: str) -> None:
+def test_scale_refusals_write_nothing(
+    store: Store, group: str, count: int, stopped: bool, error: str
+) -> None:
     from reconciler.ops import errors
     from reconciler.ops.jobs import scale_job
 
@@ -197,7 +204,9 @@ def test_submit_ops_writes_a_submission_inside_the_callers_transaction(store: St
 
     submit_job(store, submitted_job("web", count=1))
     cur = store.get(store.keys.job("default", "web"), JobRecord)
-    txn = Txn().put(store.keys.eval("mine"), Evaluation(id="mine", namespace="default", job_id="web", triggered_by="x"))
+    txn = Txn().put(
+        store.keys.eval("mine"), Evaluation(id="mine", namespace="default", job_id="web", triggered_by="x")
+    )
     sub = submit_ops(txn, store.keys, submitted_job("web", count=2), cur, now=100.0)
     assert sub.changed
     assert sub.record.version == 1

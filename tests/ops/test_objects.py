@@ -83,8 +83,11 @@ def test_drain_fans_out_one_eval_per_running_job_on_the_node(store: Store) -> No
     assert stored.mod_revision == upd.modify_index
 
 
-@pytest.mark.parametrize(("node", "value", "error"), [("n1", "maybe", Rejected), ("nope", "eligible", NodeNotFound)],
-                         ids=["bad value", "unknown node"])
+@pytest.mark.parametrize(
+    ("node", "value", "error"),
+    [("n1", "maybe", Rejected), ("nope", "eligible", NodeNotFound)],
+    ids=["bad value", "unknown node"],
+)
 def test_eligibility_refusals(store: Store, node: str, value: str, error: type[Exception]) -> None:
     store.put(store.keys.node("n1"), mock_node("n1"))
     with pytest.raises(error):

@@ -18,21 +18,24 @@ def run(results: str, sbp: int = 0, fbc: int = 0, start: str = "") -> str:
     return "".join(out)
 
 
-@pytest.mark.parametrize(("results", "sbp", "fbc", "start", "want"), [
-    ("p", 0, 0, "", "p"),                     # no thresholds: at once
-    ("pc", 0, 0, "", "pc"),
-    ("pw", 0, 0, "", "pw"),
-    ("ppp", 3, 0, "", "ccp"),                 # 3 passes in a row before passing
-    ("ppcpp", 3, 0, "", "cccc" + "c"),       # a failure resets the count
-    ("ppcppp", 3, 0, "", "cccccp"),
-    ("pcc", 0, 3, "", "ppp"),                 # 3 failures before critical
-    ("pccc", 0, 3, "", "pppc"),
-    ("pccpccc", 0, 3, "", "ppppppc"),         # a pass resets failures
-    ("pwww", 0, 3, "", "pppw"),               # warnings count as failures and report warning
-    ("", 0, 0, "passing", ""),
-    ("c", 0, 2, "passing", "p"),              # initial_status passing holds until threshold
-    ("cc", 0, 2, "passing", "pc"),
-])
+@pytest.mark.parametrize(
+    ("results", "sbp", "fbc", "start", "want"),
+    [
+        ("p", 0, 0, "", "p"),  # no thresholds: at once
+        ("pc", 0, 0, "", "pc"),
+        ("pw", 0, 0, "", "pw"),
+        ("ppp", 3, 0, "", "ccp"),  # 3 passes in a row before passing
+        ("ppcpp", 3, 0, "", "cccc" + "c"),  # a failure resets the count
+        ("ppcppp", 3, 0, "", "cccccp"),
+        ("pcc", 0, 3, "", "ppp"),  # 3 failures before critical
+        ("pccc", 0, 3, "", "pppc"),
+        ("pccpccc", 0, 3, "", "ppppppc"),  # a pass resets failures
+        ("pwww", 0, 3, "", "pppw"),  # warnings count as failures and report warning
+        ("", 0, 0, "passing", ""),
+        ("c", 0, 2, "passing", "p"),  # initial_status passing holds until threshold
+        ("cc", 0, 2, "passing", "pc"),
+    ],
+)
 def test_thresholds(results: str, sbp: int, fbc: int, start: str, want: str) -> None:
     assert run(results, sbp, fbc, start) == want
 
@@ -43,12 +46,25 @@ def test_initial() -> None:
     assert initial("bogus").status == "critical"
 
 
-@pytest.mark.parametrize(("code", "want"), [(200, "passing"), (204, "passing"), (299, "passing"), (301, "critical"),
-                                        (404, "critical"), (429, "warning"), (500, "critical"), (503, "critical")])
+@pytest.mark.parametrize(
+    ("code", "want"),
+    [
+        (200, "passing"),
+        (204, "passing"),
+        (299, "passing"),
+        (301, "critical"),
+        (404, "critical"),
+        (429, "warning"),
+        (500, "critical"),
+        (503, "critical"),
+    ],
+)
 def test_classify_http(code: int, want: str) -> None:
     assert classify_http(code) == want
 
 
-@pytest.mark.parametrize(("code", "want"), [(0, "passing"), (1, "warning"), (2, "critical"), (-9, "critical")])
+@pytest.mark.parametrize(
+    ("code", "want"), [(0, "passing"), (1, "warning"), (2, "critical"), (-9, "critical")]
+)
 def test_classify_exit(code: int, want: str) -> None:
     assert classify_exit(code) == want

@@ -25,22 +25,47 @@ def fast(**kw: object) -> Check:
 
 
 def make_job(checks: list[Check], tags: list[str] | None = None) -> Job:
-    return Job(id="todo", task_groups=[TaskGroup(
-        name="web", services=[Service(name="todo", port="http", tags=tags or ["urlprefix-/todo"], checks=checks)],
-        tasks=[Task(name="server", driver="raw_exec", env={"GREETING": "hi"})],
-    )])
+    return Job(
+        id="todo",
+        task_groups=[
+            TaskGroup(
+                name="web",
+                services=[Service(name="todo", port="http", tags=tags or ["urlprefix-/todo"], checks=checks)],
+                tasks=[Task(name="server", driver="raw_exec", env={"GREETING": "hi"})],
+            )
+        ],
+    )
 
 
-def put_alloc(store: Store, node: Node, port: int, *, desired: str = "run", client_status: str = "running") -> None:
-    store.put(store.keys.alloc(ALLOC), Allocation(
-        id=ALLOC, namespace="default", job_id="todo", job_version=0, task_group="web", name="todo.web[0]", index=0,
-        node_id=node.id, desired_status=desired, ports=[AllocatedPort(label="http", value=port)]))
-    store.put(store.keys.alloc_status(ALLOC), AllocStatus(alloc_id=ALLOC, node_id=node.id, client_status=client_status))
+def put_alloc(
+    store: Store, node: Node, port: int, *, desired: str = "run", client_status: str = "running"
+) -> None:
+    store.put(
+        store.keys.alloc(ALLOC),
+        Allocation(
+            id=ALLOC,
+            namespace="default",
+            job_id="todo",
+            job_version=0,
+            task_group="web",
+            name="todo.web[0]",
+            index=0,
+            node_id=node.id,
+            desired_status=desired,
+            ports=[AllocatedPort(label="http", value=port)],
+        ),
+    )
+    store.put(
+        store.keys.alloc_status(ALLOC),
+        AllocStatus(alloc_id=ALLOC, node_id=node.id, client_status=client_status),
+    )
 
 
 def put_job(store: Store, job: Job) -> None:
-    store.put(store.keys.job_version("default", job.id, 0),
-              JobRecord(namespace="default", id=job.id, version=0, job=job, spec_hash="x"))
+    store.put(
+        store.keys.job_version("default", job.id, 0),
+        JobRecord(namespace="default", id=job.id, version=0, job=job, spec_hash="x"),
+    )
 
 
 def service(store: Store) -> ServiceRegistration | None:
@@ -81,7 +106,12 @@ def test_register_check_health_and_deregister(store, node, backend, registrar) -
     put_job(store, make_job([fast(name="alive", path="/health", failures_before_critical=2)]))
     put_alloc(store, node, backend.port)
     reg = wait_for(lambda: service(store), message="registration")
-    assert (reg.address, reg.port, reg.tags, reg.node_id) == ("127.0.0.1", backend.port, ["urlprefix-/todo"], node.id)
+    assert (reg.address, reg.port, reg.tags, reg.node_id) == (
+        "127.0.0.1",
+        backend.port,
+        ["urlprefix-/todo"],
+        node.id,
+    )
     wait_for(lambda: check_is(store, "todo-alive", "passing"), message="check passing")
 
     # steady: many probes, no writes
@@ -92,8 +122,10 @@ def test_register_check_health_and_deregister(store, node, backend, registrar) -
     assert store.get(key, CheckStatus).mod_revision == rev
 
     backend.healthy = False
-    c = wait_for(lambda: check(store, "todo-alive") if check_is(store, "todo-alive", "critical") else None,
-                 message="critical")
+    c = wait_for(
+        lambda: check(store, "todo-alive") if check_is(store, "todo-alive", "critical") else None,
+        message="critical",
+    )
     assert "500" in c.output
     backend.health_status = 429
     wait_for(lambda: check_is(store, "todo-alive", "warning"), message="warning on 429")
@@ -101,27 +133,46 @@ def test_register_check_health_and_deregister(store, node, backend, registrar) -
     wait_for(lambda: check_is(store, "todo-alive", "passing"), message="passing again")
 
     # the allocation leaves running: service and checks go
-    store.put(store.keys.alloc_status(ALLOC), AllocStatus(alloc_id=ALLOC, node_id=node.id, client_status="complete"))
+    store.put(
+        store.keys.alloc_status(ALLOC), AllocStatus(alloc_id=ALLOC, node_id=node.id, client_status="complete")
+    )
     wait_for(lambda: service(store) is None and check(store, "todo-alive") is None, message="deregistered")
     probes = len(backend.requests)
     # and comes back with it
-    store.put(store.keys.alloc_status(ALLOC), AllocStatus(alloc_id=ALLOC, node_id=node.id, client_status="running"))
+    store.put(
+        store.keys.alloc_status(ALLOC), AllocStatus(alloc_id=ALLOC, node_id=node.id, client_status="running")
+    )
     wait_for(lambda: service(store) is not None and check_is(store, "todo-alive", "passing"))
     assert len(backend.requests) > probes
 
     # desired stop: gone
     put_alloc(store, node, backend.port, desired="stop")
-    wait_for(lambda: service(store) is None and check(store, "todo-alive") is None, message="deregistered on stop")
+    wait_for(
+        lambda: service(store) is None and check(store, "todo-alive") is None, message="deregistered on stop"
+    )
 
 
 def test_tcp_and_script_checks(store, node, backend, registrar, tmp_path) -> None:
     task_dir = tmp_path / "allocs" / ALLOC / "server"
     task_dir.mkdir(parents=True)
-    put_job(store, make_job([
-        fast(name="port", type="tcp"),
-        fast(name="script", type="script", command="/bin/sh", task="server",
-             args=["-c", 'test -f ready || exit 2; [ "$GREETING" = hi ] || exit 3; test -f warn && exit 1; exit 0']),
-    ]))
+    put_job(
+        store,
+        make_job(
+            [
+                fast(name="port", type="tcp"),
+                fast(
+                    name="script",
+                    type="script",
+                    command="/bin/sh",
+                    task="server",
+                    args=[
+                        "-c",
+                        'test -f ready || exit 2; [ "$GREETING" = hi ] || exit 3; test -f warn && exit 1; exit 0',
+                    ],
+                ),
+            ]
+        ),
+    )
     put_alloc(store, node, backend.port)
     wait_for(lambda: check_is(store, "todo-port", "passing"), message="tcp passing")
     wait_for(lambda: check_is(store, "todo-script", "critical"), message="script critical")
@@ -143,8 +194,11 @@ def test_registrations_live_and_die_with_the_lease(store, node, backend, tmp_pat
         lease = r._lease
         assert lease is not None
         lease.revoke()  # as if the lease expired (agent paused, etcd restarted)
-        wait_for(lambda: r._lease is not None and r._lease.id != lease.id and service(store) is not None, timeout=15,
-                 message="re-registered under a new lease")
+        wait_for(
+            lambda: r._lease is not None and r._lease.id != lease.id and service(store) is not None,
+            timeout=15,
+            message="re-registered under a new lease",
+        )
     finally:
         r.stop()
     assert service(store) is None  # a stopped registrar leaves nothing behind
@@ -155,17 +209,42 @@ def test_other_nodes_allocations_ignored(store, node, backend, registrar) -> Non
     other = Node(id="0a1b2c3d-0000-4000-8000-0000000000ee", name="n2")
     put_alloc(store, other, backend.port)
     # a second allocation on our node proves the registrar is working
-    store.put(store.keys.alloc("mine-1"), Allocation(
-        id="mine-1", namespace="default", job_id="todo", job_version=0, task_group="web", name="todo.web[1]",
-        index=1, node_id=node.id, ports=[AllocatedPort(label="http", value=backend.port)]))
-    store.put(store.keys.alloc_status("mine-1"), AllocStatus(alloc_id="mine-1", node_id=node.id, client_status="running"))
+    store.put(
+        store.keys.alloc("mine-1"),
+        Allocation(
+            id="mine-1",
+            namespace="default",
+            job_id="todo",
+            job_version=0,
+            task_group="web",
+            name="todo.web[1]",
+            index=1,
+            node_id=node.id,
+            ports=[AllocatedPort(label="http", value=backend.port)],
+        ),
+    )
+    store.put(
+        store.keys.alloc_status("mine-1"),
+        AllocStatus(alloc_id="mine-1", node_id=node.id, client_status="running"),
+    )
     wait_for(lambda: store.get(store.keys.service("todo", "mine-1", "http"), ServiceRegistration) is not None)
     assert service(store) is None
 
 
 def test_http_check_sends_method_headers_and_path(store, node, backend, registrar) -> None:
-    put_job(store, make_job([fast(name="probe", path="/health?deep=1&alloc=${NOMAD_ALLOC_INDEX}", method="POST",
-                                  header={"X-Probe": ["yes"], "Authorization": ["Bearer ${NOMAD_JOB_ID}"]})]))
+    put_job(
+        store,
+        make_job(
+            [
+                fast(
+                    name="probe",
+                    path="/health?deep=1&alloc=${NOMAD_ALLOC_INDEX}",
+                    method="POST",
+                    header={"X-Probe": ["yes"], "Authorization": ["Bearer ${NOMAD_JOB_ID}"]},
+                )
+            ]
+        ),
+    )
     put_alloc(store, node, backend.port)
     wait_for(lambda: check_is(store, "todo-probe", "passing"), message="passing")
     req = next(r for r in backend.requests if str(r["path"]).startswith("/health"))

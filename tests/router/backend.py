@@ -16,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Backend:
-    def __init__(self, name: str, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None, port: int = 0) -> None:
+    def __init__(
+        self, name: str, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None, port: int = 0
+    ) -> None:
         self.name = name
         self.healthy = True
         self.health_status = 500
@@ -51,8 +53,9 @@ class Backend:
 
             def _handle(self) -> None:
                 body = self._body()
-                backend.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                         "body": body})
+                backend.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 if self.path == "/health":
                     code = 200 if backend.healthy else backend.health_status
                     self._send(code, b"ok" if backend.healthy else b"sick")
@@ -82,8 +85,10 @@ class Backend:
                     self.close_connection = True
                     return
                 if self.path.endswith("/twice"):  # a second, unasked-for response in the same write
-                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-                                     b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsmuggl")
+                    self.wfile.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsmuggl"
+                    )
                     return
                 if self.path.endswith("/http10"):
                     self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -97,11 +102,17 @@ class Backend:
                         self.wfile.write(b"%x\r\n%b\r\n" % (len(part), part))
                     self.wfile.write(b"0\r\n\r\n")
                     return
-                payload = json.dumps({"backend": backend.name, "path": self.path, "body": body.decode(),
-                                      "xff": self.headers.get("X-Forwarded-For"),
-                                      "xfproto": self.headers.get("X-Forwarded-Proto"),
-                                      "xfhost": self.headers.get("X-Forwarded-Host"),
-                                      "headers": dict(self.headers)}).encode()
+                payload = json.dumps(
+                    {
+                        "backend": backend.name,
+                        "path": self.path,
+                        "body": body.decode(),
+                        "xff": self.headers.get("X-Forwarded-For"),
+                        "xfproto": self.headers.get("X-Forwarded-Proto"),
+                        "xfhost": self.headers.get("X-Forwarded-Host"),
+                        "headers": dict(self.headers),
+                    }
+                ).encode()
                 self._send(200, payload)
 
             def _send(self, code: int, body: bytes) -> None:

@@ -13,12 +13,29 @@ from reconciler.store import Store
 from tests.router.backend import Backend
 
 
-def register(store: Store, backend: Backend, alloc: str, tags: list[str], *, name: str = "web",
-             check: str | None = "passing") -> None:
+def register(
+    store: Store,
+    backend: Backend,
+    alloc: str,
+    tags: list[str],
+    *,
+    name: str = "web",
+    check: str | None = "passing",
+) -> None:
     checks = [RegisteredCheck(id=f"{name}-health", check=Check(path="/health"))] if check is not None else []
     reg = ServiceRegistration(
-        id=f"_nomad-task-{alloc}-g-{name}-http", service_name=name, alloc_id=alloc, namespace="default", job_id="j",
-        group="g", task="", node_id="n1", address=backend.host, port=backend.port, port_label="http", tags=tags,
+        id=f"_nomad-task-{alloc}-g-{name}-http",
+        service_name=name,
+        alloc_id=alloc,
+        namespace="default",
+        job_id="j",
+        group="g",
+        task="",
+        node_id="n1",
+        address=backend.host,
+        port=backend.port,
+        port_label="http",
+        tags=tags,
         checks=checks,
     )
     store.put(store.keys.service(name, alloc, "http"), reg)
@@ -27,7 +44,9 @@ def register(store: Store, backend: Backend, alloc: str, tags: list[str], *, nam
 
 
 def set_check(store: Store, alloc: str, check_id: str, status: str) -> None:
-    store.put(store.keys.check(alloc, check_id), CheckStatus(alloc_id=alloc, check_id=check_id, status=status))
+    store.put(
+        store.keys.check(alloc, check_id), CheckStatus(alloc_id=alloc, check_id=check_id, status=status)
+    )
 
 
 def targets(router: Router, path: str = "/web") -> int:
@@ -35,8 +54,13 @@ def targets(router: Router, path: str = "/web") -> int:
     return len(route.targets) if route else -1
 
 
-def get(conn: http.client.HTTPConnection, path: str, method: str = "GET", body: bytes | None = None,
-        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def get(
+    conn: http.client.HTTPConnection,
+    path: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     conn.request(method, path, body=body, headers=headers or {})
     resp = conn.getresponse()
     return resp.status, resp.read()

@@ -88,25 +88,36 @@ def test_router_balances_healthy_instances_and_502_after_stop(agent: AgentProces
                 ok.append(r["AllocID"])
         return ok
 
-    allocs = wait_for(lambda: h if len(h := healthy_instances()) == 2 else None, timeout=60,
-                      message=lambda: f"two healthy instances; agent log:\n{agent.log()}")
+    allocs = wait_for(
+        lambda: h if len(h := healthy_instances()) == 2 else None,
+        timeout=60,
+        message=lambda: f"two healthy instances; agent log:\n{agent.log()}",
+    )
     # the router may see the last check a moment after the API does
-    wait_for(lambda: len({fetch(port, "/hello/")[1] for _ in range(4)}) == 2, timeout=10,
-             message="both instances behind the router")
+    wait_for(
+        lambda: len({fetch(port, "/hello/")[1] for _ in range(4)}) == 2,
+        timeout=10,
+        message="both instances behind the router",
+    )
     answers = [fetch(port, "/hello/") for _ in range(4)]
     assert all(status == 200 for status, _ in answers), answers
     bodies = [body for _, body in answers]
     assert set(bodies) == set(allocs)
-    assert bodies[0] != bodies[1] and bodies[0] == bodies[2] and bodies[1] == bodies[3]  # in turn
+    assert bodies[0] != bodies[1]
+    assert bodies[0] == bodies[2]
+    assert bodies[1] == bodies[3]
 
     lst = agent.cli("service", "list")
-    assert "hello" in lst.stdout and "urlprefix-/hello" in lst.stdout, lst.stdout + lst.stderr
+    assert "hello" in lst.stdout, lst.stdout + lst.stderr
+    assert "urlprefix-/hello" in lst.stdout, lst.stdout + lst.stderr
 
     stop = agent.cli("job", "stop", "-detach", "hello")
     assert stop.returncode == 0, stop.stdout + stop.stderr
     # between the task's exit and its deregistration the router may answer 502 "cannot reach
     # backend"; wait for the route itself to be gone
-    status, body = wait_for(
+    _status, body = wait_for(
         lambda: r if (r := fetch(port, "/hello/"))[0] in (404, 503) else None,
-        timeout=30, message="404 (no route) or 503 (no healthy instance) after stop")
+        timeout=30,
+        message="404 (no route) or 503 (no healthy instance) after stop",
+    )
     assert "no route" in body or "no healthy instance" in body

@@ -53,23 +53,50 @@ def responses(data: bytes) -> list[bytes]:
     return lines
 
 
-@pytest.mark.parametrize("request_bytes, status", [
-    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n"
-     b"Host: x\r\n\r\n", b"400"),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", b"400"),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", b"400"),
-    (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n folded\r\n\r\n", b"400"),
-    (b"GET / HTTP/1.1\nHost: x\n\n", b"400"),
-    (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", b"400"),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", b"501"),
-    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
-    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 70_000 + b"\r\n\r\n", b"431"),
-    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101)) + b"\r\n", b"431"),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000, b"413"),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"x" * 1024 + b"\r\n0\r\n\r\n",
-     b"413"),
-], ids=["cl-and-te", "double-cl", "double-same-cl", "obs-fold", "bare-lf", "space-before-colon", "te-gzip",
-        "long-request-line", "huge-header", "too-many-headers", "cl-body-too-large", "chunked-body-too-large"])
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n"
+            b"Host: x\r\n\r\n",
+            b"400",
+        ),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", b"400"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", b"400"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n folded\r\n\r\n", b"400"),
+        (b"GET / HTTP/1.1\nHost: x\n\n", b"400"),
+        (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", b"400"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", b"501"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 70_000 + b"\r\n\r\n", b"431"),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101)) + b"\r\n",
+            b"431",
+        ),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000, b"413"),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"400\r\n"
+            + b"x" * 1024
+            + b"\r\n0\r\n\r\n",
+            b"413",
+        ),
+    ],
+    ids=[
+        "cl-and-te",
+        "double-cl",
+        "double-same-cl",
+        "obs-fold",
+        "bare-lf",
+        "space-before-colon",
+        "te-gzip",
+        "long-request-line",
+        "huge-header",
+        "too-many-headers",
+        "cl-body-too-large",
+        "chunked-body-too-large",
+    ],
+)
 def test_refused_before_reaching_the_backend(router, backend, request_bytes, status) -> None:
     data = exchange(router.bound_port, request_bytes)
     assert responses(data) == [b"HTTP/1.1 " + status], data
@@ -87,33 +114,42 @@ def test_huge_header_in_many_small_writes(router, backend) -> None:
 def test_pipelined_chunked_body_is_not_a_second_request(router, backend) -> None:
     smuggled = b"GET /admin-only HTTP/1.1\r\nHost: internal\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n"
     body = b"0\r\n\r\n" + smuggled
-    data = exchange(router.bound_port,
-                    b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
-                    b"POST /second HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                    b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body))
+    data = exchange(
+        router.bound_port,
+        b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /second HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body),
+    )
     assert len(responses(data)) == 2, data
     assert [r["path"] for r in backend.requests] == ["/first", "/second"]
     assert backend.requests[1]["body"] == body
 
 
 def test_trailers_never_become_headers(router, backend) -> None:
-    data = exchange(router.bound_port,
-                    b"POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                    b"3\r\nabc\r\n0\r\nHost: admin.internal\r\nX-Evil: 1\r\n\r\n")
+    data = exchange(
+        router.bound_port,
+        b"POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nHost: admin.internal\r\nX-Evil: 1\r\n\r\n",
+    )
     assert responses(data) == [b"HTTP/1.1 200"], data
     seen = backend.requests[0]
     headers = {k.lower(): v for k, v in seen["headers"].items()}  # type: ignore[union-attr]
     assert seen["body"] == b"abc"
-    assert headers["host"] == "x" and headers["x-forwarded-host"] == "x" and "x-evil" not in headers
+    assert headers["host"] == "x"
+    assert headers["x-forwarded-host"] == "x"
+    assert "x-evil" not in headers
 
 
 def test_hop_by_hop_headers_stop_at_the_router(router, backend) -> None:
-    data = exchange(router.bound_port,
-                    b"GET /hop HTTP/1.1\r\nHost: x\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\n"
-                    b"Keep-Alive: timeout=9\r\nProxy-Authorization: Basic Zm9v\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n")
+    data = exchange(
+        router.bound_port,
+        b"GET /hop HTTP/1.1\r\nHost: x\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\n"
+        b"Keep-Alive: timeout=9\r\nProxy-Authorization: Basic Zm9v\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n",
+    )
     head = data.split(b"\r\n\r\n", 1)[0].lower()
     assert head.startswith(b"http/1.1 200")
-    assert b"x-internal" not in head and b"keep-alive: timeout" not in head  # the backend's hop-by-hop
+    assert b"x-internal" not in head
+    assert b"keep-alive: timeout" not in head
     sent = {k.lower() for k in backend.requests[0]["headers"]}  # type: ignore[union-attr]
     assert {"x-secret", "keep-alive", "proxy-authorization", "te"}.isdisjoint(sent)
     assert "x-kept" in sent
@@ -121,17 +157,21 @@ def test_hop_by_hop_headers_stop_at_the_router(router, backend) -> None:
 
 def test_http10_backend_is_answered_in_http11(router, backend) -> None:
     data = exchange(router.bound_port, b"GET /http10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nok"), data
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data
+    assert data.endswith(b"\r\n\r\nok"), data
 
 
 def test_http10_client_gets_a_body_it_can_read(router, backend) -> None:
     data = exchange(router.bound_port, b"GET /x/chunked HTTP/1.0\r\n\r\n")
-    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\none-two-a"), data
+    assert data.startswith(b"HTTP/1.1 200"), data
+    assert data.endswith(b"\r\n\r\none-two-a"), data
     assert backend.requests[0]["headers"]["Host"] == "web"  # type: ignore[index]
 
 
 def test_a_bad_request_is_answered_after_the_good_ones_before_it(router, backend) -> None:
-    data = exchange(router.bound_port, b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost : x\r\n\r\n")
+    data = exchange(
+        router.bound_port, b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost : x\r\n\r\n"
+    )
     assert responses(data) == [b"HTTP/1.1 200", b"HTTP/1.1 400"], data
     assert [r["path"] for r in backend.requests] == ["/ok"]
 
@@ -157,15 +197,20 @@ def test_slow_body_gets_408(router, backend) -> None:
 
 def test_slow_backend_gets_504(router, backend) -> None:
     data = exchange(router.bound_port, b"GET /sleep/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert data.startswith(b"HTTP/1.1 504") and b"did not answer within 0.5s" in data, data
+    assert data.startswith(b"HTTP/1.1 504"), data
+    assert b"did not answer within 0.5s" in data, data
 
 
 def test_connection_cap_answers_503(router, backend) -> None:
-    held = [socket.create_connection(("127.0.0.1", router.bound_port), timeout=10) for _ in range(LIMITS.max_conns)]
+    held = [
+        socket.create_connection(("127.0.0.1", router.bound_port), timeout=10)
+        for _ in range(LIMITS.max_conns)
+    ]
     try:
         wait_for(lambda: len(router.proxy.conns) == LIMITS.max_conns, message="connections accepted")
         data = exchange(router.bound_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert data.startswith(b"HTTP/1.1 503") and b"too many connections" in data, data
+        assert data.startswith(b"HTTP/1.1 503"), data
+        assert b"too many connections" in data, data
     finally:
         for s in held:
             s.close()
@@ -175,5 +220,7 @@ def test_connection_cap_answers_503(router, backend) -> None:
 
 
 def test_a_second_response_from_the_backend_never_reaches_the_client(router, backend) -> None:
-    data = exchange(router.bound_port, b"GET /twice HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = exchange(
+        router.bound_port, b"GET /twice HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     assert b"smuggl" not in data, data

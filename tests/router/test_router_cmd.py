@@ -34,16 +34,50 @@ def test_standalone_router(etcd, store, prefix, tmp_path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     log = open(tmp_path / "router.log", "wb")  # noqa: SIM115 - the child writes it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler.cli.main", "router", "--etcd", etcd.endpoint, "--prefix", prefix,
-         "--port", str(port), "--admin-port", str(admin), "--strategy", "rnd"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "reconciler.cli.main",
+            "router",
+            "--etcd",
+            etcd.endpoint,
+            "--prefix",
+            prefix,
+            "--port",
+            str(port),
+            "--admin-port",
+            str(admin),
+            "--strategy",
+            "rnd",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         with Backend("a") as a:
-            store.put(store.keys.service("web", "alloc-a", "http"), ServiceRegistration(
-                id="x", service_name="web", alloc_id="alloc-a", namespace="default", job_id="j", group="g", task="",
-                node_id="n", address="127.0.0.1", port=a.port, port_label="http", tags=["urlprefix-/web"]))
-            wait_for(lambda: fetch(port, "/web") == 200, timeout=30,
-                     message=lambda: (tmp_path / "router.log").read_text())
+            store.put(
+                store.keys.service("web", "alloc-a", "http"),
+                ServiceRegistration(
+                    id="x",
+                    service_name="web",
+                    alloc_id="alloc-a",
+                    namespace="default",
+                    job_id="j",
+                    group="g",
+                    task="",
+                    node_id="n",
+                    address="127.0.0.1",
+                    port=a.port,
+                    port_label="http",
+                    tags=["urlprefix-/web"],
+                ),
+            )
+            wait_for(
+                lambda: fetch(port, "/web") == 200,
+                timeout=30,
+                message=lambda: (tmp_path / "router.log").read_text(),
+            )
             assert fetch(admin, "/routes") == 200
             assert fetch(port, "/other") == 404
     finally:
@@ -62,7 +96,25 @@ def test_router_cmd_reports_a_port_in_use(etcd, prefix) -> None:
         taken = busy.getsockname()[1]
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         out = subprocess.run(
-            [sys.executable, "-m", "reconciler.cli.main", "router", "--etcd", etcd.endpoint, "--prefix", prefix,
-             "--port", str(taken), "--admin-port", "0"], capture_output=True, text=True, env=env, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "reconciler.cli.main",
+                "router",
+                "--etcd",
+                etcd.endpoint,
+                "--prefix",
+                prefix,
+                "--port",
+                str(taken),
+                "--admin-port",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
     assert out.returncode == 1
-    assert "router cannot listen on 127.0.0.1" in out.stderr and "--router-port" in out.stderr
+    assert "router cannot listen on 127.0.0.1" in out.stderr
+    assert "--router-port" in out.stderr

@@ -26,34 +26,44 @@ def router(store: Store) -> Iterator[Router]:
 
 def test_route_options(store, router) -> None:
     with Backend("a") as a:
-        register(store, a, "alloc-a", [
-            "urlprefix-/old redirect=308,https://new.example$path",
-            "urlprefix-/inside allow=ip:10.0.0.0/8",
-            "urlprefix-/open deny=ip:10.0.0.0/8",
-            "urlprefix-/blocked deny=ip:127.0.0.0/8",
-            "urlprefix-/dst host=dst",
-            "urlprefix-/named host=internal.example prepend=/v2",
-            "urlprefix-/todo",
-        ], check=None)
+        register(
+            store,
+            a,
+            "alloc-a",
+            [
+                "urlprefix-/old redirect=308,https://new.example$path",
+                "urlprefix-/inside allow=ip:10.0.0.0/8",
+                "urlprefix-/open deny=ip:10.0.0.0/8",
+                "urlprefix-/blocked deny=ip:127.0.0.0/8",
+                "urlprefix-/dst host=dst",
+                "urlprefix-/named host=internal.example prepend=/v2",
+                "urlprefix-/todo",
+            ],
+            check=None,
+        )
         wait_for(lambda: len(router.table.routes) == 7, message="seven routes")
         conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
         conn.request("GET", "/old/page?q=1")
         resp = conn.getresponse()
         resp.read()
-        assert resp.status == 308 and resp.getheader("Location") == "https://new.example/old/page?q=1"
+        assert resp.status == 308
+        assert resp.getheader("Location") == "https://new.example/old/page?q=1"
         status, body = get(conn, "/inside")
-        assert status == 403 and b"does not admit 127.0.0.1" in body
+        assert status == 403
+        assert b"does not admit 127.0.0.1" in body
         assert get(conn, "/open")[0] == 200
         assert get(conn, "/blocked")[0] == 403
         status, body = get(conn, "/dst/x", headers={"Host": "public.example"})
         assert json.loads(body)["headers"]["Host"] == f"127.0.0.1:{a.port}"
         status, body = get(conn, "/named/x", headers={"Host": "public.example"})
         data = json.loads(body)
-        assert data["headers"]["Host"] == "internal.example" and data["path"] == "/v2/named/x"
+        assert data["headers"]["Host"] == "internal.example"
+        assert data["path"] == "/v2/named/x"
         assert data["xfhost"] == "public.example"
         assert get(conn, "/todo/1")[0] == 200
         status, body = get(conn, "/todos")
-        assert status == 404 and b"no route for" in body
+        assert status == 404
+        assert b"no route for" in body
 
 
 def test_unknown_option_is_shown_on_the_admin_port(store, router) -> None:
@@ -77,15 +87,19 @@ def test_upgrade_passes_through(store, router) -> None:
             while not data.endswith(b"HELLO"):
                 data += s.recv(65536)
             head = data.split(b"\r\n\r\n", 1)[0]
-            assert head.startswith(b"HTTP/1.1 101") and b"Upgrade: echo" in head, data
+            assert head.startswith(b"HTTP/1.1 101"), data
+            assert b"Upgrade: echo" in head, data
             s.sendall(b"more bytes")
             more = b""
             while len(more) < 10:
                 more += s.recv(65536)
             assert more == b"MORE BYTES"
         # a backend that does not switch answers normally, and the connection ends there
-        status, _ = get(http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5), "/plain",
-                        headers={"Connection": "Upgrade", "Upgrade": "other"})
+        status, _ = get(
+            http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5),
+            "/plain",
+            headers={"Connection": "Upgrade", "Upgrade": "other"},
+        )
         assert status == 200
 
 
@@ -119,9 +133,11 @@ def test_tcp_route_on_its_own_listener(store, router) -> None:
                     return None
 
             assert wait_for(roundtrip, message="tcp route listening") == b"tcp:ping"
-            rows = json.loads(get(http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5),
-                                  "/routes")[1])
-            assert [r["proto"] for r in rows] == ["tcp"] and "errors" not in rows[0]
+            rows = json.loads(
+                get(http.client.HTTPConnection("127.0.0.1", router.bound_admin_port, timeout=5), "/routes")[1]
+            )
+            assert [r["proto"] for r in rows] == ["tcp"]
+            assert "errors" not in rows[0]
             store.delete_prefix(store.keys.services)
             wait_for(lambda: roundtrip() is None, message="listener closed with the route")
     finally:

@@ -13,7 +13,9 @@ from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
 
 @pytest.fixture
 def private_etcd(tmp_path: Path) -> Iterator[EmbeddedEtcd]:
-    server = EmbeddedEtcd(data_dir=tmp_path / "etcd", client_port=free_port(), peer_port=free_port(), name="private")
+    server = EmbeddedEtcd(
+        data_dir=tmp_path / "etcd", client_port=free_port(), peer_port=free_port(), name="private"
+    )
     server.start()
     yield server
     server.stop()

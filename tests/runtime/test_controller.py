@@ -158,8 +158,11 @@ def test_stop_joins_threads_and_restart_reconciles_everything(etcd: EmbeddedEtcd
         c.stop()
         assert not alive(mine)
         # the etcd3 watch thread of this store ends when the store is closed
-        watchers = {f"etcd3_watch_{id(cl._stubs['watcher']):x}" for cl in store._clients.values()
-                    if "watcher" in cl._stubs}
+        watchers = {
+            f"etcd3_watch_{id(cl._stubs['watcher']):x}"
+            for cl in store._clients.values()
+            if "watcher" in cl._stubs
+        }
         assert watchers
     finally:
         c.stop()
@@ -175,7 +178,9 @@ def test_start_that_cannot_sync_raises_and_leaves_no_threads() -> None:
     try:
         with pytest.raises(TimeoutError, match="did not sync"):
             c.start(sync_timeout=0.3)
-        wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("informer:recording")],
-                 message="informer threads to end")
+        wait_for(
+            lambda: not [t for t in threading.enumerate() if t.name.startswith("informer:recording")],
+            message="informer threads to end",
+        )
     finally:
         store.close()

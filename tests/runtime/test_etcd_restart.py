@@ -29,8 +29,11 @@ def test_leadership_resumes_after_an_outage_longer_than_the_ttl(private_etcd: Em
         wait_for(lambda: not e.is_leader.is_set(), timeout=10, message="stepping down within the TTL")
         private_etcd.start()  # returns once etcd is healthy
         healthy = time.monotonic()
-        wait_for(lambda: e.is_leader.is_set() and e.leader() == "solo", timeout=RESUMED_WITHIN,
-                 message="leadership again within 2 s of etcd being healthy")
+        wait_for(
+            lambda: e.is_leader.is_set() and e.leader() == "solo",
+            timeout=RESUMED_WITHIN,
+            message="leadership again within 2 s of etcd being healthy",
+        )
         print(f"\nleadership resumed {time.monotonic() - healthy:.2f}s after etcd was healthy (TTL 5 s)")
     finally:
         e.stop()
@@ -46,8 +49,11 @@ def test_a_kept_lease_survives_an_outage_shorter_than_its_ttl(private_etcd: Embe
         private_etcd.stop()
         private_etcd.start()
         healthy = time.monotonic()
-        wait_for(lambda: lease.refreshed_at > healthy, timeout=RESUMED_WITHIN,
-                 message="a refresh within 2 s of etcd being healthy")
+        wait_for(
+            lambda: lease.refreshed_at > healthy,
+            timeout=RESUMED_WITHIN,
+            message="a refresh within 2 s of etcd being healthy",
+        )
         print(f"\nlease refreshed {lease.refreshed_at - healthy:.2f}s after etcd was healthy")
         assert not lease.lost.is_set()
         assert store.get_raw(key) is not None
@@ -68,8 +74,11 @@ def test_an_informer_resumes_after_a_restart(private_etcd: EmbeddedEtcd) -> None
         private_etcd.start()
         healthy = time.monotonic()
         writer.put(store.keys.node("n1"), Node(id="n1", name="n1"))
-        wait_for(lambda: inf.get(store.keys.node("n1")) is not None, timeout=RESUMED_WITHIN,
-                 message="an event written after the restart within 2 s")
+        wait_for(
+            lambda: inf.get(store.keys.node("n1")) is not None,
+            timeout=RESUMED_WITHIN,
+            message="an event written after the restart within 2 s",
+        )
         print(f"\ninformer saw a new event {time.monotonic() - healthy:.2f}s after etcd was healthy")
     finally:
         inf.stop()

@@ -18,8 +18,16 @@ from tests.waiting import wait_for
 
 
 def alloc(i: int, node: str = "n1", job: str = "web") -> Allocation:
-    return Allocation(id=f"a{i:03d}", namespace="default", job_id=job, job_version=0, task_group="g",
-                      name=f"{job}.g[{i}]", index=i, node_id=node)
+    return Allocation(
+        id=f"a{i:03d}",
+        namespace="default",
+        job_id=job,
+        job_version=0,
+        task_group="g",
+        name=f"{job}.g[{i}]",
+        index=i,
+        node_id=node,
+    )
 
 
 class Recorder:
@@ -58,7 +66,9 @@ def informer(store: Store) -> Iterator[tuple[Informer[Allocation], Recorder]]:
     inf.stop()
 
 
-def test_informer_lists_then_follows_puts_and_deletes(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+def test_informer_lists_then_follows_puts_and_deletes(
+    store: Store, informer: tuple[Informer[Allocation], Recorder]
+) -> None:
     inf, rec = informer
     k = store.keys
     store.put(k.alloc("a000"), alloc(0))
@@ -86,7 +96,9 @@ def test_informer_lists_then_follows_puts_and_deletes(store: Store, informer: tu
     assert inf.revision >= store.get_raw(k.alloc("a000")).mod_revision  # type: ignore[union-attr]
 
 
-def test_informer_sees_every_put_of_one_transaction(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+def test_informer_sees_every_put_of_one_transaction(
+    store: Store, informer: tuple[Informer[Allocation], Recorder]
+) -> None:
     inf, rec = informer
     inf.start()
     assert inf.wait_synced(10)
@@ -160,11 +172,16 @@ def test_watch_survives_etcd_restart(private_etcd: EmbeddedEtcd) -> None:
         writer.put(k.alloc("a005"), alloc(5, node="n9"))
 
         expected_keys = {k.alloc(f"a{i:03d}") for i in range(1, 20)}
-        wait_for(lambda: {v.key for v in inf.items()} == expected_keys, timeout=30,
-                 message=lambda: f"cache after restart; missing {expected_keys - {v.key for v in inf.items()}}")
+        wait_for(
+            lambda: {v.key for v in inf.items()} == expected_keys,
+            timeout=30,
+            message=lambda: f"cache after restart; missing {expected_keys - {v.key for v in inf.items()}}",
+        )
         wait_for(lambda: inf.get(k.alloc("a005")) == alloc(5, node="n9"), message="update after restart")
         assert cache_matches(inf, writer)
-        wait_for(lambda: rec.puts() >= {k.alloc(f"a{i:03d}") for i in range(20)}, message="handler saw every put")
+        wait_for(
+            lambda: rec.puts() >= {k.alloc(f"a{i:03d}") for i in range(20)}, message="handler saw every put"
+        )
         wait_for(lambda: rec.deletes() == {k.alloc("a000")}, message="handler saw the delete")
         # and it keeps following
         writer.put(k.alloc("a099"), alloc(99))
@@ -269,7 +286,9 @@ def test_event_application_rules() -> None:
     from reconciler import codec
     from reconciler.store import WatchEvent
 
-    inf: Informer[Allocation] = Informer(Store(["http://127.0.0.1:1"], prefix="/x/"), "/x/allocs/", Allocation)
+    inf: Informer[Allocation] = Informer(
+        Store(["http://127.0.0.1:1"], prefix="/x/"), "/x/allocs/", Allocation
+    )
     rec = Recorder()
     inf.add_handler(rec)
     gen = inf._generation
@@ -304,7 +323,9 @@ def test_event_application_rules() -> None:
     assert inf.get("/x/allocs/7") is not None
 
 
-def test_wait_revision_returns_once_the_write_is_cached(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+def test_wait_revision_returns_once_the_write_is_cached(
+    store: Store, informer: tuple[Informer[Allocation], Recorder]
+) -> None:
     inf, _ = informer
     k = store.keys
     inf.start()
@@ -315,7 +336,9 @@ def test_wait_revision_returns_once_the_write_is_cached(store: Store, informer: 
     assert inf.wait_revision(rev - 1, 0)  # already reached: no wait
 
 
-def test_wait_revision_times_out_and_gives_up_on_stop(store: Store, informer: tuple[Informer[Allocation], Recorder]) -> None:
+def test_wait_revision_times_out_and_gives_up_on_stop(
+    store: Store, informer: tuple[Informer[Allocation], Recorder]
+) -> None:
     inf, _ = informer
     inf.start()
     assert inf.wait_synced(10)

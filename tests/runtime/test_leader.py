@@ -70,8 +70,9 @@ def test_other_takes_over_when_leader_stops(pair: tuple[list[LeaderElector], lis
     wait_for(lambda: calls[1 - i].log == ["started"], message="on_started of the new leader")
 
 
-def test_lost_lease_calls_on_stopped_and_leadership_moves(store: Store,
-                                                            pair: tuple[list[LeaderElector], list[Calls]]) -> None:
+def test_lost_lease_calls_on_stopped_and_leadership_moves(
+    store: Store, pair: tuple[list[LeaderElector], list[Calls]]
+) -> None:
     electors, calls = pair
     wait_for(lambda: len(leaders(electors)) == 1, message="a leader")
     leader = leaders(electors)[0]
@@ -82,8 +83,12 @@ def test_lost_lease_calls_on_stopped_and_leadership_moves(store: Store,
     # it may win the next election at once, so look for "stopped" anywhere, not only last
     wait_for(lambda: "stopped" in calls[i].log, message="on_stopped after losing the lease")
     # someone leads again (either of them), and only one
-    wait_for(lambda: len(leaders(electors)) == 1 and leaders(electors)[0].leader() == leaders(electors)[0].identity,
-             message="a new leader")
+    wait_for(
+        lambda: (
+            len(leaders(electors)) == 1 and leaders(electors)[0].leader() == leaders(electors)[0].identity
+        ),
+        message="a new leader",
+    )
     assert calls[i].log[:2] == ["started", "stopped"]
     # the one that lost its lease keeps campaigning (its thread did not die in cleanup)
     assert leader._thread is not None
@@ -123,8 +128,11 @@ def test_leader_steps_down_within_its_ttl_when_etcd_is_gone(private_etcd) -> Non
     try:
         wait_for(e.is_leader.is_set, message="leadership")
         private_etcd.stop()
-        wait_for(lambda: calls.log == ["started", "stopped"], timeout=6,
-                 message=lambda: f"on_stopped within the TTL; calls={calls.log}")
+        wait_for(
+            lambda: calls.log == ["started", "stopped"],
+            timeout=6,
+            message=lambda: f"on_stopped within the TTL; calls={calls.log}",
+        )
         assert not e.is_leader.is_set()
         private_etcd.start()
         wait_for(e.is_leader.is_set, timeout=20, message="leadership again once etcd is back")
@@ -199,4 +207,9 @@ def test_the_agent_gives_every_cluster_controller_its_leader_ttl(store: Store) -
     from reconciler.runtime import LeaderElected
 
     services = cluster_controllers(store, "agent-1", leader_ttl=3)
-    assert [s.elector.ttl for s in services if isinstance(s, LeaderElected)] == [3, 3, 3, 3]  # scheduler, deployments, liveness, gc
+    assert [s.elector.ttl for s in services if isinstance(s, LeaderElected)] == [
+        3,
+        3,
+        3,
+        3,
+    ]  # scheduler, deployments, liveness, gc

@@ -10,7 +10,10 @@ from reconciler.store import Store
 
 
 def record(job_id: str, version: int) -> JobRecord:
-    job = Job(id=job_id, task_groups=[TaskGroup(name="g", count=version + 1, tasks=[Task(name="t", driver="raw_exec")])])
+    job = Job(
+        id=job_id,
+        task_groups=[TaskGroup(name="g", count=version + 1, tasks=[Task(name="t", driver="raw_exec")])],
+    )
     return JobRecord(namespace="default", id=job_id, version=version, job=job, spec_hash=str(version))
 
 

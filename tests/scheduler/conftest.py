@@ -24,5 +24,3 @@ def api(store: Store, tmp_path: Path) -> Iterator[ApiClient]:
     yield client
     srv.stop()
     sched.stop()
-
-

@@ -18,8 +18,15 @@ def mock_alloc(
 ) -> Allocation:
     g = group or job.task_groups[0].name
     return Allocation(
-        id=kw.pop("id", f"a-{g}-{index}-{version}-{node}"), namespace=job.namespace, job_id=job.id,
-        job_version=version, task_group=g, name=f"{job.id}.{g}[{index}]", index=index, node_id=node, **kw,
+        id=kw.pop("id", f"a-{g}-{index}-{version}-{node}"),
+        namespace=job.namespace,
+        job_id=job.id,
+        job_version=version,
+        task_group=g,
+        name=f"{job.id}.{g}[{index}]",
+        index=index,
+        node_id=node,
+        **kw,
     )
 
 
@@ -28,11 +35,19 @@ def mock_status(alloc: Allocation, client_status: str, *, at: float = 0.0) -> Al
 
 
 def mock_node(
-    id: str = "n1", *, cpu: int = 4000, memory: int = 8192, dc: str = "dc1", drivers: dict[str, bool] | None = None,
+    id: str = "n1",
+    *,
+    cpu: int = 4000,
+    memory: int = 8192,
+    dc: str = "dc1",
+    drivers: dict[str, bool] | None = None,
     **kw: Any,
 ) -> Node:
     return Node(
-        id=id, name=id, datacenter=dc, resources=NodeResources(cpu_mhz=cpu, cores=4, memory_mb=memory),
+        id=id,
+        name=id,
+        datacenter=dc,
+        resources=NodeResources(cpu_mhz=cpu, cores=4, memory_mb=memory),
         drivers={"raw_exec": True, "exec": True} if drivers is None else drivers,
         attributes=kw.pop("attributes", {"kernel.name": "linux", "os.name": "debian", "unique.hostname": id}),
         **kw,
@@ -61,12 +76,21 @@ def assert_results(
     reschedule_later: int = 0,
 ) -> None:
     got = {
-        "place": len(r.place), "stop": len(r.stop), "inplace": len(r.inplace_update),
-        "destructive": len(r.destructive_update), "lost": len(r.lost),
-        "reschedule_now": len(r.reschedule_now), "reschedule_later": len(r.reschedule_later),
+        "place": len(r.place),
+        "stop": len(r.stop),
+        "inplace": len(r.inplace_update),
+        "destructive": len(r.destructive_update),
+        "lost": len(r.lost),
+        "reschedule_now": len(r.reschedule_now),
+        "reschedule_later": len(r.reschedule_later),
     }
     want = {
-        "place": place, "stop": stop, "inplace": inplace, "destructive": destructive, "lost": lost,
-        "reschedule_now": reschedule_now, "reschedule_later": reschedule_later,
+        "place": place,
+        "stop": stop,
+        "inplace": inplace,
+        "destructive": destructive,
+        "lost": lost,
+        "reschedule_now": reschedule_now,
+        "reschedule_later": reschedule_later,
     }
     assert got == want, f"buckets {got} != expected {want}"

@@ -22,11 +22,19 @@ def add_node(store: Store, node_id: str, *, ttl: int = 30, **kw: object) -> tupl
 
 
 def submit(store: Store, job: Job, version: int = 0, *, stop: bool = False) -> str:
-    rec = JobRecord(namespace=job.namespace, id=job.id, version=version, job=job, spec_hash=str(version), stop=stop)
+    rec = JobRecord(
+        namespace=job.namespace, id=job.id, version=version, job=job, spec_hash=str(version), stop=stop
+    )
     store.put(store.keys.job_version(job.namespace, job.id, version), rec)
     store.put(store.keys.job(job.namespace, job.id), rec)
-    ev = Evaluation(id=new_id(), namespace=job.namespace, job_id=job.id, triggered_by="job-register",
-                    job_version=version, create_time=time.time())
+    ev = Evaluation(
+        id=new_id(),
+        namespace=job.namespace,
+        job_id=job.id,
+        triggered_by="job-register",
+        job_version=version,
+        create_time=time.time(),
+    )
     store.put(store.keys.eval(ev.id), ev)
     return ev.id
 

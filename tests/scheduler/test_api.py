@@ -21,24 +21,33 @@ def test_allocations_evaluations_summary_and_nodes(api: ApiClient, store: Store)
     ev = submit(store, mock_job(2, ports=[Port("http")]))
     wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     first = allocs(store, "web")[0]
-    store.put(store.keys.alloc_status(first.id), AllocStatus(alloc_id=first.id, node_id="node-1", client_status="running"))
+    store.put(
+        store.keys.alloc_status(first.id),
+        AllocStatus(alloc_id=first.id, node_id="node-1", client_status="running"),
+    )
 
     stubs = api.get("/v1/job/web/allocations")
-    assert len(stubs) == 2 and {s["TaskGroup"] for s in stubs} == {"web"}
+    assert len(stubs) == 2
+    assert {s["TaskGroup"] for s in stubs} == {"web"}
     assert {s["ClientStatus"] for s in stubs} == {"running", "pending"}
     full = api.get(f"/v1/allocation/{first.id[:8]}")
-    assert full["ID"] == first.id and full["AllocatedResources"]["Shared"]["Ports"][0]["Label"] == "http"
+    assert full["ID"] == first.id
+    assert full["AllocatedResources"]["Shared"]["Ports"][0]["Label"] == "http"
     assert len(api.get("/v1/allocations")) == 2
 
     evs = api.get("/v1/job/web/evaluations")
-    assert evs[0]["ID"] == ev and evs[0]["Status"] == "complete"
+    assert evs[0]["ID"] == ev
+    assert evs[0]["Status"] == "complete"
     assert api.get(f"/v1/evaluation/{ev}")["TriggeredBy"] == "job-register"
 
     summary = api.get("/v1/job/web/summary")
-    assert summary["Summary"]["web"]["Running"] == 1 and summary["Summary"]["web"]["Starting"] == 1
+    assert summary["Summary"]["web"]["Running"] == 1
+    assert summary["Summary"]["web"]["Starting"] == 1
 
     (n,) = api.get("/v1/nodes")
-    assert n["ID"] == "node-1" and n["Status"] == "ready" and n["Drivers"]["raw_exec"]["Healthy"]
+    assert n["ID"] == "node-1"
+    assert n["Status"] == "ready"
+    assert n["Drivers"]["raw_exec"]["Healthy"]
     assert api.get("/v1/node/node-1")["NodeResources"]["MinDynamicPort"] == 20000
     with pytest.raises(ApiClientError) as err:
         api.get("/v1/allocation/nope")
@@ -50,7 +59,9 @@ def test_blocked_evaluation_shows_failure_metrics(api: ApiClient, store: Store) 
     ev = submit(store, mock_job(2, ports=[Port("http", static=8080)]))
     wait_for(lambda: get_eval(store, ev).status == "blocked", message="blocked")
     e = api.get(f"/v1/evaluation/{ev}")
-    assert e["FailedTGAllocs"]["web"]["DimensionExhausted"] == {"network: reserved port collision http=8080": 1}
+    assert e["FailedTGAllocs"]["web"]["DimensionExhausted"] == {
+        "network: reserved port collision http=8080": 1
+    }
     assert e["QueuedAllocations"] == {"web": 1}
     assert api.get("/v1/job/web/summary")["Summary"]["web"]["Queued"] == 1
 
@@ -72,16 +83,26 @@ def test_eligibility_and_drain(api: ApiClient, store: Store) -> None:
     on1 = [a for a in allocs(store, "web") if a.node_id == "node-1"]
     out = api.post("/v1/node/node-1/drain", {"DrainSpec": {"Deadline": 0}})
     node = store.get(store.keys.node("node-1"), Node).value
-    assert node.drain and node.eligibility == "ineligible"
-    assert len(on1) == 2 and len(out["EvalIDs"]) == 1
+    assert node.drain
+    assert node.eligibility == "ineligible"
+    assert len(on1) == 2
+    assert len(out["EvalIDs"]) == 1
     # replacements are placed first; the drained ones stop once their replacements run
-    wait_for(lambda: len([a for a in allocs(store, "web") if a.node_id == "node-2"]) == 2, message="replacements")
+    wait_for(
+        lambda: len([a for a in allocs(store, "web") if a.node_id == "node-2"]) == 2, message="replacements"
+    )
     assert len(allocs(store, "web")) == 4
     for a in allocs(store, "web"):
         if a.node_id == "node-2":
-            store.put(store.keys.alloc_status(a.id), AllocStatus(
-                alloc_id=a.id, node_id="node-2", client_status="running",
-                task_states={"server": TaskState(state=TaskRunState.RUNNING, started_at=1.0)}))
+            store.put(
+                store.keys.alloc_status(a.id),
+                AllocStatus(
+                    alloc_id=a.id,
+                    node_id="node-2",
+                    client_status="running",
+                    task_states={"server": TaskState(state=TaskRunState.RUNNING, started_at=1.0)},
+                ),
+            )
     wait_for(lambda: all(a.node_id == "node-2" for a in allocs(store, "web")), message="drained")
     assert sorted(a.index for a in allocs(store, "web")) == [0, 1]
     api.post("/v1/node/node-1/drain", {"DrainSpec": None, "MarkEligible": True})
@@ -108,4 +129,6 @@ def test_plan(api: ApiClient, store: Store) -> None:
     out = api.post("/v1/job/web/plan", {"Job": body, "Diff": True})
     assert store.count(store.keys.prefix) == before
     assert out["Annotations"]["DesiredTGUpdates"]["web"]["Place"] == 2
-    assert out["FailedTGAllocs"]["web"]["DimensionExhausted"] == {"network: reserved port collision http=8080": 1}
+    assert out["FailedTGAllocs"]["web"]["DimensionExhausted"] == {
+        "network: reserved port collision http=8080": 1
+    }

@@ -25,7 +25,16 @@ def test_job_status_layout(api: ApiClient, store: Store) -> None:
     code, out = run(api, "job", "status", "web")
     assert code == 0, out
     lines = out.splitlines()
-    assert lines[lines.index("Summary") + 1].split() == ["Task", "Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"]
+    assert lines[lines.index("Summary") + 1].split() == [
+        "Task",
+        "Group",
+        "Queued",
+        "Starting",
+        "Running",
+        "Failed",
+        "Complete",
+        "Lost",
+    ]
     assert lines[lines.index("Summary") + 2].split() == ["web", "0", "2", "0", "0", "0", "0"]
     header = lines[lines.index("Allocations") + 1]
     assert header.split() == ["ID", "Node", "ID", "Task", "Group", "Version", "Desired", "Status", "Created"]
@@ -36,21 +45,29 @@ def test_job_status_layout(api: ApiClient, store: Store) -> None:
 def test_node_commands(api: ApiClient, store: Store) -> None:
     add_node(store, "node-1")
     code, out = run(api, "node", "status")
-    assert code == 0 and "node-1" in out and "eligible" in out and "ready" in out
+    assert code == 0
+    assert "node-1" in out
+    assert "eligible" in out
+    assert "ready" in out
     code, out = run(api, "node", "status", "node-1")
-    assert code == 0 and "Dynamic Ports = 20000-32000" in out
+    assert code == 0
+    assert "Dynamic Ports = 20000-32000" in out
     code, out = run(api, "node", "eligibility", "-disable", "node-1")
-    assert code == 0 and out.strip() == 'Node "node-1" scheduling eligibility set: ineligible for scheduling'
+    assert code == 0
+    assert out.strip() == 'Node "node-1" scheduling eligibility set: ineligible for scheduling'
     assert store.get(store.keys.node("node-1"), Node).value.eligibility == "ineligible"
     code, out = run(api, "node", "eligibility", "-enable", "node-1")
     assert code == 0
     code, out = run(api, "node", "drain", "-enable", "node-1")
-    assert code == 0 and out.strip() == 'Node "node-1" drain strategy set'
+    assert code == 0
+    assert out.strip() == 'Node "node-1" drain strategy set'
     assert store.get(store.keys.node("node-1"), Node).value.drain
     code, out = run(api, "node", "drain", "-disable", "node-1")
-    assert code == 0 and not store.get(store.keys.node("node-1"), Node).value.drain
+    assert code == 0
+    assert not store.get(store.keys.node("node-1"), Node).value.drain
     code, out = run(api, "node", "status", "missing")
-    assert code == 1 and "node not found" in out
+    assert code == 1
+    assert "node not found" in out
 
 
 def test_eval_status_explains_a_blocked_evaluation(api: ApiClient, store: Store) -> None:
@@ -70,7 +87,8 @@ def test_job_scale(api: ApiClient, store: Store) -> None:
     wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     code, out = run(api, "job", "scale", "web", "web", "3")
     assert code == 0, out
-    assert 'Monitoring evaluation' in out and 'finished with status "complete"' in out
+    assert "Monitoring evaluation" in out
+    assert 'finished with status "complete"' in out
     assert out.count("created: node") == 2
 
 

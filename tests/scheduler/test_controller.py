@@ -37,7 +37,8 @@ def test_scale_up_and_down(store: Store, scheduler: SchedulerController) -> None
     ev = submit(store, job)
     wait_for(lambda: get_eval(store, ev).status == "complete", message="eval complete")
     assert _indexes(allocs(store, "web")) == [0, 1, 2]
-    assert get_eval(store, ev).placed and len(get_eval(store, ev).placed) == 3
+    assert get_eval(store, ev).placed
+    assert len(get_eval(store, ev).placed) == 3
     submit(store, with_count(job, 6), version=1)
     wait_for(lambda: len(allocs(store, "web")) == 6, message="scale up to 6")
     assert all(a.job_version == 1 for a in allocs(store, "web")), "count change is an in-place update"
@@ -55,7 +56,9 @@ def test_port_collision_blocks_then_a_new_node_unblocks(store: Store, scheduler:
     e = get_eval(store, ev)
     assert len(allocs(store, "web")) == 1
     assert e.queued_allocations == {"web": 1}
-    assert e.failed_tg_allocs["web"]["dimension_exhausted"] == {"network: reserved port collision http=8080": 1}
+    assert e.failed_tg_allocs["web"]["dimension_exhausted"] == {
+        "network: reserved port collision http=8080": 1
+    }
     add_node(store, "n2")
     wait_for(lambda: get_eval(store, ev).status == "complete", message="eval unblocked")
     assert sorted(a.node_id for a in allocs(store, "web")) == ["n1", "n2"]
@@ -68,7 +71,8 @@ def test_dynamic_ports_never_collide(store: Store, scheduler: SchedulerControlle
     for e in (e1, e2):
         wait_for(lambda e=e: get_eval(store, e).status == "complete", message="evals complete")
     ports = [p.value for j in ("a", "b") for a in allocs(store, j) for p in a.ports]
-    assert len(ports) == 32 and len(set(ports)) == 32
+    assert len(ports) == 32
+    assert len(set(ports)) == 32
     assert all(21000 <= p <= 21040 for p in ports)
 
 
@@ -87,7 +91,8 @@ def test_lost_node_allocations_move(store: Store, scheduler: SchedulerController
     finally:
         live.stop()
     old = [a for a in allocs(store, "web", live=False) if a.node_id == "n1"]
-    assert len(old) == 2 and all(a.client_status == "lost" and a.desired_status == "stop" for a in old)
+    assert len(old) == 2
+    assert all(a.client_status == "lost" and a.desired_status == "stop" for a in old)
     assert _indexes(allocs(store, "web")) == [0, 1]
     evals, _ = store.list(store.keys.evals, Evaluation)
     assert any(e.value.triggered_by == "node-update" and e.value.status == "complete" for e in evals)
@@ -116,23 +121,32 @@ def test_two_schedulers_never_double_place(store: Store) -> None:
         b.stop()
 
 
-def test_failed_allocation_is_rescheduled_after_its_delay(store: Store, scheduler: SchedulerController) -> None:
+def test_failed_allocation_is_rescheduled_after_its_delay(
+    store: Store, scheduler: SchedulerController
+) -> None:
     from reconciler.model.job import ReschedulePolicy
     from reconciler.model.objects import AllocStatus
 
     add_node(store, "n1")
     job = mock_job(1)
-    job.task_groups[0].reschedule = ReschedulePolicy(delay=200_000_000, delay_function="constant", unlimited=True)
+    job.task_groups[0].reschedule = ReschedulePolicy(
+        delay=200_000_000, delay_function="constant", unlimited=True
+    )
     ev = submit(store, job)
     wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     (first,) = allocs(store, "web")
     import time
 
-    store.put(store.keys.alloc_status(first.id),
-              AllocStatus(alloc_id=first.id, node_id="n1", client_status="failed", modify_time=time.time()))
-    wait_for(lambda: any(a.previous_allocation == first.id for a in allocs(store, "web")), message="rescheduled")
+    store.put(
+        store.keys.alloc_status(first.id),
+        AllocStatus(alloc_id=first.id, node_id="n1", client_status="failed", modify_time=time.time()),
+    )
+    wait_for(
+        lambda: any(a.previous_allocation == first.id for a in allocs(store, "web")), message="rescheduled"
+    )
     new = next(a for a in allocs(store, "web") if a.previous_allocation == first.id)
-    assert new.index == 0 and len(new.reschedule_attempts) == 1
+    assert new.index == 0
+    assert len(new.reschedule_attempts) == 1
     old = next(a for a in allocs(store, "web", live=False) if a.id == first.id)
     assert old.next_allocation == new.id
 
@@ -155,8 +169,14 @@ def test_destructive_update_honours_max_parallel(store: Store, scheduler: Schedu
         n = sum(a.job_version == 1 for a in current)
         for a in current:
             if a.job_version == 1:
-                store.put(store.keys.alloc_status(a.id), AllocStatus(alloc_id=a.id, node_id="n1", client_status="running"))
-        wait_for(lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n + 1, message="next replacement")
+                store.put(
+                    store.keys.alloc_status(a.id),
+                    AllocStatus(alloc_id=a.id, node_id="n1", client_status="running"),
+                )
+        wait_for(
+            lambda n=n: sum(a.job_version == 1 for a in allocs(store, "web")) == n + 1,
+            message="next replacement",
+        )
     assert all(a.job_version == 1 for a in allocs(store, "web"))
 
 
@@ -171,7 +191,7 @@ def test_pipelined_writer_commits_in_guarded_batches(store: Store) -> None:
     gk = guard_key(store, "default", "web")
     w = PipelinedWriter(store, Guard(gk, 0, store.keys.job("default", "web"), rec.mod_revision))
     items = [(store.keys.alloc(f"x{i}"), mock_alloc(job, i, id=f"x{i}")) for i in range(300)]
-    w.feed(items[:PER_TXN + 10])
+    w.feed(items[: PER_TXN + 10])
     w.feed(items[PER_TXN + 10 :])
     assert w.finish([], [])
     assert len(allocs(store, "web")) == 300
@@ -190,8 +210,9 @@ def test_purged_job_stops_its_allocations(store: Store, scheduler: SchedulerCont
     ev = submit(store, mock_job(2))
     wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
     # a purge: the job record goes and the evaluation comes in one transaction
-    dereg = Evaluation(id=new_id(), namespace="default", job_id="web", triggered_by="job-deregister",
-                       create_time=time.time())
+    dereg = Evaluation(
+        id=new_id(), namespace="default", job_id="web", triggered_by="job-deregister", create_time=time.time()
+    )
     store.commit(Txn().delete(store.keys.job("default", "web")).put(store.keys.eval(dereg.id), dereg))
     wait_for(lambda: not allocs(store, "web"), message="allocations stopped")
     assert get_eval(store, dereg.id).status == "complete"
@@ -240,4 +261,5 @@ def test_a_plan_that_lost_the_race_raises_conflict(store: Store) -> None:
     assert len(d.new_allocs) == 2
     with pytest.raises(Conflict):
         c._commit("default/web", writer, d, [], [])
-    assert c.stats["conflicts"] == 1 and allocs(store, "web") == []
+    assert c.stats["conflicts"] == 1
+    assert allocs(store, "web") == []

@@ -23,11 +23,20 @@ STOPPED = dataclasses.replace(RECORD, stop=True)
 
 
 def ev(id: str, status: str = EvalStatus.PENDING, **kw: Any) -> Evaluation:
-    return Evaluation(id=id, namespace="default", job_id="web", triggered_by="job-register", status=status,
-                      create_time=NOW - 10, **kw)
+    return Evaluation(
+        id=id,
+        namespace="default",
+        job_id="web",
+        triggered_by="job-register",
+        status=status,
+        create_time=NOW - 10,
+        **kw,
+    )
 
 
-def decision(placed: int = 0, updated: int = 0, failed: bool = False, followup_at: float | None = None) -> Decision:
+def decision(
+    placed: int = 0, updated: int = 0, failed: bool = False, followup_at: float | None = None
+) -> Decision:
     return Decision(
         ReconcileResult(),
         new_allocs=[mock_alloc(JOB, i, id=f"n{i}") for i in range(placed)],
@@ -38,12 +47,28 @@ def decision(placed: int = 0, updated: int = 0, failed: bool = False, followup_a
     )
 
 
-def run(d: Decision, *, record: JobRecord | None = RECORD, due: Sequence[Evaluation] = (),
-        blocked: Sequence[Evaluation] = (), future: Sequence[Evaluation] = (), eval_id: str = "e1",
-        deployment_id: str = "") -> list[tuple[str, str, str]]:
+def run(
+    d: Decision,
+    *,
+    record: JobRecord | None = RECORD,
+    due: Sequence[Evaluation] = (),
+    blocked: Sequence[Evaluation] = (),
+    future: Sequence[Evaluation] = (),
+    eval_id: str = "e1",
+    deployment_id: str = "",
+) -> list[tuple[str, str, str]]:
     out = eval_updates(
-        namespace="default", job_id="web", record=record, decision=d, due=due, blocked=blocked, future=future,
-        eval_id=eval_id, followup_id="f1", deployment_id=deployment_id, now=NOW,
+        namespace="default",
+        job_id="web",
+        record=record,
+        decision=d,
+        due=due,
+        blocked=blocked,
+        future=future,
+        eval_id=eval_id,
+        followup_id="f1",
+        deployment_id=deployment_id,
+        now=NOW,
     )
     return [(e.id, e.status, e.status_description) for e in out]
 
@@ -60,17 +85,34 @@ DELAYED = "created for delayed rescheduling"
         (decision(), {"due": [ev("e1")]}, [("e1", "complete", "")]),
         (decision(placed=1, failed=True), {"due": [ev("e1")]}, [("e1", "blocked", REMAINING)]),
         (decision(failed=True), {"due": [ev("e1")], "record": STOPPED}, [("e1", "complete", "")]),
-        (decision(placed=1), {"due": [ev("e0"), ev("e1")]}, [("e0", "complete", SUPERSEDED), ("e1", "complete", "")]),
-        (decision(placed=1), {"due": [ev("e1")], "blocked": [ev("b0", EvalStatus.BLOCKED)]},
-         [("e1", "complete", ""), ("b0", "complete", SUPERSEDED)]),
+        (
+            decision(placed=1),
+            {"due": [ev("e0"), ev("e1")]},
+            [("e0", "complete", SUPERSEDED), ("e1", "complete", "")],
+        ),
+        (
+            decision(placed=1),
+            {"due": [ev("e1")], "blocked": [ev("b0", EvalStatus.BLOCKED)]},
+            [("e1", "complete", ""), ("b0", "complete", SUPERSEDED)],
+        ),
         (decision(), {}, []),
         (decision(updated=1), {"eval_id": "drift"}, [("drift", "complete", "")]),
         (decision(failed=True), {"eval_id": "drift"}, [("drift", "blocked", REMAINING)]),
-        (decision(followup_at=NOW + 30), {"due": [ev("e1")]}, [("e1", "complete", ""), ("f1", "pending", DELAYED)]),
-        (decision(followup_at=NOW + 30), {"due": [ev("e1")], "future": [ev("w", wait_until=NOW + 20)]},
-         [("e1", "complete", "")]),
-        (decision(followup_at=NOW + 30), {"due": [ev("e1")], "future": [ev("w", wait_until=NOW + 40)]},
-         [("e1", "complete", ""), ("f1", "pending", DELAYED)]),
+        (
+            decision(followup_at=NOW + 30),
+            {"due": [ev("e1")]},
+            [("e1", "complete", ""), ("f1", "pending", DELAYED)],
+        ),
+        (
+            decision(followup_at=NOW + 30),
+            {"due": [ev("e1")], "future": [ev("w", wait_until=NOW + 20)]},
+            [("e1", "complete", "")],
+        ),
+        (
+            decision(followup_at=NOW + 30),
+            {"due": [ev("e1")], "future": [ev("w", wait_until=NOW + 40)]},
+            [("e1", "complete", ""), ("f1", "pending", DELAYED)],
+        ),
     ],
     ids=[
         "all placed: the evaluation completes",
@@ -102,12 +144,26 @@ def test_still_blocked_for_the_same_reasons_is_not_rewritten() -> None:
 def test_the_main_evaluation_carries_the_outcome() -> None:
     d = decision(placed=MAX_PLACED_IDS + 5, failed=True)
     out = eval_updates(
-        namespace="default", job_id="web", record=RECORD, decision=d, due=[ev("e0"), ev("e1")], blocked=[],
-        future=[], eval_id="e1", followup_id="f1", deployment_id="d1", now=NOW,
+        namespace="default",
+        job_id="web",
+        record=RECORD,
+        decision=d,
+        due=[ev("e0"), ev("e1")],
+        blocked=[],
+        future=[],
+        eval_id="e1",
+        followup_id="f1",
+        deployment_id="d1",
+        now=NOW,
     )
     by_id = {e.id: e for e in out}
     main, other = by_id["e1"], by_id["e0"]
-    assert len(main.placed) == MAX_PLACED_IDS and main.queued_allocations == {"web": 1}
+    assert len(main.placed) == MAX_PLACED_IDS
+    assert main.queued_allocations == {"web": 1}
     assert main.failed_tg_allocs == {"web": dataclasses.asdict(AllocMetric(nodes_evaluated=1))}
-    assert main.deployment_id == "d1" and main.job_version == 2 and main.modify_time == NOW
-    assert other.placed == [] and other.failed_tg_allocs == {} and other.deployment_id == ""
+    assert main.deployment_id == "d1"
+    assert main.job_version == 2
+    assert main.modify_time == NOW
+    assert other.placed == []
+    assert other.failed_tg_allocs == {}
+    assert other.deployment_id == ""

@@ -18,7 +18,8 @@ from reconciler.model.objects import AllocatedPort
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node
 
 NODE = mock_node(
-    "n1", attributes={"kernel.name": "linux", "os.version": "11.4", "cpu.numcores": "4", "tags": "a,b,c"},
+    "n1",
+    attributes={"kernel.name": "linux", "os.version": "11.4", "cpu.numcores": "4", "tags": "a,b,c"},
     meta={"rack": "r1"},
 )
 
@@ -93,7 +94,8 @@ def test_reserved_port_collision_is_a_dimension() -> None:
     st = _state()
     st.add(mock_alloc(job, 0, ports=[AllocatedPort("http", 8080)]))
     assert dynamic_filter("web", job.task_groups[0], st, 1, 1, (False, False)) == (
-        "dimension", "network: reserved port collision http=8080",
+        "dimension",
+        "network: reserved port collision http=8080",
     )
 
 
@@ -101,7 +103,10 @@ def test_distinct_hosts() -> None:
     job = mock_job(2)
     st = _state()
     st.add(mock_alloc(job, 0))
-    assert dynamic_filter("web", job.task_groups[0], st, 1, 1, (False, True)) == ("constraint", "distinct_hosts")
+    assert dynamic_filter("web", job.task_groups[0], st, 1, 1, (False, True)) == (
+        "constraint",
+        "distinct_hosts",
+    )
     assert dynamic_filter("other", job.task_groups[0], st, 1, 1, (True, False)) is None
 
 

@@ -23,14 +23,22 @@ NODES = nodes_map(mock_node("n1", drain=True), mock_node("n2"))
 def _job(count: int, *, checks: int = 1, **migrate: object) -> Job:
     job = mock_job(count)
     g = job.task_groups[0]
-    services = [Service(name="web", checks=[Check(name=f"c{i}", type="http") for i in range(checks)])] if checks else []
+    services = (
+        [Service(name="web", checks=[Check(name=f"c{i}", type="http") for i in range(checks)])]
+        if checks
+        else []
+    )
     g = dataclasses.replace(g, services=services, migrate=dataclasses.replace(MigrateStrategy(), **migrate))
     return dataclasses.replace(job, task_groups=[g])
 
 
 def _running(alloc_id: str, since: float) -> AllocStatus:
-    return AllocStatus(alloc_id=AllocId(alloc_id), node_id="n2", client_status=ClientStatus.RUNNING,
-                       task_states={"server": TaskState(state=TaskRunState.RUNNING, started_at=since)})
+    return AllocStatus(
+        alloc_id=AllocId(alloc_id),
+        node_id="n2",
+        client_status=ClientStatus.RUNNING,
+        task_states={"server": TaskState(state=TaskRunState.RUNNING, started_at=since)},
+    )
 
 
 def _check(alloc_id: str, state: CheckState, at: float, name: str = "c0") -> CheckStatus:
@@ -50,22 +58,58 @@ class Ready:
 READY = [
     Ready("not running yet: wait for an event", None, [], Readiness(False, False, NOW + 280)),
     Ready("running, no check result: wait", _running("r", NOW - 20), [], Readiness(False, False, NOW + 280)),
-    Ready("running, check critical: wait", _running("r", NOW - 20), [_check("r", CheckState.CRITICAL, NOW - 1)],
-          Readiness(False, False, NOW + 280)),
-    Ready("checks passing for min_healthy_time: healthy", _running("r", NOW - 20),
-          [_check("r", CheckState.PASSING, NOW - 10)], Readiness(True, False, None)),
-    Ready("checks passing, not long enough: look again then", _running("r", NOW - 20),
-          [_check("r", CheckState.PASSING, NOW - 4)], Readiness(False, False, NOW + 6)),
-    Ready("one of two checks passing: wait", _running("r", NOW - 20), [_check("r", CheckState.PASSING, NOW - 30)],
-          Readiness(False, False, NOW + 280), job=_job(1, checks=2)),
-    Ready("task started late: min_healthy_time counts from the task", _running("r", NOW - 3),
-          [_check("r", CheckState.PASSING, NOW - 30)], Readiness(False, False, NOW + 7)),
-    Ready("task_states ignores the checks", _running("r", NOW - 10), [_check("r", CheckState.CRITICAL, NOW)],
-          Readiness(True, False, None), job=_job(1, health_check=HealthCheck.TASK_STATES)),
-    Ready("no checks defined: task states", _running("r", NOW - 2), [], Readiness(False, False, NOW + 8),
-          job=_job(1, checks=0)),
-    Ready("past healthy_deadline: expired", _running("r", NOW - 20), [], Readiness(False, True, None),
-          created=NOW - 400),
+    Ready(
+        "running, check critical: wait",
+        _running("r", NOW - 20),
+        [_check("r", CheckState.CRITICAL, NOW - 1)],
+        Readiness(False, False, NOW + 280),
+    ),
+    Ready(
+        "checks passing for min_healthy_time: healthy",
+        _running("r", NOW - 20),
+        [_check("r", CheckState.PASSING, NOW - 10)],
+        Readiness(True, False, None),
+    ),
+    Ready(
+        "checks passing, not long enough: look again then",
+        _running("r", NOW - 20),
+        [_check("r", CheckState.PASSING, NOW - 4)],
+        Readiness(False, False, NOW + 6),
+    ),
+    Ready(
+        "one of two checks passing: wait",
+        _running("r", NOW - 20),
+        [_check("r", CheckState.PASSING, NOW - 30)],
+        Readiness(False, False, NOW + 280),
+        job=_job(1, checks=2),
+    ),
+    Ready(
+        "task started late: min_healthy_time counts from the task",
+        _running("r", NOW - 3),
+        [_check("r", CheckState.PASSING, NOW - 30)],
+        Readiness(False, False, NOW + 7),
+    ),
+    Ready(
+        "task_states ignores the checks",
+        _running("r", NOW - 10),
+        [_check("r", CheckState.CRITICAL, NOW)],
+        Readiness(True, False, None),
+        job=_job(1, health_check=HealthCheck.TASK_STATES),
+    ),
+    Ready(
+        "no checks defined: task states",
+        _running("r", NOW - 2),
+        [],
+        Readiness(False, False, NOW + 8),
+        job=_job(1, checks=0),
+    ),
+    Ready(
+        "past healthy_deadline: expired",
+        _running("r", NOW - 20),
+        [],
+        Readiness(False, True, None),
+        created=NOW - 400,
+    ),
 ]
 
 
@@ -80,7 +124,9 @@ def _drained(job: Job, n: int) -> list:
 
 
 def _replacement(job: Job, i: int) -> object:
-    return mock_alloc(job, i, node="n2", id=f"r{i}", previous_allocation=f"a-web-{i}-0-n1", create_time=NOW - 30)
+    return mock_alloc(
+        job, i, node="n2", id=f"r{i}", previous_allocation=f"a-web-{i}-0-n1", create_time=NOW - 30
+    )
 
 
 @dataclass
@@ -98,13 +144,35 @@ class Step:
 STEPS = [
     Step("one at a time by default", _job(3), [], [], [0], []),
     Step("max_parallel moves that many at once", _job(3, max_parallel=2), [], [], [0, 1], []),
-    Step("an unhealthy replacement holds its original and the next one back", _job(3), [0], [], [], [],
-         want_look_again=NOW + 270),  # its healthy_deadline
+    Step(
+        "an unhealthy replacement holds its original and the next one back",
+        _job(3),
+        [0],
+        [],
+        [],
+        [],
+        want_look_again=NOW + 270,
+    ),  # its healthy_deadline
     Step("a healthy replacement stops its original and the next one moves", _job(3), [0], [0], [1], [0]),
-    Step("not healthy for long enough: look again when it will be", _job(2), [0], [0], [], [],
-         want_look_again=NOW + 8, passing_at=NOW - 2),
-    Step("with max_parallel 2, one healthy frees one slot", _job(4, max_parallel=2), [0, 1], [1], [2], [1],
-         want_look_again=NOW + 270),
+    Step(
+        "not healthy for long enough: look again when it will be",
+        _job(2),
+        [0],
+        [0],
+        [],
+        [],
+        want_look_again=NOW + 8,
+        passing_at=NOW - 2,
+    ),
+    Step(
+        "with max_parallel 2, one healthy frees one slot",
+        _job(4, max_parallel=2),
+        [0, 1],
+        [1],
+        [2],
+        [1],
+        want_look_again=NOW + 270,
+    ),
 ]
 
 
@@ -113,8 +181,12 @@ def test_drain_moves_max_parallel_and_waits_for_health(case: Step) -> None:
     job = case.job
     allocs = _drained(job, job.task_groups[0].count) + [_replacement(job, i) for i in case.replaced]
     statuses = {f"r{i}": _running(f"r{i}", NOW - 30) for i in case.replaced}
-    checks = {f"r{i}": [_check(f"r{i}", CheckState.PASSING if i in case.healthy else CheckState.CRITICAL,
-                               case.passing_at)] for i in case.replaced}
+    checks = {
+        f"r{i}": [
+            _check(f"r{i}", CheckState.PASSING if i in case.healthy else CheckState.CRITICAL, case.passing_at)
+        ]
+        for i in case.replaced
+    }
     r = reconcile(job, allocs, statuses, nodes=NODES, now=NOW, checks=checks)  # type: ignore[arg-type]
     assert sorted(p.index for p in r.place if p.reason == "migrate") == case.want_place
     assert sorted(s.alloc.index for s in r.stop) == case.want_stop

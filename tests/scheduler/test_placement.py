@@ -25,7 +25,10 @@ def test_sample_limit_is_log2_with_a_minimum_of_two() -> None:
 
 
 def test_binpack_prefers_fuller_nodes_and_penalty_spreads() -> None:
-    empty, full = NodeState.of(mock_node(cpu=1000, memory=1000)), NodeState.of(mock_node(cpu=1000, memory=1000))
+    empty, full = (
+        NodeState.of(mock_node(cpu=1000, memory=1000)),
+        NodeState.of(mock_node(cpu=1000, memory=1000)),
+    )
     full.cpu_used, full.mem_used = 800, 800
     assert binpack_score(full, 100, 100) > binpack_score(empty, 100, 100)
     assert anti_affinity_penalty(0, 3) == 0.0
@@ -46,7 +49,8 @@ def _decide(job, nodes, allocs=(), eval_id="e1"):
 def test_places_every_instance_and_spreads_a_group() -> None:
     nodes = nodes_map(*(mock_node(f"n{i}") for i in range(4)))
     d = _decide(mock_job(8), nodes)
-    assert len(d.new_allocs) == 8 and not d.failed
+    assert len(d.new_allocs) == 8
+    assert not d.failed
     assert max(Counter(a.node_id for a in d.new_allocs).values()) <= 3
 
 
@@ -81,7 +85,8 @@ def test_failed_placements_coalesce_and_name_filtered_nodes() -> None:
 def test_no_node_in_the_datacenter() -> None:
     d = _decide(mock_job(1, datacenters=["dc2"]), nodes_map(mock_node("n1")))
     assert describe_failure(d.failed["web"]) == [
-        "No nodes were eligible for evaluation", 'No nodes are available in datacenter "dc2"',
+        "No nodes were eligible for evaluation",
+        'No nodes are available in datacenter "dc2"',
     ]
 
 
@@ -90,7 +95,8 @@ def test_dynamic_ports_come_from_the_node_range() -> None:
     node = mock_node("n1", min_dynamic_port=30000, max_dynamic_port=30100)
     d = _decide(job, nodes_map(node))
     values = [p.value for a in d.new_allocs for p in a.ports]
-    assert len(values) == 40 and len(set(values)) == 40
+    assert len(values) == 40
+    assert len(set(values)) == 40
     assert all(30000 <= v <= 30100 for v in values)
 
 
@@ -98,7 +104,9 @@ def test_dynamic_port_range_exhausted() -> None:
     job = mock_job(3, ports=[Port("http")])
     d = _decide(job, nodes_map(mock_node("n1", min_dynamic_port=30000, max_dynamic_port=30001)))
     assert len(d.new_allocs) == 2
-    assert 'Dimension "network: dynamic port selection failed" exhausted on 1 node' in describe_failure(d.failed["web"])
+    assert 'Dimension "network: dynamic port selection failed" exhausted on 1 node' in describe_failure(
+        d.failed["web"]
+    )
 
 
 def test_assign_ports_never_returns_a_used_port() -> None:
@@ -106,14 +114,16 @@ def test_assign_ports_never_returns_a_used_port() -> None:
 
     used = set(range(20000, 20010))
     ports = assign_ports([Network(ports=[Port("a"), Port("b")])], used, 20000, 20011, random.Random(1))
-    assert ports is not None and {p.value for p in ports} == {20010, 20011}
+    assert ports is not None
+    assert {p.value for p in ports} == {20010, 20011}
 
 
 def test_system_job_skips_infeasible_nodes_silently() -> None:
     job = mock_job(1, type="system", driver="java")
     nodes = nodes_map(mock_node("n1", drivers={"java": True}), mock_node("n2"))
     d = _decide(job, nodes)
-    assert [a.node_id for a in d.new_allocs] == ["n1"] and not d.failed
+    assert [a.node_id for a in d.new_allocs] == ["n1"]
+    assert not d.failed
 
 
 def test_stops_mark_lost_and_link_replacements() -> None:
@@ -122,18 +132,27 @@ def test_stops_mark_lost_and_link_replacements() -> None:
     d = _decide(job, nodes_map(mock_node("n1")), [old])
     (new,) = d.new_allocs
     (upd,) = d.updated_allocs
-    assert new.previous_allocation == old.id and new.index == 0
-    assert upd.desired_status == "stop" and upd.client_status == "lost" and upd.next_allocation == new.id
+    assert new.previous_allocation == old.id
+    assert new.index == 0
+    assert upd.desired_status == "stop"
+    assert upd.client_status == "lost"
+    assert upd.next_allocation == new.id
 
 
 # --- properties ---------------------------------------------------------------------------
+
 
 @st.composite
 def clusters(draw):
     n = draw(st.integers(1, 6))
     nodes = [
-        mock_node(f"n{i}", cpu=draw(st.integers(200, 3000)), memory=draw(st.integers(200, 3000)),
-                  min_dynamic_port=20000, max_dynamic_port=20000 + draw(st.integers(0, 30)))
+        mock_node(
+            f"n{i}",
+            cpu=draw(st.integers(200, 3000)),
+            memory=draw(st.integers(200, 3000)),
+            min_dynamic_port=20000,
+            max_dynamic_port=20000 + draw(st.integers(0, 30)),
+        )
         for i in range(n)
     ]
     count = draw(st.integers(0, 30))
@@ -167,13 +186,19 @@ def test_properties_hold_across_plans(cluster, eval_id) -> None:
     changed = {a.id: a for a in second.updated_allocs}
     merged = [changed.get(a.id, a) for a in allocs] + second.new_allocs
     _check_invariants(nodes, merged)
-    assert len([a for a in merged if a.desired_status == "run"]) + second.queued.get("web", 0) == job.task_groups[0].count
+    assert (
+        len([a for a in merged if a.desired_status == "run"]) + second.queued.get("web", 0)
+        == job.task_groups[0].count
+    )
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 1200), st.integers(0, 1200), st.integers(0, 3), st.booleans()),
-             min_size=1, max_size=8),
+    st.lists(
+        st.tuples(st.integers(0, 1200), st.integers(0, 1200), st.integers(0, 3), st.booleans()),
+        min_size=1,
+        max_size=8,
+    ),
     st.booleans(),
 )
 def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> None:
@@ -203,7 +228,8 @@ def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> 
     chosen, metric = _select(job, ctx, AllocPlace("web", "web.web[0]", 0), len(states), random.Random(1))
     fits = [s for s in states if dynamic_filter(job.id, group, s, 200, 200, (False, False)) is None]
     if not fits:
-        assert chosen is None and metric is not None
+        assert chosen is None
+        assert metric is not None
         return
     best = max(score(s, 200, 200, s.groups.get((job.id, group.name), 0), group.count) for s in fits)
     assert chosen is not None

@@ -17,8 +17,12 @@ def test_plan_of_a_new_job_places_everything_and_writes_nothing(store: Store) ->
     res = plan_job(store, mock_job(3))
     assert store.count(store.keys.prefix) == before
     assert res.desired_tg_updates["web"].place == 3
-    assert res.exit_code == 1 and not res.failed_tg_allocs
-    assert scheduler_dry_run(res.failed_tg_allocs) == ["Scheduler dry-run:", "- All tasks successfully allocated."]
+    assert res.exit_code == 1
+    assert not res.failed_tg_allocs
+    assert scheduler_dry_run(res.failed_tg_allocs) == [
+        "Scheduler dry-run:",
+        "- All tasks successfully allocated.",
+    ]
 
 
 def test_plan_of_an_unchanged_job_exits_zero(store: Store) -> None:
@@ -58,5 +62,7 @@ def test_plan_reports_a_reserved_port_collision_in_words(store: Store) -> None:
         '  Task Group "web" (failed to place 4 allocations):',
     ]
     body = res.to_nomad()
-    assert body["FailedTGAllocs"]["web"]["DimensionExhausted"] == {"network: reserved port collision http=8080": 1}
+    assert body["FailedTGAllocs"]["web"]["DimensionExhausted"] == {
+        "network: reserved port collision http=8080": 1
+    }
     assert body["Annotations"]["DesiredTGUpdates"]["web"]["Place"] == 4

@@ -48,9 +48,13 @@ def _check(allocs: dict[str, Allocation], statuses: dict[str, AllocStatus], node
 @given(OPS, st.booleans())
 def test_decisions_keep_invariants_under_churn(ops, static) -> None:
     job = mock_job(4, cpu=500, memory=256, ports=[Port("http", static=8080)] if static else [Port("http")])
-    job.task_groups[0].reschedule = ReschedulePolicy(delay=30 * 10**9, delay_function="constant", unlimited=True)
-    nodes = {f"n{i}": mock_node(f"n{i}", cpu=1000, memory=1024, min_dynamic_port=20000, max_dynamic_port=20005)
-             for i in range(3)}
+    job.task_groups[0].reschedule = ReschedulePolicy(
+        delay=30 * 10**9, delay_function="constant", unlimited=True
+    )
+    nodes = {
+        f"n{i}": mock_node(f"n{i}", cpu=1000, memory=1024, min_dynamic_port=20000, max_dynamic_port=20005)
+        for i in range(3)
+    }
     allocs: dict[str, Allocation] = {}
     statuses: dict[str, AllocStatus] = {}
     now = 1000.0
@@ -71,18 +75,26 @@ def test_decisions_keep_invariants_under_churn(ops, static) -> None:
 
     settle()
     for op, arg in ops:
-        live = sorted((a for a in allocs.values() if _live(a, statuses)), key=lambda a: (a.index, a.node_id, a.create_time))
+        live = sorted(
+            (a for a in allocs.values() if _live(a, statuses)),
+            key=lambda a: (a.index, a.node_id, a.create_time),
+        )
         if op == "scale":
             count = arg
         elif op == "node_down" and f"n{arg}" in nodes:
             nodes[f"n{arg}"] = mock_node(f"n{arg}", cpu=1000, memory=1024, status="down")
         elif op == "node_up":
-            nodes[f"n{arg}"] = mock_node(f"n{arg}", cpu=1000, memory=1024, min_dynamic_port=20000,
-                                         max_dynamic_port=20005)
+            nodes[f"n{arg}"] = mock_node(
+                f"n{arg}", cpu=1000, memory=1024, min_dynamic_port=20000, max_dynamic_port=20005
+            )
         elif op in ("fail", "run") and live:
             a = live[arg % len(live)]
-            statuses[a.id] = AllocStatus(alloc_id=a.id, node_id=a.node_id,
-                                         client_status="failed" if op == "fail" else "running", modify_time=now)
+            statuses[a.id] = AllocStatus(
+                alloc_id=a.id,
+                node_id=a.node_id,
+                client_status="failed" if op == "fail" else "running",
+                modify_time=now,
+            )
         elif op == "wait":
             now += arg
         settle()

@@ -10,9 +10,26 @@ from tests.scheduler.factories import mock_alloc, mock_job, mock_status
 def test_counts_per_group_and_running_status() -> None:
     job = mock_job(4)
     a = [mock_alloc(job, i, id=f"a{i}") for i in range(4)]
-    st = {"a1": mock_status(a[1], "running"), "a2": mock_status(a[2], "failed"), "a3": mock_status(a[3], "complete")}
-    s = summarize(job, a, st, [Evaluation(id="e", namespace="default", job_id="web", triggered_by="x",
-                                          status="blocked", queued_allocations={"web": 2})])
+    st = {
+        "a1": mock_status(a[1], "running"),
+        "a2": mock_status(a[2], "failed"),
+        "a3": mock_status(a[3], "complete"),
+    }
+    s = summarize(
+        job,
+        a,
+        st,
+        [
+            Evaluation(
+                id="e",
+                namespace="default",
+                job_id="web",
+                triggered_by="x",
+                status="blocked",
+                queued_allocations={"web": 2},
+            )
+        ],
+    )
     g = s.groups["web"]
     assert (g.queued, g.starting, g.running, g.failed, g.complete, g.lost) == (2, 1, 1, 1, 1, 0)
     assert s.status == "running"
@@ -22,7 +39,8 @@ def test_lost_comes_from_the_allocation_and_dead_when_all_stopped() -> None:
     job = mock_job(1)
     a = mock_alloc(job, 0, desired_status="stop", client_status="lost")
     s = summarize(job, [a], {})
-    assert s.groups["web"].lost == 1 and s.status == "dead"
+    assert s.groups["web"].lost == 1
+    assert s.status == "dead"
 
 
 def test_pending_before_anything_is_placed() -> None:

@@ -29,6 +29,8 @@ def send(address: str, method: str, path: str, body: bytes | None = None, **head
             conn.putheader(k, v)
         conn.endheaders(body)
         resp = conn.getresponse()
-        return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode(errors="replace"))
+        return Reply(
+            resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode(errors="replace")
+        )
     finally:
         conn.close()

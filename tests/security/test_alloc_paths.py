@@ -62,8 +62,12 @@ def test_m5_template_source_cannot_read_the_agents_state(dirs: tuple[Path, Path]
     task_dir, alloc_root = dirs
     (alloc_root / ".state" / "web.spec").write_text("SECRET=1")
     with pytest.raises(TemplateError, match=r"\.state"):
-        render_all([Template(source="../.state/web.spec", destination="local/x")], {}, task_dir=task_dir,
-                   alloc_root=alloc_root)
+        render_all(
+            [Template(source="../.state/web.spec", destination="local/x")],
+            {},
+            task_dir=task_dir,
+            alloc_root=alloc_root,
+        )
 
 
 def test_m5_a_planted_tmp_symlink_is_replaced_not_followed(dirs: tuple[Path, Path], tmp_path: Path) -> None:
@@ -71,7 +75,12 @@ def test_m5_a_planted_tmp_symlink_is_replaced_not_followed(dirs: tuple[Path, Pat
     victim = tmp_path / "victim"
     victim.write_text("original")
     os.symlink(victim, task_dir / "local" / "app.conf.tmp")
-    render_all([Template(data="rendered", destination="local/app.conf")], {}, task_dir=task_dir, alloc_root=alloc_root)
+    render_all(
+        [Template(data="rendered", destination="local/app.conf")],
+        {},
+        task_dir=task_dir,
+        alloc_root=alloc_root,
+    )
     assert victim.read_text() == "original"
     assert (task_dir / "local" / "app.conf").read_text() == "rendered"
 
@@ -80,7 +89,12 @@ def test_m5_a_planted_tmp_symlink_is_replaced_not_followed(dirs: tuple[Path, Pat
 def test_l5_template_perms_cannot_set_setuid_or_garbage(dirs: tuple[Path, Path], perms: str) -> None:
     task_dir, alloc_root = dirs
     with pytest.raises(TemplateError, match="perms"):
-        render_all([Template(data="x", destination="local/x", perms=perms)], {}, task_dir=task_dir, alloc_root=alloc_root)
+        render_all(
+            [Template(data="x", destination="local/x", perms=perms)],
+            {},
+            task_dir=task_dir,
+            alloc_root=alloc_root,
+        )
 
 
 def _tar_with(member: tarfile.TarInfo, data: bytes = b"") -> bytes:
@@ -101,13 +115,18 @@ def _link(name: str, target: str, kind: bytes) -> tarfile.TarInfo:
     return info
 
 
-@pytest.mark.parametrize("member", [
-    _link("up", "../../..", tarfile.SYMTYPE),
-    _link("hard", "/etc/passwd", tarfile.LNKTYPE),
-    _link("dev", "", tarfile.CHRTYPE),
-], ids=["symlink", "hardlink", "device"])
-def test_m6_archive_links_and_special_files_are_refused(www: tuple[str, Path], dirs: tuple[Path, Path],
-                                                      member: tarfile.TarInfo) -> None:
+@pytest.mark.parametrize(
+    "member",
+    [
+        _link("up", "../../..", tarfile.SYMTYPE),
+        _link("hard", "/etc/passwd", tarfile.LNKTYPE),
+        _link("dev", "", tarfile.CHRTYPE),
+    ],
+    ids=["symlink", "hardlink", "device"],
+)
+def test_m6_archive_links_and_special_files_are_refused(
+    www: tuple[str, Path], dirs: tuple[Path, Path], member: tarfile.TarInfo
+) -> None:
     url, root = www
     (root / "evil.tar.gz").write_bytes(_tar_with(member))
     task_dir, alloc_root = dirs
@@ -121,7 +140,7 @@ def test_m6_zip_symlink_member_is_refused(www: tuple[str, Path], dirs: tuple[Pat
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         info = zipfile.ZipInfo("link")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zf.writestr(info, "/etc/passwd")
     (root / "evil.zip").write_bytes(buf.getvalue())
     task_dir, alloc_root = dirs
@@ -129,8 +148,9 @@ def test_m6_zip_symlink_member_is_refused(www: tuple[str, Path], dirs: tuple[Pat
         fetch(Artifact(source=f"{url}/evil.zip"), task_dir=task_dir, alloc_root=alloc_root, backoff=0.01)
 
 
-def test_m6_archive_bomb_is_refused_before_writing(www: tuple[str, Path], dirs: tuple[Path, Path],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_m6_archive_bomb_is_refused_before_writing(
+    www: tuple[str, Path], dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from controllers.driver_runner import artifacts
 
     monkeypatch.setattr(artifacts, "MAX_UNPACKED", 1000)  # the cap, shrunk so the test is small
@@ -161,8 +181,11 @@ def test_m5_artifact_cannot_land_in_the_agents_state(www: tuple[str, Path], dirs
     (root / "web.handle.json").write_text("{}")
     task_dir, alloc_root = dirs
     with pytest.raises(ArtifactError, match=r"\.state"):
-        fetch(Artifact(source=f"{url}/web.handle.json", destination="../.state/"), task_dir=task_dir,
-              alloc_root=alloc_root)
+        fetch(
+            Artifact(source=f"{url}/web.handle.json", destination="../.state/"),
+            task_dir=task_dir,
+            alloc_root=alloc_root,
+        )
 
 
 def test_l6_errors_do_not_show_url_credentials(www: tuple[str, Path], dirs: tuple[Path, Path]) -> None:

@@ -19,8 +19,12 @@ from tests.security.http import send
 
 JOB = json.dumps({"Job": job_to_nomad(submitted_job("web"))}).encode()
 EVIL = "https://evil.example"
-SETTINGS = GateSettings(bind="127.0.0.1", allowed_hosts=("api.example", "lb.example:8443"),
-                        allowed_origins=("https://ui.example",), own_names=("box",))
+SETTINGS = GateSettings(
+    bind="127.0.0.1",
+    allowed_hosts=("api.example", "lb.example:8443"),
+    allowed_origins=("https://ui.example",),
+    own_names=("box",),
+)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +88,9 @@ def job_in_etcd(store: Store) -> bool:
     return store.get(store.keys.job("default", "web"), JobRecord) is not None
 
 
-def test_text_plain_post_from_a_foreign_origin_is_refused_and_changes_nothing(gated: ApiServer, store: Store) -> None:
+def test_text_plain_post_from_a_foreign_origin_is_refused_and_changes_nothing(
+    gated: ApiServer, store: Store
+) -> None:
     r = send(gated.address, "POST", "/v1/jobs", JOB, content_type="text/plain", origin=EVIL)
     assert r.status == 403
     assert "Origin 'https://evil.example' is not allowed" in r.body
@@ -94,9 +100,18 @@ def test_text_plain_post_from_a_foreign_origin_is_refused_and_changes_nothing(ga
     assert not job_in_etcd(store)
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded",
-                                   "multipart/form-data; boundary=x", "text/plain; charset=utf-8"])
-def test_form_encodings_are_refused_even_without_an_origin(gated: ApiServer, store: Store, ctype: str) -> None:
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain; charset=utf-8",
+    ],
+)
+def test_form_encodings_are_refused_even_without_an_origin(
+    gated: ApiServer, store: Store, ctype: str
+) -> None:
     r = send(gated.address, "POST", "/v1/jobs", JOB, content_type=ctype)
     assert r.status == 415
     assert "needs Content-Type: application/json" in r.body
@@ -121,8 +136,14 @@ def test_json_from_a_plain_client_is_served(gated: ApiServer, store: Store) -> N
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_foreign_host_gets_403_dns_rebinding(gated: ApiServer, method: str) -> None:
     body = JOB if method == "POST" else None
-    r = send(gated.address, method, "/v1/jobs", body, host=f"rebind.evil.example:{gated.port}",
-             content_type="application/json")
+    r = send(
+        gated.address,
+        method,
+        "/v1/jobs",
+        body,
+        host=f"rebind.evil.example:{gated.port}",
+        content_type="application/json",
+    )
     assert r.status == 403
     assert "is not an address of this agent" in r.body
 
@@ -134,20 +155,35 @@ def test_localhost_names_with_the_port_are_served(gated: ApiServer) -> None:
 
 def test_review_r1_parse_with_file_from_a_rebound_page_is_refused(gated: ApiServer) -> None:
     hcl = b'job "x" {\n  meta { leak = file("/etc/hostname") }\n  group "g" { task "t" { driver = "raw_exec" } }\n}\n'
-    r = send(gated.address, "POST", "/v1/jobs/parse", hcl, content_type="text/plain", origin=EVIL,
-             host=f"rebind.evil.example:{gated.port}")
+    r = send(
+        gated.address,
+        "POST",
+        "/v1/jobs/parse",
+        hcl,
+        content_type="text/plain",
+        origin=EVIL,
+        host=f"rebind.evil.example:{gated.port}",
+    )
     assert r.status == 403
     assert "leak" not in r.body
 
 
 def test_allowed_origin_gets_cors_and_a_preflight(gated: ApiServer, store: Store) -> None:
-    pre = send(gated.address, "OPTIONS", "/v1/jobs", origin="https://ui.example",
-               access_control_request_method="POST", access_control_request_headers="content-type")
+    pre = send(
+        gated.address,
+        "OPTIONS",
+        "/v1/jobs",
+        origin="https://ui.example",
+        access_control_request_method="POST",
+        access_control_request_headers="content-type",
+    )
     assert pre.status == 204
     assert pre.headers["access-control-allow-origin"] == "https://ui.example"
     assert "POST" in pre.headers["access-control-allow-methods"]
     assert "Content-Type" in pre.headers["access-control-allow-headers"]
-    r = send(gated.address, "POST", "/v1/jobs", JOB, content_type="application/json", origin="https://ui.example")
+    r = send(
+        gated.address, "POST", "/v1/jobs", JOB, content_type="application/json", origin="https://ui.example"
+    )
     assert r.status == 200
     assert r.headers["access-control-allow-origin"] == "https://ui.example"
     assert r.headers["vary"] == "Origin"

@@ -31,15 +31,20 @@ def nomad_body(**changes: Any) -> dict[str, Any]:
     return {"Job": job}
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"task_Name": "../../../x"}, "task name"),
-    ({"group_Count": -3}, "must be a non-negative integer"),
-    ({"group_Count": 100_000_000}, "must be at most 100000"),
-    ({"job_Priority": 100000}, "must be between 1 and 100"),
-    ({"job_Type": "sysbatchx"}, 'must be one of "service"'),
-], ids=["traversal task name", "negative count", "huge count", "priority", "type"])
-def test_r10_register_validates_like_the_text_loader(api: ApiServer, store: Store, changes: dict[str, Any],
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"task_Name": "../../../x"}, "task name"),
+        ({"group_Count": -3}, "must be a non-negative integer"),
+        ({"group_Count": 100_000_000}, "must be at most 100000"),
+        ({"job_Priority": 100000}, "must be between 1 and 100"),
+        ({"job_Type": "sysbatchx"}, 'must be one of "service"'),
+    ],
+    ids=["traversal task name", "negative count", "huge count", "priority", "type"],
+)
+def test_r10_register_validates_like_the_text_loader(
+    api: ApiServer, store: Store, changes: dict[str, Any], message: str
+) -> None:
     status, resp = api.call("POST", "/v1/jobs", nomad_body(**changes))
     assert status == 400, resp
     assert message in resp["error"], resp
@@ -82,15 +87,19 @@ def test_r7_regexp_constraints_match_in_linear_time() -> None:
     """`^(a+)+$` against 40 a's and a "!" took hours with Python's backtracking `re` (and
     would fail on the timeout); RE2 answers at once."""
     node = Node(id="n1", name="n1")
-    assert constraint_ok(Constraint(attribute="a" * 40 + "!", operator="regexp", value="^(a+)+$"), node) is False
+    assert (
+        constraint_ok(Constraint(attribute="a" * 40 + "!", operator="regexp", value="^(a+)+$"), node) is False
+    )
     assert constraint_ok(Constraint(attribute="aaa", operator="regexp", value="^(a+)+$"), node) is True
 
 
 def test_invalid_regexp_is_refused_with_field_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "job.nomad"
-    path.write_text('job "x" {\n  datacenters = ["dc1"]\n  constraint {\n    attribute = "${attr.kernel.name}"\n'
-                    '    operator = "regexp"\n    value = "(a)\\\\1"\n  }\n  group "g" {\n    task "t" {\n'
-                    '      driver = "raw_exec"\n      config {\n        command = "true"\n      }\n    }\n  }\n}\n')
+    path.write_text(
+        'job "x" {\n  datacenters = ["dc1"]\n  constraint {\n    attribute = "${attr.kernel.name}"\n'
+        '    operator = "regexp"\n    value = "(a)\\\\1"\n  }\n  group "g" {\n    task "t" {\n'
+        '      driver = "raw_exec"\n      config {\n        command = "true"\n      }\n    }\n  }\n}\n'
+    )
     with pytest.raises(SpecError) as info:
         load_job_file(path)
     assert f"{path}:6:5: job.x.constraint[0].value: invalid regular expression" in str(info.value)
@@ -103,6 +112,8 @@ def test_r11_names_with_a_trailing_newline_are_refused(name: str, ok: bool) -> N
 
 @pytest.mark.parametrize("timeout", [b"Infinity", b"NaN", b"1e9", b'"abc"', b"-1", b"true"])
 def test_h5_alloc_exec_timeout_is_finite_and_bounded(api: ApiServer, timeout: bytes) -> None:
-    status, resp = api.call("POST", "/v1/client/allocation/0000/exec", raw=b'{"Cmd": ["yes"], "Timeout": %s}' % timeout)
+    status, resp = api.call(
+        "POST", "/v1/client/allocation/0000/exec", raw=b'{"Cmd": ["yes"], "Timeout": %s}' % timeout
+    )
     assert status == 400, resp
     assert resp["field"] == "Timeout", resp

@@ -60,14 +60,21 @@ def test_file_reads_only_below_the_job_files_directory(tmp_path: Path, path: str
 
 def test_r1_parse_endpoint_does_not_read_server_files(api: ApiServer) -> None:
     hcl = JOB.format(head="", expr='file("/etc/hostname")')
-    r = send(api.address, "POST", "/v1/jobs/parse", json.dumps({"JobHCL": hcl}).encode(),
-             content_type="application/json")
+    r = send(
+        api.address,
+        "POST",
+        "/v1/jobs/parse",
+        json.dumps({"JobHCL": hcl}).encode(),
+        content_type="application/json",
+    )
     assert r.status == 400
     assert "is not available here" in r.body
 
 
 def shared_locals(n: int) -> str:
-    lines = ["locals {", '  l0 = "aaaaaaaa"'] + [f"  l{i} = [local.l{i - 1}, local.l{i - 1}]" for i in range(1, n + 1)]
+    lines = ["locals {", '  l0 = "aaaaaaaa"'] + [
+        f"  l{i} = [local.l{i - 1}, local.l{i - 1}]" for i in range(1, n + 1)
+    ]
     return "\n".join([*lines, "}"])
 
 
@@ -81,10 +88,14 @@ def test_r9_shared_locals_are_refused_before_they_blow_up(expr: str) -> None:
 BIG = "a" * 2000
 
 
-@pytest.mark.parametrize(("expr", "fragment"), [
-    ("range(300000000)", "range() would make 300000000 numbers; the limit is 1024"),
-    (f'replace("{BIG}", "", "{BIG}")', "replace() result would be longer than 1000000 characters"),
-], ids=["range", "replace"])
+@pytest.mark.parametrize(
+    ("expr", "fragment"),
+    [
+        ("range(300000000)", "range() would make 300000000 numbers; the limit is 1024"),
+        (f'replace("{BIG}", "", "{BIG}")', "replace() result would be longer than 1000000 characters"),
+    ],
+    ids=["range", "replace"],
+)
 def test_functions_check_sizes_before_making_values(expr: str, fragment: str) -> None:
     assert fragment in errors_of(JOB.format(head="", expr=expr))
 

@@ -9,4 +9,6 @@ EXAMPLES = ROOT / "specs" / "examples"
 BROKEN = Path(__file__).resolve().parent / "broken"
 PLANS = Path(__file__).resolve().parent / "plans"
 
-EXAMPLE_FILES = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".nomad", ".hcl", ".json", ".yaml", ".yml"))
+EXAMPLE_FILES = sorted(
+    p for p in EXAMPLES.iterdir() if p.suffix in (".nomad", ".hcl", ".json", ".yaml", ".yml")
+)

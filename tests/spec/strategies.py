@@ -11,68 +11,198 @@ from reconciler.spec import fill_defaults
 
 names = st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)
 texts = st.text(max_size=12)
-tricky = st.sampled_from(["${NOMAD_PORT_http}", "$${x}", "${var.x}", "%{ if }", 'a"b', "back\\slash", "line\nbreak",
-                          "${env[\"HOME\"]}", "${", "}", "$", "%{", "tab\there", "${node.unique.name}:${meta.rack}"])
+tricky = st.sampled_from(
+    [
+        "${NOMAD_PORT_http}",
+        "$${x}",
+        "${var.x}",
+        "%{ if }",
+        'a"b',
+        "back\\slash",
+        "line\nbreak",
+        '${env["HOME"]}',
+        "${",
+        "}",
+        "$",
+        "%{",
+        "tab\there",
+        "${node.unique.name}:${meta.rack}",
+    ]
+)
 strings = st.one_of(texts, tricky, st.lists(st.one_of(texts, tricky), max_size=3).map("".join))
 durations = st.one_of(st.integers(0, 10**13), st.sampled_from([0, 2 * m.SECOND, 5 * m.MINUTE, 1_500_000]))
 small = st.integers(0, 1000)
-scalars = st.one_of(strings, st.integers(-(10**9), 10**9), st.booleans(), st.floats(allow_nan=False, allow_infinity=False, width=32).filter(lambda f: not f.is_integer()))
+scalars = st.one_of(
+    strings,
+    st.integers(-(10**9), 10**9),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).filter(lambda f: not f.is_integer()),
+)
 values: st.SearchStrategy[Any] = st.recursive(
-    scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(strings, inner, max_size=3)), max_leaves=4
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(strings, inner, max_size=3)),
+    max_leaves=4,
 )
 string_maps = st.dictionaries(strings, strings, max_size=3)
 
-constraints = st.builds(m.Constraint, attribute=strings, operator=st.sampled_from(["=", "!=", "regexp", "distinct_hosts"]),
-                        value=strings)
+constraints = st.builds(
+    m.Constraint,
+    attribute=strings,
+    operator=st.sampled_from(["=", "!=", "regexp", "distinct_hosts"]),
+    value=strings,
+)
 checks = st.builds(
-    m.Check, name=st.one_of(st.just(""), strings), type=st.sampled_from(["http", "tcp", "script"]), path=strings,
-    method=st.sampled_from(["GET", "POST"]), header=st.dictionaries(strings, st.lists(strings, max_size=2), max_size=2),
-    protocol=st.sampled_from(["http", "https"]), port=names, interval=durations, timeout=durations, command=strings,
-    args=st.lists(strings, max_size=2), task=strings, success_before_passing=small, failures_before_critical=small,
+    m.Check,
+    name=st.one_of(st.just(""), strings),
+    type=st.sampled_from(["http", "tcp", "script"]),
+    path=strings,
+    method=st.sampled_from(["GET", "POST"]),
+    header=st.dictionaries(strings, st.lists(strings, max_size=2), max_size=2),
+    protocol=st.sampled_from(["http", "https"]),
+    port=names,
+    interval=durations,
+    timeout=durations,
+    command=strings,
+    args=st.lists(strings, max_size=2),
+    task=strings,
+    success_before_passing=small,
+    failures_before_critical=small,
 )
 services = st.builds(
-    m.Service, name=st.one_of(st.just(""), names), port=names, tags=st.lists(strings, max_size=3),
-    canary_tags=st.lists(strings, max_size=2), meta=string_maps, address_mode=st.sampled_from(["auto", "host"]),
+    m.Service,
+    name=st.one_of(st.just(""), names),
+    port=names,
+    tags=st.lists(strings, max_size=3),
+    canary_tags=st.lists(strings, max_size=2),
+    meta=string_maps,
+    address_mode=st.sampled_from(["auto", "host"]),
     checks=st.lists(checks, max_size=2),
-    check_restart=st.one_of(st.none(), st.builds(m.CheckRestart, limit=small, grace=durations, ignore_warnings=st.booleans())),
+    check_restart=st.one_of(
+        st.none(), st.builds(m.CheckRestart, limit=small, grace=durations, ignore_warnings=st.booleans())
+    ),
 )
-updates = st.builds(m.UpdateStrategy, max_parallel=small, canary=small, min_healthy_time=durations,
-                    healthy_deadline=durations, progress_deadline=durations, auto_revert=st.booleans(),
-                    auto_promote=st.booleans(), health_check=st.sampled_from(["checks", "task_states"]), stagger=durations)
-migrates = st.builds(m.MigrateStrategy, max_parallel=small, health_check=st.sampled_from(["checks", "task_states"]),
-                     min_healthy_time=durations, healthy_deadline=durations)
-restarts = st.builds(m.RestartPolicy, attempts=small, interval=durations, delay=durations, mode=st.sampled_from(["fail", "delay"]))
-reschedules = st.builds(m.ReschedulePolicy, attempts=small, interval=durations, delay=durations,
-                        delay_function=st.sampled_from(["constant", "exponential"]), max_delay=durations, unlimited=st.booleans())
+updates = st.builds(
+    m.UpdateStrategy,
+    max_parallel=small,
+    canary=small,
+    min_healthy_time=durations,
+    healthy_deadline=durations,
+    progress_deadline=durations,
+    auto_revert=st.booleans(),
+    auto_promote=st.booleans(),
+    health_check=st.sampled_from(["checks", "task_states"]),
+    stagger=durations,
+)
+migrates = st.builds(
+    m.MigrateStrategy,
+    max_parallel=small,
+    health_check=st.sampled_from(["checks", "task_states"]),
+    min_healthy_time=durations,
+    healthy_deadline=durations,
+)
+restarts = st.builds(
+    m.RestartPolicy,
+    attempts=small,
+    interval=durations,
+    delay=durations,
+    mode=st.sampled_from(["fail", "delay"]),
+)
+reschedules = st.builds(
+    m.ReschedulePolicy,
+    attempts=small,
+    interval=durations,
+    delay=durations,
+    delay_function=st.sampled_from(["constant", "exponential"]),
+    max_delay=durations,
+    unlimited=st.booleans(),
+)
 tasks = st.builds(
-    m.Task, name=names, driver=st.sampled_from(["raw_exec", "exec", "java", "other"]),
-    config=st.dictionaries(strings, values, max_size=4), env=string_maps,
+    m.Task,
+    name=names,
+    driver=st.sampled_from(["raw_exec", "exec", "java", "other"]),
+    config=st.dictionaries(strings, values, max_size=4),
+    env=string_maps,
     resources=st.builds(m.Resources, cpu=small, memory=small, memory_max=small, cores=small),
     services=st.lists(services, max_size=2),
-    artifacts=st.lists(st.builds(m.Artifact, source=strings, destination=strings, mode=st.sampled_from(["any", "file"]),
-                                 options=string_maps, headers=string_maps, archive=st.booleans()), max_size=2),
-    templates=st.lists(st.builds(m.Template, data=strings, destination=strings, change_mode=st.sampled_from(["restart", "noop"]),
-                                 perms=st.sampled_from(["0644", "0600"]), env=st.booleans(), splay=durations), max_size=2),
+    artifacts=st.lists(
+        st.builds(
+            m.Artifact,
+            source=strings,
+            destination=strings,
+            mode=st.sampled_from(["any", "file"]),
+            options=string_maps,
+            headers=string_maps,
+            archive=st.booleans(),
+        ),
+        max_size=2,
+    ),
+    templates=st.lists(
+        st.builds(
+            m.Template,
+            data=strings,
+            destination=strings,
+            change_mode=st.sampled_from(["restart", "noop"]),
+            perms=st.sampled_from(["0644", "0600"]),
+            env=st.booleans(),
+            splay=durations,
+        ),
+        max_size=2,
+    ),
     logs=st.builds(m.LogConfig, max_files=small, max_file_size=small, disabled=st.booleans()),
-    kill_timeout=durations, kill_signal=st.sampled_from(["SIGINT", "SIGTERM"]), shutdown_delay=durations, user=strings, leader=st.booleans(),
-    meta=string_maps, constraints=st.lists(constraints, max_size=2), restart=st.one_of(st.none(), restarts),
+    kill_timeout=durations,
+    kill_signal=st.sampled_from(["SIGINT", "SIGTERM"]),
+    shutdown_delay=durations,
+    user=strings,
+    leader=st.booleans(),
+    meta=string_maps,
+    constraints=st.lists(constraints, max_size=2),
+    restart=st.one_of(st.none(), restarts),
 )
-ports = st.builds(m.Port, label=names, static=st.integers(0, 65535), to=st.integers(0, 65535), host_network=names)
+ports = st.builds(
+    m.Port, label=names, static=st.integers(0, 65535), to=st.integers(0, 65535), host_network=names
+)
 groups = st.builds(
-    m.TaskGroup, name=names, count=small, tasks=st.lists(tasks, min_size=1, max_size=1),
-    networks=st.lists(st.builds(m.Network, mode=st.sampled_from(["host", "bridge"]), ports=st.lists(ports, max_size=3, unique_by=lambda p: p.label),
-                                mbits=small), max_size=1),
-    services=st.lists(services, max_size=2), constraints=st.lists(constraints, max_size=1),
-    restart=st.one_of(st.none(), restarts), reschedule=st.one_of(st.none(), reschedules), update=st.one_of(st.none(), updates),
-    migrate=migrates, meta=string_maps, ephemeral_disk=st.builds(m.EphemeralDisk, size=small, sticky=st.booleans(), migrate=st.booleans()),
+    m.TaskGroup,
+    name=names,
+    count=small,
+    tasks=st.lists(tasks, min_size=1, max_size=1),
+    networks=st.lists(
+        st.builds(
+            m.Network,
+            mode=st.sampled_from(["host", "bridge"]),
+            ports=st.lists(ports, max_size=3, unique_by=lambda p: p.label),
+            mbits=small,
+        ),
+        max_size=1,
+    ),
+    services=st.lists(services, max_size=2),
+    constraints=st.lists(constraints, max_size=1),
+    restart=st.one_of(st.none(), restarts),
+    reschedule=st.one_of(st.none(), reschedules),
+    update=st.one_of(st.none(), updates),
+    migrate=migrates,
+    meta=string_maps,
+    ephemeral_disk=st.builds(m.EphemeralDisk, size=small, sticky=st.booleans(), migrate=st.booleans()),
     shutdown_delay=durations,
 )
 jobs = st.builds(
-    m.Job, id=names, name=st.one_of(st.just(""), names), namespace=names, region=names,
-    type=st.sampled_from(["service", "batch", "system"]), priority=st.integers(1, 100),
-    datacenters=st.lists(names, min_size=1, max_size=3), all_at_once=st.booleans(), task_groups=st.lists(groups, max_size=1),
-    constraints=st.lists(constraints, max_size=2), update=st.one_of(st.none(), updates),
-    periodic=st.one_of(st.none(), st.builds(m.Periodic, cron=strings, prohibit_overlap=st.booleans(), time_zone=names,
-                                           enabled=st.booleans())),
+    m.Job,
+    id=names,
+    name=st.one_of(st.just(""), names),
+    namespace=names,
+    region=names,
+    type=st.sampled_from(["service", "batch", "system"]),
+    priority=st.integers(1, 100),
+    datacenters=st.lists(names, min_size=1, max_size=3),
+    all_at_once=st.booleans(),
+    task_groups=st.lists(groups, max_size=1),
+    constraints=st.lists(constraints, max_size=2),
+    update=st.one_of(st.none(), updates),
+    periodic=st.one_of(
+        st.none(),
+        st.builds(
+            m.Periodic, cron=strings, prohibit_overlap=st.booleans(), time_zone=names, enabled=st.booleans()
+        ),
+    ),
     meta=string_maps,
 ).map(fill_defaults)

@@ -86,8 +86,12 @@ def test_system_job_has_no_reschedule_policy() -> None:
     ("job_extra", "group_extra", "expected"),
     [
         pytest.param("update {\n max_parallel = 3\n }", "", (3, 0), id="job update copied to the group"),
-        pytest.param("update {\n max_parallel = 3\n }", "update {\n canary = 1\n }", (3, 1),
-                     id="group update merged over the job's"),
+        pytest.param(
+            "update {\n max_parallel = 3\n }",
+            "update {\n canary = 1\n }",
+            (3, 1),
+            id="group update merged over the job's",
+        ),
         pytest.param("", "update {\n canary = 2\n }", (1, 2), id="group update over the default"),
     ],
 )

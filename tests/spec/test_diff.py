@@ -20,18 +20,26 @@ STORY_PLANS = [
     pytest.param(None, "todo-java.nomad", {"web": {"create": 1}}, "todo-java.txt", id="first run of todo"),
     pytest.param(None, "fabio.nomad", {"fabio": {"create": 1}}, "fabio.txt", id="first run of fabio"),
     pytest.param(
-        "todo-java-scaled-service.nomad", "todo-java-scaled-service-header.nomad",
-        {"web": {"create/destroy update": 1, "ignore": 4}}, "header.txt", id="adding the header jvm options",
+        "todo-java-scaled-service.nomad",
+        "todo-java-scaled-service-header.nomad",
+        {"web": {"create/destroy update": 1, "ignore": 4}},
+        "header.txt",
+        id="adding the header jvm options",
     ),
     pytest.param(
-        "todo-java-scaled-service-header.nomad", "todo-java-scaled-service-header-canary.nomad",
-        {"web": {"canary": 1, "ignore": 5}}, "canary.txt", id="the canary update",
+        "todo-java-scaled-service-header.nomad",
+        "todo-java-scaled-service-header-canary.nomad",
+        {"web": {"canary": 1, "ignore": 5}},
+        "canary.txt",
+        id="the canary update",
     ),
 ]
 
 
 @pytest.mark.parametrize(("old", "new", "counts", "expected"), STORY_PLANS)
-def test_plan_text_matches_nomads(old: str | None, new: str, counts: dict[str, dict[str, int]], expected: str) -> None:
+def test_plan_text_matches_nomads(
+    old: str | None, new: str, counts: dict[str, dict[str, int]], expected: str
+) -> None:
     diff = diff_jobs(job(old) if old else None, job(new))
     text = render_diff(diff, group_counts=counts)
     assert text == (PLANS / expected).read_text(encoding="utf-8")
@@ -135,7 +143,9 @@ def test_deleted_group_and_added_task() -> None:
 
 
 def test_diff_as_nomad_api_json() -> None:
-    diff = diff_jobs(job("todo-java-scaled-service-header.nomad"), job("todo-java-scaled-service-header-canary.nomad"))
+    diff = diff_jobs(
+        job("todo-java-scaled-service-header.nomad"), job("todo-java-scaled-service-header-canary.nomad")
+    )
     data = diff_to_nomad(diff, {"web": {"canary": 1, "ignore": 5, "destroy": 0}})
     group = data["TaskGroups"][0]
     assert data["Type"] == "Edited"

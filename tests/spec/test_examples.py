@@ -92,7 +92,9 @@ def test_canonical_form_is_nomad_json_with_defaults() -> None:
     assert data["Priority"] == 50
     assert group["Update"]["MaxParallel"] == 1
     assert group["Update"]["HealthyDeadline"] == 300_000_000_000
-    assert group["Networks"][0]["ReservedPorts"] == [{"Label": "http", "Value": 8080, "To": 0, "HostNetwork": ""}]
+    assert group["Networks"][0]["ReservedPorts"] == [
+        {"Label": "http", "Value": 8080, "To": 0, "HostNetwork": ""}
+    ]
     assert group["Tasks"][0]["Resources"]["MemoryMB"] == 256
     assert group["Tasks"][0]["Resources"]["CPU"] == 100
 
@@ -104,7 +106,10 @@ def test_story_details_are_read_as_written() -> None:
     assert group.count == 5
     assert group.networks[0].ports[0].label == "http"
     assert group.networks[0].ports[0].static == 0
-    assert task.config["jvm_options"][3] == "-Dquarkus.http.header.TodoServer.value=${NOMAD_IP_http}:${NOMAD_PORT_http}"
+    assert (
+        task.config["jvm_options"][3]
+        == "-Dquarkus.http.header.TodoServer.value=${NOMAD_IP_http}:${NOMAD_PORT_http}"
+    )
     service = group.services[0]
     assert service.name == "todo"
     assert service.port == "http"

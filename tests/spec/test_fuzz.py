@@ -15,7 +15,32 @@ from reconciler.spec import SpecError, job_from_nomad, parse_job
 from tests.spec.paths import EXAMPLE_FILES
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-HCL_ALPHABET = st.sampled_from([*list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}'), "job", "group", "task", "variable", "locals", "${", "var.", "local.", "<<EOT\n", "\nEOT\n", "count", "=", "true", "null", "for", "in", "%{", "\\", "\\u", "upper(", "..."])
+HCL_ALPHABET = st.sampled_from(
+    [
+        *list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}'),
+        "job",
+        "group",
+        "task",
+        "variable",
+        "locals",
+        "${",
+        "var.",
+        "local.",
+        "<<EOT\n",
+        "\nEOT\n",
+        "count",
+        "=",
+        "true",
+        "null",
+        "for",
+        "in",
+        "%{",
+        "\\",
+        "\\u",
+        "upper(",
+        "...",
+    ]
+)
 
 
 def parses_or_spec_error(text: str, fmt: str) -> None:
@@ -50,8 +75,28 @@ json_values: st.SearchStrategy[Any] = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(["ID", "TaskGroups", "Tasks", "Name", "Count", "Networks", "ReservedPorts",
-                                         "Services", "Checks", "Update", "Config", "Resources", "Meta", "x"]), inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "ID",
+                    "TaskGroups",
+                    "Tasks",
+                    "Name",
+                    "Count",
+                    "Networks",
+                    "ReservedPorts",
+                    "Services",
+                    "Checks",
+                    "Update",
+                    "Config",
+                    "Resources",
+                    "Meta",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        ),
     ),
     max_leaves=12,
 )
@@ -73,7 +118,9 @@ def mutate(text: str, rng: random.Random) -> str:
         if op == "delete" and chars:
             del chars[i : i + rng.randint(1, 8)]
         elif op == "insert":
-            chars[i:i] = list(rng.choice(['"', "{", "}", "[", "]", "=", "\n", "${", "$", "#", "-1", "x", "<<EOT\n", "\\"]))
+            chars[i:i] = list(
+                rng.choice(['"', "{", "}", "[", "]", "=", "\n", "${", "$", "#", "-1", "x", "<<EOT\n", "\\"])
+            )
         elif op == "duplicate" and chars:
             j = rng.randrange(len(chars))
             chars[i:i] = chars[j : j + rng.randint(1, 30)]

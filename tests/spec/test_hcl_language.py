@@ -58,7 +58,7 @@ EXPRESSIONS = [
     pytest.param('join(",", keys({ b = 1, a = 2 }))', "a,b", id="keys are sorted"),
     pytest.param('join(",", values({ b = "1", a = "2" }))', "2,1", id="values follow sorted keys"),
     pytest.param('join(",", range(3))', "0,1,2", id="range"),
-    pytest.param('jsonencode({ a = [1, true] })', '{"a":[1,true]}', id="jsonencode"),
+    pytest.param("jsonencode({ a = [1, true] })", '{"a":[1,true]}', id="jsonencode"),
     pytest.param('jsondecode("{\\"a\\": 5}").a', "5", id="jsondecode and attribute"),
     pytest.param("min(3, 1, 2) + max(4, 5) * abs(-2)", "11", id="arithmetic precedence"),
     pytest.param('tostring(7) == "7"', "true", id="tostring and equality"),
@@ -69,10 +69,12 @@ EXPRESSIONS = [
     pytest.param('"$${not_evaluated}"', "${not_evaluated}", id="escaped interpolation"),
     pytest.param('"port ${NOMAD_PORT_http}"', "port ${NOMAD_PORT_http}", id="runtime port kept"),
     pytest.param('"${node.unique.name}"', "${node.unique.name}", id="runtime node attribute kept"),
-    pytest.param('"${attr.kernel.name}/${meta.rack}"', "${attr.kernel.name}/${meta.rack}", id="attr and meta kept"),
+    pytest.param(
+        '"${attr.kernel.name}/${meta.rack}"', "${attr.kernel.name}/${meta.rack}", id="attr and meta kept"
+    ),
     pytest.param('"${env["HOME"]}"', '${env["HOME"]}', id="runtime env kept"),
     pytest.param('"a\\tb\\n"', "a\tb\n", id="escapes"),
-    pytest.param("<<EOT\nline ${upper(\"x\")}\nEOT", "line X\n", id="heredoc with interpolation"),
+    pytest.param('<<EOT\nline ${upper("x")}\nEOT', "line X\n", id="heredoc with interpolation"),
     pytest.param("<<-EOT\n    indented\n      more\n    EOT", "indented\n  more\n", id="indented heredoc"),
 ]
 
@@ -121,27 +123,66 @@ def test_file_is_read_relative_to_the_job_file(tmp_path: Path) -> None:
 
 
 ERRORS = [
-    pytest.param("", "var.missing", None, '<input>:9:13: job.todo.group.web.count: reference to undeclared variable "missing"',
-                 id="undeclared variable"),
-    pytest.param('variable "n" {}', "var.n", None,
-                 '<input>:2:1: variable.n: variable "n" is not set: give it a default, -var n=..., a -var-file or NOMAD_VAR_n',
-                 id="variable without a value"),
-    pytest.param('variable "n" {\n  type = number\n}', "var.n", {"n": "many"},
-                 '<input>:2:1: variable.n: variable "n" must be a number, got "many"', id="variable of the wrong type"),
-    pytest.param("", "1", {"x": "1"},
-                 '<input>: variable.x: -var "x": the job file declares no variable "x"', id="-var for an undeclared variable"),
-    pytest.param("", "local.nope", None, '<input>:9:13: job.todo.group.web.count: reference to undeclared local "nope"',
-                 id="undeclared local"),
-    pytest.param("locals {\n  a = local.b\n  b = local.a\n}", "local.a", None,
-                 "<input>:4:7: job.todo.group.web.count: locals refer to each other in a cycle: a -> b -> a",
-                 id="locals in a cycle"),
-    pytest.param("", "NOMAD_ALLOC_INDEX", None,
-                 '<input>:9:13: job.todo.group.web.count: unknown name "NOMAD_ALLOC_INDEX": only var.*, local.* and functions '
-                 'can be used outside a string; runtime values such as "${NOMAD_PORT_http}" must be inside quotes',
-                 id="runtime name outside a string"),
-    pytest.param("", "1 / 0", None, "<input>:9:13: job.todo.group.web.count: division by zero", id="division by zero"),
-    pytest.param("", 'upper(1, 2)', None, "<input>:9:13: job.todo.group.web.count: upper() takes 1 arguments, got 2",
-                 id="wrong number of arguments"),
+    pytest.param(
+        "",
+        "var.missing",
+        None,
+        '<input>:9:13: job.todo.group.web.count: reference to undeclared variable "missing"',
+        id="undeclared variable",
+    ),
+    pytest.param(
+        'variable "n" {}',
+        "var.n",
+        None,
+        '<input>:2:1: variable.n: variable "n" is not set: give it a default, -var n=..., a -var-file or NOMAD_VAR_n',
+        id="variable without a value",
+    ),
+    pytest.param(
+        'variable "n" {\n  type = number\n}',
+        "var.n",
+        {"n": "many"},
+        '<input>:2:1: variable.n: variable "n" must be a number, got "many"',
+        id="variable of the wrong type",
+    ),
+    pytest.param(
+        "",
+        "1",
+        {"x": "1"},
+        '<input>: variable.x: -var "x": the job file declares no variable "x"',
+        id="-var for an undeclared variable",
+    ),
+    pytest.param(
+        "",
+        "local.nope",
+        None,
+        '<input>:9:13: job.todo.group.web.count: reference to undeclared local "nope"',
+        id="undeclared local",
+    ),
+    pytest.param(
+        "locals {\n  a = local.b\n  b = local.a\n}",
+        "local.a",
+        None,
+        "<input>:4:7: job.todo.group.web.count: locals refer to each other in a cycle: a -> b -> a",
+        id="locals in a cycle",
+    ),
+    pytest.param(
+        "",
+        "NOMAD_ALLOC_INDEX",
+        None,
+        '<input>:9:13: job.todo.group.web.count: unknown name "NOMAD_ALLOC_INDEX": only var.*, local.* and functions '
+        'can be used outside a string; runtime values such as "${NOMAD_PORT_http}" must be inside quotes',
+        id="runtime name outside a string",
+    ),
+    pytest.param(
+        "", "1 / 0", None, "<input>:9:13: job.todo.group.web.count: division by zero", id="division by zero"
+    ),
+    pytest.param(
+        "",
+        "upper(1, 2)",
+        None,
+        "<input>:9:13: job.todo.group.web.count: upper() takes 1 arguments, got 2",
+        id="wrong number of arguments",
+    ),
 ]
 
 
@@ -163,13 +204,19 @@ def test_yaml_job_with_lines() -> None:
     text = "job:\n  todo:\n    group:\n      web:\n        count: -3\n        task:\n          t:\n            driver: exec\n            config: {command: /bin/true}\n"
     with pytest.raises(SpecError) as info:
         parse_job(text, format="yaml", filename="todo.yaml")
-    assert str(info.value.errors[0]) == "todo.yaml:5:9: job.todo.group.web.count: must be a non-negative integer, got -3"
+    assert (
+        str(info.value.errors[0])
+        == "todo.yaml:5:9: job.todo.group.web.count: must be a non-negative integer, got -3"
+    )
 
 
 def test_spec_issue_string_form() -> None:
     with pytest.raises(SpecError) as info:
         parse_job(JOB.format(head="", expr='"x"', count='"five"'), filename="todo.nomad")
-    assert str(info.value.errors[0]) == 'todo.nomad:9:5: job.todo.group.web.count: must be a non-negative integer, got "five"'
+    assert (
+        str(info.value.errors[0])
+        == 'todo.nomad:9:5: job.todo.group.web.count: must be a non-negative integer, got "five"'
+    )
 
 
 def test_the_variables_example() -> None:

@@ -12,16 +12,37 @@ from tests.spec.paths import EXAMPLES
 MINIMAL: dict[str, Any] = {
     "ID": "todo",
     "Datacenters": ["dc1"],
-    "TaskGroups": [{
-        "Name": "web",
-        "Count": 2,
-        "Networks": [{"ReservedPorts": [{"Label": "admin", "Value": 9000}], "DynamicPorts": [{"Label": "http", "To": 8080}]}],
-        "Services": [{"Name": "todo", "PortLabel": "http", "Tags": ["urlprefix-/todo"],
-                      "Checks": [{"Type": "http", "Path": "/", "Interval": 2_000_000_000, "Timeout": 2_000_000_000}]}],
-        "Tasks": [{"Name": "todo", "Driver": "java", "Config": {"jar_path": "/app.jar", "jvm_options": ["-Xmx256m"]},
-                   "Resources": {"CPU": 200, "MemoryMB": 256}}],
-        "Update": {"MaxParallel": 5, "Canary": 1},
-    }],
+    "TaskGroups": [
+        {
+            "Name": "web",
+            "Count": 2,
+            "Networks": [
+                {
+                    "ReservedPorts": [{"Label": "admin", "Value": 9000}],
+                    "DynamicPorts": [{"Label": "http", "To": 8080}],
+                }
+            ],
+            "Services": [
+                {
+                    "Name": "todo",
+                    "PortLabel": "http",
+                    "Tags": ["urlprefix-/todo"],
+                    "Checks": [
+                        {"Type": "http", "Path": "/", "Interval": 2_000_000_000, "Timeout": 2_000_000_000}
+                    ],
+                }
+            ],
+            "Tasks": [
+                {
+                    "Name": "todo",
+                    "Driver": "java",
+                    "Config": {"jar_path": "/app.jar", "jvm_options": ["-Xmx256m"]},
+                    "Resources": {"CPU": 200, "MemoryMB": 256},
+                }
+            ],
+            "Update": {"MaxParallel": 5, "Canary": 1},
+        }
+    ],
     "Constraints": [{"LTarget": "${attr.kernel.name}", "RTarget": "linux", "Operand": "="}],
 }
 
@@ -32,7 +53,10 @@ def test_a_minimal_api_job_gets_nomads_defaults() -> None:
     assert job.type == "service"
     assert job.priority == 50
     assert job.name == "todo"
-    assert [(p.label, p.static, p.to) for p in group.networks[0].ports] == [("admin", 9000, 0), ("http", 0, 8080)]
+    assert [(p.label, p.static, p.to) for p in group.networks[0].ports] == [
+        ("admin", 9000, 0),
+        ("http", 0, 8080),
+    ]
     assert group.update is not None
     assert group.update.max_parallel == 5
     assert group.update.canary == 1
@@ -54,8 +78,16 @@ def test_written_json_has_nomads_keys() -> None:
     assert group["Networks"][0]["DynamicPorts"] == [{"Label": "http", "Value": 0, "To": 0, "HostNetwork": ""}]
     assert group["Services"][0]["PortLabel"] == "http"
     assert group["Services"][0]["Checks"][0]["Interval"] == 2_000_000_000
-    assert set(group["Update"]) >= {"MaxParallel", "Canary", "MinHealthyTime", "HealthyDeadline", "ProgressDeadline",
-                                    "AutoRevert", "AutoPromote", "HealthCheck"}
+    assert set(group["Update"]) >= {
+        "MaxParallel",
+        "Canary",
+        "MinHealthyTime",
+        "HealthyDeadline",
+        "ProgressDeadline",
+        "AutoRevert",
+        "AutoPromote",
+        "HealthCheck",
+    }
     assert set(group) >= {"RestartPolicy", "ReschedulePolicy", "EphemeralDisk"}
     assert set(group["Tasks"][0]["Resources"]) >= {"CPU", "MemoryMB"}
 
@@ -66,14 +98,27 @@ def test_read_only_keys_from_nomad_are_ignored() -> None:
 
 
 BAD = [
-    pytest.param({"ID": "todo", "TaskGroups": [{"Name": "web", "Count": "five"}]},
-                 "Job.TaskGroups[0].Count: must be an integer, got \"five\"", id="count as text"),
-    pytest.param({"ID": "todo", "TaskGroups": "web"}, "Job.TaskGroups: must be a list, got \"web\"", id="groups not a list"),
+    pytest.param(
+        {"ID": "todo", "TaskGroups": [{"Name": "web", "Count": "five"}]},
+        'Job.TaskGroups[0].Count: must be an integer, got "five"',
+        id="count as text",
+    ),
+    pytest.param(
+        {"ID": "todo", "TaskGroups": "web"},
+        'Job.TaskGroups: must be a list, got "web"',
+        id="groups not a list",
+    ),
     pytest.param({"TaskGroups": []}, "Job.ID: missing required field", id="no ID"),
-    pytest.param({"ID": "todo", "Priorty": 70}, 'Job.Priorty: unknown field "Priorty", did you mean "Priority"?',
-                 id="misspelt key"),
-    pytest.param({"ID": "todo", "TaskGroups": [{"Name": "web", "Tasks": [{"Name": "t", "Resources": {"CPU": True}}]}]},
-                 "Job.TaskGroups[0].Tasks[0].Resources.CPU: must be an integer, got true", id="bool for an integer"),
+    pytest.param(
+        {"ID": "todo", "Priorty": 70},
+        'Job.Priorty: unknown field "Priorty", did you mean "Priority"?',
+        id="misspelt key",
+    ),
+    pytest.param(
+        {"ID": "todo", "TaskGroups": [{"Name": "web", "Tasks": [{"Name": "t", "Resources": {"CPU": True}}]}]},
+        "Job.TaskGroups[0].Tasks[0].Resources.CPU: must be an integer, got true",
+        id="bool for an integer",
+    ),
     pytest.param([1, 2], "Job: must be a JSON object, got a list", id="not an object"),
 ]
 
@@ -93,7 +138,7 @@ def test_a_register_request_body_is_accepted() -> None:
 def test_shutdown_delay_is_read_at_group_and_task_level_in_hcl_and_json() -> None:
     from reconciler.spec import parse_job
 
-    hcl = '''
+    hcl = """
 job "todo" {
   group "web" {
     shutdown_delay = "3s"
@@ -104,7 +149,7 @@ job "todo" {
     }
   }
 }
-'''
+"""
     job = parse_job(hcl, filename="todo.nomad")
     group = job.task_groups[0]
     assert (group.shutdown_delay, group.tasks[0].shutdown_delay) == (3_000_000_000, 1_500_000_000)

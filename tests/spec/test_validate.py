@@ -21,30 +21,73 @@ def _dup_group(j: Job) -> None:
 
 
 RULES: list[tuple[str, Callable[[Job], None], str, str]] = [
-    ("negative count", lambda j: setattr(j.task_groups[0], "count", -2),
-     "job.todo.group.web.count", "must be a non-negative integer, got -2"),
-    ("job id with a slash", lambda j: setattr(j, "id", "to/do"),
-     "job.to/do", "job ID \"to/do\" may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"),
+    (
+        "negative count",
+        lambda j: setattr(j.task_groups[0], "count", -2),
+        "job.todo.group.web.count",
+        "must be a non-negative integer, got -2",
+    ),
+    (
+        "job id with a slash",
+        lambda j: setattr(j, "id", "to/do"),
+        "job.to/do",
+        "job ID \"to/do\" may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters",
+    ),
     ("duplicate group", _dup_group, "job.todo.group.web", 'duplicate group "web"'),
-    ("port out of range", lambda j: setattr(j.task_groups[0].networks[0].ports[0], "static", 65536),
-     "job.todo.group.web.network[0].port.http.static",
-     "must be a port number between 1 and 65535 (or 0 for a dynamic port), got 65536"),
-    ("two ports with one static number", lambda j: j.task_groups[0].networks[0].ports.extend(
-        [Port("a", static=8080), Port("b", static=8080)]),
-     "job.todo.group.web.network[0].port.b.static", 'static port 8080 is also used by port "a"'),
-    ("service on an undefined port", lambda j: j.task_groups[0].services.append(Service(name="x", port="grpc")),
-     "job.todo.group.web.service[1].port", 'port label "grpc" is not defined in any network of the group'),
-    ("unknown driver", lambda j: setattr(j.task_groups[0].tasks[0], "driver", "docker"),
-     "job.todo.group.web.task.todo.driver", 'unknown driver "docker" (known: exec, java, raw_exec)'),
-    ("raw_exec without command", lambda j: setattr(j.task_groups[0].tasks[0], "driver", "raw_exec"),
-     "job.todo.group.web.task.todo.config.jar_path", 'unknown field "jar_path" for the raw_exec driver'),
-    ("group without tasks", lambda j: setattr(j.task_groups[0], "tasks", []),
-     "job.todo.group.web", "a group needs at least one task"),
-    ("priority out of range", lambda j: setattr(j, "priority", 0), "job.todo.priority", "must be between 1 and 100, got 0"),
-    ("task without driver", lambda j: j.task_groups[0].tasks.append(Task(name="t2")),
-     "job.todo.group.web.task.t2.driver", 'missing required field "driver"'),
-    ("http check without path", lambda j: setattr(j.task_groups[0].services[0].checks[0], "path", ""),
-     "job.todo.group.web.service[0].check[0].path", "an http check needs a path"),
+    (
+        "port out of range",
+        lambda j: setattr(j.task_groups[0].networks[0].ports[0], "static", 65536),
+        "job.todo.group.web.network[0].port.http.static",
+        "must be a port number between 1 and 65535 (or 0 for a dynamic port), got 65536",
+    ),
+    (
+        "two ports with one static number",
+        lambda j: j.task_groups[0].networks[0].ports.extend([Port("a", static=8080), Port("b", static=8080)]),
+        "job.todo.group.web.network[0].port.b.static",
+        'static port 8080 is also used by port "a"',
+    ),
+    (
+        "service on an undefined port",
+        lambda j: j.task_groups[0].services.append(Service(name="x", port="grpc")),
+        "job.todo.group.web.service[1].port",
+        'port label "grpc" is not defined in any network of the group',
+    ),
+    (
+        "unknown driver",
+        lambda j: setattr(j.task_groups[0].tasks[0], "driver", "docker"),
+        "job.todo.group.web.task.todo.driver",
+        'unknown driver "docker" (known: exec, java, raw_exec)',
+    ),
+    (
+        "raw_exec without command",
+        lambda j: setattr(j.task_groups[0].tasks[0], "driver", "raw_exec"),
+        "job.todo.group.web.task.todo.config.jar_path",
+        'unknown field "jar_path" for the raw_exec driver',
+    ),
+    (
+        "group without tasks",
+        lambda j: setattr(j.task_groups[0], "tasks", []),
+        "job.todo.group.web",
+        "a group needs at least one task",
+    ),
+    (
+        "priority out of range",
+        lambda j: setattr(j, "priority", 0),
+        "job.todo.priority",
+        "must be between 1 and 100, got 0",
+    ),
+    (
+        "task without driver",
+        lambda j: j.task_groups[0].tasks.append(Task(name="t2")),
+        "job.todo.group.web.task.t2.driver",
+        'missing required field "driver"',
+    ),
+    (
+        "http check without path",
+        lambda j: setattr(j.task_groups[0].services[0].checks[0], "path", ""),
+        "job.todo.group.web.service[0].check[0].path",
+        "an http check needs a path",
+    ),
 ]
 
 

@@ -69,7 +69,9 @@ def test_files_present_at_start_are_applied_and_subdirectories_are_not(
     assert record(store, "other") is None
 
 
-def test_an_edit_makes_version_1_and_a_delete_stops_the_job(store: Store, specs: Path, watcher: SpecsWatcher) -> None:
+def test_an_edit_makes_version_1_and_a_delete_stops_the_job(
+    store: Store, specs: Path, watcher: SpecsWatcher
+) -> None:
     path = specs / "web.nomad"
     write(path, count=1)
     watcher.start()

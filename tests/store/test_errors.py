@@ -38,8 +38,18 @@ class Rpc(grpc.RpcError):
         (etcd_exc.PreconditionFailedError(), StoreError),
         (etcd_exc.InternalServerError(), StoreError),
     ],
-    ids=["conn-failed", "conn-timeout", "no-server", "watch-timeout", "grpc-unavailable", "grpc-deadline",
-         "grpc-invalid", "grpc-not-found", "precondition", "internal"],
+    ids=[
+        "conn-failed",
+        "conn-timeout",
+        "no-server",
+        "watch-timeout",
+        "grpc-unavailable",
+        "grpc-deadline",
+        "grpc-invalid",
+        "grpc-not-found",
+        "precondition",
+        "internal",
+    ],
 )
 def test_wire_errors_become_store_errors(wire: BaseException, expected: type[StoreError]) -> None:
     got = translate(wire)
@@ -52,7 +62,9 @@ def test_compaction_carries_the_oldest_revision() -> None:
     assert got.revision == 42
 
 
-@pytest.mark.parametrize("exc", [ValueError("bad key"), KeyError("x"), AssertionError()], ids=["value", "key", "assert"])
+@pytest.mark.parametrize(
+    "exc", [ValueError("bad key"), KeyError("x"), AssertionError()], ids=["value", "key", "assert"]
+)
 def test_our_own_errors_are_not_wire_errors(exc: BaseException) -> None:
     assert translate(exc) is None
 

@@ -28,8 +28,9 @@ def lossy(proxy: LossyProxy, prefix: str) -> Iterator[Store]:
     s.close()
 
 
-def test_an_applied_write_whose_answer_was_lost_is_reported_applied(lossy: Store, store: Store,
-                                                                    proxy: LossyProxy) -> None:
+def test_an_applied_write_whose_answer_was_lost_is_reported_applied(
+    lossy: Store, store: Store, proxy: LossyProxy
+) -> None:
     marker = lossy.keys.eval(new_id())
     before = lossy.revision()
     proxy.lose("answers")
@@ -55,8 +56,9 @@ def test_a_write_whose_request_was_lost_is_sent_again(lossy: Store, store: Store
     assert got.value == Counter(3)
 
 
-def test_update_through_a_lost_answer_applies_its_change_once(lossy: Store, store: Store,
-                                                              proxy: LossyProxy) -> None:
+def test_update_through_a_lost_answer_applies_its_change_once(
+    lossy: Store, store: Store, proxy: LossyProxy
+) -> None:
     key, side = lossy.keys.node("n1"), lossy.keys.eval(new_id())
     store.put(key, Counter(0))
 
@@ -73,7 +75,9 @@ def test_update_through_a_lost_answer_applies_its_change_once(lossy: Store, stor
     assert store.get(side, Counter).mod_revision == got.mod_revision  # type: ignore[union-attr]
 
 
-def test_a_put_whose_answer_was_lost_is_not_written_twice(lossy: Store, store: Store, proxy: LossyProxy) -> None:
+def test_a_put_whose_answer_was_lost_is_not_written_twice(
+    lossy: Store, store: Store, proxy: LossyProxy
+) -> None:
     key = lossy.keys.node("n1")
     before = lossy.revision()
     proxy.lose("answers")
@@ -88,8 +92,9 @@ def test_a_put_whose_answer_was_lost_is_not_written_twice(lossy: Store, store: S
     assert got.create_revision == got.mod_revision == revision
 
 
-def test_a_delete_whose_answer_was_lost_reports_the_key_deleted(lossy: Store, store: Store,
-                                                               proxy: LossyProxy) -> None:
+def test_a_delete_whose_answer_was_lost_reports_the_key_deleted(
+    lossy: Store, store: Store, proxy: LossyProxy
+) -> None:
     key = lossy.keys.node("n1")
     store.put(key, Counter(1))
     lossy.revision()

@@ -15,15 +15,25 @@ from tests.waiting import wait_for
 
 
 def make_job(job_id: str = "web") -> JobRecord:
-    job = Job(id=job_id, task_groups=[TaskGroup(name="g", count=2, tasks=[Task(name="t", driver="raw_exec")])])
+    job = Job(
+        id=job_id, task_groups=[TaskGroup(name="g", count=2, tasks=[Task(name="t", driver="raw_exec")])]
+    )
     return JobRecord(namespace="default", id=job_id, version=0, job=job, spec_hash="h")
 
 
 def test_typed_round_trips(store: Store) -> None:
     k = store.keys
     rec = make_job()
-    alloc = Allocation(id="a1", namespace="default", job_id="web", job_version=0, task_group="g",
-                       name="web.g[0]", index=0, node_id="n1")
+    alloc = Allocation(
+        id="a1",
+        namespace="default",
+        job_id="web",
+        job_version=0,
+        task_group="g",
+        name="web.g[0]",
+        index=0,
+        node_id="n1",
+    )
     node = Node(id="n1", name="node-1", resources=NodeResources(cpu_mhz=4000, cores=2, memory_mb=2048))
     ev = Evaluation(id="e1", namespace="default", job_id="web", triggered_by="job-register")
     rev = store.put(k.job("default", "web"), rec)
@@ -160,8 +170,13 @@ def test_mixed_txn_compares_and_deletes(store: Store) -> None:
     store.put(k.alloc("a"), "a")
     a = store.get_raw(k.alloc("a"))
     assert a is not None
-    ok = store.commit(Txn().compare_mod(k.alloc("a"), a.mod_revision).compare_absent(k.alloc("b"))
-                      .put(k.alloc("b"), "b").delete(k.alloc("a")))
+    ok = store.commit(
+        Txn()
+        .compare_mod(k.alloc("a"), a.mod_revision)
+        .compare_absent(k.alloc("b"))
+        .put(k.alloc("b"), "b")
+        .delete(k.alloc("a"))
+    )
     assert ok
     assert store.get_raw(k.alloc("a")) is None
     assert store.get_raw(k.alloc("b")) is not None
@@ -231,9 +246,16 @@ def test_unavailable_names_the_endpoints() -> None:
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".", "..", "x\0y", "-lead", "a b"])
 def test_keys_reject_invalid_identifiers(store: Store, bad: str) -> None:
     k = store.keys
-    for make in (lambda: k.alloc(bad), lambda: k.job("default", bad), lambda: k.job(bad, "web"),
-                 lambda: k.node(bad), lambda: k.eval(bad), lambda: k.leader(bad),
-                 lambda: k.service(bad, "a", "http"), lambda: k.check("a", bad)):
+    for make in (
+        lambda: k.alloc(bad),
+        lambda: k.job("default", bad),
+        lambda: k.job(bad, "web"),
+        lambda: k.node(bad),
+        lambda: k.eval(bad),
+        lambda: k.leader(bad),
+        lambda: k.service(bad, "a", "http"),
+        lambda: k.check("a", bad),
+    ):
         with pytest.raises(ValueError, match="invalid"):
             make()
 

@@ -75,8 +75,10 @@ def test_a_failing_also_compare_aborts_the_whole_write(store: Store) -> None:
 def test_concurrent_updates_all_land(store: Store) -> None:
     key = store.keys.node("n1")
     store.put(key, Counter(0))
-    threads = [threading.Thread(target=lambda: [store.update(key, Counter, bump, attempts=100) for _ in range(5)])
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: [store.update(key, Counter, bump, attempts=100) for _ in range(5)])
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

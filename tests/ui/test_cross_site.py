@@ -14,8 +14,24 @@ import pytest
 from tests.agent.harness import AgentProcess
 from tests.fileserver import serve_directory
 
-JOB = {"Job": {"ID": "x", "Datacenters": ["dc1"], "TaskGroups": [{"Name": "g", "Tasks": [{
-    "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sh", "args": ["-c", "touch {marker}; sleep 60"]}}]}]}}
+JOB = {
+    "Job": {
+        "ID": "x",
+        "Datacenters": ["dc1"],
+        "TaskGroups": [
+            {
+                "Name": "g",
+                "Tasks": [
+                    {
+                        "Name": "t",
+                        "Driver": "raw_exec",
+                        "Config": {"command": "/bin/sh", "args": ["-c", "touch {marker}; sleep 60"]},
+                    }
+                ],
+            }
+        ],
+    }
+}
 
 PAGE = """<!doctype html><html><body>
 <form id="f" method="POST" action="{agent}/v1/jobs" enctype="text/plain">
@@ -38,14 +54,16 @@ def evil_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield url, root  # another port: another origin
 
 
-def test_a_foreign_page_can_neither_post_nor_fetch(agent: AgentProcess, page: Any, evil_site: tuple[str, Path],
-                                                   tmp_path: Path) -> None:
+def test_a_foreign_page_can_neither_post_nor_fetch(
+    agent: AgentProcess, page: Any, evil_site: tuple[str, Path], tmp_path: Path
+) -> None:
     url, root = evil_site
     marker = tmp_path / "pwned"
     job = json.loads(json.dumps(JOB).replace("{marker}", str(marker)))
     body = json.dumps(job)
-    (root / "index.html").write_text(PAGE.format(agent=agent.address, name=body[:-1] + ',"p":"',
-                                                 body=json.dumps(body)))
+    (root / "index.html").write_text(
+        PAGE.format(agent=agent.address, name=body[:-1] + ',"p":"', body=json.dumps(body))
+    )
     page.goto(url + "/index.html")
     statuses = page.evaluate("window.attempts")
     # no-cors answers are opaque (fulfilled); the CORS POST is blocked by its failed preflight

@@ -15,8 +15,15 @@ from tests.factories import job_file, update_block
 def test_promote_canary_from_the_job_page(agent: AgentProcess, page: Any, tmp_path: Path) -> None:
     for release in ("1", "2"):
         update = update_block(canary=1, max_parallel=2, min_healthy_time="1s", health_check="task_states")
-        path = job_file(tmp_path, "todo", name=f"job-{release}.nomad", job="canaryui", count=2, update=update,
-                        release=release)
+        path = job_file(
+            tmp_path,
+            "todo",
+            name=f"job-{release}.nomad",
+            job="canaryui",
+            count=2,
+            update=update,
+            release=release,
+        )
         res = agent.cli("apply", "-f", str(path))
         assert res.returncode == 0, res.stdout + res.stderr
     page.goto(agent.address + "/ui/#/job/canaryui")

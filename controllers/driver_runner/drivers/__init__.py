@@ -29,7 +29,9 @@ KNOWN_DRIVERS = ("raw_exec", "exec", "java")
 
 def build_drivers(*, raw_exec_enabled: bool, enabled: tuple[str, ...] | None = None) -> dict[str, TaskDriver]:
     drivers: dict[str, TaskDriver] = {
-        "raw_exec": RawExecDriver(enabled=raw_exec_enabled), "exec": ExecDriver(), "java": JavaDriver(),
+        "raw_exec": RawExecDriver(enabled=raw_exec_enabled),
+        "exec": ExecDriver(),
+        "java": JavaDriver(),
     }
     if enabled is not None:
         drivers = {k: v for k, v in drivers.items() if k in enabled}
@@ -38,7 +40,11 @@ def build_drivers(*, raw_exec_enabled: bool, enabled: tuple[str, ...] | None = N
 
 def validate_task_config(driver: str, config: dict[str, Any]) -> list[str]:
     """Errors in a task's driver and config, without needing the driver to be present."""
-    impl: dict[str, TaskDriver] = {"raw_exec": RawExecDriver(enabled=True), "exec": ExecDriver(), "java": JavaDriver()}
+    impl: dict[str, TaskDriver] = {
+        "raw_exec": RawExecDriver(enabled=True),
+        "exec": ExecDriver(),
+        "java": JavaDriver(),
+    }
     if driver not in impl:
         return [f"unknown driver {driver!r} (known: {', '.join(KNOWN_DRIVERS)})"]
     return impl[driver].validate(config)

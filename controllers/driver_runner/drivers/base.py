@@ -85,8 +85,13 @@ def base_spec(ctx: TaskContext, argv: list[str], *, track: bool = True) -> Launc
     made, so that killing the task reaches processes that left its process group."""
     logs = ctx.task.logs
     spec = LaunchSpec(
-        argv=[str(a) for a in argv], env=ctx.env, cwd=str(ctx.task_dir), logs_dir=str(ctx.logs_dir),
-        task=ctx.task.name, max_files=logs.max_files, max_file_size=logs.max_file_size * 1024 * 1024,
+        argv=[str(a) for a in argv],
+        env=ctx.env,
+        cwd=str(ctx.task_dir),
+        logs_dir=str(ctx.logs_dir),
+        task=ctx.task.name,
+        max_files=logs.max_files,
+        max_file_size=logs.max_file_size * 1024 * 1024,
         logs_disabled=logs.disabled,
     )
     if track and ctx.cgroup_name:

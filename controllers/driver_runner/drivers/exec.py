@@ -46,8 +46,16 @@ class ExecDriver:
     def prepare(self, ctx: TaskContext) -> LaunchSpec:
         if not self.unshare:
             raise DriverError("exec driver: unshare not found")
-        argv = [self.unshare, "--pid", "--fork", "--mount-proc", "--kill-child", "--",
-                ctx.config["command"], *ctx.config.get("args", [])]
+        argv = [
+            self.unshare,
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "--",
+            ctx.config["command"],
+            *ctx.config.get("args", []),
+        ]
         spec = base_spec(ctx, argv, track=False)
         res = ctx.task.resources
         cg = cgroups.create(ctx.cgroup_name, memory_mb=res.memory_max or res.memory, cpu_mhz=res.cpu)

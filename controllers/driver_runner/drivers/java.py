@@ -58,7 +58,9 @@ class JavaDriver:
             if version is None:
                 self._fp = Fingerprint(False, False, "no JVM answers `java -version`")
             else:
-                self._fp = Fingerprint(True, True, "healthy", {"driver.java": "1", "driver.java.version": version})
+                self._fp = Fingerprint(
+                    True, True, "healthy", {"driver.java": "1", "driver.java.version": version}
+                )
         return self._fp
 
     def validate(self, config: dict[str, Any]) -> list[str]:

@@ -38,19 +38,40 @@ async def agent_self(request: web.Request) -> web.Response:
     ctx = context(request)
     node_id = _own_node_id(request)
     host, _, _ = ctx.advertise.partition(":")
-    config = {"Datacenter": ctx.datacenter, "NodeName": ctx.node_name, "NodeID": node_id, "Server": True,
-              "Revision": "", "Version": ctx.version, "PrimaryDatacenter": ctx.datacenter}
-    member = {"Name": ctx.node_name, "Addr": host, "Port": 8301, "Status": 1,
-              "Tags": {"dc": ctx.datacenter, "role": "consul", "id": node_id, "build": ctx.version}}
-    return consul_response({"Config": config, "Member": member, "Meta": {}, "Stats": {}}, ctx.watched.index_of())
+    config = {
+        "Datacenter": ctx.datacenter,
+        "NodeName": ctx.node_name,
+        "NodeID": node_id,
+        "Server": True,
+        "Revision": "",
+        "Version": ctx.version,
+        "PrimaryDatacenter": ctx.datacenter,
+    }
+    member = {
+        "Name": ctx.node_name,
+        "Addr": host,
+        "Port": 8301,
+        "Status": 1,
+        "Tags": {"dc": ctx.datacenter, "role": "consul", "id": node_id, "build": ctx.version},
+    }
+    return consul_response(
+        {"Config": config, "Member": member, "Meta": {}, "Stats": {}}, ctx.watched.index_of()
+    )
 
 
 @routes.get("/v1/agent/members")
 async def agent_members(request: web.Request) -> web.Response:
     ctx = context(request)
-    rows = [{"Name": n.value.name, "Addr": n.value.address, "Port": 8301,
-             "Status": 1 if n.value.status == "ready" else 4, "Tags": {"dc": n.value.datacenter, "id": n.value.id}}
-            for n in sorted(ctx.watched.nodes.items(), key=lambda n: n.value.name)]
+    rows = [
+        {
+            "Name": n.value.name,
+            "Addr": n.value.address,
+            "Port": 8301,
+            "Status": 1 if n.value.status == "ready" else 4,
+            "Tags": {"dc": n.value.datacenter, "id": n.value.id},
+        }
+        for n in sorted(ctx.watched.nodes.items(), key=lambda n: n.value.name)
+    ]
     return consul_response(rows, ctx.watched.index_of(ctx.watched.nodes))
 
 
@@ -61,8 +82,9 @@ async def agent_services(request: web.Request) -> web.Response:
     index = await block(request, lambda: w.index_of(w.services))
     node_id = _own_node_id(request)
     mine = [r for r in w.services.items() if r.value.node_id == node_id]
-    return consul_response({r.value.id: shapes.agent_service_json(r) for r in sorted(mine, key=lambda r: r.value.id)},
-                           index)
+    return consul_response(
+        {r.value.id: shapes.agent_service_json(r) for r in sorted(mine, key=lambda r: r.value.id)}, index
+    )
 
 
 @routes.get("/v1/agent/service/{service_id}")
@@ -79,10 +101,25 @@ async def agent_service(request: web.Request) -> web.Response:
 
 # Consul decodes a service definition's keys case-insensitively, snake_case included
 # (py-consul sends `name`, `enabletagoverride`, `tagged_addresses`)
-FIELDS = {f.lower(): f for f in (
-    "Name", "ID", "Tags", "Address", "Port", "Meta", "Check", "Checks", "EnableTagOverride", "Weights", "Kind",
-    "TaggedAddresses", "Connect", "Proxy",
-)}
+FIELDS = {
+    f.lower(): f
+    for f in (
+        "Name",
+        "ID",
+        "Tags",
+        "Address",
+        "Port",
+        "Meta",
+        "Check",
+        "Checks",
+        "EnableTagOverride",
+        "Weights",
+        "Kind",
+        "TaggedAddresses",
+        "Connect",
+        "Proxy",
+    )
+}
 
 
 def _canonical(body: dict[str, Any]) -> dict[str, Any]:
@@ -110,8 +147,12 @@ def registration_from(raw: Any, *, node_id: str, address: str, datacenter: str) 
         raise ApiError(400, f"ID: invalid service ID {sid!r}", field="ID")
     for key in ("Check", "Checks"):
         if body.get(key):
-            raise ApiError(400, f"{key}: checks on services registered through the agent API are not "
-                           "supported; register the service without checks", field=key)
+            raise ApiError(
+                400,
+                f"{key}: checks on services registered through the agent API are not "
+                "supported; register the service without checks",
+                field=key,
+            )
     for key in ("Kind", "TaggedAddresses", "Connect", "Proxy"):
         if body.get(key):
             raise ApiError(400, f"{key}: not supported by this agent (no service mesh)", field=key)
@@ -120,7 +161,9 @@ def registration_from(raw: Any, *, node_id: str, address: str, datacenter: str) 
     port = body.get("Port") or 0
     if not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         raise ApiError(400, "Tags: must be a list of strings", field="Tags")
-    if not (isinstance(meta, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())):
+    if not (
+        isinstance(meta, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
+    ):
         raise ApiError(400, "Meta: must be an object of strings", field="Meta")
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ApiError(400, f"Port: must be 0..65535, got {port!r}", field="Port")
@@ -128,9 +171,22 @@ def registration_from(raw: Any, *, node_id: str, address: str, datacenter: str) 
     if not isinstance(addr, str):
         raise ApiError(400, "Address: must be a string", field="Address")
     return ServiceRegistration(
-        id=sid, service_name=name, alloc_id=AllocId(sid), namespace="default", job_id="", group="", task="",
-        node_id=NodeId(node_id), datacenter=datacenter, address=addr, port=port, port_label=str(port), tags=tags,
-        meta=meta, create_time=time.time(), source=AGENT_SOURCE,
+        id=sid,
+        service_name=name,
+        alloc_id=AllocId(sid),
+        namespace="default",
+        job_id="",
+        group="",
+        task="",
+        node_id=NodeId(node_id),
+        datacenter=datacenter,
+        address=addr,
+        port=port,
+        port_label=str(port),
+        tags=tags,
+        meta=meta,
+        create_time=time.time(),
+        source=AGENT_SOURCE,
     )
 
 
@@ -142,9 +198,17 @@ def _agent_keys(request: web.Request, sid: str) -> list[str]:
 @routes.put("/v1/agent/service/register")
 async def agent_service_register(request: web.Request) -> web.Response:
     ctx = context(request)
-    node = ctx.watched.nodes.get_versioned(ctx.store.keys.node(_own_node_id(request))) if _own_node_id(request) else None
-    reg = registration_from(await body_json(request), node_id=node.value.id if node else "",
-                            address=node.value.address if node else "127.0.0.1", datacenter=ctx.datacenter)
+    node = (
+        ctx.watched.nodes.get_versioned(ctx.store.keys.node(_own_node_id(request)))
+        if _own_node_id(request)
+        else None
+    )
+    reg = registration_from(
+        await body_json(request),
+        node_id=node.value.id if node else "",
+        address=node.value.address if node else "127.0.0.1",
+        datacenter=ctx.datacenter,
+    )
     key = ctx.store.keys.service(reg.service_name, reg.alloc_id, reg.port_label)
     txn = Txn()
     for old in _agent_keys(request, reg.id):
@@ -164,14 +228,19 @@ async def agent_service_deregister(request: web.Request) -> web.Response:
     sid = request.match_info["service_id"]
     keys = _agent_keys(request, sid)
     if not keys:
-        raise ApiError(404, f"Unknown service ID {sid!r}: only services registered through this API can be "
-                       "deregistered here (a job's services leave with their allocation)")
+        raise ApiError(
+            404,
+            f"Unknown service ID {sid!r}: only services registered through this API can be "
+            "deregistered here (a job's services leave with their allocation)",
+        )
     txn = Txn()
     for k in keys:
         txn.delete(k)
     if await run(ctx.store.commit, txn):
         services = ctx.watched.services
-        await ctx.watched.changes.wait_until(lambda: all(services.get_versioned(k) is None for k in keys), 5.0)
+        await ctx.watched.changes.wait_until(
+            lambda: all(services.get_versioned(k) is None for k in keys), 5.0
+        )
     return web.Response(status=200, text="")
 
 

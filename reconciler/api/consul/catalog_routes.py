@@ -56,8 +56,10 @@ def _tags(request: web.Request) -> list[str]:
 
 
 def health_entries(w: WatchedState, name: str) -> list[dict[str, Any]]:
-    return [shapes.health_entry(r, _node(w, r.value.node_id), _statuses(w, r.value.alloc_id))
-            for r in _registrations(w, name)]
+    return [
+        shapes.health_entry(r, _node(w, r.value.node_id), _statuses(w, r.value.alloc_id))
+        for r in _registrations(w, name)
+    ]
 
 
 @routes.get("/v1/catalog/services")
@@ -75,8 +77,11 @@ async def catalog_service(request: web.Request) -> web.Response:
     w = context(request).watched
     index = await block(request, lambda: _catalog_index(w))
     tags = _tags(request)
-    rows = [shapes.catalog_service_json(r, _node(w, r.value.node_id)) for r in _registrations(w, request.match_info["name"])
-            if shapes.has_tags(r.value.tags, tags)]
+    rows = [
+        shapes.catalog_service_json(r, _node(w, r.value.node_id))
+        for r in _registrations(w, request.match_info["name"])
+        if shapes.has_tags(r.value.tags, tags)
+    ]
     return consul_response(rows, index)
 
 
@@ -102,7 +107,11 @@ async def catalog_node(request: web.Request) -> web.Response:
     node = _node_by_name(w, request.match_info["node"])
     if node is None:
         return consul_response(None, index)
-    services = {r.value.id: shapes.agent_service_json(r) for r in _registrations(w) if r.value.node_id == node.value.id}
+    services = {
+        r.value.id: shapes.agent_service_json(r)
+        for r in _registrations(w)
+        if r.value.node_id == node.value.id
+    }
     return consul_response({"Node": shapes.node_json(node), "Services": services}, index)
 
 
@@ -111,7 +120,11 @@ async def health_service(request: web.Request) -> web.Response:
     w = context(request).watched
     index = await block(request, lambda: _health_index(w))
     tags = _tags(request)
-    rows = [e for e in health_entries(w, request.match_info["name"]) if shapes.has_tags(e["Service"]["Tags"], tags)]
+    rows = [
+        e
+        for e in health_entries(w, request.match_info["name"])
+        if shapes.has_tags(e["Service"]["Tags"], tags)
+    ]
     if query_flag(request, "passing"):
         rows = [e for e in rows if shapes.passing(e)]
     return consul_response(rows, index)
@@ -124,7 +137,11 @@ async def health_checks(request: web.Request) -> web.Response:
     rows: list[dict[str, Any]] = []
     for r in _registrations(w, request.match_info["service"]):
         node = _node(w, r.value.node_id)
-        rows.extend(shapes.service_checks(r, shapes.node_json(node, r.value.node_id)["Node"], _statuses(w, r.value.alloc_id)))
+        rows.extend(
+            shapes.service_checks(
+                r, shapes.node_json(node, r.value.node_id)["Node"], _statuses(w, r.value.alloc_id)
+            )
+        )
     return consul_response(rows, index)
 
 
@@ -132,7 +149,11 @@ def _all_checks(w: WatchedState) -> list[dict[str, Any]]:
     rows = [shapes.serf_check(n, n.value.name) for n in sorted(w.nodes.items(), key=lambda n: n.value.name)]
     for r in _registrations(w):
         node = _node(w, r.value.node_id)
-        rows.extend(shapes.service_checks(r, shapes.node_json(node, r.value.node_id)["Node"], _statuses(w, r.value.alloc_id)))
+        rows.extend(
+            shapes.service_checks(
+                r, shapes.node_json(node, r.value.node_id)["Node"], _statuses(w, r.value.alloc_id)
+            )
+        )
     return rows
 
 

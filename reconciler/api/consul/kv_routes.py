@@ -50,8 +50,14 @@ def _int(request: web.Request, name: str) -> int | None:
 
 
 def entry_json(user_key: str, item: Versioned[KVEntry]) -> dict[str, Any]:
-    return {"LockIndex": 0, "Key": user_key, "Flags": item.value.flags, "Value": item.value.value or None,
-            "CreateIndex": item.create_revision, "ModifyIndex": item.mod_revision}
+    return {
+        "LockIndex": 0,
+        "Key": user_key,
+        "Flags": item.value.flags,
+        "Value": item.value.value or None,
+        "CreateIndex": item.create_revision,
+        "ModifyIndex": item.mod_revision,
+    }
 
 
 def rolled_up(keys: list[str], prefix: str, separator: str) -> list[str]:
@@ -61,7 +67,7 @@ def rolled_up(keys: list[str], prefix: str, separator: str) -> list[str]:
         return sorted(keys)
     out = set()
     for k in keys:
-        rest = k[len(prefix):]
+        rest = k[len(prefix) :]
         cut = rest.find(separator)
         out.add(k if cut < 0 else prefix + rest[: cut + len(separator)])
     return sorted(out)
@@ -76,17 +82,23 @@ async def kv_get(request: web.Request) -> web.StreamResponse:
     key = _key(request, prefix=recurse or names)
     index = await block(request, lambda: ctx.watched.index_of(kv))
     if recurse or names:
-        found = sorted((keys.kv_user_key(i.key), i) for i in kv.items() if keys.kv_user_key(i.key).startswith(key))
+        found = sorted(
+            (keys.kv_user_key(i.key), i) for i in kv.items() if keys.kv_user_key(i.key).startswith(key)
+        )
         if not found:
             return not_found(index)
         if names:
-            return consul_response(rolled_up([k for k, _ in found], key, request.query.get("separator", "")), index)
+            return consul_response(
+                rolled_up([k for k, _ in found], key, request.query.get("separator", "")), index
+            )
         return consul_response([entry_json(k, i) for k, i in found], index)
     item = kv.get_versioned(keys.kv(key))
     if item is None:
         return not_found(index)
     if query_flag(request, "raw"):
-        resp = web.Response(body=base64.b64decode(item.value.value or ""), content_type="application/octet-stream")
+        resp = web.Response(
+            body=base64.b64decode(item.value.value or ""), content_type="application/octet-stream"
+        )
         resp.headers["X-Consul-Index"] = str(index)
         return resp
     return consul_response([entry_json(key, item)], index)
@@ -147,7 +159,7 @@ async def kv_delete(request: web.Request) -> web.Response:
         # deleted by name, in transactions of etcd's size
         for start in range(0, len(doomed), MAX_TXN_OPS):
             txn = Txn()
-            for k in doomed[start:start + MAX_TXN_OPS]:
+            for k in doomed[start : start + MAX_TXN_OPS]:
                 txn.delete(k)
             await _commit(request, txn)
         return consul_response(True, ctx.watched.index_of(ctx.watched.kv))

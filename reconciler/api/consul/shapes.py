@@ -21,13 +21,26 @@ CHECK_STATES = ("passing", "warning", "critical")
 
 def node_json(node: Versioned[Node] | None, fallback_name: str = "") -> dict[str, Any]:
     if node is None:
-        return {"ID": "", "Node": fallback_name, "Address": "", "Datacenter": "dc1", "TaggedAddresses": {},
-                "Meta": {}, "CreateIndex": 0, "ModifyIndex": 0}
+        return {
+            "ID": "",
+            "Node": fallback_name,
+            "Address": "",
+            "Datacenter": "dc1",
+            "TaggedAddresses": {},
+            "Meta": {},
+            "CreateIndex": 0,
+            "ModifyIndex": 0,
+        }
     n = node.value
     return {
-        "ID": n.id, "Node": n.name, "Address": n.address, "Datacenter": n.datacenter,
-        "TaggedAddresses": {"lan": n.address, "wan": n.address}, "Meta": dict(n.meta),
-        "CreateIndex": node.create_revision, "ModifyIndex": node.mod_revision,
+        "ID": n.id,
+        "Node": n.name,
+        "Address": n.address,
+        "Datacenter": n.datacenter,
+        "TaggedAddresses": {"lan": n.address, "wan": n.address},
+        "Meta": dict(n.meta),
+        "CreateIndex": node.create_revision,
+        "ModifyIndex": node.mod_revision,
     }
 
 
@@ -35,40 +48,65 @@ def serf_check(node: Versioned[Node] | None, name: str) -> dict[str, Any]:
     alive = node is not None and node.value.status == NodeStatus.READY
     index = node.mod_revision if node is not None else 0
     return {
-        "Node": name, "CheckID": SERF_CHECK, "Name": "Serf Health Status",
-        "Status": CheckState.PASSING.value if alive else CheckState.CRITICAL.value, "Notes": "",
+        "Node": name,
+        "CheckID": SERF_CHECK,
+        "Name": "Serf Health Status",
+        "Status": CheckState.PASSING.value if alive else CheckState.CRITICAL.value,
+        "Notes": "",
         "Output": "Agent alive and reachable" if alive else "Agent not live or unreachable",
-        "ServiceID": "", "ServiceName": "", "ServiceTags": [], "Type": "", "Definition": {},
-        "CreateIndex": index, "ModifyIndex": index,
+        "ServiceID": "",
+        "ServiceName": "",
+        "ServiceTags": [],
+        "Type": "",
+        "Definition": {},
+        "CreateIndex": index,
+        "ModifyIndex": index,
     }
 
 
-def service_checks(reg: Versioned[ServiceRegistration], node_name: str,
-                   status: Mapping[str, Versioned[CheckStatus]]) -> list[dict[str, Any]]:
+def service_checks(
+    reg: Versioned[ServiceRegistration], node_name: str, status: Mapping[str, Versioned[CheckStatus]]
+) -> list[dict[str, Any]]:
     """The registration's checks with their last result; a check not yet run is critical,
     as a new check is in Consul."""
     r = reg.value
     out: list[dict[str, Any]] = []
     for rc in r.checks:
         st = status.get(rc.id)
-        out.append({
-            "Node": node_name, "CheckID": rc.id, "Name": rc.check.name or rc.id,
-            "Status": (st.value.status if st is not None else CheckState.CRITICAL.value),
-            "Notes": "", "Output": st.value.output if st is not None else "",
-            "ServiceID": r.id, "ServiceName": r.service_name, "ServiceTags": list(r.tags),
-            "Type": rc.check.type, "Definition": {},
-            "CreateIndex": st.create_revision if st is not None else reg.create_revision,
-            "ModifyIndex": st.mod_revision if st is not None else reg.mod_revision,
-        })
+        out.append(
+            {
+                "Node": node_name,
+                "CheckID": rc.id,
+                "Name": rc.check.name or rc.id,
+                "Status": (st.value.status if st is not None else CheckState.CRITICAL.value),
+                "Notes": "",
+                "Output": st.value.output if st is not None else "",
+                "ServiceID": r.id,
+                "ServiceName": r.service_name,
+                "ServiceTags": list(r.tags),
+                "Type": rc.check.type,
+                "Definition": {},
+                "CreateIndex": st.create_revision if st is not None else reg.create_revision,
+                "ModifyIndex": st.mod_revision if st is not None else reg.mod_revision,
+            }
+        )
     return out
 
 
 def agent_service_json(reg: Versioned[ServiceRegistration]) -> dict[str, Any]:
     r = reg.value
     return {
-        "ID": r.id, "Service": r.service_name, "Tags": list(r.tags), "Meta": dict(r.meta), "Port": r.port,
-        "Address": r.address, "Datacenter": r.datacenter, "Weights": {"Passing": 1, "Warning": 1},
-        "EnableTagOverride": False, "CreateIndex": reg.create_revision, "ModifyIndex": reg.mod_revision,
+        "ID": r.id,
+        "Service": r.service_name,
+        "Tags": list(r.tags),
+        "Meta": dict(r.meta),
+        "Port": r.port,
+        "Address": r.address,
+        "Datacenter": r.datacenter,
+        "Weights": {"Passing": 1, "Warning": 1},
+        "EnableTagOverride": False,
+        "CreateIndex": reg.create_revision,
+        "ModifyIndex": reg.mod_revision,
     }
 
 
@@ -76,17 +114,31 @@ def catalog_service_json(reg: Versioned[ServiceRegistration], node: Versioned[No
     r = reg.value
     n = node_json(node, r.node_id)
     return {
-        "ID": n["ID"], "Node": n["Node"], "Address": n["Address"], "Datacenter": r.datacenter,
-        "TaggedAddresses": n["TaggedAddresses"], "NodeMeta": n["Meta"], "ServiceKind": "",
-        "ServiceID": r.id, "ServiceName": r.service_name, "ServiceTags": list(r.tags),
-        "ServiceAddress": r.address, "ServicePort": r.port, "ServiceMeta": dict(r.meta),
-        "ServiceWeights": {"Passing": 1, "Warning": 1}, "ServiceEnableTagOverride": False,
-        "CreateIndex": reg.create_revision, "ModifyIndex": reg.mod_revision,
+        "ID": n["ID"],
+        "Node": n["Node"],
+        "Address": n["Address"],
+        "Datacenter": r.datacenter,
+        "TaggedAddresses": n["TaggedAddresses"],
+        "NodeMeta": n["Meta"],
+        "ServiceKind": "",
+        "ServiceID": r.id,
+        "ServiceName": r.service_name,
+        "ServiceTags": list(r.tags),
+        "ServiceAddress": r.address,
+        "ServicePort": r.port,
+        "ServiceMeta": dict(r.meta),
+        "ServiceWeights": {"Passing": 1, "Warning": 1},
+        "ServiceEnableTagOverride": False,
+        "CreateIndex": reg.create_revision,
+        "ModifyIndex": reg.mod_revision,
     }
 
 
-def health_entry(reg: Versioned[ServiceRegistration], node: Versioned[Node] | None,
-                 status: Mapping[str, Versioned[CheckStatus]]) -> dict[str, Any]:
+def health_entry(
+    reg: Versioned[ServiceRegistration],
+    node: Versioned[Node] | None,
+    status: Mapping[str, Versioned[CheckStatus]],
+) -> dict[str, Any]:
     n = node_json(node, reg.value.node_id)
     return {
         "Node": n,

@@ -52,7 +52,9 @@ async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in STATIC:
         raise ApiError(404, f"no such file: {name}")
-    return web.FileResponse(UI_DIR / name, headers={"Content-Type": STATIC[name], "Cache-Control": "no-cache"})
+    return web.FileResponse(
+        UI_DIR / name, headers={"Content-Type": STATIC[name], "Cache-Control": "no-cache"}
+    )
 
 
 @routes.post("/ui/plan")
