@@ -82,6 +82,7 @@ class TaskRunner:
         self._kill_event: TaskEvent | None = None
         self._kill = False
         self._restart = False
+        self._restart_failure = ""  # why an unhealthy check asked for the restart
         self._detached = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -102,9 +103,12 @@ class TaskRunner:
                 self._kill_event = reason
         self._wake.set()
 
-    def restart(self) -> None:
+    def restart(self, failure: str = "") -> None:
+        """Restart the task; with a `failure` reason (an unhealthy check) the restart goes
+        through the restart policy as a failed exit would, as Nomad's check watcher does."""
         with self._lock:
             self._restart = True
+            self._restart_failure = failure
         self._wake.set()
 
     def detach(self) -> None:
@@ -196,6 +200,7 @@ class TaskRunner:
         elif not self._prestart():
             return
         while True:
+            unhealthy = ""  # the reason, when an unhealthy check asked for this restart
             if self.handle is None and result is None:
                 if self._kill:
                     self._finish_killed(None)
@@ -212,7 +217,15 @@ class TaskRunner:
                     self._kill_handle(self.handle)
                     self._finish_killed(self.handle)
                     return
-                if outcome == "restart":
+                with self._lock:
+                    unhealthy, self._restart_failure = self._restart_failure, ""
+                if outcome == "restart" and unhealthy:
+                    self._emit(status.event(status.RESTART_SIGNALED, unhealthy))
+                    self._kill_handle(self.handle)
+                    result = self.handle.result() or ExitResult(-1)
+                    self._cleanup_handle(self.handle)
+                    self.handle = None
+                elif outcome == "restart":
                     self._emit(status.event(status.RESTART_SIGNALED, "User requested restart"))
                     self._kill_handle(self.handle)
                     res = self.handle.result() or ExitResult(-1)
@@ -221,9 +234,10 @@ class TaskRunner:
                     self.handle = None
                     self._emit(status.event(status.RESTARTING, "Task restarting in 0s"), _count_restart)
                     continue
-                result = self.handle.result() or ExitResult(-1)
-                self._cleanup_handle(self.handle)
-                self.handle = None
+                else:
+                    result = self.handle.result() or ExitResult(-1)
+                    self._cleanup_handle(self.handle)
+                    self.handle = None
             assert result is not None
             if self._kill:
                 self._terminated(result)
@@ -231,7 +245,11 @@ class TaskRunner:
                 return
             self._terminated(result)
             decision = restarts.decide(
-                self.policy, self.tracker, now=time.time(), job_type=self.job_type, exit_ok=result.successful
+                self.policy,
+                self.tracker,
+                now=time.time(),
+                job_type=self.job_type,
+                exit_ok=result.successful and not unhealthy,
             )
             self.tracker = decision.tracker
             self._save_tracker()

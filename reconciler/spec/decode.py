@@ -247,6 +247,8 @@ class Decoder:
             "failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE
         )
         c.initial_status = r.text("initial_status", c.initial_status, choices=("", *CheckState))
+        found = r.block("check_restart")
+        c.check_restart = self.check_restart(*found) if found else None
         r.finish()
         return c
 

@@ -216,8 +216,10 @@ def _service(w: _Writer, s: Service, default_name: str) -> None:
         if c.name != default_check_name(s, i):
             w.attr("name", c.name)
         w.attr("type", c.type)
-        w.diff_fields(c, Check(), skip=("name", "header", "type"))
+        w.diff_fields(c, Check(), skip=("name", "header", "type", "check_restart"))
         w.map_block("header", c.header)
+        if c.check_restart is not None:
+            w.block("check_restart", c.check_restart, CheckRestart(), always=True)
         w.close()
     if s.check_restart is not None:
         w.block("check_restart", s.check_restart, CheckRestart(), always=True)
