@@ -21,7 +21,7 @@ from controllers.registrar.desired import (
     same_registration,
     should_register,
 )
-from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
+from controllers.registrar.probes import GrpcProbe, HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, Node
@@ -233,6 +233,8 @@ class Registrar(Controller):
 
         if c.type == "tcp":
             probe = TcpProbe(reg.address, port, timeout)
+        elif c.type == "grpc":
+            probe = GrpcProbe(reg.address, port, interpolate(c.grpc_service, env), c.grpc_use_tls, timeout)
         elif c.type == "script":
             cwd = ad.task_dir(task) if ad is not None and task else None
             probe = ScriptProbe(

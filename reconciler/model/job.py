@@ -140,7 +140,7 @@ class CheckRestart:
 @dataclass
 class Check:
     name: str = ""
-    type: str = "http"  # http | tcp | script
+    type: str = "http"  # http | tcp | script | grpc
     path: str = ""
     method: str = "GET"
     header: dict[str, list[str]] = field(default_factory=dict)
@@ -155,6 +155,8 @@ class Check:
     failures_before_critical: int = 0
     initial_status: str = ""
     check_restart: CheckRestart | None = None
+    grpc_service: str = ""  # the service named in the gRPC health request ("": the server)
+    grpc_use_tls: bool = False
 
 
 def check_restart_of(service: Service, check: Check) -> CheckRestart | None:

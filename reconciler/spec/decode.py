@@ -247,6 +247,8 @@ class Decoder:
             "failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE
         )
         c.initial_status = r.text("initial_status", c.initial_status, choices=("", *CheckState))
+        c.grpc_service = r.text("grpc_service", c.grpc_service)
+        c.grpc_use_tls = r.flag("grpc_use_tls", c.grpc_use_tls)
         found = r.block("check_restart")
         c.check_restart = self.check_restart(*found) if found else None
         r.finish()
