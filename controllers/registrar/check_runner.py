@@ -36,6 +36,7 @@ class CheckSpec:
     interval: float
     success_before_passing: int = 0
     failures_before_critical: int = 0
+    failures_before_warning: int = 0
     initial_status: str = ""
     restart: CheckRestart | None = None
     on_change: Callable[[CheckState, str], None] = field(default=lambda status, output: None, compare=False)
@@ -136,7 +137,13 @@ class CheckRunner:
             if entry is None or entry.generation != gen or self._stopped:
                 return
             old = entry.state
-            entry.state = advance(old, result, spec.success_before_passing, spec.failures_before_critical)
+            entry.state = advance(
+                old,
+                result,
+                spec.success_before_passing,
+                spec.failures_before_critical,
+                spec.failures_before_warning,
+            )
             now = time.monotonic()
             heapq.heappush(self._heap, (now + spec.interval, next(self._seq), key, gen))
             self._cond.notify()

@@ -285,6 +285,7 @@ class Registrar(Controller):
             interval=max(c.interval / SECOND, 0.05),
             success_before_passing=c.success_before_passing,
             failures_before_critical=c.failures_before_critical,
+            failures_before_warning=c.failures_before_warning,
             initial_status=c.initial_status,
             restart=rule if rule is not None and rule.limit > 0 else None,
             on_change=write,

@@ -153,7 +153,11 @@ class Check:
     task: str = ""
     success_before_passing: int = 0
     failures_before_critical: int = 0
+    failures_before_warning: int = 0
     initial_status: str = ""
+    # how the check counts for a deployment's (and a migration's) health: require_healthy,
+    # ignore_warnings (a warning counts as healthy) or ignore (not counted)
+    on_update: str = "require_healthy"
     check_restart: CheckRestart | None = None
     grpc_service: str = ""  # the service named in the gRPC health request ("": the server)
     grpc_use_tls: bool = False
