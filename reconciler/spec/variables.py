@@ -18,7 +18,8 @@ from typing import Any
 from lark import Tree
 
 from reconciler.spec.errors import Issues, Pos, SpecError, suggestion
-from reconciler.spec.expressions import UNSET, EvalError, Scope, evaluate
+from reconciler.spec.expr_base import UNSET, EvalError, Scope
+from reconciler.spec.expressions import evaluate
 from reconciler.spec.hcl_reader import HclBlock, read_body
 from reconciler.spec.hcl_syntax import body_of, parse_tree
 
