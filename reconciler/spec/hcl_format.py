@@ -37,7 +37,8 @@ from reconciler.model.job import (
 )
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
-from reconciler.spec.expressions import is_runtime_reference, matching_brace
+from reconciler.spec.expressions import is_runtime_reference
+from reconciler.spec.hcl_text import matching_brace
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 KEYWORDS = frozenset({"true", "false", "null", "in", "for", "if", "for_each", "else", "endif", "endfor"})
