@@ -36,7 +36,7 @@ class Refusal:
 
     stanza: str  # the HCL/YAML block it belongs in ("task"); its JSON object is STANZA_OF's
     field: str  # its HCL/YAML name ("lifecycle")
-    json: str  # its key in the Nomad JSON object ("Lifecycle")
+    json: str  # its key in the Nomad JSON object ("Lifecycle"); "" when JSON has none to refuse
     sample: Any  # a value a user would write: a map for a block (tests and docs use it)
     block: bool = False  # written as a block in HCL (`lifecycle { ... }`)
     repeated: bool = False  # a JSON list of such objects (`Affinities: [{...}]`)
@@ -78,6 +78,8 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("job", "consul_token", "ConsulToken", "token"),
     _r("job", "consul_namespace", "ConsulNamespace", "ns1"),
     _r("job", "ui", "UI", {"description": "a job"}),
+    _r("job", "all_at_once", "AllAtOnce", True),
+    _r("job", "priority", "Priority", 70, defaults=(50,), why="evaluations are not ordered by priority"),
     # -- group ----------------------------------------------------------------------------
     _r("group", "affinity", "Affinities", {"attribute": "${node.datacenter}", "value": "dc1"}, repeated=True),
     _r("group", "spread", "Spreads", {"attribute": "${node.datacenter}"}, repeated=True),
@@ -99,8 +101,11 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("task", "identity", "Identity", {"env": True},
        defaults=("default", ["nomadproject.io"])),  # Nomad fills in the implicit default identity
     _r("task", "action", "Actions", {"command": "/bin/true"}, repeated=True),
+    _r("task", "schedule", "Schedule", {"cron": {"start": "0 9 * * *"}}),
+    _r("task", "secret", "Secrets", {"provider": "nomad", "path": "x"}, repeated=True),
     _r("task", "user", "User", "nobody", why="no driver runs a task as another user"),
     # -- resources, network ---------------------------------------------------------------
+    _r("resources", "cores", "Cores", 2, why="placement reserves MHz, not whole cores"),
     _r("resources", "device", "Devices", {"count": 1}, repeated=True),
     _r("resources", "numa", "NUMA", {"affinity": "require"}),
     _r("resources", "secrets", "SecretsMB", 64),
@@ -111,8 +116,11 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("network", "dns", "DNS", {"servers": ["1.1.1.1"]}),
     _r("network", "hostname", "Hostname", "web"),
     _r("network", "cni", "CNI", {"args": {"a": "b"}}),
+    _r("network", "mbits", "MBits", 10, why="bandwidth is not a scheduling dimension"),
     _r("port", "host_network", "HostNetwork", "public"),
+    _r("port", "ignore_collision", "IgnoreCollision", True),
     # -- service, check -------------------------------------------------------------------
+    _r("service", "task", "", "web"),  # in JSON, TaskName is Nomad's own record (READ_ONLY)
     _r("service", "check_restart", "CheckRestart", {"limit": 3}),
     _r("service", "connect", "Connect", {"native": True}),
     _r("service", "address", "Address", "10.0.0.1"),
@@ -145,6 +153,7 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("update", "stagger", "Stagger", "10s", defaults=("30s", 30_000_000_000)),
     _r("restart", "render_templates", "RenderTemplates", True),
     _r("constraint", "operator", "Operand", "distinct_property", values=("distinct_property",)),
+    _r("ephemeral_disk", "size", "SizeMB", 500, defaults=(300,), why="disk is not a scheduling dimension"),
     _r("ephemeral_disk", "sticky", "Sticky", True),
     _r("ephemeral_disk", "migrate", "Migrate", True),
     # -- template, artifact, logs ---------------------------------------------------------
@@ -158,7 +167,7 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("template", "vault_grace", "VaultGrace", 15_000_000_000),
     _r("artifact", "insecure", "GetterInsecure", True),
     _r("artifact", "chown", "Chown", True),
-    _r("logs", "enabled", "Enabled", False, defaults=(True,), why='write disabled = true'),
+    _r("logs", "enabled", "Enabled", False, values=(False,), defaults=(True,), why="write disabled = true"),
 )
 # fmt: on
 
@@ -206,7 +215,7 @@ STANZA_OF: dict[str, str] = {
 }
 
 _BY_FIELD = {(r.stanza, r.field): r for r in UNSUPPORTED}
-_BY_JSON = {(r.stanza, r.json): r for r in UNSUPPORTED}
+_BY_JSON = {(r.stanza, r.json): r for r in UNSUPPORTED if r.json}
 
 
 def rows() -> Iterator[Refusal]:
@@ -237,9 +246,11 @@ def _screen(row: Refusal | None, value: Any, *, block: bool) -> str | None:
         return None
     if block:
         return row.message()
-    if row.values:
-        return row.message(value) if value in row.values else None
-    return "" if unused(value, row.defaults) else row.message(value)
+    if row.values and value in row.values:
+        return row.message(value)
+    if unused(value, row.defaults):
+        return ""
+    return None if row.values else row.message(value)
 
 
 def screen(stanza: str, field: str, value: Any, *, block: bool = False) -> str | None:
