@@ -146,9 +146,8 @@ def reconcile(
             if a.desired_status == DesiredStatus.RUN:
                 res.stop.append(AllocStop(a, "alloc not needed since job was stopped"))
                 upd.stop += 1
-            else:
+            else:  # terminal: left alone, not counted (Nomad's plan shows no "ignore" for it)
                 res.ignore.append(a)
-                upd.ignore += 1
         return res
 
     view = None
@@ -176,9 +175,8 @@ def reconcile(
             if a.desired_status == DesiredStatus.RUN:
                 res.stop.append(AllocStop(a, "alloc not needed as task group was removed"))
                 upd.stop += 1
-            else:
+            else:  # terminal: left alone, not counted (Nomad's plan shows no "ignore" for it)
                 res.ignore.append(a)
-                upd.ignore += 1
 
     if max_replace is not None:
         gates = dict(max_replace)
@@ -236,24 +234,23 @@ def _reconcile_group(
     for a in allocs:
         if a.previous_allocation:
             replaced_by[a.previous_allocation] = a
+    # terminal allocations are left alone but, as in Nomad, not counted as "ignore" in a plan
+    terminal: set[str] = set()
     for a in allocs:
-        if a.desired_status != DesiredStatus.RUN:
-            res.ignore.append(a)
-            continue
         cs = client_status_of(a, statuses)
-        node = nodes.get(a.node_id)
-        if cs == ClientStatus.LOST:
+        if (
+            a.desired_status != DesiredStatus.RUN
+            or cs == ClientStatus.LOST
+            or (cs == ClientStatus.COMPLETE and not batch)  # service: its index is free again
+            or (a.next_allocation and cs == ClientStatus.FAILED)  # already rescheduled
+        ):
             res.ignore.append(a)
+            terminal.add(a.id)
             continue
-        if cs == ClientStatus.COMPLETE:
-            if batch:  # ran to completion: keeps its index, never replaced
-                live.append(a)
-                settled.add(a.id)
-            else:  # service: terminal, its index is free again
-                res.ignore.append(a)
-            continue
-        if a.next_allocation and cs == ClientStatus.FAILED:
-            res.ignore.append(a)  # already replaced (rescheduled): terminal
+        node = nodes.get(a.node_id)
+        if cs == ClientStatus.COMPLETE:  # batch: ran to completion, keeps its index, never replaced
+            live.append(a)
+            settled.add(a.id)
             continue
         if node_lost(node):
             lost.append(a)
@@ -362,7 +359,7 @@ def _reconcile_group(
             used.add(idx)
             missing -= 1
         idx += 1
-    upd.ignore = sum(1 for a in res.ignore if a.task_group == g.name)
+    upd.ignore = sum(1 for a in res.ignore if a.task_group == g.name and a.id not in terminal)
 
 
 def _reconcile_system(
