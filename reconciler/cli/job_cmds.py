@@ -34,7 +34,10 @@ def load_job(path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], 
     try:
         return spec.load_job_file(path, variables=parse_var_flags(var_flags), var_files=list(var_files))
     except spec.SpecError as exc:
-        fail("Error parsing job file " + path + ":\n" + "\n".join(f"  {e}" for e in exc.errors), code)
+        fail(
+            "Error parsing job file " + path + ":\n" + "\n".join(f"  {e.detailed()}" for e in exc.errors),
+            code,
+        )
     except OSError as exc:
         fail(f"Error reading job file {path}: {exc.strerror}", code)
 
