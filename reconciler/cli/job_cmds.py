@@ -1,5 +1,6 @@
 """Every `job` command, as Nomad's `nomad job ...` tree: run (and top-level `apply`), plan
-(and top-level `plan`), stop, status, scale, promote, history, inspect.
+(and top-level `plan`), stop, status, scale, promote, inspect
+(`history` and `revert` are in `history_cmds`).
 
 Writes are followed with `reconciler.cli.monitor` (the evaluation, then its deployment).
 """
@@ -308,30 +309,6 @@ def job_promote(
 
 
 # --- history / inspect -------------------------------------------------------------------
-
-
-@job.command("history")
-@click.argument("job_id")
-@click.option("-p", "--diff", "show_diff", is_flag=True, help="Show the differences between versions.")
-@click.option("-namespace", "--namespace", default="default")
-@click.pass_context
-def job_history(ctx: click.Context, job_id: str, show_diff: bool, namespace: str) -> None:
-    """List a job's versions, newest first."""
-    with api_errors("Error retrieving job versions"):
-        resp = client_from(ctx).get(f"/v1/job/{job_id}/versions", namespace=namespace)
-    blocks = []
-    for v in resp["Versions"]:
-        blocks.append(
-            kv(
-                [
-                    ("Version", v["Version"]),
-                    ("Stable", str(v.get("Stable", False)).lower()),
-                    ("Stop", str(v.get("Stop", False)).lower()),
-                    ("Submit Date", fmt_time(v.get("SubmitTime", 0))),
-                ]
-            )
-        )
-    click.echo("\n\n".join(blocks))
 
 
 @job.command("inspect")
