@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from controllers.scheduler.allocs import alloc_name, client_status_of, is_terminal, node_lost
 from controllers.scheduler.buckets import AllocPlace, AllocStop, ReconcileResult, lost_stop
 from controllers.scheduler.deployment_gate import DeploymentView, deployment_view
-from controllers.scheduler.reconcile_group import JobInput, reconcile_group
+from controllers.scheduler.reconcile_group import JobInput, left_alone, reconcile_group
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Job, JobType, TaskGroup
@@ -72,7 +72,10 @@ def reconcile(
             continue
         for part in reconcile_group(inp, g, galloc, gate=gates.get(g.name, 1 << 30)):
             res.add(part)
-        res.desired_tg_updates[g.name].ignore = sum(1 for a in res.ignore if a.task_group == g.name)
+        batch = job.type == JobType.BATCH
+        res.desired_tg_updates[g.name].ignore = sum(
+            1 for a in res.ignore if a.task_group == g.name and not left_alone(a, statuses, batch)
+        )
     if view is not None:
         res.add(_canaries(job, view))
     return res
@@ -86,9 +89,8 @@ def _stop_all(allocs: Sequence[Allocation], description: str) -> ReconcileResult
         if a.desired_status == DesiredStatus.RUN:
             res.stop.append(AllocStop(a, description))
             upd.stop += 1
-        else:
+        else:  # terminal: left alone, not counted (Nomad's plan shows no "ignore" for it)
             res.ignore.append(a)
-            upd.ignore += 1
     return res
 
 

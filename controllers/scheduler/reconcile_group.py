@@ -68,18 +68,29 @@ class _Sorted:
         return self.live + self.lost + self.migrate + self.reschedule
 
 
+def left_alone(a: Allocation, statuses: Mapping[AllocId, AllocStatus], batch: bool) -> bool:
+    """Terminal and out of the count: not meant to run, lost, failed and rescheduled already,
+    or a complete service allocation (its index is free again). Left as it is and, as in
+    Nomad, not counted as "ignore" in a plan."""
+    if a.desired_status != DesiredStatus.RUN:
+        return True
+    cs = client_status_of(a, statuses)
+    return (
+        cs == ClientStatus.LOST
+        or (cs == ClientStatus.FAILED and bool(a.next_allocation))
+        or (cs == ClientStatus.COMPLETE and not batch)
+    )
+
+
 def _kind_of(
     inp: JobInput, a: Allocation, batch: bool, policy: ReschedulePolicy
 ) -> tuple[_Kind, float | None]:
     """`a`'s kind, and when a failed allocation not eligible yet may be rescheduled."""
-    if a.desired_status != DesiredStatus.RUN:
+    if left_alone(a, inp.statuses, batch):
         return _Kind.IGNORE, None
     cs = client_status_of(a, inp.statuses)
-    if cs == ClientStatus.LOST or (cs == ClientStatus.FAILED and a.next_allocation):
-        return _Kind.IGNORE, None  # a failed one with a next allocation was rescheduled already
-    if cs == ClientStatus.COMPLETE:
-        # batch: ran to completion, keeps its index, never replaced; service: its index is free
-        return (_Kind.SETTLED if batch else _Kind.IGNORE), None
+    if cs == ClientStatus.COMPLETE:  # batch: ran to completion, keeps its index, never replaced
+        return _Kind.SETTLED, None
     node = inp.nodes.get(a.node_id)
     if node_lost(node):
         return _Kind.LOST, None

@@ -20,7 +20,7 @@ from reconciler.spec.errors import SpecError
 
 def _print_errors(exc: SpecError) -> None:
     for issue in exc.errors:
-        click.echo(str(issue), err=True)
+        click.echo(issue.detailed(), err=True)
 
 
 @cli.command("validate")

@@ -165,3 +165,77 @@ def test_a_negative_shutdown_delay_is_refused_by_validation() -> None:
     bad = dict(MINIMAL, TaskGroups=[dict(MINIMAL["TaskGroups"][0], ShutdownDelay=-1)])
     issues = validate(job_from_nomad(bad))
     assert any(i.path.endswith("group.web.shutdown_delay") for i in issues), issues
+
+
+def test_what_nomads_api_fills_in_by_itself_is_accepted() -> None:
+    """A job as `nomad job inspect` prints it: server-set keys with any value, and the keys
+    this project does not support at Nomad's own "not used" values."""
+    group = dict(
+        MINIMAL["TaskGroups"][0],
+        Consul={"Cluster": "default", "Namespace": "", "Partition": ""},
+        Volumes=None,
+        ShutdownDelay=None,
+        PreventRescheduleOnLost=False,
+        Tasks=[
+            dict(
+                MINIMAL["TaskGroups"][0]["Tasks"][0],
+                Lifecycle=None,
+                User="",
+                Identity={"Name": "default", "Audience": ["nomadproject.io"], "TTL": 0, "Env": False},
+                Resources={"CPU": 200, "MemoryMB": 256, "DiskMB": 0, "IOPS": 0, "Networks": None},
+            )
+        ],
+    )
+    inspected = dict(
+        MINIMAL,
+        TaskGroups=[group],
+        NodePool="default",
+        Status="running",
+        Version=3,
+        Stable=True,
+        SubmitTime=1_700_000_000_000_000_000,
+        ParameterizedJob=None,
+        Periodic=None,
+        Dispatched=False,
+    )
+    assert job_from_nomad(inspected) == job_from_nomad(MINIMAL)
+
+
+REFUSED = [
+    pytest.param(
+        ("TaskGroups", 0, "Tasks", 0, "Lifecycle"),
+        {"Hook": "prestart"},
+        "Job.TaskGroups[0].Tasks[0].Lifecycle: not supported yet",
+        id="prestart task",
+    ),
+    pytest.param(
+        ("TaskGroups", 0, "Affinities"),
+        [{"LTarget": "${node.datacenter}", "RTarget": "dc1", "Weight": 50}],
+        "Job.TaskGroups[0].Affinities: not supported yet",
+        id="affinity",
+    ),
+    pytest.param(("NodePool", None), "prod", "Job.NodePool: not supported yet", id="node pool"),
+    pytest.param(
+        ("TaskGroups", 0, "Services", 0, "Checks", 0, "Type"),
+        "grpc",
+        'Job.TaskGroups[0].Services[0].Checks[0].Type: "grpc" is not supported yet',
+        id="grpc check",
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "message"), REFUSED)
+def test_a_field_not_supported_is_refused_with_its_json_path(
+    where: tuple[Any, ...], value: Any, message: str
+) -> None:
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    steps = [s for s in where if s is not None]
+    target: Any = data
+    for step in steps[:-1]:
+        target = target[step]
+    target[steps[-1]] = value
+    with pytest.raises(SpecError) as info:
+        job_from_nomad(data)
+    assert [f"{e.path}: {e.message}" for e in info.value.errors] == [message]
