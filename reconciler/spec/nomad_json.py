@@ -33,7 +33,12 @@ KEYS: dict[type, dict[str, str]] = {
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Port: {"static": "Value"},
     m.Network: {"mbits": "MBits"},
-    m.Check: {"port": "PortLabel", "task": "TaskName"},
+    m.Check: {
+        "port": "PortLabel",
+        "task": "TaskName",
+        "grpc_service": "GRPCService",
+        "grpc_use_tls": "GRPCUseTLS",
+    },
     m.Service: {"port": "PortLabel", "checks": "Checks"},
     m.Resources: {"cpu": "CPU", "memory": "MemoryMB", "memory_max": "MemoryMaxMB"},
     m.Artifact: {

@@ -121,7 +121,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("port", "ignore_collision", "IgnoreCollision", True),
     # -- service, check -------------------------------------------------------------------
     _r("service", "task", "", "web"),  # in JSON, TaskName is Nomad's own record (READ_ONLY)
-    _r("service", "check_restart", "CheckRestart", {"limit": 3}),
     _r("service", "connect", "Connect", {"native": True}),
     _r("service", "address", "Address", "10.0.0.1"),
     _r("service", "address_mode", "AddressMode", "driver", values=("driver", "alloc", "alloc_ipv6"),
@@ -134,17 +133,11 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("service", "identity", "Identity", {"aud": ["consul.io"]}),
     _r("service", "weights", "Weights", {"passing": 5}),
     _r("service", "kind", "Kind", "connect-proxy:web"),
-    _r("check", "type", "Type", "grpc", values=("grpc",)),
-    _r("check", "check_restart", "CheckRestart", {"limit": 3}),
     _r("check", "address_mode", "AddressMode", "driver", defaults=("host",)),
-    _r("check", "grpc_service", "GRPCService", "web"),
-    _r("check", "grpc_use_tls", "GRPCUseTLS", True),
     _r("check", "tls_server_name", "TLSServerName", "web.local"),
     _r("check", "tls_skip_verify", "TLSSkipVerify", True),
     _r("check", "body", "Body", "{}"),
     _r("check", "expose", "Expose", True),
-    _r("check", "on_update", "OnUpdate", "ignore", defaults=("require_healthy",)),
-    _r("check", "failures_before_warning", "FailuresBeforeWarning", 2),
     _r("check", "notes", "Notes", "see the runbook"),
     _r("check", "advertise", "Advertise", "10.0.0.1"),
     # -- update, restart, constraint, ephemeral_disk --------------------------------------
