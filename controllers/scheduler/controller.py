@@ -15,6 +15,10 @@ for a moment, then the key goes back on the queue with backoff (`CacheBehind`); 
 race raises `Conflict` and backs off the same way.
 
 Run it under leader election with `SchedulerService(store, identity).start()`.
+
+Over 400 lines because it is one concept, the controller: its watch handlers, the cache
+reads that build a job's view and the apply of a decision share the same informers and
+indexes; the decision itself and every pure step live in the modules below it.
 """
 
 from __future__ import annotations
