@@ -26,11 +26,20 @@ from controllers.scheduler.feasibility import (
     wants_distinct_hosts,
 )
 from controllers.scheduler.ports import assign_ports
+from controllers.scheduler.preference import (
+    PREFERENCE_LIMIT,
+    SpreadRule,
+    affinities_for,
+    affinity_score,
+    spread_rules,
+    spread_score,
+    spread_usage,
+)
 from controllers.scheduler.rank import sample_limit, shuffled
 from controllers.scheduler.state import NodeState
 from controllers.scheduler.stream import drained
 from reconciler.model.ids import AllocId, EvalId, NodeId, new_id
-from reconciler.model.job import Job, JobType, TaskGroup
+from reconciler.model.job import Affinity, Job, JobType, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node
 from reconciler.model.plan import AllocMetric
 
@@ -58,6 +67,18 @@ class _GroupCtx:
     base: AllocMetric
     static_ports: list[tuple[str, int]]
     cursor: int = 0
+    affinities: list[Affinity] = field(default_factory=list)
+    spreads: list[SpreadRule] = field(default_factory=list)
+    states: Mapping[NodeId, NodeState] = field(default_factory=dict)
+    usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
+
+    @property
+    def prefers(self) -> bool:
+        return bool(self.affinities or self.spreads)
+
+    def limit(self, sample: int) -> int:
+        """How many fitting nodes to rank: all of them (up to a bound) for preferences."""
+        return max(self.group.count, PREFERENCE_LIMIT) if self.prefers else sample
 
 
 def _group_ctx(
@@ -85,7 +106,18 @@ def _group_ctx(
         if "*" not in dc and "?" not in dc:
             base.nodes_available.setdefault(dc, 0)
     static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
-    return _GroupCtx(group, cpu, mem, wants_distinct_hosts(job, group), feasible, base, static)
+    return _GroupCtx(
+        group,
+        cpu,
+        mem,
+        wants_distinct_hosts(job, group),
+        feasible,
+        base,
+        static,
+        affinities=affinities_for(job, group),
+        spreads=spread_rules(job, group),
+        states=states,
+    )
 
 
 def _copy_metric(m: AllocMetric) -> AllocMetric:
@@ -131,7 +163,7 @@ def place_batches(
         elif p.task_group in out.failed:  # a group whose placement failed stops trying
             chosen, metric = None, out.failed[p.task_group]
         else:
-            chosen, metric = _select(job, ctx, p, limit, rng)
+            chosen, metric = _select(job, ctx, p, ctx.limit(limit), rng)
         if chosen is None:
             if metric is not None:
                 _note_failure(out, p.task_group, metric)
@@ -234,6 +266,9 @@ def _select(
 ) -> tuple[_Fit | None, AllocMetric | None]:
     """The best of the next `limit` nodes that fit (`_scan`) with its dynamic ports; if its
     ports run out, the next by rank. Else the metric of every node that did not fit."""
+    if ctx.spreads:
+        key = (job.id, ctx.group.name)
+        ctx.usage = [spread_usage(r, ctx.states.values(), key) for r in ctx.spreads]
     best, cands, misfits = _scan(job, ctx, p, limit)
     if best is not None:
         ports = _ports_for(ctx, best, rng)
@@ -275,6 +310,7 @@ def _scan(
     cpu, mem = ctx.cpu, ctx.mem
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
+    prefers = ctx.prefers
     avoid = (
         p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
     )
@@ -303,8 +339,8 @@ def _scan(
             misfits.append(("dimension", clash))
             continue
         s = (20.0 - 10.0 ** (1.0 - cu / st.cpu_total) - 10.0 ** (1.0 - mu / st.mem_total)) / 18.0
-        if collisions:
-            s = (s - (collisions + 1) / desired) / 2.0
+        if prefers or collisions:
+            s = _combined(ctx, st.node, s, collisions, desired)
         if avoid and st.node.id == avoid:
             s -= 1.0
         cands.append((s, -found, st))
@@ -316,6 +352,21 @@ def _scan(
             break
     ctx.cursor = nxt
     return best, cands, misfits
+
+
+def _combined(ctx: _GroupCtx, node: Node, fit: float, collisions: int, desired: float) -> float:
+    """The mean of the fit, the anti-affinity penalty, the affinity and the spread scores
+    that apply (Nomad's score normalisation); `rank.score` without preferences."""
+    scores = [fit]
+    if collisions:
+        scores.append(-(collisions + 1) / desired)
+    if ctx.affinities:
+        scores.append(affinity_score(ctx.affinities, node))
+    if ctx.spreads:
+        spread = spread_score(ctx.spreads, ctx.usage, node)
+        if spread:
+            scores.append(spread)
+    return sum(scores) / len(scores)
 
 
 def _port_clash(static: list[tuple[str, int]], used: Collection[int]) -> str | None:

@@ -40,6 +40,32 @@ class Constraint:
 
 
 @dataclass
+class Affinity:
+    """A soft constraint: nodes that match score `weight` (-100..100, negative: avoid)."""
+
+    attribute: str = ""
+    operator: str = "="
+    value: str = ""
+    weight: int = 50
+
+
+@dataclass
+class SpreadTarget:
+    value: str
+    percent: int = 0
+
+
+@dataclass
+class Spread:
+    """Spread a group's instances over the values of a node attribute: evenly, or by the
+    `targets`' percentages (the rest to the values not named)."""
+
+    attribute: str = ""
+    weight: int = 50
+    targets: list[SpreadTarget] = field(default_factory=list)
+
+
+@dataclass
 class Port:
     label: str
     static: int = 0  # 0 means dynamic
@@ -246,6 +272,7 @@ class Task:
     leader: bool = False
     meta: dict[str, str] = field(default_factory=dict)
     constraints: list[Constraint] = field(default_factory=list)
+    affinities: list[Affinity] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the group's
 
 
@@ -264,6 +291,8 @@ class TaskGroup:
     networks: list[Network] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
+    affinities: list[Affinity] = field(default_factory=list)
+    spreads: list[Spread] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the job type's default
     reschedule: ReschedulePolicy | None = None  # None: the job type's default
     update: UpdateStrategy | None = None  # None: the job's
@@ -294,6 +323,8 @@ class Job:
     all_at_once: bool = False
     task_groups: list[TaskGroup] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
+    affinities: list[Affinity] = field(default_factory=list)
+    spreads: list[Spread] = field(default_factory=list)
     update: UpdateStrategy | None = None
     periodic: Periodic | None = None
     meta: dict[str, str] = field(default_factory=dict)

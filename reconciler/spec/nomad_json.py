@@ -31,6 +31,8 @@ from reconciler.spec.validate import validate
 KEYS: dict[type, dict[str, str]] = {
     m.Job: {"id": "ID", "task_groups": "TaskGroups", "constraints": "Constraints"},
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
+    m.Affinity: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
+    m.Spread: {"targets": "SpreadTarget"},
     m.Port: {"static": "Value"},
     m.Network: {"mbits": "MBits"},
     m.Check: {

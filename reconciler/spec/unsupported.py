@@ -66,8 +66,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("task", "lifecycle", "Lifecycle", {"hook": "prestart"}),
     _r("task", "dispatch_payload", "DispatchPayload", {"file": "input.txt"}),
     # -- job ------------------------------------------------------------------------------
-    _r("job", "affinity", "Affinities", {"attribute": "${node.datacenter}", "value": "dc1"}, repeated=True),
-    _r("job", "spread", "Spreads", {"attribute": "${node.datacenter}"}, repeated=True),
     _r("job", "multiregion", "Multiregion", {"strategy": {"max_parallel": 1}}),
     _r("job", "node_pool", "NodePool", "prod", defaults=("default",)),
     _r("job", "reschedule", "Reschedule", {"attempts": 1}),
@@ -81,8 +79,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("job", "all_at_once", "AllAtOnce", True),
     _r("job", "priority", "Priority", 70, defaults=(50,), why="evaluations are not ordered by priority"),
     # -- group ----------------------------------------------------------------------------
-    _r("group", "affinity", "Affinities", {"attribute": "${node.datacenter}", "value": "dc1"}, repeated=True),
-    _r("group", "spread", "Spreads", {"attribute": "${node.datacenter}"}, repeated=True),
     _r("group", "volume", "Volumes", {"type": "host", "source": "data"}),
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
     _r("group", "consul", "Consul", {"namespace": "ns1"}, defaults=("default",)),
@@ -92,7 +88,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("group", "stop_after_client_disconnect", "StopAfterClientDisconnect", "1h"),
     _r("group", "prevent_reschedule_on_lost", "PreventRescheduleOnLost", True),
     # -- task -----------------------------------------------------------------------------
-    _r("task", "affinity", "Affinities", {"attribute": "${node.datacenter}", "value": "dc1"}, repeated=True),
     _r("task", "volume_mount", "VolumeMounts", {"volume": "data", "destination": "/data"}, repeated=True),
     _r("task", "vault", "Vault", {"policies": ["read"]}),
     _r("task", "consul", "Consul", {"namespace": "ns1"}),
@@ -203,6 +198,9 @@ STANZA_OF: dict[str, str] = {
     "Template": "template",
     "Artifact": "artifact",
     "Constraint": "constraint",
+    "Affinity": "affinity",
+    "Spread": "spread",
+    "SpreadTarget": "target",
     "Periodic": "periodic",
     "CheckRestart": "check_restart",
 }

@@ -18,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 from reconciler.spec.errors import Issues, Pos, suggestion
 from reconciler.spec.rawtree import RawBlock, RawValue, child_path
 
-LABELLED = frozenset({"job", "group", "task", "port"})
+LABELLED = frozenset({"job", "group", "task", "port", "target"})
 BLOCKS = frozenset(
     {
         "network",
@@ -26,6 +26,8 @@ BLOCKS = frozenset(
         "check",
         "check_restart",
         "constraint",
+        "affinity",
+        "spread",
         "artifact",
         "template",
         "resources",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.model.job import SECOND, CheckRestart
+from reconciler.model.job import SECOND, Affinity, CheckRestart, Spread, SpreadTarget
 from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, load_job_file
 from tests.spec.paths import EXAMPLES
 
@@ -210,10 +210,10 @@ REFUSED = [
         id="prestart task",
     ),
     pytest.param(
-        ("TaskGroups", 0, "Affinities"),
-        [{"LTarget": "${node.datacenter}", "RTarget": "dc1", "Weight": 50}],
-        "Job.TaskGroups[0].Affinities: not supported yet",
-        id="affinity",
+        ("TaskGroups", 0, "Services", 0, "OnUpdate"),
+        "ignore",
+        "Job.TaskGroups[0].Services[0].OnUpdate: not supported yet",
+        id="service on_update",
     ),
     pytest.param(("NodePool", None), "prod", "Job.NodePool: not supported yet", id="node pool"),
     pytest.param(
@@ -265,3 +265,17 @@ def test_health_fields_of_a_check_map_from_nomad_json() -> None:
     assert (check.type, check.grpc_service, check.grpc_use_tls) == ("grpc", "todo", True)
     assert (check.on_update, check.failures_before_warning) == ("ignore_warnings", 2)
     assert check.check_restart == CheckRestart(limit=2, grace=0, ignore_warnings=True)
+
+
+def test_affinities_and_spreads_map_from_nomad_json() -> None:
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    data["Affinities"] = [{"LTarget": "${meta.rack}", "Operand": "regexp", "RTarget": "r[12]", "Weight": -40}]
+    data["TaskGroups"][0]["Spreads"] = [
+        {"Attribute": "${node.datacenter}", "Weight": 80, "SpreadTarget": [{"Value": "dc1", "Percent": 70}]}
+    ]
+    job = job_from_nomad(data)
+    assert job.affinities == [Affinity("${meta.rack}", "regexp", "r[12]", -40)]
+    assert job.task_groups[0].spreads == [Spread("${node.datacenter}", 80, [SpreadTarget("dc1", 70)])]
+    assert job_from_nomad(job_to_nomad(job)) == job
