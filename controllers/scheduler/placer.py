@@ -339,10 +339,11 @@ def _scan(
             misfits.append(("dimension", clash))
             continue
         s = (20.0 - 10.0 ** (1.0 - cu / st.cpu_total) - 10.0 ** (1.0 - mu / st.mem_total)) / 18.0
-        if prefers or collisions:
+        if prefers:
             s = _combined(ctx, st.node, s, collisions, desired)
-        if avoid and st.node.id == avoid:
-            s -= 1.0
+        elif collisions:
+            s = (s - (collisions + 1) / desired) / 2.0
+        s -= st.node.id == avoid  # 1 off where the replaced allocation ran ("" is no node)
         cands.append((s, -found, st))
         if s > best_s:  # strictly: the first of equal scores wins
             best_s, best = s, st
