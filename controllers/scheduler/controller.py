@@ -86,7 +86,9 @@ class _View:
 
     @property
     def job(self) -> Job | None:
-        return self.record.job if self.record is not None and not self.record.stop else None
+        # a periodic job is a template: only its children run (controllers/periodic)
+        rec = self.record
+        return rec.job if rec is not None and not rec.stop and not rec.job.is_template() else None
 
     @property
     def version(self) -> int:

@@ -10,6 +10,7 @@ from reconciler.cli import (  # noqa: F401
     deployment_cmds,
     eval_cmds,
     job_cmds,
+    launch_cmds,
     node_cmds,
     router_cmd,
     service_cmds,

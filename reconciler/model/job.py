@@ -249,10 +249,19 @@ class TaskGroup:
 
 @dataclass
 class Periodic:
+    """The job's `periodic` block: the job is a template launched as a child job at each
+    time one of its cron expressions (`cron`, or several in `crons`) names, read in
+    `time_zone`; `prohibit_overlap` skips a launch while an earlier child still runs."""
+
     cron: str = ""
+    crons: list[str] = field(default_factory=list)
     prohibit_overlap: bool = False
     time_zone: str = "UTC"
     enabled: bool = True
+
+    def specs(self) -> list[str]:
+        """Every cron expression of the block (`cron` first)."""
+        return ([self.cron] if self.cron else []) + self.crons
 
 
 @dataclass
@@ -270,6 +279,12 @@ class Job:
     update: UpdateStrategy | None = None
     periodic: Periodic | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    # set on a child job (`<parent>/periodic-<unix time>`): the job it was launched from
+    parent_id: str = ""
+
+    def is_template(self) -> bool:
+        """A periodic job is never run itself: only the children launched from it are."""
+        return self.periodic is not None
 
     def group(self, name: str) -> TaskGroup | None:
         for g in self.task_groups:

@@ -296,6 +296,18 @@ class JobRecord:
 
 
 @dataclass
+class PeriodicLaunch:
+    """What `periodic_launch/<ns>/<job>` holds: the cron time of a periodic job's latest
+    launch (or of the launch `prohibit_overlap` skipped), written in the transaction that
+    submits the child job, so a launcher that restarts never launches the same time twice."""
+
+    namespace: str
+    job_id: str
+    launch: float = 0.0
+    schema: int = 1
+
+
+@dataclass
 class NodeHeartbeat:
     """What `node_heartbeats/<node-id>` holds; the key is bound to the node agent's lease,
     so it vanishes when the agent stops refreshing it."""

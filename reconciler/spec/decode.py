@@ -127,6 +127,7 @@ class Decoder:
         r = self.reader(raw, path)
         p = Periodic()
         p.cron = r.text("cron", p.cron)
+        p.crons = r.str_list("crons", p.crons)
         p.prohibit_overlap = r.flag("prohibit_overlap", p.prohibit_overlap)
         p.time_zone = r.text("time_zone", p.time_zone)
         p.enabled = r.flag("enabled", p.enabled)

@@ -322,6 +322,7 @@ def format_hcl(job: Job) -> str:
             "update",
             "periodic",
             "meta",
+            "parent_id",  # a launched child's; never written in a job file
         ),
     )
     w.map_block("meta", job.meta)

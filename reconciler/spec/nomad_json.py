@@ -25,7 +25,7 @@ from reconciler.spec.validate import validate
 
 # Model field -> Nomad key, where the key is not the field in CamelCase.
 KEYS: dict[type, dict[str, str]] = {
-    m.Job: {"id": "ID", "task_groups": "TaskGroups", "constraints": "Constraints"},
+    m.Job: {"id": "ID", "task_groups": "TaskGroups", "constraints": "Constraints", "parent_id": "ParentID"},
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Port: {"static": "Value"},
     m.Network: {"mbits": "MBits"},
@@ -51,14 +51,13 @@ KEYS: dict[type, dict[str, str]] = {
     m.Task: {"restart": "RestartPolicy", "logs": "LogConfig", "constraints": "Constraints"},
     m.EphemeralDisk: {"size": "SizeMB"},
     m.TaskGroup: {"restart": "RestartPolicy", "reschedule": "ReschedulePolicy", "constraints": "Constraints"},
-    m.Periodic: {"cron": "Spec"},
+    m.Periodic: {"cron": "Spec", "crons": "Specs"},
 }
 
 # Keys Nomad's API returns that this model does not carry: accepted and dropped on input.
 IGNORED = frozenset(
     {
         "Stop",
-        "ParentID",
         "Dispatched",
         "Payload",
         "ParameterizedJob",

@@ -201,7 +201,12 @@ jobs = st.builds(
     periodic=st.one_of(
         st.none(),
         st.builds(
-            m.Periodic, cron=strings, prohibit_overlap=st.booleans(), time_zone=names, enabled=st.booleans()
+            m.Periodic,
+            cron=strings,
+            crons=st.lists(strings, max_size=2),
+            prohibit_overlap=st.booleans(),
+            time_zone=names,
+            enabled=st.booleans(),
         ),
     ),
     meta=string_maps,
