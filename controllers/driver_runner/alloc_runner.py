@@ -25,6 +25,7 @@ from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
 from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.children import payload_bytes
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
 
@@ -106,6 +107,7 @@ class AllocRunner:
                 job_type=self.job.type,
                 restored=restored,
                 recovered=recovered,
+                payload=payload_bytes(self.job),
             )
         log.info("alloc=%s starting tasks=%s fresh=%s", self.id, ",".join(names), fresh)
         self._refresh()

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from controllers.driver_runner import artifacts, handles, procfs, restarts, status, templates
 from controllers.driver_runner.drivers import DriverError, TaskContext, TaskDriver
 from controllers.driver_runner.handles import ExitResult, ProcessHandle, Recovered
-from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.alloc_dir import AllocDir, PathEscapeError
 from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import TaskEvent, TaskRunState, TaskState
 
@@ -63,6 +63,7 @@ class TaskRunner:
         job_type: str,
         restored: TaskState | None = None,
         recovered: Recovered | None = None,
+        payload: bytes = b"",
     ) -> None:
         self.host = host
         self.alloc_id = alloc_id
@@ -77,6 +78,7 @@ class TaskRunner:
         self.job_type = job_type
         self.restored = restored
         self.recovered = recovered
+        self.payload = payload  # a dispatched job's, for the task's dispatch_payload file
         self.handle: ProcessHandle | None = None
         self._wake = threading.Event()
         self._kill_event: TaskEvent | None = None
@@ -278,6 +280,8 @@ class TaskRunner:
             self._emit(status.event(status.VALIDATION_FAILED, "; ".join(errors)))
             self._dead(failed=True)
             return False
+        if not self._write_payload():
+            return False
         task_dir = self.alloc_dir.task_dir(self.name)
         if self.task.artifacts:
             self._emit(status.event(status.DOWNLOADING, "Client is downloading artifacts"))
@@ -297,6 +301,19 @@ class TaskRunner:
                 self._emit(status.event(status.TEMPLATE_FAILED, str(exc)))
                 self._dead(failed=True)
                 return False
+        return True
+
+    def _write_payload(self) -> bool:
+        """The dispatch payload into `local/<file>` before artifacts and templates, as Nomad's
+        dispatch_payload hook; False (the task failed) if it cannot be written."""
+        if self.task.dispatch_payload is None:
+            return True
+        try:
+            self.alloc_dir.write_payload(self.name, self.task.dispatch_payload.file, self.payload)
+        except (PathEscapeError, OSError) as exc:
+            self._emit(status.event(status.SETUP_FAILURE, f"failed to write the dispatch payload: {exc}"))
+            self._dead(failed=True)
+            return False
         return True
 
     def _launch(self) -> tuple[ProcessHandle | None, ExitResult | None]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from controllers.periodic.decide import decide, launches
 from reconciler.model.ids import AllocId
-from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord, JobStatus, PeriodicLaunch
+from reconciler.model.objects import Allocation, AllocStatus, ChildLaunch, Evaluation, JobRecord, JobStatus
 from reconciler.model.summary import summarize
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import Conflict, Store
@@ -40,7 +40,7 @@ class PeriodicController(Controller):
         self.jobs.add_index(
             "parent", lambda r: [_key(r.namespace, r.job.parent_id)] if r.job.parent_id else []
         )
-        self.launches = self.informer(self.keys.periodic_launches, PeriodicLaunch)
+        self.launches = self.informer(self.keys.child_launches, ChildLaunch)
         self.allocs = self.informer(self.keys.allocs, Allocation)
         self.allocs.add_index("job", lambda a: [_key(a.namespace, a.job_id)])
         self.statuses = self.informer(self.keys.alloc_statuses, AllocStatus)
@@ -54,7 +54,7 @@ class PeriodicController(Controller):
         if rec is not None and (launches(old) or launches(new)):
             self.enqueue(_key(rec.namespace, rec.id))
 
-    def _on_launch(self, key: str, old: PeriodicLaunch | None, new: PeriodicLaunch | None) -> None:
+    def _on_launch(self, key: str, old: ChildLaunch | None, new: ChildLaunch | None) -> None:
         launch = new or old
         if launch is not None:
             self.enqueue(_key(launch.namespace, launch.job_id))
@@ -88,7 +88,7 @@ class PeriodicController(Controller):
             if not inf.wait_revision(self._written, CATCH_UP):
                 raise Conflict(f"job={key} cache {inf.name} has not reached revision {self._written}")
         parent = self.jobs.get_versioned(self.keys.job(ns, job_id))
-        last = self.launches.get_versioned(self.keys.periodic_launch(ns, job_id))
+        last = self.launches.get_versioned(self.keys.child_launch(ns, job_id))
         now = self.clock()
         plan = decide(self.keys, parent, last, child_active=self._child_active(key), now=now)
         if plan.txn is not None:

@@ -1,6 +1,6 @@
 """What the periodic launcher does for one periodic job, decided purely (no I/O, `now` given).
 
-The launch basis is the later of the last launch (the record `periodic_launch/<ns>/<job>`)
+The launch basis is the later of the last launch (the record `child_launch/<ns>/<job>`)
 and the time the current version was submitted: launches due before the job (or its new
 version) existed are not made, and launches missed while no launcher ran (the agent was
 down) are made once, at the latest missed time, as Nomad's leader does when it restores its
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model.objects import JobRecord, PeriodicLaunch
+from reconciler.model.objects import ChildLaunch, JobRecord
 from reconciler.model.periodic import latest_due, next_launch
 from reconciler.ops.jobs import Submission
 from reconciler.ops.periodic import launch_ops
@@ -37,7 +37,7 @@ def launches(rec: JobRecord | None) -> bool:
 def decide(
     keys: Keys,
     parent: Versioned[JobRecord] | None,
-    last: Versioned[PeriodicLaunch] | None,
+    last: Versioned[ChildLaunch] | None,
     *,
     child_active: bool,
     now: float,

@@ -201,6 +201,14 @@ class LogConfig:
 
 
 @dataclass
+class DispatchPayload:
+    """The task's `dispatch_payload` block: where, under the task's `local/` directory, a
+    dispatched job's payload is written before the task starts."""
+
+    file: str = ""
+
+
+@dataclass
 class Task:
     name: str
     driver: str = ""
@@ -220,6 +228,7 @@ class Task:
     meta: dict[str, str] = field(default_factory=dict)
     constraints: list[Constraint] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the group's
+    dispatch_payload: DispatchPayload | None = None
 
 
 @dataclass
@@ -264,6 +273,23 @@ class Periodic:
         return ([self.cron] if self.cron else []) + self.crons
 
 
+class PayloadRule(StrEnum):
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass
+class Parameterized:
+    """The job's `parameterized` block: the job is a template run only through
+    `job dispatch`, with a payload as `payload` says and the meta keys it names (a
+    dispatch must give every `meta_required` key and no key outside the two lists)."""
+
+    payload: PayloadRule = PayloadRule.OPTIONAL
+    meta_required: list[str] = field(default_factory=list)
+    meta_optional: list[str] = field(default_factory=list)
+
+
 @dataclass
 class Job:
     id: str
@@ -279,12 +305,17 @@ class Job:
     update: UpdateStrategy | None = None
     periodic: Periodic | None = None
     meta: dict[str, str] = field(default_factory=dict)
-    # set on a child job (`<parent>/periodic-<unix time>`): the job it was launched from
+    parameterized: Parameterized | None = None
+    # set on a child job (`<parent>/periodic-<unix time>`, `<parent>/dispatch-<t>-<hex>`):
+    # the job it was launched from; a dispatched child also carries its payload (base64)
     parent_id: str = ""
+    dispatched: bool = False
+    payload: str = ""
+    dispatch_idempotency_token: str = ""
 
     def is_template(self) -> bool:
-        """A periodic job is never run itself: only the children launched from it are."""
-        return self.periodic is not None
+        """A periodic or parameterized job is never run itself: only its children are."""
+        return self.periodic is not None or (self.parameterized is not None and not self.dispatched)
 
     def group(self, name: str) -> TaskGroup | None:
         for g in self.task_groups:

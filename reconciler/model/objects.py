@@ -296,10 +296,12 @@ class JobRecord:
 
 
 @dataclass
-class PeriodicLaunch:
-    """What `periodic_launch/<ns>/<job>` holds: the cron time of a periodic job's latest
-    launch (or of the launch `prohibit_overlap` skipped), written in the transaction that
-    submits the child job, so a launcher that restarts never launches the same time twice."""
+class ChildLaunch:
+    """What `child_launch/<ns>/<job>` holds: when a template job last launched a child: a
+    periodic job's cron time (or that of the launch `prohibit_overlap` skipped), a
+    parameterized job's dispatch time. Written, compared on its revision, in the
+    transaction that submits the child, so a launcher that restarts never launches one time
+    twice and two dispatches with one idempotency token never both launch."""
 
     namespace: str
     job_id: str

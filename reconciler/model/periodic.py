@@ -1,4 +1,4 @@
-"""A periodic job's launch times and the child jobs launched from it (Nomad's `periodic`).
+"""A periodic job's launch times (Nomad's `periodic`; its children: `children.py`).
 
 Pure functions of their arguments (no clock): the launcher controller, `job periodic force`
 and validation all use them. Cron expressions follow Nomad's (gorhill/cronexpr): five
@@ -11,13 +11,12 @@ stays at its wall-clock hour across daylight saving changes.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
 
-from reconciler.model.job import Job, Periodic
+from reconciler.model.job import Periodic
 
 # croniter looks this many years ahead for a match before it gives up ("0 0 30 2 *")
 SEARCH_YEARS = 50
@@ -89,14 +88,3 @@ def latest_due(p: Periodic, after: float, now: float) -> float | None:
         except CroniterBadDateError:
             continue
     return float(int(max(t for t in times if t <= now)))
-
-
-def derive_child(parent: Job, child_id: str) -> Job:
-    """The job launched from `parent` as `child_id`: a copy without the `periodic` block
-    (so it runs), named after its ID, pointing at its parent (Nomad's deriveJob)."""
-    child = copy.deepcopy(parent)
-    child.id = child_id
-    child.name = child_id
-    child.periodic = None
-    child.parent_id = parent.id
-    return child

@@ -2,7 +2,7 @@
 `job periodic force` (`POST /v1/job/<id>/periodic/force`).
 
 A launch is one transaction: the parent's record compared on its mod revision (the launch
-follows the spec it was decided from), the launch record `periodic_launch/<ns>/<job>`
+follows the spec it was decided from), the launch record `child_launch/<ns>/<job>`
 compared on its mod revision (or its absence) and written with the new launch time, and the
 child job `<id>/periodic-<unix time>` submitted as a new job (absent before) with its
 version and evaluation. So two launchers, or a launcher and a restart of itself, can never
@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import time
 
+from reconciler.model.children import derive_periodic
 from reconciler.model.ids import periodic_child_id
-from reconciler.model.objects import JobRecord, PeriodicLaunch
-from reconciler.model.periodic import derive_child
+from reconciler.model.objects import ChildLaunch, JobRecord
 from reconciler.ops.errors import JobNotFound, Rejected
 from reconciler.ops.jobs import Submission, SubmitResult, submit_ops
 from reconciler.store import Conflict, Keys, Store, Txn, Versioned
@@ -30,7 +30,7 @@ def launch_ops(
     txn: Txn,
     keys: Keys,
     parent: Versioned[JobRecord],
-    last: Versioned[PeriodicLaunch] | None,
+    last: Versioned[ChildLaunch] | None,
     launch: float,
     *,
     now: float,
@@ -40,16 +40,16 @@ def launch_ops(
     given): the launch record and, unless `skip` (an overlap `prohibit_overlap` refuses),
     the child job's submission, which it returns."""
     rec = parent.value
-    lkey = keys.periodic_launch(rec.namespace, rec.id)
+    lkey = keys.child_launch(rec.namespace, rec.id)
     txn.compare_mod(parent.key, parent.mod_revision)
     if last is None:
         txn.compare_absent(lkey)
     else:
         txn.compare_mod(lkey, last.mod_revision)
-    txn.put(lkey, PeriodicLaunch(namespace=rec.namespace, job_id=rec.id, launch=launch))
+    txn.put(lkey, ChildLaunch(namespace=rec.namespace, job_id=rec.id, launch=launch))
     if skip:
         return None
-    child = derive_child(rec.job, periodic_child_id(rec.id, launch))
+    child = derive_periodic(rec.job, periodic_child_id(rec.id, launch))
     return submit_ops(txn, keys, child, None, now=now)
 
 
@@ -65,7 +65,7 @@ def force_launch(store: Store, namespace: str, job_id: str) -> SubmitResult:
             raise Rejected(f"job {job_id} is not periodic", field="JobID")
         if parent.value.stop:
             raise Rejected(f"job {job_id} is stopped; run it before forcing a launch", field="JobID")
-        last = store.get(keys.periodic_launch(namespace, job_id), PeriodicLaunch)
+        last = store.get(keys.child_launch(namespace, job_id), ChildLaunch)
         now = time.time()
         txn = Txn()
         sub = launch_ops(txn, keys, parent, last, float(int(now)), now=now)

@@ -18,12 +18,14 @@ from reconciler.model.job import (
     Check,
     CheckRestart,
     Constraint,
+    DispatchPayload,
     EphemeralDisk,
     Job,
     JobType,
     LogConfig,
     MigrateStrategy,
     Network,
+    Parameterized,
     Periodic,
     Port,
     ReschedulePolicy,
@@ -241,6 +243,7 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
             "meta",
             "constraints",
             "restart",
+            "dispatch_payload",
         ),
     )
     w.map_block("config", t.config)
@@ -262,6 +265,8 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
     _constraints(w, t.constraints)
     if t.restart is not None:
         w.block("restart", t.restart, RestartPolicy.default_for(job.type), always=True)
+    if t.dispatch_payload is not None:
+        w.block("dispatch_payload", t.dispatch_payload, DispatchPayload(), always=True)
     w.close()
 
 
@@ -322,7 +327,12 @@ def format_hcl(job: Job) -> str:
             "update",
             "periodic",
             "meta",
-            "parent_id",  # a launched child's; never written in a job file
+            "parameterized",
+            # a launched child's; never written in a job file
+            "parent_id",
+            "dispatched",
+            "payload",
+            "dispatch_idempotency_token",
         ),
     )
     w.map_block("meta", job.meta)
@@ -331,6 +341,8 @@ def format_hcl(job: Job) -> str:
         w.block("update", job.update, UpdateStrategy(), always=True)
     if job.periodic is not None:
         w.block("periodic", job.periodic, Periodic(), always=True)
+    if job.parameterized is not None:
+        w.block("parameterized", job.parameterized, Parameterized(), always=True)
     for g in job.task_groups:
         w.blank()
         _group(w, job, g)

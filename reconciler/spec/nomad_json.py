@@ -25,7 +25,13 @@ from reconciler.spec.validate import validate
 
 # Model field -> Nomad key, where the key is not the field in CamelCase.
 KEYS: dict[type, dict[str, str]] = {
-    m.Job: {"id": "ID", "task_groups": "TaskGroups", "constraints": "Constraints", "parent_id": "ParentID"},
+    m.Job: {
+        "id": "ID",
+        "task_groups": "TaskGroups",
+        "constraints": "Constraints",
+        "parent_id": "ParentID",
+        "parameterized": "ParameterizedJob",
+    },
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Port: {"static": "Value"},
     m.Network: {"mbits": "MBits"},
@@ -58,9 +64,6 @@ KEYS: dict[type, dict[str, str]] = {
 IGNORED = frozenset(
     {
         "Stop",
-        "Dispatched",
-        "Payload",
-        "ParameterizedJob",
         "VaultToken",
         "VaultNamespace",
         "ConsulToken",
@@ -85,7 +88,6 @@ IGNORED = frozenset(
         "PreventRescheduleOnLost",
         "Lifecycle",
         "CSIPluginConfig",
-        "DispatchPayload",
         "VolumeMounts",
         "ScalingPolicies",
         "Identity",

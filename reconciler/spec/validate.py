@@ -20,16 +20,15 @@ from reconciler.model.job import (
     Job,
     JobType,
     MigrateStrategy,
-    Periodic,
     Service,
     Task,
     TaskGroup,
     UpdateStrategy,
 )
-from reconciler.model.periodic import cron_problem, zone_problem
 from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
+from reconciler.spec.validate_kinds import check_kinds
 
 MAX_COUNT = 100_000  # instances of one group: past this the scheduler's memory, not the job, is the limit
 NAME_RULE = "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"
@@ -226,24 +225,6 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     c.non_negative(f"{path}.ephemeral_disk.size", g.ephemeral_disk.size)
 
 
-def _check_periodic(c: _Checker, path: str, p: Periodic, job: Job) -> None:
-    if job.type not in (JobType.BATCH, "sysbatch"):
-        c.add(path, f'a periodic job must be of type "batch" or "sysbatch", not {quote(job.type)}')
-    if not p.specs():
-        c.add(f"{path}.cron", 'must not be empty: give cron = "..." or crons = [...]')
-    elif p.cron and p.crons:
-        c.add(f"{path}.crons", "give cron or crons, not both")
-    exprs = [("cron", p.cron)] if p.cron else []
-    exprs += [(f"crons[{i}]", e) for i, e in enumerate(p.crons)]
-    for field, expr in exprs:
-        problem = cron_problem(expr)
-        if problem:
-            c.add(f"{path}.{field}", problem)
-    problem = zone_problem(p.time_zone)
-    if problem:
-        c.add(f"{path}.time_zone", problem)
-
-
 def _check_job_id(c: _Checker, root: str, job: Job) -> None:
     """A plain name, or a launched child's `<parent>/periodic-<t>` named after its parent."""
     if not (job.parent_id and child_parent(job.id) == job.parent_id):
@@ -266,8 +247,7 @@ def validate(job: Job) -> list[SpecIssue]:
     for dc in job.datacenters:
         if dc != "*" and "*" not in dc:
             c.name(f"{root}.datacenters", dc, "datacenter")
-    if job.periodic is not None:
-        _check_periodic(c, f"{root}.periodic", job.periodic, job)
+    check_kinds(c.add, root, job)
     if job.update is not None:
         _check_update(c, f"{root}.update", job.update)
     _check_constraints(c, root, job.constraints)

@@ -36,6 +36,8 @@ BLOCKS = frozenset(
         "reschedule",
         "ephemeral_disk",
         "periodic",
+        "parameterized",
+        "dispatch_payload",
     }
 )
 

@@ -133,12 +133,12 @@ class Keys:
         return f"{self.alloc_restarts}{_seg(alloc_id, 'allocation id')}"
 
     @property
-    def periodic_launches(self) -> str:
-        return self.kind("periodic_launch")
+    def child_launches(self) -> str:
+        return self.kind("child_launch")
 
-    def periodic_launch(self, namespace: str, job_id: str) -> str:
+    def child_launch(self, namespace: str, job_id: str) -> str:
         """The last launch time of a periodic job (written with the child it launched)."""
-        return f"{self.periodic_launches}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
+        return f"{self.child_launches}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
 
     def sched_guard(self, namespace: str, job_id: str) -> str:
         """The per-job key every scheduler transaction that writes allocations bumps."""

@@ -9,7 +9,7 @@ import pytest
 
 from controllers.periodic.decide import decide
 from reconciler.model.job import Job, JobType, Periodic, Task, TaskGroup
-from reconciler.model.objects import JobRecord, PeriodicLaunch
+from reconciler.model.objects import ChildLaunch, JobRecord
 from reconciler.store import Keys, Versioned
 
 KEYS = Keys("/p/")
@@ -32,8 +32,8 @@ def record(
     return Versioned(KEYS.job("default", "report"), rec, mod_revision=7)
 
 
-def launched(at: float) -> Versioned[PeriodicLaunch]:
-    return Versioned(KEYS.periodic_launch("default", "report"), PeriodicLaunch("default", "report", at), 9)
+def launched(at: float) -> Versioned[ChildLaunch]:
+    return Versioned(KEYS.child_launch("default", "report"), ChildLaunch("default", "report", at), 9)
 
 
 # (parent, last launch, a child still active, now) -> (launch, child launched, wake at)
@@ -99,7 +99,7 @@ CASES = [
 @pytest.mark.parametrize(("parent", "last", "active", "now", "launch", "child", "wake"), CASES)
 def test_decide(
     parent: Versioned[JobRecord] | None,
-    last: Versioned[PeriodicLaunch] | None,
+    last: Versioned[ChildLaunch] | None,
     active: bool,
     now: float,
     launch: float | None,
@@ -134,7 +134,7 @@ def test_a_launch_is_one_guarded_transaction_with_the_child() -> None:
 def test_the_first_launch_requires_no_launch_record() -> None:
     plan = decide(KEYS, record(), None, child_active=False, now=T0 + 5 * MIN)
     assert plan.txn is not None
-    assert dict(plan.txn.compares)[KEYS.periodic_launch("default", "report")] == 0
+    assert dict(plan.txn.compares)[KEYS.child_launch("default", "report")] == 0
 
 
 def test_a_skipped_launch_writes_only_the_launch_record() -> None:
@@ -147,4 +147,4 @@ def test_a_skipped_launch_writes_only_the_launch_record() -> None:
     )
     plan = decide(KEYS, parent, None, child_active=True, now=T0 + 5 * MIN)
     assert plan.txn is not None
-    assert [k for k, _, _ in plan.txn.puts] == [KEYS.periodic_launch("default", "report")]
+    assert [k for k, _, _ in plan.txn.puts] == [KEYS.child_launch("default", "report")]

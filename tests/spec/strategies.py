@@ -157,6 +157,7 @@ tasks = st.builds(
     meta=string_maps,
     constraints=st.lists(constraints, max_size=2),
     restart=st.one_of(st.none(), restarts),
+    dispatch_payload=st.one_of(st.none(), st.builds(m.DispatchPayload, file=strings)),
 )
 ports = st.builds(
     m.Port, label=names, static=st.integers(0, 65535), to=st.integers(0, 65535), host_network=names
@@ -210,4 +211,13 @@ jobs = st.builds(
         ),
     ),
     meta=string_maps,
+    parameterized=st.one_of(
+        st.none(),
+        st.builds(
+            m.Parameterized,
+            payload=st.sampled_from(list(m.PayloadRule)),
+            meta_required=st.lists(strings, max_size=2),
+            meta_optional=st.lists(strings, max_size=2),
+        ),
+    ),
 ).map(fill_defaults)
