@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from reconciler.model.job import SECOND, JobType, RestartPolicy
+from reconciler.model.job import SECOND, RestartPolicy, runs_to_completion
 
 
 class Action(StrEnum):
@@ -57,7 +57,7 @@ def decide(
     job_type: str,
     exit_ok: bool,
 ) -> Decision:
-    if exit_ok and job_type in (JobType.BATCH, "sysbatch"):
+    if exit_ok and runs_to_completion(job_type):
         return Decision(Action.COMPLETE, 0.0, "Task completed successfully", tracker)
     interval = policy.interval / SECOND
     delay = policy.delay / SECOND

@@ -31,7 +31,7 @@ from controllers.scheduler.evals import eval_updates
 from controllers.scheduler.stream import drain
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
 from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
-from reconciler.model.job import Job, JobType
+from reconciler.model.job import Job, one_per_node
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -169,7 +169,7 @@ class SchedulerController(Controller):
         node = new or old
         assert node is not None
         jobs = {job_key(a.namespace, a.job_id) for a in self.allocs.by_index("node", node.id)}
-        jobs |= {job_key(r.namespace, r.id) for r in self.jobs.list() if r.job.type == JobType.SYSTEM}
+        jobs |= {job_key(r.namespace, r.id) for r in self.jobs.list() if one_per_node(r.job.type)}
         for jk in jobs:
             self.enqueue(jk)
 

@@ -38,7 +38,7 @@ from controllers.scheduler.migrate import migrate_group
 from controllers.scheduler.reschedule import next_reschedule_time
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
 from reconciler.model.ids import AllocId, NodeId
-from reconciler.model.job import Job, JobType, TaskGroup
+from reconciler.model.job import Job, JobType, TaskGroup, one_per_node
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -190,7 +190,7 @@ def reconcile(
     for g in job.task_groups:
         upd = res.desired_tg_updates.setdefault(g.name, DesiredUpdates())
         galloc = by_group.get(g.name, [])
-        if job.type == JobType.SYSTEM:
+        if one_per_node(job.type):  # system and sysbatch
             _reconcile_system(inp, g, galloc, res=res, upd=upd)
         else:
             _reconcile_group(inp, g, galloc, gate=gates.get(g.name, 1 << 30), res=res, upd=upd)

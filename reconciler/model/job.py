@@ -22,6 +22,19 @@ class JobType(StrEnum):
     SERVICE = "service"
     BATCH = "batch"
     SYSTEM = "system"
+    SYSBATCH = "sysbatch"
+
+
+def runs_to_completion(job_type: str) -> bool:
+    """Batch and sysbatch tasks end: a success is not restarted, and there is no update
+    strategy (Nomad's batch rules)."""
+    return job_type in (JobType.BATCH, JobType.SYSBATCH)
+
+
+def one_per_node(job_type: str) -> bool:
+    """System and sysbatch jobs run one allocation on every feasible node, and are never
+    rescheduled elsewhere."""
+    return job_type in (JobType.SYSTEM, JobType.SYSBATCH)
 
 
 class HealthCheck(StrEnum):
@@ -89,7 +102,7 @@ class RestartPolicy:
 
     @staticmethod
     def default_for(job_type: str) -> RestartPolicy:
-        if job_type == JobType.BATCH:
+        if runs_to_completion(job_type):
             return RestartPolicy(attempts=3, interval=24 * HOUR, delay=15 * SECOND, mode="fail")
         return RestartPolicy()
 

@@ -21,7 +21,6 @@ from reconciler.model.job import (
     DispatchPayload,
     EphemeralDisk,
     Job,
-    JobType,
     LogConfig,
     MigrateStrategy,
     Network,
@@ -36,6 +35,8 @@ from reconciler.model.job import (
     TaskGroup,
     Template,
     UpdateStrategy,
+    one_per_node,
+    runs_to_completion,
 )
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
@@ -286,7 +287,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     w.map_block("meta", g.meta)
     _constraints(w, g.constraints)
     base_update = job.update if job.update is not None else UpdateStrategy()
-    if g.update is not None and (job.type == JobType.BATCH or g.update != base_update):
+    if g.update is not None and (runs_to_completion(job.type) or g.update != base_update):
         w.block("update", g.update, base_update, always=True)
     if g.migrate != MigrateStrategy():
         w.block("migrate", g.migrate, MigrateStrategy(), always=True)
@@ -294,7 +295,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     if g.restart is not None and g.restart != default_restart:
         w.block("restart", g.restart, default_restart)
     default_reschedule = ReschedulePolicy.default_for(job.type)
-    if g.reschedule is not None and (job.type == JobType.SYSTEM or g.reschedule != default_reschedule):
+    if g.reschedule is not None and (one_per_node(job.type) or g.reschedule != default_reschedule):
         w.block("reschedule", g.reschedule, default_reschedule, always=True)
     w.block("ephemeral_disk", g.ephemeral_disk, EphemeralDisk())
     for n in g.networks:

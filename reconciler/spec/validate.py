@@ -239,7 +239,9 @@ def validate(job: Job) -> list[SpecIssue]:
     c.name(f"{root}.namespace", job.namespace, "namespace")
     c.name(f"{root}.region", job.region, "region")
     if job.type not in tuple(JobType):
-        c.add(f"{root}.type", f'must be one of "service", "batch", "system", got {quote(job.type)}')
+        c.add(
+            f"{root}.type", f'must be one of "service", "batch", "system", "sysbatch", got {quote(job.type)}'
+        )
     if not 1 <= job.priority <= 100:
         c.add(f"{root}.priority", f"must be between 1 and 100, got {job.priority}")
     if not job.datacenters:

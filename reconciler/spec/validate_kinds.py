@@ -7,7 +7,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 
-from reconciler.model.job import Job, JobType, Parameterized, PayloadRule, Periodic
+from reconciler.model.job import Job, Parameterized, PayloadRule, Periodic, runs_to_completion
 from reconciler.model.periodic import cron_problem, zone_problem
 from reconciler.spec.errors import quote
 
@@ -33,7 +33,7 @@ def check_kinds(add: Add, root: str, job: Job) -> None:
 
 
 def _check_periodic(add: Add, path: str, p: Periodic, job: Job) -> None:
-    if job.type not in (JobType.BATCH, "sysbatch"):
+    if not runs_to_completion(job.type):
         add(path, f'a periodic job must be of type "batch" or "sysbatch", not {quote(job.type)}')
     if not p.specs():
         add(f"{path}.cron", 'must not be empty: give cron = "..." or crons = [...]')
