@@ -233,7 +233,12 @@ class TaskRunner:
                 return
             self._terminated(result)
             decision = restarts.decide(
-                self.policy, self.tracker, now=time.time(), job_type=self.job_type, exit_ok=result.successful
+                self.policy,
+                self.tracker,
+                now=time.time(),
+                job_type=self.job_type,
+                exit_ok=result.successful,
+                lifecycle=self.task.lifecycle,
             )
             self.tracker = decision.tracker
             self._save_tracker()

@@ -213,6 +213,24 @@ class LogConfig:
     disabled: bool = False
 
 
+class LifecycleHook(StrEnum):
+    PRESTART = "prestart"
+    POSTSTART = "poststart"
+    POSTSTOP = "poststop"
+
+
+@dataclass
+class Lifecycle:
+    """The task's `lifecycle` block: when it runs beside the group's main tasks (those
+    without one). Prestart tasks finish (or, as sidecars, start) before the main tasks
+    start; poststart tasks start once the main tasks run; poststop tasks run after every
+    other task ended. A sidecar runs as long as the main tasks and is restarted when it
+    exits, even successfully."""
+
+    hook: LifecycleHook = LifecycleHook.PRESTART
+    sidecar: bool = False
+
+
 @dataclass
 class DispatchPayload:
     """The task's `dispatch_payload` block: where, under the task's `local/` directory, a
@@ -242,6 +260,13 @@ class Task:
     constraints: list[Constraint] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the group's
     dispatch_payload: DispatchPayload | None = None
+    lifecycle: Lifecycle | None = None
+
+    def keeps_running(self) -> bool:
+        """A task expected to run while the allocation runs (main tasks and sidecars, not
+        prestart/poststart tasks that finish, nor poststop ones): what health looks at."""
+        lc = self.lifecycle
+        return lc is None or (lc.sidecar and lc.hook != LifecycleHook.POSTSTOP)
 
 
 @dataclass

@@ -19,6 +19,8 @@ from reconciler.model.job import (
     DispatchPayload,
     EphemeralDisk,
     Job,
+    Lifecycle,
+    LifecycleHook,
     LogConfig,
     MigrateStrategy,
     Network,
@@ -297,10 +299,20 @@ class Decoder:
         t.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         found = r.block("restart")
         t.restart = self.restart(*found, job.type) if found else None
+        found = r.block("lifecycle")
+        t.lifecycle = self.lifecycle(*found) if found else None
         found = r.block("dispatch_payload")
         t.dispatch_payload = self.dispatch_payload(*found) if found else None
         r.finish()
         return t
+
+    def lifecycle(self, raw: RawBlock, path: str) -> Lifecycle:
+        r = self.reader(raw, path)
+        if not r.has("hook"):
+            r.error("", 'missing required field "hook"')
+        lc = Lifecycle(hook=r.choice("hook", LifecycleHook.PRESTART), sidecar=r.flag("sidecar", False))
+        r.finish()
+        return lc
 
     def dispatch_payload(self, raw: RawBlock, path: str) -> DispatchPayload:
         r = self.reader(raw, path)

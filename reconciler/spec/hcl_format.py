@@ -245,6 +245,7 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
             "constraints",
             "restart",
             "dispatch_payload",
+            "lifecycle",
         ),
     )
     w.map_block("config", t.config)
@@ -266,6 +267,8 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
     _constraints(w, t.constraints)
     if t.restart is not None:
         w.block("restart", t.restart, RestartPolicy.default_for(job.type), always=True)
+    if t.lifecycle is not None:
+        w.block("lifecycle", t.lifecycle, None, always=True)
     if t.dispatch_payload is not None:
         w.block("dispatch_payload", t.dispatch_payload, DispatchPayload(), always=True)
     w.close()

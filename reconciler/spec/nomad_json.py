@@ -86,7 +86,6 @@ IGNORED = frozenset(
         "StopAfterClientDisconnect",
         "MaxClientDisconnect",
         "PreventRescheduleOnLost",
-        "Lifecycle",
         "CSIPluginConfig",
         "VolumeMounts",
         "ScalingPolicies",

@@ -1,5 +1,5 @@
 """Validation of the workload-kind blocks (`periodic`, `parameterized`, a task's
-`dispatch_payload`), called by `validate.validate`. Each check reports through `add(path,
+`dispatch_payload` and `lifecycle`), called by `validate.validate`. Each check reports through `add(path,
 message)`, so the messages and paths are those of every other rule."""
 
 from __future__ import annotations
@@ -7,7 +7,15 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 
-from reconciler.model.job import Job, Parameterized, PayloadRule, Periodic, runs_to_completion
+from reconciler.model.job import (
+    Job,
+    LifecycleHook,
+    Parameterized,
+    PayloadRule,
+    Periodic,
+    TaskGroup,
+    runs_to_completion,
+)
 from reconciler.model.periodic import cron_problem, zone_problem
 from reconciler.spec.errors import quote
 
@@ -23,6 +31,7 @@ def check_kinds(add: Add, root: str, job: Job) -> None:
         if job.periodic is not None:
             add(f"{root}.parameterized", "a job cannot be both periodic and parameterized (not supported)")
     for g in job.task_groups:
+        _check_lifecycles(add, f"{root}.group.{g.name}", g)
         for t in g.tasks:
             if t.dispatch_payload is None:
                 continue
@@ -30,6 +39,19 @@ def check_kinds(add: Add, root: str, job: Job) -> None:
             if job.parameterized is None:
                 add(path, "dispatch_payload needs a parameterized job")
             _check_payload_file(add, path, t.dispatch_payload.file)
+
+
+def _check_lifecycles(add: Add, path: str, g: TaskGroup) -> None:
+    hooked = [t for t in g.tasks if t.lifecycle is not None]
+    for t in hooked:
+        assert t.lifecycle is not None
+        if t.lifecycle.hook not in tuple(LifecycleHook):
+            add(
+                f"{path}.task.{t.name}.lifecycle.hook",
+                f'must be one of "prestart", "poststart", "poststop", got {quote(t.lifecycle.hook)}',
+            )
+    if hooked and len(hooked) == len(g.tasks):
+        add(path, "a group with lifecycle tasks needs at least one main task (a task without lifecycle)")
 
 
 def _check_periodic(add: Add, path: str, p: Periodic, job: Job) -> None:

@@ -38,6 +38,7 @@ BLOCKS = frozenset(
         "periodic",
         "parameterized",
         "dispatch_payload",
+        "lifecycle",
     }
 )
 

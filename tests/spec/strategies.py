@@ -158,6 +158,9 @@ tasks = st.builds(
     constraints=st.lists(constraints, max_size=2),
     restart=st.one_of(st.none(), restarts),
     dispatch_payload=st.one_of(st.none(), st.builds(m.DispatchPayload, file=strings)),
+    lifecycle=st.one_of(
+        st.none(), st.builds(m.Lifecycle, hook=st.sampled_from(list(m.LifecycleHook)), sidecar=st.booleans())
+    ),
 )
 ports = st.builds(
     m.Port, label=names, static=st.integers(0, 65535), to=st.integers(0, 65535), host_network=names
