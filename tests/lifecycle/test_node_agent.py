@@ -17,7 +17,8 @@ SIDE = f"echo run >> {D}/side.runs; sleep 0.2"
 APP = (
     f"test -f {D}/init.done || exit 3; test -f {D}/side.runs || exit 4; "
     f"n0=$(wc -l < {D}/side.runs); i=0; "
-    f'while [ "$(wc -l < {D}/side.runs)" -lt $((n0 + 2)) ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; '
+    f'while [ "$(wc -l < {D}/side.runs)" -lt $((n0 + 2)) ] && [ $i -lt 300 ]; '
+    f"do sleep 0.1; i=$((i+1)); done; "
     f'[ "$(wc -l < {D}/side.runs)" -ge $((n0 + 2)) ] || exit 5; touch {D}/app.done'
 )
 CLEAN = f"test -f {D}/app.done && touch {D}/clean.done"
