@@ -94,7 +94,7 @@ def job_stub(record: JobRecord, modify_index: int, status: str) -> dict[str, Any
         "Type": job.type,
         "Priority": job.priority,
         "Periodic": job.periodic is not None,
-        "ParameterizedJob": False,
+        "ParameterizedJob": job.parameterized is not None and not job.dispatched,
         "Stop": record.stop,
         "Status": status,
         "StatusDescription": "",

@@ -53,6 +53,9 @@ def test_a_dispatched_job_gets_its_payload_file(agent: AgentProcess, tmp_path: P
     out = agent.cli("job", "run", "-detach", str(spec))
     assert out.returncode == 0, out.stderr
     assert allocs(agent, "render") == []  # a template: never run itself
+    (parent,) = [j for j in agent.get("/v1/jobs") if j["ID"] == "render"]
+    assert parent["ParameterizedJob"] is True
+    assert parent["Status"] == "running"
 
     refused = agent.cli("job", "dispatch", "render")
     assert refused.returncode == 1

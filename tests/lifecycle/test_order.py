@@ -7,7 +7,8 @@ import pytest
 from controllers.driver_runner.lifecycle import MAIN, Member, to_end, to_launch
 from controllers.driver_runner.restarts import completes_on_success
 from reconciler.model.job import Lifecycle, LifecycleHook, Task
-from reconciler.spec import SpecError, parse_job
+from reconciler.spec import SpecError, job_to_nomad, parse_job
+from reconciler.spec.nomad_json import job_from_request
 
 PRE, POST, STOP = LifecycleHook.PRESTART, LifecycleHook.POSTSTART, LifecycleHook.POSTSTOP
 
@@ -154,3 +155,14 @@ def test_lifecycle_is_refused_with_the_field(body: str, extra: str, want: str) -
         parse_job(JOB % (body, extra), filename="j.nomad")
     assert want in str(err.value)
     assert "j.nomad:" in str(err.value)
+
+
+def test_nomad_json_carries_lifecycle_and_refuses_an_unknown_hook() -> None:
+    job = parse_job(JOB % ('hook = "prestart"\nsidecar = true', MAIN_TASK), filename="j.nomad")
+    data = {"Job": job_to_nomad(job)}
+    assert data["Job"]["TaskGroups"][0]["Tasks"][0]["Lifecycle"] == {"Hook": "prestart", "Sidecar": True}
+    assert job_from_request(data) == job
+    data["Job"]["TaskGroups"][0]["Tasks"][0]["Lifecycle"]["Hook"] = "later"
+    with pytest.raises(SpecError) as err:
+        job_from_request(data)
+    assert "task.t.lifecycle.hook: must be one of" in str(err.value)

@@ -88,6 +88,10 @@ def test_a_child_launches_at_its_cron_time_once_across_a_restart(agent: AgentPro
 
 def test_periodic_force_launches_now(agent: AgentProcess) -> None:
     run(agent, "nightly", "0 3 * * *")
+    # a template runs until it is stopped, as Nomad shows it, though it has no allocation
+    (parent,) = [j for j in agent.get("/v1/jobs") if j["ID"] == "nightly"]
+    assert parent["Status"] == "running"
+    assert parent["Periodic"] is True
     out = agent.cli("job", "periodic", "force", "-detach", "nightly")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Force periodic successful\nEvaluation ID: ")
