@@ -93,3 +93,20 @@ def test_dispatch_reads_the_payload_from_stdin_and_honours_the_token(
     alloc = complete_alloc(agent, child)
     written = agent.data_dir / "allocs" / alloc["ID"] / "t" / "local" / "in" / "data.txt"
     assert written.read_bytes() == b"from stdin"
+
+
+def test_the_render_example_runs_its_lifecycle_around_the_payload(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "specs" / "examples" / "render-dispatch.nomad"
+    assert agent.cli("job", "run", "-detach", str(example)).returncode == 0
+    payload = tmp_path / "input.json"
+    payload.write_text('{"scene": 7}')
+    out = agent.cli("job", "dispatch", "-detach", "-meta", "user=ann", "render", str(payload))
+    assert out.returncode == 0, out.stderr
+    child = out.stdout.splitlines()[0].split(" = ", 1)[1]
+    alloc = complete_alloc(agent, child)  # the endless sidecar was ended with the main task
+    work = agent.data_dir / "allocs" / alloc["ID"] / "alloc" / "work"
+    assert (work / "out-ann.json").read_text() == '{"scene": 7}'
+    logs = agent.cli("alloc", "logs", alloc["ID"], "cleanup")
+    assert logs.stdout.split() == ["out-ann.json"]
