@@ -28,6 +28,11 @@ def check_kinds(add: Add, root: str, job: Job) -> None:
         _check_periodic(add, f"{root}.periodic", job.periodic, job)
     if job.parameterized is not None:
         _check_parameterized(add, f"{root}.parameterized", job.parameterized)
+        if not runs_to_completion(job.type):
+            add(
+                f"{root}.parameterized",
+                f'a parameterized job must be of type "batch" or "sysbatch", not {quote(job.type)}',
+            )
         if job.periodic is not None:
             add(f"{root}.parameterized", "a job cannot be both periodic and parameterized (not supported)")
     for g in job.task_groups:

@@ -140,3 +140,12 @@ def test_a_valid_parameterized_job_parses() -> None:
     assert job.parameterized == Parameterized(payload=PayloadRule.REQUIRED, meta_required=["user"])
     assert job.task_groups[0].tasks[0].dispatch_payload is not None
     assert job.task_groups[0].tasks[0].dispatch_payload.file == "in/data.json"
+
+
+def test_a_parameterized_service_job_is_refused() -> None:
+    text = (JOB % ("parameterized {}", "")).replace('type = "batch"', 'type = "service"')
+    with pytest.raises(SpecError) as err:
+        parse_job(text, filename="render.nomad")
+    assert 'parameterized: a parameterized job must be of type "batch" or "sysbatch", not "service"' in str(
+        err.value
+    )
