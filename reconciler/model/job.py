@@ -249,10 +249,7 @@ class LifecycleHook(StrEnum):
 @dataclass
 class Lifecycle:
     """The task's `lifecycle` block: when it runs beside the group's main tasks (those
-    without one). Prestart tasks finish (or, as sidecars, start) before the main tasks
-    start; poststart tasks start once the main tasks run; poststop tasks run after every
-    other task ended. A sidecar runs as long as the main tasks and is restarted when it
-    exits, even successfully."""
+    without one); the order is `controllers/driver_runner/lifecycle.py`'s."""
 
     hook: LifecycleHook = LifecycleHook.PRESTART
     sidecar: bool = False
@@ -260,8 +257,7 @@ class Lifecycle:
 
 @dataclass
 class DispatchPayload:
-    """The task's `dispatch_payload` block: where, under the task's `local/` directory, a
-    dispatched job's payload is written before the task starts."""
+    """Where, under the task's `local/`, a dispatched job's payload is written."""
 
     file: str = ""
 
