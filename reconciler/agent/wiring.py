@@ -38,6 +38,7 @@ def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list
     from controllers.deployments.controller import DeploymentService
     from controllers.liveness.collector import GarbageCollectorService
     from controllers.liveness.controller import LivenessService
+    from controllers.periodic.controller import PeriodicService
     from controllers.scheduler.controller import SchedulerService
 
     return [
@@ -45,6 +46,7 @@ def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list
         DeploymentService(store, identity, ttl=leader_ttl),
         LivenessService(store, identity, ttl=leader_ttl),
         GarbageCollectorService(store, identity, ttl=leader_ttl),
+        PeriodicService(store, identity, ttl=leader_ttl),
     ]
 
 

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
-from reconciler.api.http import body_object, by_id_or_prefix, ident, namespace, ns_time, ok, run
+from reconciler.api.http import body_object, by_id_or_prefix, ident, job_ident, namespace, ns_time, ok, run
 from reconciler.api.reads import all_allocs, all_deployments, all_statuses
 from reconciler.deployments.health import health_of
 from reconciler.model.alloc_dir import AllocDir
@@ -235,7 +235,7 @@ async def list_allocations(request: web.Request) -> web.Response:
 
 @routes.get("/v1/job/{job_id}/allocations")
 async def job_allocations(request: web.Request) -> web.Response:
-    ns, jid = namespace(request), ident(request, "job_id", field="JobID")
+    ns, jid = namespace(request), job_ident(request)
     out, rev = await run(stubs, request.app[CTX].store, lambda a: a.job_id == jid and a.namespace == ns)
     return ok(out, index=rev)
 

@@ -100,6 +100,12 @@ class ApiClient:
         return self.request("DELETE", path, params=params or None)
 
 
+def job_path(job_id: str, rest: str = "") -> str:
+    """`/v1/job/<id><rest>` with the ID escaped: a launched child's `/`
+    (`web/periodic-1700000000`) travels as `%2F`, as Nomad's clients send it."""
+    return f"/v1/job/{urllib.parse.quote(job_id, safe='')}{rest}"
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)

@@ -19,12 +19,13 @@ from reconciler.model.job import (
     Check,
     CheckRestart,
     Constraint,
+    DispatchPayload,
     EphemeralDisk,
     Job,
-    JobType,
     LogConfig,
     MigrateStrategy,
     Network,
+    Parameterized,
     Periodic,
     Port,
     ReschedulePolicy,
@@ -36,6 +37,8 @@ from reconciler.model.job import (
     TaskGroup,
     Template,
     UpdateStrategy,
+    one_per_node,
+    runs_to_completion,
 )
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
@@ -260,6 +263,8 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
             "constraints",
             "affinities",
             "restart",
+            "dispatch_payload",
+            "lifecycle",
         ),
     )
     w.map_block("config", t.config)
@@ -282,6 +287,10 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
     _placement(w, t.affinities, [])
     if t.restart is not None:
         w.block("restart", t.restart, RestartPolicy.default_for(job.type), always=True)
+    if t.lifecycle is not None:
+        w.block("lifecycle", t.lifecycle, None, always=True)
+    if t.dispatch_payload is not None:
+        w.block("dispatch_payload", t.dispatch_payload, DispatchPayload(), always=True)
     w.close()
 
 
@@ -302,7 +311,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     _constraints(w, g.constraints)
     _placement(w, g.affinities, g.spreads)
     base_update = job.update if job.update is not None else UpdateStrategy()
-    if g.update is not None and (job.type == JobType.BATCH or g.update != base_update):
+    if g.update is not None and (runs_to_completion(job.type) or g.update != base_update):
         w.block("update", g.update, base_update, always=True)
     if g.migrate != MigrateStrategy():
         w.block("migrate", g.migrate, MigrateStrategy(), always=True)
@@ -310,7 +319,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     if g.restart is not None and g.restart != default_restart:
         w.block("restart", g.restart, default_restart)
     default_reschedule = ReschedulePolicy.default_for(job.type)
-    if g.reschedule is not None and (job.type == JobType.SYSTEM or g.reschedule != default_reschedule):
+    if g.reschedule is not None and (one_per_node(job.type) or g.reschedule != default_reschedule):
         w.block("reschedule", g.reschedule, default_reschedule, always=True)
     w.block("ephemeral_disk", g.ephemeral_disk, EphemeralDisk())
     for n in g.networks:
@@ -345,6 +354,12 @@ def format_hcl(job: Job) -> str:
             "update",
             "periodic",
             "meta",
+            "parameterized",
+            # a launched child's; never written in a job file
+            "parent_id",
+            "dispatched",
+            "payload",
+            "dispatch_idempotency_token",
         ),
     )
     w.map_block("meta", job.meta)
@@ -354,6 +369,8 @@ def format_hcl(job: Job) -> str:
         w.block("update", job.update, UpdateStrategy(), always=True)
     if job.periodic is not None:
         w.block("periodic", job.periodic, Periodic(), always=True)
+    if job.parameterized is not None:
+        w.block("parameterized", job.parameterized, Parameterized(), always=True)
     for g in job.task_groups:
         w.blank()
         _group(w, job, g)

@@ -29,7 +29,13 @@ from reconciler.spec.validate import validate
 
 # Model field -> Nomad key, where the key is not the field in CamelCase.
 KEYS: dict[type, dict[str, str]] = {
-    m.Job: {"id": "ID", "task_groups": "TaskGroups", "constraints": "Constraints"},
+    m.Job: {
+        "id": "ID",
+        "task_groups": "TaskGroups",
+        "constraints": "Constraints",
+        "parent_id": "ParentID",
+        "parameterized": "ParameterizedJob",
+    },
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Affinity: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Spread: {"targets": "SpreadTarget"},
@@ -62,7 +68,7 @@ KEYS: dict[type, dict[str, str]] = {
     m.Task: {"restart": "RestartPolicy", "logs": "LogConfig", "constraints": "Constraints"},
     m.EphemeralDisk: {"size": "SizeMB"},
     m.TaskGroup: {"restart": "RestartPolicy", "reschedule": "ReschedulePolicy", "constraints": "Constraints"},
-    m.Periodic: {"cron": "Spec"},
+    m.Periodic: {"cron": "Spec", "crons": "Specs"},
 }
 
 

@@ -133,10 +133,13 @@ class AgentProcess:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
-    def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 60.0, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "RECONCILER_ADDR": self.address}
         return subprocess.run(
             [str(BIN / "reconciler"), *args],
+            input=stdin,
             capture_output=True,
             text=True,
             env=env,
