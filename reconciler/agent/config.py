@@ -35,6 +35,7 @@ class AgentConfig:
     # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
+    acl: bool = False  # ACL tokens (reconciler.api.acl); the CLI turns them on outside dev mode
     task_env: list[str] = field(
         default_factory=list
     )  # agent variables tasks may inherit (model.taskenv.inherited_env)

@@ -22,6 +22,8 @@ from reconciler.agent.components import Component
 from reconciler.agent.config import AgentConfig
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
+from reconciler.api.acl import AclCache, acl_middleware
+from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
 from reconciler.api.consul.app import make_consul_app
 from reconciler.api.consul.context import ConsulContext
@@ -131,6 +133,7 @@ class Agent:
         self.components: list[Component] = []
         self.planner: _Planner | None = None
         self.watched: WatchedState | None = None
+        self.acl: AclCache | None = None
         self.lock = DataDirLock(config.data_dir)
 
     def _start_etcd(self) -> list[str]:
@@ -181,6 +184,9 @@ class Agent:
             + (" (embedded)" if self.etcd else ""),
             f"              Data Dir: {cfg.data_dir.resolve()}",
             f"                 Specs: {cfg.specs_dir or '(not watched)'}",
+            "                  ACLs: on (reconciler acl bootstrap makes the first token)"
+            if cfg.acl
+            else "                  ACLs: off (anyone who reaches the API may use it; --acl turns them on)",
             f"                    UI: http://{cfg.bind}:{cfg.http_port}/ui",
             f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
             if cfg.dev and cfg.router
@@ -206,9 +212,12 @@ class Agent:
         gate = GateSettings(
             bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts), allowed_origins=tuple(cfg.allowed_origins)
         )
+        if cfg.acl:
+            self.acl = AclCache(store)
+            await asyncio.to_thread(self.acl.start)
         # the Consul face first: once the API answers, everything the agent serves does
         consul = await self._serve_consul(store, gate) if cfg.consul_port else None
-        runner = web.AppRunner(make_app(ctx, gate), access_log=None, shutdown_timeout=5.0)
+        runner = web.AppRunner(make_app(ctx, gate, acl=self.acl), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, cfg.bind, cfg.http_port)
         await site.start()
@@ -226,6 +235,8 @@ class Agent:
             await runner.cleanup()
             if self.watched is not None:
                 self.watched.stop()
+            if self.acl is not None:
+                self.acl.stop()
 
     async def _serve_consul(self, store: Store, gate: GateSettings) -> web.AppRunner:
         """The Consul face on its own listener, over watched caches of the catalog and KV."""
@@ -241,8 +252,11 @@ class Agent:
             version=__version__,
         )
         consul_gate = dataclasses.replace(gate, json_methods=frozenset({"POST", "PATCH"}))
+        middlewares = [gate_middleware(consul_gate)]
+        if self.acl is not None:
+            middlewares.append(acl_middleware(self.acl, CONSUL_ROUTES))
         runner = web.AppRunner(
-            make_consul_app(ctx, middlewares=[gate_middleware(consul_gate)]),
+            make_consul_app(ctx, middlewares=middlewares),
             access_log=None,
             shutdown_timeout=5.0,
         )

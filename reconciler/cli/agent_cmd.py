@@ -93,6 +93,13 @@ from reconciler.cli.groups import cli
     help="Browser origins (http[s]://host[:port], comma-separated) allowed to call the API besides its own.",
 )
 @click.option(
+    "--acl/--no-acl",
+    "-acl",
+    "acl",
+    default=None,
+    help="Require ACL tokens on the API (docs/security.md); default on, off in -dev mode.",
+)
+@click.option(
     "--task-env",
     default="",
     help="Names of the agent's environment variables tasks may inherit (comma-separated); default only PATH, LANG, LC_ALL, TZ.",
@@ -123,6 +130,7 @@ def agent(
     leader_ttl: int,
     allowed_hosts: str,
     allowed_origins: str,
+    acl: bool | None,
     task_env: str,
 ) -> None:
     """Run the reconciler agent."""
@@ -183,6 +191,7 @@ def agent(
         consul_port=consul_port if consul_port is not None else (8500 if dev else 0),
         allowed_hosts=hosts,
         allowed_origins=origins,
+        acl=acl if acl is not None else not dev,
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:

@@ -1,7 +1,8 @@
 """The one HTTP client for the agent's API, used by every CLI command.
 
 Every read and write goes through `ApiClient`: JSON calls (`get`/`post`/`put`/`delete`),
-plain bytes (`raw`, e.g. logs) and chunked streams (`stream`, `alloc logs -f`). There is one
+plain bytes (`raw`, e.g. logs) and chunked streams (`stream`, `alloc logs -f`), each with the
+ACL token of `-token`/`RECONCILER_TOKEN`/`NOMAD_TOKEN` if one is given. There is one
 error path: an unreachable agent is one clear line and exit 1; an API error raises
 `ApiClientError`, which a command turns into its own wording with `api_errors("Error
 submitting job")`, and which the root group reports as `Error: <message>` otherwise.
@@ -41,9 +42,18 @@ def _error_from(exc: urllib.error.HTTPError) -> ApiClientError:
 
 
 class ApiClient:
-    def __init__(self, address: str, *, timeout: float = 30.0) -> None:
+    """`token`: the ACL secret sent as `X-Nomad-Token` on every call (none: anonymous)."""
+
+    def __init__(self, address: str, *, timeout: float = 30.0, token: str = "") -> None:
         self.address = address.rstrip("/")
         self.timeout = timeout
+        self.token = token.strip()
+
+    def headers(self) -> dict[str, str]:
+        out = {"Content-Type": "application/json"}
+        if self.token:
+            out["X-Nomad-Token"] = self.token
+        return out
 
     def url(self, path: str, params: dict[str, Any] | None = None) -> str:
         url = self.address + path
@@ -56,9 +66,7 @@ class ApiClient:
     ) -> Any:
         """The open response; `ApiClientError` on an error status, exit 1 when unreachable."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.url(path, params), data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        req = urllib.request.Request(self.url(path, params), data=data, method=method, headers=self.headers())
         try:
             return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
@@ -115,5 +123,5 @@ def api_errors(prefix: str = "Error", code: int = 1) -> Iterator[None]:
 
 
 def client_from(ctx: click.Context) -> ApiClient:
-    root = ctx.find_root()
-    return ApiClient(root.obj["address"] if root.obj else "http://127.0.0.1:4646")
+    obj = ctx.find_root().obj or {}
+    return ApiClient(obj.get("address", "http://127.0.0.1:4646"), token=obj.get("token", ""))

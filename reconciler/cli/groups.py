@@ -31,10 +31,17 @@ class Root(click.Group):
     show_default=True,
     help="Address of the agent's HTTP API.",
 )
+@click.option(
+    "--token",
+    "-token",
+    envvar=["RECONCILER_TOKEN", "NOMAD_TOKEN"],
+    default="",
+    help="ACL token (its secret ID) sent with every request.",
+)
 @click.pass_context
-def cli(ctx: click.Context, address: str) -> None:
+def cli(ctx: click.Context, address: str, token: str) -> None:
     """reconciler: run jobs like Nomad, reconciled like Kubernetes."""
-    ctx.obj = {"address": address}
+    ctx.obj = {"address": address, "token": token}
 
 
 @cli.group()

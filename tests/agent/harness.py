@@ -34,6 +34,10 @@ class AgentProcess:
     mode: list[str] = field(default_factory=lambda: ["-dev"])
     node_name: str = "test-node"
     etcd: str = ""  # an existing etcd's endpoint; empty: the agent embeds one
+    # ACLs: None keeps the test agents open as before (`--no-acl` outside dev mode); True
+    # turns them on, and `token` is then sent by `request` and `cli`
+    acl: bool | None = None
+    token: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -80,6 +84,7 @@ class AgentProcess:
             str(self.router_admin_port),
             "--consul-port",
             str(self.consul_port if "-dev" in self.mode else 0),
+            *(["--acl"] if self.acl else [] if "-dev" in self.mode else ["--no-acl"]),
             *self.extra_args,
         ]
 
@@ -96,7 +101,7 @@ class AgentProcess:
             if proc.poll() is not None:
                 raise RuntimeError(f"agent exited with {proc.returncode}:\n{self.log()}")
             try:
-                self.get("/v1/agent/self")
+                self.request("GET", "/v1/status/leader")  # open with ACLs on
             except (urllib.error.URLError, ConnectionError):
                 return False
             return True
@@ -123,9 +128,10 @@ class AgentProcess:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.address + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["X-Nomad-Token"] = self.token
+        req = urllib.request.Request(self.address + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -135,6 +141,10 @@ class AgentProcess:
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "RECONCILER_ADDR": self.address}
+        env.pop("NOMAD_TOKEN", None)
+        env.pop("RECONCILER_TOKEN", None)
+        if self.token:
+            env["RECONCILER_TOKEN"] = self.token
         return subprocess.run(
             [str(BIN / "reconciler"), *args],
             capture_output=True,
