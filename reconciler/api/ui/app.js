@@ -48,19 +48,18 @@ function tokenView(reason) {
   const input = h("input", { type: "password", id: "acl-token", autocomplete: "off",
     placeholder: "Secret ID", "aria-label": "ACL token secret ID" });
   input.value = storedToken();
+  const toJobs = () => (location.hash === "#/jobs" ? route() : (location.hash = "#/jobs"));
   const setBtn = h("button", { class: "button primary", id: "set-token", onclick: () => {
     localStorage.setItem(TOKEN_KEY, input.value.trim());
-    location.hash = "#/jobs";
-    route();
+    toJobs();
   } }, "Set Token");
   const clearBtn = h("button", { class: "button", id: "clear-token", onclick: () => {
     localStorage.removeItem(TOKEN_KEY);
-    input.value = "";
-    route();
+    toJobs();
   } }, "Clear Token");
+  const why = storedToken() ? "the token set here may not do this" : "this agent needs an ACL token";
   show(h("h1", {}, "ACL Token"),
-    reason ? h("p", { class: "error", role: "alert", id: "acl-reason" },
-      `${reason}: ${storedToken() ? "the token you set may not do this" : "this agent needs an ACL token"}.`) : null,
+    ...(reason ? [h("p", { class: "error", role: "alert", id: "acl-reason" }, `${reason}: ${why}.`)] : []),
     h("p", { class: "muted" }, "Paste the Secret ID of a token (from reconciler acl bootstrap or acl token create)."),
     input, h("div", { class: "actions" }, setBtn, clearBtn));
 }
