@@ -22,6 +22,7 @@ from reconciler.agent.components import Component
 from reconciler.agent.config import AgentConfig
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
+from reconciler.agent.tls import server_context
 from reconciler.api.acl import AclCache, acl_middleware
 from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
@@ -166,6 +167,10 @@ class Agent:
         for c in self.components:
             c.start()
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.config.tls.enabled else "http"
+
     def banner(self) -> str:
         cfg = self.config
         mode = (
@@ -176,7 +181,7 @@ class Agent:
         lines = [
             "==> reconciler agent configuration:",
             "",
-            f"       Advertise Addrs: HTTP: {cfg.bind}:{cfg.http_port}",
+            f"       Advertise Addrs: {self.scheme.upper()}: {cfg.bind}:{cfg.http_port}",
             f"            Datacenter: {cfg.datacenter}",
             f"                  Mode: {mode}",
             f"             Node Name: {cfg.node_name}",
@@ -187,11 +192,14 @@ class Agent:
             "                  ACLs: on (reconciler acl bootstrap makes the first token)"
             if cfg.acl
             else "                  ACLs: off (anyone who reaches the API may use it; --acl turns them on)",
-            f"                    UI: http://{cfg.bind}:{cfg.http_port}/ui",
+            f"                   TLS: {'on, client certificates required' if cfg.tls.ca else 'on'}"
+            if cfg.tls.enabled
+            else "                   TLS: off",
+            f"                    UI: {self.scheme}://{cfg.bind}:{cfg.http_port}/ui",
             f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
             if cfg.dev and cfg.router
             else "                Router: (off)",
-            f"                Consul: http://{cfg.bind}:{cfg.consul_port} (catalog, health, agent, KV)"
+            f"                Consul: {self.scheme}://{cfg.bind}:{cfg.consul_port} (catalog, health, KV)"
             if cfg.consul_port
             else "                Consul: (off)",
             "",
@@ -219,7 +227,7 @@ class Agent:
         consul = await self._serve_consul(store, gate) if cfg.consul_port else None
         runner = web.AppRunner(make_app(ctx, gate, acl=self.acl), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, cfg.bind, cfg.http_port)
+        site = web.TCPSite(runner, cfg.bind, cfg.http_port, ssl_context=server_context(cfg.tls))
         await site.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -261,14 +269,14 @@ class Agent:
             shutdown_timeout=5.0,
         )
         await runner.setup()
-        await web.TCPSite(runner, cfg.bind, cfg.consul_port).start()
+        await web.TCPSite(runner, cfg.bind, cfg.consul_port, ssl_context=server_context(cfg.tls)).start()
         return runner
 
     def run(self) -> int:
         self.lock.acquire()
         try:
             endpoints = self._start_etcd()
-            self.store = Store(endpoints, prefix=self.config.prefix)
+            self.store = Store(endpoints, prefix=self.config.prefix, auth=self.config.etcd_auth)
             self.store.ping()
             self._start_components(self.store)
             asyncio.run(self._serve(self.store))

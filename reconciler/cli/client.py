@@ -11,12 +11,14 @@ submitting job")`, and which the root group reports as `Error: <message>` otherw
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
@@ -41,13 +43,40 @@ def _error_from(exc: urllib.error.HTTPError) -> ApiClientError:
         return ApiClientError(exc.code, raw.decode(errors="replace").strip())
 
 
-class ApiClient:
-    """`token`: the ACL secret sent as `X-Nomad-Token` on every call (none: anonymous)."""
+@dataclass(frozen=True)
+class TlsClient:
+    """`-ca-cert`, `-client-cert`, `-client-key` (Nomad's flags and variables)."""
 
-    def __init__(self, address: str, *, timeout: float = 30.0, token: str = "") -> None:
+    ca_cert: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+    def context(self) -> ssl.SSLContext:
+        """Verifies the agent with the given CA (the system's otherwise) and presents the
+        client certificate, if any."""
+        ctx = ssl.create_default_context(cafile=self.ca_cert or None)
+        if self.client_cert:
+            try:
+                ctx.load_cert_chain(self.client_cert, self.client_key or None)
+            except (OSError, ssl.SSLError) as exc:
+                fail(f"Error loading the client certificate {self.client_cert}: {exc}")
+        return ctx
+
+
+class ApiClient:
+    """`token`: the ACL secret sent as `X-Nomad-Token` on every call (none: anonymous);
+    `tls`: how to verify an https agent and which certificate to present."""
+
+    def __init__(
+        self, address: str, *, timeout: float = 30.0, token: str = "", tls: TlsClient | None = None
+    ) -> None:
         self.address = address.rstrip("/")
         self.timeout = timeout
         self.token = token.strip()
+        try:
+            self.ssl = (tls or TlsClient()).context() if self.address.startswith("https:") else None
+        except (OSError, ssl.SSLError) as exc:
+            fail(f"Error loading the CA certificate: {exc}")
 
     def headers(self) -> dict[str, str]:
         out = {"Content-Type": "application/json"}
@@ -68,7 +97,7 @@ class ApiClient:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url(path, params), data=data, method=method, headers=self.headers())
         try:
-            return urllib.request.urlopen(req, timeout=timeout)
+            return urllib.request.urlopen(req, timeout=timeout, context=self.ssl)
         except urllib.error.HTTPError as exc:
             raise _error_from(exc) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
@@ -124,4 +153,6 @@ def api_errors(prefix: str = "Error", code: int = 1) -> Iterator[None]:
 
 def client_from(ctx: click.Context) -> ApiClient:
     obj = ctx.find_root().obj or {}
-    return ApiClient(obj.get("address", "http://127.0.0.1:4646"), token=obj.get("token", ""))
+    return ApiClient(
+        obj.get("address", "http://127.0.0.1:4646"), token=obj.get("token", ""), tls=obj.get("tls")
+    )

@@ -12,7 +12,6 @@ from reconciler.ops import acl as ops
 from reconciler.store import Store
 from tests.api.conftest import api  # noqa: F401 - the same API server, ACLs off
 from tests.api.server import ApiServer, make_server
-from tests.ui.conftest import browser, page  # noqa: F401 - the same Chromium fixtures
 
 
 @pytest.fixture

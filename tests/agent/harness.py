@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -38,6 +39,10 @@ class AgentProcess:
     # turns them on, and `token` is then sent by `request` and `cli`
     acl: bool | None = None
     token: str = ""
+    # HTTPS (`--tls-cert` in extra_args): how `request` verifies the agent and which client
+    # certificate it presents; `cli_env` adds the CLI's variables (RECONCILER_CACERT, ...)
+    ssl_context: ssl.SSLContext | None = None
+    cli_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -49,7 +54,8 @@ class AgentProcess:
 
     @property
     def address(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "https" if "--tls-cert" in self.extra_args else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def etcd_endpoint(self) -> str:
@@ -132,7 +138,7 @@ class AgentProcess:
         if self.token:
             headers["X-Nomad-Token"] = self.token
         req = urllib.request.Request(self.address + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=self.ssl_context) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
@@ -145,6 +151,7 @@ class AgentProcess:
         env.pop("RECONCILER_TOKEN", None)
         if self.token:
             env["RECONCILER_TOKEN"] = self.token
+        env.update(self.cli_env)
         return subprocess.run(
             [str(BIN / "reconciler"), *args],
             capture_output=True,

@@ -1,5 +1,7 @@
 """The web UI with ACLs on, in a real Chromium: a call that answers 403 makes the page ask
-for a token; the token is kept in localStorage and sent as X-Nomad-Token from then on."""
+for a token; the token is kept in localStorage and sent as X-Nomad-Token from then on.
+(Here beside the other browser tests: the session's browser keeps an event loop on the
+main thread, which later in-process API servers cannot share, so it starts last.)"""
 
 from __future__ import annotations
 
