@@ -16,6 +16,7 @@ from reconciler.model.acl import hash_secret
 from reconciler.model.ids import new_id
 from reconciler.model.objects import Allocation
 from reconciler.ops import acl as ops
+from reconciler.ops.jobs import submit_job
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.acl.conftest import token_with
@@ -207,3 +208,23 @@ def test_a_route_without_a_rule_is_refused(
         assert server.call("GET", "/v1/job/web", token=management)[0] == 404  # other routes as before
     finally:
         server.stop()
+
+
+def test_exec_into_raw_exec_needs_alloc_node_exec_too(
+    acl_api: ApiServer, store: Store, management: str
+) -> None:
+    submit_job(store, submitted_job("web"))  # its task "server" runs under raw_exec
+    alloc = Allocation(
+        id=new_id(), namespace="default", job_id="web", task_group="web", node_id="n1", name="web[0]",
+        job_version=0, index=0,
+    )  # fmt: skip
+    store.put(store.keys.alloc(alloc.id), alloc)
+    writer = token_with(store, "writer", 'namespace "default" { policy = "write" }')
+    node_exec = token_with(
+        store, "node-exec", 'namespace "default" {\n policy = "write"\n capabilities = ["alloc-node-exec"]\n}'
+    )
+    body = {"Task": "server", "Cmd": ["true"]}
+    path = f"/v1/client/allocation/{alloc.id}/exec"
+    assert acl_api.call("POST", path, body, token=writer)[1] == {"error": "Permission denied"}
+    status, _ = acl_api.call("POST", path, body, token=node_exec)
+    assert status not in (403, 500)  # past the ACL: refused by the exec itself (no task runs here)
