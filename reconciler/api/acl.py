@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -94,6 +95,21 @@ class AclCache:
     def stop(self) -> None:
         for inf in (self.tokens, self.policies):
             inf.stop()
+
+    def wait_applied(self, inf: Informer[Any], key: str, revision: int, timeout: float = 5.0) -> bool:
+        """Block until the cache shows the write of `revision` (0: the deletion of `key`), so
+        that a change an ACL endpoint answered for applies to this agent's next request
+        (a revoked token must not work one moment longer). Waits on the informer's
+        condition, never polls."""
+        if revision:
+            return inf.wait_revision(revision, timeout)
+        deadline = time.monotonic() + timeout
+        while inf.get(key) is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            inf.wait_revision(inf.revision + 1, left)
+        return True
 
     def _policy(self, name: str, *, direct: bool) -> AclPolicy | None:
         key = self.store.keys.acl_policy(name)

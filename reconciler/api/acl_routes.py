@@ -35,6 +35,12 @@ def _store(request: web.Request) -> Store:
     return cache.store
 
 
+async def _applied(request: web.Request, tokens: bool, key: str, revision: int = 0) -> None:
+    """Answer only once this agent's cache shows the change (`AclCache.wait_applied`)."""
+    cache = request.app[ACL_CACHE]
+    await run(cache.wait_applied, cache.tokens if tokens else cache.policies, key, revision)
+
+
 def _caller(request: web.Request) -> Caller:
     return request[CALLER]
 
@@ -113,12 +119,15 @@ async def apply_policy(request: web.Request) -> web.Response:
     written = await run(
         ops.apply_policy, store, name, _text(body, "Rules", required=True), _text(body, "Description")
     )
+    await _applied(request, False, written.key, written.mod_revision)
     return ok(None, index=written.mod_revision)
 
 
 @routes.delete("/v1/acl/policy/{name}")
 async def delete_policy(request: web.Request) -> web.Response:
-    await run(ops.delete_policy, _store(request), request.match_info["name"])
+    store = _store(request)
+    await run(ops.delete_policy, store, request.match_info["name"])
+    await _applied(request, False, store.keys.acl_policy(request.match_info["name"]))
     return ok(None, index=None)
 
 
@@ -148,10 +157,9 @@ async def create_token(request: web.Request) -> web.Response:
 
 @routes.get("/v1/acl/token/self")
 async def token_self(request: web.Request) -> web.Response:
-    _store(request)
-    caller = _caller(request)
+    store, caller = _store(request), _caller(request)
     assert caller.token is not None  # the table's TOKEN rule refuses the anonymous caller
-    got = await run(ops.get_token, request.app[ACL_CACHE].store, caller.token.accessor_id)
+    got = await run(ops.get_token, store, caller.token.accessor_id)
     return ok(token_json(got, secret=caller.secret), index=got.mod_revision)
 
 
@@ -173,10 +181,13 @@ async def update_token(request: web.Request) -> web.Response:
         raise ApiError(400, "accessor id in the path does not match the body", field="AccessorID")
     name, type_, policies = _token_fields(body)
     written = await run(ops.update_token, store, accessor, name=name, type_=type_, policies=policies)
+    await _applied(request, True, written.key, written.mod_revision)
     return ok(token_json(written), index=written.mod_revision)
 
 
 @routes.delete("/v1/acl/token/{accessor_id}")
 async def delete_token(request: web.Request) -> web.Response:
-    await run(ops.delete_token, _store(request), request.match_info["accessor_id"])
+    store = _store(request)
+    await run(ops.delete_token, store, request.match_info["accessor_id"])
+    await _applied(request, True, store.keys.acl_token(request.match_info["accessor_id"]))
     return ok(None, index=None)

@@ -25,7 +25,7 @@ from reconciler.model.acl import (
 from reconciler.model.ids import is_valid_name, new_id
 from reconciler.ops.errors import NotFound, Rejected
 from reconciler.spec.acl_policy import PolicyError, parse_policy
-from reconciler.store import Store, Txn, Versioned
+from reconciler.store import Conflict, Store, Txn, Versioned
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def delete_token(store: Store, accessor_id: str) -> None:
         .delete(store.keys.acl_token_hash(cur.value.secret_hash))
     )
     if not store.commit(txn):
-        raise TokenNotFound(f"ACL token not found: {accessor_id}")
+        raise Conflict(f"ACL token {accessor_id} changed while it was being deleted; try again")
     log.info("acl token accessor=%s deleted", accessor_id)
 
 
