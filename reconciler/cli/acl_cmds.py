@@ -1,4 +1,4 @@
-"""`acl bootstrap`, `acl policy apply|list|info|delete`, `acl token create|list|info|delete|self`,
+"""`acl bootstrap`, `acl policy apply|list|info|delete`, `acl token create|update|list|info|delete|self`,
 with Nomad's flags and output. The token the commands run with is the root `-token`
 (or `RECONCILER_TOKEN` / `NOMAD_TOKEN`), as for every other command."""
 
@@ -136,6 +136,30 @@ def token_create(
     body = {"Name": name, "Type": type_, "Policies": list(policies), "Global": is_global}
     with api_errors("Error creating token"):
         click.echo(token_text(client_from(ctx).post("/v1/acl/token", body)))
+
+
+@token.command("update")
+@click.option("-name", "--name", default=None, help="A new name.")
+@click.option("-type", "--type", "type_", type=click.Choice(["client", "management"]), default=None)
+@click.option("-policy", "--policy", "policies", multiple=True, help="Replace the policies (repeatable).")
+@click.argument("accessor_id")
+@click.pass_context
+def token_update(
+    ctx: click.Context, name: str | None, type_: str | None, policies: tuple[str, ...], accessor_id: str
+) -> None:
+    """Change a token's name, type or policies (what is not given stays)."""
+    c = client_from(ctx)
+    with api_errors("Error updating token"):
+        cur = c.get(f"/v1/acl/token/{accessor_id}")
+        body = {
+            "AccessorID": accessor_id,
+            "Name": cur.get("Name", "") if name is None else name,
+            "Type": cur["Type"] if type_ is None else type_,
+            "Policies": list(policies) if policies else (cur.get("Policies") or []),
+        }
+        if body["Type"] == "management":
+            body["Policies"] = []
+        click.echo(token_text(c.post(f"/v1/acl/token/{accessor_id}", body)))
 
 
 @token.command("list")

@@ -125,6 +125,9 @@ def test_the_cli_sends_its_token_and_manages_tokens(acl_agent: AgentProcess, tmp
     assert "readonly" in acl_agent.cli("acl", "policy", "list").stdout
     made = acl_agent.cli("acl", "token", "create", "-name", "gone", "-type", "management")
     accessor = accessor_of(made.stdout)
+    renamed = acl_agent.cli("acl", "token", "update", "-name", "going", accessor)
+    assert "Name         = going" in renamed.stdout, renamed.stderr
+    assert "Type         = management" in renamed.stdout
     assert acl_agent.cli("acl", "token", "info", accessor).returncode == 0
     deleted = acl_agent.cli("acl", "token", "delete", accessor)
     assert deleted.stdout.strip() == f"Token {accessor} successfully deleted"
