@@ -246,7 +246,9 @@ class SchedulerController(Controller):
         self._catch_up(self.guards, self._written)
         g = self.guards.get_versioned(gkey)
         grev = g.mod_revision if g else 0
-        self._catch_up(self.allocs, grev)
+        # every job's placements share the nodes' ports and resources: the allocations cache
+        # must also show our last plan for any job, not only this job's last one
+        self._catch_up(self.allocs, max(grev, self._written))
         jkey = self.keys.job(ns, jid)
         evals = self.evals.by_index("job", key)
         due = sorted(

@@ -91,7 +91,8 @@ if TYPE_CHECKING:
 @click.option(
     "--allowed-hosts",
     default="",
-    help="More names (name or name:port, comma-separated) the API answers to as Host; default: its own addresses.",
+    help="More names (name or name:port, comma-separated) the API answers to as Host; "
+    "default: its own addresses.",
 )
 @click.option(
     "--allowed-origins",
@@ -110,7 +111,8 @@ if TYPE_CHECKING:
 @click.option(
     "--task-env",
     default="",
-    help="Names of the agent's environment variables tasks may inherit (comma-separated); default only PATH, LANG, LC_ALL, TZ.",
+    help="Names of the agent's environment variables tasks may inherit (comma-separated); "
+    "default only PATH, LANG, LC_ALL, TZ.",
 )
 def agent(
     dev: bool,

@@ -1,5 +1,6 @@
 """Every `job` command, as Nomad's `nomad job ...` tree: run (and top-level `apply`), plan
-(and top-level `plan`), stop, status, scale, promote, history, inspect.
+(and top-level `plan`), stop, status, scale, promote, inspect
+(`history` and `revert` are in `history_cmds`).
 
 Writes are followed with `reconciler.cli.monitor` (the evaluation, then its deployment).
 """
@@ -34,7 +35,10 @@ def load_job(path: str, var_flags: tuple[str, ...], var_files: tuple[str, ...], 
     try:
         return spec.load_job_file(path, variables=parse_var_flags(var_flags), var_files=list(var_files))
     except spec.SpecError as exc:
-        fail("Error parsing job file " + path + ":\n" + "\n".join(f"  {e}" for e in exc.errors), code)
+        fail(
+            "Error parsing job file " + path + ":\n" + "\n".join(f"  {e.detailed()}" for e in exc.errors),
+            code,
+        )
     except OSError as exc:
         fail(f"Error reading job file {path}: {exc.strerror}", code)
 
@@ -305,30 +309,6 @@ def job_promote(
 
 
 # --- history / inspect -------------------------------------------------------------------
-
-
-@job.command("history")
-@click.argument("job_id")
-@click.option("-p", "--diff", "show_diff", is_flag=True, help="Show the differences between versions.")
-@click.option("-namespace", "--namespace", default="default")
-@click.pass_context
-def job_history(ctx: click.Context, job_id: str, show_diff: bool, namespace: str) -> None:
-    """List a job's versions, newest first."""
-    with api_errors("Error retrieving job versions"):
-        resp = client_from(ctx).get(f"/v1/job/{job_id}/versions", namespace=namespace)
-    blocks = []
-    for v in resp["Versions"]:
-        blocks.append(
-            kv(
-                [
-                    ("Version", v["Version"]),
-                    ("Stable", str(v.get("Stable", False)).lower()),
-                    ("Stop", str(v.get("Stop", False)).lower()),
-                    ("Submit Date", fmt_time(v.get("SubmitTime", 0))),
-                ]
-            )
-        )
-    click.echo("\n\n".join(blocks))
 
 
 @job.command("inspect")

@@ -20,7 +20,7 @@ from reconciler.spec.errors import SpecError
 
 def _print_errors(exc: SpecError) -> None:
     for issue in exc.errors:
-        click.echo(str(issue), err=True)
+        click.echo(issue.detailed(), err=True)
 
 
 @cli.command("validate")
@@ -67,20 +67,9 @@ def fmt_cmd(
     `variable` or `locals` blocks is shown with their values filled in (so -write and
     -check refuse such files)."""
     from reconciler.spec.hcl_format import format_hcl
-    from reconciler.spec.loader import format_of, parse_job
+    from reconciler.spec.loader import parse_job
 
-    if file == "-":
-        text, name, fmt = sys.stdin.read(), "<stdin>", "hcl"
-    else:
-        try:
-            text = Path(file).read_text(encoding="utf-8")
-            fmt = format_of(file)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.UsageError(f"cannot read {file}: {exc}") from None
-        except SpecError as exc:
-            _print_errors(exc)
-            sys.exit(2)
-        name = file
+    text, name, fmt = _read_source(file)
     try:
         job = parse_job(
             text,
@@ -105,12 +94,32 @@ def fmt_cmd(
             sys.exit(1)
         return
     if write:
-        if file == "-" or fmt != "hcl":
-            raise click.UsageError("-write needs an HCL file (.nomad or .hcl)")
-        if text != formatted:
-            if "#" in text or "//" in text or "/*" in text:
-                click.echo(f"{name}: comments are not kept by fmt", err=True)
-            Path(file).write_text(formatted, encoding="utf-8")
-            click.echo(name)
+        _write_formatted(file, name, fmt, text, formatted)
         return
     click.echo(formatted, nl=False)
+
+
+def _read_source(file: str) -> tuple[str, str, str]:
+    """(text, name to show, format) of `file`, `-` being HCL on stdin."""
+    from reconciler.spec.loader import format_of
+
+    if file == "-":
+        return sys.stdin.read(), "<stdin>", "hcl"
+    try:
+        return Path(file).read_text(encoding="utf-8"), file, format_of(file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read {file}: {exc}") from None
+    except SpecError as exc:
+        _print_errors(exc)
+        sys.exit(2)
+
+
+def _write_formatted(file: str, name: str, fmt: str, text: str, formatted: str) -> None:
+    """fmt -write: rewrite an HCL file in canonical form (and name it) if it changes."""
+    if file == "-" or fmt != "hcl":
+        raise click.UsageError("-write needs an HCL file (.nomad or .hcl)")
+    if text != formatted:
+        if "#" in text or "//" in text or "/*" in text:
+            click.echo(f"{name}: comments are not kept by fmt", err=True)
+        Path(file).write_text(formatted, encoding="utf-8")
+        click.echo(name)

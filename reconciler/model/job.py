@@ -119,15 +119,28 @@ class ReschedulePolicy:
 
 @dataclass
 class CheckRestart:
+    """Restart the task after its check stayed unhealthy for `limit` consecutive results
+    (0: never), not counting results within `grace` of the task's (re)start."""
+
     limit: int = 0
     grace: int = SECOND
     ignore_warnings: bool = False
+
+    def merged(self, over: CheckRestart | None) -> CheckRestart:
+        """Nomad's merge of a service's block with a check's: the check's set values win."""
+        if over is None:
+            return self
+        return CheckRestart(
+            limit=over.limit or self.limit,
+            grace=over.grace if over.grace != SECOND else self.grace,
+            ignore_warnings=over.ignore_warnings or self.ignore_warnings,
+        )
 
 
 @dataclass
 class Check:
     name: str = ""
-    type: str = "http"  # http | tcp | script
+    type: str = "http"  # http | tcp | script | grpc
     path: str = ""
     method: str = "GET"
     header: dict[str, list[str]] = field(default_factory=dict)
@@ -140,7 +153,21 @@ class Check:
     task: str = ""
     success_before_passing: int = 0
     failures_before_critical: int = 0
+    failures_before_warning: int = 0
     initial_status: str = ""
+    # how the check counts for a deployment's (and a migration's) health: require_healthy,
+    # ignore_warnings (a warning counts as healthy) or ignore (not counted)
+    on_update: str = "require_healthy"
+    check_restart: CheckRestart | None = None
+    grpc_service: str = ""  # the service named in the gRPC health request ("": the server)
+    grpc_use_tls: bool = False
+
+
+def check_restart_of(service: Service, check: Check) -> CheckRestart | None:
+    """The check_restart rule that applies to `check` of `service` (either block, merged)."""
+    if service.check_restart is None:
+        return check.check_restart
+    return service.check_restart.merged(check.check_restart)
 
 
 @dataclass

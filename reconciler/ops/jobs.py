@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from reconciler.model import evals
 from reconciler.model.ids import is_valid_name
 from reconciler.model.job import Job
-from reconciler.model.objects import Evaluation, JobRecord, JobStatus
+from reconciler.model.objects import Allocation, Evaluation, JobRecord, JobStatus
 from reconciler.ops.errors import (
     IndexMismatch,
     InvalidIdentifier,
@@ -321,8 +321,38 @@ def _purge(store: Store, namespace: str, job_id: str) -> SubmitResult:
     revision = store.commit_revision(txn)
     if revision is None:
         raise Conflict(f"job {namespace}/{job_id} changed while it was being purged; try again")
-    log.info("job=%s/%s purged eval=%s", namespace, job_id, ev.id)
+    gone = _delete_allocations(store, namespace, job_id)
+    log.info("job=%s/%s purged eval=%s allocations=%d", namespace, job_id, ev.id, gone)
     return SubmitResult(ev.id, cur.value.version, True, revision)
+
+
+def _delete_allocations(store: Store, namespace: str, job_id: str) -> int:
+    """Delete a purged job's allocations and their statuses, so that a job registered again
+    under the same name starts with none (issue 12). A node agent kills the tasks of an
+    allocation that is deleted and drops its directory; the registrar takes its services out
+    of the catalog. Each deletion is compared on the allocation's mod revision, so one the
+    scheduler rewrote meanwhile is left for the deregister evaluation to stop."""
+    keys = store.keys
+    items, _ = store.list(keys.allocs, Allocation)
+    mine = [i for i in items if i.value.namespace == namespace and i.value.job_id == job_id]
+
+    def delete(batch: list[Versioned[Allocation]]) -> bool:
+        txn = Txn()
+        for item in batch:
+            txn.compare_mod(item.key, item.mod_revision).delete(item.key).delete(
+                keys.alloc_status(item.value.id)
+            )
+        return store.commit(txn)
+
+    per_txn = MAX_TXN_OPS // 3  # a compare and two deletes each
+    deleted = 0
+    for start in range(0, len(mine), per_txn):
+        batch = mine[start : start + per_txn]
+        if delete(batch):
+            deleted += len(batch)
+        else:  # one was rewritten meanwhile: delete the others one by one
+            deleted += sum(1 for item in batch if delete([item]))
+    return deleted
 
 
 def job_history(store: Store, namespace: str, job_id: str) -> list[JobRecord]:

@@ -246,7 +246,17 @@ class Decoder:
         c.failures_before_critical = r.integer(
             "failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE
         )
+        c.failures_before_warning = r.integer(
+            "failures_before_warning", c.failures_before_warning, want=NON_NEGATIVE
+        )
         c.initial_status = r.text("initial_status", c.initial_status, choices=("", *CheckState))
+        c.on_update = r.text(
+            "on_update", c.on_update, choices=("require_healthy", "ignore_warnings", "ignore")
+        )
+        c.grpc_service = r.text("grpc_service", c.grpc_service)
+        c.grpc_use_tls = r.flag("grpc_use_tls", c.grpc_use_tls)
+        found = r.block("check_restart")
+        c.check_restart = self.check_restart(*found) if found else None
         r.finish()
         return c
 

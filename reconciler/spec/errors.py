@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,13 @@ class SpecIssue:
     column: int
     path: str
     message: str
+    # the source line with a caret under the column, as HCL's diagnostics print it (syntax
+    # errors); shown by `detailed()`, not part of the one-line form or of equality
+    excerpt: str = field(default="", compare=False)
+
+    def detailed(self) -> str:
+        """The one-line form, then the excerpt (if any) below it."""
+        return f"{self}\n{self.excerpt}" if self.excerpt else str(self)
 
     def __str__(self) -> str:
         where = self.file or "<input>"
@@ -77,6 +84,20 @@ class Issues:
     def raise_if_any(self) -> None:
         if self.items:
             raise SpecError(self.items)
+
+
+def excerpt(text: str, line: int, column: int) -> str:
+    """Line `line` of `text` (1-based) and a caret under `column`, both indented, e.g.
+
+    3 |     count =
+      |             ^
+    """
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return ""
+    source = lines[line - 1].expandtabs(1)
+    margin = " " * len(str(line))
+    return f"  {line} | {source}\n  {margin} | " + " " * max(column - 1, 0) + "^"
 
 
 def suggestion(word: str, known: Iterable[str]) -> str:

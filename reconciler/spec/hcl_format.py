@@ -37,7 +37,8 @@ from reconciler.model.job import (
 )
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
-from reconciler.spec.expressions import is_runtime_reference, matching_brace
+from reconciler.spec.expressions import is_runtime_reference
+from reconciler.spec.hcl_text import matching_brace
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 KEYWORDS = frozenset({"true", "false", "null", "in", "for", "if", "for_each", "else", "endif", "endfor"})
@@ -216,8 +217,10 @@ def _service(w: _Writer, s: Service, default_name: str) -> None:
         if c.name != default_check_name(s, i):
             w.attr("name", c.name)
         w.attr("type", c.type)
-        w.diff_fields(c, Check(), skip=("name", "header", "type"))
+        w.diff_fields(c, Check(), skip=("name", "header", "type", "check_restart"))
         w.map_block("header", c.header)
+        if c.check_restart is not None:
+            w.block("check_restart", c.check_restart, CheckRestart(), always=True)
         w.close()
     if s.check_restart is not None:
         w.block("check_restart", s.check_restart, CheckRestart(), always=True)

@@ -7,11 +7,14 @@ number, list or object), found '}'" with the line and column instead.
 
 from __future__ import annotations
 
+import re
+
 import hcl2
 from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from reconciler.spec.errors import SpecError, SpecIssue
+from reconciler.spec.errors import SpecError, SpecIssue, excerpt
+from reconciler.spec.rawtree import child_path
 
 _WORDS: dict[str, str] = {
     "DBLQUOTE": "a quoted string",
@@ -177,7 +180,38 @@ def syntax_error(exc: Exception, text: str, filename: str) -> SpecError:
         msg = f"cannot parse: {exc}".splitlines()[0]
     if line < 0:
         line, column = 0, 0
-    return SpecError([SpecIssue(filename, line, column, "", msg)])
+    return SpecError(
+        [SpecIssue(filename, line, column, _attribute_at(text, line), msg, excerpt(text, line, column))]
+    )
+
+
+def _attribute_at(text: str, line: int) -> str:
+    """The path of the attribute written on `line` (`job.todo.group.web.count` for
+    `    count = `), found by following the block openings and closings above it; "" when the
+    line holds no attribute. The file does not parse, so this reads lines, not a tree."""
+    lines = text.split("\n")
+    found = _ATTRIBUTE.match(lines[line - 1]) if 1 <= line <= len(lines) else None
+    if found is None:
+        return ""
+    path = ""
+    stack: list[tuple[str, dict[str, int]]] = [("", {})]
+    for source in lines[: line - 1]:
+        opened = _OPENING.match(source)
+        if opened:
+            btype, labels = opened[1], re.findall(r'"([^"]*)"', opened[2])
+            counts = stack[-1][1]
+            index = counts.get(btype, 0)
+            counts[btype] = index + 1
+            stack.append((child_path(stack[-1][0], btype, labels, index), {}))
+        elif _CLOSING.match(source) and len(stack) > 1:
+            stack.pop()
+    path = stack[-1][0]
+    return f"{path}.{found[1]}" if path else found[1]
+
+
+_ATTRIBUTE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=")
+_OPENING = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_-]*)((?:\s+"[^"]*")*)\s*\{\s*(#.*)?$')
+_CLOSING = re.compile(r"^\s*\}\s*(#.*)?$")
 
 
 def parse_tree(text: str, filename: str) -> Tree[Token]:

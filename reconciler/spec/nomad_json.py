@@ -6,7 +6,10 @@ DynamicPorts}]`, `Constraints[{LTarget, RTarget, Operand}]`, services at group a
 level. The mapping is one table (model field -> Nomad key) walked generically by the
 fields' type hints, so both directions stay in step: `job_from_nomad(job_to_nomad(j)) == j`
 for every job the loaders produce. Reading reports wrong types with the JSON path
-(`Job.TaskGroups[0].Count`); keys Nomad has but this model does not are ignored.
+(`Job.TaskGroups[0].Count`). A key Nomad has but this project does not support is refused
+with its JSON path unless it says "not used" (null, 0, "", or Nomad's own default), and the
+server's read-only record (`Version`, `SubmitTime`, ...) is accepted and dropped: the rule
+and the one table of refused fields are in `unsupported.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from reconciler.model import job as m
 from reconciler.model.ids import is_valid_name
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.errors import SpecError, SpecIssue, quote, suggestion
+from reconciler.spec.unsupported import screen_json
 from reconciler.spec.validate import validate
 
 # Model field -> Nomad key, where the key is not the field in CamelCase.
@@ -29,7 +33,12 @@ KEYS: dict[type, dict[str, str]] = {
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Port: {"static": "Value"},
     m.Network: {"mbits": "MBits"},
-    m.Check: {"port": "PortLabel", "task": "TaskName"},
+    m.Check: {
+        "port": "PortLabel",
+        "task": "TaskName",
+        "grpc_service": "GRPCService",
+        "grpc_use_tls": "GRPCUseTLS",
+    },
     m.Service: {"port": "PortLabel", "checks": "Checks"},
     m.Resources: {"cpu": "CPU", "memory": "MemoryMB", "memory_max": "MemoryMaxMB"},
     m.Artifact: {
@@ -53,95 +62,6 @@ KEYS: dict[type, dict[str, str]] = {
     m.TaskGroup: {"restart": "RestartPolicy", "reschedule": "ReschedulePolicy", "constraints": "Constraints"},
     m.Periodic: {"cron": "Spec"},
 }
-
-# Keys Nomad's API returns that this model does not carry: accepted and dropped on input.
-IGNORED = frozenset(
-    {
-        "Stop",
-        "ParentID",
-        "Dispatched",
-        "Payload",
-        "ParameterizedJob",
-        "VaultToken",
-        "VaultNamespace",
-        "ConsulToken",
-        "ConsulNamespace",
-        "Status",
-        "StatusDescription",
-        "Stable",
-        "Version",
-        "SubmitTime",
-        "CreateIndex",
-        "ModifyIndex",
-        "JobModifyIndex",
-        "Affinities",
-        "Spreads",
-        "Multiregion",
-        "Scaling",
-        "Volumes",
-        "Vault",
-        "Consul",
-        "StopAfterClientDisconnect",
-        "MaxClientDisconnect",
-        "PreventRescheduleOnLost",
-        "Lifecycle",
-        "CSIPluginConfig",
-        "DispatchPayload",
-        "VolumeMounts",
-        "ScalingPolicies",
-        "Identity",
-        "Identities",
-        "Kind",
-        "NodePool",
-        "UI",
-        "Devices",
-        "IOPS",
-        "DiskMB",
-        "NumaNode",
-        "SecretsPath",
-        "CNI",
-        "DNS",
-        "Hostname",
-        "IP",
-        "CIDR",
-        "Device",
-        "DynamicPorts",
-        "ReservedPorts",
-        "SpecType",
-        "Canonicalize",
-        "Ports",
-        "GetterInsecure",
-        "Wait",
-        "VaultGrace",
-        "ErrMissingKey",
-        "Uid",
-        "Gid",
-        "ChangeScript",
-        "OnUpdate",
-        "Interval",
-        "CheckRestart",
-        "Connect",
-        "EnableTagOverride",
-        "TaggedAddresses",
-        "Cluster",
-        "TaskName",
-        "Expose",
-        "GRPCService",
-        "GRPCUseTLS",
-        "TLSServerName",
-        "TLSSkipVerify",
-        "Body",
-        "PortLabel",
-        "AddressMode",
-        "Provider",
-        "Namespace",
-        "Datacenters",
-        "Region",
-        "NodeID",
-        "Meta",
-        "Stagger",
-    }
-)
 
 
 def _camel(name: str) -> str:
@@ -200,6 +120,8 @@ def job_to_nomad(job: m.Job) -> dict[str, Any]:
 
 
 class _Reader:
+    """Reads one Nomad JSON job into the model, collecting every problem with its JSON path."""
+
     def __init__(self) -> None:
         self.issues: list[SpecIssue] = []
 
@@ -214,99 +136,111 @@ class _Reader:
 
     def value(self, hint: Any, data: Any, path: str, default: Any) -> Any:
         origin = typing.get_origin(hint)
-        args = typing.get_args(hint)
         if origin in (typing.Union, types.UnionType):
             if data is None:
                 return None
-            inner = next(a for a in args if a is not type(None))
+            inner = next(a for a in typing.get_args(hint) if a is not type(None))
             return self.value(inner, data, path, None)
+        if data is None and (dataclasses.is_dataclass(hint) or hint in _SCALARS):
+            return default  # Nomad writes null for a value it leaves at its default
         if dataclasses.is_dataclass(hint):
-            if data is None:
-                return default
             return self.obj(typing.cast(type, hint), data, path)
-        if hint is int:
-            if isinstance(data, int) and not isinstance(data, bool):
-                return data
-            if isinstance(data, float) and data.is_integer():
-                return int(data)
-            self.bad(path, f"must be an integer, got {quote(data)}")
-            return default
-        if hint is str:
-            if isinstance(data, str):
-                return data
-            if data is None:
-                return default
-            self.bad(path, f"must be a string, got {quote(data)}")
-            return default
-        if hint is bool:
-            if isinstance(data, bool):
-                return data
-            self.bad(path, f"must be true or false, got {quote(data)}")
-            return default
+        if hint in _SCALARS:
+            return self.scalar(hint, data, path, default)
         if origin is list:
-            if data is None:
-                return default if default is not None else []
-            if not isinstance(data, list):
-                self.bad(path, f"must be a list, got {quote(data)}")
-                return default
-            return [
-                self.value(args[0], v, f"{path}[{i}]", None)
-                for i, v in enumerate(data)
-                if self._not_null(v, f"{path}[{i}]")
-            ]
+            return self.seq(typing.get_args(hint)[0], data, path, default)
         if origin is dict:
-            if data is None:
-                return default if default is not None else {}
-            if not isinstance(data, dict):
-                self.bad(path, f"must be an object, got {quote(data)}")
-                return default
-            if args[1] is Any:
-                return copy.deepcopy(data)
-            return {
-                str(k): self.value(args[1], v, f"{path}.{k}", None)
-                for k, v in data.items()
-                if self._not_null(v, f"{path}.{k}")
-            }
+            return self.map(typing.get_args(hint)[1], data, path, default)
         return copy.deepcopy(data)
+
+    def scalar(self, hint: type, data: Any, path: str, default: Any) -> Any:
+        if hint is int and isinstance(data, float) and data.is_integer():
+            return int(data)
+        if isinstance(data, hint) and (hint is bool or not isinstance(data, bool)):
+            return data
+        self.bad(path, f"must be {_SCALARS[hint]}, got {quote(data)}")
+        return default
+
+    def seq(self, item: Any, data: Any, path: str, default: Any) -> Any:
+        if data is None:
+            return default if default is not None else []
+        if not isinstance(data, list):
+            self.bad(path, f"must be a list, got {quote(data)}")
+            return default
+        return [
+            self.value(item, v, f"{path}[{i}]", None)
+            for i, v in enumerate(data)
+            if self._not_null(v, f"{path}[{i}]")
+        ]
+
+    def map(self, item: Any, data: Any, path: str, default: Any) -> Any:
+        if data is None:
+            return default if default is not None else {}
+        if not isinstance(data, dict):
+            self.bad(path, f"must be an object, got {quote(data)}")
+            return default
+        if item is Any:
+            return copy.deepcopy(data)
+        return {
+            str(k): self.value(item, v, f"{path}.{k}", None)
+            for k, v in data.items()
+            if self._not_null(v, f"{path}.{k}")
+        }
+
+    def ports(self, data: dict[str, Any], path: str) -> list[m.Port]:
+        """A network's `ReservedPorts` then `DynamicPorts`, as the model's one port list."""
+        ports: list[m.Port] = []
+        for key in ("ReservedPorts", "DynamicPorts"):
+            raw = data.get(key)
+            if raw is None:
+                continue
+            if not isinstance(raw, list):
+                self.bad(f"{path}.{key}", f"must be a list, got {quote(raw)}")
+                continue
+            ports.extend(self.obj(m.Port, p, f"{path}.{key}[{i}]") for i, p in enumerate(raw))
+        return ports
 
     def obj(self, cls: type, data: Any, path: str) -> Any:
         if not isinstance(data, dict):
             self.bad(path, f"must be an object, got {quote(data)}")
             data = {}
-        hints = _hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         keys = {key_of(cls, name): name for name in fields}
         values: dict[str, Any] = {}
         if cls is m.Network:
             keys.pop("Ports", None)
-            ports: list[m.Port] = []
-            for key in ("ReservedPorts", "DynamicPorts"):
-                raw = data.get(key)
-                if raw is None:
-                    continue
-                if not isinstance(raw, list):
-                    self.bad(f"{path}.{key}", f"must be a list, got {quote(raw)}")
-                    continue
-                ports.extend(self.obj(m.Port, p, f"{path}.{key}[{i}]") for i, p in enumerate(raw))
-            values["ports"] = ports
+            values["ports"] = self.ports(data, path)
         for key, raw in data.items():
-            name = keys.get(key)
-            if name is None:
-                if key in IGNORED or key in ("ReservedPorts", "DynamicPorts", "SpecType") or not raw:
-                    continue
-                self.bad(f"{path}.{key}", f'unknown field "{key}"' + suggestion(key, keys))
+            if self.screened(cls, key, raw, f"{path}.{key}", known=keys):
                 continue
-            f = fields[name]
-            default = _default_of(f)
-            values[name] = self.value(hints[name], raw, f"{path}.{key}", default)
+            name = keys[key]
+            values[name] = self.value(_hints(cls)[name], raw, f"{path}.{key}", _default_of(fields[name]))
         for name, f in fields.items():
             if name not in values:
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     self.bad(f"{path}.{key_of(cls, name)}", "missing required field")
-                    values[name] = ""
-                else:
-                    values[name] = _default_of(f)
+                values[name] = _default_of(f)
         return cls(**values)
+
+    def screened(self, cls: type, key: str, raw: Any, path: str, *, known: dict[str, str]) -> bool:
+        """True when `key` is not read into the model: refused (reported), dropped as
+        read-only or unused (see `unsupported.py` for the rule), or unknown."""
+        verdict = screen_json(cls.__name__, key, raw)
+        if verdict:
+            self.bad(path, verdict)
+            return True
+        if verdict == "" or (cls, key) in _SPLIT:
+            return True
+        if key in known:
+            return False
+        if raw:
+            self.bad(path, f'unknown field "{key}"' + suggestion(key, known))
+        return True
+
+
+_SCALARS: dict[Any, str] = {int: "an integer", str: "a string", bool: "true or false"}
+# Keys the codec writes in place of one model field (a network's ports, a periodic's type).
+_SPLIT = frozenset({(m.Network, "ReservedPorts"), (m.Network, "DynamicPorts"), (m.Periodic, "SpecType")})
 
 
 def _default_of(f: dataclasses.Field[Any]) -> Any:

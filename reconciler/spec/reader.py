@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from reconciler.spec.durations import parse_duration
 from reconciler.spec.errors import Issues, Pos, quote, suggestion
 from reconciler.spec.rawtree import INVALID, RawBlock, RawValue, child_path
+from reconciler.spec.unsupported import screen
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -41,9 +42,28 @@ class FieldReader:
         self.issues = issues
         self.positions = positions
         self.known: set[str] = set()
+        self.refused: set[str] = set()  # fields reported as not supported: no other error
         positions.setdefault(path, raw.pos)
         for name, pos in raw.duplicates:
             issues.add(f"{path}.{name}", f'"{name}" is set more than once', pos)
+        self._screen()
+
+    def _screen(self) -> None:
+        """Report what the table of unsupported fields refuses (`unsupported.py`), and drop
+        what it marks unused, so the stanza is decoded as if that were not written. A refused
+        field stays, so that what follows from it is decoded as written."""
+        for name, rv in list(self.raw.attrs.items()):
+            verdict = None if rv.value is INVALID else screen(self.raw.type, name, rv.value)
+            if verdict == "":
+                del self.raw.attrs[name]
+            elif verdict:
+                self.refused.add(name)
+                self.issues.add(f"{self.path}.{name}", verdict, rv.pos)
+        for block in self.raw.blocks:
+            verdict = screen(self.raw.type, block.type, None, block=True)
+            if verdict and block.type not in self.refused:
+                self.refused.add(block.type)
+                self.issues.add(f"{self.path}.{block.type}", verdict, block.pos)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -100,6 +120,8 @@ class FieldReader:
         text = scalar_text(rv.value)
         if text is None:
             self._bad(name, rv, "a string")
+            return default
+        if choices and text not in choices and name in self.refused:
             return default
         if choices and text not in choices:
             msg = "must be one of " + ", ".join(f'"{c}"' for c in choices) + f", got {quote(text)}"
@@ -239,13 +261,13 @@ class FieldReader:
     def finish(self) -> None:
         """Report every attribute and block this stanza does not know."""
         for name, rv in self.raw.attrs.items():
-            if name not in self.known:
+            if name not in self.known and name not in self.refused:
                 self.issues.add(
                     f"{self.path}.{name}", f'unknown field "{name}"' + suggestion(name, self.known), rv.pos
                 )
         reported: set[str] = set()
         for block in self.raw.blocks:
-            if block.type not in self.known and block.type not in reported:
+            if block.type not in self.known | self.refused and block.type not in reported:
                 reported.add(block.type)
                 self.issues.add(
                     f"{self.path}.{block.type}",

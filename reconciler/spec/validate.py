@@ -20,6 +20,7 @@ from reconciler.model.job import (
     Job,
     JobType,
     MigrateStrategy,
+    Port,
     Service,
     Task,
     TaskGroup,
@@ -30,7 +31,10 @@ from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 
 MAX_COUNT = 100_000  # instances of one group: past this the scheduler's memory, not the job, is the limit
-NAME_RULE = "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters"
+NAME_RULE = (
+    "may contain only letters, digits, '-', '_' and '.', must start with a letter or digit"
+    " and be at most 128 characters"
+)
 
 
 class _Checker:
@@ -110,7 +114,8 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     if ch.type in ("http", "tcp") and not (ch.port or s.port):
         c.add(
             f"{path}.port",
-            f"{'an' if ch.type == 'http' else 'a'} {ch.type} check needs a port (on the check or its service)",
+            f"{'an' if ch.type == 'http' else 'a'} {ch.type} check needs a port"
+            " (on the check or its service)",
         )
     if ch.port and not ch.port.isdigit() and ch.port not in labels:
         c.add(
@@ -125,45 +130,35 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     c.non_negative(f"{path}.failures_before_critical", ch.failures_before_critical)
 
 
-def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
-    c.name(path, t.name, "task name")
+def _check_driver(c: _Checker, path: str, t: Task) -> None:
     if not t.driver:
         c.add(f"{path}.driver", 'missing required field "driver"')
-    elif t.driver not in DRIVERS:
+        return
+    if t.driver not in DRIVERS:
+        known = ", ".join(sorted(DRIVERS))
         c.add(
             f"{path}.driver",
-            f'unknown driver "{t.driver}"'
-            + suggestion(t.driver, DRIVERS)
-            + " (known: "
-            + ", ".join(sorted(DRIVERS))
-            + ")",
+            f'unknown driver "{t.driver}"' + suggestion(t.driver, DRIVERS) + f" (known: {known})",
         )
-    else:
-        schema = DRIVERS[t.driver]
-        fields, required = schema
-        for key, value in t.config.items():
-            if key not in fields:
-                c.add(
-                    f"{path}.config.{key}",
-                    f'unknown field "{key}" for the {t.driver} driver' + suggestion(key, fields),
-                )
-            elif not kind_ok(value, fields[key]):
-                want = "a string" if fields[key] == FieldKind.STR else "a list of strings"
-                c.add(f"{path}.config.{key}", f"must be {want}, got {quote(value)}")
-        if not has_required(schema, t.config):
+        return
+    schema = DRIVERS[t.driver]
+    fields, required = schema
+    for key, value in t.config.items():
+        if key not in fields:
             c.add(
-                f"{path}.config",
-                f'the {t.driver} driver needs "{required[0]}"'
-                + (f' or "{required[1]}"' if len(required) > 1 else ""),
+                f"{path}.config.{key}",
+                f'unknown field "{key}" for the {t.driver} driver' + suggestion(key, fields),
             )
-    c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
-    c.non_negative(f"{path}.resources.memory", t.resources.memory)
-    if t.resources.memory_max and t.resources.memory_max < t.resources.memory:
-        c.add(f"{path}.resources.memory_max", "must not be less than memory")
-    c.non_negative(f"{path}.kill_timeout", t.kill_timeout, "a non-negative duration")
-    c.non_negative(f"{path}.shutdown_delay", t.shutdown_delay, "a non-negative duration")
-    c.non_negative(f"{path}.logs.max_files", t.logs.max_files)
-    c.non_negative(f"{path}.logs.max_file_size", t.logs.max_file_size)
+        elif not kind_ok(value, fields[key]):
+            want = "a string" if fields[key] == FieldKind.STR else "a list of strings"
+            c.add(f"{path}.config.{key}", f"must be {want}, got {quote(value)}")
+    if not has_required(schema, t.config):
+        alternative = f' or "{required[1]}"' if len(required) > 1 else ""
+        c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"' + alternative)
+
+
+def _check_files(c: _Checker, path: str, t: Task) -> None:
+    """The task's artifacts and templates."""
     for i, a in enumerate(t.artifacts):
         if not a.source:
             c.add(f"{path}.artifact[{i}].source", "must not be empty")
@@ -172,9 +167,55 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
             c.add(f"{path}.template[{i}].destination", "must not be empty")
         if tpl.change_mode == "signal" and not tpl.change_signal:
             c.add(f"{path}.template[{i}].change_signal", 'change_mode "signal" needs a change_signal')
+
+
+def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
+    c.name(path, t.name, "task name")
+    _check_driver(c, path, t)
+    c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
+    c.non_negative(f"{path}.resources.memory", t.resources.memory)
+    if t.resources.memory_max and t.resources.memory_max < t.resources.memory:
+        c.add(f"{path}.resources.memory_max", "must not be less than memory")
+    c.non_negative(f"{path}.kill_timeout", t.kill_timeout, "a non-negative duration")
+    c.non_negative(f"{path}.shutdown_delay", t.shutdown_delay, "a non-negative duration")
+    c.non_negative(f"{path}.logs.max_files", t.logs.max_files)
+    c.non_negative(f"{path}.logs.max_file_size", t.logs.max_file_size)
+    _check_files(c, path, t)
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
     _check_constraints(c, path, t.constraints)
+
+
+def _check_port(c: _Checker, ppath: str, port: Port, labels: set[str], statics: dict[int, str]) -> None:
+    c.name(ppath, port.label, "port label")
+    if port.label in labels:
+        c.add(ppath, f'duplicate port label "{port.label}"')
+    labels.add(port.label)
+    if not 0 <= port.static <= 65535:
+        c.add(
+            f"{ppath}.static",
+            f"must be a port number between 1 and 65535 (or 0 for a dynamic port), got {port.static}",
+        )
+    elif port.static:
+        if port.static in statics:
+            c.add(
+                f"{ppath}.static", f'static port {port.static} is also used by port "{statics[port.static]}"'
+            )
+        statics[port.static] = port.label
+    if not 0 <= port.to <= 65535:
+        c.add(f"{ppath}.to", f"must be a port number between 0 and 65535, got {port.to}")
+
+
+def _check_networks(c: _Checker, path: str, g: TaskGroup) -> set[str]:
+    """The group's networks and ports; returns the port labels services and checks may name."""
+    labels: set[str] = set()
+    statics: dict[int, str] = {}
+    for n_i, network in enumerate(g.networks):
+        npath = f"{path}.network[{n_i}]"
+        c.non_negative(f"{npath}.mbits", network.mbits)
+        for port in network.ports:
+            _check_port(c, f"{npath}.port.{port.label}", port, labels, statics)
+    return labels
 
 
 def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
@@ -184,31 +225,7 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     if g.count > MAX_COUNT:
         c.add(f"{path}.count", f"must be at most {MAX_COUNT}, got {g.count}")
     _check_constraints(c, path, g.constraints)
-    labels: set[str] = set()
-    statics: dict[int, str] = {}
-    for n_i, network in enumerate(g.networks):
-        npath = f"{path}.network[{n_i}]"
-        c.non_negative(f"{npath}.mbits", network.mbits)
-        for port in network.ports:
-            ppath = f"{npath}.port.{port.label}"
-            c.name(ppath, port.label, "port label")
-            if port.label in labels:
-                c.add(ppath, f'duplicate port label "{port.label}"')
-            labels.add(port.label)
-            if not 0 <= port.static <= 65535:
-                c.add(
-                    f"{ppath}.static",
-                    f"must be a port number between 1 and 65535 (or 0 for a dynamic port), got {port.static}",
-                )
-            elif port.static:
-                if port.static in statics:
-                    c.add(
-                        f"{ppath}.static",
-                        f'static port {port.static} is also used by port "{statics[port.static]}"',
-                    )
-                statics[port.static] = port.label
-            if not 0 <= port.to <= 65535:
-                c.add(f"{ppath}.to", f"must be a port number between 0 and 65535, got {port.to}")
+    labels = _check_networks(c, path, g)
     if not g.tasks:
         c.add(path, "a group needs at least one task")
     c.duplicates(f"{path}.task", (t.name for t in g.tasks), "task")

@@ -217,3 +217,24 @@ def test_submit_ops_writes_a_submission_inside_the_callers_transaction(store: St
     stale = Txn()
     submit_ops(stale, store.keys, submitted_job("web", count=3), cur, now=101.0)
     assert not store.commit(stale)
+
+
+def test_purge_deletes_the_jobs_allocations_so_a_new_job_of_that_name_has_none(store: Store) -> None:
+    from reconciler.model.objects import Allocation, AllocStatus, ClientStatus
+    from tests.scheduler.factories import mock_alloc, mock_status
+
+    job = submitted_job("web")
+    submit_job(store, job)
+    mine = [mock_alloc(job, i, id=f"web-{i}") for i in range(3)]
+    other = mock_alloc(replace(job, id="other"), 0, id="other-0")
+    for a in [*mine, other]:
+        store.put(store.keys.alloc(a.id), a)
+        store.put(store.keys.alloc_status(a.id), mock_status(a, ClientStatus.RUNNING))
+    stop_job(store, "default", "web", purge=True)
+    left, _ = store.list(store.keys.allocs, Allocation)
+    assert [i.value.id for i in left] == ["other-0"]
+    statuses, _ = store.list(store.keys.alloc_statuses, AllocStatus)
+    assert [i.value.alloc_id for i in statuses] == ["other-0"]
+    submit_job(store, job)
+    left, _ = store.list(store.keys.allocs, Allocation)
+    assert [a.value.job_id for a in left] == ["other"]

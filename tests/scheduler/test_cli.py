@@ -98,7 +98,8 @@ def test_plan_exit_codes(api: ApiClient, store: Store, tmp_path) -> None:
     path.write_text(
         'job "web" {\n  datacenters = ["dc1"]\n  group "web" {\n    count = 2\n'
         '    network {\n      port "http" { static = 8080 }\n    }\n'
-        '    task "server" {\n      driver = "raw_exec"\n      config { command = "/bin/sleep" }\n    }\n  }\n}\n'
+        '    task "server" {\n      driver = "raw_exec"\n'
+        '      config { command = "/bin/sleep" }\n    }\n  }\n}\n'
     )
     code, out = run(api, "plan", str(path))
     assert code == 1, out
@@ -106,3 +107,31 @@ def test_plan_exit_codes(api: ApiClient, store: Store, tmp_path) -> None:
     assert 'Task Group "web" (failed to place 1 allocation):' in out
     code, out = run(api, "plan", str(tmp_path / "missing.hcl"))
     assert code == 255
+
+
+def test_job_history_shows_each_versions_diff_and_revert_registers_an_old_one(
+    api: ApiClient, store: Store
+) -> None:
+    from reconciler.ops.jobs import job_history, submit_job
+
+    add_node(store, "node-1")
+    submit_job(store, mock_job(1))
+    submit_job(store, mock_job(2))
+    code, out = run(api, "job", "history", "-p", "web")
+    assert code == 0, out
+    newest, oldest = out.split("\n\n")
+    assert newest.startswith("Version     = 1")
+    assert 'Diff        =\n+/- Job: "web"\n+/- Task Group: "web"\n  +/- Count: "1" => "2"' in newest
+    assert "Diff" not in oldest  # nothing older to compare with
+    assert "Diff" not in run(api, "job", "history", "web")[1]
+
+    code, out = run(api, "job", "revert", "web", "0")
+    assert code == 0, out
+    assert 'finished with status "complete"' in out
+    versions = job_history(store, "default", "web")
+    assert [v.version for v in versions] == [2, 1, 0]
+    assert versions[0].job.task_groups[0].count == 1
+
+    code, out = run(api, "job", "revert", "-check-index", "1", "web", "1")
+    assert code == 1
+    assert "current version is 2, not 1" in out

@@ -66,3 +66,45 @@ def test_plan_reports_a_reserved_port_collision_in_words(store: Store) -> None:
         "network: reserved port collision http=8080": 1
     }
     assert body["Annotations"]["DesiredTGUpdates"]["web"]["Place"] == 4
+
+
+def test_the_user_storys_canary_plan_after_a_stop_reads_as_nomads(store: Store) -> None:
+    """The story's history: `todo` (count 1) run and stopped, the scaled service run (5), the
+    header version run over it (5 more, the older 5 stopped), then `plan` of the canary
+    version. Terminal allocations are not counted, so the text is Nomad's `(1 canary, 5
+    ignore)`, character for character (issue 12)."""
+    from reconciler.model.objects import DesiredStatus
+    from reconciler.spec import diff_jobs, load_job_file
+    from reconciler.spec.plan_render import render_plan
+    from tests.spec.paths import EXAMPLES, PLANS
+
+    add_node(store, "n1")
+    story = [load_job_file(EXAMPLES / f"{n}.nomad") for n in STORY_VERSIONS]
+    header = story[-2]
+    submit(store, header, version=len(story) - 2)
+    for version, job in enumerate(story[:-1]):
+        running = version == len(story) - 2
+        for i in range(job.task_groups[0].count):
+            a = mock_alloc(
+                job,
+                i,
+                node="n1",
+                version=version,
+                id=f"v{version}-{i}",
+                desired_status=DesiredStatus.RUN if running else DesiredStatus.STOP,
+            )
+            store.put(store.keys.alloc(a.id), a)
+    res = plan_job(store, story[-1])
+    text = render_plan(diff_jobs(header, story[-1]), res.desired_tg_updates, {})
+    assert res.desired_tg_updates["web"].words() == "(1 canary, 5 ignore)"
+    assert text.split("\n\nScheduler dry-run:")[0] + "\n" == (PLANS / "canary.txt").read_text(
+        encoding="utf-8"
+    )
+
+
+STORY_VERSIONS = [
+    "todo-java",
+    "todo-java-scaled-service",
+    "todo-java-scaled-service-header",
+    "todo-java-scaled-service-header-canary",
+]

@@ -285,6 +285,29 @@ def test_desired_changes_per_group_feed_the_plan_words() -> None:
     assert upd.words() == "(1 create, 4 ignore)"
 
 
+IGNORE_COUNTS = [
+    pytest.param(DesiredStatus.STOP, ClientStatus.COMPLETE, id="an earlier version stopped"),
+    pytest.param(DesiredStatus.RUN, ClientStatus.COMPLETE, id="service allocations that completed"),
+    pytest.param(DesiredStatus.RUN, ClientStatus.LOST, id="lost allocations"),
+]
+
+
+@pytest.mark.parametrize(("desired", "client"), IGNORE_COUNTS)
+def test_terminal_allocations_are_not_counted_as_ignore(desired: str, client: str) -> None:
+    """The user story's count-5 job after `job stop` and a new run: `nomad job plan` shows
+    `5 ignore` for the five running allocations, not ten (issue 12)."""
+    job = with_count(JOB, 5)
+    old = _allocs(job, range(5), version=0, desired_status=desired)
+    running = _allocs(job, range(5), version=1)
+    statuses = {a.id: mock_status(a, client) for a in old}
+    statuses |= {a.id: mock_status(a, ClientStatus.RUNNING) for a in running}
+    r = reconcile(job, old + running, statuses, nodes=NODES, now=NOW, job_version=1)
+    assert r.desired_tg_updates["web"].words() == "(5 ignore)"
+    if desired == DesiredStatus.STOP:  # stopping the job again: only the running ones
+        stopped = reconcile(None, old + running, statuses, nodes=NODES, now=NOW, job_version=1)
+        assert stopped.desired_tg_updates["web"].words() == "(5 destroy)"
+
+
 def test_tasks_updated_rules() -> None:
     base = mock_job(3)
     assert tasks_updated(base, with_count(base, 5), "web") is False

@@ -8,6 +8,16 @@ from hypothesis import strategies as st
 
 from reconciler.model import job as m
 from reconciler.spec import fill_defaults
+from reconciler.spec.unsupported import is_refused
+
+
+def supported(
+    stanza: str, field: str, strategy: st.SearchStrategy[Any], default: Any
+) -> st.SearchStrategy[Any]:
+    """`strategy` for a field the readers accept, else its default: generated jobs hold only
+    what can be submitted (a field comes back here when its row leaves `unsupported.py`)."""
+    return st.just(default) if is_refused(stanza, field) else strategy
+
 
 names = st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True)
 texts = st.text(max_size=12)
@@ -77,8 +87,13 @@ services = st.builds(
     meta=string_maps,
     address_mode=st.sampled_from(["auto", "host"]),
     checks=st.lists(checks, max_size=2),
-    check_restart=st.one_of(
-        st.none(), st.builds(m.CheckRestart, limit=small, grace=durations, ignore_warnings=st.booleans())
+    check_restart=supported(
+        "service",
+        "check_restart",
+        st.one_of(
+            st.none(), st.builds(m.CheckRestart, limit=small, grace=durations, ignore_warnings=st.booleans())
+        ),
+        None,
     ),
 )
 updates = st.builds(
@@ -91,7 +106,7 @@ updates = st.builds(
     auto_revert=st.booleans(),
     auto_promote=st.booleans(),
     health_check=st.sampled_from(["checks", "task_states"]),
-    stagger=durations,
+    stagger=supported("update", "stagger", durations, 30 * m.SECOND),
 )
 migrates = st.builds(
     m.MigrateStrategy,
@@ -122,7 +137,13 @@ tasks = st.builds(
     driver=st.sampled_from(["raw_exec", "exec", "java", "other"]),
     config=st.dictionaries(strings, values, max_size=4),
     env=string_maps,
-    resources=st.builds(m.Resources, cpu=small, memory=small, memory_max=small, cores=small),
+    resources=st.builds(
+        m.Resources,
+        cpu=small,
+        memory=small,
+        memory_max=small,
+        cores=supported("resources", "cores", small, 0),
+    ),
     services=st.lists(services, max_size=2),
     artifacts=st.lists(
         st.builds(
@@ -143,7 +164,7 @@ tasks = st.builds(
             destination=strings,
             change_mode=st.sampled_from(["restart", "noop"]),
             perms=st.sampled_from(["0644", "0600"]),
-            env=st.booleans(),
+            env=supported("template", "env", st.booleans(), False),
             splay=durations,
         ),
         max_size=2,
@@ -152,14 +173,18 @@ tasks = st.builds(
     kill_timeout=durations,
     kill_signal=st.sampled_from(["SIGINT", "SIGTERM"]),
     shutdown_delay=durations,
-    user=strings,
+    user=supported("task", "user", strings, ""),
     leader=st.booleans(),
     meta=string_maps,
     constraints=st.lists(constraints, max_size=2),
     restart=st.one_of(st.none(), restarts),
 )
 ports = st.builds(
-    m.Port, label=names, static=st.integers(0, 65535), to=st.integers(0, 65535), host_network=names
+    m.Port,
+    label=names,
+    static=st.integers(0, 65535),
+    to=st.integers(0, 65535),
+    host_network=supported("port", "host_network", names, ""),
 )
 groups = st.builds(
     m.TaskGroup,
@@ -169,9 +194,9 @@ groups = st.builds(
     networks=st.lists(
         st.builds(
             m.Network,
-            mode=st.sampled_from(["host", "bridge"]),
+            mode=supported("network", "mode", st.sampled_from(["host", "bridge"]), "host"),
             ports=st.lists(ports, max_size=3, unique_by=lambda p: p.label),
-            mbits=small,
+            mbits=supported("network", "mbits", small, 0),
         ),
         max_size=1,
     ),
@@ -182,7 +207,12 @@ groups = st.builds(
     update=st.one_of(st.none(), updates),
     migrate=migrates,
     meta=string_maps,
-    ephemeral_disk=st.builds(m.EphemeralDisk, size=small, sticky=st.booleans(), migrate=st.booleans()),
+    ephemeral_disk=st.builds(
+        m.EphemeralDisk,
+        size=supported("ephemeral_disk", "size", small, 300),
+        sticky=supported("ephemeral_disk", "sticky", st.booleans(), False),
+        migrate=supported("ephemeral_disk", "migrate", st.booleans(), False),
+    ),
     shutdown_delay=durations,
 )
 jobs = st.builds(
@@ -192,17 +222,26 @@ jobs = st.builds(
     namespace=names,
     region=names,
     type=st.sampled_from(["service", "batch", "system"]),
-    priority=st.integers(1, 100),
+    priority=supported("job", "priority", st.integers(1, 100), 50),
     datacenters=st.lists(names, min_size=1, max_size=3),
-    all_at_once=st.booleans(),
+    all_at_once=supported("job", "all_at_once", st.booleans(), False),
     task_groups=st.lists(groups, max_size=1),
     constraints=st.lists(constraints, max_size=2),
     update=st.one_of(st.none(), updates),
-    periodic=st.one_of(
-        st.none(),
-        st.builds(
-            m.Periodic, cron=strings, prohibit_overlap=st.booleans(), time_zone=names, enabled=st.booleans()
+    periodic=supported(
+        "job",
+        "periodic",
+        st.one_of(
+            st.none(),
+            st.builds(
+                m.Periodic,
+                cron=strings,
+                prohibit_overlap=st.booleans(),
+                time_zone=names,
+                enabled=st.booleans(),
+            ),
         ),
+        None,
     ),
     meta=string_maps,
 ).map(fill_defaults)

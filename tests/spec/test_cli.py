@@ -63,3 +63,12 @@ def test_fmt_refuses_to_inline_variables(tmp_path: Path) -> None:
 
 def test_var_flags() -> None:
     assert parse_var_flags(("a=1", "b=x=y", "c=")) == {"a": "1", "b": "x=y", "c": ""}
+
+
+def test_a_syntax_error_shows_the_line_with_a_caret_under_the_column() -> None:
+    """As HCL's own diagnostics do: the attribute's path, then its source line and a caret."""
+    result = CliRunner().invoke(validate_cmd, [str(BROKEN / "syntax_missing_value.nomad")])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if "job.todo.group.web.count: expected a value" in line)
+    assert lines[at + 1 : at + 3] == ["  3 |     count =", "    |            ^"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.model.job import SECOND, CheckRestart
 from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, load_job_file
 from tests.spec.paths import EXAMPLES
 
@@ -165,3 +166,102 @@ def test_a_negative_shutdown_delay_is_refused_by_validation() -> None:
     bad = dict(MINIMAL, TaskGroups=[dict(MINIMAL["TaskGroups"][0], ShutdownDelay=-1)])
     issues = validate(job_from_nomad(bad))
     assert any(i.path.endswith("group.web.shutdown_delay") for i in issues), issues
+
+
+def test_what_nomads_api_fills_in_by_itself_is_accepted() -> None:
+    """A job as `nomad job inspect` prints it: server-set keys with any value, and the keys
+    this project does not support at Nomad's own "not used" values."""
+    group = dict(
+        MINIMAL["TaskGroups"][0],
+        Consul={"Cluster": "default", "Namespace": "", "Partition": ""},
+        Volumes=None,
+        ShutdownDelay=None,
+        PreventRescheduleOnLost=False,
+        Tasks=[
+            dict(
+                MINIMAL["TaskGroups"][0]["Tasks"][0],
+                Lifecycle=None,
+                User="",
+                Identity={"Name": "default", "Audience": ["nomadproject.io"], "TTL": 0, "Env": False},
+                Resources={"CPU": 200, "MemoryMB": 256, "DiskMB": 0, "IOPS": 0, "Networks": None},
+            )
+        ],
+    )
+    inspected = dict(
+        MINIMAL,
+        TaskGroups=[group],
+        NodePool="default",
+        Status="running",
+        Version=3,
+        Stable=True,
+        SubmitTime=1_700_000_000_000_000_000,
+        ParameterizedJob=None,
+        Periodic=None,
+        Dispatched=False,
+    )
+    assert job_from_nomad(inspected) == job_from_nomad(MINIMAL)
+
+
+REFUSED = [
+    pytest.param(
+        ("TaskGroups", 0, "Tasks", 0, "Lifecycle"),
+        {"Hook": "prestart"},
+        "Job.TaskGroups[0].Tasks[0].Lifecycle: not supported yet",
+        id="prestart task",
+    ),
+    pytest.param(
+        ("TaskGroups", 0, "Affinities"),
+        [{"LTarget": "${node.datacenter}", "RTarget": "dc1", "Weight": 50}],
+        "Job.TaskGroups[0].Affinities: not supported yet",
+        id="affinity",
+    ),
+    pytest.param(("NodePool", None), "prod", "Job.NodePool: not supported yet", id="node pool"),
+    pytest.param(
+        ("TaskGroups", 0, "Services", 0, "Checks", 0, "TLSSkipVerify"),
+        True,
+        "Job.TaskGroups[0].Services[0].Checks[0].TLSSkipVerify: not supported yet",
+        id="tls_skip_verify check",
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "message"), REFUSED)
+def test_a_field_not_supported_is_refused_with_its_json_path(
+    where: tuple[Any, ...], value: Any, message: str
+) -> None:
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    steps = [s for s in where if s is not None]
+    target: Any = data
+    for step in steps[:-1]:
+        target = target[step]
+    target[steps[-1]] = value
+    with pytest.raises(SpecError) as info:
+        job_from_nomad(data)
+    assert [f"{e.path}: {e.message}" for e in info.value.errors] == [message]
+
+
+def test_health_fields_of_a_check_map_from_nomad_json() -> None:
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    service = data["TaskGroups"][0]["Services"][0]
+    service["CheckRestart"] = {"Limit": 3, "Grace": 5_000_000_000, "IgnoreWarnings": False}
+    service["Checks"][0].update(
+        {
+            "Type": "grpc",
+            "GRPCService": "todo",
+            "GRPCUseTLS": True,
+            "OnUpdate": "ignore_warnings",
+            "FailuresBeforeWarning": 2,
+            "CheckRestart": {"Limit": 2, "Grace": 0, "IgnoreWarnings": True},
+        }
+    )
+    job = job_from_nomad(data)
+    svc = job.task_groups[0].services[0]
+    check = svc.checks[0]
+    assert svc.check_restart == CheckRestart(limit=3, grace=5 * SECOND)
+    assert (check.type, check.grpc_service, check.grpc_use_tls) == ("grpc", "todo", True)
+    assert (check.on_update, check.failures_before_warning) == ("ignore_warnings", 2)
+    assert check.check_restart == CheckRestart(limit=2, grace=0, ignore_warnings=True)
