@@ -26,8 +26,9 @@ from reconciler.model.acl import (
     Scope,
 )
 from reconciler.spec.errors import Issues, SpecError, SpecIssue
-from reconciler.spec.expressions import EvalError, evaluate
-from reconciler.spec.expressions import Scope as EvalScope
+from reconciler.spec.expr_base import EvalError
+from reconciler.spec.expr_base import Scope as EvalScope
+from reconciler.spec.expressions import evaluate
 from reconciler.spec.hcl_reader import HclBlock, read_body
 from reconciler.spec.hcl_syntax import body_of, parse_tree
 
