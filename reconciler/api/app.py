@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from reconciler.api import agent, allocations, deployments, evaluations, jobs, logs, nodes, services, ui
+from reconciler.api import events as event_stream
 from reconciler.api.context import CTX, ApiContext
 from reconciler.api.errors import OPERATION_ERRORS, ApiError, translate
 from reconciler.api.gate import GateSettings, add_cors, gate_middleware
@@ -21,7 +22,7 @@ from reconciler.api.http import MAX_BODY
 
 log = logging.getLogger(__name__)
 
-RESOURCES = [jobs, allocations, logs, deployments, evaluations, nodes, services, agent, ui]
+RESOURCES = [jobs, allocations, logs, deployments, evaluations, nodes, services, agent, ui, event_stream]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -9,6 +9,7 @@ from reconciler.cli import (  # noqa: F401
     alloc_cmds,
     deployment_cmds,
     eval_cmds,
+    event_cmds,
     job_cmds,
     node_cmds,
     router_cmd,

@@ -380,15 +380,23 @@ class Store:
         return Lease(self, int(self._call(lambda c: c.lease(ttl)).id), ttl)
 
     # watches --------------------------------------------------------------------------
-    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Watch:
+    def watch(
+        self, prefix: str, start_revision: int, callback: WatchCallback, *, prev_kv: bool = False
+    ) -> Watch:
         """Deliver every change under `prefix` from `start_revision` on.
 
         The callback receives a list of events, or a StoreError: `Compacted` (re-list) or
-        `Unavailable` (the stream broke; the caller re-watches from its last revision).
+        `Unavailable` (the stream broke; the caller re-watches from its last revision). With
+        `prev_kv` each event also carries the value before it (`WatchEvent.prev_value`).
         """
         on_response = responses_to(callback, prefix)
 
         def add(c: Any) -> Watch:
-            return Watch(c, c.add_watch_prefix_callback(prefix, on_response, start_revision=start_revision))
+            return Watch(
+                c,
+                c.add_watch_prefix_callback(
+                    prefix, on_response, start_revision=start_revision, prev_kv=prev_kv
+                ),
+            )
 
         return self._call(add)
