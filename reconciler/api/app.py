@@ -15,6 +15,7 @@ from aiohttp import web
 
 from reconciler.api import agent, allocations, deployments, evaluations, jobs, logs, nodes, services, ui
 from reconciler.api import events as event_stream
+from reconciler.api import metrics as metrics_api
 from reconciler.api.context import CTX, ApiContext
 from reconciler.api.errors import OPERATION_ERRORS, ApiError, translate
 from reconciler.api.gate import GateSettings, add_cors, gate_middleware
@@ -22,7 +23,8 @@ from reconciler.api.http import MAX_BODY
 
 log = logging.getLogger(__name__)
 
-RESOURCES = [jobs, allocations, logs, deployments, evaluations, nodes, services, agent, ui, event_stream]
+RESOURCES = [jobs, allocations, logs, deployments, evaluations, nodes, services, agent, ui]
+OBSERVING = [event_stream, metrics_api]  # the event stream and the metrics (docs/events.md, docs/metrics.md)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -46,9 +48,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 def make_app(ctx: ApiContext, gate: GateSettings | None = None) -> web.Application:
     gate = gate or GateSettings()
-    app = web.Application(middlewares=[gate_middleware(gate), errors_middleware], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[metrics_api.middleware, gate_middleware(gate), errors_middleware],
+        client_max_size=MAX_BODY,
+    )
     app.on_response_prepare.append(add_cors)
     app[CTX] = ctx
-    for resource in RESOURCES:
+    for resource in [*RESOURCES, *OBSERVING]:
         app.add_routes(resource.routes)
     return app

@@ -78,7 +78,8 @@ def event_line(event: dict[str, Any], at: str) -> str:
     key = event.get("Key", "")
     if event.get("Topic") in SHORT_KEYS:
         key = short(key)
-    return f"{at}  {event.get('Topic', ''):<10}  {event.get('Type', ''):<29}  {key:<20}  {summary(event)}".rstrip()
+    topic, typ = event.get("Topic", ""), event.get("Type", "")
+    return f"{at}  {topic:<10}  {typ:<29}  {key:<20}  {summary(event)}".rstrip()
 
 
 class Lines:
