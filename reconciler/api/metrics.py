@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 import time
+import weakref
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -138,11 +140,29 @@ class _Fixed(Collector):
         return self.metrics
 
 
+CLUSTER_MAX_AGE = 5.0  # seconds: scrapes closer together share one read of the cluster
+_cluster_lock = threading.Lock()
+_cluster_cache: weakref.WeakKeyDictionary[Store, tuple[float, list[Metric]]] = weakref.WeakKeyDictionary()
+
+
+def cached_cluster_metrics(store: Store) -> list[Metric]:
+    """`cluster_metrics`, read at most once per CLUSTER_MAX_AGE seconds: it decodes every
+    allocation (about 1.5 s for 10,000 on the development VM, docs/benchmarks.md), and two
+    scrapers (or the JSON and the text format) should not each pay for it."""
+    with _cluster_lock:
+        hit = _cluster_cache.get(store)
+        if hit is not None and time.monotonic() - hit[0] < CLUSTER_MAX_AGE:
+            return hit[1]
+        fresh = cluster_metrics(store)
+        _cluster_cache[store] = (time.monotonic(), fresh)
+        return fresh
+
+
 def scrape(store: Store) -> CollectorRegistry:
-    """One scrape's registry: the process's metrics and the cluster's, read now."""
+    """One scrape's registry: the process's metrics and the cluster's."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(REGISTRY)  # a registry is a collector of its metrics
-    registry.register(_Fixed(cluster_metrics(store)))
+    registry.register(_Fixed(cached_cluster_metrics(store)))
     return registry
 
 
