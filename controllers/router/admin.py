@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from controllers.router.stats import RouterStats
+from controllers.router.stats import BOUNDS, RouterStats
 from controllers.router.table import RouteTable, describe
 
 
@@ -49,6 +49,17 @@ class RouterCollector(Collector):
         )
         for (service, address, port), n in sorted(self.stats.upstream_errors.items()):
             errors.add_metric([service, f"{address}:{port}"], n)
+        latency = HistogramMetricFamily(
+            "reconciler_router_response_seconds",
+            "from a request's start to its response's head leaving for the client",
+            labels=["route", "service"],
+        )
+        for (host, path, service), h in sorted(self.stats.latency.items()):
+            cumulative, buckets = 0.0, []
+            for le, count in zip([*map(str, BOUNDS), "+Inf"], h[:-1], strict=True):
+                cumulative += count
+                buckets.append((le, cumulative))
+            latency.add_metric([f"{host}{path}", service], buckets, h[-1])
         retries = CounterMetricFamily("reconciler_router_retries", "requests tried again on an instance")
         retries.add_metric([], self.stats.retries)
         table = self.table()
@@ -56,7 +67,7 @@ class RouterCollector(Collector):
         routes.add_metric([], len(table.routes))
         targets = GaugeMetricFamily("reconciler_router_targets", "healthy instances behind the routes")
         targets.add_metric([], sum(len(r.targets) for r in table.routes))
-        return [responses, errors, retries, routes, targets]
+        return [responses, latency, errors, retries, routes, targets]
 
 
 def admin_app(table: Callable[[], RouteTable], stats: RouterStats | None = None) -> web.Application:

@@ -37,6 +37,7 @@ from reconciler.api.reads import all_allocs, all_evals, all_nodes, all_statuses
 from reconciler.metrics import LATENCY
 from reconciler.model.alloc_status import client_status
 from reconciler.model.objects import JobRecord
+from reconciler.model.services import CheckStatus
 from reconciler.model.summary import summarize
 from reconciler.store import Store
 
@@ -89,7 +90,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
 def cluster_metrics(store: Store) -> list[Metric]:
     """Gauges of what etcd holds now: per job and task group Nomad's `job_summary` counts,
     allocations by client status, nodes by status and eligibility, evaluations by status
-    (`blocked` is Nomad's blocked evaluations)."""
+    (`blocked` is Nomad's blocked evaluations), check results per service."""
     records = [r.value for r in store.list(store.keys.jobs, JobRecord)[0]]
     allocs, _ = all_allocs(store)
     statuses, _ = all_statuses(store)
@@ -129,7 +130,17 @@ def cluster_metrics(store: Store) -> list[Metric]:
         eval_g.add_metric([status], n)
     blocked = GaugeMetricFamily("nomad_nomad_blocked_evals_total_blocked", "blocked evaluations")
     blocked.add_metric([], by_status.get("blocked", 0))
-    return [*summary.values(), alloc_g, node_g, eval_g, blocked]
+    return [*summary.values(), alloc_g, node_g, eval_g, blocked, _checks(store)]
+
+
+def _checks(store: Store) -> Metric:
+    checks = [c.value for c in store.list(store.keys.checks, CheckStatus)[0]]
+    g = GaugeMetricFamily(
+        "reconciler_checks", "health checks by their last result, per service", labels=["service", "status"]
+    )
+    for (service, status), n in sorted(Tally((c.service_name, str(c.status)) for c in checks).items()):
+        g.add_metric([service, status], n)
+    return g
 
 
 class _Fixed(Collector):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from reconciler.model.objects import (
     Node,
     NodeStatus,
 )
+from reconciler.model.services import CheckState, CheckStatus
 from reconciler.ops.jobs import submit_job
 from reconciler.runtime import Controller
 from reconciler.store import Store
@@ -120,6 +122,10 @@ def test_cluster_gauges_count_what_etcd_holds(store: Store) -> None:
     )
     store.put(store.keys.eval(blocked.id), blocked)
 
+    for alloc, state in (("todo-0", CheckState.PASSING), ("todo-1", CheckState.CRITICAL)):
+        st = CheckStatus(alloc_id=alloc, check_id="c", check_name="alive", service_name="todo", status=state)
+        store.put(store.keys.check(alloc, "c"), st)
+
     got = _samples(cluster_metrics(store))
     group = (("job", "todo"), ("namespace", "default"), ("task_group", "web"))
     assert got[("nomad_nomad_job_summary_running", group)] == 2
@@ -128,14 +134,16 @@ def test_cluster_gauges_count_what_etcd_holds(store: Store) -> None:
     assert got[("reconciler_nodes", (("eligibility", "eligible"), ("status", "ready")))] == 1
     assert got[("reconciler_nodes", (("eligibility", "eligible"), ("status", "down")))] == 1
     assert got[("nomad_nomad_blocked_evals_total_blocked", ())] == 1
+    assert got[("reconciler_checks", (("service", "todo"), ("status", "critical")))] == 1
+    assert got[("reconciler_checks", (("service", "todo"), ("status", "passing")))] == 1
 
 
 def test_router_collector_turns_plain_counters_into_samples() -> None:
     route = Route(host="", path="/todo", service="todo", targets=(Target("todo", "a1", "127.0.0.1", 8080),))
     stats = RouterStats()
     for status in (200, 200, 502):
-        stats.response(route, status)
-    stats.response(None, 404)
+        stats.response(route, status, time.monotonic())
+    stats.response(None, 404, time.monotonic() - 60)
     stats.upstream_failed(route.targets[0])
     stats.retries += 2
     got = _samples(list(RouterCollector(lambda: RouteTable(routes=(route,)), stats).collect()))
@@ -159,6 +167,14 @@ def test_router_collector_turns_plain_counters_into_samples() -> None:
     )
     assert got[("reconciler_router_retries_total", ())] == 2
     assert got[("reconciler_router_routes", ())] == 1
+    todo = (("route", "/todo"), ("service", "todo"))
+    assert got[("reconciler_router_response_seconds_count", todo)] == 3
+    assert got[("reconciler_router_response_seconds_bucket", (("le", "+Inf"), *todo))] == 3
+    assert (
+        got[("reconciler_router_response_seconds_bucket", (("le", "10.0"), ("route", ""), ("service", "")))]
+        == 0
+    )
+    assert got[("reconciler_router_response_seconds_sum", (("route", ""), ("service", "")))] >= 60
     assert got[("reconciler_router_targets", ())] == 1
 
 
@@ -256,6 +272,7 @@ def test_the_routers_admin_serves_its_counters(store: Store) -> None:
         assert 'reconciler_router_responses_total{route="/m",service="web",status="200"} 1.0' in text
         assert 'reconciler_router_responses_total{route="",service="",status="404"} 1.0' in text
         assert "reconciler_router_routes 1.0" in text
+        assert 'reconciler_router_response_seconds_count{route="/m",service="web"} 1.0' in text
         assert json.loads(
             urllib.request.urlopen(f"http://127.0.0.1:{r.bound_admin_port}/routes", timeout=10).read()
         )
