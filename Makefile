@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	bash tests/install_browser.sh
+	bash tests/install_prometheus.sh
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

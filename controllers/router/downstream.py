@@ -321,6 +321,7 @@ class Downstream(asyncio.Protocol):
         # a body still on its way is read and thrown away, then the connection closes (closing
         # with unread data would reset it and could lose this answer); bounded by LINGER
         close = not ex.keep_alive or (ex.has_body and not ex.request_done)
+        self.server.stats.response(ex.route, status, ex.born)
         self.write(error_response(status, message, close=close, extra=extra))
         ex.response_done = True
         ex.discard = True

@@ -103,6 +103,7 @@ class Exchange:
 
     def __init__(self, conn: Downstream) -> None:
         self.conn = conn
+        self.born = time.monotonic()  # the router's latency histograms (stats.RouterStats)
         self.headers: list[tuple[bytes, bytes]] = []
         self.fwd: list[bytes] = []  # the request's header lines as every backend sees them
         self.buffer: list[bytes] = []
@@ -183,6 +184,7 @@ class Exchange:
             self.out.append(b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason))
             return
         self.resp_head_done = True
+        self.conn.server.stats.response(self.route, status, self.born)
         self.conn.server.succeeded(self.target)
         drop = set(HOP_BY_HOP)
         chunked = length = False
@@ -234,6 +236,7 @@ class Exchange:
     def on_watched_head(self) -> None:
         self.conn.server.succeeded(self.target)
         status = self.resp_parser.get_status_code()
+        self.conn.server.stats.response(self.route, status, self.born)
         if self.method == b"HEAD" or status in (204, 304):
             self.response_keep_alive = self.resp_parser.should_keep_alive()
             self.response_done = True

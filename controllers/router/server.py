@@ -29,6 +29,7 @@ from controllers.router.downstream import Downstream
 from controllers.router.exchange import Exchange
 from controllers.router.limits import Limits
 from controllers.router.pool import Pool, Upstream
+from controllers.router.stats import RouterStats
 from controllers.router.table import Route, RouteTable, Target
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class ProxyServer:
         self._pool_of: dict[int, tuple[Target, Pool]] = {}
         self.fails: dict[tuple[str, int], tuple[int, float]] = {}  # (address, port) -> (count, since)
         self.down: dict[tuple[str, int], float] = {}  # (address, port) -> passed over until
+        self.stats = RouterStats()
 
     def route(self, host: bytes, url: bytes) -> Route | None:
         """The route for a request, memoised per (host, path) until the table changes (most
@@ -112,6 +114,7 @@ class ProxyServer:
         `max_fails` within `fail_timeout` pass it over for `fail_timeout`."""
         if target is None:
             return
+        self.stats.upstream_failed(target)
         key = (target.address, target.port)
         now = time.monotonic()
         count, since = self.fails.get(key, (0, now))
@@ -180,6 +183,7 @@ class ProxyServer:
     def retry(self, ex: Exchange, *, same_target_ok: bool) -> None:
         """Try again: a pooled connection the backend had closed while idle is not the
         instance's fault, so the same instance gets a new connection; otherwise another one."""
+        self.stats.retries += 1
         if same_target_ok and ex.target is not None:
             self.dispatch(ex, ex.target, fresh=True)
         else:

@@ -186,7 +186,7 @@ class Router(Controller):
             self._servers.append(srv)
             self.bound_port = srv.sockets[0].getsockname()[1]
             if self.admin_port is not None:
-                self._admin = web.AppRunner(admin_app(lambda: self.table), access_log=None)
+                self._admin = web.AppRunner(admin_app(lambda: self.table, self.proxy.stats), access_log=None)
                 loop.run_until_complete(self._admin.setup())
                 site = web.TCPSite(self._admin, self.host, self.admin_port, reuse_address=True)
                 loop.run_until_complete(site.start())

@@ -34,6 +34,7 @@ from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.evals import eval_updates
 from controllers.scheduler.stream import drain
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
+from reconciler import metrics
 from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
 from reconciler.model.job import Job, one_per_node
 from reconciler.model.objects import (
@@ -288,6 +289,7 @@ class SchedulerController(Controller):
         return versions
 
     def reconcile(self, key: str) -> Requeue | None:
+        started = time.perf_counter()
         now = self.clock()
         view = self._view(key, now)
         job, version = view.job, view.version
@@ -366,6 +368,9 @@ class SchedulerController(Controller):
                 len(d.updated_allocs),
                 sorted(d.failed) or "-",
             )
+        metrics.scheduled(
+            len(view.due) + len(view.blocked), len(d.new_allocs), len(d.failed), time.perf_counter() - started
+        )
         with self._blocked_lock:
             if d.failed and job is not None:
                 self._blocked.add(key)

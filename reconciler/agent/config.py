@@ -33,6 +33,7 @@ class AgentConfig:
     router_port: int = 9999
     router_admin_port: int = 9998  # GET /routes
     consul_port: int = 0  # the Consul face (reconciler.api.consul); 0: off (the CLI's dev default is 8500)
+    dns_port: int = 0  # Consul's DNS interface (UDP); 0: off (the CLI's dev default is 8600)
     leader_ttl: int = DEFAULT_LEADER_TTL  # seconds; the cluster controllers' leader leases
     # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
     allowed_hosts: list[str] = field(default_factory=list)

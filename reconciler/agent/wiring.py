@@ -28,6 +28,8 @@ from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
 from reconciler.api.consul.app import make_consul_app
 from reconciler.api.consul.context import ConsulContext
+from reconciler.api.consul.dns import watched_catalog
+from reconciler.api.consul.dns_server import serve_dns
 from reconciler.api.context import ApiContext
 from reconciler.api.gate import GateSettings, gate_middleware
 from reconciler.api.watched import WatchedState
@@ -204,6 +206,9 @@ class Agent:
             f"                Consul: {self.scheme}://{cfg.bind}:{cfg.consul_port} (catalog, health, KV)"
             if cfg.consul_port
             else "                Consul: (off)",
+            f"                   DNS: {cfg.bind}:{cfg.dns_port}/udp (<service>.service.consul)"
+            if cfg.dns_port
+            else "                   DNS: (off)",
             "",
             "==> reconciler agent started! Log data will stream in below:",
         ]
@@ -227,6 +232,7 @@ class Agent:
             await asyncio.to_thread(self.acl.start)
         # the Consul face first: once the API answers, everything the agent serves does
         consul = await self._serve_consul(store, gate) if cfg.consul_port else None
+        dns = await self._serve_dns(store) if cfg.dns_port else None
         runner = web.AppRunner(make_app(ctx, gate, acl=self.acl), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, cfg.bind, cfg.http_port, ssl_context=server_context(cfg.tls))
@@ -240,6 +246,8 @@ class Agent:
             await stop.wait()
         finally:
             log.info("shutting down")
+            if dns is not None:
+                dns.close()
             if consul is not None:
                 await consul.cleanup()
             await runner.cleanup()
@@ -251,11 +259,9 @@ class Agent:
     async def _serve_consul(self, store: Store, gate: GateSettings) -> web.AppRunner:
         """The Consul face on its own listener, over watched caches of the catalog and KV."""
         cfg = self.config
-        self.watched = WatchedState(store, name="consul")
-        await asyncio.to_thread(self.watched.start)
         ctx = ConsulContext(
             store=store,
-            watched=self.watched,
+            watched=await self._watched(store),
             node_name=cfg.node_name,
             datacenter=cfg.datacenter,
             advertise=f"{cfg.bind}:8300",
@@ -273,6 +279,18 @@ class Agent:
         await runner.setup()
         await web.TCPSite(runner, cfg.bind, cfg.consul_port, ssl_context=server_context(cfg.tls)).start()
         return runner
+
+    async def _watched(self, store: Store) -> WatchedState:
+        """The catalog and KV caches the Consul face and the DNS interface share."""
+        if self.watched is None:
+            self.watched = WatchedState(store, name="consul")
+            await asyncio.to_thread(self.watched.start)
+        return self.watched
+
+    async def _serve_dns(self, store: Store) -> asyncio.DatagramTransport | None:
+        cfg = self.config
+        catalog = watched_catalog(await self._watched(store), cfg.datacenter)
+        return await serve_dns(catalog, cfg.bind, cfg.dns_port)
 
     def run(self) -> int:
         self.lock.acquire()

@@ -141,6 +141,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     # the agent and status (status is public in Nomad)
     ("GET", "/v1/agent/self"): AGENT_READ,
     ("GET", "/v1/status/leader"): OPEN,
+    # metrics need no token, as in Nomad; the event stream needs read-job in its namespace
+    ("GET", "/v1/metrics"): OPEN,
+    ("GET", "/v1/event/stream"): READ,
     ("GET", "/v1/status/peers"): OPEN,
     # ACLs: bootstrap is open (once); a token reads itself and its own policies
     ("POST", "/v1/acl/bootstrap"): OPEN,

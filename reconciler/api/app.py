@@ -26,6 +26,8 @@ from reconciler.api import (
     services,
     ui,
 )
+from reconciler.api import events as event_stream
+from reconciler.api import metrics as metrics_api
 from reconciler.api.acl import ACL_CACHE, AclCache, acl_middleware
 from reconciler.api.acl_table import NOMAD_ROUTES
 from reconciler.api.context import CTX, ApiContext
@@ -48,6 +50,7 @@ RESOURCES = [
     acl_routes,
     ui,
 ]
+OBSERVING = [event_stream, metrics_api]  # the event stream and the metrics (docs/events.md, docs/metrics.md)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,7 +78,7 @@ def make_app(
     """`acl`: the token cache when ACLs are on (every route is then checked against
     `acl_table.NOMAD_ROUTES`); None serves every caller, as an agent without `--acl`."""
     gate = gate or GateSettings()
-    middlewares = [gate_middleware(gate), errors_middleware]
+    middlewares = [metrics_api.middleware, gate_middleware(gate), errors_middleware]
     if acl is not None:
         middlewares.append(acl_middleware(acl, NOMAD_ROUTES))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
@@ -83,6 +86,6 @@ def make_app(
     app[CTX] = ctx
     if acl is not None:
         app[ACL_CACHE] = acl
-    for resource in RESOURCES:
+    for resource in [*RESOURCES, *OBSERVING]:
         app.add_routes(resource.routes)
     return app

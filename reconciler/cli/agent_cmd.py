@@ -82,6 +82,13 @@ if TYPE_CHECKING:
     "off otherwise; 0 turns it off.",
 )
 @click.option(
+    "--dns-port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="UDP port of the Consul DNS interface (<service>.service.consul A and SRV); default 8600 in "
+    "dev mode, off otherwise; 0 turns it off.",
+)
+@click.option(
     "--leader-ttl",
     type=click.IntRange(min=2),
     default=5,
@@ -137,6 +144,7 @@ def agent(
     router_admin_port: int,
     no_router: bool,
     consul_port: int | None,
+    dns_port: int | None,
     leader_ttl: int,
     allowed_hosts: str,
     allowed_origins: str,
@@ -210,6 +218,7 @@ def agent(
         router_admin_port=router_admin_port,
         leader_ttl=leader_ttl,
         consul_port=consul_port if consul_port is not None else (8500 if dev else 0),
+        dns_port=dns_port if dns_port is not None else (8600 if dev else 0),
         allowed_hosts=hosts,
         allowed_origins=origins,
         acl=acl if acl is not None else not dev,

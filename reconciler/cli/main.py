@@ -10,6 +10,7 @@ from reconciler.cli import (  # noqa: F401
     alloc_cmds,
     deployment_cmds,
     eval_cmds,
+    event_cmds,
     history_cmds,
     job_cmds,
     launch_cmds,

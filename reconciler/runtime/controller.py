@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from reconciler.metrics import QUEUES, RECONCILE_ERRORS, RECONCILE_RETRIES, RECONCILE_SECONDS
 from reconciler.runtime.informer import Informer
 from reconciler.runtime.workqueue import ShutDown, WorkQueue
 from reconciler.store import Store
@@ -82,6 +84,7 @@ class Controller:
                     f"controller={self.name} informer {inf.name} did not sync in {sync_timeout}s"
                 )
         self.on_start()
+        QUEUES.register(self.name, self.queue)
         for i in range(self.workers):
             t = threading.Thread(target=self._worker, name=f"{self.name}-worker-{i}", daemon=True)
             t.start()
@@ -119,12 +122,16 @@ class Controller:
                 key = queue.get()
             except ShutDown:
                 return
+            started = time.perf_counter()
             try:
                 result = self.reconcile(key)
             except PermanentError as exc:
+                RECONCILE_ERRORS.labels(self.name).inc()
                 self.log.error("controller=%s key=%s permanent error: %s", self.name, key, exc)
                 queue.forget(key)
             except Exception as exc:  # every failure is retried with backoff
+                RECONCILE_ERRORS.labels(self.name).inc()
+                RECONCILE_RETRIES.labels(self.name).inc()
                 delay = queue.add_rate_limited(key)
                 self.log.warning(
                     "controller=%s key=%s reconcile failed (%s: %s); retry in %.2fs",
@@ -139,4 +146,5 @@ class Controller:
                 if isinstance(result, Requeue):
                     queue.add_after(key, result.after)
             finally:
+                RECONCILE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                 queue.done(key)

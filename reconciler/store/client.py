@@ -23,6 +23,7 @@ import etcd3
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from reconciler import codec
+from reconciler.metrics import ETCD_ERRORS, ETCD_SECONDS
 from reconciler.store.auth import EtcdAuth
 from reconciler.store.errors import Conflict, StoreError, Unavailable, expired_auth, translate
 from reconciler.store.keys import Keys
@@ -124,7 +125,7 @@ class Store:
             if len(self.endpoints) > 1:
                 self._index = (self._index + 1) % len(self.endpoints)
 
-    def _call(self, fn: Callable[[Any], T], *, retry_for: float | None = None) -> T:
+    def _call(self, fn: Callable[[Any], T], *, op: str = "other", retry_for: float | None = None) -> T:
         """Run `fn(client)`, retrying transient failures for `retry_for` seconds (default:
         the store's); then Unavailable naming the endpoints. Only for calls that are safe
         to repeat: transactions go through `_commit`."""
@@ -137,22 +138,24 @@ class Store:
                 reraise=True,
             ):
                 with state:
-                    return self._once(fn)
+                    return self._once(fn, op)
         except Unavailable as exc:
             raise Unavailable(
                 f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {retry_for:.1f}s): {exc}"
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, fn: Callable[[Any], T]) -> T:
+    def _once(self, fn: Callable[[Any], T], op: str) -> T:
         """Run `fn(client)` once, wire errors translated (`errors.translate`); an
-        unreachable endpoint is rotated away from."""
+        unreachable endpoint is rotated away from. Timed and counted under `op`."""
+        started = time.perf_counter()
         try:
             return fn(self._client())
         except Exception as exc:
             if expired_auth(exc):  # etcd's simple tokens lapse when idle: log in again
                 self.close()
             err = translate(exc)
+            ETCD_ERRORS.labels(op, type(err or exc).__name__).inc()
             if err is None:
                 raise
             if isinstance(err, Unavailable):
@@ -160,6 +163,8 @@ class Store:
             if err is exc:
                 raise
             raise err from exc
+        finally:
+            ETCD_SECONDS.labels(op).observe(time.perf_counter() - started)
 
     def close(self) -> None:
         with self._lock:
@@ -173,12 +178,12 @@ class Store:
         return self.revision()
 
     def revision(self) -> int:
-        resp = self._call(lambda c: c.get_response(self.keys.prefix + "\0revision-probe"))
+        resp = self._call(lambda c: c.get_response(self.keys.prefix + "\0revision-probe"), op="get")
         return int(resp.header.revision)
 
     # reads ----------------------------------------------------------------------------
     def get_raw(self, key: str, *, retry_for: float | None = None) -> Versioned[bytes] | None:
-        resp = self._call(lambda c: c.get_response(key), retry_for=retry_for)
+        resp = self._call(lambda c: c.get_response(key), op="get", retry_for=retry_for)
         if not resp.kvs:
             return None
         kv = resp.kvs[0]
@@ -206,7 +211,7 @@ class Store:
             def page(c: Any, s: bytes = start, r: int | None = revision) -> Any:
                 return c.get_range_response(s, end, limit=LIST_PAGE, revision=r)
 
-            resp = self._call(page)
+            resp = self._call(page, op="range")
             if revision is None:
                 revision = int(resp.header.revision)
             for kv in resp.kvs:
@@ -224,13 +229,13 @@ class Store:
         ], rev
 
     def count(self, prefix: str) -> int:
-        resp = self._call(lambda c: c.get_prefix_response(prefix, count_only=True))
+        resp = self._call(lambda c: c.get_prefix_response(prefix, count_only=True), op="range")
         return int(resp.count)
 
     def compact(self, revision: int, *, physical: bool = True) -> None:
         """Discard history before `revision` (operators and tests; etcd also auto-compacts).
         Watches that resume from an older revision then get `Compacted`."""
-        self._call(lambda c: c.compact(revision, physical=physical))
+        self._call(lambda c: c.compact(revision, physical=physical), op="compact")
 
     # writes ---------------------------------------------------------------------------
     def put(self, key: str, value: Any, *, lease: int | None = None) -> int:
@@ -251,7 +256,7 @@ class Store:
         so it is retried like a read (a count after a lost answer may be short)."""
         if not prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must end with '/'")
-        resp = self._call(lambda c: c.delete_prefix(prefix))
+        resp = self._call(lambda c: c.delete_prefix(prefix), op="delete")
         return int(resp.deleted)
 
     def commit(self, txn: Txn) -> bool:
@@ -293,7 +298,7 @@ class Store:
         lost: Unavailable | None = None  # the last attempt whose answer was lost
         while True:
             try:
-                applied = self._once(run)
+                applied = self._once(run, "txn")
                 if applied is not None or lost is None:
                     return applied
             except Unavailable as exc:
@@ -324,7 +329,7 @@ class Store:
                 for k, kvs in zip(keys, responses, strict=True)
             }
 
-        return self._call(run, retry_for=retry_for)
+        return self._call(run, op="get", retry_for=retry_for)
 
     def update(
         self,
@@ -384,18 +389,26 @@ class Store:
     # leases ---------------------------------------------------------------------------
     def lease(self, ttl: int) -> Lease:
         """Grant a lease of `ttl` seconds (the holder refreshes it; see `KeptLease`)."""
-        return Lease(self, int(self._call(lambda c: c.lease(ttl)).id), ttl)
+        return Lease(self, int(self._call(lambda c: c.lease(ttl), op="lease").id), ttl)
 
     # watches --------------------------------------------------------------------------
-    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Watch:
+    def watch(
+        self, prefix: str, start_revision: int, callback: WatchCallback, *, prev_kv: bool = False
+    ) -> Watch:
         """Deliver every change under `prefix` from `start_revision` on.
 
         The callback receives a list of events, or a StoreError: `Compacted` (re-list) or
-        `Unavailable` (the stream broke; the caller re-watches from its last revision).
+        `Unavailable` (the stream broke; the caller re-watches from its last revision). With
+        `prev_kv` each event also carries the value before it (`WatchEvent.prev_value`).
         """
         on_response = responses_to(callback, prefix)
 
         def add(c: Any) -> Watch:
-            return Watch(c, c.add_watch_prefix_callback(prefix, on_response, start_revision=start_revision))
+            return Watch(
+                c,
+                c.add_watch_prefix_callback(
+                    prefix, on_response, start_revision=start_revision, prev_kv=prev_kv
+                ),
+            )
 
-        return self._call(add)
+        return self._call(add, op="watch")

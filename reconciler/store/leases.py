@@ -35,7 +35,9 @@ class Lease:
 
         (etcd3's `refresh_lease` is a generator: it must be consumed for the keep-alive to
         be sent at all, and a lease that no longer exists answers with TTL 0.)"""
-        responses = self._store._call(lambda c: list(c.refresh_lease(self.id)), retry_for=retry_for)
+        responses = self._store._call(
+            lambda c: list(c.refresh_lease(self.id)), op="lease", retry_for=retry_for
+        )
         if not responses or int(responses[0].TTL) <= 0:
             raise StoreError(f"lease {self.id:x} has expired or was revoked")
 
@@ -44,7 +46,7 @@ class Lease:
         logged, not raised: a lease that cannot be revoked expires anyway (though etcd gives
         every lease its full TTL again when it restarts)."""
         try:
-            self._store._call(lambda c: c.revoke_lease(self.id), retry_for=retry_for)
+            self._store._call(lambda c: c.revoke_lease(self.id), op="lease", retry_for=retry_for)
         except NotFound:
             return True  # expired or revoked already
         except StoreError as exc:
@@ -53,7 +55,7 @@ class Lease:
         return True
 
     def alive(self) -> bool:
-        info = self._store._call(lambda c: c.get_lease_info(self.id))
+        info = self._store._call(lambda c: c.get_lease_info(self.id), op="lease")
         return int(info.TTL) > 0
 
 

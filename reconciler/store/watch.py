@@ -24,6 +24,7 @@ class WatchEvent:
     value: bytes | None
     mod_revision: int
     create_revision: int = 0
+    prev_value: bytes | None = None  # only on a watch opened with `prev_kv` (the event stream's)
 
 
 WatchCallback = Callable[[list[WatchEvent] | StoreError], None]
@@ -41,16 +42,31 @@ class Watch:
             self._client.cancel_watch(self._watch_id)
 
 
+def _prev_value(ev: Any) -> bytes | None:
+    """The value before the change, when etcd sent it (`prev_kv`) and still had it."""
+    raw = getattr(ev, "_event", None)
+    if raw is None or not raw.HasField("prev_kv"):
+        return None
+    return bytes(raw.prev_kv.value)
+
+
 def to_events(resp: Any) -> list[WatchEvent]:
     """The store's events for one etcd3 watch response."""
     events: list[WatchEvent] = []
     for ev in resp.events:
         if isinstance(ev, etcd3.events.DeleteEvent):
-            events.append(WatchEvent("delete", ev.key.decode(), None, int(ev.mod_revision)))
+            events.append(
+                WatchEvent("delete", ev.key.decode(), None, int(ev.mod_revision), prev_value=_prev_value(ev))
+            )
         else:
             events.append(
                 WatchEvent(
-                    "put", ev.key.decode(), bytes(ev.value), int(ev.mod_revision), int(ev.create_revision)
+                    "put",
+                    ev.key.decode(),
+                    bytes(ev.value),
+                    int(ev.mod_revision),
+                    int(ev.create_revision),
+                    _prev_value(ev),
                 )
             )
     return events

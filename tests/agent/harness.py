@@ -30,6 +30,7 @@ class AgentProcess:
     router_port: int = field(default_factory=free_port)
     router_admin_port: int = field(default_factory=free_port)
     consul_port: int = field(default_factory=free_port)
+    dns_port: int = field(default_factory=free_port)  # UDP (a taken one: the agent runs without DNS)
     proc: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
     mode: list[str] = field(default_factory=lambda: ["-dev"])
@@ -91,6 +92,8 @@ class AgentProcess:
             "--consul-port",
             str(self.consul_port if "-dev" in self.mode else 0),
             *(["--acl"] if self.acl else [] if "-dev" in self.mode else ["--no-acl"]),
+            "--dns-port",
+            str(self.dns_port if "-dev" in self.mode else 0),
             *self.extra_args,
         ]
 
