@@ -116,7 +116,8 @@ def test_a_leader_paused_past_its_lease_never_acts_beside_its_successor(
         stopped_at = next(t for t, w in after if w == "stopped")
         refused = [w for _, w in after if w.startswith("refused")]
         print(
-            f"\nresumed a: {len(refused)} writes refused, controller stopped {stopped_at - resumed:.2f}s after waking"
+            f"\nresumed a: {len(refused)} writes refused, "
+            f"controller stopped {stopped_at - resumed:.2f}s after waking"
         )
         record("a paused leader: the standby leads", took_over, TTL + 1)
     finally:
