@@ -103,10 +103,18 @@ class EmbeddedEtcd:
     peer_port: int = 2380
     name: str = "reconciler-dev"
     proc: subprocess.Popen[bytes] | None = None
+    # a member of a cluster: every member as name=peer-url (comma-separated), and "existing"
+    # for a member that joins a running cluster (after `etcdctl member add`); empty: alone
+    initial_cluster: str = ""
+    cluster_state: str = "new"
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.client_port}"
+
+    @property
+    def peer_endpoint(self) -> str:
+        return f"http://{self.host}:{self.peer_port}"
 
     @property
     def pid_file(self) -> Path:
@@ -165,8 +173,7 @@ class EmbeddedEtcd:
                     f"port {self.host}:{port} is already in use: another etcd or agent is running "
                     f"(use --etcd-port/--etcd-peer-port, or --etcd to use an existing etcd)"
                 )
-        client = f"http://{self.host}:{self.client_port}"
-        peer = f"http://{self.host}:{self.peer_port}"
+        client, peer = self.endpoint, self.peer_endpoint
         args = [
             etcd_binary(),
             "--name",
@@ -182,9 +189,9 @@ class EmbeddedEtcd:
             "--initial-advertise-peer-urls",
             peer,
             "--initial-cluster",
-            f"{self.name}={peer}",
+            self.initial_cluster or f"{self.name}={peer}",
             "--initial-cluster-state",
-            "new",
+            self.cluster_state,
             "--auto-compaction-mode",
             "revision",
             "--auto-compaction-retention",
