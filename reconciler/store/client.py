@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from reconciler import codec
@@ -330,6 +331,20 @@ class Store:
     def replace(self, key: str, mod_revision: int, value: Any) -> bool:
         """Put only if the key is still at `mod_revision` (optimistic concurrency)."""
         return self.commit(Txn().compare_mod(key, mod_revision).put(key, value))
+
+    def snapshot(self, path: Path) -> int:
+        """Write etcd's snapshot (its whole keyspace, every prefix) to `path`, through a
+        temporary file so a failed attempt leaves no half file; the bytes written."""
+        tmp = path.with_name(path.name + ".part")
+
+        def save(c: Any) -> int:
+            with open(tmp, "wb") as f:
+                c.snapshot(f)
+                return f.tell()
+
+        size = self._call(save)
+        tmp.replace(path)
+        return size
 
     # leases ---------------------------------------------------------------------------
     def lease(self, ttl: int) -> Lease:
