@@ -4,9 +4,10 @@ change is applied; no node is marked down and nothing the cluster held is lost."
 
 from __future__ import annotations
 
+import json
 import time
 
-from tests.faults.cluster import CONTROLLERS, HEARTBEAT_TTL, LEADER_TTL, Cluster
+from tests.faults.cluster import CONTROLLERS, HEARTBEAT_TTL, LEADER_TTL, Cluster, http_status
 from tests.faults.figures import record
 from tests.faults.invariants import InvariantChecker, router_targets
 from tests.waiting import wait_for
@@ -32,8 +33,10 @@ def test_after_an_etcd_restart_the_cluster_resumes_within_2s(cluster: Cluster) -
         )
         led = time.monotonic() - healthy
 
+        scale = json.dumps({"Count": 3, "Target": {"Group": "web"}}).encode()
+
         def scaled() -> bool:
-            return cluster.api().cli("job", "scale", "-detach", "zd", "web", "3").returncode == 0
+            return http_status(f"{cluster.api().address}/v1/job/zd/scale", "POST", scale)[0] == 200
 
         wait_for(scaled, 30, interval=0.1, message="the API to take a scale")
         print(f"scale accepted {time.monotonic() - healthy:.2f}s after etcd was healthy")
@@ -44,7 +47,8 @@ def test_after_an_etcd_restart_the_cluster_resumes_within_2s(cluster: Cluster) -
 
         wait_for(placed, 30, interval=0.05, message="a third allocation placed")
         applied = time.monotonic() - healthy
-        wait_for(lambda: len(cluster.running()) == 3, 30, message="the third instance running")
+        # the node agent's watches may resume late (docs/operations.md, "Known gap"): printed only
+        wait_for(lambda: len(cluster.running()) == 3, 90, message="the third instance running")
         running = time.monotonic() - healthy
     record("etcd restart: every controller led again", led, RESUMED_WITHIN)
     record("etcd restart: a change (scale) placed", applied, RESUMED_WITHIN)
