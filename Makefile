@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench faults clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP) lint
 	bash tests/install_browser.sh
 	bash tests/install_prometheus.sh
 	$(BIN)/pytest -q
+
+# the fault suite alone, its recovery figures printed (make test runs it too)
+faults: $(STAMP)
+	$(BIN)/pytest -q -s -p no:randomly tests/faults
 
 bench: $(STAMP)
 	$(BIN)/pytest -q -s tests/bench -o addopts="" -p no:cacheprovider

@@ -160,5 +160,5 @@ class DeploymentController(Controller):
 def DeploymentService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
     """The deployment controller under leader election; `controller_kw` go to DeploymentController."""
     return LeaderElected(
-        store, "deployments", identity, lambda: DeploymentController(store, **controller_kw), ttl=ttl
+        store, "deployments", identity, lambda s: DeploymentController(s, **controller_kw), ttl=ttl
     )

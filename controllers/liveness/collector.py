@@ -91,4 +91,4 @@ def GarbageCollectorService(
     store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any
 ) -> LeaderElected:
     """Garbage collection under leader election; `controller_kw` go to GarbageCollector."""
-    return LeaderElected(store, "gc", identity, lambda: GarbageCollector(store, **controller_kw), ttl=ttl)
+    return LeaderElected(store, "gc", identity, lambda s: GarbageCollector(s, **controller_kw), ttl=ttl)

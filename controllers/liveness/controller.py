@@ -87,5 +87,5 @@ class LivenessController(Controller):
 def LivenessService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
     """Node liveness under leader election; `controller_kw` go to LivenessController."""
     return LeaderElected(
-        store, "liveness", identity, lambda: LivenessController(store, **controller_kw), ttl=ttl
+        store, "liveness", identity, lambda s: LivenessController(s, **controller_kw), ttl=ttl
     )

@@ -116,5 +116,5 @@ class PeriodicController(Controller):
 def PeriodicService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
     """The periodic launcher under leader election; `controller_kw` go to PeriodicController."""
     return LeaderElected(
-        store, "periodic", identity, lambda: PeriodicController(store, **controller_kw), ttl=ttl
+        store, "periodic", identity, lambda s: PeriodicController(s, **controller_kw), ttl=ttl
     )

@@ -448,7 +448,7 @@ class SchedulerController(Controller):
 def SchedulerService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:
     """The scheduler under leader election; `controller_kw` go to SchedulerController."""
     return LeaderElected(
-        store, "scheduler", identity, lambda: SchedulerController(store, **controller_kw), ttl=ttl
+        store, "scheduler", identity, lambda s: SchedulerController(s, **controller_kw), ttl=ttl
     )
 
 

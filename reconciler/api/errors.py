@@ -9,21 +9,26 @@ from aiohttp import web
 
 from reconciler.deployments.rules import DeploymentError
 from reconciler.ops.errors import IndexMismatch, NotFound, Rejected
-from reconciler.store import Conflict
+from reconciler.store import Conflict, Unavailable
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, field: str = "") -> None:
+    def __init__(
+        self, status: int, message: str, *, field: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.headers = headers or {}
 
     def response(self) -> web.Response:
         body = {"error": self.message}
         if self.field:
             body["field"] = self.field
-        return web.Response(status=self.status, text=json.dumps(body), content_type="application/json")
+        return web.Response(
+            status=self.status, text=json.dumps(body), content_type="application/json", headers=self.headers
+        )
 
 
 def not_found(what: str, ident: str) -> ApiError:
@@ -32,7 +37,12 @@ def not_found(what: str, ident: str) -> ApiError:
 
 # What an operation raises, as the client sees it. Raised by any handler, rendered by the
 # error middleware, so no handler translates them by hand.
-OPERATION_ERRORS = (NotFound, Rejected, DeploymentError, IndexMismatch, Conflict)
+OPERATION_ERRORS = (NotFound, Rejected, DeploymentError, IndexMismatch, Conflict, Unavailable)
+
+# etcd away: the store gave up retrying (its retry_for), so the API answers at once and
+# keeps nothing back: a write it answers 503 to is not held to be sent later (though one
+# whose answer etcd lost as it went away may have applied, hence "may not")
+UNAVAILABLE = "the cluster's state store (etcd) is unavailable; retry when it is back. {detail}"
 
 
 def translate(exc: Exception) -> ApiError:
@@ -45,4 +55,6 @@ def translate(exc: Exception) -> ApiError:
         return ApiError(400, str(exc))
     if isinstance(exc, IndexMismatch):
         return ApiError(409, str(exc), field="JobModifyIndex")
+    if isinstance(exc, Unavailable):
+        return ApiError(503, UNAVAILABLE.format(detail=exc), headers={"Retry-After": "1"})
     return ApiError(409, str(exc))

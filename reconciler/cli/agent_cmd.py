@@ -17,7 +17,30 @@ if TYPE_CHECKING:
     from reconciler.store import EtcdAuth
 
 
+def _read_config_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Eager: the file's values become the defaults of every other option, so flags given on
+    the command line override the file (reconciler.agent.config_file)."""
+    if value is not None:
+        from reconciler.agent.config_file import ConfigError, load_config
+
+        try:
+            ctx.default_map = {**(ctx.default_map or {}), **load_config(value)}
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="-config") from None
+    return value
+
+
 @cli.command()
+@click.option(
+    "-config",
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_read_config_file,
+    help="An agent configuration file (HCL, Nomad's agent keys; docs/operations.md). Flags override it.",
+)
 @click.option(
     "-dev",
     "--dev",

@@ -7,6 +7,8 @@ One module per etcd concept, as python-etcd3 splits them:
 - `leases`: `Lease`, and `KeptLease`, the one keepalive loop (leader, heartbeat, registrar).
 - `watch`: `Watch`, `WatchEvent` and the conversion of etcd3's watch responses.
 - `auth`: `EtcdAuth`, TLS and user/password for an external etcd.
+- `connection`: the etcd3 clients, endpoint failover, the one retried call.
+- `fence`: `Fence`, a leader term that guards the writes of a fenced store view.
 - `client`: `Store`, typed get/list/put/delete, commits, `update` (optimistic
   read-modify-write), leases and watches that resume from a revision.
 
@@ -15,7 +17,8 @@ Import from this package, not from its modules.
 
 from reconciler.store.auth import EtcdAuth
 from reconciler.store.client import LIST_PAGE, Store, Versioned
-from reconciler.store.errors import Compacted, Conflict, NotFound, StoreError, Unavailable
+from reconciler.store.errors import Compacted, Conflict, Fenced, NotFound, StoreError, Unavailable
+from reconciler.store.fence import Fence
 from reconciler.store.keys import Keys
 from reconciler.store.leases import KeptLease, Lease
 from reconciler.store.txn import MAX_TXN_OPS, Txn
@@ -27,6 +30,8 @@ __all__ = [
     "Compacted",
     "Conflict",
     "EtcdAuth",
+    "Fence",
+    "Fenced",
     "KeptLease",
     "Keys",
     "Lease",

@@ -4,28 +4,26 @@ Values are JSON (see `reconciler.codec`). Reads return `Versioned` objects carry
 key's mod revision, so a writer can make its write conditional on nothing having changed
 since it read (`Txn.compare_mod`, or `update` which does the read-modify-write loop).
 Transient failures (etcd restarting, a leader change) are retried with backoff; a cluster
-that stays unreachable raises `Unavailable` naming the endpoints. Transactions are in
-`txn`, leases in `leases`, watches in `watch`, the error table in `errors`.
+that stays unreachable raises `Unavailable` naming the endpoints. Connections, endpoint
+failover and retries are in `connection`, transactions in `txn`, leases in `leases`, watches
+in `watch`, the error table in `errors`, leader fencing in `fence`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlparse
-
-import etcd3
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from reconciler import codec
-from reconciler.metrics import ETCD_ERRORS, ETCD_SECONDS
 from reconciler.store.auth import EtcdAuth
-from reconciler.store.errors import Conflict, StoreError, Unavailable, expired_auth, translate
+from reconciler.store.connection import RETRY_WAIT_MAX, Connection
+from reconciler.store.errors import Conflict, StoreError, Unavailable
+from reconciler.store.fence import Fence
 from reconciler.store.keys import Keys
 from reconciler.store.leases import Lease
 from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, keys_of, outcome, to_request
@@ -55,20 +53,6 @@ class Versioned(Generic[T]):
     create_revision: int = 0
 
 
-# Retry waits and the channel's reconnect backoff are both capped at half a second: after
-# an etcd restart every caller is through within about a second of etcd answering again
-# (issue 13's target is 2 s; tests/runtime/test_etcd_restart.py measures it).
-RETRY_WAIT_MAX = 0.5
-
-# gRPC channel options: reconnect quickly once etcd is back (the default backoff grows to
-# two minutes) and accept large listings.
-_GRPC_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 500),
-    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
-]
-
 # keys per page when listing a prefix (pages are read at one revision)
 LIST_PAGE = 2000
 
@@ -85,93 +69,51 @@ class Store:
         retry_for: float = 10.0,
         auth: EtcdAuth | None = None,
     ) -> None:
-        if not endpoints:
-            raise ValueError("at least one etcd endpoint is needed")
-        self.endpoints = list(endpoints)
-        self.auth = auth or EtcdAuth()
+        self._conn = Connection(endpoints, timeout=timeout, auth=auth)
         self.keys = Keys(prefix)
         self.timeout = timeout
         self.retry_for = retry_for
-        self._lock = threading.Lock()
-        self._index = 0
-        self._clients: dict[int, Any] = {}
+        self._fence: Fence | None = None  # set on the views `fenced` returns
+        self._owner = True  # False on views: they share the connections, never close them
 
-    # connection -----------------------------------------------------------------------
-    def _client(self) -> Any:
-        with self._lock:
-            idx = self._index
-            client = self._clients.get(idx)
-            if client is None:
-                url = urlparse(
-                    self.endpoints[idx] if "//" in self.endpoints[idx] else "http://" + self.endpoints[idx]
-                )
-                client = etcd3.client(
-                    host=url.hostname or "127.0.0.1",
-                    port=url.port or 2379,
-                    timeout=self.timeout,
-                    grpc_options=_GRPC_OPTIONS,
-                    **self.auth.client_kwargs(),
-                )
-                # etcd3 marks an endpoint "failed" for 300 s after one UNAVAILABLE error and
-                # then refuses every call with ValueError: an etcd restart would make this
-                # Store useless for five minutes. Retrying is our job (tenacity), not its.
-                for ep in client.endpoints.values():
-                    ep.time_retry = 0
-                self._clients[idx] = client
-            return client
+    # views: the same connections, another policy -------------------------------------------
+    def fenced(self, fence: Fence) -> Store:
+        """This store with every write guarded by `fence` (one leader term; see `fence.py`).
+        Reads and watches are unchanged."""
+        view = self._view()
+        view._fence = fence
+        return view
 
-    def _rotate(self) -> None:
-        with self._lock:
-            if len(self.endpoints) > 1:
-                self._index = (self._index + 1) % len(self.endpoints)
+    def retrying_for(self, seconds: float) -> Store:
+        """This store giving up after `seconds` instead of `retry_for` (the API answers 503
+        while etcd is away rather than holding a request for the store's full patience)."""
+        view = self._view()
+        view.retry_for = seconds
+        return view
+
+    def _view(self) -> Store:
+        view = copy.copy(self)
+        view._owner = False
+        return view
+
+    # connection (connection.py) ---------------------------------------------------------
+    @property
+    def endpoints(self) -> list[str]:
+        return self._conn.endpoints
+
+    @property
+    def _clients(self) -> dict[int, Any]:
+        return self._conn.clients
 
     def _call(self, fn: Callable[[Any], T], *, op: str = "other", retry_for: float | None = None) -> T:
         """Run `fn(client)`, retrying transient failures for `retry_for` seconds (default:
         the store's); then Unavailable naming the endpoints. Only for calls that are safe
         to repeat: transactions go through `_commit`."""
-        retry_for = self.retry_for if retry_for is None else retry_for
-        try:
-            for state in Retrying(
-                retry=retry_if_exception_type(Unavailable),
-                wait=wait_exponential(multiplier=0.05, max=RETRY_WAIT_MAX),
-                stop=stop_after_delay(retry_for),
-                reraise=True,
-            ):
-                with state:
-                    return self._once(fn, op)
-        except Unavailable as exc:
-            raise Unavailable(
-                f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {retry_for:.1f}s): {exc}"
-            ) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _once(self, fn: Callable[[Any], T], op: str) -> T:
-        """Run `fn(client)` once, wire errors translated (`errors.translate`); an
-        unreachable endpoint is rotated away from. Timed and counted under `op`."""
-        started = time.perf_counter()
-        try:
-            return fn(self._client())
-        except Exception as exc:
-            if expired_auth(exc):  # etcd's simple tokens lapse when idle: log in again
-                self.close()
-            err = translate(exc)
-            ETCD_ERRORS.labels(op, type(err or exc).__name__).inc()
-            if err is None:
-                raise
-            if isinstance(err, Unavailable):
-                self._rotate()
-            if err is exc:
-                raise
-            raise err from exc
-        finally:
-            ETCD_SECONDS.labels(op).observe(time.perf_counter() - started)
+        return self._conn.call(fn, retry_for=self.retry_for if retry_for is None else retry_for, op=op)
 
     def close(self) -> None:
-        with self._lock:
-            for c in self._clients.values():
-                with contextlib.suppress(Exception):
-                    c.close()
-            self._clients.clear()
+        if self._owner:  # views share the connection
+            self._conn.close()
 
     def ping(self) -> int:
         """The cluster's current revision; raises Unavailable if nobody answers."""
@@ -274,6 +216,17 @@ class Store:
         return applied[0] if applied is not None else None
 
     def _commit(self, txn: Txn) -> tuple[int, int] | None:
+        """Every write ends here: `_apply`, guarded by the fence of a fenced view."""
+        if len(txn) > MAX_TXN_OPS:
+            raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
+        if self._fence is None:
+            return self._apply(txn)
+        applied = self._apply(self._fence.guard(txn))
+        if applied is None:
+            self._fence.confirm(self)
+        return applied
+
+    def _apply(self, txn: Txn) -> tuple[int, int] | None:
         """Apply `txn`: (the revision of its first put or 0 if it only deletes, how many keys
         its deletes removed), or None if a compare failed.
 
@@ -282,8 +235,6 @@ class Store:
         `txn.outcome` decides between "applied" (report success), "not applied, compares
         hold" (send again) and "conflict". A compare failure after such an attempt is
         checked the same way (the lost attempt may have applied late)."""
-        if len(txn) > MAX_TXN_OPS:
-            raise StoreError(f"transaction has {len(txn)} operations; etcd allows {MAX_TXN_OPS}")
 
         def run(c: Any) -> tuple[int, int] | None:
             compares, ops = to_request(txn, c.transactions)
@@ -298,7 +249,7 @@ class Store:
         lost: Unavailable | None = None  # the last attempt whose answer was lost
         while True:
             try:
-                applied = self._once(run, "txn")
+                applied = self._conn.once(run, "txn")
                 if applied is not None or lost is None:
                     return applied
             except Unavailable as exc:
@@ -311,10 +262,7 @@ class Store:
             if result is Outcome.CONFLICT:
                 return None
             if time.monotonic() + delay >= deadline:
-                raise Unavailable(
-                    f"etcd is unreachable at {', '.join(self.endpoints)} "
-                    f"(gave up after {self.retry_for:.1f}s): {lost}"
-                )
+                raise self._conn.unreachable(self.retry_for, lost)
             time.sleep(delay)
             delay = min(delay * 2, RETRY_WAIT_MAX)
 
@@ -385,6 +333,20 @@ class Store:
     def replace(self, key: str, mod_revision: int, value: Any) -> bool:
         """Put only if the key is still at `mod_revision` (optimistic concurrency)."""
         return self.commit(Txn().compare_mod(key, mod_revision).put(key, value))
+
+    def snapshot(self, path: Path) -> int:
+        """Write etcd's snapshot (its whole keyspace, every prefix) to `path`, through a
+        temporary file so a failed attempt leaves no half file; the bytes written."""
+        tmp = path.with_name(path.name + ".part")
+
+        def save(c: Any) -> int:
+            with open(tmp, "wb") as f:
+                c.snapshot(f)
+                return f.tell()
+
+        size = self._call(save)
+        tmp.replace(path)
+        return size
 
     # leases ---------------------------------------------------------------------------
     def lease(self, ttl: int) -> Lease:

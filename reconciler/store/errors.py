@@ -27,6 +27,11 @@ class Conflict(StoreError):
     """A transaction's compare failed: someone else wrote the key first."""
 
 
+class Fenced(StoreError):
+    """A write of a leader's term after the term ended (or may have): refused before it was
+    sent, or by etcd because the leader key changed (`Store.fenced`)."""
+
+
 class NotFound(StoreError):
     """etcd does not know the object the request names (a lease that expired or was revoked)."""
 

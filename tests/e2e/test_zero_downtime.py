@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.agent.harness import AgentProcess
-from tests.e2e.traffic import Tally, Traffic
+from tests.e2e.traffic import Traffic, assert_no_failures, steady
 from tests.factories import job_file
 from tests.waiting import wait_for
 
@@ -94,19 +94,6 @@ def passing(agent: AgentProcess) -> set[str]:
 def routed(agent: AgentProcess, n: int) -> None:
     """Wait until the catalog has `n` instances of zd with passing checks."""
     wait_for(lambda: len(passing(agent)) >= n, 60, message=f"{n} passing instances of zd in the catalog")
-
-
-def steady(traffic: Traffic, requests: int = 50) -> None:
-    """Wait until the loop has served `requests` more requests (the traffic really flows)."""
-    start = traffic.snapshot()[0]
-    wait_for(lambda: traffic.snapshot()[0] >= start + requests, 30, message=f"{requests} requests served")
-
-
-def assert_no_failures(tally: Tally, seconds: float) -> None:
-    assert tally.failed == [], f"{len(tally.failed)} of {tally.total} requests failed: {tally.failed[:10]}"
-    assert tally.total >= 0.5 * RATE * seconds, (
-        f"the loop ran at {tally.total / seconds:.0f}/s, not {RATE:.0f}/s"
-    )
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from tests.waiting import wait_for
+
 
 @dataclass
 class Tally:
@@ -91,3 +93,18 @@ class Traffic:
             next_at += period
             # a fixed schedule, not a sleep to synchronise: the loop's own pacing
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def steady(traffic: Traffic, requests: int = 50) -> None:
+    """Wait until the loop has served `requests` more requests (the traffic really flows)."""
+    start = traffic.snapshot()[0]
+    wait_for(lambda: traffic.snapshot()[0] >= start + requests, 30, message=f"{requests} requests served")
+
+
+def assert_no_failures(tally: Tally, seconds: float, rate: float = 100.0) -> None:
+    """No request failed, and the loop kept (half) its rate for `seconds`: a loop starved by
+    a loaded machine would prove nothing."""
+    assert tally.failed == [], f"{len(tally.failed)} of {tally.total} requests failed: {tally.failed[:10]}"
+    assert tally.total >= 0.5 * rate * seconds, (
+        f"the loop ran at {tally.total / seconds:.0f}/s, not {rate:.0f}/s"
+    )

@@ -1,0 +1,41 @@
+"""Fixtures of the fault suite: an etcd of the test's own (tests stop and restart it) and the
+cluster of separate processes around it (cluster.py); the figures every test recorded are
+printed again in the session's summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from tests.faults.cluster import Cluster
+from tests.faults.figures import RECORDED
+
+
+@pytest.fixture
+def fault_etcd(tmp_path: Path) -> Iterator[EmbeddedEtcd]:
+    server = EmbeddedEtcd(
+        data_dir=tmp_path / "etcd", client_port=free_port(), peer_port=free_port(), name="faults"
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, fault_etcd: EmbeddedEtcd) -> Iterator[Cluster]:
+    c = Cluster(tmp_path / "cluster", fault_etcd, "/faults/")
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if RECORDED:
+        terminalreporter.section("fault recovery figures (issue 13)")
+        for fig in RECORDED:
+            terminalreporter.write_line(fig.line())
