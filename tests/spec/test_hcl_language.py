@@ -84,7 +84,10 @@ def test_expression(expr: str, expected: str) -> None:
     assert meta_value(expr) == expected
 
 
-VARIABLES = 'variable "n" {\n  type = number\n  default = 2\n}\nlocals {\n  twice = var.n * 2\n  label = "x${local.twice}"\n}'
+VARIABLES = (
+    'variable "n" {\n  type = number\n  default = 2\n}\nlocals {\n  twice = var.n * 2\n  label '
+    '= "x${local.twice}"\n}'
+)
 
 
 def test_variable_default_and_locals() -> None:
@@ -134,7 +137,8 @@ ERRORS = [
         'variable "n" {}',
         "var.n",
         None,
-        '<input>:2:1: variable.n: variable "n" is not set: give it a default, -var n=..., a -var-file or NOMAD_VAR_n',
+        '<input>:2:1: variable.n: variable "n" is not set: give it a default, -var n=..., a -var-file '
+        "or NOMAD_VAR_n",
         id="variable without a value",
     ),
     pytest.param(
@@ -169,7 +173,8 @@ ERRORS = [
         "",
         "NOMAD_ALLOC_INDEX",
         None,
-        '<input>:9:13: job.todo.group.web.count: unknown name "NOMAD_ALLOC_INDEX": only var.*, local.* and functions '
+        '<input>:9:13: job.todo.group.web.count: unknown name "NOMAD_ALLOC_INDEX": only var.*, local.* '
+        "and functions "
         'can be used outside a string; runtime values such as "${NOMAD_PORT_http}" must be inside quotes',
         id="runtime name outside a string",
     ),
@@ -201,7 +206,10 @@ def test_every_error_is_reported_at_once() -> None:
 
 
 def test_yaml_job_with_lines() -> None:
-    text = "job:\n  todo:\n    group:\n      web:\n        count: -3\n        task:\n          t:\n            driver: exec\n            config: {command: /bin/true}\n"
+    text = (
+        "job:\n  todo:\n    group:\n      web:\n        count: -3\n        task:\n          t:\n     "
+        "       driver: exec\n            config: {command: /bin/true}\n"
+    )
     with pytest.raises(SpecError) as info:
         parse_job(text, format="yaml", filename="todo.yaml")
     assert (

@@ -31,7 +31,8 @@ RULES: list[tuple[str, Callable[[Job], None], str, str]] = [
         "job id with a slash",
         lambda j: setattr(j, "id", "to/do"),
         "job.to/do",
-        "job ID \"to/do\" may contain only letters, digits, '-', '_' and '.', must start with a letter or digit and be at most 128 characters",
+        "job ID \"to/do\" may contain only letters, digits, '-', '_' and '.', must start with a letter "
+        "or digit and be at most 128 characters",
     ),
     ("duplicate group", _dup_group, "job.todo.group.web", 'duplicate group "web"'),
     (
