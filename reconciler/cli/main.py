@@ -11,6 +11,7 @@ from reconciler.cli import (  # noqa: F401
     eval_cmds,
     history_cmds,
     job_cmds,
+    job_list_cmds,
     node_cmds,
     router_cmd,
     service_cmds,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.groups import cli
+from reconciler.cli.groups import cli, job
 from reconciler.cli.variables import parse_var_flags, variable_options
 from reconciler.spec.errors import SpecError
 
@@ -38,6 +38,9 @@ def validate_cmd(file: str, var_flags: tuple[str, ...], var_files: tuple[str, ..
         _print_errors(exc)
         sys.exit(1)
     click.echo("Job validation successful")
+
+
+job.add_command(validate_cmd, "validate")  # `job validate`, as Nomad's alias of `validate`
 
 
 @cli.command("fmt")
