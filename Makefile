@@ -22,6 +22,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler controllers tests
+	$(BIN)/ruff format --check reconciler controllers tests
 	$(BIN)/lint-imports
 	$(BIN)/mypy reconciler controllers
 

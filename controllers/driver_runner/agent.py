@@ -298,7 +298,7 @@ class NodeAgent:
         if runner is None:
             # not ours (another node's allocation), or gone
             return
-        runner.restart(req.task)
+        runner.restart(req.task, failure=req.reason if req.failure else "")
         self.store.delete(self.store.keys.alloc_restart(alloc_id))
 
     # introspection (tests, CLI exec) -----------------------------------------------------

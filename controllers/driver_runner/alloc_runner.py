@@ -211,11 +211,12 @@ class AllocRunner:
         for tr in self.tasks.values():
             tr.detach()
 
-    def restart(self, task: str = "") -> bool:
+    def restart(self, task: str = "", *, failure: str = "") -> bool:
+        """Restart the tasks (all, or `task`); a `failure` reason counts against the restart policy."""
         found = False
         for name, tr in self.tasks.items():
             if (not task or task == name) and not tr.done.is_set():
-                tr.restart()
+                tr.restart(failure)
                 found = True
         return found
 

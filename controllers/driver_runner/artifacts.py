@@ -160,51 +160,52 @@ def fetch(
     with tempfile.TemporaryDirectory(dir=alloc_root) as tmp:
         got = Path(tmp) / name
         if parsed.scheme in ("http", "https"):
-            clean = urllib.parse.urlunsplit(
-                parsed._replace(
-                    query=urllib.parse.urlencode(
-                        {k: v for k, v in query.items() if k not in ("checksum", "archive")}
-                    )
-                )
-            )
-            _download(clean, art.headers, got, attempts=attempts, backoff=backoff)
+            clean = {k: v for k, v in query.items() if k not in ("checksum", "archive")}
+            url = urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(clean)))
+            _download(url, art.headers, got, attempts=attempts, backoff=backoff)
         elif parsed.scheme in ("file", ""):
-            raw = urllib.parse.unquote(parsed.path)
-            try:
-                src = (
-                    Path(raw)
-                    if os.path.isabs(raw)
-                    else inside_task_area(alloc_root, os.path.join(task_rel, raw))
-                )
-            except PathEscapeError as exc:
-                raise ArtifactError(
-                    f"artifact source {raw!r} is outside the allocation directory: {exc}"
-                ) from None
-            if not src.is_file():
-                raise ArtifactError(f"failed to download artifact {shown(art.source)!r}: no such file {src}")
-            with open(src, "rb") as fin, open(got, "wb") as fout:
-                _copy_capped(fin, fout, str(src))
+            _copy_local(art.source, urllib.parse.unquote(parsed.path), got, alloc_root, task_rel)
         else:
             raise ArtifactError(
                 f"unsupported artifact source scheme {parsed.scheme!r} in {shown(art.source)!r}"
             )
         if checksum:
             _verify(got, checksum)
-        kind = archive_kind(name) if archive else ""
-        if art.mode == "file":
-            if kind:
-                raise ArtifactError(f"artifact mode is 'file' but {name} is an archive (set archive = false)")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(got), dest)
-            return dest
+        return _land(got, archive_kind(name) if archive else "", art.mode, dest)
+
+
+def _copy_local(source: str, raw: str, got: Path, alloc_root: Path, task_rel: str) -> None:
+    """A `file` source: an absolute path, or one relative to the task directory that must
+    stay inside the allocation directory."""
+    try:
+        src = Path(raw) if os.path.isabs(raw) else inside_task_area(alloc_root, os.path.join(task_rel, raw))
+    except PathEscapeError as exc:
+        raise ArtifactError(f"artifact source {raw!r} is outside the allocation directory: {exc}") from None
+    if not src.is_file():
+        raise ArtifactError(f"failed to download artifact {shown(source)!r}: no such file {src}")
+    with open(src, "rb") as fin, open(got, "wb") as fout:
+        _copy_capped(fin, fout, str(src))
+
+
+def _land(got: Path, kind: str, mode: str, dest: Path) -> Path:
+    """Move the fetched file `got` to `dest` by the artifact's mode: as the file `dest`
+    (mode "file"), unpacked into `dest` (an archive, `kind` its extension), or into `dest`
+    under its own name; returns where it landed."""
+    name = got.name
+    if mode == "file":
         if kind:
-            _unpack(got, kind, dest)
-            return dest
-        if art.mode == "dir":
-            raise ArtifactError(f"artifact mode is 'dir' but {name} is not an archive")
-        dest.mkdir(parents=True, exist_ok=True)
-        target = dest / name
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        shutil.move(str(got), target)
-        return target
+            raise ArtifactError(f"artifact mode is 'file' but {name} is an archive (set archive = false)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(got), dest)
+        return dest
+    if kind:
+        _unpack(got, kind, dest)
+        return dest
+    if mode == "dir":
+        raise ArtifactError(f"artifact mode is 'dir' but {name} is not an archive")
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / name
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+    shutil.move(str(got), target)
+    return target

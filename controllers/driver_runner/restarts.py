@@ -79,6 +79,7 @@ def decide(
     return Decision(
         Action.FAIL,
         0.0,
-        f'Exceeded allowed attempts {policy.attempts} in interval {fmt_duration(interval)} and mode is "fail"',
+        f"Exceeded allowed attempts {policy.attempts} in interval {fmt_duration(interval)}"
+        ' and mode is "fail"',
         t,
     )

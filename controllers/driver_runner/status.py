@@ -4,8 +4,12 @@ Nomad names them."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from reconciler.model.objects import ClientStatus, TaskEvent, TaskRunState, TaskState
+
+if TYPE_CHECKING:
+    from controllers.driver_runner.handles import ExitResult
 
 # Nomad's task event types
 RECEIVED = "Received"
@@ -50,6 +54,19 @@ def event(
         signal=sig,
         details=details or {},
     )
+
+
+def terminated(res: ExitResult) -> TaskEvent:
+    """The event of a task's exit, with its code, signal and whether it ran out of memory."""
+    msg = f"Exit Code: {res.exit_code}" + (f", Signal: {res.signal}" if res.signal else "")
+    if res.oom_killed:
+        msg += ", OOM Killed"
+    if res.message:
+        msg += f" ({res.message})"
+    details = {"exit_code": str(res.exit_code), "signal": str(res.signal)}
+    if res.oom_killed:
+        details["oom_killed"] = "true"
+    return event(TERMINATED, msg, exit_code=res.exit_code, sig=res.signal or None, details=details)
 
 
 def client_status(states: dict[str, TaskState]) -> ClientStatus:

@@ -3,7 +3,12 @@
 A TaskRunner is a thread driven by one wake-up event: the task's exit (from its handle's
 waiter), a kill request, a restart request, or a template poll. Every change of the task's
 state goes through `host.update_task(...)`, which the allocation runner turns into an
-`alloc_status` write. Decisions come from pure functions (`restarts.decide`).
+`alloc_status` write. Decisions come from pure functions (`restarts.decide`), the setup
+before the first start from `prestart`, the events' wording from `status`.
+
+Over 400 lines because it is one state machine: start, watch, restart and kill share the
+runner's state (its handle, the kill and restart requests, the wake-up event) and its lock,
+and splitting the steps apart would hand that state around instead.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from controllers.driver_runner import artifacts, handles, procfs, restarts, status, templates
+from controllers.driver_runner import handles, prestart, procfs, restarts, status, templates
 from controllers.driver_runner.drivers import DriverError, TaskContext, TaskDriver
 from controllers.driver_runner.handles import ExitResult, ProcessHandle, Recovered
 from reconciler.model.alloc_dir import AllocDir
@@ -28,6 +34,13 @@ from reconciler.model.objects import TaskEvent, TaskRunState, TaskState
 log = logging.getLogger(__name__)
 
 TEMPLATE_POLL = 1.0  # seconds between checks of templates with a `source` file
+
+
+class _Next(Enum):
+    """What the runner's loop does when the task did not simply exit."""
+
+    STOP = "stop"  # detached or killed: the runner ends
+    AGAIN = "again"  # restarted on request: start it again at once
 
 
 def _count_restart(ts: TaskState) -> None:
@@ -82,6 +95,8 @@ class TaskRunner:
         self._kill_event: TaskEvent | None = None
         self._kill = False
         self._restart = False
+        self._restart_failure = ""  # why an unhealthy check asked for the restart
+        self._exit_failed = False  # the last exit was that restart: a failure, whatever its code
         self._detached = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -102,9 +117,12 @@ class TaskRunner:
                 self._kill_event = reason
         self._wake.set()
 
-    def restart(self) -> None:
+    def restart(self, failure: str = "") -> None:
+        """Restart the task; with a `failure` reason (an unhealthy check) the restart goes
+        through the restart policy as a failed exit would, as Nomad's check watcher does."""
         with self._lock:
             self._restart = True
+            self._restart_failure = failure
         self._wake.set()
 
     def detach(self) -> None:
@@ -177,25 +195,8 @@ class TaskRunner:
     def _run(self) -> None:
         if self.restored is not None and self.restored.state == TaskRunState.DEAD:
             return
-        result: ExitResult | None = None
-        if self.recovered is not None and self.recovered.handle is not None:
-            self.handle = self.recovered.handle
-            self.handle.watch(self._wake.set)
-            pid = self.handle.pid
-            log.info("alloc=%s task=%s re-attached pid=%d", self.alloc_id, self.name, pid)
-
-            def adopt(ts: TaskState) -> None:
-                ts.state, ts.pid = TaskRunState.RUNNING, pid
-
-            self._set(adopt)
-        elif self.recovered is not None and self.recovered.missed_exit is not None:
-            result = self.recovered.missed_exit
-        elif self._kill:
-            self._finish_killed(None)
-            return
-        elif not self._prestart():
-            return
-        while True:
+        go, result = self._begin()
+        while go:
             if self.handle is None and result is None:
                 if self._kill:
                     self._finish_killed(None)
@@ -204,99 +205,110 @@ class TaskRunner:
                     self._restart = False  # a restart asked while not running is served by this start
                 self.handle, result = self._launch()
             if self.handle is not None:
-                outcome = self._watch(self.handle)
-                if outcome == "detach":
+                followed = self._follow(self.handle)
+                if followed is _Next.STOP:
                     return
-                if outcome == "kill":
-                    self.host.before_kill(self.name)
-                    self._kill_handle(self.handle)
-                    self._finish_killed(self.handle)
-                    return
-                if outcome == "restart":
-                    self._emit(status.event(status.RESTART_SIGNALED, "User requested restart"))
-                    self._kill_handle(self.handle)
-                    res = self.handle.result() or ExitResult(-1)
-                    self._terminated(res)
-                    self._cleanup_handle(self.handle)
-                    self.handle = None
-                    self._emit(status.event(status.RESTARTING, "Task restarting in 0s"), _count_restart)
+                if followed is _Next.AGAIN:
                     continue
-                result = self.handle.result() or ExitResult(-1)
-                self._cleanup_handle(self.handle)
-                self.handle = None
+                result = followed
             assert result is not None
-            if self._kill:
-                self._terminated(result)
-                self._finish_killed(None)
-                return
-            self._terminated(result)
-            decision = restarts.decide(
-                self.policy, self.tracker, now=time.time(), job_type=self.job_type, exit_ok=result.successful
-            )
-            self.tracker = decision.tracker
-            self._save_tracker()
-            handles.forget(self.alloc_dir.state, self.name)
+            go = self._after_exit(result)
             result = None
-            if decision.action == restarts.Action.COMPLETE:
-                self._dead(failed=False)
-                return
-            if decision.action == restarts.Action.FAIL:
-                self._emit(
-                    status.event(status.NOT_RESTARTING, decision.reason, details={"fails_task": "true"})
-                )
-                self._dead(failed=True)
-                return
-            self._emit(status.event(status.RESTARTING, decision.reason), _count_restart)
-            if self._sleep(decision.delay):
-                if not self._detached:
-                    self._finish_killed(None)
-                return
+
+    def _begin(self) -> tuple[bool, ExitResult | None]:
+        """Re-attach to the process a restarted agent recovered, take the exit it missed, or
+        set the task up: whether to go on, and an exit to handle first."""
+        rec = self.recovered
+        if rec is not None and rec.handle is not None:
+            self.handle = rec.handle
+            self.handle.watch(self._wake.set)
+            pid = self.handle.pid
+            log.info("alloc=%s task=%s re-attached pid=%d", self.alloc_id, self.name, pid)
+
+            def adopt(ts: TaskState) -> None:
+                ts.state, ts.pid = TaskRunState.RUNNING, pid
+
+            self._set(adopt)
+            return True, None
+        if rec is not None and rec.missed_exit is not None:
+            return True, rec.missed_exit
+        if self._kill:
+            self._finish_killed(None)
+            return False, None
+        return self._prestart(), None
+
+    def _follow(self, handle: ProcessHandle) -> ExitResult | _Next:
+        """Watch the running task: its exit result, or what the loop does next when it was
+        detached or killed (STOP) or restarted on request (AGAIN)."""
+        outcome = self._watch(handle)
+        if outcome == "detach":
+            return _Next.STOP
+        if outcome == "kill":
+            self.host.before_kill(self.name)
+            self._kill_handle(handle)
+            self._finish_killed(handle)
+            return _Next.STOP
+        with self._lock:
+            unhealthy, self._restart_failure = self._restart_failure, ""
+        if outcome == "restart" and unhealthy:
+            self._emit(status.event(status.RESTART_SIGNALED, unhealthy))
+            self._kill_handle(handle)
+            self._exit_failed = True
+        elif outcome == "restart":
+            self._emit(status.event(status.RESTART_SIGNALED, "User requested restart"))
+            self._kill_handle(handle)
+            self._terminated(handle.result() or ExitResult(-1))
+            self._cleanup_handle(handle)
+            self.handle = None
+            self._emit(status.event(status.RESTARTING, "Task restarting in 0s"), _count_restart)
+            return _Next.AGAIN
+        result = handle.result() or ExitResult(-1)
+        self._cleanup_handle(handle)
+        self.handle = None
+        return result
+
+    def _after_exit(self, result: ExitResult) -> bool:
+        """The task exited: record it and follow the restart policy. Whether to start again."""
+        self._terminated(result)
+        if self._kill:
+            self._finish_killed(None)
+            return False
+        exit_ok, self._exit_failed = result.successful and not self._exit_failed, False
+        decision = restarts.decide(
+            self.policy, self.tracker, now=time.time(), job_type=self.job_type, exit_ok=exit_ok
+        )
+        self.tracker = decision.tracker
+        self._save_tracker()
+        handles.forget(self.alloc_dir.state, self.name)
+        if decision.action == restarts.Action.COMPLETE:
+            self._dead(failed=False)
+            return False
+        if decision.action == restarts.Action.FAIL:
+            self._emit(status.event(status.NOT_RESTARTING, decision.reason, details={"fails_task": "true"}))
+            self._dead(failed=True)
+            return False
+        self._emit(status.event(status.RESTARTING, decision.reason), _count_restart)
+        if self._sleep(decision.delay):
+            if not self._detached:
+                self._finish_killed(None)
+            return False
+        return True
 
     # steps -------------------------------------------------------------------------------
     def _prestart(self) -> bool:
-        self._emit(status.event(status.SETUP, "Building Task Directory"))
-        if self.driver is None:
-            self._emit(
-                status.event(
-                    status.DRIVER_FAILURE, f"driver {self.driver_name!r} is not available on this node"
-                )
-            )
+        failure = prestart.set_up(
+            self.task,
+            self.config,
+            self.driver,
+            self.driver_name,
+            self.alloc_dir,
+            self.env,
+            emit=self._emit,
+        )
+        if failure is not None:
+            self._emit(failure)
             self._dead(failed=True)
             return False
-        fp = self.driver.fingerprint()
-        if not (fp.detected and fp.healthy):
-            self._emit(
-                status.event(
-                    status.DRIVER_FAILURE,
-                    f"driver {self.driver_name!r} is not usable on this node: {fp.description}",
-                )
-            )
-            self._dead(failed=True)
-            return False
-        errors = self.driver.validate(self.config)
-        if errors:
-            self._emit(status.event(status.VALIDATION_FAILED, "; ".join(errors)))
-            self._dead(failed=True)
-            return False
-        task_dir = self.alloc_dir.task_dir(self.name)
-        if self.task.artifacts:
-            self._emit(status.event(status.DOWNLOADING, "Client is downloading artifacts"))
-            for art in self.task.artifacts:
-                try:
-                    artifacts.fetch(art, task_dir=task_dir, alloc_root=self.alloc_dir.root)
-                except artifacts.ArtifactError as exc:
-                    self._emit(status.event(status.ARTIFACT_FAILED, str(exc)))
-                    self._dead(failed=True)
-                    return False
-        if self.task.templates:
-            try:
-                templates.render_all(
-                    self.task.templates, self.env, task_dir=task_dir, alloc_root=self.alloc_dir.root
-                )
-            except (templates.TemplateError, OSError) as exc:
-                self._emit(status.event(status.TEMPLATE_FAILED, str(exc)))
-                self._dead(failed=True)
-                return False
         return True
 
     def _launch(self) -> tuple[ProcessHandle | None, ExitResult | None]:
@@ -405,25 +417,11 @@ class TaskRunner:
         self._dead(failed=False)
 
     def _terminated(self, res: ExitResult) -> None:
-        msg = f"Exit Code: {res.exit_code}" + (f", Signal: {res.signal}" if res.signal else "")
-        if res.oom_killed:
-            msg += ", OOM Killed"
-        if res.message:
-            msg += f" ({res.message})"
-        details = {"exit_code": str(res.exit_code), "signal": str(res.signal)}
-        if res.oom_killed:
-            details["oom_killed"] = "true"
-
         def fn(ts: TaskState) -> None:
             ts.pid = 0
             ts.finished_at = time.time()
 
-        self._emit(
-            status.event(
-                status.TERMINATED, msg, exit_code=res.exit_code, sig=res.signal or None, details=details
-            ),
-            fn,
-        )
+        self._emit(status.terminated(res), fn)
 
     def _cleanup_handle(self, handle: ProcessHandle) -> None:
         """Nothing of the task may outlive it: kill what is left of its group and cgroups."""

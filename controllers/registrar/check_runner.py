@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from controllers.registrar import check_restart
 from controllers.registrar.check_state import CheckCounter, advance, initial
+from reconciler.model.job import CheckRestart
 from reconciler.model.services import CheckState
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,11 @@ class CheckSpec:
     interval: float
     success_before_passing: int = 0
     failures_before_critical: int = 0
+    failures_before_warning: int = 0
     initial_status: str = ""
+    restart: CheckRestart | None = None
     on_change: Callable[[CheckState, str], None] = field(default=lambda status, output: None, compare=False)
+    on_restart: Callable[[], None] = field(default=lambda: None, compare=False)
 
 
 @dataclass
@@ -43,6 +48,7 @@ class _Entry:
     spec: CheckSpec
     state: CheckCounter
     generation: int
+    watch: check_restart.RestartWatch = field(default_factory=check_restart.RestartWatch)
 
 
 class CheckRunner:
@@ -68,6 +74,8 @@ class CheckRunner:
                 return
             gen = next(self._gen)
             entry = _Entry(spec=spec, state=initial(spec.initial_status), generation=gen)
+            if spec.restart is not None:
+                entry.watch = check_restart.watch_start(spec.restart, time.monotonic())
             self._entries[key] = entry
         # reported before the first probe is scheduled, so it can never overwrite a result
         self._report(key, spec, entry.state.status, "")
@@ -129,13 +137,30 @@ class CheckRunner:
             if entry is None or entry.generation != gen or self._stopped:
                 return
             old = entry.state
-            entry.state = advance(old, result, spec.success_before_passing, spec.failures_before_critical)
-            heapq.heappush(self._heap, (time.monotonic() + spec.interval, next(self._seq), key, gen))
+            entry.state = advance(
+                old,
+                result,
+                spec.success_before_passing,
+                spec.failures_before_critical,
+                spec.failures_before_warning,
+            )
+            now = time.monotonic()
+            heapq.heappush(self._heap, (now + spec.interval, next(self._seq), key, gen))
             self._cond.notify()
             changed = entry.state.status != old.status
             status = entry.state.status
+            restart = False
+            if spec.restart is not None:
+                entry.watch, restart = check_restart.apply(
+                    spec.restart, spec.interval, entry.watch, status, now
+                )
         if changed:
             self._report(key, spec, status, output)
+        if restart:
+            try:
+                spec.on_restart()
+            except Exception:  # the next unhealthy spell asks again
+                log.exception("check=%s restart request failed", key)
 
     def _report(self, key: str, spec: CheckSpec, status: CheckState, output: str) -> None:
         try:

@@ -2,8 +2,10 @@
 
 A check's reported status moves only after enough consecutive results agree:
 `success_before_passing` passes in a row to become passing, `failures_before_critical`
-non-passing results in a row to become warning/critical (0 or 1: at once). The counters
-are what make a flapping backend stay out of (or in) the router's table until it settles.
+non-passing results in a row to become warning/critical (0 or 1: at once), and with
+`failures_before_warning` below that threshold, that many to report warning first. The
+counters are what make a flapping backend stay out of (or in) the router's table until it
+settles.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ def initial(initial_status: str) -> CheckCounter:
 
 
 def advance(
-    state: CheckCounter, result: CheckState, success_before_passing: int, failures_before_critical: int
+    state: CheckCounter,
+    result: CheckState,
+    success_before_passing: int,
+    failures_before_critical: int,
+    failures_before_warning: int = 0,
 ) -> CheckCounter:
     """The state after one probe `result` (passing | warning | critical)."""
     if result == CheckState.PASSING:
@@ -35,7 +41,12 @@ def advance(
         status = CheckState.PASSING if successes >= max(success_before_passing, 1) else state.status
         return CheckCounter(status=status, successes=successes, failures=0)
     failures = state.failures + 1
-    status = result if failures >= max(failures_before_critical, 1) else state.status
+    if failures >= max(failures_before_critical, 1):
+        status = result
+    elif 0 < failures_before_warning <= failures:
+        status = CheckState.WARNING
+    else:
+        status = state.status
     return CheckCounter(status=status, successes=0, failures=failures)
 
 

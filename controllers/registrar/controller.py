@@ -21,12 +21,13 @@ from controllers.registrar.desired import (
     same_registration,
     should_register,
 )
-from controllers.registrar.probes import HttpProbe, ScriptProbe, TcpProbe
+from controllers.registrar.probes import GrpcProbe, HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
 from reconciler.model.objects import Allocation, AllocStatus, Node
 from reconciler.model.services import CheckState, CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.model.taskenv import interpolate_str, node_values
+from reconciler.ops.allocs import restart_alloc
 from reconciler.runtime import Controller, JobVersions, Requeue
 from reconciler.store import KeptLease, Store
 
@@ -232,6 +233,8 @@ class Registrar(Controller):
 
         if c.type == "tcp":
             probe = TcpProbe(reg.address, port, timeout)
+        elif c.type == "grpc":
+            probe = GrpcProbe(reg.address, port, interpolate(c.grpc_service, env), c.grpc_use_tls, timeout)
         elif c.type == "script":
             cwd = ad.task_dir(task) if ad is not None and task else None
             probe = ScriptProbe(
@@ -269,11 +272,22 @@ class Registrar(Controller):
             )
             self.log.info("alloc=%s check=%s status=%s", alloc.id, names[2], status)
 
+        def restart() -> None:
+            if self._stopping.is_set():
+                return
+            reason = f'healthcheck: check "{names[1]}" unhealthy'
+            self.log.info("alloc=%s task=%s check=%s restarting: %s", alloc.id, task or "*", names[2], reason)
+            restart_alloc(self.store, alloc.id, task, failure=reason)
+
+        rule = c.check_restart
         return CheckSpec(
             probe=probe,
             interval=max(c.interval / SECOND, 0.05),
             success_before_passing=c.success_before_passing,
             failures_before_critical=c.failures_before_critical,
+            failures_before_warning=c.failures_before_warning,
             initial_status=c.initial_status,
+            restart=rule if rule is not None and rule.limit > 0 else None,
             on_change=write,
+            on_restart=restart,
         )

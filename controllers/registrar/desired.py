@@ -9,10 +9,11 @@ router never sends traffic to an instance that is not up.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import is_valid_name
-from reconciler.model.job import Job, Service, TaskGroup
+from reconciler.model.job import Job, Service, TaskGroup, check_restart_of
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
 from reconciler.model.services import RegisteredCheck, ServiceRegistration
 from reconciler.model.taskenv import EnvInputs, build_env, interpolate_str, node_values
@@ -74,7 +75,12 @@ def _one(
     tags = [interpolate(t) for t in svc.tags]
     if alloc.canary:
         tags += [interpolate(t) for t in svc.canary_tags]
-    checks = [RegisteredCheck(id=check_id(name, i, c.name), check=c) for i, c in enumerate(svc.checks)]
+    checks = [
+        RegisteredCheck(
+            id=check_id(name, i, c.name), check=replace(c, check_restart=check_restart_of(svc, c))
+        )
+        for i, c in enumerate(svc.checks)
+    ]
     port_alloc = next((p for p in alloc.ports if p.label == svc.port), None)
     return ServiceRegistration(
         id=service_id(alloc.id, task or group.name, name, label),

@@ -1,4 +1,4 @@
-"""The three probes (http, tcp, script): each runs once, bounded by its timeout, and
+"""The four probes (http, tcp, script, grpc): each runs once, bounded by its timeout, and
 answers (status, output). Blocking by design: they run on the check runner's small thread
 pool, never on a controller worker."""
 
@@ -10,6 +10,9 @@ import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from controllers.registrar.check_state import classify_exit, classify_http
 from reconciler.model.services import CheckState
@@ -87,3 +90,34 @@ class ScriptProbe:
             return CheckState.CRITICAL, f"script failed to start: {exc}"
         out = (proc.stdout + proc.stderr)[:MAX_OUTPUT].decode(errors="replace")
         return classify_exit(proc.returncode), out
+
+
+@dataclass(frozen=True)
+class GrpcProbe:
+    """The gRPC health checking protocol (grpc.health.v1.Health/Check), as Consul's gRPC
+    check: SERVING is passing, any other answer or error critical."""
+
+    host: str
+    port: int
+    service: str = ""
+    use_tls: bool = False
+    timeout: float = 2.0
+
+    def run(self) -> tuple[CheckState, str]:
+        target = f"{self.host}:{self.port}"
+        channel = (
+            grpc.secure_channel(target, grpc.ssl_channel_credentials())
+            if self.use_tls
+            else grpc.insecure_channel(target)
+        )
+        where = f"gRPC check {target}/{self.service}"
+        try:
+            stub = health_pb2_grpc.HealthStub(channel)
+            resp = stub.Check(health_pb2.HealthCheckRequest(service=self.service), timeout=self.timeout)
+        except grpc.RpcError as exc:
+            return CheckState.CRITICAL, f"{where}: {exc.code().name}: {exc.details()}"
+        finally:
+            channel.close()
+        name = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+        serving = resp.status == health_pb2.HealthCheckResponse.SERVING
+        return (CheckState.PASSING if serving else CheckState.CRITICAL), f"{where}: {name}"

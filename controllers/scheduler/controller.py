@@ -15,6 +15,10 @@ for a moment, then the key goes back on the queue with backoff (`CacheBehind`); 
 race raises `Conflict` and backs off the same way.
 
 Run it under leader election with `SchedulerService(store, identity).start()`.
+
+Over 400 lines because it is one concept, the controller: its watch handlers, the cache
+reads that build a job's view and the apply of a decision share the same informers and
+indexes; the decision itself and every pure step live in the modules below it.
 """
 
 from __future__ import annotations
@@ -246,7 +250,9 @@ class SchedulerController(Controller):
         self._catch_up(self.guards, self._written)
         g = self.guards.get_versioned(gkey)
         grev = g.mod_revision if g else 0
-        self._catch_up(self.allocs, grev)
+        # every job's placements share the nodes' ports and resources: the allocations cache
+        # must also show our last plan for any job, not only this job's last one
+        self._catch_up(self.allocs, max(grev, self._written))
         jkey = self.keys.job(ns, jid)
         evals = self.evals.by_index("job", key)
         due = sorted(

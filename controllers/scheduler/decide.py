@@ -12,10 +12,11 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from controllers.scheduler.allocs import is_terminal
+from controllers.scheduler.buckets import ReconcileResult
 from controllers.scheduler.placer import Placements, place_batches
-from controllers.scheduler.reconcile import ReconcileResult, reconcile
+from controllers.scheduler.reconcile import reconcile
 from controllers.scheduler.state import build_states
-from controllers.scheduler.stream import drain
+from controllers.scheduler.stream import drained
 from controllers.scheduler.update_policy import UpdateFn, tasks_updated
 from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
@@ -49,42 +50,6 @@ def _deployment_stamp(
         return None
     dep_id = deployment.id
     return lambda allocs: [dataclasses.replace(a, deployment_id=dep_id) for a in allocs]
-
-
-def decide(
-    job: Job | None,
-    version: int,
-    job_allocs: list[Allocation],
-    all_allocs: Iterable[Allocation],
-    statuses: Mapping[AllocId, AllocStatus],
-    nodes: Mapping[NodeId, Node],
-    *,
-    eval_id: EvalId,
-    now: float,
-    versions: Mapping[int, Job] | None = None,
-    max_replace: Mapping[str, int] | None = None,
-    update_fn: UpdateFn = tasks_updated,
-    deployment: Deployment | None = None,
-    checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
-) -> Decision:
-    """The whole decision at once (the dry-run and the tests; see `decide_batches`)."""
-    return drain(
-        decide_batches(
-            job,
-            version,
-            job_allocs,
-            all_allocs,
-            statuses,
-            nodes,
-            eval_id=eval_id,
-            now=now,
-            versions=versions,
-            max_replace=max_replace,
-            update_fn=update_fn,
-            deployment=deployment,
-            checks=checks,
-        )
-    )
 
 
 def decide_batches(
@@ -169,3 +134,7 @@ def decide_batches(
         followup_at=res.followup_at(),
         look_again_at=res.look_again_at(),
     )
+
+
+decide = drained(decide_batches)
+"""The whole decision at once (the dry-run and the tests; see `decide_batches`)."""

@@ -10,7 +10,11 @@ constraint as `${attr.kernel.name} = linux`, "missing drivers", or a resource di
 from __future__ import annotations
 
 import fnmatch
+import functools
+import operator
 import re
+from collections.abc import Callable
+from typing import Any
 
 from controllers.scheduler.ports import static_collision
 from controllers.scheduler.state import NodeState
@@ -41,19 +45,20 @@ def _num(s: str) -> float | None:
         return None
 
 
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
 def _ordered(op: str, lval: str, rval: str) -> bool:
+    """Numbers compare as numbers, anything else as strings."""
     ln, rn = _num(lval), _num(rval)
-    a: float | str = lval
-    b: float | str = rval
     if ln is not None and rn is not None:
-        a, b = ln, rn
-    if op == "<":
-        return a < b  # type: ignore[operator]
-    if op == "<=":
-        return a <= b  # type: ignore[operator]
-    if op == ">":
-        return a > b  # type: ignore[operator]
-    return a >= b  # type: ignore[operator]
+        return _ORDER[op](ln, rn)
+    return _ORDER[op](lval, rval)
 
 
 def _version(s: str) -> tuple[int, ...] | None:
@@ -92,38 +97,54 @@ def version_matches(value: str, spec: str) -> bool:
     return True
 
 
+def _regexp(lval: str, rval: str) -> bool:
+    try:
+        return regexp.search(rval, lval)  # RE2: linear time (review finding H7)
+    except regexp.RegexpError:
+        return False
+
+
+def _set_contains_all(lval: str, rval: str) -> bool:
+    have = {x.strip() for x in lval.split(",")}
+    return all(x.strip() in have for x in rval.split(","))
+
+
+def _set_contains_any(lval: str, rval: str) -> bool:
+    have = {x.strip() for x in lval.split(",")}
+    return any(x.strip() in have for x in rval.split(","))
+
+
+# Operators comparing the attribute with the value, both set (an unset side fails them).
+_COMPARE: dict[str, Callable[[str, str], bool]] = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "is": operator.eq,
+    "!=": operator.ne,
+    "not": operator.ne,
+    **{op: functools.partial(_ordered, op) for op in _ORDER},
+    "regexp": _regexp,
+    "version": version_matches,
+    "semver": version_matches,
+    "set_contains": _set_contains_all,
+    "set_contains_all": _set_contains_all,
+    "set_contains_any": _set_contains_any,
+}
+
+
 def constraint_ok(c: Constraint, node: Node) -> bool:
     op = c.operator or "="
     if op == DISTINCT_HOSTS:
         return True  # checked per placement
     lval = resolve(c.attribute, node) if c.attribute else None
-    rval = resolve(c.value, node)
     if op == "is_set":
         return lval is not None
     if op == "is_not_set":
         return lval is None
-    if lval is None or rval is None:
+    compare = _COMPARE.get(op)
+    rval = resolve(c.value, node)
+    if compare is None or lval is None or rval is None:
         return False
-    if op in ("=", "==", "is"):
-        return lval == rval
-    if op in ("!=", "not"):
-        return lval != rval
-    if op in ("<", "<=", ">", ">="):
-        return _ordered(op, lval, rval)
-    if op == "regexp":
-        try:
-            return regexp.search(rval, lval)  # RE2: linear time (review finding H7)
-        except regexp.RegexpError:
-            return False
-    if op in ("version", "semver"):
-        return version_matches(lval, rval)
-    if op == "set_contains" or op == "set_contains_all":
-        have = {x.strip() for x in lval.split(",")}
-        return all(x.strip() in have for x in rval.split(","))
-    if op == "set_contains_any":
-        have = {x.strip() for x in lval.split(",")}
-        return any(x.strip() in have for x in rval.split(","))
-    return False
+    return compare(lval, rval)
 
 
 def describe(c: Constraint) -> str:

@@ -10,10 +10,12 @@ trying (Nomad coalesces the remaining failures into the first one's metrics).
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from controllers.scheduler.buckets import AllocPlace
 from controllers.scheduler.feasibility import (
     constraints_for,
     datacenter_ok,
@@ -24,16 +26,28 @@ from controllers.scheduler.feasibility import (
     wants_distinct_hosts,
 )
 from controllers.scheduler.ports import assign_ports
+from controllers.scheduler.preference import (
+    PREFERENCE_LIMIT,
+    SpreadRule,
+    affinities_for,
+    affinity_score,
+    spread_rules,
+    spread_score,
+    spread_usage,
+)
 from controllers.scheduler.rank import sample_limit, shuffled
-from controllers.scheduler.reconcile import AllocPlace
 from controllers.scheduler.state import NodeState
-from controllers.scheduler.stream import drain
+from controllers.scheduler.stream import drained
 from reconciler.model.ids import AllocId, EvalId, NodeId, new_id
-from reconciler.model.job import Job, JobType, TaskGroup
+from reconciler.model.job import Affinity, Job, JobType, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, Node
 from reconciler.model.plan import AllocMetric
 
 PORTS_EXHAUSTED = "network: dynamic port selection failed"
+
+
+_Fit = tuple[NodeState, list[AllocatedPort]]
+_Candidate = tuple[float, int, NodeState]  # (score, -rank of discovery, node)
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,18 @@ class _GroupCtx:
     base: AllocMetric
     static_ports: list[tuple[str, int]]
     cursor: int = 0
+    affinities: list[Affinity] = field(default_factory=list)
+    spreads: list[SpreadRule] = field(default_factory=list)
+    states: Mapping[NodeId, NodeState] = field(default_factory=dict)
+    usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
+
+    @property
+    def prefers(self) -> bool:
+        return bool(self.affinities or self.spreads)
+
+    def limit(self, sample: int) -> int:
+        """How many fitting nodes to rank: all of them (up to a bound) for preferences."""
+        return max(self.group.count, PREFERENCE_LIMIT) if self.prefers else sample
 
 
 def _group_ctx(
@@ -80,7 +106,18 @@ def _group_ctx(
         if "*" not in dc and "?" not in dc:
             base.nodes_available.setdefault(dc, 0)
     static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
-    return _GroupCtx(group, cpu, mem, wants_distinct_hosts(job, group), feasible, base, static)
+    return _GroupCtx(
+        group,
+        cpu,
+        mem,
+        wants_distinct_hosts(job, group),
+        feasible,
+        base,
+        static,
+        affinities=affinities_for(job, group),
+        spreads=spread_rules(job, group),
+        states=states,
+    )
 
 
 def _copy_metric(m: AllocMetric) -> AllocMetric:
@@ -91,20 +128,6 @@ def _copy_metric(m: AllocMetric) -> AllocMetric:
         nodes_available=dict(m.nodes_available),
         constraint_filtered=dict(m.constraint_filtered),
     )
-
-
-def place(
-    job: Job,
-    version: int,
-    wanted: list[AllocPlace],
-    nodes: Mapping[NodeId, Node],
-    states: dict[NodeId, NodeState],
-    *,
-    eval_id: EvalId,
-    now: float,
-) -> Placements:
-    """Place `wanted`, charging `states` (mutated: it is this plan's working copy)."""
-    return drain(place_batches(job, version, wanted, nodes, states, eval_id=eval_id, now=now))
 
 
 def place_batches(
@@ -129,59 +152,24 @@ def place_batches(
     limit = sample_limit(len(nodes), batch=job.type == JobType.BATCH)
     ids = fast_ids(random.Random(new_id()))
     sunk = 0
-    ctxs: dict[str, _GroupCtx] = {}
+    groups = (job.group(name) for name in dict.fromkeys(p.task_group for p in wanted))
+    ctxs = {g.name: _group_ctx(job, g, order, states, len(nodes)) for g in groups if g is not None}
     for p in wanted:
         ctx = ctxs.get(p.task_group)
         if ctx is None:
-            group = job.group(p.task_group)
-            if group is None:
-                continue
-            ctx = ctxs[p.task_group] = _group_ctx(job, group, order, states, len(nodes))
-        failed = out.failed.get(p.task_group)
-        if failed is not None and not p.node_id:
-            failed.coalesced_failures += 1
-            out.queued[p.task_group] = out.queued.get(p.task_group, 0) + 1
             continue
         if p.node_id:
             chosen, metric = _on_node(job, ctx, p, nodes, states, rng)
+        elif p.task_group in out.failed:  # a group whose placement failed stops trying
+            chosen, metric = None, out.failed[p.task_group]
         else:
-            chosen, metric = _select(job, ctx, p, limit, rng)
+            chosen, metric = _select(job, ctx, p, ctx.limit(limit), rng)
         if chosen is None:
             if metric is not None:
-                if failed is not None:
-                    failed.coalesced_failures += 1
-                else:
-                    out.failed[p.task_group] = metric
-                out.queued[p.task_group] = out.queued.get(p.task_group, 0) + 1
+                _note_failure(out, p.task_group, metric)
             continue
-        st, ports = chosen
-        alloc = Allocation(
-            id=next(ids),
-            namespace=job.namespace,
-            job_id=job.id,
-            job_version=version,
-            task_group=p.task_group,
-            name=p.name,
-            index=p.index,
-            node_id=st.node.id,
-            node_name=st.node.name,
-            eval_id=eval_id,
-            ports=ports,
-            cpu=ctx.cpu,
-            memory=ctx.mem,
-            canary=p.canary,
-            previous_allocation=p.previous.id if p.previous else AllocId(""),
-            reschedule_attempts=(
-                [*p.previous.reschedule_attempts, now]
-                if p.previous and p.reason == "reschedule"
-                else list(p.previous.reschedule_attempts)
-                if p.previous
-                else []
-            ),
-            create_time=now,
-            modify_time=now,
-        )
-        st.add(alloc)
+        alloc = _new_alloc(job, version, ctx, p, chosen, alloc_id=next(ids), eval_id=eval_id, now=now)
+        chosen[0].add(alloc)
         out.allocs.append(alloc)
         if len(out.allocs) - sunk >= batch:
             yield out.allocs[sunk:]
@@ -191,6 +179,58 @@ def place_batches(
     return out
 
 
+def _note_failure(out: Placements, group: str, metric: AllocMetric) -> None:
+    """The group's first failure keeps its metric; later ones are coalesced into it."""
+    failed = out.failed.get(group)
+    if failed is not None:
+        failed.coalesced_failures += 1
+    else:
+        out.failed[group] = metric
+    out.queued[group] = out.queued.get(group, 0) + 1
+
+
+def _new_alloc(
+    job: Job,
+    version: int,
+    ctx: _GroupCtx,
+    p: AllocPlace,
+    chosen: tuple[NodeState, list[AllocatedPort]],
+    *,
+    alloc_id: AllocId,
+    eval_id: EvalId,
+    now: float,
+) -> Allocation:
+    st, ports = chosen
+    prev = p.previous
+    attempts = [] if prev is None else list(prev.reschedule_attempts)
+    if prev is not None and p.reason == "reschedule":
+        attempts.append(now)
+    return Allocation(
+        id=alloc_id,
+        namespace=job.namespace,
+        job_id=job.id,
+        job_version=version,
+        task_group=p.task_group,
+        name=p.name,
+        index=p.index,
+        node_id=st.node.id,
+        node_name=st.node.name,
+        eval_id=eval_id,
+        ports=ports,
+        cpu=ctx.cpu,
+        memory=ctx.mem,
+        canary=p.canary,
+        previous_allocation=prev.id if prev else AllocId(""),
+        reschedule_attempts=attempts,
+        create_time=now,
+        modify_time=now,
+    )
+
+
+place = drained(place_batches)
+"""Place `wanted` at once, charging `states` (mutated: it is this plan's working copy)."""
+
+
 def _on_node(
     job: Job,
     ctx: _GroupCtx,
@@ -198,7 +238,7 @@ def _on_node(
     nodes: Mapping[NodeId, Node],
     states: Mapping[NodeId, NodeState],
     rng: random.Random,
-) -> tuple[tuple[NodeState, list[AllocatedPort]] | None, AllocMetric | None]:
+) -> tuple[_Fit | None, AllocMetric | None]:
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
     silently (a system job only runs where it can); a full node is a failure."""
     st = states.get(p.node_id)
@@ -210,10 +250,7 @@ def _on_node(
     metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
     why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct)
     if why is not None:
-        if why[0] == "constraint":
-            metric.filter_node(why[1])
-        else:
-            metric.exhaust_node(why[1])
+        _record_misfit(metric, *why)
         return None, metric
     ports = assign_ports(
         ctx.group.networks, st.ports, st.node.min_dynamic_port, st.node.max_dynamic_port, rng, st.node.address
@@ -226,9 +263,45 @@ def _on_node(
 
 def _select(
     job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int, rng: random.Random
-) -> tuple[tuple[NodeState, list[AllocatedPort]] | None, AllocMetric | None]:
-    """The hot path: the same checks as `feasibility.dynamic_filter` and the same score as
-    `rank.score`, inlined (one pass, no per-node calls); a test holds them equal."""
+) -> tuple[_Fit | None, AllocMetric | None]:
+    """The best of the next `limit` nodes that fit (`_scan`) with its dynamic ports; if its
+    ports run out, the next by rank. Else the metric of every node that did not fit."""
+    if ctx.spreads:
+        key = (job.id, ctx.group.name)
+        ctx.usage = [spread_usage(r, ctx.states.values(), key) for r in ctx.spreads]
+    best, cands, misfits = _scan(job, ctx, p, limit)
+    if best is not None:
+        ports = _ports_for(ctx, best, rng)
+        if ports is not None:
+            return (best, ports), None
+        misfits.append(("dimension", PORTS_EXHAUSTED))
+        cands.sort(key=_rank_key, reverse=True)
+        for _, _, st in cands[1:]:
+            ports = _ports_for(ctx, st, rng)
+            if ports is not None:
+                return (st, ports), None
+            misfits.append(("dimension", PORTS_EXHAUSTED))
+    metric = _copy_metric(ctx.base)
+    for kind, name in misfits:
+        _record_misfit(metric, kind, name)
+    return None, metric
+
+
+def _record_misfit(metric: AllocMetric, kind: str, name: str) -> None:
+    """A node that does not fit: filtered by a "constraint", or a "dimension" exhausted."""
+    if kind == "constraint":
+        metric.filter_node(name)
+    else:
+        metric.exhaust_node(name)
+
+
+def _scan(
+    job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int
+) -> tuple[NodeState | None, list[_Candidate], list[tuple[str, str]]]:
+    """The hot path: walks on from `ctx.cursor` until `limit` nodes fit, with the same checks
+    as `feasibility.dynamic_filter` and the same score as `rank.score`, inlined (one pass, no
+    per-node calls; a test holds them equal). The best (the first of equal scores), every
+    node that fits, and why the others did not."""
     feasible = ctx.feasible
     n = len(feasible)
     desired = float(max(ctx.group.count, 1))
@@ -237,72 +310,68 @@ def _select(
     cpu, mem = ctx.cpu, ctx.mem
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
+    prefers = ctx.prefers
     avoid = (
         p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
     )
-    cands: list[tuple[float, int, NodeState]] = []
-    exhausted: list[tuple[str, str]] = []
+    cands: list[_Candidate] = []
+    misfits: list[tuple[str, str]] = []
     best: NodeState | None = None
     best_s = -1e18
     found = 0
-    i = ctx.cursor
-    for _ in range(n):
-        st = feasible[i]
-        i += 1
-        if i == n:
-            i = 0
-        if djob and st.jobs.get(job_id):
-            exhausted.append(("constraint", "distinct_hosts"))
-            continue
+    start = nxt = ctx.cursor  # a walk through every node ends where it started
+    for j in itertools.chain(range(start, n), range(start)):
+        st = feasible[j]
         collisions = st.groups.get(key, 0)
-        if dgroup and collisions:
-            exhausted.append(("constraint", "distinct_hosts"))
+        if (djob and st.jobs.get(job_id)) or (dgroup and collisions):
+            misfits.append(("constraint", "distinct_hosts"))
             continue
         cu = st.cpu_used + cpu
         if cu > st.cpu_total:
-            exhausted.append(("dimension", "cpu"))
+            misfits.append(("dimension", "cpu"))
             continue
         mu = st.mem_used + mem
         if mu > st.mem_total:
-            exhausted.append(("dimension", "memory"))
+            misfits.append(("dimension", "memory"))
             continue
-        if static:
-            clash = next(
-                (f"network: reserved port collision {lb}={v}" for lb, v in static if v in st.ports), None
-            )
-            if clash is not None:
-                exhausted.append(("dimension", clash))
-                continue
+        clash = _port_clash(static, st.ports) if static else None
+        if clash is not None:
+            misfits.append(("dimension", clash))
+            continue
         s = (20.0 - 10.0 ** (1.0 - cu / st.cpu_total) - 10.0 ** (1.0 - mu / st.mem_total)) / 18.0
-        if collisions:
+        if prefers:
+            s = _combined(ctx, st.node, s, collisions, desired)
+        elif collisions:
             s = (s - (collisions + 1) / desired) / 2.0
-        if avoid and st.node.id == avoid:
-            s -= 1.0
+        s -= st.node.id == avoid  # 1 off where the replaced allocation ran ("" is no node)
         cands.append((s, -found, st))
         if s > best_s:  # strictly: the first of equal scores wins
             best_s, best = s, st
         found += 1
         if found == limit:
+            nxt = (j + 1) % n
             break
-    ctx.cursor = i
-    if best is not None:
-        ports = _ports_for(ctx, best, rng)
-        if ports is not None:
-            return (best, ports), None
-        exhausted.append(("dimension", PORTS_EXHAUSTED))
-        cands.sort(key=_rank_key, reverse=True)
-        for _, _, st in cands[1:]:
-            ports = _ports_for(ctx, st, rng)
-            if ports is not None:
-                return (st, ports), None
-            exhausted.append(("dimension", PORTS_EXHAUSTED))
-    metric = _copy_metric(ctx.base)
-    for kind, name in exhausted:
-        if kind == "constraint":
-            metric.filter_node(name)
-        else:
-            metric.exhaust_node(name)
-    return None, metric
+    ctx.cursor = nxt
+    return best, cands, misfits
+
+
+def _combined(ctx: _GroupCtx, node: Node, fit: float, collisions: int, desired: float) -> float:
+    """The mean of the fit, the anti-affinity penalty, the affinity and the spread scores
+    that apply (Nomad's score normalisation); `rank.score` without preferences."""
+    scores = [fit]
+    if collisions:
+        scores.append(-(collisions + 1) / desired)
+    if ctx.affinities:
+        scores.append(affinity_score(ctx.affinities, node))
+    if ctx.spreads:
+        spread = spread_score(ctx.spreads, ctx.usage, node)
+        if spread:
+            scores.append(spread)
+    return sum(scores) / len(scores)
+
+
+def _port_clash(static: list[tuple[str, int]], used: Collection[int]) -> str | None:
+    return next((f"network: reserved port collision {lb}={v}" for lb, v in static if v in used), None)
 
 
 def _rank_key(c: tuple[float, int, NodeState]) -> tuple[float, int]:

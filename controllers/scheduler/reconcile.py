@@ -1,121 +1,26 @@
 """Reconcile one job: a pure function from (job, allocations, statuses, nodes, now) to buckets.
 
 No I/O and no clock: the caller reads state, calls `reconcile`, and turns the result into a
-plan (placement on nodes happens later, in `placer`). The buckets, as Nomad names them:
-
-- place: instances to create (missing indexes, replacements of lost/failed/migrating/updated
-  allocations). Each carries its name `job.group[index]` and the allocation it replaces.
-- stop: allocations to stop (job stopped, group removed, scale-down highest index first,
-  lost allocations, the old side of a destructive update or reschedule).
-- inplace_update: allocations of an older version whose group changed only in fields that do
-  not need a restart (count, service tags, meta, update stanza): their job version is bumped.
-- destructive_update: allocations of an older version replaced by a new one (stop + place),
-  at most `max_replace[group]` at once (the deployment gate when a deployment is given;
-  otherwise `update.max_parallel` minus replacements not running yet).
-- lost: allocations on a node that is down or gone (stopped with client status "lost",
-  replaced elsewhere for service/batch jobs).
-- reschedule_now / reschedule_later: failed allocations eligible under the `reschedule`
-  policy, now or at a later time (a follow-up evaluation is created for those).
-- ignore: allocations left as they are.
-- canaries (with a deployment, see deployment_gate): placed beside the old version as
-  `place` entries with `canary=True`; the deployment's canaries awaiting promotion are
-  ignored, and once promoted each stops the old allocation holding its index.
-
-An allocation moves through: terminal? -> ignored (its index is free again); else lost /
-migrating (node tainted) -> failed (reschedule policy) -> old version (update) -> untainted.
-Sets are never changed in place; each step builds new lists.
+plan (placement on nodes happens later, in `placer`). The buckets are described in `buckets`;
+a service or batch group is reconciled by `reconcile_group`, a system group here (one
+allocation per eligible node). The job-wide steps: a stopped job stops everything, the
+deployment holds its canaries and stops what promoted canaries displace, a group removed
+from the job is stopped, and the deployment's new canaries are placed last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from controllers.scheduler.allocs import alloc_name, client_status_of, is_terminal, node_lost
-from controllers.scheduler.deployment_gate import deployment_view
-from controllers.scheduler.migrate import migrate_group
-from controllers.scheduler.reschedule import next_reschedule_time
+from controllers.scheduler.buckets import AllocPlace, AllocStop, ReconcileResult, lost_stop
+from controllers.scheduler.deployment_gate import DeploymentView, deployment_view
+from controllers.scheduler.reconcile_group import JobInput, left_alone, reconcile_group
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Job, JobType, TaskGroup
-from reconciler.model.objects import (
-    Allocation,
-    AllocStatus,
-    ClientStatus,
-    Deployment,
-    DesiredStatus,
-    Node,
-)
-from reconciler.model.plan import DesiredUpdates
+from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, Deployment, DesiredStatus, Node
 from reconciler.model.services import CheckStatus
-
-
-class AllocPlace(NamedTuple):
-    """An instance to place (immutable; a named tuple because a big scale-up makes
-    thousands and a frozen data class is several times slower to build)."""
-
-    task_group: str
-    name: str
-    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: Nomad names it so
-    previous: Allocation | None = None  # the allocation this one replaces
-    reason: str = "new"  # new | lost | reschedule | migrate | destructive
-    node_id: NodeId = NodeId("")  # system jobs: the one node this must go to
-    canary: bool = False
-
-
-@dataclass(frozen=True)
-class AllocStop:
-    alloc: Allocation
-    description: str
-    client_status: ClientStatus | None = None  # LOST for allocations on a down node
-
-
-@dataclass(frozen=True)
-class DelayedReschedule:
-    alloc: Allocation
-    at: float
-
-
-@dataclass(frozen=True)
-class ReconcileResult:
-    """The buckets (module docstring). Frozen: the lists are filled while reconciling and
-    read-only once `reconcile` returns."""
-
-    place: list[AllocPlace] = field(default_factory=list)
-    stop: list[AllocStop] = field(default_factory=list)
-    inplace_update: list[Allocation] = field(default_factory=list)
-    destructive_update: list[AllocPlace] = field(default_factory=list)  # also listed in place
-    lost: list[Allocation] = field(default_factory=list)
-    reschedule_now: list[Allocation] = field(default_factory=list)
-    reschedule_later: list[DelayedReschedule] = field(default_factory=list)
-    ignore: list[Allocation] = field(default_factory=list)
-    desired_tg_updates: dict[str, DesiredUpdates] = field(default_factory=dict)
-    look_again: list[float] = field(default_factory=list)  # when a migration may progress
-
-    def changes(self) -> bool:
-        return bool(self.place or self.stop or self.inplace_update)
-
-    def followup_at(self) -> float | None:
-        return min((d.at for d in self.reschedule_later), default=None)
-
-    def look_again_at(self) -> float | None:
-        """When to decide again though nothing changed (a replacement's min_healthy_time)."""
-        return min(self.look_again, default=None)
-
-
-@dataclass(frozen=True)
-class _JobInput:
-    """What every group of one job is reconciled against."""
-
-    job: Job
-    version: int
-    versions: Mapping[int, Job]
-    statuses: Mapping[AllocId, AllocStatus]
-    nodes: Mapping[NodeId, Node]
-    now: float
-    update_fn: UpdateFn
-    checks: Mapping[AllocId, Sequence[CheckStatus]]
 
 
 def reconcile(
@@ -138,257 +43,112 @@ def reconcile(
     run (for the in-place/destructive decision); `nodes` every known node (an alloc whose
     node is missing or down is lost; a draining node's allocs migrate, see `migrate`);
     `checks` the check statuses of the job's allocations (a migration waits for them).
-    """
-    res = ReconcileResult()
-    if job is None:
-        for a in allocs:
-            upd = res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates())
-            if a.desired_status == DesiredStatus.RUN:
-                res.stop.append(AllocStop(a, "alloc not needed since job was stopped"))
-                upd.stop += 1
-            else:  # terminal: left alone, not counted (Nomad's plan shows no "ignore" for it)
-                res.ignore.append(a)
-        return res
 
+    Each step below is a pure function returning its share of the buckets; they are merged
+    in step order, so every bucket lists its allocations in the order the steps found them.
+    """
+    if job is None:
+        return _stop_all(allocs, "alloc not needed since job was stopped")
+    res = ReconcileResult()
     view = None
     if deployment is not None and job.type == JobType.SERVICE and deployment.job_version == job_version:
         # canaries and the rollout gate come from the deployment (see deployment_gate)
         view = deployment_view(job, job_version, allocs, statuses, deployment)
         allocs = view.allocs
-        res.ignore.extend(view.held)
-        for a in view.displaced:
-            res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
-            res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates()).stop += 1
-        for a in view.stale_canaries:
-            res.stop.append(AllocStop(a, "alloc not needed as it is a canary of an older deployment"))
-            res.desired_tg_updates.setdefault(a.task_group, DesiredUpdates()).stop += 1
+        res.add(_deployment_stops(view))
     by_group: dict[str, list[Allocation]] = {}
     for a in allocs:
         by_group.setdefault(a.task_group, []).append(a)
-    # groups removed from the job
     names = {g.name for g in job.task_groups}
     for gname, galloc in by_group.items():
-        if gname in names:
-            continue
-        upd = res.desired_tg_updates.setdefault(gname, DesiredUpdates())
-        for a in galloc:
-            if a.desired_status == DesiredStatus.RUN:
-                res.stop.append(AllocStop(a, "alloc not needed as task group was removed"))
-                upd.stop += 1
-            else:  # terminal: left alone, not counted (Nomad's plan shows no "ignore" for it)
-                res.ignore.append(a)
-
-    if max_replace is not None:
-        gates = dict(max_replace)
-    elif view is not None:
-        gates = view.gates
-    else:
-        gates = default_max_replace(job, job_version, allocs, statuses)
-    inp = _JobInput(job, job_version, versions or {}, statuses, nodes, now, update_fn, checks or {})
+        if gname not in names:
+            res.add(_stop_all(galloc, "alloc not needed as task group was removed"))
+    gates = _gates(job, job_version, allocs, statuses, max_replace, view)
+    inp = JobInput(job, job_version, versions or {}, statuses, nodes, now, update_fn, checks or {})
     for g in job.task_groups:
-        upd = res.desired_tg_updates.setdefault(g.name, DesiredUpdates())
         galloc = by_group.get(g.name, [])
         if job.type == JobType.SYSTEM:
-            _reconcile_system(inp, g, galloc, res=res, upd=upd)
-        else:
-            _reconcile_group(inp, g, galloc, gate=gates.get(g.name, 1 << 30), res=res, upd=upd)
+            res.add(_reconcile_system(inp, g, galloc))
+            continue
+        for part in reconcile_group(inp, g, galloc, gate=gates.get(g.name, 1 << 30)):
+            res.add(part)
+        batch = job.type == JobType.BATCH
+        res.desired_tg_updates[g.name].ignore = sum(
+            1 for a in res.ignore if a.task_group == g.name and not left_alone(a, statuses, batch)
+        )
     if view is not None:
-        for gname, indexes in view.canaries.items():
-            for idx in indexes:
-                res.place.append(
-                    AllocPlace(gname, alloc_name(job.id, gname, idx), idx, None, "canary", canary=True)
-                )
-                res.desired_tg_updates.setdefault(gname, DesiredUpdates()).canary += 1
+        res.add(_canaries(job, view))
     return res
 
 
-def _reconcile_group(
-    inp: _JobInput,
-    g: TaskGroup,
-    allocs: list[Allocation],
-    *,
-    gate: int,
-    res: ReconcileResult,
-    upd: DesiredUpdates,
-) -> None:
-    """A service or batch group: `gate` replacements at most; buckets go into `res`/`upd`."""
-    job, version, versions, statuses, nodes, now, update_fn = (
-        inp.job,
-        inp.version,
-        inp.versions,
-        inp.statuses,
-        inp.nodes,
-        inp.now,
-        inp.update_fn,
-    )
-    batch = job.type == JobType.BATCH
-    policy = job.reschedule_for(g)
-    # live: occupies its index and counts toward `count`; `settled` live ones are not updated
-    live: list[Allocation] = []
-    settled: set[str] = set()
-    lost: list[Allocation] = []
-    migrate: list[Allocation] = []
-    resched_now: list[Allocation] = []
-    later: dict[str, DelayedReschedule] = {}
-    replaced_by: dict[str, Allocation] = {}
+def _stop_all(allocs: Sequence[Allocation], description: str) -> ReconcileResult:
+    """Every allocation still meant to run is stopped; the others are left as they are."""
+    res = ReconcileResult()
     for a in allocs:
-        if a.previous_allocation:
-            replaced_by[a.previous_allocation] = a
-    # terminal allocations are left alone but, as in Nomad, not counted as "ignore" in a plan
-    terminal: set[str] = set()
-    for a in allocs:
-        cs = client_status_of(a, statuses)
-        if (
-            a.desired_status != DesiredStatus.RUN
-            or cs == ClientStatus.LOST
-            or (cs == ClientStatus.COMPLETE and not batch)  # service: its index is free again
-            or (a.next_allocation and cs == ClientStatus.FAILED)  # already rescheduled
-        ):
-            res.ignore.append(a)
-            terminal.add(a.id)
-            continue
-        node = nodes.get(a.node_id)
-        if cs == ClientStatus.COMPLETE:  # batch: ran to completion, keeps its index, never replaced
-            live.append(a)
-            settled.add(a.id)
-            continue
-        if node_lost(node):
-            lost.append(a)
-            continue
-        if cs == ClientStatus.FAILED:
-            at = next_reschedule_time(policy, a, statuses.get(a.id), now)
-            if at is not None and at <= now:
-                resched_now.append(a)
-                continue
-            if at is not None:
-                later[a.id] = DelayedReschedule(a, at)
-            live.append(a)  # not eligible (or not yet): stays failed and keeps its index
-            settled.add(a.id)
-            continue
-        if node is not None and node.drain:
-            migrate.append(a)
-            continue
-        live.append(a)
-
-    # a migrating allocation and its replacement share one slot until the old one stops
-    migrating = {a.id for a in migrate}
-    standing_in = [a for a in live if a.previous_allocation in migrating]
-    if standing_in:
-        stand_ids = {a.id for a in standing_in}
-        live = [a for a in live if a.id not in stand_ids]
-        res.ignore.extend(standing_in)
-
-    # scale down: everything that would occupy an index; what needs replacing anyway goes
-    # first, then the highest index
-    lost_ids = {a.id for a in lost}
-    occupying = live + lost + migrate + resched_now
-    excess = len(occupying) - g.count
-    dropped: set[str] = set()
-    if excess > 0:
-        healthy = {a.id for a in live if a.id not in settled}
-        order = sorted(occupying, key=lambda a: (a.id in healthy, -a.index))
-        for a in order[:excess]:
-            dropped.add(a.id)
-            if a.id in lost_ids:
-                res.lost.append(a)
-                res.stop.append(AllocStop(a, "alloc is lost since its node is down", ClientStatus.LOST))
-            else:
-                res.stop.append(AllocStop(a, "alloc not needed due to job update"))
+        upd = res.counts(a.task_group)
+        if a.desired_status == DesiredStatus.RUN:
+            res.stop.append(AllocStop(a, description))
             upd.stop += 1
-    res.reschedule_later.extend(d for aid, d in later.items() if aid not in dropped)
-
-    used: set[int] = set()
-    for a in lost:
-        if a.id in dropped:
-            continue
-        res.lost.append(a)
-        res.stop.append(AllocStop(a, "alloc is lost since its node is down", ClientStatus.LOST))
-        upd.stop += 1
-        res.place.append(AllocPlace(g.name, a.name, a.index, a, "lost"))
-        upd.place += 1
-        used.add(a.index)
-    for a in resched_now:
-        if a.id in dropped:
-            continue
-        res.reschedule_now.append(a)
-        res.place.append(AllocPlace(g.name, a.name, a.index, a, "reschedule"))
-        upd.place += 1
-        used.add(a.index)
-    moving = [a for a in migrate if a.id not in dropped]
-    used.update(a.index for a in moving)
-    step = migrate_group(g, moving, replaced_by, statuses, inp.checks, now=now)
-    for a in step.place:
-        res.place.append(AllocPlace(g.name, a.name, a.index, a, "migrate"))
-        upd.migrate += 1
-    for a in step.stop:
-        res.stop.append(AllocStop(a, "alloc is being migrated"))
-        upd.stop += 1
-    res.ignore.extend(step.wait)
-    if step.look_again_at is not None:
-        res.look_again.append(step.look_again_at)
-
-    # updates of live allocations running an older version
-    for a in sorted(live, key=lambda x: x.index):
-        if a.id in dropped:
-            continue
-        used.add(a.index)
-        if a.job_version == version or a.id in settled:
+        else:  # terminal: left alone, not counted (Nomad's plan shows no "ignore" for it)
             res.ignore.append(a)
-            continue
-        if update_fn(versions.get(a.job_version), job, g.name):
-            if gate > 0:
-                gate -= 1
-                p = AllocPlace(g.name, a.name, a.index, a, "destructive")
-                res.place.append(p)
-                res.destructive_update.append(p)
-                res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
-                upd.destructive_update += 1
-            else:
-                res.ignore.append(a)
-        else:
-            res.inplace_update.append(a)
-            upd.in_place_update += 1
-
-    # scale up: lowest free indexes
-    missing = g.count - (len(occupying) - len(dropped))
-    idx = 0
-    while missing > 0:
-        if idx not in used:
-            res.place.append(AllocPlace(g.name, alloc_name(job.id, g.name, idx), idx))
-            upd.place += 1
-            used.add(idx)
-            missing -= 1
-        idx += 1
-    upd.ignore = sum(1 for a in res.ignore if a.task_group == g.name and a.id not in terminal)
+    return res
 
 
-def _reconcile_system(
-    inp: _JobInput,
-    g: TaskGroup,
+def _deployment_stops(view: DeploymentView) -> ReconcileResult:
+    """The deployment's canaries held aside, the old allocations promoted canaries displace
+    and the canaries of an older deployment."""
+    res = ReconcileResult(ignore=list(view.held))
+    for a in view.displaced:
+        res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
+        res.counts(a.task_group).stop += 1
+    for a in view.stale_canaries:
+        res.stop.append(AllocStop(a, "alloc not needed as it is a canary of an older deployment"))
+        res.counts(a.task_group).stop += 1
+    return res
+
+
+def _gates(
+    job: Job,
+    version: int,
     allocs: list[Allocation],
-    *,
-    res: ReconcileResult,
-    upd: DesiredUpdates,
-) -> None:
+    statuses: Mapping[AllocId, AllocStatus],
+    max_replace: Mapping[str, int] | None,
+    view: DeploymentView | None,
+) -> dict[str, int]:
+    """Per group, how many old allocations may be replaced now: the caller's, the
+    deployment's, or the update stanza's."""
+    if max_replace is not None:
+        return dict(max_replace)
+    if view is not None:
+        return view.gates
+    return default_max_replace(job, version, allocs, statuses)
+
+
+def _canaries(job: Job, view: DeploymentView) -> ReconcileResult:
+    res = ReconcileResult()
+    for gname, indexes in view.canaries.items():
+        for idx in indexes:
+            res.place.append(
+                AllocPlace(gname, alloc_name(job.id, gname, idx), idx, None, "canary", canary=True)
+            )
+            res.counts(gname).canary += 1
+    return res
+
+
+def _reconcile_system(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> ReconcileResult:
     """One allocation per eligible node; placement checks the node's feasibility."""
-    job, version, versions, statuses, nodes, update_fn = (
-        inp.job,
-        inp.version,
-        inp.versions,
-        inp.statuses,
-        inp.nodes,
-        inp.update_fn,
-    )
+    res = ReconcileResult()
+    upd = res.counts(g.name)
     on_node: dict[str, Allocation] = {}
     for a in allocs:
-        if a.desired_status != DesiredStatus.RUN or client_status_of(a, statuses) == ClientStatus.LOST:
+        if a.desired_status != DesiredStatus.RUN or client_status_of(a, inp.statuses) == ClientStatus.LOST:
             res.ignore.append(a)
             upd.ignore += 1
             continue
-        node = nodes.get(a.node_id)
+        node = inp.nodes.get(a.node_id)
         if node_lost(node):
             res.lost.append(a)
-            res.stop.append(AllocStop(a, "alloc is lost since its node is down", ClientStatus.LOST))
+            res.stop.append(lost_stop(a))
             upd.stop += 1
             continue
         assert node is not None
@@ -401,21 +161,17 @@ def _reconcile_system(
             upd.stop += 1
             continue
         on_node[a.node_id] = a
-        if is_terminal(a, statuses) or a.job_version == version:
+        if is_terminal(a, inp.statuses) or a.job_version == inp.version:
             res.ignore.append(a)
             upd.ignore += 1
-        elif update_fn(versions.get(a.job_version), job, g.name):
-            p = AllocPlace(g.name, a.name, a.index, a, "destructive", node_id=a.node_id)
-            res.place.append(p)
-            res.destructive_update.append(p)
-            res.stop.append(AllocStop(a, "alloc is being updated due to job update"))
-            upd.destructive_update += 1
+        elif inp.update_fn(inp.versions.get(a.job_version), inp.job, g.name):
+            res.add_destructive(AllocPlace(g.name, a.name, a.index, a, "destructive", node_id=a.node_id))
         else:
             res.inplace_update.append(a)
             upd.in_place_update += 1
-    for nid in sorted(nodes):
-        node = nodes[nid]
-        if nid in on_node or not node.schedulable():
+    for nid in sorted(inp.nodes):
+        if nid in on_node or not inp.nodes[nid].schedulable():
             continue
-        res.place.append(AllocPlace(g.name, alloc_name(job.id, g.name, 0), 0, node_id=nid))
+        res.place.append(AllocPlace(g.name, alloc_name(inp.job.id, g.name, 0), 0, node_id=nid))
         upd.place += 1
+    return res

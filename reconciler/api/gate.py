@@ -16,8 +16,8 @@ way `kubectl proxy --accept-hosts`, geth's `--http.vhosts` and Jupyter do:
   `multipart/form-data`) is refused; the UI itself sends JSON.
 
 Every response also forbids framing (`X-Frame-Options`, CSP `frame-ancestors`), so the
-UI's buttons cannot be clickjacked. Refusals are plain text, as Nomad answers them, naming what was refused and the flag that
-would allow it.
+UI's buttons cannot be clickjacked. Refusals are plain text, as Nomad answers them, naming
+what was refused and the flag that would allow it.
 """
 
 from __future__ import annotations

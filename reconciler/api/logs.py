@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -52,10 +54,16 @@ async def _task_dead(store: Store, alloc_id: str, task: str) -> bool:
     return ts is not None and ts.state == TaskRunState.DEAD
 
 
-@routes.get("/v1/client/fs/logs/{alloc_id}")
-async def logs(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
-    a = await run(resolve_alloc, ctx.store, request.match_info["alloc_id"])
+@dataclass(frozen=True)
+class _LogQuery:
+    log_type: str
+    origin: str
+    offset: int
+    follow: bool
+    plain: bool
+
+
+def _query(request: web.Request) -> _LogQuery:
     q = request.query
     log_type = q.get("type", "stdout")
     if log_type not in ("stdout", "stderr"):
@@ -67,15 +75,14 @@ async def logs(request: web.Request) -> web.StreamResponse:
         offset = int(q.get("offset", "0") or 0)
     except ValueError:
         raise ApiError(400, "offset must be an integer", field="offset") from None
-    follow, plain = flag(request, "follow"), flag(request, "plain")
-    adir = AllocDir(ctx.data_dir, a.id)
-    task = pick_task(await run(alloc_status, ctx.store, a.id), q.get("task", ""))
-    files = log_files(adir.logs, task, log_type)
-    if not files and not follow and not adir.root.exists():
-        raise ApiError(404, f"no logs for allocation {a.id} on this node")
-    resp = web.StreamResponse()
-    resp.content_type = "text/plain" if plain else "application/json"
-    await resp.prepare(request)
+    return _LogQuery(log_type, origin, offset, flag(request, "follow"), flag(request, "plain"))
+
+
+Send = Callable[[LogChunk], Awaitable[None]]
+
+
+def _sender(resp: web.StreamResponse, plain: bool) -> Send:
+    """Writes a chunk as raw bytes (`plain`) or as one JSON frame."""
 
     async def send(chunk: LogChunk) -> None:
         if not chunk.data:
@@ -90,26 +97,48 @@ async def logs(request: web.Request) -> web.StreamResponse:
             }
             await resp.write(json.dumps(frame).encode() + b"\n")
 
-    chunk = read_logs(files, origin=origin, offset=offset)
+    return send
+
+
+@routes.get("/v1/client/fs/logs/{alloc_id}")
+async def logs(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    a = await run(resolve_alloc, ctx.store, request.match_info["alloc_id"])
+    lq = _query(request)
+    adir = AllocDir(ctx.data_dir, a.id)
+    task = pick_task(await run(alloc_status, ctx.store, a.id), request.query.get("task", ""))
+    files = log_files(adir.logs, task, lq.log_type)
+    if not files and not lq.follow and not adir.root.exists():
+        raise ApiError(404, f"no logs for allocation {a.id} on this node")
+    resp = web.StreamResponse()
+    resp.content_type = "text/plain" if lq.plain else "application/json"
+    await resp.prepare(request)
+    send = _sender(resp, lq.plain)
+    chunk = read_logs(files, origin=lq.origin, offset=lq.offset)
     await send(chunk)
-    if not follow:
-        await resp.write_eof()
-        return resp
-    pos_file, pos_off = chunk.file, chunk.offset  # where the last chunk ended
-    idle = 0
     try:
-        while True:
-            await asyncio.sleep(FOLLOW_POLL)
-            c = _read_after(adir.logs, task, log_type, pos_file, pos_off)
-            if c.data:
-                idle = 0
-                await send(c)
-                pos_file, pos_off = c.file, c.offset
-                continue
-            idle += 1
-            if idle % 5 == 0 and await _task_dead(ctx.store, a.id, task):
-                break
+        if lq.follow:
+            await _follow(send, ctx.store, a.id, adir.logs, task, lq.log_type, chunk)
         await resp.write_eof()
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away: nothing more to do
     return resp
+
+
+async def _follow(
+    send: Send, store: Store, alloc_id: str, logs_dir: Path, task: str, log_type: str, last: LogChunk
+) -> None:
+    """Send what is written after `last` until the task is dead."""
+    pos_file, pos_off = last.file, last.offset  # where the last chunk ended
+    idle = 0
+    while True:
+        await asyncio.sleep(FOLLOW_POLL)
+        c = _read_after(logs_dir, task, log_type, pos_file, pos_off)
+        if c.data:
+            idle = 0
+            await send(c)
+            pos_file, pos_off = c.file, c.offset
+            continue
+        idle += 1
+        if idle % 5 == 0 and await _task_dead(store, alloc_id, task):
+            return

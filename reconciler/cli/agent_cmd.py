@@ -85,7 +85,8 @@ from reconciler.cli.groups import cli
 @click.option(
     "--allowed-hosts",
     default="",
-    help="More names (name or name:port, comma-separated) the API answers to as Host; default: its own addresses.",
+    help="More names (name or name:port, comma-separated) the API answers to as Host; "
+    "default: its own addresses.",
 )
 @click.option(
     "--allowed-origins",
@@ -95,7 +96,8 @@ from reconciler.cli.groups import cli
 @click.option(
     "--task-env",
     default="",
-    help="Names of the agent's environment variables tasks may inherit (comma-separated); default only PATH, LANG, LC_ALL, TZ.",
+    help="Names of the agent's environment variables tasks may inherit (comma-separated); "
+    "default only PATH, LANG, LC_ALL, TZ.",
 )
 def agent(
     dev: bool,

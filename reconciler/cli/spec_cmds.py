@@ -58,22 +58,9 @@ def fmt_cmd(
     file: str, check: bool, write: bool, var_flags: tuple[str, ...], var_files: tuple[str, ...]
 ) -> None:
     """Format an HCL job file as `nomad fmt` does: indentation and `=` alignment only, with
-    comments, variables and everything else kept as written (see `spec.hcl_text`). A JSON or
+    comments, variables and everything else kept as written (see `spec.hcl_fmt`). A JSON or
     YAML job is printed as canonical HCL instead (`-var`/`-var-file` apply to that)."""
-    from reconciler.spec.loader import format_of
-
-    if file == "-":
-        text, name, fmt = sys.stdin.read(), "<stdin>", "hcl"
-    else:
-        try:
-            text = Path(file).read_text(encoding="utf-8")
-            fmt = format_of(file)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.UsageError(f"cannot read {file}: {exc}") from None
-        except SpecError as exc:
-            _print_errors(exc)
-            sys.exit(2)
-        name = file
+    text, name, fmt = _read_source(file)
     try:
         formatted = _formatted(text, name, fmt, var_flags, var_files)
     except SpecError as exc:
@@ -85,18 +72,14 @@ def fmt_cmd(
             sys.exit(1)
         return
     if write:
-        if file == "-" or fmt != "hcl":
-            raise click.UsageError("-write needs an HCL file (.nomad or .hcl)")
-        if text != formatted:
-            Path(file).write_text(formatted, encoding="utf-8")
-            click.echo(name)
+        _write_formatted(file, name, fmt, text, formatted)
         return
     click.echo(formatted, nl=False)
 
 
 def _formatted(text: str, name: str, fmt: str, var_flags: tuple[str, ...], var_files: tuple[str, ...]) -> str:
+    from reconciler.spec.hcl_fmt import format_hcl_text
     from reconciler.spec.hcl_format import format_hcl
-    from reconciler.spec.hcl_text import format_hcl_text
     from reconciler.spec.loader import parse_job
 
     if fmt == "hcl":
@@ -110,3 +93,27 @@ def _formatted(text: str, name: str, fmt: str, var_flags: tuple[str, ...], var_f
         env=os.environ,
     )
     return format_hcl(job)
+
+
+def _read_source(file: str) -> tuple[str, str, str]:
+    """(text, name to show, format) of `file`, `-` being HCL on stdin."""
+    from reconciler.spec.loader import format_of
+
+    if file == "-":
+        return sys.stdin.read(), "<stdin>", "hcl"
+    try:
+        return Path(file).read_text(encoding="utf-8"), file, format_of(file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read {file}: {exc}") from None
+    except SpecError as exc:
+        _print_errors(exc)
+        sys.exit(2)
+
+
+def _write_formatted(file: str, name: str, fmt: str, text: str, formatted: str) -> None:
+    """fmt -write: rewrite an HCL file formatted (and name it) if that changes it."""
+    if file == "-" or fmt != "hcl":
+        raise click.UsageError("-write needs an HCL file (.nomad or .hcl)")
+    if text != formatted:
+        Path(file).write_text(formatted, encoding="utf-8")
+        click.echo(name)

@@ -17,9 +17,15 @@ from reconciler.model.objects import AllocStatus, ClientStatus, TaskRunState
 from reconciler.model.services import CheckState, CheckStatus
 
 
-def expected_checks(group: TaskGroup) -> int:
+def _on_update(group: TaskGroup) -> dict[tuple[str, str], str]:
+    """Each check's `on_update`, by (service name, check name), as its status names it."""
     services = list(group.services) + [s for t in group.tasks for s in t.services]
-    return sum(len(s.checks) for s in services)
+    return {(s.name, c.name): c.on_update for s in services for c in s.checks}
+
+
+def expected_checks(group: TaskGroup) -> int:
+    """The checks that count for health: all but those with `on_update = "ignore"`."""
+    return sum(1 for rule in _on_update(group).values() if rule != "ignore")
 
 
 def tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float | None:
@@ -36,8 +42,15 @@ def tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float |
 
 
 def checks_passing(group: TaskGroup, checks: Sequence[CheckStatus]) -> bool:
-    """Every check the group defines has a status, and all of them pass."""
-    return len(checks) >= expected_checks(group) and all(c.status == CheckState.PASSING for c in checks)
+    """Every check the group counts has a status, and all of them pass (a warning passes a
+    check with `on_update = "ignore_warnings"`; one with "ignore" is not looked at)."""
+    rules = _on_update(group)
+    counted = [(c, rules.get((c.service_name, c.check_name), "require_healthy")) for c in checks]
+    counted = [(c, rule) for c, rule in counted if rule != "ignore"]
+    return len(counted) >= expected_checks(group) and all(
+        c.status == CheckState.PASSING or (rule == "ignore_warnings" and c.status == CheckState.WARNING)
+        for c, rule in counted
+    )
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,32 @@ class Constraint:
 
 
 @dataclass
+class Affinity:
+    """A soft constraint: nodes that match score `weight` (-100..100, negative: avoid)."""
+
+    attribute: str = ""
+    operator: str = "="
+    value: str = ""
+    weight: int = 50
+
+
+@dataclass
+class SpreadTarget:
+    value: str
+    percent: int = 0
+
+
+@dataclass
+class Spread:
+    """Spread a group's instances over the values of a node attribute: evenly, or by the
+    `targets`' percentages (the rest to the values not named)."""
+
+    attribute: str = ""
+    weight: int = 50
+    targets: list[SpreadTarget] = field(default_factory=list)
+
+
+@dataclass
 class Port:
     label: str
     static: int = 0  # 0 means dynamic
@@ -119,15 +145,28 @@ class ReschedulePolicy:
 
 @dataclass
 class CheckRestart:
+    """Restart the task after its check stayed unhealthy for `limit` consecutive results
+    (0: never), not counting results within `grace` of the task's (re)start."""
+
     limit: int = 0
     grace: int = SECOND
     ignore_warnings: bool = False
+
+    def merged(self, over: CheckRestart | None) -> CheckRestart:
+        """Nomad's merge of a service's block with a check's: the check's set values win."""
+        if over is None:
+            return self
+        return CheckRestart(
+            limit=over.limit or self.limit,
+            grace=over.grace if over.grace != SECOND else self.grace,
+            ignore_warnings=over.ignore_warnings or self.ignore_warnings,
+        )
 
 
 @dataclass
 class Check:
     name: str = ""
-    type: str = "http"  # http | tcp | script
+    type: str = "http"  # http | tcp | script | grpc
     path: str = ""
     method: str = "GET"
     header: dict[str, list[str]] = field(default_factory=dict)
@@ -140,7 +179,21 @@ class Check:
     task: str = ""
     success_before_passing: int = 0
     failures_before_critical: int = 0
+    failures_before_warning: int = 0
     initial_status: str = ""
+    # how the check counts for a deployment's (and a migration's) health: require_healthy,
+    # ignore_warnings (a warning counts as healthy) or ignore (not counted)
+    on_update: str = "require_healthy"
+    check_restart: CheckRestart | None = None
+    grpc_service: str = ""  # the service named in the gRPC health request ("": the server)
+    grpc_use_tls: bool = False
+
+
+def check_restart_of(service: Service, check: Check) -> CheckRestart | None:
+    """The check_restart rule that applies to `check` of `service` (either block, merged)."""
+    if service.check_restart is None:
+        return check.check_restart
+    return service.check_restart.merged(check.check_restart)
 
 
 @dataclass
@@ -219,6 +272,7 @@ class Task:
     leader: bool = False
     meta: dict[str, str] = field(default_factory=dict)
     constraints: list[Constraint] = field(default_factory=list)
+    affinities: list[Affinity] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the group's
 
 
@@ -237,6 +291,8 @@ class TaskGroup:
     networks: list[Network] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
+    affinities: list[Affinity] = field(default_factory=list)
+    spreads: list[Spread] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the job type's default
     reschedule: ReschedulePolicy | None = None  # None: the job type's default
     update: UpdateStrategy | None = None  # None: the job's
@@ -267,6 +323,8 @@ class Job:
     all_at_once: bool = False
     task_groups: list[TaskGroup] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
+    affinities: list[Affinity] = field(default_factory=list)
+    spreads: list[Spread] = field(default_factory=list)
     update: UpdateStrategy | None = None
     periodic: Periodic | None = None
     meta: dict[str, str] = field(default_factory=dict)

@@ -308,11 +308,15 @@ class NodeHeartbeat:
 
 @dataclass
 class AllocRestartRequest:
-    """`alloc_restarts/<alloc-id>`: a user asked the node agent to restart an allocation's
-    tasks (all, or `task`). Written by the API, consumed and deleted by the node agent."""
+    """`alloc_restarts/<alloc-id>`: a user (the API) or an unhealthy check (the registrar)
+    asked the node agent to restart an allocation's tasks (all, or `task`); consumed and
+    deleted by the node agent."""
 
     alloc_id: AllocId
     task: str = ""
     time: float = 0.0
     request_id: str = ""
+    # set by a check_restart: the restart counts against the restart policy, as a failure
+    failure: bool = False
+    reason: str = ""
     schema: int = 1

@@ -44,6 +44,20 @@ class GroupSummary:
             "Unknown": 0,
         }
 
+    def count(self, cs: str, desired: str) -> None:
+        """One allocation in client status `cs` (a pending one only while it should run)."""
+        if cs == ClientStatus.PENDING:
+            if desired == DesiredStatus.RUN:
+                self.starting += 1
+        elif cs == ClientStatus.RUNNING:
+            self.running += 1
+        elif cs == ClientStatus.FAILED:
+            self.failed += 1
+        elif cs == ClientStatus.COMPLETE:
+            self.complete += 1
+        elif cs == ClientStatus.LOST:
+            self.lost += 1
+
 
 @dataclass
 class JobSummary:
@@ -67,27 +81,13 @@ def summarize(
     any_alloc = False
     for a in allocs:
         any_alloc = True
-        g = out.groups.setdefault(a.task_group, GroupSummary())
-        cs = client_status(a, statuses)
-        if cs == ClientStatus.PENDING:
-            if a.desired_status == DesiredStatus.RUN:
-                g.starting += 1
-        elif cs == ClientStatus.RUNNING:
-            g.running += 1
-        elif cs == ClientStatus.FAILED:
-            g.failed += 1
-        elif cs == ClientStatus.COMPLETE:
-            g.complete += 1
-        elif cs == ClientStatus.LOST:
-            g.lost += 1
+        out.groups.setdefault(a.task_group, GroupSummary()).count(
+            client_status(a, statuses), a.desired_status
+        )
         if not is_terminal(a, statuses):
             any_live = True
     evals = list(evals)
-    latest = max(evals, key=lambda e: e.create_time, default=None)
-    for e in evals:
-        if e.status == EvalStatus.BLOCKED or (latest is not None and e.id == latest.id):
-            for grp, n in e.queued_allocations.items():
-                out.groups.setdefault(grp, GroupSummary()).queued = n
+    _set_queued(out, evals)
     pending_eval = any(e.status in (EvalStatus.PENDING, EvalStatus.BLOCKED) for e in evals)
     if any_live:
         out.status = JobStatus.RUNNING
@@ -96,3 +96,12 @@ def summarize(
     elif any_alloc or evals or stopped:
         out.status = JobStatus.DEAD
     return out
+
+
+def _set_queued(out: JobSummary, evals: list[Evaluation]) -> None:
+    """Queued instances as the latest evaluation and every blocked one left them."""
+    latest = max(evals, key=lambda e: e.create_time, default=None)
+    for e in evals:
+        if e.status == EvalStatus.BLOCKED or (latest is not None and e.id == latest.id):
+            for grp, n in e.queued_allocations.items():
+                out.groups.setdefault(grp, GroupSummary()).queued = n

@@ -46,8 +46,16 @@ def stop_alloc(store: Store, alloc_id: str) -> tuple[str, int]:
     return eval_ids[-1], got.mod_revision
 
 
-def restart_alloc(store: Store, alloc_id: str, task: str = "") -> int:
+def restart_alloc(store: Store, alloc_id: str, task: str = "", *, failure: str = "") -> int:
     """Ask the allocation's node agent to restart its tasks (all, or `task`); the agent
-    consumes the request. Returns the revision of the write."""
-    req = AllocRestartRequest(alloc_id=AllocId(alloc_id), task=task, time=time.time(), request_id=new_id())
+    consumes the request. `failure` (a reason) makes it count against the restart policy, as
+    an unhealthy check's restart does. Returns the revision of the write."""
+    req = AllocRestartRequest(
+        alloc_id=AllocId(alloc_id),
+        task=task,
+        time=time.time(),
+        request_id=new_id(),
+        failure=bool(failure),
+        reason=failure,
+    )
     return store.put(store.keys.alloc_restart(alloc_id), req)

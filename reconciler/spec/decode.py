@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 
 from reconciler.model.job import (
+    Affinity,
     Artifact,
     Check,
     CheckRestart,
@@ -27,6 +28,8 @@ from reconciler.model.job import (
     Resources,
     RestartPolicy,
     Service,
+    Spread,
+    SpreadTarget,
     Task,
     TaskGroup,
     Template,
@@ -56,6 +59,20 @@ CONSTRAINT_OPERATORS = (
     "is_set",
     "is_not_set",
 )
+# Nomad's affinity operators: the constraint comparisons, without the placement-wide ones
+AFFINITY_OPERATORS = (
+    "=",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "regexp",
+    "set_contains_all",
+    "set_contains_any",
+    "version",
+    "semver",
+)
 
 
 class Decoder:
@@ -81,6 +98,8 @@ class Decoder:
         job.all_at_once = r.flag("all_at_once", job.all_at_once)
         job.meta = r.str_map("meta")
         job.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
+        job.affinities = [self.affinity(b, p) for b, p in r.blocks("affinity")]
+        job.spreads = [self.spread(b, p) for b, p in r.blocks("spread")]
         found = r.block("update")
         job.update = self.update(found[0], found[1], None) if found else None
         found = r.block("periodic")
@@ -97,6 +116,32 @@ class Decoder:
         c.value = r.text("value", c.value)
         r.finish()
         return c
+
+    def affinity(self, raw: RawBlock, path: str) -> Affinity:
+        r = self.reader(raw, path)
+        a = Affinity()
+        a.attribute = r.text("attribute", a.attribute)
+        a.operator = r.text("operator", a.operator, choices=AFFINITY_OPERATORS)
+        a.value = r.text("value", a.value)
+        a.weight = r.integer("weight", a.weight)
+        r.finish()
+        return a
+
+    def spread(self, raw: RawBlock, path: str) -> Spread:
+        r = self.reader(raw, path)
+        s = Spread()
+        s.attribute = r.text("attribute", s.attribute)
+        s.weight = r.integer("weight", s.weight)
+        s.targets = [self.spread_target(b, p) for b, p in r.blocks("target", labels=1)]
+        r.finish()
+        return s
+
+    def spread_target(self, raw: RawBlock, path: str) -> SpreadTarget:
+        r = self.reader(raw, path)
+        t = SpreadTarget(value=raw.labels[0])
+        t.percent = r.integer("percent", t.percent, want=NON_NEGATIVE)
+        r.finish()
+        return t
 
     def update(self, raw: RawBlock, path: str, base: UpdateStrategy | None) -> UpdateStrategy:
         r = self.reader(raw, path)
@@ -142,6 +187,8 @@ class Decoder:
         g.meta = r.str_map("meta")
         g.shutdown_delay = r.duration("shutdown_delay", g.shutdown_delay)
         g.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
+        g.affinities = [self.affinity(b, p) for b, p in r.blocks("affinity")]
+        g.spreads = [self.spread(b, p) for b, p in r.blocks("spread")]
         g.networks = [self.network(b, p) for b, p in r.blocks("network")]
         g.services = [self.service(b, p) for b, p in r.blocks("service")]
         found = r.block("restart")
@@ -246,7 +293,17 @@ class Decoder:
         c.failures_before_critical = r.integer(
             "failures_before_critical", c.failures_before_critical, want=NON_NEGATIVE
         )
+        c.failures_before_warning = r.integer(
+            "failures_before_warning", c.failures_before_warning, want=NON_NEGATIVE
+        )
         c.initial_status = r.text("initial_status", c.initial_status, choices=("", *CheckState))
+        c.on_update = r.text(
+            "on_update", c.on_update, choices=("require_healthy", "ignore_warnings", "ignore")
+        )
+        c.grpc_service = r.text("grpc_service", c.grpc_service)
+        c.grpc_use_tls = r.flag("grpc_use_tls", c.grpc_use_tls)
+        found = r.block("check_restart")
+        c.check_restart = self.check_restart(*found) if found else None
         r.finish()
         return c
 
@@ -281,6 +338,7 @@ class Decoder:
         t.leader = r.flag("leader", t.leader)
         t.meta = r.str_map("meta")
         t.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
+        t.affinities = [self.affinity(b, p) for b, p in r.blocks("affinity")]
         found = r.block("restart")
         t.restart = self.restart(*found, job.type) if found else None
         r.finish()

@@ -269,25 +269,24 @@ def _level(
     )
     objs: list[ObjectDiff] = []
     for key, name in objects.items():
-        ov = o.get(key) if old is not None else None
-        nv = n.get(key) if new is not None else None
+        ov = _comparable(key, o.get(key) if old is not None else None)
+        nv = _comparable(key, n.get(key) if new is not None else None)
         if key == "Datacenters":
             objs.extend(_set_diff(name, ov, nv))
-            continue
-        if key == "Update":
-            ov = {k: v for k, v in ov.items() if k != "Stagger"} if isinstance(ov, dict) else ov
-            nv = {k: v for k, v in nv.items() if k != "Stagger"} if isinstance(nv, dict) else nv
-        if isinstance(ov, list) and not ov:
-            ov = None
-        if isinstance(nv, list) and not nv:
-            nv = None
-        if key == "Config" and ov == {}:
-            ov = None
-        if key == "Config" and nv == {}:
-            nv = None
-        objs.extend(_objects_diff(name, ov, nv, flat=key in _FLAT_OBJECTS))
+        else:
+            objs.extend(_objects_diff(name, ov, nv, flat=key in _FLAT_OBJECTS))
     objs.sort(key=lambda d: d.name)
     return fields, objs
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """An object field as diffs compare it: an empty list or Config is no object, and an
+    update block's `Stagger` (deprecated) is left out."""
+    if key == "Update" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "Stagger"}
+    if (isinstance(value, list) and not value) or (key == "Config" and value == {}):
+        return None
+    return value
 
 
 def _set_diff(name: str, old: list[Any] | None, new: list[Any] | None) -> list[ObjectDiff]:

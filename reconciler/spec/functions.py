@@ -140,6 +140,20 @@ def f_lower(*a: Any) -> str:
     return _str(a[0], "lower").lower()
 
 
+def _format_v(val: Any) -> str:
+    return _str(val, "format") if not isinstance(val, list | dict) else json.dumps(val)
+
+
+# format()'s verbs, as Go's fmt (which HCL's format follows) renders them
+_VERBS: dict[str, Callable[[Any], str]] = {
+    "s": lambda v: _str(v, "format"),
+    "d": lambda v: str(_int(v, "format")),
+    "f": lambda v: f"{float(_num(v, 'format')):f}",
+    "v": _format_v,
+    "q": lambda v: json.dumps(_format_v(v)),
+}
+
+
 def f_format(*a: Any) -> str:
     if not a:
         raise FunctionError("format() needs a format string")
@@ -162,18 +176,10 @@ def f_format(*a: Any) -> str:
             continue
         if not args:
             raise FunctionError("format() has more verbs than arguments")
-        val = args.pop(0)
-        if verb == "s":
-            out.append(_str(val, "format"))
-        elif verb == "d":
-            out.append(str(_int(val, "format")))
-        elif verb == "f":
-            out.append(f"{float(_num(val, 'format')):f}")
-        elif verb in "vq":
-            text = _str(val, "format") if not isinstance(val, list | dict) else json.dumps(val)
-            out.append(json.dumps(text) if verb == "q" else text)
-        else:
+        render = _VERBS.get(verb)
+        if render is None:
             raise FunctionError(f"format() does not support %{verb}")
+        out.append(render(args.pop(0)))
     return "".join(out)
 
 

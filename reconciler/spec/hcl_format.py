@@ -14,6 +14,7 @@ from dataclasses import fields
 from typing import Any
 
 from reconciler.model.job import (
+    Affinity,
     Artifact,
     Check,
     CheckRestart,
@@ -30,6 +31,7 @@ from reconciler.model.job import (
     Resources,
     RestartPolicy,
     Service,
+    Spread,
     Task,
     TaskGroup,
     Template,
@@ -37,7 +39,8 @@ from reconciler.model.job import (
 )
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
-from reconciler.spec.expressions import is_runtime_reference, matching_brace
+from reconciler.spec.expressions import is_runtime_reference
+from reconciler.spec.hcl_text import matching_brace
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 KEYWORDS = frozenset({"true", "false", "null", "in", "for", "if", "for_each", "else", "endif", "endfor"})
@@ -205,6 +208,19 @@ def _constraints(w: _Writer, items: list[Constraint]) -> None:
         w.block("constraint", c, Constraint(), always=True)
 
 
+def _placement(w: _Writer, affinities: list[Affinity], spreads: list[Spread]) -> None:
+    for a in affinities:
+        w.block("affinity", a, Affinity(), always=True)
+    for s in spreads:
+        w.open("spread")
+        w.diff_fields(s, Spread(), skip=("targets",))
+        for t in s.targets:
+            w.open(f"target {quote_string(t.value)}")
+            w.attr("percent", t.percent)
+            w.close()
+        w.close()
+
+
 def _service(w: _Writer, s: Service, default_name: str) -> None:
     w.open("service")
     if s.name != default_name:
@@ -216,8 +232,10 @@ def _service(w: _Writer, s: Service, default_name: str) -> None:
         if c.name != default_check_name(s, i):
             w.attr("name", c.name)
         w.attr("type", c.type)
-        w.diff_fields(c, Check(), skip=("name", "header", "type"))
+        w.diff_fields(c, Check(), skip=("name", "header", "type", "check_restart"))
         w.map_block("header", c.header)
+        if c.check_restart is not None:
+            w.block("check_restart", c.check_restart, CheckRestart(), always=True)
         w.close()
     if s.check_restart is not None:
         w.block("check_restart", s.check_restart, CheckRestart(), always=True)
@@ -240,6 +258,7 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
             "logs",
             "meta",
             "constraints",
+            "affinities",
             "restart",
         ),
     )
@@ -260,6 +279,7 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
     w.block("logs", t.logs, LogConfig())
     w.map_block("meta", t.meta)
     _constraints(w, t.constraints)
+    _placement(w, t.affinities, [])
     if t.restart is not None:
         w.block("restart", t.restart, RestartPolicy.default_for(job.type), always=True)
     w.close()
@@ -280,6 +300,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
         w.attr("shutdown_delay", g.shutdown_delay, duration=True)
     w.map_block("meta", g.meta)
     _constraints(w, g.constraints)
+    _placement(w, g.affinities, g.spreads)
     base_update = job.update if job.update is not None else UpdateStrategy()
     if g.update is not None and (job.type == JobType.BATCH or g.update != base_update):
         w.block("update", g.update, base_update, always=True)
@@ -319,6 +340,8 @@ def format_hcl(job: Job) -> str:
             "name",
             "task_groups",
             "constraints",
+            "affinities",
+            "spreads",
             "update",
             "periodic",
             "meta",
@@ -326,6 +349,7 @@ def format_hcl(job: Job) -> str:
     )
     w.map_block("meta", job.meta)
     _constraints(w, job.constraints)
+    _placement(w, job.affinities, job.spreads)
     if job.update is not None:
         w.block("update", job.update, UpdateStrategy(), always=True)
     if job.periodic is not None:

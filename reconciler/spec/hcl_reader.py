@@ -15,8 +15,10 @@ from typing import Any
 from lark import Token, Tree
 
 from reconciler.spec.errors import Issues, Pos, suggestion
-from reconciler.spec.expressions import EvalError, Scope, evaluate, pos_of, unescape
+from reconciler.spec.expr_base import EvalError, Scope, pos_of
+from reconciler.spec.expressions import evaluate
 from reconciler.spec.hcl_syntax import body_of
+from reconciler.spec.hcl_text import unescape
 from reconciler.spec.rawtree import INVALID, RawBlock, RawValue, child_path
 
 

@@ -31,9 +31,16 @@ from reconciler.spec.validate import validate
 KEYS: dict[type, dict[str, str]] = {
     m.Job: {"id": "ID", "task_groups": "TaskGroups", "constraints": "Constraints"},
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
+    m.Affinity: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
+    m.Spread: {"targets": "SpreadTarget"},
     m.Port: {"static": "Value"},
     m.Network: {"mbits": "MBits"},
-    m.Check: {"port": "PortLabel", "task": "TaskName"},
+    m.Check: {
+        "port": "PortLabel",
+        "task": "TaskName",
+        "grpc_service": "GRPCService",
+        "grpc_use_tls": "GRPCUseTLS",
+    },
     m.Service: {"port": "PortLabel", "checks": "Checks"},
     m.Resources: {"cpu": "CPU", "memory": "MemoryMB", "memory_max": "MemoryMaxMB"},
     m.Artifact: {

@@ -66,8 +66,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("task", "lifecycle", "Lifecycle", {"hook": "prestart"}),
     _r("task", "dispatch_payload", "DispatchPayload", {"file": "input.txt"}),
     # -- job ------------------------------------------------------------------------------
-    _r("job", "affinity", "Affinities", {"attribute": "${node.datacenter}", "value": "dc1"}, repeated=True),
-    _r("job", "spread", "Spreads", {"attribute": "${node.datacenter}"}, repeated=True),
     _r("job", "multiregion", "Multiregion", {"strategy": {"max_parallel": 1}}),
     _r("job", "node_pool", "NodePool", "prod", defaults=("default",)),
     _r("job", "reschedule", "Reschedule", {"attempts": 1}),
@@ -83,8 +81,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("job", "priority", "Priority", 70, values=tuple(p for p in range(1, 101) if p != 50),
        why="evaluations are not ordered by priority"),
     # -- group ----------------------------------------------------------------------------
-    _r("group", "affinity", "Affinities", {"attribute": "${node.datacenter}", "value": "dc1"}, repeated=True),
-    _r("group", "spread", "Spreads", {"attribute": "${node.datacenter}"}, repeated=True),
     _r("group", "volume", "Volumes", {"type": "host", "source": "data"}),
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
     _r("group", "consul", "Consul", {"namespace": "ns1"}, defaults=("default",)),
@@ -94,7 +90,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("group", "stop_after_client_disconnect", "StopAfterClientDisconnect", "1h"),
     _r("group", "prevent_reschedule_on_lost", "PreventRescheduleOnLost", True),
     # -- task -----------------------------------------------------------------------------
-    _r("task", "affinity", "Affinities", {"attribute": "${node.datacenter}", "value": "dc1"}, repeated=True),
     _r("task", "volume_mount", "VolumeMounts", {"volume": "data", "destination": "/data"}, repeated=True),
     _r("task", "vault", "Vault", {"policies": ["read"]}),
     _r("task", "consul", "Consul", {"namespace": "ns1"}),
@@ -123,7 +118,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("port", "ignore_collision", "IgnoreCollision", True),
     # -- service, check -------------------------------------------------------------------
     _r("service", "task", "", "web"),  # in JSON, TaskName is Nomad's own record (READ_ONLY)
-    _r("service", "check_restart", "CheckRestart", {"limit": 3}),
     _r("service", "connect", "Connect", {"native": True}),
     _r("service", "address", "Address", "10.0.0.1"),
     _r("service", "address_mode", "AddressMode", "driver", values=("driver", "alloc", "alloc_ipv6"),
@@ -136,17 +130,11 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("service", "identity", "Identity", {"aud": ["consul.io"]}),
     _r("service", "weights", "Weights", {"passing": 5}),
     _r("service", "kind", "Kind", "connect-proxy:web"),
-    _r("check", "type", "Type", "grpc", values=("grpc",)),
-    _r("check", "check_restart", "CheckRestart", {"limit": 3}),
     _r("check", "address_mode", "AddressMode", "driver", defaults=("host",)),
-    _r("check", "grpc_service", "GRPCService", "web"),
-    _r("check", "grpc_use_tls", "GRPCUseTLS", True),
     _r("check", "tls_server_name", "TLSServerName", "web.local"),
     _r("check", "tls_skip_verify", "TLSSkipVerify", True),
     _r("check", "body", "Body", "{}"),
     _r("check", "expose", "Expose", True),
-    _r("check", "on_update", "OnUpdate", "ignore", defaults=("require_healthy",)),
-    _r("check", "failures_before_warning", "FailuresBeforeWarning", 2),
     _r("check", "notes", "Notes", "see the runbook"),
     _r("check", "advertise", "Advertise", "10.0.0.1"),
     # -- update, restart, constraint, ephemeral_disk --------------------------------------
@@ -212,6 +200,9 @@ STANZA_OF: dict[str, str] = {
     "Template": "template",
     "Artifact": "artifact",
     "Constraint": "constraint",
+    "Affinity": "affinity",
+    "Spread": "spread",
+    "SpreadTarget": "target",
     "Periodic": "periodic",
     "CheckRestart": "check_restart",
 }

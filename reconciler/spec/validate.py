@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import is_valid_name
 from reconciler.model.job import (
+    Affinity,
     Check,
     Constraint,
     HealthCheck,
@@ -22,6 +23,7 @@ from reconciler.model.job import (
     MigrateStrategy,
     Port,
     Service,
+    Spread,
     Task,
     TaskGroup,
     UpdateStrategy,
@@ -69,6 +71,41 @@ def _check_constraints(c: _Checker, path: str, constraints: list[Constraint]) ->
                 compile_regexp(k.value)
             except RegexpError as exc:
                 c.add(f"{path}.constraint[{i}].value", str(exc))
+
+
+def _check_affinities(c: _Checker, path: str, affinities: list[Affinity]) -> None:
+    """Nomad's rules: an attribute, a weight from -100 to 100 that is not 0."""
+    for i, a in enumerate(affinities):
+        where = f"{path}.affinity[{i}]"
+        if not a.attribute:
+            c.add(f"{where}.attribute", "is required")
+        if a.weight == 0 or not -100 <= a.weight <= 100:
+            c.add(f"{where}.weight", "must be from -100 to 100 and not 0")
+        if a.operator == "regexp":
+            try:
+                compile_regexp(a.value)
+            except RegexpError as exc:
+                c.add(f"{where}.value", str(exc))
+
+
+def _check_spreads(c: _Checker, path: str, spreads: list[Spread]) -> None:
+    """Nomad's rules: an attribute, a weight from 1 to 100, target percentages of 0 to 100
+    that sum to 100 at most, each value named once."""
+    for i, s in enumerate(spreads):
+        where = f"{path}.spread[{i}]"
+        if not s.attribute:
+            c.add(f"{where}.attribute", "is required")
+        if not 0 < s.weight <= 100:
+            c.add(f"{where}.weight", "must be from 1 to 100")
+        seen: set[str] = set()
+        for t in s.targets:
+            if t.value in seen:
+                c.add(f"{where}.target.{t.value}", f'duplicate target "{t.value}"')
+            seen.add(t.value)
+            if t.percent > 100:
+                c.add(f"{where}.target.{t.value}.percent", "must be from 0 to 100")
+        if sum(t.percent for t in s.targets) > 100:
+            c.add(f"{where}.target", "percentages must add up to 100 at most")
 
 
 def _check_update(c: _Checker, path: str, u: UpdateStrategy) -> None:
@@ -184,6 +221,7 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
     _check_constraints(c, path, t.constraints)
+    _check_affinities(c, path, t.affinities)
 
 
 def _check_port(c: _Checker, ppath: str, port: Port, labels: set[str], statics: dict[int, str]) -> None:
@@ -225,6 +263,8 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     if g.count > MAX_COUNT:
         c.add(f"{path}.count", f"must be at most {MAX_COUNT}, got {g.count}")
     _check_constraints(c, path, g.constraints)
+    _check_affinities(c, path, g.affinities)
+    _check_spreads(c, path, g.spreads)
     labels = _check_networks(c, path, g)
     if not g.tasks:
         c.add(path, "a group needs at least one task")
@@ -262,6 +302,8 @@ def validate(job: Job) -> list[SpecIssue]:
     if job.update is not None:
         _check_update(c, f"{root}.update", job.update)
     _check_constraints(c, root, job.constraints)
+    _check_affinities(c, root, job.affinities)
+    _check_spreads(c, root, job.spreads)
     if not job.task_groups:
         c.add(root, 'a job needs at least one group: group "NAME" { task "NAME" { ... } }')
     c.duplicates(f"{root}.group", (g.name for g in job.task_groups), "group")

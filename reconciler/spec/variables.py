@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lark import Tree
 
 from reconciler.spec.errors import Issues, Pos, SpecError, suggestion
-from reconciler.spec.expressions import UNSET, EvalError, Scope, evaluate
+from reconciler.spec.expr_base import UNSET, EvalError, Scope
+from reconciler.spec.expressions import evaluate
 from reconciler.spec.hcl_reader import HclBlock, read_body
 from reconciler.spec.hcl_syntax import body_of, parse_tree
 
@@ -125,36 +127,89 @@ def resolve_variables(
     issues: Issues,
 ) -> dict[str, Any]:
     """The value of every declared variable, or issues naming those without one."""
-    types: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    where: dict[str, Pos] = {}
+    d = _declarations(declared, source, issues)
+    values = dict(d.defaults)
+    for name, (value, kind) in _given(d.types, variables, var_files, env, issues).items():
+        if kind == "text" and isinstance(value, str):
+            try:
+                value = convert_text(name, value, d.types[name])
+            except ValueError as exc:
+                issues.add(f"variable.{name}", str(exc), d.where[name])
+                continue
+        values[name] = value
+    for name, type_text in d.types.items():
+        if name not in values:
+            values[name] = UNSET
+            issues.add(
+                f"variable.{name}",
+                f'variable "{name}" is not set: give it a default, -var {name}=..., '
+                f"a -var-file or NOMAD_VAR_{name}",
+                d.where[name],
+            )
+            continue
+        problem = _check_type(name, values[name], type_text)
+        if problem:
+            issues.add(f"variable.{name}", problem, d.where[name])
+    return values
+
+
+@dataclass
+class _Declared:
+    """The `variable` blocks: each one's declared type, default and position."""
+
+    types: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    where: dict[str, Pos] = field(default_factory=dict)
+
+
+def _declarations(declared: list[HclBlock], source: str, issues: Issues) -> _Declared:
+    d = _Declared()
     for block in declared:
         if len(block.labels) != 1:
             issues.add("variable", "a variable block needs exactly one name", block.pos)
             continue
         name = block.labels[0]
-        path = f"variable.{name}"
-        if name in types:
-            issues.add(path, f'variable "{name}" is declared twice', block.pos)
+        if name in d.types:
+            issues.add(f"variable.{name}", f'variable "{name}" is declared twice', block.pos)
             continue
-        types[name] = _type_text(block, source)
-        where[name] = block.pos
-        for attr in block.attrs:
-            if attr.name not in _ALLOWED:
-                issues.add(
-                    f"{path}.{attr.name}",
-                    f'unknown field "{attr.name}"' + suggestion(attr.name, _ALLOWED),
-                    attr.pos,
-                )
-            elif attr.name == "default":
-                try:
-                    values[name] = evaluate(attr.expr, source, Scope())
-                except EvalError as exc:
-                    issues.add(f"{path}.default", exc.message, exc.pos)
-                    values[name] = None
-        for child in block.blocks:
-            if child.type != "validation":
-                issues.add(f"{path}.{child.type}", f'unknown block "{child.type}"', child.pos)
+        d.types[name] = _type_text(block, source)
+        d.where[name] = block.pos
+        _read_declaration(block, name, source, issues, d.defaults)
+    return d
+
+
+def _read_declaration(
+    block: HclBlock, name: str, source: str, issues: Issues, defaults: dict[str, Any]
+) -> None:
+    """One `variable` block's fields: unknown ones are issues, its default goes in `defaults`."""
+    path = f"variable.{name}"
+    for attr in block.attrs:
+        if attr.name not in _ALLOWED:
+            issues.add(
+                f"{path}.{attr.name}",
+                f'unknown field "{attr.name}"' + suggestion(attr.name, _ALLOWED),
+                attr.pos,
+            )
+        elif attr.name == "default":
+            try:
+                defaults[name] = evaluate(attr.expr, source, Scope())
+            except EvalError as exc:
+                issues.add(f"{path}.default", exc.message, exc.pos)
+                defaults[name] = None
+    for child in block.blocks:
+        if child.type != "validation":
+            issues.add(f"{path}.{child.type}", f'unknown block "{child.type}"', child.pos)
+
+
+def _given(
+    types: Mapping[str, str],
+    variables: Mapping[str, str] | None,
+    var_files: list[str] | None,
+    env: Mapping[str, str] | None,
+    issues: Issues,
+) -> dict[str, tuple[Any, str]]:
+    """The values given for declared variables, by precedence (lowest first: environment,
+    files, flags); each with its kind: "text" to convert to the declared type, or "value"."""
     given: dict[str, tuple[Any, str]] = {}
     for key, text in (env or {}).items():
         if key.startswith("NOMAD_VAR_") and key[10:] in types:
@@ -171,25 +226,4 @@ def resolve_variables(
             )
             continue
         given[name] = (text, "text")
-    for name, (value, kind) in given.items():
-        if kind == "text" and isinstance(value, str):
-            try:
-                value = convert_text(name, value, types[name])
-            except ValueError as exc:
-                issues.add(f"variable.{name}", str(exc), where[name])
-                continue
-        values[name] = value
-    for name, type_text in types.items():
-        if name not in values:
-            values[name] = UNSET
-            issues.add(
-                f"variable.{name}",
-                f'variable "{name}" is not set: give it a default, -var {name}=..., '
-                f"a -var-file or NOMAD_VAR_{name}",
-                where[name],
-            )
-            continue
-        problem = _check_type(name, values[name], type_text)
-        if problem:
-            issues.add(f"variable.{name}", problem, where[name])
-    return values
+    return given

@@ -18,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 from reconciler.spec.errors import Issues, Pos, suggestion
 from reconciler.spec.rawtree import RawBlock, RawValue, child_path
 
-LABELLED = frozenset({"job", "group", "task", "port"})
+LABELLED = frozenset({"job", "group", "task", "port", "target"})
 BLOCKS = frozenset(
     {
         "network",
@@ -26,6 +26,8 @@ BLOCKS = frozenset(
         "check",
         "check_restart",
         "constraint",
+        "affinity",
+        "spread",
         "artifact",
         "template",
         "resources",
@@ -92,44 +94,52 @@ class _Builder:
 
     def block(self, btype: str, labels: list[str], body: Any, pos: Pos, path: str) -> RawBlock:
         raw = RawBlock(btype, labels, pos=pos)
-        self.budget[0] -= 1
-        if self.budget[0] < 0:
-            if self.budget[0] == -1:
-                self.issues.add(
-                    path, f"the document expands to more than {MAX_VALUES} values (through aliases)", pos
-                )
-            return raw
-        if body is None:
+        if not self._spend(path, pos) or body is None:
             return raw
         if not isinstance(body, dict):
             self.issues.add(path, f'"{btype}" must be a map of fields', pos)
             return raw
         counts: dict[str, int] = {}
         for key, value in body.items():
-            name = str(key)
-            kpos = _key_pos(body, key)
-            if name in LABELLED and isinstance(value, dict):
-                for label, sub in value.items():
-                    spath = child_path(path, name, [str(label)], 0)
-                    raw.blocks.append(self.block(name, [str(label)], sub, _key_pos(value, label), spath))
-            elif (
-                name in BLOCKS
-                and isinstance(value, dict | list)
-                and (isinstance(value, dict) or all(isinstance(v, dict) for v in value))
-            ):
-                items = [value] if isinstance(value, dict) else list(value)
-                for item in items:
-                    i = counts.get(name, 0)
-                    counts[name] = i + 1
-                    ipos = _pos(item) if item is not value else kpos
-                    raw.blocks.append(self.block(name, [], item, ipos, child_path(path, name, [], i)))
-            else:
-                try:
-                    raw.attrs[name] = RawValue(plain(value, self.budget), kpos)
-                except TooLarge as exc:
-                    self.issues.add(f"{path}.{name}", str(exc), kpos)
-                    return raw
+            if not self._member(raw, str(key), value, _key_pos(body, key), path, counts):
+                break
         return raw
+
+    def _spend(self, path: str, pos: Pos) -> bool:
+        """Count one block against the budget; False once the document is too large."""
+        self.budget[0] -= 1
+        if self.budget[0] >= 0:
+            return True
+        if self.budget[0] == -1:
+            self.issues.add(
+                path, f"the document expands to more than {MAX_VALUES} values (through aliases)", pos
+            )
+        return False
+
+    def _member(
+        self, raw: RawBlock, name: str, value: Any, kpos: Pos, path: str, counts: dict[str, int]
+    ) -> bool:
+        """One key of a block's map into `raw`: labelled blocks, blocks (one or a list) or an
+        attribute. False once the document is too large."""
+        if name in LABELLED and isinstance(value, dict):
+            for label, sub in value.items():
+                spath = child_path(path, name, [str(label)], 0)
+                raw.blocks.append(self.block(name, [str(label)], sub, _key_pos(value, label), spath))
+        elif name in BLOCKS and (
+            isinstance(value, dict) or (isinstance(value, list) and all(isinstance(v, dict) for v in value))
+        ):
+            for item in [value] if isinstance(value, dict) else list(value):
+                i = counts.get(name, 0)
+                counts[name] = i + 1
+                ipos = _pos(item) if item is not value else kpos
+                raw.blocks.append(self.block(name, [], item, ipos, child_path(path, name, [], i)))
+        else:
+            try:
+                raw.attrs[name] = RawValue(plain(value, self.budget), kpos)
+            except TooLarge as exc:
+                self.issues.add(f"{path}.{name}", str(exc), kpos)
+                return False
+        return True
 
 
 def read_yaml(text: str, issues: Issues) -> RawBlock | None:

@@ -301,7 +301,8 @@ class Store:
                 return None
             if time.monotonic() + delay >= deadline:
                 raise Unavailable(
-                    f"etcd is unreachable at {', '.join(self.endpoints)} (gave up after {self.retry_for:.1f}s): {lost}"
+                    f"etcd is unreachable at {', '.join(self.endpoints)} "
+                    f"(gave up after {self.retry_for:.1f}s): {lost}"
                 )
             time.sleep(delay)
             delay = min(delay * 2, RETRY_WAIT_MAX)

@@ -112,7 +112,8 @@ class Keys:
         return f"{self.deployments}{_seg(deployment_id, 'deployment id')}"
 
     def service(self, service: str, alloc_id: str, port: str) -> str:
-        return f"{self.services}{_seg(service, 'service')}/{_seg(alloc_id, 'allocation id')}/{_seg(port, 'port')}"
+        name, alloc = _seg(service, "service"), _seg(alloc_id, "allocation id")
+        return f"{self.services}{name}/{alloc}/{_seg(port, 'port')}"
 
     def check(self, alloc_id: str, check: str) -> str:
         return f"{self.checks}{_seg(alloc_id, 'allocation id')}/{_seg(check, 'check')}"

@@ -27,7 +27,8 @@ CHILD = textwrap.dedent("""
     from reconciler.agent import etcd_process as ep
     if sys.argv[4] == "no-pdeathsig":
         ep._die_with_parent = os.setsid  # as on a platform without PR_SET_PDEATHSIG
-    e = ep.EmbeddedEtcd(Path(sys.argv[1]), client_port=int(sys.argv[2]), peer_port=int(sys.argv[3]), name="child")
+    client_port, peer_port = int(sys.argv[2]), int(sys.argv[3])
+    e = ep.EmbeddedEtcd(Path(sys.argv[1]), client_port=client_port, peer_port=peer_port, name="child")
     e.start()
     print(e.proc.pid, flush=True)
     sys.stdin.read()  # wait to be killed

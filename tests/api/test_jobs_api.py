@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import pytest
@@ -97,7 +98,20 @@ def test_unknown_job_is_404_and_path_ids_are_checked(api: ApiServer) -> None:
 
 
 def test_parse_turns_hcl_into_nomad_json(api: ApiServer) -> None:
-    hcl = 'job "x" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config {\n        command = "true"\n      }\n    }\n  }\n}\n'
+    hcl = textwrap.dedent(
+        """\
+        job "x" {
+          group "g" {
+            task "t" {
+              driver = "raw_exec"
+              config {
+                command = "true"
+              }
+            }
+          }
+        }
+        """
+    )
     status, job = api.call("POST", "/v1/jobs/parse", {"JobHCL": hcl})
     assert status == 200
     assert job["ID"] == "x"

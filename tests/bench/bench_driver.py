@@ -210,7 +210,8 @@ def main() -> None:
         t0 = time.perf_counter()
         stop_set(store, w, allocs)
         print(
-            f"{args.many} allocations stopped (SIGINT, all complete): {(time.perf_counter() - t0) * 1000:.0f} ms"
+            f"{args.many} allocations stopped (SIGINT, all complete): "
+            f"{(time.perf_counter() - t0) * 1000:.0f} ms"
         )
         with open("/proc/cpuinfo") as fh:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")

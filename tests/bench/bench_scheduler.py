@@ -167,7 +167,8 @@ def test_scheduler_benchmark(etcd: Any, store: Store) -> None:
         raw_rate, size = raw_write_rate(s, COUNT)  # right after the run: same etcd, same load
         rows.append((COUNT / elapsed, raw_rate))
         print(
-            f"\nrun {i + 1}: {COUNT / elapsed:,.0f} placements/s ({elapsed:.2f} s); raw {raw_rate:,.0f} puts/s; "
+            f"\nrun {i + 1}: {COUNT / elapsed:,.0f} placements/s ({elapsed:.2f} s); "
+            f"raw {raw_rate:,.0f} puts/s; "
             f"ratio {COUNT / elapsed / raw_rate:.0%}",
             end="",
         )
@@ -200,6 +201,7 @@ def test_scheduler_benchmark(etcd: Any, store: Store) -> None:
         f"\nraw etcd writes: {raw:,.0f} puts/s ({size} B values, 128 per txn), median of {RUNS}"
         f"\nscheduler: {COUNT:,} placements on {NODES:,} nodes: {rate:,.0f} placements/s, median of {RUNS}"
         f" ({statistics.median(r / w for r, w in rows):.0%} of the raw write rate)"
-        f"\nplan 1,000 instances (fresh reads of {COUNT:,} allocs): median {statistics.median(fresh) * 1000:.0f} ms"
+        f"\nplan 1,000 instances (fresh reads of {COUNT:,} allocs): "
+        f"median {statistics.median(fresh) * 1000:.0f} ms"
         f"\nplan 1,000 instances (watched caches): median {statistics.median(cached) * 1000:.0f} ms"
     )

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from controllers.scheduler.buckets import ReconcileResult
 from controllers.scheduler.deployment_create import new_deployment
-from controllers.scheduler.reconcile import ReconcileResult, reconcile
+from controllers.scheduler.reconcile import reconcile
 from controllers.scheduler.update_policy import always_destructive, always_inplace
 from reconciler.model.objects import Allocation, Deployment, DeploymentStatus
 from tests.deployments.factories import deployment, job, new, olds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import textwrap
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,14 @@ def _run_cli(api: str, *args: str) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
-TICKER = "import sys,time\nfor i in range(100000):\n    print(f'line {i}', flush=True)\n    print(f'err {i}', file=sys.stderr, flush=True)\n    time.sleep(0.05)"
+TICKER = textwrap.dedent(
+    """\
+    import sys,time
+    for i in range(100000):
+        print(f'line {i}', flush=True)
+        print(f'err {i}', file=sys.stderr, flush=True)
+        time.sleep(0.05)"""
+)
 
 
 def _start_ticker(store: Store, agent: NodeAgent) -> Allocation:

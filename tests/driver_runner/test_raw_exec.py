@@ -63,7 +63,8 @@ def test_env_and_interpolation_reach_the_task(store: Store, agent: NodeAgent) ->
     script = (
         "import os,json,sys;"
         "keys=[k for k in os.environ if k.startswith('NOMAD_') or k=='GREETING'];"
-        "json.dump({k:os.environ[k] for k in keys}, open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'env.json'),'w'));"
+        "json.dump({k:os.environ[k] for k in keys},"
+        " open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'env.json'),'w'));"
         "json.dump(sys.argv[1:], open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'args.json'),'w'))"
     )
     task = Task(
@@ -161,7 +162,8 @@ def test_kill_timeout_escalates_to_sigkill_for_the_whole_group(
     # the task ignores SIGINT and starts a child that ignores it too
     script = (
         "import signal,subprocess,sys,time,os;signal.signal(signal.SIGINT, signal.SIG_IGN);"
-        "p=subprocess.Popen([sys.executable,'-c','import signal,time;signal.signal(signal.SIGINT,signal.SIG_IGN);time.sleep(600)']);"
+        "p=subprocess.Popen([sys.executable,'-c',"
+        "'import signal,time;signal.signal(signal.SIGINT,signal.SIG_IGN);time.sleep(600)']);"
         "open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'child'),'w').write(str(p.pid));time.sleep(600)"
     )
     task = Task(

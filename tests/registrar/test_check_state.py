@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from controllers.registrar.check_state import CheckCounter, advance, classify_exit, classify_http, initial
+from reconciler.model.services import CheckState
 
 
-def run(results: str, sbp: int = 0, fbc: int = 0, start: str = "") -> str:
+def run(results: str, sbp: int = 0, fbc: int = 0, start: str = "", fbw: int = 0) -> str:
     """Statuses after each result; results as letters p(assing) w(arning) c(ritical)."""
     names = {"p": "passing", "w": "warning", "c": "critical"}
     state = initial(start)
     out = []
     for r in results:
-        state = advance(state, names[r], sbp, fbc)
+        state = advance(state, CheckState(names[r]), sbp, fbc, fbw)
         out.append(state.status[0])
     return "".join(out)
 
@@ -68,3 +69,17 @@ def test_classify_http(code: int, want: str) -> None:
 )
 def test_classify_exit(code: int, want: str) -> None:
     assert classify_exit(code) == want
+
+
+@pytest.mark.parametrize(
+    ("results", "fbc", "fbw", "want"),
+    [
+        pytest.param("pccc", 3, 1, "pwwc", id="warning-after-one-critical-after-three"),
+        pytest.param("pcccc", 4, 2, "ppwwc", id="warning-after-two"),
+        pytest.param("pccpc", 3, 1, "pwwpw", id="a-pass-resets-both"),
+        pytest.param("pcc", 2, 0, "ppc", id="unset-means-no-warning"),
+        pytest.param("pcc", 1, 3, "pcc", id="critical-threshold-first"),
+    ],
+)
+def test_failures_before_warning(results: str, fbc: int, fbw: int, want: str) -> None:
+    assert run(results, fbc=fbc, fbw=fbw) == want

@@ -167,7 +167,8 @@ def test_tcp_and_script_checks(store, node, backend, registrar, tmp_path) -> Non
                     task="server",
                     args=[
                         "-c",
-                        'test -f ready || exit 2; [ "$GREETING" = hi ] || exit 3; test -f warn && exit 1; exit 0',
+                        'test -f ready || exit 2; [ "$GREETING" = hi ] || exit 3; '
+                        "test -f warn && exit 1; exit 0",
                     ],
                 ),
             ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from controllers.scheduler.reconcile import ReconcileResult
+from controllers.scheduler.buckets import ReconcileResult
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Node, NodeResources
 from tests.factories import mock_job

@@ -98,7 +98,8 @@ def test_plan_exit_codes(api: ApiClient, store: Store, tmp_path) -> None:
     path.write_text(
         'job "web" {\n  datacenters = ["dc1"]\n  group "web" {\n    count = 2\n'
         '    network {\n      port "http" { static = 8080 }\n    }\n'
-        '    task "server" {\n      driver = "raw_exec"\n      config { command = "/bin/sleep" }\n    }\n  }\n}\n'
+        '    task "server" {\n      driver = "raw_exec"\n'
+        '      config { command = "/bin/sleep" }\n    }\n  }\n}\n'
     )
     code, out = run(api, "plan", str(path))
     assert code == 1, out

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from controllers.scheduler.buckets import ReconcileResult
 from controllers.scheduler.decide import Decision
 from controllers.scheduler.evals import MAX_PLACED_IDS, eval_updates
-from controllers.scheduler.reconcile import ReconcileResult
 from reconciler.model.objects import EvalStatus, Evaluation, JobRecord
 from reconciler.model.plan import AllocMetric
 from tests.scheduler.factories import mock_alloc, mock_job

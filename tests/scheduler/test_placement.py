@@ -205,10 +205,10 @@ def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> 
     """placer._select inlines dynamic_filter and score for speed; it must pick what they pick."""
     import random
 
+    from controllers.scheduler.buckets import AllocPlace
     from controllers.scheduler.feasibility import dynamic_filter
     from controllers.scheduler.placer import _GroupCtx, _select
     from controllers.scheduler.rank import score
-    from controllers.scheduler.reconcile import AllocPlace
     from reconciler.model.objects import AllocatedPort
     from reconciler.model.plan import AllocMetric
 

@@ -5,12 +5,13 @@ never over-commit a node, never collide ports, and converge to `count` where cap
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controllers.scheduler.decide import decide
-from reconciler.model.job import Port, ReschedulePolicy
+from reconciler.model.job import Job, Port, ReschedulePolicy
 from reconciler.model.objects import Allocation, AllocStatus, Node
 from tests.scheduler.factories import mock_job, mock_node, with_count
 
@@ -44,6 +45,67 @@ def _check(allocs: dict[str, Allocation], statuses: dict[str, AllocStatus], node
         assert len(ports) == len(set(ports))
 
 
+def _node(i: int, status: str = "ready") -> Node:
+    if status == "down":
+        return mock_node(f"n{i}", cpu=1000, memory=1024, status="down")
+    return mock_node(f"n{i}", cpu=1000, memory=1024, min_dynamic_port=20000, max_dynamic_port=20005)
+
+
+@dataclass
+class _Churn:
+    """One job's world as the operations change it; `settle` decides until nothing changes."""
+
+    job: Job
+    count: int = 4
+    now: float = 1000.0
+    seq: int = 0
+    nodes: dict[str, Node] = field(default_factory=lambda: {f"n{i}": _node(i) for i in range(3)})
+    allocs: dict[str, Allocation] = field(default_factory=dict)
+    statuses: dict[str, AllocStatus] = field(default_factory=dict)
+
+    def settle(self) -> None:
+        for _ in range(6):
+            self.seq += 1
+            cur = list(self.allocs.values())
+            d = decide(
+                with_count(self.job, self.count),
+                0,
+                cur,
+                cur,
+                self.statuses,
+                self.nodes,
+                eval_id=f"e{self.seq}",
+                now=self.now,
+            )
+            for a in d.updated_allocs + d.new_allocs:
+                self.allocs[a.id] = a
+            _check(self.allocs, self.statuses, self.nodes)
+            if not d.new_allocs and not d.updated_allocs:
+                return
+
+    def apply(self, op: str, arg: int) -> None:
+        live = sorted(
+            (a for a in self.allocs.values() if _live(a, self.statuses)),
+            key=lambda a: (a.index, a.node_id, a.create_time),
+        )
+        if op == "scale":
+            self.count = arg
+        elif op == "node_down" and f"n{arg}" in self.nodes:
+            self.nodes[f"n{arg}"] = _node(arg, "down")
+        elif op == "node_up":
+            self.nodes[f"n{arg}"] = _node(arg)
+        elif op in ("fail", "run") and live:
+            a = live[arg % len(live)]
+            self.statuses[a.id] = AllocStatus(
+                alloc_id=a.id,
+                node_id=a.node_id,
+                client_status="failed" if op == "fail" else "running",
+                modify_time=self.now,
+            )
+        elif op == "wait":
+            self.now += arg
+
+
 @settings(max_examples=80, deadline=None)
 @given(OPS, st.booleans())
 def test_decisions_keep_invariants_under_churn(ops, static) -> None:
@@ -51,53 +113,11 @@ def test_decisions_keep_invariants_under_churn(ops, static) -> None:
     job.task_groups[0].reschedule = ReschedulePolicy(
         delay=30 * 10**9, delay_function="constant", unlimited=True
     )
-    nodes = {
-        f"n{i}": mock_node(f"n{i}", cpu=1000, memory=1024, min_dynamic_port=20000, max_dynamic_port=20005)
-        for i in range(3)
-    }
-    allocs: dict[str, Allocation] = {}
-    statuses: dict[str, AllocStatus] = {}
-    now = 1000.0
-    count = 4
-    seq = 0
-
-    def settle() -> None:
-        nonlocal seq
-        for _ in range(6):
-            seq += 1
-            cur = list(allocs.values())
-            d = decide(with_count(job, count), 0, cur, cur, statuses, nodes, eval_id=f"e{seq}", now=now)
-            for a in d.updated_allocs + d.new_allocs:
-                allocs[a.id] = a
-            _check(allocs, statuses, nodes)
-            if not d.new_allocs and not d.updated_allocs:
-                return
-
-    settle()
+    world = _Churn(job)
+    world.settle()
     for op, arg in ops:
-        live = sorted(
-            (a for a in allocs.values() if _live(a, statuses)),
-            key=lambda a: (a.index, a.node_id, a.create_time),
-        )
-        if op == "scale":
-            count = arg
-        elif op == "node_down" and f"n{arg}" in nodes:
-            nodes[f"n{arg}"] = mock_node(f"n{arg}", cpu=1000, memory=1024, status="down")
-        elif op == "node_up":
-            nodes[f"n{arg}"] = mock_node(
-                f"n{arg}", cpu=1000, memory=1024, min_dynamic_port=20000, max_dynamic_port=20005
-            )
-        elif op in ("fail", "run") and live:
-            a = live[arg % len(live)]
-            statuses[a.id] = AllocStatus(
-                alloc_id=a.id,
-                node_id=a.node_id,
-                client_status="failed" if op == "fail" else "running",
-                modify_time=now,
-            )
-        elif op == "wait":
-            now += arg
-        settle()
+        world.apply(op, arg)
+        world.settle()
     # converged: live allocations plus what could not be placed or waits to be rescheduled
-    live = [a for a in allocs.values() if _live(a, statuses)]
-    assert len(live) <= count
+    live = [a for a in world.allocs.values() if _live(a, world.statuses)]
+    assert len(live) <= world.count

@@ -154,7 +154,10 @@ def test_localhost_names_with_the_port_are_served(gated: ApiServer) -> None:
 
 
 def test_review_r1_parse_with_file_from_a_rebound_page_is_refused(gated: ApiServer) -> None:
-    hcl = b'job "x" {\n  meta { leak = file("/etc/hostname") }\n  group "g" { task "t" { driver = "raw_exec" } }\n}\n'
+    hcl = (
+        b'job "x" {\n  meta { leak = file("/etc/hostname") }\n'
+        b'  group "g" { task "t" { driver = "raw_exec" } }\n}\n'
+    )
     r = send(
         gated.address,
         "POST",

@@ -16,7 +16,10 @@ from reconciler.model.taskenv import inherited_env
 from reconciler.store import Store
 from tests.driver_runner.support import make_alloc, make_job, put_alloc, put_job, wait_status
 
-DUMP = "import os,json;json.dump(dict(os.environ), open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'env.json'),'w'))"
+DUMP = (
+    "import os,json;"
+    "json.dump(dict(os.environ), open(os.path.join(os.environ['NOMAD_ALLOC_DIR'],'env.json'),'w'))"
+)
 
 
 @pytest.mark.parametrize(

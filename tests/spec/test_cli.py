@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.spec_cmds import fmt_cmd, parse_var_flags, validate_cmd
 from reconciler.spec import format_hcl, load_job_file
-from reconciler.spec.hcl_text import format_hcl_text
+from reconciler.spec.hcl_fmt import format_hcl_text
 from tests.spec.paths import BROKEN, EXAMPLES
 
 

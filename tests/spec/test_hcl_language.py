@@ -3,6 +3,7 @@ runtime interpolations kept verbatim, and errors for what cannot be evaluated.""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,16 @@ def test_expression(expr: str, expected: str) -> None:
     assert meta_value(expr) == expected
 
 
-VARIABLES = (
-    'variable "n" {\n  type = number\n  default = 2\n}\nlocals {\n  twice = var.n * 2\n  label '
-    '= "x${local.twice}"\n}'
+VARIABLES = textwrap.dedent(
+    """\
+    variable "n" {
+      type = number
+      default = 2
+    }
+    locals {
+      twice = var.n * 2
+      label = "x${local.twice}"
+    }"""
 )
 
 
@@ -137,8 +145,8 @@ ERRORS = [
         'variable "n" {}',
         "var.n",
         None,
-        '<input>:2:1: variable.n: variable "n" is not set: give it a default, -var n=..., a -var-file '
-        "or NOMAD_VAR_n",
+        '<input>:2:1: variable.n: variable "n" is not set: '
+        "give it a default, -var n=..., a -var-file or NOMAD_VAR_n",
         id="variable without a value",
     ),
     pytest.param(
@@ -173,8 +181,8 @@ ERRORS = [
         "",
         "NOMAD_ALLOC_INDEX",
         None,
-        '<input>:9:13: job.todo.group.web.count: unknown name "NOMAD_ALLOC_INDEX": only var.*, local.* '
-        "and functions "
+        '<input>:9:13: job.todo.group.web.count: unknown name "NOMAD_ALLOC_INDEX": '
+        "only var.*, local.* and functions "
         'can be used outside a string; runtime values such as "${NOMAD_PORT_http}" must be inside quotes',
         id="runtime name outside a string",
     ),
@@ -206,9 +214,18 @@ def test_every_error_is_reported_at_once() -> None:
 
 
 def test_yaml_job_with_lines() -> None:
-    text = (
-        "job:\n  todo:\n    group:\n      web:\n        count: -3\n        task:\n          t:\n     "
-        "       driver: exec\n            config: {command: /bin/true}\n"
+    text = textwrap.dedent(
+        """\
+        job:
+          todo:
+            group:
+              web:
+                count: -3
+                task:
+                  t:
+                    driver: exec
+                    config: {command: /bin/true}
+        """
     )
     with pytest.raises(SpecError) as info:
         parse_job(text, format="yaml", filename="todo.yaml")

@@ -36,8 +36,8 @@ def _migrate(job: Job) -> MigrateStrategy:
         ("migrate {}", MigrateStrategy()),
         ('migrate { min_healthy_time = "1s" }', MigrateStrategy(min_healthy_time=SECOND)),
         (
-            'migrate {\n max_parallel = 2\n health_check = "task_states"\n min_healthy_time = "15s"\n '
-            'healthy_deadline = "1m"\n}',
+            'migrate {\n max_parallel = 2\n health_check = "task_states"\n'
+            ' min_healthy_time = "15s"\n healthy_deadline = "1m"\n}',
             MigrateStrategy(2, HealthCheck.TASK_STATES, 15 * SECOND, MINUTE),
         ),
     ],
@@ -51,8 +51,8 @@ def test_hcl_migrate_block(block: str, want: MigrateStrategy) -> None:
     "block",
     [
         "",
-        'migrate { max_parallel = 3\n health_check = "task_states"\n min_healthy_time = "2s"\n '
-        'healthy_deadline = "90s" }',
+        'migrate { max_parallel = 3\n health_check = "task_states"\n'
+        ' min_healthy_time = "2s"\n healthy_deadline = "90s" }',
     ],
     ids=["default", "custom"],
 )

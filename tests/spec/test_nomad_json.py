@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.model.job import SECOND, Affinity, CheckRestart, Spread, SpreadTarget
 from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, load_job_file
 from tests.spec.paths import EXAMPLES
 
@@ -209,17 +210,17 @@ REFUSED = [
         id="prestart task",
     ),
     pytest.param(
-        ("TaskGroups", 0, "Affinities"),
-        [{"LTarget": "${node.datacenter}", "RTarget": "dc1", "Weight": 50}],
-        "Job.TaskGroups[0].Affinities: not supported yet",
-        id="affinity",
+        ("TaskGroups", 0, "Services", 0, "OnUpdate"),
+        "ignore",
+        "Job.TaskGroups[0].Services[0].OnUpdate: not supported yet",
+        id="service on_update",
     ),
     pytest.param(("NodePool", None), "prod", "Job.NodePool: not supported yet", id="node pool"),
     pytest.param(
-        ("TaskGroups", 0, "Services", 0, "Checks", 0, "Type"),
-        "grpc",
-        'Job.TaskGroups[0].Services[0].Checks[0].Type: "grpc" is not supported yet',
-        id="grpc check",
+        ("TaskGroups", 0, "Services", 0, "Checks", 0, "TLSSkipVerify"),
+        True,
+        "Job.TaskGroups[0].Services[0].Checks[0].TLSSkipVerify: not supported yet",
+        id="tls_skip_verify check",
     ),
 ]
 
@@ -239,3 +240,42 @@ def test_a_field_not_supported_is_refused_with_its_json_path(
     with pytest.raises(SpecError) as info:
         job_from_nomad(data)
     assert [f"{e.path}: {e.message}" for e in info.value.errors] == [message]
+
+
+def test_health_fields_of_a_check_map_from_nomad_json() -> None:
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    service = data["TaskGroups"][0]["Services"][0]
+    service["CheckRestart"] = {"Limit": 3, "Grace": 5_000_000_000, "IgnoreWarnings": False}
+    service["Checks"][0].update(
+        {
+            "Type": "grpc",
+            "GRPCService": "todo",
+            "GRPCUseTLS": True,
+            "OnUpdate": "ignore_warnings",
+            "FailuresBeforeWarning": 2,
+            "CheckRestart": {"Limit": 2, "Grace": 0, "IgnoreWarnings": True},
+        }
+    )
+    job = job_from_nomad(data)
+    svc = job.task_groups[0].services[0]
+    check = svc.checks[0]
+    assert svc.check_restart == CheckRestart(limit=3, grace=5 * SECOND)
+    assert (check.type, check.grpc_service, check.grpc_use_tls) == ("grpc", "todo", True)
+    assert (check.on_update, check.failures_before_warning) == ("ignore_warnings", 2)
+    assert check.check_restart == CheckRestart(limit=2, grace=0, ignore_warnings=True)
+
+
+def test_affinities_and_spreads_map_from_nomad_json() -> None:
+    import copy
+
+    data = copy.deepcopy(MINIMAL)
+    data["Affinities"] = [{"LTarget": "${meta.rack}", "Operand": "regexp", "RTarget": "r[12]", "Weight": -40}]
+    data["TaskGroups"][0]["Spreads"] = [
+        {"Attribute": "${node.datacenter}", "Weight": 80, "SpreadTarget": [{"Value": "dc1", "Percent": 70}]}
+    ]
+    job = job_from_nomad(data)
+    assert job.affinities == [Affinity("${meta.rack}", "regexp", "r[12]", -40)]
+    assert job.task_groups[0].spreads == [Spread("${node.datacenter}", 80, [SpreadTarget("dc1", 70)])]
+    assert job_from_nomad(job_to_nomad(job)) == job

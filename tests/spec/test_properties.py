@@ -64,7 +64,7 @@ def test_a_job_does_not_differ_from_itself(job: Job) -> None:
 @FAST
 @given(jobs)
 def test_fmt_keeps_the_job_and_is_idempotent(job: Job) -> None:
-    from reconciler.spec.hcl_text import format_hcl_text
+    from reconciler.spec.hcl_fmt import format_hcl_text
 
     lines = format_hcl(job).split("\n")  # badly indented, with extra spaces around each `=`
     messy = "\n".join(re.sub(r"^(\s*[A-Za-z_][\w-]*) = ", r"   \1   =  ", line, count=1) for line in lines)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.model.job import Job, Port, Service, Task
+from reconciler.model.job import Affinity, Job, Port, Service, Spread, SpreadTarget, Task
 from reconciler.spec import load_job_file, validate
 from tests.spec.paths import EXAMPLES
 
@@ -22,6 +22,32 @@ def _dup_group(j: Job) -> None:
 
 RULES: list[tuple[str, Callable[[Job], None], str, str]] = [
     (
+        "affinity weight out of range",
+        lambda j: j.affinities.append(Affinity("${node.datacenter}", "=", "dc1", 101)),
+        "job.todo.affinity[0].weight",
+        "must be from -100 to 100 and not 0",
+    ),
+    (
+        "affinity without an attribute",
+        lambda j: j.task_groups[0].tasks[0].affinities.append(Affinity("", "=", "x")),
+        "job.todo.group.web.task.todo.affinity[0].attribute",
+        "is required",
+    ),
+    (
+        "spread targets over 100 percent",
+        lambda j: j.task_groups[0].spreads.append(
+            Spread("${node.datacenter}", 50, [SpreadTarget("a", 60), SpreadTarget("b", 50)])
+        ),
+        "job.todo.group.web.spread[0].target",
+        "percentages must add up to 100 at most",
+    ),
+    (
+        "spread weight 0",
+        lambda j: j.spreads.append(Spread("${node.datacenter}", 0)),
+        "job.todo.spread[0].weight",
+        "must be from 1 to 100",
+    ),
+    (
         "negative count",
         lambda j: setattr(j.task_groups[0], "count", -2),
         "job.todo.group.web.count",
@@ -31,8 +57,8 @@ RULES: list[tuple[str, Callable[[Job], None], str, str]] = [
         "job id with a slash",
         lambda j: setattr(j, "id", "to/do"),
         "job.to/do",
-        "job ID \"to/do\" may contain only letters, digits, '-', '_' and '.', must start with a letter "
-        "or digit and be at most 128 characters",
+        "job ID \"to/do\" may contain only letters, digits, '-', '_' and '.', "
+        "must start with a letter or digit and be at most 128 characters",
     ),
     ("duplicate group", _dup_group, "job.todo.group.web", 'duplicate group "web"'),
     (

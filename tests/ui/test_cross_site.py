@@ -39,7 +39,8 @@ PAGE = """<!doctype html><html><body>
 </form>
 <script>
 window.attempts = Promise.allSettled([
-  fetch("{agent}/v1/jobs", {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "text/plain"}}, body: {body}}}),
+  fetch("{agent}/v1/jobs",
+        {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "text/plain"}}, body: {body}}}),
   fetch("{agent}/v1/jobs", {{method: "POST", headers: {{"Content-Type": "application/json"}}, body: {body}}}),
   fetch("{agent}/v1/jobs").then(r => r.text()),
 ]).then(rs => rs.map(r => r.status));

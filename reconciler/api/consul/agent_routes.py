@@ -132,6 +132,35 @@ def _canonical(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _refuse_unsupported(body: dict[str, Any]) -> None:
+    for key in ("Check", "Checks"):
+        if body.get(key):
+            raise ApiError(
+                400,
+                f"{key}: checks on services registered through the agent API are not "
+                "supported; register the service without checks",
+                field=key,
+            )
+    for key in ("Kind", "TaggedAddresses", "Connect", "Proxy"):
+        if body.get(key):
+            raise ApiError(400, f"{key}: not supported by this agent (no service mesh)", field=key)
+
+
+def _tags_meta_port(body: dict[str, Any]) -> tuple[list[str], dict[str, str], int]:
+    tags = body.get("Tags") or []
+    meta = body.get("Meta") or {}
+    port = body.get("Port") or 0
+    if not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        raise ApiError(400, "Tags: must be a list of strings", field="Tags")
+    if not (
+        isinstance(meta, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
+    ):
+        raise ApiError(400, "Meta: must be an object of strings", field="Meta")
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ApiError(400, f"Port: must be 0..65535, got {port!r}", field="Port")
+    return tags, meta, port
+
+
 def registration_from(raw: Any, *, node_id: str, address: str, datacenter: str) -> ServiceRegistration:
     """A Consul service definition (`Name`, `ID`, `Tags`, `Address`, `Port`, `Meta`) as a
     catalog entry. Checks, Connect and the rest are refused when set, not dropped: no
@@ -145,28 +174,8 @@ def registration_from(raw: Any, *, node_id: str, address: str, datacenter: str) 
     sid = body.get("ID") or name
     if not isinstance(sid, str) or not is_valid_name(sid):
         raise ApiError(400, f"ID: invalid service ID {sid!r}", field="ID")
-    for key in ("Check", "Checks"):
-        if body.get(key):
-            raise ApiError(
-                400,
-                f"{key}: checks on services registered through the agent API are not "
-                "supported; register the service without checks",
-                field=key,
-            )
-    for key in ("Kind", "TaggedAddresses", "Connect", "Proxy"):
-        if body.get(key):
-            raise ApiError(400, f"{key}: not supported by this agent (no service mesh)", field=key)
-    tags = body.get("Tags") or []
-    meta = body.get("Meta") or {}
-    port = body.get("Port") or 0
-    if not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        raise ApiError(400, "Tags: must be a list of strings", field="Tags")
-    if not (
-        isinstance(meta, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())
-    ):
-        raise ApiError(400, "Meta: must be an object of strings", field="Meta")
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ApiError(400, f"Port: must be 0..65535, got {port!r}", field="Port")
+    _refuse_unsupported(body)
+    tags, meta, port = _tags_meta_port(body)
     addr = body.get("Address") or address
     if not isinstance(addr, str):
         raise ApiError(400, "Address: must be a string", field="Address")

@@ -1,0 +1,243 @@
+"""One service or batch group's reconcile (pure), in named steps: sort the allocations by
+kind, scale down, replace the lost and the failed, migrate, update the old versions, scale up.
+
+An allocation moves through: terminal? -> ignored (its index is free again); else lost /
+migrating (node tainted) -> failed (reschedule policy) -> old version (update) -> untainted.
+Each step reads the sorted allocations and returns its share of the buckets (see `buckets`);
+nothing is changed in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from controllers.scheduler.allocs import alloc_name, client_status_of, node_lost
+from controllers.scheduler.buckets import AllocPlace, AllocStop, DelayedReschedule, ReconcileResult, lost_stop
+from controllers.scheduler.migrate import migrate_group
+from controllers.scheduler.reschedule import next_reschedule_time
+from controllers.scheduler.update_policy import UpdateFn
+from reconciler.model.ids import AllocId, NodeId
+from reconciler.model.job import Job, JobType, ReschedulePolicy, TaskGroup
+from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
+from reconciler.model.plan import DesiredUpdates
+from reconciler.model.services import CheckStatus
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """What every group of one job is reconciled against."""
+
+    job: Job
+    version: int
+    versions: Mapping[int, Job]
+    statuses: Mapping[AllocId, AllocStatus]
+    nodes: Mapping[NodeId, Node]
+    now: float
+    update_fn: UpdateFn
+    checks: Mapping[AllocId, Sequence[CheckStatus]]
+
+
+class _Kind(Enum):
+    """Where a group's allocation stands before anything is decided for it."""
+
+    IGNORE = "ignore"  # not meant to run, lost, or terminal with its index free again
+    LIVE = "live"  # occupies its index and counts toward `count`
+    SETTLED = "settled"  # live but never updated: a complete batch alloc, a failed one that stays
+    LOST = "lost"  # its node is down or gone
+    MIGRATE = "migrate"  # its node is draining
+    RESCHEDULE = "reschedule"  # failed and eligible for a replacement now
+
+
+@dataclass
+class _Sorted:
+    """A group's allocations by kind (`_Kind`), and who replaced whom."""
+
+    live: list[Allocation] = field(default_factory=list)  # LIVE and SETTLED
+    settled: set[str] = field(default_factory=set)
+    lost: list[Allocation] = field(default_factory=list)
+    migrate: list[Allocation] = field(default_factory=list)
+    reschedule: list[Allocation] = field(default_factory=list)
+    later: dict[str, DelayedReschedule] = field(default_factory=dict)
+    ignore: list[Allocation] = field(default_factory=list)
+    replaced_by: dict[str, Allocation] = field(default_factory=dict)
+
+    def occupying(self) -> list[Allocation]:
+        """Everything that holds an index of `count` (what needs replacing included)."""
+        return self.live + self.lost + self.migrate + self.reschedule
+
+
+def left_alone(a: Allocation, statuses: Mapping[AllocId, AllocStatus], batch: bool) -> bool:
+    """Terminal and out of the count: not meant to run, lost, failed and rescheduled already,
+    or a complete service allocation (its index is free again). Left as it is and, as in
+    Nomad, not counted as "ignore" in a plan."""
+    if a.desired_status != DesiredStatus.RUN:
+        return True
+    cs = client_status_of(a, statuses)
+    return (
+        cs == ClientStatus.LOST
+        or (cs == ClientStatus.FAILED and bool(a.next_allocation))
+        or (cs == ClientStatus.COMPLETE and not batch)
+    )
+
+
+def _kind_of(
+    inp: JobInput, a: Allocation, batch: bool, policy: ReschedulePolicy
+) -> tuple[_Kind, float | None]:
+    """`a`'s kind, and when a failed allocation not eligible yet may be rescheduled."""
+    if left_alone(a, inp.statuses, batch):
+        return _Kind.IGNORE, None
+    cs = client_status_of(a, inp.statuses)
+    if cs == ClientStatus.COMPLETE:  # batch: ran to completion, keeps its index, never replaced
+        return _Kind.SETTLED, None
+    node = inp.nodes.get(a.node_id)
+    if node_lost(node):
+        return _Kind.LOST, None
+    if cs == ClientStatus.FAILED:
+        at = next_reschedule_time(policy, a, inp.statuses.get(a.id), inp.now)
+        if at is not None and at <= inp.now:
+            return _Kind.RESCHEDULE, None
+        return _Kind.SETTLED, at  # not eligible (or not yet): stays failed and keeps its index
+    if node is not None and node.drain:
+        return _Kind.MIGRATE, None
+    return _Kind.LIVE, None
+
+
+def _sort_group(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> _Sorted:
+    s = _Sorted()
+    batch = inp.job.type == JobType.BATCH
+    policy = inp.job.reschedule_for(g)
+    into = {
+        _Kind.IGNORE: s.ignore,
+        _Kind.LIVE: s.live,
+        _Kind.SETTLED: s.live,
+        _Kind.LOST: s.lost,
+        _Kind.MIGRATE: s.migrate,
+        _Kind.RESCHEDULE: s.reschedule,
+    }
+    for a in allocs:
+        if a.previous_allocation:
+            s.replaced_by[a.previous_allocation] = a
+    for a in allocs:
+        kind, at = _kind_of(inp, a, batch, policy)
+        into[kind].append(a)
+        if kind is _Kind.SETTLED:
+            s.settled.add(a.id)
+        if at is not None:
+            s.later[a.id] = DelayedReschedule(a, at)
+    # a migrating allocation and its replacement share one slot until the old one stops
+    migrating = {a.id for a in s.migrate}
+    standing_in = {a.id for a in s.live if a.previous_allocation in migrating}
+    if standing_in:
+        s.ignore.extend(a for a in s.live if a.id in standing_in)
+        s.live = [a for a in s.live if a.id not in standing_in]
+    return s
+
+
+def reconcile_group(
+    inp: JobInput, g: TaskGroup, allocs: list[Allocation], *, gate: int
+) -> list[ReconcileResult]:
+    """A service or batch group, `gate` replacements at most: the steps' shares, in order."""
+    s = _sort_group(inp, g, allocs)
+    dropped, down = _scale_down(g, s)
+    occupying = s.occupying()
+    used = {a.index for a in occupying if a.id not in dropped}
+    missing = g.count - (len(occupying) - len(dropped))
+    return [
+        ReconcileResult(ignore=s.ignore, desired_tg_updates={g.name: DesiredUpdates()}),
+        down,
+        _replace_lost_and_failed(g, s, dropped),
+        _migrate(inp, g, s, dropped),
+        _update_live(inp, g, s, dropped, gate),
+        _scale_up(inp.job, g, used, missing),
+    ]
+
+
+def _scale_down(g: TaskGroup, s: _Sorted) -> tuple[set[str], ReconcileResult]:
+    """Scale down over everything that occupies an index: what needs replacing anyway goes
+    first, then the highest index. Returns the ids dropped and their stops."""
+    res = ReconcileResult()
+    occupying = s.occupying()
+    excess = len(occupying) - g.count
+    dropped: set[str] = set()
+    if excess > 0:
+        lost_ids = {a.id for a in s.lost}
+        healthy = {a.id for a in s.live if a.id not in s.settled}
+        order = sorted(occupying, key=lambda a: (a.id in healthy, -a.index))
+        for a in order[:excess]:
+            dropped.add(a.id)
+            if a.id in lost_ids:
+                res.lost.append(a)
+                res.stop.append(lost_stop(a))
+            else:
+                res.stop.append(AllocStop(a, "alloc not needed due to job update"))
+        res.counts(g.name).stop += len(dropped)
+    res.reschedule_later.extend(d for aid, d in s.later.items() if aid not in dropped)
+    return dropped, res
+
+
+def _replace_lost_and_failed(g: TaskGroup, s: _Sorted, dropped: set[str]) -> ReconcileResult:
+    """A lost allocation is stopped and replaced; a failed one eligible now is replaced."""
+    res = ReconcileResult()
+    upd = res.counts(g.name)
+    for a in s.lost:
+        if a.id in dropped:
+            continue
+        res.lost.append(a)
+        res.stop.append(lost_stop(a))
+        upd.stop += 1
+        res.place.append(AllocPlace(g.name, a.name, a.index, a, "lost"))
+        upd.place += 1
+    for a in s.reschedule:
+        if a.id in dropped:
+            continue
+        res.reschedule_now.append(a)
+        res.place.append(AllocPlace(g.name, a.name, a.index, a, "reschedule"))
+        upd.place += 1
+    return res
+
+
+def _migrate(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) -> ReconcileResult:
+    """A draining node's allocations, `migrate.max_parallel` at a time (see `migrate`)."""
+    moving = [a for a in s.migrate if a.id not in dropped]
+    step = migrate_group(g, moving, s.replaced_by, inp.statuses, inp.checks, now=inp.now)
+    return ReconcileResult(
+        place=[AllocPlace(g.name, a.name, a.index, a, "migrate") for a in step.place],
+        stop=[AllocStop(a, "alloc is being migrated") for a in step.stop],
+        ignore=list(step.wait),
+        look_again=[] if step.look_again_at is None else [step.look_again_at],
+        desired_tg_updates={g.name: DesiredUpdates(migrate=len(step.place), stop=len(step.stop))},
+    )
+
+
+def _update_live(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str], gate: int) -> ReconcileResult:
+    """Live allocations of an older version: updated in place, or replaced (`gate` at most)."""
+    res = ReconcileResult()
+    upd = res.counts(g.name)
+    for a in sorted(s.live, key=lambda x: x.index):
+        if a.id in dropped:
+            continue
+        if a.job_version == inp.version or a.id in s.settled:
+            res.ignore.append(a)
+        elif not inp.update_fn(inp.versions.get(a.job_version), inp.job, g.name):
+            res.inplace_update.append(a)
+            upd.in_place_update += 1
+        elif gate > 0:
+            gate -= 1
+            res.add_destructive(AllocPlace(g.name, a.name, a.index, a, "destructive"))
+        else:
+            res.ignore.append(a)
+    return res
+
+
+def _scale_up(job: Job, g: TaskGroup, used: set[int], missing: int) -> ReconcileResult:
+    """`missing` new instances at the lowest free indexes."""
+    place: list[AllocPlace] = []
+    idx = 0
+    while missing > 0:
+        if idx not in used:
+            place.append(AllocPlace(g.name, alloc_name(job.id, g.name, idx), idx))
+            missing -= 1
+        idx += 1
+    return ReconcileResult(place=place, desired_tg_updates={g.name: DesiredUpdates(place=len(place))})
