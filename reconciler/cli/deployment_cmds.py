@@ -66,11 +66,13 @@ def _set_paused(ctx: click.Context, deployment_id: str, pause: bool) -> None:
 def deployment_list(ctx: click.Context, namespace: str) -> None:
     """List deployments, newest first."""
     deps = client_from(ctx).get("/v1/deployments", namespace=namespace)
-    if not deps:
-        click.echo("No deployments found")
-        return
+    click.echo(deployments_table(deps) if deps else "No deployments found")
+
+
+def deployments_table(deps: list[dict[str, Any]]) -> str:
+    """The table of `deployment list` and `job deployments`."""
     rows = [(short(d["ID"]), d["JobID"], d["JobVersion"], d["Status"], d["StatusDescription"]) for d in deps]
-    click.echo(table(["ID", "Job ID", "Job Version", "Status", "Description"], rows))
+    return table(["ID", "Job ID", "Job Version", "Status", "Description"], rows)
 
 
 @deployment.command("status")

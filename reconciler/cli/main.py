@@ -14,6 +14,7 @@ from reconciler.cli import (  # noqa: F401
     event_cmds,
     history_cmds,
     job_cmds,
+    job_list_cmds,
     launch_cmds,
     node_cmds,
     operator_cmds,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.groups import cli
+from reconciler.cli.groups import cli, job
 from reconciler.cli.variables import parse_var_flags, variable_options
 from reconciler.spec.errors import SpecError
 
@@ -40,11 +40,7 @@ def validate_cmd(file: str, var_flags: tuple[str, ...], var_files: tuple[str, ..
     click.echo("Job validation successful")
 
 
-def _has_inputs(text: str) -> bool:
-    return any(
-        line.lstrip().startswith(("variable ", "variable\t", "locals ", "locals{"))
-        for line in text.splitlines()
-    )
+job.add_command(validate_cmd, "validate")  # `job validate`, as Nomad's alias of `validate`
 
 
 @cli.command("fmt")
@@ -61,33 +57,15 @@ def _has_inputs(text: str) -> bool:
 def fmt_cmd(
     file: str, check: bool, write: bool, var_flags: tuple[str, ...], var_files: tuple[str, ...]
 ) -> None:
-    """Print a job file in canonical HCL (defaults left out, fixed order and alignment).
-
-    The canonical form is the evaluated job: comments are not kept, and a file with
-    `variable` or `locals` blocks is shown with their values filled in (so -write and
-    -check refuse such files)."""
-    from reconciler.spec.hcl_format import format_hcl
-    from reconciler.spec.loader import parse_job
-
+    """Format an HCL job file as `nomad fmt` does: indentation and `=` alignment only, with
+    comments, variables and everything else kept as written (see `spec.hcl_fmt`). A JSON or
+    YAML job is printed as canonical HCL instead (`-var`/`-var-file` apply to that)."""
     text, name, fmt = _read_source(file)
     try:
-        job = parse_job(
-            text,
-            filename=name,
-            format=fmt,
-            variables=parse_var_flags(var_flags),
-            var_files=list(var_files),
-            env=os.environ,
-        )
+        formatted = _formatted(text, name, fmt, var_flags, var_files)
     except SpecError as exc:
         _print_errors(exc)
         sys.exit(1)
-    formatted = format_hcl(job)
-    if (check or write) and fmt == "hcl" and _has_inputs(text):
-        click.echo(
-            f"{name}: has variable or locals blocks; fmt would replace them with their values", err=True
-        )
-        sys.exit(2)
     if check:
         if text != formatted:
             click.echo(name)
@@ -97,6 +75,24 @@ def fmt_cmd(
         _write_formatted(file, name, fmt, text, formatted)
         return
     click.echo(formatted, nl=False)
+
+
+def _formatted(text: str, name: str, fmt: str, var_flags: tuple[str, ...], var_files: tuple[str, ...]) -> str:
+    from reconciler.spec.hcl_fmt import format_hcl_text
+    from reconciler.spec.hcl_format import format_hcl
+    from reconciler.spec.loader import parse_job
+
+    if fmt == "hcl":
+        return format_hcl_text(text, name)
+    job = parse_job(
+        text,
+        filename=name,
+        format=fmt,
+        variables=parse_var_flags(var_flags),
+        var_files=list(var_files),
+        env=os.environ,
+    )
+    return format_hcl(job)
 
 
 def _read_source(file: str) -> tuple[str, str, str]:
@@ -115,11 +111,9 @@ def _read_source(file: str) -> tuple[str, str, str]:
 
 
 def _write_formatted(file: str, name: str, fmt: str, text: str, formatted: str) -> None:
-    """fmt -write: rewrite an HCL file in canonical form (and name it) if it changes."""
+    """fmt -write: rewrite an HCL file formatted (and name it) if that changes it."""
     if file == "-" or fmt != "hcl":
         raise click.UsageError("-write needs an HCL file (.nomad or .hcl)")
     if text != formatted:
-        if "#" in text or "//" in text or "/*" in text:
-            click.echo(f"{name}: comments are not kept by fmt", err=True)
         Path(file).write_text(formatted, encoding="utf-8")
         click.echo(name)

@@ -67,7 +67,9 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("job", "consul_namespace", "ConsulNamespace", "ns1"),
     _r("job", "ui", "UI", {"description": "a job"}),
     _r("job", "all_at_once", "AllAtOnce", True),
-    _r("job", "priority", "Priority", 70, defaults=(50,), why="evaluations are not ordered by priority"),
+    # a priority other than 50 within 1..100 (outside it, validation says the range)
+    _r("job", "priority", "Priority", 70, values=tuple(p for p in range(1, 101) if p != 50),
+       why="evaluations are not ordered by priority"),
     # -- group ----------------------------------------------------------------------------
     _r("group", "volume", "Volumes", {"type": "host", "source": "data"}),
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
@@ -230,11 +232,11 @@ def _screen(row: Refusal | None, value: Any, *, block: bool) -> str | None:
         return None
     if block:
         return row.message()
-    if row.values and value in row.values:
-        return row.message(value)
-    if unused(value, row.defaults):
-        return ""
-    return None if row.values else row.message(value)
+    if row.values:  # only these values are refused; the others are read as usual
+        if value in row.values:
+            return row.message(value)
+        return "" if any(value == d and type(value) is type(d) for d in row.defaults) else None
+    return "" if unused(value, row.defaults) else row.message(value)
 
 
 def screen(stanza: str, field: str, value: Any, *, block: bool = False) -> str | None:

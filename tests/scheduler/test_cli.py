@@ -135,3 +135,32 @@ def test_job_history_shows_each_versions_diff_and_revert_registers_an_old_one(
     code, out = run(api, "job", "revert", "-check-index", "1", "web", "1")
     assert code == 1
     assert "current version is 2, not 1" in out
+
+
+def test_job_allocs_deployments_and_validate(api: ApiClient, store: Store, tmp_path) -> None:
+    add_node(store, "node-1")
+    ev = submit(store, mock_job(2))
+    wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
+    code, out = run(api, "job", "allocs", "web")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "ID",
+        "Node",
+        "ID",
+        "Task",
+        "Group",
+        "Version",
+        "Desired",
+        "Status",
+        "Created",
+    ]
+    assert len(lines) == 3
+    code, out = run(api, "job", "deployments", "web")
+    assert (code, out) == (0, "No deployments found for job 'web'\n")
+    job = tmp_path / "web.nomad"
+    job.write_text(
+        'job "web" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n'
+        '      config {\n        command = "/bin/true"\n      }\n    }\n  }\n}\n'
+    )
+    assert run(api, "job", "validate", str(job)) == (0, "Job validation successful\n")

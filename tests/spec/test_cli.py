@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.spec_cmds import fmt_cmd, parse_var_flags, validate_cmd
 from reconciler.spec import format_hcl, load_job_file
+from reconciler.spec.hcl_fmt import format_hcl_text
 from tests.spec.paths import BROKEN, EXAMPLES
 
 
@@ -44,21 +45,88 @@ def test_fmt_check_and_write(tmp_path: Path) -> None:
     assert check.output == f"{job}\n"
     write = CliRunner().invoke(fmt_cmd, ["-write", str(job)])
     assert write.exit_code == 0
-    assert job.read_text() == format_hcl(load_job_file(EXAMPLES / "todo-java.nomad"))
+    assert job.read_text() == format_hcl_text((EXAMPLES / "todo-java.nomad").read_text())
+    assert load_job_file(job) == load_job_file(EXAMPLES / "todo-java.nomad")
     assert CliRunner().invoke(fmt_cmd, ["-check", str(job)]).exit_code == 0
 
 
-def test_fmt_prints_canonical_hcl() -> None:
+def test_fmt_of_a_formatted_file_prints_it_unchanged() -> None:
     result = CliRunner().invoke(fmt_cmd, [str(EXAMPLES / "consul.nomad")])
     assert result.exit_code == 0
-    assert result.output == format_hcl(load_job_file(EXAMPLES / "consul.nomad"))
+    assert result.output == (EXAMPLES / "consul.nomad").read_text()
 
 
-def test_fmt_refuses_to_inline_variables(tmp_path: Path) -> None:
+def test_fmt_prints_a_json_job_as_canonical_hcl() -> None:
+    result = CliRunner().invoke(fmt_cmd, [str(EXAMPLES / "todo-java.json")])
+    assert result.exit_code == 0
+    assert result.output == format_hcl(load_job_file(EXAMPLES / "todo-java.json"))
+
+
+def test_fmt_keeps_comments_and_variables(tmp_path: Path) -> None:
+    """As `nomad fmt`: the text is formatted, not the evaluated job re-rendered (issue 12)."""
     job = tmp_path / "job.nomad"
-    job.write_text((BROKEN / "missing_variable.nomad").read_text())
-    result = CliRunner().invoke(fmt_cmd, ["-w", str(job), "-var", "jar=/a.jar"])
-    assert result.exit_code == 2
+    job.write_text(UNFORMATTED)
+    result = CliRunner().invoke(fmt_cmd, ["-w", str(job)])
+    assert result.exit_code == 0, result.output
+    assert job.read_text() == FORMATTED
+    assert CliRunner().invoke(fmt_cmd, ["-check", str(job)]).exit_code == 0
+
+
+UNFORMATTED = """# the jar comes from the CI build
+variable "jar" {
+type = string
+}
+
+job "todo" {
+    datacenters = ["dc1"]   # where it runs
+  group "web" {
+    count  =  2
+    task "todo" {
+      driver = "java"
+      config {
+          jar_path = var.jar /* not inlined */
+        jvm_options = [
+        "-Xmx256m",
+        ]
+      }
+      template {
+        data = <<EOT
+   kept   as written
+EOT
+        destination = "local/x"
+      }
+    }
+  }
+}
+
+"""
+FORMATTED = """# the jar comes from the CI build
+variable "jar" {
+  type = string
+}
+
+job "todo" {
+  datacenters = ["dc1"]   # where it runs
+  group "web" {
+    count = 2
+    task "todo" {
+      driver = "java"
+      config {
+        jar_path    = var.jar /* not inlined */
+        jvm_options = [
+          "-Xmx256m",
+        ]
+      }
+      template {
+        data = <<EOT
+   kept   as written
+EOT
+        destination = "local/x"
+      }
+    }
+  }
+}
+"""
 
 
 def test_var_flags() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import HealthCheck, given, settings
 
@@ -58,3 +59,15 @@ def test_a_job_does_not_differ_from_itself(job: Job) -> None:
     diff = diff_jobs(job, job_from_nomad(job_to_nomad(job)))
     assert diff.type == DiffType.NONE
     assert all(g.type == DiffType.NONE and not g.destructive for g in diff.task_groups)
+
+
+@FAST
+@given(jobs)
+def test_fmt_keeps_the_job_and_is_idempotent(job: Job) -> None:
+    from reconciler.spec.hcl_fmt import format_hcl_text
+
+    lines = format_hcl(job).split("\n")  # badly indented, with extra spaces around each `=`
+    messy = "\n".join(re.sub(r"^(\s*[A-Za-z_][\w-]*) = ", r"   \1   =  ", line, count=1) for line in lines)
+    text = format_hcl_text(messy)
+    assert read_job(text) == job
+    assert format_hcl_text(text) == text
