@@ -5,6 +5,9 @@ works on these classes. Parsers (HCL, Nomad JSON, YAML) produce them; the Nomad 
 turns them back into the API's shape. Field names follow the HCL job specification (snake
 case); durations are integer nanoseconds, as in Nomad's API, so a round trip through Nomad
 JSON is exact. Defaults are Nomad's.
+
+Over 400 lines because it is one concept, Nomad's job specification: one class per stanza,
+each small, and splitting them would only scatter a tree that is read as a whole.
 """
 
 from __future__ import annotations

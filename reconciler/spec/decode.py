@@ -5,6 +5,9 @@ types and unknown fields as issues; decoding goes on after an error so that one 
 reports everything. Semantic rules that look across stanzas (duplicate names, port labels,
 ranges) are in `validate.py`; Nomad's defaults that depend on other fields are filled in by
 `defaults.py`.
+
+Over 400 lines because it mirrors the job specification stanza by stanza (one short method
+each, beside the model's classes); split, a reader would look in two places for one tree.
 """
 
 from __future__ import annotations
