@@ -234,6 +234,8 @@ class Downstream(asyncio.Protocol):
             where = (ex.host + ex.url.partition(b"?")[0]).decode("latin-1")
             self.error(ex, self.server.no_route_status, f"no route for {where}")
             return
+        if route.canaries is not None and route.wants_canary(ex.headers):
+            route = route.canaries  # a person checking the canary before promoting it
         if not route.plain:
             if not route.admits(self.client_ip):
                 self.error(ex, 403, f"route {route.host}{route.path} does not admit {self.client_ip}")
