@@ -18,6 +18,7 @@ from aiohttp import web
 from controllers.router.admin import admin_app
 from controllers.router.downstream import Downstream
 from controllers.router.limits import Limits
+from controllers.router.option_checks import OptionChecks
 from controllers.router.server import ProxyServer
 from controllers.router.table import RouteTable, build_table
 from controllers.router.tcp import TcpClient
@@ -89,6 +90,7 @@ class Router(Controller):
         )
         self.services.add_handler(self._changed)
         self.checks.add_handler(self._changed)
+        self.option_checks = OptionChecks(store, self.checks)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[Any] = []
@@ -106,7 +108,8 @@ class Router(Controller):
         return None
 
     def rebuild(self) -> None:
-        table = build_table(self.services.list(), self.checks.list())
+        regs = self.services.list()
+        table = build_table(regs, self.checks.list())
         if table.routes != self.table.routes:
             self.log.info(
                 "controller=router key=table changed: %d routes, %d targets",
@@ -117,6 +120,7 @@ class Router(Controller):
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self._sync_tcp, table)
+        self.option_checks.sync(regs)  # last: a store error retries the key, the table is in place
 
     def _sync_tcp(self, table: RouteTable) -> None:
         """Open a listener for each TCP route's port and close those of routes gone (on the loop)."""
@@ -242,3 +246,4 @@ class Router(Controller):
             self._thread.join(10)
         self._servers.clear()
         self._loop = None
+        self.option_checks.stop()
