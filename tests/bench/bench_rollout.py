@@ -132,7 +132,8 @@ def test_rolling_update_of_twenty_under_wrk(tmp_path: Path) -> None:
         f"load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"requests served: {requests:,}; failed: {non_2xx} non-2xx, {socket_errors} socket errors ({sock_line})"
+        f"requests served: {requests:,}; failed: {non_2xx} non-2xx, "
+        f"{socket_errors} socket errors ({sock_line})"
     )
     print(
         f"update duration: {duration:.1f} s; sum of its health waits: {floor:.0f} s "

@@ -2,7 +2,8 @@
 request bodies (including chunked ones), can stream a chunked response, and has a /health
 endpoint the test turns unhealthy and healthy again. Paths for hostile cases: `/sleep/<s>`
 answers late, `/close` closes without an answer, `/hop` answers with hop-by-hop headers,
-`/http10` answers in HTTP/1.0, `/twice` sends two responses, `/ws` with `Upgrade: echo` switches to an upper-casing echo."""
+`/http10` answers in HTTP/1.0, `/twice` sends two responses, `/ws` with `Upgrade: echo`
+switches to an upper-casing echo."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The user story's load balancing, end to end: a real dev agent runs a job of two
 `python3 -m http.server` instances with a service tagged `urlprefix-/hello` and an http
-check; the agent's router reaches both in turn, and answers 404 (no route, as Fabio) or 503 once the job stops."""
+check; the agent's router reaches both in turn, and answers 404 (no route, as Fabio) or 503
+once the job stops."""
 
 from __future__ import annotations
 
