@@ -37,6 +37,18 @@ ROUTE_CACHE = 4096
 CACHED_PATH = 256  # longer paths are looked up every time rather than held in the cache
 
 
+def sweep_period(lim: Limits) -> float:
+    """How often `ProxyServer.sweep` runs: a quarter of the shortest timeout (at least 50 ms)."""
+    shortest = min(
+        lim.client_idle_timeout,
+        lim.upstream_idle_timeout,
+        lim.header_timeout,
+        lim.body_timeout,
+        lim.response_timeout,
+    )
+    return max(shortest / 4, 0.05)
+
+
 class ProxyServer:
     """Shared state of the data path: where to read the table, pools, the strategy, the
     round-robin counters and the passive health of instances."""
