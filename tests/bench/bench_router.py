@@ -140,8 +140,9 @@ http {{
 }}
 """
 
-BACKEND = """server {{ listen 127.0.0.1:{port};
-  location / {{ default_type text/plain; return 200 "{payload}"; }} }}"""
+BACKEND = (
+    'server {{ listen 127.0.0.1:{port}; location / {{ default_type text/plain; return 200 "{payload}"; }} }}'
+)
 
 PROXY = """
 upstream backends {{ server 127.0.0.1:{a}; server 127.0.0.1:{b}; keepalive 64; }}
@@ -248,11 +249,11 @@ def test_router_vs_nginx(store: Store) -> None:
     print()
     print(
         f"router benchmark: wrk -t1 -c{CONNECTIONS} -d{DURATION}, best of {ROUNDS} interleaved rounds, "
-        f"{WORKERS} router process(es) = nginx workers = HAProxy threads, "
         f"{os.cpu_count()} cores, {platform.platform()}, "
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
+    print(f"processes: {WORKERS} of the router = nginx proxy workers = HAProxy threads (BENCH_WORKERS)")
     print(f"{'target':<36}{'requests/s':>12}{'mean latency':>14}   all rounds (req/s)")
     names = {
         "ours": "(a) reconciler router (2 backends)",
