@@ -90,11 +90,13 @@ def router(store: Store, config: AgentConfig) -> Component:
     return standalone_router(store, config.bind, config.router_port, config.router_admin_port, "rr")
 
 
-def standalone_router(store: Store, host: str, port: int, admin_port: int | None, strategy: str) -> Component:
+def standalone_router(
+    store: Store, host: str, port: int, admin_port: int | None, strategy: str, *, workers: int = 1
+) -> Component:
     """The router, for the dev agent and for `reconciler router` (which has no agent)."""
     from controllers.router import Router
 
-    return Router(store, host=host, port=port, admin_port=admin_port, strategy=strategy)
+    return Router(store, host=host, port=port, admin_port=admin_port, strategy=strategy, workers=workers)
 
 
 def own_services(store: Store, config: AgentConfig, node: Component | None) -> Component:
