@@ -31,7 +31,7 @@ OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
 PLAIN_HEAD = (
     b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: %b\r\n\r\n"
 )
-ROUTER_HEADERS = OURS | {b"host", b"content-length"}  # read by the router (`Downstream.router_header`)
+ROUTER_HEADERS = OURS | {b"content-length"}  # read by the router (`Downstream.router_header`)
 
 
 class Downstream(asyncio.Protocol):
@@ -205,7 +205,10 @@ class Downstream(asyncio.Protocol):
         lines: list[tuple[bytes, bytes]] = []
         for name, value in ex.headers:
             low = name.lower()
-            if low in HOP_BY_HOP:
+            if low == b"host":  # in every request: read here, not in router_header
+                ex.host = value
+                lines.append((low, name + b": " + value + b"\r\n"))
+            elif low in HOP_BY_HOP:
                 upgrade = self.hop_by_hop(ex, low, value, drop) or upgrade
             elif low in ROUTER_HEADERS:
                 if self.router_header(ex, low, value):
@@ -236,11 +239,8 @@ class Downstream(asyncio.Protocol):
         return b""
 
     def router_header(self, ex: Exchange, low: bytes, value: bytes) -> bool:
-        """`Host`, `Content-Length` and the `X-Forwarded-*` the router sets itself: read;
+        """`Content-Length` and the `X-Forwarded-*` the router sets itself: read;
         True when the header is forwarded as it came."""
-        if low == b"host":
-            ex.host = value
-            return True
         if low == b"content-length":
             length = int(value)  # llhttp has checked it: digits, and only one
             ex.has_body = length > 0
