@@ -24,7 +24,7 @@ from controllers.registrar.desired import (
 from controllers.registrar.probes import GrpcProbe, HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import SECOND, Job
-from reconciler.model.objects import Allocation, AllocStatus, Node
+from reconciler.model.objects import Allocation, AllocStatus, Deployment, Node
 from reconciler.model.services import CheckState, CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.model.taskenv import interpolate_str, node_values
 from reconciler.ops.allocs import restart_alloc
@@ -61,6 +61,11 @@ class Registrar(Controller):
         )
         self.services.add_index("alloc", lambda s: [s.alloc_id])
         self.services.add_handler(self._on_service)
+        # a canary's registration changes when its deployment promotes it (canary_tags go)
+        self.deployments = self.informer(
+            self.keys.deployments, Deployment, name=f"registrar:{tag}:deployments"
+        )
+        self.deployments.add_handler(self._on_deployment)
         self.runner: CheckRunner | None = None
         self._lease: KeptLease | None = None
         self._lease_lock = threading.Lock()
@@ -90,6 +95,25 @@ class Registrar(Controller):
     def _on_service(self, key: str, old: ServiceRegistration | None, new: ServiceRegistration | None) -> None:
         if new is None and old is not None and old.node_id == self.node.id and key in self._written:
             self.enqueue(old.alloc_id)  # deleted behind our back (lease lost): look again
+
+    def _on_deployment(self, key: str, old: Deployment | None, new: Deployment | None) -> None:
+        dep = new or old
+        if dep is None or _promotions(old) == _promotions(new):
+            return
+        for a in self.allocs.by_index("node", self.node.id):
+            if a.canary and a.deployment_id == dep.id:
+                self.enqueue(a.id)
+
+    def _promoted(self, alloc: Allocation) -> bool:
+        """Whether a canary's deployment has promoted its group; a canary whose deployment is
+        gone (garbage-collected after it finished) outlived it, so it was promoted."""
+        if not alloc.canary:
+            return False
+        dep = self.deployments.get(self.keys.deployment(alloc.deployment_id)) if alloc.deployment_id else None
+        if dep is None:
+            return True
+        state = dep.task_groups.get(alloc.task_group)
+        return state is not None and state.promoted
 
     # lifecycle ---------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -153,7 +177,8 @@ class Registrar(Controller):
                     "alloc=%s job %s version %d not found yet", alloc_id, alloc.job_id, alloc.job_version
                 )
                 return Requeue(1.0)
-        desired = desired_registrations(alloc, status, job, self.node, now=time.time())
+        promoted = alloc is not None and self._promoted(alloc)
+        desired = desired_registrations(alloc, status, job, self.node, now=time.time(), promoted=promoted)
         lease = self._ensure_lease()
         want: dict[str, ServiceRegistration] = {
             self.keys.service(r.service_name, r.alloc_id, r.port_label): r for r in desired
@@ -291,3 +316,7 @@ class Registrar(Controller):
             on_change=write,
             on_restart=restart,
         )
+
+
+def _promotions(dep: Deployment | None) -> dict[str, bool]:
+    return {g: s.promoted for g, s in dep.task_groups.items()} if dep is not None else {}

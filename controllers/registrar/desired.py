@@ -59,7 +59,14 @@ def _port(alloc: Allocation, label: str) -> int:
 
 
 def _one(
-    alloc: Allocation, job: Job, group: TaskGroup, task: str, svc: Service, node: Node, now: float
+    alloc: Allocation,
+    job: Job,
+    group: TaskGroup,
+    task: str,
+    svc: Service,
+    node: Node,
+    now: float,
+    canary: bool,
 ) -> ServiceRegistration | None:
     env = runtime_env(alloc, job, group, task, node)
     extra = node_values(node)
@@ -73,7 +80,7 @@ def _one(
     if not is_valid_name(name) or not is_valid_name(label):
         return None
     tags = [interpolate(t) for t in svc.tags]
-    if alloc.canary:
+    if canary:
         tags += [interpolate(t) for t in svc.canary_tags]
     checks = [
         RegisteredCheck(
@@ -98,15 +105,23 @@ def _one(
         tags=tags,
         meta={k: interpolate(v) for k, v in svc.meta.items()},
         checks=checks,
-        canary=alloc.canary,
+        canary=canary,
         create_time=now,
     )
 
 
 def desired_registrations(
-    alloc: Allocation | None, status: AllocStatus | None, job: Job | None, node: Node, now: float = 0.0
+    alloc: Allocation | None,
+    status: AllocStatus | None,
+    job: Job | None,
+    node: Node,
+    now: float = 0.0,
+    *,
+    promoted: bool = False,
 ) -> list[ServiceRegistration]:
-    """Every registration the allocation should have right now (empty unless running)."""
+    """Every registration the allocation should have right now (empty unless running). A
+    canary carries its `canary_tags` (and `canary`) until its deployment promotes it, as in
+    Nomad: from then on it is registered like any instance, so routers stop treating it apart."""
     if alloc is None or job is None or not should_register(alloc, status):
         return []
     group = job.group(alloc.task_group)
@@ -118,7 +133,7 @@ def desired_registrations(
     ]
     for task, services in owners:
         for svc in services:
-            reg = _one(alloc, job, group, task, svc, node, now)
+            reg = _one(alloc, job, group, task, svc, node, now, alloc.canary and not promoted)
             if reg is not None:
                 out.append(reg)
     return out

@@ -18,7 +18,7 @@ import httptools
 from controllers.router.exchange import HOP_BY_HOP, Exchange, connection_tokens
 from controllers.router.limits import Refused, error_response
 from controllers.router.pool import Watcher
-from controllers.router.table import rewrite_path
+from controllers.router.table import Route, rewrite_path
 
 if TYPE_CHECKING:
     from controllers.router.server import ProxyServer
@@ -27,6 +27,11 @@ LINGER = 2.0  # seconds a client may take to finish sending a body we answered e
 # never dropped because a client's `Connection` header names them: the framing and routing depend on them
 KEEP = frozenset({b"host", b"content-length"})
 OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+# the forwarded head of a request on a route without options (most of them), in one formatting
+PLAIN_HEAD = (
+    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: %b\r\n\r\n"
+)
+ROUTER_HEADERS = OURS | {b"content-length"}  # read by the router (`Downstream.router_header`)
 
 
 class Downstream(asyncio.Protocol):
@@ -86,19 +91,24 @@ class Downstream(asyncio.Protocol):
                 raise
             self.reject(refused.status, refused.message)
         except httptools.HttpParserUpgrade as exc:
-            ex = self.cur
-            if ex is None or not ex.upgrade or ex is not self.active:
-                self.reject(400, "an upgrade request must be the last request on its connection")
-                return
-            self.tunnel = ex  # from here on the client's bytes are the new protocol's
-            rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
-            if rest:
-                ex.tunnel_from_client(rest)
+            self.upgraded(data, exc)
         except httptools.HttpParserError as exc:
             self.reject(400, f"bad request: {exc}")
         else:
             if self.head_since:
                 self.head_raw = 0 if self.head_raw < 0 else self.head_raw + len(data)
+
+    def upgraded(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
+        """The parser stopped at an upgrade request's end: from here on the client's bytes
+        are the new protocol's, passed to the backend as they come."""
+        ex = self.cur
+        if ex is None or not ex.upgrade or ex is not self.active:
+            self.reject(400, "an upgrade request must be the last request on its connection")
+            return
+        self.tunnel = ex
+        rest = data[exc.args[0] :] if exc.args and isinstance(exc.args[0], int) else b""
+        if rest:
+            ex.tunnel_from_client(rest)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -195,36 +205,51 @@ class Downstream(asyncio.Protocol):
         lines: list[tuple[bytes, bytes]] = []
         for name, value in ex.headers:
             low = name.lower()
-            if low in HOP_BY_HOP:
-                if low == b"transfer-encoding":
-                    if value.strip().lower() != b"chunked":
-                        raise Refused(501, f"transfer coding {value.decode('latin-1')!r} is not supported")
-                    ex.chunked = ex.has_body = True
-                elif low == b"connection":
-                    tokens = connection_tokens(value)
-                    drop |= tokens
-                    ex.upgrade = ex.upgrade or b"upgrade" in tokens
-                elif low == b"upgrade":
-                    upgrade = value
-                continue
-            if low == b"host":
+            if low == b"host":  # in every request: read here, not in router_header
                 ex.host = value
-            elif low == b"content-length":
-                length = int(value)  # llhttp has checked it: digits, and only one
-                ex.has_body = length > 0
-                if self.limits.max_body and length > self.limits.max_body:
-                    raise Refused(413, f"request body larger than {self.limits.max_body} bytes")
-            elif low in OURS:
-                if low == b"x-forwarded-for":  # several are one list (RFC 9110 5.3)
-                    ex.xff = ex.xff + b", " + value if ex.xff else value
-                continue
-            lines.append((low, name + b": " + value + b"\r\n"))
+                lines.append((low, name + b": " + value + b"\r\n"))
+            elif low in HOP_BY_HOP:
+                upgrade = self.hop_by_hop(ex, low, value, drop) or upgrade
+            elif low in ROUTER_HEADERS:
+                if self.router_header(ex, low, value):
+                    lines.append((low, name + b": " + value + b"\r\n"))
+            else:
+                lines.append((low, name + b": " + value + b"\r\n"))
         drop -= KEEP
         ex.fwd = [line for low, line in lines if low not in drop] if drop else [line for _, line in lines]
         ex.upgrade = ex.upgrade and bool(upgrade)
         if ex.upgrade:  # WebSocket and the like: the two headers that ask for it go through
             ex.fwd += [b"Connection: Upgrade\r\n", b"Upgrade: " + upgrade + b"\r\n"]
             ex.keep_alive = False  # unless the backend switches, the connection ends with its answer
+
+    def hop_by_hop(self, ex: Exchange, low: bytes, value: bytes, drop: set[bytes]) -> bytes:
+        """A hop-by-hop header: never forwarded, but it frames the body (`Transfer-Encoding`),
+        names more headers to drop (`Connection`) or asks to switch protocols; returns the
+        `Upgrade` header's value ("" for the others)."""
+        if low == b"transfer-encoding":
+            if value.strip().lower() != b"chunked":
+                raise Refused(501, f"transfer coding {value.decode('latin-1')!r} is not supported")
+            ex.chunked = ex.has_body = True
+        elif low == b"connection":
+            tokens = connection_tokens(value)
+            drop |= tokens
+            ex.upgrade = ex.upgrade or b"upgrade" in tokens
+        elif low == b"upgrade":
+            return value
+        return b""
+
+    def router_header(self, ex: Exchange, low: bytes, value: bytes) -> bool:
+        """`Content-Length` and the `X-Forwarded-*` the router sets itself: read;
+        True when the header is forwarded as it came."""
+        if low == b"content-length":
+            length = int(value)  # llhttp has checked it: digits, and only one
+            ex.has_body = length > 0
+            if self.limits.max_body and length > self.limits.max_body:
+                raise Refused(413, f"request body larger than {self.limits.max_body} bytes")
+            return True
+        if low == b"x-forwarded-for":  # several are one list (RFC 9110 5.3)
+            ex.xff = ex.xff + b", " + value if ex.xff else value
+        return False
 
     def start(self, ex: Exchange) -> None:
         self.active = ex
@@ -234,20 +259,10 @@ class Downstream(asyncio.Protocol):
             where = (ex.host + ex.url.partition(b"?")[0]).decode("latin-1")
             self.error(ex, self.server.no_route_status, f"no route for {where}")
             return
-        if not route.plain:
-            if not route.admits(self.client_ip):
-                self.error(ex, 403, f"route {route.host}{route.path} does not admit {self.client_ip}")
-                return
-            if route.redirect is not None:
-                code, location = route.redirect
-                location = location.replace("$path", ex.url.decode("latin-1"))
-                self.error(
-                    ex,
-                    code,
-                    f"redirected to {location}",
-                    extra=b"Location: " + location.encode("latin-1") + b"\r\n",
-                )
-                return
+        if route.canaries is not None and route.wants_canary(ex.headers):
+            route = route.canaries  # a person checking the canary before promoting it
+        if not route.plain and self.answered_by_options(ex, route):
+            return
         if not route.targets:
             self.error(
                 ex,
@@ -258,12 +273,30 @@ class Downstream(asyncio.Protocol):
         ex.route = route
         xff = ex.xff + b", " + self.client_ip_b if ex.xff else self.client_ip_b
         if route.plain and ex.host and not ex.chunked:  # the common case, in one formatting
-            ex.head = (
-                b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: %b\r\n\r\n"
-                % (ex.method, ex.url, b"".join(ex.fwd), xff, ex.host)
+            ex.head = PLAIN_HEAD % (ex.method, ex.url, b"".join(ex.fwd), xff, ex.host)
+        else:
+            ex.head = self.head_for(ex, route, xff)
+        self.server.dispatch(ex)
+
+    def answered_by_options(self, ex: Exchange, route: Route) -> bool:
+        """`allow=`/`deny=` refusing the client, or `redirect=`: the router answers itself."""
+        if not route.admits(self.client_ip):
+            self.error(ex, 403, f"route {route.host}{route.path} does not admit {self.client_ip}")
+            return True
+        if route.redirect is not None:
+            code, location = route.redirect
+            location = location.replace("$path", ex.url.decode("latin-1"))
+            self.error(
+                ex,
+                code,
+                f"redirected to {location}",
+                extra=b"Location: " + location.encode("latin-1") + b"\r\n",
             )
-            self.server.dispatch(ex)
-            return
+            return True
+        return False
+
+    def head_for(self, ex: Exchange, route: Route, xff: bytes) -> bytes:
+        """The request head a route with options (or a chunked or HTTP/1.0 request) sends."""
         url = ex.url
         if route.strip or route.prepend:
             path, sep, query = url.partition(b"?")
@@ -283,8 +316,7 @@ class Downstream(asyncio.Protocol):
         if ex.host:
             lines.append(b"X-Forwarded-Host: " + ex.host + b"\r\n")
         lines.append(b"\r\n")
-        ex.head = b"".join(lines)
-        self.server.dispatch(ex)
+        return b"".join(lines)
 
     def finished(self, ex: Exchange, *, close_upstream: bool, close_client: bool = False) -> None:
         """The response is complete (or failed): free the upstream, start what waits."""

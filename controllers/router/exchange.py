@@ -100,6 +100,7 @@ class Exchange:
     resp_chunked: bool = False
     resp_close: bool = False
     resp_head_done: bool = False
+    framed: bool = False  # the response's end can be told without closing the connection
 
     def __init__(self, conn: Downstream) -> None:
         self.conn = conn
@@ -173,19 +174,41 @@ class Exchange:
         status = parser.get_status_code()
         headers, self.resp_headers = self.resp_headers, []
         reason, self.resp_reason = self.resp_reason or REASONS.get(status, b""), b""
+        if status < 200:
+            self.interim_head(status, reason, headers)
+            return
+        self.resp_head_done = True
+        self.conn.server.stats.response(self.route, status, self.born)
+        self.conn.server.succeeded(self.target)
+        no_body = self.method == b"HEAD" or status in (204, 304)
+        lines = [b"HTTP/1.1 %d %b" % (status, reason), *self.forwarded_lines(headers, no_body)]
+        self.resp_close = not self.framed or not self.keep_alive
+        if self.resp_close:
+            lines.append(b"Connection: close")
+        elif not self.client_11:
+            lines.append(b"Connection: keep-alive")
+        lines.append(b"\r\n")
+        self.out.append(b"\r\n".join(lines))
+        if no_body:
+            self.response_keep_alive = parser.should_keep_alive()
+            self.response_done = True
+
+    def interim_head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        """A 1xx response: `101` to an upgrade switches the connection to a tunnel; others
+        ("100 Continue") are forwarded, and the real response follows."""
         if status == 101 and self.upgrade:
             lines = [b"HTTP/1.1 101 %b" % reason]
             lines += [name + b": " + value for name, value in headers]
             self.out.append(b"\r\n".join(lines) + b"\r\n\r\n")
             self.tunneled = self.response_done = self.response_started = True
             return
-        if 100 <= status < 200:
-            self.interim = True  # "100 Continue": forwarded; the real response follows
-            self.out.append(b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason))
-            return
-        self.resp_head_done = True
-        self.conn.server.stats.response(self.route, status, self.born)
-        self.conn.server.succeeded(self.target)
+        self.interim = True
+        self.out.append(b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason))
+
+    def forwarded_lines(self, headers: list[tuple[bytes, bytes]], no_body: bool) -> list[bytes]:
+        """The response's header lines the client sees (hop-by-hop ones and those named in
+        `Connection` removed); sets how the body is framed for the client (`framed`,
+        `resp_chunked`)."""
         drop = set(HOP_BY_HOP)
         chunked = length = False
         for name, value in headers:
@@ -196,27 +219,16 @@ class Exchange:
                 chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif low == b"content-length":
                 length = True
-        no_body = self.method == b"HEAD" or status in (204, 304)
-        if chunked and not no_body:
+        chunked = chunked and not no_body
+        if chunked:
             drop.add(b"content-length")
-        lines = [b"HTTP/1.1 %d %b" % (status, reason)]
-        lines += [name + b": " + value for name, value in headers if name.lower() not in drop]
-        framed = no_body or length
-        if chunked and not no_body:
-            self.resp_chunked = self.client_11  # an HTTP/1.0 client knows no chunks: the end of the
-            framed = self.client_11  # connection frames the body for it
-            if self.client_11:
+        lines = [name + b": " + value for name, value in headers if name.lower() not in drop]
+        self.framed = no_body or length
+        if chunked:
+            self.resp_chunked = self.framed = self.client_11  # an HTTP/1.0 client knows no chunks:
+            if self.client_11:  # the end of the connection frames the body for it
                 lines.append(b"Transfer-Encoding: chunked")
-        self.resp_close = not framed or not self.keep_alive
-        if self.resp_close:
-            lines.append(b"Connection: close")
-        elif not self.client_11:
-            lines.append(b"Connection: keep-alive")
-        lines.append(b"\r\n")
-        self.out.append(b"\r\n".join(lines))
-        if no_body:
-            self.response_keep_alive = parser.should_keep_alive()
-            self.response_done = True
+        return lines
 
     def forwardable(self, data: bytes) -> bool:
         """The fast path: a whole HTTP/1.1 head in the first read, with no hop-by-hop header and
@@ -275,14 +287,7 @@ class Exchange:
             if self.raw:
                 self.conn.write(data)  # parsed first: only bytes of this response go out
         except httptools.HttpParserUpgrade as exc:
-            self.flush()
-            if not self.tunneled:
-                self.conn.finished(self, close_upstream=True, close_client=True)
-                return
-            self.request_done = True
-            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
-            if data[offset:]:
-                self.conn.write(data[offset:])
+            self.switched(data, exc)
             return
         except httptools.HttpParserError as exc:
             self.flush()
@@ -296,6 +301,17 @@ class Exchange:
             self.conn.finished(
                 self, close_upstream=not reuse, close_client=self.resp_close or not self.request_done
             )
+
+    def switched(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
+        """The response parser stopped at a `101`: what follows it is the new protocol's."""
+        self.flush()
+        if not self.tunneled:
+            self.conn.finished(self, close_upstream=True, close_client=True)
+            return
+        self.request_done = True
+        offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+        if data[offset:]:
+            self.conn.write(data[offset:])
 
     def flush(self) -> None:
         if self.out:

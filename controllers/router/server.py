@@ -38,6 +38,18 @@ ROUTE_CACHE = 4096
 CACHED_PATH = 256  # longer paths are looked up every time rather than held in the cache
 
 
+def sweep_period(lim: Limits) -> float:
+    """How often `ProxyServer.sweep` runs: a quarter of the shortest timeout (at least 50 ms)."""
+    shortest = min(
+        lim.client_idle_timeout,
+        lim.upstream_idle_timeout,
+        lim.header_timeout,
+        lim.body_timeout,
+        lim.response_timeout,
+    )
+    return max(shortest / 4, 0.05)
+
+
 class ProxyServer:
     """Shared state of the data path: where to read the table, pools, the strategy, the
     round-robin counters and the passive health of instances."""
@@ -226,49 +238,52 @@ class ProxyServer:
         and pooled connections, request heads and bodies too slow in coming (slowloris), and
         backends too slow to answer."""
         now = time.monotonic()
-        lim = self.limits
         for conn in list(self.conns):
-            ex = conn.active
-            if ex is None:
-                if conn.pending or conn.lingering:
-                    continue
-                if conn.head_since and now - conn.head_since > lim.header_timeout:
-                    if conn.cur is not None and not conn.cur.headers_done:
-                        conn.reject(408, f"request headers not received within {lim.header_timeout:g}s")
-                    else:
-                        conn.close()  # connected and said nothing
-                elif not conn.head_since and now - conn.last > lim.client_idle_timeout:
-                    conn.close()
-            elif not ex.request_done and not ex.discard and now - conn.last > lim.body_timeout:
-                if ex.response_started:
-                    conn.close()
-                else:
-                    conn.error(ex, 408, f"request body stalled for {lim.body_timeout:g}s")
-            elif (
-                ex.upstream is not None
-                and not ex.response_done
-                and now - max(ex.last_up, conn.last) > lim.response_timeout
-            ):
-                if ex.response_started:
-                    conn.close()  # a response stalled midway (or a client that stopped reading)
-                else:
-                    self.failed(ex.target)
-                    conn.error(
-                        ex,
-                        504,
-                        f"backend {ex.target.address}:{ex.target.port} did not answer within "
-                        f"{lim.response_timeout:g}s"
-                        if ex.target
-                        else "backend did not answer",
-                    )
+            if conn.active is None:
+                self._sweep_idle(conn, now)
+            else:
+                self._sweep_active(conn, conn.active, now)
         for key, until in list(self.down.items()):
             if until <= now:
                 del self.down[key]  # back in the rotation; its fail count restarts on the next failure
                 self.fails.pop(key, None)
         for pool in self.pools.values():
-            for up in [u for u in pool.idle if now - u.idle_since > lim.upstream_idle_timeout]:
+            for up in [u for u in pool.idle if now - u.idle_since > self.limits.upstream_idle_timeout]:
                 pool.discard(up)
                 up.close()
+
+    def _sweep_idle(self, conn: Downstream, now: float) -> None:
+        """A connection between requests: a head too slow in coming, or idle too long."""
+        lim = self.limits
+        if conn.pending or conn.lingering:
+            return
+        if conn.head_since and now - conn.head_since > lim.header_timeout:
+            if conn.cur is not None and not conn.cur.headers_done:
+                conn.reject(408, f"request headers not received within {lim.header_timeout:g}s")
+            else:
+                conn.close()  # connected and said nothing
+        elif not conn.head_since and now - conn.last > lim.client_idle_timeout:
+            conn.close()
+
+    def _sweep_active(self, conn: Downstream, ex: Exchange, now: float) -> None:
+        """A request running: its body stalled, or its backend too slow to answer."""
+        lim = self.limits
+        if not ex.request_done and not ex.discard and now - conn.last > lim.body_timeout:
+            if ex.response_started:
+                conn.close()
+            else:
+                conn.error(ex, 408, f"request body stalled for {lim.body_timeout:g}s")
+        elif (
+            ex.upstream is not None
+            and not ex.response_done
+            and now - max(ex.last_up, conn.last) > lim.response_timeout
+        ):
+            if ex.response_started:
+                conn.close()  # a response stalled midway (or a client that stopped reading)
+                return
+            self.failed(ex.target)
+            where = f"backend {ex.target.address}:{ex.target.port}" if ex.target else "backend"
+            conn.error(ex, 504, f"{where} did not answer within {lim.response_timeout:g}s")
 
     def close_pools(self) -> None:
         for p in self.pools.values():

@@ -18,21 +18,14 @@ from aiohttp import web
 from controllers.router.admin import admin_app
 from controllers.router.downstream import Downstream
 from controllers.router.limits import Limits
-from controllers.router.server import ProxyServer
+from controllers.router.option_checks import OptionChecks
+from controllers.router.server import ProxyServer, sweep_period
 from controllers.router.table import RouteTable, build_table
 from controllers.router.tcp import TcpClient
+from controllers.router.workers import Workers, new_loop
 from reconciler.model.services import CheckStatus, ServiceRegistration
 from reconciler.runtime import Controller, Informer, Requeue
 from reconciler.store import Store
-
-
-def new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
 
 TABLE = "table"
 
@@ -65,6 +58,7 @@ class Router(Controller):
         client_idle_timeout: float | None = None,
         upstream_idle_timeout: float | None = None,
         limits: Limits | None = None,
+        workers: int = 1,
     ) -> None:
         if strategy not in ("rr", "rnd"):
             raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
@@ -89,6 +83,7 @@ class Router(Controller):
         )
         self.services.add_handler(self._changed)
         self.checks.add_handler(self._changed)
+        self.option_checks = OptionChecks(store, self.checks)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[Any] = []
@@ -96,6 +91,8 @@ class Router(Controller):
         self._tcp: dict[int, TcpListener] = {}  # port -> listener of a TCP route
         self.bound_port = port
         self.bound_admin_port = admin_port or 0
+        # processes serving beside this one on the same port (SO_REUSEPORT), if more than one
+        self.extra = Workers(workers - 1, host, strategy, no_route_status, limits) if workers > 1 else None
 
     # table -------------------------------------------------------------------------------
     def _changed(self, key: str, old: Any, new: Any) -> None:
@@ -106,7 +103,8 @@ class Router(Controller):
         return None
 
     def rebuild(self) -> None:
-        table = build_table(self.services.list(), self.checks.list())
+        regs = self.services.list()
+        table = build_table(regs, self.checks.list())
         if table.routes != self.table.routes:
             self.log.info(
                 "controller=router key=table changed: %d routes, %d targets",
@@ -114,9 +112,12 @@ class Router(Controller):
                 sum(len(r.targets) for r in table.routes),
             )
         self.table = table
+        if self.extra is not None and self.extra.procs:
+            self.extra.publish(table)
         loop = self._loop
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(self._sync_tcp, table)
+        self.option_checks.sync(regs)  # last: a store error retries the key, the table is in place
 
     def _sync_tcp(self, table: RouteTable) -> None:
         """Open a listener for each TCP route's port and close those of routes gone (on the loop)."""
@@ -166,6 +167,8 @@ class Router(Controller):
                     f"agent --router-port/--router-admin-port or --no-router)",
                 )
             raise exc
+        if self.extra is not None:
+            self.extra.start(self.bound_port, self.table)
         self.log.info(
             "router listening on %s:%d (admin %s) strategy=%s",
             self.host,
@@ -180,7 +183,12 @@ class Router(Controller):
         try:
             srv = loop.run_until_complete(
                 loop.create_server(
-                    lambda: Downstream(self.proxy), self.host, self.port, reuse_address=True, backlog=1024
+                    lambda: Downstream(self.proxy),
+                    self.host,
+                    self.port,
+                    reuse_address=True,
+                    reuse_port=self.extra is not None,
+                    backlog=1024,
                 )
             )
             self._servers.append(srv)
@@ -202,18 +210,7 @@ class Router(Controller):
             return
         ready.set()
         loop.call_soon(self._sync_tcp, self.table)
-        lim = self.proxy.limits
-        period = max(
-            min(
-                lim.client_idle_timeout,
-                lim.upstream_idle_timeout,
-                lim.header_timeout,
-                lim.body_timeout,
-                lim.response_timeout,
-            )
-            / 4,
-            0.05,
-        )
+        period = sweep_period(self.proxy.limits)
 
         def tick() -> None:
             self.proxy.sweep()
@@ -236,9 +233,12 @@ class Router(Controller):
             loop.close()
 
     def on_stop(self) -> None:
+        if self.extra is not None:
+            self.extra.stop()
         loop = self._loop
         if loop is not None and self._thread is not None:
             loop.call_soon_threadsafe(loop.stop)
             self._thread.join(10)
         self._servers.clear()
         self._loop = None
+        self.option_checks.stop()

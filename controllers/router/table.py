@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controllers.router.tags import Network, RouteSpec, parse_tag
 from reconciler.model.ids import AllocId
@@ -65,6 +65,11 @@ class Route:
     shares: tuple[tuple[str, float], ...] = ()  # (service, share) when a weight is set
     # no option changes what a request looks like or who may send it: the proxy's fast path
     plain: bool = field(init=False, default=False, compare=False, repr=False)
+    # a request carrying this header (lowercased name, value; b"" any value) or cookie goes to
+    # `canaries`: the route with only its unpromoted canaries as targets (set by make_route)
+    canary_header: tuple[bytes, bytes] | None = None
+    canary_cookie: tuple[bytes, bytes] | None = None
+    canaries: Route | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -86,9 +91,30 @@ class Route:
             return any(ip in net for net in self.allow)
         return not any(ip in net for net in self.deny)
 
+    def wants_canary(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether a request's headers pick the canaries (`canary-header=`/`canary-cookie=`)."""
+        assert self.canaries is not None
+        want_h, want_c = self.canaries.canary_header, self.canaries.canary_cookie
+        for name, value in headers:
+            low = name.lower()
+            if want_h is not None and low == want_h[0] and (not want_h[1] or value.strip() == want_h[1]):
+                return True
+            if want_c is not None and low == b"cookie" and cookie_matches(value, want_c):
+                return True
+        return False
+
     def matches(self, path: str) -> bool:
         p = self.path
         return path.startswith(p) and (len(path) == len(p) or p.endswith("/") or path[len(p)] in "/?")
+
+
+def cookie_matches(header: bytes, want: tuple[bytes, bytes]) -> bool:
+    """A `Cookie` header holds the cookie `want` (name, value; b"" for any value)."""
+    for pair in header.split(b";"):
+        name, _, value = pair.strip().partition(b"=")
+        if name == want[0] and (not want[1] or value.strip(b' "') == want[1]):
+            return True
+    return False
 
 
 def healthy(reg: ServiceRegistration, checks: Mapping[tuple[AllocId, str], CheckStatus]) -> bool:
@@ -146,20 +172,46 @@ def weighted_slots(
     return tuple(per_target[i][0] for _, i in order), tuple(shares)
 
 
-def build_table(regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatus]) -> RouteTable:
+@dataclass
+class Side:
+    """One service's instances on one route: its stable ones, or its unpromoted canaries
+    (their own `canary_tags` spec)."""
+
+    spec: RouteSpec
+    targets: list[Target] = field(default_factory=list)
+
+
+def specs_of(reg: ServiceRegistration) -> dict[tuple[str, str], RouteSpec]:
+    """The registration's route specs by (host, path). Two tags for one route: the first
+    decides, except on a canary, whose `canary_tags` come after its `tags` and so decide."""
+    out: dict[tuple[str, str], RouteSpec] = {}
+    for tag in reg.tags:
+        spec = parse_tag(tag)
+        if spec is not None and (reg.canary or (spec.host, spec.path) not in out):
+            out[(spec.host, spec.path)] = spec
+    return out
+
+
+def selects(spec: RouteSpec) -> bool:
+    """A canary spec that sets the canaries apart (a share, or a header or cookie that picks
+    them); a canary without one is one more instance of its service."""
+    return spec.weight is not None or spec.canary_header is not None or spec.canary_cookie is not None
+
+
+def group_sides(
+    regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatus]
+) -> dict[tuple[str, str], dict[tuple[str, bool], Side]]:
+    """(host, path) -> (service, canaries?) -> its spec and healthy targets."""
     status = {(c.alloc_id, c.check_id): c for c in checks}
-    # (host, path) -> service -> (its spec, its healthy targets)
-    grouped: dict[tuple[str, str], dict[str, tuple[RouteSpec, list[Target]]]] = {}
-    for reg in sorted(regs, key=lambda r: (r.service_name, r.alloc_id)):
-        ok = healthy(reg, status)
-        for tag in reg.tags:
-            spec = parse_tag(tag)
-            if spec is None:
-                continue
-            services = grouped.setdefault((spec.host, spec.path), {})
-            _, targets = services.setdefault(reg.service_name, (spec, []))
-            if ok and reg.port > 0:
-                targets.append(
+    grouped: dict[tuple[str, str], dict[tuple[str, bool], Side]] = {}
+    # old instances first: their spec (`tags`) sets a service's options, not a canary's
+    for reg in sorted(regs, key=lambda r: (r.service_name, r.canary, r.alloc_id)):
+        ok = healthy(reg, status) and reg.port > 0
+        for where, spec in specs_of(reg).items():
+            side = (reg.service_name, reg.canary and selects(spec))
+            entry = grouped.setdefault(where, {}).setdefault(side, Side(spec))
+            if ok:
+                entry.targets.append(
                     Target(
                         reg.service_name,
                         reg.alloc_id,
@@ -169,40 +221,79 @@ def build_table(regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatu
                         spec.tls_skip_verify,
                     )
                 )
-    routes = []
-    for (host, path), services in grouped.items():
-        name = min(services)  # the first service (by name) sets the route's options
-        spec = services[name][0]
-        uniq = {
-            s: sorted(set(ts), key=lambda t: (t.address, t.port, t.alloc_id))
-            for s, (_, ts) in services.items()
-        }
-        every = tuple(
-            sorted({t for ts in uniq.values() for t in ts}, key=lambda t: (t.address, t.port, t.alloc_id))
-        )
-        errors = tuple(e for s in sorted(services) for e in services[s][0].errors)
-        slots: tuple[Target, ...] = every
-        shares: tuple[tuple[str, float], ...] = ()
-        if any(sp.weight is not None for sp, _ in services.values()) and every:
-            slots, shares = weighted_slots({s: (services[s][0].weight, uniq[s]) for s in services})
-        routes.append(
-            Route(
-                host,
-                path,
-                name,
-                spec.strip,
-                spec.proto,
-                every,
-                spec.prepend,
-                spec.host_header,
-                spec.redirect,
-                spec.allow,
-                spec.deny,
-                errors,
-                slots,
-                shares,
-            )
-        )
+    return grouped
+
+
+def ordered(targets: Iterable[Target]) -> tuple[Target, ...]:
+    return tuple(sorted(set(targets), key=lambda t: (t.address, t.port, t.alloc_id)))
+
+
+def canary_route(route: Route, sides: dict[tuple[str, bool], Side]) -> Route | None:
+    """What a request picked by a canary header or cookie uses: the route with only its
+    canaries as targets (None when no canary spec picks requests, or no canary is healthy)."""
+    picking = [s for (_, canary), s in sorted(sides.items()) if canary]
+    picking = [s for s in picking if s.spec.canary_header or s.spec.canary_cookie]
+    targets = ordered(t for s in picking for t in s.targets)
+    if not targets:
+        return None
+    first = picking[0].spec
+    header = first.canary_header or next(
+        (s.spec.canary_header for s in picking if s.spec.canary_header), None
+    )
+    cookie = first.canary_cookie or next(
+        (s.spec.canary_cookie for s in picking if s.spec.canary_cookie), None
+    )
+    return replace(
+        route,
+        targets=targets,
+        slots=targets,
+        shares=(),
+        canary_header=(header[0].encode("latin-1"), header[1].encode("latin-1")) if header else None,
+        canary_cookie=(cookie[0].encode("latin-1"), cookie[1].encode("latin-1")) if cookie else None,
+    )
+
+
+def make_route(host: str, path: str, sides: dict[tuple[str, bool], Side]) -> Route:
+    """One route from the sides of its services: the first service by name (its stable spec
+    if it has one) sets the options, weights and canaries share the traffic."""
+    name = min(service for service, _ in sides)
+    spec = (sides.get((name, False)) or sides[(name, True)]).spec
+    every = ordered(t for s in sides.values() for t in s.targets)
+    errors: list[str] = []
+    for key in sorted(sides):
+        errors += [e for e in sides[key].spec.errors if e not in errors]
+    slots: tuple[Target, ...] = every
+    shares: tuple[tuple[str, float], ...] = ()
+    if every and any(s.spec.weight is not None or canary for (_, canary), s in sides.items()):
+        groups: dict[str, tuple[float | None, list[Target]]] = {}
+        for (service, canary), s in sides.items():
+            weight = (s.spec.weight or 0.0) if canary else s.spec.weight
+            groups[f"{service} canaries" if canary else service] = (weight, list(ordered(s.targets)))
+        slots, shares = weighted_slots(groups)
+    route = Route(
+        host,
+        path,
+        name,
+        spec.strip,
+        spec.proto,
+        every,
+        spec.prepend,
+        spec.host_header,
+        spec.redirect,
+        spec.allow,
+        spec.deny,
+        tuple(errors),
+        slots,
+        shares,
+    )
+    canaries = canary_route(route, sides)
+    if canaries is not None:
+        object.__setattr__(route, "canaries", canaries)
+    return route
+
+
+def build_table(regs: Iterable[ServiceRegistration], checks: Iterable[CheckStatus]) -> RouteTable:
+    routes = [make_route(host, path, sides) for (host, path), sides in group_sides(regs, checks).items()]
     routes.sort(key=lambda r: (r.host == "", -len(r.path), r.host, r.path))
     return RouteTable(tuple(routes))
 
@@ -219,6 +310,18 @@ def rewrite_path(route: Route, path: str) -> str:
     if route.prepend:
         path = route.prepend.rstrip("/") + path
     return path
+
+
+def canary_row(c: Route) -> dict[str, object]:
+    """Who the canaries are and which requests pick them (the admin page's canary column)."""
+    row: dict[str, object] = {"targets": [f"{t.address}:{t.port}" for t in c.targets]}
+    if c.canary_header is not None:
+        name, value = (x.decode("latin-1") for x in c.canary_header)
+        row["header"] = f"{name}:{value}" if value else name
+    if c.canary_cookie is not None:
+        name, value = (x.decode("latin-1") for x in c.canary_cookie)
+        row["cookie"] = f"{name}={value}" if value else name
+    return row
 
 
 def describe(table: RouteTable) -> list[dict[str, object]]:
@@ -246,6 +349,8 @@ def describe(table: RouteTable) -> list[dict[str, object]]:
             row["options"] = options
         if r.shares:
             row["shares"] = dict(r.shares)
+        if r.canaries is not None:
+            row["canaries"] = canary_row(r.canaries)
         if r.errors:
             row["errors"] = list(r.errors)
         rows.append(row)

@@ -100,11 +100,38 @@ def router(store: Store, config: AgentConfig) -> Component:
     return standalone_router(store, config.bind, config.router_port, config.router_admin_port, "rr")
 
 
-def standalone_router(store: Store, host: str, port: int, admin_port: int | None, strategy: str) -> Component:
+def standalone_router(
+    store: Store, host: str, port: int, admin_port: int | None, strategy: str, *, workers: int = 1
+) -> Component:
     """The router, for the dev agent and for `reconciler router` (which has no agent)."""
     from controllers.router import Router
 
-    return Router(store, host=host, port=port, admin_port=admin_port, strategy=strategy)
+    return Router(store, host=host, port=port, admin_port=admin_port, strategy=strategy, workers=workers)
+
+
+def own_services(store: Store, config: AgentConfig, node: Component | None) -> Component:
+    """The agent's HTTP API as the service `reconciler` and its router as `router`, with
+    HTTP checks (controllers/registrar/own_services.py)."""
+    from controllers.registrar.own_services import OwnService, OwnServices
+
+    mode = "dev" if config.dev else "server" if config.runs_server else "client"
+    services = [
+        OwnService("reconciler", config.bind, config.http_port, "/v1/status/leader", tags=("http", mode))
+    ]
+    if config.dev and config.router:
+        services.append(
+            OwnService(
+                "router",
+                config.bind,
+                config.router_port,
+                "/health",
+                check_port=config.router_admin_port or 0,
+                tags=("http",),
+            )
+        )
+    agent: Any = getattr(node, "agent", node)
+    node_id = agent.node.id if agent is not None else ""
+    return OwnServices(store, services, owner=config.node_name, node_id=node_id, datacenter=config.datacenter)
 
 
 def specs_watcher(store: Store, config: AgentConfig) -> Component:
@@ -164,6 +191,7 @@ class Agent:
             self.planner = _Planner(store)
             self.components.append(self.planner)
             self.components.extend(cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl))
+        node = None
         if cfg.runs_client:
             node = node_agent(store, cfg)
             self.components.extend([node, service_registrar(store, cfg, node)])
@@ -171,6 +199,8 @@ class Agent:
             self.components.append(router(store, cfg))
         if cfg.specs_dir is not None:
             self.components.append(specs_watcher(store, cfg))
+        # last: stopped first, so the agent leaves the catalog before its API and router go
+        self.components.append(own_services(store, cfg, node))
         for c in self.components:
             c.start()
 

@@ -34,6 +34,13 @@ from reconciler.cli.tls_options import etcd_options
     show_default=True,
     help="Round robin or random among a route's healthy instances.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the port (SO_REUSEPORT), one core each.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @etcd_options
 def router(
@@ -43,6 +50,7 @@ def router(
     port: int,
     admin_port: int,
     strategy: str,
+    workers: int,
     log_level: str,
     etcd_cacert: Path | None,
     etcd_cert: Path | None,
@@ -64,9 +72,12 @@ def router(
         format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
     )
     store = Store([e.strip() for e in etcd.split(",") if e.strip()], prefix=prefix, auth=auth)
+    done = threading.Event()  # set by a signal, even one that arrives while the router starts
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     try:
         store.ping()
-        r = standalone_router(store, bind, port, admin_port or None, strategy)
+        r = standalone_router(store, bind, port, admin_port or None, strategy, workers=workers)
         r.start()
     except (StoreError, OSError) as exc:
         click.echo(f"Error starting router: {exc}", err=True)
@@ -76,9 +87,6 @@ def router(
         f"==> router listening on http://{bind}:{port}"
         + (f" (routes: http://{bind}:{admin_port}/routes)" if admin_port else "")
     )
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     done.wait()
     r.stop()
     store.close()

@@ -14,6 +14,15 @@ from enum import StrEnum
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Check
 
+ROUTE_OPTIONS_CHECK = "router: route options"  # the name of the check a router writes for bad tags
+
+
+def route_options_check_id(service: str) -> str:
+    """The key segment of the check a router writes under `checks/<alloc>/` when the
+    service's `urlprefix-` tags carry options it cannot use (not one of the service's own
+    checks, so it never decides health: it only shows the problem where checks are read)."""
+    return f"{service}-router-route-options"
+
 
 class CheckState(StrEnum):
     PASSING = "passing"

@@ -5,11 +5,13 @@
 serving a small static response on loopback ports, one worker each):
   (a) our router (uvloop + httptools, pooled keep-alive upstreams) with both backends
       registered in a real etcd catalog, round-robin;
-  (b) nginx as a reverse proxy (one worker, upstream keepalive) in front of the same two;
+  (b) nginx as a reverse proxy (upstream keepalive) in front of the same two;
   (c) HAProxy (Debian's `haproxy`, one thread, server-side keep-alive) in front of the same two,
       as a second peer; left out, saying why, when it is missing and cannot be installed;
   (d) one backend directly.
-Prints requests/s and mean latency side by side and our ratio to nginx (and HAProxy); fails
+With BENCH_WORKERS=N the router runs N processes on its port (SO_REUSEPORT), nginx N worker
+processes and HAProxy N threads (default 1 each). Prints requests/s and mean latency side by
+side and our ratio to nginx (and HAProxy); fails
 below FLOOR x nginx (issue 10 aims at 0.85x; FLOOR is what the router reaches, see
 docs/benchmarks.md). Skips, saying why, when wrk or nginx is missing and cannot be installed
 with apt-get.
@@ -39,6 +41,9 @@ from tests.waiting import wait_for
 DURATION = os.environ.get("BENCH_DURATION", "5s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# processes of the router (Router(workers=N), SO_REUSEPORT), and the same number of nginx
+# worker processes and HAProxy threads in front of the backends, so that peers are alike
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 PAYLOAD = "hello from backend\n"
 FLOOR = 0.4  # reached 0.44-0.46x after the rework (docs/benchmarks.md); 0.85x is the goal
 
@@ -79,7 +84,7 @@ def ensure_haproxy() -> tuple[str | None, str]:
 
 HAPROXY = """
 global
-  nbthread 1
+  nbthread {threads}
   maxconn 4096
 defaults
   mode http
@@ -105,7 +110,7 @@ def haproxy(binary: str | None, a: int, b: int, port: int) -> Iterator[None]:
         yield
         return
     d = Path(tempfile.mkdtemp(prefix="bench-haproxy-"))
-    (d / "haproxy.cfg").write_text(HAPROXY.format(a=a, b=b, port=port))
+    (d / "haproxy.cfg").write_text(HAPROXY.format(a=a, b=b, port=port, threads=WORKERS))
     proc = subprocess.Popen(
         [binary, "-db", "-f", str(d / "haproxy.cfg")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -121,7 +126,7 @@ def haproxy(binary: str | None, a: int, b: int, port: int) -> Iterator[None]:
 
 
 NGINX_MAIN = """
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -149,10 +154,10 @@ server {{ listen 127.0.0.1:{port};
 
 
 @contextmanager
-def nginx(binary: str, body: str, port: int) -> Iterator[None]:
+def nginx(binary: str, body: str, port: int, workers: int = 1) -> Iterator[None]:
     d = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
     user = "user root;" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_MAIN.format(dir=d, user=user, body=body))
+    (d / "nginx.conf").write_text(NGINX_MAIN.format(dir=d, user=user, body=body, workers=workers))
     proc = subprocess.Popen(
         [binary, "-p", str(d), "-c", str(d / "nginx.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -221,13 +226,13 @@ def test_router_vs_nginx(store: Store) -> None:
     results: dict[str, list[tuple[float, float]]] = {"ours": [], "nginx": [], "haproxy": [], "direct": []}
     with (
         nginx(nginx_bin, backends, pa),
-        nginx(nginx_bin, PROXY.format(a=pa, b=pb, port=pn), pn),
+        nginx(nginx_bin, PROXY.format(a=pa, b=pb, port=pn), pn, WORKERS),
         haproxy(haproxy_bin, pa, pb, ph),
     ):
         wait_for(lambda: answers(pb), timeout=10, message="second backend")
         register(store, "bench-a", pa)
         register(store, "bench-b", pb)
-        router = Router(store, port=0, admin_port=None)
+        router = Router(store, port=0, admin_port=None, workers=WORKERS)
         router.start()
         try:
             wait_for(lambda: (r := router.table.lookup("", "/")) is not None and len(r.targets) == 2)
@@ -249,6 +254,7 @@ def test_router_vs_nginx(store: Store) -> None:
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
+    print(f"processes: {WORKERS} of the router = nginx proxy workers = HAProxy threads (BENCH_WORKERS)")
     print(f"{'target':<36}{'requests/s':>12}{'mean latency':>14}   all rounds (req/s)")
     names = {
         "ours": "(a) reconciler router (2 backends)",

@@ -177,3 +177,18 @@ def test_service_name_resolves_as_in_the_task_env(name: str, want: str) -> None:
 )
 def test_check_id(service: str, index: int, name: str, want: str) -> None:
     assert check_id(service, index, name) == want
+
+
+@pytest.mark.parametrize(
+    ("promoted", "want", "canary"),
+    [(False, ["urlprefix-/todo", "canary"], True), (True, ["urlprefix-/todo"], False)],
+)
+def test_a_promoted_canary_is_registered_like_any_instance(
+    promoted: bool, want: list[str], canary: bool
+) -> None:
+    j = job(
+        group_services=[Service(name="todo", port="http", tags=["urlprefix-/todo"], canary_tags=["canary"])]
+    )
+    regs = desired_registrations(alloc(canary=True), status("running"), j, NODE, promoted=promoted)
+    assert regs[0].tags == want
+    assert regs[0].canary is canary

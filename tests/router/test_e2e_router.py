@@ -1,6 +1,7 @@
 """The user story's load balancing, end to end: a real dev agent runs a job of two
 `python3 -m http.server` instances with a service tagged `urlprefix-/hello` and an http
-check; the agent's router reaches both in turn, and answers 404 (no route, as Fabio) or 503 once the job stops."""
+check; the agent's router reaches both in turn, and answers 404 (no route, as Fabio) or 503
+once the job stops."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ import pytest
 from tests.agent.harness import AgentProcess
 from tests.waiting import wait_for
 
+# serves hello/index.html holding the allocation's id, on its NOMAD_PORT_http
+SERVE_ALLOC_ID = (
+    "import http.server as h, os; os.makedirs('hello', exist_ok=True); "
+    "open('hello/index.html', 'w').write(os.environ['NOMAD_ALLOC_ID']); "
+    "h.test(h.SimpleHTTPRequestHandler, port=int(os.environ['NOMAD_PORT_http']), bind='127.0.0.1')"
+)
 HELLO = """job "hello" {
   datacenters = ["dc1"]
 
@@ -42,7 +49,7 @@ HELLO = """job "hello" {
 
       config {
         command = "python3"
-        args    = ["-c", "import http.server as h, os; os.makedirs('hello', exist_ok=True); open('hello/index.html', 'w').write(os.environ['NOMAD_ALLOC_ID']); h.test(h.SimpleHTTPRequestHandler, port=int(os.environ['NOMAD_PORT_http']), bind='127.0.0.1')"]
+        args    = ["-c", "@script"]
       }
 
       resources {
@@ -75,7 +82,7 @@ def fetch(port: int, path: str) -> tuple[int, str]:
 def test_router_balances_healthy_instances_and_502_after_stop(agent: AgentProcess, tmp_path: Path) -> None:
     port = agent.router_port
     job = tmp_path / "hello.nomad"
-    job.write_text(HELLO)
+    job.write_text(HELLO.replace("@script", SERVE_ALLOC_ID))
     run = agent.cli("apply", "-f", str(job), "-detach")
     assert run.returncode == 0, run.stdout + run.stderr
 

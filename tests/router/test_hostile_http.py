@@ -57,7 +57,8 @@ def responses(data: bytes) -> list[bytes]:
     ("request_bytes", "status"),
     [
         (
-            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n"
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0\r\n\r\nGET /s HTTP/1.1\r\n"
             b"Host: x\r\n\r\n",
             b"400",
         ),

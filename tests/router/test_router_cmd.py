@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from reconciler.agent.etcd_process import free_port
 from reconciler.model.services import ServiceRegistration
 from tests.router.backend import Backend
@@ -29,7 +31,22 @@ def fetch(port: int, path: str) -> int:
         return 0
 
 
-def test_standalone_router(etcd, store, prefix, tmp_path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_standalone_router(etcd, store, prefix, tmp_path, workers: int) -> None:
     port, admin = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     log = open(tmp_path / "router.log", "wb")  # noqa: SIM115 - the child writes it
@@ -49,6 +66,7 @@ def test_standalone_router(etcd, store, prefix, tmp_path) -> None:
             str(admin),
             "--strategy",
             "rnd",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -80,6 +98,7 @@ def test_standalone_router(etcd, store, prefix, tmp_path) -> None:
             )
             assert fetch(admin, "/routes") == 200
             assert fetch(port, "/other") == 404
+            assert len(children(proc.pid)) == workers - 1  # the worker processes beside it
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(20)

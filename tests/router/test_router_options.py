@@ -12,7 +12,7 @@ import pytest
 from controllers.router import Router
 from reconciler.store import Store
 from tests.router.backend import Backend
-from tests.router.catalog import get, register
+from tests.router.catalog import get, register, targets
 from tests.waiting import wait_for
 
 
@@ -143,3 +143,28 @@ def test_tcp_route_on_its_own_listener(store, router) -> None:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_bad_options_show_in_the_services_check_output_and_leave_with_the_fix(store, router) -> None:
+    """A check named "router: route options" under the instance's checks lists the problem
+    (passing: it never takes the instance out); fixing the tag removes it."""
+    from reconciler.model.services import CheckStatus
+
+    def option_checks() -> list[CheckStatus]:
+        rows = store.list(store.keys.checks + "alloc-a/", CheckStatus)[0]
+        return [c.value for c in rows if c.value.check_name == "router: route options"]
+
+    with Backend("a") as a:
+        register(store, a, "alloc-a", ["urlprefix-/a colour=blue weight=3", "urlprefix-/b"])
+        wait_for(lambda: option_checks(), message="the router's route-options check")
+        [st] = option_checks()
+        assert st.check_id == "web-router-route-options"
+        assert st.service_name == "web"
+        assert st.status == "passing"
+        assert st.output == (
+            "route options ignored: 'urlprefix-/a colour=blue weight=3': unknown option 'colour=blue'; "
+            "'urlprefix-/a colour=blue weight=3': bad option 'weight=3': a share from 0 to 1"
+        )
+        assert targets(router, "/a") == 1  # the route still works, without the bad options
+        register(store, a, "alloc-a", ["urlprefix-/a", "urlprefix-/b"])
+        wait_for(lambda: not option_checks(), message="the check gone once the tag is fixed")

@@ -213,7 +213,8 @@ def test_rewrite_path(strip: str, path: str, want: str) -> None:
                 "",
                 "/a",
                 errors=(
-                    "bad option 'allow=ip:nonsense': 'nonsense' does not appear to be an IPv4 or IPv6 network",
+                    "bad option 'allow=ip:nonsense': "
+                    "'nonsense' does not appear to be an IPv4 or IPv6 network",
                 ),
             ),
         ),

@@ -12,7 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.model.objects import Node, NodeStatus
-from reconciler.model.services import CheckState, CheckStatus, ServiceRegistration
+from reconciler.model.services import (
+    ROUTE_OPTIONS_CHECK,
+    CheckState,
+    CheckStatus,
+    ServiceRegistration,
+    route_options_check_id,
+)
 from reconciler.store import Versioned
 
 SERF_CHECK = "serfHealth"
@@ -71,20 +77,23 @@ def service_checks(
     as a new check is in Consul."""
     r = reg.value
     out: list[dict[str, Any]] = []
-    for rc in r.checks:
-        st = status.get(rc.id)
+    rows = [(rc.id, rc.check.name or rc.id, rc.check.type) for rc in r.checks]
+    if route_options_check_id(r.service_name) in status:  # a router's word on the tags
+        rows.append((route_options_check_id(r.service_name), ROUTE_OPTIONS_CHECK, "router"))
+    for check_id, name, kind in rows:
+        st = status.get(check_id)
         out.append(
             {
                 "Node": node_name,
-                "CheckID": rc.id,
-                "Name": rc.check.name or rc.id,
+                "CheckID": check_id,
+                "Name": name,
                 "Status": (st.value.status if st is not None else CheckState.CRITICAL.value),
                 "Notes": "",
                 "Output": st.value.output if st is not None else "",
                 "ServiceID": r.id,
                 "ServiceName": r.service_name,
                 "ServiceTags": list(r.tags),
-                "Type": rc.check.type,
+                "Type": kind,
                 "Definition": {},
                 "CreateIndex": st.create_revision if st is not None else reg.create_revision,
                 "ModifyIndex": st.mod_revision if st is not None else reg.mod_revision,
