@@ -254,6 +254,27 @@ class LogConfig:
 
 
 @dataclass
+class VolumeRequest:
+    """A group's `volume "name"`: the agent's host volume `source`, for its tasks to mount.
+    Only `type = "host"` (CSI volumes need plugins this project does not run)."""
+
+    name: str = ""
+    type: str = "host"
+    source: str = ""
+    read_only: bool = False
+
+
+@dataclass
+class VolumeMount:
+    """A task's `volume_mount`: the group's volume at `destination` inside the task dir."""
+
+    volume: str = ""
+    destination: str = ""
+    read_only: bool = False
+    propagation_mode: str = "private"  # the only mode a symlink or a private bind mount has
+
+
+@dataclass
 class Task:
     name: str
     driver: str = ""
@@ -273,6 +294,7 @@ class Task:
     meta: dict[str, str] = field(default_factory=dict)
     constraints: list[Constraint] = field(default_factory=list)
     affinities: list[Affinity] = field(default_factory=list)
+    volume_mounts: list[VolumeMount] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the group's
 
 
@@ -293,6 +315,7 @@ class TaskGroup:
     constraints: list[Constraint] = field(default_factory=list)
     affinities: list[Affinity] = field(default_factory=list)
     spreads: list[Spread] = field(default_factory=list)
+    volumes: dict[str, VolumeRequest] = field(default_factory=dict)
     restart: RestartPolicy | None = None  # None: the job type's default
     reschedule: ReschedulePolicy | None = None  # None: the job type's default
     update: UpdateStrategy | None = None  # None: the job's

@@ -36,6 +36,8 @@ from reconciler.model.job import (
     TaskGroup,
     Template,
     UpdateStrategy,
+    VolumeMount,
+    VolumeRequest,
 )
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
@@ -259,6 +261,7 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
             "meta",
             "constraints",
             "affinities",
+            "volume_mounts",
             "restart",
         ),
     )
@@ -280,6 +283,8 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
     w.map_block("meta", t.meta)
     _constraints(w, t.constraints)
     _placement(w, t.affinities, [])
+    for vm in t.volume_mounts:
+        w.block("volume_mount", vm, VolumeMount(), always=True)
     if t.restart is not None:
         w.block("restart", t.restart, RestartPolicy.default_for(job.type), always=True)
     w.close()
@@ -313,6 +318,8 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     if g.reschedule is not None and (job.type == JobType.SYSTEM or g.reschedule != default_reschedule):
         w.block("reschedule", g.reschedule, default_reschedule, always=True)
     w.block("ephemeral_disk", g.ephemeral_disk, EphemeralDisk())
+    for name, v in g.volumes.items():
+        w.block(f"volume {quote_string(name)}", v, VolumeRequest(name=name), skip=("name",), always=True)
     for n in g.networks:
         w.blank()
         _network(w, n)

@@ -63,6 +63,7 @@ KEYS: dict[type, dict[str, str]] = {
     m.EphemeralDisk: {"size": "SizeMB"},
     m.TaskGroup: {"restart": "RestartPolicy", "reschedule": "ReschedulePolicy", "constraints": "Constraints"},
     m.Periodic: {"cron": "Spec"},
+    m.VolumeRequest: {"name": "Name"},
 }
 
 

@@ -18,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 from reconciler.spec.errors import Issues, Pos, suggestion
 from reconciler.spec.rawtree import RawBlock, RawValue, child_path
 
-LABELLED = frozenset({"job", "group", "task", "port", "target"})
+LABELLED = frozenset({"job", "group", "task", "port", "target", "volume"})
 BLOCKS = frozenset(
     {
         "network",
@@ -38,6 +38,7 @@ BLOCKS = frozenset(
         "reschedule",
         "ephemeral_disk",
         "periodic",
+        "volume_mount",
     }
 )
 
