@@ -2,9 +2,11 @@
 
 The runner owns the allocation's observed state (task states and events) and hands a copy
 to the status writer whenever it changes. Group rules, as in Nomad: when a task fails, its
-siblings are killed; when the `leader` task ends, the others are killed. A stop (desired
-status stop/evict) kills every task; a removed allocation is killed and its directory
-deleted. Restored state and re-attach come in through `restored` / `handles.recover`.
+siblings are killed; when the `leader` task ends, the others are killed. Tasks start in
+their `lifecycle` order (`lifecycle.py`: prestart, main, poststart, poststop; sidecars end
+with the main tasks). A stop (desired status stop/evict) kills every task, then runs the
+poststop tasks; a removed allocation is killed and its directory deleted. Restored state
+and re-attach come in through `restored` / `handles.recover`.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controllers.driver_runner import handles, status, volumes
+from controllers.driver_runner import handles, lifecycle, status, volumes
 from controllers.driver_runner.catalog import CATALOG_GRACE, CatalogView
 from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
 from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.job import SECOND, Job
+from reconciler.model.children import payload_bytes
+from reconciler.model.job import SECOND, Job, LifecycleHook
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ class AllocRunner:
         self._aborted = threading.Event()
         self.all_done = threading.Event()
         self._leader = ""
+        self._launched: set[str] = set()  # tasks whose runner was started (lifecycle order)
 
     # wiring ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,14 +109,14 @@ class AllocRunner:
                 job_type=self.job.type,
                 restored=restored,
                 recovered=recovered,
+                payload=payload_bytes(self.job),
             )
         log.info("alloc=%s starting tasks=%s fresh=%s", self.id, ",".join(names), fresh)
         self._refresh()
-        stop_now = self.alloc.desired_status != DesiredStatus.RUN
-        for tr in self.tasks.values():
-            if stop_now:
-                tr.kill()
-            tr.start()
+        if self.alloc.desired_status != DesiredStatus.RUN:
+            self.stop()
+        else:
+            self._coordinate()
         if not self.tasks:
             self.all_done.set()
 
@@ -130,12 +134,37 @@ class AllocRunner:
         with self._lock:
             fn(self.status.task_states.setdefault(task, TaskState()))
             self._refresh()
+            self._coordinate()
+
+    def _waits_for_the_end(self, task: str) -> bool:
+        """A poststop task not started yet: no kill reaches it, it runs after the others."""
+        tr = self.tasks.get(task)
+        lc = tr.task.lifecycle if tr is not None else None
+        return task not in self._launched and lc is not None and lc.hook == LifecycleHook.POSTSTOP
+
+    def _coordinate(self) -> None:
+        """Start the tasks whose turn has come and end the sidecars whose main tasks ended."""
+        with self._lock:
+            group = self.job.group(self.alloc.task_group)
+            if group is None or self._aborted.is_set() or len(self.tasks) < len(group.tasks):
+                return  # not wired yet, or the agent is leaving the tasks to its successor
+            view = lifecycle.members(group.tasks, self.status.task_states, self._launched)
+            if not self._stopping:
+                for name in lifecycle.to_end(view):
+                    self.tasks[name].kill(status.event(status.MAIN_DEAD, "Main tasks in the group died"))
+            for name in lifecycle.to_launch(view, stopping=self._stopping):
+                self._launched.add(name)
+                self.tasks[name].start()
 
     def task_finished(self, task: str) -> None:
         with self._lock:
             ts = self.status.task_states.get(task)
             failed = bool(ts and ts.failed)
-            others = [tr for n, tr in self.tasks.items() if n != task and not tr.done.is_set()]
+            others = [
+                tr
+                for n, tr in self.tasks.items()
+                if n != task and not tr.done.is_set() and not self._waits_for_the_end(n)
+            ]
             if others and not self._stopping:
                 if failed:
                     for tr in others:
@@ -143,6 +172,7 @@ class AllocRunner:
                 elif task == self._leader:
                     for tr in others:
                         tr.kill(status.event(status.LEADER_DEAD, "Leader Task in Group dead"))
+            self._coordinate()
             if all(tr.done.is_set() for tr in self.tasks.values()):
                 self.all_done.set()
 
@@ -210,8 +240,10 @@ class AllocRunner:
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
-        for tr in self.tasks.values():
+            runners = [tr for n, tr in self.tasks.items() if not self._waits_for_the_end(n)]
+        for tr in runners:
             tr.kill()
+        self._coordinate()
 
     def detach(self) -> None:
         """Leave every task running and stop supervising them (agent shutdown)."""

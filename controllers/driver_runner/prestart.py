@@ -1,5 +1,6 @@
 """A task's setup before its first start: the driver is there and healthy, the config is
-valid for it, the artifacts are fetched and the templates rendered, in that order (Nomad's
+valid for it, a dispatched job's payload is written to `local/<dispatch_payload.file>`,
+the artifacts are fetched and the templates rendered, in that order (Nomad's
 task runner prestart hooks). The first failure is the event the task fails with.
 """
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from controllers.driver_runner import artifacts, status, templates
 from controllers.driver_runner.drivers import TaskDriver
-from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.alloc_dir import AllocDir, PathEscapeError
 from reconciler.model.job import Task
 from reconciler.model.objects import TaskEvent
 
@@ -24,6 +25,7 @@ def set_up(
     env: dict[str, str],
     *,
     emit: Callable[[TaskEvent], None],
+    payload: bytes = b"",
 ) -> TaskEvent | None:
     """Set the task up, reporting progress through `emit`; the failure event, or None when
     the task is ready to start."""
@@ -31,6 +33,11 @@ def set_up(
     failure = _driver_failure(driver, driver_name, config)
     if failure is not None:
         return failure
+    if task.dispatch_payload is not None:
+        try:
+            alloc_dir.write_payload(task.name, task.dispatch_payload.file, payload)
+        except (PathEscapeError, OSError) as exc:
+            return status.event(status.SETUP_FAILURE, f"failed to write the dispatch payload: {exc}")
     task_dir = alloc_dir.task_dir(task.name)
     if task.artifacts:
         emit(status.event(status.DOWNLOADING, "Client is downloading artifacts"))

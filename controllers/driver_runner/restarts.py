@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from reconciler.model.job import SECOND, JobType, RestartPolicy
+from reconciler.model.job import SECOND, Lifecycle, LifecycleHook, RestartPolicy, runs_to_completion
 
 
 class Action(StrEnum):
@@ -49,6 +49,15 @@ def fmt_duration(seconds: float) -> str:
     return f"{s}s"
 
 
+def completes_on_success(job_type: str, lifecycle: Lifecycle | None) -> bool:
+    """Whether a successful exit ends the task (Nomad's restart tracker): batch and sysbatch
+    main tasks, prestart and poststart tasks that are not sidecars, and poststop tasks;
+    service main tasks and sidecars are restarted."""
+    if lifecycle is None:
+        return runs_to_completion(job_type)
+    return lifecycle.hook == LifecycleHook.POSTSTOP or not lifecycle.sidecar
+
+
 def decide(
     policy: RestartPolicy,
     tracker: Tracker,
@@ -56,8 +65,9 @@ def decide(
     now: float,
     job_type: str,
     exit_ok: bool,
+    lifecycle: Lifecycle | None = None,
 ) -> Decision:
-    if exit_ok and job_type in (JobType.BATCH, "sysbatch"):
+    if exit_ok and completes_on_success(job_type, lifecycle):
         return Decision(Action.COMPLETE, 0.0, "Task completed successfully", tracker)
     interval = policy.interval / SECOND
     delay = policy.delay / SECOND

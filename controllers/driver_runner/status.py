@@ -31,6 +31,7 @@ DEREGISTERED = "Services deregistered"
 KILLED = "Killed"
 SIBLING_FAILED = "Sibling Task Failed"
 LEADER_DEAD = "Leader Task Dead"
+MAIN_DEAD = "Main Tasks Dead"
 REATTACHED = "Reattached"
 TEMPLATE_RERENDER = "Template Re-rendered"
 

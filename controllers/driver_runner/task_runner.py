@@ -76,6 +76,7 @@ class TaskRunner:
         job_type: str,
         restored: TaskState | None = None,
         recovered: Recovered | None = None,
+        payload: bytes = b"",
     ) -> None:
         self.host = host
         self.alloc_id = alloc_id
@@ -90,6 +91,7 @@ class TaskRunner:
         self.job_type = job_type
         self.restored = restored
         self.recovered = recovered
+        self.payload = payload  # a dispatched job's, for the task's dispatch_payload file
         self.handle: ProcessHandle | None = None
         self._wake = threading.Event()
         self._kill_event: TaskEvent | None = None
@@ -275,7 +277,12 @@ class TaskRunner:
             return False
         exit_ok, self._exit_failed = result.successful and not self._exit_failed, False
         decision = restarts.decide(
-            self.policy, self.tracker, now=time.time(), job_type=self.job_type, exit_ok=exit_ok
+            self.policy,
+            self.tracker,
+            now=time.time(),
+            job_type=self.job_type,
+            exit_ok=exit_ok,
+            lifecycle=self.task.lifecycle,
         )
         self.tracker = decision.tracker
         self._save_tracker()
@@ -304,6 +311,7 @@ class TaskRunner:
             self.alloc_dir,
             self.env,
             emit=self._emit,
+            payload=self.payload,
         )
         if failure is not None:
             self._emit(failure)

@@ -19,8 +19,9 @@ import posixpath
 from pathlib import Path
 
 from reconciler.model.alloc_dir import AllocDir, PathEscapeError, inside
-from reconciler.model.job import TaskGroup, VolumeMount
+from reconciler.model.job import TaskGroup
 from reconciler.model.objects import HostVolume
+from reconciler.model.volumes import VolumeMount
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from controllers.scheduler.evals import eval_updates
 from controllers.scheduler.stream import drain
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
 from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
-from reconciler.model.job import Job, JobType
+from reconciler.model.job import Job, one_per_node
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -90,7 +90,9 @@ class _View:
 
     @property
     def job(self) -> Job | None:
-        return self.record.job if self.record is not None and not self.record.stop else None
+        # a periodic job is a template: only its children run (controllers/periodic)
+        rec = self.record
+        return rec.job if rec is not None and not rec.stop and not rec.job.is_template() else None
 
     @property
     def version(self) -> int:
@@ -171,7 +173,7 @@ class SchedulerController(Controller):
         node = new or old
         assert node is not None
         jobs = {job_key(a.namespace, a.job_id) for a in self.allocs.by_index("node", node.id)}
-        jobs |= {job_key(r.namespace, r.id) for r in self.jobs.list() if r.job.type == JobType.SYSTEM}
+        jobs |= {job_key(r.namespace, r.id) for r in self.jobs.list() if one_per_node(r.job.type)}
         for jk in jobs:
             self.enqueue(jk)
 

@@ -69,7 +69,7 @@ def _plan(
                 versions[a.job_version] = rec.value.job
     at = time.time() if now is None else now
     d = decide(
-        job,
+        None if job.is_template() else job,  # a periodic or parameterized job places nothing
         version,
         mine,
         all_list,

@@ -18,7 +18,7 @@ from controllers.scheduler.deployment_gate import DeploymentView, deployment_vie
 from controllers.scheduler.reconcile_group import JobInput, left_alone, reconcile_group
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
 from reconciler.model.ids import AllocId, NodeId
-from reconciler.model.job import Job, JobType, TaskGroup
+from reconciler.model.job import Job, JobType, TaskGroup, one_per_node
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, Deployment, DesiredStatus, Node
 from reconciler.model.services import CheckStatus
 
@@ -67,7 +67,7 @@ def reconcile(
     inp = JobInput(job, job_version, versions or {}, statuses, nodes, now, update_fn, checks or {})
     for g in job.task_groups:
         galloc = by_group.get(g.name, [])
-        if job.type == JobType.SYSTEM:
+        if one_per_node(job.type):  # system and sysbatch
             res.add(_reconcile_system(inp, g, galloc))
             continue
         for part in reconcile_group(inp, g, galloc, gate=gates.get(g.name, 1 << 30)):

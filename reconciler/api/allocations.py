@@ -21,9 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.api.acl import require_node_exec
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
-from reconciler.api.http import body_object, by_id_or_prefix, ident, namespace, ns_time, ok, run
+from reconciler.api.http import body_object, by_id_or_prefix, ident, job_ident, namespace, ns_time, ok, run
 from reconciler.api.reads import all_allocs, all_deployments, all_statuses
 from reconciler.deployments.health import health_of
 from reconciler.model.alloc_dir import AllocDir
@@ -235,7 +236,7 @@ async def list_allocations(request: web.Request) -> web.Response:
 
 @routes.get("/v1/job/{job_id}/allocations")
 async def job_allocations(request: web.Request) -> web.Response:
-    ns, jid = namespace(request), ident(request, "job_id", field="JobID")
+    ns, jid = namespace(request), job_ident(request)
     out, rev = await run(stubs, request.app[CTX].store, lambda a: a.job_id == jid and a.namespace == ns)
     return ok(out, index=rev)
 
@@ -334,4 +335,5 @@ async def exec_(request: web.Request) -> web.Response:
         raise ApiError(400, "Cmd must be a non-empty list of strings", field="Cmd")
     st = await run(alloc_status, ctx.store, a.id)
     task = pick_task(st, str(body.get("Task", "") or ""))
+    await require_node_exec(request, a, task)  # raw_exec: alloc-node-exec too (api/acl.py)
     return ok(await run(run_exec, ctx.data_dir, a.id, task, cmd, float(timeout)), index=None)

@@ -20,7 +20,7 @@ from aiohttp import web
 from reconciler.api.allocations import alloc_stub
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
-from reconciler.api.http import body_json, ident, namespace, ns_time, ok, run
+from reconciler.api.http import body_json, job_ident, namespace, ns_time, ok, run
 from reconciler.api.reads import (
     all_allocs,
     all_statuses,
@@ -113,9 +113,7 @@ def _updated(u: DeploymentUpdate) -> web.Response:
 
 
 async def _latest(request: web.Request) -> tuple[Deployment | None, int]:
-    deps, rev = await run(
-        job_deployments, request.app[CTX].store, namespace(request), ident(request, "job_id", field="JobID")
-    )
+    deps, rev = await run(job_deployments, request.app[CTX].store, namespace(request), job_ident(request))
     return (deps[0] if deps else None), rev
 
 
@@ -163,9 +161,7 @@ async def job_latest(request: web.Request) -> web.Response:
 
 @routes.get("/v1/job/{job_id}/deployments")
 async def job_all(request: web.Request) -> web.Response:
-    deps, rev = await run(
-        job_deployments, request.app[CTX].store, namespace(request), ident(request, "job_id", field="JobID")
-    )
+    deps, rev = await run(job_deployments, request.app[CTX].store, namespace(request), job_ident(request))
     return ok([deployment_json(d) for d in deps], index=rev)
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from reconciler import codec
 from reconciler.api.context import CTX
-from reconciler.api.http import by_id_or_prefix, ident, namespace, ns_time, ok, run
+from reconciler.api.http import by_id_or_prefix, ident, job_ident, namespace, ns_time, ok, run
 from reconciler.api.reads import all_evals
 from reconciler.model.objects import Evaluation
 from reconciler.model.plan import AllocMetric
@@ -69,6 +69,6 @@ async def read_evaluation(request: web.Request) -> web.Response:
 
 @routes.get("/v1/job/{job_id}/evaluations")
 async def job_evaluations(request: web.Request) -> web.Response:
-    ns, jid = namespace(request), ident(request, "job_id", field="JobID")
+    ns, jid = namespace(request), job_ident(request)
     evs, rev = await run(all_evals, request.app[CTX].store)
     return ok([eval_shape(e) for e in evs if e.job_id == jid and e.namespace == ns], index=rev)

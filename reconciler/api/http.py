@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from reconciler.api.errors import ApiError, not_found
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import is_valid_job_id, is_valid_name
 
 T = TypeVar("T")
 
@@ -71,6 +71,15 @@ def ident(request: web.Request, name: str, *, field: str = "") -> str:
     value = request.match_info[name]
     if not is_valid_name(value):
         raise ApiError(400, f"invalid identifier {value!r}", field=field or name)
+    return value
+
+
+def job_ident(request: web.Request) -> str:
+    """The `{job_id}` path parameter: a name, or a launched child's `<parent>/periodic-<t>`
+    (sent as `web%2Fperiodic-1700000000`, as Nomad's clients escape it); 400 otherwise."""
+    value = request.match_info["job_id"]
+    if not is_valid_job_id(value):
+        raise ApiError(400, f"invalid identifier {value!r}", field="JobID")
     return value
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from reconciler import spec
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
-from reconciler.api.http import body_json, body_object, flag, ident, namespace, ns_time, ok, run
+from reconciler.api.http import body_json, body_object, flag, job_ident, namespace, ns_time, ok, run
 from reconciler.api.reads import all_allocs, all_evals, all_statuses, job_record
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, Evaluation, JobRecord, JobStatus
@@ -33,7 +33,7 @@ routes = web.RouteTableDef()
 
 
 def _job_id(request: web.Request) -> str:
-    return ident(request, "job_id", field="JobID")
+    return job_ident(request)
 
 
 def _spec_error(exc: spec.SpecError, default_field: str) -> ApiError:
@@ -87,14 +87,14 @@ def job_stub(record: JobRecord, modify_index: int, status: str) -> dict[str, Any
     job = record.job
     return {
         "ID": job.id,
-        "ParentID": "",
+        "ParentID": job.parent_id,
         "Name": job.name or job.id,
         "Namespace": job.namespace,
         "Datacenters": job.datacenters,
         "Type": job.type,
         "Priority": job.priority,
         "Periodic": job.periodic is not None,
-        "ParameterizedJob": False,
+        "ParameterizedJob": job.parameterized is not None and not job.dispatched,
         "Stop": record.stop,
         "Status": status,
         "StatusDescription": "",

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.cli.alloc_cmds import allocs_table
-from reconciler.cli.client import ApiClient, ApiClientError, api_errors, client_from, fail
+from reconciler.cli.client import ApiClient, ApiClientError, api_errors, client_from, fail, job_path
 from reconciler.cli.deployment_cmds import promote
 from reconciler.cli.groups import cli, job
 from reconciler.cli.monitor import follow
@@ -219,7 +219,7 @@ def job_stop(ctx: click.Context, job_id: str, purge: bool, detach: bool, namespa
     """Stop a job (its history is kept unless -purge)."""
     api = client_from(ctx)
     with api_errors("Error deregistering job"):
-        resp = api.delete(f"/v1/job/{job_id}", purge="true" if purge else None, namespace=namespace)
+        resp = api.delete(job_path(job_id), purge="true" if purge else None, namespace=namespace)
     follow(api, resp["EvalID"], detach=detach)
 
 
@@ -240,12 +240,12 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
     if job_id is None:
         click.echo(jobs_table(c.get("/v1/jobs", namespace=namespace)))
         return
-    summary = c.get(f"/v1/job/{job_id}/summary", namespace=namespace)
+    summary = c.get(job_path(job_id, "/summary"), namespace=namespace)
     try:
-        info = c.get(f"/v1/job/{job_id}", namespace=namespace) or {}
+        info = c.get(job_path(job_id), namespace=namespace) or {}
     except ApiClientError:
         info = {}
-    allocs = c.get(f"/v1/job/{job_id}/allocations", namespace=namespace)
+    allocs = c.get(job_path(job_id, "/allocations"), namespace=namespace)
     dcs = info.get("Datacenters") or []
     click.echo(
         kv(
@@ -284,7 +284,9 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
 def job_scale(ctx: click.Context, job_id: str, group: str, count: int, detach: bool, namespace: str) -> None:
     """Change the count of one task group."""
     c = client_from(ctx)
-    out = c.post(f"/v1/job/{job_id}/scale", {"Count": count, "Target": {"Group": group}}, namespace=namespace)
+    out = c.post(
+        job_path(job_id, "/scale"), {"Count": count, "Target": {"Group": group}}, namespace=namespace
+    )
     eval_id = out.get("EvalID", "")
     follow(
         c, eval_id, detach=detach or not eval_id, detached="Job scale successful\nEvaluation ID: {eval_id}"
@@ -302,7 +304,7 @@ def job_promote(
 ) -> None:
     """Promote the canaries of a job's latest deployment."""
     with api_errors("Error retrieving deployment"):
-        d = client_from(ctx).get(f"/v1/job/{job_id}/deployment", namespace=namespace)
+        d = client_from(ctx).get(job_path(job_id, "/deployment"), namespace=namespace)
     if not d:
         fail(f"Job {job_id!r} has no deployment to promote")
     promote(ctx, d, groups, detach)
@@ -326,9 +328,9 @@ def job_inspect(ctx: click.Context, job_id: str, fmt: str, version: int | None, 
     api = client_from(ctx)
     with api_errors("Error inspecting job"):
         if version is None:
-            data = api.get(f"/v1/job/{job_id}", namespace=namespace)
+            data = api.get(job_path(job_id), namespace=namespace)
         else:
-            versions = api.get(f"/v1/job/{job_id}/versions", namespace=namespace)["Versions"]
+            versions = api.get(job_path(job_id, "/versions"), namespace=namespace)["Versions"]
             match = [v for v in versions if v["Version"] == version]
             if not match:
                 fail(f"Error: job {job_id} has no version {version}")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 # Each import registers its commands on the groups of reconciler.cli.groups.
 from reconciler.cli import (  # noqa: F401
+    acl_cmds,
     agent_cmd,
     alloc_cmds,
     deployment_cmds,
     eval_cmds,
     history_cmds,
     job_cmds,
+    launch_cmds,
     node_cmds,
     router_cmd,
     service_cmds,

@@ -124,6 +124,17 @@ class AllocDir:
                 d.mkdir(parents=True, exist_ok=True)
             os.chmod(self.secrets_dir(t), 0o700)
 
+    def write_payload(self, task: str, file: str, data: bytes) -> Path:
+        """A dispatched job's payload as `<task>/local/<file>` (Nomad's dispatch_payload),
+        written before the task starts; PathEscapeError if `file` leaves `local/`."""
+        target = inside(self.local_dir(task), file)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        return target
+
     def log_files(self, task: str, log_type: str) -> list[Path]:
         """The task's log files of one type, oldest first (by their index N)."""
         return log_files(self.logs, task, log_type)

@@ -34,6 +34,8 @@ def tasks_running_since(group: TaskGroup, status: AllocStatus | None) -> float |
         return None
     since = 0.0
     for t in group.tasks:
+        if not t.keeps_running():
+            continue
         ts = status.task_states.get(t.name)
         if ts is None or ts.state != TaskRunState.RUNNING:
             return None

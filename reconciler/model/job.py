@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.model.volumes import VolumeMount, VolumeRequest
+
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
@@ -22,6 +24,19 @@ class JobType(StrEnum):
     SERVICE = "service"
     BATCH = "batch"
     SYSTEM = "system"
+    SYSBATCH = "sysbatch"
+
+
+def runs_to_completion(job_type: str) -> bool:
+    """Batch and sysbatch tasks end: a success is not restarted, and there is no update
+    strategy (Nomad's batch rules)."""
+    return job_type in (JobType.BATCH, JobType.SYSBATCH)
+
+
+def one_per_node(job_type: str) -> bool:
+    """System and sysbatch jobs run one allocation on every feasible node, and are never
+    rescheduled elsewhere."""
+    return job_type in (JobType.SYSTEM, JobType.SYSBATCH)
 
 
 class HealthCheck(StrEnum):
@@ -115,7 +130,7 @@ class RestartPolicy:
 
     @staticmethod
     def default_for(job_type: str) -> RestartPolicy:
-        if job_type == JobType.BATCH:
+        if runs_to_completion(job_type):
             return RestartPolicy(attempts=3, interval=24 * HOUR, delay=15 * SECOND, mode="fail")
         return RestartPolicy()
 
@@ -253,25 +268,26 @@ class LogConfig:
     disabled: bool = False
 
 
-@dataclass
-class VolumeRequest:
-    """A group's `volume "name"`: the agent's host volume `source`, for its tasks to mount.
-    Only `type = "host"` (CSI volumes need plugins this project does not run)."""
-
-    name: str = ""
-    type: str = "host"
-    source: str = ""
-    read_only: bool = False
+class LifecycleHook(StrEnum):
+    PRESTART = "prestart"
+    POSTSTART = "poststart"
+    POSTSTOP = "poststop"
 
 
 @dataclass
-class VolumeMount:
-    """A task's `volume_mount`: the group's volume at `destination` inside the task dir."""
+class Lifecycle:
+    """The task's `lifecycle` block: when it runs beside the group's main tasks (those
+    without one); the order is `controllers/driver_runner/lifecycle.py`'s."""
 
-    volume: str = ""
-    destination: str = ""
-    read_only: bool = False
-    propagation_mode: str = "private"  # the only mode a symlink or a private bind mount has
+    hook: LifecycleHook = LifecycleHook.PRESTART
+    sidecar: bool = False
+
+
+@dataclass
+class DispatchPayload:
+    """Where, under the task's `local/`, a dispatched job's payload is written."""
+
+    file: str = ""
 
 
 @dataclass
@@ -296,6 +312,14 @@ class Task:
     affinities: list[Affinity] = field(default_factory=list)
     volume_mounts: list[VolumeMount] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the group's
+    dispatch_payload: DispatchPayload | None = None
+    lifecycle: Lifecycle | None = None
+
+    def keeps_running(self) -> bool:
+        """A task expected to run while the allocation runs (main tasks and sidecars, not
+        prestart/poststart tasks that finish, nor poststop ones): what health looks at."""
+        lc = self.lifecycle
+        return lc is None or (lc.sidecar and lc.hook != LifecycleHook.POSTSTOP)
 
 
 @dataclass
@@ -328,10 +352,36 @@ class TaskGroup:
 
 @dataclass
 class Periodic:
+    """The job's `periodic` block: the job is a template launched as a child job at each
+    time one of its cron expressions (`cron`, or several in `crons`) names, read in
+    `time_zone`; `prohibit_overlap` skips a launch while an earlier child still runs."""
+
     cron: str = ""
+    crons: list[str] = field(default_factory=list)
     prohibit_overlap: bool = False
     time_zone: str = "UTC"
     enabled: bool = True
+
+    def specs(self) -> list[str]:
+        """Every cron expression of the block (`cron` first)."""
+        return ([self.cron] if self.cron else []) + self.crons
+
+
+class PayloadRule(StrEnum):
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass
+class Parameterized:
+    """The job's `parameterized` block: the job is a template run only through
+    `job dispatch`, with a payload as `payload` says and the meta keys it names (a
+    dispatch must give every `meta_required` key and no key outside the two lists)."""
+
+    payload: PayloadRule = PayloadRule.OPTIONAL
+    meta_required: list[str] = field(default_factory=list)
+    meta_optional: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -351,6 +401,17 @@ class Job:
     update: UpdateStrategy | None = None
     periodic: Periodic | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    parameterized: Parameterized | None = None
+    # set on a child job (`<parent>/periodic-<unix time>`, `<parent>/dispatch-<t>-<hex>`):
+    # the job it was launched from; a dispatched child also carries its payload (base64)
+    parent_id: str = ""
+    dispatched: bool = False
+    payload: str = ""
+    dispatch_idempotency_token: str = ""
+
+    def is_template(self) -> bool:
+        """A periodic or parameterized job is never run itself: only its children are."""
+        return self.periodic is not None or (self.parameterized is not None and not self.dispatched)
 
     def group(self, name: str) -> TaskGroup | None:
         for g in self.task_groups:

@@ -305,6 +305,20 @@ class JobRecord:
 
 
 @dataclass
+class ChildLaunch:
+    """What `child_launch/<ns>/<job>` holds: when a template job last launched a child: a
+    periodic job's cron time (or that of the launch `prohibit_overlap` skipped), a
+    parameterized job's dispatch time. Written, compared on its revision, in the
+    transaction that submits the child, so a launcher that restarts never launches one time
+    twice and two dispatches with one idempotency token never both launch."""
+
+    namespace: str
+    job_id: str
+    launch: float = 0.0
+    schema: int = 1
+
+
+@dataclass
 class NodeHeartbeat:
     """What `node_heartbeats/<node-id>` holds; the key is bound to the node agent's lease,
     so it vanishes when the agent stops refreshing it."""

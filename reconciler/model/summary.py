@@ -89,8 +89,8 @@ def summarize(
     evals = list(evals)
     _set_queued(out, evals)
     pending_eval = any(e.status in (EvalStatus.PENDING, EvalStatus.BLOCKED) for e in evals)
-    if any_live:
-        out.status = JobStatus.RUNNING
+    if any_live or (job is not None and job.is_template() and not stopped):
+        out.status = JobStatus.RUNNING  # a periodic or parameterized job runs until stopped
     elif pending_eval and not stopped:
         out.status = JobStatus.PENDING
     elif any_alloc or evals or stopped:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from reconciler.model import evals
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import child_parent, is_valid_name
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, Evaluation, JobRecord, JobStatus
 from reconciler.ops.errors import (
@@ -72,7 +72,8 @@ def job_hash(job: Job) -> str:
 def _check_ids(job: Job) -> None:
     if not is_valid_name(job.namespace):
         raise InvalidIdentifier("Job.Namespace", job.namespace)
-    if not is_valid_name(job.id):
+    # a child (`web/periodic-1700000000`) is named after the parent it names
+    if not is_valid_name(job.id) and not (job.parent_id and child_parent(job.id) == job.parent_id):
         raise InvalidIdentifier("Job.ID", job.id)
 
 

@@ -17,11 +17,15 @@ from reconciler.model.job import (
     Check,
     CheckRestart,
     Constraint,
+    DispatchPayload,
     EphemeralDisk,
     Job,
+    Lifecycle,
+    LifecycleHook,
     LogConfig,
     MigrateStrategy,
     Network,
+    Parameterized,
     Periodic,
     Port,
     ReschedulePolicy,
@@ -105,6 +109,8 @@ class Decoder:
         job.update = self.update(found[0], found[1], None) if found else None
         found = r.block("periodic")
         job.periodic = self.periodic(*found) if found else None
+        found = r.block("parameterized")
+        job.parameterized = self.parameterized(*found) if found else None
         job.task_groups = [self.group(b, p, job) for b, p in r.blocks("group", labels=1)]
         r.finish()
         return job
@@ -173,9 +179,19 @@ class Decoder:
         r = self.reader(raw, path)
         p = Periodic()
         p.cron = r.text("cron", p.cron)
+        p.crons = r.str_list("crons", p.crons)
         p.prohibit_overlap = r.flag("prohibit_overlap", p.prohibit_overlap)
         p.time_zone = r.text("time_zone", p.time_zone)
         p.enabled = r.flag("enabled", p.enabled)
+        r.finish()
+        return p
+
+    def parameterized(self, raw: RawBlock, path: str) -> Parameterized:
+        r = self.reader(raw, path)
+        p = Parameterized()
+        p.payload = r.choice("payload", p.payload)
+        p.meta_required = r.str_list("meta_required", p.meta_required)
+        p.meta_optional = r.str_list("meta_optional", p.meta_optional)
         r.finish()
         return p
 
@@ -346,8 +362,26 @@ class Decoder:
         t.volume_mounts = [volume_mount(self.reader(b, p)) for b, p in r.blocks("volume_mount")]
         found = r.block("restart")
         t.restart = self.restart(*found, job.type) if found else None
+        found = r.block("lifecycle")
+        t.lifecycle = self.lifecycle(*found) if found else None
+        found = r.block("dispatch_payload")
+        t.dispatch_payload = self.dispatch_payload(*found) if found else None
         r.finish()
         return t
+
+    def lifecycle(self, raw: RawBlock, path: str) -> Lifecycle:
+        r = self.reader(raw, path)
+        if not r.has("hook"):
+            r.error("", 'missing required field "hook"')
+        lc = Lifecycle(hook=r.choice("hook", LifecycleHook.PRESTART), sidecar=r.flag("sidecar", False))
+        r.finish()
+        return lc
+
+    def dispatch_payload(self, raw: RawBlock, path: str) -> DispatchPayload:
+        r = self.reader(raw, path)
+        d = DispatchPayload(file=r.text("file", ""))
+        r.finish()
+        return d
 
     def resources(self, raw: RawBlock, path: str) -> Resources:
         r = self.reader(raw, path)

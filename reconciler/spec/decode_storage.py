@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from reconciler.model.job import VolumeMount, VolumeRequest
+from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.spec.reader import FieldReader
 
 # Nomad's volume types; only "host" is implemented (validate refuses "csi" by name).

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import copy
 
-from reconciler.model.job import Job, JobType, ReschedulePolicy, RestartPolicy, Service, UpdateStrategy
+from reconciler.model.job import (
+    Job,
+    ReschedulePolicy,
+    RestartPolicy,
+    Service,
+    UpdateStrategy,
+    one_per_node,
+    runs_to_completion,
+)
 
 
 def default_service_name(job: Job, group: str, task: str | None) -> str:
@@ -40,11 +48,11 @@ def fill_defaults(job: Job) -> Job:
     if not job.name:
         job.name = job.id
     for group in job.task_groups:
-        if group.update is None and job.type != JobType.BATCH:
+        if group.update is None and not runs_to_completion(job.type):
             group.update = copy.deepcopy(job.update) if job.update is not None else UpdateStrategy()
         if group.restart is None:
             group.restart = RestartPolicy.default_for(job.type)
-        if group.reschedule is None and job.type != JobType.SYSTEM:
+        if group.reschedule is None and not one_per_node(job.type):
             group.reschedule = ReschedulePolicy.default_for(job.type)
         for network in group.networks:
             # Static ports first: Nomad's JSON keeps them apart (ReservedPorts, DynamicPorts).

@@ -19,12 +19,13 @@ from reconciler.model.job import (
     Check,
     CheckRestart,
     Constraint,
+    DispatchPayload,
     EphemeralDisk,
     Job,
-    JobType,
     LogConfig,
     MigrateStrategy,
     Network,
+    Parameterized,
     Periodic,
     Port,
     ReschedulePolicy,
@@ -36,9 +37,10 @@ from reconciler.model.job import (
     TaskGroup,
     Template,
     UpdateStrategy,
-    VolumeMount,
-    VolumeRequest,
+    one_per_node,
+    runs_to_completion,
 )
+from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
 from reconciler.spec.expressions import is_runtime_reference
@@ -263,6 +265,8 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
             "affinities",
             "volume_mounts",
             "restart",
+            "dispatch_payload",
+            "lifecycle",
         ),
     )
     w.map_block("config", t.config)
@@ -287,6 +291,10 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
         w.block("volume_mount", vm, VolumeMount(), always=True)
     if t.restart is not None:
         w.block("restart", t.restart, RestartPolicy.default_for(job.type), always=True)
+    if t.lifecycle is not None:
+        w.block("lifecycle", t.lifecycle, None, always=True)
+    if t.dispatch_payload is not None:
+        w.block("dispatch_payload", t.dispatch_payload, DispatchPayload(), always=True)
     w.close()
 
 
@@ -307,7 +315,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     _constraints(w, g.constraints)
     _placement(w, g.affinities, g.spreads)
     base_update = job.update if job.update is not None else UpdateStrategy()
-    if g.update is not None and (job.type == JobType.BATCH or g.update != base_update):
+    if g.update is not None and (runs_to_completion(job.type) or g.update != base_update):
         w.block("update", g.update, base_update, always=True)
     if g.migrate != MigrateStrategy():
         w.block("migrate", g.migrate, MigrateStrategy(), always=True)
@@ -315,7 +323,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     if g.restart is not None and g.restart != default_restart:
         w.block("restart", g.restart, default_restart)
     default_reschedule = ReschedulePolicy.default_for(job.type)
-    if g.reschedule is not None and (job.type == JobType.SYSTEM or g.reschedule != default_reschedule):
+    if g.reschedule is not None and (one_per_node(job.type) or g.reschedule != default_reschedule):
         w.block("reschedule", g.reschedule, default_reschedule, always=True)
     w.block("ephemeral_disk", g.ephemeral_disk, EphemeralDisk())
     for name, v in g.volumes.items():
@@ -352,6 +360,12 @@ def format_hcl(job: Job) -> str:
             "update",
             "periodic",
             "meta",
+            "parameterized",
+            # a launched child's; never written in a job file
+            "parent_id",
+            "dispatched",
+            "payload",
+            "dispatch_idempotency_token",
         ),
     )
     w.map_block("meta", job.meta)
@@ -361,6 +375,8 @@ def format_hcl(job: Job) -> str:
         w.block("update", job.update, UpdateStrategy(), always=True)
     if job.periodic is not None:
         w.block("periodic", job.periodic, Periodic(), always=True)
+    if job.parameterized is not None:
+        w.block("parameterized", job.parameterized, Parameterized(), always=True)
     for g in job.task_groups:
         w.blank()
         _group(w, job, g)

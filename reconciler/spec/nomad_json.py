@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.model import job as m
 from reconciler.model.ids import is_valid_name
+from reconciler.model.volumes import VolumeRequest
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.errors import SpecError, SpecIssue, quote, suggestion
 from reconciler.spec.unsupported import screen_json
@@ -29,7 +30,13 @@ from reconciler.spec.validate import validate
 
 # Model field -> Nomad key, where the key is not the field in CamelCase.
 KEYS: dict[type, dict[str, str]] = {
-    m.Job: {"id": "ID", "task_groups": "TaskGroups", "constraints": "Constraints"},
+    m.Job: {
+        "id": "ID",
+        "task_groups": "TaskGroups",
+        "constraints": "Constraints",
+        "parent_id": "ParentID",
+        "parameterized": "ParameterizedJob",
+    },
     m.Constraint: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Affinity: {"attribute": "LTarget", "operator": "Operand", "value": "RTarget"},
     m.Spread: {"targets": "SpreadTarget"},
@@ -62,8 +69,8 @@ KEYS: dict[type, dict[str, str]] = {
     m.Task: {"restart": "RestartPolicy", "logs": "LogConfig", "constraints": "Constraints"},
     m.EphemeralDisk: {"size": "SizeMB"},
     m.TaskGroup: {"restart": "RestartPolicy", "reschedule": "ReschedulePolicy", "constraints": "Constraints"},
-    m.Periodic: {"cron": "Spec"},
-    m.VolumeRequest: {"name": "Name"},
+    m.Periodic: {"cron": "Spec", "crons": "Specs"},
+    VolumeRequest: {"name": "Name"},
 }
 
 

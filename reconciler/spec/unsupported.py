@@ -55,16 +55,6 @@ def _r(stanza: str, field: str, json: str, sample: Any, **kw: Any) -> Refusal:
 
 # fmt: off
 UNSUPPORTED: tuple[Refusal, ...] = (
-    # -- being built on branch `kinds` (delete these rows as each kind lands) -------------
-    _r("job", "periodic", "Periodic", {"cron": "*/5 * * * *"}),
-    _r("job", "parameterized", "ParameterizedJob", {"payload": "optional"}),
-    _r("job", "type", "Type", "sysbatch", values=("sysbatch",)),
-    _r("job", "payload", "Payload", "aGVsbG8="),
-    _r("job", "dispatched", "Dispatched", True),
-    _r("job", "parent_id", "ParentID", "cron/periodic-1700000000"),
-    _r("job", "dispatch_idempotency_token", "DispatchIdempotencyToken", "token-1"),
-    _r("task", "lifecycle", "Lifecycle", {"hook": "prestart"}),
-    _r("task", "dispatch_payload", "DispatchPayload", {"file": "input.txt"}),
     # -- job ------------------------------------------------------------------------------
     _r("job", "multiregion", "Multiregion", {"strategy": {"max_parallel": 1}}),
     _r("job", "node_pool", "NodePool", "prod", defaults=("default",)),
@@ -200,6 +190,9 @@ STANZA_OF: dict[str, str] = {
     "Spread": "spread",
     "SpreadTarget": "target",
     "Periodic": "periodic",
+    "Parameterized": "parameterized",
+    "Lifecycle": "lifecycle",
+    "DispatchPayload": "dispatch_payload",
     "CheckRestart": "check_restart",
     "VolumeRequest": "volume",
     "VolumeMount": "volume_mount",

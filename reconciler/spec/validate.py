@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Iterable
 
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import child_parent, is_valid_name
 from reconciler.model.job import (
     Affinity,
     Check,
@@ -32,6 +32,7 @@ from reconciler.model.job import (
 from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
+from reconciler.spec.validate_kinds import check_kinds
 
 MAX_COUNT = 100_000  # instances of one group: past this the scheduler's memory, not the job, is the limit
 NAME_RULE = (
@@ -305,15 +306,23 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     c.non_negative(f"{path}.ephemeral_disk.size", g.ephemeral_disk.size)
 
 
+def _check_job_id(c: _Checker, root: str, job: Job) -> None:
+    """A plain name, or a launched child's `<parent>/periodic-<t>` named after its parent."""
+    if not (job.parent_id and child_parent(job.id) == job.parent_id):
+        c.name(root, job.id, "job ID")
+
+
 def validate(job: Job) -> list[SpecIssue]:
     """Every semantic problem of `job`, with field paths (file and line are filled by loaders)."""
     c = _Checker()
     root = f"job.{job.id}" if job.id else "job"
-    c.name(root, job.id, "job ID")
+    _check_job_id(c, root, job)
     c.name(f"{root}.namespace", job.namespace, "namespace")
     c.name(f"{root}.region", job.region, "region")
     if job.type not in tuple(JobType):
-        c.add(f"{root}.type", f'must be one of "service", "batch", "system", got {quote(job.type)}')
+        c.add(
+            f"{root}.type", f'must be one of "service", "batch", "system", "sysbatch", got {quote(job.type)}'
+        )
     if not 1 <= job.priority <= 100:
         c.add(f"{root}.priority", f"must be between 1 and 100, got {job.priority}")
     if not job.datacenters:
@@ -321,8 +330,7 @@ def validate(job: Job) -> list[SpecIssue]:
     for dc in job.datacenters:
         if dc != "*" and "*" not in dc:
             c.name(f"{root}.datacenters", dc, "datacenter")
-    if job.periodic is not None and not job.periodic.cron:
-        c.add(f"{root}.periodic.cron", "must not be empty")
+    check_kinds(c.add, root, job)
     if job.update is not None:
         _check_update(c, f"{root}.update", job.update)
     _check_constraints(c, root, job.constraints)

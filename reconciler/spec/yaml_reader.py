@@ -38,6 +38,9 @@ BLOCKS = frozenset(
         "reschedule",
         "ephemeral_disk",
         "periodic",
+        "parameterized",
+        "dispatch_payload",
+        "lifecycle",
         "volume_mount",
     }
 )

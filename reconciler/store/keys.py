@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model.ids import is_valid_name
+from reconciler.model.ids import is_valid_job_id, is_valid_name
 
 DEFAULT_PREFIX = "/reconciler/"
 
@@ -17,6 +17,14 @@ def _seg(value: str, what: str) -> str:
     if not is_valid_name(value):
         raise ValueError(f"invalid {what} {value!r}: use letters, digits, '-', '_' and '.'")
     return value
+
+
+def _job_seg(job_id: str) -> str:
+    """A job ID as one key segment: a child's `/` (`web/periodic-1700000000`) becomes `~`,
+    which no plain ID holds, so `job_versions/<ns>/web/` never lists a child's versions."""
+    if not is_valid_job_id(job_id):
+        raise ValueError(f"invalid job id {job_id!r}: use letters, digits, '-', '_' and '.'")
+    return job_id.replace("/", "~")
 
 
 @dataclass(frozen=True)
@@ -81,13 +89,13 @@ class Keys:
 
     # single objects
     def job(self, namespace: str, job_id: str) -> str:
-        return f"{self.jobs}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
+        return f"{self.jobs}{_seg(namespace, 'namespace')}/{_job_seg(job_id)}"
 
     def jobs_in(self, namespace: str) -> str:
         return f"{self.jobs}{_seg(namespace, 'namespace')}/"
 
     def job_versions(self, namespace: str, job_id: str) -> str:
-        return f"{self.job_versions_all}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}/"
+        return f"{self.job_versions_all}{_seg(namespace, 'namespace')}/{_job_seg(job_id)}/"
 
     def job_version(self, namespace: str, job_id: str, version: int) -> str:
         # zero-padded so that etcd's byte order is version order
@@ -125,9 +133,40 @@ class Keys:
         """A user's restart request for an allocation (consumed by its node agent)."""
         return f"{self.alloc_restarts}{_seg(alloc_id, 'allocation id')}"
 
+    @property
+    def child_launches(self) -> str:
+        return self.kind("child_launch")
+
+    def child_launch(self, namespace: str, job_id: str) -> str:
+        """The last launch time of a periodic job (written with the child it launched)."""
+        return f"{self.child_launches}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
+
     def sched_guard(self, namespace: str, job_id: str) -> str:
         """The per-job key every scheduler transaction that writes allocations bumps."""
-        return f"{self.sched_guards}{_seg(namespace, 'namespace')}/{_seg(job_id, 'job id')}"
+        return f"{self.sched_guards}{_seg(namespace, 'namespace')}/{_job_seg(job_id)}"
+
+    # ACL policies and tokens (reconciler.ops.acl); a token's secret appears only as its hash
+    @property
+    def acl_policies(self) -> str:
+        return self.kind("acl_policies")
+
+    def acl_policy(self, name: str) -> str:
+        return f"{self.acl_policies}{_seg(name, 'policy name')}"
+
+    @property
+    def acl_tokens(self) -> str:
+        return self.kind("acl_tokens")
+
+    def acl_token(self, accessor_id: str) -> str:
+        return f"{self.acl_tokens}{_seg(accessor_id, 'accessor id')}"
+
+    def acl_token_hash(self, secret_hash: str) -> str:
+        """The lookup record of a token by the SHA-256 (hex) of its secret."""
+        return f"{self.kind('acl_token_hashes')}{_seg(secret_hash, 'secret hash')}"
+
+    @property
+    def acl_bootstrap(self) -> str:
+        return f"{self.prefix}acl_bootstrap"
 
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]

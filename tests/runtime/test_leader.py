@@ -212,4 +212,5 @@ def test_the_agent_gives_every_cluster_controller_its_leader_ttl(store: Store) -
         3,
         3,
         3,
-    ]  # scheduler, deployments, liveness, gc
+        3,
+    ]  # scheduler, deployments, liveness, gc, periodic

@@ -7,9 +7,9 @@ import pytest
 
 from controllers.scheduler.decide import decide
 from controllers.scheduler.feasibility import host_volumes_ok, static_filter
-from reconciler.model.job import VolumeRequest
 from reconciler.model.objects import HostVolume
 from reconciler.model.plan import describe_failure
+from reconciler.model.volumes import VolumeRequest
 from tests.scheduler.factories import mock_job, mock_node, nodes_map
 
 NOW = 1000.0

@@ -178,6 +178,10 @@ tasks = st.builds(
     meta=string_maps,
     constraints=st.lists(constraints, max_size=2),
     restart=st.one_of(st.none(), restarts),
+    dispatch_payload=st.one_of(st.none(), st.builds(m.DispatchPayload, file=strings)),
+    lifecycle=st.one_of(
+        st.none(), st.builds(m.Lifecycle, hook=st.sampled_from(list(m.LifecycleHook)), sidecar=st.booleans())
+    ),
 )
 ports = st.builds(
     m.Port,
@@ -221,7 +225,7 @@ jobs = st.builds(
     name=st.one_of(st.just(""), names),
     namespace=names,
     region=names,
-    type=st.sampled_from(["service", "batch", "system"]),
+    type=st.sampled_from(["service", "batch", "system", "sysbatch"]),
     priority=supported("job", "priority", st.integers(1, 100), 50),
     datacenters=st.lists(names, min_size=1, max_size=3),
     all_at_once=supported("job", "all_at_once", st.booleans(), False),
@@ -236,6 +240,7 @@ jobs = st.builds(
             st.builds(
                 m.Periodic,
                 cron=strings,
+                crons=st.lists(strings, max_size=2),
                 prohibit_overlap=st.booleans(),
                 time_zone=names,
                 enabled=st.booleans(),
@@ -244,4 +249,13 @@ jobs = st.builds(
         None,
     ),
     meta=string_maps,
+    parameterized=st.one_of(
+        st.none(),
+        st.builds(
+            m.Parameterized,
+            payload=st.sampled_from(list(m.PayloadRule)),
+            meta_required=st.lists(strings, max_size=2),
+            meta_optional=st.lists(strings, max_size=2),
+        ),
+    ),
 ).map(fill_defaults)

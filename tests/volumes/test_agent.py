@@ -70,6 +70,7 @@ def test_host_volume_data_survives_a_task_replacement(
     volume_agent: tuple[AgentProcess, Path], tmp_path: Path
 ) -> None:
     agent, host_dir = volume_agent
+    wait_for(lambda: len(agent.get("/v1/nodes")) == 1, 30, message="the node registered")
     node = agent.get("/v1/nodes")[0]
     full = agent.get(f"/v1/node/{node['ID']}")
     assert full["HostVolumes"] == {"shared": {"Name": "shared", "Path": str(host_dir), "ReadOnly": False}}

@@ -8,8 +8,9 @@ import pytest
 
 from controllers.driver_runner.volumes import VolumeError, link_mounts
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.job import Task, TaskGroup, VolumeMount, VolumeRequest
+from reconciler.model.job import Task, TaskGroup
 from reconciler.model.objects import HostVolume
+from reconciler.model.volumes import VolumeMount, VolumeRequest
 
 
 def _setup(tmp_path: Path, destination: str, source: str = "shared") -> tuple[TaskGroup, AllocDir, Path]:

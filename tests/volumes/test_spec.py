@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model.job import VolumeMount, VolumeRequest
+from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.spec import SpecError, job_to_nomad
 from reconciler.spec.hcl_format import format_hcl
 from reconciler.spec.loader import parse_job

@@ -1,0 +1,3 @@
+from tests.agent.conftest import agent
+
+__all__ = ["agent"]

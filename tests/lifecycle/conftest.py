@@ -1,0 +1,3 @@
+from tests.driver_runner.conftest import agent
+
+__all__ = ["agent"]
