@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controllers.driver_runner import handles, lifecycle, status
+from controllers.driver_runner import handles, lifecycle, status, volumes
 from controllers.driver_runner.catalog import CATALOG_GRACE, CatalogView
 from controllers.driver_runner.drivers import TaskDriver
 from controllers.driver_runner.task_runner import TaskRunner
@@ -73,16 +73,15 @@ class AllocRunner:
     def start(self) -> None:
         group = self.job.group(self.alloc.task_group)
         if group is None:
-            with self._lock:
-                self.status.client_status = ClientStatus.FAILED
-                self.status.client_description = (
-                    f"task group {self.alloc.task_group!r} not in job version {self.alloc.job_version}"
-                )
-            self.all_done.set()
-            self.deps.on_change(self)
+            self._fail(f"task group {self.alloc.task_group!r} not in job version {self.alloc.job_version}")
             return
         names = [t.name for t in group.tasks]
         self.dir.build(names)
+        try:
+            volumes.link_mounts(group, self.deps.node.host_volumes, self.dir)
+        except (volumes.VolumeError, OSError) as exc:
+            self._fail(f"failed to set up host volumes: {exc}")
+            return
         fresh = not self.status.task_states
         for task in group.tasks:
             if task.leader:
@@ -120,6 +119,15 @@ class AllocRunner:
             self._coordinate()
         if not self.tasks:
             self.all_done.set()
+
+    def _fail(self, description: str) -> None:
+        """The allocation fails before any task starts (nothing to run or to set up)."""
+        log.warning("alloc=%s failed: %s", self.id, description)
+        with self._lock:
+            self.status.client_status = ClientStatus.FAILED
+            self.status.client_description = description
+        self.all_done.set()
+        self.deps.on_change(self)
 
     # TaskHost ----------------------------------------------------------------------------
     def update_task(self, task: str, fn: Callable[[TaskState], None]) -> None:

@@ -1,10 +1,11 @@
 """Feasibility: may this task group run on this node? Small pure checks chained in order.
 
-Static checks (datacenter, node readiness, drivers, constraints) depend only on the job and
-the node, so the placer runs them once per group and node. Dynamic checks (distinct_hosts,
+Static checks (datacenter, node readiness, drivers, host volumes, constraints) depend only on
+the job and the node, so the placer runs them once per group and node. Dynamic checks (distinct_hosts,
 CPU/memory, static ports) depend on what the plan has placed so far and run per placement.
 Each check returns None (feasible) or the reason, in the words Nomad's metrics use: a
-constraint as `${attr.kernel.name} = linux`, "missing drivers", or a resource dimension.
+constraint as `${attr.kernel.name} = linux`, "missing drivers", "missing compatible host
+volumes", or a resource dimension.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ def node_ready(node: Node) -> bool:
 
 def drivers_ok(group: TaskGroup, node: Node) -> bool:
     return all(node.drivers.get(t.driver, False) for t in group.tasks if t.driver)
+
+
+def host_volumes_ok(group: TaskGroup, node: Node) -> bool:
+    """Nomad's HostVolumeChecker: every host volume the group asks for is offered by the node,
+    and writable unless the request (and so every mount of it) is read-only."""
+    for req in group.volumes.values():
+        offered = node.host_volumes.get(req.source)
+        if offered is None or (offered.read_only and not req.read_only):
+            return False
+    return True
 
 
 def _num(s: str) -> float | None:
@@ -177,6 +188,8 @@ def static_filter(job: Job, group: TaskGroup, node: Node, constraints: list[Cons
     """None if the node passes every static check, else the metric it is filtered under."""
     if not drivers_ok(group, node):
         return "missing drivers"
+    if not host_volumes_ok(group, node):
+        return "missing compatible host volumes"
     for c in constraints:
         if not constraint_ok(c, node):
             return describe(c)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.agent.tls import TlsFiles
+from reconciler.model.objects import HostVolume
 from reconciler.runtime.leader import DEFAULT_LEADER_TTL
 from reconciler.store import EtcdAuth
 
@@ -28,6 +29,7 @@ class AgentConfig:
     region: str = "global"
     raw_exec: bool = False
     meta: dict[str, str] = field(default_factory=dict)
+    host_volumes: dict[str, HostVolume] = field(default_factory=dict)  # --host-volume name=/path
     log_level: str = "INFO"
     router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
     router_port: int = 9999

@@ -83,6 +83,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         bind=config.bind,
         raw_exec_enabled=config.raw_exec or config.dev,
         meta=config.meta,
+        host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
     )
     return _DrainOnStop(agent) if config.dev else agent

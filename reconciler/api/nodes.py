@@ -50,6 +50,10 @@ def node_full(n: Node) -> dict[str, Any]:
             "HTTPAddr": n.http_addr,
             "Attributes": dict(n.attributes),
             "Meta": dict(n.meta),
+            "HostVolumes": {
+                name: {"Name": name, "Path": v.path, "ReadOnly": v.read_only}
+                for name, v in n.host_volumes.items()
+            },
             "NodeResources": {
                 "Cpu": {"CpuShares": n.resources.cpu_mhz, "TotalCpuCores": n.resources.cores},
                 "Memory": {"MemoryMB": n.resources.memory_mb},

@@ -11,6 +11,8 @@ import click
 
 from reconciler.cli.groups import cli
 from reconciler.cli.tls_options import etcd_options, tls_options
+from reconciler.model.ids import is_valid_name
+from reconciler.model.objects import HostVolume
 
 if TYPE_CHECKING:
     from reconciler.agent.tls import TlsFiles
@@ -28,6 +30,21 @@ def _read_config_file(ctx: click.Context, param: click.Parameter, value: Path | 
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="-config") from None
     return value
+
+
+def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
+    """`--host-volume name=/path[,read_only]` values as the node's host volumes. The path
+    must be an existing directory (Nomad refuses to start otherwise); it is stored absolute."""
+    out: dict[str, HostVolume] = {}
+    for item in items:
+        name, _, rest = item.partition("=")
+        path, _, flag = rest.partition(",")
+        if not is_valid_name(name) or not path or flag not in ("", "read_only"):
+            raise click.BadParameter(f"{item!r}: expected name=/path[,read_only]", param_hint="--host-volume")
+        if not Path(path).is_dir():
+            raise click.BadParameter(f"{item!r}: {path} is not a directory", param_hint="--host-volume")
+        out[name] = HostVolume(path=str(Path(path).resolve()), read_only=flag == "read_only")
+    return out
 
 
 @cli.command()
@@ -85,6 +102,13 @@ def _read_config_file(ctx: click.Context, param: click.Parameter, value: Path | 
 @click.option("--region", default="global", show_default=True)
 @click.option("--raw-exec", is_flag=True, help="Enable the raw_exec driver (always on in dev mode).")
 @click.option("--meta", multiple=True, help="Node metadata key=value (repeatable).")
+@click.option(
+    "--host-volume",
+    "-host-volume",
+    "host_volume",
+    multiple=True,
+    help="A host volume tasks may mount: name=/path[,read_only] (repeatable).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode)."
@@ -162,6 +186,7 @@ def agent(
     region: str,
     raw_exec: bool,
     meta: tuple[str, ...],
+    host_volume: tuple[str, ...],
     log_level: str,
     router_port: int,
     router_admin_port: int,
@@ -235,6 +260,7 @@ def agent(
         region=region,
         raw_exec=raw_exec,
         meta=meta_map,
+        host_volumes=_host_volumes(host_volume),
         log_level=log_level,
         router=not no_router,
         router_port=router_port,

@@ -62,6 +62,7 @@ def node_status(ctx: click.Context, node_id: str | None) -> None:
                 ("Memory", f"{(res.get('Memory') or {}).get('MemoryMB', 0)} MiB"),
                 ("Dynamic Ports", f"{res.get('MinDynamicPort', '')}-{res.get('MaxDynamicPort', '')}"),
                 ("Drivers", ",".join(sorted(d for d, v in n.get("Drivers", {}).items() if v.get("Healthy")))),
+                ("Host Volumes", ",".join(sorted(n.get("HostVolumes") or {})) or "<none>"),
             ]
         )
     )

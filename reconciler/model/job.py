@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.model.volumes import VolumeMount, VolumeRequest
+
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
@@ -311,6 +313,7 @@ class Task:
     meta: dict[str, str] = field(default_factory=dict)
     constraints: list[Constraint] = field(default_factory=list)
     affinities: list[Affinity] = field(default_factory=list)
+    volume_mounts: list[VolumeMount] = field(default_factory=list)
     restart: RestartPolicy | None = None  # None: the group's
     dispatch_payload: DispatchPayload | None = None
     lifecycle: Lifecycle | None = None
@@ -339,6 +342,7 @@ class TaskGroup:
     constraints: list[Constraint] = field(default_factory=list)
     affinities: list[Affinity] = field(default_factory=list)
     spreads: list[Spread] = field(default_factory=list)
+    volumes: dict[str, VolumeRequest] = field(default_factory=dict)
     restart: RestartPolicy | None = None  # None: the job type's default
     reschedule: ReschedulePolicy | None = None  # None: the job type's default
     update: UpdateStrategy | None = None  # None: the job's

@@ -159,6 +159,14 @@ class NodeResources:
 
 
 @dataclass
+class HostVolume:
+    """A directory the agent offers to tasks (`--host-volume name=/path[,read_only]`)."""
+
+    path: str
+    read_only: bool = False
+
+
+@dataclass
 class Node:
     id: NodeId
     name: str
@@ -173,6 +181,7 @@ class Node:
     drivers: dict[str, bool] = field(default_factory=dict)  # driver -> healthy
     attributes: dict[str, str] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
+    host_volumes: dict[str, HostVolume] = field(default_factory=dict)  # name -> offered directory
     min_dynamic_port: int = 20000
     max_dynamic_port: int = 32000
     node_class: str = ""

@@ -43,6 +43,7 @@ from reconciler.model.job import (
     UpdateStrategy,
 )
 from reconciler.model.services import CheckState
+from reconciler.spec.decode_storage import volume, volume_mount
 from reconciler.spec.drivers import coerce_config
 from reconciler.spec.errors import Issues
 from reconciler.spec.rawtree import RawBlock
@@ -210,6 +211,9 @@ class Decoder:
         g.spreads = [self.spread(b, p) for b, p in r.blocks("spread")]
         g.networks = [self.network(b, p) for b, p in r.blocks("network")]
         g.services = [self.service(b, p) for b, p in r.blocks("service")]
+        g.volumes = {
+            b.labels[0]: volume(self.reader(b, p), b.labels[0]) for b, p in r.blocks("volume", labels=1)
+        }
         found = r.block("restart")
         g.restart = self.restart(*found, job.type) if found else None
         found = r.block("reschedule")
@@ -358,6 +362,7 @@ class Decoder:
         t.meta = r.str_map("meta")
         t.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         t.affinities = [self.affinity(b, p) for b, p in r.blocks("affinity")]
+        t.volume_mounts = [volume_mount(self.reader(b, p)) for b, p in r.blocks("volume_mount")]
         found = r.block("restart")
         t.restart = self.restart(*found, job.type) if found else None
         found = r.block("lifecycle")

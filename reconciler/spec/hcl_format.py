@@ -40,6 +40,7 @@ from reconciler.model.job import (
     one_per_node,
     runs_to_completion,
 )
+from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.spec.defaults import default_check_name, default_service_name, fill_defaults
 from reconciler.spec.durations import format_duration
 from reconciler.spec.expressions import is_runtime_reference
@@ -262,6 +263,7 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
             "meta",
             "constraints",
             "affinities",
+            "volume_mounts",
             "restart",
             "dispatch_payload",
             "lifecycle",
@@ -285,6 +287,8 @@ def _task(w: _Writer, job: Job, group: TaskGroup, t: Task) -> None:
     w.map_block("meta", t.meta)
     _constraints(w, t.constraints)
     _placement(w, t.affinities, [])
+    for vm in t.volume_mounts:
+        w.block("volume_mount", vm, VolumeMount(), always=True)
     if t.restart is not None:
         w.block("restart", t.restart, RestartPolicy.default_for(job.type), always=True)
     if t.lifecycle is not None:
@@ -322,6 +326,8 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     if g.reschedule is not None and (one_per_node(job.type) or g.reschedule != default_reschedule):
         w.block("reschedule", g.reschedule, default_reschedule, always=True)
     w.block("ephemeral_disk", g.ephemeral_disk, EphemeralDisk())
+    for name, v in g.volumes.items():
+        w.block(f"volume {quote_string(name)}", v, VolumeRequest(name=name), skip=("name",), always=True)
     for n in g.networks:
         w.blank()
         _network(w, n)

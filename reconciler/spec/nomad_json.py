@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.model import job as m
 from reconciler.model.ids import is_valid_name
+from reconciler.model.volumes import VolumeRequest
 from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.errors import SpecError, SpecIssue, quote, suggestion
 from reconciler.spec.unsupported import screen_json
@@ -69,6 +70,7 @@ KEYS: dict[type, dict[str, str]] = {
     m.EphemeralDisk: {"size": "SizeMB"},
     m.TaskGroup: {"restart": "RestartPolicy", "reschedule": "ReschedulePolicy", "constraints": "Constraints"},
     m.Periodic: {"cron": "Spec", "crons": "Specs"},
+    VolumeRequest: {"name": "Name"},
 }
 
 

@@ -71,7 +71,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("job", "priority", "Priority", 70, values=tuple(p for p in range(1, 101) if p != 50),
        why="evaluations are not ordered by priority"),
     # -- group ----------------------------------------------------------------------------
-    _r("group", "volume", "Volumes", {"type": "host", "source": "data"}),
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
     _r("group", "consul", "Consul", {"namespace": "ns1"}, defaults=("default",)),
     _r("group", "vault", "Vault", {"policies": ["read"]}),
@@ -80,7 +79,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("group", "stop_after_client_disconnect", "StopAfterClientDisconnect", "1h"),
     _r("group", "prevent_reschedule_on_lost", "PreventRescheduleOnLost", True),
     # -- task -----------------------------------------------------------------------------
-    _r("task", "volume_mount", "VolumeMounts", {"volume": "data", "destination": "/data"}, repeated=True),
     _r("task", "vault", "Vault", {"policies": ["read"]}),
     _r("task", "consul", "Consul", {"namespace": "ns1"}),
     _r("task", "csi_plugin", "CSIPluginConfig", {"id": "ebs", "type": "node"}),
@@ -198,6 +196,8 @@ STANZA_OF: dict[str, str] = {
     "Lifecycle": "lifecycle",
     "DispatchPayload": "dispatch_payload",
     "CheckRestart": "check_restart",
+    "VolumeRequest": "volume",
+    "VolumeMount": "volume_mount",
 }
 
 _BY_FIELD = {(r.stanza, r.field): r for r in UNSUPPORTED}

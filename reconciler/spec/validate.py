@@ -9,6 +9,7 @@ their `config` accepts.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
@@ -107,6 +108,28 @@ def _check_spreads(c: _Checker, path: str, spreads: list[Spread]) -> None:
                 c.add(f"{where}.target.{t.value}.percent", "must be from 0 to 100")
         if sum(t.percent for t in s.targets) > 100:
             c.add(f"{where}.target", "percentages must add up to 100 at most")
+
+
+def _check_volumes(c: _Checker, path: str, g: TaskGroup) -> None:
+    """Nomad's rules for host volumes: a source, and every mount names a declared volume at
+    a destination inside the task's directory (absolute means from the task dir, as in an
+    exec task's chroot)."""
+    for name, v in g.volumes.items():
+        where = f"{path}.volume.{name}"
+        if v.type != "host":
+            c.add(f"{where}.type", f'{quote(v.type)} volumes are not supported yet (only "host")')
+        if not v.source:
+            c.add(f"{where}.source", "must name a host volume of the client")
+    for t in g.tasks:
+        for i, mount in enumerate(t.volume_mounts):
+            where = f"{path}.task.{t.name}.volume_mount[{i}]"
+            if mount.volume not in g.volumes:
+                c.add(f"{where}.volume", f"{quote(mount.volume)} is not a volume of the group")
+            rel = posixpath.normpath(mount.destination.lstrip("/")) if mount.destination else ""
+            if rel in ("", ".") or rel == ".." or rel.startswith("../"):
+                c.add(f"{where}.destination", "must be a path inside the task directory")
+            if mount.propagation_mode != "private":
+                c.add(f"{where}.propagation_mode", f"{quote(mount.propagation_mode)} is not supported yet")
 
 
 def _check_update(c: _Checker, path: str, u: UpdateStrategy) -> None:
@@ -266,6 +289,7 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     _check_constraints(c, path, g.constraints)
     _check_affinities(c, path, g.affinities)
     _check_spreads(c, path, g.spreads)
+    _check_volumes(c, path, g)
     labels = _check_networks(c, path, g)
     if not g.tasks:
         c.add(path, "a group needs at least one task")

@@ -18,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 from reconciler.spec.errors import Issues, Pos, suggestion
 from reconciler.spec.rawtree import RawBlock, RawValue, child_path
 
-LABELLED = frozenset({"job", "group", "task", "port", "target"})
+LABELLED = frozenset({"job", "group", "task", "port", "target", "volume"})
 BLOCKS = frozenset(
     {
         "network",
@@ -41,6 +41,7 @@ BLOCKS = frozenset(
         "parameterized",
         "dispatch_payload",
         "lifecycle",
+        "volume_mount",
     }
 )
 

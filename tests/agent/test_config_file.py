@@ -82,7 +82,8 @@ def test_an_agent_runs_from_its_file_and_a_flag_overrides_it(
     )
     log = open(tmp_path / "agent.log", "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(
-        [str(BIN / "reconciler"), "agent", "-config", str(conf), "--node-name", "from-flag"],
+        # ACLs are on by default outside dev mode; this test is about the file, not tokens
+        [str(BIN / "reconciler"), "agent", "-config", str(conf), "--node-name", "from-flag", "--no-acl"],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp_path,

@@ -204,10 +204,10 @@ def test_what_nomads_api_fills_in_by_itself_is_accepted() -> None:
 
 REFUSED = [
     pytest.param(
-        ("TaskGroups", 0, "Tasks", 0, "VolumeMounts"),
-        [{"Volume": "data", "Destination": "/data"}],
-        "Job.TaskGroups[0].Tasks[0].VolumeMounts: not supported yet",
-        id="volume mount",
+        ("TaskGroups", 0, "Tasks", 0, "Vault"),
+        {"Policies": ["read"]},
+        "Job.TaskGroups[0].Tasks[0].Vault: not supported yet",
+        id="task vault",
     ),
     pytest.param(
         ("TaskGroups", 0, "Services", 0, "OnUpdate"),
