@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.agent.tls import TlsFiles
 from reconciler.runtime.leader import DEFAULT_LEADER_TTL
+from reconciler.store import EtcdAuth
 
 
 @dataclass
@@ -35,6 +37,9 @@ class AgentConfig:
     # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
+    acl: bool = False  # ACL tokens (reconciler.api.acl); the CLI turns them on outside dev mode
+    etcd_auth: EtcdAuth = field(default_factory=EtcdAuth)  # TLS and user for an external etcd
+    tls: TlsFiles = field(default_factory=TlsFiles)  # HTTPS (and client certificates) for the API
     task_env: list[str] = field(
         default_factory=list
     )  # agent variables tasks may inherit (model.taskenv.inherited_env)

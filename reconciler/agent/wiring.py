@@ -22,6 +22,9 @@ from reconciler.agent.components import Component
 from reconciler.agent.config import AgentConfig
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
+from reconciler.agent.tls import server_context
+from reconciler.api.acl import AclCache, acl_middleware
+from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
 from reconciler.api.consul.app import make_consul_app
 from reconciler.api.consul.context import ConsulContext
@@ -133,6 +136,7 @@ class Agent:
         self.components: list[Component] = []
         self.planner: _Planner | None = None
         self.watched: WatchedState | None = None
+        self.acl: AclCache | None = None
         self.lock = DataDirLock(config.data_dir)
 
     def _start_etcd(self) -> list[str]:
@@ -165,6 +169,10 @@ class Agent:
         for c in self.components:
             c.start()
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.config.tls.enabled else "http"
+
     def banner(self) -> str:
         cfg = self.config
         mode = (
@@ -175,7 +183,7 @@ class Agent:
         lines = [
             "==> reconciler agent configuration:",
             "",
-            f"       Advertise Addrs: HTTP: {cfg.bind}:{cfg.http_port}",
+            f"       Advertise Addrs: {self.scheme.upper()}: {cfg.bind}:{cfg.http_port}",
             f"            Datacenter: {cfg.datacenter}",
             f"                  Mode: {mode}",
             f"             Node Name: {cfg.node_name}",
@@ -183,11 +191,17 @@ class Agent:
             + (" (embedded)" if self.etcd else ""),
             f"              Data Dir: {cfg.data_dir.resolve()}",
             f"                 Specs: {cfg.specs_dir or '(not watched)'}",
-            f"                    UI: http://{cfg.bind}:{cfg.http_port}/ui",
+            "                  ACLs: on (reconciler acl bootstrap makes the first token)"
+            if cfg.acl
+            else "                  ACLs: off (anyone who reaches the API may use it; --acl turns them on)",
+            f"                   TLS: {'on, client certificates required' if cfg.tls.ca else 'on'}"
+            if cfg.tls.enabled
+            else "                   TLS: off",
+            f"                    UI: {self.scheme}://{cfg.bind}:{cfg.http_port}/ui",
             f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
             if cfg.dev and cfg.router
             else "                Router: (off)",
-            f"                Consul: http://{cfg.bind}:{cfg.consul_port} (catalog, health, agent, KV)"
+            f"                Consul: {self.scheme}://{cfg.bind}:{cfg.consul_port} (catalog, health, KV)"
             if cfg.consul_port
             else "                Consul: (off)",
             "",
@@ -208,11 +222,14 @@ class Agent:
         gate = GateSettings(
             bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts), allowed_origins=tuple(cfg.allowed_origins)
         )
+        if cfg.acl:
+            self.acl = AclCache(store)
+            await asyncio.to_thread(self.acl.start)
         # the Consul face first: once the API answers, everything the agent serves does
         consul = await self._serve_consul(store, gate) if cfg.consul_port else None
-        runner = web.AppRunner(make_app(ctx, gate), access_log=None, shutdown_timeout=5.0)
+        runner = web.AppRunner(make_app(ctx, gate, acl=self.acl), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, cfg.bind, cfg.http_port)
+        site = web.TCPSite(runner, cfg.bind, cfg.http_port, ssl_context=server_context(cfg.tls))
         await site.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -228,6 +245,8 @@ class Agent:
             await runner.cleanup()
             if self.watched is not None:
                 self.watched.stop()
+            if self.acl is not None:
+                self.acl.stop()
 
     async def _serve_consul(self, store: Store, gate: GateSettings) -> web.AppRunner:
         """The Consul face on its own listener, over watched caches of the catalog and KV."""
@@ -243,20 +262,23 @@ class Agent:
             version=__version__,
         )
         consul_gate = dataclasses.replace(gate, json_methods=frozenset({"POST", "PATCH"}))
+        middlewares = [gate_middleware(consul_gate)]
+        if self.acl is not None:
+            middlewares.append(acl_middleware(self.acl, CONSUL_ROUTES))
         runner = web.AppRunner(
-            make_consul_app(ctx, middlewares=[gate_middleware(consul_gate)]),
+            make_consul_app(ctx, middlewares=middlewares),
             access_log=None,
             shutdown_timeout=5.0,
         )
         await runner.setup()
-        await web.TCPSite(runner, cfg.bind, cfg.consul_port).start()
+        await web.TCPSite(runner, cfg.bind, cfg.consul_port, ssl_context=server_context(cfg.tls)).start()
         return runner
 
     def run(self) -> int:
         self.lock.acquire()
         try:
             endpoints = self._start_etcd()
-            self.store = Store(endpoints, prefix=self.config.prefix)
+            self.store = Store(endpoints, prefix=self.config.prefix, auth=self.config.etcd_auth)
             self.store.ping()
             self._start_components(self.store)
             asyncio.run(self._serve(self.store))

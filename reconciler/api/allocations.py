@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.api.acl import require_node_exec
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.http import body_object, by_id_or_prefix, ident, job_ident, namespace, ns_time, ok, run
@@ -334,4 +335,5 @@ async def exec_(request: web.Request) -> web.Response:
         raise ApiError(400, "Cmd must be a non-empty list of strings", field="Cmd")
     st = await run(alloc_status, ctx.store, a.id)
     task = pick_task(st, str(body.get("Task", "") or ""))
+    await require_node_exec(request, a, task)  # raw_exec: alloc-node-exec too (api/acl.py)
     return ok(await run(run_exec, ctx.data_dir, a.id, task, cmd, float(timeout)), index=None)

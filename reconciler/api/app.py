@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from reconciler.api import (
+    acl_routes,
     agent,
     allocations,
     deployments,
@@ -25,6 +26,8 @@ from reconciler.api import (
     services,
     ui,
 )
+from reconciler.api.acl import ACL_CACHE, AclCache, acl_middleware
+from reconciler.api.acl_table import NOMAD_ROUTES
 from reconciler.api.context import CTX, ApiContext
 from reconciler.api.errors import OPERATION_ERRORS, ApiError, translate
 from reconciler.api.gate import GateSettings, add_cors, gate_middleware
@@ -32,7 +35,19 @@ from reconciler.api.http import MAX_BODY
 
 log = logging.getLogger(__name__)
 
-RESOURCES = [jobs, launches, allocations, logs, deployments, evaluations, nodes, services, agent, ui]
+RESOURCES = [
+    jobs,
+    launches,
+    allocations,
+    logs,
+    deployments,
+    evaluations,
+    nodes,
+    services,
+    agent,
+    acl_routes,
+    ui,
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -54,11 +69,20 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return ApiError(500, f"{type(exc).__name__}: {exc}").response()
 
 
-def make_app(ctx: ApiContext, gate: GateSettings | None = None) -> web.Application:
+def make_app(
+    ctx: ApiContext, gate: GateSettings | None = None, acl: AclCache | None = None
+) -> web.Application:
+    """`acl`: the token cache when ACLs are on (every route is then checked against
+    `acl_table.NOMAD_ROUTES`); None serves every caller, as an agent without `--acl`."""
     gate = gate or GateSettings()
-    app = web.Application(middlewares=[gate_middleware(gate), errors_middleware], client_max_size=MAX_BODY)
+    middlewares = [gate_middleware(gate), errors_middleware]
+    if acl is not None:
+        middlewares.append(acl_middleware(acl, NOMAD_ROUTES))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app.on_response_prepare.append(add_cors)
     app[CTX] = ctx
+    if acl is not None:
+        app[ACL_CACHE] = acl
     for resource in RESOURCES:
         app.add_routes(resource.routes)
     return app

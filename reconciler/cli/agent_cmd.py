@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.groups import cli
+from reconciler.cli.tls_options import etcd_options, tls_options
+
+if TYPE_CHECKING:
+    from reconciler.agent.tls import TlsFiles
+    from reconciler.store import EtcdAuth
 
 
 @cli.command()
@@ -94,6 +100,15 @@ from reconciler.cli.groups import cli
     help="Browser origins (http[s]://host[:port], comma-separated) allowed to call the API besides its own.",
 )
 @click.option(
+    "--acl/--no-acl",
+    "-acl",
+    "acl",
+    default=None,
+    help="Require ACL tokens on the API (docs/security.md); default on, off in -dev mode.",
+)
+@etcd_options
+@tls_options
+@click.option(
     "--task-env",
     default="",
     help="Names of the agent's environment variables tasks may inherit (comma-separated); "
@@ -125,6 +140,15 @@ def agent(
     leader_ttl: int,
     allowed_hosts: str,
     allowed_origins: str,
+    acl: bool | None,
+    etcd_cacert: Path | None,
+    etcd_cert: Path | None,
+    etcd_key: Path | None,
+    etcd_user: str | None,
+    etcd_password: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca: Path | None,
     task_env: str,
 ) -> None:
     """Run the reconciler agent."""
@@ -160,6 +184,9 @@ def agent(
         origins = [normalize_origin(o) for o in origins]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allowed-hosts/--allowed-origins") from None
+    etcd_auth, tls = _credentials(
+        etcd, etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password, tls_cert, tls_key, tls_ca
+    )
     config = AgentConfig(
         dev=dev,
         server=server,
@@ -185,6 +212,9 @@ def agent(
         consul_port=consul_port if consul_port is not None else (8500 if dev else 0),
         allowed_hosts=hosts,
         allowed_origins=origins,
+        acl=acl if acl is not None else not dev,
+        etcd_auth=etcd_auth,
+        tls=tls,
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:
@@ -195,3 +225,28 @@ def agent(
     except OSError as exc:
         click.echo(f"Error starting agent: {exc}", err=True)
         sys.exit(1)
+
+
+def _credentials(
+    etcd: str,
+    etcd_cacert: Path | None,
+    etcd_cert: Path | None,
+    etcd_key: Path | None,
+    etcd_user: str | None,
+    etcd_password: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca: Path | None,
+) -> tuple[EtcdAuth, TlsFiles]:
+    """The store's etcd credentials and the API's TLS files, checked together."""
+    from reconciler.agent.tls import TlsFiles
+    from reconciler.store import EtcdAuth
+
+    try:
+        etcd_auth = EtcdAuth(etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password)
+        tls = TlsFiles(tls_cert, tls_key, tls_ca)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if (etcd_auth.tls or etcd_auth.user) and not etcd:
+        raise click.UsageError("--etcd-cacert/--etcd-user are for an external etcd: give --etcd too")
+    return etcd_auth, tls

@@ -1,7 +1,8 @@
 """The one HTTP client for the agent's API, used by every CLI command.
 
 Every read and write goes through `ApiClient`: JSON calls (`get`/`post`/`put`/`delete`),
-plain bytes (`raw`, e.g. logs) and chunked streams (`stream`, `alloc logs -f`). There is one
+plain bytes (`raw`, e.g. logs) and chunked streams (`stream`, `alloc logs -f`), each with the
+ACL token of `-token`/`RECONCILER_TOKEN`/`NOMAD_TOKEN` if one is given. There is one
 error path: an unreachable agent is one clear line and exit 1; an API error raises
 `ApiClientError`, which a command turns into its own wording with `api_errors("Error
 submitting job")`, and which the root group reports as `Error: <message>` otherwise.
@@ -10,12 +11,14 @@ submitting job")`, and which the root group reports as `Error: <message>` otherw
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
@@ -40,10 +43,46 @@ def _error_from(exc: urllib.error.HTTPError) -> ApiClientError:
         return ApiClientError(exc.code, raw.decode(errors="replace").strip())
 
 
+@dataclass(frozen=True)
+class TlsClient:
+    """`-ca-cert`, `-client-cert`, `-client-key` (Nomad's flags and variables)."""
+
+    ca_cert: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+
+    def context(self) -> ssl.SSLContext:
+        """Verifies the agent with the given CA (the system's otherwise) and presents the
+        client certificate, if any."""
+        ctx = ssl.create_default_context(cafile=self.ca_cert or None)
+        if self.client_cert:
+            try:
+                ctx.load_cert_chain(self.client_cert, self.client_key or None)
+            except (OSError, ssl.SSLError) as exc:
+                fail(f"Error loading the client certificate {self.client_cert}: {exc}")
+        return ctx
+
+
 class ApiClient:
-    def __init__(self, address: str, *, timeout: float = 30.0) -> None:
+    """`token`: the ACL secret sent as `X-Nomad-Token` on every call (none: anonymous);
+    `tls`: how to verify an https agent and which certificate to present."""
+
+    def __init__(
+        self, address: str, *, timeout: float = 30.0, token: str = "", tls: TlsClient | None = None
+    ) -> None:
         self.address = address.rstrip("/")
         self.timeout = timeout
+        self.token = token.strip()
+        try:
+            self.ssl = (tls or TlsClient()).context() if self.address.startswith("https:") else None
+        except (OSError, ssl.SSLError) as exc:
+            fail(f"Error loading the CA certificate: {exc}")
+
+    def headers(self) -> dict[str, str]:
+        out = {"Content-Type": "application/json"}
+        if self.token:
+            out["X-Nomad-Token"] = self.token
+        return out
 
     def url(self, path: str, params: dict[str, Any] | None = None) -> str:
         url = self.address + path
@@ -56,11 +95,9 @@ class ApiClient:
     ) -> Any:
         """The open response; `ApiClientError` on an error status, exit 1 when unreachable."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.url(path, params), data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        req = urllib.request.Request(self.url(path, params), data=data, method=method, headers=self.headers())
         try:
-            return urllib.request.urlopen(req, timeout=timeout)
+            return urllib.request.urlopen(req, timeout=timeout, context=self.ssl)
         except urllib.error.HTTPError as exc:
             raise _error_from(exc) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
@@ -121,5 +158,7 @@ def api_errors(prefix: str = "Error", code: int = 1) -> Iterator[None]:
 
 
 def client_from(ctx: click.Context) -> ApiClient:
-    root = ctx.find_root()
-    return ApiClient(root.obj["address"] if root.obj else "http://127.0.0.1:4646")
+    obj = ctx.find_root().obj or {}
+    return ApiClient(
+        obj.get("address", "http://127.0.0.1:4646"), token=obj.get("token", ""), tls=obj.get("tls")
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.client import ApiClientError, fail
+from reconciler.cli.client import ApiClientError, TlsClient, fail
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -31,10 +31,44 @@ class Root(click.Group):
     show_default=True,
     help="Address of the agent's HTTP API.",
 )
+@click.option(
+    "--token",
+    "-token",
+    envvar=["RECONCILER_TOKEN", "NOMAD_TOKEN"],
+    default="",
+    help="ACL token (its secret ID) sent with every request.",
+)
+@click.option(
+    "--ca-cert",
+    "-ca-cert",
+    envvar=["RECONCILER_CACERT", "NOMAD_CACERT"],
+    default="",
+    help="CA certificate that signed the agent's (https addresses).",
+)
+@click.option(
+    "--client-cert",
+    "-client-cert",
+    envvar=["RECONCILER_CLIENT_CERT", "NOMAD_CLIENT_CERT"],
+    default="",
+    help="Client certificate, for an agent started with --tls-ca.",
+)
+@click.option(
+    "--client-key",
+    "-client-key",
+    envvar=["RECONCILER_CLIENT_KEY", "NOMAD_CLIENT_KEY"],
+    default="",
+    help="Key of --client-cert.",
+)
 @click.pass_context
-def cli(ctx: click.Context, address: str) -> None:
+def cli(
+    ctx: click.Context, address: str, token: str, ca_cert: str, client_cert: str, client_key: str
+) -> None:
     """reconciler: run jobs like Nomad, reconciled like Kubernetes."""
-    ctx.obj = {"address": address}
+    ctx.obj = {
+        "address": address,
+        "token": token,
+        "tls": TlsClient(ca_cert, client_cert, client_key),
+    }
 
 
 @cli.group()

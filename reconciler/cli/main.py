@@ -5,6 +5,7 @@ from __future__ import annotations
 
 # Each import registers its commands on the groups of reconciler.cli.groups.
 from reconciler.cli import (  # noqa: F401
+    acl_cmds,
     agent_cmd,
     alloc_cmds,
     deployment_cmds,

@@ -13,10 +13,12 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import click
 
 from reconciler.cli.groups import cli
+from reconciler.cli.tls_options import etcd_options
 
 
 @cli.command()
@@ -33,18 +35,35 @@ from reconciler.cli.groups import cli
     help="Round robin or random among a route's healthy instances.",
 )
 @click.option("--log-level", default="INFO", show_default=True)
+@etcd_options
 def router(
-    etcd: str, prefix: str, bind: str, port: int, admin_port: int, strategy: str, log_level: str
+    etcd: str,
+    prefix: str,
+    bind: str,
+    port: int,
+    admin_port: int,
+    strategy: str,
+    log_level: str,
+    etcd_cacert: Path | None,
+    etcd_cert: Path | None,
+    etcd_key: Path | None,
+    etcd_user: str | None,
+    etcd_password: str | None,
 ) -> None:
     """Run an HTTP router: routes from `urlprefix-` tags of healthy services."""
     from reconciler.agent.wiring import standalone_router
-    from reconciler.store import Store, StoreError
+    from reconciler.store import EtcdAuth, Store, StoreError
+
+    try:
+        auth = EtcdAuth(etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO),
         format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
     )
-    store = Store([e.strip() for e in etcd.split(",") if e.strip()], prefix=prefix)
+    store = Store([e.strip() for e in etcd.split(",") if e.strip()], prefix=prefix, auth=auth)
     try:
         store.ping()
         r = standalone_router(store, bind, port, admin_port or None, strategy)

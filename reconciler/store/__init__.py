@@ -6,12 +6,14 @@ One module per etcd concept, as python-etcd3 splits them:
 - `txn`: `Txn`, compares on mod revisions plus puts and deletes, all or nothing.
 - `leases`: `Lease`, and `KeptLease`, the one keepalive loop (leader, heartbeat, registrar).
 - `watch`: `Watch`, `WatchEvent` and the conversion of etcd3's watch responses.
+- `auth`: `EtcdAuth`, TLS and user/password for an external etcd.
 - `client`: `Store`, typed get/list/put/delete, commits, `update` (optimistic
   read-modify-write), leases and watches that resume from a revision.
 
 Import from this package, not from its modules.
 """
 
+from reconciler.store.auth import EtcdAuth
 from reconciler.store.client import LIST_PAGE, Store, Versioned
 from reconciler.store.errors import Compacted, Conflict, NotFound, StoreError, Unavailable
 from reconciler.store.keys import Keys
@@ -24,6 +26,7 @@ __all__ = [
     "MAX_TXN_OPS",
     "Compacted",
     "Conflict",
+    "EtcdAuth",
     "KeptLease",
     "Keys",
     "Lease",

@@ -23,7 +23,8 @@ import etcd3
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from reconciler import codec
-from reconciler.store.errors import Conflict, StoreError, Unavailable, translate
+from reconciler.store.auth import EtcdAuth
+from reconciler.store.errors import Conflict, StoreError, Unavailable, expired_auth, translate
 from reconciler.store.keys import Keys
 from reconciler.store.leases import Lease
 from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, keys_of, outcome, to_request
@@ -81,10 +82,12 @@ class Store:
         prefix: str = "/reconciler/",
         timeout: float = 5.0,
         retry_for: float = 10.0,
+        auth: EtcdAuth | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("at least one etcd endpoint is needed")
         self.endpoints = list(endpoints)
+        self.auth = auth or EtcdAuth()
         self.keys = Keys(prefix)
         self.timeout = timeout
         self.retry_for = retry_for
@@ -106,6 +109,7 @@ class Store:
                     port=url.port or 2379,
                     timeout=self.timeout,
                     grpc_options=_GRPC_OPTIONS,
+                    **self.auth.client_kwargs(),
                 )
                 # etcd3 marks an endpoint "failed" for 300 s after one UNAVAILABLE error and
                 # then refuses every call with ValueError: an etcd restart would make this
@@ -146,6 +150,8 @@ class Store:
         try:
             return fn(self._client())
         except Exception as exc:
+            if expired_auth(exc):  # etcd's simple tokens lapse when idle: log in again
+                self.close()
             err = translate(exc)
             if err is None:
                 raise

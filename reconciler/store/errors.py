@@ -60,6 +60,15 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def expired_auth(exc: BaseException) -> bool:
+    """etcd refused the call's auth token (it lapsed, or etcd restarted): logging in again
+    fixes it, so it is transient (translated to Unavailable below)."""
+    if not isinstance(exc, grpc.RpcError) or not hasattr(exc, "code"):
+        return False
+    details = exc.details() if hasattr(exc, "details") else ""
+    return bool(exc.code() == grpc.StatusCode.UNAUTHENTICATED and "token" in (details or ""))
+
+
 def translate(exc: BaseException) -> StoreError | None:
     """The store error for a wire error (`Unavailable` means "worth retrying"), or None if
     `exc` is not a wire error (a bug, or a value error raised by our own code)."""
@@ -72,7 +81,7 @@ def translate(exc: BaseException) -> StoreError | None:
             return ours(describe(exc))
     if isinstance(exc, grpc.RpcError):
         code = exc.code() if hasattr(exc, "code") else None
-        if code in _TRANSIENT_CODES:
+        if code in _TRANSIENT_CODES or expired_auth(exc):
             return Unavailable(describe(exc))
         if code == grpc.StatusCode.NOT_FOUND:
             return NotFound(describe(exc))

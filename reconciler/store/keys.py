@@ -145,6 +145,29 @@ class Keys:
         """The per-job key every scheduler transaction that writes allocations bumps."""
         return f"{self.sched_guards}{_seg(namespace, 'namespace')}/{_job_seg(job_id)}"
 
+    # ACL policies and tokens (reconciler.ops.acl); a token's secret appears only as its hash
+    @property
+    def acl_policies(self) -> str:
+        return self.kind("acl_policies")
+
+    def acl_policy(self, name: str) -> str:
+        return f"{self.acl_policies}{_seg(name, 'policy name')}"
+
+    @property
+    def acl_tokens(self) -> str:
+        return self.kind("acl_tokens")
+
+    def acl_token(self, accessor_id: str) -> str:
+        return f"{self.acl_tokens}{_seg(accessor_id, 'accessor id')}"
+
+    def acl_token_hash(self, secret_hash: str) -> str:
+        """The lookup record of a token by the SHA-256 (hex) of its secret."""
+        return f"{self.kind('acl_token_hashes')}{_seg(secret_hash, 'secret hash')}"
+
+    @property
+    def acl_bootstrap(self) -> str:
+        return f"{self.prefix}acl_bootstrap"
+
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -34,6 +35,14 @@ class AgentProcess:
     mode: list[str] = field(default_factory=lambda: ["-dev"])
     node_name: str = "test-node"
     etcd: str = ""  # an existing etcd's endpoint; empty: the agent embeds one
+    # ACLs: None keeps the test agents open as before (`--no-acl` outside dev mode); True
+    # turns them on, and `token` is then sent by `request` and `cli`
+    acl: bool | None = None
+    token: str = ""
+    # HTTPS (`--tls-cert` in extra_args): how `request` verifies the agent and which client
+    # certificate it presents; `cli_env` adds the CLI's variables (RECONCILER_CACERT, ...)
+    ssl_context: ssl.SSLContext | None = None
+    cli_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -45,7 +54,8 @@ class AgentProcess:
 
     @property
     def address(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "https" if "--tls-cert" in self.extra_args else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def etcd_endpoint(self) -> str:
@@ -80,6 +90,7 @@ class AgentProcess:
             str(self.router_admin_port),
             "--consul-port",
             str(self.consul_port if "-dev" in self.mode else 0),
+            *(["--acl"] if self.acl else [] if "-dev" in self.mode else ["--no-acl"]),
             *self.extra_args,
         ]
 
@@ -96,7 +107,7 @@ class AgentProcess:
             if proc.poll() is not None:
                 raise RuntimeError(f"agent exited with {proc.returncode}:\n{self.log()}")
             try:
-                self.get("/v1/agent/self")
+                self.request("GET", "/v1/status/leader")  # open with ACLs on
             except (urllib.error.URLError, ConnectionError):
                 return False
             return True
@@ -123,10 +134,11 @@ class AgentProcess:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.address + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["X-Nomad-Token"] = self.token
+        req = urllib.request.Request(self.address + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(req, timeout=10, context=self.ssl_context) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
@@ -137,6 +149,11 @@ class AgentProcess:
         self, *args: str, timeout: float = 60.0, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "RECONCILER_ADDR": self.address}
+        env.pop("NOMAD_TOKEN", None)
+        env.pop("RECONCILER_TOKEN", None)
+        if self.token:
+            env["RECONCILER_TOKEN"] = self.token
+        env.update(self.cli_env)
         return subprocess.run(
             [str(BIN / "reconciler"), *args],
             input=stdin,

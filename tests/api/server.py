@@ -14,15 +14,19 @@ from typing import Any
 from aiohttp import web
 
 from reconciler.agent.etcd_process import free_port
+from reconciler.api.acl import AclCache
 from reconciler.api.app import make_app
 from reconciler.api.context import ApiContext
 from reconciler.api.gate import GateSettings
 
 
 class ApiServer:
-    def __init__(self, ctx: ApiContext, gate: GateSettings | None = None) -> None:
+    def __init__(
+        self, ctx: ApiContext, gate: GateSettings | None = None, acl: AclCache | None = None
+    ) -> None:
         self.ctx = ctx
         self.gate = gate
+        self.acl = acl
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -37,7 +41,7 @@ class ApiServer:
         self._thread.start()
 
         async def up() -> None:
-            self._runner = web.AppRunner(make_app(self.ctx, self.gate), shutdown_timeout=1.0)
+            self._runner = web.AppRunner(make_app(self.ctx, self.gate, acl=self.acl), shutdown_timeout=1.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
@@ -52,26 +56,36 @@ class ApiServer:
         self._loop.run_until_complete(self._loop.shutdown_default_executor())  # the handlers' worker threads
         self._loop.close()
 
-    def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
-        status, _, out = self.exchange(method, path, body, raw=raw)
+    def call(
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, token: str = ""
+    ) -> tuple[int, Any]:
+        status, _, out = self.exchange(method, path, body, raw=raw, token=token)
         return status, out
 
     def exchange(
-        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, token: str = ""
     ) -> tuple[int, Mapping[str, str], Any]:
-        """Status, response headers and decoded JSON body."""
+        """Status, response headers and decoded body (JSON; a plain-text body as a string)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(
-            self.address + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json", **({"X-Nomad-Token": token} if token else {})}
+        req = urllib.request.Request(self.address + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
+                return resp.status, dict(resp.headers), _decoded(resp.read())
         except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+            return exc.code, dict(exc.headers), _decoded(exc.read())
 
 
-def make_server(store: Any, tmp_path: Path, gate: GateSettings | None = None, **ctx_kw: Any) -> ApiServer:
-    server = ApiServer(ApiContext(store=store, data_dir=tmp_path, node_name="test", **ctx_kw), gate)
+def _decoded(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def make_server(
+    store: Any, tmp_path: Path, gate: GateSettings | None = None, acl: AclCache | None = None, **ctx_kw: Any
+) -> ApiServer:
+    server = ApiServer(ApiContext(store=store, data_dir=tmp_path, node_name="test", **ctx_kw), gate, acl)
     server.start()
     return server

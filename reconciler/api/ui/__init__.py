@@ -11,10 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import spec
+from reconciler.api.acl import require
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.http import body_json, ok, run
 from reconciler.api.reads import job_record
+from reconciler.model.acl import Capability
 from reconciler.model.job import Job
 from reconciler.spec.plan_render import render_plan
 
@@ -67,6 +69,7 @@ async def plan(request: web.Request) -> web.Response:
         job = await run(parse_pasted, data["JobHCL"])  # off the event loop (review H9)
     except spec.SpecError as exc:
         raise ApiError(400, "\n".join(str(e) for e in exc.errors), field="JobHCL") from exc
+    require(request, job.namespace, Capability.SUBMIT_JOB)  # the namespace the pasted job names
     planner = ctx.planner
     if planner is None:
         raise ApiError(501, "this agent runs no scheduler: plan needs a server or dev agent")

@@ -17,16 +17,51 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// ACLs: the token the user gave is kept in localStorage and sent as X-Nomad-Token (a
+// custom header, so no other origin can send it without a preflight the agent refuses).
+// A 403 is an AclError: the page then asks for a token instead of showing the view.
+const TOKEN_KEY = "reconciler.acl.token";
+const storedToken = () => localStorage.getItem(TOKEN_KEY) || "";
+
+class AclError extends Error {}
+
 async function api(method, path, body) {
+  const headers = body === undefined ? {} : { "Content-Type": "application/json" };
+  if (storedToken()) headers["X-Nomad-Token"] = storedToken();
   const resp = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await resp.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!resp.ok) throw new Error((data && data.error) || resp.statusText);
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { error: text.trim() }; }
+  const message = (data && data.error) || resp.statusText;
+  if (resp.status === 403) throw new AclError(message || "Permission denied");
+  if (!resp.ok) throw new Error(message);
   return data;
+}
+
+// The token prompt (Nomad's UI has it under "ACL Tokens"): shown when a call answers 403,
+// and at #/token.
+function tokenView(reason) {
+  const input = h("input", { type: "password", id: "acl-token", autocomplete: "off",
+    placeholder: "Secret ID", "aria-label": "ACL token secret ID" });
+  input.value = storedToken();
+  const toJobs = () => (location.hash === "#/jobs" ? route() : (location.hash = "#/jobs"));
+  const setBtn = h("button", { class: "button primary", id: "set-token", onclick: () => {
+    localStorage.setItem(TOKEN_KEY, input.value.trim());
+    toJobs();
+  } }, "Set Token");
+  const clearBtn = h("button", { class: "button", id: "clear-token", onclick: () => {
+    localStorage.removeItem(TOKEN_KEY);
+    toJobs();
+  } }, "Clear Token");
+  const why = storedToken() ? "the token set here may not do this" : "this agent needs an ACL token";
+  show(h("h1", {}, "ACL Token"),
+    ...(reason ? [h("p", { class: "error", role: "alert", id: "acl-reason" }, `${reason}: ${why}.`)] : []),
+    h("p", { class: "muted" }, "Paste the Secret ID of a token (from reconciler acl bootstrap or acl token create)."),
+    input, h("div", { class: "actions" }, setBtn, clearBtn));
 }
 
 const short = (id) => (id || "").slice(0, 8);
@@ -197,8 +232,10 @@ async function route() {
     else if (parts[0] === "allocation" && parts[1]) await allocView(parts[1]);
     else if (parts[0] === "nodes") await nodesView();
     else if (parts[0] === "run") await runView(params);
+    else if (parts[0] === "token") return tokenView("");
     else await jobsView();
   } catch (err) {
+    if (err instanceof AclError) return tokenView(err.message);  // no refresh under the prompt
     failed(err);
   }
   if (parts[0] !== "run") refreshTimer = setTimeout(route, REFRESH_MS);
