@@ -20,6 +20,7 @@ from reconciler.cli.deployment_cmds import promote
 from reconciler.cli.groups import cli, job
 from reconciler.cli.monitor import follow
 from reconciler.cli.output import fmt_time, kv, table
+from reconciler.cli.template_status import children_table, template_fields
 from reconciler.cli.variables import parse_var_flags, variable_options
 from reconciler.model.plan import AllocMetric, DesiredUpdates
 
@@ -257,8 +258,7 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
                 ("Datacenters", ",".join(dcs)),
                 ("Namespace", namespace),
                 ("Status", summary.get("Status") or info.get("Status", "")),
-                ("Periodic", str(bool(info.get("Periodic"))).lower()),
-                ("Parameterized", "false"),
+                *template_fields(info),
             ]
         )
     )
@@ -268,6 +268,9 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
         for g, s in sorted(summary.get("Summary", {}).items())
     ]
     click.echo(table(["Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"], rows))
+    children = children_table(c, info, namespace)
+    if children:
+        click.echo(children)
     click.echo("\nAllocations")
     click.echo(allocs_table(allocs))
 

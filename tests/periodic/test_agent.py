@@ -110,6 +110,13 @@ def test_periodic_force_launches_now(agent: AgentProcess) -> None:
     status = agent.cli("job", "status", str(child["ID"]))
     assert status.returncode == 0, status.stderr
     assert child["ID"] in status.stdout
+    parent_status = agent.cli("job", "status", "nightly")
+    assert parent_status.returncode == 0, parent_status.stderr
+    lines = parent_status.stdout.splitlines()
+    assert any(line.startswith("Periodic ") and line.endswith("= true") for line in lines)
+    assert any(line.startswith("Next Periodic Launch = ") and "T03:00:00" in line for line in lines)
+    launched = lines.index("Previously Launched Jobs")
+    assert lines[launched + 2].split()[0] == child["ID"]
     out = agent.cli("job", "periodic", "force", "-detach", str(child["ID"]))
     assert out.returncode == 1
     assert "is not periodic" in out.stderr
