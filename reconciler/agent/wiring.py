@@ -211,6 +211,9 @@ class Agent:
 
     async def _serve(self, store: Store) -> None:
         cfg = self.config
+        # one set of caches for both faces (`reconciler.api.watched`)
+        self.watched = WatchedState(store)
+        await asyncio.to_thread(self.watched.start)
         ctx = ApiContext(
             store=store,
             data_dir=cfg.data_dir.resolve(),
@@ -218,6 +221,7 @@ class Agent:
             datacenter=cfg.datacenter,
             node_name=cfg.node_name,
             planner=self.planner.cache.plan_job if self.planner else None,
+            watched=self.watched,
         )
         gate = GateSettings(
             bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts), allowed_origins=tuple(cfg.allowed_origins)
@@ -249,10 +253,9 @@ class Agent:
                 self.acl.stop()
 
     async def _serve_consul(self, store: Store, gate: GateSettings) -> web.AppRunner:
-        """The Consul face on its own listener, over watched caches of the catalog and KV."""
+        """The Consul face on its own listener, over the watched caches of the catalog and KV."""
         cfg = self.config
-        self.watched = WatchedState(store, name="consul")
-        await asyncio.to_thread(self.watched.start)
+        assert self.watched is not None
         ctx = ConsulContext(
             store=store,
             watched=self.watched,

@@ -25,6 +25,7 @@ from reconciler.api import (
     nodes,
     services,
     ui,
+    views,
 )
 from reconciler.api.acl import ACL_CACHE, AclCache, acl_middleware
 from reconciler.api.acl_table import NOMAD_ROUTES
@@ -83,6 +84,7 @@ def make_app(
     app[CTX] = ctx
     if acl is not None:
         app[ACL_CACHE] = acl
+    views.install(app)
     for resource in RESOURCES:
         app.add_routes(resource.routes)
     return app

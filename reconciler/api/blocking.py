@@ -62,6 +62,8 @@ class Changes:
         self._event: asyncio.Event | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            return  # both faces of one agent share a WatchedState on one loop
         self._loop = loop
         self._event = asyncio.Event()
 

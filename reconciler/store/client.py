@@ -94,6 +94,10 @@ class Store:
         self._lock = threading.Lock()
         self._index = 0
         self._clients: dict[int, Any] = {}
+        # key kind -> the newest revision this Store changed a key of it at: caches fed by
+        # watches wait for it so that a process reads its own writes (`reconciler.api.watched`)
+        self._written: dict[str, int] = {}
+        self._written_lock = threading.Lock()
 
     # connection -----------------------------------------------------------------------
     def _client(self) -> Any:
@@ -176,6 +180,25 @@ class Store:
         resp = self._call(lambda c: c.get_response(self.keys.prefix + "\0revision-probe"))
         return int(resp.header.revision)
 
+    def written_revision(self, prefix: str) -> int:
+        """The newest revision at which this Store changed a key of `prefix`'s kind (0: none)."""
+        return self._written.get(self._kind(prefix), 0)
+
+    def _kind(self, key: str) -> str:
+        return key[len(self.keys.prefix) :].split("/", 1)[0] if key.startswith(self.keys.prefix) else ""
+
+    def _wrote_txn(self, txn: Txn, deletes: Sequence[Any], revision: int) -> None:
+        """Record an applied transaction's puts, and its deletes that removed a key."""
+        gone = [k for k, r in zip(txn.deletes, deletes, strict=True) if int(r.deleted)]
+        if txn.puts or gone:
+            self._wrote([k for k, _, _ in txn.puts] + gone, revision or int(deletes[0].header.revision))
+
+    def _wrote(self, keys: Iterable[str], revision: int) -> None:
+        with self._written_lock:
+            for key in keys:
+                kind = self._kind(key)
+                self._written[kind] = max(self._written.get(kind, 0), revision)
+
     # reads ----------------------------------------------------------------------------
     def get_raw(self, key: str, *, retry_for: float | None = None) -> Versioned[bytes] | None:
         resp = self._call(lambda c: c.get_response(key), retry_for=retry_for)
@@ -252,6 +275,8 @@ class Store:
         if not prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must end with '/'")
         resp = self._call(lambda c: c.delete_prefix(prefix))
+        if int(resp.deleted):
+            self._wrote([prefix], int(resp.header.revision))
         return int(resp.deleted)
 
     def commit(self, txn: Txn) -> bool:
@@ -286,7 +311,9 @@ class Store:
             if not ok:
                 return None
             revision = int(responses[0].response_put.header.revision) if txn.puts else 0
-            return revision, sum(int(r.response_delete_range.deleted) for r in responses[len(txn.puts) :])
+            dels = [r.response_delete_range for r in responses[len(txn.puts) :]]
+            self._wrote_txn(txn, dels, revision)
+            return revision, sum(int(r.deleted) for r in dels)
 
         deadline = time.monotonic() + self.retry_for
         delay = 0.05
