@@ -17,6 +17,7 @@ from reconciler.api import (
     acl_routes,
     agent,
     allocations,
+    cluster,
     deployments,
     evaluations,
     jobs,
@@ -25,6 +26,7 @@ from reconciler.api import (
     nodes,
     services,
     ui,
+    unserved,
     views,
 )
 from reconciler.api.acl import ACL_CACHE, AclCache, acl_middleware
@@ -47,7 +49,9 @@ RESOURCES = [
     services,
     agent,
     acl_routes,
+    cluster,
     ui,
+    unserved,
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,6 +1,7 @@
 """Evaluation endpoints in Nomad's paths and shapes:
 
     GET /v1/evaluations?prefix=     GET /v1/evaluation/{eval_id}     GET /v1/job/{job_id}/evaluations
+    GET /v1/evaluation/{eval_id}/allocations  (the allocations it placed or changed)
 
 Evaluations are created by the operations (`reconciler.ops`) and the controllers, never here.
 """
@@ -12,8 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import codec
+from reconciler.api.allocations import stubs
 from reconciler.api.http import by_id_or_prefix, ident, job_ident, namespace, ns_time
-from reconciler.api.reads import job_evals
+from reconciler.api.reads import allocs_index, job_evals
 from reconciler.api.views import NEWEST_FIRST, answer, watched
 from reconciler.api.watched import job_scope
 from reconciler.model.objects import Evaluation
@@ -84,3 +86,16 @@ async def job_evaluations(request: web.Request) -> web.Response:
         lambda: [eval_shape(e) for e in job_evals(w, ns, jid)],
         NEWEST_FIRST,
     )
+
+
+@routes.get("/v1/evaluation/{eval_id}/allocations")
+async def eval_allocations(request: web.Request) -> web.Response:
+    w = watched(request)
+    eval_id = ident(request, "eval_id")
+
+    def render() -> list[dict[str, Any]]:
+        got = w.evals.get(w.store.keys.eval(eval_id))
+        ev = got if got is not None else by_id_or_prefix(w.evals.items(), eval_id, "evaluation")
+        return stubs(w, [a for a in w.allocs.items() if a.eval_id == ev.id])
+
+    return await answer(request, lambda: (w.evals.index, *allocs_index(w)), render, NEWEST_FIRST)

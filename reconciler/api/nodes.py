@@ -16,7 +16,7 @@ from aiohttp import web
 
 from reconciler.api.allocations import stubs
 from reconciler.api.context import CTX
-from reconciler.api.http import body_object, by_id_or_prefix, ident, ok, run
+from reconciler.api.http import body_object, by_id_or_prefix, flag, ident, ok, run
 from reconciler.api.reads import all_nodes, allocs_index
 from reconciler.api.views import BY_ID, NEWEST_FIRST, answer, watched
 from reconciler.api.watched import WatchedState
@@ -143,7 +143,8 @@ async def node_drain(request: web.Request) -> web.Response:
         drain,
         store,
         n.id,
-        enable=body.get("DrainSpec") is not None,
+        # python-nomad's drain_node(id, enable) sends only `?enable=` (Nomad's older form)
+        enable=body.get("DrainSpec") is not None if body else flag(request, "enable"),
         mark_eligible=bool(body.get("MarkEligible", False)),
     )
     return _update_response(update)

@@ -155,7 +155,8 @@ async def hold(request: web.Request, index: Index) -> tuple[int, ...]:
 async def answer(
     request: web.Request, index: Index, render: Callable[[], Any], listing: Listing | None = None
 ) -> web.Response:
-    """The JSON answer of a read endpoint: blocked, rendered once per state, paged."""
+    """The JSON answer of a GET endpoint: blocked, rendered once per state, paged. (Only GET:
+    the answer is kept by path and query, so it must not depend on a body.)"""
     opts = list_options(request) if listing is not None else None
     parts = await hold(request, index)
     query = tuple(sorted((k, v) for k, v in request.query.items() if k not in _NOT_KEYS))

@@ -23,6 +23,8 @@ def sample_path(canonical: str, s: Seeded) -> str:
         "eval_id": s.eval_id,
         "dep_id": s.deployment_id,
         "name": s.service,
+        "path": "some/var",
+        "policy_id": "policy-1",
     }
 
     def sub(m: re.Match[str]) -> str:
