@@ -28,7 +28,10 @@ async def agent_self(request: web.Request) -> web.Response:
                 "Etcd": {"Endpoints": ctx.store.endpoints, "Prefix": ctx.store.keys.prefix},
             },
             "member": {"Name": ctx.node_name, "Tags": {"region": ctx.region, "dc": ctx.datacenter}},
-            "stats": {"etcd": {"revision": rev}},
+            "stats": {
+                "etcd": {"revision": rev},
+                "api": {"blocked_queries": watched(request).changes.waiting},
+            },
         },
         index=rev,
     )
