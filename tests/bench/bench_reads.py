@@ -221,7 +221,8 @@ def test_reads_from_the_caches(
     raw.close()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"\n== API reads ({platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {load})"
+        f"\n== API reads ({platform.node()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, load {load})"
     )
     for name, p50, p99 in rows:
         print(f"  {name:<62} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms")
