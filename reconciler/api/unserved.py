@@ -44,7 +44,7 @@ UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
     (("GET", "POST", "PUT"), "/v1/sentinel/policies", "Sentinel (Nomad Enterprise)"),
     (("GET", "POST", "PUT", "DELETE"), "/v1/sentinel/policy/{name}", "Sentinel (Nomad Enterprise)"),
     (("GET",), "/v1/vars", "variables"),
-    (("GET", "POST", "PUT", "DELETE"), "/v1/var/{path:.+}", "variables"),
+    (("GET", "POST", "PUT", "DELETE"), "/v1/var/{path}", "variables"),
     (
         ("PUT", "POST"),
         "/v1/system/gc",
