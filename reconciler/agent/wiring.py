@@ -250,6 +250,9 @@ class Agent:
 
     async def _serve(self, store: Store) -> None:
         cfg = self.config
+        # one set of caches for both faces (`reconciler.api.watched`)
+        self.watched = WatchedState(store)
+        await asyncio.to_thread(self.watched.start)
         ctx = ApiContext(
             store=store.retrying_for(API_PATIENCE),
             data_dir=cfg.data_dir.resolve(),
@@ -257,6 +260,7 @@ class Agent:
             datacenter=cfg.datacenter,
             node_name=cfg.node_name,
             planner=self.planner.cache.plan_job if self.planner else None,
+            watched=self.watched,
         )
         gate = GateSettings(
             bind=cfg.bind, allowed_hosts=tuple(cfg.allowed_hosts), allowed_origins=tuple(cfg.allowed_origins)
@@ -291,8 +295,9 @@ class Agent:
                 self.acl.stop()
 
     async def _serve_consul(self, store: Store, gate: GateSettings) -> web.AppRunner:
-        """The Consul face on its own listener, over watched caches of the catalog and KV."""
+        """The Consul face on its own listener, over the watched caches of the catalog and KV."""
         cfg = self.config
+        assert self.watched is not None
         ctx = ConsulContext(
             store=store,
             watched=await self._watched(store),

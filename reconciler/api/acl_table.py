@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from reconciler.api.unserved import UNSERVED
 from reconciler.model.acl import Capability as C
 from reconciler.model.acl import Need, NeedKind, Scope
 
@@ -165,6 +166,16 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("GET", "/ui/"): OPEN,
     ("GET", "/ui/static/{name}"): OPEN,
     ("POST", "/ui/plan"): SUBMIT,
+    # cluster reads (api/cluster.py) and the endpoints answered with 501 (api/unserved.py)
+    ("GET", "/v1/agent/members"): AGENT_READ,
+    ("GET", "/v1/agent/servers"): AGENT_READ,
+    ("GET", "/v1/regions"): OPEN,
+    ("GET", "/v1/namespaces"): Rule(ns(C.READ_JOB), Source.ALL),
+    ("GET", "/v1/namespace/{name}"): Rule(ns(C.READ_JOB), Source.ALL),
+    **_writes("/v1/search", Rule(ns(C.READ_JOB), Source.ALL)),
+    **_writes("/v1/validate/job", Rule(ns(C.READ_JOB), Source.BODY_JOB)),
+    ("GET", "/v1/evaluation/{eval_id}/allocations"): _on(Source.EVAL, "eval_id", ns(C.READ_JOB)),
+    **{(m, path): OPEN for methods, path, _ in UNSERVED for m in methods},  # 501 for every caller
 }
 
 CONSUL_ROUTES: dict[RouteKey, Rule] = {

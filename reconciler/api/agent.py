@@ -7,7 +7,8 @@ from aiohttp import web
 from reconciler import __version__
 from reconciler.api.context import CTX
 from reconciler.api.http import ok, run
-from reconciler.runtime.leader import current_leader
+from reconciler.api.views import answer, watched
+from reconciler.api.watched import LEADER
 
 routes = web.RouteTableDef()
 
@@ -27,19 +28,28 @@ async def agent_self(request: web.Request) -> web.Response:
                 "Etcd": {"Endpoints": ctx.store.endpoints, "Prefix": ctx.store.keys.prefix},
             },
             "member": {"Name": ctx.node_name, "Tags": {"region": ctx.region, "dc": ctx.datacenter}},
-            "stats": {"etcd": {"revision": rev}},
+            "stats": {
+                "etcd": {"revision": rev},
+                "api": {"blocked_queries": watched(request).changes.waiting},
+            },
         },
         index=rev,
     )
 
 
+def _leader(request: web.Request) -> str:
+    w = watched(request)
+    rec = w.leaders.get(w.store.keys.leader(LEADER))
+    return rec.identity if rec is not None else ""
+
+
 @routes.get("/v1/status/leader")
 async def leader(request: web.Request) -> web.Response:
-    identity = await run(current_leader, request.app[CTX].store, "scheduler")
-    return ok(identity or "", index=None)
+    w = watched(request)
+    return await answer(request, lambda: (w.leaders.revision,), lambda: _leader(request))
 
 
 @routes.get("/v1/status/peers")
 async def peers(request: web.Request) -> web.Response:
-    identity = await run(current_leader, request.app[CTX].store, "scheduler")
-    return ok([identity] if identity else [], index=None)
+    w = watched(request)
+    return await answer(request, lambda: (w.leaders.revision,), lambda: [p for p in [_leader(request)] if p])

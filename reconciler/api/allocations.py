@@ -24,15 +24,16 @@ from aiohttp import web
 from reconciler.api.acl import require_node_exec
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
-from reconciler.api.http import body_object, by_id_or_prefix, ident, job_ident, namespace, ns_time, ok, run
-from reconciler.api.reads import all_allocs, all_deployments, all_statuses
+from reconciler.api.http import body_object, ident, job_ident, namespace, ns_time, ok, run
+from reconciler.api.reads import allocs_index, deployments, job_allocs, statuses
+from reconciler.api.views import NEWEST_FIRST, answer, watched
+from reconciler.api.watched import WatchedState, job_scope
 from reconciler.deployments.health import health_of
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, TaskState
 from reconciler.model.summary import client_status
 from reconciler.ops.allocs import restart_alloc, stop_alloc
-from reconciler.store import Store
 
 EXEC_TIMEOUT = 60.0
 MAX_EXEC_TIMEOUT = 600.0
@@ -175,30 +176,6 @@ def alloc_json(a: Allocation, st: AllocStatus | None) -> dict[str, Any]:
 # --- reads -----------------------------------------------------------------------------------
 
 
-def resolve_alloc(store: Store, ident: str) -> Allocation:
-    """A full allocation id or a unique prefix of one."""
-    if not ident or not all(c.isalnum() or c == "-" for c in ident):
-        raise ApiError(400, f"invalid allocation id {ident!r}")
-    if is_valid_name(ident):
-        got = store.get(store.keys.alloc(ident), Allocation)
-        if got is not None:
-            return got.value
-    listed, _ = store.list(store.keys.allocs, Allocation)
-    items = [v for v in listed if v.value.id.startswith(ident)]
-    if not items:
-        raise ApiError(404, f"allocation not found: {ident}")
-    if len(items) > 1:
-        raise ApiError(
-            400, f"allocation id prefix {ident!r} matches {len(items)} allocations; give more characters"
-        )
-    return items[0].value
-
-
-def alloc_status(store: Store, alloc_id: str) -> AllocStatus | None:
-    got = store.get(store.keys.alloc_status(alloc_id), AllocStatus)
-    return got.value if got else None
-
-
 def pick_task(st: AllocStatus | None, task: str) -> str:
     """The task a log or exec request means: the named one, or the allocation's only task."""
     if task:
@@ -211,17 +188,45 @@ def pick_task(st: AllocStatus | None, task: str) -> str:
     raise ApiError(400, "must provide task name" + (f" (one of: {', '.join(names)})" if names else ""))
 
 
-def stubs(store: Store, keep: Any) -> tuple[list[dict[str, Any]], int]:
-    """The stubs of the allocations `keep(alloc)` selects, newest first, and the index."""
-    st, _ = all_statuses(store)
-    allocs, rev = all_allocs(store)
-    mine = sorted((a for a in allocs if keep(a)), key=lambda a: a.create_time, reverse=True)
-    deps, _ = all_deployments(store)
-    return [alloc_stub(a, st.get(a.id), deps) for a in mine], rev
+def stubs(w: WatchedState, allocs: list[Allocation]) -> list[dict[str, Any]]:
+    """The stubs of `allocs` (paged newest first by `NEWEST_FIRST`)."""
+    st, deps = statuses(w), deployments(w)
+    return [alloc_stub(a, st.get(a.id), deps) for a in allocs]
 
 
-async def _alloc(request: web.Request) -> Allocation:
-    return await run(resolve_alloc, request.app[CTX].store, request.match_info["alloc_id"])
+def find_alloc(w: WatchedState, ident: str) -> Allocation:
+    """A full allocation id or a unique prefix of one, from the cache."""
+    if not ident or not all(c.isalnum() or c == "-" for c in ident):
+        raise ApiError(400, f"invalid allocation id {ident!r}")
+    got = w.allocs.get(w.store.keys.alloc(ident)) if is_valid_name(ident) else None
+    if got is not None:
+        return got
+    items = [a for a in w.allocs.items() if a.id.startswith(ident)]
+    if not items:
+        raise ApiError(404, f"allocation not found: {ident}")
+    if len(items) > 1:
+        raise ApiError(
+            400, f"allocation id prefix {ident!r} matches {len(items)} allocations; give more characters"
+        )
+    return items[0]
+
+
+def alloc_index(w: WatchedState, ident: str) -> tuple[int, ...]:
+    """One allocation: its record, its status and its deployment."""
+    keys = w.store.keys
+    a = w.allocs.get(keys.alloc(ident)) if is_valid_name(ident) else None
+    if a is None:
+        return (w.allocs.index,)
+    dep = w.deployments.key_index(keys.deployment(a.deployment_id)) if a.deployment_id else 0
+    return (w.allocs.key_index(keys.alloc(a.id)), w.statuses.key_index(keys.alloc_status(a.id)), dep)
+
+
+async def current_alloc(request: web.Request) -> tuple[Allocation, AllocStatus | None]:
+    """The allocation the path names and its status, once this agent's writes are cached."""
+    w = watched(request)
+    await w.fence()
+    a = find_alloc(w, request.match_info["alloc_id"])
+    return a, statuses(w).get(a.id)
 
 
 # --- handlers --------------------------------------------------------------------------------
@@ -229,37 +234,39 @@ async def _alloc(request: web.Request) -> Allocation:
 
 @routes.get("/v1/allocations")
 async def list_allocations(request: web.Request) -> web.Response:
-    prefix = request.query.get("prefix", "")
-    out, rev = await run(stubs, request.app[CTX].store, lambda a: a.id.startswith(prefix))
-    return ok(out, index=rev)
+    w = watched(request)
+    return await answer(request, lambda: allocs_index(w), lambda: stubs(w, w.allocs.items()), NEWEST_FIRST)
 
 
 @routes.get("/v1/job/{job_id}/allocations")
 async def job_allocations(request: web.Request) -> web.Response:
+    w = watched(request)
     ns, jid = namespace(request), job_ident(request)
-    out, rev = await run(stubs, request.app[CTX].store, lambda a: a.job_id == jid and a.namespace == ns)
-    return ok(out, index=rev)
+    return await answer(
+        request,
+        lambda: allocs_index(w, "job", job_scope(ns, jid)),
+        lambda: stubs(w, job_allocs(w, ns, jid)),
+        NEWEST_FIRST,
+    )
 
 
 @routes.get("/v1/allocation/{alloc_id}")
 async def read_allocation(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
-    ident(request, "alloc_id")
+    w = watched(request)
+    alloc_ident = ident(request, "alloc_id")
 
-    def read() -> tuple[dict[str, Any], int]:
-        allocs, rev = all_allocs(store)
-        a = by_id_or_prefix(allocs, request.match_info["alloc_id"], "allocation")
-        dep = store.get(store.keys.deployment(a.deployment_id), Deployment) if a.deployment_id else None
-        return alloc_full(a, alloc_status(store, a.id), dep.value if dep else None), rev
+    def render() -> dict[str, Any]:
+        a = find_alloc(w, alloc_ident)
+        dep = w.deployments.get(w.store.keys.deployment(a.deployment_id)) if a.deployment_id else None
+        return alloc_full(a, statuses(w).get(a.id), dep)
 
-    out, rev = await run(read)
-    return ok(out, index=rev)
+    return await answer(request, lambda: alloc_index(w, alloc_ident), render)
 
 
 @routes.post("/v1/allocation/{alloc_id}/stop")
 @routes.put("/v1/allocation/{alloc_id}/stop")
 async def stop(request: web.Request) -> web.Response:
-    a = await _alloc(request)
+    a, _ = await current_alloc(request)
     eval_id, rev = await run(stop_alloc, request.app[CTX].store, a.id)
     return ok({"EvalID": eval_id, "Index": rev}, index=rev)
 
@@ -268,10 +275,9 @@ async def stop(request: web.Request) -> web.Response:
 @routes.put("/v1/client/allocation/{alloc_id}/restart")
 async def restart(request: web.Request) -> web.Response:
     store = request.app[CTX].store
-    a = await _alloc(request)
+    a, st = await current_alloc(request)
     body = await body_object(request, optional=True)
     task = str(body.get("TaskName", "") or "")
-    st = await run(alloc_status, store, a.id)
     if task and (st is None or task not in st.task_states):
         raise ApiError(404, f"task {task!r} not found in allocation {a.id}")
     rev = await run(restart_alloc, store, a.id, task)
@@ -280,9 +286,14 @@ async def restart(request: web.Request) -> web.Response:
 
 @routes.get("/v1/client/allocation/{alloc_id}/status")
 async def client_status_of(request: web.Request) -> web.Response:
-    a = await _alloc(request)
-    st = await run(alloc_status, request.app[CTX].store, a.id)
-    return ok(alloc_json(a, st), index=None)
+    w = watched(request)
+    alloc_ident = request.match_info["alloc_id"]
+
+    def render() -> dict[str, Any]:
+        a = find_alloc(w, alloc_ident)
+        return alloc_json(a, statuses(w).get(a.id))
+
+    return await answer(request, lambda: alloc_index(w, alloc_ident), render)
 
 
 def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: float) -> dict[str, Any]:
@@ -329,11 +340,10 @@ async def exec_(request: web.Request) -> web.Response:
             f"Timeout must be a number of seconds above 0 and at most {MAX_EXEC_TIMEOUT:g}",
             field="Timeout",
         )
-    a = await _alloc(request)
+    a, st = await current_alloc(request)
     cmd = body.get("Cmd") or body.get("Command")
     if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
         raise ApiError(400, "Cmd must be a non-empty list of strings", field="Cmd")
-    st = await run(alloc_status, ctx.store, a.id)
     task = pick_task(st, str(body.get("Task", "") or ""))
     await require_node_exec(request, a, task)  # raw_exec: alloc-node-exec too (api/acl.py)
     return ok(await run(run_exec, ctx.data_dir, a.id, task, cmd, float(timeout)), index=None)

@@ -17,6 +17,7 @@ from reconciler.api import (
     acl_routes,
     agent,
     allocations,
+    cluster,
     deployments,
     evaluations,
     jobs,
@@ -25,6 +26,8 @@ from reconciler.api import (
     nodes,
     services,
     ui,
+    unserved,
+    views,
 )
 from reconciler.api import events as event_stream
 from reconciler.api import metrics as metrics_api
@@ -48,7 +51,9 @@ RESOURCES = [
     services,
     agent,
     acl_routes,
+    cluster,
     ui,
+    unserved,
 ]
 OBSERVING = [event_stream, metrics_api]  # the event stream and the metrics (docs/events.md, docs/metrics.md)
 
@@ -86,6 +91,7 @@ def make_app(
     app[CTX] = ctx
     if acl is not None:
         app[ACL_CACHE] = acl
+    views.install(app)
     for resource in [*RESOURCES, *OBSERVING]:
         app.add_routes(resource.routes)
     return app

@@ -55,41 +55,64 @@ def parse_blocking(
 
 
 class Changes:
-    """Wakes coroutines of one event loop when a cache changes (called from any thread)."""
+    """Wakes coroutines of one event loop when a cache changes (called from any thread).
+
+    Each waiter holds one future and one timer, and a change resolves every future
+    directly: a thousand blocked queries woken by one change cost a thousand callbacks,
+    not the tasks `asyncio.wait_for` would make for each."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._pending = False  # a wake-up is scheduled on the loop
+
+    @property
+    def waiting(self) -> int:
+        """Coroutines held in `wait_until` now (blocked queries)."""
+        return len(self._waiters)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._event = asyncio.Event()
 
     def notify(self) -> None:
-        """Thread-safe: called by informer handlers after their cache changed."""
+        """Thread-safe: called by informer handlers after their cache changed. Changes that
+        arrive before the loop runs the wake-up share it."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if loop is None or loop.is_closed() or self._pending:
+            return
+        self._pending = True
+        try:
             loop.call_soon_threadsafe(self._fire)
+        except RuntimeError:  # the loop closed in between
+            self._pending = False
 
     def _fire(self) -> None:
-        old, self._event = self._event, asyncio.Event()
-        if old is not None:
-            old.set()
+        self._pending = False
+        waiters, self._waiters = self._waiters, set()
+        for f in waiters:
+            if not f.done():
+                f.set_result(None)
 
     async def wait_until(self, passed: Callable[[], bool], timeout: float) -> bool:
         """Return once `passed()` is true (True) or after `timeout` seconds (False)."""
-        if self._loop is None:
-            self.bind(asyncio.get_running_loop())
         loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self.bind(loop)
         deadline = loop.time() + timeout
         while not passed():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if loop.time() >= deadline:
                 return False
-            event = self._event
-            assert event is not None
+            f: asyncio.Future[None] = loop.create_future()
+            self._waiters.add(f)
+            timer = loop.call_at(deadline, _resolve, f)
             try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                return passed()
+                await f
+            finally:
+                timer.cancel()
+                self._waiters.discard(f)
         return True
+
+
+def _resolve(f: asyncio.Future[None]) -> None:
+    if not f.done():
+        f.set_result(None)

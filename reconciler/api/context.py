@@ -10,6 +10,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from reconciler.api.watched import WatchedState
 from reconciler.model.job import Job
 from reconciler.model.plan import PlanResult
 from reconciler.store import Store
@@ -30,6 +31,8 @@ class ApiContext:
     datacenter: str = "dc1"
     node_name: str = ""
     planner: Planner | None = None  # None on an agent that runs no scheduler
+    # the caches reads are served from; the application starts its own when None
+    watched: WatchedState | None = None
 
 
 CTX = web.AppKey("ctx", ApiContext)

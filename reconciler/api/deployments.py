@@ -17,21 +17,15 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.allocations import alloc_stub
+from reconciler.api.allocations import stubs
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, job_ident, namespace, ns_time, ok, run
-from reconciler.api.reads import (
-    all_allocs,
-    all_statuses,
-    deployments_newest_first,
-    find_deployment,
-    job_deployments,
-)
-from reconciler.deployments.health import health_of
+from reconciler.api.reads import allocs_index, find_deployment, job_deployments
+from reconciler.api.views import NEWEST_FIRST, answer, watched
+from reconciler.api.watched import WatchedState, job_scope
 from reconciler.model.objects import Deployment
 from reconciler.ops.deployments import DeploymentUpdate, fail_deployment, pause_deployment, promote_deployment
-from reconciler.store import Store
 
 routes = web.RouteTableDef()
 
@@ -90,11 +84,21 @@ def _groups_from(body: Any) -> list[str] | None:
     return groups
 
 
-async def _get(store: Store, dep_id: str) -> tuple[Deployment, int]:
-    d, rev = await run(find_deployment, store, dep_id)
+def _get(w: WatchedState, dep_id: str) -> Deployment:
+    d = find_deployment(w, dep_id)
     if d is None:
         raise not_found("deployment", dep_id)
-    return d, rev
+    return d
+
+
+async def _for_write(request: web.Request) -> Deployment:
+    w = watched(request)
+    await w.fence()
+    return _get(w, request.match_info["dep_id"])
+
+
+def _dep_index(w: WatchedState, dep_id: str) -> tuple[int, ...]:
+    return (w.deployments.key_index(w.store.keys.deployment(dep_id)),)
 
 
 def _updated(u: DeploymentUpdate) -> web.Response:
@@ -112,57 +116,60 @@ def _updated(u: DeploymentUpdate) -> web.Response:
     )
 
 
-async def _latest(request: web.Request) -> tuple[Deployment | None, int]:
-    deps, rev = await run(job_deployments, request.app[CTX].store, namespace(request), job_ident(request))
-    return (deps[0] if deps else None), rev
+def _job_read(request: web.Request) -> tuple[WatchedState, str, str]:
+    return watched(request), namespace(request), job_ident(request)
 
 
 @routes.get("/v1/deployments")
 async def list_all(request: web.Request) -> web.Response:
-    prefix, ns = request.query.get("prefix", ""), namespace(request, wildcard=True)
-    deps, rev = await run(deployments_newest_first, request.app[CTX].store)
-    return ok(
-        [deployment_json(d) for d in deps if d.id.startswith(prefix) and (ns == "*" or d.namespace == ns)],
-        index=rev,
+    w, ns = watched(request), namespace(request, wildcard=True)
+    return await answer(
+        request,
+        lambda: (w.deployments.index,),
+        lambda: [deployment_json(d) for d in w.deployments.items() if ns == "*" or d.namespace == ns],
+        NEWEST_FIRST,
     )
 
 
 @routes.get("/v1/deployment/{dep_id}")
 async def read(request: web.Request) -> web.Response:
-    d, rev = await _get(request.app[CTX].store, request.match_info["dep_id"])
-    return ok(deployment_json(d), index=rev)
+    w, dep_id = watched(request), request.match_info["dep_id"]
+    return await answer(request, lambda: _dep_index(w, dep_id), lambda: deployment_json(_get(w, dep_id)))
 
 
 @routes.get("/v1/deployment/allocations/{dep_id}")
 async def allocations(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
-    d, _ = await _get(store, request.match_info["dep_id"])
+    w, dep_id = watched(request), request.match_info["dep_id"]
 
-    def read() -> tuple[list[dict[str, Any]], int]:
-        st, _ = all_statuses(store)
-        allocs, rev = all_allocs(store)
-        out = []
-        for a in allocs:
-            if a.deployment_id == d.id:
-                shape = alloc_stub(a, st.get(a.id))
-                shape["DeploymentStatus"] = {"Healthy": health_of(d, a.id), "Canary": a.canary}
-                out.append(shape)
-        return out, rev
+    def index() -> tuple[int, ...]:
+        return (*_dep_index(w, dep_id), *allocs_index(w, "deployment", dep_id))
 
-    out, rev = await run(read)
-    return ok(out, index=rev)
+    def render() -> list[dict[str, Any]]:
+        return stubs(w, w.allocs.by_index("deployment", _get(w, dep_id).id))
+
+    return await answer(request, index, render, NEWEST_FIRST)
 
 
 @routes.get("/v1/job/{job_id}/deployment")
 async def job_latest(request: web.Request) -> web.Response:
-    d, rev = await _latest(request)
-    return ok(deployment_json(d) if d else None, index=rev)
+    w, ns, jid = _job_read(request)
+
+    def render() -> dict[str, Any] | None:
+        deps = job_deployments(w, ns, jid)
+        return deployment_json(deps[0]) if deps else None
+
+    return await answer(request, lambda: (w.deployments.scope_index("job", job_scope(ns, jid)),), render)
 
 
 @routes.get("/v1/job/{job_id}/deployments")
 async def job_all(request: web.Request) -> web.Response:
-    deps, rev = await run(job_deployments, request.app[CTX].store, namespace(request), job_ident(request))
-    return ok([deployment_json(d) for d in deps], index=rev)
+    w, ns, jid = _job_read(request)
+    return await answer(
+        request,
+        lambda: (w.deployments.scope_index("job", job_scope(ns, jid)),),
+        lambda: [deployment_json(d) for d in job_deployments(w, ns, jid)],
+        NEWEST_FIRST,
+    )
 
 
 @routes.post("/v1/deployment/promote/{dep_id}")
@@ -170,7 +177,7 @@ async def job_all(request: web.Request) -> web.Response:
 async def promote(request: web.Request) -> web.Response:
     store = request.app[CTX].store
     groups = _groups_from(await body_json(request))
-    d, _ = await _get(store, request.match_info["dep_id"])
+    d = await _for_write(request)
     return _updated(await run(promote_deployment, store, d.id, groups))
 
 
@@ -179,7 +186,10 @@ async def promote(request: web.Request) -> web.Response:
 async def job_promote(request: web.Request) -> web.Response:
     store = request.app[CTX].store
     groups = _groups_from(await body_json(request)) if request.can_read_body else None
-    d, _ = await _latest(request)
+    w, ns, jid = _job_read(request)
+    await w.fence()
+    deps = job_deployments(w, ns, jid)
+    d = deps[0] if deps else None
     if d is None:
         raise not_found("deployment for job", request.match_info["job_id"])
     return _updated(await run(promote_deployment, store, d.id, groups))
@@ -189,7 +199,7 @@ async def job_promote(request: web.Request) -> web.Response:
 @routes.put("/v1/deployment/fail/{dep_id}")
 async def fail(request: web.Request) -> web.Response:
     store = request.app[CTX].store
-    d, _ = await _get(store, request.match_info["dep_id"])
+    d = await _for_write(request)
     return _updated(await run(fail_deployment, store, d.id))
 
 
@@ -200,5 +210,5 @@ async def pause(request: web.Request) -> web.Response:
     body = await body_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("Pause"), bool):
         raise ApiError(400, 'body must be {"Pause": true|false}', field="Pause")
-    d, _ = await _get(store, request.match_info["dep_id"])
+    d = await _for_write(request)
     return _updated(await run(pause_deployment, store, d.id, body["Pause"]))

@@ -1,6 +1,7 @@
 """Evaluation endpoints in Nomad's paths and shapes:
 
     GET /v1/evaluations?prefix=     GET /v1/evaluation/{eval_id}     GET /v1/job/{job_id}/evaluations
+    GET /v1/evaluation/{eval_id}/allocations  (the allocations it placed or changed)
 
 Evaluations are created by the operations (`reconciler.ops`) and the controllers, never here.
 """
@@ -12,9 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import codec
-from reconciler.api.context import CTX
-from reconciler.api.http import by_id_or_prefix, ident, job_ident, namespace, ns_time, ok, run
-from reconciler.api.reads import all_evals
+from reconciler.api.allocations import stubs
+from reconciler.api.http import by_id_or_prefix, ident, job_ident, namespace, ns_time
+from reconciler.api.reads import allocs_index, job_evals
+from reconciler.api.views import NEWEST_FIRST, answer, watched
+from reconciler.api.watched import job_scope
 from reconciler.model.objects import Evaluation
 from reconciler.model.plan import AllocMetric
 
@@ -55,20 +58,44 @@ def eval_shape(e: Evaluation) -> dict[str, Any]:
 
 @routes.get("/v1/evaluations")
 async def list_evaluations(request: web.Request) -> web.Response:
-    prefix = request.query.get("prefix", "")
-    evs, rev = await run(all_evals, request.app[CTX].store)
-    return ok([eval_shape(e) for e in evs if e.id.startswith(prefix)], index=rev)
+    w = watched(request)
+    return await answer(
+        request, lambda: (w.evals.index,), lambda: [eval_shape(e) for e in w.evals.items()], NEWEST_FIRST
+    )
 
 
 @routes.get("/v1/evaluation/{eval_id}")
 async def read_evaluation(request: web.Request) -> web.Response:
+    w = watched(request)
     eval_id = ident(request, "eval_id")
-    evs, rev = await run(all_evals, request.app[CTX].store)
-    return ok(eval_shape(by_id_or_prefix(evs, eval_id, "evaluation")), index=rev)
+
+    def render() -> dict[str, Any]:
+        got = w.evals.get(w.store.keys.eval(eval_id))
+        return eval_shape(got if got is not None else by_id_or_prefix(w.evals.items(), eval_id, "evaluation"))
+
+    return await answer(request, lambda: (w.evals.key_index(w.store.keys.eval(eval_id)),), render)
 
 
 @routes.get("/v1/job/{job_id}/evaluations")
 async def job_evaluations(request: web.Request) -> web.Response:
+    w = watched(request)
     ns, jid = namespace(request), job_ident(request)
-    evs, rev = await run(all_evals, request.app[CTX].store)
-    return ok([eval_shape(e) for e in evs if e.job_id == jid and e.namespace == ns], index=rev)
+    return await answer(
+        request,
+        lambda: (w.evals.scope_index("job", job_scope(ns, jid)),),
+        lambda: [eval_shape(e) for e in job_evals(w, ns, jid)],
+        NEWEST_FIRST,
+    )
+
+
+@routes.get("/v1/evaluation/{eval_id}/allocations")
+async def eval_allocations(request: web.Request) -> web.Response:
+    w = watched(request)
+    eval_id = ident(request, "eval_id")
+
+    def render() -> list[dict[str, Any]]:
+        got = w.evals.get(w.store.keys.eval(eval_id))
+        ev = got if got is not None else by_id_or_prefix(w.evals.items(), eval_id, "evaluation")
+        return stubs(w, [a for a in w.allocs.items() if a.eval_id == ev.id])
+
+    return await answer(request, lambda: (w.evals.index, *allocs_index(w)), render, NEWEST_FIRST)

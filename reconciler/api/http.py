@@ -21,12 +21,11 @@ MAX_BODY = 4 * 1024 * 1024
 
 def ok(data: Any, *, index: int | None, status: int = 200) -> web.Response:
     """A JSON response. `index` is the store revision the answer reflects (None where there
-    is none: static answers, parsing); it becomes Nomad's `X-Nomad-Index`."""
+    is none: static answers, parsing); it becomes Nomad's `X-Nomad-Index` (`views.nomad_headers`
+    gives the caches' revision to an answer without one, and the leader headers to all)."""
     resp = web.Response(status=status, text=json.dumps(data), content_type="application/json")
     if index is not None:
         resp.headers["X-Nomad-Index"] = str(index)
-        resp.headers["X-Nomad-KnownLeader"] = "true"
-        resp.headers["X-Nomad-LastContact"] = "0"
     return resp
 
 

@@ -20,14 +20,13 @@ from reconciler import spec
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, body_object, flag, job_ident, namespace, ns_time, ok, run
-from reconciler.api.reads import all_allocs, all_evals, all_statuses, job_record
+from reconciler.api.reads import job_history, job_index, job_record, job_summary, stored_record
+from reconciler.api.views import BY_ID, answer, watched
 from reconciler.model.job import Job
-from reconciler.model.objects import Allocation, Evaluation, JobRecord, JobStatus
+from reconciler.model.objects import JobRecord, JobStatus
 from reconciler.model.plan import PlanResult
-from reconciler.model.summary import summarize
-from reconciler.ops.jobs import SubmitResult, job_history, revert_job, scale_job, stop_job, submit_job
+from reconciler.ops.jobs import SubmitResult, revert_job, scale_job, stop_job, submit_job
 from reconciler.spec.plan_render import group_counts
-from reconciler.store import Store
 
 routes = web.RouteTableDef()
 
@@ -48,22 +47,6 @@ def _parse_body_job(data: Any) -> Job:
         return spec.job_from_request(data)
     except spec.SpecError as exc:
         raise _spec_error(exc, "Job") from exc
-
-
-def job_statuses(store: Store, records: list[JobRecord]) -> dict[tuple[str, str], JobStatus]:
-    """Each job's status (pending/running/dead), derived from its allocations as Nomad does."""
-    st, _ = all_statuses(store)
-    by_job: dict[tuple[str, str], list[Allocation]] = {}
-    for a in all_allocs(store)[0]:
-        by_job.setdefault((a.namespace, a.job_id), []).append(a)
-    evals_by_job: dict[tuple[str, str], list[Evaluation]] = {}
-    for e in all_evals(store)[0]:
-        evals_by_job.setdefault((e.namespace, e.job_id), []).append(e)
-    out = {}
-    for r in records:
-        k = (r.namespace, r.id)
-        out[k] = summarize(r.job, by_job.get(k, []), st, evals_by_job.get(k, []), stopped=r.stop).status
-    return out
 
 
 def job_json(record: JobRecord, modify_index: int, status: str) -> dict[str, Any]:
@@ -146,39 +129,57 @@ async def register(request: web.Request) -> web.Response:
 
 @routes.get("/v1/jobs")
 async def list_jobs(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
+    w = watched(request)
     ns = namespace(request, wildcard=True)
-    prefix_filter = request.query.get("prefix", "")
-    base = store.keys.jobs if ns == "*" else store.keys.jobs_in(ns)
-    items, rev = await run(store.list, base, JobRecord)
-    items = [i for i in items if i.value.id.startswith(prefix_filter)]
-    status = await run(job_statuses, store, [i.value for i in items])
-    stubs = [job_stub(i.value, i.mod_revision, status[(i.value.namespace, i.value.id)]) for i in items]
-    stubs.sort(key=lambda s: s["ID"])
-    return ok(stubs, index=rev)
+
+    def index() -> tuple[int, ...]:
+        return (w.jobs.index, w.allocs.index, w.statuses.index, w.evals.index)
+
+    def render() -> list[dict[str, Any]]:
+        items = w.jobs.informer.items()
+        return [
+            job_stub(i.value, i.mod_revision, job_summary(w, i.value).status)
+            for i in items
+            if ns == "*" or i.value.namespace == ns
+        ]
+
+    return await answer(request, index, render, BY_ID)
+
+
+def _job_read(request: web.Request) -> tuple[str, str]:
+    return namespace(request), _job_id(request)
 
 
 @routes.get("/v1/job/{job_id}")
 async def read_job(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
-    job_id = _job_id(request)
-    rec, rev = await run(job_record, store, namespace(request), job_id)
-    if rec is None:
-        raise not_found("job", job_id)
-    status = (await run(job_statuses, store, [rec]))[(rec.namespace, rec.id)]
-    return ok(job_json(rec, rev, status), index=rev)
+    w = watched(request)
+    ns, jid = _job_read(request)
+
+    def render() -> dict[str, Any]:
+        rec, rev = job_record(w, ns, jid)
+        if rec is None:
+            raise not_found("job", jid)
+        return job_json(rec, rev, job_summary(w, rec).status)
+
+    return await answer(request, lambda: job_index(w, ns, jid), render)
 
 
 @routes.get("/v1/job/{job_id}/versions")
 async def versions(request: web.Request) -> web.Response:
-    job_id = _job_id(request)
-    history = await run(job_history, request.app[CTX].store, namespace(request), job_id)
-    if not history:
-        raise not_found("job", job_id)
-    return ok(
-        {"Versions": [job_json(r, 0, JobStatus.DEAD if r.stop else "") for r in history], "Diffs": None},
-        index=None,
-    )
+    w = watched(request)
+    ns, jid = _job_read(request)
+
+    def index() -> tuple[int, ...]:
+        return (w.versions.scope_index("job", f"{ns}/{jid}"), w.jobs.key_index(w.store.keys.job(ns, jid)))
+
+    def render() -> dict[str, Any]:
+        history = job_history(w, ns, jid)
+        if not history:
+            raise not_found("job", jid)
+        rows = [job_json(r, 0, JobStatus.DEAD if r.stop else "") for r in history]
+        return {"Versions": rows, "Diffs": None}
+
+    return await answer(request, index, render)
 
 
 @routes.delete("/v1/job/{job_id}")
@@ -213,30 +214,25 @@ async def parse(request: web.Request) -> web.Response:
 
 @routes.get("/v1/job/{job_id}/summary")
 async def summary(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
-    ns, jid = namespace(request), _job_id(request)
+    w = watched(request)
+    ns, jid = _job_read(request)
 
-    def read() -> tuple[dict[str, Any], int]:
-        rec, _ = job_record(store, ns, jid)
+    def render() -> dict[str, Any]:
+        rec, _ = job_record(w, ns, jid)
         if rec is None:
             raise not_found("job", jid)
-        st, _ = all_statuses(store)
-        allocs, rev = all_allocs(store)
-        mine = [a for a in allocs if a.job_id == jid and a.namespace == ns]
-        evs = [e for e in all_evals(store)[0] if e.job_id == jid and e.namespace == ns]
-        s = summarize(rec.job, mine, st, evs, stopped=rec.stop)
+        s = job_summary(w, rec)
         return {
             "JobID": jid,
             "Namespace": ns,
             "Status": s.status,
             "Summary": {g: v.to_nomad() for g, v in s.groups.items()},
             "Children": {"Pending": 0, "Running": 0, "Dead": 0},
-            "CreateIndex": 0,
-            "ModifyIndex": 0,
-        }, rev
+            "CreateIndex": rec.create_index,
+            "ModifyIndex": max(job_index(w, ns, jid)),
+        }
 
-    out, rev = await run(read)
-    return ok(out, index=rev)
+    return await answer(request, lambda: job_index(w, ns, jid), render)
 
 
 @routes.post("/v1/job/{job_id}/scale")
@@ -294,7 +290,7 @@ async def plan(request: web.Request) -> web.Response:
     want_diff = bool(body.get("Diff"))
 
     def dry_run() -> tuple[dict[str, Any], int]:
-        cur, rev = job_record(ctx.store, job.namespace, job.id)
+        cur, rev = stored_record(ctx.store, job.namespace, job.id)
         result = planner(store=ctx.store, job=job)
         out = result.to_nomad()
         if want_diff:

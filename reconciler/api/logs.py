@@ -18,13 +18,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from reconciler.api.allocations import alloc_status, pick_task, resolve_alloc
+from reconciler.api.allocations import current_alloc, pick_task
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
-from reconciler.api.http import flag, run
+from reconciler.api.http import flag
+from reconciler.api.reads import statuses
+from reconciler.api.views import watched
+from reconciler.api.watched import WatchedState
 from reconciler.model.alloc_dir import AllocDir, LogChunk, log_files, read_logs
+from reconciler.model.ids import AllocId
 from reconciler.model.objects import TaskRunState
-from reconciler.store import Store
 
 FOLLOW_POLL = 0.2
 
@@ -48,8 +51,8 @@ def _read_after(logs: Path, task: str, log_type: str, pos_file: str, pos_off: in
     return read_logs([f for f in files if _log_index(f.name) > last], origin="start", offset=0)
 
 
-async def _task_dead(store: Store, alloc_id: str, task: str) -> bool:
-    st = await run(alloc_status, store, alloc_id)
+def _task_dead(w: WatchedState, alloc_id: AllocId, task: str) -> bool:
+    st = statuses(w).get(alloc_id)
     ts = st.task_states.get(task) if st else None
     return ts is not None and ts.state == TaskRunState.DEAD
 
@@ -103,10 +106,10 @@ def _sender(resp: web.StreamResponse, plain: bool) -> Send:
 @routes.get("/v1/client/fs/logs/{alloc_id}")
 async def logs(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    a = await run(resolve_alloc, ctx.store, request.match_info["alloc_id"])
+    a, st = await current_alloc(request)
     lq = _query(request)
     adir = AllocDir(ctx.data_dir, a.id)
-    task = pick_task(await run(alloc_status, ctx.store, a.id), request.query.get("task", ""))
+    task = pick_task(st, request.query.get("task", ""))
     files = log_files(adir.logs, task, lq.log_type)
     if not files and not lq.follow and not adir.root.exists():
         raise ApiError(404, f"no logs for allocation {a.id} on this node")
@@ -118,7 +121,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     await send(chunk)
     try:
         if lq.follow:
-            await _follow(send, ctx.store, a.id, adir.logs, task, lq.log_type, chunk)
+            await _follow(send, watched(request), a.id, adir.logs, task, lq.log_type, chunk)
         await resp.write_eof()
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away: nothing more to do
@@ -126,7 +129,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 
 async def _follow(
-    send: Send, store: Store, alloc_id: str, logs_dir: Path, task: str, log_type: str, last: LogChunk
+    send: Send, w: WatchedState, alloc_id: AllocId, logs_dir: Path, task: str, log_type: str, last: LogChunk
 ) -> None:
     """Send what is written after `last` until the task is dead."""
     pos_file, pos_off = last.file, last.offset  # where the last chunk ended
@@ -140,5 +143,5 @@ async def _follow(
             pos_file, pos_off = c.file, c.offset
             continue
         idle += 1
-        if idle % 5 == 0 and await _task_dead(store, alloc_id, task):
+        if idle % 5 == 0 and _task_dead(w, alloc_id, task):
             return

@@ -33,10 +33,9 @@ from prometheus_client.registry import Collector
 
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
-from reconciler.api.reads import all_allocs, all_evals, all_nodes, all_statuses
 from reconciler.metrics import LATENCY
 from reconciler.model.alloc_status import client_status
-from reconciler.model.objects import JobRecord
+from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord, Node
 from reconciler.model.services import CheckStatus
 from reconciler.model.summary import summarize
 from reconciler.store import Store
@@ -91,11 +90,12 @@ def cluster_metrics(store: Store) -> list[Metric]:
     """Gauges of what etcd holds now: per job and task group Nomad's `job_summary` counts,
     allocations by client status, nodes by status and eligibility, evaluations by status
     (`blocked` is Nomad's blocked evaluations), check results per service."""
-    records = [r.value for r in store.list(store.keys.jobs, JobRecord)[0]]
-    allocs, _ = all_allocs(store)
-    statuses, _ = all_statuses(store)
-    evals, _ = all_evals(store)
-    nodes, _ = all_nodes(store)
+    keys = store.keys
+    records = [r.value for r in store.list(keys.jobs, JobRecord)[0]]
+    allocs = [v.value for v in store.list(keys.allocs, Allocation)[0]]
+    statuses = {v.value.alloc_id: v.value for v in store.list(keys.alloc_statuses, AllocStatus)[0]}
+    evals = [v.value for v in store.list(keys.evals, Evaluation)[0]]
+    nodes = [v.value for v in store.list(keys.nodes, Node)[0]]
     labels = ["job", "task_group", "namespace"]
     summary = {
         f: GaugeMetricFamily(

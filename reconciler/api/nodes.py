@@ -14,13 +14,14 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.allocations import alloc_stub
+from reconciler.api.allocations import stubs
 from reconciler.api.context import CTX
-from reconciler.api.http import body_object, by_id_or_prefix, ident, ok, run
-from reconciler.api.reads import all_allocs, all_nodes, all_statuses
+from reconciler.api.http import body_object, by_id_or_prefix, flag, ident, ok, run
+from reconciler.api.reads import all_nodes, allocs_index
+from reconciler.api.views import BY_ID, NEWEST_FIRST, answer, watched
+from reconciler.api.watched import WatchedState
 from reconciler.model.objects import Node
 from reconciler.ops.nodes import NodeUpdate, drain, set_eligibility
-from reconciler.store import Store
 
 routes = web.RouteTableDef()
 
@@ -80,46 +81,59 @@ def _update_response(u: NodeUpdate) -> web.Response:
     )
 
 
-def _resolve(store: Store, node_ident: str) -> tuple[Node, int]:
-    nodes, rev = all_nodes(store)
-    return by_id_or_prefix(nodes, node_ident, "node"), rev
+def find_node(w: WatchedState, node_ident: str) -> Node:
+    """A node by full id or unique prefix, from the cache."""
+    got = w.nodes.get(w.store.keys.node(node_ident))
+    return got if got is not None else by_id_or_prefix(all_nodes(w), node_ident, "node")
+
+
+def node_index(w: WatchedState, node_ident: str) -> tuple[int, ...]:
+    return (w.node_table.key_index(w.store.keys.node(node_ident)),)
 
 
 @routes.get("/v1/nodes")
 async def list_nodes(request: web.Request) -> web.Response:
-    prefix = request.query.get("prefix", "")
-    nodes, rev = await run(all_nodes, request.app[CTX].store)
-    return ok([node_stub(n) for n in nodes if n.id.startswith(prefix)], index=rev)
+    w = watched(request)
+    return await answer(
+        request, lambda: (w.node_table.index,), lambda: [node_stub(n) for n in w.nodes.list()], BY_ID
+    )
 
 
 @routes.get("/v1/node/{node_id}")
 async def read_node(request: web.Request) -> web.Response:
-    n, rev = await run(_resolve, request.app[CTX].store, ident(request, "node_id"))
-    return ok(node_full(n), index=rev)
+    w = watched(request)
+    node_ident = ident(request, "node_id")
+    return await answer(
+        request, lambda: node_index(w, node_ident), lambda: node_full(find_node(w, node_ident))
+    )
 
 
 @routes.get("/v1/node/{node_id}/allocations")
 async def node_allocations(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
+    w = watched(request)
     node_ident = ident(request, "node_id")
 
-    def read() -> tuple[list[dict[str, Any]], int]:
-        n, _ = _resolve(store, node_ident)
-        st, _ = all_statuses(store)
-        allocs, rev = all_allocs(store)
-        return [alloc_stub(a, st.get(a.id)) for a in allocs if a.node_id == n.id], rev
+    def index() -> tuple[int, ...]:
+        return (*node_index(w, node_ident), *allocs_index(w, "node", node_ident))
 
-    out, rev = await run(read)
-    return ok(out, index=rev)
+    def render() -> list[dict[str, Any]]:
+        return stubs(w, w.allocs.by_index("node", find_node(w, node_ident).id))
+
+    return await answer(request, index, render, NEWEST_FIRST)
+
+
+async def _node_for_write(request: web.Request) -> Node:
+    w = watched(request)
+    await w.fence()
+    return find_node(w, ident(request, "node_id"))
 
 
 @routes.post("/v1/node/{node_id}/eligibility")
 @routes.put("/v1/node/{node_id}/eligibility")
 async def node_eligibility(request: web.Request) -> web.Response:
     store = request.app[CTX].store
-    node_ident = ident(request, "node_id")
     body = await body_object(request, optional=True)
-    n, _ = await run(_resolve, store, node_ident)
+    n = await _node_for_write(request)
     return _update_response(await run(set_eligibility, store, n.id, body.get("Eligibility")))
 
 
@@ -127,14 +141,14 @@ async def node_eligibility(request: web.Request) -> web.Response:
 @routes.put("/v1/node/{node_id}/drain")
 async def node_drain(request: web.Request) -> web.Response:
     store = request.app[CTX].store
-    node_ident = ident(request, "node_id")
     body = await body_object(request, optional=True)
-    n, _ = await run(_resolve, store, node_ident)
+    n = await _node_for_write(request)
     update = await run(
         drain,
         store,
         n.id,
-        enable=body.get("DrainSpec") is not None,
+        # python-nomad's drain_node(id, enable) sends only `?enable=` (Nomad's older form)
+        enable=body.get("DrainSpec") is not None if body else flag(request, "enable"),
         mark_eligible=bool(body.get("MarkEligible", False)),
     )
     return _update_response(update)

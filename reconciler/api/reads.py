@@ -1,63 +1,139 @@
-"""Whole-collection reads the API's handlers share, decoded into the model, each with the
-store revision it was read at (the response's index). One place, so a watched cache can
-later replace them for every endpoint at once."""
+"""The reads the API's handlers share, from the watched caches (`reconciler.api.watched`),
+decoded into the model: one place, so every endpoint reads the same way.
+
+Each read has an index function beside it: the revisions of what its answer is made of
+(`views.answer` blocks on their maximum and keys its rendered answers by them)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from typing import Generic, TypeVar, cast
+
+from reconciler.api.watched import Table, WatchedState, job_scope
 from reconciler.model.ids import AllocId
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
+from reconciler.model.summary import JobSummary, summarize
 from reconciler.store import Store
 
-
-def all_allocs(store: Store) -> tuple[list[Allocation], int]:
-    items, rev = store.list(store.keys.allocs, Allocation)
-    return [i.value for i in items], rev
+T = TypeVar("T")
+K = TypeVar("K", bound=str)
 
 
-def all_statuses(store: Store) -> tuple[dict[AllocId, AllocStatus], int]:
+class Lookup(Mapping[K, T], Generic[K, T]):
+    """A table's objects by id, each looked up by its key: what the shape functions take as
+    a mapping, without building a dictionary of the whole table per request."""
+
+    def __init__(self, table: Table[T], key_of: Callable[[str], str]) -> None:
+        self.table = table
+        self.key_of = key_of
+
+    def __getitem__(self, ident: K) -> T:
+        got = self.table.get(self.key_of(ident)) if ident else None
+        if got is None:
+            raise KeyError(ident)
+        return got
+
+    def __iter__(self) -> Iterator[K]:
+        inf = self.table.informer
+        return (cast(K, inf.store.keys.last_segment(v.key)) for v in inf.items())
+
+    def __len__(self) -> int:
+        return len(self.table.items())
+
+
+def statuses(w: WatchedState) -> Lookup[AllocId, AllocStatus]:
     """Alloc id -> its observed status."""
-    items, rev = store.list(store.keys.alloc_statuses, AllocStatus)
-    return {i.value.alloc_id: i.value for i in items}, rev
+    return Lookup(w.statuses, w.store.keys.alloc_status)
 
 
-def all_deployments(store: Store) -> tuple[dict[str, Deployment], int]:
-    items, rev = store.list(store.keys.deployments, Deployment)
-    return {i.value.id: i.value for i in items}, rev
+def deployments(w: WatchedState) -> Lookup[str, Deployment]:
+    return Lookup(w.deployments, w.store.keys.deployment)
 
 
-def deployments_newest_first(store: Store) -> tuple[list[Deployment], int]:
-    deps, rev = all_deployments(store)
-    return sorted(deps.values(), key=lambda d: (d.create_time, d.job_version), reverse=True), rev
+def newest_first(items: list[Deployment]) -> list[Deployment]:
+    return sorted(items, key=lambda d: (d.create_time, d.job_version), reverse=True)
 
 
-def job_deployments(store: Store, namespace: str, job_id: str) -> tuple[list[Deployment], int]:
+def job_deployments(w: WatchedState, namespace: str, job_id: str) -> list[Deployment]:
     """The job's deployments, newest first."""
-    deps, rev = deployments_newest_first(store)
-    return [d for d in deps if d.namespace == namespace and d.job_id == job_id], rev
+    return newest_first(w.deployments.by_index("job", job_scope(namespace, job_id)))
 
 
-def find_deployment(store: Store, dep_id: str) -> tuple[Deployment | None, int]:
+def find_deployment(w: WatchedState, dep_id: str) -> Deployment | None:
     """A deployment by full id or unique prefix (the CLI shows 8 characters)."""
-    deps, rev = all_deployments(store)
-    if dep_id in deps:
-        return deps[dep_id], rev
-    matches = [d for d in deps.values() if d.id.startswith(dep_id)]
-    return (matches[0] if len(matches) == 1 else None), rev
+    got = w.deployments.get(w.store.keys.deployment(dep_id)) if dep_id else None
+    if got is not None:
+        return got
+    matches = [d for d in w.deployments.items() if d.id.startswith(dep_id)]
+    return matches[0] if len(matches) == 1 else None
 
 
-def all_evals(store: Store) -> tuple[list[Evaluation], int]:
+def newest_evals(evals: list[Evaluation]) -> list[Evaluation]:
+    return sorted(evals, key=lambda e: e.create_time, reverse=True)
+
+
+def job_evals(w: WatchedState, namespace: str, job_id: str) -> list[Evaluation]:
     """Newest first."""
-    items, rev = store.list(store.keys.evals, Evaluation)
-    return sorted((i.value for i in items), key=lambda e: e.create_time, reverse=True), rev
+    return newest_evals(w.evals.by_index("job", job_scope(namespace, job_id)))
 
 
-def all_nodes(store: Store) -> tuple[list[Node], int]:
+def job_allocs(w: WatchedState, namespace: str, job_id: str) -> list[Allocation]:
+    return w.allocs.by_index("job", job_scope(namespace, job_id))
+
+
+def all_nodes(w: WatchedState) -> list[Node]:
     """By name."""
-    items, rev = store.list(store.keys.nodes, Node)
-    return sorted((i.value for i in items), key=lambda n: n.name), rev
+    return sorted(w.nodes.list(), key=lambda n: n.name)
 
 
-def job_record(store: Store, namespace: str, job_id: str) -> tuple[JobRecord | None, int]:
+def job_record(w: WatchedState, namespace: str, job_id: str) -> tuple[JobRecord | None, int]:
     """The job's current record and its mod revision (0 if there is none)."""
+    cur = w.jobs.informer.get_versioned(w.store.keys.job(namespace, job_id))
+    return (cur.value, cur.mod_revision) if cur is not None else (None, 0)
+
+
+def stored_record(store: Store, namespace: str, job_id: str) -> tuple[JobRecord | None, int]:
+    """The job's record as etcd has it now, and its mod revision (0 if there is none): the
+    one read that bypasses the caches, for a plan that must diff against what is committed."""
     cur = store.get(store.keys.job(namespace, job_id), JobRecord)
     return (cur.value, cur.mod_revision) if cur is not None else (None, 0)
+
+
+def job_summary(w: WatchedState, rec: JobRecord) -> JobSummary:
+    """The job's summary and status (pending/running/dead), derived from its allocations
+    and evaluations as Nomad does."""
+    return summarize(
+        rec.job,
+        job_allocs(w, rec.namespace, rec.id),
+        statuses(w),
+        w.evals.by_index("job", job_scope(rec.namespace, rec.id)),
+        stopped=rec.stop,
+    )
+
+
+def job_history(w: WatchedState, namespace: str, job_id: str) -> list[JobRecord]:
+    """Every stored version, newest first."""
+    return sorted(w.versions.by_index("job", job_scope(namespace, job_id)), key=lambda r: -r.version)
+
+
+# --- indexes: the revisions an answer is made of -------------------------------------------
+
+
+def job_index(w: WatchedState, namespace: str, job_id: str) -> tuple[int, ...]:
+    """A job, its status and summary: its record, allocations, their statuses, evaluations."""
+    scope = job_scope(namespace, job_id)
+    return (
+        w.jobs.key_index(w.store.keys.job(namespace, job_id)),
+        w.allocs.scope_index("job", scope),
+        w.statuses.scope_index("job", scope),
+        w.evals.scope_index("job", scope),
+    )
+
+
+def allocs_index(w: WatchedState, scope: str = "", value: str = "") -> tuple[int, ...]:
+    """Allocation stubs (all of them, or one scope's: a job's, a node's, a deployment's):
+    the allocations, their statuses, and the deployments that judge their health."""
+    if not scope:
+        return (w.allocs.index, w.statuses.index, w.deployments.index)
+    deps = w.deployments.index if scope != "job" else w.deployments.scope_index("job", value)
+    return (w.allocs.scope_index(scope, value), w.statuses.scope_index(scope, value), deps)

@@ -7,15 +7,17 @@ of an allocation's checks. All read the catalog the registrars write (`services/
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.allocations import resolve_alloc
-from reconciler.api.context import CTX
-from reconciler.api.http import ident, namespace, ok, run
+from reconciler.api.allocations import find_alloc
+from reconciler.api.http import ident, namespace
+from reconciler.api.views import BY_ID, answer, watched
+from reconciler.api.watched import WatchedState
 from reconciler.model.services import CheckState, CheckStatus, ServiceRegistration
-from reconciler.store import Store, Versioned
+from reconciler.store import Versioned
 
 NOMAD_CHECK_STATUS: dict[str, str] = {
     CheckState.PASSING: "success",
@@ -75,37 +77,53 @@ def check_json(c: CheckStatus, reg: ServiceRegistration | None) -> dict[str, Any
     }
 
 
-def _registrations(store: Store, prefix: str = "") -> tuple[list[Versioned[ServiceRegistration]], int]:
-    return store.list(store.keys.services + prefix, ServiceRegistration)
+def _registrations(w: WatchedState, name: str | None = None) -> list[Versioned[ServiceRegistration]]:
+    inf = w.services
+    if name is None:
+        return inf.items()
+    return [v for k in inf.keys_by_index("name", name) if (v := inf.get_versioned(k)) is not None]
 
 
 @routes.get("/v1/services")
 async def services(request: web.Request) -> web.Response:
-    ns = namespace(request, wildcard=True)
-    items, rev = await run(_registrations, request.app[CTX].store)
-    return ok(services_json([i.value for i in items], ns), index=rev)
+    w, ns = watched(request), namespace(request, wildcard=True)
+    return await answer(
+        request,
+        lambda: (w.service_table.index,),
+        lambda: services_json([i.value for i in _registrations(w)], ns),
+    )
+
+
+SERVICE_ORDER = dataclasses.replace(BY_ID, token=lambda r: f"{r['AllocID']}/{r['Port']:05d}/{r['ID']}")
 
 
 @routes.get("/v1/service/{name}")
 async def service(request: web.Request) -> web.Response:
-    name = ident(request, "name")
+    w, name = watched(request), ident(request, "name")
     ns = namespace(request, wildcard=True)
-    items, rev = await run(_registrations, request.app[CTX].store, name + "/")
-    rows = [registration_json(i) for i in items if ns == "*" or i.value.namespace == ns]
     tag = request.query.get("tag")
-    if tag:
-        rows = [r for r in rows if tag in r["Tags"]]
-    return ok(sorted(rows, key=lambda r: (r["AllocID"], r["Port"])), index=rev)
+
+    def render() -> list[dict[str, Any]]:
+        rows = [registration_json(i) for i in _registrations(w, name) if ns == "*" or i.value.namespace == ns]
+        return [r for r in rows if tag in r["Tags"]] if tag else rows
+
+    return await answer(request, lambda: (w.service_table.scope_index("name", name),), render, SERVICE_ORDER)
 
 
 @routes.get("/v1/client/allocation/{alloc_id}/checks")
 async def alloc_checks(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
-    alloc = await run(resolve_alloc, store, request.match_info["alloc_id"])
-    checks, rev = await run(store.list, store.keys.checks + alloc.id + "/", CheckStatus)
-    regs = [i.value for i in (await run(_registrations, store))[0] if i.value.alloc_id == alloc.id]
-    out = {}
-    for c in checks:
-        reg = next((r for r in regs if any(rc.id == c.value.check_id for rc in r.checks)), None)
-        out[c.value.check_id] = check_json(c.value, reg)
-    return ok(out, index=rev)
+    w, alloc_ident = watched(request), request.match_info["alloc_id"]
+
+    def render() -> dict[str, Any]:
+        alloc = find_alloc(w, alloc_ident)
+        regs = [r for r in w.services.by_index("node", alloc.node_id) if r.alloc_id == alloc.id]
+        out = {}
+        for c in sorted(w.checks.by_index("alloc", alloc.id), key=lambda c: c.check_id):
+            reg = next((r for r in regs if any(rc.id == c.check_id for rc in r.checks)), None)
+            out[c.check_id] = check_json(c, reg)
+        return out
+
+    def index() -> tuple[int, ...]:
+        return (w.check_table.scope_index("alloc", alloc_ident), w.service_table.index, w.allocs.index)
+
+    return await answer(request, index, render)

@@ -28,6 +28,7 @@ from reconciler.store.keys import Keys
 from reconciler.store.leases import Lease
 from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, keys_of, outcome, to_request
 from reconciler.store.watch import Watch, WatchCallback, responses_to
+from reconciler.store.written import Written
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Store:
         self.keys = Keys(prefix)
         self.timeout = timeout
         self.retry_for = retry_for
+        self._written = Written(self.keys.prefix)  # shared with the views
         self._fence: Fence | None = None  # set on the views `fenced` returns
         self._owner = True  # False on views: they share the connections, never close them
 
@@ -122,6 +124,10 @@ class Store:
     def revision(self) -> int:
         resp = self._call(lambda c: c.get_response(self.keys.prefix + "\0revision-probe"), op="get")
         return int(resp.header.revision)
+
+    def written_revision(self, prefix: str) -> int:
+        """The newest revision at which this Store changed a key of `prefix`'s kind (0: none)."""
+        return self._written.revision(prefix)
 
     # reads ----------------------------------------------------------------------------
     def get_raw(self, key: str, *, retry_for: float | None = None) -> Versioned[bytes] | None:
@@ -199,6 +205,8 @@ class Store:
         if not prefix.endswith("/"):
             raise ValueError(f"prefix {prefix!r} must end with '/'")
         resp = self._call(lambda c: c.delete_prefix(prefix), op="delete")
+        if int(resp.deleted):
+            self._written.record([prefix], int(resp.header.revision))
         return int(resp.deleted)
 
     def commit(self, txn: Txn) -> bool:
@@ -242,7 +250,9 @@ class Store:
             if not ok:
                 return None
             revision = int(responses[0].response_put.header.revision) if txn.puts else 0
-            return revision, sum(int(r.response_delete_range.deleted) for r in responses[len(txn.puts) :])
+            dels = [r.response_delete_range for r in responses[len(txn.puts) :]]
+            self._written.record_txn(txn, dels, revision)
+            return revision, sum(int(r.deleted) for r in dels)
 
         deadline = time.monotonic() + self.retry_for
         delay = 0.05

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import threading
 import urllib.error
@@ -33,6 +34,12 @@ class ApiServer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
+    def app(self) -> web.Application:
+        """The application being served (its router lists every endpoint)."""
+        assert self._runner is not None, "start() first"
+        return self._runner.app
+
+    @property
     def address(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -55,6 +62,24 @@ class ApiServer:
         self._thread.join(10)
         self._loop.run_until_complete(self._loop.shutdown_default_executor())  # the handlers' worker threads
         self._loop.close()
+
+    def get(self, path: str, *, timeout: float = 10) -> tuple[int, Mapping[str, str], Any]:
+        """GET with a timeout of its own (a blocking query may be held for its `wait`)."""
+        try:
+            with urllib.request.urlopen(self.address + path, timeout=timeout) as resp:
+                return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
+
+    def head_of(self, path: str, *, timeout: float = 10) -> tuple[int, Mapping[str, str]]:
+        """Status and headers of a GET, without reading the body (a stream never ends)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders())
+        finally:
+            conn.close()
 
     def call(
         self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, token: str = ""

@@ -140,10 +140,10 @@ def test_a_job_read_from_the_api_can_be_posted_back_unchanged(api: ApiServer) ->
 
 
 def test_a_field_not_supported_is_a_400_naming_its_json_path(api: ApiServer, store: Store) -> None:
-    """Never a silent drop (issue 12): a prestart task would otherwise run as a main task."""
+    """Never a silent drop (issue 12): a task's Vault block would otherwise be ignored."""
     data = body()
-    data["Job"]["TaskGroups"][0]["Tasks"][0]["Lifecycle"] = {"Hook": "prestart", "Sidecar": False}
+    data["Job"]["TaskGroups"][0]["Tasks"][0]["Vault"] = {"Policies": ["db"]}
     status, resp = api.call("POST", "/v1/jobs", data)
     assert status == 400, resp
-    assert "Job.TaskGroups[0].Tasks[0].Lifecycle: not supported yet" in resp["error"], resp
+    assert "Job.TaskGroups[0].Tasks[0].Vault: not supported yet" in resp["error"], resp
     assert store.get(store.keys.job("default", "web"), JobRecord) is None

@@ -13,7 +13,6 @@ import pytest
 
 from controllers.deployments.controller import DeploymentController
 from controllers.scheduler.controller import SchedulerController
-from reconciler.api.reads import job_deployments
 from reconciler.deployments.health import health_of
 from reconciler.model.job import Job, UpdateStrategy
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, JobRecord, TaskState
@@ -69,7 +68,8 @@ def run_new(store: Store, seen: set[str]) -> list[Allocation]:
 
 
 def deployment(store: Store, version: int) -> Deployment | None:
-    return next((d for d in job_deployments(store, "default", "web")[0] if d.job_version == version), None)
+    deps = [i.value for i in store.list(store.keys.deployments, Deployment)[0] if i.value.job_id == "web"]
+    return next((d for d in deps if d.job_version == version), None)
 
 
 def stable(store: Store, version: int) -> bool:

@@ -15,7 +15,7 @@ from reconciler.api.acl import require
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.http import body_json, ok, run
-from reconciler.api.reads import job_record
+from reconciler.api.reads import stored_record
 from reconciler.model.acl import Capability
 from reconciler.model.job import Job
 from reconciler.spec.plan_render import render_plan
@@ -75,7 +75,7 @@ async def plan(request: web.Request) -> web.Response:
         raise ApiError(501, "this agent runs no scheduler: plan needs a server or dev agent")
 
     def dry_run() -> tuple[dict[str, Any], int]:
-        cur, rev = job_record(ctx.store, job.namespace, job.id)
+        cur, rev = stored_record(ctx.store, job.namespace, job.id)
         old = cur.job if cur is not None and not cur.stop else None
         result = planner(store=ctx.store, job=job)
         text = render_plan(spec.diff_jobs(old, job), result.desired_tg_updates, result.failed_tg_allocs)

@@ -1,0 +1,161 @@
+"""Cluster-wide reads python-nomad and the Nomad CLI call, from the watched caches:
+
+    GET  /v1/agent/members    GET /v1/agent/servers    GET /v1/regions
+    GET  /v1/namespaces       GET /v1/namespace/{name}
+    POST /v1/search {"Prefix", "Context"}               POST /v1/validate/job {"Job": {...}}
+
+Namespaces are not objects of their own yet: the ones listed are `default` and every
+namespace a job is in, which is what a client can name in a request today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from reconciler import __version__, spec
+from reconciler.api.context import CTX
+from reconciler.api.errors import ApiError, not_found
+from reconciler.api.http import body_object, ident, ok
+from reconciler.api.views import answer, watched
+from reconciler.api.watched import WatchedState
+
+routes = web.RouteTableDef()
+
+SEARCH_LIMIT = 20  # matches per context, as Nomad truncates them
+
+
+def _member(request: web.Request) -> dict[str, Any]:
+    ctx = request.app[CTX]
+    host, _, port = (request.host or "127.0.0.1:4646").rpartition(":")
+    return {
+        "Name": f"{ctx.node_name}.{ctx.region}",
+        "Addr": host or "127.0.0.1",
+        "Port": int(port) if port.isdigit() else 4646,
+        "Tags": {"region": ctx.region, "dc": ctx.datacenter, "build": __version__, "role": "nomad"},
+        "Status": "alive",
+        "ProtocolMin": 1,
+        "ProtocolMax": 5,
+        "ProtocolCur": 2,
+        "DelegateMin": 2,
+        "DelegateMax": 5,
+        "DelegateCur": 2,
+    }
+
+
+@routes.get("/v1/agent/members")
+async def members(request: web.Request) -> web.Response:
+    """This agent (the only one whose address it knows: agents share etcd, not gossip)."""
+    ctx, w = request.app[CTX], watched(request)
+    body = {"ServerName": ctx.node_name, "ServerRegion": ctx.region, "ServerDC": ctx.datacenter}
+    return await answer(
+        request, lambda: (w.leaders.revision,), lambda: {**body, "Members": [_member(request)]}
+    )
+
+
+@routes.get("/v1/agent/servers")
+async def servers(request: web.Request) -> web.Response:
+    w = watched(request)
+    return await answer(request, lambda: (w.leaders.revision,), lambda: [request.host or "127.0.0.1:4646"])
+
+
+@routes.get("/v1/regions")
+async def regions(request: web.Request) -> web.Response:
+    w, region = watched(request), request.app[CTX].region
+    return await answer(request, lambda: (w.leaders.revision,), lambda: [region])
+
+
+def namespaces_of(w: WatchedState) -> list[str]:
+    return sorted({"default", *(r.namespace for r in w.jobs.items())})
+
+
+def namespace_json(name: str) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Description": "Default shared namespace" if name == "default" else "",
+        "Meta": None,
+    }
+
+
+@routes.get("/v1/namespaces")
+async def namespaces(request: web.Request) -> web.Response:
+    w, prefix = watched(request), request.query.get("prefix", "")
+    return await answer(
+        request,
+        lambda: (w.jobs.index,),
+        lambda: [namespace_json(n) for n in namespaces_of(w) if n.startswith(prefix)],
+    )
+
+
+@routes.get("/v1/namespace/{name}")
+async def namespace_read(request: web.Request) -> web.Response:
+    w, name = watched(request), ident(request, "name")
+
+    def render() -> dict[str, Any]:
+        if name not in namespaces_of(w):
+            raise not_found("namespace", name)
+        return namespace_json(name)
+
+    return await answer(request, lambda: (w.jobs.index,), render)
+
+
+def _contexts(w: WatchedState) -> dict[str, tuple[Callable[[], tuple[int, ...]], Callable[[], list[str]]]]:
+    """Nomad's search contexts: each one's index and the ids it searches."""
+    return {
+        "jobs": (lambda: (w.jobs.index,), lambda: [r.id for r in w.jobs.items()]),
+        "allocs": (lambda: (w.allocs.index,), lambda: [a.id for a in w.allocs.items()]),
+        "nodes": (lambda: (w.node_table.index,), lambda: [n.id for n in w.nodes.list()]),
+        "evals": (lambda: (w.evals.index,), lambda: [e.id for e in w.evals.items()]),
+        "deployment": (lambda: (w.deployments.index,), lambda: [d.id for d in w.deployments.items()]),
+        "namespaces": (lambda: (w.jobs.index,), lambda: namespaces_of(w)),
+    }
+
+
+@routes.post("/v1/search")
+@routes.put("/v1/search")
+async def search(request: web.Request) -> web.Response:
+    """Ids that start with `Prefix`, per context (`all` searches every one)."""
+    w = watched(request)
+    body = await body_object(request)
+    prefix, context = body.get("Prefix", ""), body.get("Context", "all") or "all"
+    contexts = _contexts(w)
+    if not isinstance(prefix, str) or context not in (*contexts, "all"):
+        raise ApiError(400, f"Context must be one of {', '.join(['all', *contexts])}; Prefix a string")
+    chosen = contexts if context == "all" else {context: contexts[context]}
+
+    await w.fence()  # a POST's answer depends on its body: not blocking, not kept (views.answer)
+    index = max(i for idx, _ in chosen.values() for i in idx())
+    found = {name: sorted(i for i in ids() if i.startswith(prefix)) for name, (_, ids) in chosen.items()}
+    out = {
+        "Matches": {name: ids[:SEARCH_LIMIT] for name, ids in found.items()},
+        "Truncations": {name: len(ids) > SEARCH_LIMIT for name, ids in found.items()},
+    }
+    return ok(out, index=max(index, 1))
+
+
+@routes.post("/v1/validate/job")
+@routes.put("/v1/validate/job")
+async def validate_job(request: web.Request) -> web.Response:
+    """Nomad's `Job.Validate`: the job's problems in the answer (200), not as an error."""
+    w = watched(request)
+    body = await body_object(request)
+    raw = body.get("Job")
+    errors: list[str] = []
+    if not isinstance(raw, dict):
+        errors = ['request body must be {"Job": {...}}']
+    else:
+        try:
+            spec.job_from_request(body)
+        except spec.SpecError as exc:
+            errors = [str(e) for e in exc.errors] or [str(exc)]
+        except (TypeError, ValueError) as exc:
+            errors = [f"invalid job: {exc}"]
+    out = {
+        "DriverConfigValidated": not errors,
+        "ValidationErrors": errors or None,
+        "Error": "\n".join(errors),
+        "Warnings": "",
+    }
+    return ok(out, index=max(w.jobs.index, 1))
