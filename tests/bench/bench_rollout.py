@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.agent.harness import AgentProcess
@@ -47,6 +48,20 @@ function done(summary, latency, requests)
   io.write(string.format("non-2xx: %d\\n", n))
 end
 """
+
+
+STEADY = 2_000  # requests served through the router before and after the update
+
+
+def served_through(agent: AgentProcess) -> float:
+    """Responses the router has sent so far, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{agent.router_admin_port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("reconciler_router_responses_total")
+    )
 
 
 def apply(agent: AgentProcess, path: Path) -> str:
@@ -109,12 +124,14 @@ def test_rolling_update_of_twenty_under_wrk(tmp_path: Path) -> None:
             text=True,
         )
         try:
-            time.sleep(2)  # steady traffic before the change (the load's own warm-up, not a sync)
+            served = served_through(agent)  # steady traffic before the change, and after it
+            wait_for(lambda: served_through(agent) >= served + STEADY, 60, message="steady traffic")
             started = time.monotonic()
             out = apply(agent, job("2"))
             duration = time.monotonic() - started
             assert "successful" in out, out
-            time.sleep(2)  # and after it
+            served = served_through(agent)
+            wait_for(lambda: served_through(agent) >= served + STEADY, 60, message="steady traffic after")
         finally:
             load.send_signal(signal.SIGINT)  # wrk prints its summary (and runs `done`) on SIGINT
             report, _ = load.communicate(timeout=60)
