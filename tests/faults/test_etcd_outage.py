@@ -73,10 +73,9 @@ def test_the_api_answers_503_while_etcd_is_away_and_queues_nothing(
             time.sleep(max(0.0, OUTAGE - (time.monotonic() - away)))  # the outage is the fault under test
             fault_etcd.start()
             wait_for(lambda: http_status(f"{solo.address}/v1/jobs")[0] == 200, 10, message="the API back")
-            # a write after the outage is taken (running it waits on the node agent's watches:
-            # docs/operations.md, "Known gap")
+            # a write after the outage is taken
             solo.request("POST", "/v1/jobs", {"Job": job_to_nomad(submitted_job("after", count=1))})
-            # the API's caches catch up once their watches are back (the same known gap)
+            # the API's caches catch up once their watches are back
             wait_for(
                 lambda: http_status(f"{solo.address}/v1/job/after")[0] == 200,
                 60,
