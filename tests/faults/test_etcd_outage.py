@@ -81,7 +81,8 @@ def test_the_api_answers_503_while_etcd_is_away_and_queues_nothing(
             assert read[0] in (200, 503), read[1]
             assert write[0] == 503, write[1]
             assert "etcd" in json.loads(write[1])["error"], write[1]
-            assert kv[0] == 503 and "etcd" in kv[1], kv  # the Consul face: plain text, as Consul's
+            assert kv[0] == 503, kv  # the Consul face: plain text, as Consul's
+            assert "etcd" in kv[1], kv
             assert read_took < API_PATIENCE + 2, "the API held the read"
             assert write_took < API_PATIENCE + 2, "the API held the write"
             time.sleep(max(0.0, OUTAGE - (time.monotonic() - away)))  # the outage is the fault under test
