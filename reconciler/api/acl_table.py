@@ -99,6 +99,8 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("POST", "/v1/jobs/parse"): Rule(ns(C.PARSE_JOB, C.SUBMIT_JOB)),
     **_writes("/v1/job/{job_id}/scale", Rule(ns(C.SCALE_JOB, C.SUBMIT_JOB))),
     **_writes("/v1/job/{job_id}/revert", SUBMIT),
+    **_writes("/v1/job/{job_id}/evaluate", SUBMIT),
+    **_writes("/v1/job/{job_id}/stable", SUBMIT),
     **_writes("/v1/job/{job_id}/plan", Rule(ns(C.SUBMIT_JOB), Source.BODY_JOB)),
     ("GET", "/v1/job/{job_id}/allocations"): READ,
     ("GET", "/v1/job/{job_id}/evaluations"): READ,

@@ -16,8 +16,6 @@ routes = web.RouteTableDef()
 
 # (methods, path, what it needs): one row per endpoint
 UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
-    (("POST", "PUT"), "/v1/job/{job_id}/evaluate", "a force-evaluate operation"),
-    (("POST", "PUT"), "/v1/job/{job_id}/stable", "an operation that marks a job version stable"),
     (("POST", "PUT"), "/v1/node/{node_id}/evaluate", "a node evaluate operation"),
     (("POST", "PUT"), "/v1/node/{node_id}/purge", "a node purge operation"),
     (("POST", "PUT"), "/v1/deployment/allocation-health/{dep_id}", "manual allocation health"),

@@ -137,6 +137,29 @@ def test_job_history_shows_each_versions_diff_and_revert_registers_an_old_one(
     assert "current version is 2, not 1" in out
 
 
+def test_job_stable_marks_a_version_and_job_eval_creates_an_evaluation(api: ApiClient, store: Store) -> None:
+    from reconciler.ops.jobs import job_history, submit_job
+
+    add_node(store, "node-1")
+    submit_job(store, mock_job(1))
+    code, out = run(api, "job", "stable", "web", "0")
+    assert (code, out) == (0, "Job 'web' version 0 marked stable\n")
+    assert job_history(store, "default", "web")[0].stable
+    code, out = run(api, "job", "stable", "-unset", "web", "0")
+    assert code == 0, out
+    assert not job_history(store, "default", "web")[0].stable
+    code, out = run(api, "job", "stable", "web", "5")
+    assert code == 1
+    assert "no version 5" in out
+
+    code, out = run(api, "job", "eval", "web")
+    assert code == 0, out
+    assert 'finished with status "complete"' in out
+    code, out = run(api, "job", "eval", "nope")
+    assert code == 1
+    assert "job not found" in out
+
+
 def test_job_allocs_deployments_and_validate(api: ApiClient, store: Store, tmp_path) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(2))
