@@ -153,6 +153,7 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("PUT", "/v1/acl/bootstrap"): OPEN,
     ("GET", "/v1/acl/policies"): Rule(TOKEN),
     ("GET", "/v1/acl/policy/{name}"): Rule(TOKEN),
+    **_writes("/v1/system/gc", Rule(MANAGEMENT)),
     **_writes("/v1/acl/policy/{name}", Rule(MANAGEMENT)),
     ("DELETE", "/v1/acl/policy/{name}"): Rule(MANAGEMENT),
     ("GET", "/v1/acl/tokens"): Rule(MANAGEMENT),

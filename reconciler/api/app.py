@@ -25,6 +25,7 @@ from reconciler.api import (
     logs,
     nodes,
     services,
+    system,
     ui,
     unserved,
     views,
@@ -52,6 +53,7 @@ RESOURCES = [
     agent,
     acl_routes,
     cluster,
+    system,
     ui,
     unserved,
 ]

@@ -43,11 +43,6 @@ UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
     (("GET", "POST", "PUT", "DELETE"), "/v1/sentinel/policy/{name}", "Sentinel (Nomad Enterprise)"),
     (("GET",), "/v1/vars", "variables"),
     (("GET", "POST", "PUT", "DELETE"), "/v1/var/{path}", "variables"),
-    (
-        ("PUT", "POST"),
-        "/v1/system/gc",
-        "a forced garbage collection (the collector runs on its own schedule)",
-    ),
     (("PUT", "POST"), "/v1/system/reconcile/summaries", "stored job summaries (ours are computed on read)"),
 ]
 

@@ -21,6 +21,7 @@ from reconciler.cli import (  # noqa: F401
     router_cmd,
     service_cmds,
     spec_cmds,
+    system_cmds,
 )
 from reconciler.cli.groups import cli
 

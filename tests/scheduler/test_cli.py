@@ -160,6 +160,12 @@ def test_job_stable_marks_a_version_and_job_eval_creates_an_evaluation(api: ApiC
     assert "job not found" in out
 
 
+def test_system_gc_writes_the_request(api: ApiClient, store: Store) -> None:
+    code, out = run(api, "system", "gc")
+    assert (code, out) == (0, "")
+    assert store.get(store.keys.gc_request, dict) is not None
+
+
 def test_job_allocs_deployments_and_validate(api: ApiClient, store: Store, tmp_path) -> None:
     add_node(store, "node-1")
     ev = submit(store, mock_job(2))
