@@ -102,6 +102,11 @@ def test_python_nomad_evaluates_a_job_and_marks_a_version_stable(
     assert info.value.nomad_resp.status_code == 404
 
 
+def test_python_nomad_forces_a_garbage_collection(client: nomad.Nomad, store: Store) -> None:
+    client.system.initiate_garbage_collection()
+    assert store.get(store.keys.gc_request, dict) is not None
+
+
 UNSERVED_CALLS = [
     ("purge_node", lambda c, s: c.node.purge_node(s.node_id), "/v1/node/{node_id}/purge"),
     ("alloc_stats", lambda c, s: c.client.allocation.read_allocation_stats(s.alloc_id), "/stats"),
