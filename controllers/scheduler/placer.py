@@ -3,8 +3,8 @@
 Per task group: the static checks (datacenter, readiness, drivers, constraints) run once per
 node and the survivors are visited in an order shuffled from the evaluation id. Per
 placement, the walk continues where the last one stopped (as Nomad's iterator does) and
-ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, CPU, memory, static
-ports); the best score wins and gets its dynamic ports. A group whose placement fails stops
+ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, distinct_property, CPU,
+memory, static ports); the best score wins and gets its dynamic ports. A group whose placement fails stops
 trying (Nomad coalesces the remaining failures into the first one's metrics).
 """
 
@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 
 from controllers.scheduler.buckets import AllocPlace
 from controllers.scheduler.feasibility import (
+    PLACEMENT_WIDE,
+    PropertyRule,
     constraints_for,
     datacenter_ok,
     dynamic_filter,
     group_ask,
+    node_pool_ok,
     node_ready,
+    properties_misfit,
+    property_rules,
+    property_usage,
     static_filter,
     wants_distinct_hosts,
 )
@@ -71,6 +77,8 @@ class _GroupCtx:
     spreads: list[SpreadRule] = field(default_factory=list)
     states: Mapping[NodeId, NodeState] = field(default_factory=dict)
     usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
+    props: list[PropertyRule] = field(default_factory=list)  # distinct_property constraints
+    prop_usage: list[tuple[PropertyRule, dict[str, int]]] = field(default_factory=list)  # this placement's
 
     @property
     def prefers(self) -> bool:
@@ -85,12 +93,15 @@ def _group_ctx(
     job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int
 ) -> _GroupCtx:
     cpu, mem = group_ask(group)
-    constraints = [c for c in constraints_for(job, group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, group) if c.operator not in PLACEMENT_WIDE]
     base = AllocMetric(nodes_in_pool=pool)
     feasible: list[NodeState] = []
     for nid in order:
         st = states[nid]
         dc = st.node.datacenter
+        if not node_pool_ok(job, st.node):  # as Nomad, nodes of other pools are not even counted
+            base.nodes_in_pool -= 1
+            continue
         if not datacenter_ok(job, st.node):
             continue
         base.nodes_available[dc] = base.nodes_available.get(dc, 0) + (1 if node_ready(st.node) else 0)
@@ -117,6 +128,7 @@ def _group_ctx(
         affinities=affinities_for(job, group),
         spreads=spread_rules(job, group),
         states=states,
+        props=property_rules(job, group),
     )
 
 
@@ -242,13 +254,18 @@ def _on_node(
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
     silently (a system job only runs where it can); a full node is a failure."""
     st = states.get(p.node_id)
-    if st is None or not datacenter_ok(job, st.node) or not node_ready(st.node):
+    if (
+        st is None
+        or not datacenter_ok(job, st.node)
+        or not node_pool_ok(job, st.node)
+        or not node_ready(st.node)
+    ):
         return None, None
-    constraints = [c for c in constraints_for(job, ctx.group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, ctx.group) if c.operator not in PLACEMENT_WIDE]
     if static_filter(job, ctx.group, st.node, constraints) is not None:
         return None, None
     metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
-    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct)
+    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, _prop_usage(job, ctx))
     if why is not None:
         _record_misfit(metric, *why)
         return None, metric
@@ -269,6 +286,7 @@ def _select(
     if ctx.spreads:
         key = (job.id, ctx.group.name)
         ctx.usage = [spread_usage(r, ctx.states.values(), key) for r in ctx.spreads]
+    ctx.prop_usage = _prop_usage(job, ctx)
     best, cands, misfits = _scan(job, ctx, p, limit)
     if best is not None:
         ports = _ports_for(ctx, best, rng)
@@ -285,6 +303,11 @@ def _select(
     for kind, name in misfits:
         _record_misfit(metric, kind, name)
     return None, metric
+
+
+def _prop_usage(job: Job, ctx: _GroupCtx) -> list[tuple[PropertyRule, dict[str, int]]]:
+    """Each distinct_property rule with its usage now (this plan's placements included)."""
+    return [(r, property_usage(r, job.id, ctx.states.values())) for r in ctx.props]
 
 
 def _record_misfit(metric: AllocMetric, kind: str, name: str) -> None:
@@ -311,6 +334,7 @@ def _scan(
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
     prefers = ctx.prefers
+    props = ctx.prop_usage
     avoid = (
         p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
     )
@@ -323,8 +347,13 @@ def _scan(
     for j in itertools.chain(range(start, n), range(start)):
         st = feasible[j]
         collisions = st.groups.get(key, 0)
-        if (djob and st.jobs.get(job_id)) or (dgroup and collisions):
-            misfits.append(("constraint", "distinct_hosts"))
+        filtered = (
+            "distinct_hosts"
+            if (djob and st.jobs.get(job_id)) or (dgroup and collisions)
+            else (properties_misfit(props, st.node) if props else None)
+        )
+        if filtered is not None:
+            misfits.append(("constraint", filtered))
             continue
         cu = st.cpu_used + cpu
         if cu > st.cpu_total:
