@@ -23,6 +23,7 @@ from reconciler.api import (
     jobs,
     launches,
     logs,
+    node_pools,
     nodes,
     services,
     ui,
@@ -47,6 +48,7 @@ RESOURCES = [
     logs,
     deployments,
     evaluations,
+    node_pools,  # before nodes: /v1/node/pools is not a node's ID
     nodes,
     services,
     agent,

@@ -33,6 +33,7 @@ from tests.waiting import wait_for
             {"client": True, "meta": ("rack=r1",), "raw_exec": True},
             id="client",
         ),
+        pytest.param('client {\n node_pool = "prod"\n}', {"node_pool": "prod"}, id="node-pool"),
         pytest.param('plugin "raw_exec" {\n config { enabled = true }\n}', {"raw_exec": True}, id="plugin"),
         pytest.param(
             'etcd {\n endpoints = ["http://a:1", "http://b:1"]\n prefix = "/p/"\n}',
