@@ -240,6 +240,18 @@ def property_usage(rule: PropertyRule, job_id: str, states: Iterable[NodeState])
     return used
 
 
+def count_placement(props: Sequence[tuple[PropertyRule, dict[str, int]]], group: str, node: Node) -> None:
+    """Count one more allocation of `group` on `node` in each rule's usage it concerns (a
+    job-level rule counts every group's), so usage stays current through a plan without
+    recounting every node per placement."""
+    for rule, used in props:
+        if rule.group and rule.group != group:
+            continue
+        value = resolve(rule.attribute, node)
+        if value is not None:
+            used[value] = used.get(value, 0) + 1
+
+
 def property_misfit(rule: PropertyRule, used: Mapping[str, int], node: Node) -> str | None:
     """None if one more allocation on `node` keeps the rule; else Nomad's filter reason."""
     value = resolve(rule.attribute, node)

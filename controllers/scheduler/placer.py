@@ -20,6 +20,7 @@ from controllers.scheduler.feasibility import (
     PLACEMENT_WIDE,
     PropertyRule,
     constraints_for,
+    count_placement,
     datacenter_ok,
     dynamic_filter,
     group_ask,
@@ -78,7 +79,8 @@ class _GroupCtx:
     states: Mapping[NodeId, NodeState] = field(default_factory=dict)
     usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
     props: list[PropertyRule] = field(default_factory=list)  # distinct_property constraints
-    prop_usage: list[tuple[PropertyRule, dict[str, int]]] = field(default_factory=list)  # this placement's
+    # each with its usage: counted once from the states, then kept up by `_note_properties`
+    prop_usage: list[tuple[PropertyRule, dict[str, int]]] = field(default_factory=list)
 
     @property
     def prefers(self) -> bool:
@@ -117,6 +119,7 @@ def _group_ctx(
         if "*" not in dc and "?" not in dc:
             base.nodes_available.setdefault(dc, 0)
     static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
+    props = property_rules(job, group)
     return _GroupCtx(
         group,
         cpu,
@@ -128,7 +131,8 @@ def _group_ctx(
         affinities=affinities_for(job, group),
         spreads=spread_rules(job, group),
         states=states,
-        props=property_rules(job, group),
+        props=props,
+        prop_usage=[(r, property_usage(r, job.id, states.values())) for r in props],
     )
 
 
@@ -166,6 +170,7 @@ def place_batches(
     sunk = 0
     groups = (job.group(name) for name in dict.fromkeys(p.task_group for p in wanted))
     ctxs = {g.name: _group_ctx(job, g, order, states, len(nodes)) for g in groups if g is not None}
+    tracked = [c for c in ctxs.values() if c.props]  # groups with distinct_property rules
     for p in wanted:
         ctx = ctxs.get(p.task_group)
         if ctx is None:
@@ -182,6 +187,7 @@ def place_batches(
             continue
         alloc = _new_alloc(job, version, ctx, p, chosen, alloc_id=next(ids), eval_id=eval_id, now=now)
         chosen[0].add(alloc)
+        _note_properties(tracked, alloc, chosen[0].node)
         out.allocs.append(alloc)
         if len(out.allocs) - sunk >= batch:
             yield out.allocs[sunk:]
@@ -265,7 +271,7 @@ def _on_node(
     if static_filter(job, ctx.group, st.node, constraints) is not None:
         return None, None
     metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
-    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, _prop_usage(job, ctx))
+    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage)
     if why is not None:
         _record_misfit(metric, *why)
         return None, metric
@@ -286,7 +292,6 @@ def _select(
     if ctx.spreads:
         key = (job.id, ctx.group.name)
         ctx.usage = [spread_usage(r, ctx.states.values(), key) for r in ctx.spreads]
-    ctx.prop_usage = _prop_usage(job, ctx)
     best, cands, misfits = _scan(job, ctx, p, limit)
     if best is not None:
         ports = _ports_for(ctx, best, rng)
@@ -305,9 +310,11 @@ def _select(
     return None, metric
 
 
-def _prop_usage(job: Job, ctx: _GroupCtx) -> list[tuple[PropertyRule, dict[str, int]]]:
-    """Each distinct_property rule with its usage now (this plan's placements included)."""
-    return [(r, property_usage(r, job.id, ctx.states.values())) for r in ctx.props]
+def _note_properties(tracked: list[_GroupCtx], alloc: Allocation, node: Node) -> None:
+    """Count a placement in the distinct_property usage of every group it concerns: a
+    job-level rule counts every group's allocations, a group-level one its own."""
+    for ctx in tracked:
+        count_placement(ctx.prop_usage, alloc.task_group, node)
 
 
 def _record_misfit(metric: AllocMetric, kind: str, name: str) -> None:

@@ -8,6 +8,7 @@ from controllers.scheduler.feasibility import (
     PropertyRule,
     constraint_ok,
     constraints_for,
+    count_placement,
     datacenter_ok,
     drivers_ok,
     dynamic_filter,
@@ -200,3 +201,15 @@ def test_property_usage_counts_the_job_or_the_group_per_value() -> None:
     assert property_usage(PropertyRule(RACK, 1), "web", states) == {"r1": 3}
     assert property_usage(PropertyRule(RACK, 1, "web"), "web", states) == {"r1": 2}
     assert property_usage(PropertyRule(RACK, 1), "other-job", states) == {}
+
+
+def test_count_placement_keeps_the_usage_of_the_rules_it_concerns() -> None:
+    job_rule, web_rule, api_rule = (
+        PropertyRule(RACK, 1),
+        PropertyRule(RACK, 1, "web"),
+        PropertyRule(RACK, 1, "api"),
+    )
+    props: list[tuple[PropertyRule, dict[str, int]]] = [(job_rule, {}), (web_rule, {"r1": 1}), (api_rule, {})]
+    count_placement(props, "web", mock_node(meta={"rack": "r1"}))
+    count_placement(props, "web", mock_node(meta={}))  # no rack: counted for no value
+    assert [used for _, used in props] == [{"r1": 1}, {"r1": 2}, {}]
