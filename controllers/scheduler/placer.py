@@ -1,6 +1,6 @@
 """Placement: choose a node for each instance the reconciler wants placed.
 
-Per task group: the static checks (datacenter, readiness, drivers, constraints) run once per
+Per task group: the static checks (node pool, datacenter, readiness, drivers, constraints) run once per
 node and the survivors are visited in an order shuffled from the evaluation id. Per
 placement, the walk continues where the last one stopped (as Nomad's iterator does) and
 ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, distinct_property, CPU,

@@ -115,3 +115,12 @@ def test_a_bad_count_is_refused_at_its_line() -> None:
     assert str(info.value.errors[0]) == (
         'web.nomad:7:5: job.web.constraint[0].value: must be an allowed count of 1 or more, got "two"'
     )
+
+
+def test_a_pool_change_is_in_the_job_diff() -> None:
+    from reconciler.spec.diff import diff_jobs
+    from reconciler.spec.render_diff import render_diff
+
+    old = parse_job(HCL)
+    new = parse_job(HCL.replace('"prod"', '"gpu"'))
+    assert '+/- NodePool: "prod" => "gpu"' in render_diff(diff_jobs(old, new))
