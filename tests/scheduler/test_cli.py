@@ -40,6 +40,7 @@ def test_job_status_layout(api: ApiClient, store: Store) -> None:
     assert header.split() == ["ID", "Node", "ID", "Task", "Group", "Version", "Desired", "Status", "Created"]
     assert len(lines) - lines.index("Allocations") - 2 == 2
     assert "Status        = running" in out
+    assert "Node Pool     = default" in out
 
 
 def test_node_commands(api: ApiClient, store: Store) -> None:
