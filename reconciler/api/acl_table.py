@@ -141,6 +141,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ),
     **_writes("/v1/node/{node_id}/eligibility", NODE_WRITE),
     **_writes("/v1/node/{node_id}/drain", NODE_WRITE),
+    ("GET", "/v1/node/pools"): NODE_READ,
+    ("GET", "/v1/node/pool/{name}"): NODE_READ,
+    ("GET", "/v1/node/pool/{name}/nodes"): NODE_READ,
     # the agent and status (status is public in Nomad)
     ("GET", "/v1/agent/self"): AGENT_READ,
     ("GET", "/v1/status/leader"): OPEN,

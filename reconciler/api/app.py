@@ -23,6 +23,7 @@ from reconciler.api import (
     jobs,
     launches,
     logs,
+    node_pools,
     nodes,
     services,
     system,
@@ -48,6 +49,7 @@ RESOURCES = [
     logs,
     deployments,
     evaluations,
+    node_pools,  # before nodes: /v1/node/pools is not a node's ID
     nodes,
     services,
     agent,

@@ -82,6 +82,7 @@ def job_stub(record: JobRecord, modify_index: int, status: str) -> dict[str, Any
         "Name": job.name or job.id,
         "Namespace": job.namespace,
         "Datacenters": job.datacenters,
+        "NodePool": job.node_pool,
         "Type": job.type,
         "Priority": job.priority,
         "Periodic": job.periodic is not None,

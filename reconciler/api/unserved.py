@@ -18,6 +18,12 @@ routes = web.RouteTableDef()
 UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
     (("POST", "PUT"), "/v1/node/{node_id}/evaluate", "a node evaluate operation"),
     (("POST", "PUT"), "/v1/node/{node_id}/purge", "a node purge operation"),
+    (("POST", "PUT"), "/v1/node/pools", "node pools as objects (a pool exists once a node registers in it)"),
+    (
+        ("POST", "PUT", "DELETE"),
+        "/v1/node/pool/{name}",
+        "node pools as objects (a pool exists once a node registers in it)",
+    ),
     (("POST", "PUT"), "/v1/deployment/allocation-health/{dep_id}", "manual allocation health"),
     (("GET",), "/v1/client/allocation/{alloc_id}/stats", "per-task cgroup statistics"),
     (("POST", "PUT"), "/v1/client/allocation/{alloc_id}/signal", "signalling tasks"),
