@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controllers.liveness import gc
+from reconciler.model.gc_policy import FORCED, GcThresholds
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import MAX_TXN_OPS, Conflict, Store, Txn, Versioned
@@ -56,16 +57,14 @@ class GarbageCollector(Controller):
         *,
         every: float = 300.0,
         after: float | None = None,
-        thresholds: gc.Thresholds | None = None,
+        thresholds: GcThresholds | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(store)
         self.every = every
-        base = thresholds or gc.Thresholds()
-        # `after` (the older single threshold) still sets evaluations' and allocations'
-        self.thresholds = (
-            base if after is None else gc.Thresholds(after, base.deployment, base.job, base.node)
-        )
+        base = thresholds or GcThresholds()
+        # `after` sets the evaluations' and allocations' threshold alone (tests, benchmarks)
+        self.thresholds = base if after is None else GcThresholds(after, base.deployment, base.job, base.node)
         self.clock = clock
         self.evals = self.informer(self.keys.evals, Evaluation)
         self.allocs = self.informer(self.keys.allocs, Allocation)
@@ -85,13 +84,13 @@ class GarbageCollector(Controller):
         if key == FORCE:
             request = self.store.get(self.keys.gc_request, dict)
             if request is not None:
-                self.collect(gc.FORCED)
+                self.collect(FORCED)
                 self.store.commit(Txn().compare_mod(request.key, request.mod_revision).delete(request.key))
             return None
         self.collect()
         return Requeue(self.every) if self.every > 0 else None
 
-    def dead_jobs(self, limits: gc.Thresholds, now: float) -> list[Deletion]:
+    def dead_jobs(self, limits: GcThresholds, now: float) -> list[Deletion]:
         """The dead jobs that may go (`gc.jobs_to_collect`), each with its versions."""
         statuses = {s.alloc_id: s for s in self.statuses.list()}
         jobs = {(v.value.namespace, v.value.id): v for v in self.jobs.items()}
@@ -113,7 +112,7 @@ class GarbageCollector(Controller):
             out.append(Deletion(item.key, item.mod_revision, versions_of.get((r.namespace, r.id), [])[:100]))
         return out
 
-    def decide(self, limits: gc.Thresholds, now: float, *, gone: set[str]) -> Collection:
+    def decide(self, limits: GcThresholds, now: float, *, gone: set[str]) -> Collection:
         """What else may go now, from the caches (`gc.py`'s rules); `gone` are the job keys
         deleted in this pass: their evaluations, allocations and deployments go too."""
         out = Collection()
@@ -150,7 +149,7 @@ class GarbageCollector(Controller):
         )
         return out
 
-    def collect(self, limits: gc.Thresholds | None = None) -> dict[str, int]:
+    def collect(self, limits: GcThresholds | None = None) -> dict[str, int]:
         """Delete what may go, dead jobs first (then what was theirs); the number deleted of
         each kind."""
         limits = limits or self.thresholds

@@ -18,14 +18,14 @@
   evaluations and deployments go too, as those of a job that is gone.
 - A node that is down, not changed for `node` seconds, with no allocation that runs there.
 
-`FORCED` (an operator's `system gc`) has every threshold at 0, as Nomad's forced GC does.
+The thresholds are the agent's (`reconciler/model/gc_policy.py`, `GcThresholds`); an
+operator's `system gc` uses `FORCED`, every threshold at 0, as Nomad's forced GC does.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 
 from reconciler.model.alloc_status import client_terminal, is_terminal
 from reconciler.model.ids import AllocId, NodeId
@@ -48,21 +48,6 @@ from reconciler.model.summary import summarize
 _FINISHED_EVAL = (EvalStatus.COMPLETE, EvalStatus.FAILED, EvalStatus.CANCELED)
 _ENDED_DEPLOYMENT = (DeploymentStatus.SUCCESSFUL, DeploymentStatus.FAILED, DeploymentStatus.CANCELLED)
 JobKey = tuple[str, str]  # (namespace, job id)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Seconds an object must have been finished (unchanged) before it goes; Nomad's
-    defaults. `eval` is also the allocations' threshold, as in Nomad."""
-
-    eval: float = 3600.0
-    deployment: float = 3600.0
-    job: float = 4 * 3600.0
-    node: float = 24 * 3600.0
-    versions: int = 6
-
-
-FORCED = Thresholds(eval=0.0, deployment=0.0, job=0.0, node=0.0)
 
 
 def evals_to_collect(

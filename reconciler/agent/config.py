@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.agent.tls import TlsFiles
+from reconciler.model.gc_policy import GcThresholds
 from reconciler.model.objects import HostVolume
 from reconciler.runtime.leader import DEFAULT_LEADER_TTL
 from reconciler.store import EtcdAuth
@@ -38,6 +39,7 @@ class AgentConfig:
     consul_port: int = 0  # the Consul face (reconciler.api.consul); 0: off (the CLI's dev default is 8500)
     dns_port: int = 0  # Consul's DNS interface (UDP); 0: off (the CLI's dev default is 8600)
     leader_ttl: int = DEFAULT_LEADER_TTL  # seconds; the cluster controllers' leader leases
+    gc: GcThresholds = field(default_factory=GcThresholds)  # --job-gc-threshold and the others
     # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)

@@ -15,6 +15,8 @@ it has not. docs/operations.md shows a full file.
     log_level  = "INFO"                     # --log-level
     ports  { http = 4646 }                  # --http-port
     server { enabled = true  leader_ttl = 5 }                        # -server, --leader-ttl
+    server { job_gc_threshold = "4h"  eval_gc_threshold = "1h"       # --job-gc-threshold ...
+             deployment_gc_threshold = "1h"  node_gc_threshold = "24h" }
     client { enabled = true  meta { rack = "r1" }  node_pool = "prod"   # -client, --meta, --node-pool
              options = { "driver.raw_exec.enable" = "1" } }          # --raw-exec
     plugin "raw_exec" { config { enabled = true } }                  # --raw-exec (Nomad 1.x form)
@@ -69,6 +71,10 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ports.http": ("http_port", int),
     "server.enabled": ("server", _flag),
     "server.leader_ttl": ("leader_ttl", int),
+    "server.eval_gc_threshold": ("eval_gc_threshold", str),
+    "server.deployment_gc_threshold": ("deployment_gc_threshold", str),
+    "server.job_gc_threshold": ("job_gc_threshold", str),
+    "server.node_gc_threshold": ("node_gc_threshold", str),
     "client.enabled": ("client", _flag),
     "client.meta": ("meta", _meta),
     "client.node_pool": ("node_pool", str),

@@ -33,6 +33,7 @@ from reconciler.api.consul.dns_server import serve_dns
 from reconciler.api.context import ApiContext
 from reconciler.api.gate import GateSettings, gate_middleware
 from reconciler.api.watched import WatchedState
+from reconciler.model.gc_policy import GcThresholds
 from reconciler.store import Store
 
 log = logging.getLogger("reconciler.agent")
@@ -41,8 +42,11 @@ log = logging.getLogger("reconciler.agent")
 API_PATIENCE = 3.0
 
 
-def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list[Component]:
-    """The cluster controllers, each leader-elected on its own lease of `leader_ttl` seconds."""
+def cluster_controllers(
+    store: Store, identity: str, *, leader_ttl: int, gc: GcThresholds | None = None
+) -> list[Component]:
+    """The cluster controllers, each leader-elected on its own lease of `leader_ttl` seconds;
+    `gc` is the garbage collector's thresholds (Nomad's defaults when None)."""
     from controllers.deployments.controller import DeploymentService
     from controllers.liveness.collector import GarbageCollectorService
     from controllers.liveness.controller import LivenessService
@@ -53,7 +57,7 @@ def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list
         SchedulerService(store, identity, ttl=leader_ttl, deployments=True),
         DeploymentService(store, identity, ttl=leader_ttl),
         LivenessService(store, identity, ttl=leader_ttl),
-        GarbageCollectorService(store, identity, ttl=leader_ttl),
+        GarbageCollectorService(store, identity, ttl=leader_ttl, thresholds=gc),
         PeriodicService(store, identity, ttl=leader_ttl),
     ]
 
@@ -192,7 +196,8 @@ class Agent:
         if cfg.runs_server:
             self.planner = _Planner(store)
             self.components.append(self.planner)
-            self.components.extend(cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl))
+            controllers = cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl, gc=cfg.gc)
+            self.components.extend(controllers)
         node = None
         if cfg.runs_client:
             node = node_agent(store, cfg)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler.cli.gc_options import gc_options, thresholds
 from reconciler.cli.groups import cli
 from reconciler.cli.tls_options import etcd_options, tls_options
 from reconciler.model.ids import is_valid_name
@@ -150,6 +151,7 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     show_default=True,
     help="Seconds a cluster controller's leader lease lives unrefreshed (a standby takes over within it).",
 )
+@gc_options
 @click.option(
     "--allowed-hosts",
     default="",
@@ -203,6 +205,10 @@ def agent(
     consul_port: int | None,
     dns_port: int | None,
     leader_ttl: int,
+    eval_gc_threshold: float,
+    deployment_gc_threshold: float,
+    job_gc_threshold: float,
+    node_gc_threshold: float,
     allowed_hosts: str,
     allowed_origins: str,
     acl: bool | None,
@@ -276,6 +282,7 @@ def agent(
         router_port=router_port,
         router_admin_port=router_admin_port,
         leader_ttl=leader_ttl,
+        gc=thresholds(eval_gc_threshold, deployment_gc_threshold, job_gc_threshold, node_gc_threshold),
         consul_port=consul_port if consul_port is not None else (8500 if dev else 0),
         dns_port=dns_port if dns_port is not None else (8600 if dev else 0),
         allowed_hosts=hosts,

@@ -10,10 +10,13 @@ from typing import Any
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from reconciler.agent.config_file import ConfigError, load_config, read_config
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
 from reconciler.cli.agent_cmd import _node_pool
+from reconciler.cli.gc_options import gc_options, thresholds
+from reconciler.model.gc_policy import GcThresholds
 from tests.agent.harness import BIN
 from tests.faults.cluster import HostAgent, kill_all_under
 from tests.waiting import wait_for
@@ -43,6 +46,11 @@ from tests.waiting import wait_for
             id="etcd",
         ),
         pytest.param("router { enabled = false }", {"no_router": True}, id="router-off"),
+        pytest.param(
+            'server {\n job_gc_threshold = "2h"\n node_gc_threshold = "48h"\n}',
+            {"job_gc_threshold": "2h", "node_gc_threshold": "48h"},
+            id="gc-thresholds",
+        ),
     ],
 )
 def test_keys_map_to_options(text: str, want: dict[str, Any]) -> None:
@@ -129,3 +137,26 @@ def test_an_agent_runs_from_its_file_and_a_flag_overrides_it(
         proc.terminate()
         proc.wait(30)
         kill_all_under(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        ([], GcThresholds()),
+        (["--job-gc-threshold", "2h", "--eval-gc-threshold", "90m"], GcThresholds(eval=5400.0, job=7200.0)),
+        (["--node-gc-threshold", "0"], GcThresholds(node=0.0)),
+    ],
+    ids=["nomad's defaults", "durations", "zero"],
+)
+def test_gc_threshold_flags(args: list[str], want: GcThresholds) -> None:
+    @click.command()
+    @gc_options
+    def cmd(**flags: float) -> None:
+        click.echo(repr(thresholds(**flags)))
+
+    out = CliRunner().invoke(cmd, args)
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == repr(want)
+    bad = CliRunner().invoke(cmd, ["--job-gc-threshold", "soon"])
+    assert bad.exit_code == 2
+    assert "'soon' is not a duration" in bad.output

@@ -11,6 +11,7 @@ import pytest
 
 from controllers.liveness import gc
 from controllers.liveness.collector import GarbageCollector
+from reconciler.model.gc_policy import FORCED, GcThresholds
 from reconciler.model.ids import DeploymentId
 from reconciler.model.objects import (
     Allocation,
@@ -105,8 +106,8 @@ def test_nodes_to_collect() -> None:
 
 
 def test_forced_thresholds_are_zero() -> None:
-    assert (gc.FORCED.eval, gc.FORCED.deployment, gc.FORCED.job, gc.FORCED.node) == (0, 0, 0, 0)
-    assert gc.Thresholds() == gc.Thresholds(3600, 3600, 4 * 3600, 24 * 3600, 6)
+    assert (FORCED.eval, FORCED.deployment, FORCED.job, FORCED.node) == (0, 0, 0, 0)
+    assert GcThresholds() == GcThresholds(3600, 3600, 4 * 3600, 24 * 3600, 6)
 
 
 def test_the_collector_keeps_six_versions_and_a_forced_collection_takes_a_dead_job(store: Store) -> None:
@@ -157,7 +158,7 @@ def test_a_running_job_survives_a_forced_collection(store: Store) -> None:
     c.start()
     try:
         wait_for(lambda: len(c.allocs.list()) == 1, message="cached")
-        done = c.collect(gc.FORCED)
+        done = c.collect(FORCED)
     finally:
         c.stop()
     assert done["jobs"] == done["allocs"] == done["nodes"] == 0
