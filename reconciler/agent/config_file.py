@@ -57,7 +57,12 @@ def _block(value: Any) -> dict[str, Any]:
     body = value[0] if isinstance(value, list) and value else value
     if not isinstance(body, dict):
         raise ConfigError(f"expected a block, found {value!r}")
-    return {k: v for k, v in body.items() if k != "__is_block__"}
+    return {k: v for k, v in body.items() if not _marker(k)}
+
+
+def _marker(key: str) -> bool:
+    """python-hcl2's own entries (`__is_block__`, `__comments__`), not keys of the file."""
+    return key.startswith("__") and key.endswith("__")
 
 
 # key -> (option name, convert); a block's keys are "block.key"
@@ -116,6 +121,8 @@ def read_config(text: str, filename: str = "<config>") -> dict[str, Any]:
     raw = hcl2.loads(text, serialization_options=hcl2.SerializationOptions(strip_string_quotes=True))
     out: dict[str, Any] = {}
     for key, value in raw.items():
+        if _marker(key):
+            continue
         if key == "plugin":
             _plugins(value, out)
         elif key in _KEYS:

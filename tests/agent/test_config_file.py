@@ -160,3 +160,13 @@ def test_gc_threshold_flags(args: list[str], want: GcThresholds) -> None:
     bad = CliRunner().invoke(cmd, ["--job-gc-threshold", "soon"])
     assert bad.exit_code == 2
     assert "'soon' is not a duration" in bad.output
+
+
+def test_comments_on_their_own_lines_and_the_documented_file() -> None:
+    text = "# top\nserver {\n  # a comment line in a block\n  leader_ttl = 7 # and at a line's end\n}\n"
+    assert read_config(text) == {"leader_ttl": 7}
+    doc = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    block = doc.split("```hcl\n", 1)[1].split("```", 1)[0]
+    got = read_config(block)
+    assert got["server"] is True
+    assert got["job_gc_threshold"] == "4h"
