@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.blocking import parse_blocking
+from reconciler.api.blocking import parse_blocking, view_key
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.filter import FilterError, Predicate, compile_filter
@@ -36,7 +36,6 @@ Rendered = tuple[bytes, str]  # body, next token
 
 MAX_PER_PAGE = 10_000
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
-_NOT_KEYS = frozenset({"index", "wait", "stale"})
 
 
 @dataclass(frozen=True)
@@ -113,11 +112,21 @@ class Renders:
         if hit is not None:
             self._done.move_to_end(key)
             return hit
+        fut = self.start(key, make)
+        assert fut is not None
+        return await asyncio.shield(fut)
+
+    def start(self, key: Any, make: Callable[[], Rendered]) -> asyncio.Future[Rendered] | None:
+        """Begin rendering `key` unless it is kept or under way; its rendering (None when
+        kept). Blocked queries start theirs as soon as a change passes their index."""
+        if key in self._done:
+            return None
         fut = self._pending.get(key)
         if fut is None:
             fut = asyncio.ensure_future(self._render(key, make))
+            fut.add_done_callback(_retrieved)  # a failed one is rendered again by each caller
             self._pending[key] = fut
-        return await asyncio.shield(fut)
+        return fut
 
     async def _render(self, key: Any, make: Callable[[], Rendered]) -> Rendered:
         try:
@@ -132,6 +141,11 @@ class Renders:
         return out
 
 
+def _retrieved(fut: asyncio.Future[Rendered]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 RENDERS = web.AppKey("renders", Renders)
 
 
@@ -141,15 +155,16 @@ def watched(request: web.Request) -> WatchedState:
     return w
 
 
-async def hold(request: web.Request, index: Index) -> tuple[int, ...]:
+async def hold(
+    request: web.Request, index: Index, on_pass: Callable[[tuple[int, ...]], Any] | None = None
+) -> tuple[int, ...]:
     """Block as the request asks (or fence, when it does not block); the revisions to answer at."""
     w = watched(request)
     q = parse_blocking(request.query)
     if q is None or q.index == 0:
         await w.fence()
-    else:
-        await w.changes.wait_until(lambda: max(index()) > q.index, q.wait)
-    return index()
+        return index()
+    return await w.changes.wait_past(("nomad", view_key(request)), index, q.index, q.wait, on_pass)
 
 
 async def answer(
@@ -158,8 +173,8 @@ async def answer(
     """The JSON answer of a GET endpoint: blocked, rendered once per state, paged. (Only GET:
     the answer is kept by path and query, so it must not depend on a body.)"""
     opts = list_options(request) if listing is not None else None
-    parts = await hold(request, index)
-    query = tuple(sorted((k, v) for k, v in request.query.items() if k not in _NOT_KEYS))
+    _, path, query = view_key(request)
+    renders = request.app[RENDERS]
 
     def make() -> Rendered:
         data = render()
@@ -168,7 +183,8 @@ async def answer(
             data, token = page(data, listing, opts)
         return json.dumps(data).encode(), token
 
-    body, token = await request.app[RENDERS].get((request.path, query, parts), make)
+    parts = await hold(request, index, lambda parts: renders.start((path, query, parts), make))
+    body, token = await renders.get((path, query, parts), make)
     resp = web.Response(body=body, content_type="application/json")
     resp.headers["X-Nomad-Index"] = str(max(*parts, 1))
     if token:
