@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.blocking import parse_blocking, view_key
+from reconciler.api.blocking import ViewKey, parse_blocking, view_key
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.filter import FilterError, Predicate, compile_filter
@@ -156,15 +156,20 @@ def watched(request: web.Request) -> WatchedState:
 
 
 async def hold(
-    request: web.Request, index: Index, on_pass: Callable[[tuple[int, ...]], Any] | None = None
+    request: web.Request,
+    index: Index,
+    on_pass: Callable[[tuple[int, ...]], Any] | None = None,
+    key: ViewKey | None = None,
 ) -> tuple[int, ...]:
-    """Block as the request asks (or fence, when it does not block); the revisions to answer at."""
+    """Block as the request asks (or fence, when it does not block); the revisions to answer
+    at. Blocked queries of one view (`key`, default the request's) wait as one group."""
     w = watched(request)
     q = parse_blocking(request.query)
     if q is None or q.index == 0:
         await w.fence()
         return index()
-    return await w.changes.wait_past(("nomad", view_key(request)), index, q.index, q.wait, on_pass)
+    view = ("nomad", key if key is not None else view_key(request))
+    return await w.changes.wait_past(view, index, q.index, q.wait, on_pass)
 
 
 async def answer(
@@ -173,7 +178,8 @@ async def answer(
     """The JSON answer of a GET endpoint: blocked, rendered once per state, paged. (Only GET:
     the answer is kept by path and query, so it must not depend on a body.)"""
     opts = list_options(request) if listing is not None else None
-    _, path, query = view_key(request)
+    key = view_key(request)
+    _, path, query = key
     renders = request.app[RENDERS]
 
     def make() -> Rendered:
@@ -183,7 +189,7 @@ async def answer(
             data, token = page(data, listing, opts)
         return json.dumps(data).encode(), token
 
-    parts = await hold(request, index, lambda parts: renders.start((path, query, parts), make))
+    parts = await hold(request, index, lambda parts: renders.start((path, query, parts), make), key)
     body, token = await renders.get((path, query, parts), make)
     resp = web.Response(body=body, content_type="application/json")
     resp.headers["X-Nomad-Index"] = str(max(*parts, 1))
