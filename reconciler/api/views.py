@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Callable
@@ -61,6 +62,13 @@ class ListOptions:
     predicate: Predicate | None = None
 
 
+@functools.lru_cache(maxsize=256)
+def compiled_filter(expr: str) -> Predicate:
+    """`compile_filter`, once per expression: a thousand clients blocked with one `filter=`
+    (a UI page each) parse it once. Predicates are pure, so they can be shared."""
+    return compile_filter(expr)
+
+
 def list_options(request: web.Request) -> ListOptions:
     """The list query parameters; 400 for a bad `per_page` or `filter`."""
     q = request.query
@@ -76,7 +84,7 @@ def list_options(request: web.Request) -> ListOptions:
     predicate = None
     if q.get("filter"):
         try:
-            predicate = compile_filter(q["filter"])
+            predicate = compiled_filter(q["filter"])
         except FilterError as exc:
             raise ApiError(400, f"failed to read filter expression: {exc}", field="filter") from None
     return ListOptions(q.get("prefix", ""), per_page, q.get("next_token", ""), predicate)
