@@ -24,6 +24,7 @@ from reconciler.api import (
     launches,
     logs,
     nodes,
+    operator,
     services,
     ui,
     unserved,
@@ -52,6 +53,7 @@ RESOURCES = [
     agent,
     acl_routes,
     cluster,
+    operator,
     ui,
     unserved,
 ]
