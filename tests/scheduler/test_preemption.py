@@ -8,12 +8,15 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from controllers.scheduler.controller import SchedulerController
 from controllers.scheduler.decide import decide
 from controllers.scheduler.evals import preemption_evals
+from controllers.scheduler.plan import plan_job
 from controllers.scheduler.preemption import (
     Candidate,
     choose_preemptions,
@@ -21,6 +24,9 @@ from controllers.scheduler.preemption import (
     preemption_score,
 )
 from reconciler import codec
+from reconciler.cli.client import ApiClient
+from reconciler.cli.job_cmds import preemptions_text
+from reconciler.cli.main import cli
 from reconciler.model.evals import new_eval
 from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
@@ -345,3 +351,88 @@ def test_preemption_fields_round_trip_through_the_codec() -> None:
         mock_alloc(mock_job(1), 0), preempted_allocations=[AllocId("x")], preempted_by_allocation=AllocId("y")
     )
     assert codec.decode(codec.encode(a), Allocation) == a
+
+
+# -- the dry-run shows what it would preempt -------------------------------------------------
+
+HIGH_HCL = """job "high" {
+  datacenters = ["dc1"]
+  priority    = 80
+  group "web" {
+    task "server" {
+      driver = "raw_exec"
+      config { command = "/bin/sleep" }
+      resources {
+        cpu    = 500
+        memory = 256
+      }
+    }
+  }
+}
+"""
+
+
+def _low_running(store: Store) -> list[Allocation]:
+    """A priority-20 job filling node n1 (its allocations written directly, no scheduler)."""
+    add_node(store, "n1", cpu=1000, memory=1024)
+    low = mock_job(2, id="low", cpu=500, memory=256, priority=20)
+    rec = JobRecord(namespace="default", id="low", version=0, job=low, spec_hash="0")
+    store.put(store.keys.job("default", "low"), rec)
+    placed = [mock_alloc(low, i, node="n1", cpu=500, memory=256) for i in range(2)]
+    for a in placed:
+        store.put(store.keys.alloc(a.id), a)
+    return placed
+
+
+def test_the_plan_lists_the_allocations_it_would_preempt(store: Store) -> None:
+    placed = _low_running(store)
+    high = mock_job(1, id="high", cpu=500, memory=256, priority=80)
+    assert plan_job(store, high).preempted == []  # the service scheduler does not preempt by default
+    set_scheduler_config(store, SchedulerConfig(PreemptionConfig(service_scheduler_enabled=True)))
+    res = plan_job(store, high)
+    (pre,) = res.preempted
+    assert pre.id in {a.id for a in placed}
+    assert res.to_nomad()["Annotations"]["PreemptedAllocs"] == [
+        {"ID": pre.id, "Namespace": "default", "JobID": "low", "TaskGroup": "web", "JobType": "service"}
+    ]
+    assert not res.failed_tg_allocs
+    assert all(a.desired_status == DesiredStatus.RUN for a in allocs(store, "low")), "a plan writes nothing"
+
+
+def test_job_plan_prints_preemptions_as_nomad_does(api: ApiClient, store: Store, tmp_path: Path) -> None:
+    placed = _low_running(store)
+    set_scheduler_config(store, SchedulerConfig(PreemptionConfig(service_scheduler_enabled=True)))
+    path = tmp_path / "high.nomad.hcl"
+    path.write_text(HIGH_HCL)
+    res = CliRunner().invoke(cli, ["--address", api.address, "job", "plan", str(path)])
+    assert res.exit_code == 1, res.output
+    lines = res.output.splitlines()
+    at = lines.index("Preemptions:")
+    assert lines[at + 2].split() == ["Alloc", "ID", "Job", "ID", "Task", "Group"]
+    assert lines[at + 3].split()[1:] == ["low", "web"]
+    assert lines[at + 3].split()[0] in {a.id for a in placed}
+
+
+@pytest.mark.parametrize(
+    ("n_allocs", "n_jobs", "header"),
+    [
+        (3, 1, ["Alloc ID", "Job ID", "Task Group"]),
+        (12, 2, ["Job ID", "Namespace", "Job Type", "Preemptions"]),
+        (12, 12, ["Job Type", "Preemptions"]),
+    ],
+)
+def test_many_preemptions_are_summarised(n_allocs: int, n_jobs: int, header: list[str]) -> None:
+    preempted = [
+        {
+            "ID": f"a{i}",
+            "Namespace": "default",
+            "JobID": f"j{i % n_jobs}",
+            "TaskGroup": "g",
+            "JobType": "batch",
+        }
+        for i in range(n_allocs)
+    ]
+    text = preemptions_text(preempted)
+    first = text.splitlines()[0]
+    assert [h for h in header if h in first] == header
+    assert len(text.splitlines()) == 1 + {3: 3, 2: 2, 12: 1}[n_allocs if n_jobs == 1 else n_jobs]
