@@ -428,10 +428,7 @@ class SchedulerController(Controller):
         the new deployment if no batch carried it), then the evaluations. Raises `Conflict`
         if another writer got there first."""
         self.stats["plans"] += 1
-        # evictions first: should a big plan's batches break off, room was made, not overdrawn
-        updates: list[tuple[str, Any]] = [
-            (self.keys.alloc(a.id), a) for a in [*d.preempted, *d.updated_allocs]
-        ]
+        updates: list[tuple[str, Any]] = [(self.keys.alloc(a.id), a) for a in d.updated_allocs]
         if first and d.writes:
             updates = first + updates
         ok = writer.finish(updates, [(self.keys.eval(e.id), e) for e in tail])

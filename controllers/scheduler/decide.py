@@ -74,9 +74,10 @@ def decide_batches(
     priorities: Mapping[JobKey, int] | None = None,
 ) -> Generator[list[Allocation], None, Decision]:
     """Yields the new allocations in batches while placement goes on (the controller writes
-    each one before the next is placed: see `stream`), then returns the `Decision`, whose
-    `new_allocs` are exactly the yielded allocations and whose `updated_allocs` and
-    `preempted` are left to the caller to write after them. With `preempt` (the scheduler
+    each one before the next is placed: see `stream`), each batch led by the other jobs'
+    allocations its placements preempted (`Decision.preempted`, evicted), then returns the
+    `Decision`, whose `new_allocs` are exactly the yielded new allocations and whose
+    `updated_allocs` are left to the caller to write after them. With `preempt` (the scheduler
     configuration allows this job's type), placement may evict allocations of jobs at least
     10 lower in `priorities` ((namespace, job) -> priority; 50 for a job not in it)."""
     res = reconcile(
@@ -97,6 +98,8 @@ def decide_batches(
     failed: dict[str, AllocMetric] = {}
     queued: dict[str, int] = {}
     pre: Preempting | None = None
+    preempted: list[Allocation] = []
+    evictions_seen = 0
     if job is not None and res.place:
         live: Iterable[Allocation] = (
             a
@@ -118,7 +121,10 @@ def decide_batches(
             if stamp is not None:
                 batch = stamp(batch)
             new_allocs.extend(batch)
-            yield batch
+            evicted = _evicted(pre, now, since=evictions_seen)
+            evictions_seen = len(pre.evictions) if pre is not None else 0
+            preempted.extend(evicted)
+            yield [*evicted, *batch]  # room is made no later than it is taken
         failed, queued = placed.failed, placed.queued
     next_of = {a.previous_allocation: a.id for a in new_allocs if a.previous_allocation}
     changed: dict[str, Allocation] = {}
@@ -145,13 +151,14 @@ def decide_batches(
         followup_at=res.followup_at(),
         look_again_at=res.look_again_at(),
         evictions=list(pre.evictions) if pre is not None else [],
-        preempted=_evicted(pre, now),
+        preempted=preempted,
     )
 
 
-def _evicted(pre: Preempting | None, now: float) -> list[Allocation]:
-    """The preempted allocations as written: desired `evict`, with Nomad's description and
-    the allocation they were evicted for (a dry-run's usage records are not written)."""
+def _evicted(pre: Preempting | None, now: float, *, since: int) -> list[Allocation]:
+    """The allocations preempted after the first `since` evictions, as written: desired
+    `evict`, with Nomad's description and the allocation they were evicted for (a dry-run's
+    usage records are not written)."""
     if pre is None:
         return []
     return [
@@ -162,7 +169,7 @@ def _evicted(pre: Preempting | None, now: float) -> list[Allocation]:
             preempted_by_allocation=e.by,
             modify_time=now,
         )
-        for e in pre.evictions
+        for e in pre.evictions[since:]
         if isinstance(e.victim.alloc, Allocation)
     ]
 

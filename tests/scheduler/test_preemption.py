@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from controllers.scheduler.controller import SchedulerController
-from controllers.scheduler.decide import decide
+from controllers.scheduler.decide import decide, decide_batches
 from controllers.scheduler.evals import preemption_evals
 from controllers.scheduler.plan import plan_job
 from controllers.scheduler.preemption import (
@@ -23,6 +23,7 @@ from controllers.scheduler.preemption import (
     net_priority,
     preemption_score,
 )
+from controllers.scheduler.stream import drain
 from reconciler import codec
 from reconciler.cli.client import ApiClient
 from reconciler.cli.job_cmds import preemptions_text
@@ -436,3 +437,35 @@ def test_many_preemptions_are_summarised(n_allocs: int, n_jobs: int, header: lis
     first = text.splitlines()[0]
     assert [h for h in header if h in first] == header
     assert len(text.splitlines()) == 1 + {3: 3, 2: 2, 12: 1}[n_allocs if n_jobs == 1 else n_jobs]
+
+
+def test_each_batch_leads_with_the_evictions_its_placements_need() -> None:
+    """Written in the yielded order, an eviction never lands after the placement it makes
+    room for (a big plan's batches are separate transactions)."""
+    nodes = {NodeId(f"n{i}"): mock_node(f"n{i}", cpu=1000, memory=1024) for i in range(3)}
+    low = mock_job(3, id="low", cpu=1000, memory=256, priority=20)
+    low_allocs = [mock_alloc(low, i, node=f"n{i}", cpu=1000, memory=256) for i in range(3)]
+    high = mock_job(3, id="high", cpu=600, memory=256, priority=80)
+    batches: list[list[Allocation]] = []
+    d = drain(
+        decide_batches(
+            high,
+            0,
+            [],
+            low_allocs,
+            {},
+            nodes,
+            eval_id=EvalId("e"),
+            now=1.0,
+            preempt=True,
+            priorities={("default", "low"): 20},
+        ),
+        batches.append,
+    )
+    written = [a for b in batches for a in b]
+    assert len(d.new_allocs) == 3
+    assert len(d.preempted) == 3
+    for new in d.new_allocs:
+        (victim,) = new.preempted_allocations
+        assert [a.id for a in written].index(victim) < [a.id for a in written].index(new.id)
+    assert {a.id for a in written} == {a.id for a in [*d.new_allocs, *d.preempted]}
