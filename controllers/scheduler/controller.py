@@ -34,6 +34,7 @@ from typing import Any
 from controllers.scheduler.decide import Decision, decide_batches
 from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.evals import eval_updates, preemption_evals
+from controllers.scheduler.preempting import JobFacts, job_facts
 from controllers.scheduler.queue_order import DEFAULT_RANK, job_rank
 from controllers.scheduler.stream import drain
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
@@ -365,7 +366,7 @@ class SchedulerController(Controller):
                     deployment=dep,
                     checks=self._checks_of(job_allocs),
                     preempt=job is not None and self._preemption_for(job.type),
-                    priorities=_Priorities(self),
+                    other_jobs=_Facts(self),
                 ),
                 write,
             )
@@ -501,18 +502,18 @@ class _Records(Mapping[tuple[str, str], JobRecord | None]):
         return len(self._ctl.jobs.list())
 
 
-class _Priorities(Mapping[tuple[str, str], int]):
-    """Job priorities by (namespace, job id), from the cache: preemption asks only for the
-    jobs on the nodes it looks at."""
+class _Facts(Mapping[tuple[str, str], JobFacts]):
+    """What preemption needs of each job (priority, migrate max_parallel), read from the
+    cache for the jobs it asks about only."""
 
     def __init__(self, ctl: SchedulerController) -> None:
         self._records = _Records(ctl)
 
-    def __getitem__(self, key: tuple[str, str]) -> int:
+    def __getitem__(self, key: tuple[str, str]) -> JobFacts:
         rec = self._records[key]
         if rec is None:
             raise KeyError(key)
-        return rec.job.priority
+        return job_facts(rec.job)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._records)

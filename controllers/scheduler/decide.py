@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from controllers.scheduler.allocs import is_terminal
 from controllers.scheduler.buckets import ReconcileResult
 from controllers.scheduler.placer import Placements, place_batches
-from controllers.scheduler.preempting import Eviction, JobKey, Preempting
+from controllers.scheduler.preempting import Eviction, JobFacts, JobKey, Preempting
 from controllers.scheduler.reconcile import reconcile
 from controllers.scheduler.state import build_states
 from controllers.scheduler.stream import drained
@@ -71,7 +71,7 @@ def decide_batches(
     deployment: Deployment | None = None,
     checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
     preempt: bool = False,
-    priorities: Mapping[JobKey, int] | None = None,
+    other_jobs: Mapping[JobKey, JobFacts] | None = None,
 ) -> Generator[list[Allocation], None, Decision]:
     """Yields the new allocations in batches while placement goes on (the controller writes
     each one before the next is placed: see `stream`), each batch led by the other jobs'
@@ -79,7 +79,8 @@ def decide_batches(
     `Decision`, whose `new_allocs` are exactly the yielded new allocations and whose
     `updated_allocs` are left to the caller to write after them. With `preempt` (the scheduler
     configuration allows this job's type), placement may evict allocations of jobs at least
-    10 lower in `priorities` ((namespace, job) -> priority; 50 for a job not in it)."""
+    10 lower in priority (`other_jobs`: (namespace, job) -> its facts; a job not in it has
+    priority 50)."""
     res = reconcile(
         job,
         job_allocs,
@@ -108,7 +109,7 @@ def decide_batches(
         )
         if preempt:
             live = list(live)
-            pre = Preempting(job.namespace, job.id, job.priority, live, priorities or {})
+            pre = Preempting(job.namespace, job.id, job.priority, live, other_jobs or {})
         states = build_states(nodes, live)
         stamp = _deployment_stamp(deployment, version)
         batches = place_batches(job, version, res.place, nodes, states, eval_id=eval_id, now=now, preempt=pre)

@@ -17,9 +17,10 @@ import msgspec
 
 from controllers.scheduler.decide import Decision, decide
 from controllers.scheduler.deployment_create import new_deployment
+from controllers.scheduler.preempting import JobFacts
 from reconciler import codec
 from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
-from reconciler.model.job import Job
+from reconciler.model.job import Job, JobType
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -88,14 +89,24 @@ def _plan(
         versions=versions,
         deployment=_deployment(store, job, version, changed, mine, statuses, versions, at),
         preempt=(cfg.value if cfg else DEFAULT_CONFIG).preemption_config.enabled_for(job.type),
-        priorities=facts,
+        other_jobs=facts,
     )
     return _result(job, d, modify_index, facts)
+
+
+class _MigrateCore(msgspec.Struct):
+    max_parallel: int = 1
+
+
+class _GroupCore(msgspec.Struct):
+    name: str
+    migrate: _MigrateCore = msgspec.field(default_factory=_MigrateCore)
 
 
 class _JobCore(msgspec.Struct):
     priority: int = 50
     type: str = "service"
+    task_groups: list[_GroupCore] = []
 
 
 class _JobUsage(msgspec.Struct):
@@ -109,8 +120,8 @@ class _JobUsage(msgspec.Struct):
 _job_usage = msgspec.json.Decoder(_JobUsage)
 
 
-class _JobFacts(Mapping[tuple[str, str], int]):
-    """Every job's priority (and type) by (namespace, job id), listed from etcd the first
+class _JobFacts(Mapping[tuple[str, str], JobFacts]):
+    """Every job's `JobFacts` (and type) by (namespace, job id), listed from etcd the first
     time preemption asks (a plan that never preempts never lists the jobs)."""
 
     def __init__(self, store: Store) -> None:
@@ -123,8 +134,12 @@ class _JobFacts(Mapping[tuple[str, str], int]):
             self._jobs = {(u.namespace, u.id): u.job for u in (_job_usage.decode(i.value) for i in raw)}
         return self._jobs
 
-    def __getitem__(self, key: tuple[str, str]) -> int:
-        return self._all()[key].priority
+    def __getitem__(self, key: tuple[str, str]) -> JobFacts:
+        core = self._all()[key]
+        service = core.type == JobType.SERVICE
+        return JobFacts(
+            core.priority, {g.name: g.migrate.max_parallel for g in core.task_groups} if service else {}
+        )
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._all())

@@ -3,8 +3,9 @@ scheduler configuration lets this job's type preempt (Nomad selects again with e
 allowed only after a selection without it failed).
 
 `Preempting` is one plan's view of what may be evicted: the live allocations of other jobs
-per node (indexed on first use: most plans never preempt), with their jobs' priorities, and
-the evictions this plan made so far (their resources are free for the next placements).
+per node (indexed on first use: most plans never preempt), with their jobs' priorities and
+migrate `max_parallel` (`JobFacts`), and the evictions this plan made so far (their
+resources are free for the next placements).
 Which allocations of one node to evict is `preemption.choose_preemptions`; this module
 walks the nodes, scores the options and keeps the node state in step.
 
@@ -18,13 +19,33 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from controllers.scheduler.preemption import Candidate, GroupKey, choose_preemptions, preemption_score
+from controllers.scheduler.preemption import (
+    PRIORITY_DELTA,
+    Candidate,
+    GroupKey,
+    choose_preemptions,
+    preemption_score,
+)
 from controllers.scheduler.rank import anti_affinity_penalty
 from controllers.scheduler.state import NodeState
 from reconciler.model.evals import DEFAULT_PRIORITY
 from reconciler.model.ids import AllocId, NodeId
+from reconciler.model.job import Job, JobType
 
 JobKey = tuple[str, str]  # (namespace, job id)
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What preemption needs of another job: its priority and, per group, its migrate
+    `max_parallel` (0: none; Nomad gives a service job's groups a migrate block by default,
+    the other types none)."""
+
+    priority: int = DEFAULT_PRIORITY
+    max_parallel: Mapping[str, int] = field(default_factory=dict)
+
+
+UNKNOWN_JOB = JobFacts()
 
 
 @dataclass(frozen=True)
@@ -41,7 +62,7 @@ class Preempting:
     job_id: str
     priority: int
     live: Sequence[Any]  # the live allocations of the cluster (Allocation or a usage record)
-    priorities: Mapping[JobKey, int]
+    jobs: Mapping[JobKey, JobFacts]
     evictions: list[Eviction] = field(default_factory=list)
     _by_node: dict[NodeId, list[Candidate]] | None = None
     _evicted: set[AllocId] = field(default_factory=set)
@@ -49,13 +70,17 @@ class Preempting:
     def _index(self) -> dict[NodeId, list[Candidate]]:
         if self._by_node is None:
             by: dict[NodeId, list[Candidate]] = {}
+            seen: dict[JobKey, JobFacts] = {}
             for a in self.live:
                 if a.namespace == self.namespace and a.job_id == self.job_id:
                     continue
-                prio = self.priorities.get((a.namespace, a.job_id), DEFAULT_PRIORITY)
-                if self.priority - prio < 10:
-                    continue  # never a candidate (preemption.PRIORITY_DELTA)
-                by.setdefault(a.node_id, []).append(_candidate(a, prio))
+                jk = (a.namespace, a.job_id)
+                facts = seen.get(jk)
+                if facts is None:
+                    facts = seen[jk] = self.jobs.get(jk, UNKNOWN_JOB)
+                if self.priority - facts.priority < PRIORITY_DELTA:
+                    continue  # never a candidate
+                by.setdefault(a.node_id, []).append(_candidate(a, facts))
             self._by_node = by
         return self._by_node
 
@@ -93,16 +118,25 @@ class Preempting:
             st.jobs[v.job_id] = st.jobs.get(v.job_id, 1) - 1
 
 
-def _candidate(a: Any, priority: int) -> Candidate:
+def _candidate(a: Any, facts: JobFacts) -> Candidate:
     return Candidate(
         alloc_id=a.id,
         namespace=a.namespace,
         job_id=a.job_id,
         group=a.task_group,
-        priority=priority,
+        priority=facts.priority,
         cpu=a.cpu,
         memory=a.memory,
+        max_parallel=facts.max_parallel.get(a.task_group, 0),
         alloc=a,
+    )
+
+
+def job_facts(job: Job) -> JobFacts:
+    """A job's `JobFacts` (its groups' migrate max_parallel only for a service job)."""
+    service = job.type == JobType.SERVICE
+    return JobFacts(
+        job.priority, {g.name: g.migrate.max_parallel for g in job.task_groups} if service else {}
     )
 
 

@@ -17,6 +17,7 @@ from controllers.scheduler.controller import SchedulerController
 from controllers.scheduler.decide import decide, decide_batches
 from controllers.scheduler.evals import preemption_evals
 from controllers.scheduler.plan import plan_job
+from controllers.scheduler.preempting import JobFacts
 from controllers.scheduler.preemption import (
     Candidate,
     choose_preemptions,
@@ -202,7 +203,7 @@ def test_a_placement_evicts_only_when_enabled_and_10_lower(
         eval_id=EvalId("e1"),
         now=100.0,
         preempt=preempt,
-        priorities={("default", "low"): 20},
+        other_jobs={("default", "low"): JobFacts(20)},
     )
     if not placed:
         assert not d.new_allocs
@@ -233,7 +234,7 @@ def test_a_system_job_preempts_on_its_own_node() -> None:
         eval_id=EvalId("e"),
         now=1.0,
         preempt=True,
-        priorities={("default", "low"): 20},
+        other_jobs={("default", "low"): JobFacts(20)},
     )
     assert [a.node_id for a in d.new_allocs] == ["n1"]
     assert len(d.preempted) == 1
@@ -252,7 +253,7 @@ def test_preempted_allocations_are_not_preempted_twice_in_one_plan() -> None:
         eval_id=EvalId("e"),
         now=1.0,
         preempt=True,
-        priorities={("default", "low"): 20},
+        other_jobs={("default", "low"): JobFacts(20)},
     )
     assert len(d.new_allocs) == 2
     assert sorted(a.id for a in d.preempted) == sorted(a.id for a in low_allocs)
@@ -272,7 +273,7 @@ def test_each_preempted_job_gets_one_preemption_evaluation() -> None:
         eval_id=EvalId("e"),
         now=1.0,
         preempt=True,
-        priorities={("default", "low"): 20},
+        other_jobs={("default", "low"): JobFacts(20)},
     )
     rec = JobRecord(namespace="default", id="low", version=3, job=low, spec_hash="x")
     (ev,) = preemption_evals(d, {("default", "low"): rec}, now=5.0)
@@ -458,7 +459,7 @@ def test_each_batch_leads_with_the_evictions_its_placements_need() -> None:
             eval_id=EvalId("e"),
             now=1.0,
             preempt=True,
-            priorities={("default", "low"): 20},
+            other_jobs={("default", "low"): JobFacts(20)},
         ),
         batches.append,
     )
@@ -469,3 +470,32 @@ def test_each_batch_leads_with_the_evictions_its_placements_need() -> None:
         (victim,) = new.preempted_allocations
         assert [a.id for a in written].index(victim) < [a.id for a in written].index(new.id)
     assert {a.id for a in written} == {a.id for a in [*d.new_allocs, *d.preempted]}
+
+
+@pytest.mark.parametrize(("max_parallel", "second"), [(1, "other"), (0, "low")])
+def test_a_groups_migrate_max_parallel_spreads_preemptions_over_jobs(max_parallel: int, second: str) -> None:
+    """Once a service group has lost `max_parallel` allocations in a plan, another job's
+    allocation of the same size is preempted before it (Nomad's max_parallel penalty)."""
+    node = mock_node("n1", cpu=900, memory=1024)
+    low = mock_job(2, id="low", cpu=300, memory=100, priority=20)
+    other = mock_job(1, id="other", cpu=300, memory=100, priority=20)
+    running = [mock_alloc(low, i, cpu=300, memory=100) for i in range(2)]
+    running.append(mock_alloc(other, 0, cpu=300, memory=100, id="other-0"))
+    high = mock_job(2, id="high", cpu=300, memory=100, priority=80)
+    facts = {
+        ("default", "low"): JobFacts(20, {"web": max_parallel}),
+        ("default", "other"): JobFacts(20, {"web": max_parallel}),
+    }
+    d = decide(
+        high,
+        0,
+        [],
+        running,
+        {},
+        {node.id: node},
+        eval_id=EvalId("e"),
+        now=1.0,
+        preempt=True,
+        other_jobs=facts,
+    )
+    assert [a.job_id for a in d.preempted] == ["low", second]
