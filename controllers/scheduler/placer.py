@@ -194,14 +194,24 @@ def _choose(
     limit: int,
     preempt: Preempting | None,
 ) -> tuple[_Fit | None, AllocMetric | None, list[Candidate]]:
-    """The node for one placement (and the allocations to evict for it), or why none."""
+    """The node for one placement (and the allocations to evict for it), or why none.
+    Once a group's walk without eviction found no room in this plan, its next placements
+    walk with eviction allowed straight away (that walk takes a node with room first), so
+    a full cluster is not scanned twice per placement."""
     if p.node_id:
         chosen, metric = _on_node(job, ctx, p, nodes, ctx.states, rng)
     elif p.task_group in out.failed:  # a group whose placement failed stops trying
         return None, out.failed[p.task_group], []
+    elif preempt is not None and p.task_group in preempt.full_groups:
+        chosen, victims = _preempting(job, ctx, p, preempt, limit, rng)
+        if chosen is not None:
+            return chosen, None, victims
+        chosen, metric = _select(job, ctx, p, limit, rng)  # why nothing fits, or room after all
     else:
         chosen, metric = _select(job, ctx, p, limit, rng)
     if chosen is None and metric is not None and preempt is not None:
+        if not p.node_id:
+            preempt.full_groups.add(p.task_group)
         chosen, victims = _preempting(job, ctx, p, preempt, limit, rng)
         return chosen, metric, victims
     return chosen, metric, []

@@ -14,6 +14,7 @@ Only CPU and memory are preempted for: a node whose static ports collide stays i
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,9 @@ class Preempting:
     evictions: list[Eviction] = field(default_factory=list)
     _by_node: dict[NodeId, list[Candidate]] | None = None
     _evicted: set[AllocId] = field(default_factory=set)
+    _counts: Counter[GroupKey] = field(default_factory=Counter)  # evictions per group so far
+    cursors: dict[str, int] = field(default_factory=dict)  # per task group: where the walk goes on
+    full_groups: set[str] = field(default_factory=set)  # groups a walk without eviction failed for
 
     def _index(self) -> dict[NodeId, list[Candidate]]:
         if self._by_node is None:
@@ -88,7 +92,7 @@ class Preempting:
         return [c for c in self._index().get(node_id, ()) if c.alloc_id not in self._evicted]
 
     def already(self) -> Counter[GroupKey]:
-        return Counter(e.victim.group_key for e in self.evictions)
+        return self._counts
 
     def choose(self, st: NodeState, cpu: int, mem: int) -> list[Candidate] | None:
         cands = self.candidates(st.node.id)
@@ -108,6 +112,7 @@ class Preempting:
         """Record the evictions and free their resources on the node's state."""
         for v in victims:
             self._evicted.add(v.alloc_id)
+            self._counts[v.group_key] += 1
             self.evictions.append(Eviction(v, by))
             st.cpu_used -= v.cpu
             st.mem_used -= v.memory
@@ -150,12 +155,12 @@ def score_with(
     st: NodeState, cpu: int, mem: int, victims: Sequence[Candidate], collisions: int, desired: int
 ) -> float:
     """The node's score if `victims` make room: the bin-packing fit after the evictions,
-    the anti-affinity penalty if any, and the preemption score, averaged (Nomad's
-    normalisation)."""
+    the anti-affinity penalty if any, and the preemption score (when there are victims),
+    averaged (Nomad's normalisation)."""
     cu = st.cpu_used - sum(v.cpu for v in victims) + cpu
     mu = st.mem_used - sum(v.memory for v in victims) + mem
     fit: float = (20.0 - 10.0 ** (1.0 - cu / st.cpu_total) - 10.0 ** (1.0 - mu / st.mem_total)) / 18.0
-    scores = [fit, preemption_score([v.priority for v in victims])]
+    scores = [fit, preemption_score([v.priority for v in victims])] if victims else [fit]
     if collisions:
         scores.append(anti_affinity_penalty(collisions, desired))
     return sum(scores) / len(scores)
@@ -172,21 +177,30 @@ def select(
     desired: int,
     limit: int,
 ) -> tuple[NodeState, list[Candidate]] | None:
-    """The best of the first `limit` nodes where evicting lower-priority allocations makes
-    the ask fit (`fits_otherwise`: the node passes every check but capacity), with the
-    allocations to evict; None if no node can be freed."""
-    best: tuple[float, NodeState, list[Candidate]] | None = None
+    """The best of the next `limit` nodes where the ask fits, as they are or after evicting
+    lower-priority allocations (`fits_otherwise`: the node passes every check but
+    capacity), with the allocations to evict (none on a node with room, which always wins);
+    None if no node can be freed. As the placer's walk, each walk of
+    a group goes on where its last one stopped (a full cluster is not rescanned from the
+    start for every placement)."""
+    n = len(nodes)
+    start = pre.cursors.get(group_key[1], 0) % n if n else 0
+    best: tuple[tuple[bool, float], NodeState, list[Candidate]] | None = None
     found = 0
-    for st in nodes:
+    for j in itertools.chain(range(start, n), range(start)):
+        st = nodes[j]
         if st.cpu_total <= 0 or st.mem_total <= 0 or not fits_otherwise(st):
             continue
-        victims = pre.choose(st, cpu, mem)
-        if not victims:
+        room = st.cpu_total - st.cpu_used >= cpu and st.mem_total - st.mem_used >= mem
+        victims = [] if room else pre.choose(st, cpu, mem)
+        if victims is None or not (room or victims):
             continue
-        s = score_with(st, cpu, mem, victims, st.groups.get(group_key, 0), desired)
+        # a node with room always beats one that needs evictions
+        s = (room, score_with(st, cpu, mem, victims, st.groups.get(group_key, 0), desired))
         if best is None or s > best[0]:
             best = (s, st, victims)
         found += 1
         if found >= limit:
+            pre.cursors[group_key[1]] = j + 1
             break
     return (best[1], best[2]) if best is not None else None

@@ -499,3 +499,28 @@ def test_a_groups_migrate_max_parallel_spreads_preemptions_over_jobs(max_paralle
         other_jobs=facts,
     )
     assert [a.job_id for a in d.preempted] == ["low", second]
+
+
+def test_room_left_by_an_eviction_is_taken_before_evicting_again() -> None:
+    """The first placement evicts a big allocation; the second fits in what is left on that
+    node rather than preempting on the other one."""
+    nodes = {NodeId(n): mock_node(n, cpu=1000, memory=1024) for n in ("n1", "n2")}
+    low = mock_job(2, id="low", cpu=1000, memory=256, priority=20)
+    running = [mock_alloc(low, i, node=f"n{i + 1}", cpu=1000, memory=256) for i in range(2)]
+    high = mock_job(2, id="high", cpu=300, memory=100, priority=80)
+    d = decide(
+        high,
+        0,
+        [],
+        running,
+        {},
+        nodes,
+        eval_id=EvalId("e"),
+        now=1.0,
+        preempt=True,
+        other_jobs={("default", "low"): JobFacts(20)},
+    )
+    assert len(d.new_allocs) == 2
+    (evicted,) = d.preempted
+    assert {a.node_id for a in d.new_allocs} == {evicted.node_id}
+    assert [a.preempted_allocations for a in d.new_allocs].count([]) == 1
