@@ -1,10 +1,10 @@
 """Placement: choose a node for each instance the reconciler wants placed.
 
-Per task group: the static checks (datacenter, readiness, drivers, constraints) run once per
+Per task group: the static checks (node pool, datacenter, readiness, drivers, constraints) run once per
 node and the survivors are visited in an order shuffled from the evaluation id. Per
 placement, the walk continues where the last one stopped (as Nomad's iterator does) and
-ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, CPU, memory, static
-ports); the best score wins and gets its dynamic ports. A group whose placement fails stops
+ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, distinct_property, CPU,
+memory, static ports); the best score wins and gets its dynamic ports. A group whose placement fails stops
 trying (Nomad coalesces the remaining failures into the first one's metrics).
 """
 
@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 
 from controllers.scheduler.buckets import AllocPlace
 from controllers.scheduler.feasibility import (
+    PLACEMENT_WIDE,
+    PropertyRule,
     constraints_for,
+    count_placement,
     datacenter_ok,
     dynamic_filter,
     group_ask,
+    node_pool_ok,
     node_ready,
+    properties_misfit,
+    property_rules,
+    property_usage,
     static_filter,
     wants_distinct_hosts,
 )
@@ -75,6 +82,9 @@ class _GroupCtx:
     spreads: list[SpreadRule] = field(default_factory=list)
     states: Mapping[NodeId, NodeState] = field(default_factory=dict)
     usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
+    props: list[PropertyRule] = field(default_factory=list)  # distinct_property constraints
+    # each with its usage: counted once from the states, then kept up by `_note_properties`
+    prop_usage: list[tuple[PropertyRule, dict[str, int]]] = field(default_factory=list)
 
     @property
     def prefers(self) -> bool:
@@ -89,12 +99,15 @@ def _group_ctx(
     job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int
 ) -> _GroupCtx:
     cpu, mem = group_ask(group)
-    constraints = [c for c in constraints_for(job, group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, group) if c.operator not in PLACEMENT_WIDE]
     base = AllocMetric(nodes_in_pool=pool)
     feasible: list[NodeState] = []
     for nid in order:
         st = states[nid]
         dc = st.node.datacenter
+        if not node_pool_ok(job, st.node):  # as Nomad, nodes of other pools are not even counted
+            base.nodes_in_pool -= 1
+            continue
         if not datacenter_ok(job, st.node):
             continue
         base.nodes_available[dc] = base.nodes_available.get(dc, 0) + (1 if node_ready(st.node) else 0)
@@ -110,6 +123,7 @@ def _group_ctx(
         if "*" not in dc and "?" not in dc:
             base.nodes_available.setdefault(dc, 0)
     static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
+    props = property_rules(job, group)
     return _GroupCtx(
         group,
         cpu,
@@ -121,6 +135,8 @@ def _group_ctx(
         affinities=affinities_for(job, group),
         spreads=spread_rules(job, group),
         states=states,
+        props=props,
+        prop_usage=[(r, property_usage(r, job.id, states.values())) for r in props],
     )
 
 
@@ -161,6 +177,7 @@ def place_batches(
     sunk = 0
     groups = (job.group(name) for name in dict.fromkeys(p.task_group for p in wanted))
     ctxs = {g.name: _group_ctx(job, g, order, states, len(nodes)) for g in groups if g is not None}
+    tracked = [c for c in ctxs.values() if c.props]  # groups with distinct_property rules
     for p in wanted:
         ctx = ctxs.get(p.task_group)
         if ctx is None:
@@ -175,6 +192,7 @@ def place_batches(
             preempt.evict(chosen[0], victims, alloc.id)
             alloc = dataclasses.replace(alloc, preempted_allocations=[v.alloc_id for v in victims])
         chosen[0].add(alloc)
+        _note_properties(tracked, alloc, chosen[0].node)
         out.allocs.append(alloc)
         if len(out.allocs) - sunk >= batch:
             yield out.allocs[sunk:]
@@ -280,13 +298,18 @@ def _on_node(
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
     silently (a system job only runs where it can); a full node is a failure."""
     st = states.get(p.node_id)
-    if st is None or not datacenter_ok(job, st.node) or not node_ready(st.node):
+    if (
+        st is None
+        or not datacenter_ok(job, st.node)
+        or not node_pool_ok(job, st.node)
+        or not node_ready(st.node)
+    ):
         return None, None
-    constraints = [c for c in constraints_for(job, ctx.group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, ctx.group) if c.operator not in PLACEMENT_WIDE]
     if static_filter(job, ctx.group, st.node, constraints) is not None:
         return None, None
     metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
-    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct)
+    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage)
     if why is not None:
         _record_misfit(metric, *why)
         return None, metric
@@ -309,6 +332,8 @@ def _preempting(
 
     def fits_otherwise(st: NodeState) -> bool:
         if (djob and st.jobs.get(job.id)) or (dgroup and st.groups.get(key, 0)):
+            return False
+        if ctx.prop_usage and properties_misfit(ctx.prop_usage, st.node) is not None:
             return False
         return not (ctx.static_ports and _port_clash(ctx.static_ports, st.ports))
 
@@ -368,6 +393,13 @@ def _select(
     return None, metric
 
 
+def _note_properties(tracked: list[_GroupCtx], alloc: Allocation, node: Node) -> None:
+    """Count a placement in the distinct_property usage of every group it concerns: a
+    job-level rule counts every group's allocations, a group-level one its own."""
+    for ctx in tracked:
+        count_placement(ctx.prop_usage, alloc.task_group, node)
+
+
 def _record_misfit(metric: AllocMetric, kind: str, name: str) -> None:
     """A node that does not fit: filtered by a "constraint", or a "dimension" exhausted."""
     if kind == "constraint":
@@ -392,6 +424,7 @@ def _scan(
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
     prefers = ctx.prefers
+    props = ctx.prop_usage
     avoid = (
         p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
     )
@@ -404,8 +437,13 @@ def _scan(
     for j in itertools.chain(range(start, n), range(start)):
         st = feasible[j]
         collisions = st.groups.get(key, 0)
-        if (djob and st.jobs.get(job_id)) or (dgroup and collisions):
-            misfits.append(("constraint", "distinct_hosts"))
+        filtered = (
+            "distinct_hosts"
+            if (djob and st.jobs.get(job_id)) or (dgroup and collisions)
+            else (properties_misfit(props, st.node) if props else None)
+        )
+        if filtered is not None:
+            misfits.append(("constraint", filtered))
             continue
         cu = st.cpu_used + cpu
         if cu > st.cpu_total:
