@@ -10,6 +10,7 @@ trying (Nomad coalesces the remaining failures into the first one's metrics).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections.abc import Collection, Generator, Iterator, Mapping
@@ -33,6 +34,9 @@ from controllers.scheduler.feasibility import (
     wants_distinct_hosts,
 )
 from controllers.scheduler.ports import assign_ports
+from controllers.scheduler.preempting import Preempting, freed_ports
+from controllers.scheduler.preempting import select as select_preempting
+from controllers.scheduler.preemption import Candidate
 from controllers.scheduler.preference import (
     PREFERENCE_LIMIT,
     SpreadRule,
@@ -156,10 +160,13 @@ def place_batches(
     eval_id: EvalId,
     now: float,
     batch: int = 125,
+    preempt: Preempting | None = None,
 ) -> Generator[list[Allocation], None, Placements]:
     """`place`, yielding the new allocations every `batch` placements and the remainder at
     the end (the controller commits each batch while the next is being placed); returns the
-    whole `Placements`. Each yielded list is a new list, never changed afterwards."""
+    whole `Placements`. Each yielded list is a new list, never changed afterwards. With
+    `preempt`, a placement no node has room for may evict lower-priority allocations
+    (recorded in `preempt.evictions`)."""
     out = Placements()
     if not wanted:
         return out
@@ -175,17 +182,15 @@ def place_batches(
         ctx = ctxs.get(p.task_group)
         if ctx is None:
             continue
-        if p.node_id:
-            chosen, metric = _on_node(job, ctx, p, nodes, states, rng)
-        elif p.task_group in out.failed:  # a group whose placement failed stops trying
-            chosen, metric = None, out.failed[p.task_group]
-        else:
-            chosen, metric = _select(job, ctx, p, ctx.limit(limit), rng)
+        chosen, metric, victims = _choose(job, ctx, p, out, nodes, rng, ctx.limit(limit), preempt)
         if chosen is None:
             if metric is not None:
                 _note_failure(out, p.task_group, metric)
             continue
         alloc = _new_alloc(job, version, ctx, p, chosen, alloc_id=next(ids), eval_id=eval_id, now=now)
+        if victims and preempt is not None:
+            preempt.evict(chosen[0], victims, alloc.id)
+            alloc = dataclasses.replace(alloc, preempted_allocations=[v.alloc_id for v in victims])
         chosen[0].add(alloc)
         _note_properties(tracked, alloc, chosen[0].node)
         out.allocs.append(alloc)
@@ -195,6 +200,39 @@ def place_batches(
     if len(out.allocs) > sunk:
         yield out.allocs[sunk:]
     return out
+
+
+def _choose(
+    job: Job,
+    ctx: _GroupCtx,
+    p: AllocPlace,
+    out: Placements,
+    nodes: Mapping[NodeId, Node],
+    rng: random.Random,
+    limit: int,
+    preempt: Preempting | None,
+) -> tuple[_Fit | None, AllocMetric | None, list[Candidate]]:
+    """The node for one placement (and the allocations to evict for it), or why none.
+    Once a group's walk without eviction found no room in this plan, its next placements
+    walk with eviction allowed straight away (that walk takes a node with room first), so
+    a full cluster is not scanned twice per placement."""
+    if p.node_id:
+        chosen, metric = _on_node(job, ctx, p, nodes, ctx.states, rng)
+    elif p.task_group in out.failed:  # a group whose placement failed stops trying
+        return None, out.failed[p.task_group], []
+    elif preempt is not None and p.task_group in preempt.full_groups:
+        chosen, victims = _preempting(job, ctx, p, preempt, limit, rng)
+        if chosen is not None:
+            return chosen, None, victims
+        chosen, metric = _select(job, ctx, p, limit, rng)  # why nothing fits, or room after all
+    else:
+        chosen, metric = _select(job, ctx, p, limit, rng)
+    if chosen is None and metric is not None and preempt is not None:
+        if not p.node_id:
+            preempt.full_groups.add(p.task_group)
+        chosen, victims = _preempting(job, ctx, p, preempt, limit, rng)
+        return chosen, metric, victims
+    return chosen, metric, []
 
 
 def _note_failure(out: Placements, group: str, metric: AllocMetric) -> None:
@@ -282,6 +320,51 @@ def _on_node(
         metric.exhaust_node(PORTS_EXHAUSTED)
         return None, metric
     return (st, ports), None
+
+
+def _preempting(
+    job: Job, ctx: _GroupCtx, p: AllocPlace, pre: Preempting, limit: int, rng: random.Random
+) -> tuple[_Fit | None, list[Candidate]]:
+    """A node made room on by evicting lower-priority allocations (`preempting.select`): the
+    asked node for a system job, else the feasible nodes; with its ports, and the victims."""
+    djob, dgroup = ctx.distinct
+    key = (job.id, ctx.group.name)
+
+    def fits_otherwise(st: NodeState) -> bool:
+        if (djob and st.jobs.get(job.id)) or (dgroup and st.groups.get(key, 0)):
+            return False
+        if ctx.prop_usage and properties_misfit(ctx.prop_usage, st.node) is not None:
+            return False
+        return not (ctx.static_ports and _port_clash(ctx.static_ports, st.ports))
+
+    nodes = [ctx.states[p.node_id]] if p.node_id and p.node_id in ctx.states else ctx.feasible
+    got = select_preempting(
+        nodes,
+        fits_otherwise,
+        pre,
+        cpu=ctx.cpu,
+        mem=ctx.mem,
+        group_key=key,
+        desired=ctx.group.count,
+        limit=limit,
+    )
+    if got is None:
+        return None, []
+    st, victims = got
+    node = st.node
+    ports = (
+        assign_ports(
+            ctx.group.networks,
+            freed_ports(st, victims),
+            node.min_dynamic_port,
+            node.max_dynamic_port,
+            rng,
+            node.address,
+        )
+        if ctx.group.networks
+        else []
+    )
+    return ((st, ports), victims) if ports is not None else (None, [])
 
 
 def _select(

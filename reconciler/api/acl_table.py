@@ -172,6 +172,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("GET", "/ui/"): OPEN,
     ("GET", "/ui/static/{name}"): OPEN,
     ("POST", "/ui/plan"): SUBMIT,
+    # the scheduler configuration (api/operator.py): Nomad's operator read and write rules
+    ("GET", "/v1/operator/scheduler/configuration"): Rule(level(Scope.OPERATOR, "read")),
+    **_writes("/v1/operator/scheduler/configuration", Rule(level(Scope.OPERATOR, "write"))),
     # cluster reads (api/cluster.py) and the endpoints answered with 501 (api/unserved.py)
     ("GET", "/v1/agent/members"): AGENT_READ,
     ("GET", "/v1/agent/servers"): AGENT_READ,

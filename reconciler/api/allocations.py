@@ -88,6 +88,8 @@ def alloc_stub(
         "DeploymentStatus": _alloc_deployment_status(a, deployments or {}),
         "PreviousAllocation": a.previous_allocation,
         "NextAllocation": a.next_allocation,
+        "PreemptedAllocations": list(a.preempted_allocations) or None,
+        "PreemptedByAllocation": a.preempted_by_allocation,
         "FollowupEvalID": a.followup_eval_id,
         "RescheduleTracker": {"Events": [{"RescheduleTime": ns_time(t)} for t in a.reschedule_attempts]}
         if a.reschedule_attempts

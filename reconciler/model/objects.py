@@ -113,6 +113,8 @@ class Allocation:
     # (read it through reconciler.model.alloc_status).
     client_status: ClientStatus | None = None
     followup_eval_id: EvalId = EvalId("")  # the delayed evaluation that will reschedule this failed alloc
+    preempted_allocations: list[AllocId] = field(default_factory=list)  # evicted to make room for this one
+    preempted_by_allocation: AllocId = AllocId("")  # the allocation this one was evicted for
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1

@@ -66,9 +66,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("job", "consul_namespace", "ConsulNamespace", "ns1"),
     _r("job", "ui", "UI", {"description": "a job"}),
     _r("job", "all_at_once", "AllAtOnce", True),
-    # a priority other than 50 within 1..100 (outside it, validation says the range)
-    _r("job", "priority", "Priority", 70, values=tuple(p for p in range(1, 101) if p != 50),
-       why="evaluations are not ordered by priority"),
     # -- group ----------------------------------------------------------------------------
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
     _r("group", "consul", "Consul", {"namespace": "ns1"}, defaults=("default",)),

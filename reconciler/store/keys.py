@@ -178,6 +178,11 @@ class Keys:
     def acl_bootstrap(self) -> str:
         return f"{self.prefix}acl_bootstrap"
 
+    @property
+    def scheduler_config(self) -> str:
+        """The cluster's scheduler configuration (one record, as Nomad's operator API)."""
+        return f"{self.kind('scheduler_config')}configuration"
+
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]
 
