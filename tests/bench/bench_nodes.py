@@ -1,0 +1,404 @@
+"""Node-loss benchmark at scale (run on purpose: `make bench`, or
+`PYTHONPATH=$PWD python -m pytest tests/bench/bench_nodes.py -s -o addopts="" -q`).
+
+A real server agent process (`reconciler agent -server`: scheduler, liveness, deployments,
+gc, API) against the bench's etcd; 1,000 simulated client nodes in this process, each the
+node agent's own `Heartbeat` (its node record, and its heartbeat key on a `KeptLease`
+refreshed every TTL/3 by its own thread: what a client agent does, without its drivers);
+100 jobs of count 100 registered through the API (10,000 allocations), and the client
+status `running` written for each, as the node agents would. Then 100 nodes (those holding
+the most allocations) die at once, twice:
+
+- revoked: their leases revoked together (as etcd does when their TTLs run out): the time
+  from there until every allocation is replaced (desired `run` on live nodes only, 10,000
+  of them), which is what the single-node target's "+ 2 s" allows;
+- silent: another 100 stop their keepalives (a host lost): the same, from the moment they
+  stopped, against the lease TTL + 2 s.
+
+For each: when the heartbeats vanished and the nodes were marked down, the server process's
+CPU seconds, etcd's (from /proc), etcd's gRPC requests (its /metrics) and revisions, and
+the evaluations created and processed (the server's `/v1/metrics`). Printed beside its peer
+measured in the same run: a raw etcd write of as many allocation-sized values as the
+replacement wrote (128 per transaction), and the idle load of 1,000 heartbeating nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controllers.driver_runner.node import Heartbeat
+from reconciler.agent.etcd_process import EmbeddedEtcd
+from reconciler.model.objects import (
+    Allocation,
+    AllocStatus,
+    ClientStatus,
+    DesiredStatus,
+    Evaluation,
+    Node,
+    NodeResources,
+    NodeStatus,
+)
+from reconciler.runtime import Informer
+from reconciler.store import Store
+from tests.agent.harness import AgentProcess
+from tests.bench.bench_scheduler import raw_write_rate
+from tests.waiting import wait_for
+
+NODES = int(os.environ.get("BENCH_NODES", "1000"))
+JOBS = int(os.environ.get("BENCH_JOBS", "100"))
+COUNT = int(os.environ.get("BENCH_JOB_COUNT", "100"))
+DEAD = int(os.environ.get("BENCH_DEAD", "100"))
+TTL = int(os.environ.get("BENCH_HEARTBEAT_TTL", "10"))  # the node agent's default lease
+IDLE = 5.0  # seconds of the idle window measured before the first loss
+# 15 allocations of 100 MHz fit a node: 10,000 spread over at least 667 nodes, and the
+# 800 left after both losses still hold them all
+NODE_MHZ = 1500
+ALL = JOBS * COUNT
+
+
+def _node(i: int) -> Node:
+    nid = f"sim-{i:04d}"
+    return Node(
+        id=nid,  # type: ignore[arg-type]
+        name=nid,
+        datacenter="dc1",
+        resources=NodeResources(cpu_mhz=NODE_MHZ, cores=1, memory_mb=16384),
+        drivers={"raw_exec": True},
+        attributes={"kernel.name": "linux"},
+    )
+
+
+def _job(i: int) -> dict[str, Any]:
+    name = f"web-{i:03d}"
+    return {
+        "Job": {
+            "ID": name,
+            "Name": name,
+            "Type": "service",
+            "Datacenters": ["dc1"],
+            "TaskGroups": [
+                {
+                    "Name": "web",
+                    "Count": COUNT,
+                    "Tasks": [
+                        {
+                            "Name": "server",
+                            "Driver": "raw_exec",
+                            "Config": {"command": "/bin/sleep", "args": ["3600"]},
+                            "Resources": {"CPU": 100, "MemoryMB": 64},
+                        }
+                    ],
+                }
+            ],
+        }
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _scrape(url: str) -> dict[str, float]:
+    """Prometheus text: the sum of every sample of each metric name (labels dropped)."""
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name = name_labels.split("{", 1)[0]
+        out[name] = out.get(name, 0.0) + float(value)
+    return out
+
+
+@dataclass
+class Load:
+    """What the server process and etcd did over a window."""
+
+    seconds: float
+    server_cpu: float
+    etcd_cpu: float
+    rpcs: float  # gRPC calls etcd started (unary and streams)
+    keepalives: float  # lease keepalive messages etcd received
+    revisions: int
+    evals_processed: float
+
+
+@dataclass
+class Probe:
+    """Reads the counters a `Load` is the difference of."""
+
+    store: Store
+    etcd: EmbeddedEtcd
+    server: AgentProcess
+    _start: dict[str, float] = field(default_factory=dict)
+
+    def _read(self) -> dict[str, float]:
+        assert self.etcd.proc is not None
+        assert self.server.proc is not None
+        e = _scrape(f"{self.etcd.endpoint}/metrics")
+        s = _scrape(f"{self.server.address}/v1/metrics?format=prometheus")
+        return {
+            "t": time.monotonic(),
+            "server_cpu": cpu_seconds(self.server.proc.pid),
+            "etcd_cpu": cpu_seconds(self.etcd.proc.pid),
+            "rpcs": e.get("grpc_server_started_total", 0.0),
+            "keepalives": _keepalives(f"{self.etcd.endpoint}/metrics"),
+            "revision": float(self.store.revision()),
+            "evals": s.get("nomad_nomad_worker_evaluations_processed_total", 0.0),
+        }
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self) -> Load:
+        end, st = self._read(), self._start
+        return Load(
+            seconds=end["t"] - st["t"],
+            server_cpu=end["server_cpu"] - st["server_cpu"],
+            etcd_cpu=end["etcd_cpu"] - st["etcd_cpu"],
+            rpcs=end["rpcs"] - st["rpcs"],
+            keepalives=end["keepalives"] - st["keepalives"],
+            revisions=int(end["revision"] - st["revision"]),
+            evals_processed=end["evals"] - st["evals"],
+        )
+
+
+def _keepalives(url: str) -> float:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("grpc_server_msg_received_total") and 'grpc_method="LeaseKeepAlive"' in line
+    )
+
+
+class Nodes:
+    """The simulated client nodes: one node agent `Heartbeat` each."""
+
+    def __init__(self, store: Store, n: int) -> None:
+        self.beats = {f"sim-{i:04d}": Heartbeat(store, _node(i), ttl=TTL) for i in range(n)}
+        self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sim-node")
+
+    def start(self) -> None:
+        def up(hb: Heartbeat) -> None:
+            hb.register()
+            hb.start()
+
+        list(self.pool.map(up, self.beats.values()))
+
+    def kill(self, ids: list[str], *, revoke: bool) -> None:
+        """Stop these nodes' keepalives together; `revoke` also revokes their leases."""
+        with ThreadPoolExecutor(max_workers=len(ids), thread_name_prefix="sim-kill") as pool:
+            list(pool.map(lambda nid: self.beats[nid].stop(revoke=revoke), ids))
+
+    def stop(self) -> None:
+        list(self.pool.map(lambda hb: hb.stop(revoke=True), self.beats.values()))
+        self.pool.shutdown()
+
+
+@dataclass
+class Loss:
+    """One loss of nodes and what it cost."""
+
+    how: str
+    lost_allocs: int
+    heartbeats_gone: float  # seconds from the loss
+    marked_down: float
+    replaced: float
+    load: Load
+    evals_created: int
+    writes: int  # allocations written: the lost ones stopped and their replacements
+
+
+class Watch:
+    """Informers on nodes, heartbeats, allocations and evaluations (the bench's view)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.nodes = Informer(store, store.keys.nodes, Node, name="bench-nodes")
+        self.beats = Informer(store, store.keys.heartbeats, bytes, name="bench-heartbeats")
+        self.allocs = Informer(store, store.keys.allocs, Allocation, name="bench-allocs")
+        self.evals = Informer(store, store.keys.evals, Evaluation, name="bench-evals")
+        self.all = (self.nodes, self.beats, self.allocs, self.evals)
+
+    def __enter__(self) -> Watch:
+        for i in self.all:
+            i.start()
+        for i in self.all:
+            assert i.wait_synced(30), i.name
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for i in self.all:
+            i.stop()
+
+    def running(self) -> list[Allocation]:
+        return [a for a in self.allocs.list() if a.desired_status == DesiredStatus.RUN]
+
+    def placed_on_live(self, dead: set[str]) -> bool:
+        run = self.running()
+        return len(run) == ALL and not any(a.node_id in dead for a in run)
+
+    def beats_gone(self, dead: set[str]) -> bool:
+        return not any(self.store.keys.last_segment(i.key) in dead for i in self.beats.items())
+
+    def down(self, dead: set[str]) -> bool:
+        return all(
+            (n := self.nodes.get(self.store.keys.node(d))) and n.status == NodeStatus.DOWN for d in dead
+        )
+
+
+def _milestones(conds: dict[str, Callable[[], bool]], since: float, timeout: float) -> dict[str, float]:
+    """Seconds from `since` at which each condition first held (polled every 10 ms)."""
+    seen: dict[str, float] = {}
+
+    def all_seen() -> bool:
+        for name, cond in conds.items():
+            if name not in seen and cond():
+                seen[name] = time.monotonic() - since
+        return len(seen) == len(conds)
+
+    wait_for(
+        all_seen, timeout, interval=0.01, message=lambda: f"milestones {sorted(seen)} of {sorted(conds)}"
+    )
+    return seen
+
+
+def lose(nodes: Nodes, watch: Watch, probe: Probe, how: str, dead: list[str]) -> Loss:
+    gone = set(dead)
+    lost = [a for a in watch.running() if a.node_id in gone]
+    evals_before = {e.id for e in watch.evals.list()}
+    probe.start()
+    t0 = time.monotonic()
+    nodes.kill(dead, revoke=how == "revoked")
+    seen = _milestones(
+        {
+            "heartbeats": lambda: watch.beats_gone(gone),
+            "down": lambda: watch.down(gone),
+            "replaced": lambda: watch.placed_on_live(gone),
+        },
+        t0,
+        TTL + 120,
+    )
+    load = probe.stop()
+    created = [e for e in watch.evals.list() if e.id not in evals_before]
+    return Loss(
+        how,
+        len(lost),
+        seen["heartbeats"],
+        seen["down"],
+        seen["replaced"],
+        load,
+        len(created),
+        2 * len(lost),
+    )
+
+
+def _fullest(watch: Watch, n: int, exclude: set[str]) -> list[str]:
+    per: dict[str, int] = {}
+    for a in watch.running():
+        if a.node_id not in exclude:
+            per[a.node_id] = per.get(a.node_id, 0) + 1
+    return sorted(per, key=lambda k: -per[k])[:n]
+
+
+def _place(server: AgentProcess, store: Store, watch: Watch) -> float:
+    t0 = time.monotonic()
+    for i in range(JOBS):
+        server.request("POST", "/v1/jobs", _job(i))
+    wait_for(lambda: len(watch.running()) == ALL, 600, interval=0.1, message=f"{ALL} allocations placed")
+    elapsed = time.monotonic() - t0
+    # the client status each node agent would report
+    now = time.time()
+    store.put_many(
+        (
+            store.keys.alloc_status(a.id),
+            AllocStatus(
+                alloc_id=a.id, node_id=a.node_id, client_status=ClientStatus.RUNNING, modify_time=now
+            ),
+        )
+        for a in watch.running()
+    )
+    return elapsed
+
+
+@pytest.fixture
+def server(etcd: EmbeddedEtcd, prefix: str, tmp_path: Path) -> Iterator[AgentProcess]:
+    agent = AgentProcess(
+        tmp_path / "server",
+        mode=["-server"],
+        etcd=etcd.endpoint,
+        node_name="bench-server",
+        extra_args=["--prefix", prefix],
+    )
+    agent.root.mkdir()
+    agent.start(timeout=60)
+    yield agent
+    agent.stop()
+
+
+def _line(loss: Loss, raw_seconds: float) -> str:
+    ld = loss.load
+    target = 2.0 if loss.how == "revoked" else TTL + 2.0
+    return (
+        f"\n{DEAD} nodes {loss.how} ({loss.lost_allocs:,} allocations on them): heartbeats gone "
+        f"{loss.heartbeats_gone:.2f} s, marked down {loss.marked_down:.2f} s, all replaced "
+        f"{loss.replaced:.2f} s (single-node target {target:.0f} s; peer: "
+        f"{'' if loss.how == 'revoked' else f'TTL {TTL} s + '}raw write of {loss.writes:,} values "
+        f"{raw_seconds:.2f} s)"
+        f"\n  load over {ld.seconds:.1f} s: server process {ld.server_cpu:.2f} CPU s, "
+        f"etcd {ld.etcd_cpu:.2f} CPU s, "
+        f"{ld.rpcs:,.0f} etcd RPCs + {ld.keepalives:,.0f} keepalives, {ld.revisions:,} revisions, "
+        f"evaluations {loss.evals_created:,} created / {ld.evals_processed:,.0f} processed"
+    )
+
+
+def test_node_loss_at_scale(etcd: EmbeddedEtcd, store: Store, server: AgentProcess) -> None:
+    nodes = Nodes(store, NODES)
+    probe = Probe(store, etcd, server)
+    try:
+        t = time.monotonic()
+        nodes.start()
+        registered = time.monotonic() - t
+        with Watch(store) as watch:
+            placing = _place(server, store, watch)
+            probe.start()
+            threading.Event().wait(IDLE)  # a measured window, not a synchronisation
+            idle = probe.stop()
+            revoked = _fullest(watch, DEAD, set())
+            first = lose(nodes, watch, probe, "revoked", revoked)
+            raw_rate, _ = raw_write_rate(store, first.writes)
+            silent = lose(nodes, watch, probe, "silent", _fullest(watch, DEAD, set(revoked)))
+            raw_rate2, _ = raw_write_rate(store, silent.writes)
+    finally:
+        nodes.stop()
+    print(
+        f"\nmachine: {platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+        f"\n{NODES:,} simulated nodes (heartbeat lease TTL {TTL} s) registered in {registered:.1f} s; "
+        f"{JOBS} jobs x {COUNT} = {ALL:,} allocations placed in {placing:.1f} s"
+        f"\nidle, {NODES:,} nodes heartbeating: server {idle.server_cpu / idle.seconds:.2f} CPU s/s, "
+        f"etcd {idle.etcd_cpu / idle.seconds:.2f} CPU s/s, "
+        f"{idle.keepalives / idle.seconds:,.0f} keepalives/s, "
+        f"{idle.revisions} revisions in {idle.seconds:.1f} s"
+        + _line(first, first.writes / raw_rate)
+        + _line(silent, silent.writes / raw_rate2)
+    )
+    assert first.lost_allocs > 0
+    assert silent.lost_allocs > 0
