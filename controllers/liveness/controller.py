@@ -27,6 +27,7 @@ from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import Conflict, Store
 
 SWEEP = "sweep"
+CATCH_UP = 0.5  # seconds a sweep waits for the nodes cache to show the last nodes it marked
 
 
 class LivenessController(Controller):
@@ -50,6 +51,7 @@ class LivenessController(Controller):
         self.heartbeats = self.informer(self.keys.heartbeats, bytes)
         self.nodes.add_handler(lambda k, o, n: self.enqueue(SWEEP))
         self.heartbeats.add_handler(self._on_heartbeat)
+        self._written = 0  # the revision of this controller's last node write
 
     def _on_heartbeat(self, key: str, old: bytes | None, new: bytes | None) -> None:
         if new is None:
@@ -63,6 +65,9 @@ class LivenessController(Controller):
 
     def reconcile(self, key: str) -> Requeue | None:
         alive = {self.keys.last_segment(i.key) for i in self.heartbeats.items()}
+        # our own last marks first: a sweep that does not see them retries them, and
+        # conflicts with itself (the cache lags a burst of writes)
+        self.nodes.wait_revision(self._written, CATCH_UP)
         now = self.clock()
         # one read of the nodes: what is decided is what is compared (a node re-read after
         # the decision may already show this controller's own write)
@@ -88,8 +93,10 @@ class LivenessController(Controller):
         """Mark the group's nodes down in one guarded transaction (and the evaluations that
         did not fit in follow-ups); False if one of them changed since it was read."""
         first, *rest = mark_down(self.keys, group, now=now)
-        if not self.store.commit(first):
+        written = self.store.commit_revision(first)
+        if written is None:
             return False
+        self._written = max(self._written, written)
         for txn in rest:
             self.store.commit(txn)
         evals = len(first.puts) - len(group) + sum(len(t.puts) for t in rest)
