@@ -134,7 +134,7 @@ class Load:
     seconds: float
     server_cpu: float
     etcd_cpu: float
-    rpcs: float  # gRPC calls etcd started, keepalive streams left out (each refresh opens one)
+    rpcs: float  # gRPC calls etcd started, lease keepalives left out
     keepalives: float  # lease keepalive messages etcd received
     revisions: int
     evals_processed: float
@@ -152,14 +152,14 @@ class Probe:
     def _read(self) -> dict[str, float]:
         assert self.etcd.proc is not None
         assert self.server.proc is not None
-        e = _scrape(f"{self.etcd.endpoint}/metrics")
+        calls, keepalives = _etcd_counts(f"{self.etcd.endpoint}/metrics")
         s = _scrape(f"{self.server.address}/v1/metrics?format=prometheus")
         return {
             "t": time.monotonic(),
             "server_cpu": cpu_seconds(self.server.proc.pid),
             "etcd_cpu": cpu_seconds(self.etcd.proc.pid),
-            "rpcs": e.get("grpc_server_started_total", 0.0),
-            "keepalives": _keepalives(f"{self.etcd.endpoint}/metrics"),
+            "rpcs": calls,
+            "keepalives": keepalives,
             "revision": float(self.store.revision()),
             "evals": s.get("nomad_nomad_worker_evaluations_processed_total", 0.0),
         }
@@ -173,21 +173,26 @@ class Probe:
             seconds=end["t"] - st["t"],
             server_cpu=end["server_cpu"] - st["server_cpu"],
             etcd_cpu=end["etcd_cpu"] - st["etcd_cpu"],
-            rpcs=end["rpcs"] - st["rpcs"] - (end["keepalives"] - st["keepalives"]),
+            rpcs=end["rpcs"] - st["rpcs"],
             keepalives=end["keepalives"] - st["keepalives"],
             revisions=int(end["revision"] - st["revision"]),
             evals_processed=end["evals"] - st["evals"],
         )
 
 
-def _keepalives(url: str) -> float:
+def _etcd_counts(url: str) -> tuple[float, float]:
+    """(gRPC calls etcd started other than lease keepalives, keepalive messages received)
+    from etcd's /metrics: each refresh of a lease is a keepalive stream of one message."""
     with urllib.request.urlopen(url, timeout=10) as resp:
         text = resp.read().decode()
-    return sum(
-        float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line.startswith("grpc_server_msg_received_total") and 'grpc_method="LeaseKeepAlive"' in line
-    )
+    calls = keepalives = 0.0
+    for line in text.splitlines():
+        keepalive = 'grpc_method="LeaseKeepAlive"' in line
+        if line.startswith("grpc_server_started_total") and not keepalive:
+            calls += float(line.rpartition(" ")[2])
+        elif line.startswith("grpc_server_msg_received_total") and keepalive:
+            keepalives += float(line.rpartition(" ")[2])
+    return calls, keepalives
 
 
 KEEPERS = 8  # threads refreshing the simulated nodes' leases
