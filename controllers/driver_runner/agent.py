@@ -26,6 +26,7 @@ from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
 from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
+from controllers.driver_runner.prev_alloc import PrevAllocs
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import AllocId, NodeId, is_valid_name
@@ -37,6 +38,7 @@ from reconciler.model.objects import (
     HostVolume,
     JobRecord,
     Node,
+    NodeResources,
     NodeStatus,
 )
 from reconciler.model.services import ServiceRegistration
@@ -136,6 +138,7 @@ class NodeAgent:
         node_class: str = "",
         http_addr: str = "",
         task_env: tuple[str, ...] = (),
+        reserved_disk: int = 0,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -154,7 +157,8 @@ class NodeAgent:
             address=address,
             http_addr=http_addr,
             status=NodeStatus.READY,
-            resources=fingerprint.resources(),
+            resources=fingerprint.resources(self.data_dir),
+            reserved=NodeResources(disk_mb=reserved_disk),
             drivers=health,
             attributes=attrs,
             meta=dict(meta or {}),
@@ -172,6 +176,7 @@ class NodeAgent:
             on_change=self.writer.mark,
             task_env=task_env,
         )
+        self.deps.previous = PrevAllocs(store, self.data_dir, self.runner)
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)

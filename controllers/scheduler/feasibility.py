@@ -2,7 +2,7 @@
 
 Static checks (datacenter, node readiness, drivers, host volumes, constraints) depend only on
 the job and the node, so the placer runs them once per group and node. Dynamic checks (distinct_hosts,
-CPU/memory, static ports) depend on what the plan has placed so far and run per placement.
+CPU/memory/disk, static ports) depend on what the plan has placed so far and run per placement.
 Each check returns None (feasible) or the reason, in the words Nomad's metrics use: a
 constraint as `${attr.kernel.name} = linux`, "missing drivers", "missing compatible host
 volumes", or a resource dimension.
@@ -203,6 +203,7 @@ def dynamic_filter(
     cpu: int,
     mem: int,
     distinct: tuple[bool, bool],
+    disk: int = 0,
 ) -> tuple[str, str] | None:
     """None if the allocation fits now; else (kind, name) with kind "constraint" (filtered)
     or "dimension" (exhausted)."""
@@ -214,6 +215,8 @@ def dynamic_filter(
         return ("dimension", "cpu")
     if st.mem_used + mem > st.mem_total:
         return ("dimension", "memory")
+    if st.disk_used + disk > st.disk_total:
+        return ("dimension", "disk")
     if group.networks:
         clash = static_collision(group.networks, st.ports)
         if clash:
@@ -224,3 +227,9 @@ def dynamic_filter(
 def group_ask(group: TaskGroup) -> tuple[int, int]:
     """(cpu MHz, memory MB) the group's tasks ask for together."""
     return sum(t.resources.cpu for t in group.tasks), sum(t.resources.memory for t in group.tasks)
+
+
+def group_disk(group: TaskGroup) -> int:
+    """MB of disk the group asks for: its `ephemeral_disk.size`, shared by its tasks (Nomad
+    counts it once per allocation, as AllocatedResources.Shared.DiskMB)."""
+    return group.ephemeral_disk.size

@@ -30,6 +30,7 @@ class AgentConfig:
     raw_exec: bool = False
     meta: dict[str, str] = field(default_factory=dict)
     host_volumes: dict[str, HostVolume] = field(default_factory=dict)  # --host-volume name=/path
+    reserved_disk: int = 0  # MB of the data dir's free space kept from tasks (--reserved-disk)
     log_level: str = "INFO"
     router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
     router_port: int = 9999

@@ -17,6 +17,7 @@ it has not. docs/operations.md shows a full file.
     server { enabled = true  leader_ttl = 5 }                        # -server, --leader-ttl
     client { enabled = true  meta { rack = "r1" }
              options = { "driver.raw_exec.enable" = "1" } }          # -client, --meta, --raw-exec
+    client { reserved { disk = 1024 } }                              # --reserved-disk (MB)
     plugin "raw_exec" { config { enabled = true } }                  # --raw-exec (Nomad 1.x form)
     etcd   { endpoints = ["http://10.0.0.1:2379"]  prefix = "/reconciler/" }   # --etcd, --prefix
     specs  { dir = "/etc/reconciler/specs" }                         # --specs
@@ -58,6 +59,16 @@ def _block(value: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "__is_block__"}
 
 
+def _reserved(value: Any) -> int:
+    """`client { reserved { disk = MB } }`: only disk is reserved here (CPU and memory
+    reservations are refused rather than ignored)."""
+    body = _block(value)
+    unknown = sorted(set(body) - {"disk"})
+    if unknown:
+        raise ConfigError(f"client.reserved: {', '.join(unknown)} not supported yet (only disk)")
+    return int(body.get("disk", 0))
+
+
 # key -> (option name, convert); a block's keys are "block.key"
 _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "data_dir": ("data_dir", Path),
@@ -72,6 +83,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "client.enabled": ("client", _flag),
     "client.meta": ("meta", _meta),
     "client.task_env": ("task_env", lambda v: ",".join(v)),
+    "client.reserved": ("reserved_disk", _reserved),
     "etcd.endpoints": ("etcd", lambda v: ",".join(v) if isinstance(v, list) else str(v)),
     "etcd.prefix": ("prefix", str),
     "etcd.port": ("etcd_port", int),

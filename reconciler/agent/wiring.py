@@ -85,6 +85,8 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         meta=config.meta,
         host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
+        reserved_disk=config.reserved_disk,
+        http_addr=f"{config.bind}:{config.http_port}",
     )
     return _DrainOnStop(agent) if config.dev else agent
 

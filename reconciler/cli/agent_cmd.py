@@ -109,6 +109,15 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     multiple=True,
     help="A host volume tasks may mount: name=/path[,read_only] (repeatable).",
 )
+@click.option(
+    "--reserved-disk",
+    "-reserved-disk",
+    "reserved_disk",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="MB of the data dir's free disk kept from allocations (Nomad's client.reserved.disk).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode)."
@@ -187,6 +196,7 @@ def agent(
     raw_exec: bool,
     meta: tuple[str, ...],
     host_volume: tuple[str, ...],
+    reserved_disk: int,
     log_level: str,
     router_port: int,
     router_admin_port: int,
@@ -261,6 +271,7 @@ def agent(
         raw_exec=raw_exec,
         meta=meta_map,
         host_volumes=_host_volumes(host_volume),
+        reserved_disk=reserved_disk,
         log_level=log_level,
         router=not no_router,
         router_port=router_port,
