@@ -88,7 +88,8 @@ def test_a_sticky_replacement_keeps_alloc_data(store: Store, agent: NodeAgent, s
             assert _setup_messages(st) == [f"Moved alloc/data, t/local from previous allocation {old.id[:8]}"]
             # it waited: the old task had ended before the new one started
             old_st = get_status(store, old.id)
-            assert old_st is not None and old_st.client_status == "complete"
+            assert old_st is not None
+            assert old_st.client_status == "complete"
             assert st.task_states["t"].started_at >= old_st.task_states["t"].finished_at
         else:
             assert _data(agent, new.id, "alloc/data/log") == "b\n"
@@ -112,7 +113,9 @@ def two_nodes(store: Store, tmp_path: Path) -> Iterator[tuple[NodeAgent, NodeAge
         heartbeat_ttl=5,
         http_addr=f"127.0.0.1:{api.port}",
     )
-    n2 = NodeAgent(store, data_dir=tmp_path / "n2", node_name="node-2", raw_exec_enabled=True, heartbeat_ttl=5)
+    n2 = NodeAgent(
+        store, data_dir=tmp_path / "n2", node_name="node-2", raw_exec_enabled=True, heartbeat_ttl=5
+    )
     n1.start()
     n2.start()
     yield n1, n2, api
