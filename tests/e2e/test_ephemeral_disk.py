@@ -22,10 +22,11 @@ job "keeper" {
       driver = "raw_exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "cat $NOMAD_ALLOC_DIR/data/log >local/before; echo v$V >>$NOMAD_ALLOC_DIR/data/log; exec sleep 600"]
+        args    = ["-c", "cat $D/log >local/before; echo v$V >>$D/log; exec sleep 600"]
       }
       env {
         V = "@version"
+        D = "${NOMAD_ALLOC_DIR}/data"
       }
       resources {
         memory = 32
@@ -112,9 +113,8 @@ def test_migrate_copies_the_data_to_the_other_node_on_drain(agent: AgentProcess,
         )
         assert _file(other.data_dir, second, "t/local/before") == "v1\n"
         events = agent.get(f"/v1/allocation/{second}")["TaskStates"]["t"]["Events"]
-        assert any(
-            e["Type"] == "Task Setup" and e["DisplayMessage"].startswith("Migrated alloc/data") for e in events
-        ), events
+        migrated = [e for e in events if e["DisplayMessage"].startswith("Migrated alloc/data")]
+        assert [e["Type"] for e in migrated] == ["Task Setup"], events
     finally:
         # a -client agent leaves its tasks running when it stops: stop the job first
         agent.cli("job", "stop", "keeper")
