@@ -69,6 +69,15 @@ def runner_action(
     return RunnerAction.CREATE
 
 
+def reachable_http_addr(http_addr: str, address: str) -> str:
+    """The node's HTTPAddr as other agents reach it (they fetch migrating data there): an
+    API bound to every interface (0.0.0.0, ::) is advertised at the node's address."""
+    host, sep, port = http_addr.rpartition(":")
+    if sep and host.strip("[]") in ("0.0.0.0", "::", ""):
+        return f"{address}:{port}"
+    return http_addr
+
+
 class AllocWatcher(Controller):
     name = "driver-runner"
     workers = 4  # measured: 8 workers were slower (GIL contention with the task threads)
@@ -155,7 +164,7 @@ class NodeAgent:
             name=node_name,
             datacenter=datacenter,
             address=address,
-            http_addr=http_addr,
+            http_addr=reachable_http_addr(http_addr, address),
             status=NodeStatus.READY,
             resources=fingerprint.resources(self.data_dir),
             reserved=NodeResources(disk_mb=reserved_disk),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from controllers.driver_runner import NodeAgent
+from controllers.driver_runner.agent import reachable_http_addr
 from controllers.driver_runner.prev_alloc import Handover, handover_kind
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import SECOND, EphemeralDisk, Job, Task
@@ -241,3 +242,16 @@ def test_handover_kind(
     d = handover_kind(alloc, group, HERE, prev, prev_node, local_dir=local_dir)
     assert d.kind == kind, why
     assert bool(d.why) == (kind == Handover.GONE), why
+
+
+@pytest.mark.parametrize(
+    ("http_addr", "address", "want"),
+    [
+        ("127.0.0.1:4646", "10.0.0.5", "127.0.0.1:4646"),
+        ("0.0.0.0:4646", "10.0.0.5", "10.0.0.5:4646"),
+        ("[::]:4646", "10.0.0.5", "10.0.0.5:4646"),
+        ("", "10.0.0.5", ""),
+    ],
+)
+def test_the_advertised_http_addr_is_reachable(http_addr: str, address: str, want: str) -> None:
+    assert reachable_http_addr(http_addr, address) == want
