@@ -116,6 +116,7 @@ class AllocRunner:
             self._fail(f"failed to set up host volumes: {exc}")
             return
         fresh = not self.status.task_states
+        runners: dict[str, TaskRunner] = {}  # published at once: this may run on the hand-over's thread
         for task in group.tasks:
             if task.leader:
                 self._leader = task.name
@@ -131,7 +132,7 @@ class AllocRunner:
             inputs = taskenv.EnvInputs(self.alloc, self.job, group, task, self.deps.node, self.dir)
             env = taskenv.build_env(inputs, base=taskenv.inherited_env(os.environ, self.deps.task_env))
             config = taskenv.interpolate(task.config, env, taskenv.node_values(self.deps.node))
-            self.tasks[task.name] = TaskRunner(
+            runners[task.name] = TaskRunner(
                 host=self,
                 alloc_id=self.id,
                 alloc_dir=self.dir,
@@ -146,6 +147,8 @@ class AllocRunner:
                 recovered=recovered,
                 payload=payload_bytes(self.job),
             )
+        with self._lock:
+            self.tasks = runners
         log.info("alloc=%s starting tasks=%s fresh=%s", self.id, ",".join(names), fresh)
         self._refresh()
         if self.alloc.desired_status != DesiredStatus.RUN:
