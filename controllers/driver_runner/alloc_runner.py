@@ -105,7 +105,14 @@ class AllocRunner:
         except Exception as exc:  # the replacement runs without the data rather than not at all
             log.exception("alloc=%s hand-over failed", self.id)
             note = f"data of previous allocation not migrated: {exc}"
-        if cancel.is_set() and not self._stopping:
+        if self._stopping:  # stopped (or removed) while it waited: nothing of it ever ran
+            with self._lock:
+                self.status.client_status = ClientStatus.COMPLETE
+                self.status.client_description = "stopped while waiting for its previous allocation"
+            self.all_done.set()
+            self.deps.on_change(self)
+            return
+        if cancel.is_set():
             return  # the agent is shutting down: the next one does it again
         self._set_up(group, names, note=note)
 

@@ -255,3 +255,28 @@ def test_handover_kind(
 )
 def test_the_advertised_http_addr_is_reachable(http_addr: str, address: str, want: str) -> None:
     assert reachable_http_addr(http_addr, address) == want
+
+
+def test_a_replacement_stopped_while_it_waits_never_runs(store: Store, agent: NodeAgent) -> None:
+    """The previous allocation still runs (nothing stopped it): the replacement waits, and a
+    stop then ends it without starting a task."""
+    v0 = _job("a")
+    put_job(store, v0, 0)
+    old = put_alloc(store, make_alloc(v0, agent.node.id))
+    wait_status(store, old.id, "running")
+    v1 = _job("b")
+    put_job(store, v1, 1)
+    new = make_alloc(v1, agent.node.id, version=1)
+    new = put_alloc(store, dataclasses.replace(new, previous_allocation=old.id))
+    try:
+        wait_for(lambda: agent.runner(new.id) is not None, 30, message="the replacement's runner exists")
+        runner = agent.runner(new.id)
+        assert runner is not None
+        assert not runner.all_done.wait(1.0)  # waiting for the previous allocation
+        put_alloc(store, dataclasses.replace(new, desired_status=DesiredStatus.STOP))
+        st = wait_status(store, new.id, "complete")
+        assert st.task_states == {}
+        assert _data(agent, new.id, "alloc/data/log") == ""
+    finally:
+        _stop_all(store, old)
+        wait_status(store, old.id, "complete")
