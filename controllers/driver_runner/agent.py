@@ -145,6 +145,7 @@ class NodeAgent:
         port_range: tuple[int, int] = (20000, 32000),
         heartbeat_ttl: int = 10,
         node_class: str = "",
+        node_pool: str = "default",
         http_addr: str = "",
         task_env: tuple[str, ...] = (),
         reserved_disk: int = 0,
@@ -175,6 +176,7 @@ class NodeAgent:
             min_dynamic_port=port_range[0],
             max_dynamic_port=port_range[1],
             node_class=node_class,
+            node_pool=node_pool,
         )
         self.heartbeat = Heartbeat(store, self.node, ttl=heartbeat_ttl)
         self.writer = StatusWriter(store)

@@ -1,11 +1,11 @@
 """Placement: choose a node for each instance the reconciler wants placed.
 
-Per task group: the static checks (datacenter, readiness, drivers, constraints) run once per
+Per task group: the static checks (node pool, datacenter, readiness, drivers, constraints) run once per
 node and the survivors are visited in an order shuffled from the evaluation id. Per
 placement, the walk continues where the last one stopped (as Nomad's iterator does) and
-ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, CPU, memory, disk,
-static ports); the best score wins and gets its dynamic ports. A group whose placement fails
-stops trying (Nomad coalesces the remaining failures into the first one's metrics).
+ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, distinct_property, CPU,
+memory, disk, static ports); the best score wins and gets its dynamic ports. A group whose placement
+fails stops trying (Nomad coalesces the remaining failures into the first one's metrics).
 
 A replacement of a group whose `ephemeral_disk` is `sticky` or `migrate` first tries the
 node its previous allocation ran on (Nomad's preferred node), so that the node agent can
@@ -22,12 +22,19 @@ from dataclasses import dataclass, field
 
 from controllers.scheduler.buckets import AllocPlace
 from controllers.scheduler.feasibility import (
+    PLACEMENT_WIDE,
+    PropertyRule,
     constraints_for,
+    count_placement,
     datacenter_ok,
     dynamic_filter,
     group_ask,
     group_disk,
+    node_pool_ok,
     node_ready,
+    properties_misfit,
+    property_rules,
+    property_usage,
     static_filter,
     wants_distinct_hosts,
 )
@@ -79,6 +86,9 @@ class _GroupCtx:
     spreads: list[SpreadRule] = field(default_factory=list)
     states: Mapping[NodeId, NodeState] = field(default_factory=dict)
     usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
+    props: list[PropertyRule] = field(default_factory=list)  # distinct_property constraints
+    # each with its usage: counted once from the states, then kept up by `_note_properties`
+    prop_usage: list[tuple[PropertyRule, dict[str, int]]] = field(default_factory=list)
 
     @property
     def prefers(self) -> bool:
@@ -93,12 +103,15 @@ def _group_ctx(
     job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int
 ) -> _GroupCtx:
     cpu, mem = group_ask(group)
-    constraints = [c for c in constraints_for(job, group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, group) if c.operator not in PLACEMENT_WIDE]
     base = AllocMetric(nodes_in_pool=pool)
     feasible: list[NodeState] = []
     for nid in order:
         st = states[nid]
         dc = st.node.datacenter
+        if not node_pool_ok(job, st.node):  # as Nomad, nodes of other pools are not even counted
+            base.nodes_in_pool -= 1
+            continue
         if not datacenter_ok(job, st.node):
             continue
         base.nodes_available[dc] = base.nodes_available.get(dc, 0) + (1 if node_ready(st.node) else 0)
@@ -116,6 +129,7 @@ def _group_ctx(
     static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
     disk = group.ephemeral_disk
     sticky = {st.node.id for st in feasible} if disk.sticky or disk.migrate else set()
+    props = property_rules(job, group)
     return _GroupCtx(
         group,
         cpu,
@@ -129,6 +143,8 @@ def _group_ctx(
         states=states,
         disk=group_disk(group),
         sticky_nodes=sticky,
+        props=props,
+        prop_usage=[(r, property_usage(r, job.id, states.values())) for r in props],
     )
 
 
@@ -166,6 +182,7 @@ def place_batches(
     sunk = 0
     groups = (job.group(name) for name in dict.fromkeys(p.task_group for p in wanted))
     ctxs = {g.name: _group_ctx(job, g, order, states, len(nodes)) for g in groups if g is not None}
+    tracked = [c for c in ctxs.values() if c.props]  # groups with distinct_property rules
     for p in wanted:
         ctx = ctxs.get(p.task_group)
         if ctx is None:
@@ -182,6 +199,7 @@ def place_batches(
             continue
         alloc = _new_alloc(job, version, ctx, p, chosen, alloc_id=next(ids), eval_id=eval_id, now=now)
         chosen[0].add(alloc)
+        _note_properties(tracked, alloc, chosen[0].node)
         out.allocs.append(alloc)
         if len(out.allocs) - sunk >= batch:
             yield out.allocs[sunk:]
@@ -255,13 +273,18 @@ def _on_node(
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
     silently (a system job only runs where it can); a full node is a failure."""
     st = states.get(p.node_id)
-    if st is None or not datacenter_ok(job, st.node) or not node_ready(st.node):
+    if (
+        st is None
+        or not datacenter_ok(job, st.node)
+        or not node_pool_ok(job, st.node)
+        or not node_ready(st.node)
+    ):
         return None, None
-    constraints = [c for c in constraints_for(job, ctx.group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, ctx.group) if c.operator not in PLACEMENT_WIDE]
     if static_filter(job, ctx.group, st.node, constraints) is not None:
         return None, None
     metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
-    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.disk)
+    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage, disk=ctx.disk)
     if why is not None:
         _record_misfit(metric, *why)
         return None, metric
@@ -312,10 +335,19 @@ def _preferred(job: Job, ctx: _GroupCtx, p: AllocPlace, rng: random.Random) -> _
     if prev is None or prev.node_id not in ctx.sticky_nodes:
         return None
     st = ctx.states.get(prev.node_id)
-    if st is None or dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.disk):
+    if st is None or dynamic_filter(
+        job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage, disk=ctx.disk
+    ):
         return None
     ports = _ports_for(ctx, st, rng)
     return None if ports is None else (st, ports)
+
+
+def _note_properties(tracked: list[_GroupCtx], alloc: Allocation, node: Node) -> None:
+    """Count a placement in the distinct_property usage of every group it concerns: a
+    job-level rule counts every group's allocations, a group-level one its own."""
+    for ctx in tracked:
+        count_placement(ctx.prop_usage, alloc.task_group, node)
 
 
 def _record_misfit(metric: AllocMetric, kind: str, name: str) -> None:
@@ -342,6 +374,7 @@ def _scan(
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
     prefers = ctx.prefers
+    props = ctx.prop_usage
     avoid = _avoided(p)
     cands: list[_Candidate] = []
     misfits: list[tuple[str, str]] = []
@@ -352,8 +385,13 @@ def _scan(
     for j in itertools.chain(range(start, n), range(start)):
         st = feasible[j]
         collisions = st.groups.get(key, 0)
-        if (djob and st.jobs.get(job_id)) or (dgroup and collisions):
-            misfits.append(("constraint", "distinct_hosts"))
+        filtered = (
+            "distinct_hosts"
+            if (djob and st.jobs.get(job_id)) or (dgroup and collisions)
+            else (properties_misfit(props, st.node) if props else None)
+        )
+        if filtered is not None:
+            misfits.append(("constraint", filtered))
             continue
         cu = st.cpu_used + cpu
         if cu > st.cpu_total:

@@ -20,6 +20,7 @@ from controllers.scheduler.reschedule import next_reschedule_time
 from controllers.scheduler.update_policy import UpdateFn
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Job, JobType, ReschedulePolicy, TaskGroup
+from reconciler.model.node_pools import in_pool
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
 from reconciler.model.plan import DesiredUpdates
 from reconciler.model.services import CheckStatus
@@ -234,7 +235,7 @@ def _update_live(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str], gat
             continue
         if a.job_version == inp.version or a.id in s.settled:
             res.ignore.append(a)
-        elif not inp.update_fn(inp.versions.get(a.job_version), inp.job, g.name):
+        elif not inp.update_fn(inp.versions.get(a.job_version), inp.job, g.name) and _in_pool(inp, a):
             res.inplace_update.append(a)
             upd.in_place_update += 1
         elif gate > 0:
@@ -243,6 +244,13 @@ def _update_live(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str], gat
         else:
             res.ignore.append(a)
     return res
+
+
+def _in_pool(inp: JobInput, a: Allocation) -> bool:
+    """Whether the allocation's node is in the job's node pool: one left outside by a change
+    of the job's `node_pool` is replaced, never updated in place (as Nomad's inplaceUpdate)."""
+    node = inp.nodes.get(a.node_id)
+    return node is None or in_pool(node.node_pool, inp.job.node_pool)
 
 
 def _scale_up(job: Job, g: TaskGroup, used: set[int], missing: int) -> ReconcileResult:

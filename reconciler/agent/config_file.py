@@ -15,8 +15,8 @@ it has not. docs/operations.md shows a full file.
     log_level  = "INFO"                     # --log-level
     ports  { http = 4646 }                  # --http-port
     server { enabled = true  leader_ttl = 5 }                        # -server, --leader-ttl
-    client { enabled = true  meta { rack = "r1" }
-             options = { "driver.raw_exec.enable" = "1" } }          # -client, --meta, --raw-exec
+    client { enabled = true  meta { rack = "r1" }  node_pool = "prod"   # -client, --meta, --node-pool
+             options = { "driver.raw_exec.enable" = "1" } }          # --raw-exec
     client { reserved { disk = 1024 } }                              # --reserved-disk (MB)
     plugin "raw_exec" { config { enabled = true } }                  # --raw-exec (Nomad 1.x form)
     etcd   { endpoints = ["http://10.0.0.1:2379"]  prefix = "/reconciler/" }   # --etcd, --prefix
@@ -82,6 +82,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "server.leader_ttl": ("leader_ttl", int),
     "client.enabled": ("client", _flag),
     "client.meta": ("meta", _meta),
+    "client.node_pool": ("node_pool", str),
     "client.task_env": ("task_env", lambda v: ",".join(v)),
     "client.reserved": ("reserved_disk", _reserved),
     "etcd.endpoints": ("etcd", lambda v: ",".join(v) if isinstance(v, list) else str(v)),

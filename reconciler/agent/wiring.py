@@ -83,6 +83,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         bind=config.bind,
         raw_exec_enabled=config.raw_exec or config.dev,
         meta=config.meta,
+        node_pool=config.node_pool,
         host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
         reserved_disk=config.reserved_disk,

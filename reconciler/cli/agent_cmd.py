@@ -103,6 +103,14 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
 @click.option("--raw-exec", is_flag=True, help="Enable the raw_exec driver (always on in dev mode).")
 @click.option("--meta", multiple=True, help="Node metadata key=value (repeatable).")
 @click.option(
+    "--node-pool",
+    "-node-pool",
+    "node_pool",
+    default="default",
+    show_default=True,
+    help='The node pool this node registers in (jobs with that node_pool, or "all", run on it).',
+)
+@click.option(
     "--host-volume",
     "-host-volume",
     "host_volume",
@@ -195,6 +203,7 @@ def agent(
     region: str,
     raw_exec: bool,
     meta: tuple[str, ...],
+    node_pool: str,
     host_volume: tuple[str, ...],
     reserved_disk: int,
     log_level: str,
@@ -270,6 +279,7 @@ def agent(
         region=region,
         raw_exec=raw_exec,
         meta=meta_map,
+        node_pool=_node_pool(node_pool),
         host_volumes=_host_volumes(host_volume),
         reserved_disk=reserved_disk,
         log_level=log_level,
@@ -294,6 +304,18 @@ def agent(
     except OSError as exc:
         click.echo(f"Error starting agent: {exc}", err=True)
         sys.exit(1)
+
+
+def _node_pool(pool: str) -> str:
+    """A node registers in a pool of a valid name, never the built-in "all" (as Nomad's agent)."""
+    from reconciler.model import node_pools
+
+    why = node_pools.name_error(pool)
+    if why is None and pool == node_pools.ALL:
+        why = f'a node is not allowed to register in node pool "{node_pools.ALL}"'
+    if why is not None:
+        raise click.BadParameter(why, param_hint="--node-pool")
+    return pool
 
 
 def _credentials(

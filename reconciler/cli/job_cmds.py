@@ -257,6 +257,7 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
                 ("Priority", info.get("Priority", "")),
                 ("Datacenters", ",".join(dcs)),
                 ("Namespace", namespace),
+                ("Node Pool", info.get("NodePool", "")),
                 ("Status", summary.get("Status") or info.get("Status", "")),
                 *template_fields(info),
             ]

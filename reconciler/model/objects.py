@@ -186,6 +186,7 @@ class Node:
     min_dynamic_port: int = 20000
     max_dynamic_port: int = 32000
     node_class: str = ""
+    node_pool: str = "default"  # Nomad's node pool: jobs of the pool (or of pool "all") run here
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1

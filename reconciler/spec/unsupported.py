@@ -17,7 +17,7 @@ in the model (`nomad_json.py` applies it, docs/jobspec.md states it):
    they are accepted with any value and ignored.
 2. A key in this table is refused unless its value means "not used": null, false, 0, "",
    [] or {} (or an object of such values), or one of the row's `defaults` (the value
-   Nomad's API fills in by itself, such as `NodePool: "default"`).
+   Nomad's API fills in by itself, such as a service's `Cluster: "default"`).
 3. Any other key is accepted only when empty; otherwise it is an unknown field.
 """
 
@@ -57,7 +57,6 @@ def _r(stanza: str, field: str, json: str, sample: Any, **kw: Any) -> Refusal:
 UNSUPPORTED: tuple[Refusal, ...] = (
     # -- job ------------------------------------------------------------------------------
     _r("job", "multiregion", "Multiregion", {"strategy": {"max_parallel": 1}}),
-    _r("job", "node_pool", "NodePool", "prod", defaults=("default",)),
     _r("job", "reschedule", "Reschedule", {"attempts": 1}),
     _r("job", "migrate", "Migrate", {"max_parallel": 2}),
     _r("job", "vault", "Vault", {"policies": ["read"]}),
@@ -130,7 +129,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
        why="there is no API to set an allocation's health"),
     _r("update", "stagger", "Stagger", "10s", defaults=("30s", 30_000_000_000)),
     _r("restart", "render_templates", "RenderTemplates", True),
-    _r("constraint", "operator", "Operand", "distinct_property", values=("distinct_property",)),
     # -- template, artifact, logs ---------------------------------------------------------
     _r("template", "env", "Envvars", True, why="rendered variables are not loaded into the task's env"),
     _r("template", "wait", "Wait", {"min": "5s"}),

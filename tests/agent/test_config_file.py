@@ -8,10 +8,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 from reconciler.agent.config_file import ConfigError, load_config, read_config
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.cli.agent_cmd import _node_pool
 from tests.agent.harness import BIN
 from tests.faults.cluster import HostAgent, kill_all_under
 from tests.waiting import wait_for
@@ -33,6 +35,7 @@ from tests.waiting import wait_for
             {"client": True, "meta": ("rack=r1",), "raw_exec": True},
             id="client",
         ),
+        pytest.param('client {\n node_pool = "prod"\n}', {"node_pool": "prod"}, id="node-pool"),
         pytest.param('plugin "raw_exec" {\n config { enabled = true }\n}', {"raw_exec": True}, id="plugin"),
         pytest.param(
             'etcd {\n endpoints = ["http://a:1", "http://b:1"]\n prefix = "/p/"\n}',
@@ -45,6 +48,22 @@ from tests.waiting import wait_for
 )
 def test_keys_map_to_options(text: str, want: dict[str, Any]) -> None:
     assert read_config(text) == want
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("all", 'a node is not allowed to register in node pool "all"'),
+        ("no spaces", 'invalid name "no spaces", must match regex'),
+    ],
+    ids=["built-in all", "bad name"],
+)
+def test_the_node_pool_flag_refuses_all_and_bad_names(value: str, message: str) -> None:
+    with pytest.raises(click.BadParameter) as err:
+        _node_pool(value)
+    assert message in str(err.value)
+    assert err.value.param_hint == "--node-pool"
+    assert _node_pool("gpu") == "gpu"
 
 
 @pytest.mark.parametrize(

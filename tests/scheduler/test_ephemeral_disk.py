@@ -73,8 +73,8 @@ def test_dynamic_filter_names_the_disk_dimension() -> None:
     st = NodeState.of(_node("n1", 1000, 100))
     job = _disk_job(1, 300)
     g = job.task_groups[0]
-    assert dynamic_filter(job.id, g, st, 1, 1, (False, False), 901) == ("dimension", "disk")
-    assert dynamic_filter(job.id, g, st, 1, 1, (False, False), 900) is None  # 1000 less 100 reserved
+    assert dynamic_filter(job.id, g, st, 1, 1, (False, False), disk=901) == ("dimension", "disk")
+    assert dynamic_filter(job.id, g, st, 1, 1, (False, False), disk=900) is None  # 1000 less 100 reserved
 
 
 def _replace(job: Job, prev: Allocation, nodes: dict[str, Node]) -> Decision:
