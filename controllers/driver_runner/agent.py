@@ -26,6 +26,7 @@ from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
 from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
+from controllers.driver_runner.prev_alloc import PrevAllocs
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import AllocId, NodeId, is_valid_name
@@ -37,6 +38,7 @@ from reconciler.model.objects import (
     HostVolume,
     JobRecord,
     Node,
+    NodeResources,
     NodeStatus,
 )
 from reconciler.model.services import ServiceRegistration
@@ -65,6 +67,15 @@ def runner_action(
     if alloc.desired_status != DesiredStatus.RUN and not started_here:
         return RunnerAction.IGNORE  # never started here: nothing to stop
     return RunnerAction.CREATE
+
+
+def reachable_http_addr(http_addr: str, address: str) -> str:
+    """The node's HTTPAddr as other agents reach it (they fetch migrating data there): an
+    API bound to every interface (0.0.0.0, ::) is advertised at the node's address."""
+    host, sep, port = http_addr.rpartition(":")
+    if sep and host.strip("[]") in ("0.0.0.0", "::", ""):
+        return f"{address}:{port}"
+    return http_addr
 
 
 class AllocWatcher(Controller):
@@ -137,6 +148,7 @@ class NodeAgent:
         node_pool: str = "default",
         http_addr: str = "",
         task_env: tuple[str, ...] = (),
+        reserved_disk: int = 0,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -153,9 +165,10 @@ class NodeAgent:
             name=node_name,
             datacenter=datacenter,
             address=address,
-            http_addr=http_addr,
+            http_addr=reachable_http_addr(http_addr, address),
             status=NodeStatus.READY,
-            resources=fingerprint.resources(),
+            resources=fingerprint.resources(self.data_dir),
+            reserved=NodeResources(disk_mb=reserved_disk),
             drivers=health,
             attributes=attrs,
             meta=dict(meta or {}),
@@ -174,6 +187,7 @@ class NodeAgent:
             on_change=self.writer.mark,
             task_env=task_env,
         )
+        self.deps.previous = PrevAllocs(store, self.data_dir, self.runner)
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)

@@ -2,7 +2,7 @@
 
 Static checks (datacenter, node pool, node readiness, drivers, host volumes, constraints) depend
 only on the job and the node, so the placer runs them once per group and node. Dynamic checks
-(distinct_hosts, distinct_property, CPU/memory, static ports) depend on what the plan has placed so
+(distinct_hosts, distinct_property, CPU/memory/disk, static ports) depend on what the plan has placed so
 far and run per placement.
 Each check returns None (feasible) or the reason, in the words Nomad's metrics use: a
 constraint as `${attr.kernel.name} = linux`, "missing drivers", "missing compatible host
@@ -292,6 +292,7 @@ def dynamic_filter(
     mem: int,
     distinct: tuple[bool, bool],
     props: Sequence[tuple[PropertyRule, Mapping[str, int]]] = (),
+    disk: int = 0,
 ) -> tuple[str, str] | None:
     """None if the allocation fits now; else (kind, name) with kind "constraint" (filtered)
     or "dimension" (exhausted). `props`: the distinct_property rules with their usage."""
@@ -306,6 +307,8 @@ def dynamic_filter(
         return ("dimension", "cpu")
     if st.mem_used + mem > st.mem_total:
         return ("dimension", "memory")
+    if st.disk_used + disk > st.disk_total:
+        return ("dimension", "disk")
     if group.networks:
         clash = static_collision(group.networks, st.ports)
         if clash:
@@ -316,3 +319,9 @@ def dynamic_filter(
 def group_ask(group: TaskGroup) -> tuple[int, int]:
     """(cpu MHz, memory MB) the group's tasks ask for together."""
     return sum(t.resources.cpu for t in group.tasks), sum(t.resources.memory for t in group.tasks)
+
+
+def group_disk(group: TaskGroup) -> int:
+    """MB of disk the group asks for: its `ephemeral_disk.size`, shared by its tasks (Nomad
+    counts it once per allocation, as AllocatedResources.Shared.DiskMB)."""
+    return group.ephemeral_disk.size

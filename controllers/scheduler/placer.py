@@ -4,8 +4,13 @@ Per task group: the static checks (node pool, datacenter, readiness, drivers, co
 node and the survivors are visited in an order shuffled from the evaluation id. Per
 placement, the walk continues where the last one stopped (as Nomad's iterator does) and
 ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, distinct_property, CPU,
-memory, static ports); the best score wins and gets its dynamic ports. A group whose placement fails stops
-trying (Nomad coalesces the remaining failures into the first one's metrics).
+memory, disk, static ports); the best score wins and gets its dynamic ports. A group whose placement
+fails stops trying (Nomad coalesces the remaining failures into the first one's metrics).
+
+A replacement of a group whose `ephemeral_disk` is `sticky` or `migrate` first tries the
+node its previous allocation ran on (Nomad's preferred node), so that the node agent can
+hand the old `alloc/data` over locally; only if that node is no longer feasible or full
+does the normal walk run.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from controllers.scheduler.feasibility import (
     datacenter_ok,
     dynamic_filter,
     group_ask,
+    group_disk,
     node_pool_ok,
     node_ready,
     properties_misfit,
@@ -77,7 +83,9 @@ class _GroupCtx:
     feasible: list[NodeState]
     base: AllocMetric
     static_ports: list[tuple[str, int]]
+    disk: int = 0
     cursor: int = 0
+    sticky_nodes: set[NodeId] = field(default_factory=set)  # feasible nodes, for a sticky disk
     affinities: list[Affinity] = field(default_factory=list)
     spreads: list[SpreadRule] = field(default_factory=list)
     states: Mapping[NodeId, NodeState] = field(default_factory=dict)
@@ -123,6 +131,8 @@ def _group_ctx(
         if "*" not in dc and "?" not in dc:
             base.nodes_available.setdefault(dc, 0)
     static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
+    disk = group.ephemeral_disk
+    sticky = {st.node.id for st in feasible} if disk.sticky or disk.migrate else set()
     props = property_rules(job, group)
     return _GroupCtx(
         group,
@@ -135,6 +145,8 @@ def _group_ctx(
         affinities=affinities_for(job, group),
         spreads=spread_rules(job, group),
         states=states,
+        disk=group_disk(group),
+        sticky_nodes=sticky,
         props=props,
         prop_usage=[(r, property_usage(r, job.id, states.values())) for r in props],
     )
@@ -275,6 +287,7 @@ def _new_alloc(
         ports=ports,
         cpu=ctx.cpu,
         memory=ctx.mem,
+        disk=ctx.disk,
         canary=p.canary,
         previous_allocation=prev.id if prev else AllocId(""),
         reschedule_attempts=attempts,
@@ -309,7 +322,7 @@ def _on_node(
     if static_filter(job, ctx.group, st.node, constraints) is not None:
         return None, None
     metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
-    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage)
+    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage, disk=ctx.disk)
     if why is not None:
         _record_misfit(metric, *why)
         return None, metric
@@ -371,7 +384,11 @@ def _select(
     job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int, rng: random.Random
 ) -> tuple[_Fit | None, AllocMetric | None]:
     """The best of the next `limit` nodes that fit (`_scan`) with its dynamic ports; if its
-    ports run out, the next by rank. Else the metric of every node that did not fit."""
+    ports run out, the next by rank. Else the metric of every node that did not fit. A
+    replacement with a sticky disk takes its previous node first when it fits (`_preferred`)."""
+    preferred = _preferred(job, ctx, p, rng)
+    if preferred is not None:
+        return preferred, None
     if ctx.spreads:
         key = (job.id, ctx.group.name)
         ctx.usage = [spread_usage(r, ctx.states.values(), key) for r in ctx.spreads]
@@ -391,6 +408,22 @@ def _select(
     for kind, name in misfits:
         _record_misfit(metric, kind, name)
     return None, metric
+
+
+def _preferred(job: Job, ctx: _GroupCtx, p: AllocPlace, rng: random.Random) -> _Fit | None:
+    """Nomad's findPreferredNode: the previous allocation's node, when the group's disk is
+    sticky or migrates and that node still passes every check (ready, in the job's
+    datacenters, static filters: `ctx.sticky_nodes`) and fits now; else None."""
+    prev = p.previous
+    if prev is None or prev.node_id not in ctx.sticky_nodes:
+        return None
+    st = ctx.states.get(prev.node_id)
+    if st is None or dynamic_filter(
+        job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage, disk=ctx.disk
+    ):
+        return None
+    ports = _ports_for(ctx, st, rng)
+    return None if ports is None else (st, ports)
 
 
 def _note_properties(tracked: list[_GroupCtx], alloc: Allocation, node: Node) -> None:
@@ -420,14 +453,12 @@ def _scan(
     desired = float(max(ctx.group.count, 1))
     key = (job.id, ctx.group.name)
     job_id = job.id
-    cpu, mem = ctx.cpu, ctx.mem
+    cpu, mem, disk = ctx.cpu, ctx.mem, ctx.disk
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
     prefers = ctx.prefers
     props = ctx.prop_usage
-    avoid = (
-        p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
-    )
+    avoid = _avoided(p)
     cands: list[_Candidate] = []
     misfits: list[tuple[str, str]] = []
     best: NodeState | None = None
@@ -450,8 +481,8 @@ def _scan(
             misfits.append(("dimension", "cpu"))
             continue
         mu = st.mem_used + mem
-        if mu > st.mem_total:
-            misfits.append(("dimension", "memory"))
+        if mu > st.mem_total or st.disk_used + disk > st.disk_total:
+            misfits.append(("dimension", "memory" if mu > st.mem_total else "disk"))
             continue
         clash = _port_clash(static, st.ports) if static else None
         if clash is not None:
@@ -472,6 +503,13 @@ def _scan(
             break
     ctx.cursor = nxt
     return best, cands, misfits
+
+
+def _avoided(p: AllocPlace) -> str:
+    """The node a rescheduled, lost or migrated allocation ran on (scored 1 lower), or ""."""
+    if p.previous is not None and p.reason in ("reschedule", "lost", "migrate"):
+        return p.previous.node_id
+    return ""
 
 
 def _combined(ctx: _GroupCtx, node: Node, fit: float, collisions: int, desired: float) -> float:

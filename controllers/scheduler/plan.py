@@ -169,6 +169,7 @@ class _AllocUsage(msgspec.Struct):
     client_status: str | None = None
     cpu: int = 0
     memory: int = 0
+    disk: int = 0
     ports: list[_PortUsage] = []
 
 

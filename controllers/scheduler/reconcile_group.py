@@ -202,7 +202,8 @@ def _replace_lost_and_failed(g: TaskGroup, s: _Sorted, dropped: set[str]) -> Rec
 def _migrate(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) -> ReconcileResult:
     """A draining node's allocations, `migrate.max_parallel` at a time (see `migrate`)."""
     moving = [a for a in s.migrate if a.id not in dropped]
-    step = migrate_group(g, moving, s.replaced_by, inp.statuses, inp.checks, now=inp.now)
+    moved = _moved_with_their_data(inp, g, s)
+    step = migrate_group(g, moving, s.replaced_by, inp.statuses, inp.checks, now=inp.now, moved=moved)
     return ReconcileResult(
         place=[AllocPlace(g.name, a.name, a.index, a, "migrate") for a in step.place],
         stop=[AllocStop(a, "alloc is being migrated") for a in step.stop],
@@ -210,6 +211,19 @@ def _migrate(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) -> Reco
         look_again=[] if step.look_again_at is None else [step.look_again_at],
         desired_tg_updates={g.name: DesiredUpdates(migrate=len(step.place), stop=len(step.stop))},
     )
+
+
+def _moved_with_their_data(inp: JobInput, g: TaskGroup, s: _Sorted) -> list[Allocation]:
+    """A sticky disk's originals stopped on a draining node as their replacement was placed
+    (their replacements may still hold `max_parallel` slots: `migrate`)."""
+    if not (g.ephemeral_disk.sticky or g.ephemeral_disk.migrate):
+        return []
+    out = []
+    for a in s.ignore:
+        node = inp.nodes.get(a.node_id)
+        if a.desired_status != DesiredStatus.RUN and node is not None and node.drain:
+            out.append(a)
+    return out
 
 
 def _update_live(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str], gate: int) -> ReconcileResult:

@@ -32,6 +32,7 @@ class AgentConfig:
     meta: dict[str, str] = field(default_factory=dict)
     node_pool: str = "default"  # --node-pool: the node pool this node registers in
     host_volumes: dict[str, HostVolume] = field(default_factory=dict)  # --host-volume name=/path
+    reserved_disk: int = 0  # MB of the data dir's free space kept from tasks (--reserved-disk)
     log_level: str = "INFO"
     router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
     router_port: int = 9999

@@ -19,6 +19,7 @@ it has not. docs/operations.md shows a full file.
              deployment_gc_threshold = "1h"  node_gc_threshold = "24h" }
     client { enabled = true  meta { rack = "r1" }  node_pool = "prod"   # -client, --meta, --node-pool
              options = { "driver.raw_exec.enable" = "1" } }          # --raw-exec
+    client { reserved { disk = 1024 } }                              # --reserved-disk (MB)
     plugin "raw_exec" { config { enabled = true } }                  # --raw-exec (Nomad 1.x form)
     etcd   { endpoints = ["http://10.0.0.1:2379"]  prefix = "/reconciler/" }   # --etcd, --prefix
     specs  { dir = "/etc/reconciler/specs" }                         # --specs
@@ -65,6 +66,16 @@ def _marker(key: str) -> bool:
     return key.startswith("__") and key.endswith("__")
 
 
+def _reserved(value: Any) -> int:
+    """`client { reserved { disk = MB } }`: only disk is reserved here (CPU and memory
+    reservations are refused rather than ignored)."""
+    body = _block(value)
+    unknown = sorted(set(body) - {"disk"})
+    if unknown:
+        raise ConfigError(f"client.reserved: {', '.join(unknown)} not supported yet (only disk)")
+    return int(body.get("disk", 0))
+
+
 # key -> (option name, convert); a block's keys are "block.key"
 _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "data_dir": ("data_dir", Path),
@@ -84,6 +95,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "client.meta": ("meta", _meta),
     "client.node_pool": ("node_pool", str),
     "client.task_env": ("task_env", lambda v: ",".join(v)),
+    "client.reserved": ("reserved_disk", _reserved),
     "etcd.endpoints": ("etcd", lambda v: ",".join(v) if isinstance(v, list) else str(v)),
     "etcd.prefix": ("prefix", str),
     "etcd.port": ("etcd_port", int),

@@ -90,6 +90,8 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         node_pool=config.node_pool,
         host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
+        reserved_disk=config.reserved_disk,
+        http_addr=f"{config.bind}:{config.http_port}",
     )
     return _DrainOnStop(agent) if config.dev else agent
 

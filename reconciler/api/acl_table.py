@@ -130,6 +130,7 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("POST", "/v1/client/allocation/{alloc_id}/exec"): _on(Source.ALLOC, "alloc_id", ns(C.ALLOC_EXEC)),
     ("GET", "/v1/client/allocation/{alloc_id}/checks"): _on(Source.ALLOC, "alloc_id", ns(C.READ_JOB)),
     ("GET", "/v1/client/fs/logs/{alloc_id}"): _on(Source.ALLOC, "alloc_id", ns(C.READ_LOGS)),
+    ("GET", "/v1/client/allocation/{alloc_id}/snapshot"): _on(Source.ALLOC, "alloc_id", ns(C.READ_FS)),
     # services
     ("GET", "/v1/services"): READ,
     ("GET", "/v1/service/{name}"): READ,

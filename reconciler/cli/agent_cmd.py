@@ -118,6 +118,15 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     multiple=True,
     help="A host volume tasks may mount: name=/path[,read_only] (repeatable).",
 )
+@click.option(
+    "--reserved-disk",
+    "-reserved-disk",
+    "reserved_disk",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="MB of the data dir's free disk kept from allocations (Nomad's client.reserved.disk).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--router-port", type=int, default=9999, show_default=True, help="Port of the HTTP router (dev mode)."
@@ -198,6 +207,7 @@ def agent(
     meta: tuple[str, ...],
     node_pool: str,
     host_volume: tuple[str, ...],
+    reserved_disk: int,
     log_level: str,
     router_port: int,
     router_admin_port: int,
@@ -277,6 +287,7 @@ def agent(
         meta=meta_map,
         node_pool=_node_pool(node_pool),
         host_volumes=_host_volumes(host_volume),
+        reserved_disk=reserved_disk,
         log_level=log_level,
         router=not no_router,
         router_port=router_port,

@@ -65,6 +65,7 @@ def node_status(ctx: click.Context, node_id: str | None) -> None:
                 ("Address", n.get("Address", "")),
                 ("CPU", f"{(res.get('Cpu') or {}).get('CpuShares', 0)} MHz"),
                 ("Memory", f"{(res.get('Memory') or {}).get('MemoryMB', 0)} MiB"),
+                ("Disk", f"{(res.get('Disk') or {}).get('DiskMB', 0)} MiB"),
                 ("Dynamic Ports", f"{res.get('MinDynamicPort', '')}-{res.get('MaxDynamicPort', '')}"),
                 ("Drivers", ",".join(sorted(d for d, v in n.get("Drivers", {}).items() if v.get("Healthy")))),
                 ("Host Volumes", ",".join(sorted(n.get("HostVolumes") or {})) or "<none>"),

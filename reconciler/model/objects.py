@@ -104,6 +104,7 @@ class Allocation:
     ports: list[AllocatedPort] = field(default_factory=list)
     cpu: int = 0
     memory: int = 0
+    disk: int = 0  # MB of the group's ephemeral_disk (Nomad's AllocatedResources.Shared.DiskMB)
     canary: bool = False
     previous_allocation: AllocId = AllocId("")
     next_allocation: AllocId = AllocId("")

@@ -121,14 +121,11 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("check", "expose", "Expose", True),
     _r("check", "notes", "Notes", "see the runbook"),
     _r("check", "advertise", "Advertise", "10.0.0.1"),
-    # -- update, restart, constraint, ephemeral_disk --------------------------------------
+    # -- update, restart, constraint -----------------------------------------------------
     _r("update", "health_check", "HealthCheck", "manual", values=("manual",),
        why="there is no API to set an allocation's health"),
     _r("update", "stagger", "Stagger", "10s", defaults=("30s", 30_000_000_000)),
     _r("restart", "render_templates", "RenderTemplates", True),
-    _r("ephemeral_disk", "size", "SizeMB", 500, defaults=(300,), why="disk is not a scheduling dimension"),
-    _r("ephemeral_disk", "sticky", "Sticky", True),
-    _r("ephemeral_disk", "migrate", "Migrate", True),
     # -- template, artifact, logs ---------------------------------------------------------
     _r("template", "env", "Envvars", True, why="rendered variables are not loaded into the task's env"),
     _r("template", "wait", "Wait", {"min": "5s"}),

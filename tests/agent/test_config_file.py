@@ -51,6 +51,7 @@ from tests.waiting import wait_for
             {"job_gc_threshold": "2h", "node_gc_threshold": "48h"},
             id="gc-thresholds",
         ),
+        pytest.param("client {\n reserved { disk = 1024 }\n}", {"reserved_disk": 1024}, id="reserved-disk"),
     ],
 )
 def test_keys_map_to_options(text: str, want: dict[str, Any]) -> None:
@@ -80,6 +81,11 @@ def test_the_node_pool_flag_refuses_all_and_bad_names(value: str, message: str) 
         pytest.param("acl { enabled = true }", "acl: not supported yet", id="acl"),
         pytest.param(
             'client {\n host_volume "x" { path = "/x" }\n}', "client.host_volume: not supported", id="vol"
+        ),
+        pytest.param(
+            "client {\n reserved { cpu = 500 }\n}",
+            "client.reserved: cpu not supported yet",
+            id="reserved-cpu",
         ),
         pytest.param("colour = 1", "unknown key 'colour'", id="unknown"),
         pytest.param("ports { htp = 1 }", "unknown key 'ports.htp'", id="unknown-in-block"),
