@@ -29,7 +29,7 @@ KEEP = frozenset({b"host", b"content-length"})
 OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
 # the forwarded head of a request on a route without options (most of them), in one formatting
 PLAIN_HEAD = (
-    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: %b\r\n\r\n"
+    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Host: %b\r\n\r\n"
 )
 ROUTER_HEADERS = OURS | {b"content-length"}  # read by the router (`Downstream.router_header`)
 FAST_MAX = 4096  # longest request kept for `Downstream.repeat`
@@ -330,7 +330,7 @@ class Downstream(asyncio.Protocol):
         ex.route = route
         xff = ex.xff + b", " + self.client_ip_b if ex.xff else self.client_ip_b
         if route.plain and ex.host and not ex.chunked:  # the common case, in one formatting
-            ex.head = PLAIN_HEAD % (ex.method, ex.url, b"".join(ex.fwd), xff, ex.host)
+            ex.head = PLAIN_HEAD % (ex.method, ex.url, b"".join(ex.fwd), xff, self.server.scheme, ex.host)
         else:
             ex.head = self.head_for(ex, route, xff)
         self.server.dispatch(ex)
@@ -369,7 +369,7 @@ class Downstream(asyncio.Protocol):
                 lines.append(b"Host: " + route.service.encode() + b"\r\n")
         if ex.chunked:
             lines.append(b"Transfer-Encoding: chunked\r\n")
-        lines.append(b"X-Forwarded-For: " + xff + b"\r\nX-Forwarded-Proto: http\r\n")
+        lines.append(b"X-Forwarded-For: " + xff + b"\r\nX-Forwarded-Proto: " + self.server.scheme + b"\r\n")
         if ex.host:
             lines.append(b"X-Forwarded-Host: " + ex.host + b"\r\n")
         lines.append(b"\r\n")

@@ -61,8 +61,11 @@ class ProxyServer:
         strategy: str = "rr",
         no_route_status: int = 404,
         limits: Limits | None = None,
+        tls: bool = False,
     ) -> None:
         self.table = table
+        # what clients speak to the listener (X-Forwarded-Proto): https with --router-tls-cert
+        self.scheme = b"https" if tls else b"http"
         self.strategy = strategy
         self.no_route_status = no_route_status
         self.limits = limits or Limits()

@@ -40,6 +40,19 @@ from tests.waiting import wait_for
             id="etcd",
         ),
         pytest.param("router { enabled = false }", {"no_router": True}, id="router-off"),
+        pytest.param(
+            'tls {\n cert_file = "/c"\n key_file = "/k"\n ca_file = "/a"\n'
+            ' router_cert_file = "/rc"\n router_key_file = "/rk"\n router_ca_file = "/ra"\n}',
+            {
+                "tls_cert": Path("/c"),
+                "tls_key": Path("/k"),
+                "tls_ca": Path("/a"),
+                "router_tls_cert": Path("/rc"),
+                "router_tls_key": Path("/rk"),
+                "router_tls_ca": Path("/ra"),
+            },
+            id="tls",
+        ),
     ],
 )
 def test_keys_map_to_options(text: str, want: dict[str, Any]) -> None:
@@ -49,7 +62,7 @@ def test_keys_map_to_options(text: str, want: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        pytest.param("tls { http = true }", "tls: not supported yet", id="tls"),
+        pytest.param("tls { rpc = true }", "unknown key 'tls.rpc'", id="tls-rpc"),
         pytest.param("acl { enabled = true }", "acl: not supported yet", id="acl"),
         pytest.param(
             'client {\n host_volume "x" { path = "/x" }\n}', "client.host_volume: not supported", id="vol"
