@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.agent.tls import TlsFiles
 from reconciler.model.gc_policy import GcThresholds
 from reconciler.model.objects import HostVolume
+from reconciler.model.tls import TlsFiles
 from reconciler.runtime.leader import DEFAULT_LEADER_TTL
 from reconciler.store import EtcdAuth
 
@@ -47,6 +47,8 @@ class AgentConfig:
     acl: bool = False  # ACL tokens (reconciler.api.acl); the CLI turns them on outside dev mode
     etcd_auth: EtcdAuth = field(default_factory=EtcdAuth)  # TLS and user for an external etcd
     tls: TlsFiles = field(default_factory=TlsFiles)  # HTTPS (and client certificates) for the API
+    # HTTPS (and client certificates) for the router's listener (--router-tls-cert, ...)
+    router_tls: TlsFiles = field(default_factory=lambda: TlsFiles(flag="--router-tls"))
     task_env: list[str] = field(
         default_factory=list
     )  # agent variables tasks may inherit (model.taskenv.inherited_env)

@@ -3,7 +3,7 @@ Nomad's agent keys where they map, read into the values of `reconciler agent`'s 
 
 The CLI uses the result as click's `default_map`, so a flag given on the command line
 overrides the file, and the file overrides the built-in defaults. An unknown key, or a
-Nomad block we do not implement yet (`acl`, `tls`, `telemetry`, `vault`, a client's
+Nomad block we do not implement yet (`acl`, `telemetry`, `vault`, a client's
 `host_volume`), is an error naming it: an agent must not start believing it has TLS or ACLs
 it has not. docs/operations.md shows a full file.
 
@@ -24,6 +24,12 @@ it has not. docs/operations.md shows a full file.
     etcd   { endpoints = ["http://10.0.0.1:2379"]  prefix = "/reconciler/" }   # --etcd, --prefix
     specs  { dir = "/etc/reconciler/specs" }                         # --specs
     consul { port = 8500 }                                           # --consul-port
+    tls    { cert_file = "/etc/reconciler/agent.pem"                 # --tls-cert
+             key_file  = "/etc/reconciler/agent-key.pem"             # --tls-key
+             ca_file   = "/etc/reconciler/ca.pem"                    # --tls-ca (client certificates)
+             router_cert_file = "/etc/reconciler/router.pem"         # --router-tls-cert
+             router_key_file  = "/etc/reconciler/router-key.pem"     # --router-tls-key
+             router_ca_file   = "/etc/reconciler/ca.pem" }           # --router-tls-ca
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import hcl2
 from reconciler.spec.errors import SpecError
 from reconciler.spec.hcl_syntax import parse_tree
 
-NOT_YET = ("acl", "tls", "telemetry", "vault", "host_volume", "addresses", "advertise")
+NOT_YET = ("acl", "telemetry", "vault", "host_volume", "addresses", "advertise")
 
 
 class ConfigError(ValueError):
@@ -105,6 +111,14 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "router.port": ("router_port", int),
     "router.admin_port": ("router_admin_port", int),
     "router.enabled": ("no_router", lambda v: not _flag(v)),
+    # Nomad's file names for the API's files (`ca_file` also requires client certificates, as
+    # --tls-ca does); the router's listener takes the same three, prefixed
+    "tls.cert_file": ("tls_cert", Path),
+    "tls.key_file": ("tls_key", Path),
+    "tls.ca_file": ("tls_ca", Path),
+    "tls.router_cert_file": ("router_tls_cert", Path),
+    "tls.router_key_file": ("router_tls_key", Path),
+    "tls.router_ca_file": ("router_tls_ca", Path),
 }
 
 

@@ -22,7 +22,6 @@ from reconciler.agent.components import Component
 from reconciler.agent.config import AgentConfig
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
-from reconciler.agent.tls import server_context
 from reconciler.api.acl import AclCache, acl_middleware
 from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
@@ -34,6 +33,7 @@ from reconciler.api.context import ApiContext
 from reconciler.api.gate import GateSettings, gate_middleware
 from reconciler.api.watched import WatchedState
 from reconciler.model.gc_policy import GcThresholds
+from reconciler.model.tls import TlsFiles, server_context
 from reconciler.store import Store
 
 log = logging.getLogger("reconciler.agent")
@@ -105,16 +105,27 @@ def service_registrar(store: Store, config: AgentConfig, node: Component) -> Com
 
 
 def router(store: Store, config: AgentConfig) -> Component:
-    return standalone_router(store, config.bind, config.router_port, config.router_admin_port, "rr")
+    return standalone_router(
+        store, config.bind, config.router_port, config.router_admin_port, "rr", tls=config.router_tls
+    )
 
 
 def standalone_router(
-    store: Store, host: str, port: int, admin_port: int | None, strategy: str, *, workers: int = 1
+    store: Store,
+    host: str,
+    port: int,
+    admin_port: int | None,
+    strategy: str,
+    *,
+    workers: int = 1,
+    tls: TlsFiles | None = None,
 ) -> Component:
     """The router, for the dev agent and for `reconciler router` (which has no agent)."""
     from controllers.router import Router
 
-    return Router(store, host=host, port=port, admin_port=admin_port, strategy=strategy, workers=workers)
+    return Router(
+        store, host=host, port=port, admin_port=admin_port, strategy=strategy, workers=workers, tls=tls
+    )
 
 
 def own_services(store: Store, config: AgentConfig, node: Component | None) -> Component:
@@ -242,7 +253,8 @@ class Agent:
             if cfg.tls.enabled
             else "                   TLS: off",
             f"                    UI: {self.scheme}://{cfg.bind}:{cfg.http_port}/ui",
-            f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
+            f"                Router: {'https' if cfg.router_tls.enabled else 'http'}://{cfg.bind}:{cfg.router_port}"
+            f" (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
             if cfg.dev and cfg.router
             else "                Router: (off)",
             f"                Consul: {self.scheme}://{cfg.bind}:{cfg.consul_port} (catalog, health, KV)"

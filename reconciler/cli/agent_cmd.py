@@ -11,12 +11,12 @@ import click
 
 from reconciler.cli.gc_options import gc_options, thresholds
 from reconciler.cli.groups import cli
-from reconciler.cli.tls_options import etcd_options, tls_options
+from reconciler.cli.tls_options import etcd_options, router_tls_options, tls_options
 from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import HostVolume
 
 if TYPE_CHECKING:
-    from reconciler.agent.tls import TlsFiles
+    from reconciler.model.tls import TlsFiles
     from reconciler.store import EtcdAuth
 
 
@@ -181,6 +181,7 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
 )
 @etcd_options
 @tls_options
+@router_tls_options
 @click.option(
     "--task-env",
     default="",
@@ -230,6 +231,9 @@ def agent(
     tls_cert: Path | None,
     tls_key: Path | None,
     tls_ca: Path | None,
+    router_tls_cert: Path | None,
+    router_tls_key: Path | None,
+    router_tls_ca: Path | None,
     task_env: str,
 ) -> None:
     """Run the reconciler agent."""
@@ -301,6 +305,7 @@ def agent(
         acl=acl if acl is not None else not dev,
         etcd_auth=etcd_auth,
         tls=tls,
+        router_tls=_router_tls(router_tls_cert, router_tls_key, router_tls_ca),
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:
@@ -325,6 +330,16 @@ def _node_pool(pool: str) -> str:
     return pool
 
 
+def _router_tls(cert: Path | None, key: Path | None, ca: Path | None) -> TlsFiles:
+    """The router's listener files (--router-tls-cert, --router-tls-key, --router-tls-ca)."""
+    from reconciler.model.tls import TlsFiles
+
+    try:
+        return TlsFiles(cert, key, ca, flag="--router-tls")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _credentials(
     etcd: str,
     etcd_cacert: Path | None,
@@ -337,7 +352,7 @@ def _credentials(
     tls_ca: Path | None,
 ) -> tuple[EtcdAuth, TlsFiles]:
     """The store's etcd credentials and the API's TLS files, checked together."""
-    from reconciler.agent.tls import TlsFiles
+    from reconciler.model.tls import TlsFiles
     from reconciler.store import EtcdAuth
 
     try:

@@ -52,6 +52,19 @@ from tests.waiting import wait_for
             id="gc-thresholds",
         ),
         pytest.param("client {\n reserved { disk = 1024 }\n}", {"reserved_disk": 1024}, id="reserved-disk"),
+        pytest.param(
+            'tls {\n cert_file = "/c"\n key_file = "/k"\n ca_file = "/a"\n'
+            ' router_cert_file = "/rc"\n router_key_file = "/rk"\n router_ca_file = "/ra"\n}',
+            {
+                "tls_cert": Path("/c"),
+                "tls_key": Path("/k"),
+                "tls_ca": Path("/a"),
+                "router_tls_cert": Path("/rc"),
+                "router_tls_key": Path("/rk"),
+                "router_tls_ca": Path("/ra"),
+            },
+            id="tls",
+        ),
     ],
 )
 def test_keys_map_to_options(text: str, want: dict[str, Any]) -> None:
@@ -77,7 +90,7 @@ def test_the_node_pool_flag_refuses_all_and_bad_names(value: str, message: str) 
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        pytest.param("tls { http = true }", "tls: not supported yet", id="tls"),
+        pytest.param("tls { rpc = true }", "unknown key 'tls.rpc'", id="tls-rpc"),
         pytest.param("acl { enabled = true }", "acl: not supported yet", id="acl"),
         pytest.param(
             'client {\n host_volume "x" { path = "/x" }\n}', "client.host_volume: not supported", id="vol"
