@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.acl import require_node_exec
+from reconciler.api.acl import require_node_exec, visible
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.http import body_object, ident, job_ident, namespace, ns_time, ok, run
@@ -234,8 +234,13 @@ async def current_alloc(request: web.Request) -> tuple[Allocation, AllocStatus |
 
 @routes.get("/v1/allocations")
 async def list_allocations(request: web.Request) -> web.Response:
-    w = watched(request)
-    return await answer(request, lambda: allocs_index(w), lambda: stubs(w, w.allocs.items()), NEWEST_FIRST)
+    w, shown = watched(request), visible(request)
+    return await answer(
+        request,
+        lambda: allocs_index(w),
+        lambda: stubs(w, [a for a in w.allocs.items() if shown(a.namespace)]),
+        NEWEST_FIRST,
+    )
 
 
 @routes.get("/v1/job/{job_id}/allocations")

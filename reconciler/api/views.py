@@ -4,8 +4,9 @@
   `index()` (the revisions the answer is made of, `reconciler.api.reads`) passes N or the
   wait ends; a read that does not block first waits for this agent's own writes to reach
   the caches (`WatchedState.fence`).
-- **Rendered once per state**: answers are kept by (path, query, revisions), so a thousand
-  clients woken by one change cost one rendering, done off the event loop.
+- **Rendered once per state**: answers are kept by (path, query, revisions, the caller's
+  ACL rules: `acl.view_key`, as lists spanning namespaces are filtered per caller), so a
+  thousand clients woken by one change cost one rendering, done off the event loop.
 - **Lists** (`Listing`): `prefix`, `filter` (`reconciler.api.filter`), `per_page` and
   `next_token` (the `X-Nomad-NextToken` header names the first row of the next page).
 - **Headers** (`nomad_headers`): every `/v1/` response carries a numeric `X-Nomad-Index`
@@ -24,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.api.acl import view_key
 from reconciler.api.blocking import parse_blocking
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
@@ -168,7 +170,8 @@ async def answer(
             data, token = page(data, listing, opts)
         return json.dumps(data).encode(), token
 
-    body, token = await request.app[RENDERS].get((request.path, query, parts), make)
+    key = (request.path, query, parts, view_key(request))
+    body, token = await request.app[RENDERS].get(key, make)
     resp = web.Response(body=body, content_type="application/json")
     resp.headers["X-Nomad-Index"] = str(max(*parts, 1))
     if token:
