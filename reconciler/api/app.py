@@ -92,6 +92,7 @@ def make_app(
     if acl is not None:
         app[ACL_CACHE] = acl
     views.install(app)
+    allocations.install(app)  # alloc exec's own bounded threads
     for resource in [*RESOURCES, *OBSERVING]:
         app.add_routes(resource.routes)
     return app

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import child_parent, is_valid_name
 from reconciler.model.job import (
+    MIN_SCRIPT_INTERVAL,
     Affinity,
     Check,
     Constraint,
@@ -31,6 +32,7 @@ from reconciler.model.job import (
 )
 from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
+from reconciler.spec.durations import format_duration
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 from reconciler.spec.validate_kinds import check_kinds
 
@@ -187,6 +189,13 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     for field in ("interval", "timeout"):
         if getattr(ch, field) <= 0:
             c.add(f"{path}.{field}", "must be a positive duration")
+    if ch.type == "script" and 0 < ch.interval < MIN_SCRIPT_INTERVAL:
+        # a script forks a process on the node each time (review H4); Nomad's floor for every check
+        c.add(
+            f"{path}.interval",
+            f"interval ({format_duration(ch.interval)}) cannot be lower than "
+            f"{format_duration(MIN_SCRIPT_INTERVAL)}",
+        )
     c.non_negative(f"{path}.success_before_passing", ch.success_before_passing)
     c.non_negative(f"{path}.failures_before_critical", ch.failures_before_critical)
 
