@@ -168,6 +168,11 @@ class Keys:
     def acl_bootstrap(self) -> str:
         return f"{self.prefix}acl_bootstrap"
 
+    @property
+    def cluster(self) -> str:
+        """The cluster's identity, created once (`model.objects.ClusterIdentity`)."""
+        return f"{self.prefix}cluster"
+
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]
 
