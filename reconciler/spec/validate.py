@@ -239,7 +239,23 @@ def _check_files(c: _Checker, path: str, t: Task) -> None:
             c.add(f"{path}.template[{i}].change_signal", 'change_mode "signal" needs a change_signal')
 
 
-def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
+def _check_logs(c: _Checker, path: str, t: Task, disk_mb: int) -> None:
+    """Nomad's LogConfig.Validate: rotation needs a file of at least 1 MB (a 0-byte limit
+    rotated on every write, review L7), and the logs must fit the group's disk."""
+    logs = t.logs
+    if logs.max_files < 1:
+        c.add(f"{path}.logs.max_files", f"minimum number of files is 1; got {logs.max_files}")
+    if logs.max_file_size < 1:
+        c.add(f"{path}.logs.max_file_size", f"minimum file size is 1MB; got {logs.max_file_size}")
+    usage = logs.max_files * logs.max_file_size
+    if usage >= disk_mb:
+        c.add(
+            f"{path}.logs",
+            f"log storage ({usage} MB) must be less than requested disk capacity ({disk_mb} MB)",
+        )
+
+
+def _check_task(c: _Checker, path: str, t: Task, labels: set[str], disk_mb: int) -> None:
     c.name(path, t.name, "task name")
     _check_driver(c, path, t)
     c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
@@ -248,8 +264,7 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
         c.add(f"{path}.resources.memory_max", "must not be less than memory")
     c.non_negative(f"{path}.kill_timeout", t.kill_timeout, "a non-negative duration")
     c.non_negative(f"{path}.shutdown_delay", t.shutdown_delay, "a non-negative duration")
-    c.non_negative(f"{path}.logs.max_files", t.logs.max_files)
-    c.non_negative(f"{path}.logs.max_file_size", t.logs.max_file_size)
+    _check_logs(c, path, t, disk_mb)
     _check_files(c, path, t)
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
@@ -304,7 +319,7 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
         c.add(path, "a group needs at least one task")
     c.duplicates(f"{path}.task", (t.name for t in g.tasks), "task")
     for t in g.tasks:
-        _check_task(c, f"{path}.task.{t.name}", t, labels)
+        _check_task(c, f"{path}.task.{t.name}", t, labels, g.ephemeral_disk.size)
     for i, s in enumerate(g.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
     if g.update is not None:

@@ -117,3 +117,36 @@ def test_h5_alloc_exec_timeout_is_finite_and_bounded(api: ApiServer, timeout: by
     )
     assert status == 400, resp
     assert resp["field"] == "Timeout", resp
+
+
+LOGS_JOB = """job "j" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "true" }
+      logs {
+        max_files     = %d
+        max_file_size = %d
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "size", "message"),
+    [
+        (10, 0, "minimum file size is 1MB; got 0"),
+        (0, 10, "minimum number of files is 1; got 0"),
+        (100, 10, "log storage (1000 MB) must be less than requested disk capacity (300 MB)"),
+    ],
+)
+def test_l7_log_rotation_is_bounded_as_nomad_bounds_it(files: int, size: int, message: str) -> None:
+    from reconciler.spec import parse_job
+
+    with pytest.raises(SpecError) as err:
+        parse_job(LOGS_JOB % (files, size), filename="j.nomad")
+    assert message in str(err.value)
+    parse_job(LOGS_JOB % (10, 1), filename="j.nomad")
