@@ -193,7 +193,7 @@ async def _body_namespace(request: web.Request) -> str:
         return "default"  # the handler refuses it with 413 before reading anything
     try:
         data = json.loads(await request.read() or b"null")
-    except (ValueError, web.HTTPRequestEntityTooLarge):
+    except (ValueError, RecursionError, web.HTTPRequestEntityTooLarge):
         return "default"  # the handler answers 400/413
     job = data.get("Job") if isinstance(data, dict) else None
     ns = job.get("Namespace") if isinstance(job, dict) else None

@@ -74,3 +74,14 @@ def test_the_event_stream_ends_when_its_token_is_deleted(
         ops.delete_token(store, token.token.accessor_id)
         while line := resp.readline():  # heartbeats at most, then the end of the stream
             assert json.loads(line) == {}
+
+
+def test_the_agent_self_endpoint_needs_an_agent_read_rule(
+    acl_api: ApiServer, store: Store, management: str
+) -> None:
+    # it names the etcd endpoints, the key prefix and the data dir (review L8)
+    reader = token_with(store, "reads-jobs", 'namespace "*" { policy = "read" }')
+    agent_reader = token_with(store, "reads-agent", 'agent { policy = "read" }')
+    assert acl_api.call("GET", "/v1/agent/self")[0] == 403
+    assert acl_api.call("GET", "/v1/agent/self", token=reader)[0] == 403
+    assert acl_api.call("GET", "/v1/agent/self", token=agent_reader)[0] == 200

@@ -150,3 +150,8 @@ def test_l7_log_rotation_is_bounded_as_nomad_bounds_it(files: int, size: int, me
         parse_job(LOGS_JOB % (files, size), filename="j.nomad")
     assert message in str(err.value)
     parse_job(LOGS_JOB % (10, 1), filename="j.nomad")
+
+
+def test_l2_json_nested_too_deeply_is_a_400(api: ApiServer) -> None:
+    status, body = api.call("POST", "/v1/jobs", raw=b"[" * 200_000)
+    assert (status, body) == (400, {"error": "request body is not valid JSON: nested too deeply"})
