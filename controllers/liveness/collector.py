@@ -1,5 +1,5 @@
-"""The garbage collector: deletes finished evaluations and stopped allocations (the rules
-are pure, in `gc.py`), so the evaluation and allocation prefixes do not grow forever.
+"""The garbage collector: deletes finished evaluations, stopped allocations and old job
+versions (the rules are pure, in `gc.py`), so those prefixes do not grow forever.
 
 One key, "gc", reconciled every `every` seconds from the caches of evaluations,
 allocations, their statuses and nodes. Each deletion is compared on the deleted key's mod
@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controllers.liveness.gc import allocs_to_collect, evals_to_collect
-from reconciler.model.objects import Allocation, AllocStatus, Evaluation, Node
+from controllers.liveness.gc import allocs_to_collect, evals_to_collect, versions_to_collect
+from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord, Node
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import MAX_TXN_OPS, Conflict, Store, Txn
 
@@ -43,6 +43,8 @@ class GarbageCollector(Controller):
         self.allocs = self.informer(self.keys.allocs, Allocation)
         self.statuses = self.informer(self.keys.alloc_statuses, AllocStatus)
         self.nodes = self.informer(self.keys.nodes, Node)
+        self.jobs = self.informer(self.keys.jobs, JobRecord)
+        self.versions = self.informer(self.keys.job_versions_all, JobRecord)
 
     def on_start(self) -> None:
         if self.every > 0:
@@ -80,11 +82,34 @@ class GarbageCollector(Controller):
                 n_allocs += 1
             else:
                 lost += 1
-        if n_evals or n_allocs:
-            self.log.info("gc evals=%d allocs=%d", n_evals, n_allocs)
+        n_versions, lost_versions = self._collect_versions()
+        lost += lost_versions
+        if n_evals or n_allocs or n_versions:
+            self.log.info("gc evals=%d allocs=%d versions=%d", n_evals, n_allocs, n_versions)
         if lost:
             raise Conflict(f"gc: {lost} deletions lost a race; collecting again")
         return n_evals, n_allocs
+
+    def _collect_versions(self) -> tuple[int, int]:
+        """Delete old job versions, in batches each compared on the deleted keys; (deleted,
+        batches that lost a race)."""
+        revs = {
+            self.keys.job_version(v.value.namespace, v.value.id, v.value.version): v.mod_revision
+            for v in self.versions.items()
+        }
+        gone = versions_to_collect(self.versions.list(), self.jobs.list(), self.allocs.list())
+        done = lost = 0
+        for i in range(0, len(gone), MAX_TXN_OPS // 2):
+            txn = Txn()
+            batch = gone[i : i + MAX_TXN_OPS // 2]
+            for r in batch:
+                k = self.keys.job_version(r.namespace, r.id, r.version)
+                txn.compare_mod(k, revs.get(k, 0)).delete(k)
+            if self.store.commit(txn):
+                done += len(batch)
+            else:
+                lost += 1
+        return done, lost
 
 
 def GarbageCollectorService(

@@ -7,6 +7,9 @@
   than `after` seconds ago; also a failed allocation already rescheduled (it keeps desired
   status `run` and names its successor). Batch allocations that completed keep desired status `run`: they
   hold their index so the job is not run again, and are never collected.
+- A job version past the newest TRACKED_VERSIONS of its job (Nomad's JobTrackedVersions),
+  unless it is the job's current version, its newest stable one, or an allocation still
+  names it: an allocation runs the version it was placed with, read by number (review M8).
 """
 
 from __future__ import annotations
@@ -22,11 +25,38 @@ from reconciler.model.objects import (
     DesiredStatus,
     EvalStatus,
     Evaluation,
+    JobRecord,
     Node,
     NodeStatus,
 )
 
 _FINISHED_EVAL = (EvalStatus.COMPLETE, EvalStatus.FAILED, EvalStatus.CANCELED)
+TRACKED_VERSIONS = 6  # Nomad's structs.JobTrackedVersions
+
+
+def versions_to_collect(
+    versions: Iterable[JobRecord],
+    current: Iterable[JobRecord],
+    allocs: Iterable[Allocation],
+    *,
+    keep: int = TRACKED_VERSIONS,
+) -> list[JobRecord]:
+    """The version records that may go: per job, all but the newest `keep`, the current
+    one, the newest stable one (what an auto-revert goes back to) and those an allocation
+    names."""
+    needed = {(r.namespace, r.id, r.version) for r in current}
+    needed |= {(a.namespace, a.job_id, a.job_version) for a in allocs}
+    by_job: dict[tuple[str, str], list[JobRecord]] = {}
+    for v in versions:
+        by_job.setdefault((v.namespace, v.id), []).append(v)
+    out: list[JobRecord] = []
+    for history in by_job.values():
+        history.sort(key=lambda r: r.version, reverse=True)
+        stable = next((r for r in history if r.stable and not r.stop), None)
+        if stable is not None:
+            needed.add((stable.namespace, stable.id, stable.version))
+        out.extend(r for r in history[keep:] if (r.namespace, r.id, r.version) not in needed)
+    return out
 
 
 def evals_to_collect(evals: Iterable[Evaluation], *, now: float, after: float) -> list[Evaluation]:
