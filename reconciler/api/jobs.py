@@ -21,6 +21,7 @@ from reconciler.api.acl import visible
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, body_object, flag, job_ident, namespace, ns_time, ok, run
+from reconciler.api.parsing import parse_job_text
 from reconciler.api.reads import job_history, job_index, job_record, job_summary, stored_record
 from reconciler.api.views import BY_ID, answer, watched
 from reconciler.model.acl import Capability
@@ -202,10 +203,9 @@ async def parse(request: web.Request) -> web.Response:
         raise ApiError(400, 'body must be {"JobHCL": "<job text>"}', field="JobHCL")
     variables = data.get("Variables") or {}
     try:
-        job = await run(
-            spec.parse_job,
+        job = await parse_job_text(  # a worker process, bounded in memory and time (review H9)
             data["JobHCL"],
-            filename="<request>",  # off the loop (review H9)
+            filename="<request>",
             format=data.get("Format", "hcl"),
             variables={str(k): str(v) for k, v in variables.items()},
             env={},
