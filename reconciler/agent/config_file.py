@@ -72,6 +72,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "client.enabled": ("client", _flag),
     "client.meta": ("meta", _meta),
     "client.task_env": ("task_env", lambda v: ",".join(v)),
+    "client.network_interface": ("network_interface", str),
     "etcd.endpoints": ("etcd", lambda v: ",".join(v) if isinstance(v, list) else str(v)),
     "etcd.prefix": ("prefix", str),
     "etcd.port": ("etcd_port", int),

@@ -85,6 +85,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         meta=config.meta,
         host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
+        network_interface=config.network_interface,
     )
     return _DrainOnStop(agent) if config.dev else agent
 

@@ -168,6 +168,13 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     help="Names of the agent's environment variables tasks may inherit (comma-separated); "
     "default only PATH, LANG, LC_ALL, TZ.",
 )
+@click.option(
+    "--network-interface",
+    "-network-interface",
+    default="",
+    help="Interface whose IPv4 address the node advertises for its tasks (Nomad's "
+    "-network-interface); default the --bind address. Lets the API stay on 127.0.0.1.",
+)
 def agent(
     dev: bool,
     server: bool,
@@ -206,6 +213,7 @@ def agent(
     tls_key: Path | None,
     tls_ca: Path | None,
     task_env: str,
+    network_interface: str,
 ) -> None:
     """Run the reconciler agent."""
     from reconciler.agent.config import AgentConfig
@@ -274,6 +282,7 @@ def agent(
         etcd_auth=etcd_auth,
         tls=tls,
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
+        network_interface=network_interface,
     )
     try:
         sys.exit(Agent(config).run())
