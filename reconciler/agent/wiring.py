@@ -26,6 +26,7 @@ from reconciler.agent.tls import server_context
 from reconciler.api.acl import AclCache, acl_middleware
 from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
+from reconciler.api.audit import audit_middleware
 from reconciler.api.consul.app import make_consul_app
 from reconciler.api.consul.context import ConsulContext
 from reconciler.api.consul.dns import watched_catalog
@@ -308,7 +309,7 @@ class Agent:
             version=__version__,
         )
         consul_gate = dataclasses.replace(gate, json_methods=frozenset({"POST", "PATCH"}))
-        middlewares = [gate_middleware(consul_gate)]
+        middlewares = [gate_middleware(consul_gate), audit_middleware]
         if self.acl is not None:
             middlewares.append(acl_middleware(self.acl, CONSUL_ROUTES))
         runner = web.AppRunner(

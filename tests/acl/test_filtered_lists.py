@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import urllib.request
+
+import pytest
 
 from reconciler.ops import acl as ops
 from reconciler.ops.jobs import submit_job
+from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.acl.conftest import token_with
 from tests.api.server import ApiServer
@@ -85,3 +89,21 @@ def test_the_agent_self_endpoint_needs_an_agent_read_rule(
     assert acl_api.call("GET", "/v1/agent/self")[0] == 403
     assert acl_api.call("GET", "/v1/agent/self", token=reader)[0] == 403
     assert acl_api.call("GET", "/v1/agent/self", token=agent_reader)[0] == 200
+
+
+def test_every_write_leaves_an_audit_line_naming_the_accessor(
+    acl_api: ApiServer, store: Store, management: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ops.apply_policy(store, "audit-reader", 'namespace "x" { policy = "read" }')
+    reader = ops.create_token(store, "reader", "client", ["audit-reader"])
+    caplog.set_level(logging.INFO, logger="reconciler.api.audit")
+    body = {"Job": job_to_nomad(submitted_job("audited"))}
+    assert acl_api.call("POST", "/v1/jobs", body, token=reader.secret)[0] == 403
+    assert acl_api.call("POST", "/v1/jobs", body)[0] == 403
+    assert acl_api.call("GET", "/v1/jobs?namespace=*", token=reader.secret)[0] == 200  # a read: no line
+    lines = [r.getMessage() for r in caplog.records if r.name == "reconciler.api.audit"]
+    assert lines == [
+        f"audit method=POST path=/v1/jobs status=403 accessor={reader.token.accessor_id} remote=127.0.0.1",
+        "audit method=POST path=/v1/jobs status=403 accessor=anonymous remote=127.0.0.1",
+    ]
+    assert all(reader.secret not in line for line in lines)
