@@ -9,7 +9,8 @@ for a spec error, the exception for anything else the parser raised) and change 
 absent -> stop the job that came from it, if it still does (not once submitted through
 the API or another file). A file naming a job another file of the directory already
 defines is refused and reported, so two files never take turns. Anything else that
-fails (etcd, a lost race) is retried by the runtime's worker with per-key backoff, so no exception ends the watcher.
+fails (etcd, a lost race) is retried by the runtime's worker with per-key backoff, so no
+exception ends the watcher.
 On start, every file is applied, and jobs recorded (in the jobs informer's cache) as
 coming from a file of this directory that no longer exists are stopped (the file was
 deleted while the agent was down).
