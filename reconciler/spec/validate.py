@@ -180,7 +180,15 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
             f"{'an' if ch.type == 'http' else 'a'} {ch.type} check needs a port"
             " (on the check or its service)",
         )
-    if ch.port and not ch.port.isdigit() and ch.port not in labels:
+    if ch.port.isdigit() and ch.port not in labels:
+        # as Nomad's host address mode: a label, never a number (a number would probe any
+        # port of the node and publish what answers, review L9)
+        c.add(
+            f"{path}.port",
+            f'port label "{ch.port}" is not defined in any network of the group'
+            " (a check's port is a port label, not a number)",
+        )
+    elif ch.port and ch.port not in labels:
         c.add(
             f"{path}.port",
             f'port label "{ch.port}" is not defined in any network of the group'

@@ -155,3 +155,37 @@ def test_l7_log_rotation_is_bounded_as_nomad_bounds_it(files: int, size: int, me
 def test_l2_json_nested_too_deeply_is_a_400(api: ApiServer) -> None:
     status, body = api.call("POST", "/v1/jobs", raw=b"[" * 200_000)
     assert (status, body) == (400, {"error": "request body is not valid JSON: nested too deeply"})
+
+
+CHECK_PORT_JOB = """job "j" {
+  datacenters = ["dc1"]
+  group "g" {
+    network {
+      port "http" {}
+    }
+    service {
+      name = "s"
+      port = "http"
+      check {
+        type     = "tcp"
+        port     = "%s"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config { command = "true" }
+    }
+  }
+}
+"""
+
+
+def test_l9_a_check_cannot_probe_a_port_number_of_its_choice() -> None:
+    from reconciler.spec import parse_job
+
+    with pytest.raises(SpecError) as err:
+        parse_job(CHECK_PORT_JOB % "2379", filename="j.nomad")  # the embedded etcd's port
+    assert "a check's port is a port label, not a number" in str(err.value)
+    parse_job(CHECK_PORT_JOB % "http", filename="j.nomad")
