@@ -25,7 +25,7 @@ from controllers.driver_runner import cgroups, fingerprint, handles, procfs
 from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
 from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import build_drivers
-from controllers.driver_runner.node import Heartbeat, load_node_id
+from controllers.driver_runner.node import Heartbeat, check_cluster, load_node_id
 from controllers.driver_runner.prev_alloc import PrevAllocs
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
@@ -202,6 +202,8 @@ class NodeAgent:
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        # before anything is collected as an orphan: this data dir is this cluster's (H10)
+        check_cluster(self.store, self.data_dir)
         # what a previous agent of this node reported: the state to resume (re-attach).
         # Read once here; allocations placed later have no previous state to look up.
         listed, _ = self.store.list(self.store.keys.alloc_statuses, AllocStatus)

@@ -12,10 +12,45 @@ from dataclasses import replace
 from pathlib import Path
 
 from reconciler.model.ids import is_valid_name, new_id
-from reconciler.model.objects import Node, NodeHeartbeat
+from reconciler.model.objects import ClusterIdentity, Node, NodeHeartbeat
 from reconciler.store import KeptLease, Store, StoreError
 
 log = logging.getLogger(__name__)
+
+
+CLUSTER_FILE = Path("client") / "cluster-id"
+
+
+class ClusterMismatch(StoreError):
+    """The data dir belongs to another cluster than the store's: starting would collect
+    every allocation of the data dir as an orphan."""
+
+
+def check_cluster(store: Store, data_dir: Path) -> str:
+    """The cluster id of `store` (created on first use), which the data dir must share: it
+    is written there on the data dir's first start (or its first start since clusters had
+    ids). Raises ClusterMismatch when the data dir already names another cluster."""
+    store.create(store.keys.cluster, ClusterIdentity(new_id(), time.time()))
+    got = store.get(store.keys.cluster, ClusterIdentity)
+    if got is None:
+        raise StoreError(f"cluster identity {store.keys.cluster} vanished right after it was created")
+    cluster = got.value.id
+    path = data_dir / CLUSTER_FILE
+    try:
+        mine = path.read_text().strip()
+    except FileNotFoundError:
+        mine = ""
+    if mine and mine != cluster:
+        raise ClusterMismatch(
+            f"data dir {data_dir} belongs to cluster {mine}, but etcd {','.join(store.endpoints)} "
+            f"(prefix {store.keys.prefix!r}) is cluster {cluster}: refusing to start, as this node "
+            f"would stop and delete every allocation it ran for the other cluster. Check --etcd and "
+            f"--prefix; to give this data dir to this cluster anyway, delete {path}"
+        )
+    if not mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(cluster + "\n")
+    return cluster
 
 
 def load_node_id(data_dir: Path) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controllers.liveness import gc
+from reconciler.model.alloc_status import is_terminal
 from reconciler.model.gc_policy import FORCED, GcThresholds
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
 from reconciler.runtime import Controller, LeaderElected, Requeue
@@ -121,7 +122,13 @@ class GarbageCollector(Controller):
         allocs = self.allocs.list()
         out.kinds["versions"] = _deletions(
             self.versions.items(),
-            gc.versions_to_collect(self.versions.list(), keep=limits.versions, jobs=alive),
+            gc.versions_to_collect(
+                self.versions.list(),
+                keep=limits.versions,
+                jobs=alive,
+                current=self.jobs.list(),
+                allocs=[a for a in allocs if not is_terminal(a, statuses)],
+            ),
             key_of=lambda r: self.keys.job_version(r.namespace, r.id, r.version),
         )
         out.kinds["evals"] = _deletions(

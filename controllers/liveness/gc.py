@@ -9,8 +9,9 @@
   than `after` seconds ago; also a failed allocation already rescheduled (it keeps desired
   status `run` and names its successor). Batch allocations that completed keep desired status `run`: they
   hold their index so the job is not run again, and go only with their job.
-- Job versions past the newest `versions` (6), except the newest stable one (Nomad keeps it
-  in place of the oldest of the six, so an auto-revert has somewhere to go).
+- Job versions past the newest `versions` (Nomad's 6), except the current one, the newest
+  stable one (so an auto-revert has somewhere to go) and any an allocation still runs (an
+  allocation reads its version by number: review M8).
 - A deployment that ended (successful, failed, cancelled) longer than `deployment` ago,
   except each job's newest (job status shows it); all of a job that is gone.
 - A job that is dead (stopped, or a batch job done: `summary.summarize`), with no
@@ -105,27 +106,32 @@ def allocs_to_collect(
 
 
 def versions_to_collect(
-    versions: Iterable[JobRecord], *, keep: int, jobs: Collection[JobKey]
+    versions: Iterable[JobRecord],
+    *,
+    keep: int,
+    jobs: Collection[JobKey],
+    current: Iterable[JobRecord] = (),
+    allocs: Iterable[Allocation] = (),
 ) -> list[JobRecord]:
-    """Each job's versions past its newest `keep`, but its newest stable version, which takes
-    the place of the oldest kept one when it is older than them all; every version of a job
-    that is gone."""
+    """Each job's versions past its newest `keep`, but the current one, the newest stable one
+    (what an auto-revert goes back to) and any an allocation names (an allocation runs the
+    version it was placed with, read by number: review M8); every version of a job that is
+    gone."""
+    needed = {(r.namespace, r.id, r.version) for r in current}
+    needed |= {(a.namespace, a.job_id, a.job_version) for a in allocs}
     by_job: dict[JobKey, list[JobRecord]] = defaultdict(list)
     for v in versions:
         by_job[(v.namespace, v.id)].append(v)
     out: list[JobRecord] = []
-    for k, records in by_job.items():
+    for k, history in by_job.items():
         if k not in jobs:
-            out.extend(records)
+            out.extend(history)
             continue
-        records.sort(key=lambda r: r.version, reverse=True)
-        if len(records) <= keep:
-            continue
-        kept = records[:keep]
-        stable = next((r for r in records if r.stable), None)
-        if keep and stable is not None and stable not in kept:
-            kept[-1] = stable
-        out.extend(r for r in records if r not in kept)
+        history.sort(key=lambda r: r.version, reverse=True)
+        stable = next((r for r in history if r.stable and not r.stop), None)
+        if stable is not None:
+            needed.add((stable.namespace, stable.id, stable.version))
+        out.extend(r for r in history[keep:] if (r.namespace, r.id, r.version) not in needed)
     return out
 
 

@@ -23,13 +23,20 @@ from controllers.registrar.desired import (
 )
 from controllers.registrar.probes import GrpcProbe, HttpProbe, ScriptProbe, TcpProbe
 from reconciler.model.alloc_dir import AllocDir
-from reconciler.model.job import SECOND, Job
+from reconciler.model.job import MIN_SCRIPT_INTERVAL, SECOND, Check, Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Node
 from reconciler.model.services import CheckState, CheckStatus, RegisteredCheck, ServiceRegistration
 from reconciler.model.taskenv import interpolate_str, node_values
 from reconciler.ops.allocs import restart_alloc
 from reconciler.runtime import Controller, JobVersions, Requeue
 from reconciler.store import KeptLease, Store
+
+
+def check_interval(c: Check) -> float:
+    """Seconds between runs: a script check no faster than MIN_SCRIPT_INTERVAL whatever the
+    stored job says (validation refuses it on submission; review H4), others 50 ms at least."""
+    floor = MIN_SCRIPT_INTERVAL / SECOND if c.type == "script" else 0.05
+    return max(c.interval / SECOND, floor)
 
 
 class Registrar(Controller):
@@ -307,7 +314,7 @@ class Registrar(Controller):
         rule = c.check_restart
         return CheckSpec(
             probe=probe,
-            interval=max(c.interval / SECOND, 0.05),
+            interval=check_interval(c),
             success_before_passing=c.success_before_passing,
             failures_before_critical=c.failures_before_critical,
             failures_before_warning=c.failures_before_warning,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import socket
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from controllers.registrar.check_state import classify_exit, classify_http
 from reconciler.model.services import CheckState
 from reconciler.model.taskenv import inherited_env
+from reconciler.runtime.commands import run_command
 
 MAX_OUTPUT = 4096
 
@@ -74,22 +74,23 @@ class ScriptProbe:
     timeout: float = 2.0
 
     def run(self) -> tuple[CheckState, str]:
+        """Bounded as `run_command` bounds it: at most MAX_OUTPUT bytes kept, the whole
+        process group killed on timeout and once the script exits (review H4)."""
         cwd = self.cwd if self.cwd is not None and self.cwd.is_dir() else None
         try:
-            proc = subprocess.run(
+            res = run_command(
                 [self.command, *self.args],
                 cwd=cwd,
                 env={**inherited_env(os.environ), **self.env},
-                capture_output=True,
                 timeout=self.timeout,
-                check=False,
+                max_output=MAX_OUTPUT,
             )
-        except subprocess.TimeoutExpired:
-            return CheckState.CRITICAL, f"script timed out after {self.timeout}s"
         except OSError as exc:
             return CheckState.CRITICAL, f"script failed to start: {exc}"
-        out = (proc.stdout + proc.stderr)[:MAX_OUTPUT].decode(errors="replace")
-        return classify_exit(proc.returncode), out
+        if res.timed_out:
+            return CheckState.CRITICAL, f"script timed out after {self.timeout}s"
+        out = (res.stdout + res.stderr)[:MAX_OUTPUT].decode(errors="replace")
+        return classify_exit(res.exit_code), out
 
 
 @dataclass(frozen=True)

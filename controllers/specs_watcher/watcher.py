@@ -6,8 +6,11 @@ watchdog instead of an informer: every change only puts the file's path on the w
 in bursts, `Requeue`), then looks at the file as it is now: present and valid -> submit (a
 new version only if the spec changed); present and invalid -> report the error (file:line
 for a spec error, the exception for anything else the parser raised) and change nothing;
-absent -> stop the job that came from it. Anything else that fails (etcd, a lost race) is
-retried by the runtime's worker with per-key backoff, so no exception ends the watcher.
+absent -> stop the job that came from it, if it still does (not once submitted through
+the API or another file). A file naming a job another file of the directory already
+defines is refused and reported, so two files never take turns. Anything else that
+fails (etcd, a lost race) is retried by the runtime's worker with per-key backoff, so no
+exception ends the watcher.
 On start, every file is applied, and jobs recorded (in the jobs informer's cache) as
 coming from a file of this directory that no longer exists are stopped (the file was
 deleted while the agent was down).
@@ -112,6 +115,20 @@ class SpecsWatcher(Controller):
                 if p.parent == self.directory:
                     self.origins[p] = (rec.namespace, rec.id)
 
+    def _claimed_by(self, path: Path, origin: tuple[str, str]) -> Path | None:
+        """Another file of the directory, still there, that the job `origin` came from: two
+        files must not take turns writing one job (review M11)."""
+        for other, claimed in self.origins.items():
+            if other != path and claimed == origin and other.exists():
+                return other
+        return None
+
+    def _still_from(self, origin: tuple[str, str], path: Path) -> bool:
+        """Does the job still come from `path`? A job since submitted another way (the API,
+        another file) is not stopped when this file goes."""
+        got = self.store.get(self.store.keys.job(*origin), JobRecord)  # not the cache: it may lag
+        return got is not None and got.value.source_file == str(path) and not got.value.stop
+
     def reconcile(self, key: str) -> Requeue | None:
         path = Path(key)
         with self._lock:
@@ -127,7 +144,7 @@ class SpecsWatcher(Controller):
         if not path.exists():
             origin = self.origins.pop(path, None)
             self.errors.pop(path, None)
-            if origin is None:
+            if origin is None or not self._still_from(origin, path):
                 return
             try:
                 eval_id = stop_job(self.store, origin[0], origin[1]).eval_id
@@ -154,6 +171,14 @@ class SpecsWatcher(Controller):
         except Exception as exc:  # a parser bug: report it; retrying cannot help
             self.errors[path] = f"{path.name}: the parser failed ({type(exc).__name__}: {exc})"
             self.log.exception("specs file=%s parser failed, job left unchanged", path.name)
+            return
+        other = self._claimed_by(path, (job.namespace, job.id))
+        if other is not None:
+            self.errors[path] = (
+                f"{path.name}: job {job.namespace}/{job.id} is already defined by {other.name}; "
+                "the job is left as that file says"
+            )
+            self.log.error("specs %s", self.errors[path])
             return
         try:
             res = submit_job(self.store, job, source_file=str(path))

@@ -52,6 +52,8 @@ class AgentConfig:
     task_env: list[str] = field(
         default_factory=list
     )  # agent variables tasks may inherit (model.taskenv.inherited_env)
+    # the interface whose address the node advertises for its tasks ("": the bind address)
+    network_interface: str = ""
 
     @property
     def runs_server(self) -> bool:

@@ -102,6 +102,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "client.node_pool": ("node_pool", str),
     "client.task_env": ("task_env", lambda v: ",".join(v)),
     "client.reserved": ("reserved_disk", _reserved),
+    "client.network_interface": ("network_interface", str),
     "etcd.endpoints": ("etcd", lambda v: ",".join(v) if isinstance(v, list) else str(v)),
     "etcd.prefix": ("prefix", str),
     "etcd.port": ("etcd_port", int),

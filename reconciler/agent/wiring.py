@@ -25,6 +25,7 @@ from reconciler.agent.lock import DataDirLock
 from reconciler.api.acl import AclCache, acl_middleware
 from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
+from reconciler.api.audit import audit_middleware
 from reconciler.api.consul.app import make_consul_app
 from reconciler.api.consul.context import ConsulContext
 from reconciler.api.consul.dns import watched_catalog
@@ -92,6 +93,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         task_env=tuple(config.task_env),
         reserved_disk=config.reserved_disk,
         http_addr=f"{config.bind}:{config.http_port}",
+        network_interface=config.network_interface,
     )
     return _DrainOnStop(agent) if config.dev else agent
 
@@ -327,7 +329,7 @@ class Agent:
             version=__version__,
         )
         consul_gate = dataclasses.replace(gate, json_methods=frozenset({"POST", "PATCH"}))
-        middlewares = [gate_middleware(consul_gate)]
+        middlewares = [gate_middleware(consul_gate), audit_middleware]
         if self.acl is not None:
             middlewares.append(acl_middleware(self.acl, CONSUL_ROUTES))
         runner = web.AppRunner(

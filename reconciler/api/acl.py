@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -38,6 +38,7 @@ from reconciler.model.acl import (
     AclToken,
     Capability,
     NeedKind,
+    Scope,
     TokenType,
     allowed,
     compile_acl,
@@ -192,7 +193,7 @@ async def _body_namespace(request: web.Request) -> str:
         return "default"  # the handler refuses it with 413 before reading anything
     try:
         data = json.loads(await request.read() or b"null")
-    except (ValueError, web.HTTPRequestEntityTooLarge):
+    except (ValueError, RecursionError, web.HTTPRequestEntityTooLarge):
         return "default"  # the handler answers 400/413
     job = data.get("Job") if isinstance(data, dict) else None
     ns = job.get("Namespace") if isinstance(job, dict) else None
@@ -263,6 +264,76 @@ def require(request: web.Request, namespace: str, capability: str) -> None:
     caller = request.get(CALLER)
     if caller is not None and not caller.acl.allows_namespace(namespace, (capability,)):
         raise ApiError(403, DENIED)
+
+
+# --- lists that span namespaces --------------------------------------------------------------
+#
+# A list of every namespace (`?namespace=*`, `/v1/allocations`, `/v1/evaluations`, the Consul
+# catalog, search, the event stream) is let through when the caller holds the capability in
+# any namespace (`Acl.allows_namespace("*")`, Nomad's rule); its handler then keeps only the
+# objects of namespaces the caller may read, as Nomad filters them. Answers are rendered
+# once per state *and per caller's rules* (`view_key`), so one caller's rendering is never
+# served to another whose rules differ.
+
+Visible = Callable[[str], bool]
+
+
+def everything(namespace: str) -> bool:
+    return True
+
+
+def visible(request: web.Request, *capabilities: str) -> Visible:
+    """Which namespaces' objects this request may list (any one of `capabilities` there;
+    by default `read-job`). Everything with ACLs off or for a management token."""
+    caller = request.get(CALLER)
+    if caller is None or caller.acl.management:
+        return everything
+    acl, caps = caller.acl, capabilities or (Capability.READ_JOB,)
+    return lambda namespace: acl.visible(namespace, caps)
+
+
+def sees_nodes(request: web.Request) -> bool:
+    """May this request see nodes (a `node` read rule)? True with ACLs off."""
+    caller = request.get(CALLER)
+    return caller is None or caller.acl.allows_level(Scope.NODE, "read")
+
+
+def view_key(request: web.Request) -> Hashable:
+    """What a rendered answer depends on of the caller: None with ACLs off or for
+    management (they see everything), else the fingerprint of the caller's merged rules."""
+    caller = request.get(CALLER)
+    return None if caller is None or caller.acl.management else caller.acl.fingerprint
+
+
+@dataclass(frozen=True)
+class EventAccess:
+    """What a subscriber of the event stream may see: events of the namespaces `namespaces`
+    admits, and events without a namespace (nodes) only with a `node` read rule."""
+
+    namespaces: Visible = everything
+    nodes: bool = True
+
+    def allows(self, namespace: str) -> bool:
+        return self.namespaces(namespace) if namespace else self.nodes
+
+
+async def event_access(request: web.Request) -> EventAccess | None:
+    """The caller's access to the event stream *now*: the stream asks again every second, so
+    a changed policy applies and a deleted token ends the stream (Nomad re-authenticates its
+    subscriptions). None once the token is gone. Everything with ACLs off."""
+    caller = request.get(CALLER)
+    if caller is None:
+        return EventAccess()
+    try:
+        caller = await request.app[ACL_CACHE].caller(caller.secret)
+    except TokenUnknown:
+        return None
+    if caller.acl.management:
+        return EventAccess()
+    acl = caller.acl
+    return EventAccess(
+        lambda ns: acl.visible(ns, (Capability.READ_JOB,)), acl.allows_level(Scope.NODE, "read")
+    )
 
 
 # drivers whose tasks share the host's filesystem: exec into them needs `alloc-node-exec`

@@ -3,14 +3,15 @@
 Keys are (method, route pattern as registered); HEAD is checked as GET. Each rule says what
 the caller needs (`model.acl.Need`) and where the namespace it is checked in comes from:
 
-- `QUERY`: the `namespace` query parameter (default `default`; `*` is checked as the literal
-  namespace `*`, which only a `namespace "*"` glob grants);
+- `QUERY`: the `namespace` query parameter (default `default`; `*`, every namespace, passes
+  when the capability is granted in any namespace, as in Nomad, and the handler then lists
+  only the objects of namespaces the caller may read: `acl.visible`);
 - `BODY_JOB`: the submitted job's `Job.Namespace` (register, plan), so a job cannot name a
   namespace other than the one checked;
 - `ALLOC`, `EVAL`, `DEPLOYMENT`: the namespace of the object the path names (by id or
   unique prefix), so an id from another namespace is not a way around the check;
 - `ALL`: the route answers for every namespace at once (the allocation and evaluation
-  lists, the Consul catalog), so it needs the capability for `*`;
+  lists, search, the Consul catalog): checked as `*` above, and filtered by its handler;
 - `FIXED`: the `default` namespace (the Consul face's KV store, checked as variables at
   the key's path).
 

@@ -13,15 +13,16 @@ may be given as a unique prefix, as in Nomad.
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.acl import require_node_exec
+from reconciler.api.acl import require_node_exec, visible
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.http import body_object, ident, job_ident, namespace, ns_time, ok, run
@@ -34,9 +35,12 @@ from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, TaskState
 from reconciler.model.summary import client_status
 from reconciler.ops.allocs import restart_alloc, stop_alloc
+from reconciler.runtime.commands import run_command
 
 EXEC_TIMEOUT = 60.0
 MAX_EXEC_TIMEOUT = 600.0
+MAX_EXEC_OUTPUT = 1024 * 1024  # bytes of stdout (and of stderr) an exec answer carries
+MAX_EXEC_SESSIONS = 4  # exec commands running at once on one agent
 
 routes = web.RouteTableDef()
 
@@ -240,8 +244,13 @@ async def current_alloc(request: web.Request) -> tuple[Allocation, AllocStatus |
 
 @routes.get("/v1/allocations")
 async def list_allocations(request: web.Request) -> web.Response:
-    w = watched(request)
-    return await answer(request, lambda: allocs_index(w), lambda: stubs(w, w.allocs.items()), NEWEST_FIRST)
+    w, shown = watched(request), visible(request)
+    return await answer(
+        request,
+        lambda: allocs_index(w),
+        lambda: stubs(w, [a for a in w.allocs.items() if shown(a.namespace)]),
+        NEWEST_FIRST,
+    )
 
 
 @routes.get("/v1/job/{job_id}/allocations")
@@ -304,30 +313,66 @@ async def client_status_of(request: web.Request) -> web.Response:
 
 def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: float) -> dict[str, Any]:
     """Run `cmd` in the task's directory with the task's environment (from the spec the
-    executor was started with)."""
+    executor was started with), bounded (review H5): at most MAX_EXEC_OUTPUT bytes of each
+    stream kept (the rest is read and dropped), and the command's whole process group killed
+    when it ends or times out, so nothing it started in the background stays behind."""
     adir = AllocDir(data_dir, alloc_id)
     spec = adir.read_launch_spec(task)
     if not spec:
         raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node")
     try:
-        out = subprocess.run(
+        out = run_command(
             cmd,
             cwd=spec.get("cwd") or str(adir.task_dir(task)),
             env=spec.get("env") or {},
-            capture_output=True,
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
+            max_output=MAX_EXEC_OUTPUT,
         )
     except FileNotFoundError as exc:
         raise ApiError(400, f"command not found: {exc.filename}") from None
-    except subprocess.TimeoutExpired:
-        raise ApiError(504, f"command did not finish in {timeout:g}s") from None
+    except PermissionError as exc:
+        raise ApiError(400, f"command not executable: {exc.filename}") from None
+    if out.timed_out:
+        raise ApiError(504, f"command did not finish in {timeout:g}s")
     return {
-        "ExitCode": out.returncode,
+        "ExitCode": out.exit_code,
         "Stdout": out.stdout.decode(errors="replace"),
         "Stderr": out.stderr.decode(errors="replace"),
+        "Truncated": out.truncated,
     }
+
+
+class ExecSessions:
+    """`alloc exec` runs in threads of its own, at most MAX_EXEC_SESSIONS at once per agent:
+    commands that run long never take the threads every other endpoint reads with, and one
+    past the limit is answered 429 at once rather than queued."""
+
+    def __init__(self, limit: int = MAX_EXEC_SESSIONS) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="alloc-exec")
+        self.limit = limit
+        self.active = 0
+
+    async def run(self, *args: Any) -> dict[str, Any]:
+        if self.active >= self.limit:
+            raise ApiError(429, f"too many alloc exec sessions running on this agent (at most {self.limit})")
+        self.active += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, run_exec, *args)
+        finally:
+            self.active -= 1
+
+
+EXEC_SESSIONS = web.AppKey("exec_sessions", ExecSessions)
+
+
+def install(app: web.Application) -> None:
+    """Give the application its exec sessions, shut down with it."""
+    app[EXEC_SESSIONS] = ExecSessions()
+
+    async def shutdown(app: web.Application) -> None:
+        app[EXEC_SESSIONS].pool.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(shutdown)
 
 
 @routes.post("/v1/client/allocation/{alloc_id}/exec")
@@ -352,4 +397,5 @@ async def exec_(request: web.Request) -> web.Response:
         raise ApiError(400, "Cmd must be a non-empty list of strings", field="Cmd")
     task = pick_task(st, str(body.get("Task", "") or ""))
     await require_node_exec(request, a, task)  # raw_exec: alloc-node-exec too (api/acl.py)
-    return ok(await run(run_exec, ctx.data_dir, a.id, task, cmd, float(timeout)), index=None)
+    sessions = request.app[EXEC_SESSIONS]
+    return ok(await sessions.run(ctx.data_dir, a.id, task, cmd, float(timeout)), index=None)

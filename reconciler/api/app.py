@@ -36,6 +36,7 @@ from reconciler.api import events as event_stream
 from reconciler.api import metrics as metrics_api
 from reconciler.api.acl import ACL_CACHE, AclCache, acl_middleware
 from reconciler.api.acl_table import NOMAD_ROUTES
+from reconciler.api.audit import audit_middleware
 from reconciler.api.context import CTX, ApiContext
 from reconciler.api.errors import OPERATION_ERRORS, ApiError, translate
 from reconciler.api.gate import GateSettings, add_cors, gate_middleware
@@ -89,7 +90,8 @@ def make_app(
     """`acl`: the token cache when ACLs are on (every route is then checked against
     `acl_table.NOMAD_ROUTES`); None serves every caller, as an agent without `--acl`."""
     gate = gate or GateSettings()
-    middlewares = [metrics_api.middleware, gate_middleware(gate), errors_middleware]
+    # the audit line sees the final status (after errors) and the caller (set by acl)
+    middlewares = [metrics_api.middleware, gate_middleware(gate), audit_middleware, errors_middleware]
     if acl is not None:
         middlewares.append(acl_middleware(acl, NOMAD_ROUTES))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
@@ -98,6 +100,7 @@ def make_app(
     if acl is not None:
         app[ACL_CACHE] = acl
     views.install(app)
+    allocations.install(app)  # alloc exec's own bounded threads
     for resource in [*RESOURCES, *OBSERVING]:
         app.add_routes(resource.routes)
     return app

@@ -5,7 +5,9 @@
     POST /v1/search {"Prefix", "Context"}               POST /v1/validate/job {"Job": {...}}
 
 Namespaces are not objects of their own yet: the ones listed are `default` and every
-namespace a job is in, which is what a client can name in a request today.
+namespace a job is in, which is what a client can name in a request today. With ACLs on,
+lists and search show only the namespaces (and their objects) the caller may read, and
+nodes only to a `node` read rule, as Nomad filters them.
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import __version__, spec
+from reconciler.api.acl import DENIED, Visible, sees_nodes, visible
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_object, ident, ok
 from reconciler.api.views import answer, watched
 from reconciler.api.watched import WatchedState
+from reconciler.model.acl import Capability
 
 routes = web.RouteTableDef()
 
 SEARCH_LIMIT = 20  # matches per context, as Nomad truncates them
+# a namespace is listed to a caller holding either of these in it
+NAMESPACE_SEEN = (Capability.READ_JOB, Capability.LIST_JOBS)
 
 
 def _member(request: web.Request) -> dict[str, Any]:
@@ -82,16 +88,19 @@ def namespace_json(name: str) -> dict[str, Any]:
 @routes.get("/v1/namespaces")
 async def namespaces(request: web.Request) -> web.Response:
     w, prefix = watched(request), request.query.get("prefix", "")
+    shown = visible(request, *NAMESPACE_SEEN)
     return await answer(
         request,
         lambda: (w.jobs.index,),
-        lambda: [namespace_json(n) for n in namespaces_of(w) if n.startswith(prefix)],
+        lambda: [namespace_json(n) for n in namespaces_of(w) if n.startswith(prefix) and shown(n)],
     )
 
 
 @routes.get("/v1/namespace/{name}")
 async def namespace_read(request: web.Request) -> web.Response:
     w, name = watched(request), ident(request, "name")
+    if not visible(request, *NAMESPACE_SEEN)(name):
+        raise ApiError(403, DENIED)
 
     def render() -> dict[str, Any]:
         if name not in namespaces_of(w):
@@ -101,15 +110,22 @@ async def namespace_read(request: web.Request) -> web.Response:
     return await answer(request, lambda: (w.jobs.index,), render)
 
 
-def _contexts(w: WatchedState) -> dict[str, tuple[Callable[[], tuple[int, ...]], Callable[[], list[str]]]]:
-    """Nomad's search contexts: each one's index and the ids it searches."""
+Context = tuple[Callable[[], tuple[int, ...]], Callable[[], list[str]]]
+
+
+def _contexts(w: WatchedState, shown: Visible, nodes: bool) -> dict[str, Context]:
+    """Nomad's search contexts: each one's index and the ids it searches (of the namespaces
+    `shown` admits; nodes only when `nodes`)."""
     return {
-        "jobs": (lambda: (w.jobs.index,), lambda: [r.id for r in w.jobs.items()]),
-        "allocs": (lambda: (w.allocs.index,), lambda: [a.id for a in w.allocs.items()]),
-        "nodes": (lambda: (w.node_table.index,), lambda: [n.id for n in w.nodes.list()]),
-        "evals": (lambda: (w.evals.index,), lambda: [e.id for e in w.evals.items()]),
-        "deployment": (lambda: (w.deployments.index,), lambda: [d.id for d in w.deployments.items()]),
-        "namespaces": (lambda: (w.jobs.index,), lambda: namespaces_of(w)),
+        "jobs": (lambda: (w.jobs.index,), lambda: [r.id for r in w.jobs.items() if shown(r.namespace)]),
+        "allocs": (lambda: (w.allocs.index,), lambda: [a.id for a in w.allocs.items() if shown(a.namespace)]),
+        "nodes": (lambda: (w.node_table.index,), lambda: [n.id for n in w.nodes.list()] if nodes else []),
+        "evals": (lambda: (w.evals.index,), lambda: [e.id for e in w.evals.items() if shown(e.namespace)]),
+        "deployment": (
+            lambda: (w.deployments.index,),
+            lambda: [d.id for d in w.deployments.items() if shown(d.namespace)],
+        ),
+        "namespaces": (lambda: (w.jobs.index,), lambda: [n for n in namespaces_of(w) if shown(n)]),
     }
 
 
@@ -120,7 +136,7 @@ async def search(request: web.Request) -> web.Response:
     w = watched(request)
     body = await body_object(request)
     prefix, context = body.get("Prefix", ""), body.get("Context", "all") or "all"
-    contexts = _contexts(w)
+    contexts = _contexts(w, visible(request), sees_nodes(request))
     if not isinstance(prefix, str) or context not in (*contexts, "all"):
         raise ApiError(400, f"Context must be one of {', '.join(['all', *contexts])}; Prefix a string")
     chosen = contexts if context == "all" else {context: contexts[context]}

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.api.acl import visible
 from reconciler.api.allocations import stubs
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
@@ -122,11 +123,15 @@ def _job_read(request: web.Request) -> tuple[WatchedState, str, str]:
 
 @routes.get("/v1/deployments")
 async def list_all(request: web.Request) -> web.Response:
-    w, ns = watched(request), namespace(request, wildcard=True)
+    w, ns, shown = watched(request), namespace(request, wildcard=True), visible(request)
     return await answer(
         request,
         lambda: (w.deployments.index,),
-        lambda: [deployment_json(d) for d in w.deployments.items() if ns == "*" or d.namespace == ns],
+        lambda: [
+            deployment_json(d)
+            for d in w.deployments.items()
+            if (ns == "*" or d.namespace == ns) and shown(d.namespace)
+        ],
         NEWEST_FIRST,
     )
 

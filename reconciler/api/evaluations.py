@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import codec
+from reconciler.api.acl import visible
 from reconciler.api.allocations import stubs
 from reconciler.api.http import by_id_or_prefix, ident, job_ident, namespace, ns_time
 from reconciler.api.reads import allocs_index, job_evals
@@ -58,9 +59,12 @@ def eval_shape(e: Evaluation) -> dict[str, Any]:
 
 @routes.get("/v1/evaluations")
 async def list_evaluations(request: web.Request) -> web.Response:
-    w = watched(request)
+    w, shown = watched(request), visible(request)
     return await answer(
-        request, lambda: (w.evals.index,), lambda: [eval_shape(e) for e in w.evals.items()], NEWEST_FIRST
+        request,
+        lambda: (w.evals.index,),
+        lambda: [eval_shape(e) for e in w.evals.items() if shown(e.namespace)],
+        NEWEST_FIRST,
     )
 
 

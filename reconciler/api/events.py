@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import codec
+from reconciler.api.acl import EventAccess, event_access
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.event_map import KIND_TYPES, PLAN_MARKER, Change, Topics, events_for, parse_topics, wanted
@@ -119,8 +120,17 @@ class Subscription:
     index: int  # 0: from now
 
 
-def frames(sub: Subscription, joiner: Joiner, prefix: str, events: list[WatchEvent]) -> bytes:
-    """The ndjson frames a watch batch makes for one subscriber (empty: nothing it wants)."""
+def frames(
+    sub: Subscription,
+    joiner: Joiner,
+    prefix: str,
+    events: list[WatchEvent],
+    access: EventAccess | None = None,
+) -> bytes:
+    """The ndjson frames a watch batch makes for one subscriber (empty: nothing it wants, or
+    nothing its token may read: `access` drops events of namespaces it has no `read-job` in,
+    and node events without a `node` read rule)."""
+    access = access if access is not None else EventAccess()
     out = []
     for rev, changes in _changes(prefix, events):
         for c in changes:
@@ -128,7 +138,7 @@ def frames(sub: Subscription, joiner: Joiner, prefix: str, events: list[WatchEve
         picked = [
             e.to_json(rev)
             for e in events_for(changes, rev, joiner.allocs, joiner.statuses)
-            if wanted(e, sub.topics, sub.namespace)
+            if wanted(e, sub.topics, sub.namespace) and access.allows(e.namespace)
         ]
         if picked:
             out.append(json.dumps({"Index": rev, "Events": picked}).encode() + b"\n")
@@ -214,11 +224,17 @@ async def _pump(request: web.Request, resp: web.StreamResponse, feed: Feed, sub:
     store = request.app[CTX].store
     joiner = Joiner(store)
     loop = asyncio.get_running_loop()
-    last_write = loop.time()
-    while not feed.overflowed and not _gone(request):
+    last_write = checked = loop.time()
+    access = await event_access(request)
+    while access is not None and not feed.overflowed and not _gone(request):
         batch = await feed.next(min(LIVENESS, HEARTBEAT))
+        if loop.time() - checked >= LIVENESS:
+            access, checked = await event_access(request), loop.time()
+            if access is None:
+                log.info("event stream: the subscriber's token was deleted; ending its stream")
+                break
         if batch is not None:
-            data = await asyncio.to_thread(frames, sub, joiner, store.keys.prefix, batch)
+            data = await asyncio.to_thread(frames, sub, joiner, store.keys.prefix, batch, access)
         else:
             data = HEARTBEAT_FRAME if loop.time() - last_write >= HEARTBEAT else b""
         if data:

@@ -43,6 +43,8 @@ async def body_json(request: web.Request) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from exc
+    except RecursionError:  # nested deeper than the parser goes: not a job (review L2)
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
 
 
 async def body_object(request: web.Request, *, optional: bool = False) -> dict[str, Any]:

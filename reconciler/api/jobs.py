@@ -17,11 +17,14 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import spec
+from reconciler.api.acl import visible
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, body_object, flag, job_ident, namespace, ns_time, ok, run
+from reconciler.api.parsing import parse_job_text
 from reconciler.api.reads import job_history, job_index, job_record, job_summary, stored_record
 from reconciler.api.views import BY_ID, answer, watched
+from reconciler.model.acl import Capability
 from reconciler.model.job import Job
 from reconciler.model.objects import JobRecord, JobStatus
 from reconciler.model.plan import PlanResult
@@ -140,6 +143,7 @@ async def register(request: web.Request) -> web.Response:
 async def list_jobs(request: web.Request) -> web.Response:
     w = watched(request)
     ns = namespace(request, wildcard=True)
+    shown = visible(request, Capability.LIST_JOBS)
 
     def index() -> tuple[int, ...]:
         return (w.jobs.index, w.allocs.index, w.statuses.index, w.evals.index)
@@ -149,7 +153,7 @@ async def list_jobs(request: web.Request) -> web.Response:
         return [
             job_stub(i.value, i.mod_revision, job_summary(w, i.value).status)
             for i in items
-            if ns == "*" or i.value.namespace == ns
+            if (ns == "*" or i.value.namespace == ns) and shown(i.value.namespace)
         ]
 
     return await answer(request, index, render, BY_ID)
@@ -208,10 +212,9 @@ async def parse(request: web.Request) -> web.Response:
         raise ApiError(400, 'body must be {"JobHCL": "<job text>"}', field="JobHCL")
     variables = data.get("Variables") or {}
     try:
-        job = await run(
-            spec.parse_job,
+        job = await parse_job_text(  # a worker process, bounded in memory and time (review H9)
             data["JobHCL"],
-            filename="<request>",  # off the loop (review H9)
+            filename="<request>",
             format=data.get("Format", "hcl"),
             variables={str(k): str(v) for k, v in variables.items()},
             env={},

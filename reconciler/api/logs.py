@@ -35,6 +35,10 @@ from reconciler.model.objects import TaskRunState
 FOLLOW_POLL = 0.2
 SNAPSHOT_CHUNK = 1 << 16
 
+# follows being served now: each one ends when its client goes, its task dies, or its
+# allocation's status goes (collected), never later (review M10)
+FOLLOWING: set[int] = set()  # id() of each request
+
 routes = web.RouteTableDef()
 
 
@@ -56,9 +60,17 @@ def _read_after(logs: Path, task: str, log_type: str, pos_file: str, pos_off: in
 
 
 def _task_dead(w: WatchedState, alloc_id: AllocId, task: str) -> bool:
+    """The task is dead, or there is no status to wait on any more (collected)."""
     st = statuses(w).get(alloc_id)
-    ts = st.task_states.get(task) if st else None
+    if st is None:
+        return w.allocs.get(w.store.keys.alloc(alloc_id)) is None
+    ts = st.task_states.get(task)
     return ts is not None and ts.state == TaskRunState.DEAD
+
+
+def _gone(request: web.Request) -> bool:
+    """The client hung up (aiohttp does not cancel a handler for that: it must look)."""
+    return request.transport is None or request.transport.is_closing()
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     await send(chunk)
     try:
         if lq.follow:
-            await _follow(send, watched(request), a.id, adir.logs, task, lq.log_type, chunk)
+            await _follow(request, send, a.id, adir.logs, task, lq.log_type, chunk)
         await resp.write_eof()
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away: nothing more to do
@@ -133,22 +145,34 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
 
 async def _follow(
-    send: Send, w: WatchedState, alloc_id: AllocId, logs_dir: Path, task: str, log_type: str, last: LogChunk
+    request: web.Request,
+    send: Send,
+    alloc_id: AllocId,
+    logs_dir: Path,
+    task: str,
+    log_type: str,
+    last: LogChunk,
 ) -> None:
-    """Send what is written after `last` until the task is dead."""
+    """Send what is written after `last` until the task is dead, its allocation collected,
+    or the client gone (checked every poll, so a quiet task holds nothing after that)."""
+    w = watched(request)
     pos_file, pos_off = last.file, last.offset  # where the last chunk ended
     idle = 0
-    while True:
-        await asyncio.sleep(FOLLOW_POLL)
-        c = _read_after(logs_dir, task, log_type, pos_file, pos_off)
-        if c.data:
-            idle = 0
-            await send(c)
-            pos_file, pos_off = c.file, c.offset
-            continue
-        idle += 1
-        if idle % 5 == 0 and _task_dead(w, alloc_id, task):
-            return
+    FOLLOWING.add(id(request))
+    try:
+        while not _gone(request):
+            await asyncio.sleep(FOLLOW_POLL)
+            c = _read_after(logs_dir, task, log_type, pos_file, pos_off)
+            if c.data:
+                idle = 0
+                await send(c)
+                pos_file, pos_off = c.file, c.offset
+                continue
+            idle += 1
+            if idle % 5 == 0 and _task_dead(w, alloc_id, task):
+                return
+    finally:
+        FOLLOWING.discard(id(request))
 
 
 @routes.get("/v1/client/allocation/{alloc_id}/snapshot")

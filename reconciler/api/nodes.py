@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.api.acl import visible
 from reconciler.api.allocations import stubs
 from reconciler.api.context import CTX
 from reconciler.api.http import body_object, by_id_or_prefix, flag, ident, ok, run
@@ -111,14 +112,16 @@ async def read_node(request: web.Request) -> web.Response:
 
 @routes.get("/v1/node/{node_id}/allocations")
 async def node_allocations(request: web.Request) -> web.Response:
-    w = watched(request)
+    w, shown = watched(request), visible(request)
     node_ident = ident(request, "node_id")
 
     def index() -> tuple[int, ...]:
         return (*node_index(w, node_ident), *allocs_index(w, "node", node_ident))
 
     def render() -> list[dict[str, Any]]:
-        return stubs(w, w.allocs.by_index("node", find_node(w, node_ident).id))
+        return stubs(
+            w, [a for a in w.allocs.by_index("node", find_node(w, node_ident).id) if shown(a.namespace)]
+        )
 
     return await answer(request, index, render, NEWEST_FIRST)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.api.acl import Visible, visible
 from reconciler.api.allocations import find_alloc
 from reconciler.api.http import ident, namespace
 from reconciler.api.views import BY_ID, answer, watched
@@ -46,11 +47,14 @@ def registration_json(v: Versioned[ServiceRegistration]) -> dict[str, Any]:
     }
 
 
-def services_json(regs: list[ServiceRegistration], namespace: str | None) -> list[dict[str, Any]]:
-    """Nomad's `/v1/services` shape: per namespace, each service once with the union of tags."""
+def services_json(
+    regs: list[ServiceRegistration], namespace: str | None, shown: Visible = lambda ns: True
+) -> list[dict[str, Any]]:
+    """Nomad's `/v1/services` shape: per namespace, each service once with the union of tags
+    (only namespaces `shown` admits: the caller's read-job ones)."""
     by_ns: dict[str, dict[str, set[str]]] = {}
     for r in regs:
-        if namespace not in (None, "*") and r.namespace != namespace:
+        if (namespace not in (None, "*") and r.namespace != namespace) or not shown(r.namespace):
             continue
         by_ns.setdefault(r.namespace, {}).setdefault(r.service_name, set()).update(r.tags)
     return [
@@ -86,11 +90,11 @@ def _registrations(w: WatchedState, name: str | None = None) -> list[Versioned[S
 
 @routes.get("/v1/services")
 async def services(request: web.Request) -> web.Response:
-    w, ns = watched(request), namespace(request, wildcard=True)
+    w, ns, shown = watched(request), namespace(request, wildcard=True), visible(request)
     return await answer(
         request,
         lambda: (w.service_table.index,),
-        lambda: services_json([i.value for i in _registrations(w)], ns),
+        lambda: services_json([i.value for i in _registrations(w)], ns, shown),
     )
 
 
@@ -100,11 +104,15 @@ SERVICE_ORDER = dataclasses.replace(BY_ID, token=lambda r: f"{r['AllocID']}/{r['
 @routes.get("/v1/service/{name}")
 async def service(request: web.Request) -> web.Response:
     w, name = watched(request), ident(request, "name")
-    ns = namespace(request, wildcard=True)
+    ns, shown = namespace(request, wildcard=True), visible(request)
     tag = request.query.get("tag")
 
     def render() -> list[dict[str, Any]]:
-        rows = [registration_json(i) for i in _registrations(w, name) if ns == "*" or i.value.namespace == ns]
+        rows = [
+            registration_json(i)
+            for i in _registrations(w, name)
+            if (ns == "*" or i.value.namespace == ns) and shown(i.value.namespace)
+        ]
         return [r for r in rows if tag in r["Tags"]] if tag else rows
 
     return await answer(request, lambda: (w.service_table.scope_index("name", name),), render, SERVICE_ORDER)

@@ -4,8 +4,9 @@
   `index()` (the revisions the answer is made of, `reconciler.api.reads`) passes N or the
   wait ends; a read that does not block first waits for this agent's own writes to reach
   the caches (`WatchedState.fence`).
-- **Rendered once per state**: answers are kept by (path, query, revisions), so a thousand
-  clients woken by one change cost one rendering, done off the event loop.
+- **Rendered once per state**: answers are kept by (path, query, revisions, the caller's
+  ACL rules: `acl.view_key`, as lists spanning namespaces are filtered per caller), so a
+  thousand clients woken by one change cost one rendering, done off the event loop.
 - **Lists** (`Listing`): `prefix`, `filter` (`reconciler.api.filter`), `per_page` and
   `next_token` (the `X-Nomad-NextToken` header names the first row of the next page).
 - **Headers** (`nomad_headers`): every `/v1/` response carries a numeric `X-Nomad-Index`
@@ -19,13 +20,14 @@ import asyncio
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.blocking import ViewKey, parse_blocking, view_key
+from reconciler.api.acl import view_key as caller_key
+from reconciler.api.blocking import parse_blocking, view_key
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.filter import FilterError, Predicate, compile_filter
@@ -167,7 +169,7 @@ async def hold(
     request: web.Request,
     index: Index,
     on_pass: Callable[[tuple[int, ...]], Any] | None = None,
-    key: ViewKey | None = None,
+    key: Hashable | None = None,
 ) -> tuple[int, ...]:
     """Block as the request asks (or fence, when it does not block); the revisions to answer
     at. Blocked queries of one view (`key`, default the request's) wait as one group."""
@@ -197,8 +199,11 @@ async def answer(
             data, token = page(data, listing, opts)
         return json.dumps(data).encode(), token
 
-    parts = await hold(request, index, lambda parts: renders.start((path, query, parts), make), key)
-    body, token = await renders.get((path, query, parts), make)
+    who = caller_key(request)  # a list filtered per caller is rendered per caller's rules
+    parts = await hold(
+        request, index, lambda parts: renders.start((path, query, parts, who), make), (key, who)
+    )
+    body, token = await renders.get((path, query, parts, who), make)
     resp = web.Response(body=body, content_type="application/json")
     resp.headers["X-Nomad-Index"] = str(max(*parts, 1))
     if token:

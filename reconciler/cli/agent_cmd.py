@@ -188,6 +188,13 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     help="Names of the agent's environment variables tasks may inherit (comma-separated); "
     "default only PATH, LANG, LC_ALL, TZ.",
 )
+@click.option(
+    "--network-interface",
+    "-network-interface",
+    default="",
+    help="Interface whose IPv4 address the node advertises for its tasks (Nomad's "
+    "-network-interface); default the --bind address. Lets the API stay on 127.0.0.1.",
+)
 def agent(
     dev: bool,
     server: bool,
@@ -235,6 +242,7 @@ def agent(
     router_tls_key: Path | None,
     router_tls_ca: Path | None,
     task_env: str,
+    network_interface: str,
 ) -> None:
     """Run the reconciler agent."""
     from reconciler.agent.config import AgentConfig
@@ -307,6 +315,7 @@ def agent(
         tls=tls,
         router_tls=_router_tls(router_tls_cert, router_tls_key, router_tls_ca),
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
+        network_interface=network_interface,
     )
     try:
         sys.exit(Agent(config).run())

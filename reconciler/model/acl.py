@@ -12,7 +12,10 @@ A token names policies; `compile_acl` merges them into one `Acl`, the way Nomad'
 - `node`/`agent`/`operator` take the highest level granted, except that `deny` wins;
 - a namespace is looked up by exact name first; otherwise the matching glob with the
   smallest character difference from the name is the one rule that applies (so
-  `"*-web"` beats `"*"` for `production-web`).
+  `"*-web"` beats `"*"` for `production-web`);
+- the namespace `*` (a request for every namespace at once) is allowed when any one rule
+  grants the capability, as Nomad's `AllowNamespaceOperation` does; such a list is then
+  filtered object by object (`visible`), so a rule that denies one namespace still hides it.
 
 A management token bypasses every check. What each HTTP route needs is a `Need`
 (`reconciler.api.acl` holds the table); `allowed()` answers it.
@@ -26,6 +29,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 
 class Capability(StrEnum):
@@ -91,6 +95,7 @@ NAMESPACE_POLICIES: Mapping[str, frozenset[str]] = {
 }
 LEVELS = ("deny", "read", "write")  # node, agent, operator
 VARIABLE_CAPABILITIES = frozenset({"write", "read", "list", "destroy", "deny"})
+ALL_NAMESPACES = "*"  # Nomad's AllNamespacesSentinel
 NAMESPACE_NAME = re.compile(r"[A-Za-z0-9*][A-Za-z0-9_.*-]{0,127}")
 
 
@@ -210,6 +215,10 @@ def closest_glob(patterns: Iterable[str], name: str) -> str | None:
     return min(hits, key=lambda p: (len(name) - len(p.replace("*", "")), p))
 
 
+def _grants(have: frozenset[str], wanted: tuple[str, ...]) -> bool:
+    return C.DENY not in have and any(c in have for c in wanted)
+
+
 def _merge(old: frozenset[str], new: frozenset[str]) -> frozenset[str]:
     if C.DENY in old or C.DENY in new:
         return frozenset({C.DENY})
@@ -244,11 +253,36 @@ class Acl:
         return self.namespaces[name] if name is not None else frozenset()
 
     def allows_namespace(self, namespace: str, capabilities: Iterable[str]) -> bool:
-        """Any one of `capabilities` in `namespace`."""
+        """Any one of `capabilities` in `namespace`; for `*`, in any namespace at all (the
+        answer is then filtered per object with `visible`)."""
         if self.management:
             return True
-        have = self.namespace_capabilities(namespace)
-        return C.DENY not in have and any(c in have for c in capabilities)
+        wanted = tuple(capabilities)
+        if namespace == ALL_NAMESPACES:
+            return any(_grants(have, wanted) for have in self.namespaces.values())
+        return _grants(self.namespace_capabilities(namespace), wanted)
+
+    def visible(self, namespace: str, capabilities: Iterable[str]) -> bool:
+        """May an object of `namespace` appear in a list spanning namespaces? The rule that
+        applies to that namespace decides (never the `*` shortcut above)."""
+        if self.management:
+            return True
+        return _grants(self.namespace_capabilities(namespace), tuple(capabilities))
+
+    @cached_property
+    def fingerprint(self) -> tuple[object, ...]:
+        """A hashable digest of everything this Acl allows: answers rendered for one caller
+        are shared only with callers of the same fingerprint (the same merged rules)."""
+
+        def sets(m: Mapping[str, frozenset[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+            return tuple(sorted((k, tuple(sorted(v))) for k, v in m.items()))
+
+        return (
+            self.management,
+            sets(self.namespaces),
+            tuple(sorted((k, sets(v)) for k, v in self.variables.items())),
+            tuple(sorted(self.levels.items())),
+        )
 
     def allows_level(self, scope: str, level: str) -> bool:
         if self.management:

@@ -19,6 +19,8 @@ from typing import Any
 from reconciler.model.volumes import VolumeMount, VolumeRequest
 
 SECOND = 1_000_000_000
+# a script check forks a process on the node every interval: no faster than Nomad lets any check run
+MIN_SCRIPT_INTERVAL = SECOND
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 

@@ -347,3 +347,15 @@ class AllocRestartRequest:
     failure: bool = False
     reason: str = ""
     schema: int = 1
+
+
+@dataclass
+class ClusterIdentity:
+    """`cluster`: written once, by the first node agent to start against this etcd and
+    prefix. Each node's data dir remembers it (`client/cluster-id`), so a node started
+    against another etcd or prefix refuses to start instead of treating every allocation
+    it runs as an orphan to kill and delete (review H10)."""
+
+    id: str
+    create_time: float
+    schema: int = 1

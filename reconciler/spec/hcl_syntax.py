@@ -224,6 +224,8 @@ def parse_tree(text: str, filename: str) -> Tree[Token]:
         raise syntax_error(exc, text, filename) from None
     except RecursionError:
         raise SpecError([SpecIssue(filename, 0, 0, "", "the file is nested too deeply")]) from None
+    except MemoryError:
+        raise  # not the text's fault: the parse worker's limit (api/parsing.py)
     except Exception as exc:  # python-hcl2 raises plain errors for a few malformed inputs
         raise syntax_error(exc, text, filename) from None
 

@@ -151,6 +151,8 @@ def parse_job(
         raise
     except RecursionError:
         raise SpecError([SpecIssue(filename, 0, 0, "", "the job file is nested too deeply")]) from None
+    except MemoryError:
+        raise  # a limit, not a reader bug: the parse worker answers it (api/parsing.py)
     except Exception as exc:  # a reader bug must not escape as anything but SpecError
         raise SpecError(
             [SpecIssue(filename, 0, 0, "", f"cannot read the job: {type(exc).__name__}: {exc}")]

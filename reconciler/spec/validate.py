@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import child_parent, is_valid_name
 from reconciler.model.job import (
+    MIN_SCRIPT_INTERVAL,
     Affinity,
     Check,
     Constraint,
@@ -32,6 +33,7 @@ from reconciler.model.job import (
 from reconciler.model.node_pools import name_error
 from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
+from reconciler.spec.durations import format_duration
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 from reconciler.spec.validate_kinds import check_kinds
 
@@ -197,7 +199,15 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
             f"{'an' if ch.type == 'http' else 'a'} {ch.type} check needs a port"
             " (on the check or its service)",
         )
-    if ch.port and not ch.port.isdigit() and ch.port not in labels:
+    if ch.port.isdigit() and ch.port not in labels:
+        # as Nomad's host address mode: a label, never a number (a number would probe any
+        # port of the node and publish what answers, review L9)
+        c.add(
+            f"{path}.port",
+            f'port label "{ch.port}" is not defined in any network of the group'
+            " (a check's port is a port label, not a number)",
+        )
+    elif ch.port and ch.port not in labels:
         c.add(
             f"{path}.port",
             f'port label "{ch.port}" is not defined in any network of the group'
@@ -206,6 +216,13 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     for field in ("interval", "timeout"):
         if getattr(ch, field) <= 0:
             c.add(f"{path}.{field}", "must be a positive duration")
+    if ch.type == "script" and 0 < ch.interval < MIN_SCRIPT_INTERVAL:
+        # a script forks a process on the node each time (review H4); Nomad's floor for every check
+        c.add(
+            f"{path}.interval",
+            f"interval ({format_duration(ch.interval)}) cannot be lower than "
+            f"{format_duration(MIN_SCRIPT_INTERVAL)}",
+        )
     c.non_negative(f"{path}.success_before_passing", ch.success_before_passing)
     c.non_negative(f"{path}.failures_before_critical", ch.failures_before_critical)
 
@@ -249,7 +266,23 @@ def _check_files(c: _Checker, path: str, t: Task) -> None:
             c.add(f"{path}.template[{i}].change_signal", 'change_mode "signal" needs a change_signal')
 
 
-def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
+def _check_logs(c: _Checker, path: str, t: Task, disk_mb: int) -> None:
+    """Nomad's LogConfig.Validate: rotation needs a file of at least 1 MB (a 0-byte limit
+    rotated on every write, review L7), and the logs must fit the group's disk."""
+    logs = t.logs
+    if logs.max_files < 1:
+        c.add(f"{path}.logs.max_files", f"minimum number of files is 1; got {logs.max_files}")
+    if logs.max_file_size < 1:
+        c.add(f"{path}.logs.max_file_size", f"minimum file size is 1MB; got {logs.max_file_size}")
+    usage = logs.max_files * logs.max_file_size
+    if usage >= disk_mb:
+        c.add(
+            f"{path}.logs",
+            f"log storage ({usage} MB) must be less than requested disk capacity ({disk_mb} MB)",
+        )
+
+
+def _check_task(c: _Checker, path: str, t: Task, labels: set[str], disk_mb: int) -> None:
     c.name(path, t.name, "task name")
     _check_driver(c, path, t)
     c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
@@ -258,8 +291,7 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
         c.add(f"{path}.resources.memory_max", "must not be less than memory")
     c.non_negative(f"{path}.kill_timeout", t.kill_timeout, "a non-negative duration")
     c.non_negative(f"{path}.shutdown_delay", t.shutdown_delay, "a non-negative duration")
-    c.non_negative(f"{path}.logs.max_files", t.logs.max_files)
-    c.non_negative(f"{path}.logs.max_file_size", t.logs.max_file_size)
+    _check_logs(c, path, t, disk_mb)
     _check_files(c, path, t)
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
@@ -314,7 +346,7 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
         c.add(path, "a group needs at least one task")
     c.duplicates(f"{path}.task", (t.name for t in g.tasks), "task")
     for t in g.tasks:
-        _check_task(c, f"{path}.task.{t.name}", t, labels)
+        _check_task(c, f"{path}.task.{t.name}", t, labels, g.ephemeral_disk.size)
     for i, s in enumerate(g.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
     if g.update is not None:

@@ -183,6 +183,11 @@ class Keys:
         """The cluster's scheduler configuration (one record, as Nomad's operator API)."""
         return f"{self.kind('scheduler_config')}configuration"
 
+    @property
+    def cluster(self) -> str:
+        """The cluster's identity, created once (`model.objects.ClusterIdentity`)."""
+        return f"{self.prefix}cluster"
+
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]
 

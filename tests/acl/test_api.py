@@ -100,7 +100,9 @@ def test_an_object_is_checked_in_its_own_namespace(acl_api: ApiServer, store: St
         assert acl_api.call("GET", f"/v1/allocation/{ident}", token=reader)[0] == 403
         assert acl_api.call("GET", f"/v1/allocation/{ident}", token=prod)[0] == 200
     assert acl_api.call("POST", f"/v1/allocation/{alloc.id}/stop", token=prod)[0] == 403  # alloc-lifecycle
-    assert acl_api.call("GET", "/v1/allocations", token=prod)[0] == 403  # lists every namespace
+    # a list of every namespace shows the allocation to prod's reader only
+    assert [a["ID"] for a in acl_api.call("GET", "/v1/allocations", token=prod)[1]] == [alloc.id]
+    assert acl_api.call("GET", "/v1/allocations", token=reader) == (200, [])
 
 
 def test_the_anonymous_policy_applies_without_a_token(

@@ -62,7 +62,11 @@ NS_CASES = [
         True,
     ),  # exact first
     (['namespace "*" { policy = "read" }'], "*", "read-job", True),  # all namespaces at once
-    ([READ_DEFAULT], "*", "read-job", False),
+    ([READ_DEFAULT], "*", "read-job", True),  # any namespace: the list is then filtered
+    ([READ_DEFAULT], "*", "submit-job", False),
+    ([DENY_DEFAULT], "*", "read-job", False),
+    (['namespace "default" { policy = "scale" }'], "*", "read-job", False),
+    (['namespace "team-*" { policy = "read" }'], "*", "list-jobs", True),
     (['namespace "team-*" { policy = "write" }'], "team-a", "submit-job", True),
     (['namespace "team-*" { policy = "write" }'], "teams", "submit-job", False),
     (['node { policy = "write" }'], "default", "read-job", False),
@@ -82,6 +86,32 @@ def test_any_of_capabilities_is_enough() -> None:
     acl = acl_of('namespace "default" { capabilities = ["submit-job"] }')
     assert acl.allows_namespace("default", ("scale-job", "submit-job"))
     assert not acl.allows_namespace("default", ("scale-job", "read-job"))
+
+
+VISIBLE_CASES = [
+    # (policies, an object's namespace, visible in a list of every namespace)
+    ([READ_DEFAULT], "default", True),
+    ([READ_DEFAULT], "prod", False),
+    (['namespace "*" { policy = "read" }'], "prod", True),
+    (['namespace "*" { policy = "read" }\nnamespace "prod" { policy = "deny" }'], "prod", False),
+    (['namespace "*" { policy = "read" }\nnamespace "prod" { policy = "deny" }'], "dev", True),
+    ([GLOBS], "production-web", False),
+    (['namespace "prod" { policy = "scale" }'], "prod", False),
+]
+
+
+@pytest.mark.parametrize(("policies", "namespace", "expected"), VISIBLE_CASES)
+def test_visible_in_a_list_of_every_namespace(policies: list[str], namespace: str, expected: bool) -> None:
+    acl = acl_of(*policies)
+    assert acl.visible(namespace, ("read-job",)) is expected
+    assert MANAGEMENT.visible(namespace, ("read-job",))
+
+
+def test_the_fingerprint_is_the_same_for_the_same_rules_only() -> None:
+    assert acl_of(READ_DEFAULT).fingerprint == acl_of(READ_DEFAULT, READ_DEFAULT).fingerprint
+    assert acl_of(READ_DEFAULT).fingerprint != acl_of(WRITE_DEFAULT).fingerprint
+    assert acl_of(READ_DEFAULT).fingerprint != MANAGEMENT.fingerprint
+    hash(acl_of(GLOBS, 'node { policy = "read" }').fingerprint)
 
 
 LEVEL_CASES = [

@@ -43,7 +43,7 @@ def record(version: int, *, stable: bool = False, job: str = "web", stop: bool =
     [
         (6, None, []),
         (8, None, [0, 1]),
-        (8, 0, [1, 2]),  # the newest stable takes the place of the oldest of the six
+        (8, 0, [1]),  # the newest stable stays beside the six
         (8, 5, [0, 1]),  # a stable version among the six: nothing special
         (3, 0, []),
     ],

@@ -117,3 +117,75 @@ def test_h5_alloc_exec_timeout_is_finite_and_bounded(api: ApiServer, timeout: by
     )
     assert status == 400, resp
     assert resp["field"] == "Timeout", resp
+
+
+LOGS_JOB = """job "j" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "true" }
+      logs {
+        max_files     = %d
+        max_file_size = %d
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "size", "message"),
+    [
+        (10, 0, "minimum file size is 1MB; got 0"),
+        (0, 10, "minimum number of files is 1; got 0"),
+        (100, 10, "log storage (1000 MB) must be less than requested disk capacity (300 MB)"),
+    ],
+)
+def test_l7_log_rotation_is_bounded_as_nomad_bounds_it(files: int, size: int, message: str) -> None:
+    from reconciler.spec import parse_job
+
+    with pytest.raises(SpecError) as err:
+        parse_job(LOGS_JOB % (files, size), filename="j.nomad")
+    assert message in str(err.value)
+    parse_job(LOGS_JOB % (10, 1), filename="j.nomad")
+
+
+def test_l2_json_nested_too_deeply_is_a_400(api: ApiServer) -> None:
+    status, body = api.call("POST", "/v1/jobs", raw=b"[" * 200_000)
+    assert (status, body) == (400, {"error": "request body is not valid JSON: nested too deeply"})
+
+
+CHECK_PORT_JOB = """job "j" {
+  datacenters = ["dc1"]
+  group "g" {
+    network {
+      port "http" {}
+    }
+    service {
+      name = "s"
+      port = "http"
+      check {
+        type     = "tcp"
+        port     = "%s"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config { command = "true" }
+    }
+  }
+}
+"""
+
+
+def test_l9_a_check_cannot_probe_a_port_number_of_its_choice() -> None:
+    from reconciler.spec import parse_job
+
+    with pytest.raises(SpecError) as err:
+        parse_job(CHECK_PORT_JOB % "2379", filename="j.nomad")  # the embedded etcd's port
+    assert "a check's port is a port label, not a number" in str(err.value)
+    parse_job(CHECK_PORT_JOB % "http", filename="j.nomad")

@@ -105,3 +105,42 @@ def test_value_size_is_linear_in_distinct_values() -> None:
     for _ in range(200):
         v = [v, v]
     assert value_size(v) > MAX_SIZE
+
+
+SMALL_JOB = """job "w" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "true" }
+    }
+  }
+}
+"""
+
+
+def test_h9_api_text_is_parsed_in_a_bounded_worker_process() -> None:
+    from reconciler.api.errors import ApiError
+    from reconciler.api.parsing import parse_in_worker
+    from reconciler.spec import SpecError, parse_job
+
+    kw: dict[str, object] = {"filename": "<request>", "format": "hcl", "env": {}}
+    assert parse_in_worker(SMALL_JOB, **kw) == parse_job(SMALL_JOB, **kw)
+    with pytest.raises(SpecError) as bad:
+        parse_in_worker('job "x" {\n', **kw)
+    assert bad.value.errors[0].line == 2  # the issues themselves cross the process boundary
+    with pytest.raises(ApiError, match=r"took longer than 0\.01s to parse") as slow:
+        parse_in_worker(SMALL_JOB, timeout=0.01, **kw)
+    assert slow.value.status == 400
+    with pytest.raises(ApiError, match="needs more than 32 MiB to parse") as big:
+        parse_in_worker(SMALL_JOB, memory=32 << 20, **kw)
+    assert big.value.status == 400
+
+
+def test_h9_the_uis_pasted_job_is_parsed_by_the_worker_too(api: ApiServer) -> None:
+    # the test server runs no planner: a job that parses gets as far as the 501
+    status, body = api.call("POST", "/ui/plan", {"JobHCL": SMALL_JOB})
+    assert status == 501, body
+    status, body = api.call("POST", "/ui/plan", {"JobHCL": 'job "x" {\n'})
+    assert status == 400
+    assert "line 2" in body["error"] or ":2:" in body["error"], body

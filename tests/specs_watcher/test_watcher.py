@@ -5,6 +5,7 @@ survive a parser that crashes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,41 @@ def test_a_parser_crash_is_reported_and_the_watcher_goes_on(store: Store, specs:
         wait_for(lambda: bad not in w.errors, message="the error cleared")
     finally:
         w.stop()
+
+
+def test_a_second_file_with_the_same_job_id_is_refused_and_its_delete_stops_nothing(
+    store: Store, specs: Path, watcher: SpecsWatcher
+) -> None:
+    write(specs / "a.nomad", count=1)
+    watcher.start()
+    wait_for(lambda: record(store), message="job from a.nomad")
+    write(specs / "b.nomad", count=3)  # the same job id, "web"
+    wait_for(lambda: specs / "b.nomad" in watcher.errors, message="b.nomad refused")
+    assert "job default/web is already defined by a.nomad" in watcher.errors[specs / "b.nomad"]
+    rec = record(store)
+    assert rec is not None
+    assert (rec.version, rec.job.task_groups[0].count) == (0, 1)
+    (specs / "b.nomad").unlink()
+    wait_for(lambda: specs / "b.nomad" not in watcher.errors, message="b.nomad forgotten")
+    wait_for(watcher.idle)
+    rec = record(store)
+    assert rec is not None
+    assert not rec.stop
+
+
+def test_a_job_since_submitted_through_the_api_is_not_stopped_with_its_old_file(
+    store: Store, specs: Path, watcher: SpecsWatcher
+) -> None:
+    from reconciler.ops.jobs import submit_job
+
+    path = specs / "web.nomad"
+    write(path, count=1)
+    watcher.start()
+    first = wait_for(lambda: record(store), message="version 0")
+    submit_job(store, replace(first.job, task_groups=[replace(first.job.task_groups[0], count=2)]))
+    path.unlink()
+    watcher.notify(path)
+    wait_for(watcher.idle)
+    rec = record(store)
+    assert rec is not None
+    assert (rec.version, rec.stop) == (1, False)

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.api.acl import visible
 from reconciler.api.consul import shapes
 from reconciler.api.consul.context import block, consul_response, context
 from reconciler.api.errors import ApiError
@@ -81,7 +82,8 @@ async def agent_services(request: web.Request) -> web.Response:
     w = ctx.watched
     index = await block(request, lambda: w.index_of(w.services))
     node_id = _own_node_id(request)
-    mine = [r for r in w.services.items() if r.value.node_id == node_id]
+    shown = visible(request)
+    mine = [r for r in w.services.items() if r.value.node_id == node_id and shown(r.value.namespace)]
     return consul_response(
         {r.value.id: shapes.agent_service_json(r) for r in sorted(mine, key=lambda r: r.value.id)}, index
     )
@@ -92,9 +94,9 @@ async def agent_service(request: web.Request) -> web.Response:
     ctx = context(request)
     w = ctx.watched
     index = await block(request, lambda: w.index_of(w.services))
-    sid = request.match_info["service_id"]
+    sid, shown = request.match_info["service_id"], visible(request)
     for r in w.services.items():
-        if r.value.id == sid:
+        if r.value.id == sid and shown(r.value.namespace):
             return consul_response(shapes.agent_service_json(r), index)
     raise ApiError(404, f"unknown service ID: {sid}")
 
