@@ -131,6 +131,10 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("GET", "/v1/client/allocation/{alloc_id}/checks"): _on(Source.ALLOC, "alloc_id", ns(C.READ_JOB)),
     ("GET", "/v1/client/fs/logs/{alloc_id}"): _on(Source.ALLOC, "alloc_id", ns(C.READ_LOGS)),
     ("GET", "/v1/client/allocation/{alloc_id}/snapshot"): _on(Source.ALLOC, "alloc_id", ns(C.READ_FS)),
+    **{
+        ("GET", f"/v1/client/fs/{op}/{{alloc_id}}"): _on(Source.ALLOC, "alloc_id", ns(C.READ_FS))
+        for op in ("ls", "stat", "cat", "readat", "stream")
+    },
     # services
     ("GET", "/v1/services"): READ,
     ("GET", "/v1/service/{name}"): READ,

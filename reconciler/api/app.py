@@ -20,6 +20,7 @@ from reconciler.api import (
     cluster,
     deployments,
     evaluations,
+    fs,
     jobs,
     launches,
     logs,
@@ -48,6 +49,7 @@ RESOURCES = [
     launches,
     allocations,
     logs,
+    fs,
     deployments,
     evaluations,
     node_pools,  # before nodes: /v1/node/pools is not a node's ID
