@@ -16,6 +16,7 @@ from aiohttp import web
 from reconciler.api import (
     acl_routes,
     agent,
+    alloc_client,
     allocations,
     cluster,
     deployments,
@@ -48,6 +49,7 @@ RESOURCES = [
     jobs,
     launches,
     allocations,
+    alloc_client,
     logs,
     fs,
     deployments,

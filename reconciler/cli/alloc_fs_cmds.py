@@ -53,3 +53,15 @@ def alloc_fs(ctx: click.Context, alloc_id: str, path: str, stat: bool) -> None:
     else:
         sys.stdout.buffer.write(api.raw("GET", _fs("cat", alloc_id), params={"path": path}))
         sys.stdout.buffer.flush()
+
+
+@alloc.command("signal")
+@click.option("-s", "signal_name", default="SIGKILL", help="The signal to send (default SIGKILL).")
+@click.option("-task", "--task", "task_opt", default="", help="Signal only this task.")
+@click.argument("alloc_id")
+@click.argument("task", required=False, default="")
+@click.pass_context
+def alloc_signal(ctx: click.Context, alloc_id: str, task: str, task_opt: str, signal_name: str) -> None:
+    """Send a signal to an allocation's tasks (all, or one)."""
+    body = {"Signal": signal_name, "Task": task or task_opt}
+    client_from(ctx).post(f"/v1/client/allocation/{urllib.parse.quote(alloc_id)}/signal", body)
