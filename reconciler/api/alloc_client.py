@@ -17,6 +17,7 @@ from aiohttp import web
 from reconciler.api.allocations import current_alloc
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
+from reconciler.api.forward import on_alloc_node
 from reconciler.api.http import body_object, ok, run
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.alloc_stats import alloc_usage
@@ -27,6 +28,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/v1/client/allocation/{alloc_id}/stats")
+@on_alloc_node
 async def stats(request: web.Request) -> web.Response:
     a, st = await current_alloc(request)
     adir = AllocDir(request.app[CTX].data_dir, a.id)

@@ -24,6 +24,7 @@ from aiohttp import web
 from reconciler.api.allocations import current_alloc
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
+from reconciler.api.forward import on_alloc_node
 from reconciler.api.http import flag, ok
 from reconciler.api.reads import statuses
 from reconciler.api.views import watched
@@ -67,6 +68,7 @@ def _regular(target: Path, path: str) -> None:
 
 
 @routes.get("/v1/client/fs/ls/{alloc_id}")
+@on_alloc_node
 async def ls(request: web.Request) -> web.Response:
     _, root, target = await _target(request)
     if not target.is_dir():
@@ -75,6 +77,7 @@ async def ls(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/client/fs/stat/{alloc_id}")
+@on_alloc_node
 async def stat_file(request: web.Request) -> web.Response:
     _, _, target = await _target(request)
     return ok(file_info(target, with_type=True), index=None)
@@ -91,11 +94,13 @@ async def _raw(request: web.Request, offset: int, limit: int) -> web.Response:
 
 
 @routes.get("/v1/client/fs/cat/{alloc_id}")
+@on_alloc_node
 async def cat(request: web.Request) -> web.Response:
     return await _raw(request, 0, -1)
 
 
 @routes.get("/v1/client/fs/readat/{alloc_id}")
+@on_alloc_node
 async def readat(request: web.Request) -> web.Response:
     offset, limit = _int(request, "offset", 0), _int(request, "limit", -1)
     if offset < 0:
@@ -111,6 +116,7 @@ def _alloc_dead(request: web.Request, alloc_id: AllocId) -> bool:
 
 
 @routes.get("/v1/client/fs/stream/{alloc_id}")
+@on_alloc_node
 async def stream(request: web.Request) -> web.StreamResponse:
     """Nomad's framed stream of a file from `offset` (origin `start`) or the last `offset`
     bytes (origin `end`); new bytes keep coming until the client goes away or, with

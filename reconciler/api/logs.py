@@ -24,6 +24,7 @@ from aiohttp import web
 from reconciler.api.allocations import current_alloc, pick_task
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
+from reconciler.api.forward import on_alloc_node
 from reconciler.api.http import flag
 from reconciler.api.reads import statuses
 from reconciler.api.views import watched
@@ -108,6 +109,7 @@ def _sender(resp: web.StreamResponse, plain: bool) -> Send:
 
 
 @routes.get("/v1/client/fs/logs/{alloc_id}")
+@on_alloc_node
 async def logs(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     a, st = await current_alloc(request)

@@ -8,6 +8,7 @@ import json
 import os
 import urllib.parse
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import nomad
@@ -16,8 +17,11 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import cli
 from reconciler.model.alloc_dir import AllocDir
+from reconciler.model.objects import Node
+from reconciler.store import Store
 from tests.api.conftest import Seeded
-from tests.api.server import ApiServer
+from tests.api.server import ApiServer, make_server
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -139,3 +143,27 @@ def test_alloc_fs_cli_lists_cats_and_stats(api: ApiServer, seeded: Seeded, adir:
     code, out = _cli(api, seeded.alloc_id, "/web/secrets/token")
     assert code != 0
     assert "s3cret" not in out
+
+
+def test_an_agent_without_the_directory_forwards_to_the_allocations_node(
+    api: ApiServer, store: Store, seeded: Seeded, tmp_path: Path
+) -> None:
+    """The allocation's directory is on another agent (its node's HTTPAddr): this one
+    streams that agent's answers back, escapes are still refused there."""
+    other = make_server(store, tmp_path / "other-node")
+    try:
+        d = AllocDir(tmp_path / "other-node", seeded.alloc_id)
+        d.build(["web"])
+        (d.local_dir("web") / "remote.txt").write_text("from the other node")
+        node = store.get(store.keys.node(seeded.node_id), Node)
+        assert node is not None
+        store.put(store.keys.node(seeded.node_id), replace(node.value, http_addr=f"127.0.0.1:{other.port}"))
+        ls_path = f"/v1/client/fs/ls/{seeded.alloc_id}?path=/web/local"
+        wait_for(lambda: api.get(ls_path)[0] == 200, 10, message="the node's address is cached")
+        assert [e["Name"] for e in api.get(ls_path)[2]] == ["remote.txt"]
+        cat = api.exchange("GET", f"/v1/client/fs/cat/{seeded.alloc_id}?path=/web/local/remote.txt")
+        assert (cat[0], cat[2]) == (200, "from the other node")
+        assert api.get(f"/v1/client/fs/cat/{seeded.alloc_id}?path=/../x")[0] == 400
+        assert api.get(f"/v1/client/allocation/{seeded.alloc_id}/stats")[0] == 200
+    finally:
+        other.stop()

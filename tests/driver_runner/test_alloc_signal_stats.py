@@ -75,9 +75,11 @@ def test_signal_reaches_the_task_with_a_signaling_event(
     client = nomad.Nomad(host="127.0.0.1", port=api.port, timeout=10)
     client.client.allocation.signal_allocation(a.id, "SIGHUP", task="web")
     wait_for(lambda: signals.exists() and signals.read_text() == "SIGHUP\n", 30, message="SIGHUP delivered")
-    st = get_status(store, a.id)
-    assert st is not None
-    assert "Signaling" in event_types(st, "web")
+    st = wait_for(
+        lambda: (s := get_status(store, a.id)) is not None and "Signaling" in event_types(s, "web") and s,
+        30,
+        message="the Signaling event written",
+    )
     ev = next(e for e in st.task_states["web"].events if e.type == "Signaling")
     assert ev.details["signal"] == "SIGHUP"
     wait_for(lambda: store.get(store.keys.alloc_signal(a.id), dict) is None, 30, message="request consumed")
