@@ -7,7 +7,8 @@
     GET /v1/client/fs/stream/{alloc_id}?path=&offset=&origin=start|end&follow=
                                                     JSON frames {"File", "Offset", "Data"}
 
-Like the logs API (`api/logs.py`) the files are read from this agent's data dir. Every path
+Like the logs API (`api/logs.py`) the files are read from this agent's data dir, or the
+request goes to the agent of the allocation's node (`api/forward.py`). Every path
 goes through `model.alloc_fs.resolve` (never outside the allocation directory, never its
 `.state/` or a task's `secrets/`): a path that would leave it is refused with 400.
 """

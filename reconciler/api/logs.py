@@ -6,7 +6,8 @@ snapshot of its data another node's agent takes over (`ephemeral_disk { migrate 
 
 Without `plain`, a stream of JSON frames `{"File", "Offset", "Data"}` (Data base64); with
 `plain=true`, the raw bytes. `follow=true` keeps streaming new output until the task is
-dead or the client goes away. Logs are read from this agent's data dir (`ctx.data_dir`).
+dead or the client goes away. Logs are read from this agent's data dir (`ctx.data_dir`), or
+the request is forwarded to the agent of the allocation's node (`api/forward.py`).
 """
 
 from __future__ import annotations
