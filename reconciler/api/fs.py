@@ -73,7 +73,7 @@ def _regular(target: Path, path: str) -> None:
 async def ls(request: web.Request) -> web.Response:
     _, root, target = await _target(request)
     if not target.is_dir():
-        return ok([file_info(target)], index=None)
+        raise ApiError(400, f"{request.query.get('path', '/')!r} is not a directory", field="path")
     return ok(await asyncio.to_thread(list_dir, root, target), index=None)
 
 

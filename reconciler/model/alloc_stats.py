@@ -25,7 +25,9 @@ from reconciler.model.alloc_dir import AllocDir, launch_spec_file, read_launch_s
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-_last: dict[tuple[str, str, int], tuple[float, float]] = {}  # (alloc, task, pid) -> (t, cpu s)
+MAX_SAMPLES = 4096
+# the previous read of each task, for Percent: (alloc, task, pid) -> (monotonic time, cpu seconds)
+_last: dict[tuple[str, str, int], tuple[float, float]] = {}
 _lock = threading.Lock()
 
 
@@ -133,6 +135,9 @@ def _percent(key: tuple[str, str, int], now: float, cpu: float) -> float:
     with _lock:
         before = _last.get(key)
         _last[key] = (now, cpu)
+        if len(_last) > MAX_SAMPLES:  # tasks long gone: keep the newest half
+            for old in sorted(_last, key=lambda k: _last[k][0])[: MAX_SAMPLES // 2]:
+                del _last[old]
     if before is None or now <= before[0]:
         return 0.0
     return max(0.0, (cpu - before[1]) / (now - before[0]) * 100)

@@ -99,6 +99,7 @@ def test_escapes_are_refused_with_400(
 def test_missing_files_and_directories_as_files(api: ApiServer, seeded: Seeded, adir: AllocDir) -> None:
     assert api.get(f"/v1/client/fs/stat/{seeded.alloc_id}?path=/nope")[0] == 404
     assert api.get(f"/v1/client/fs/cat/{seeded.alloc_id}?path=/alloc")[0] == 400
+    assert api.get(f"/v1/client/fs/ls/{seeded.alloc_id}?path=/alloc/data/numbers.txt")[0] == 400
     assert api.get(f"/v1/client/fs/readat/{seeded.alloc_id}?path=/alloc/data/numbers.txt&offset=x")[0] == 400
 
 
