@@ -4,7 +4,10 @@ the task's own memory and CPU."""
 
 from __future__ import annotations
 
+import base64
+import json
 import textwrap
+import urllib.request
 from collections.abc import Iterator
 
 import nomad
@@ -86,6 +89,14 @@ def test_signal_reaches_the_task_with_a_signaling_event(
     res = CliRunner().invoke(cli, ["--address", api.address, "alloc", "signal", "-s", "usr1", a.id[:8]])
     assert res.exit_code == 0, res.output
     wait_for(lambda: signals.read_text() == "SIGHUP\nSIGUSR1\n", 30, message="SIGUSR1 delivered")
+    # what the task wrote, through the fs API
+    assert "signals" in [e["Name"] for e in client.client.ls.list_files(a.id, path="/web/local")]
+    assert client.client.cat.read_file(a.id, path="/web/local/signals") == "SIGHUP\nSIGUSR1\n"
+    assert client.client.stat.stat_file(a.id, path="/web/local/signals")["Size"] == len("SIGHUP\nSIGUSR1\n")
+    url = f"{api.address}/v1/client/fs/stream/{a.id}?path=/alloc/logs/web.stdout.0&offset=0&origin=start"
+    with urllib.request.urlopen(url, timeout=30) as resp:  # follows: read the first frame, go away
+        frame = json.loads(resp.readline())
+    assert base64.b64decode(frame["Data"]).startswith(b"ready\n")
     assert get_status(store, a.id).client_status == "running"  # type: ignore[union-attr]
 
 
