@@ -9,7 +9,8 @@
 It is a controller on the shared runtime: an informer on `allocs/` indexed by node id
 feeds allocation ids to `reconcile`, which asks `runner_action` (pure) whether to create,
 update or destroy an AllocRunner, or to leave it, and does that.
-Restart requests (`alloc_restarts/<id>`, written by the API) are consumed the same way.
+Restart requests (`alloc_restarts/<id>`, written by the API) are consumed the same way, and
+so are signal requests (`alloc_signals/<id>`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from reconciler.model.ids import AllocId, NodeId, is_valid_name
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
+    AllocSignalRequest,
     AllocStatus,
     DesiredStatus,
     HostVolume,
@@ -43,7 +45,7 @@ from reconciler.model.objects import (
 )
 from reconciler.model.services import ServiceRegistration
 from reconciler.runtime import Controller, JobVersions, Requeue
-from reconciler.store import Store, StoreError
+from reconciler.store import Store, StoreError, Txn
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,10 @@ class AllocWatcher(Controller):
             self.keys.alloc_restarts, AllocRestartRequest, name=f"driver-runner:{node_id[:8]}:restarts"
         )
         self.restarts.add_handler(self._on_restart)
+        self.signals = self.informer(
+            self.keys.alloc_signals, AllocSignalRequest, name=f"driver-runner:{node_id[:8]}:signals"
+        )
+        self.signals.add_handler(self._on_signal)
         self.catalog = CatalogView(
             self.informer(
                 self.keys.services, ServiceRegistration, name=f"driver-runner:{node_id[:8]}:services"
@@ -110,13 +116,19 @@ class AllocWatcher(Controller):
         if new is not None:
             self.enqueue("restart/" + self.keys.last_segment(key))
 
+    def _on_signal(self, key: str, old: AllocSignalRequest | None, new: AllocSignalRequest | None) -> None:
+        if new is not None:
+            self.enqueue("signal/" + self.keys.last_segment(key))
+
     def on_start(self) -> None:
         mine = self.allocs.by_index("node", self.agent.node.id)
         self.agent.collect_orphans({a.id for a in mine})
         for a in mine:
             self.enqueue("alloc/" + a.id)
-        for item in self.restarts.items():
-            self.enqueue("restart/" + self.keys.last_segment(item.key))
+        for restart in self.restarts.items():
+            self.enqueue("restart/" + self.keys.last_segment(restart.key))
+        for sig in self.signals.items():
+            self.enqueue("signal/" + self.keys.last_segment(sig.key))
 
     def reconcile(self, key: str) -> Requeue | None:
         kind, _, ident = key.partition("/")
@@ -124,6 +136,8 @@ class AllocWatcher(Controller):
             return self.agent.reconcile_alloc(AllocId(ident), self.allocs.get(self.keys.alloc(ident)))
         if kind == "restart":
             self.agent.handle_restart(ident, self.restarts.get(self.keys.alloc_restart(ident)))
+        if kind == "signal":
+            self.agent.handle_signal(ident, self.signals.get(self.keys.alloc_signal(ident)))
         return None
 
 
@@ -321,6 +335,19 @@ class NodeAgent:
             return
         runner.restart(req.task, failure=req.reason if req.failure else "")
         self.store.delete(self.store.keys.alloc_restart(alloc_id))
+
+    def handle_signal(self, alloc_id: str, req: AllocSignalRequest | None) -> None:
+        if req is None:
+            return
+        with self._lock:
+            runner = self.runners.get(alloc_id)
+        if runner is None:
+            return  # not ours (another node's allocation), or gone
+        runner.signal(req.task, req.signal)
+        key = self.store.keys.alloc_signal(alloc_id)
+        cur = self.store.get(key, AllocSignalRequest)
+        if cur is not None and cur.value.request_id == req.request_id:  # not a newer request
+            self.store.commit(Txn().compare_mod(key, cur.mod_revision).delete(key))
 
     # introspection (tests, CLI exec) -----------------------------------------------------
     def runner(self, alloc_id: str) -> AllocRunner | None:

@@ -307,6 +307,17 @@ class AllocRunner:
                 found = True
         return found
 
+    def signal(self, task: str, name: str) -> bool:
+        """Send signal `name` to the running tasks (all, or `task`); whether one got it."""
+        sent = False
+        for tname, tr in self.tasks.items():
+            if not task or task == tname:
+                try:
+                    sent = tr.signal(name) or sent
+                except ValueError as exc:  # refused by the API already; a stored request may be older
+                    log.warning("alloc=%s task=%s signal %r: %s", self.id, tname, name, exc)
+        return sent
+
     def wait(self, timeout: float | None = None) -> bool:
         return self.all_done.wait(timeout)
 

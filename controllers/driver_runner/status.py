@@ -34,6 +34,7 @@ LEADER_DEAD = "Leader Task Dead"
 MAIN_DEAD = "Main Tasks Dead"
 REATTACHED = "Reattached"
 TEMPLATE_RERENDER = "Template Re-rendered"
+SIGNALING = "Signaling"
 
 MAX_EVENTS = 10
 

@@ -127,6 +127,18 @@ class TaskRunner:
             self._restart_failure = failure
         self._wake.set()
 
+    def signal(self, name: str) -> bool:
+        """Send signal `name` (SIGHUP ...) to the running task's process group, after a
+        Signaling event (Nomad's, "Signal requested by user"); False when it does not run."""
+        handle = self.handle
+        if handle is None or self.done.is_set() or handle.result() is not None:
+            return False
+        sig = procfs.parse_signal(name)
+        self._emit(
+            status.event(status.SIGNALING, "Task being sent a signal", sig=sig, details={"signal": name})
+        )
+        return handle.signal(sig)
+
     def detach(self) -> None:
         """Stop supervising without touching the task (the agent is stopping; a new agent
         re-attaches to it through the handle files)."""

@@ -127,11 +127,19 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     **_writes(
         "/v1/client/allocation/{alloc_id}/restart", _on(Source.ALLOC, "alloc_id", ns(C.ALLOC_LIFECYCLE))
     ),
+    **_writes(
+        "/v1/client/allocation/{alloc_id}/signal", _on(Source.ALLOC, "alloc_id", ns(C.ALLOC_LIFECYCLE))
+    ),
     ("GET", "/v1/client/allocation/{alloc_id}/status"): _on(Source.ALLOC, "alloc_id", ns(C.READ_JOB)),
     ("POST", "/v1/client/allocation/{alloc_id}/exec"): _on(Source.ALLOC, "alloc_id", ns(C.ALLOC_EXEC)),
     ("GET", "/v1/client/allocation/{alloc_id}/checks"): _on(Source.ALLOC, "alloc_id", ns(C.READ_JOB)),
+    ("GET", "/v1/client/allocation/{alloc_id}/stats"): _on(Source.ALLOC, "alloc_id", ns(C.READ_JOB)),
     ("GET", "/v1/client/fs/logs/{alloc_id}"): _on(Source.ALLOC, "alloc_id", ns(C.READ_LOGS)),
     ("GET", "/v1/client/allocation/{alloc_id}/snapshot"): _on(Source.ALLOC, "alloc_id", ns(C.READ_FS)),
+    **{
+        ("GET", f"/v1/client/fs/{op}/{{alloc_id}}"): _on(Source.ALLOC, "alloc_id", ns(C.READ_FS))
+        for op in ("ls", "stat", "cat", "readat", "stream")
+    },
     # services
     ("GET", "/v1/services"): READ,
     ("GET", "/v1/service/{name}"): READ,

@@ -16,10 +16,12 @@ from aiohttp import web
 from reconciler.api import (
     acl_routes,
     agent,
+    alloc_client,
     allocations,
     cluster,
     deployments,
     evaluations,
+    fs,
     jobs,
     launches,
     logs,
@@ -48,7 +50,9 @@ RESOURCES = [
     jobs,
     launches,
     allocations,
+    alloc_client,
     logs,
+    fs,
     deployments,
     evaluations,
     node_pools,  # before nodes: /v1/node/pools is not a node's ID

@@ -6,7 +6,8 @@ snapshot of its data another node's agent takes over (`ephemeral_disk { migrate 
 
 Without `plain`, a stream of JSON frames `{"File", "Offset", "Data"}` (Data base64); with
 `plain=true`, the raw bytes. `follow=true` keeps streaming new output until the task is
-dead or the client goes away. Logs are read from this agent's data dir (`ctx.data_dir`).
+dead or the client goes away. Logs are read from this agent's data dir (`ctx.data_dir`), or
+the request is forwarded to the agent of the allocation's node (`api/forward.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiohttp import web
 from reconciler.api.allocations import current_alloc, pick_task
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
+from reconciler.api.forward import on_alloc_node
 from reconciler.api.http import flag
 from reconciler.api.reads import statuses
 from reconciler.api.views import watched
@@ -120,6 +122,7 @@ def _sender(resp: web.StreamResponse, plain: bool) -> Send:
 
 
 @routes.get("/v1/client/fs/logs/{alloc_id}")
+@on_alloc_node
 async def logs(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     a, st = await current_alloc(request)

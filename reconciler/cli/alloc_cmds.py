@@ -92,12 +92,26 @@ def format_status(a: dict[str, Any], *, verbose: bool = False) -> str:
 
 @alloc.command("status")
 @click.option("-verbose", "--verbose", is_flag=True, help="Full ids and every event.")
+@click.option("-stats", "--stats", "stats", is_flag=True, help="Show each task's resource usage.")
 @click.argument("alloc_id")
 @click.pass_context
-def alloc_status(ctx: click.Context, alloc_id: str, verbose: bool) -> None:
+def alloc_status(ctx: click.Context, alloc_id: str, verbose: bool, stats: bool) -> None:
     """Show an allocation's status, task states and recent events."""
     a = client_from(ctx).get(_path(alloc_id, "status"))
     click.echo(format_status(a, verbose=verbose))
+    if stats:
+        click.echo(format_usage(client_from(ctx).get(_path(a["ID"], "stats"))))
+
+
+def format_usage(usage: dict[str, Any]) -> str:
+    """Nomad's "Resource Utilization" of each task: CPU percent and ticks, memory RSS."""
+    rows = []
+    for name, t in sorted((usage.get("Tasks") or {}).items()):
+        cpu, mem = t["ResourceUsage"]["CpuStats"], t["ResourceUsage"]["MemoryStats"]
+        rows.append(
+            [name, f"{cpu['Percent']:.1f}% ({cpu['TotalTicks']:.0f} MHz)", f"{mem['RSS'] // (1 << 20)} MiB"]
+        )
+    return "\nResource Utilization\n" + table(["Task", "CPU", "Memory"], rows)
 
 
 def _write(chunk: bytes) -> None:

@@ -8,6 +8,7 @@ from reconciler.cli import (  # noqa: F401
     acl_cmds,
     agent_cmd,
     alloc_cmds,
+    alloc_fs_cmds,
     controller_cmd,
     deployment_cmds,
     eval_cmds,

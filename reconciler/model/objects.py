@@ -334,6 +334,21 @@ class NodeHeartbeat:
 
 
 @dataclass
+class AllocSignalRequest:
+    """`alloc_signals/<alloc-id>`: a user (the API) asked the node agent to send `signal`
+    (a name such as SIGHUP) to an allocation's tasks (all, or `task`); consumed and deleted
+    by the node agent, like a restart request. A newer request replaces one not yet
+    consumed."""
+
+    alloc_id: AllocId
+    signal: str
+    task: str = ""
+    time: float = 0.0
+    request_id: str = ""
+    schema: int = 1
+
+
+@dataclass
 class AllocRestartRequest:
     """`alloc_restarts/<alloc-id>`: a user (the API) or an unhealthy check (the registrar)
     asked the node agent to restart an allocation's tasks (all, or `task`); consumed and

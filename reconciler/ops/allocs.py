@@ -1,14 +1,21 @@
 """The user's allocation operations: stop one (the scheduler then replaces it, as Nomad's
-`alloc stop` does) and ask its node agent to restart its tasks."""
+`alloc stop` does) and ask its node agent to restart or signal its tasks."""
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import replace
 
 from reconciler.model import evals
 from reconciler.model.ids import AllocId, new_id
-from reconciler.model.objects import Allocation, AllocRestartRequest, DesiredStatus, JobRecord
+from reconciler.model.objects import (
+    Allocation,
+    AllocRestartRequest,
+    AllocSignalRequest,
+    DesiredStatus,
+    JobRecord,
+)
 from reconciler.ops.errors import AllocNotFound
 from reconciler.store import Store, Txn
 
@@ -59,3 +66,21 @@ def restart_alloc(store: Store, alloc_id: str, task: str = "", *, failure: str =
         reason=failure,
     )
     return store.put(store.keys.alloc_restart(alloc_id), req)
+
+
+def signal_name(name: str) -> str:
+    """Nomad's signal names: `SIGHUP` (case-insensitive; `HUP` too); ValueError otherwise."""
+    s = name.strip().upper()
+    s = s if s.startswith("SIG") else "SIG" + s
+    if s not in signal.Signals.__members__ or s.startswith("SIG_"):
+        raise ValueError(f"invalid signal {name!r}")
+    return s
+
+
+def signal_alloc(store: Store, alloc_id: str, sig: str, task: str = "") -> int:
+    """Ask the allocation's node agent to send `sig` (a name `signal_name` accepts) to its
+    tasks (all, or `task`); returns the revision of the write."""
+    req = AllocSignalRequest(
+        alloc_id=AllocId(alloc_id), signal=signal_name(sig), task=task, time=time.time(), request_id=new_id()
+    )
+    return store.put(store.keys.alloc_signal(alloc_id), req)

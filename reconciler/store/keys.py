@@ -84,6 +84,10 @@ class Keys:
         return self.kind("alloc_restarts")
 
     @property
+    def alloc_signals(self) -> str:
+        return self.kind("alloc_signals")
+
+    @property
     def sched_guards(self) -> str:
         return self.kind("sched_guard")
 
@@ -142,6 +146,10 @@ class Keys:
     def alloc_restart(self, alloc_id: str) -> str:
         """A user's restart request for an allocation (consumed by its node agent)."""
         return f"{self.alloc_restarts}{_seg(alloc_id, 'allocation id')}"
+
+    def alloc_signal(self, alloc_id: str) -> str:
+        """A user's signal request for an allocation's tasks (consumed by its node agent)."""
+        return f"{self.alloc_signals}{_seg(alloc_id, 'allocation id')}"
 
     @property
     def child_launches(self) -> str:

@@ -109,8 +109,6 @@ def test_python_nomad_forces_a_garbage_collection(client: nomad.Nomad, store: St
 
 UNSERVED_CALLS = [
     ("purge_node", lambda c, s: c.node.purge_node(s.node_id), "/v1/node/{node_id}/purge"),
-    ("alloc_stats", lambda c, s: c.client.allocation.read_allocation_stats(s.alloc_id), "/stats"),
-    ("fs_ls", lambda c, s: c.client.ls.list_files(s.alloc_id), "/v1/client/fs/ls/{alloc_id}"),
     ("raft", lambda c, s: c.operator.get_configuration(), "/v1/operator/raft/configuration"),
     ("scaling", lambda c, s: c.scaling.get_scaling_policies(), "/v1/scaling/policies"),
 ]

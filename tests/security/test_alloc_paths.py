@@ -14,6 +14,8 @@ import pytest
 
 from controllers.driver_runner.artifacts import ArtifactError, fetch, shown
 from controllers.driver_runner.templates import TemplateError, render, render_all
+from reconciler.model.alloc_dir import PathEscapeError
+from reconciler.model.alloc_fs import resolve
 from reconciler.model.job import Artifact, Template
 from tests.fileserver import serve_directory
 
@@ -263,3 +265,43 @@ def test_l5_alloc_dir_and_logs_are_not_world_readable(tmp_path: Path) -> None:
     assert ad.logs.stat().st_mode & 0o777 == 0o750
     assert ad.state.stat().st_mode & 0o777 == 0o700
     assert ad.secrets_dir("web").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/", True),
+        ("/web/local/ok.txt", True),
+        ("web/local/inner-link", True),  # a link that stays inside is followed
+        ("/../outside", False),
+        ("/web/../../outside", False),
+        ("/web/local/out-link", False),  # a link to outside the allocation
+        ("/web/local/secret-link", False),  # a link into a task's secrets/
+        ("/web/secrets", False),
+        ("/web/secrets/token", False),
+        ("/.state", False),
+        ("/.state/web.spec", False),
+        ("/web/local/state-link", False),
+        ("/alloc/\x00", False),
+    ],
+)
+def test_fs_api_paths_stay_in_the_allocation(tmp_path: Path, path: str, allowed: bool) -> None:
+    """What `/v1/client/fs/*` may reach (model.alloc_fs.resolve): the allocation directory
+    and nothing else, not its `.state/` nor a task's `secrets/`, whatever links point at."""
+    root = tmp_path / "alloc1"
+    local = root / "web" / "local"
+    local.mkdir(parents=True)
+    (root / "web" / "secrets").mkdir()
+    (root / "web" / "secrets" / "token").write_text("s")
+    (root / ".state").mkdir()
+    (local / "ok.txt").write_text("ok")
+    (tmp_path / "outside").write_text("no")
+    os.symlink("ok.txt", local / "inner-link")
+    os.symlink(tmp_path / "outside", local / "out-link")
+    os.symlink("../secrets/token", local / "secret-link")
+    os.symlink("../../.state", local / "state-link")
+    if allowed:
+        assert resolve(root, path).is_relative_to(root.resolve())
+    else:
+        with pytest.raises(PathEscapeError):
+            resolve(root, path)
