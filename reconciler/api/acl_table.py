@@ -142,6 +142,8 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ),
     **_writes("/v1/node/{node_id}/eligibility", NODE_WRITE),
     **_writes("/v1/node/{node_id}/drain", NODE_WRITE),
+    **_writes("/v1/node/{node_id}/evaluate", NODE_WRITE),
+    **_writes("/v1/node/{node_id}/purge", NODE_WRITE),
     ("GET", "/v1/node/pools"): NODE_READ,
     ("GET", "/v1/node/pool/{name}"): NODE_READ,
     ("GET", "/v1/node/pool/{name}/nodes"): NODE_READ,

@@ -16,8 +16,6 @@ routes = web.RouteTableDef()
 
 # (methods, path, what it needs): one row per endpoint
 UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
-    (("POST", "PUT"), "/v1/node/{node_id}/evaluate", "a node evaluate operation"),
-    (("POST", "PUT"), "/v1/node/{node_id}/purge", "a node purge operation"),
     (("POST", "PUT"), "/v1/node/pools", "node pools as objects (a pool exists once a node registers in it)"),
     (
         ("POST", "PUT", "DELETE"),
