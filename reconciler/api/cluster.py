@@ -1,11 +1,9 @@
 """Cluster-wide reads python-nomad and the Nomad CLI call, from the watched caches:
 
     GET  /v1/agent/members    GET /v1/agent/servers    GET /v1/regions
-    GET  /v1/namespaces       GET /v1/namespace/{name}
     POST /v1/search {"Prefix", "Context"}               POST /v1/validate/job {"Job": {...}}
 
-Namespaces are not objects of their own yet: the ones listed are `default` and every
-namespace a job is in, which is what a client can name in a request today.
+(Namespaces are in api/namespaces.py.)
 """
 
 from __future__ import annotations
@@ -17,8 +15,9 @@ from aiohttp import web
 
 from reconciler import __version__, spec
 from reconciler.api.context import CTX
-from reconciler.api.errors import ApiError, not_found
-from reconciler.api.http import body_object, ident, ok
+from reconciler.api.errors import ApiError
+from reconciler.api.http import body_object, ok
+from reconciler.api.namespaces import namespaces_of
 from reconciler.api.views import answer, watched
 from reconciler.api.watched import WatchedState
 
@@ -67,40 +66,6 @@ async def regions(request: web.Request) -> web.Response:
     return await answer(request, lambda: (w.leaders.revision,), lambda: [region])
 
 
-def namespaces_of(w: WatchedState) -> list[str]:
-    return sorted({"default", *(r.namespace for r in w.jobs.items())})
-
-
-def namespace_json(name: str) -> dict[str, Any]:
-    return {
-        "Name": name,
-        "Description": "Default shared namespace" if name == "default" else "",
-        "Meta": None,
-    }
-
-
-@routes.get("/v1/namespaces")
-async def namespaces(request: web.Request) -> web.Response:
-    w, prefix = watched(request), request.query.get("prefix", "")
-    return await answer(
-        request,
-        lambda: (w.jobs.index,),
-        lambda: [namespace_json(n) for n in namespaces_of(w) if n.startswith(prefix)],
-    )
-
-
-@routes.get("/v1/namespace/{name}")
-async def namespace_read(request: web.Request) -> web.Response:
-    w, name = watched(request), ident(request, "name")
-
-    def render() -> dict[str, Any]:
-        if name not in namespaces_of(w):
-            raise not_found("namespace", name)
-        return namespace_json(name)
-
-    return await answer(request, lambda: (w.jobs.index,), render)
-
-
 def _contexts(w: WatchedState) -> dict[str, tuple[Callable[[], tuple[int, ...]], Callable[[], list[str]]]]:
     """Nomad's search contexts: each one's index and the ids it searches."""
     return {
@@ -109,7 +74,7 @@ def _contexts(w: WatchedState) -> dict[str, tuple[Callable[[], tuple[int, ...]],
         "nodes": (lambda: (w.node_table.index,), lambda: [n.id for n in w.nodes.list()]),
         "evals": (lambda: (w.evals.index,), lambda: [e.id for e in w.evals.items()]),
         "deployment": (lambda: (w.deployments.index,), lambda: [d.id for d in w.deployments.items()]),
-        "namespaces": (lambda: (w.jobs.index,), lambda: namespaces_of(w)),
+        "namespaces": (lambda: (w.namespaces.index,), lambda: [n.name for n in namespaces_of(w)]),
     }
 
 

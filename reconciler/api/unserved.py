@@ -36,8 +36,6 @@ UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
     (("POST", "PUT"), "/v1/agent/join", "gossip membership (agents share etcd instead)"),
     (("POST", "PUT"), "/v1/agent/servers", "gossip membership (agents share etcd instead)"),
     (("POST", "PUT"), "/v1/agent/force-leave", "gossip membership (agents share etcd instead)"),
-    (("POST", "PUT", "DELETE"), "/v1/namespace", "namespaces as objects of their own"),
-    (("POST", "PUT", "DELETE"), "/v1/namespace/{name}", "namespaces as objects of their own"),
     (("GET",), "/v1/operator/raft/configuration", "Raft (the cluster's state is in etcd)"),
     (("DELETE",), "/v1/operator/raft/peer", "Raft (the cluster's state is in etcd)"),
     (("GET",), "/v1/scaling/policies", "scaling policies"),
