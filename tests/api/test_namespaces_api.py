@@ -9,7 +9,9 @@ from typing import Any
 
 import nomad
 import pytest
+from click.testing import CliRunner
 
+from reconciler.cli.main import cli
 from reconciler.model.objects import JobRecord
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
@@ -89,3 +91,30 @@ def test_python_nomad_namespace_calls(api: ApiServer) -> None:
     client.namespace.delete_namespace("team-a")
     with pytest.raises(nomad.api.exceptions.URLNotFoundNomadException):
         client.namespace.get_namespace("team-a")
+
+
+def _cli(api: ApiServer, *args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(cli, ["--address", api.address, "namespace", *args])
+    return res.exit_code, res.output
+
+
+def test_the_namespace_cli(api: ApiServer) -> None:
+    assert _cli(api, "apply", "-description", "the team", "team-a") == (
+        0,
+        'Successfully applied namespace "team-a"!\n',
+    )
+    assert api.call("PUT", "/v1/namespace/team-a", {"Name": "team-a", "Meta": {"k": "v"}})[0] == 200
+    assert _cli(api, "apply", "-description", "team A", "team-a")[0] == 0  # keeps Meta
+    code, out = _cli(api, "status", "team-a")
+    assert code == 0
+    assert "Description = team A" in out
+    assert "k = v" in out
+    code, out = _cli(api, "list")
+    assert (code, out.split()[:2]) == (0, ["Name", "Description"])
+    assert "team-a" in out
+    assert "team A" in out
+    assert _cli(api, "delete", "team-a") == (0, 'Successfully deleted namespace "team-a"!\n')
+    code, out = _cli(api, "delete", "default")
+    assert code == 1
+    assert "Error deleting namespace: default namespace can not be deleted" in out
+    assert _cli(api, "status", "team-a")[0] == 1
