@@ -116,6 +116,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     **_writes("/v1/deployment/promote/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))),
     **_writes("/v1/deployment/fail/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))),
     **_writes("/v1/deployment/pause/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))),
+    **_writes(
+        "/v1/deployment/allocation-health/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))
+    ),
     # evaluations
     ("GET", "/v1/evaluations"): Rule(ns(C.READ_JOB), Source.ALL),
     ("GET", "/v1/evaluation/{eval_id}"): _on(Source.EVAL, "eval_id", ns(C.READ_JOB)),

@@ -22,7 +22,6 @@ UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
         "/v1/node/pool/{name}",
         "node pools as objects (a pool exists once a node registers in it)",
     ),
-    (("POST", "PUT"), "/v1/deployment/allocation-health/{dep_id}", "manual allocation health"),
     (("GET",), "/v1/client/allocation/{alloc_id}/stats", "per-task cgroup statistics"),
     (("POST", "PUT"), "/v1/client/allocation/{alloc_id}/signal", "signalling tasks"),
     (("GET",), "/v1/client/allocation/{alloc_id}/gc", "client-side garbage collection"),
