@@ -34,7 +34,6 @@ from reconciler.ops.jobs import (
     stop_job,
     submit_job,
 )
-from reconciler.ops.namespaces import require_namespace
 from reconciler.spec.plan_render import group_counts
 
 routes = web.RouteTableDef()
@@ -133,9 +132,8 @@ async def register(request: web.Request) -> web.Response:
             )
     if "job_id" in request.match_info and request.match_info["job_id"] != job.id:
         raise ApiError(400, "job ID in the path does not match the body", field="Job.ID")
-    store = request.app[CTX].store
-    await run(require_namespace, store, job.namespace)  # Nomad: a job's namespace must exist
-    res = await run(submit_job, store, job, enforce_index=enforce)
+    # Nomad: a job's namespace must exist (checked in the write's own transaction)
+    res = await run(submit_job, request.app[CTX].store, job, enforce_index=enforce, check_namespace=True)
     return _written(res, KnownLeader=True, LastContact=0)
 
 

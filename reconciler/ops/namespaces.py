@@ -1,11 +1,13 @@
 """The user's namespace operations (Nomad's `Namespace.UpsertNamespaces`,
-`DeleteNamespaces`) and the check a job registration makes that its namespace exists.
+`DeleteNamespaces`) and the guard a job registration carries that its namespace exists.
 
-A namespace is one key (`model.namespaces`). Deleting one is refused while a job in it is
-not dead, as Nomad refuses it; the check reads the namespace's jobs, their allocations and
-evaluations, then deletes guarded on the namespace key's revision. A job registered in the
-moment between that read and the delete is the one race left (etcd cannot compare a
-prefix); the job then stays readable and can still be stopped.
+A namespace is one key (`model.namespaces`). A registration compares that key in its own
+transaction (`namespace_guard`), so a namespace deleted after the check fails the write.
+Deleting one is refused while a job in it is not dead, as Nomad refuses it; the check reads
+the namespace's jobs, their allocations and evaluations, then deletes guarded on the
+namespace key's revision. A job registered between that read and the delete is the one race
+left (a transaction here cannot compare a whole prefix); the job then stays readable and
+can still be stopped.
 """
 
 from __future__ import annotations
@@ -53,10 +55,15 @@ def get_namespace(store: Store, name: str) -> Namespace | None:
     return default_namespace() if name == DEFAULT else None
 
 
-def require_namespace(store: Store, name: str) -> None:
-    """Refuse a job in a namespace that does not exist, in Nomad's words."""
-    if get_namespace(store, name) is None:
+def namespace_guard(store: Store, name: str) -> Txn:
+    """The compare a job write carries so it commits only while its namespace is as just
+    read (refused now if it does not exist): a namespace deleted between the check and the
+    write fails the write, which then checks again."""
+    key = store.keys.namespace(name)
+    got = store.get(key, Namespace)
+    if got is None and name != DEFAULT:
         raise Rejected(f'namespace "{name}" does not exist', field="Job.Namespace")
+    return Txn().compare_mod(key, got.mod_revision if got is not None else 0)
 
 
 def upsert_namespace(store: Store, spec: NamespaceSpec) -> NamespaceWrite:
@@ -121,6 +128,6 @@ __all__ = [
     "delete_namespace",
     "get_namespace",
     "live_jobs",
-    "require_namespace",
+    "namespace_guard",
     "upsert_namespace",
 ]

@@ -13,6 +13,9 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import cli
 from reconciler.model.objects import JobRecord
+from reconciler.ops.errors import Rejected
+from reconciler.ops.jobs import submit_job
+from reconciler.ops.namespaces import NamespaceSpec, delete_namespace, namespace_guard, upsert_namespace
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.api.server import ApiServer
@@ -118,3 +121,15 @@ def test_the_namespace_cli(api: ApiServer) -> None:
     assert code == 1
     assert "Error deleting namespace: default namespace can not be deleted" in out
     assert _cli(api, "status", "team-a")[0] == 1
+
+
+def test_a_job_write_is_guarded_by_its_namespace(store: Store) -> None:
+    """The guard a registration commits with fails once the namespace is gone, so a
+    namespace deleted after the check does not get the job."""
+    upsert_namespace(store, NamespaceSpec("prod"))
+    guard = namespace_guard(store, "prod")
+    delete_namespace(store, "prod")
+    assert not store.commit(guard.put(store.keys.job("prod", "web"), {"x": 1}))
+    with pytest.raises(Rejected, match='namespace "prod" does not exist'):
+        submit_job(store, dataclasses.replace(submitted_job(), namespace="prod"), check_namespace=True)
+    assert store.commit(namespace_guard(store, "default").put(store.keys.job("default", "x"), {"x": 1}))
