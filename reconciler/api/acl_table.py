@@ -117,6 +117,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     **_writes("/v1/deployment/promote/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))),
     **_writes("/v1/deployment/fail/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))),
     **_writes("/v1/deployment/pause/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))),
+    **_writes(
+        "/v1/deployment/allocation-health/{dep_id}", _on(Source.DEPLOYMENT, "dep_id", ns(C.SUBMIT_JOB))
+    ),
     # evaluations
     ("GET", "/v1/evaluations"): Rule(ns(C.READ_JOB), Source.ALL),
     ("GET", "/v1/evaluation/{eval_id}"): _on(Source.EVAL, "eval_id", ns(C.READ_JOB)),
@@ -151,6 +154,8 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ),
     **_writes("/v1/node/{node_id}/eligibility", NODE_WRITE),
     **_writes("/v1/node/{node_id}/drain", NODE_WRITE),
+    **_writes("/v1/node/{node_id}/evaluate", NODE_WRITE),
+    **_writes("/v1/node/{node_id}/purge", NODE_WRITE),
     ("GET", "/v1/node/pools"): NODE_READ,
     ("GET", "/v1/node/pool/{name}"): NODE_READ,
     ("GET", "/v1/node/pool/{name}/nodes"): NODE_READ,
@@ -191,6 +196,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("GET", "/v1/regions"): OPEN,
     ("GET", "/v1/namespaces"): Rule(ns(C.READ_JOB), Source.ALL),
     ("GET", "/v1/namespace/{name}"): Rule(ns(C.READ_JOB), Source.ALL),
+    **_writes("/v1/namespace", Rule(MANAGEMENT)),
+    **_writes("/v1/namespace/{name}", Rule(MANAGEMENT)),
+    ("DELETE", "/v1/namespace/{name}"): Rule(MANAGEMENT),
     **_writes("/v1/search", Rule(ns(C.READ_JOB), Source.ALL)),
     **_writes("/v1/validate/job", Rule(ns(C.READ_JOB), Source.BODY_JOB)),
     ("GET", "/v1/evaluation/{eval_id}/allocations"): _on(Source.EVAL, "eval_id", ns(C.READ_JOB)),

@@ -1,13 +1,11 @@
 """Cluster-wide reads python-nomad and the Nomad CLI call, from the watched caches:
 
     GET  /v1/agent/members    GET /v1/agent/servers    GET /v1/regions
-    GET  /v1/namespaces       GET /v1/namespace/{name}
     POST /v1/search {"Prefix", "Context"}               POST /v1/validate/job {"Job": {...}}
 
-Namespaces are not objects of their own yet: the ones listed are `default` and every
-namespace a job is in, which is what a client can name in a request today. With ACLs on,
-lists and search show only the namespaces (and their objects) the caller may read, and
-nodes only to a `node` read rule, as Nomad filters them.
+Namespaces are objects of their own (api/namespaces.py). With ACLs on, lists and search
+show only the namespaces (and their objects) the caller may read, and nodes only to a
+`node` read rule, as Nomad filters them.
 """
 
 from __future__ import annotations
@@ -18,19 +16,18 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import __version__, spec
-from reconciler.api.acl import DENIED, Visible, sees_nodes, visible
+from reconciler.api.acl import Visible, sees_nodes, visible
 from reconciler.api.context import CTX
-from reconciler.api.errors import ApiError, not_found
-from reconciler.api.http import body_object, ident, ok
+from reconciler.api.errors import ApiError
+from reconciler.api.http import body_object, ok
+from reconciler.api.namespaces import namespaces_of
 from reconciler.api.views import answer, watched
 from reconciler.api.watched import WatchedState
-from reconciler.model.acl import Capability
 
 routes = web.RouteTableDef()
 
 SEARCH_LIMIT = 20  # matches per context, as Nomad truncates them
 # a namespace is listed to a caller holding either of these in it
-NAMESPACE_SEEN = (Capability.READ_JOB, Capability.LIST_JOBS)
 
 
 def _member(request: web.Request) -> dict[str, Any]:
@@ -73,43 +70,6 @@ async def regions(request: web.Request) -> web.Response:
     return await answer(request, lambda: (w.leaders.revision,), lambda: [region])
 
 
-def namespaces_of(w: WatchedState) -> list[str]:
-    return sorted({"default", *(r.namespace for r in w.jobs.items())})
-
-
-def namespace_json(name: str) -> dict[str, Any]:
-    return {
-        "Name": name,
-        "Description": "Default shared namespace" if name == "default" else "",
-        "Meta": None,
-    }
-
-
-@routes.get("/v1/namespaces")
-async def namespaces(request: web.Request) -> web.Response:
-    w, prefix = watched(request), request.query.get("prefix", "")
-    shown = visible(request, *NAMESPACE_SEEN)
-    return await answer(
-        request,
-        lambda: (w.jobs.index,),
-        lambda: [namespace_json(n) for n in namespaces_of(w) if n.startswith(prefix) and shown(n)],
-    )
-
-
-@routes.get("/v1/namespace/{name}")
-async def namespace_read(request: web.Request) -> web.Response:
-    w, name = watched(request), ident(request, "name")
-    if not visible(request, *NAMESPACE_SEEN)(name):
-        raise ApiError(403, DENIED)
-
-    def render() -> dict[str, Any]:
-        if name not in namespaces_of(w):
-            raise not_found("namespace", name)
-        return namespace_json(name)
-
-    return await answer(request, lambda: (w.jobs.index,), render)
-
-
 Context = tuple[Callable[[], tuple[int, ...]], Callable[[], list[str]]]
 
 
@@ -125,7 +85,10 @@ def _contexts(w: WatchedState, shown: Visible, nodes: bool) -> dict[str, Context
             lambda: (w.deployments.index,),
             lambda: [d.id for d in w.deployments.items() if shown(d.namespace)],
         ),
-        "namespaces": (lambda: (w.jobs.index,), lambda: [n for n in namespaces_of(w) if shown(n)]),
+        "namespaces": (
+            lambda: (w.namespaces.index,),
+            lambda: [n.name for n in namespaces_of(w) if shown(n.name)],
+        ),
     }
 
 

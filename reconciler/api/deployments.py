@@ -8,6 +8,7 @@ scheduler acts on.
     GET  /v1/job/{job_id}/deployments        POST /v1/deployment/promote/{dep_id} {"All"|"Groups"}
     POST /v1/job/{job_id}/promote            POST /v1/deployment/fail/{dep_id}
     POST /v1/deployment/pause/{dep_id} {"Pause": bool}
+    POST /v1/deployment/allocation-health/{dep_id} {"HealthyAllocationIDs", "UnhealthyAllocationIDs"}
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from reconciler.api.reads import allocs_index, find_deployment, job_deployments
 from reconciler.api.views import NEWEST_FIRST, answer, watched
 from reconciler.api.watched import WatchedState, job_scope
 from reconciler.model.objects import Deployment
-from reconciler.ops.deployments import DeploymentUpdate, fail_deployment, pause_deployment, promote_deployment
+from reconciler.ops.deployments import (
+    DeploymentUpdate,
+    fail_deployment,
+    pause_deployment,
+    promote_deployment,
+    set_alloc_health,
+)
 
 routes = web.RouteTableDef()
 
@@ -217,3 +224,24 @@ async def pause(request: web.Request) -> web.Response:
         raise ApiError(400, 'body must be {"Pause": true|false}', field="Pause")
     d = await _for_write(request)
     return _updated(await run(pause_deployment, store, d.id, body["Pause"]))
+
+
+def _ids(body: dict[str, Any], name: str) -> list[str]:
+    ids = body.get(name) or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ApiError(400, f"{name} must be a list of allocation IDs", field=name)
+    return ids
+
+
+@routes.post("/v1/deployment/allocation-health/{dep_id}")
+@routes.put("/v1/deployment/allocation-health/{dep_id}")
+async def allocation_health(request: web.Request) -> web.Response:
+    """Nomad's manual allocation health: the user's verdicts for groups with
+    `update { health_check = "manual" }`."""
+    store = request.app[CTX].store
+    body = await body_json(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, 'body must be {"HealthyAllocationIDs": [...], "UnhealthyAllocationIDs": [...]}')
+    healthy, unhealthy = _ids(body, "HealthyAllocationIDs"), _ids(body, "UnhealthyAllocationIDs")
+    d = await _for_write(request)
+    return _updated(await run(set_alloc_health, store, d.id, healthy, unhealthy))

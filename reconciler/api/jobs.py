@@ -135,7 +135,8 @@ async def register(request: web.Request) -> web.Response:
             )
     if "job_id" in request.match_info and request.match_info["job_id"] != job.id:
         raise ApiError(400, "job ID in the path does not match the body", field="Job.ID")
-    res = await run(submit_job, request.app[CTX].store, job, enforce_index=enforce)
+    # Nomad: a job's namespace must exist (checked in the write's own transaction)
+    res = await run(submit_job, request.app[CTX].store, job, enforce_index=enforce, check_namespace=True)
     return _written(res, KnownLeader=True, LastContact=0)
 
 

@@ -3,8 +3,9 @@
     GET  /v1/nodes?prefix=           GET  /v1/node/{node_id}      GET /v1/node/{node_id}/allocations
     POST /v1/node/{node_id}/eligibility  {"Eligibility": "eligible"|"ineligible"}
     POST /v1/node/{node_id}/drain        {"DrainSpec": {...}|null, "MarkEligible": bool}
+    POST /v1/node/{node_id}/evaluate     POST /v1/node/{node_id}/purge
 
-Eligibility and drain are operations (`reconciler.ops.nodes`): one guarded transaction
+Eligibility, drain, evaluate and purge are operations (`reconciler.ops.nodes`): one guarded transaction
 with an evaluation for every job running on the node.
 """
 
@@ -22,7 +23,7 @@ from reconciler.api.reads import all_nodes, allocs_index
 from reconciler.api.views import BY_ID, NEWEST_FIRST, answer, watched
 from reconciler.api.watched import WatchedState
 from reconciler.model.objects import Node
-from reconciler.ops.nodes import NodeUpdate, drain, set_eligibility
+from reconciler.ops.nodes import NodeUpdate, drain, evaluate_node, purge_node, set_eligibility
 
 routes = web.RouteTableDef()
 
@@ -78,8 +79,12 @@ def node_full(n: Node) -> dict[str, Any]:
 
 def _update_response(u: NodeUpdate) -> web.Response:
     return ok(
-        {"EvalIDs": u.eval_ids or None, "EvalCreateIndex": u.modify_index, "NodeModifyIndex": u.modify_index},
-        index=u.modify_index,
+        {
+            "EvalIDs": u.eval_ids or None,
+            "EvalCreateIndex": u.eval_create_index,
+            "NodeModifyIndex": u.modify_index,
+        },
+        index=max(u.modify_index, u.eval_create_index),
     )
 
 
@@ -156,3 +161,20 @@ async def node_drain(request: web.Request) -> web.Response:
         mark_eligible=bool(body.get("MarkEligible", False)),
     )
     return _update_response(update)
+
+
+@routes.post("/v1/node/{node_id}/evaluate")
+@routes.put("/v1/node/{node_id}/evaluate")
+async def node_evaluate(request: web.Request) -> web.Response:
+    """Nomad's `Node.Evaluate`: a node-update evaluation for every job the node concerns."""
+    n = await _node_for_write(request)
+    return _update_response(await run(evaluate_node, request.app[CTX].store, n.id))
+
+
+@routes.post("/v1/node/{node_id}/purge")
+@routes.put("/v1/node/{node_id}/purge")
+async def node_purge(request: web.Request) -> web.Response:
+    """Nomad's `Node.Deregister`: forget the node; its jobs are evaluated so its
+    allocations are replaced elsewhere."""
+    n = await _node_for_write(request)
+    return _update_response(await run(purge_node, request.app[CTX].store, n.id))

@@ -16,23 +16,18 @@ routes = web.RouteTableDef()
 
 # (methods, path, what it needs): one row per endpoint
 UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
-    (("POST", "PUT"), "/v1/node/{node_id}/evaluate", "a node evaluate operation"),
-    (("POST", "PUT"), "/v1/node/{node_id}/purge", "a node purge operation"),
     (("POST", "PUT"), "/v1/node/pools", "node pools as objects (a pool exists once a node registers in it)"),
     (
         ("POST", "PUT", "DELETE"),
         "/v1/node/pool/{name}",
         "node pools as objects (a pool exists once a node registers in it)",
     ),
-    (("POST", "PUT"), "/v1/deployment/allocation-health/{dep_id}", "manual allocation health"),
     (("GET",), "/v1/client/allocation/{alloc_id}/gc", "client-side garbage collection"),
     (("GET", "PUT"), "/v1/client/gc", "client-side garbage collection"),
     (("GET",), "/v1/client/stats", "host statistics"),
     (("POST", "PUT"), "/v1/agent/join", "gossip membership (agents share etcd instead)"),
     (("POST", "PUT"), "/v1/agent/servers", "gossip membership (agents share etcd instead)"),
     (("POST", "PUT"), "/v1/agent/force-leave", "gossip membership (agents share etcd instead)"),
-    (("POST", "PUT", "DELETE"), "/v1/namespace", "namespaces as objects of their own"),
-    (("POST", "PUT", "DELETE"), "/v1/namespace/{name}", "namespaces as objects of their own"),
     (("GET",), "/v1/operator/raft/configuration", "Raft (the cluster's state is in etcd)"),
     (("DELETE",), "/v1/operator/raft/peer", "Raft (the cluster's state is in etcd)"),
     (("GET",), "/v1/scaling/policies", "scaling policies"),

@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from reconciler.api.blocking import Changes
 from reconciler.model.kv import KVEntry
+from reconciler.model.namespaces import Namespace
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
 from reconciler.model.services import CheckStatus, ServiceRegistration
 from reconciler.runtime import Informer
@@ -148,6 +149,7 @@ class WatchedState:
             indexed={"job": lambda d: [job_scope(d.namespace, d.job_id)]},
         )
         self.node_table = Table[Node](self.nodes)
+        self.namespaces = Table[Namespace](inf(keys.namespaces, Namespace, "namespaces"))
         self.service_table = Table[ServiceRegistration](
             self.services, indexed={"name": lambda r: [r.service_name], "node": lambda r: [r.node_id]}
         )
@@ -178,7 +180,7 @@ class WatchedState:
     @property
     def _informers(self) -> list[Informer[Any]]:
         tables: list[Table[Any]] = [self.jobs, self.versions, self.evals, self.allocs]
-        tables += [self.statuses, self.deployments]
+        tables += [self.statuses, self.deployments, self.namespaces]
         plain: list[Informer[Any]] = [self.nodes, self.services, self.checks, self.kv, self.leaders]
         return [*plain, *(t.informer for t in tables)]
 

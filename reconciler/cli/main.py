@@ -18,6 +18,7 @@ from reconciler.cli import (  # noqa: F401
     job_cmds,
     job_list_cmds,
     launch_cmds,
+    namespace_cmds,
     node_cmds,
     operator_cmds,
     restart_cmd,

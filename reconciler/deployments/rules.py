@@ -5,12 +5,20 @@ that into a 400). No I/O: `ops` reads, calls these, and writes in a guarded tran
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from reconciler.deployments.descriptions import Desc
+from reconciler.deployments.health import health_map, store_health
 from reconciler.model.evals import new_eval
 from reconciler.model.job import SECOND
-from reconciler.model.objects import Deployment, DeploymentGroupState, DeploymentStatus, Evaluation, JobRecord
+from reconciler.model.objects import (
+    AllocHealth,
+    Deployment,
+    DeploymentGroupState,
+    DeploymentStatus,
+    Evaluation,
+    JobRecord,
+)
 
 ACTIVE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.PAUSED, DeploymentStatus.BLOCKED})
 
@@ -110,5 +118,57 @@ def apply_pause(dep: Deployment, pause: bool, *, now: float) -> Deployment:
     else:
         out.status = DeploymentStatus.RUNNING
         out.status_description = running_description(out)
+    out.modify_time = now
+    return out
+
+
+def _check_health_request(
+    dep: Deployment, group_of: Mapping[str, str], manual: frozenset[str], good: list[str], bad: list[str]
+) -> None:
+    if not active(dep):
+        raise DeploymentError(
+            f"can't set health of allocations for a terminal deployment (status {dep.status})"
+        )
+    if not good and not bad:
+        raise DeploymentError("must specify at least one healthy or unhealthy allocation ID")
+    both = set(good) & set(bad)
+    if both:
+        raise DeploymentError(f"allocation {min(both)} can not be both healthy and unhealthy")
+    for a in (*good, *bad):
+        if a not in group_of:
+            raise DeploymentError(f"allocation {a} is not part of deployment {dep.id}")
+        if group_of[a] not in manual:
+            raise DeploymentError(
+                f"task group {group_of[a]!r} does not use manual health checks "
+                '(update { health_check = "manual" })'
+            )
+
+
+def apply_alloc_health(
+    dep: Deployment,
+    group_of: Mapping[str, str],
+    manual: frozenset[str],
+    healthy: Iterable[str],
+    unhealthy: Iterable[str],
+    *,
+    now: float,
+) -> Deployment:
+    """Record the user's verdicts on allocations of the deployment (Nomad's
+    `Deployment.SetAllocHealth`). `group_of` maps each allocation of the deployment to its
+    task group; only groups in `manual` (`update { health_check = "manual" }`) take
+    verdicts from the user, whose judgement the controller then counts as its own. A verdict
+    is final: giving an allocation the other one is refused."""
+    good, bad = sorted(set(healthy)), sorted(set(unhealthy))
+    _check_health_request(dep, group_of, manual, good, bad)
+    out = copy.deepcopy(dep)
+    health = health_map(out)
+    for ids, verdict in ((good, True), (bad, False)):
+        for a in ids:
+            prev = health.get(a)
+            if prev is not None and prev.healthy is not None and prev.healthy != verdict:
+                was = "healthy" if prev.healthy else "unhealthy"
+                raise DeploymentError(f"allocation {a} is already {was}: a verdict is final")
+            health[a] = AllocHealth(healthy=verdict, timestamp=now)
+    store_health(out, health)
     out.modify_time = now
     return out

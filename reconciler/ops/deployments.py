@@ -8,10 +8,17 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from reconciler.deployments.rules import DeploymentError, apply_fail, apply_pause, apply_promote
+from reconciler.deployments.rules import (
+    DeploymentError,
+    apply_alloc_health,
+    apply_fail,
+    apply_pause,
+    apply_promote,
+)
 from reconciler.model import evals
 from reconciler.model.ids import is_valid_name
-from reconciler.model.objects import Deployment, Evaluation, JobRecord
+from reconciler.model.job import HealthCheck
+from reconciler.model.objects import Allocation, Deployment, Evaluation, JobRecord
 from reconciler.ops.errors import DeploymentNotFound
 from reconciler.store import Store, Txn
 
@@ -23,6 +30,7 @@ __all__ = [
     "fail_deployment",
     "pause_deployment",
     "promote_deployment",
+    "set_alloc_health",
 ]
 
 
@@ -85,3 +93,36 @@ def fail_deployment(store: Store, dep_id: str) -> DeploymentUpdate:
 def pause_deployment(store: Store, dep_id: str, pause: bool) -> DeploymentUpdate:
     """Pause (`pause=True`) or resume the deployment's rollout."""
     return _update(store, dep_id, lambda d, now: apply_pause(d, pause, now=now))
+
+
+def _manual_groups(store: Store, dep: Deployment) -> frozenset[str]:
+    """The groups of the deployment's job version whose update says `health_check = "manual"`."""
+    got = store.get(store.keys.job_version(dep.namespace, dep.job_id, dep.job_version), JobRecord)
+    if got is None:
+        return frozenset()
+    job = got.value.job
+    return frozenset(
+        g.name
+        for g in job.task_groups
+        if (u := job.update_for(g)) is not None and u.health_check == HealthCheck.MANUAL
+    )
+
+
+def set_alloc_health(
+    store: Store, dep_id: str, healthy: Iterable[str], unhealthy: Iterable[str]
+) -> DeploymentUpdate:
+    """The user's health verdicts on a deployment's allocations (groups in manual health
+    mode only); the deployment controller counts them and carries the rollout on (or fails
+    it), and the evaluation lets the scheduler place the next batch at once."""
+    if not is_valid_name(dep_id):
+        raise DeploymentNotFound(f"invalid deployment id {dep_id!r}")
+    cur = store.get(store.keys.deployment(dep_id), Deployment)
+    if cur is None:
+        raise DeploymentNotFound(f"deployment not found: {dep_id}")
+    manual = _manual_groups(store, cur.value)
+    items, _ = store.list(store.keys.allocs, Allocation)
+    group_of: dict[str, str] = {
+        i.value.id: i.value.task_group for i in items if i.value.deployment_id == dep_id
+    }
+    good, bad = list(healthy), list(unhealthy)
+    return _update(store, dep_id, lambda d, now: apply_alloc_health(d, group_of, manual, good, bad, now=now))

@@ -26,6 +26,7 @@ from reconciler.ops.errors import (
     NotFound,
     Rejected,
 )
+from reconciler.ops.namespaces import namespace_guard
 from reconciler.spec import spec_hash, validate
 from reconciler.store import MAX_TXN_OPS, Conflict, Keys, Store, Txn, Versioned
 
@@ -150,9 +151,11 @@ def _write_job(
     triggered_by: str,
     source_file: str | None = None,
     enforce_index: int | None = None,
+    check_namespace: bool = False,
 ) -> SubmitResult:
     """The one job write: `change(current)` gives the job to store; the record, its version
-    (if new) and an evaluation commit together."""
+    (if new) and an evaluation commit together (with `check_namespace`, only while the
+    job's namespace exists, compared in the same transaction)."""
     keys = store.keys
     key = keys.job(namespace, job_id)
     attempt = _Attempt()
@@ -168,7 +171,7 @@ def _write_job(
     def also(record: JobRecord) -> Txn:
         txn, ev = _beside(keys, record, attempt.changed, triggered_by, now=time.time())
         attempt.eval_id = ev.id
-        return txn
+        return txn.extend(namespace_guard(store, namespace)) if check_namespace else txn
 
     if enforce_index is None:
         got = store.update(key, JobRecord, fn, also=also)
@@ -209,12 +212,19 @@ def _write_at(
 
 
 def submit_job(
-    store: Store, job: Job, *, source_file: str = "", enforce_index: int | None = None
+    store: Store,
+    job: Job,
+    *,
+    source_file: str = "",
+    enforce_index: int | None = None,
+    check_namespace: bool = False,
 ) -> SubmitResult:
     """Store `job` as a new version (if it changed) and create an evaluation for it.
 
     With `enforce_index` (Nomad's `-check-index`), the job is stored only if its modify
-    index is still that value (0: only if the job does not exist yet).
+    index is still that value (0: only if the job does not exist yet). With
+    `check_namespace` (the API's registrations, as Nomad's), only if the job's namespace
+    exists; the specs watcher's jobs, in `default`, skip the read.
     """
     _check_ids(job)
     return _write_job(
@@ -225,6 +235,7 @@ def submit_job(
         triggered_by="job-register",
         source_file=source_file,
         enforce_index=enforce_index,
+        check_namespace=check_namespace,
     )
 
 

@@ -1,10 +1,14 @@
-"""The user's node operations: scheduling eligibility and drain.
+"""The user's node operations: scheduling eligibility, drain, evaluate and purge.
 
 Each changes the node record with a compare on its mod revision (`Store.update`) and, in
 the same transaction, creates an evaluation for every job with a running allocation on
 the node, so the scheduler moves work off a drained node at once (Nomad's node endpoint
 does the same fan-out). The liveness controller makes the same fan-out when a node goes
 down (`node_update_evals` is the piece both can share).
+
+Evaluate and purge (Nomad's `Node.Evaluate` and `Node.Deregister`) also evaluate every
+system job, as Nomad's `createNodeEvals` does: a system job places on every node, so a node
+that is re-evaluated or gone concerns it even where it has no allocation yet.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from dataclasses import dataclass, replace
 
 from reconciler.model import evals
 from reconciler.model.ids import NodeId
+from reconciler.model.job import JobType
 from reconciler.model.objects import Allocation, DesiredStatus, Evaluation, JobRecord, Node, NodeEligibility
 from reconciler.ops.errors import NodeNotFound, Rejected
-from reconciler.store import MAX_TXN_OPS, Store, Txn
+from reconciler.store import MAX_TXN_OPS, Conflict, Store, Txn
 
 ELIGIBILITIES = tuple(NodeEligibility)
 
@@ -29,6 +34,11 @@ class NodeUpdate:
     node: Node
     eval_ids: list[str]
     modify_index: int
+    eval_index: int = 0  # the revision the evaluations were written at, when not `modify_index`
+
+    @property
+    def eval_create_index(self) -> int:
+        return self.eval_index or self.modify_index
 
 
 def node_update_evals(
@@ -126,3 +136,61 @@ def drain(store: Store, node_id: str, *, enable: bool, mark_eligible: bool = Fal
         )
 
     return _update_node(store, node_id, change, "node-drain")
+
+
+def _node_evals(store: Store, node_id: str, trigger: str, now: float) -> list[Evaluation]:
+    """Nomad's `createNodeEvals`: one evaluation per job with a running allocation on the
+    node, then one per system job not already covered (sorted by job within each)."""
+    allocs = [i.value for i in store.list(store.keys.allocs, Allocation)[0] if i.value.node_id == node_id]
+    records = {(r.namespace, r.id): r for r in (i.value for i in store.list(store.keys.jobs, JobRecord)[0])}
+    out = node_update_evals(node_id, allocs, trigger, now=now, records=records)
+    covered = {(e.namespace, e.job_id) for e in out}
+    for key, rec in sorted(records.items()):
+        if rec.job.type == JobType.SYSTEM and not rec.stop and key not in covered:
+            out.append(evals.new_eval(*key, trigger, node_id=NodeId(node_id), now=now, record=rec))
+    return out
+
+
+def _commit_with_evals(store: Store, txn: Txn, evs: list[Evaluation]) -> int | None:
+    """Commit `txn` with the evaluations that fit in it (the rest right after, as
+    `_update_node` does); the revision it committed at, or None if its compares failed."""
+    room = MAX_TXN_OPS - len(txn)
+    for ev in evs[:room]:
+        txn.put(store.keys.eval(ev.id), ev)
+    if txn.puts:
+        rev = store.commit_revision(txn)
+    else:
+        rev = store.revision() if store.commit(txn) else None
+    if rev is not None and evs[room:]:
+        store.put_many((store.keys.eval(e.id), e) for e in evs[room:])
+    return rev
+
+
+def _node_operation(store: Store, node_id: str, purge: bool, attempts: int = 20) -> NodeUpdate:
+    """Evaluate (`purge=False`) or purge the node, guarded on its mod revision."""
+    key = store.keys.node(node_id)
+    for _ in range(attempts):
+        cur = store.get(key, Node)
+        if cur is None:
+            raise NodeNotFound(f"node not found: {node_id}")
+        evs = _node_evals(store, node_id, "node-update", time.time())
+        txn = Txn().compare_mod(key, cur.mod_revision)
+        if purge:
+            txn.delete(key).delete(store.keys.heartbeat(node_id))
+        rev = _commit_with_evals(store, txn, evs)
+        if rev is not None:
+            return NodeUpdate(cur.value, [e.id for e in evs], rev if purge else cur.mod_revision, rev)
+    raise Conflict(f"{key}: still changing after {attempts} attempts; try again")
+
+
+def evaluate_node(store: Store, node_id: str) -> NodeUpdate:
+    """Create a node-update evaluation for every job the node concerns (Nomad's
+    `Node.Evaluate`: forces the scheduler to look at the node again); the node is unchanged."""
+    return _node_operation(store, node_id, purge=False)
+
+
+def purge_node(store: Store, node_id: str) -> NodeUpdate:
+    """Delete the node record and its heartbeat, and evaluate the jobs it ran (Nomad's
+    `Node.Deregister`): the scheduler sees the allocations on a node that no longer exists
+    as lost and replaces them."""
+    return _node_operation(store, node_id, purge=True)

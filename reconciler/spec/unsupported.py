@@ -122,8 +122,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("check", "notes", "Notes", "see the runbook"),
     _r("check", "advertise", "Advertise", "10.0.0.1"),
     # -- update, restart, constraint -----------------------------------------------------
-    _r("update", "health_check", "HealthCheck", "manual", values=("manual",),
-       why="there is no API to set an allocation's health"),
     _r("update", "stagger", "Stagger", "10s", defaults=("30s", 30_000_000_000)),
     _r("restart", "render_templates", "RenderTemplates", True),
     # -- template, artifact, logs ---------------------------------------------------------

@@ -68,6 +68,10 @@ class Keys:
         return self.kind("node_heartbeats")
 
     @property
+    def namespaces(self) -> str:
+        return self.kind("namespaces")
+
+    @property
     def deployments(self) -> str:
         return self.kind("deployments")
 
@@ -129,6 +133,9 @@ class Keys:
 
     def heartbeat(self, node_id: str) -> str:
         return f"{self.heartbeats}{_seg(node_id, 'node id')}"
+
+    def namespace(self, name: str) -> str:
+        return f"{self.namespaces}{_seg(name, 'namespace')}"
 
     def deployment(self, deployment_id: str) -> str:
         return f"{self.deployments}{_seg(deployment_id, 'deployment id')}"

@@ -78,6 +78,8 @@ def test_the_job_body_names_the_namespace_that_is_checked(
     status, body = acl_api.call("POST", "/v1/jobs?namespace=dev", job_body(namespace="prod"), token=dev)
     assert (status, body) == (403, "Permission denied")
     assert store.get(store.keys.job("prod", "web"), object) is None
+    assert acl_api.call("PUT", "/v1/namespace/dev", {"Name": "dev"}, token=dev)[0] == 403  # management
+    assert acl_api.call("PUT", "/v1/namespace/dev", {"Name": "dev"}, token=management)[0] == 200
     status, _ = acl_api.call("POST", "/v1/jobs", job_body(namespace="dev"), token=dev)
     assert status == 200
 

@@ -55,6 +55,8 @@ def two_namespaces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[A
     try:
         a.token = secret_of(a.cli("acl", "bootstrap").stdout)
         for ns in ("b", "a"):  # b first: its events come before a's in the stream's history
+            made = a.cli("namespace", "apply", ns)  # a job goes only into a namespace that exists
+            assert made.returncode == 0, made.stdout + made.stderr
             path = root / f"web-{ns}.nomad"
             path.write_text(JOB % {"ns": ns})
             out = a.cli("job", "run", "-detach", str(path))

@@ -4,10 +4,12 @@ naming the endpoint for those we do not serve."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import nomad
 import pytest
 
-from reconciler.model.objects import Evaluation
+from reconciler.model.objects import Evaluation, Node
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.api.conftest import Seeded
@@ -107,8 +109,50 @@ def test_python_nomad_forces_a_garbage_collection(client: nomad.Nomad, store: St
     assert store.get(store.keys.gc_request, dict) is not None
 
 
+def _submit_system_job(client: nomad.Nomad, job_id: str) -> None:
+    job = dataclasses.replace(submitted_job(job_id), type="system")
+    client.jobs.register_job({"Job": job_to_nomad(job)})
+
+
+def _evals(store: Store, ids: list[str]) -> list[Evaluation]:
+    got = [store.get(store.keys.eval(i), Evaluation) for i in ids]
+    return [g.value for g in got if g is not None]
+
+
+def test_python_nomad_evaluates_a_node(client: nomad.Nomad, store: Store, seeded: Seeded) -> None:
+    """One node-update evaluation for the job running on the node and one for each system
+    job (Nomad's createNodeEvals); the node itself is unchanged."""
+    _submit_system_job(client, "sys")
+    before = store.get(store.keys.node(seeded.node_id), Node)
+    assert before is not None
+    out = client.node.evaluate_node(seeded.node_id)
+    evs = _evals(store, out["EvalIDs"])
+    assert sorted(e.job_id for e in evs) == ["sys", "web"]
+    assert {e.triggered_by for e in evs} == {"node-update"}
+    assert {e.node_id for e in evs} == {seeded.node_id}
+    assert out["NodeModifyIndex"] == before.mod_revision
+    assert out["EvalCreateIndex"] > before.mod_revision
+    with pytest.raises(nomad.api.exceptions.BaseNomadException) as info:
+        client.node.evaluate_node("no-such-node")
+    assert info.value.nomad_resp.status_code == 404
+
+
+def test_python_nomad_purges_a_node(client: nomad.Nomad, store: Store, seeded: Seeded) -> None:
+    """The node and its heartbeat are gone; the job it ran gets an evaluation so its
+    allocation is replaced."""
+    store.put(store.keys.heartbeat(seeded.node_id), {"at": 1})
+    out = client.node.purge_node(seeded.node_id)
+    assert [e.job_id for e in _evals(store, out["EvalIDs"])] == ["web"]
+    assert _evals(store, out["EvalIDs"])[0].triggered_by == "node-update"
+    assert store.get_raw(store.keys.node(seeded.node_id)) is None
+    assert store.get_raw(store.keys.heartbeat(seeded.node_id)) is None
+    assert out["EvalCreateIndex"] == out["NodeModifyIndex"]
+    with pytest.raises(nomad.api.exceptions.BaseNomadException) as info:
+        client.node.purge_node(seeded.node_id)
+    assert info.value.nomad_resp.status_code == 404
+
+
 UNSERVED_CALLS = [
-    ("purge_node", lambda c, s: c.node.purge_node(s.node_id), "/v1/node/{node_id}/purge"),
     ("raft", lambda c, s: c.operator.get_configuration(), "/v1/operator/raft/configuration"),
     ("scaling", lambda c, s: c.scaling.get_scaling_policies(), "/v1/scaling/policies"),
 ]

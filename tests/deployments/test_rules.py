@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.deployments import DeploymentError, apply_fail, apply_pause, apply_promote
+from reconciler.deployments.rules import apply_alloc_health
 from reconciler.model.objects import DeploymentStatus
 from tests.deployments.factories import deployment
 
@@ -67,3 +68,40 @@ def test_health_is_stored_compactly_and_round_trips() -> None:
     assert len(codec.encode(dep)) < 500_000, (
         "a 10,000-allocation deployment stays far below etcd's 1.5 MiB limit"
     )
+
+
+GROUPS = {"a": "web", "b": "web", "c": "db"}
+MANUAL = frozenset({"web"})
+
+
+@pytest.mark.parametrize(
+    ("healthy", "unhealthy", "prior", "message"),
+    [
+        ([], [], [], "at least one"),
+        (["a"], ["a"], [], "both healthy and unhealthy"),
+        (["x"], [], [], "not part of deployment"),
+        (["c"], [], [], "'db' does not use manual health checks"),
+        ([], ["a"], ["a"], "already healthy: a verdict is final"),
+    ],
+    ids=["nothing", "both", "not in the deployment", "not manual", "contrary to a verdict"],
+)
+def test_alloc_health_refused(
+    healthy: list[str], unhealthy: list[str], prior: list[str], message: str
+) -> None:
+    dep = deployment()
+    dep.healthy_alloc_ids = prior
+    with pytest.raises(DeploymentError, match=message):
+        apply_alloc_health(dep, GROUPS, MANUAL, healthy, unhealthy, now=1)
+
+
+def test_alloc_health_records_verdicts() -> None:
+    dep = deployment()
+    dep.passing_since = {"b": 0.5}
+    out = apply_alloc_health(dep, GROUPS, MANUAL, ["a", "a"], ["b"], now=2)
+    assert (out.healthy_alloc_ids, out.unhealthy_alloc_ids, out.passing_since) == (["a"], ["b"], {})
+    assert out.modify_time == 2
+    assert dep.healthy_alloc_ids == [], "the input is not changed"
+    again = apply_alloc_health(out, GROUPS, MANUAL, ["a"], [], now=3)  # the same verdict again is fine
+    assert again.healthy_alloc_ids == ["a"]
+    with pytest.raises(DeploymentError, match="terminal deployment"):
+        apply_alloc_health(deployment(status=DeploymentStatus.FAILED), GROUPS, MANUAL, ["a"], [], now=1)

@@ -132,3 +132,23 @@ def test_plan(api: ApiClient, store: Store) -> None:
     assert out["FailedTGAllocs"]["web"]["DimensionExhausted"] == {
         "network: reserved port collision http=8080": 1
     }
+
+
+def test_purging_a_node_replaces_its_allocations(api: ApiClient, store: Store) -> None:
+    """Nomad's node purge with the scheduler running: the node is forgotten, its job is
+    evaluated, and its allocations (now on a node that does not exist: lost) are replaced
+    on a node that does."""
+    add_node(store, "node-1")
+    ev = submit(store, mock_job(2))
+    wait_for(lambda: get_eval(store, ev).status == "complete", message="placed")
+    add_node(store, "node-2")
+    out = api.post("/v1/node/node-1/purge")
+    assert len(out["EvalIDs"]) == 1
+    assert store.get(store.keys.node("node-1"), Node) is None
+    wait_for(lambda: get_eval(store, out["EvalIDs"][0]).status == "complete", message="purge evaluated")
+    live = [a for a in allocs(store, "web") if a.desired_status == "run"]
+    assert sorted((a.node_id, a.index) for a in live) == [("node-2", 0), ("node-2", 1)]
+    evaluated = api.post("/v1/node/node-2/evaluate")
+    assert len(evaluated["EvalIDs"]) == 1
+    wait_for(lambda: get_eval(store, evaluated["EvalIDs"][0]).status == "complete", message="re-evaluated")
+    assert len([a for a in allocs(store, "web") if a.desired_status == "run"]) == 2  # nothing to change
