@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controllers.scheduler.controller import SchedulerController
 from controllers.scheduler.decide import decide
 from controllers.scheduler.state import NodeState, build_states, states_from_usage
 from controllers.scheduler.usage import UsageIndex, UsageSnapshot
@@ -24,7 +25,10 @@ from reconciler.model.objects import (
     DesiredStatus,
     Node,
 )
-from tests.scheduler.factories import mock_job, mock_node, nodes_map
+from reconciler.store import Store
+from tests.scheduler.factories import mock_job, mock_node, nodes_map, with_count
+from tests.scheduler.sim import add_node, get_eval, submit, wait_for
+from tests.scheduler.sim import allocs as sim_allocs
 
 NOW = 1_000_000.0
 NODES = nodes_map(mock_node("n1"), mock_node("n2", cpu=2000), mock_node("n3", memory=1024))
@@ -290,3 +294,36 @@ def test_incremental_usage_equals_a_build_from_scratch(
         snapshots.append((f.index.snapshot(), f.scratch()))
     for snap, want in snapshots:  # none was changed by the changes after it
         assert incremental(NODES, snap) == want
+
+
+def test_the_controllers_usage_follows_its_caches_and_frees_what_stops(store: Store) -> None:
+    """Against a real etcd: a full node, a job blocked on it, the other job scaled down: the
+    blocked one places in the room given back, and the controller's usage is what summing
+    its caches gives (statuses included: a completed allocation frees its share)."""
+    add_node(store, "n1", cpu=1000)
+    ctl = SchedulerController(store)
+    ctl.start()
+    try:
+        a = mock_job(6, id="a", cpu=150)
+        ea = submit(store, a)
+        wait_for(lambda: get_eval(store, ea).status == "complete", message="a placed")
+        eb = submit(store, mock_job(2, id="b", cpu=150))
+        wait_for(lambda: get_eval(store, eb).status == "blocked", message="b blocked: n1 is full")
+        submit(store, with_count(a, 2), version=1)
+        wait_for(lambda: len(sim_allocs(store, "b")) == 2, message="b placed where a was")
+        done = sim_allocs(store, "b")[0]
+        store.put(store.keys.alloc_status(done.id), status(done.id, ClientStatus.COMPLETE))
+
+        def same() -> bool:
+            if ctl.statuses.get(store.keys.alloc_status(done.id)) is None:
+                return False  # not arrived yet
+            nodes = {n.id: n for n in ctl.nodes.list()}
+            by_id = {s.alloc_id: s for s in ctl.statuses.list()}
+            return incremental(nodes, ctl.usage.snapshot()) == from_scratch(nodes, ctl.allocs.list(), by_id)
+
+        wait_for(same, message="the usage index agrees with the caches")
+        snap = ctl.usage.snapshot("default/b")
+        assert done.id not in snap.charged  # complete: its share is free (b replaces it there)
+        assert snap.nodes["n1"].cpu == 150 * (2 + len(snap.charged))
+    finally:
+        ctl.stop()
