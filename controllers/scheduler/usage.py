@@ -6,9 +6,9 @@ Without it every plan summed all allocations of the cluster again (10,000 alloca
 once). `UsageIndex` is fed by the two informers under their locks (`Informer.add_aggregate`),
 so once the allocations cache has reached a revision the sums include every write up to it:
 the scheduler's "the cache shows our last plan" wait covers them too. A plan reads a
-`UsageSnapshot` (O(nodes): the per-node sums are immutable and replaced on each change,
-never modified), and `state.states_from_usage` turns it into the plan's mutable node states:
-`decide` stays a pure function of plain values.
+`UsageSnapshot` (O(nodes): the per-node sums a snapshot holds are copied before they next
+change, never modified under it), and `state.states_from_usage` turns it into the plan's
+mutable node states: `decide` stays a pure function of plain values.
 
 An allocation is charged while it is desired `run` and not terminal on its client (the
 model's `is_terminal`, here from the two caches' latest values).
@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from reconciler.model.alloc_status import CLIENT_TERMINAL
 from reconciler.model.ids import AllocId, NodeId
@@ -28,9 +28,9 @@ from reconciler.model.objects import Allocation, AllocStatus, DesiredStatus
 K = TypeVar("K")
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
-    """What one running allocation takes of its node."""
+class Charge(NamedTuple):
+    """What one running allocation takes of its node (a named tuple: one is made per
+    allocation change, on the watch thread)."""
 
     node_id: NodeId
     cpu: int
@@ -43,7 +43,7 @@ class Charge:
 
     @classmethod
     def of(cls, a: Allocation) -> Charge:
-        ports = tuple(p.value for p in a.ports)
+        ports = tuple(p.value for p in a.ports) if a.ports else ()
         return cls(a.node_id, a.cpu, a.memory, a.disk, ports, a.namespace, a.job_id, a.task_group)
 
     @property
@@ -68,43 +68,56 @@ def _bump(counts: dict[K, int], key: K, by: int) -> None:
         counts.pop(key, None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NodeUsage:
-    """The sum of the charges on one node. Never modified once published: `plus` returns a
-    new one (the maps of a published one may be shared by snapshots)."""
+    """The sum of the charges on one node. Read-only for everyone but the `UsageIndex` that
+    made it, which changes it in place only while no snapshot can hold it (`epoch`, see
+    `UsageIndex.snapshot`); `plus` returns a changed copy."""
 
     cpu: int = 0
     memory: int = 0
     disk: int = 0
-    ports: Mapping[int, int] = field(default_factory=dict)  # port -> allocations holding it
-    groups: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (job, group) -> allocs
-    jobs: Mapping[str, int] = field(default_factory=dict)
+    ports: dict[int, int] = field(default_factory=dict)  # port -> allocations holding it
+    groups: dict[tuple[str, str], int] = field(default_factory=dict)  # (job, group) -> allocs
+    jobs: dict[str, int] = field(default_factory=dict)
+    epoch: int = field(default=0, compare=False)  # the index's epoch it may be changed in
 
     @property
     def empty(self) -> bool:
         return not self.jobs
 
+    def copy(self, epoch: int = 0) -> NodeUsage:
+        return NodeUsage(
+            self.cpu, self.memory, self.disk, dict(self.ports), dict(self.groups), dict(self.jobs), epoch
+        )
+
     def plus(self, charges: Iterable[Charge], sign: int = 1) -> NodeUsage:
-        """This usage with `charges` added (`sign` 1) or taken away (-1)."""
-        cpu, mem, disk = self.cpu, self.memory, self.disk
-        ports, groups, jobs = dict(self.ports), dict(self.groups), dict(self.jobs)
+        """A copy of this usage with `charges` added (`sign` 1) or taken away (-1)."""
+        u = self.copy()
         for c in charges:
-            cpu += sign * c.cpu
-            mem += sign * c.memory
-            disk += sign * c.disk
-            for p in c.ports:
-                _bump(ports, p, sign)
-            _bump(groups, (c.job_id, c.group), sign)
-            _bump(jobs, c.job_id, sign)
-        return NodeUsage(cpu, mem, disk, ports, groups, jobs)
+            u.add(c, sign)
+        return u
+
+    def add(self, c: Charge, sign: int = 1) -> None:
+        """Add `c` (`sign` 1) or take it away (-1), in place: only on a fresh copy."""
+        self.cpu += sign * c.cpu
+        self.memory += sign * c.memory
+        self.disk += sign * c.disk
+        for p in c.ports:
+            _bump(self.ports, p, sign)
+        _bump(self.groups, (c.job_id, c.group), sign)
+        _bump(self.jobs, c.job_id, sign)
 
 
-def sum_charges(charges: Iterable[Charge]) -> dict[NodeId, NodeUsage]:
+def sum_charges(charges: Iterable[Charge], *, epoch: int = 0) -> dict[NodeId, NodeUsage]:
     """The usage of every node the charges fall on, from scratch."""
-    by_node: dict[NodeId, list[Charge]] = {}
+    nodes: dict[NodeId, NodeUsage] = {}
     for c in charges:
-        by_node.setdefault(c.node_id, []).append(c)
-    return {nid: NodeUsage().plus(cs) for nid, cs in by_node.items()}
+        u = nodes.get(c.node_id)
+        if u is None:
+            u = nodes[c.node_id] = NodeUsage(epoch=epoch)
+        u.add(c)
+    return nodes
 
 
 @dataclass(frozen=True)
@@ -129,12 +142,17 @@ class UsageIndex:
         self._charges: dict[AllocId, Charge] = {}
         self._by_job: dict[str, set[AllocId]] = {}  # "<namespace>/<job>" -> charged allocs
         self._nodes: dict[NodeId, NodeUsage] = {}
+        self._epoch = 0  # advanced by each snapshot: sums of an older epoch are shared
         self.allocs_feed = _AllocsFeed(self)
         self.statuses_feed = _StatusesFeed(self)
 
     def snapshot(self, job_key: str = "") -> UsageSnapshot:
-        """The sums now, and the charges of the job `job_key` ("<namespace>/<job>")."""
+        """The sums now, and the charges of the job `job_key` ("<namespace>/<job>"). A new
+        epoch begins: every per-node sum the snapshot holds is copied before it is next
+        changed (so the snapshot is O(nodes), and a burst of changes between two snapshots
+        copies each node's sums once at most)."""
         with self._lock:
+            self._epoch += 1
             charged = {i: self._charges[i] for i in self._by_job.get(job_key, ())}
             return UsageSnapshot(dict(self._nodes), charged)
 
@@ -178,7 +196,7 @@ class UsageIndex:
                 charges[aid] = c
                 by_job.setdefault(c.job_key, set()).add(aid)
         self._charges, self._by_job = charges, by_job
-        self._nodes = sum_charges(charges.values())
+        self._nodes = sum_charges(charges.values(), epoch=self._epoch)
 
     def _refresh(self, aid: AllocId) -> None:
         a = self._allocs.get(aid)
@@ -200,14 +218,15 @@ class UsageIndex:
             self._by_job.setdefault(new.job_key, set()).add(aid)
 
     def _charge(self, c: Charge, sign: int) -> None:
-        u = self._nodes.get(c.node_id, _EMPTY).plus((c,), sign)
+        nid, epoch = c.node_id, self._epoch
+        u = self._nodes.get(nid)
+        if u is None:
+            u = self._nodes[nid] = NodeUsage(epoch=epoch)
+        elif u.epoch != epoch:  # a snapshot may hold it: change a copy
+            u = self._nodes[nid] = u.copy(epoch)
+        u.add(c, sign)
         if u.empty:
-            self._nodes.pop(c.node_id, None)
-        else:
-            self._nodes[c.node_id] = u
-
-
-_EMPTY = NodeUsage()
+            del self._nodes[nid]
 
 
 class _AllocsFeed:
