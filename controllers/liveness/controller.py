@@ -7,7 +7,8 @@ the last revision and a compaction re-lists, as for every informer. A heartbeat 
 node changed and a periodic resync enqueue the single key "sweep", whose reconcile reads
 only the caches, asks `decide.decide_down` which nodes are down, `decide.pack` how to group
 them and `decide.mark_down` for each group's writes, and commits them: the nodes' status and
-their evaluations in one transaction per group (100 nodes lost together take a handful).
+their evaluations in one transaction per group (100 nodes lost together take a handful),
+each evaluation with its job's priority and type (from a jobs cache).
 A group with a node that changed since it was read (it came back) is retried node by node;
 a node that still conflicts raises `Conflict`: the sweep is retried with backoff, from the
 caches again.
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controllers.liveness.decide import Down, decide_down, mark_down, pack
-from reconciler.model.objects import Allocation, Node, NodeStatus
+from reconciler.model.objects import Allocation, JobRecord, Node, NodeStatus
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import Conflict, Store
 
@@ -49,6 +50,8 @@ class LivenessController(Controller):
         self.allocs = self.informer(self.keys.allocs, Allocation)
         self.allocs.add_index("node", lambda a: [a.node_id])
         self.heartbeats = self.informer(self.keys.heartbeats, bytes)
+        # the jobs' priority and type go on their node-down evaluations
+        self.jobs = self.informer(self.keys.jobs, JobRecord)
         self.nodes.add_handler(lambda k, o, n: self.enqueue(SWEEP))
         self.heartbeats.add_handler(self._on_heartbeat)
         self._written = 0  # the revision of this controller's last node write
@@ -92,7 +95,8 @@ class LivenessController(Controller):
     def _mark(self, group: list[Down], now: float) -> bool:
         """Mark the group's nodes down in one guarded transaction (and the evaluations that
         did not fit in follow-ups); False if one of them changed since it was read."""
-        first, *rest = mark_down(self.keys, group, now=now)
+        records = {j: self.jobs.get(self.keys.job(*j)) for d in group for j in d.jobs}
+        first, *rest = mark_down(self.keys, group, now=now, records=records)
         written = self.store.commit_revision(first)
         if written is None:
             return False

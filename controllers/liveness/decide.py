@@ -18,12 +18,12 @@ changes, so none is forgotten).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.model import evals
 from reconciler.model.ids import NodeId
-from reconciler.model.objects import Allocation, DesiredStatus, Node, NodeStatus
+from reconciler.model.objects import Allocation, DesiredStatus, JobRecord, Node, NodeStatus
 from reconciler.store import MAX_TXN_OPS, Keys, Txn, Versioned
 
 
@@ -83,9 +83,19 @@ def _description(node_ids: Sequence[str]) -> str:
     return f"nodes {', '.join(n[:8] for n in node_ids)} are down"
 
 
-def mark_down(keys: Keys, group: Sequence[Down], *, now: float) -> list[Txn]:
+def mark_down(
+    keys: Keys,
+    group: Sequence[Down],
+    *,
+    now: float,
+    records: Mapping[tuple[str, str], JobRecord | None] | None = None,
+) -> list[Txn]:
     """The transactions that mark the group's nodes down; the first holds every guarded node
-    write. One evaluation per job: with the node's id when one node of the group runs it."""
+    write. One evaluation per job: with the node's id when one node of the group runs it,
+    and the job's priority and type from its record in `records` ((namespace, job) ->
+    record: the scheduler takes evaluations by priority, so a high-priority job's
+    replacements go first)."""
+    records = records or {}
     first = Txn()
     by_job: dict[tuple[str, str], list[str]] = {}
     for d in group:
@@ -101,6 +111,7 @@ def mark_down(keys: Keys, group: Sequence[Down], *, now: float) -> list[Txn]:
             ns,
             jid,
             "node-update",
+            record=records.get((ns, jid)),
             node_id=NodeId(nodes[0] if len(nodes) == 1 else ""),
             status_description=_description(nodes),
             now=now,

@@ -37,6 +37,7 @@ from controllers.scheduler.evals import eval_updates, preemption_evals
 from controllers.scheduler.preempting import JobFacts, job_facts
 from controllers.scheduler.queue_order import DEFAULT_RANK, job_rank
 from controllers.scheduler.stream import drain
+from controllers.scheduler.usage import UsageIndex
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
 from reconciler import metrics
 from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
@@ -141,6 +142,10 @@ class SchedulerController(Controller):
         self.evals.add_index("job", lambda e: [job_key(e.namespace, e.job_id)])
         self.allocs.add_index("job", lambda a: [job_key(a.namespace, a.job_id)])
         self.allocs.add_index("node", lambda a: [a.node_id])
+        # every node's usage, summed as allocations and their statuses change (not per plan)
+        self.usage = UsageIndex()
+        self.allocs.add_aggregate(self.usage.allocs_feed)
+        self.statuses.add_aggregate(self.usage.statuses_feed)
         # job record changes come with an evaluation (as in Nomad): evaluations drive them
         self.evals.add_handler(self._on_eval)
         self.nodes.add_handler(self._on_node)
@@ -324,7 +329,9 @@ class SchedulerController(Controller):
         view = self._view(key, now)
         job, version = view.job, view.version
         job_allocs = self.allocs.by_index("job", key)
-        statuses = {v.alloc_id: v for v in self.statuses.list()}
+        preempt = job is not None and self._preemption_for(job.type)
+        usage = None if preempt else self.usage.snapshot(key)
+        statuses = self._statuses_of(job_allocs if usage is not None else None)
         versions = self._old_versions(view, job_allocs)
         eval_id = view.due[-1].id if view.due else (view.blocked[-1].id if view.blocked else EvalId(new_id()))
         dep, created = None, False
@@ -357,7 +364,7 @@ class SchedulerController(Controller):
                     job,
                     version,
                     job_allocs,
-                    self.allocs.list(),
+                    self.allocs.list() if usage is None else (),
                     statuses,
                     self._node_map(),
                     eval_id=eval_id,
@@ -365,8 +372,9 @@ class SchedulerController(Controller):
                     versions=versions,
                     deployment=dep,
                     checks=self._checks_of(job_allocs),
-                    preempt=job is not None and self._preemption_for(job.type),
+                    preempt=preempt,
                     other_jobs=_Facts(self),
+                    usage=usage,
                 ),
                 write,
             )
@@ -475,6 +483,14 @@ class SchedulerController(Controller):
             for a in allocs
             if a.previous_allocation and (found := self.checks.by_index("alloc", a.id))
         }
+
+    def _statuses_of(self, allocs: Sequence[Allocation] | None) -> dict[AllocId, AllocStatus]:
+        """The reported statuses of `allocs` (None: of every allocation, which only a plan
+        summing every allocation itself needs)."""
+        if allocs is None:
+            return {v.alloc_id: v for v in self.statuses.list()}
+        get, key = self.statuses.get, self.keys.alloc_status
+        return {a.id: st for a in allocs if (st := get(key(a.id))) is not None}
 
     def _node_map(self) -> dict[NodeId, Node]:
         return {n.id: n for n in self.nodes.list()}

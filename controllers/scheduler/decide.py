@@ -16,9 +16,10 @@ from controllers.scheduler.buckets import ReconcileResult
 from controllers.scheduler.placer import Placements, place_batches
 from controllers.scheduler.preempting import Eviction, JobFacts, JobKey, Preempting
 from controllers.scheduler.reconcile import reconcile
-from controllers.scheduler.state import build_states
+from controllers.scheduler.state import NodeState, build_states, states_from_usage
 from controllers.scheduler.stream import drained
 from controllers.scheduler.update_policy import UpdateFn, tasks_updated
+from controllers.scheduler.usage import UsageSnapshot
 from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
@@ -72,6 +73,7 @@ def decide_batches(
     checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
     preempt: bool = False,
     other_jobs: Mapping[JobKey, JobFacts] | None = None,
+    usage: UsageSnapshot | None = None,
 ) -> Generator[list[Allocation], None, Decision]:
     """Yields the new allocations in batches while placement goes on (the controller writes
     each one before the next is placed: see `stream`), each batch led by the other jobs'
@@ -80,7 +82,9 @@ def decide_batches(
     `updated_allocs` are left to the caller to write after them. With `preempt` (the scheduler
     configuration allows this job's type), placement may evict allocations of jobs at least
     10 lower in priority (`other_jobs`: (namespace, job) -> its facts; a job not in it has
-    priority 50)."""
+    priority 50). With `usage` (the cluster's usage per node, `usage.UsageIndex`) the node
+    states start from it rather than from summing `all_allocs` (which preemption still
+    reads: it needs the allocations themselves)."""
     res = reconcile(
         job,
         job_allocs,
@@ -102,15 +106,9 @@ def decide_batches(
     preempted: list[Allocation] = []
     evictions_seen = 0
     if job is not None and res.place:
-        live: Iterable[Allocation] = (
-            a
-            for a in all_allocs
-            if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
+        states, pre = _plan_states(
+            job, nodes, stopping, usage, all_allocs, statuses, (other_jobs or {}) if preempt else None
         )
-        if preempt:
-            live = list(live)
-            pre = Preempting(job.namespace, job.id, job.priority, live, other_jobs or {})
-        states = build_states(nodes, live)
         stamp = _deployment_stamp(deployment, version)
         batches = place_batches(job, version, res.place, nodes, states, eval_id=eval_id, now=now, preempt=pre)
         while True:
@@ -154,6 +152,31 @@ def decide_batches(
         evictions=list(pre.evictions) if pre is not None else [],
         preempted=preempted,
     )
+
+
+def _plan_states(
+    job: Job,
+    nodes: Mapping[NodeId, Node],
+    stopping: set[AllocId],
+    usage: UsageSnapshot | None,
+    all_allocs: Iterable[Allocation],
+    statuses: Mapping[AllocId, AllocStatus],
+    preempt_among: Mapping[JobKey, JobFacts] | None,
+) -> tuple[dict[NodeId, NodeState], Preempting | None]:
+    """The node states the plan starts from (every running allocation charged but those it
+    stops), and with `preempt_among` (preemption allowed) what preemption may evict."""
+    if usage is not None and preempt_among is None:
+        back = (c for aid, c in usage.charged.items() if aid in stopping)
+        return states_from_usage(nodes, usage.nodes, back), None
+    live = [
+        a
+        for a in all_allocs
+        if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
+    ]
+    pre = None
+    if preempt_among is not None:
+        pre = Preempting(job.namespace, job.id, job.priority, live, preempt_among)
+    return build_states(nodes, live), pre
 
 
 def _evicted(pre: Preempting | None, now: float, *, since: int) -> list[Allocation]:

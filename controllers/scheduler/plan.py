@@ -18,6 +18,7 @@ import msgspec
 from controllers.scheduler.decide import Decision, decide
 from controllers.scheduler.deployment_create import new_deployment
 from controllers.scheduler.preempting import JobFacts
+from controllers.scheduler.usage import UsageIndex, UsageSnapshot
 from reconciler import codec
 from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
 from reconciler.model.job import Job, JobType
@@ -61,11 +62,15 @@ def _plan(
     statuses: Mapping[AllocId, AllocStatus],
     nodes: Mapping[NodeId, Node],
     now: float | None,
+    usage: UsageSnapshot | None = None,
+    job_allocs: list[Allocation] | None = None,
 ) -> PlanResult:
     changed = current is None or current.stop or current.job != job
     version = (current.version + 1 if changed else current.version) if current else 0
     all_list = list(all_allocs)
-    mine = [a for a in all_list if a.job_id == job.id and a.namespace == job.namespace]
+    if job_allocs is None:
+        job_allocs = [a for a in all_list if a.job_id == job.id and a.namespace == job.namespace]
+    mine = job_allocs
     versions: dict[int, Job] = {}
     if current is not None:
         versions[current.version] = current.job
@@ -90,6 +95,7 @@ def _plan(
         deployment=_deployment(store, job, version, changed, mine, statuses, versions, at),
         preempt=(cfg.value if cfg else DEFAULT_CONFIG).preemption_config.enabled_for(job.type),
         other_jobs=facts,
+        usage=usage,
     )
     return _result(job, d, modify_index, facts)
 
@@ -249,6 +255,11 @@ class PlanCache:
             store, store.keys.alloc_statuses, AllocStatus, name="plan:status"
         )
         self.nodes: Informer[Node] = Informer(store, store.keys.nodes, Node, name="plan:nodes")
+        self.allocs.add_index("job", lambda a: [f"{a.namespace}/{a.job_id}"])
+        # every node's usage kept as the caches change, as the scheduler does
+        self.usage = UsageIndex()
+        self.allocs.add_aggregate(self.usage.allocs_feed)
+        self.statuses.add_aggregate(self.usage.statuses_feed)
 
     def start(self, timeout: float = 30.0) -> PlanCache:
         for inf in (self.allocs, self.statuses, self.nodes):
@@ -273,4 +284,6 @@ class PlanCache:
             statuses={s.alloc_id: s for s in self.statuses.list()},
             nodes={n.id: n for n in self.nodes.list()},
             now=now,
+            usage=self.usage.snapshot(f"{job.namespace}/{job.id}"),
+            job_allocs=self.allocs.by_index("job", f"{job.namespace}/{job.id}"),
         )

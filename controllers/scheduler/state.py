@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from controllers.scheduler.usage import Charge, NodeUsage
 from reconciler.model.ids import NodeId
 from reconciler.model.objects import Allocation, Node
 
@@ -68,4 +69,27 @@ def build_states(nodes: Mapping[NodeId, Node], live_allocs: Iterable[Allocation]
         groups = st.groups
         groups[key] = groups.get(key, 0) + 1
         st.jobs[a.job_id] = st.jobs.get(a.job_id, 0) + 1
+    return states
+
+
+def states_from_usage(
+    nodes: Mapping[NodeId, Node], usage: Mapping[NodeId, NodeUsage], release: Iterable[Charge] = ()
+) -> dict[NodeId, NodeState]:
+    """What `build_states` returns for the same allocations, from their sums per node
+    (`usage.UsageIndex`) less the charges the plan gives back (`release`: the allocations
+    it stops): O(nodes), whatever the number of allocations."""
+    released: dict[NodeId, list[Charge]] = {}
+    for c in release:
+        released.setdefault(c.node_id, []).append(c)
+    states: dict[NodeId, NodeState] = {}
+    for nid, n in nodes.items():
+        st = NodeState.of(n)
+        u = usage.get(nid)
+        if u is not None:
+            back = released.get(nid)
+            if back:
+                u = u.plus(back, -1)
+            st.cpu_used, st.mem_used, st.disk_used = u.cpu, u.memory, u.disk
+            st.ports, st.groups, st.jobs = set(u.ports), dict(u.groups), dict(u.jobs)
+        states[nid] = st
     return states

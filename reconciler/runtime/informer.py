@@ -13,8 +13,8 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Generic, Protocol, TypeVar
 
 from reconciler import codec
 from reconciler.store import Compacted, Store, StoreError, Versioned, Watch, WatchEvent
@@ -24,6 +24,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Handler = Callable[[str, T | None, T | None], None]
 IndexFn = Callable[[T], list[str]]
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class Aggregate(Protocol[T_contra]):
+    """Something kept up to date from every change of the cache, under the informer's lock
+    (so once `wait_revision(R)` returns, it reflects every event up to R, like the cache):
+    a sum over the objects that a reader would otherwise recompute from `list()`. Both
+    calls run on the watch thread with the lock held: keep them short, never block."""
+
+    def reset(self, items: Mapping[str, T_contra]) -> None:
+        """The cache was (re)listed: these are all the objects now."""
+
+    def change(self, key: str, old: T_contra | None, new: T_contra | None) -> None:
+        """One object was put (`new`) or deleted (`new` None)."""
 
 
 class Informer(Generic[T]):
@@ -38,6 +52,7 @@ class Informer(Generic[T]):
         self._indexers: dict[str, IndexFn[T]] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {}
         self._handlers: list[Handler[T]] = []
+        self._aggregates: list[Aggregate[T]] = []
         self._revision = 0
         self._listed_revision = 0  # revision of the last listing
         self._synced = threading.Event()
@@ -60,6 +75,12 @@ class Informer(Generic[T]):
                 for v in fn(item.value):
                     idx.setdefault(v, set()).add(key)
             self._indexes[name] = idx
+
+    def add_aggregate(self, agg: Aggregate[T]) -> None:
+        """Keep `agg` up to date with the cache from now on (see `Aggregate`)."""
+        with self._lock:
+            self._aggregates.append(agg)
+            agg.reset({k: v.value for k, v in self._cache.items()})
 
     # reads -------------------------------------------------------------------------------
     def get(self, key: str) -> T | None:
@@ -249,6 +270,10 @@ class Informer(Generic[T]):
                 for v in fn(item.value):
                     idx.setdefault(v, set()).add(key)
             self._indexes[name] = idx
+        if self._aggregates:
+            values = {k: v.value for k, v in self._cache.items()}
+            for agg in self._aggregates:
+                agg.reset(values)
 
     def _index_remove(self, key: str, value: T) -> None:
         for name, fn in self._indexers.items():
@@ -288,11 +313,16 @@ class Informer(Generic[T]):
                 self._index_remove(ev.key, prev.value)
             self._cache[ev.key] = Versioned(ev.key, new, ev.mod_revision, ev.create_revision)
             self._index_add(ev.key, new)
-            return ev.key, prev.value if prev else None, new
+            old = prev.value if prev else None
+            for agg in self._aggregates:
+                agg.change(ev.key, old, new)
+            return ev.key, old, new
         if prev is None:
             return None
         self._index_remove(ev.key, prev.value)
         del self._cache[ev.key]
+        for agg in self._aggregates:
+            agg.change(ev.key, prev.value, None)
         return ev.key, prev.value, None
 
     def _notify(self, key: str, old: T | None, new: T | None) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from controllers.liveness.controller import LivenessController
 from controllers.liveness.decide import Down, mark_down, pack
-from reconciler.model.objects import Allocation, Evaluation, Node
+from reconciler import codec
+from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
 from reconciler.store import MAX_TXN_OPS, Keys, Store, Versioned
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node
 from tests.scheduler.sim import add_node
@@ -62,6 +63,21 @@ def test_mark_down_writes_each_node_guarded_and_one_evaluation_per_job() -> None
     assert len(evals) == 2  # web (on both nodes) and db: one evaluation each
 
 
+def test_mark_down_evaluations_carry_their_jobs_priority_and_type() -> None:
+    """The scheduler takes evaluations by priority: a node-down one has its job's (50, a
+    service, for a job with no record, as Nomad's default)."""
+    group = [down("a", ["web", "batchy", "gone"])]
+    records: dict[tuple[str, str], JobRecord | None] = {
+        ("default", "web"): JobRecord("default", "web", 4, mock_job(1, id="web", priority=90), "h"),
+        ("default", "batchy"): JobRecord("default", "batchy", 0, mock_job(1, id="batchy", type="batch"), "h"),
+        ("default", "gone"): None,
+    }
+    (first,) = mark_down(KEYS, group, now=100.0, records=records)
+    written = [codec.decode(v, Evaluation) for k, v, _ in first.puts if k.startswith(KEYS.evals)]
+    got = {e.job_id: (e.priority, e.type, e.job_version) for e in written}
+    assert got == {"web": (90, "service", 4), "batchy": (50, "batch", 0), "gone": (50, "service", 0)}
+
+
 def test_mark_down_overflows_evaluations_past_the_limit() -> None:
     first, *rest = mark_down(KEYS, [down("big", jobs(200))], now=100.0)
     assert len(first) == MAX_TXN_OPS
@@ -72,7 +88,8 @@ def test_many_nodes_lost_at_once_are_marked_down_together(store: Store) -> None:
     leases = {}
     for i in range(20):
         _, leases[f"n{i:02d}"] = add_node(store, f"n{i:02d}", ttl=60)
-    job = mock_job(20)
+    job = mock_job(20, priority=70)
+    store.put(store.keys.job("default", job.id), JobRecord("default", job.id, 2, job, "h"))
     for i in range(20):
         a = mock_alloc(job, i, node=f"n{i:02d}")
         store.put(store.keys.alloc(a.id), a)
@@ -100,6 +117,7 @@ def test_many_nodes_lost_at_once_are_marked_down_together(store: Store) -> None:
     assert len(new) == 1, [e.status_description for e in new]
     assert new[0].job_id == job.id
     assert new[0].triggered_by == "node-update"
+    assert (new[0].priority, new[0].job_version) == (70, 2)  # from the liveness jobs cache
     allocs, _ = store.list(store.keys.allocs, Allocation)
     assert len(allocs) == 20
 

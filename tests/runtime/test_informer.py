@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -366,5 +366,50 @@ def test_a_bytes_informer_caches_raw_values(store: Store) -> None:
         assert got is not None
         assert got.value == b"token:2"
         assert got.mod_revision == rev
+    finally:
+        inf.stop()
+
+
+class Counts:
+    """An aggregate: allocations per node, kept from the informer's changes."""
+
+    def __init__(self) -> None:
+        self.per_node: dict[str, int] = {}
+        self.resets = 0
+
+    def reset(self, items: Mapping[str, Allocation]) -> None:
+        self.resets += 1
+        self.per_node = {}
+        for a in items.values():
+            self.per_node[a.node_id] = self.per_node.get(a.node_id, 0) + 1
+
+    def change(self, key: str, old: Allocation | None, new: Allocation | None) -> None:
+        if old is not None:
+            self.per_node[old.node_id] -= 1
+        if new is not None:
+            self.per_node[new.node_id] = self.per_node.get(new.node_id, 0) + 1
+
+
+def test_an_aggregate_reflects_a_revision_once_the_cache_does(store: Store) -> None:
+    """Updated under the informer's lock: `wait_revision` returning is enough, no handler to
+    wait for (the scheduler's node usage relies on this)."""
+    k = store.keys
+    store.put(k.alloc("a000"), alloc(0))
+    inf: Informer[Allocation] = Informer(store, k.allocs, Allocation)
+    counts = Counts()
+    inf.start()
+    try:
+        assert inf.wait_synced(10)
+        inf.add_aggregate(counts)  # added after start: covers the cache at once
+        assert counts.per_node == {"n1": 1}
+        for i in range(1, 40):
+            rev = store.put(k.alloc(f"a{i:03d}"), alloc(i, node=f"n{i % 2}"))
+            assert inf.wait_revision(rev, 10)
+            assert sum(counts.per_node.values()) == i + 1
+        store.delete(k.alloc("a000"))
+        rev = store.put(k.alloc("a999"), alloc(999))  # a later revision: the delete is applied
+        assert inf.wait_revision(rev, 10)
+        assert counts.per_node == {"n0": 19, "n1": 21}
+        assert counts.resets == 1
     finally:
         inf.stop()
