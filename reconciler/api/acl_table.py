@@ -99,6 +99,7 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("DELETE", "/v1/job/{job_id}"): SUBMIT,
     ("POST", "/v1/jobs/parse"): Rule(ns(C.PARSE_JOB, C.SUBMIT_JOB)),
     **_writes("/v1/job/{job_id}/scale", Rule(ns(C.SCALE_JOB, C.SUBMIT_JOB))),
+    ("GET", "/v1/job/{job_id}/scale"): Rule(ns(C.READ_JOB_SCALING, C.READ_JOB)),
     **_writes("/v1/job/{job_id}/revert", SUBMIT),
     **_writes("/v1/job/{job_id}/evaluate", SUBMIT),
     **_writes("/v1/job/{job_id}/stable", SUBMIT),
@@ -161,6 +162,7 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("GET", "/v1/node/pool/{name}/nodes"): NODE_READ,
     # the agent and status (status is public in Nomad)
     ("GET", "/v1/agent/self"): AGENT_READ,
+    ("GET", "/v1/agent/health"): OPEN,  # load balancers ask it without a token, as of Nomad
     ("GET", "/v1/status/leader"): OPEN,
     # metrics need no token, as in Nomad; the event stream needs read-job in its namespace
     ("GET", "/v1/metrics"): OPEN,

@@ -22,7 +22,17 @@ from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
 from reconciler.api.http import body_json, body_object, flag, job_ident, namespace, ns_time, ok, run
 from reconciler.api.parsing import parse_job_text
-from reconciler.api.reads import job_history, job_index, job_record, job_summary, stored_record
+from reconciler.api.reads import (
+    job_allocs,
+    job_deployments,
+    job_history,
+    job_index,
+    job_record,
+    job_summary,
+    statuses,
+    stored_record,
+)
+from reconciler.api.scale_status import scale_json
 from reconciler.api.views import BY_ID, answer, watched
 from reconciler.model.acl import Capability
 from reconciler.model.job import Job
@@ -244,6 +254,23 @@ async def summary(request: web.Request) -> web.Response:
             "CreateIndex": rec.create_index,
             "ModifyIndex": max(job_index(w, ns, jid)),
         }
+
+    return await answer(request, lambda: job_index(w, ns, jid), render)
+
+
+@routes.get("/v1/job/{job_id}/scale")
+async def scale_status(request: web.Request) -> web.Response:
+    """Nomad's JobScaleStatusResponse: per group the desired count, the allocations placed
+    (desired run, not terminal) and running, and the healthy and unhealthy ones of the job's
+    newest deployment of its current version."""
+    w = watched(request)
+    ns, jid = _job_read(request)
+
+    def render() -> dict[str, Any]:
+        rec, rev = job_record(w, ns, jid)
+        if rec is None:
+            raise not_found("job", jid)
+        return scale_json(rec, rev, job_allocs(w, ns, jid), statuses(w), job_deployments(w, ns, jid))
 
     return await answer(request, lambda: job_index(w, ns, jid), render)
 

@@ -131,3 +131,25 @@ def test_system_gc_asks_the_collector(api: ApiServer, store: Store) -> None:
     assert status == 200, out
     assert request is not None
     assert int(headers["X-Nomad-Index"]) == request.mod_revision
+
+
+def test_job_scale_status_counts_placed_and_running(api: ApiServer, store: Store) -> None:
+    from reconciler.model.objects import AllocStatus
+
+    register(api, count=2)
+    a = mock_alloc(submitted_job("web", count=2), 0, node="node-1", id="a-run")
+    store.put(store.keys.alloc(a.id), a)
+    store.put(store.keys.alloc_status(a.id), AllocStatus(a.id, "node-1", "running"))
+    status, out = api.call("GET", "/v1/job/web/scale")
+    assert status == 200, out
+    group = next(iter(out["TaskGroups"].values()))
+    assert (group["Desired"], group["Placed"], group["Running"]) == (2, 1, 1)
+    assert out["JobID"] == "web"
+    assert out["JobStopped"] is False
+    assert api.call("GET", "/v1/job/nope/scale")[0] == 404
+
+
+def test_agent_health_answers_for_the_server(api: ApiServer) -> None:
+    status, out = api.call("GET", "/v1/agent/health")
+    assert status == 200, out
+    assert all(part["ok"] for part in out.values()), out
