@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from reconciler.store import Store
+from tests.fuzzing import json_shaped, mutated
 
 # 501: an endpoint or a field not served (api/unserved.py); 503: no etcd quorum or no leader;
 # 504: an exec that ran past its Timeout (api/allocations.py)
@@ -75,42 +76,7 @@ QUERY_VALUES = [
 SHORT_WAITS = ["0s", "1ms", "20ms", "0", "-1s", "x", "10q"]
 PATH_TEXT = ["", ".", "..", "%", "%00", " ", "a/b", "\u00e9", "*", "-", "x" * 200, "node-1", "web"]
 
-json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=10)
-)
-json_values: st.SearchStrategy[Any] = st.recursive(
-    json_scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3),
-        st.dictionaries(
-            st.one_of(st.sampled_from(["Job", "Name", "ID", "Count", "Meta", "Rules"]), st.text(max_size=6)),
-            inner,
-            max_size=4,
-        ),
-    ),
-    max_leaves=10,
-)
-
-
-@st.composite
-def mutated(draw: st.DrawFn, template: Any) -> Any:
-    """`template` (a valid body) with one value somewhere in it replaced or deleted."""
-    value = json.loads(json.dumps(template))
-    node: Any = value
-    while True:
-        keys = (
-            list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
-        )
-        if not keys:
-            return draw(json_values)
-        key = draw(st.sampled_from(keys))
-        if draw(st.integers(0, 3)) == 0 or not isinstance(node[key], dict | list):
-            if isinstance(node, dict) and draw(st.booleans()):
-                del node[key]
-            else:
-                node[key] = draw(json_values)
-            return value
-        node = node[key]
+json_values = json_shaped(["Job", "Name", "ID", "Count", "Meta", "Rules"])
 
 
 @dataclass(frozen=True)
@@ -122,7 +88,9 @@ class Fuzzed:
 
 
 def bodies(templates: Sequence[Any]) -> st.SearchStrategy[bytes | None]:
-    shaped = st.one_of(json_values, *[mutated(t) for t in templates]) if templates else json_values
+    shaped = (
+        st.one_of(json_values, *[mutated(t, json_values) for t in templates]) if templates else json_values
+    )
     return st.one_of(
         st.none(),
         shaped.map(lambda v: json.dumps(v).encode()),
