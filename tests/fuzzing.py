@@ -25,10 +25,15 @@ TRIED: Counter[str] = Counter()
 OUTCOMES: dict[str, Counter[str]] = {}
 
 
+def budget(examples: int) -> int:
+    """`examples`, or FUZZ_EXAMPLES in a campaign."""
+    return int(CAMPAIGN) if CAMPAIGN else examples
+
+
 def fuzz_settings(examples: int) -> settings:
     """`examples` inputs (FUZZ_EXAMPLES instead when set), reproducible unless in a campaign."""
     return settings(
-        max_examples=int(CAMPAIGN) if CAMPAIGN else examples,
+        max_examples=budget(examples),
         deadline=None,
         derandomize=not CAMPAIGN,
         database=None,

@@ -74,6 +74,7 @@ QUERY_VALUES = [
 ]
 # an index makes a read a blocking query: it is always sent with a short wait (or a bad one)
 SHORT_WAITS = ["0s", "1ms", "20ms", "0", "-1s", "x", "10q"]
+TOKEN_CHARS = st.characters(min_codepoint=33, max_codepoint=126)  # what a header can carry
 PATH_TEXT = ["", ".", "..", "%", "%00", " ", "a/b", "\u00e9", "*", "-", "x" * 200, "node-1", "web"]
 
 json_values = json_shaped(["Job", "Name", "ID", "Count", "Meta", "Rules"])
@@ -85,6 +86,7 @@ class Fuzzed:
     path: str
     body: bytes | None
     content_type: str
+    token: str = ""
 
 
 def bodies(templates: Sequence[Any]) -> st.SearchStrategy[bytes | None]:
@@ -113,9 +115,15 @@ def queries(draw: st.DrawFn) -> str:
 
 @st.composite
 def requests(
-    draw: st.DrawFn, method: str, pattern: str, params: Mapping[str, Sequence[str]], templates: Sequence[Any]
+    draw: st.DrawFn,
+    method: str,
+    pattern: str,
+    params: Mapping[str, Sequence[str]],
+    templates: Sequence[Any],
+    tokens: Sequence[str] = (),
 ) -> Fuzzed:
-    """A request to `pattern`: its {params} from `params` (ids that exist) or odd text."""
+    """A request to `pattern`: its {params} from `params` (ids that exist) or odd text, and
+    with `tokens` (secrets that exist) or odd ones as its X-Nomad-Token."""
 
     def fill(match: re.Match[str]) -> str:
         known = params.get(match.group(1), [])
@@ -126,7 +134,10 @@ def requests(
     query = draw(queries())
     body = draw(bodies(templates)) if method in ("POST", "PUT") else draw(st.one_of(st.none(), bodies(())))
     ctype = draw(st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""]))
-    return Fuzzed(method, path + (f"?{query}" if query else ""), body, ctype)
+    token = (
+        draw(st.one_of(st.sampled_from(["", *tokens]), st.text(TOKEN_CHARS, max_size=8))) if tokens else ""
+    )
+    return Fuzzed(method, path + (f"?{query}" if query else ""), body, ctype, token)
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,8 @@ def send(port: int, req: Fuzzed, *, streaming: bool) -> Answer:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
         headers = {"Content-Type": req.content_type} if req.content_type else {}
+        if req.token:
+            headers["X-Nomad-Token"] = req.token
         conn.request(req.method, req.path, body=req.body, headers=headers)
         resp = conn.getresponse()
         if streaming and resp.status == 200:

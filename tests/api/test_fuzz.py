@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +14,33 @@ import pytest
 from hypothesis import example, given
 
 from reconciler.agent.etcd_process import EmbeddedEtcd
+from reconciler.api.acl import AclCache
 from reconciler.api.acl_table import NOMAD_ROUTES
+from reconciler.ops import acl as acl_ops
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
+from tests.acl.conftest import token_with
 from tests.api.conftest import Seeded, seed_cluster
 from tests.api.fuzz_http import Fuzzed, check, requests
 from tests.api.server import ApiServer, make_server
 from tests.factories import submitted_job
 from tests.fuzzing import fuzz_settings, tried
 
-PER_ROUTE = 8
+PER_ROUTE = 6
+PER_ROUTE_ACL = 4
 ROUTES = sorted(NOMAD_ROUTES)
 # inputs that found a bug, tried first on every run
 FOUND: dict[tuple[str, str], list[Fuzzed]] = {
     # an id no key can hold was a ValueError from the key layout, answered 500 (now 400)
     ("GET", "/v1/deployment/allocations/{dep_id}"): [Fuzzed("GET", "/v1/deployment/allocations/.", None, "")],
 }
+
+
+@dataclass(frozen=True)
+class AclCluster:
+    server: ApiServer
+    seeded: Seeded
+    tokens: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +55,32 @@ def cluster(
         yield server, seed_cluster(server, store)
     finally:
         server.stop()
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def acl_cluster(etcd: EmbeddedEtcd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclCluster]:
+    """The same, with ACLs on: seeded before they are, then served with a management token,
+    a client token reading the default namespace, and a client token of a policy since deleted."""
+    store = Store([etcd.endpoint], prefix=f"/fuzz-{uuid.uuid4().hex[:10]}/")
+    seeder = make_server(store, Path(tmp_path_factory.mktemp("fuzz-seed")))
+    seeded = seed_cluster(seeder, store)
+    seeder.stop()
+    cache = AclCache(store, name="fuzz")
+    cache.start()
+    server = make_server(store, Path(tmp_path_factory.mktemp("fuzz-acl")), acl=cache)
+    server.prestart_workers(8)
+    tokens = [
+        acl_ops.bootstrap(store).secret,
+        token_with(store, "reader", 'namespace "default" { policy = "read" }'),
+        token_with(store, "gone", 'namespace "*" { policy = "write" }'),
+    ]
+    acl_ops.delete_policy(store, "gone")
+    try:
+        yield AclCluster(server, seeded, tokens)
+    finally:
+        server.stop()
+        cache.stop()
         store.close()
 
 
@@ -94,6 +132,24 @@ def test_every_route_survives_fuzzed_requests(
 
     for found in FOUND.get((method, pattern), []):
         run = example(found)(run)
+    run()
+
+
+@pytest.mark.parametrize(("method", "pattern"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_every_route_survives_fuzzed_requests_with_acls(
+    acl_cluster: AclCluster, method: str, pattern: str
+) -> None:
+    """With ACLs on the checks run first (the namespace from the query, the body or the
+    object the path names): fuzzed tokens and ids must not break them either."""
+    c = acl_cluster
+    strategy = requests(method, pattern, params(c.seeded), templates(pattern), c.tokens)
+
+    @fuzz_settings(PER_ROUTE_ACL)
+    @given(strategy)
+    def run(req: Fuzzed) -> None:
+        answer = check(c.server.ctx.store, c.server.port, pattern, req)
+        tried("api: nomad routes, ACLs on", f"{answer.status // 100}xx")
+
     run()
 
 

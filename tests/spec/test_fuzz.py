@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, parse_job
-from tests.fuzzing import fuzz_settings, json_shaped, mutated, tried
+from tests.fuzzing import budget, fuzz_settings, json_shaped, mutated, tried
 from tests.spec.paths import EXAMPLE_FILES
 
 FUZZ = fuzz_settings(60)
@@ -145,7 +145,7 @@ FORMATS = {".nomad": "hcl", ".json": "json", ".yaml": "yaml"}
 def test_mutated_examples_only_raise_spec_error(path: Any) -> None:
     rng = random.Random(path.name)  # seeded: a failure replays
     text = path.read_text(encoding="utf-8")
-    for _ in range(25):
+    for _ in range(budget(25)):
         tried("spec: mutated example files (text)")
         parses_or_spec_error(mutate(text, rng), FORMATS[path.suffix])
 
