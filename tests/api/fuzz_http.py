@@ -145,6 +145,11 @@ class Answer:
     status: int
     body: bytes
 
+    @property
+    def outcome(self) -> str:
+        """For the summary: the class of a status, or the status itself for a 5xx."""
+        return str(self.status) if self.status >= 500 else f"{self.status // 100}xx"
+
 
 def send(port: int, req: Fuzzed, *, streaming: bool) -> Answer:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)

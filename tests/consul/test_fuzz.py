@@ -21,7 +21,7 @@ from tests.api.server import prestart_workers
 from tests.consul.conftest import NODE_ID, ConsulServer
 from tests.fuzzing import fuzz_settings, tried
 
-PER_ROUTE = 8
+PER_ROUTE = 6
 ROUTES = sorted(CONSUL_ROUTES)
 SERVICE = {"ID": "web-1", "Name": "web", "Address": "127.0.0.1", "Port": 8080, "Tags": ["v1"], "Meta": {}}
 PARAMS = {
@@ -71,7 +71,7 @@ def test_every_consul_route_survives_fuzzed_requests(server: ConsulServer, metho
     @given(strategy)
     def run(req: Fuzzed) -> None:
         answer = check(server.ctx.store, server.port, pattern, req)
-        tried("api: consul routes", f"{answer.status // 100}xx")
+        tried("api: consul routes", answer.outcome)
 
     run()
 

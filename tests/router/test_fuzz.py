@@ -25,7 +25,7 @@ from tests.router.catalog import exchange, register, targets
 from tests.waiting import wait_for
 
 LIMITS = Limits(header_timeout=0.5, body_timeout=0.5, response_timeout=2.0, max_body=1000, max_conns=64)
-EXAMPLES = 120
+EXAMPLES = 100
 # a whole request hidden in a body: it must never reach the backend as a request of its own
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 # sent after every input: the next request on the connection, which ends it
