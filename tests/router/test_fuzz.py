@@ -7,6 +7,7 @@ Budget and counts: tests/fuzzing.py."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import socket
 from collections.abc import Iterator
@@ -68,6 +69,8 @@ class Raw:
     data: bytes
     method: str
     framed: bool  # one request, its body framed by exactly one well-formed header
+    cuts: tuple[int, ...] = ()  # where the bytes are split into separate writes
+    payload: bytes | None = None  # what the backend must see as the body, if it sees the request
 
 
 def crlf_text(alphabet: str, max_size: int) -> st.SearchStrategy[str]:
@@ -87,27 +90,28 @@ def chunked(payload: bytes, sizes: list[int], ext: str, trailer: str) -> bytes:
 
 
 @st.composite
-def bodies(draw: st.DrawFn) -> tuple[list[tuple[str, str]], bytes, bool]:
-    """Framing headers, the body bytes, and whether the body is framed well."""
+def bodies(draw: st.DrawFn) -> tuple[list[tuple[str, str]], bytes, bool, bytes | None]:
+    """Framing headers, the body bytes, whether the body is framed well, and the body the
+    backend must get when it is framed well and whole."""
     payload = draw(st.one_of(st.binary(max_size=40), st.just(SMUGGLED), st.just(b"0\r\n\r\n" + SMUGGLED)))
     kind = draw(st.sampled_from(["none", "length", "short", "chunked", "bad-chunked", "raw"]))
     if kind == "length":
-        return [("Content-Length", str(len(payload)))], payload, True
-    if kind == "short":  # fewer bytes than announced: the rest never comes
-        return [("Content-Length", str(len(payload) + 5))], payload, True
+        return [("Content-Length", str(len(payload)))], payload, True, payload
+    if kind == "short":  # fewer bytes than announced: the next request's bytes complete it
+        return [("Content-Length", str(len(payload) + 5))], payload, True, None
     if kind == "chunked":
         sizes = draw(st.lists(st.integers(0, 12), max_size=4))
         ext = draw(st.sampled_from(["", ";a=b", ';a="b"', "; a", ";" + "e" * 100]))
         trailer = draw(st.sampled_from(["", "X-T: 1\r\n", "Host: evil\r\n", "Content-Length: 9\r\n"]))
-        return [("Transfer-Encoding", "chunked")], chunked(payload, sizes, ext, trailer), True
+        return [("Transfer-Encoding", "chunked")], chunked(payload, sizes, ext, trailer), True, payload
     if kind == "bad-chunked":
         junk = draw(
             st.sampled_from(["-1\r\n", "fffffffffffffffff\r\n", "5\r\nab\r\n", "0x5\r\n", " 5\r\n", "5\n"])
         )
-        return [("Transfer-Encoding", "chunked")], junk.encode() + payload, True
+        return [("Transfer-Encoding", "chunked")], junk.encode() + payload, True, None
     if kind == "raw":
-        return [], payload, False
-    return [], b"", True
+        return [], payload, False, None
+    return [], b"", True, b""
 
 
 def odds(n: int, out_of: int) -> st.SearchStrategy[bool]:
@@ -134,12 +138,14 @@ def raw_requests(draw: st.DrawFn) -> Raw:
         version = draw(st.sampled_from(VERSIONS))
     eol = draw(st.sampled_from(EOLS))
     headers = draw(st.lists(header(), max_size=5))
-    framing, body, framed = draw(bodies())
+    framing, body, framed, payload = draw(bodies())
     host = [] if draw(st.integers(0, 5)) == 0 else [("Host", ": ", "x")]
     all_headers = host + headers + [(n, ": ", v) for n, v in framing]
     head = f"{method} {target} {version}{eol}" + "".join(f"{n}{s}{v}{eol}" for n, s, v in all_headers)
     mixed = any(n.strip().lower() in FRAMING for n, _, _ in headers)  # a second framing header
-    return Raw(head.encode("latin-1") + eol.encode() + body, method, framed and not mixed)
+    data = head.encode("latin-1") + eol.encode() + body
+    cuts = tuple(sorted(set(draw(st.lists(st.integers(1, len(data)), max_size=3)))))
+    return Raw(data, method, framed and not mixed, cuts, payload if framed and not mixed else None)
 
 
 @pytest.fixture
@@ -178,12 +184,15 @@ def statuses(data: bytes, method: str) -> list[int]:
     return found
 
 
-def send(port: int, data: bytes) -> bytes:
-    """Send the bytes and read until the router closes (a refusal stops it reading, so a
-    write may fail: what it answered is still read)."""
+def send(port: int, data: bytes, cuts: tuple[int, ...] = ()) -> bytes:
+    """Send the bytes, in one write per piece between `cuts`, and read until the router
+    closes (a refusal stops it reading, so a write may fail: what it answered is still read)."""
+    bounds = [0, *cuts, len(data)]
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            s.sendall(data)
+            for start, end in itertools.pairwise(bounds):
+                s.sendall(data[start:end])
         out = b""
         with contextlib.suppress(ConnectionResetError):
             while chunk := s.recv(65536):
@@ -197,7 +206,7 @@ def test_raw_requests_are_answered_or_closed_never_smuggled(
     router: Router, backend: Backend, req: Raw
 ) -> None:
     seen = len(backend.requests)
-    data = send(router.bound_port, req.data + SENTINEL)
+    data = send(router.bound_port, req.data + SENTINEL, req.cuts)
     codes = statuses(data, req.method)
     forwarded = [r for r in backend.requests[seen:] if r["path"] != "/sentinel"]
     where = f"{req.data!r} -> {data[:300]!r}, backend saw {[r['path'] for r in forwarded]}"
@@ -206,6 +215,8 @@ def test_raw_requests_are_answered_or_closed_never_smuggled(
     if req.framed:
         assert len(forwarded) <= 1, f"one request became {len(forwarded)}: {where}"
         assert all(r["path"] != "/smuggled" for r in forwarded), f"a body became a request: {where}"
+    if forwarded and req.payload is not None:
+        assert forwarded[0]["body"] == req.payload, f"the backend got another body: {where}"
     good = exchange(router.bound_port, b"GET /good HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert statuses(good, "GET") == [200], f"the router stopped serving after {where}"
     tried("router: raw requests", str(codes[0]) if codes else "closed")
