@@ -220,3 +220,44 @@ def test_raw_requests_are_answered_or_closed_never_smuggled(
     good = exchange(router.bound_port, b"GET /good HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert statuses(good, "GET") == [200], f"the router stopped serving after {where}"
     tried("router: raw requests", str(codes[0]) if codes else "closed")
+
+
+@st.composite
+def framed_request(draw: st.DrawFn, i: int) -> tuple[bytes, bytes]:
+    """A well-formed request to /p<i>, its body framed by Content-Length, chunked or absent."""
+    payload = draw(st.one_of(st.binary(max_size=30), st.just(SMUGGLED), st.just(b"0\r\n\r\n" + SMUGGLED)))
+    method = draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS"]))
+    kind = draw(st.sampled_from(["length", "chunked", "none"]))
+    head = f"{method} /p{i} HTTP/1.1\r\nHost: x\r\n".encode()
+    if kind == "length":
+        return head + b"Content-Length: %d\r\n\r\n%b" % (len(payload), payload), payload
+    if kind == "chunked":
+        sizes = draw(st.lists(st.integers(0, 12), max_size=4))
+        body = chunked(payload, sizes, draw(st.sampled_from(["", ";a=b"])), "")
+        return head + b"Transfer-Encoding: chunked\r\n\r\n" + body, payload
+    return head + b"\r\n", b""
+
+
+@st.composite
+def pipelines(draw: st.DrawFn) -> tuple[list[tuple[bytes, bytes]], tuple[int, ...]]:
+    requests = [draw(framed_request(i)) for i in range(draw(st.integers(1, 3)))]
+    size = sum(len(r) for r, _ in requests) + len(SENTINEL)
+    return requests, tuple(sorted(set(draw(st.lists(st.integers(1, size), max_size=4)))))
+
+
+@fuzz_settings(EXAMPLES // 3)
+@given(pipelines())
+def test_pipelined_requests_reach_the_backend_as_sent(
+    router: Router, backend: Backend, pipeline: tuple[list[tuple[bytes, bytes]], tuple[int, ...]]
+) -> None:
+    """Well-framed requests on one connection, whatever their bodies hold and however the
+    bytes are split: each is forwarded once, in order, with its own body, and answered."""
+    requests, cuts = pipeline
+    seen = len(backend.requests)
+    data = send(router.bound_port, b"".join(r for r, _ in requests) + SENTINEL, cuts)
+    forwarded = backend.requests[seen:]
+    where = f"{requests!r} -> {data[:300]!r}"
+    assert statuses(data, "GET") == [200] * (len(requests) + 1), where
+    assert [r["path"] for r in forwarded] == [f"/p{i}" for i in range(len(requests))] + ["/sentinel"], where
+    assert [r["body"] for r in forwarded[:-1]] == [payload for _, payload in requests], where
+    tried("router: pipelined requests", f"{len(requests)} requests")
