@@ -40,7 +40,8 @@ faults: $(STAMP)
 FUZZ_EXAMPLES ?= 200
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:randomly tests/api/test_fuzz.py \
-		tests/consul/test_fuzz.py tests/spec/test_fuzz.py tests/router/test_fuzz.py
+		tests/consul/test_fuzz.py tests/spec/test_fuzz.py tests/router/test_fuzz.py \
+		tests/router/test_fuzz_responses.py
 
 bench: $(STAMP)
 	$(BIN)/pytest -q -s tests/bench -o addopts="" -p no:cacheprovider
