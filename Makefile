@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench faults clean install
+.PHONY: run test lint bench faults fuzz clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: $(STAMP) lint
 # the fault suite alone, its recovery figures printed (make test runs it too)
 faults: $(STAMP)
 	$(BIN)/pytest -q -s -p no:randomly tests/faults
+
+# a longer fuzz campaign than make test's fixed budget: N inputs per target, a random search
+# (docs/security.md, "Fuzzing"); FUZZ_EXAMPLES=5000 make fuzz
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:randomly tests/api/test_fuzz.py \
+		tests/consul/test_fuzz.py tests/spec/test_fuzz.py tests/router/test_fuzz.py \
+		tests/router/test_fuzz_responses.py
 
 bench: $(STAMP)
 	$(BIN)/pytest -q -s tests/bench -o addopts="" -p no:cacheprovider

@@ -14,6 +14,7 @@ import pytest
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
 from reconciler.store import Store
 from tests import leaks
+from tests.fuzzing import TRIED, summary
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +56,11 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     ]
     if leaked:
         pytest.fail(f"{request.node.nodeid} leaked: " + "; ".join(leaked), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many inputs each fuzz target tried (tests/fuzzing.py), printed for any run."""
+    if TRIED:
+        terminalreporter.section("fuzz inputs tried")
+        for line in summary():
+            terminalreporter.write_line(line)

@@ -101,6 +101,7 @@ class Exchange:
     resp_chunked: bool = False
     resp_close: bool = False
     resp_head_done: bool = False
+    head_out: bool = False  # the final response's head went to the client
     framed: bool = False  # the response's end can be told without closing the connection
     status: int = 0  # of a response forwarded as it came
 
@@ -204,6 +205,10 @@ class Exchange:
             self.out.append(b"\r\n".join(lines) + b"\r\n\r\n")
             self.tunneled = self.response_done = self.response_started = True
             return
+        if status == 101:  # a client that did not ask to switch must not be told it has (a 502)
+            raise httptools.HttpParserError("101 Switching Protocols to a request without Upgrade")
+        if status < 100:  # no status: what follows it would reach the client as its own response
+            raise httptools.HttpParserError(f"status {status} is not an HTTP status")
         self.interim = True
         self.out.append(b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason))
 
@@ -286,6 +291,7 @@ class Exchange:
                 raise httptools.HttpParserError("more than one response to one request")
             if self.raw:
                 self.conn.write(data)  # parsed first: only bytes of this response go out
+                self.head_out = True
         except httptools.HttpParserUpgrade as exc:
             self.switched(data, exc)
             return
@@ -293,6 +299,12 @@ class Exchange:
             self.flush()
             log.warning("router upstream=%s:%s bad response: %s", *self._where(), exc)
             self.conn.server.failed(self.target)
+            if not self.head_out:  # before the response began: a 502, and the connection ends
+                self.keep_alive = False
+                self.conn.error(
+                    self, 502, f"backend {self._where()[0]}:{self._where()[1]} sent a bad response"
+                )
+                return
             self.conn.finished(self, close_upstream=True, close_client=True)
             return
         self.flush()
@@ -364,6 +376,7 @@ class Exchange:
         if self.out:
             self.conn.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
             self.out = []
+            self.head_out = self.head_out or self.resp_head_done
 
     def tunnel_from_client(self, data: bytes) -> None:
         """Bytes after an upgrade request: to the backend (held while its connection opens)."""
@@ -378,10 +391,15 @@ class Exchange:
             return
         if self.response_done:
             return
-        if self.response_started:
+        if self.head_out:
             # a response framed by the end of the connection (or a backend that died midway):
             # the client must see the end too
             self.conn.finished(self, close_upstream=True, close_client=True)
+            return
+        if self.response_started:  # only a 1xx (or part of a head) came: no retry, a 502
+            self.failure = f"backend {self._where()[0]}:{self._where()[1]} closed before its response"
+            self.keep_alive = False
+            self.conn.error(self, 502, self.failure)
             return
         reused = self.upstream is not None and self.upstream.reused
         self.upstream = None

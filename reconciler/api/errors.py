@@ -9,7 +9,7 @@ from aiohttp import web
 
 from reconciler.deployments.rules import DeploymentError
 from reconciler.ops.errors import IndexMismatch, NotFound, Rejected
-from reconciler.store import Conflict, Unavailable
+from reconciler.store import Conflict, InvalidKey, Unavailable
 
 
 class ApiError(Exception):
@@ -37,7 +37,7 @@ def not_found(what: str, ident: str) -> ApiError:
 
 # What an operation raises, as the client sees it. Raised by any handler, rendered by the
 # error middleware, so no handler translates them by hand.
-OPERATION_ERRORS = (NotFound, Rejected, DeploymentError, IndexMismatch, Conflict, Unavailable)
+OPERATION_ERRORS = (NotFound, Rejected, DeploymentError, IndexMismatch, Conflict, Unavailable, InvalidKey)
 
 # etcd away: the store gave up retrying (its retry_for), so the API answers at once and
 # keeps nothing back: a write it answers 503 to is not held to be sent later (though one
@@ -55,6 +55,8 @@ def translate(exc: Exception) -> ApiError:
         return ApiError(400, str(exc))
     if isinstance(exc, IndexMismatch):
         return ApiError(409, str(exc), field="JobModifyIndex")
+    if isinstance(exc, InvalidKey):  # an id in the path or the body no key can hold
+        return ApiError(400, str(exc))
     if isinstance(exc, Unavailable):
         return ApiError(503, UNAVAILABLE.format(detail=exc), headers={"Retry-After": "1"})
     return ApiError(409, str(exc))

@@ -19,7 +19,7 @@ from reconciler.store.auth import EtcdAuth
 from reconciler.store.client import LIST_PAGE, Store, Versioned
 from reconciler.store.errors import Compacted, Conflict, Fenced, NotFound, StoreError, Unavailable
 from reconciler.store.fence import Fence
-from reconciler.store.keys import Keys
+from reconciler.store.keys import InvalidKey, Keys
 from reconciler.store.leases import KeptLease, Lease
 from reconciler.store.txn import MAX_TXN_OPS, Txn
 from reconciler.store.watch import Watch, WatchCallback, WatchEvent
@@ -32,6 +32,7 @@ __all__ = [
     "EtcdAuth",
     "Fence",
     "Fenced",
+    "InvalidKey",
     "KeptLease",
     "Keys",
     "Lease",

@@ -13,9 +13,14 @@ from reconciler.model.ids import is_valid_job_id, is_valid_name
 DEFAULT_PREFIX = "/reconciler/"
 
 
+class InvalidKey(ValueError):
+    """An identifier that cannot become part of a key: a caller's bad input (the API
+    answers 400 with the message), never a lookup that found nothing."""
+
+
 def _seg(value: str, what: str) -> str:
     if not is_valid_name(value):
-        raise ValueError(f"invalid {what} {value!r}: use letters, digits, '-', '_' and '.'")
+        raise InvalidKey(f"invalid {what} {value!r}: use letters, digits, '-', '_' and '.'")
     return value
 
 
@@ -23,7 +28,7 @@ def _job_seg(job_id: str) -> str:
     """A job ID as one key segment: a child's `/` (`web/periodic-1700000000`) becomes `~`,
     which no plain ID holds, so `job_versions/<ns>/web/` never lists a child's versions."""
     if not is_valid_job_id(job_id):
-        raise ValueError(f"invalid job id {job_id!r}: use letters, digits, '-', '_' and '.'")
+        raise InvalidKey(f"invalid job id {job_id!r}: use letters, digits, '-', '_' and '.'")
     return job_id.replace("/", "~")
 
 
@@ -227,13 +232,13 @@ def kv_key(key: str, *, prefix: bool = False) -> str:
     """A Consul KV key checked before it becomes part of an etcd key: no control characters,
     no `.` or `..` segment, no leading `/`, at most 512 bytes; empty only as a prefix."""
     if not key and not prefix:
-        raise ValueError("a KV key must not be empty")
+        raise InvalidKey("a KV key must not be empty")
     if len(key.encode()) > KV_KEY_MAX:
-        raise ValueError(f"KV key is {len(key.encode())} bytes; the limit is {KV_KEY_MAX}")
+        raise InvalidKey(f"KV key is {len(key.encode())} bytes; the limit is {KV_KEY_MAX}")
     if key.startswith("/"):
-        raise ValueError(f"invalid KV key {key!r}: must not start with '/'")
+        raise InvalidKey(f"invalid KV key {key!r}: must not start with '/'")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
-        raise ValueError(f"invalid KV key {key!r}: control characters are not allowed")
+        raise InvalidKey(f"invalid KV key {key!r}: control characters are not allowed")
     if any(seg in (".", "..") for seg in key.split("/")):
-        raise ValueError(f"invalid KV key {key!r}: '.' and '..' segments are not allowed")
+        raise InvalidKey(f"invalid KV key {key!r}: '.' and '..' segments are not allowed")
     return key

@@ -7,7 +7,7 @@ import pytest
 from reconciler.api.errors import translate
 from reconciler.deployments import DeploymentError
 from reconciler.ops.errors import IndexMismatch, InvalidIdentifier, JobNotFound, NodeNotFound, Rejected
-from reconciler.store import Conflict
+from reconciler.store import Conflict, InvalidKey
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,7 @@ from reconciler.store import Conflict
         (DeploymentError("not running"), 400, ""),
         (IndexMismatch("changed"), 409, "JobModifyIndex"),
         (Conflict("still changing"), 409, ""),
+        (InvalidKey("invalid deployment id '.'"), 400, ""),
     ],
     ids=[
         "job not found",
@@ -29,6 +30,7 @@ from reconciler.store import Conflict
         "deployment rule",
         "check-index",
         "lost race",
+        "no key can hold the id",
     ],
 )
 def test_operation_errors_become_statuses(exc: Exception, status: int, field: str) -> None:

@@ -53,6 +53,7 @@ class ConsulServer:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.run_until_complete(self._loop.shutdown_default_executor())  # the handlers' threads
         self._loop.close()
         self.watched.stop()
 

@@ -68,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
             {
                 "backend": self.backend.name,
                 "path": self.path,
-                "body": body.decode(),
+                "body": body.decode(errors="replace"),
                 "xff": self.headers.get("X-Forwarded-For"),
                 "xfproto": self.headers.get("X-Forwarded-Proto"),
                 "xfhost": self.headers.get("X-Forwarded-Host"),

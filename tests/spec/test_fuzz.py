@@ -1,20 +1,25 @@
-"""Fuzzing: random and mutated input only ever raises SpecError (or parses)."""
+"""Fuzzing the job file readers (HCL, JSON, YAML) and the API's job decoding: random and
+mutated input only ever raises SpecError (or parses). Budgets and counts: tests/fuzzing.py."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
-from reconciler.spec import SpecError, job_from_nomad, parse_job
+from reconciler.spec import SpecError, job_from_nomad, job_to_nomad, parse_job
+from tests.fuzzing import budget, fuzz_settings, json_shaped, mutated, tried
 from tests.spec.paths import EXAMPLE_FILES
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz_settings(60)
 HCL_ALPHABET = st.sampled_from(
     [
         *list('job"todo{}[]()=,.:?!<>+-*/%&|$#\n \t0123456789abcdefvarlocal_${}'),
@@ -61,12 +66,14 @@ def assert_well_formed(exc: SpecError) -> None:
 @FUZZ
 @given(st.lists(HCL_ALPHABET, max_size=60).map("".join))
 def test_random_hcl_only_raises_spec_error(text: str) -> None:
+    tried("spec: random HCL")
     parses_or_spec_error(text, "hcl")
 
 
 @FUZZ
 @given(st.text(max_size=200))
 def test_random_text_only_raises_spec_error(text: str) -> None:
+    tried("spec: random text as HCL, YAML and JSON")
     for fmt in ("hcl", "yaml", "json"):
         parses_or_spec_error(text, fmt)
 
@@ -105,6 +112,7 @@ json_values: st.SearchStrategy[Any] = st.recursive(
 @FUZZ
 @given(json_values)
 def test_random_nomad_json_only_raises_spec_error(data: Any) -> None:
+    tried("spec: random Nomad JSON")
     with contextlib.suppress(SpecError):
         job_from_nomad(data)
     parses_or_spec_error(json.dumps({"Job": data}), "json")
@@ -137,7 +145,8 @@ FORMATS = {".nomad": "hcl", ".json": "json", ".yaml": "yaml"}
 def test_mutated_examples_only_raise_spec_error(path: Any) -> None:
     rng = random.Random(path.name)  # seeded: a failure replays
     text = path.read_text(encoding="utf-8")
-    for _ in range(25):
+    for _ in range(budget(25)):
+        tried("spec: mutated example files (text)")
         parses_or_spec_error(mutate(text, rng), FORMATS[path.suffix])
 
 
@@ -148,3 +157,72 @@ def test_yaml_alias_bomb_is_refused() -> None:
     with pytest.raises(SpecError) as info:
         parse_job(text, format="yaml")
     assert any("expands to more than" in e.message for e in info.value.errors)
+
+
+# the words of the job file formats (HCL's blocks and attributes as YAML keys, the API's fields)
+HCL_WORDS = [
+    "job", "group", "task", "driver", "config", "count", "network", "port", "static", "to",
+    "service", "check", "resources", "cpu", "memory", "meta", "env", "update", "constraint",
+    "attribute", "value", "operator", "template", "artifact", "volume", "restart", "lifecycle",
+    "type", "datacenters", "periodic", "parameterized", "scaling", "min", "max", "name", "tags",
+]  # fmt: skip
+API_WORDS = [
+    "ID", "Name", "Type", "TaskGroups", "Tasks", "Count", "Driver", "Config", "Networks",
+    "DynamicPorts", "ReservedPorts", "Label", "Value", "To", "Services", "Checks", "Resources",
+    "CPU", "MemoryMB", "Meta", "Env", "Update", "Constraints", "LTarget", "RTarget", "Operand",
+    "Templates", "Artifacts", "Volumes", "RestartPolicy", "Lifecycle", "Periodic", "Scaling",
+]  # fmt: skip
+STRUCTURED = [p for p in EXAMPLE_FILES if p.suffix in (".json", ".yaml")]
+YAML_SAFE = YAML(typ="safe", pure=True)
+
+
+def document(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text) if path.suffix == ".json" else YAML_SAFE.load(text)
+
+
+def api_documents() -> list[Any]:
+    """Every HCL example as the API's JSON (what `nomad job run -json` and the UI send)."""
+    out = []
+    for path in EXAMPLE_FILES:
+        if path.suffix == ".nomad":
+            with contextlib.suppress(SpecError):  # an example that needs variables
+                out.append({"Job": job_to_nomad(parse_job(path.read_text(encoding="utf-8")))})
+    return out
+
+
+def yaml_text(data: Any) -> str:
+    out = io.StringIO()
+    YAML_SAFE.dump(data, out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("path", STRUCTURED, ids=[p.name for p in STRUCTURED])
+def test_mutated_structured_examples_only_raise_spec_error(path: Path) -> None:
+    """A JSON or YAML example with one value replaced or deleted, anywhere in it, read in its
+    own format (and a YAML one written as JSON, which YAML also reads)."""
+    words = API_WORDS if path.suffix == ".json" else HCL_WORDS
+
+    @FUZZ
+    @given(mutated(document(path), json_shaped(words)))
+    def run(data: Any) -> None:
+        tried("spec: mutated JSON and YAML examples (structure)")
+        if path.suffix == ".json":
+            parses_or_spec_error(json.dumps(data), "json")
+        else:
+            parses_or_spec_error(yaml_text(data), "yaml")
+            parses_or_spec_error(json.dumps(data), "yaml")
+
+    run()
+
+
+@FUZZ
+@given(st.sampled_from(api_documents()).flatmap(lambda doc: mutated(doc, json_shaped(API_WORDS))))
+def test_mutated_api_jobs_only_raise_spec_error(data: Any) -> None:
+    """The API's job decoding (a register or plan body) of a valid job with one value
+    replaced or deleted, and the same document as a JSON job file."""
+    tried("spec: mutated API job JSON (structure)")
+    if isinstance(data, dict):
+        with contextlib.suppress(SpecError):
+            job_from_nomad(data)
+    parses_or_spec_error(json.dumps(data), "json")
