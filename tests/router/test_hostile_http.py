@@ -247,5 +247,6 @@ def test_a_repeated_response_is_counted_and_a_longer_one_still_parsed(router, ba
             while chunk := s.recv(65536):
                 rest += chunk
     assert b"smuggl" not in rest, rest
-    assert rest in (b"", ONCE), rest
+    # the first response, nothing, or the router's own 502 for a backend that answered twice
+    assert rest in (b"", ONCE) or rest.startswith(b"HTTP/1.1 502 "), rest
     assert backend.connections == 1  # all five on one pooled upstream connection
