@@ -35,7 +35,7 @@ from controllers.scheduler.preference import (
     spread_score,
     spread_usage,
 )
-from controllers.scheduler.rank import sample_limit, shuffled
+from controllers.scheduler.rank import binpack_score, sample_limit, shuffled
 from controllers.scheduler.state import NodeState
 from controllers.scheduler.stream import drained
 from reconciler.model.ids import AllocId, EvalId, NodeId, new_id
@@ -222,6 +222,7 @@ def _new_alloc(
         canary=p.canary,
         previous_allocation=prev.id if prev else AllocId(""),
         reschedule_attempts=attempts,
+        score=_placed_score(job, ctx, st),
         create_time=now,
         modify_time=now,
     )
@@ -353,6 +354,17 @@ def _scan(
             break
     ctx.cursor = nxt
     return best, cands, misfits
+
+
+def _placed_score(job: Job, ctx: _GroupCtx, st: NodeState) -> float:
+    """The chosen node's normalised score, as `_scan` ranked it (before the allocation is
+    charged to the node): kept on the allocation for `disconnect.reconcile = "best_score"`."""
+    fit = binpack_score(st, ctx.cpu, ctx.mem)
+    collisions = st.groups.get((job.id, ctx.group.name), 0)
+    desired = float(max(ctx.group.count, 1))
+    if ctx.prefers:
+        return _combined(ctx, st.node, fit, collisions, desired)
+    return (fit - (collisions + 1) / desired) / 2.0 if collisions else fit
 
 
 def _combined(ctx: _GroupCtx, node: Node, fit: float, collisions: int, desired: float) -> float:

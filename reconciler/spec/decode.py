@@ -20,6 +20,7 @@ from reconciler.model.job import (
     Check,
     CheckRestart,
     Constraint,
+    DisconnectStrategy,
     DispatchPayload,
     EphemeralDisk,
     Job,
@@ -178,6 +179,15 @@ class Decoder:
         r.finish()
         return m
 
+    def disconnect(self, raw: RawBlock, path: str) -> DisconnectStrategy:
+        r = self.reader(raw, path)
+        d = DisconnectStrategy()
+        d.lost_after = r.duration("lost_after", d.lost_after)
+        d.replace = r.flag("replace", d.replace)
+        d.reconcile = r.choice("reconcile", d.reconcile)
+        r.finish()
+        return d
+
     def periodic(self, raw: RawBlock, path: str) -> Periodic:
         r = self.reader(raw, path)
         p = Periodic()
@@ -206,6 +216,9 @@ class Decoder:
         g.count = r.integer("count", g.count, want=NON_NEGATIVE)
         g.meta = r.str_map("meta")
         g.shutdown_delay = r.duration("shutdown_delay", g.shutdown_delay)
+        g.max_client_disconnect = r.duration("max_client_disconnect", 0) or None
+        found = r.block("disconnect")
+        g.disconnect = self.disconnect(*found) if found else None
         g.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         g.affinities = [self.affinity(b, p) for b, p in r.blocks("affinity")]
         g.spreads = [self.spread(b, p) for b, p in r.blocks("spread")]

@@ -304,6 +304,21 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     if g.restart is not None:
         c.non_negative(f"{path}.restart.attempts", g.restart.attempts)
     c.non_negative(f"{path}.ephemeral_disk.size", g.ephemeral_disk.size)
+    _check_disconnect(c, path, g)
+
+
+def _check_disconnect(c: _Checker, path: str, g: TaskGroup) -> None:
+    """Nomad's rules: durations not negative, and one way to say the window, not two."""
+    if g.max_client_disconnect is not None:
+        c.non_negative(f"{path}.max_client_disconnect", g.max_client_disconnect, "a non-negative duration")
+    if g.disconnect is None:
+        return
+    c.non_negative(f"{path}.disconnect.lost_after", g.disconnect.lost_after, "a non-negative duration")
+    if g.max_client_disconnect is not None and g.disconnect.lost_after:
+        c.add(
+            f"{path}.max_client_disconnect",
+            "using both max_client_disconnect and disconnect.lost_after is not supported",
+        )
 
 
 def _check_job_id(c: _Checker, root: str, job: Job) -> None:
