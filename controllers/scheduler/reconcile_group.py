@@ -11,7 +11,7 @@ nothing is changed in place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -181,16 +181,25 @@ def _sort_group(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> _Sorte
     return s
 
 
+def _split(
+    allocs: list[Allocation], test: Callable[[Allocation], object]
+) -> tuple[list[Allocation], list[Allocation]]:
+    """(those `test` holds for, the others), in order."""
+    yes: list[Allocation] = []
+    no: list[Allocation] = []
+    for a in allocs:
+        (yes if test(a) else no).append(a)
+    return yes, no
+
+
 def _sort_away(inp: JobInput, g: TaskGroup, s: _Sorted) -> None:
     """The disconnect window's share of the sorting: an unknown or lost allocation whose
     replacement runs leaves its index to it; reconnecting ones are resolved (see
     `disconnect.resolve_reconnects`): the originals that stay are live again, the copies
     that lose are stopped and out of every list."""
-    s.standing_in = [a for a in s.unknown if live_replacement(a, s.replaced_by, inp.statuses)]
+    s.standing_in, s.unknown = _split(s.unknown, lambda a: live_replacement(a, s.replaced_by, inp.statuses))
     s.ignore.extend(s.standing_in)
-    s.unknown = [a for a in s.unknown if a not in s.standing_in]
-    s.lost_replaced = [a for a in s.lost if live_replacement(a, s.replaced_by, inp.statuses)]
-    s.lost = [a for a in s.lost if a not in s.lost_replaced]
+    s.lost_replaced, s.lost = _split(s.lost, lambda a: live_replacement(a, s.replaced_by, inp.statuses))
     if not s.reconnect:
         return
     r = resolve_reconnects(g, s.reconnect, s.replaced_by, inp.statuses, inp.version)
@@ -282,10 +291,11 @@ def _disconnected(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) ->
         upd.stop += 1
     res.followups.extend(expires_at(a, w) for a in s.standing_in)
     policy = inp.job.reschedule_for(g)
+    marking = {a.id for a in s.disconnect}
     for a in s.disconnect + s.unknown:
         if a.id in dropped:
             continue
-        if a in s.disconnect:
+        if a.id in marking:
             res.disconnect.append(a)
         since = a.disconnected_at or inp.now
         res.followups.append(expires_at(a, w, since=inp.now))
