@@ -88,6 +88,15 @@ class Heartbeat:
             lease=lease.id,
         )
 
+    def cut_off_for(self) -> float:
+        """Seconds since this node's heartbeat lease ran out unrefreshed (0 while it holds,
+        and again once re-registered): how long the cluster has counted the node as gone."""
+        with self._lock:
+            lease = self.lease
+        if lease is None or lease.remaining() > 0:
+            return 0.0
+        return max(0.0, time.monotonic() - (lease.refreshed_at + lease.ttl))
+
     def start(self) -> None:
         with self._lock:
             self._started = True

@@ -23,7 +23,7 @@ from controllers.scheduler.reschedule import next_reschedule_time
 from controllers.scheduler.update_policy import UpdateFn
 from reconciler.model.disconnect import expired, expires_at, window
 from reconciler.model.ids import AllocId, NodeId
-from reconciler.model.job import Job, JobType, ReschedulePolicy, TaskGroup
+from reconciler.model.job import SECOND, Job, JobType, ReschedulePolicy, TaskGroup
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, NodeStatus
 from reconciler.model.plan import DesiredUpdates
 from reconciler.model.services import CheckStatus
@@ -55,6 +55,7 @@ class _Kind(Enum):
     DISCONNECT = "disconnect"  # running on a disconnected node: to be marked unknown
     UNKNOWN = "unknown"  # unknown, its window still open and its node still away
     RECONNECT = "reconnect"  # unknown and its node is back
+    HELD = "held"  # lost, but its client may still run it (`stop_on_client_after`)
 
 
 @dataclass
@@ -75,10 +76,19 @@ class _Sorted:
     reconnect: list[Allocation] = field(default_factory=list)
     reconnect_stops: list[AllocStop] = field(default_factory=list)
     lost_replaced: list[Allocation] = field(default_factory=list)  # lost, a replacement runs
+    held: list[Allocation] = field(default_factory=list)  # lost, replaced once its client stopped it
 
     def occupying(self) -> list[Allocation]:
         """Everything that holds an index of `count` (what needs replacing included)."""
-        return self.live + self.lost + self.migrate + self.reschedule + self.disconnect + self.unknown
+        return (
+            self.live
+            + self.lost
+            + self.migrate
+            + self.reschedule
+            + self.disconnect
+            + self.unknown
+            + self.held
+        )
 
 
 def left_alone(a: Allocation, statuses: Mapping[AllocId, AllocStatus], batch: bool) -> bool:
@@ -121,6 +131,18 @@ def _disconnect_kind(inp: JobInput, g: TaskGroup, a: Allocation, node: Node | No
     return _Kind.LOST if cs == ClientStatus.PENDING else None
 
 
+def _lost_kind(inp: JobInput, g: TaskGroup, node: Node | None) -> tuple[_Kind, float | None]:
+    """Lost; but with `stop_on_client_after` its client may still run it until that long
+    (plus the tasks' kill timeout) after the node went away: held (its index kept, nothing
+    placed) until then, when a follow-up evaluation replaces it (Nomad's delayByStopAfter)."""
+    stop_after = g.stop_after()
+    if stop_after is None or node is None:
+        return _Kind.LOST, None
+    kill = max([5 * SECOND, *(t.kill_timeout for t in g.tasks)])  # the longest, as Nomad
+    at = node.modify_time + (stop_after + kill) / SECOND
+    return (_Kind.HELD, at) if at > inp.now else (_Kind.LOST, None)
+
+
 def _kind_of(
     inp: JobInput, g: TaskGroup, a: Allocation, batch: bool, policy: ReschedulePolicy
 ) -> tuple[_Kind, float | None]:
@@ -135,7 +157,7 @@ def _kind_of(
     if away is not None:
         return away, None
     if node_lost(node):
-        return _Kind.LOST, None
+        return _lost_kind(inp, g, node)
     if cs == ClientStatus.FAILED:
         at = next_reschedule_time(policy, a, inp.statuses.get(a.id), inp.now)
         if at is not None and at <= inp.now:
@@ -160,6 +182,7 @@ def _sort_group(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> _Sorte
         _Kind.DISCONNECT: s.disconnect,
         _Kind.UNKNOWN: s.unknown,
         _Kind.RECONNECT: s.reconnect,
+        _Kind.HELD: s.held,
     }
     for a in allocs:
         if a.previous_allocation:
@@ -221,7 +244,7 @@ def reconcile_group(
     used = {a.index for a in occupying if a.id not in dropped}
     missing = g.count - (len(occupying) - len(dropped))
     return [
-        ReconcileResult(ignore=s.ignore, desired_tg_updates={g.name: DesiredUpdates()}),
+        ReconcileResult(ignore=s.ignore + s.held, desired_tg_updates={g.name: DesiredUpdates()}),
         down,
         _replace_lost_and_failed(g, s, dropped),
         _disconnected(inp, g, s, dropped),

@@ -139,11 +139,14 @@ class DisconnectStrategy:
     """The group's `disconnect` block (Nomad 1.8). While its node misses heartbeats an
     allocation is `unknown` for up to `lost_after` (0: lost at once, as without the block);
     `replace` places a replacement meanwhile; on reconnect `reconcile` picks the copy that
-    stays. (`stop_on_client_after` is refused: see reconciler/spec/unsupported.py.)"""
+    stays. `stop_on_client_after` (not with `lost_after`): the client stops the group's
+    tasks once it has been cut off that long, and the server holds the lost allocations'
+    replacements back until then."""
 
     lost_after: int = 0
     replace: bool = True
     reconcile: ReconcileOption = ReconcileOption.BEST_SCORE
+    stop_on_client_after: int | None = None
 
 
 @dataclass
@@ -375,6 +378,7 @@ class TaskGroup:
     shutdown_delay: int = 0
     disconnect: DisconnectStrategy | None = None
     max_client_disconnect: int | None = None  # Nomad 1.8's older spelling of disconnect.lost_after
+    stop_after_client_disconnect: int | None = None  # ... and of disconnect.stop_on_client_after
 
     def lost_after(self) -> int:
         """How long an allocation of this group may stay `unknown` on a disconnected node
@@ -383,6 +387,13 @@ class TaskGroup:
         if self.disconnect is not None and self.disconnect.lost_after:
             return self.disconnect.lost_after
         return self.max_client_disconnect or 0
+
+    def stop_after(self) -> int | None:
+        """How long a cut-off client keeps running this group's tasks (nanoseconds; None:
+        for as long as it is cut off). Nomad's GetDisconnectStopTimeout."""
+        if self.disconnect is not None and self.disconnect.stop_on_client_after is not None:
+            return self.disconnect.stop_on_client_after
+        return self.stop_after_client_disconnect
 
     def replace_on_disconnect(self) -> bool:
         """Whether an `unknown` allocation is replaced while it is away (default true)."""

@@ -185,6 +185,7 @@ class Decoder:
         d.lost_after = r.duration("lost_after", d.lost_after)
         d.replace = r.flag("replace", d.replace)
         d.reconcile = r.choice("reconcile", d.reconcile)
+        d.stop_on_client_after = _optional_duration(r, "stop_on_client_after")
         r.finish()
         return d
 
@@ -217,6 +218,7 @@ class Decoder:
         g.meta = r.str_map("meta")
         g.shutdown_delay = r.duration("shutdown_delay", g.shutdown_delay)
         g.max_client_disconnect = r.duration("max_client_disconnect", 0) or None
+        g.stop_after_client_disconnect = _optional_duration(r, "stop_after_client_disconnect")
         found = r.block("disconnect")
         g.disconnect = self.disconnect(*found) if found else None
         g.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
@@ -446,6 +448,13 @@ class Decoder:
         lc.disabled = r.flag("disabled", lc.disabled)
         r.finish()
         return lc
+
+
+def _optional_duration(r: FieldReader, name: str) -> int | None:
+    """A duration that may be left out (None: not written), as Nomad's pointer fields."""
+    written = name in r.raw.attrs
+    value = r.duration(name, 0)
+    return value if written else None
 
 
 def decode_job(raw: RawBlock, issues: Issues) -> tuple[Job, Positions]:

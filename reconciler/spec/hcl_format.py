@@ -64,6 +64,8 @@ DURATIONS = frozenset(
         "splay",
         "shutdown_delay",
         "max_client_disconnect",
+        "stop_after_client_disconnect",
+        "stop_on_client_after",
         "lost_after",
     }
 )
@@ -312,6 +314,8 @@ def _network(w: _Writer, n: Network) -> None:
 def _disconnect(w: _Writer, g: TaskGroup) -> None:
     if g.max_client_disconnect is not None:
         w.attr("max_client_disconnect", g.max_client_disconnect, duration=True)
+    if g.stop_after_client_disconnect is not None:
+        w.attr("stop_after_client_disconnect", g.stop_after_client_disconnect, duration=True)
     if g.disconnect is not None:
         w.block("disconnect", g.disconnect, DisconnectStrategy(), always=True)
 

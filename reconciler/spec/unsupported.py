@@ -74,11 +74,7 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
     _r("group", "consul", "Consul", {"namespace": "ns1"}, defaults=("default",)),
     _r("group", "vault", "Vault", {"policies": ["read"]}),
-    _r("group", "stop_after_client_disconnect", "StopAfterClientDisconnect", "1h",
-       why="a client cut off from etcd keeps its tasks running"),
     _r("group", "prevent_reschedule_on_lost", "PreventRescheduleOnLost", True),
-    _r("disconnect", "stop_on_client_after", "StopOnClientAfter", "1h",
-       why="a client cut off from etcd keeps its tasks running"),
     # -- task -----------------------------------------------------------------------------
     _r("task", "vault", "Vault", {"policies": ["read"]}),
     _r("task", "consul", "Consul", {"namespace": "ns1"}),

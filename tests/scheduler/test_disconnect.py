@@ -171,6 +171,21 @@ CASES = [
         followup=NOW + 4 * MIN,
     ),
     Case(
+        "stop_on_client_after: lost on a down node, held until its client stopped it",
+        _job(disconnect=DisconnectStrategy(stop_on_client_after=2 * 60 * SECOND)),
+        [ORIGINAL],
+        mock_node("n1", status=NodeStatus.DOWN, modify_time=NOW - MIN),
+        {},
+        followup=NOW + MIN + 5,  # and the default kill_timeout
+    ),
+    Case(
+        "stop_on_client_after passed: lost and replaced",
+        _job(disconnect=None, stop_after_client_disconnect=30 * SECOND),
+        [ORIGINAL],
+        mock_node("n1", status=NodeStatus.DOWN, modify_time=NOW - MIN),
+        {"lost": 1, "stop": 1, "place": 1},
+    ),
+    Case(
         "reconnect without a replacement: kept, unknown cleared",
         _job(disconnect=DisconnectStrategy(lost_after=5 * 60 * SECOND, replace=False)),
         [_unknown()],
@@ -379,18 +394,42 @@ def test_awaits_reconnect(alloc: Allocation, since: float, window: float, waits:
     [
         ('max_client_disconnect = "1m"\n disconnect {\n lost_after = "2m"\n }', "using both"),
         ('disconnect {\n reconcile = "coin_flip"\n }', "reconcile"),
-        ('disconnect {\n stop_on_client_after = "1m"\n }', "not supported yet"),
-        ('stop_after_client_disconnect = "1m"', "not supported yet"),
+        ('disconnect {\n lost_after = "1m"\n stop_on_client_after = "1m"\n }', "using both lost_after"),
+        ('max_client_disconnect = "1m"\n stop_after_client_disconnect = "1m"', "using both lost_after"),
+        ('disconnect {\n stop_on_client_after = "-1s"\n }', "non-negative"),
+        (
+            'type = "system"\n group "g" {\n disconnect {\n stop_on_client_after = "1m"\n }',
+            "service and batch",
+        ),
     ],
 )
 def test_disconnect_spec_errors(hcl: str, error: str) -> None:
     from reconciler.spec import SpecError, parse_job
 
-    text = f'job "j" {{\n group "g" {{\n {hcl}\n task "t" {{\n driver = "raw_exec"\n'
+    head = "" if hcl.startswith("type") else ' group "g" {\n '
+    text = f'job "j" {{\n{head} {hcl}\n task "t" {{\n driver = "raw_exec"\n'
     text += ' config {\n command = "/bin/true"\n }\n }\n }\n}\n'
     with pytest.raises(SpecError) as err:
         parse_job(text)
     assert error in str(err.value)
+
+
+def test_stop_on_client_after_reads_as_written() -> None:
+    from reconciler.spec import job_to_nomad, parse_job
+    from reconciler.spec.nomad_json import job_from_nomad
+
+    body = 'task "t" {\n driver = "raw_exec"\n config {\n command = "/bin/true"\n }\n }'
+    text = (
+        f'job "j" {{\n group "g" {{\n disconnect {{\n stop_on_client_after = "90s"\n }}\n {body}\n }}\n}}\n'
+    )
+    g = parse_job(text).task_groups[0]
+    assert g.stop_after() == 90 * SECOND
+    assert g.lost_after() == 0
+    old = f'job "j" {{\n group "g" {{\n stop_after_client_disconnect = "0s"\n {body}\n }}\n}}\n'
+    job = parse_job(old)
+    assert job.task_groups[0].stop_after() == 0  # written: stop at once (0 is not "never")
+    assert job_from_nomad(job_to_nomad(job)) == job
+    assert job_to_nomad(job)["TaskGroups"][0]["StopAfterClientDisconnect"] == 0
 
 
 def test_disconnect_reads_the_same_in_hcl_yaml_and_json() -> None:
@@ -420,7 +459,12 @@ def test_disconnect_reads_the_same_in_hcl_yaml_and_json() -> None:
     assert g.lost_after() == 600 * SECOND
     assert not g.replace_on_disconnect()
     wire = job_to_nomad(job)["TaskGroups"][0]["Disconnect"]
-    assert wire == {"LostAfter": 600 * SECOND, "Replace": False, "Reconcile": "longest_running"}
+    assert wire == {
+        "LostAfter": 600 * SECOND,
+        "Replace": False,
+        "Reconcile": "longest_running",
+        "StopOnClientAfter": None,
+    }
     assert job_from_nomad(job_to_nomad(job)) == job
     assert parse_job(job_to_yaml(job), format="yaml") == job
     assert read_job(text) == job
