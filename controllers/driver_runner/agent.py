@@ -246,7 +246,7 @@ class NodeAgent:
             for aid in cut_off_stops(limits, away):
                 log.warning("alloc=%s stopped: this client has been cut off for %.0fs", aid, away)
                 self._cut_off_stopped.add(aid)
-                runners[aid].stop()
+                runners[aid].stop(leave_catalog=False)
 
     # reconcile ---------------------------------------------------------------------------
     def _job(self, alloc: Allocation) -> JobRecord | None:

@@ -237,7 +237,12 @@ class AllocRunner:
         if alloc.desired_status != DesiredStatus.RUN:
             self.stop()
 
-    def stop(self) -> None:
+    def stop(self, *, leave_catalog: bool = True) -> None:
+        """Stop every task (Nomad's order, see `before_kill`). `leave_catalog=False`: do not
+        wait for the services to leave the catalog first (a client cut off from etcd cannot
+        see that happen, and its entries expire with its lease anyway)."""
+        if not leave_catalog:
+            self._left_catalog.set()
         with self._lock:
             self._stopping = True
             runners = [tr for n, tr in self.tasks.items() if not self._waits_for_the_end(n)]

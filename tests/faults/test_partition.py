@@ -30,7 +30,7 @@ import pytest
 
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
 from tests.factories import job_text
-from tests.faults.cluster import HEARTBEAT_TTL, Cluster, HostAgent
+from tests.faults.cluster import HEARTBEAT_TTL, Cluster, HostAgent, processes_under
 from tests.faults.figures import record
 from tests.faults.invariants import InvariantChecker, router_targets
 from tests.waiting import wait_for
@@ -39,8 +39,7 @@ COUNT = 4
 RESCHEDULE_DELAY = 1  # seconds: the group's reschedule delay, counted from the disconnect
 DISCONNECT = """
     disconnect {
-      lost_after = "120s"
-      reconcile  = "keep_original"
+      @disconnect
     }
 
     reschedule {
@@ -145,10 +144,14 @@ def partition_cluster(tmp_path: Path, link: Link) -> Iterator[Cluster]:
         etcd.stop()
 
 
-def _run_app(cluster: Cluster) -> None:
+KEEP_ORIGINAL = 'lost_after = "120s"\n      reconcile  = "keep_original"'
+STOP_AFTER = 3  # seconds: `stop_on_client_after` of the second test
+
+
+def _run_app(cluster: Cluster, disconnect: str = KEEP_ORIGINAL) -> None:
     text = job_text(
         "zero-downtime", python=sys.executable, app=cluster.app, release="1", count=COUNT, canary=""
-    ).replace("    migrate {", DISCONNECT, 1)
+    ).replace("    migrate {", DISCONNECT.replace("@disconnect", disconnect), 1)
     path = cluster.root / "partition.nomad"
     path.write_text(text, encoding="utf-8")
     out = cluster.servers[0].cli("job", "run", "-detach", str(path), timeout=120)
@@ -214,3 +217,64 @@ def test_a_partitioned_client_is_replaced_and_one_copy_survives_the_reconnect(
     )
     record("partition healed: one copy of each instance", reconciled, HEARTBEAT_TTL + 2)
     checker.assert_clean()
+
+
+def _apps_under(root: Path, app: Path) -> list[int]:
+    """Pids of the app's processes among those working under `root` (a client's tasks)."""
+    found = []
+    for pid in processes_under(root):
+        with contextlib.suppress(OSError):
+            if str(app) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                found.append(pid)
+    return found
+
+
+def test_a_partitioned_client_stops_its_tasks_before_they_are_replaced(
+    partition_cluster: Cluster, link: Link
+) -> None:
+    """`stop_on_client_after`: the cut-off client stops the group's tasks once its lease has
+    been out that long, and the replacements elsewhere start only after (the server waits
+    as long, plus the kill timeout): never two copies of an instance running."""
+    cluster = partition_cluster
+    api = cluster.servers[0]
+    _run_app(cluster, f'stop_on_client_after = "{STOP_AFTER}s"')
+    victim = cluster.clients[0]
+    victim_id = next(str(n["ID"]) for n in api.get("/v1/nodes") if n["Name"] == victim.node_name)
+    on_victim = [a for a in api.get("/v1/job/zd/allocations") if a["NodeID"] == victim_id]
+    assert on_victim, "no instance on the namespaced client"
+    assert _apps_under(victim.root, cluster.app), "the cut-off client's tasks are not found"
+    cut = time.monotonic()
+    link.cut()
+    wait_for(
+        lambda: not _apps_under(victim.root, cluster.app),
+        (HEARTBEAT_TTL + STOP_AFTER) * 4,
+        message="the cut-off client stopped its tasks",
+    )
+    stopped = time.monotonic() - cut
+    replacements_running = [
+        a
+        for a in api.get("/v1/job/zd/allocations")
+        if a["NodeID"] != victim_id and a["ClientStatus"] == "running" and a["PreviousAllocation"]
+    ]
+    assert not replacements_running, (
+        f"replaced {[a['Name'] for a in replacements_running]} before the originals stopped "
+        f"({stopped:.1f}s after the cut); the cut-off agent's log:\n{victim.log()[-4000:]}"
+    )
+
+    def running_elsewhere() -> bool:
+        allocs = api.get("/v1/job/zd/allocations")
+        live = [a for a in allocs if a["ClientStatus"] == "running" and a["DesiredStatus"] == "run"]
+        return len(live) == COUNT and all(a["NodeID"] != victim_id for a in live)
+
+    wait_for(running_elsewhere, (HEARTBEAT_TTL + STOP_AFTER + 5) * 4, message="replaced elsewhere")
+    replaced = time.monotonic() - cut
+    record(
+        "partition, stop_on_client_after = 3s: the cut-off tasks stopped",
+        stopped,
+        HEARTBEAT_TTL + STOP_AFTER + 2,
+    )
+    record(
+        "partition, stop_on_client_after = 3s: replaced elsewhere",
+        replaced,
+        HEARTBEAT_TTL + STOP_AFTER + 5 + 3,
+    )
