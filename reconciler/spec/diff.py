@@ -257,8 +257,8 @@ def _level(
     old: dict[str, Any] | None, new: dict[str, Any] | None, plain: tuple[str, ...], objects: dict[str, str]
 ) -> tuple[list[FieldDiff], list[ObjectDiff]]:
     o, n = old or {}, new or {}
-    ofields = {k: text(o[k]) for k in plain if k in o}
-    nfields = {k: text(n[k]) for k in plain if k in n}
+    ofields = {k: text(o[k]) for k in plain if o.get(k) is not None}  # null: not set (Nomad's nil)
+    nfields = {k: text(n[k]) for k in plain if n.get(k) is not None}
     for key in _MAPS:
         for k, v in (o.get(key) or {}).items():
             ofields[f"{key}[{k}]"] = text(v)
