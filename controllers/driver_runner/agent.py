@@ -196,6 +196,7 @@ class NodeAgent:
         self._previous: dict[AllocId, AllocStatus] = {}
         self._halt = threading.Event()
         self._cut_off_stopped: set[str] = set()
+        self._cut_off_watch: threading.Thread | None = None
 
     @property
     def node_id(self) -> str:
@@ -211,11 +212,14 @@ class NodeAgent:
         self.heartbeat.start()
         self.writer.start()
         self.watcher.start()
-        threading.Thread(target=self._watch_cut_off, name="cut-off-stop", daemon=True).start()
+        self._cut_off_watch = threading.Thread(target=self._watch_cut_off, name="cut-off-stop", daemon=True)
+        self._cut_off_watch.start()
         log.info("node=%s name=%s registered drivers=%s", self.node.id, self.node.name, self.node.drivers)
 
     def stop(self, *, drain: bool = False, timeout: float = 60.0) -> None:
         self._halt.set()
+        if self._cut_off_watch is not None:
+            self._cut_off_watch.join(5)
         self.watcher.stop()
         for t in self._destroying:
             t.join(timeout)
