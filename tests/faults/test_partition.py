@@ -207,7 +207,16 @@ def test_a_partitioned_client_is_replaced_and_one_copy_survives_the_reconnect(
                 and max(Counter(str(a["Name"]) for a in live).values()) == 1
             )
 
-        wait_for(one_copy_each, 90, message="one copy of each instance, the originals kept")
+        def state() -> str:
+            rows = [
+                f"{a['Name']} {a['ID'][:8]} on {a['NodeName']}: {a['DesiredStatus']}/{a['ClientStatus']}"
+                for a in api.get("/v1/job/zd/allocations")
+            ]
+            nodes = [f"{n['Name']}: {n['Status']}" for n in api.get("/v1/nodes")]
+            log = victim.log()[-3000:]
+            return f"one copy of each instance, the originals kept; now {rows} {nodes}\n{log}"
+
+        wait_for(one_copy_each, 90, message=state)
         reconciled = time.monotonic() - restored
         wait_for(lambda: len(routes()) == COUNT, 60, message=f"{COUNT} routed instances again")
     record(
