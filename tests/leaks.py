@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.waiting import WaitTimeout, wait_for
 
-DEADLINE = 15.0  # generous: library threads (python-etcd3's watcher) end on their own, late under load
+DEADLINE = 15.0  # generous: threads end on their own after their stop, late under load
 
 # The exemptions, each with its reason: (test node id, or "*" for any test; a thread name
 # prefix, or a child process's command line substring) -> why it may outlive the test.
@@ -27,12 +27,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "product: the driver runner's warm executors (controllers/driver_runner/executor_pool."
         "default_pool) are one pool per process, not per NodeAgent; it refills after each task "
         "start and its standbys live until the process ends (they exit on EOF)"
-    ),
-    ("*", "etcd3_watch_"): (
-        "library: python-etcd3's watcher thread of a closed client lingers while a watch "
-        "creation it sent is unanswered (it waits out its 5 s timeout per pending watch; the API's "
-        "watched caches open about a dozen at once). Known gap in docs/operations.md; the fix is "
-        "one watch stream per Store.watch, after which this row goes"
     ),
 }
 

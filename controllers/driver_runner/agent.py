@@ -27,6 +27,7 @@ from controllers.driver_runner.alloc_runner import AllocRunner, RunnerDeps
 from controllers.driver_runner.catalog import CatalogView
 from controllers.driver_runner.drivers import build_drivers
 from controllers.driver_runner.node import Heartbeat, load_node_id
+from controllers.driver_runner.prev_alloc import PrevAllocs
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import AllocId, NodeId, is_valid_name
@@ -39,6 +40,7 @@ from reconciler.model.objects import (
     HostVolume,
     JobRecord,
     Node,
+    NodeResources,
     NodeStatus,
 )
 from reconciler.model.services import ServiceRegistration
@@ -80,6 +82,15 @@ def _stop_after(runner: AllocRunner) -> float | None:
     g = runner.job.group(runner.alloc.task_group)
     limit = g.stop_after() if g is not None else None
     return None if limit is None else limit / SECOND
+
+
+def reachable_http_addr(http_addr: str, address: str) -> str:
+    """The node's HTTPAddr as other agents reach it (they fetch migrating data there): an
+    API bound to every interface (0.0.0.0, ::) is advertised at the node's address."""
+    host, sep, port = http_addr.rpartition(":")
+    if sep and host.strip("[]") in ("0.0.0.0", "::", ""):
+        return f"{address}:{port}"
+    return http_addr
 
 
 class AllocWatcher(Controller):
@@ -149,8 +160,10 @@ class NodeAgent:
         port_range: tuple[int, int] = (20000, 32000),
         heartbeat_ttl: int = 10,
         node_class: str = "",
+        node_pool: str = "default",
         http_addr: str = "",
         task_env: tuple[str, ...] = (),
+        reserved_disk: int = 0,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -167,9 +180,10 @@ class NodeAgent:
             name=node_name,
             datacenter=datacenter,
             address=address,
-            http_addr=http_addr,
+            http_addr=reachable_http_addr(http_addr, address),
             status=NodeStatus.READY,
-            resources=fingerprint.resources(),
+            resources=fingerprint.resources(self.data_dir),
+            reserved=NodeResources(disk_mb=reserved_disk),
             drivers=health,
             attributes=attrs,
             meta=dict(meta or {}),
@@ -177,6 +191,7 @@ class NodeAgent:
             min_dynamic_port=port_range[0],
             max_dynamic_port=port_range[1],
             node_class=node_class,
+            node_pool=node_pool,
         )
         self.heartbeat = Heartbeat(store, self.node, ttl=heartbeat_ttl)
         self.writer = StatusWriter(store)
@@ -187,6 +202,7 @@ class NodeAgent:
             on_change=self.writer.mark,
             task_env=task_env,
         )
+        self.deps.previous = PrevAllocs(store, self.data_dir, self.runner)
         self.runners: dict[str, AllocRunner] = {}
         self._lock = threading.Lock()
         self.watcher = AllocWatcher(self)

@@ -6,7 +6,9 @@ siblings are killed; when the `leader` task ends, the others are killed. Tasks s
 their `lifecycle` order (`lifecycle.py`: prestart, main, poststart, poststop; sidecars end
 with the main tasks). A stop (desired status stop/evict) kills every task, then runs the
 poststop tasks; a removed allocation is killed and its directory deleted. Restored state
-and re-attach come in through `restored` / `handles.recover`.
+and re-attach come in through `restored` / `handles.recover`. A replacement with a sticky
+or migrating `ephemeral_disk` first waits for its previous allocation and takes over its
+data, on a thread of its own (`prev_alloc.py`), before its tasks are set up.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from pathlib import Path
 from controllers.driver_runner import handles, lifecycle, status, volumes
 from controllers.driver_runner.catalog import CATALOG_GRACE, CatalogView
 from controllers.driver_runner.drivers import TaskDriver
+from controllers.driver_runner.prev_alloc import Decision, Handover, PrevAllocs
 from controllers.driver_runner.task_runner import TaskRunner
 from reconciler.model import taskenv
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.children import payload_bytes
-from reconciler.model.job import SECOND, Job, LifecycleHook
+from reconciler.model.job import SECOND, Job, LifecycleHook, TaskGroup
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, TaskState
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ class RunnerDeps:
     on_change: Callable[[AllocRunner], None]
     catalog: CatalogView | None = None  # None: no catalog to leave first (tests of the driver alone)
     task_env: tuple[str, ...] = ()  # agent variables the operator lets tasks inherit (--task-env)
+    previous: PrevAllocs | None = None  # None: no hand-over of a previous allocation's data
 
 
 class AllocRunner:
@@ -68,6 +72,7 @@ class AllocRunner:
         self.all_done = threading.Event()
         self._leader = ""
         self._launched: set[str] = set()  # tasks whose runner was started (lifecycle order)
+        self._handover_cancel = threading.Event()  # set to stop waiting for a previous allocation
 
     # wiring ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -77,12 +82,48 @@ class AllocRunner:
             return
         names = [t.name for t in group.tasks]
         self.dir.build(names)
+        d = self._handover(group)
+        if d.kind == Handover.NONE:
+            self._set_up(group, names)
+            return
+        threading.Thread(
+            target=self._after_previous, args=(group, names, d), name=f"handover:{self.id[:8]}", daemon=True
+        ).start()
+
+    def _handover(self, group: TaskGroup) -> Decision:
+        prev = self.deps.previous
+        if prev is None or self.status.task_states:  # restored: its tasks were set up already
+            return Decision(Handover.NONE)
+        return prev.decide(self.alloc, group, self.deps.node.id)
+
+    def _after_previous(self, group: TaskGroup, names: list[str], d: Decision) -> None:
+        """Wait for the previous allocation and take its data, then set the tasks up."""
+        assert self.deps.previous is not None
+        cancel = self._handover_cancel
+        try:
+            note = self.deps.previous.hand_over(self.alloc, names, d, cancel)
+        except Exception as exc:  # the replacement runs without the data rather than not at all
+            log.exception("alloc=%s hand-over failed", self.id)
+            note = f"data of previous allocation not migrated: {exc}"
+        if self._stopping:  # stopped (or removed) while it waited: nothing of it ever ran
+            with self._lock:
+                self.status.client_status = ClientStatus.COMPLETE
+                self.status.client_description = "stopped while waiting for its previous allocation"
+            self.all_done.set()
+            self.deps.on_change(self)
+            return
+        if cancel.is_set():
+            return  # the agent is shutting down: the next one does it again
+        self._set_up(group, names, note=note)
+
+    def _set_up(self, group: TaskGroup, names: list[str], *, note: str = "") -> None:
         try:
             volumes.link_mounts(group, self.deps.node.host_volumes, self.dir)
         except (volumes.VolumeError, OSError) as exc:
             self._fail(f"failed to set up host volumes: {exc}")
             return
         fresh = not self.status.task_states
+        runners: dict[str, TaskRunner] = {}  # published at once: this may run on the hand-over's thread
         for task in group.tasks:
             if task.leader:
                 self._leader = task.name
@@ -90,13 +131,15 @@ class AllocRunner:
             restored = copy.deepcopy(ts) if ts is not None else None
             if ts is None:
                 ts = TaskState(events=[status.event(status.RECEIVED, "Task received by client")])
+                if note:
+                    ts.events.append(status.event(status.SETUP, note))
                 self.status.task_states[task.name] = ts
             recovered = handles.recover(self.dir.state, task.name)
             driver = self.deps.drivers.get(task.driver)
             inputs = taskenv.EnvInputs(self.alloc, self.job, group, task, self.deps.node, self.dir)
             env = taskenv.build_env(inputs, base=taskenv.inherited_env(os.environ, self.deps.task_env))
             config = taskenv.interpolate(task.config, env, taskenv.node_values(self.deps.node))
-            self.tasks[task.name] = TaskRunner(
+            runners[task.name] = TaskRunner(
                 host=self,
                 alloc_id=self.id,
                 alloc_dir=self.dir,
@@ -111,6 +154,8 @@ class AllocRunner:
                 recovered=recovered,
                 payload=payload_bytes(self.job),
             )
+        with self._lock:
+            self.tasks = runners
         log.info("alloc=%s starting tasks=%s fresh=%s", self.id, ",".join(names), fresh)
         self._refresh()
         if self.alloc.desired_status != DesiredStatus.RUN:
@@ -243,6 +288,7 @@ class AllocRunner:
         see that happen, and its entries expire with its lease anyway)."""
         if not leave_catalog:
             self._left_catalog.set()
+        self._handover_cancel.set()
         with self._lock:
             self._stopping = True
             runners = [tr for n, tr in self.tasks.items() if not self._waits_for_the_end(n)]
@@ -253,6 +299,7 @@ class AllocRunner:
     def detach(self) -> None:
         """Leave every task running and stop supervising them (agent shutdown)."""
         self._aborted.set()
+        self._handover_cancel.set()
         for tr in self.tasks.values():
             tr.detach()
 

@@ -56,11 +56,13 @@ def interface_address(name: str) -> str:
     return socket.inet_ntoa(packed[20:24])
 
 
-def resources() -> NodeResources:
+def resources(data_dir: str | os.PathLike[str] = "/") -> NodeResources:
+    """CPU, memory and the free disk of the file system holding `data_dir` (where the
+    allocation directories live: Nomad's storage fingerprint of its alloc dir)."""
     cores = os.cpu_count() or 1
     mhz = _cpu_mhz()
     try:
-        st = os.statvfs("/")
+        st = os.statvfs(data_dir)
         disk = st.f_bavail * st.f_frsize // (1024 * 1024)
     except OSError:
         disk = 0

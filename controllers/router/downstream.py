@@ -18,7 +18,7 @@ import httptools
 from controllers.router.exchange import HOP_BY_HOP, Exchange, connection_tokens
 from controllers.router.limits import Refused, error_response
 from controllers.router.pool import Watcher
-from controllers.router.table import Route, rewrite_path
+from controllers.router.table import Route, RouteTable, rewrite_path
 
 if TYPE_CHECKING:
     from controllers.router.server import ProxyServer
@@ -29,9 +29,12 @@ KEEP = frozenset({b"host", b"content-length"})
 OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
 # the forwarded head of a request on a route without options (most of them), in one formatting
 PLAIN_HEAD = (
-    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: %b\r\n\r\n"
+    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Host: %b\r\n\r\n"
 )
 ROUTER_HEADERS = OURS | {b"content-length"}  # read by the router (`Downstream.router_header`)
+FAST_MAX = 4096  # longest request kept for `Downstream.repeat`
+# what a repeated request becomes: (the table it was routed in, its route, method, target, host, head)
+FastPlan = tuple[RouteTable, Route, bytes, bytes, bytes, bytes]
 
 
 class Downstream(asyncio.Protocol):
@@ -55,6 +58,12 @@ class Downstream(asyncio.Protocol):
         self.refusal: bytes | None = None  # the answer to a broken request, sent in its turn
         self.lingering = False
         self.tunnel: Exchange | None = None  # an upgraded (WebSocket) exchange: bytes pass as they are
+        # between two requests (the parser's last event was a message's end)
+        self.boundary = True
+        self.begun = 0  # requests begun in the read being parsed
+        # the last request that came whole in one read, and what it became (see `repeat`)
+        self.fast_raw = b""
+        self.fast_plan: FastPlan | None = None
 
     # transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -80,9 +89,17 @@ class Downstream(asyncio.Protocol):
         if self.lingering:
             return  # after a refusal: read and drop until the client goes
         self.last = time.monotonic()
+        at_rest = self.boundary and self.active is None
+        if at_rest and data == self.fast_raw and self.repeat():
+            return
         if self.head_since and self.head_raw > self.limits.max_header_bytes:
             self.reject(431, f"request headers larger than {self.limits.max_header_bytes} bytes")
             return
+        self.parse(data, at_rest)
+
+    def parse(self, data: bytes, at_rest: bool) -> None:
+        """The parser's way: callbacks frame and start the requests; a broken one is refused."""
+        self.begun = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -97,6 +114,43 @@ class Downstream(asyncio.Protocol):
         else:
             if self.head_since:
                 self.head_raw = 0 if self.head_raw < 0 else self.head_raw + len(data)
+            elif at_rest and self.begun == 1 and self.boundary:
+                self.remember(data)
+
+    def remember(self, data: bytes) -> None:
+        """A whole request came in this one read, between two others: if it is the common
+        kind (keep-alive HTTP/1.1 without a body, on a route without options), keep its bytes
+        and what they became, for `repeat`."""
+        ex, table = self.cur, self.server.current_table
+        if (
+            ex is not None
+            and ex.route is not None
+            and ex.route.plain
+            and table is not None
+            and len(data) <= FAST_MAX
+            and ex.keep_alive
+            and ex.client_11
+            and not (ex.has_body or ex.chunked or ex.upgrade)
+        ):
+            self.fast_raw = data
+            self.fast_plan = (table, ex.route, ex.method, ex.url, ex.host, ex.head)
+
+    def repeat(self) -> bool:
+        """The fast path: a read holding exactly the bytes of the connection's last whole
+        request (clients repeat their heads: a poller, a load balancer's check, a benchmark),
+        with the parser between messages and the table unchanged, is that request again. The
+        parser would reach the same end in the same state (a message's end resets it), the
+        limits passed these bytes, and the route and forwarded head depend on nothing else (the
+        client's address is the connection's), so the exchange starts from the plan."""
+        plan = self.fast_plan
+        if plan is None or plan[0] is not self.server.table():
+            return False
+        ex = Exchange(self)
+        _, ex.route, ex.method, ex.url, ex.host, ex.head = plan
+        ex.headers_done = ex.request_done = ex.started = True
+        self.cur = self.active = ex
+        self.server.dispatch(ex)
+        return True
 
     def upgraded(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """The parser stopped at an upgrade request's end: from here on the client's bytes
@@ -144,6 +198,8 @@ class Downstream(asyncio.Protocol):
 
     # parser callbacks (a Refused raised here becomes the answer) -------------------------
     def on_message_begin(self) -> None:
+        self.boundary = False
+        self.begun += 1
         self.cur = Exchange(self)
         self.head_raw = -1  # the read that began this head may hold the previous body: not counted
         if not self.head_since:
@@ -192,6 +248,7 @@ class Downstream(asyncio.Protocol):
             ex.add_body(body)
 
     def on_message_complete(self) -> None:
+        self.boundary = True
         if self.cur is not None:
             self.cur.end_request()
 
@@ -273,7 +330,7 @@ class Downstream(asyncio.Protocol):
         ex.route = route
         xff = ex.xff + b", " + self.client_ip_b if ex.xff else self.client_ip_b
         if route.plain and ex.host and not ex.chunked:  # the common case, in one formatting
-            ex.head = PLAIN_HEAD % (ex.method, ex.url, b"".join(ex.fwd), xff, ex.host)
+            ex.head = PLAIN_HEAD % (ex.method, ex.url, b"".join(ex.fwd), xff, self.server.scheme, ex.host)
         else:
             ex.head = self.head_for(ex, route, xff)
         self.server.dispatch(ex)
@@ -312,7 +369,7 @@ class Downstream(asyncio.Protocol):
                 lines.append(b"Host: " + route.service.encode() + b"\r\n")
         if ex.chunked:
             lines.append(b"Transfer-Encoding: chunked\r\n")
-        lines.append(b"X-Forwarded-For: " + xff + b"\r\nX-Forwarded-Proto: http\r\n")
+        lines.append(b"X-Forwarded-For: " + xff + b"\r\nX-Forwarded-Proto: " + self.server.scheme + b"\r\n")
         if ex.host:
             lines.append(b"X-Forwarded-Host: " + ex.host + b"\r\n")
         lines.append(b"\r\n")

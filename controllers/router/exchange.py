@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is being opened
+MEMO_MAX = 4096  # longest response an upstream connection keeps for `Exchange.repeated`
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -101,6 +102,7 @@ class Exchange:
     resp_close: bool = False
     resp_head_done: bool = False
     framed: bool = False  # the response's end can be told without closing the connection
+    status: int = 0  # of a response forwarded as it came
 
     def __init__(self, conn: Downstream) -> None:
         self.conn = conn
@@ -247,7 +249,7 @@ class Exchange:
 
     def on_watched_head(self) -> None:
         self.conn.server.succeeded(self.target)
-        status = self.resp_parser.get_status_code()
+        status = self.status = self.resp_parser.get_status_code()
         self.conn.server.stats.response(self.route, status, self.born)
         if self.method == b"HEAD" or status in (204, 304):
             self.response_keep_alive = self.resp_parser.should_keep_alive()
@@ -273,11 +275,9 @@ class Exchange:
         if self.tunneled:
             self.conn.write(data)
             return
-        if not self.response_started:
-            self.response_started = True
-            if self.forwardable(data) and self.upstream is not None:
-                self.raw = True
-                self.resp_parser = self.upstream.watcher
+        first = not self.response_started
+        if first and self.begin_response(data):
+            return
         self.last_up = time.monotonic()
         try:
             self.resp_parser.feed_data(data)
@@ -297,10 +297,57 @@ class Exchange:
             return
         self.flush()
         if self.response_done:
+            if first and self.raw:
+                self.memo(data)
             reuse = self.request_done and self.response_keep_alive
             self.conn.finished(
                 self, close_upstream=not reuse, close_client=self.resp_close or not self.request_done
             )
+
+    def begin_response(self, data: bytes) -> bool:
+        """The first read of the response: choose the fast path (`forwardable`) or the parser
+        that rebuilds the head; True when it was the connection's last response again
+        (`repeated`), which is then done."""
+        up = self.upstream
+        if up is not None and data == up.last_raw and self.same_kind(up):
+            self.repeated(up, data)
+            return True
+        self.response_started = True
+        if self.forwardable(data) and up is not None:
+            self.raw = True
+            self.resp_parser = up.watcher
+        return False
+
+    def same_kind(self, up: Upstream) -> bool:
+        """Whether this exchange would take the fast path for the response `up` memoised."""
+        return self.method == up.last_method and self.client_11 and self.keep_alive and not self.upgrade
+
+    def memo(self, data: bytes) -> None:
+        """A whole response forwarded as it came, in one read: its connection keeps its bytes
+        (a backend repeats itself within the second of its `Date`), for `repeated`."""
+        up = self.upstream
+        if (
+            up is not None
+            and len(data) <= MEMO_MAX
+            and self.method != b"HEAD"
+            and self.status not in (204, 304)
+        ):
+            up.last_raw, up.last_method = data, self.method
+            up.last_status, up.last_keep_alive = self.status, self.response_keep_alive
+
+    def repeated(self, up: Upstream, data: bytes) -> None:
+        """The first read of a response is the very response this connection forwarded last,
+        to a request of the same kind: the fast path's parser would find the same single
+        message in the same bytes (a message's end resets it), so its findings are reused."""
+        self.response_started = self.raw = self.response_done = True
+        self.status = up.last_status
+        self.response_keep_alive = up.last_keep_alive
+        server = self.conn.server
+        server.succeeded(self.target)
+        server.stats.response(self.route, self.status, self.born)
+        self.conn.write(data)
+        reuse = self.request_done and self.response_keep_alive
+        self.conn.finished(self, close_upstream=not reuse, close_client=not self.request_done)
 
     def switched(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """The response parser stopped at a `101`: what follows it is the new protocol's."""

@@ -78,6 +78,11 @@ class Upstream(asyncio.Protocol):
         self.closed = False
         self.reused = False
         self.idle_since = 0.0
+        # the last whole response forwarded as it came, and what its parse found (Exchange.memo)
+        self.last_raw = b""
+        self.last_method = b""
+        self.last_status = 0
+        self.last_keep_alive = False
         # one response parser per connection, reused message after message (cheaper than
         # one per exchange); replaced after a HEAD response, whose body length it cannot know
         self.parser = httptools.HttpResponseParser(self)

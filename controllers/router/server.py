@@ -61,13 +61,16 @@ class ProxyServer:
         strategy: str = "rr",
         no_route_status: int = 404,
         limits: Limits | None = None,
+        tls: bool = False,
     ) -> None:
         self.table = table
+        # what clients speak to the listener (X-Forwarded-Proto): https with --router-tls-cert
+        self.scheme = b"https" if tls else b"http"
         self.strategy = strategy
         self.no_route_status = no_route_status
         self.limits = limits or Limits()
         self.conns: set[Downstream] = set()
-        self._cached_table: RouteTable | None = None
+        self.current_table: RouteTable | None = None  # the table `route` last looked in
         self._route_cache: dict[tuple[bytes, bytes], Route | None] = {}
         self.pools: dict[tuple[str, int, str, bool], Pool] = {}
         # by id(): hashing a frozen dataclass hashes every field; each entry keeps its object, so
@@ -82,8 +85,8 @@ class ProxyServer:
         """The route for a request, memoised per (host, path) until the table changes (most
         traffic repeats a few paths; the cache is bounded and dropped with the table)."""
         table = self.table()
-        if table is not self._cached_table:
-            self._cached_table = table
+        if table is not self.current_table:
+            self.current_table = table
             self._route_cache = {}
             self._rr = {}  # counters of routes that left the table go with it
             self._pool_of = {}

@@ -24,6 +24,7 @@ from controllers.router.table import RouteTable, build_table
 from controllers.router.tcp import TcpClient
 from controllers.router.workers import Workers, new_loop
 from reconciler.model.services import CheckStatus, ServiceRegistration
+from reconciler.model.tls import TlsFiles, server_context
 from reconciler.runtime import Controller, Informer, Requeue
 from reconciler.store import Store
 
@@ -59,6 +60,7 @@ class Router(Controller):
         upstream_idle_timeout: float | None = None,
         limits: Limits | None = None,
         workers: int = 1,
+        tls: TlsFiles | None = None,
     ) -> None:
         if strategy not in ("rr", "rnd"):
             raise ValueError(f"unknown strategy {strategy!r}: use rr or rnd")
@@ -72,8 +74,14 @@ class Router(Controller):
             limits = replace(limits, client_idle_timeout=client_idle_timeout)
         if upstream_idle_timeout is not None:
             limits = replace(limits, upstream_idle_timeout=upstream_idle_timeout)
+        # the listener's certificate (and the CA of client certificates): HTTPS to clients
+        self.tls = tls if tls is not None and tls.enabled else None
         self.proxy = ProxyServer(
-            lambda: self.table, strategy=strategy, no_route_status=no_route_status, limits=limits
+            lambda: self.table,
+            strategy=strategy,
+            no_route_status=no_route_status,
+            limits=limits,
+            tls=self.tls is not None,
         )
         self.services: Informer[ServiceRegistration] = self.informer(
             store.keys.services, ServiceRegistration, name="router:services"
@@ -92,7 +100,9 @@ class Router(Controller):
         self.bound_port = port
         self.bound_admin_port = admin_port or 0
         # processes serving beside this one on the same port (SO_REUSEPORT), if more than one
-        self.extra = Workers(workers - 1, host, strategy, no_route_status, limits) if workers > 1 else None
+        self.extra = (
+            Workers(workers - 1, host, strategy, no_route_status, limits, self.tls) if workers > 1 else None
+        )
 
     # table -------------------------------------------------------------------------------
     def _changed(self, key: str, old: Any, new: Any) -> None:
@@ -189,6 +199,7 @@ class Router(Controller):
                     reuse_address=True,
                     reuse_port=self.extra is not None,
                     backlog=1024,
+                    ssl=server_context(self.tls) if self.tls is not None else None,
                 )
             )
             self._servers.append(srv)

@@ -27,6 +27,7 @@ from controllers.router.downstream import Downstream
 from controllers.router.limits import Limits
 from controllers.router.server import ProxyServer, sweep_period
 from controllers.router.table import RouteTable
+from reconciler.model.tls import TlsFiles, server_context
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,17 @@ def main(fd: int) -> None:
     (host, port) with SO_REUSEPORT until the pipe says stop (None) or closes (the router
     process is gone)."""
     conn = Connection(fd)
-    host, port, strategy, no_route_status, limits = conn.recv()
+    host, port, strategy, no_route_status, limits, tls = conn.recv()
     loop = new_loop()
     asyncio.set_event_loop(loop)
     current = [RouteTable()]
-    proxy = ProxyServer(lambda: current[0], strategy=strategy, no_route_status=no_route_status, limits=limits)
+    proxy = ProxyServer(
+        lambda: current[0],
+        strategy=strategy,
+        no_route_status=no_route_status,
+        limits=limits,
+        tls=tls is not None,
+    )
 
     def on_message() -> None:
         try:
@@ -62,7 +69,14 @@ def main(fd: int) -> None:
 
     loop.add_reader(conn.fileno(), on_message)
     srv = loop.run_until_complete(
-        loop.create_server(lambda: Downstream(proxy), host, port, reuse_port=True, backlog=1024)
+        loop.create_server(
+            lambda: Downstream(proxy),
+            host,
+            port,
+            reuse_port=True,
+            backlog=1024,
+            ssl=server_context(tls) if tls is not None else None,
+        )
     )
     period = sweep_period(limits)
 
@@ -83,10 +97,18 @@ def main(fd: int) -> None:
 class Workers:
     """The extra worker processes of one router, and the pipes their tables go through."""
 
-    def __init__(self, count: int, host: str, strategy: str, no_route_status: int, limits: Limits) -> None:
+    def __init__(
+        self,
+        count: int,
+        host: str,
+        strategy: str,
+        no_route_status: int,
+        limits: Limits,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.count = count
         self.host = host
-        self.args = (strategy, no_route_status, limits)
+        self.args = (strategy, no_route_status, limits, tls)  # the files, not a context: it is pickled
         self.procs: list[subprocess.Popen[bytes]] = []
         self.conns: list[Connection] = []
         self._lock = threading.Lock()

@@ -3,8 +3,10 @@
 Watch handlers only enqueue job keys: a pending evaluation, a job record change, a change of
 one of the job's allocations or their client status, a replacement's check changing state
 (a drain's migration waits for it), and, for jobs whose last evaluation is
-blocked (something could not be placed), any new capacity: a node that joins or changes, or
-an allocation that stops.
+blocked (something could not be placed), any new capacity: a node that joins or changes, an
+allocation that stops, or a change of the scheduler configuration (preemption). Keys leave
+the queue by the priority of the job's pending evaluations, then oldest first
+(`queue_order`, Nomad's evaluation broker).
 
 `reconcile(key)` has the one controller shape (docs/architecture.md): it reads only
 informer caches (the job's guard key included) and the `JobVersions` lister, runs the pure
@@ -25,13 +27,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from controllers.scheduler.decide import Decision, decide_batches
 from controllers.scheduler.deployment_create import new_deployment
-from controllers.scheduler.evals import eval_updates
+from controllers.scheduler.evals import eval_updates, preemption_evals
+from controllers.scheduler.preempting import JobFacts, job_facts
+from controllers.scheduler.queue_order import DEFAULT_RANK, job_rank
 from controllers.scheduler.stream import drain
 from controllers.scheduler.writer import Guard, PipelinedWriter, guard_key
 from reconciler import metrics
@@ -49,8 +53,11 @@ from reconciler.model.objects import (
     JobRecord,
     Node,
 )
+from reconciler.model.scheduler_config import DEFAULT as DEFAULT_CONFIG
+from reconciler.model.scheduler_config import SchedulerConfig
 from reconciler.model.services import CheckStatus
 from reconciler.runtime import Controller, Informer, JobVersions, LeaderElected, Requeue
+from reconciler.runtime.workqueue import PriorityWorkQueue, WorkQueue
 from reconciler.store import Conflict, Store
 
 _CAPACITY_FIELDS = (
@@ -127,6 +134,9 @@ class SchedulerController(Controller):
         self.allocs = self.informer(self.keys.allocs, Allocation)
         self.statuses = self.informer(self.keys.alloc_statuses, AllocStatus)
         self.checks = self.informer(self.keys.checks, CheckStatus)
+        self.sched_config = self.informer(self.keys.kind("scheduler_config"), SchedulerConfig)
+        # preemption turned on may place what is blocked: look again at blocked jobs
+        self.sched_config.add_handler(lambda key, old, new: self._unblock())
         self.checks.add_index("alloc", lambda c: [c.alloc_id] if c.alloc_id else [])
         self.evals.add_index("job", lambda e: [job_key(e.namespace, e.job_id)])
         self.allocs.add_index("job", lambda a: [job_key(a.namespace, a.job_id)])
@@ -143,6 +153,25 @@ class SchedulerController(Controller):
         self._written = 0  # the guard revision of this controller's last committed batch
         self.stats: dict[str, int] = {"plans": 0, "placed": 0, "conflicts": 0}
 
+    # the queue: jobs by the priority of their pending evaluations (Nomad's eval broker) ----
+    def new_queue(self) -> WorkQueue[str]:
+        return PriorityWorkQueue(default=DEFAULT_RANK)
+
+    def _ranked(self, key: str) -> None:
+        """Give `key` its rank (`queue_order.job_rank`) for when it joins the ready keys."""
+        ns, _, jid = key.partition("/")
+        rec = self.jobs.get(self.keys.job(ns, jid))
+        queue = self.queue
+        if isinstance(queue, PriorityWorkQueue):
+            queue.set_rank(
+                key,
+                job_rank(self.evals.by_index("job", key), rec.job.priority if rec else None, self.clock()),
+            )
+
+    def enqueue(self, key: str) -> None:
+        self._ranked(key)
+        self.queue.add(key)
+
     # handlers: enqueue only ---------------------------------------------------------------
     def _on_eval(self, key: str, old: Evaluation | None, new: Evaluation | None) -> None:
         if new is None:
@@ -150,6 +179,7 @@ class SchedulerController(Controller):
         jk = job_key(new.namespace, new.job_id)
         if new.status == EvalStatus.PENDING:
             if new.wait_until > self.clock():
+                self._ranked(jk)
                 self.queue.add_after(jk, new.wait_until - self.clock())
             else:
                 self.enqueue(jk)
@@ -335,6 +365,8 @@ class SchedulerController(Controller):
                     versions=versions,
                     deployment=dep,
                     checks=self._checks_of(job_allocs),
+                    preempt=job is not None and self._preemption_for(job.type),
+                    other_jobs=_Facts(self),
                 ),
                 write,
             )
@@ -355,6 +387,7 @@ class SchedulerController(Controller):
             deployment_id=dep.id if active and dep is not None else DeploymentId(""),
             now=now,
         )
+        tail += preemption_evals(d, _Records(self), now=now)
         if d.writes or tail:
             self._commit(key, writer, d, first, tail)
             if created and dep is not None and d.writes:
@@ -368,6 +401,8 @@ class SchedulerController(Controller):
                 len(d.updated_allocs),
                 sorted(d.failed) or "-",
             )
+            for e in d.evictions:
+                self.log.info("job=%s alloc=%s preempted by alloc=%s", key, e.victim.alloc_id, e.by)
         metrics.scheduled(
             len(view.due) + len(view.blocked), len(d.new_allocs), len(d.failed), time.perf_counter() - started
         )
@@ -443,6 +478,48 @@ class SchedulerController(Controller):
 
     def _node_map(self) -> dict[NodeId, Node]:
         return {n.id: n for n in self.nodes.list()}
+
+    def _preemption_for(self, job_type: str) -> bool:
+        """Whether the scheduler configuration lets this job type preempt (Nomad's default
+        when never written: the system scheduler only)."""
+        got = self.sched_config.get(self.keys.scheduler_config)
+        return (got or DEFAULT_CONFIG).preemption_config.enabled_for(job_type)
+
+
+class _Records(Mapping[tuple[str, str], JobRecord | None]):
+    """Job records by (namespace, job id), read from the controller's cache on demand."""
+
+    def __init__(self, ctl: SchedulerController) -> None:
+        self._ctl = ctl
+
+    def __getitem__(self, key: tuple[str, str]) -> JobRecord | None:
+        return self._ctl.jobs.get(self._ctl.keys.job(*key))
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter((r.namespace, r.id) for r in self._ctl.jobs.list())
+
+    def __len__(self) -> int:
+        return len(self._ctl.jobs.list())
+
+
+class _Facts(Mapping[tuple[str, str], JobFacts]):
+    """What preemption needs of each job (priority, migrate max_parallel), read from the
+    cache for the jobs it asks about only."""
+
+    def __init__(self, ctl: SchedulerController) -> None:
+        self._records = _Records(ctl)
+
+    def __getitem__(self, key: tuple[str, str]) -> JobFacts:
+        rec = self._records[key]
+        if rec is None:
+            raise KeyError(key)
+        return job_facts(rec.job)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
 
 
 def SchedulerService(store: Store, identity: str, *, ttl: int = 10, **controller_kw: Any) -> LeaderElected:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from controllers.scheduler.allocs import is_terminal
 from controllers.scheduler.buckets import ReconcileResult
 from controllers.scheduler.placer import Placements, place_batches
+from controllers.scheduler.preempting import Eviction, JobFacts, JobKey, Preempting
 from controllers.scheduler.reconcile import reconcile
 from controllers.scheduler.state import build_states
 from controllers.scheduler.stream import drained
@@ -36,10 +37,12 @@ class Decision:
     queued: dict[str, int] = field(default_factory=dict)
     followup_at: float | None = None  # a follow-up evaluation (delayed rescheduling)
     look_again_at: float | None = None  # decide again then (a migration's min_healthy_time)
+    evictions: list[Eviction] = field(default_factory=list)  # other jobs' allocations preempted
+    preempted: list[Allocation] = field(default_factory=list)  # those allocations, evicted
 
     @property
     def writes(self) -> int:
-        return len(self.new_allocs) + len(self.updated_allocs)
+        return len(self.new_allocs) + len(self.updated_allocs) + len(self.preempted)
 
 
 def _deployment_stamp(
@@ -67,11 +70,17 @@ def decide_batches(
     update_fn: UpdateFn = tasks_updated,
     deployment: Deployment | None = None,
     checks: Mapping[AllocId, Sequence[CheckStatus]] | None = None,
+    preempt: bool = False,
+    other_jobs: Mapping[JobKey, JobFacts] | None = None,
 ) -> Generator[list[Allocation], None, Decision]:
     """Yields the new allocations in batches while placement goes on (the controller writes
-    each one before the next is placed: see `stream`), then returns the `Decision`, whose
-    `new_allocs` are exactly the yielded allocations and whose `updated_allocs` are left to
-    the caller to write after them."""
+    each one before the next is placed: see `stream`), each batch led by the other jobs'
+    allocations its placements preempted (`Decision.preempted`, evicted), then returns the
+    `Decision`, whose `new_allocs` are exactly the yielded new allocations and whose
+    `updated_allocs` are left to the caller to write after them. With `preempt` (the scheduler
+    configuration allows this job's type), placement may evict allocations of jobs at least
+    10 lower in priority (`other_jobs`: (namespace, job) -> its facts; a job not in it has
+    priority 50)."""
     res = reconcile(
         job,
         job_allocs,
@@ -89,15 +98,21 @@ def decide_batches(
     new_allocs: list[Allocation] = []
     failed: dict[str, AllocMetric] = {}
     queued: dict[str, int] = {}
+    pre: Preempting | None = None
+    preempted: list[Allocation] = []
+    evictions_seen = 0
     if job is not None and res.place:
-        live = (
+        live: Iterable[Allocation] = (
             a
             for a in all_allocs
             if a.desired_status == DesiredStatus.RUN and a.id not in stopping and not is_terminal(a, statuses)
         )
+        if preempt:
+            live = list(live)
+            pre = Preempting(job.namespace, job.id, job.priority, live, other_jobs or {})
         states = build_states(nodes, live)
         stamp = _deployment_stamp(deployment, version)
-        batches = place_batches(job, version, res.place, nodes, states, eval_id=eval_id, now=now)
+        batches = place_batches(job, version, res.place, nodes, states, eval_id=eval_id, now=now, preempt=pre)
         while True:
             try:
                 batch = next(batches)
@@ -107,7 +122,10 @@ def decide_batches(
             if stamp is not None:
                 batch = stamp(batch)
             new_allocs.extend(batch)
-            yield batch
+            evicted = _evicted(pre, now, since=evictions_seen)
+            evictions_seen = len(pre.evictions) if pre is not None else 0
+            preempted.extend(evicted)
+            yield [*evicted, *batch]  # room is made no later than it is taken
         failed, queued = placed.failed, placed.queued
     next_of = {a.previous_allocation: a.id for a in new_allocs if a.previous_allocation}
     changed = _updates(res, next_of, version, now)
@@ -119,6 +137,8 @@ def decide_batches(
         queued=queued,
         followup_at=res.followup_at(),
         look_again_at=res.look_again_at(),
+        evictions=list(pre.evictions) if pre is not None else [],
+        preempted=preempted,
     )
 
 
@@ -152,6 +172,25 @@ def _updates(
         base = changed.get(a.id, a)
         changed[a.id] = dataclasses.replace(base, client_status=None, disconnected_at=0.0, modify_time=now)
     return list(changed.values())
+
+
+def _evicted(pre: Preempting | None, now: float, *, since: int) -> list[Allocation]:
+    """The allocations preempted after the first `since` evictions, as written: desired
+    `evict`, with Nomad's description and the allocation they were evicted for (a dry-run's
+    usage records are not written)."""
+    if pre is None:
+        return []
+    return [
+        dataclasses.replace(
+            e.victim.alloc,
+            desired_status=DesiredStatus.EVICT,
+            desired_description=f"Preempted by alloc ID {e.by}",
+            preempted_by_allocation=e.by,
+            modify_time=now,
+        )
+        for e in pre.evictions[since:]
+        if isinstance(e.victim.alloc, Allocation)
+    ]
 
 
 decide = drained(decide_batches)

@@ -6,13 +6,14 @@ evaluation of the job was answered by the same decision and ends `complete` ("su
 A decision that changed something without any evaluation (drift: a failed or lost
 allocation) records one, `alloc-failure`. A failed allocation whose reschedule delay has
 not passed gets a follow-up evaluation with `wait_until`, unless an earlier one is already
-waiting. An evaluation still blocked for the same reasons is not rewritten.
+waiting. An evaluation still blocked for the same reasons is not rewritten. Every job
+whose allocations the decision preempted gets an evaluation of its own (`preemption_evals`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controllers.scheduler.decide import Decision
@@ -87,3 +88,13 @@ def eval_updates(
             )
         )
     return out
+
+
+def preemption_evals(
+    decision: Decision, records: Mapping[tuple[str, str], JobRecord | None], *, now: float
+) -> list[Evaluation]:
+    """One pending evaluation per job whose allocations the decision preempted (Nomad's plan
+    applier does the same, triggered by `preemption`), so the preempted job is rescheduled
+    or blocked. `records` gives each preempted job's record (its type and priority)."""
+    jobs = sorted({(e.victim.namespace, e.victim.job_id) for e in decision.evictions})
+    return [new_eval(ns, jid, "preemption", now=now, record=records.get((ns, jid))) for ns, jid in jobs]

@@ -1,8 +1,9 @@
 """Feasibility: may this task group run on this node? Small pure checks chained in order.
 
-Static checks (datacenter, node readiness, drivers, host volumes, constraints) depend only on
-the job and the node, so the placer runs them once per group and node. Dynamic checks (distinct_hosts,
-CPU/memory, static ports) depend on what the plan has placed so far and run per placement.
+Static checks (datacenter, node pool, node readiness, drivers, host volumes, constraints) depend
+only on the job and the node, so the placer runs them once per group and node. Dynamic checks
+(distinct_hosts, distinct_property, CPU/memory/disk, static ports) depend on what the plan has placed so
+far and run per placement.
 Each check returns None (feasible) or the reason, in the words Nomad's metrics use: a
 constraint as `${attr.kernel.name} = linux`, "missing drivers", "missing compatible host
 volumes", or a resource dimension.
@@ -14,21 +15,29 @@ import fnmatch
 import functools
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from controllers.scheduler.ports import static_collision
 from controllers.scheduler.state import NodeState
-from reconciler.model import regexp
+from reconciler.model import node_pools, regexp
 from reconciler.model.job import Constraint, Job, TaskGroup
 from reconciler.model.objects import Node
 from reconciler.model.taskenv import resolve
 
 DISTINCT_HOSTS = "distinct_hosts"
+DISTINCT_PROPERTY = "distinct_property"
+PLACEMENT_WIDE = (DISTINCT_HOSTS, DISTINCT_PROPERTY)  # checked per placement, not per node
 
 
 def datacenter_ok(job: Job, node: Node) -> bool:
     return any(dc == node.datacenter or fnmatch.fnmatchcase(node.datacenter, dc) for dc in job.datacenters)
+
+
+def node_pool_ok(job: Job, node: Node) -> bool:
+    """The node is in the job's node pool (any node, for the built-in pool "all")."""
+    return node_pools.in_pool(node.node_pool, job.node_pool)
 
 
 def node_ready(node: Node) -> bool:
@@ -144,7 +153,7 @@ _COMPARE: dict[str, Callable[[str, str], bool]] = {
 
 def constraint_ok(c: Constraint, node: Node) -> bool:
     op = c.operator or "="
-    if op == DISTINCT_HOSTS:
+    if op in PLACEMENT_WIDE:
         return True  # checked per placement
     lval = resolve(c.attribute, node) if c.attribute else None
     if op == "is_set":
@@ -184,6 +193,85 @@ def wants_distinct_hosts(job: Job, group: TaskGroup) -> tuple[bool, bool]:
     return on(job.constraints), on(group_level)
 
 
+@dataclass(frozen=True)
+class PropertyRule:
+    """One distinct_property constraint: at most `limit` allocations per value of `attribute`
+    (of their nodes), counting the job's allocations (job level) or the group's (`group`)."""
+
+    attribute: str
+    limit: int
+    group: str = ""  # "" for a job-level constraint
+
+
+def _allowed(value: str) -> int:
+    """The constraint's value: the allowed count, 1 when unset (validation refuses the rest)."""
+    return int(value) if value.isascii() and value.isdigit() else 1
+
+
+def property_rules(job: Job, group: TaskGroup) -> list[PropertyRule]:
+    """The job's distinct_property constraints, then the group's. Nomad has none at task
+    level (validation refuses them there)."""
+    rules = [
+        PropertyRule(c.attribute, _allowed(c.value))
+        for c in job.constraints
+        if c.operator == DISTINCT_PROPERTY
+    ]
+    rules.extend(
+        PropertyRule(c.attribute, _allowed(c.value), group.name)
+        for c in group.constraints
+        if c.operator == DISTINCT_PROPERTY
+    )
+    return rules
+
+
+def property_usage(rule: PropertyRule, job_id: str, states: Iterable[NodeState]) -> dict[str, int]:
+    """Allocations per value of the rule's property: those that keep running and those this
+    plan placed so far (the states are the plan's working copy). Nodes without the
+    property count for no value, as in Nomad's property sets."""
+    used: dict[str, int] = {}
+    key = (job_id, rule.group)
+    for st in states:
+        n = st.groups.get(key, 0) if rule.group else st.jobs.get(job_id, 0)
+        if not n:
+            continue
+        value = resolve(rule.attribute, st.node)
+        if value is not None:
+            used[value] = used.get(value, 0) + n
+    return used
+
+
+def count_placement(props: Sequence[tuple[PropertyRule, dict[str, int]]], group: str, node: Node) -> None:
+    """Count one more allocation of `group` on `node` in each rule's usage it concerns (a
+    job-level rule counts every group's), so usage stays current through a plan without
+    recounting every node per placement."""
+    for rule, used in props:
+        if rule.group and rule.group != group:
+            continue
+        value = resolve(rule.attribute, node)
+        if value is not None:
+            used[value] = used.get(value, 0) + 1
+
+
+def property_misfit(rule: PropertyRule, used: Mapping[str, int], node: Node) -> str | None:
+    """None if one more allocation on `node` keeps the rule; else Nomad's filter reason."""
+    value = resolve(rule.attribute, node)
+    if value is None:
+        return f'missing property "{rule.attribute}"'
+    n = used.get(value, 0)
+    if n < rule.limit:
+        return None
+    return f"distinct_property: {rule.attribute}={value} used by {n} allocs"
+
+
+def properties_misfit(props: Sequence[tuple[PropertyRule, Mapping[str, int]]], node: Node) -> str | None:
+    """The first rule (with its usage) that `node` would break, as its filter reason."""
+    for rule, used in props:
+        why = property_misfit(rule, used, node)
+        if why is not None:
+            return why
+    return None
+
+
 def static_filter(job: Job, group: TaskGroup, node: Node, constraints: list[Constraint]) -> str | None:
     """None if the node passes every static check, else the metric it is filtered under."""
     if not drivers_ok(group, node):
@@ -203,17 +291,24 @@ def dynamic_filter(
     cpu: int,
     mem: int,
     distinct: tuple[bool, bool],
+    props: Sequence[tuple[PropertyRule, Mapping[str, int]]] = (),
+    disk: int = 0,
 ) -> tuple[str, str] | None:
     """None if the allocation fits now; else (kind, name) with kind "constraint" (filtered)
-    or "dimension" (exhausted)."""
+    or "dimension" (exhausted). `props`: the distinct_property rules with their usage."""
     if distinct[0] and st.jobs.get(job_id):
         return ("constraint", "distinct_hosts")
     if distinct[1] and st.groups.get((job_id, group.name)):
         return ("constraint", "distinct_hosts")
+    why = properties_misfit(props, st.node) if props else None
+    if why is not None:
+        return ("constraint", why)
     if st.cpu_used + cpu > st.cpu_total:
         return ("dimension", "cpu")
     if st.mem_used + mem > st.mem_total:
         return ("dimension", "memory")
+    if st.disk_used + disk > st.disk_total:
+        return ("dimension", "disk")
     if group.networks:
         clash = static_collision(group.networks, st.ports)
         if clash:
@@ -224,3 +319,9 @@ def dynamic_filter(
 def group_ask(group: TaskGroup) -> tuple[int, int]:
     """(cpu MHz, memory MB) the group's tasks ask for together."""
     return sum(t.resources.cpu for t in group.tasks), sum(t.resources.memory for t in group.tasks)
+
+
+def group_disk(group: TaskGroup) -> int:
+    """MB of disk the group asks for: its `ephemeral_disk.size`, shared by its tasks (Nomad
+    counts it once per allocation, as AllocatedResources.Shared.DiskMB)."""
+    return group.ephemeral_disk.size

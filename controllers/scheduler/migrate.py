@@ -6,6 +6,11 @@ original stays up beside its replacement until the replacement is healthy (see
 a replacement not healthy by `healthy_deadline`, or already terminal, stops holding its
 original (and its slot) back. Nothing here waits: the earliest time an answer may change
 without an event is returned so the controller looks again then.
+
+A group whose `ephemeral_disk` is sticky or migrates cannot keep its original up: the
+replacement takes the original's data over once it has stopped (controllers/driver_runner/
+prev_alloc.py). There, as in Nomad's drain, the original stops when its replacement is
+placed, and replacements not healthy yet of originals stopped so (`moved`) hold the slots.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ def migrate_group(
     checks: Mapping[AllocId, Sequence[CheckStatus]],
     *,
     now: float,
+    moved: Sequence[Allocation] = (),
 ) -> MigrateStep:
     step = MigrateStep()
     in_flight = 0
@@ -47,20 +53,42 @@ def migrate_group(
         if repl is None:
             fresh.append(a)
             continue
-        if is_terminal(repl, statuses):
-            step.stop.append(a)
-            continue
-        r = migrate_ready(
-            g, statuses.get(repl.id), checks.get(repl.id, ()), g.migrate, created=repl.create_time, now=now
-        )
-        if r.healthy or r.expired:
+        holds, look = _holds(g, repl, statuses, checks, now)
+        if not holds:
             step.stop.append(a)
             continue
         in_flight += 1
         step.wait.append(a)
-        if r.look_again_at is not None:
-            looks.append(r.look_again_at)
+        if look is not None:
+            looks.append(look)
+    for a in moved:
+        repl = replaced_by.get(a.id)
+        holds, look = _holds(g, repl, statuses, checks, now) if repl is not None else (False, None)
+        in_flight += holds
+        if holds and look is not None:
+            looks.append(look)
     room = max(0, max(1, g.migrate.max_parallel) - in_flight)
     step.place.extend(fresh[:room])
     step.wait.extend(fresh[room:])
+    if g.ephemeral_disk.sticky or g.ephemeral_disk.migrate:
+        step.stop.extend(fresh[:room])  # stopped with their replacement placed (module docstring)
     return MigrateStep(step.place, step.stop, step.wait, min(looks, default=None))
+
+
+def _holds(
+    g: TaskGroup,
+    repl: Allocation,
+    statuses: Mapping[AllocId, AllocStatus],
+    checks: Mapping[AllocId, Sequence[CheckStatus]],
+    now: float,
+) -> tuple[bool, float | None]:
+    """Whether a replacement still holds its slot (not terminal, not healthy, not past its
+    healthy_deadline), and when to look again."""
+    if is_terminal(repl, statuses):
+        return False, None
+    r = migrate_ready(
+        g, statuses.get(repl.id), checks.get(repl.id, ()), g.migrate, created=repl.create_time, now=now
+    )
+    if r.healthy or r.expired:
+        return False, None
+    return True, r.look_again_at

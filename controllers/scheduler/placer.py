@@ -1,15 +1,21 @@
 """Placement: choose a node for each instance the reconciler wants placed.
 
-Per task group: the static checks (datacenter, readiness, drivers, constraints) run once per
+Per task group: the static checks (node pool, datacenter, readiness, drivers, constraints) run once per
 node and the survivors are visited in an order shuffled from the evaluation id. Per
 placement, the walk continues where the last one stopped (as Nomad's iterator does) and
-ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, CPU, memory, static
-ports); the best score wins and gets its dynamic ports. A group whose placement fails stops
-trying (Nomad coalesces the remaining failures into the first one's metrics).
+ranks the first `sample_limit(n)` nodes that fit now (distinct_hosts, distinct_property, CPU,
+memory, disk, static ports); the best score wins and gets its dynamic ports. A group whose placement
+fails stops trying (Nomad coalesces the remaining failures into the first one's metrics).
+
+A replacement of a group whose `ephemeral_disk` is `sticky` or `migrate` first tries the
+node its previous allocation ran on (Nomad's preferred node), so that the node agent can
+hand the old `alloc/data` over locally; only if that node is no longer feasible or full
+does the normal walk run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections.abc import Collection, Generator, Iterator, Mapping
@@ -17,15 +23,26 @@ from dataclasses import dataclass, field
 
 from controllers.scheduler.buckets import AllocPlace
 from controllers.scheduler.feasibility import (
+    PLACEMENT_WIDE,
+    PropertyRule,
     constraints_for,
+    count_placement,
     datacenter_ok,
     dynamic_filter,
     group_ask,
+    group_disk,
+    node_pool_ok,
     node_ready,
+    properties_misfit,
+    property_rules,
+    property_usage,
     static_filter,
     wants_distinct_hosts,
 )
 from controllers.scheduler.ports import assign_ports
+from controllers.scheduler.preempting import Preempting, freed_ports
+from controllers.scheduler.preempting import select as select_preempting
+from controllers.scheduler.preemption import Candidate
 from controllers.scheduler.preference import (
     PREFERENCE_LIMIT,
     SpreadRule,
@@ -66,11 +83,16 @@ class _GroupCtx:
     feasible: list[NodeState]
     base: AllocMetric
     static_ports: list[tuple[str, int]]
+    disk: int = 0
     cursor: int = 0
+    sticky_nodes: set[NodeId] = field(default_factory=set)  # feasible nodes, for a sticky disk
     affinities: list[Affinity] = field(default_factory=list)
     spreads: list[SpreadRule] = field(default_factory=list)
     states: Mapping[NodeId, NodeState] = field(default_factory=dict)
     usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
+    props: list[PropertyRule] = field(default_factory=list)  # distinct_property constraints
+    # each with its usage: counted once from the states, then kept up by `_note_properties`
+    prop_usage: list[tuple[PropertyRule, dict[str, int]]] = field(default_factory=list)
 
     @property
     def prefers(self) -> bool:
@@ -85,12 +107,15 @@ def _group_ctx(
     job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int
 ) -> _GroupCtx:
     cpu, mem = group_ask(group)
-    constraints = [c for c in constraints_for(job, group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, group) if c.operator not in PLACEMENT_WIDE]
     base = AllocMetric(nodes_in_pool=pool)
     feasible: list[NodeState] = []
     for nid in order:
         st = states[nid]
         dc = st.node.datacenter
+        if not node_pool_ok(job, st.node):  # as Nomad, nodes of other pools are not even counted
+            base.nodes_in_pool -= 1
+            continue
         if not datacenter_ok(job, st.node):
             continue
         base.nodes_available[dc] = base.nodes_available.get(dc, 0) + (1 if node_ready(st.node) else 0)
@@ -106,6 +131,9 @@ def _group_ctx(
         if "*" not in dc and "?" not in dc:
             base.nodes_available.setdefault(dc, 0)
     static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
+    disk = group.ephemeral_disk
+    sticky = {st.node.id for st in feasible} if disk.sticky or disk.migrate else set()
+    props = property_rules(job, group)
     return _GroupCtx(
         group,
         cpu,
@@ -117,6 +145,10 @@ def _group_ctx(
         affinities=affinities_for(job, group),
         spreads=spread_rules(job, group),
         states=states,
+        disk=group_disk(group),
+        sticky_nodes=sticky,
+        props=props,
+        prop_usage=[(r, property_usage(r, job.id, states.values())) for r in props],
     )
 
 
@@ -140,10 +172,13 @@ def place_batches(
     eval_id: EvalId,
     now: float,
     batch: int = 125,
+    preempt: Preempting | None = None,
 ) -> Generator[list[Allocation], None, Placements]:
     """`place`, yielding the new allocations every `batch` placements and the remainder at
     the end (the controller commits each batch while the next is being placed); returns the
-    whole `Placements`. Each yielded list is a new list, never changed afterwards."""
+    whole `Placements`. Each yielded list is a new list, never changed afterwards. With
+    `preempt`, a placement no node has room for may evict lower-priority allocations
+    (recorded in `preempt.evictions`)."""
     out = Placements()
     if not wanted:
         return out
@@ -154,22 +189,22 @@ def place_batches(
     sunk = 0
     groups = (job.group(name) for name in dict.fromkeys(p.task_group for p in wanted))
     ctxs = {g.name: _group_ctx(job, g, order, states, len(nodes)) for g in groups if g is not None}
+    tracked = [c for c in ctxs.values() if c.props]  # groups with distinct_property rules
     for p in wanted:
         ctx = ctxs.get(p.task_group)
         if ctx is None:
             continue
-        if p.node_id:
-            chosen, metric = _on_node(job, ctx, p, nodes, states, rng)
-        elif p.task_group in out.failed:  # a group whose placement failed stops trying
-            chosen, metric = None, out.failed[p.task_group]
-        else:
-            chosen, metric = _select(job, ctx, p, ctx.limit(limit), rng)
+        chosen, metric, victims = _choose(job, ctx, p, out, nodes, rng, ctx.limit(limit), preempt)
         if chosen is None:
             if metric is not None:
                 _note_failure(out, p.task_group, metric)
             continue
         alloc = _new_alloc(job, version, ctx, p, chosen, alloc_id=next(ids), eval_id=eval_id, now=now)
+        if victims and preempt is not None:
+            preempt.evict(chosen[0], victims, alloc.id)
+            alloc = dataclasses.replace(alloc, preempted_allocations=[v.alloc_id for v in victims])
         chosen[0].add(alloc)
+        _note_properties(tracked, alloc, chosen[0].node)
         out.allocs.append(alloc)
         if len(out.allocs) - sunk >= batch:
             yield out.allocs[sunk:]
@@ -177,6 +212,39 @@ def place_batches(
     if len(out.allocs) > sunk:
         yield out.allocs[sunk:]
     return out
+
+
+def _choose(
+    job: Job,
+    ctx: _GroupCtx,
+    p: AllocPlace,
+    out: Placements,
+    nodes: Mapping[NodeId, Node],
+    rng: random.Random,
+    limit: int,
+    preempt: Preempting | None,
+) -> tuple[_Fit | None, AllocMetric | None, list[Candidate]]:
+    """The node for one placement (and the allocations to evict for it), or why none.
+    Once a group's walk without eviction found no room in this plan, its next placements
+    walk with eviction allowed straight away (that walk takes a node with room first), so
+    a full cluster is not scanned twice per placement."""
+    if p.node_id:
+        chosen, metric = _on_node(job, ctx, p, nodes, ctx.states, rng)
+    elif p.task_group in out.failed:  # a group whose placement failed stops trying
+        return None, out.failed[p.task_group], []
+    elif preempt is not None and p.task_group in preempt.full_groups:
+        chosen, victims = _preempting(job, ctx, p, preempt, limit, rng)
+        if chosen is not None:
+            return chosen, None, victims
+        chosen, metric = _select(job, ctx, p, limit, rng)  # why nothing fits, or room after all
+    else:
+        chosen, metric = _select(job, ctx, p, limit, rng)
+    if chosen is None and metric is not None and preempt is not None:
+        if not p.node_id:
+            preempt.full_groups.add(p.task_group)
+        chosen, victims = _preempting(job, ctx, p, preempt, limit, rng)
+        return chosen, metric, victims
+    return chosen, metric, []
 
 
 def _note_failure(out: Placements, group: str, metric: AllocMetric) -> None:
@@ -219,10 +287,11 @@ def _new_alloc(
         ports=ports,
         cpu=ctx.cpu,
         memory=ctx.mem,
+        disk=ctx.disk,
         canary=p.canary,
         previous_allocation=prev.id if prev else AllocId(""),
         reschedule_attempts=attempts,
-        score=_placed_score(job, ctx, st),
+        score=_placed_score(job, ctx, p, st),
         create_time=now,
         modify_time=now,
     )
@@ -243,13 +312,18 @@ def _on_node(
     """System jobs: this one node or nothing. Statically infeasible nodes are skipped
     silently (a system job only runs where it can); a full node is a failure."""
     st = states.get(p.node_id)
-    if st is None or not datacenter_ok(job, st.node) or not node_ready(st.node):
+    if (
+        st is None
+        or not datacenter_ok(job, st.node)
+        or not node_pool_ok(job, st.node)
+        or not node_ready(st.node)
+    ):
         return None, None
-    constraints = [c for c in constraints_for(job, ctx.group) if c.operator != "distinct_hosts"]
+    constraints = [c for c in constraints_for(job, ctx.group) if c.operator not in PLACEMENT_WIDE]
     if static_filter(job, ctx.group, st.node, constraints) is not None:
         return None, None
     metric = AllocMetric(nodes_evaluated=1, nodes_in_pool=len(nodes), nodes_available={st.node.datacenter: 1})
-    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct)
+    why = dynamic_filter(job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage, disk=ctx.disk)
     if why is not None:
         _record_misfit(metric, *why)
         return None, metric
@@ -262,11 +336,60 @@ def _on_node(
     return (st, ports), None
 
 
+def _preempting(
+    job: Job, ctx: _GroupCtx, p: AllocPlace, pre: Preempting, limit: int, rng: random.Random
+) -> tuple[_Fit | None, list[Candidate]]:
+    """A node made room on by evicting lower-priority allocations (`preempting.select`): the
+    asked node for a system job, else the feasible nodes; with its ports, and the victims."""
+    djob, dgroup = ctx.distinct
+    key = (job.id, ctx.group.name)
+
+    def fits_otherwise(st: NodeState) -> bool:
+        if (djob and st.jobs.get(job.id)) or (dgroup and st.groups.get(key, 0)):
+            return False
+        if ctx.prop_usage and properties_misfit(ctx.prop_usage, st.node) is not None:
+            return False
+        return not (ctx.static_ports and _port_clash(ctx.static_ports, st.ports))
+
+    nodes = [ctx.states[p.node_id]] if p.node_id and p.node_id in ctx.states else ctx.feasible
+    got = select_preempting(
+        nodes,
+        fits_otherwise,
+        pre,
+        cpu=ctx.cpu,
+        mem=ctx.mem,
+        group_key=key,
+        desired=ctx.group.count,
+        limit=limit,
+    )
+    if got is None:
+        return None, []
+    st, victims = got
+    node = st.node
+    ports = (
+        assign_ports(
+            ctx.group.networks,
+            freed_ports(st, victims),
+            node.min_dynamic_port,
+            node.max_dynamic_port,
+            rng,
+            node.address,
+        )
+        if ctx.group.networks
+        else []
+    )
+    return ((st, ports), victims) if ports is not None else (None, [])
+
+
 def _select(
     job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int, rng: random.Random
 ) -> tuple[_Fit | None, AllocMetric | None]:
     """The best of the next `limit` nodes that fit (`_scan`) with its dynamic ports; if its
-    ports run out, the next by rank. Else the metric of every node that did not fit."""
+    ports run out, the next by rank. Else the metric of every node that did not fit. A
+    replacement with a sticky disk takes its previous node first when it fits (`_preferred`)."""
+    preferred = _preferred(job, ctx, p, rng)
+    if preferred is not None:
+        return preferred, None
     if ctx.spreads:
         key = (job.id, ctx.group.name)
         ctx.usage = [spread_usage(r, ctx.states.values(), key) for r in ctx.spreads]
@@ -286,6 +409,29 @@ def _select(
     for kind, name in misfits:
         _record_misfit(metric, kind, name)
     return None, metric
+
+
+def _preferred(job: Job, ctx: _GroupCtx, p: AllocPlace, rng: random.Random) -> _Fit | None:
+    """Nomad's findPreferredNode: the previous allocation's node, when the group's disk is
+    sticky or migrates and that node still passes every check (ready, in the job's
+    datacenters, static filters: `ctx.sticky_nodes`) and fits now; else None."""
+    prev = p.previous
+    if prev is None or prev.node_id not in ctx.sticky_nodes:
+        return None
+    st = ctx.states.get(prev.node_id)
+    if st is None or dynamic_filter(
+        job.id, ctx.group, st, ctx.cpu, ctx.mem, ctx.distinct, ctx.prop_usage, disk=ctx.disk
+    ):
+        return None
+    ports = _ports_for(ctx, st, rng)
+    return None if ports is None else (st, ports)
+
+
+def _note_properties(tracked: list[_GroupCtx], alloc: Allocation, node: Node) -> None:
+    """Count a placement in the distinct_property usage of every group it concerns: a
+    job-level rule counts every group's allocations, a group-level one its own."""
+    for ctx in tracked:
+        count_placement(ctx.prop_usage, alloc.task_group, node)
 
 
 def _record_misfit(metric: AllocMetric, kind: str, name: str) -> None:
@@ -308,13 +454,12 @@ def _scan(
     desired = float(max(ctx.group.count, 1))
     key = (job.id, ctx.group.name)
     job_id = job.id
-    cpu, mem = ctx.cpu, ctx.mem
+    cpu, mem, disk = ctx.cpu, ctx.mem, ctx.disk
     djob, dgroup = ctx.distinct
     static = ctx.static_ports
     prefers = ctx.prefers
-    avoid = (
-        p.previous.node_id if p.previous is not None and p.reason in ("reschedule", "lost", "migrate") else ""
-    )
+    props = ctx.prop_usage
+    avoid = _avoided(p)
     cands: list[_Candidate] = []
     misfits: list[tuple[str, str]] = []
     best: NodeState | None = None
@@ -324,16 +469,21 @@ def _scan(
     for j in itertools.chain(range(start, n), range(start)):
         st = feasible[j]
         collisions = st.groups.get(key, 0)
-        if (djob and st.jobs.get(job_id)) or (dgroup and collisions):
-            misfits.append(("constraint", "distinct_hosts"))
+        filtered = (
+            "distinct_hosts"
+            if (djob and st.jobs.get(job_id)) or (dgroup and collisions)
+            else (properties_misfit(props, st.node) if props else None)
+        )
+        if filtered is not None:
+            misfits.append(("constraint", filtered))
             continue
         cu = st.cpu_used + cpu
         if cu > st.cpu_total:
             misfits.append(("dimension", "cpu"))
             continue
         mu = st.mem_used + mem
-        if mu > st.mem_total:
-            misfits.append(("dimension", "memory"))
+        if mu > st.mem_total or st.disk_used + disk > st.disk_total:
+            misfits.append(("dimension", "memory" if mu > st.mem_total else "disk"))
             continue
         clash = _port_clash(static, st.ports) if static else None
         if clash is not None:
@@ -356,15 +506,25 @@ def _scan(
     return best, cands, misfits
 
 
-def _placed_score(job: Job, ctx: _GroupCtx, st: NodeState) -> float:
+def _placed_score(job: Job, ctx: _GroupCtx, p: AllocPlace, st: NodeState) -> float:
     """The chosen node's normalised score, as `_scan` ranked it (before the allocation is
-    charged to the node): kept on the allocation for `disconnect.reconcile = "best_score"`."""
+    charged to the node, with the penalty of the node it is avoiding): kept on the
+    allocation for `disconnect.reconcile = "best_score"`."""
     fit = binpack_score(st, ctx.cpu, ctx.mem)
     collisions = st.groups.get((job.id, ctx.group.name), 0)
     desired = float(max(ctx.group.count, 1))
     if ctx.prefers:
-        return _combined(ctx, st.node, fit, collisions, desired)
-    return (fit - (collisions + 1) / desired) / 2.0 if collisions else fit
+        s = _combined(ctx, st.node, fit, collisions, desired)
+    else:
+        s = (fit - (collisions + 1) / desired) / 2.0 if collisions else fit
+    return s - (st.node.id == _avoided(p))
+
+
+def _avoided(p: AllocPlace) -> str:
+    """The node a rescheduled, lost or migrated allocation ran on (scored 1 lower), or ""."""
+    if p.previous is not None and p.reason in ("reschedule", "lost", "migrate"):
+        return p.previous.node_id
+    return ""
 
 
 def _combined(ctx: _GroupCtx, node: Node, fit: float, collisions: int, desired: float) -> float:

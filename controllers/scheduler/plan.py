@@ -10,16 +10,17 @@ plans often or on big clusters (no listing per request): hand its `plan_job` to
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import msgspec
 
 from controllers.scheduler.decide import Decision, decide
 from controllers.scheduler.deployment_create import new_deployment
+from controllers.scheduler.preempting import JobFacts
 from reconciler import codec
 from reconciler.model.ids import AllocId, DeploymentId, EvalId, NodeId, new_id
-from reconciler.model.job import Job
+from reconciler.model.job import Job, JobType
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
@@ -29,13 +30,19 @@ from reconciler.model.objects import (
     JobRecord,
     Node,
 )
-from reconciler.model.plan import DesiredUpdates, PlanResult
+from reconciler.model.plan import DesiredUpdates, PlanResult, PreemptedAlloc
+from reconciler.model.scheduler_config import DEFAULT as DEFAULT_CONFIG
+from reconciler.model.scheduler_config import SchedulerConfig
 from reconciler.runtime import Informer
 from reconciler.store import Store
 
 
-def _result(job: Job, d: Decision, modify_index: int) -> PlanResult:
+def _result(job: Job, d: Decision, modify_index: int, facts: _JobFacts) -> PlanResult:
     out = PlanResult(namespace=job.namespace, job_id=job.id, job_modify_index=modify_index)
+    for e in d.evictions:
+        v = e.victim
+        kind = facts.type_of((v.namespace, v.job_id))
+        out.preempted.append(PreemptedAlloc(v.alloc_id, v.namespace, v.job_id, v.group, kind))
     for g, u in d.result.desired_tg_updates.items():
         out.desired_tg_updates[g] = DesiredUpdates(**vars(u))
         out.created += u.place + u.destructive_update + u.migrate + u.canary
@@ -68,6 +75,8 @@ def _plan(
             if rec is not None:
                 versions[a.job_version] = rec.value.job
     at = time.time() if now is None else now
+    facts = _JobFacts(store)
+    cfg = store.get(store.keys.scheduler_config, SchedulerConfig)
     d = decide(
         None if job.is_template() else job,  # a periodic or parameterized job places nothing
         version,
@@ -79,8 +88,68 @@ def _plan(
         now=at,
         versions=versions,
         deployment=_deployment(store, job, version, changed, mine, statuses, versions, at),
+        preempt=(cfg.value if cfg else DEFAULT_CONFIG).preemption_config.enabled_for(job.type),
+        other_jobs=facts,
     )
-    return _result(job, d, modify_index)
+    return _result(job, d, modify_index, facts)
+
+
+class _MigrateCore(msgspec.Struct):
+    max_parallel: int = 1
+
+
+class _GroupCore(msgspec.Struct):
+    name: str
+    migrate: _MigrateCore = msgspec.field(default_factory=_MigrateCore)
+
+
+class _JobCore(msgspec.Struct):
+    priority: int = 50
+    type: str = "service"
+    task_groups: list[_GroupCore] = []
+
+
+class _JobUsage(msgspec.Struct):
+    """The fields of a job record preemption and its plan output read."""
+
+    namespace: str
+    id: str
+    job: _JobCore
+
+
+_job_usage = msgspec.json.Decoder(_JobUsage)
+
+
+class _JobFacts(Mapping[tuple[str, str], JobFacts]):
+    """Every job's `JobFacts` (and type) by (namespace, job id), listed from etcd the first
+    time preemption asks (a plan that never preempts never lists the jobs)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._jobs: dict[tuple[str, str], _JobCore] | None = None
+
+    def _all(self) -> dict[tuple[str, str], _JobCore]:
+        if self._jobs is None:
+            raw, _ = self._store.list_raw(self._store.keys.jobs)
+            self._jobs = {(u.namespace, u.id): u.job for u in (_job_usage.decode(i.value) for i in raw)}
+        return self._jobs
+
+    def __getitem__(self, key: tuple[str, str]) -> JobFacts:
+        core = self._all()[key]
+        service = core.type == JobType.SERVICE
+        return JobFacts(
+            core.priority, {g.name: g.migrate.max_parallel for g in core.task_groups} if service else {}
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def type_of(self, key: tuple[str, str]) -> str:
+        core = self._all().get(key)
+        return core.type if core is not None else "service"
 
 
 class _PortUsage(msgspec.Struct):
@@ -100,6 +169,7 @@ class _AllocUsage(msgspec.Struct):
     client_status: str | None = None
     cpu: int = 0
     memory: int = 0
+    disk: int = 0
     ports: list[_PortUsage] = []
 
 

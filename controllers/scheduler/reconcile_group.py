@@ -24,6 +24,7 @@ from controllers.scheduler.update_policy import UpdateFn
 from reconciler.model.disconnect import expired, expires_at, window
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import SECOND, Job, JobType, ReschedulePolicy, TaskGroup
+from reconciler.model.node_pools import in_pool
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, NodeStatus
 from reconciler.model.plan import DesiredUpdates
 from reconciler.model.services import CheckStatus
@@ -337,7 +338,8 @@ def _disconnected(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) ->
 def _migrate(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) -> ReconcileResult:
     """A draining node's allocations, `migrate.max_parallel` at a time (see `migrate`)."""
     moving = [a for a in s.migrate if a.id not in dropped]
-    step = migrate_group(g, moving, s.replaced_by, inp.statuses, inp.checks, now=inp.now)
+    moved = _moved_with_their_data(inp, g, s)
+    step = migrate_group(g, moving, s.replaced_by, inp.statuses, inp.checks, now=inp.now, moved=moved)
     return ReconcileResult(
         place=[AllocPlace(g.name, a.name, a.index, a, "migrate") for a in step.place],
         stop=[AllocStop(a, "alloc is being migrated") for a in step.stop],
@@ -345,6 +347,19 @@ def _migrate(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) -> Reco
         look_again=[] if step.look_again_at is None else [step.look_again_at],
         desired_tg_updates={g.name: DesiredUpdates(migrate=len(step.place), stop=len(step.stop))},
     )
+
+
+def _moved_with_their_data(inp: JobInput, g: TaskGroup, s: _Sorted) -> list[Allocation]:
+    """A sticky disk's originals stopped on a draining node as their replacement was placed
+    (their replacements may still hold `max_parallel` slots: `migrate`)."""
+    if not (g.ephemeral_disk.sticky or g.ephemeral_disk.migrate):
+        return []
+    out = []
+    for a in s.ignore:
+        node = inp.nodes.get(a.node_id)
+        if a.desired_status != DesiredStatus.RUN and node is not None and node.drain:
+            out.append(a)
+    return out
 
 
 def _update_live(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str], gate: int) -> ReconcileResult:
@@ -356,7 +371,7 @@ def _update_live(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str], gat
             continue
         if a.job_version == inp.version or a.id in s.settled:
             res.ignore.append(a)
-        elif not inp.update_fn(inp.versions.get(a.job_version), inp.job, g.name):
+        elif not inp.update_fn(inp.versions.get(a.job_version), inp.job, g.name) and _in_pool(inp, a):
             res.inplace_update.append(a)
             upd.in_place_update += 1
         elif gate > 0:
@@ -365,6 +380,13 @@ def _update_live(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str], gat
         else:
             res.ignore.append(a)
     return res
+
+
+def _in_pool(inp: JobInput, a: Allocation) -> bool:
+    """Whether the allocation's node is in the job's node pool: one left outside by a change
+    of the job's `node_pool` is replaced, never updated in place (as Nomad's inplaceUpdate)."""
+    node = inp.nodes.get(a.node_id)
+    return node is None or in_pool(node.node_pool, inp.job.node_pool)
 
 
 def _scale_up(job: Job, g: TaskGroup, used: set[int], missing: int) -> ReconcileResult:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.agent.tls import TlsFiles
+from reconciler.model.gc_policy import GcThresholds
 from reconciler.model.objects import HostVolume
+from reconciler.model.tls import TlsFiles
 from reconciler.runtime.leader import DEFAULT_LEADER_TTL
 from reconciler.store import EtcdAuth
 
@@ -29,7 +30,9 @@ class AgentConfig:
     region: str = "global"
     raw_exec: bool = False
     meta: dict[str, str] = field(default_factory=dict)
+    node_pool: str = "default"  # --node-pool: the node pool this node registers in
     host_volumes: dict[str, HostVolume] = field(default_factory=dict)  # --host-volume name=/path
+    reserved_disk: int = 0  # MB of the data dir's free space kept from tasks (--reserved-disk)
     log_level: str = "INFO"
     router: bool = True  # dev mode: the HTTP router (load balancer) on router_port
     router_port: int = 9999
@@ -37,12 +40,15 @@ class AgentConfig:
     consul_port: int = 0  # the Consul face (reconciler.api.consul); 0: off (the CLI's dev default is 8500)
     dns_port: int = 0  # Consul's DNS interface (UDP); 0: off (the CLI's dev default is 8600)
     leader_ttl: int = DEFAULT_LEADER_TTL  # seconds; the cluster controllers' leader leases
+    gc: GcThresholds = field(default_factory=GcThresholds)  # --job-gc-threshold and the others
     # the API gate (reconciler.api.gate): extra Host names and browser origins it accepts
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
     acl: bool = False  # ACL tokens (reconciler.api.acl); the CLI turns them on outside dev mode
     etcd_auth: EtcdAuth = field(default_factory=EtcdAuth)  # TLS and user for an external etcd
     tls: TlsFiles = field(default_factory=TlsFiles)  # HTTPS (and client certificates) for the API
+    # HTTPS (and client certificates) for the router's listener (--router-tls-cert, ...)
+    router_tls: TlsFiles = field(default_factory=lambda: TlsFiles(flag="--router-tls"))
     task_env: list[str] = field(
         default_factory=list
     )  # agent variables tasks may inherit (model.taskenv.inherited_env)

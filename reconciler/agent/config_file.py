@@ -3,7 +3,7 @@ Nomad's agent keys where they map, read into the values of `reconciler agent`'s 
 
 The CLI uses the result as click's `default_map`, so a flag given on the command line
 overrides the file, and the file overrides the built-in defaults. An unknown key, or a
-Nomad block we do not implement yet (`acl`, `tls`, `telemetry`, `vault`, a client's
+Nomad block we do not implement yet (`acl`, `telemetry`, `vault`, a client's
 `host_volume`), is an error naming it: an agent must not start believing it has TLS or ACLs
 it has not. docs/operations.md shows a full file.
 
@@ -15,12 +15,21 @@ it has not. docs/operations.md shows a full file.
     log_level  = "INFO"                     # --log-level
     ports  { http = 4646 }                  # --http-port
     server { enabled = true  leader_ttl = 5 }                        # -server, --leader-ttl
-    client { enabled = true  meta { rack = "r1" }
-             options = { "driver.raw_exec.enable" = "1" } }          # -client, --meta, --raw-exec
+    server { job_gc_threshold = "4h"  eval_gc_threshold = "1h"       # --job-gc-threshold ...
+             deployment_gc_threshold = "1h"  node_gc_threshold = "24h" }
+    client { enabled = true  meta { rack = "r1" }  node_pool = "prod"   # -client, --meta, --node-pool
+             options = { "driver.raw_exec.enable" = "1" } }          # --raw-exec
+    client { reserved { disk = 1024 } }                              # --reserved-disk (MB)
     plugin "raw_exec" { config { enabled = true } }                  # --raw-exec (Nomad 1.x form)
     etcd   { endpoints = ["http://10.0.0.1:2379"]  prefix = "/reconciler/" }   # --etcd, --prefix
     specs  { dir = "/etc/reconciler/specs" }                         # --specs
     consul { port = 8500 }                                           # --consul-port
+    tls    { cert_file = "/etc/reconciler/agent.pem"                 # --tls-cert
+             key_file  = "/etc/reconciler/agent-key.pem"             # --tls-key
+             ca_file   = "/etc/reconciler/ca.pem"                    # --tls-ca (client certificates)
+             router_cert_file = "/etc/reconciler/router.pem"         # --router-tls-cert
+             router_key_file  = "/etc/reconciler/router-key.pem"     # --router-tls-key
+             router_ca_file   = "/etc/reconciler/ca.pem" }           # --router-tls-ca
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import hcl2
 from reconciler.spec.errors import SpecError
 from reconciler.spec.hcl_syntax import parse_tree
 
-NOT_YET = ("acl", "tls", "telemetry", "vault", "host_volume", "addresses", "advertise")
+NOT_YET = ("acl", "telemetry", "vault", "host_volume", "addresses", "advertise")
 
 
 class ConfigError(ValueError):
@@ -55,7 +64,22 @@ def _block(value: Any) -> dict[str, Any]:
     body = value[0] if isinstance(value, list) and value else value
     if not isinstance(body, dict):
         raise ConfigError(f"expected a block, found {value!r}")
-    return {k: v for k, v in body.items() if k != "__is_block__"}
+    return {k: v for k, v in body.items() if not _marker(k)}
+
+
+def _marker(key: str) -> bool:
+    """python-hcl2's own entries (`__is_block__`, `__comments__`), not keys of the file."""
+    return key.startswith("__") and key.endswith("__")
+
+
+def _reserved(value: Any) -> int:
+    """`client { reserved { disk = MB } }`: only disk is reserved here (CPU and memory
+    reservations are refused rather than ignored)."""
+    body = _block(value)
+    unknown = sorted(set(body) - {"disk"})
+    if unknown:
+        raise ConfigError(f"client.reserved: {', '.join(unknown)} not supported yet (only disk)")
+    return int(body.get("disk", 0))
 
 
 # key -> (option name, convert); a block's keys are "block.key"
@@ -69,9 +93,15 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ports.http": ("http_port", int),
     "server.enabled": ("server", _flag),
     "server.leader_ttl": ("leader_ttl", int),
+    "server.eval_gc_threshold": ("eval_gc_threshold", str),
+    "server.deployment_gc_threshold": ("deployment_gc_threshold", str),
+    "server.job_gc_threshold": ("job_gc_threshold", str),
+    "server.node_gc_threshold": ("node_gc_threshold", str),
     "client.enabled": ("client", _flag),
     "client.meta": ("meta", _meta),
+    "client.node_pool": ("node_pool", str),
     "client.task_env": ("task_env", lambda v: ",".join(v)),
+    "client.reserved": ("reserved_disk", _reserved),
     "etcd.endpoints": ("etcd", lambda v: ",".join(v) if isinstance(v, list) else str(v)),
     "etcd.prefix": ("prefix", str),
     "etcd.port": ("etcd_port", int),
@@ -81,6 +111,14 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "router.port": ("router_port", int),
     "router.admin_port": ("router_admin_port", int),
     "router.enabled": ("no_router", lambda v: not _flag(v)),
+    # Nomad's file names for the API's files (`ca_file` also requires client certificates, as
+    # --tls-ca does); the router's listener takes the same three, prefixed
+    "tls.cert_file": ("tls_cert", Path),
+    "tls.key_file": ("tls_key", Path),
+    "tls.ca_file": ("tls_ca", Path),
+    "tls.router_cert_file": ("router_tls_cert", Path),
+    "tls.router_key_file": ("router_tls_key", Path),
+    "tls.router_ca_file": ("router_tls_ca", Path),
 }
 
 
@@ -109,6 +147,8 @@ def read_config(text: str, filename: str = "<config>") -> dict[str, Any]:
     raw = hcl2.loads(text, serialization_options=hcl2.SerializationOptions(strip_string_quotes=True))
     out: dict[str, Any] = {}
     for key, value in raw.items():
+        if _marker(key):
+            continue
         if key == "plugin":
             _plugins(value, out)
         elif key in _KEYS:

@@ -22,7 +22,6 @@ from reconciler.agent.components import Component
 from reconciler.agent.config import AgentConfig
 from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
-from reconciler.agent.tls import server_context
 from reconciler.api.acl import AclCache, acl_middleware
 from reconciler.api.acl_table import CONSUL_ROUTES
 from reconciler.api.app import make_app
@@ -33,6 +32,8 @@ from reconciler.api.consul.dns_server import serve_dns
 from reconciler.api.context import ApiContext
 from reconciler.api.gate import GateSettings, gate_middleware
 from reconciler.api.watched import WatchedState
+from reconciler.model.gc_policy import GcThresholds
+from reconciler.model.tls import TlsFiles, server_context
 from reconciler.store import Store
 
 log = logging.getLogger("reconciler.agent")
@@ -41,8 +42,11 @@ log = logging.getLogger("reconciler.agent")
 API_PATIENCE = 3.0
 
 
-def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list[Component]:
-    """The cluster controllers, each leader-elected on its own lease of `leader_ttl` seconds."""
+def cluster_controllers(
+    store: Store, identity: str, *, leader_ttl: int, gc: GcThresholds | None = None
+) -> list[Component]:
+    """The cluster controllers, each leader-elected on its own lease of `leader_ttl` seconds;
+    `gc` is the garbage collector's thresholds (Nomad's defaults when None)."""
     from controllers.deployments.controller import DeploymentService
     from controllers.liveness.collector import GarbageCollectorService
     from controllers.liveness.controller import LivenessService
@@ -53,7 +57,7 @@ def cluster_controllers(store: Store, identity: str, *, leader_ttl: int) -> list
         SchedulerService(store, identity, ttl=leader_ttl, deployments=True),
         DeploymentService(store, identity, ttl=leader_ttl),
         LivenessService(store, identity, ttl=leader_ttl),
-        GarbageCollectorService(store, identity, ttl=leader_ttl),
+        GarbageCollectorService(store, identity, ttl=leader_ttl, thresholds=gc),
         PeriodicService(store, identity, ttl=leader_ttl),
     ]
 
@@ -83,8 +87,11 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         bind=config.bind,
         raw_exec_enabled=config.raw_exec or config.dev,
         meta=config.meta,
+        node_pool=config.node_pool,
         host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
+        reserved_disk=config.reserved_disk,
+        http_addr=f"{config.bind}:{config.http_port}",
     )
     return _DrainOnStop(agent) if config.dev else agent
 
@@ -98,16 +105,27 @@ def service_registrar(store: Store, config: AgentConfig, node: Component) -> Com
 
 
 def router(store: Store, config: AgentConfig) -> Component:
-    return standalone_router(store, config.bind, config.router_port, config.router_admin_port, "rr")
+    return standalone_router(
+        store, config.bind, config.router_port, config.router_admin_port, "rr", tls=config.router_tls
+    )
 
 
 def standalone_router(
-    store: Store, host: str, port: int, admin_port: int | None, strategy: str, *, workers: int = 1
+    store: Store,
+    host: str,
+    port: int,
+    admin_port: int | None,
+    strategy: str,
+    *,
+    workers: int = 1,
+    tls: TlsFiles | None = None,
 ) -> Component:
     """The router, for the dev agent and for `reconciler router` (which has no agent)."""
     from controllers.router import Router
 
-    return Router(store, host=host, port=port, admin_port=admin_port, strategy=strategy, workers=workers)
+    return Router(
+        store, host=host, port=port, admin_port=admin_port, strategy=strategy, workers=workers, tls=tls
+    )
 
 
 def own_services(store: Store, config: AgentConfig, node: Component | None) -> Component:
@@ -191,7 +209,8 @@ class Agent:
         if cfg.runs_server:
             self.planner = _Planner(store)
             self.components.append(self.planner)
-            self.components.extend(cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl))
+            controllers = cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl, gc=cfg.gc)
+            self.components.extend(controllers)
         node = None
         if cfg.runs_client:
             node = node_agent(store, cfg)
@@ -234,7 +253,8 @@ class Agent:
             if cfg.tls.enabled
             else "                   TLS: off",
             f"                    UI: {self.scheme}://{cfg.bind}:{cfg.http_port}/ui",
-            f"                Router: http://{cfg.bind}:{cfg.router_port} (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
+            f"                Router: {'https' if cfg.router_tls.enabled else 'http'}://{cfg.bind}:{cfg.router_port}"
+            f" (routes: http://{cfg.bind}:{cfg.router_admin_port}/routes)"
             if cfg.dev and cfg.router
             else "                Router: (off)",
             f"                Consul: {self.scheme}://{cfg.bind}:{cfg.consul_port} (catalog, health, KV)"

@@ -99,6 +99,8 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("POST", "/v1/jobs/parse"): Rule(ns(C.PARSE_JOB, C.SUBMIT_JOB)),
     **_writes("/v1/job/{job_id}/scale", Rule(ns(C.SCALE_JOB, C.SUBMIT_JOB))),
     **_writes("/v1/job/{job_id}/revert", SUBMIT),
+    **_writes("/v1/job/{job_id}/evaluate", SUBMIT),
+    **_writes("/v1/job/{job_id}/stable", SUBMIT),
     **_writes("/v1/job/{job_id}/plan", Rule(ns(C.SUBMIT_JOB), Source.BODY_JOB)),
     ("GET", "/v1/job/{job_id}/allocations"): READ,
     ("GET", "/v1/job/{job_id}/evaluations"): READ,
@@ -128,6 +130,7 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("POST", "/v1/client/allocation/{alloc_id}/exec"): _on(Source.ALLOC, "alloc_id", ns(C.ALLOC_EXEC)),
     ("GET", "/v1/client/allocation/{alloc_id}/checks"): _on(Source.ALLOC, "alloc_id", ns(C.READ_JOB)),
     ("GET", "/v1/client/fs/logs/{alloc_id}"): _on(Source.ALLOC, "alloc_id", ns(C.READ_LOGS)),
+    ("GET", "/v1/client/allocation/{alloc_id}/snapshot"): _on(Source.ALLOC, "alloc_id", ns(C.READ_FS)),
     # services
     ("GET", "/v1/services"): READ,
     ("GET", "/v1/service/{name}"): READ,
@@ -139,6 +142,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ),
     **_writes("/v1/node/{node_id}/eligibility", NODE_WRITE),
     **_writes("/v1/node/{node_id}/drain", NODE_WRITE),
+    ("GET", "/v1/node/pools"): NODE_READ,
+    ("GET", "/v1/node/pool/{name}"): NODE_READ,
+    ("GET", "/v1/node/pool/{name}/nodes"): NODE_READ,
     # the agent and status (status is public in Nomad)
     ("GET", "/v1/agent/self"): AGENT_READ,
     ("GET", "/v1/status/leader"): OPEN,
@@ -151,6 +157,7 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("PUT", "/v1/acl/bootstrap"): OPEN,
     ("GET", "/v1/acl/policies"): Rule(TOKEN),
     ("GET", "/v1/acl/policy/{name}"): Rule(TOKEN),
+    **_writes("/v1/system/gc", Rule(MANAGEMENT)),
     **_writes("/v1/acl/policy/{name}", Rule(MANAGEMENT)),
     ("DELETE", "/v1/acl/policy/{name}"): Rule(MANAGEMENT),
     ("GET", "/v1/acl/tokens"): Rule(MANAGEMENT),
@@ -166,6 +173,9 @@ NOMAD_ROUTES: dict[RouteKey, Rule] = {
     ("GET", "/ui/"): OPEN,
     ("GET", "/ui/static/{name}"): OPEN,
     ("POST", "/ui/plan"): SUBMIT,
+    # the scheduler configuration (api/operator.py): Nomad's operator read and write rules
+    ("GET", "/v1/operator/scheduler/configuration"): Rule(level(Scope.OPERATOR, "read")),
+    **_writes("/v1/operator/scheduler/configuration", Rule(level(Scope.OPERATOR, "write"))),
     # cluster reads (api/cluster.py) and the endpoints answered with 501 (api/unserved.py)
     ("GET", "/v1/agent/members"): AGENT_READ,
     ("GET", "/v1/agent/servers"): AGENT_READ,

@@ -88,6 +88,8 @@ def alloc_stub(
         "DeploymentStatus": _alloc_deployment_status(a, deployments or {}),
         "PreviousAllocation": a.previous_allocation,
         "NextAllocation": a.next_allocation,
+        "PreemptedAllocations": list(a.preempted_allocations) or None,
+        "PreemptedByAllocation": a.preempted_by_allocation,
         "FollowupEvalID": a.followup_eval_id,
         "RescheduleTracker": {"Events": [{"RescheduleTime": ns_time(t)} for t in a.reschedule_attempts]}
         if a.reschedule_attempts
@@ -103,10 +105,14 @@ def alloc_full(a: Allocation, st: AllocStatus | None, dep: Deployment | None = N
     out = alloc_stub(a, st, {dep.id: dep} if dep else None)
     ports = [{"Label": p.label, "Value": p.value, "To": p.to, "HostIP": p.host_ip} for p in a.ports]
     out["AllocatedResources"] = {
-        "Shared": {"Ports": ports, "Networks": [{"DynamicPorts": ports}] if ports else None},
+        "Shared": {
+            "Ports": ports,
+            "Networks": [{"DynamicPorts": ports}] if ports else None,
+            "DiskMB": a.disk,
+        },
         "Tasks": {},
     }
-    out["Resources"] = {"CPU": a.cpu, "MemoryMB": a.memory}
+    out["Resources"] = {"CPU": a.cpu, "MemoryMB": a.memory, "DiskMB": a.disk}
     return out
 
 

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
 
 from reconciler.api.errors import ApiError
 from reconciler.spec.durations import parse_duration
 
 DEFAULT_WAIT = 300.0
 MAX_WAIT = 600.0
+_NOT_KEYS = frozenset({"index", "wait", "stale"})  # how a query blocks, not what it reads
+ViewKey = tuple[str, str, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -54,22 +59,50 @@ def parse_blocking(
     return BlockingQuery(index=index, wait=wait + spread(wait))
 
 
+Parts = tuple[int, ...]  # the revisions an answer is made of; it has passed an index when its max has
+
+
+@dataclass(eq=False)
+class _Group:
+    """The blocked queries of one key (one view: the same path and query, so the same index
+    function and answer): its index is computed once per change for all of them."""
+
+    index: Callable[[], Parts]
+    seen: int  # max(index()) when last looked at: a change that leaves it is skipped
+    on_pass: Callable[[Parts], asyncio.Future[Any] | None] | None
+    waiters: dict[asyncio.Future[Parts | None], int] = field(default_factory=dict)  # -> index to pass
+
+
+def view_key(request: web.Request) -> ViewKey:
+    """What an answer depends on besides the revisions: its path and query (less the
+    blocking parameters). Blocked queries of one view share an index check and a rendering."""
+    query = tuple(sorted((k, v) for k, v in request.query.items() if k not in _NOT_KEYS))
+    return request.method, request.path, query
+
+
 class Changes:
     """Wakes coroutines of one event loop when a cache changes (called from any thread).
 
-    Each waiter holds one future and one timer, and a change resolves every future
-    directly: a thousand blocked queries woken by one change cost a thousand callbacks,
-    not the tasks `asyncio.wait_for` would make for each."""
+    Blocked queries wait in groups by key (`wait_past`): one change costs one index
+    computation per group, and wakes only the queries whose index it passed, each once,
+    with the answer's revisions. A group may start its answer's rendering when it passes
+    (`on_pass`), and its queries are then woken when that is done, so a thousand clients
+    of one view cost one index check, one rendering and a thousand responses. Each waiter
+    holds one future and one timer (no task per waiter, as `asyncio.wait_for` would make).
+    `wait_until` re-checks a predicate on every change: for the few waits that are not
+    blocked queries (a read waiting for this agent's own writes)."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: set[asyncio.Future[None]] = set()
+        self._groups: dict[Hashable, _Group] = {}
+        self._blocked = 0
         self._pending = False  # a wake-up is scheduled on the loop
 
     @property
     def waiting(self) -> int:
-        """Coroutines held in `wait_until` now (blocked queries)."""
-        return len(self._waiters)
+        """Coroutines held now (blocked queries and `wait_until`s)."""
+        return len(self._waiters) + self._blocked
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -90,14 +123,13 @@ class Changes:
         self._pending = False
         waiters, self._waiters = self._waiters, set()
         for f in waiters:
-            if not f.done():
-                f.set_result(None)
+            _resolve(f)
+        for group in list(self._groups.values()):
+            _wake(group)
 
     async def wait_until(self, passed: Callable[[], bool], timeout: float) -> bool:
         """Return once `passed()` is true (True) or after `timeout` seconds (False)."""
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self.bind(loop)
+        loop = self._running_loop()
         deadline = loop.time() + timeout
         while not passed():
             if loop.time() >= deadline:
@@ -112,7 +144,75 @@ class Changes:
                 self._waiters.discard(f)
         return True
 
+    async def wait_past(
+        self,
+        key: Hashable,
+        index: Callable[[], Parts],
+        after: int,
+        timeout: float,
+        on_pass: Callable[[Parts], asyncio.Future[Any] | None] | None = None,
+    ) -> Parts:
+        """A blocking query: `index()` once its maximum passes `after`, or when `timeout`
+        seconds have passed. Queries of one `key` must have equivalent `index` and
+        `on_pass` (the first one's serve the group); `on_pass(parts)` may return a future
+        (the answer's rendering) that the group's woken queries are released after."""
+        parts = index()
+        if max(parts) > after:
+            return parts
+        loop = self._running_loop()
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(index, max(parts), on_pass)
+        group.seen = min(group.seen, max(parts))
+        f: asyncio.Future[Parts | None] = loop.create_future()
+        group.waiters[f] = after
+        self._blocked += 1
+        timer = loop.call_later(timeout, _resolve, f)
+        try:
+            got = await f
+        finally:
+            timer.cancel()
+            self._blocked -= 1
+            group.waiters.pop(f, None)
+            if not group.waiters and self._groups.get(key) is group:
+                del self._groups[key]
+        return got if got is not None else index()
 
-def _resolve(f: asyncio.Future[None]) -> None:
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self.bind(loop)
+        return loop
+
+
+def _wake(group: _Group) -> None:
+    """One change, seen by one group: its index once; its queries that it passed released."""
+    try:
+        parts = group.index()
+    except Exception:  # each query then computes its index itself and answers the error
+        for f in group.waiters:
+            _resolve(f)
+        return
+    top = max(parts)
+    if top == group.seen:
+        return
+    group.seen = top
+    passed = [f for f, after in group.waiters.items() if top > after]
+    if not passed:
+        return
+    ready = group.on_pass(parts) if group.on_pass is not None else None
+    if ready is None:
+        _resolve_all(passed, parts)
+    else:
+        ready.add_done_callback(lambda _: _resolve_all(passed, parts))
+
+
+def _resolve_all(futures: list[asyncio.Future[Parts | None]], parts: Parts) -> None:
+    for f in futures:
+        if not f.done():
+            f.set_result(parts)
+
+
+def _resolve(f: asyncio.Future[Any]) -> None:
     if not f.done():
         f.set_result(None)

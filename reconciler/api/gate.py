@@ -38,7 +38,8 @@ LOOPBACK = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = ("", "0.0.0.0", "::")
 CORS_METHODS = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 CORS_HEADERS = "Content-Type, X-Nomad-Token, Authorization"
-CORS_EXPOSE = "X-Nomad-Index, X-Nomad-KnownLeader, X-Nomad-LastContact"
+# every header a read answers that a page may need to read (`views.answer`, `views.nomad_headers`)
+CORS_EXPOSE = "X-Nomad-Index, X-Nomad-KnownLeader, X-Nomad-LastContact, X-Nomad-NextToken"
 CORS_KEY = web.RequestKey("gate.cors_origin", str)
 
 

@@ -25,7 +25,15 @@ from reconciler.api.views import BY_ID, answer, watched
 from reconciler.model.job import Job
 from reconciler.model.objects import JobRecord, JobStatus
 from reconciler.model.plan import PlanResult
-from reconciler.ops.jobs import SubmitResult, revert_job, scale_job, stop_job, submit_job
+from reconciler.ops.jobs import (
+    SubmitResult,
+    evaluate_job,
+    revert_job,
+    scale_job,
+    set_stable,
+    stop_job,
+    submit_job,
+)
 from reconciler.spec.plan_render import group_counts
 
 routes = web.RouteTableDef()
@@ -74,6 +82,7 @@ def job_stub(record: JobRecord, modify_index: int, status: str) -> dict[str, Any
         "Name": job.name or job.id,
         "Namespace": job.namespace,
         "Datacenters": job.datacenters,
+        "NodePool": job.node_pool,
         "Type": job.type,
         "Priority": job.priority,
         "Periodic": job.periodic is not None,
@@ -263,6 +272,37 @@ async def revert(request: web.Request) -> web.Response:
     return _written(
         await run(revert_job, request.app[CTX].store, ns, jid, version, enforce_prior_version=prior)
     )
+
+
+@routes.post("/v1/job/{job_id}/evaluate")
+@routes.put("/v1/job/{job_id}/evaluate")
+async def evaluate(request: web.Request) -> web.Response:
+    """A new evaluation of the job (Nomad's `job eval`). `EvalOptions.ForceReschedule` is
+    refused: failed allocations are rescheduled by their policy only."""
+    ns, jid = namespace(request), _job_id(request)
+    body = await body_object(request, optional=True)
+    options = body.get("EvalOptions") or {}
+    if not isinstance(options, dict):
+        raise ApiError(400, "EvalOptions must be an object", field="EvalOptions")
+    if options.get("ForceReschedule"):
+        raise ApiError(400, "ForceReschedule is not supported", field="EvalOptions.ForceReschedule")
+    return _written(await run(evaluate_job, request.app[CTX].store, ns, jid))
+
+
+@routes.post("/v1/job/{job_id}/stable")
+@routes.put("/v1/job/{job_id}/stable")
+async def stable(request: web.Request) -> web.Response:
+    """Mark a version stable or not (`{"JobVersion": 2, "Stable": true}`), Nomad's shape."""
+    ns, jid = namespace(request), _job_id(request)
+    body = await body_object(request)
+    version = body.get("JobVersion")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ApiError(400, "JobVersion must be a non-negative integer", field="JobVersion")
+    mark = body.get("Stable", False)
+    if not isinstance(mark, bool):
+        raise ApiError(400, "Stable must be true or false", field="Stable")
+    index = await run(set_stable, request.app[CTX].store, ns, jid, version, mark)
+    return ok({"Index": index}, index=index)
 
 
 @routes.post("/v1/job/{job_id}/plan")

@@ -1,6 +1,8 @@
-"""Task logs of an allocation on this agent's node (Nomad's client `fs` endpoint):
+"""Task logs of an allocation on this agent's node (Nomad's client `fs` endpoint), and the
+snapshot of its data another node's agent takes over (`ephemeral_disk { migrate }`):
 
     GET /v1/client/fs/logs/{alloc_id}?task=&type=stdout|stderr&follow=&offset=&origin=start|end&plain=
+    GET /v1/client/allocation/{alloc_id}/snapshot   a tar of alloc/data and each <task>/local
 
 Without `plain`, a stream of JSON frames `{"File", "Offset", "Data"}` (Data base64); with
 `plain=true`, the raw bytes. `follow=true` keeps streaming new output until the task is
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from reconciler.model.ids import AllocId
 from reconciler.model.objects import TaskRunState
 
 FOLLOW_POLL = 0.2
+SNAPSHOT_CHUNK = 1 << 16
 
 routes = web.RouteTableDef()
 
@@ -145,3 +149,25 @@ async def _follow(
         idle += 1
         if idle % 5 == 0 and _task_dead(w, alloc_id, task):
             return
+
+
+@routes.get("/v1/client/allocation/{alloc_id}/snapshot")
+async def snapshot(request: web.Request) -> web.StreamResponse:
+    """The allocation's data as a tar (Nomad's alloc snapshot, read by the node agent of a
+    replacement with `ephemeral_disk { migrate = true }`): built into an anonymous temporary
+    file off the event loop, then streamed. 404 when the allocation has no directory here."""
+    ctx = request.app[CTX]
+    a, _ = await current_alloc(request)
+    adir = AllocDir(ctx.data_dir, a.id)
+    if not adir.root.is_dir():
+        raise ApiError(404, f"allocation {a.id} has no directory on this node")
+    with tempfile.TemporaryFile() as tmp:
+        await asyncio.to_thread(adir.write_snapshot, tmp)
+        tmp.seek(0)
+        resp = web.StreamResponse()
+        resp.content_type = "application/x-tar"
+        await resp.prepare(request)
+        while chunk := await asyncio.to_thread(tmp.read, SNAPSHOT_CHUNK):
+            await resp.write(chunk)
+        await resp.write_eof()
+    return resp

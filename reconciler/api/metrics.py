@@ -4,8 +4,9 @@ or, with `?format=prometheus`, in Prometheus' text format (prometheus_client's e
 Three sources, merged per scrape: the process's counters and histograms
 (`reconciler.metrics`: etcd requests, controllers, the scheduler), the API's own request
 counts and latencies by route (the middleware below), and the cluster's state, computed
-when scraped from one read of etcd (`cluster_metrics`: Nomad's `job_summary` gauges, nodes,
-allocations and evaluations by status). docs/metrics.md lists every name.
+when scraped from the API's watched caches, so a scrape sends etcd nothing
+(`cluster_metrics`: Nomad's `job_summary` gauges, nodes, allocations and evaluations by
+status). docs/metrics.md lists every name.
 """
 
 from __future__ import annotations
@@ -31,14 +32,12 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
+from reconciler.api.reads import job_summary, statuses
+from reconciler.api.views import watched
+from reconciler.api.watched import WatchedState
 from reconciler.metrics import LATENCY
 from reconciler.model.alloc_status import client_status
-from reconciler.model.objects import Allocation, AllocStatus, Evaluation, JobRecord, Node
-from reconciler.model.services import CheckStatus
-from reconciler.model.summary import summarize
-from reconciler.store import Store
 
 routes = web.RouteTableDef()
 
@@ -66,6 +65,31 @@ def route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+class _Series:
+    """One route, method and status's request counter and latency histogram, looked up by
+    label once: every request of a thousand answered together pays a dictionary lookup, not
+    two of prometheus_client's label lookups (each takes a lock and builds a tuple)."""
+
+    def __init__(self, route: str, method: str, status: int) -> None:
+        self.requests = HTTP_REQUESTS.labels(route, method, str(status))
+        self.seconds = HTTP_SECONDS.labels(route, method)
+
+    def count(self, seconds: float) -> None:
+        self.requests.inc()
+        self.seconds.observe(seconds)
+
+
+_SERIES: dict[tuple[str, str, int], _Series] = {}  # bounded: routes x methods x statuses
+
+
+def _series(route: str, method: str, status: int) -> _Series:
+    key = (route, method, status)
+    got = _SERIES.get(key)
+    if got is None:
+        got = _SERIES[key] = _Series(route, method, status)
+    return got
+
+
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -78,24 +102,17 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         status = exc.status
         raise
     finally:
-        route = route_of(request)
-        HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
-        HTTP_SECONDS.labels(route, request.method).observe(time.perf_counter() - started)
+        _series(route_of(request), request.method, status).count(time.perf_counter() - started)
 
 
 # --- the cluster's state, when scraped ---------------------------------------------------------
 
 
-def cluster_metrics(store: Store) -> list[Metric]:
-    """Gauges of what etcd holds now: per job and task group Nomad's `job_summary` counts,
-    allocations by client status, nodes by status and eligibility, evaluations by status
-    (`blocked` is Nomad's blocked evaluations), check results per service."""
-    keys = store.keys
-    records = [r.value for r in store.list(keys.jobs, JobRecord)[0]]
-    allocs = [v.value for v in store.list(keys.allocs, Allocation)[0]]
-    statuses = {v.value.alloc_id: v.value for v in store.list(keys.alloc_statuses, AllocStatus)[0]}
-    evals = [v.value for v in store.list(keys.evals, Evaluation)[0]]
-    nodes = [v.value for v in store.list(keys.nodes, Node)[0]]
+def cluster_metrics(w: WatchedState) -> list[Metric]:
+    """Gauges of the cluster's state, from the API's watched caches (no etcd request): per
+    job and task group Nomad's `job_summary` counts, allocations by client status, nodes by
+    status and eligibility, evaluations by status (`blocked` is Nomad's blocked
+    evaluations), check results per service."""
     labels = ["job", "task_group", "namespace"]
     summary = {
         f: GaugeMetricFamily(
@@ -103,43 +120,43 @@ def cluster_metrics(store: Store) -> list[Metric]:
         )
         for f in SUMMARY_FIELDS
     }
-    by_job: dict[tuple[str, str], list[Any]] = {}
-    for a in allocs:
-        by_job.setdefault((a.namespace, a.job_id), []).append(a)
-    evals_of: dict[tuple[str, str], list[Any]] = {}
-    for e in evals:
-        evals_of.setdefault((e.namespace, e.job_id), []).append(e)
-    for r in records:
-        k = (r.namespace, r.id)
-        s = summarize(r.job, by_job.get(k, []), statuses, evals_of.get(k, []), stopped=r.stop)
-        for group, counts in s.groups.items():
+    for r in w.jobs.items():
+        for group, counts in job_summary(w, r).groups.items():
             for f in SUMMARY_FIELDS:
                 summary[f].add_metric([r.id, group, r.namespace], getattr(counts, f, 0))
-    by_client = Tally(str(client_status(a, statuses)) for a in allocs)
-    alloc_g = GaugeMetricFamily("reconciler_allocations", "allocations by client status", labels=["status"])
-    for status, n in sorted(by_client.items()):
-        alloc_g.add_metric([status], n)
-    node_g = GaugeMetricFamily(
-        "reconciler_nodes", "nodes by status and eligibility", labels=["status", "eligibility"]
-    )
-    for (status, elig), n in sorted(Tally((str(n.status), str(n.eligibility)) for n in nodes).items()):
-        node_g.add_metric([status, elig], n)
-    eval_g = GaugeMetricFamily("reconciler_evaluations", "evaluations by status", labels=["status"])
-    by_status = Tally(str(e.status) for e in evals)
-    for status, n in sorted(by_status.items()):
-        eval_g.add_metric([status], n)
+    by_status = Tally(str(e.status) for e in w.evals.items())
     blocked = GaugeMetricFamily("nomad_nomad_blocked_evals_total_blocked", "blocked evaluations")
     blocked.add_metric([], by_status.get("blocked", 0))
-    return [*summary.values(), alloc_g, node_g, eval_g, blocked, _checks(store)]
+    return [
+        *summary.values(),
+        _gauge("reconciler_allocations", "allocations by client status", ["status"], _alloc_counts(w)),
+        _gauge(
+            "reconciler_nodes",
+            "nodes by status and eligibility",
+            ["status", "eligibility"],
+            Tally((str(n.status), str(n.eligibility)) for n in w.nodes.list()),
+        ),
+        _gauge("reconciler_evaluations", "evaluations by status", ["status"], Tally(by_status)),
+        blocked,
+        _gauge(
+            "reconciler_checks",
+            "health checks by their last result, per service",
+            ["service", "status"],
+            Tally((c.service_name, str(c.status)) for c in w.checks.list()),
+        ),
+    ]
 
 
-def _checks(store: Store) -> Metric:
-    checks = [c.value for c in store.list(store.keys.checks, CheckStatus)[0]]
-    g = GaugeMetricFamily(
-        "reconciler_checks", "health checks by their last result, per service", labels=["service", "status"]
-    )
-    for (service, status), n in sorted(Tally((c.service_name, str(c.status)) for c in checks).items()):
-        g.add_metric([service, status], n)
+def _alloc_counts(w: WatchedState) -> Tally[tuple[str, ...]]:
+    by_id = statuses(w)
+    return Tally((str(client_status(a, by_id)),) for a in w.allocs.items())
+
+
+def _gauge(name: str, doc: str, labels: list[str], counts: Tally[Any]) -> GaugeMetricFamily:
+    """One gauge family of counts, a sample per label tuple (or single label), sorted."""
+    g = GaugeMetricFamily(name, doc, labels=labels)
+    for key, n in sorted(counts.items()):
+        g.add_metric(list(key) if isinstance(key, tuple) else [key], n)
     return g
 
 
@@ -151,29 +168,42 @@ class _Fixed(Collector):
         return self.metrics
 
 
-CLUSTER_MAX_AGE = 5.0  # seconds: scrapes closer together share one read of the cluster
 _cluster_lock = threading.Lock()
-_cluster_cache: weakref.WeakKeyDictionary[Store, tuple[float, list[Metric]]] = weakref.WeakKeyDictionary()
+_cluster_cache: weakref.WeakKeyDictionary[WatchedState, tuple[tuple[int, ...], list[Metric]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def cached_cluster_metrics(store: Store) -> list[Metric]:
-    """`cluster_metrics`, read at most once per CLUSTER_MAX_AGE seconds: it decodes every
-    allocation (about 1.5 s for 10,000 on the development VM, docs/benchmarks.md), and two
-    scrapers (or the JSON and the text format) should not each pay for it."""
+def _revisions(w: WatchedState) -> tuple[int, ...]:
+    return (
+        w.jobs.index,
+        w.allocs.index,
+        w.statuses.index,
+        w.evals.index,
+        w.nodes.revision,
+        w.checks.revision,
+    )
+
+
+def cached_cluster_metrics(w: WatchedState) -> list[Metric]:
+    """`cluster_metrics`, computed once per state of the caches: it walks every allocation,
+    and scrapes of an unchanged cluster (two scrapers, or the JSON and the text format)
+    should not each pay for it."""
     with _cluster_lock:
-        hit = _cluster_cache.get(store)
-        if hit is not None and time.monotonic() - hit[0] < CLUSTER_MAX_AGE:
+        revs = _revisions(w)
+        hit = _cluster_cache.get(w)
+        if hit is not None and hit[0] == revs:
             return hit[1]
-        fresh = cluster_metrics(store)
-        _cluster_cache[store] = (time.monotonic(), fresh)
+        fresh = cluster_metrics(w)
+        _cluster_cache[w] = (revs, fresh)
         return fresh
 
 
-def scrape(store: Store) -> CollectorRegistry:
+def scrape(w: WatchedState) -> CollectorRegistry:
     """One scrape's registry: the process's metrics and the cluster's."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(REGISTRY)  # a registry is a collector of its metrics
-    registry.register(_Fixed(cached_cluster_metrics(store)))
+    registry.register(_Fixed(cached_cluster_metrics(w)))
     return registry
 
 
@@ -236,11 +266,12 @@ def _sample(name: str, labels: dict[str, str], count: float, total: float) -> di
 
 @routes.get("/v1/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    store = request.app[CTX].store
     fmt = request.query.get("format", "")
     if fmt not in ("", "json", "prometheus"):
         raise ApiError(400, f'format must be "prometheus" or "json", got {fmt!r}', field="format")
-    registry = await asyncio.to_thread(scrape, store)
+    w = watched(request)
+    await w.fence()  # this agent's own writes are counted
+    registry = await asyncio.to_thread(scrape, w)
     if fmt == "prometheus":
         body = await asyncio.to_thread(generate_latest, registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})

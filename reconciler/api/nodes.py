@@ -33,6 +33,7 @@ def node_stub(n: Node) -> dict[str, Any]:
         "Datacenter": n.datacenter,
         "Address": n.address,
         "NodeClass": n.node_class,
+        "NodePool": n.node_pool,
         "Drain": n.drain,
         "SchedulingEligibility": n.eligibility,
         "Status": n.status,

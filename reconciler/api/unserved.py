@@ -16,10 +16,14 @@ routes = web.RouteTableDef()
 
 # (methods, path, what it needs): one row per endpoint
 UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
-    (("POST", "PUT"), "/v1/job/{job_id}/evaluate", "a force-evaluate operation"),
-    (("POST", "PUT"), "/v1/job/{job_id}/stable", "an operation that marks a job version stable"),
     (("POST", "PUT"), "/v1/node/{node_id}/evaluate", "a node evaluate operation"),
     (("POST", "PUT"), "/v1/node/{node_id}/purge", "a node purge operation"),
+    (("POST", "PUT"), "/v1/node/pools", "node pools as objects (a pool exists once a node registers in it)"),
+    (
+        ("POST", "PUT", "DELETE"),
+        "/v1/node/pool/{name}",
+        "node pools as objects (a pool exists once a node registers in it)",
+    ),
     (("POST", "PUT"), "/v1/deployment/allocation-health/{dep_id}", "manual allocation health"),
     (("GET",), "/v1/client/allocation/{alloc_id}/stats", "per-task cgroup statistics"),
     (("POST", "PUT"), "/v1/client/allocation/{alloc_id}/signal", "signalling tasks"),
@@ -45,11 +49,6 @@ UNSERVED: list[tuple[tuple[str, ...], str, str]] = [
     (("GET", "POST", "PUT", "DELETE"), "/v1/sentinel/policy/{name}", "Sentinel (Nomad Enterprise)"),
     (("GET",), "/v1/vars", "variables"),
     (("GET", "POST", "PUT", "DELETE"), "/v1/var/{path}", "variables"),
-    (
-        ("PUT", "POST"),
-        "/v1/system/gc",
-        "a forced garbage collection (the collector runs on its own schedule)",
-    ),
     (("PUT", "POST"), "/v1/system/reconcile/summaries", "stored job summaries (ours are computed on read)"),
 ]
 

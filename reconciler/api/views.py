@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.blocking import parse_blocking
+from reconciler.api.blocking import ViewKey, parse_blocking, view_key
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError
 from reconciler.api.filter import FilterError, Predicate, compile_filter
@@ -36,7 +37,6 @@ Rendered = tuple[bytes, str]  # body, next token
 
 MAX_PER_PAGE = 10_000
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
-_NOT_KEYS = frozenset({"index", "wait", "stale"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,13 @@ class ListOptions:
     predicate: Predicate | None = None
 
 
+@functools.lru_cache(maxsize=256)
+def compiled_filter(expr: str) -> Predicate:
+    """`compile_filter`, once per expression: a thousand clients blocked with one `filter=`
+    (a UI page each) parse it once. Predicates are pure, so they can be shared."""
+    return compile_filter(expr)
+
+
 def list_options(request: web.Request) -> ListOptions:
     """The list query parameters; 400 for a bad `per_page` or `filter`."""
     q = request.query
@@ -77,7 +84,7 @@ def list_options(request: web.Request) -> ListOptions:
     predicate = None
     if q.get("filter"):
         try:
-            predicate = compile_filter(q["filter"])
+            predicate = compiled_filter(q["filter"])
         except FilterError as exc:
             raise ApiError(400, f"failed to read filter expression: {exc}", field="filter") from None
     return ListOptions(q.get("prefix", ""), per_page, q.get("next_token", ""), predicate)
@@ -113,11 +120,21 @@ class Renders:
         if hit is not None:
             self._done.move_to_end(key)
             return hit
+        fut = self.start(key, make)
+        assert fut is not None
+        return await asyncio.shield(fut)
+
+    def start(self, key: Any, make: Callable[[], Rendered]) -> asyncio.Future[Rendered] | None:
+        """Begin rendering `key` unless it is kept or under way; its rendering (None when
+        kept). Blocked queries start theirs as soon as a change passes their index."""
+        if key in self._done:
+            return None
         fut = self._pending.get(key)
         if fut is None:
             fut = asyncio.ensure_future(self._render(key, make))
+            fut.add_done_callback(_retrieved)  # a failed one is rendered again by each caller
             self._pending[key] = fut
-        return await asyncio.shield(fut)
+        return fut
 
     async def _render(self, key: Any, make: Callable[[], Rendered]) -> Rendered:
         try:
@@ -132,6 +149,11 @@ class Renders:
         return out
 
 
+def _retrieved(fut: asyncio.Future[Rendered]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 RENDERS = web.AppKey("renders", Renders)
 
 
@@ -141,15 +163,21 @@ def watched(request: web.Request) -> WatchedState:
     return w
 
 
-async def hold(request: web.Request, index: Index) -> tuple[int, ...]:
-    """Block as the request asks (or fence, when it does not block); the revisions to answer at."""
+async def hold(
+    request: web.Request,
+    index: Index,
+    on_pass: Callable[[tuple[int, ...]], Any] | None = None,
+    key: ViewKey | None = None,
+) -> tuple[int, ...]:
+    """Block as the request asks (or fence, when it does not block); the revisions to answer
+    at. Blocked queries of one view (`key`, default the request's) wait as one group."""
     w = watched(request)
     q = parse_blocking(request.query)
     if q is None or q.index == 0:
         await w.fence()
-    else:
-        await w.changes.wait_until(lambda: max(index()) > q.index, q.wait)
-    return index()
+        return index()
+    view = ("nomad", key if key is not None else view_key(request))
+    return await w.changes.wait_past(view, index, q.index, q.wait, on_pass)
 
 
 async def answer(
@@ -158,8 +186,9 @@ async def answer(
     """The JSON answer of a GET endpoint: blocked, rendered once per state, paged. (Only GET:
     the answer is kept by path and query, so it must not depend on a body.)"""
     opts = list_options(request) if listing is not None else None
-    parts = await hold(request, index)
-    query = tuple(sorted((k, v) for k, v in request.query.items() if k not in _NOT_KEYS))
+    key = view_key(request)
+    _, path, query = key
+    renders = request.app[RENDERS]
 
     def make() -> Rendered:
         data = render()
@@ -168,7 +197,8 @@ async def answer(
             data, token = page(data, listing, opts)
         return json.dumps(data).encode(), token
 
-    body, token = await request.app[RENDERS].get((request.path, query, parts), make)
+    parts = await hold(request, index, lambda parts: renders.start((path, query, parts), make), key)
+    body, token = await renders.get((path, query, parts), make)
     resp = web.Response(body=body, content_type="application/json")
     resp.headers["X-Nomad-Index"] = str(max(*parts, 1))
     if token:

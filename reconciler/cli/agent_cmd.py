@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler.cli.gc_options import gc_options, thresholds
 from reconciler.cli.groups import cli
-from reconciler.cli.tls_options import etcd_options, tls_options
+from reconciler.cli.tls_options import etcd_options, router_tls_options, tls_options
 from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import HostVolume
 
 if TYPE_CHECKING:
-    from reconciler.agent.tls import TlsFiles
+    from reconciler.model.tls import TlsFiles
     from reconciler.store import EtcdAuth
 
 
@@ -103,11 +104,28 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
 @click.option("--raw-exec", is_flag=True, help="Enable the raw_exec driver (always on in dev mode).")
 @click.option("--meta", multiple=True, help="Node metadata key=value (repeatable).")
 @click.option(
+    "--node-pool",
+    "-node-pool",
+    "node_pool",
+    default="default",
+    show_default=True,
+    help='The node pool this node registers in (jobs with that node_pool, or "all", run on it).',
+)
+@click.option(
     "--host-volume",
     "-host-volume",
     "host_volume",
     multiple=True,
     help="A host volume tasks may mount: name=/path[,read_only] (repeatable).",
+)
+@click.option(
+    "--reserved-disk",
+    "-reserved-disk",
+    "reserved_disk",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="MB of the data dir's free disk kept from allocations (Nomad's client.reserved.disk).",
 )
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
@@ -142,6 +160,7 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     show_default=True,
     help="Seconds a cluster controller's leader lease lives unrefreshed (a standby takes over within it).",
 )
+@gc_options
 @click.option(
     "--allowed-hosts",
     default="",
@@ -162,6 +181,7 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
 )
 @etcd_options
 @tls_options
+@router_tls_options
 @click.option(
     "--task-env",
     default="",
@@ -186,7 +206,9 @@ def agent(
     region: str,
     raw_exec: bool,
     meta: tuple[str, ...],
+    node_pool: str,
     host_volume: tuple[str, ...],
+    reserved_disk: int,
     log_level: str,
     router_port: int,
     router_admin_port: int,
@@ -194,6 +216,10 @@ def agent(
     consul_port: int | None,
     dns_port: int | None,
     leader_ttl: int,
+    eval_gc_threshold: float,
+    deployment_gc_threshold: float,
+    job_gc_threshold: float,
+    node_gc_threshold: float,
     allowed_hosts: str,
     allowed_origins: str,
     acl: bool | None,
@@ -205,6 +231,9 @@ def agent(
     tls_cert: Path | None,
     tls_key: Path | None,
     tls_ca: Path | None,
+    router_tls_cert: Path | None,
+    router_tls_key: Path | None,
+    router_tls_ca: Path | None,
     task_env: str,
 ) -> None:
     """Run the reconciler agent."""
@@ -260,12 +289,15 @@ def agent(
         region=region,
         raw_exec=raw_exec,
         meta=meta_map,
+        node_pool=_node_pool(node_pool),
         host_volumes=_host_volumes(host_volume),
+        reserved_disk=reserved_disk,
         log_level=log_level,
         router=not no_router,
         router_port=router_port,
         router_admin_port=router_admin_port,
         leader_ttl=leader_ttl,
+        gc=thresholds(eval_gc_threshold, deployment_gc_threshold, job_gc_threshold, node_gc_threshold),
         consul_port=consul_port if consul_port is not None else (8500 if dev else 0),
         dns_port=dns_port if dns_port is not None else (8600 if dev else 0),
         allowed_hosts=hosts,
@@ -273,6 +305,7 @@ def agent(
         acl=acl if acl is not None else not dev,
         etcd_auth=etcd_auth,
         tls=tls,
+        router_tls=_router_tls(router_tls_cert, router_tls_key, router_tls_ca),
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
     )
     try:
@@ -283,6 +316,28 @@ def agent(
     except OSError as exc:
         click.echo(f"Error starting agent: {exc}", err=True)
         sys.exit(1)
+
+
+def _node_pool(pool: str) -> str:
+    """A node registers in a pool of a valid name, never the built-in "all" (as Nomad's agent)."""
+    from reconciler.model import node_pools
+
+    why = node_pools.name_error(pool)
+    if why is None and pool == node_pools.ALL:
+        why = f'a node is not allowed to register in node pool "{node_pools.ALL}"'
+    if why is not None:
+        raise click.BadParameter(why, param_hint="--node-pool")
+    return pool
+
+
+def _router_tls(cert: Path | None, key: Path | None, ca: Path | None) -> TlsFiles:
+    """The router's listener files (--router-tls-cert, --router-tls-key, --router-tls-ca)."""
+    from reconciler.model.tls import TlsFiles
+
+    try:
+        return TlsFiles(cert, key, ca, flag="--router-tls")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _credentials(
@@ -297,7 +352,7 @@ def _credentials(
     tls_ca: Path | None,
 ) -> tuple[EtcdAuth, TlsFiles]:
     """The store's etcd credentials and the API's TLS files, checked together."""
-    from reconciler.agent.tls import TlsFiles
+    from reconciler.model.tls import TlsFiles
     from reconciler.store import EtcdAuth
 
     try:

@@ -13,6 +13,7 @@ import threading
 
 import click
 
+from reconciler.cli.gc_options import gc_options, thresholds
 from reconciler.cli.groups import cli
 
 NAMES = ("scheduler", "deployments", "liveness", "gc")
@@ -24,7 +25,8 @@ NAMES = ("scheduler", "deployments", "liveness", "gc")
 @click.option("--prefix", default="/reconciler/", show_default=True, help="etcd key prefix.")
 @click.option("--leader-ttl", type=click.IntRange(min=2), default=5, show_default=True)
 @click.option("--log-level", default="INFO", show_default=True)
-def controller(name: str, etcd: str, prefix: str, leader_ttl: int, log_level: str) -> None:
+@gc_options
+def controller(name: str, etcd: str, prefix: str, leader_ttl: int, log_level: str, **gc_flags: float) -> None:
     """Run the cluster controller NAME alone (leader-elected, like in a server agent)."""
     from reconciler.agent.wiring import cluster_controllers
     from reconciler.runtime import LeaderElected
@@ -42,7 +44,7 @@ def controller(name: str, etcd: str, prefix: str, leader_ttl: int, log_level: st
         click.echo(f"Error starting controller: {exc}", err=True)
         store.close()
         sys.exit(1)
-    services = cluster_controllers(store, identity, leader_ttl=leader_ttl)
+    services = cluster_controllers(store, identity, leader_ttl=leader_ttl, gc=thresholds(**gc_flags))
     service = next(s for s in services if isinstance(s, LeaderElected) and s.elector.name == name)
     service.start()
     click.echo(f"==> controller {name} running as {identity} (leader-elected, TTL {leader_ttl}s)")

@@ -94,3 +94,8 @@ def eval_() -> None:
 @cli.group()
 def deployment() -> None:
     """Inspect and operate on deployments."""
+
+
+@cli.group()
+def system() -> None:
+    """Cluster housekeeping (garbage collection)."""

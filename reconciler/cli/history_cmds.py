@@ -1,6 +1,7 @@
-"""`job history [-p]` and `job revert`, as Nomad's: a job's versions, each with its diff
-from the version before it, and a revert that registers an older version again (a new
-version with the old spec), followed like `job run`."""
+"""`job history [-p]`, `job revert`, `job stable` and `job eval`, as Nomad's: a job's
+versions, each with its diff from the version before it; a revert that registers an older
+version again (a new version with the old spec), followed like `job run`; marking a version
+stable (what an auto-revert goes back to); and a fresh evaluation of the job as it stands."""
 
 from __future__ import annotations
 
@@ -76,3 +77,33 @@ def job_revert(
         out = c.post(f"/v1/job/{job_id}/revert", body, namespace=namespace)
     eval_id = out.get("EvalID", "")
     follow(c, eval_id, detach=detach or not eval_id, detached="Evaluation ID: {eval_id}")
+
+
+@job.command("stable")
+@click.argument("job_id")
+@click.argument("version", type=int)
+@click.option("-unset", "--unset", is_flag=True, help="Mark the version not stable.")
+@click.option("-namespace", "--namespace", default="default")
+@click.pass_context
+def job_stable(ctx: click.Context, job_id: str, version: int, unset: bool, namespace: str) -> None:
+    """Mark a job version stable (or not, with -unset): an auto-revert goes back to the
+    newest stable version."""
+    body = {"JobID": job_id, "JobVersion": version, "Stable": not unset}
+    with api_errors("Error marking job version"):
+        client_from(ctx).post(f"/v1/job/{job_id}/stable", body, namespace=namespace)
+    click.echo(f"Job {job_id!r} version {version} marked {'not ' if unset else ''}stable")
+
+
+@job.command("eval")
+@click.argument("job_id")
+@click.option(
+    "-detach", "--detach", is_flag=True, help="Return at once instead of monitoring the evaluation."
+)
+@click.option("-namespace", "--namespace", default="default")
+@click.pass_context
+def job_eval(ctx: click.Context, job_id: str, detach: bool, namespace: str) -> None:
+    """Create a new evaluation of a job as it stands (e.g. after a node became eligible)."""
+    c = client_from(ctx)
+    with api_errors("Error evaluating job"):
+        out = c.post(f"/v1/job/{job_id}/evaluate", {"JobID": job_id}, namespace=namespace)
+    follow(c, out["EvalID"], detach=detach, detached="Evaluation ID: {eval_id}")

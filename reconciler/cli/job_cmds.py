@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -157,6 +158,9 @@ def run_plan(ctx: click.Context, path: str, var_flags: tuple[str, ...], var_file
     }
     failed = {g: AllocMetric.from_nomad(m) for g, m in (out.get("FailedTGAllocs") or {}).items()}
     click.echo(render_plan(spec.diff_jobs(old, job_model), updates, failed))
+    preempted = (out.get("Annotations") or {}).get("PreemptedAllocs") or []
+    if preempted:
+        click.echo(f"\nPreemptions:\n\n{preemptions_text(preempted)}")
     index = out.get("JobModifyIndex", 0)
     click.echo(f"\nJob Modify Index: {index}")
     click.echo(
@@ -171,6 +175,24 @@ def run_plan(ctx: click.Context, path: str, var_flags: tuple[str, ...], var_file
         u.place or u.stop or u.migrate or u.destructive_update or u.canary for u in updates.values()
     )
     sys.exit(1 if changed else 0)
+
+
+PREEMPTION_DISPLAY = 10  # Nomad lists fewer preempted allocations one by one, more by job
+
+
+def preemptions_text(preempted: list[dict[str, Any]]) -> str:
+    """The allocations a plan would preempt, as `nomad job plan` prints them: one line each
+    when fewer than 10, else counted per job (or, for 10 jobs or more, per job type)."""
+    if len(preempted) < PREEMPTION_DISPLAY:
+        return table(
+            ["Alloc ID", "Job ID", "Task Group"], [(a["ID"], a["JobID"], a["TaskGroup"]) for a in preempted]
+        )
+    per_job = Counter((a["JobID"], a["Namespace"], a["JobType"]) for a in preempted)
+    if len(per_job) < PREEMPTION_DISPLAY:
+        rows = [(jid, ns, kind, n) for (jid, ns, kind), n in sorted(per_job.items())]
+        return table(["Job ID", "Namespace", "Job Type", "Preemptions"], rows)
+    per_type = Counter(a["JobType"] for a in preempted)
+    return table(["Job Type", "Preemptions"], sorted(per_type.items()))
 
 
 @cli.command("plan")
@@ -257,6 +279,7 @@ def job_status(ctx: click.Context, job_id: str | None, namespace: str) -> None:
                 ("Priority", info.get("Priority", "")),
                 ("Datacenters", ",".join(dcs)),
                 ("Namespace", namespace),
+                ("Node Pool", info.get("NodePool", "")),
                 ("Status", summary.get("Status") or info.get("Status", "")),
                 *template_fields(info),
             ]

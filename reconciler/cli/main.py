@@ -13,14 +13,17 @@ from reconciler.cli import (  # noqa: F401
     eval_cmds,
     event_cmds,
     history_cmds,
+    init_cmd,
     job_cmds,
     job_list_cmds,
     launch_cmds,
     node_cmds,
     operator_cmds,
+    restart_cmd,
     router_cmd,
     service_cmds,
     spec_cmds,
+    system_cmds,
 )
 from reconciler.cli.groups import cli
 

@@ -1,4 +1,4 @@
-"""`node status|eligibility|drain`, printed as Nomad prints them."""
+"""`node status|eligibility|drain` and `node pool list|info|nodes`, printed as Nomad prints them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,26 @@ from reconciler.cli.output import kv, short, table
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def nodes_table(nodes: list[dict[str, Any]]) -> str:
+    """Node stubs as `nomad node status` lists them."""
+    return table(
+        ["ID", "Node Pool", "DC", "Name", "Class", "Drain", "Eligibility", "Status"],
+        [
+            [
+                short(n["ID"]),
+                n.get("NodePool") or "default",
+                n["Datacenter"],
+                n["Name"],
+                n["NodeClass"] or "<none>",
+                str(n["Drain"]).lower(),
+                n["SchedulingEligibility"],
+                n["Status"],
+            ]
+            for n in nodes
+        ],
+    )
+
+
 @node.command("status")
 @click.argument("node_id", required=False)
 @click.pass_context
@@ -26,23 +46,7 @@ def node_status(ctx: click.Context, node_id: str | None) -> None:
         if not nodes:
             click.echo("No nodes registered")
             return
-        click.echo(
-            table(
-                ["ID", "DC", "Name", "Class", "Drain", "Eligibility", "Status"],
-                [
-                    [
-                        short(n["ID"]),
-                        n["Datacenter"],
-                        n["Name"],
-                        n["NodeClass"] or "<none>",
-                        str(n["Drain"]).lower(),
-                        n["SchedulingEligibility"],
-                        n["Status"],
-                    ]
-                    for n in nodes
-                ],
-            )
-        )
+        click.echo(nodes_table(nodes))
         return
     n = c.get(f"/v1/node/{node_id}")
     allocs = c.get(f"/v1/node/{n['ID']}/allocations")
@@ -53,6 +57,7 @@ def node_status(ctx: click.Context, node_id: str | None) -> None:
                 ("ID", n["ID"]),
                 ("Name", n["Name"]),
                 ("Class", n["NodeClass"] or "<none>"),
+                ("Node Pool", n.get("NodePool") or "default"),
                 ("DC", n["Datacenter"]),
                 ("Drain", str(n["Drain"]).lower()),
                 ("Eligibility", n["SchedulingEligibility"]),
@@ -60,6 +65,7 @@ def node_status(ctx: click.Context, node_id: str | None) -> None:
                 ("Address", n.get("Address", "")),
                 ("CPU", f"{(res.get('Cpu') or {}).get('CpuShares', 0)} MHz"),
                 ("Memory", f"{(res.get('Memory') or {}).get('MemoryMB', 0)} MiB"),
+                ("Disk", f"{(res.get('Disk') or {}).get('DiskMB', 0)} MiB"),
                 ("Dynamic Ports", f"{res.get('MinDynamicPort', '')}-{res.get('MaxDynamicPort', '')}"),
                 ("Drivers", ",".join(sorted(d for d, v in n.get("Drivers", {}).items() if v.get("Healthy")))),
                 ("Host Volumes", ",".join(sorted(n.get("HostVolumes") or {})) or "<none>"),
@@ -135,3 +141,45 @@ def node_drain(ctx: click.Context, enable: bool, disable: bool, yes: bool, node_
         ),
     )
     click.echo(f'Node "{ident}" drain strategy {"set" if on else "unset"}')
+
+
+@node.group("pool")
+def node_pool() -> None:
+    """Inspect node pools: the built-in "all" and "default" and those the nodes register in."""
+
+
+@node_pool.command("list")
+@click.option("-prefix", "--prefix", default="", help="Only the pools whose name starts with this.")
+@click.pass_context
+def node_pool_list(ctx: click.Context, prefix: str) -> None:
+    """List the node pools."""
+    pools = client_from(ctx).get("/v1/node/pools", **({"prefix": prefix} if prefix else {}))
+    if not pools:
+        click.echo("No node pools found")
+        return
+    click.echo(table(["Name", "Description"], [[p["Name"], p["Description"]] for p in pools]))
+
+
+@node_pool.command("info")
+@click.argument("name")
+@click.pass_context
+def node_pool_info(ctx: click.Context, name: str) -> None:
+    """Show one node pool."""
+    p = client_from(ctx).get(f"/v1/node/pool/{name}")
+    click.echo(kv([("Name", p["Name"]), ("Description", p["Description"])]))
+    click.echo("\nMetadata")
+    click.echo("\n".join(f"{k} = {v}" for k, v in sorted((p.get("Meta") or {}).items())) or "No metadata")
+    click.echo("\nScheduler Configuration")
+    click.echo("No scheduler configuration")
+
+
+@node_pool.command("nodes")
+@click.argument("name")
+@click.pass_context
+def node_pool_nodes(ctx: click.Context, name: str) -> None:
+    """List the nodes of a node pool (every node for "all")."""
+    nodes = client_from(ctx).get(f"/v1/node/pool/{name}/nodes")
+    if not nodes:
+        click.echo("No nodes in node pool")
+        return
+    click.echo(nodes_table(nodes))

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.groups import cli
-from reconciler.cli.tls_options import etcd_options
+from reconciler.cli.tls_options import etcd_options, router_tls_options
 
 
 @cli.command()
@@ -43,6 +43,7 @@ from reconciler.cli.tls_options import etcd_options
 )
 @click.option("--log-level", default="INFO", show_default=True)
 @etcd_options
+@router_tls_options
 def router(
     etcd: str,
     prefix: str,
@@ -57,13 +58,18 @@ def router(
     etcd_key: Path | None,
     etcd_user: str | None,
     etcd_password: str | None,
+    router_tls_cert: Path | None,
+    router_tls_key: Path | None,
+    router_tls_ca: Path | None,
 ) -> None:
     """Run an HTTP router: routes from `urlprefix-` tags of healthy services."""
     from reconciler.agent.wiring import standalone_router
+    from reconciler.model.tls import TlsFiles
     from reconciler.store import EtcdAuth, Store, StoreError
 
     try:
         auth = EtcdAuth(etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password)
+        tls = TlsFiles(router_tls_cert, router_tls_key, router_tls_ca, flag="--router-tls")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -77,14 +83,14 @@ def router(
         signal.signal(sig, lambda *_: done.set())
     try:
         store.ping()
-        r = standalone_router(store, bind, port, admin_port or None, strategy, workers=workers)
+        r = standalone_router(store, bind, port, admin_port or None, strategy, workers=workers, tls=tls)
         r.start()
     except (StoreError, OSError) as exc:
         click.echo(f"Error starting router: {exc}", err=True)
         store.close()
         sys.exit(1)
     click.echo(
-        f"==> router listening on http://{bind}:{port}"
+        f"==> router listening on {'https' if tls.enabled else 'http'}://{bind}:{port}"
         + (f" (routes: http://{bind}:{admin_port}/routes)" if admin_port else "")
     )
     done.wait()

@@ -51,6 +51,27 @@ TLS_OPTIONS = [
 ]
 
 
+ROUTER_TLS_OPTIONS = [
+    click.option(
+        "--router-tls-cert",
+        "-router-tls-cert",
+        type=_FILE,
+        default=None,
+        help="Serve the router's port over HTTPS with this certificate.",
+    ),
+    click.option(
+        "--router-tls-key", "-router-tls-key", type=_FILE, default=None, help="Key of --router-tls-cert."
+    ),
+    click.option(
+        "--router-tls-ca",
+        "-router-tls-ca",
+        type=_FILE,
+        default=None,
+        help="Require the router's clients to present certificates signed by this CA.",
+    ),
+]
+
+
 def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
     def apply(f: F) -> F:
         for opt in reversed(options):
@@ -62,3 +83,4 @@ def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
 
 etcd_options = with_options(ETCD_OPTIONS)
 tls_options = with_options(TLS_OPTIONS)
+router_tls_options = with_options(ROUTER_TLS_OPTIONS)

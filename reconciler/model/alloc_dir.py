@@ -10,6 +10,10 @@
         .state/                the agent's bookkeeping: <task>.spec (see below), task
                                handles and exit files (controllers/driver_runner/handles.py)
 
+`alloc/data` and each `<task>/local/` are what a group's `ephemeral_disk { sticky }` hands
+over to the allocation replacing it (`take_over` on the same node, `write_snapshot` /
+`read_snapshot` from another node's agent: controllers/driver_runner/prev_alloc.py).
+
 Not pure: besides path helpers (every path built from user input goes through `inside()`,
 which refuses anything that would resolve outside its base directory: `..`, absolute
 paths, symlinks), it creates the directories (`AllocDir.build`) and reads the files that
@@ -29,9 +33,11 @@ from __future__ import annotations
 import marshal
 import os
 import re
+import shutil
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reconciler.model.ids import is_valid_name
 
@@ -123,6 +129,41 @@ class AllocDir:
             for d in (self.local_dir(t), self.secrets_dir(t), self.tmp_dir(t)):
                 d.mkdir(parents=True, exist_ok=True)
             os.chmod(self.secrets_dir(t), 0o700)
+
+    def data_dirs(self, tasks: list[str]) -> list[str]:
+        """What an `ephemeral_disk` hand-over carries (Nomad's AllocDir.Move): the shared
+        `alloc/data` and each task's `local/`, as paths relative to the allocation root."""
+        return ["alloc/data", *(f"{check_name(t, 'task name')}/local" for t in tasks)]
+
+    def take_over(self, src_root: Path, tasks: list[str]) -> list[str]:
+        """Move `src_root`'s data directories (`data_dirs`) here, replacing the empty ones
+        `build` made: a rename, so a previous allocation's data on this node moves whole
+        and at once. Returns what moved; a directory the source lacks is left empty."""
+        moved = []
+        for rel in self.data_dirs(tasks):
+            old, new = src_root / rel, self.root / rel
+            if not old.is_dir() or old.is_symlink():
+                continue
+            shutil.rmtree(new, ignore_errors=True)
+            new.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old, new)
+            moved.append(rel)
+        return moved
+
+    def write_snapshot(self, out: BinaryIO) -> None:
+        """A tar of the data directories (`data_dirs` of every task dir here) that exist, for
+        another node's agent to take over (`/v1/client/allocation/<id>/snapshot`). Symbolic
+        links are left out: on the other node they would point elsewhere (host volume links
+        are made again there)."""
+        tasks = sorted(
+            e.name for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False) and is_valid_name(e.name)
+        )
+        tasks = [t for t in tasks if t not in ("alloc", STATE_DIR)]
+        with tarfile.open(fileobj=out, mode="w|") as tar:
+            for rel in self.data_dirs(tasks):
+                path = self.root / rel
+                if path.is_dir() and not path.is_symlink():
+                    tar.add(path, arcname=rel, filter=_no_links)
 
     def write_payload(self, task: str, file: str, data: bytes) -> Path:
         """A dispatched job's payload as `<task>/local/<file>` (Nomad's dispatch_payload),
@@ -238,3 +279,14 @@ def tail_lines(data: bytes, n: int) -> bytes:
         return b""
     lines = data.splitlines(keepends=True)
     return b"".join(lines[-n:])
+
+
+def _no_links(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    return None if info.issym() or info.islnk() or not (info.isfile() or info.isdir()) else info
+
+
+def read_snapshot(src: BinaryIO, dest: Path) -> None:
+    """Unpack a `write_snapshot` stream under `dest`; tarfile's `data` filter refuses any
+    member that would land outside it, links, devices and set-id bits."""
+    with tarfile.open(fileobj=src, mode="r|") as tar:
+        tar.extractall(dest, filter="data")

@@ -446,6 +446,7 @@ class Job:
     type: JobType = JobType.SERVICE
     priority: int = 50
     datacenters: list[str] = field(default_factory=lambda: ["*"])
+    node_pool: str = "default"  # the nodes it may run on: that pool's, or every node's for "all"
     all_at_once: bool = False
     task_groups: list[TaskGroup] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)

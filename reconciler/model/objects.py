@@ -107,6 +107,7 @@ class Allocation:
     ports: list[AllocatedPort] = field(default_factory=list)
     cpu: int = 0
     memory: int = 0
+    disk: int = 0  # MB of the group's ephemeral_disk (Nomad's AllocatedResources.Shared.DiskMB)
     canary: bool = False
     previous_allocation: AllocId = AllocId("")
     next_allocation: AllocId = AllocId("")
@@ -119,6 +120,8 @@ class Allocation:
     disconnected_at: float = 0.0  # when the scheduler marked it unknown (Nomad's LastUnknown)
     score: float | None = None  # the placement's normalised score (disconnect.reconcile best_score)
     followup_eval_id: EvalId = EvalId("")  # the delayed evaluation that will reschedule this failed alloc
+    preempted_allocations: list[AllocId] = field(default_factory=list)  # evicted to make room for this one
+    preempted_by_allocation: AllocId = AllocId("")  # the allocation this one was evicted for
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1
@@ -191,6 +194,7 @@ class Node:
     min_dynamic_port: int = 20000
     max_dynamic_port: int = 32000
     node_class: str = ""
+    node_pool: str = "default"  # Nomad's node pool: jobs of the pool (or of pool "all") run here
     create_time: float = 0.0
     modify_time: float = 0.0
     schema: int = 1

@@ -152,6 +152,26 @@ def failure_heading(group: str, m: AllocMetric) -> str:
 
 
 @dataclass
+class PreemptedAlloc:
+    """An allocation of another job the plan would evict (Nomad's `PreemptedAllocs` stub)."""
+
+    id: str
+    namespace: str
+    job_id: str
+    task_group: str
+    job_type: str
+
+    def to_nomad(self) -> dict[str, Any]:
+        return {
+            "ID": self.id,
+            "Namespace": self.namespace,
+            "JobID": self.job_id,
+            "TaskGroup": self.task_group,
+            "JobType": self.job_type,
+        }
+
+
+@dataclass
 class PlanResult:
     """A dry-run's outcome. `exit_code` follows `nomad job plan`: 0 nothing created or
     destroyed, 1 allocations created or destroyed (255, errors, is the CLI's)."""
@@ -165,6 +185,7 @@ class PlanResult:
     destroyed: int = 0
     warnings: list[str] = field(default_factory=list)
     diff: Any = None
+    preempted: list[PreemptedAlloc] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -174,7 +195,7 @@ class PlanResult:
         return {
             "Annotations": {
                 "DesiredTGUpdates": {g: u.to_nomad() for g, u in self.desired_tg_updates.items()},
-                "PreemptedAllocs": None,
+                "PreemptedAllocs": [a.to_nomad() for a in self.preempted] or None,
             },
             "FailedTGAllocs": {g: m.to_nomad() for g, m in self.failed_tg_allocs.items()} or None,
             "JobModifyIndex": self.job_modify_index,

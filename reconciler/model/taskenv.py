@@ -107,6 +107,7 @@ def _fixed_node_values(node: Node) -> dict[str, str]:
         "node.unique.name": node.name,
         "node.datacenter": node.datacenter,
         "node.class": node.node_class,
+        "node.pool": node.node_pool,
         "node.region": REGION,
     }
 

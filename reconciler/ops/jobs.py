@@ -360,3 +360,40 @@ def job_history(store: Store, namespace: str, job_id: str) -> list[JobRecord]:
     """Every stored version, newest first."""
     items, _ = store.list(store.keys.job_versions(namespace, job_id), JobRecord)
     return sorted((i.value for i in items), key=lambda r: r.version, reverse=True)
+
+
+def evaluate_job(store: Store, namespace: str, job_id: str) -> SubmitResult:
+    """A fresh evaluation of the job as it stands (Nomad's `job eval`): the scheduler looks at
+    it again, e.g. after a node became eligible. Changes no version."""
+    got = store.get(store.keys.job(namespace, job_id), JobRecord)
+    if got is None:
+        raise JobNotFound(f"job not found: {namespace}/{job_id}")
+    ev = evals.new_eval(namespace, job_id, "job-eval", record=got.value, now=time.time())
+    txn = Txn().compare_mod(got.key, got.mod_revision).put(store.keys.eval(ev.id), ev)
+    revision = store.commit_revision(txn)
+    if revision is None:
+        raise Conflict(f"job {namespace}/{job_id} changed while it was being evaluated; try again")
+    return SubmitResult(ev.id, got.value.version, False, revision)
+
+
+def set_stable(store: Store, namespace: str, job_id: str, version: int, stable: bool) -> int:
+    """Mark one version stable or not (Nomad's `PUT /v1/job/<id>/stable`): the version record,
+    and the job record when it is the current version, in one transaction. Returns its
+    revision. An auto-revert goes back to the newest stable version."""
+    keys = store.keys
+    for _ in range(5):
+        old = store.get(keys.job_version(namespace, job_id, version), JobRecord)
+        cur = store.get(keys.job(namespace, job_id), JobRecord)
+        if cur is None:
+            raise JobNotFound(f"job not found: {namespace}/{job_id}")
+        if old is None:
+            raise NotFound(f"job {job_id} has no version {version}")
+        txn = Txn().compare_mod(old.key, old.mod_revision).put(old.key, replace(old.value, stable=stable))
+        txn.compare_mod(cur.key, cur.mod_revision)
+        if cur.value.version == version:
+            txn.put(cur.key, replace(cur.value, stable=stable))
+        revision = store.commit_revision(txn)
+        if revision is not None:
+            log.info("job=%s/%s version=%d stable=%s", namespace, job_id, version, stable)
+            return revision
+    raise Conflict(f"job {namespace}/{job_id} kept changing while version {version} was being marked")

@@ -10,12 +10,12 @@ down (`node_update_evals` is the piece both can share).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from reconciler.model import evals
 from reconciler.model.ids import NodeId
-from reconciler.model.objects import Allocation, DesiredStatus, Evaluation, Node, NodeEligibility
+from reconciler.model.objects import Allocation, DesiredStatus, Evaluation, JobRecord, Node, NodeEligibility
 from reconciler.ops.errors import NodeNotFound, Rejected
 from reconciler.store import MAX_TXN_OPS, Store, Txn
 
@@ -32,9 +32,16 @@ class NodeUpdate:
 
 
 def node_update_evals(
-    node_id: str, allocs: Iterable[Allocation], trigger: str, *, now: float, description: str = ""
+    node_id: str,
+    allocs: Iterable[Allocation],
+    trigger: str,
+    *,
+    now: float,
+    description: str = "",
+    records: Mapping[tuple[str, str], JobRecord | None] | None = None,
 ) -> list[Evaluation]:
-    """One evaluation per job with a running allocation on the node (sorted by job)."""
+    """One evaluation per job with a running allocation on the node (sorted by job), with
+    the job's type and priority when `records` has its record (else the defaults)."""
     jobs = sorted(
         {
             (a.namespace, a.job_id)
@@ -43,7 +50,15 @@ def node_update_evals(
         }
     )
     return [
-        evals.new_eval(ns, jid, trigger, node_id=NodeId(node_id), status_description=description, now=now)
+        evals.new_eval(
+            ns,
+            jid,
+            trigger,
+            node_id=NodeId(node_id),
+            status_description=description,
+            now=now,
+            record=(records or {}).get((ns, jid)),
+        )
         for ns, jid in jobs
     ]
 
@@ -56,6 +71,11 @@ def _update_node(
     are written right after it."""
     items, _ = store.list(store.keys.allocs, Allocation)
     allocs = [i.value for i in items if i.value.node_id == node_id]
+    records: dict[tuple[str, str], JobRecord | None] = {}  # the evaluations carry their job's priority
+    for a in allocs:
+        if a.desired_status == DesiredStatus.RUN and (a.namespace, a.job_id) not in records:
+            rec = store.get(store.keys.job(a.namespace, a.job_id), JobRecord)
+            records[(a.namespace, a.job_id)] = rec.value if rec else None
     batch: list[list[Evaluation]] = [[]]
 
     def fn(cur: Node | None) -> Node:
@@ -64,7 +84,7 @@ def _update_node(
         return change(cur, time.time())
 
     def also(new: Node) -> Txn:
-        batch[0] = node_update_evals(node_id, allocs, trigger, now=new.modify_time)
+        batch[0] = node_update_evals(node_id, allocs, trigger, now=new.modify_time, records=records)
         txn = Txn()
         for ev in batch[0][: MAX_TXN_OPS - 2]:
             txn.put(store.keys.eval(ev.id), ev)

@@ -42,7 +42,7 @@ class Controller:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.keys = store.keys
-        self.queue: WorkQueue[str] = WorkQueue()
+        self.queue: WorkQueue[str] = self.new_queue()
         self._informers: list[Informer[Any]] = []
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -53,6 +53,10 @@ class Controller:
         inf: Informer[T] = Informer(self.store, prefix, typ, name=name or f"{self.name}:{prefix}")
         self._informers.append(inf)
         return inf
+
+    def new_queue(self) -> WorkQueue[str]:
+        """The work queue (first in, first out); a controller may order its keys otherwise."""
+        return WorkQueue()
 
     def enqueue(self, key: str) -> None:
         self.queue.add(key)
@@ -104,7 +108,7 @@ class Controller:
             t.join(10)
         self._threads.clear()
         # a stopped controller can be started again (leadership regained)
-        self.queue = WorkQueue()
+        self.queue = self.new_queue()
         self.on_stop()
 
     def synced(self) -> bool:

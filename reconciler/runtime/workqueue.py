@@ -3,6 +3,9 @@
 A key added while queued is not queued twice; a key added while being processed is queued
 again only when its worker calls `done`, so no two workers ever hold one key. Failures
 re-add the key after a per-key exponential backoff (`add_rate_limited`); `forget` resets it.
+
+`PriorityWorkQueue` hands out ready keys by rank (lowest first, then first queued) instead
+of first in, first out: the scheduler's evaluation broker order (controllers/scheduler).
 """
 
 from __future__ import annotations
@@ -12,9 +15,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+Rank = tuple[Any, ...]
+
+
+class _Ready(Protocol[K]):
+    """The ready keys, in the order they are handed out."""
+
+    def append(self, key: K, /) -> None: ...
+    def popleft(self) -> K: ...
+    def __len__(self) -> int: ...
 
 
 class ShutDown(Exception):
@@ -24,7 +36,7 @@ class ShutDown(Exception):
 class WorkQueue(Generic[K]):
     def __init__(self, *, base_delay: float = 0.005, max_delay: float = 60.0) -> None:
         self._cond = threading.Condition()
-        self._queue: deque[K] = deque()
+        self._queue: _Ready[K] = deque()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._failures: dict[K, int] = {}
@@ -125,3 +137,43 @@ class WorkQueue(Generic[K]):
         """Nothing queued, nothing processing, nothing delayed (tests wait on this)."""
         with self._cond:
             return not self._queue and not self._processing and not self._delayed
+
+
+class _Ranked(Generic[K]):
+    """The ready keys of a `PriorityWorkQueue`: a heap in (rank, arrival) order, with the
+    deque methods `WorkQueue` uses (append, popleft, len)."""
+
+    def __init__(self, ranks: dict[K, Rank], default: Rank) -> None:
+        self._ranks = ranks
+        self._default = default
+        self._heap: list[tuple[Rank, int, K]] = []
+        self._seq = 0
+
+    def append(self, key: K) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (self._ranks.get(key, self._default), self._seq, key))
+
+    def popleft(self) -> K:
+        return heapq.heappop(self._heap)[2]
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+class PriorityWorkQueue(WorkQueue[K]):
+    """A `WorkQueue` whose ready keys come out lowest rank first (equal ranks: first queued
+    first). A key's rank is the last one `set_rank` gave it (`default` before that), taken
+    when the key joins the ready keys; a key already waiting keeps the rank it joined with."""
+
+    def __init__(self, *, default: Rank = (), **kw: float) -> None:
+        super().__init__(**kw)
+        self._ranks: dict[K, Rank] = {}
+        self._queue = _Ranked(self._ranks, default)
+
+    def set_rank(self, key: K, rank: Rank) -> None:
+        with self._cond:
+            self._ranks[key] = rank
+
+    def add_ranked(self, key: K, rank: Rank) -> None:
+        self.set_rank(key, rank)
+        self.add(key)

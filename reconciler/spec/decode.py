@@ -104,6 +104,7 @@ class Decoder:
         job.type = r.choice("type", job.type)
         job.priority = r.integer("priority", job.priority)
         job.datacenters = r.str_list("datacenters", job.datacenters)
+        job.node_pool = r.text("node_pool", job.node_pool)
         job.all_at_once = r.flag("all_at_once", job.all_at_once)
         job.meta = r.str_map("meta")
         job.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]

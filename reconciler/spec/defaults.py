@@ -47,6 +47,7 @@ def fill_defaults(job: Job) -> Job:
     job = copy.deepcopy(job)
     if not job.name:
         job.name = job.id
+    job.node_pool = job.node_pool or "default"  # Nomad's job register fills in the namespace's default
     for group in job.task_groups:
         if group.update is None and not runs_to_completion(job.type):
             group.update = copy.deepcopy(job.update) if job.update is not None else UpdateStrategy()

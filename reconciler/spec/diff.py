@@ -85,7 +85,7 @@ class JobDiff:
 
 
 # Nomad JSON keys per level: plain fields, free-form maps shown as Key[k], and objects.
-_JOB_FIELDS = ("ID", "Name", "Namespace", "Region", "Type", "Priority", "AllAtOnce")
+_JOB_FIELDS = ("ID", "Name", "Namespace", "Region", "Type", "Priority", "AllAtOnce", "NodePool")
 _JOB_OBJECTS = {"Constraints": "Constraint", "Periodic": "Periodic", "Datacenters": "Datacenters"}
 _GROUP_FIELDS = ("Count", "ShutdownDelay", "MaxClientDisconnect", "StopAfterClientDisconnect")
 _GROUP_OBJECTS = {

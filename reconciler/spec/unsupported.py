@@ -17,7 +17,7 @@ in the model (`nomad_json.py` applies it, docs/jobspec.md states it):
    they are accepted with any value and ignored.
 2. A key in this table is refused unless its value means "not used": null, false, 0, "",
    [] or {} (or an object of such values), or one of the row's `defaults` (the value
-   Nomad's API fills in by itself, such as `NodePool: "default"`).
+   Nomad's API fills in by itself, such as a service's `Cluster: "default"`).
 3. Any other key is accepted only when empty; otherwise it is an unknown field.
 """
 
@@ -57,7 +57,6 @@ def _r(stanza: str, field: str, json: str, sample: Any, **kw: Any) -> Refusal:
 UNSUPPORTED: tuple[Refusal, ...] = (
     # -- job ------------------------------------------------------------------------------
     _r("job", "multiregion", "Multiregion", {"strategy": {"max_parallel": 1}}),
-    _r("job", "node_pool", "NodePool", "prod", defaults=("default",)),
     _r("job", "reschedule", "Reschedule", {"attempts": 1}),
     _r("job", "migrate", "Migrate", {"max_parallel": 2}),
     _r("job", "vault", "Vault", {"policies": ["read"]}),
@@ -67,9 +66,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("job", "consul_namespace", "ConsulNamespace", "ns1"),
     _r("job", "ui", "UI", {"description": "a job"}),
     _r("job", "all_at_once", "AllAtOnce", True),
-    # a priority other than 50 within 1..100 (outside it, validation says the range)
-    _r("job", "priority", "Priority", 70, values=tuple(p for p in range(1, 101) if p != 50),
-       why="evaluations are not ordered by priority"),
     # -- group ----------------------------------------------------------------------------
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
     _r("group", "consul", "Consul", {"namespace": "ns1"}, defaults=("default",)),
@@ -122,15 +118,11 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("check", "expose", "Expose", True),
     _r("check", "notes", "Notes", "see the runbook"),
     _r("check", "advertise", "Advertise", "10.0.0.1"),
-    # -- update, restart, constraint, ephemeral_disk --------------------------------------
+    # -- update, restart, constraint -----------------------------------------------------
     _r("update", "health_check", "HealthCheck", "manual", values=("manual",),
        why="there is no API to set an allocation's health"),
     _r("update", "stagger", "Stagger", "10s", defaults=("30s", 30_000_000_000)),
     _r("restart", "render_templates", "RenderTemplates", True),
-    _r("constraint", "operator", "Operand", "distinct_property", values=("distinct_property",)),
-    _r("ephemeral_disk", "size", "SizeMB", 500, defaults=(300,), why="disk is not a scheduling dimension"),
-    _r("ephemeral_disk", "sticky", "Sticky", True),
-    _r("ephemeral_disk", "migrate", "Migrate", True),
     # -- template, artifact, logs ---------------------------------------------------------
     _r("template", "env", "Envvars", True, why="rendered variables are not loaded into the task's env"),
     _r("template", "wait", "Wait", {"min": "5s"}),

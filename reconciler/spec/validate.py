@@ -29,6 +29,7 @@ from reconciler.model.job import (
     TaskGroup,
     UpdateStrategy,
 )
+from reconciler.model.node_pools import name_error
 from reconciler.model.regexp import RegexpError, compile_regexp
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import SpecIssue, quote, suggestion
@@ -66,13 +67,31 @@ class _Checker:
             seen.add(name)
 
 
-def _check_constraints(c: _Checker, path: str, constraints: list[Constraint]) -> None:
+def _check_constraints(c: _Checker, path: str, constraints: list[Constraint], *, task: bool = False) -> None:
     for i, k in enumerate(constraints):
         if k.operator == "regexp":
             try:
                 compile_regexp(k.value)
             except RegexpError as exc:
                 c.add(f"{path}.constraint[{i}].value", str(exc))
+        elif k.operator == "distinct_property":
+            _check_distinct_property(c, f"{path}.constraint[{i}]", k, task)
+
+
+def _check_distinct_property(c: _Checker, path: str, k: Constraint, task: bool) -> None:
+    """Nomad's rules: job or group level only, an attribute, and a count of 1 or more if set."""
+    if task:
+        c.add(f"{path}.operator", 'disallowed at task level: "distinct_property"')
+    if not k.attribute:
+        c.add(f"{path}.attribute", "distinct_property needs the attribute whose values are counted")
+    if k.value and not (k.value.isascii() and k.value.isdigit() and int(k.value) >= 1):
+        c.add(f"{path}.value", f"must be an allowed count of 1 or more, got {quote(k.value)}")
+
+
+def _check_node_pool(c: _Checker, root: str, job: Job) -> None:
+    why = name_error(job.node_pool)
+    if why is not None:
+        c.add(f"{root}.node_pool", why)
 
 
 def _check_affinities(c: _Checker, path: str, affinities: list[Affinity]) -> None:
@@ -244,7 +263,7 @@ def _check_task(c: _Checker, path: str, t: Task, labels: set[str]) -> None:
     _check_files(c, path, t)
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
-    _check_constraints(c, path, t.constraints)
+    _check_constraints(c, path, t.constraints, task=True)
     _check_affinities(c, path, t.affinities)
 
 
@@ -355,6 +374,7 @@ def validate(job: Job) -> list[SpecIssue]:
         if dc != "*" and "*" not in dc:
             c.name(f"{root}.datacenters", dc, "datacenter")
     check_kinds(c.add, root, job)
+    _check_node_pool(c, root, job)
     if job.update is not None:
         _check_update(c, f"{root}.update", job.update)
     _check_constraints(c, root, job.constraints)

@@ -27,7 +27,7 @@ from reconciler.store.fence import Fence
 from reconciler.store.keys import Keys
 from reconciler.store.leases import Lease
 from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, keys_of, outcome, to_request
-from reconciler.store.watch import Watch, WatchCallback, responses_to
+from reconciler.store.watch import Watch, WatchCallback
 from reconciler.store.written import Written
 
 log = logging.getLogger(__name__)
@@ -373,14 +373,17 @@ class Store:
         `Unavailable` (the stream broke; the caller re-watches from its last revision). With
         `prev_kv` each event also carries the value before it (`WatchEvent.prev_value`).
         """
-        on_response = responses_to(callback, prefix)
+        key = prefix.encode()
 
         def add(c: Any) -> Watch:
-            return Watch(
+            return Watch.open(
                 c,
-                c.add_watch_prefix_callback(
-                    prefix, on_response, start_revision=start_revision, prev_kv=prev_kv
-                ),
+                key=key,
+                range_end=_prefix_end(key),
+                start_revision=start_revision,
+                callback=callback,
+                prev_kv=prev_kv,
+                timeout=self.timeout,
             )
 
         return self._call(add, op="watch")

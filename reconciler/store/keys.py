@@ -87,6 +87,16 @@ class Keys:
     def sched_guards(self) -> str:
         return self.kind("sched_guard")
 
+    @property
+    def gc_requests(self) -> str:
+        return self.kind("gc_requests")
+
+    @property
+    def gc_request(self) -> str:
+        """A forced garbage collection asked for (`PUT /v1/system/gc`): the collector runs
+        with every threshold at 0, then deletes the key."""
+        return f"{self.gc_requests}force"
+
     # single objects
     def job(self, namespace: str, job_id: str) -> str:
         return f"{self.jobs}{_seg(namespace, 'namespace')}/{_job_seg(job_id)}"
@@ -167,6 +177,11 @@ class Keys:
     @property
     def acl_bootstrap(self) -> str:
         return f"{self.prefix}acl_bootstrap"
+
+    @property
+    def scheduler_config(self) -> str:
+        """The cluster's scheduler configuration (one record, as Nomad's operator API)."""
+        return f"{self.kind('scheduler_config')}configuration"
 
     def last_segment(self, key: str) -> str:
         return key.rsplit("/", 1)[-1]

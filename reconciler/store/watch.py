@@ -1,20 +1,34 @@
 """Watches: every change under a prefix from a revision on, delivered to a callback.
 
-`responses_to(callback, what)` converts etcd3's watch responses (a response, an exception,
-or None when the stream simply ended) into the store's `WatchEvent`s or a `StoreError`;
-`Store.watch` opens the watch and returns a `Watch` handle.
+Each `Watch` is its own gRPC `Watch` stream with its own reading thread, opened on the
+current endpoint's channel. python-etcd3's `Watcher` multiplexes every watch of a client on
+one stream and creates them one at a time, each waiting up to the client timeout for etcd's
+"created" answer: after an etcd restart a process's informers came back one after another,
+up to 5 s each, and a creation that timed out could hand its watch to the next request
+(etcd's answers are matched to requests by order). With a stream per watch, creations run
+side by side, a failed one affects only itself, and cancelling is closing the stream.
+
+`Watch.open` sends the create request (then half-closes the request side: etcd keeps
+sending) and waits for the created answer, so a watch that cannot be made raises like any
+other call (`Unavailable` is retried by `Store._call`, `Compacted` means re-list). After
+that the callback receives lists of `WatchEvent`s, or once a `StoreError` when the stream
+ends: `Compacted`, or `Unavailable` (re-watch from the last revision seen).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import etcd3.events
+from etcd3 import etcdrpc
 
 from reconciler.store.errors import Compacted, StoreError, Unavailable, translate
+
+# mvccpb.Event.EventType
+_DELETE = 1
 
 
 @dataclass(frozen=True)
@@ -30,66 +44,126 @@ class WatchEvent:
 WatchCallback = Callable[[list[WatchEvent] | StoreError], None]
 
 
-class Watch:
-    """A running watch; `cancel()` stops it."""
-
-    def __init__(self, client: Any, watch_id: Any) -> None:
-        self._client = client
-        self._watch_id = watch_id
-
-    def cancel(self) -> None:
-        with contextlib.suppress(Exception):  # cancelling a dead watch is fine
-            self._client.cancel_watch(self._watch_id)
-
-
-def _prev_value(ev: Any) -> bytes | None:
-    """The value before the change, when etcd sent it (`prev_kv`) and still had it."""
-    raw = getattr(ev, "_event", None)
-    if raw is None or not raw.HasField("prev_kv"):
-        return None
-    return bytes(raw.prev_kv.value)
-
-
-def to_events(resp: Any) -> list[WatchEvent]:
-    """The store's events for one etcd3 watch response."""
+def to_events(raw_events: Any) -> list[WatchEvent]:
+    """The store's events for the protobuf events of one watch response."""
     events: list[WatchEvent] = []
-    for ev in resp.events:
-        if isinstance(ev, etcd3.events.DeleteEvent):
-            events.append(
-                WatchEvent("delete", ev.key.decode(), None, int(ev.mod_revision), prev_value=_prev_value(ev))
-            )
+    for ev in raw_events:
+        prev = bytes(ev.prev_kv.value) if ev.HasField("prev_kv") else None
+        kv = ev.kv
+        if ev.type == _DELETE:
+            events.append(WatchEvent("delete", kv.key.decode(), None, int(kv.mod_revision), prev_value=prev))
         else:
             events.append(
                 WatchEvent(
                     "put",
-                    ev.key.decode(),
-                    bytes(ev.value),
-                    int(ev.mod_revision),
-                    int(ev.create_revision),
-                    _prev_value(ev),
+                    kv.key.decode(),
+                    bytes(kv.value),
+                    int(kv.mod_revision),
+                    int(kv.create_revision),
+                    prev,
                 )
             )
     return events
 
 
-def responses_to(callback: WatchCallback, what: str) -> Callable[[Any], None]:
-    """An etcd3 watch callback that hands `callback` events, `Compacted` (re-list) or
-    `Unavailable` (the watch is dead; re-watch from the last revision seen)."""
+def _create_request(key: bytes, range_end: bytes, start_revision: int, prev_kv: bool) -> Any:
+    create = etcdrpc.WatchCreateRequest(key=key, range_end=range_end, prev_kv=prev_kv)
+    if start_revision:
+        create.start_revision = start_revision
+    return etcdrpc.WatchRequest(create_request=create)
 
-    def on_response(resp: Any) -> None:
-        if resp is None:
-            # etcd3 passes None when the stream ended without an error: it closes the watch
-            # stream itself whenever any other call on the client fails with UNAVAILABLE.
-            callback(Unavailable(f"watch on {what} broke: stream closed"))
-            return
-        if isinstance(resp, BaseException):
-            err = translate(resp)
-            callback(
-                err if isinstance(err, Compacted) else Unavailable(f"watch on {what} broke: {err or resp}")
-            )
-            return
-        events = to_events(resp)
-        if events:
-            callback(events)
 
-    return on_response
+class Watch:
+    """A running watch on its own stream; `cancel()` stops it (and its thread)."""
+
+    def __init__(self, call: Any, callback: WatchCallback, what: str) -> None:
+        self._call = call
+        self._callback = callback
+        self._what = what
+        self._created = threading.Event()
+        self._cancelled = threading.Event()
+        self._open_error: BaseException | None = None  # raw when it is a wire error: see `_end`
+        self._thread = threading.Thread(name=f"store_watch {what}", target=self._run, daemon=True)
+
+    @classmethod
+    def open(
+        cls,
+        client: Any,
+        *,
+        key: bytes,
+        range_end: bytes,
+        start_revision: int,
+        callback: WatchCallback,
+        prev_kv: bool = False,
+        timeout: float,
+    ) -> Watch:
+        """Open a stream on `client`'s channel and wait up to `timeout` for etcd to create the
+        watch. Raises the translated error (`Unavailable` when etcd does not answer)."""
+        stub = etcdrpc.WatchStub(client.channel)
+        call = stub.Watch(
+            iter([_create_request(key, range_end, start_revision, prev_kv)]),
+            credentials=client.call_credentials,
+            metadata=client.metadata,
+        )
+        watch = cls(call, callback, key.decode(errors="replace"))
+        watch._thread.start()
+        if not watch._created.wait(timeout):
+            watch.cancel()
+            raise Unavailable(f"watch on {watch._what}: etcd did not answer its creation in {timeout:.1f}s")
+        if watch._open_error is not None:
+            raise watch._open_error
+        return watch
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        with contextlib.suppress(Exception):  # cancelling a dead stream is fine
+            self._call.cancel()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the reading thread to end (after `cancel`, or the stream's end)."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            for resp in self._call:
+                if not self._handle(resp):
+                    return
+            self._end(Unavailable(f"watch on {self._what} broke: stream closed"))
+        except Exception as exc:
+            err = translate(exc)
+            if not isinstance(err, Compacted):
+                err = Unavailable(f"watch on {self._what} broke: {err or exc}")
+            self._end(err, exc)
+
+    def _handle(self, resp: Any) -> bool:
+        """Deliver one response; False when the watch is over."""
+        if resp.compact_revision:
+            self._end(Compacted(int(resp.compact_revision)))
+            return False
+        if resp.canceled:
+            reason = resp.cancel_reason or "cancelled by etcd"
+            self._end(StoreError(f"watch on {self._what} refused: {reason}"))
+            return False
+        if resp.created:
+            self._created.set()
+        if resp.events and not self._cancelled.is_set():
+            self._callback(to_events(resp.events))
+        return True
+
+    def _end(self, err: StoreError, raw: BaseException | None = None) -> None:
+        """The stream is over: before creation the error is `open`'s to raise (the wire error
+        itself, so that the connection sees it: an expired login is renewed there); after it,
+        the callback's (unless we cancelled the watch ourselves)."""
+        self.cancel_quietly()
+        if not self._created.is_set():
+            self._open_error = raw if raw is not None else err
+            self._created.set()
+            return
+        if not self._cancelled.is_set():
+            self._cancelled.set()
+            self._callback(err)
+
+    def cancel_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self._call.cancel()

@@ -16,6 +16,7 @@ from tests.api.conftest import Seeded
 from tests.api.server import ApiServer
 from tests.factories import submitted_job
 from tests.scheduler.factories import mock_alloc
+from tests.waiting import wait_for
 
 Change = Callable[[Store, Seeded], None]
 
@@ -117,3 +118,38 @@ def test_bad_blocking_parameters_answer_400(api: ApiServer, seeded: Seeded, quer
     status, _, out = api.get(f"/v1/jobs?{query}")
     assert status == 400
     assert out["field"] == field
+
+
+def test_many_blocked_on_one_view_wake_together_and_another_view_stays_held(
+    api: ApiServer, store: Store, seeded: Seeded
+) -> None:
+    """Blocked queries wait in groups by view (`Changes.wait_past`): one change answers all
+    of the view's, with the new data, and leaves a query on another view held."""
+    path = f"/v1/job/{seeded.job_id}/allocations"
+    mine = mock_alloc(submitted_job("other"), 0, node=seeded.node_id, id="other-0")
+    store.put(store.keys.alloc(mine.id), mine)
+    st = AllocStatus(alloc_id=mine.id, node_id=seeded.node_id, client_status="running", task_states={})
+    store.put(store.keys.alloc_status(mine.id), st)  # its own scope in the status table too
+    index = int(api.get(path)[1]["X-Nomad-Index"])
+    other = "/v1/job/other/allocations"
+    other_index = int(api.get(other)[1]["X-Nomad-Index"])
+    n = 30
+    with concurrent.futures.ThreadPoolExecutor(n + 1) as pool:
+        held = [pool.submit(api.get, f"{path}?index={index}&wait=30s", timeout=40) for _ in range(n)]
+        elsewhere = pool.submit(api.get, f"{other}?index={other_index}&wait=8s", timeout=40)
+
+        def blocked() -> int:
+            return int(api.get("/v1/agent/self")[2]["stats"]["api"]["blocked_queries"])
+
+        wait_for(lambda: blocked() == n + 1, 20, message="every query held")
+        _status(store, seeded)
+        answers = [h.result(timeout=40) for h in held]
+        assert {int(headers["X-Nomad-Index"]) for _, headers, _ in answers} == {
+            int(answers[0][1]["X-Nomad-Index"])
+        }
+        assert all(status == 200 and out[0]["ClientStatus"] == "failed" for status, _, out in answers)
+        assert int(answers[0][1]["X-Nomad-Index"]) > index
+        assert not elsewhere.done()
+        assert blocked() == 1
+        _, headers, _ = elsewhere.result(timeout=40)  # its wait ended it, at its index
+        assert int(headers["X-Nomad-Index"]) == other_index

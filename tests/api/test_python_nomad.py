@@ -7,6 +7,7 @@ from __future__ import annotations
 import nomad
 import pytest
 
+from reconciler.model.objects import Evaluation
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.api.conftest import Seeded
@@ -82,9 +83,31 @@ def test_python_nomad_drain_with_the_enable_parameter(client: nomad.Nomad, seede
     assert client.node.get_node(seeded.node_id)["Drain"] is False
 
 
+def test_python_nomad_evaluates_a_job_and_marks_a_version_stable(
+    client: nomad.Nomad, store: Store, seeded: Seeded
+) -> None:
+    out = client.job.evaluate_job(seeded.job_id)
+    ev = store.get(store.keys.eval(out["EvalID"]), Evaluation)
+    assert ev is not None
+    assert ev.value.job_id == seeded.job_id
+    assert ev.value.triggered_by == "job-eval"
+    assert client.job.get_versions(seeded.job_id)["Versions"][0]["Stable"] is False
+    client.job.stable_job(seeded.job_id, 0, True)
+    assert client.job.get_versions(seeded.job_id)["Versions"][0]["Stable"] is True
+    assert client.job.get_job(seeded.job_id)["Stable"] is True
+    client.job.stable_job(seeded.job_id, 0, False)
+    assert client.job.get_job(seeded.job_id)["Stable"] is False
+    with pytest.raises(nomad.api.exceptions.BaseNomadException) as info:
+        client.job.stable_job(seeded.job_id, 7, True)
+    assert info.value.nomad_resp.status_code == 404
+
+
+def test_python_nomad_forces_a_garbage_collection(client: nomad.Nomad, store: Store) -> None:
+    client.system.initiate_garbage_collection()
+    assert store.get(store.keys.gc_request, dict) is not None
+
+
 UNSERVED_CALLS = [
-    ("evaluate_job", lambda c, s: c.job.evaluate_job(s.job_id), "/v1/job/{job_id}/evaluate"),
-    ("stable_job", lambda c, s: c.job.stable_job(s.job_id, 0, True), "/v1/job/{job_id}/stable"),
     ("purge_node", lambda c, s: c.node.purge_node(s.node_id), "/v1/node/{node_id}/purge"),
     ("alloc_stats", lambda c, s: c.client.allocation.read_allocation_stats(s.alloc_id), "/stats"),
     ("fs_ls", lambda c, s: c.client.ls.list_files(s.alloc_id), "/v1/client/fs/ls/{alloc_id}"),

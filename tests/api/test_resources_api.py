@@ -123,3 +123,11 @@ def test_request_helpers_refuse(
 ) -> None:
     got, _ = api.call(method, path, raw=raw)
     assert got == status
+
+
+def test_system_gc_asks_the_collector(api: ApiServer, store: Store) -> None:
+    status, headers, out = api.exchange("PUT", "/v1/system/gc", {})
+    request = store.get(store.keys.gc_request, dict)
+    assert status == 200, out
+    assert request is not None
+    assert int(headers["X-Nomad-Index"]) == request.mod_revision

@@ -86,10 +86,12 @@ def test_gc_deletes_from_etcd(store) -> None:
 
     from controllers.liveness.collector import GarbageCollector
     from reconciler.model.objects import Allocation, AllocStatus, Evaluation
+    from reconciler.ops.jobs import submit_job
     from tests.scheduler.sim import add_node, wait_for
 
     add_node(store, "n1")
     job = mock_job(2)
+    submit_job(store, job)  # the job exists: its newest evaluation and live allocation stay
     old = mock_alloc(job, 0, id="gone", desired_status="stop", modify_time=time.time() - 7200)
     keep = mock_alloc(job, 1, id="kept", modify_time=time.time() - 7200)
     for a in (old, keep):
@@ -112,7 +114,14 @@ def test_gc_deletes_from_etcd(store) -> None:
     c.start()
     try:
         wait_for(lambda: len(c.allocs.list()) == 2, message="cache")
-        assert c.collect() == (1, 1)
+        assert c.collect() == {
+            "jobs": 0,
+            "versions": 0,
+            "evals": 1,
+            "allocs": 1,
+            "deployments": 0,
+            "nodes": 0,
+        }
     finally:
         c.stop()
     assert store.get(store.keys.alloc("gone"), Allocation) is None

@@ -22,6 +22,7 @@ from controllers.router.stats import RouterStats
 from controllers.router.table import Route, RouteTable, Target
 from reconciler import metrics
 from reconciler.api.metrics import cluster_metrics, nomad_json
+from reconciler.api.watched import WatchedState
 from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.objects import (
     Allocation,
@@ -107,7 +108,7 @@ def _samples(families: list[Any]) -> dict[tuple[str, tuple[tuple[str, str], ...]
     return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
 
 
-def test_cluster_gauges_count_what_etcd_holds(store: Store) -> None:
+def test_cluster_gauges_count_what_the_caches_hold(store: Store) -> None:
     submit_job(store, submitted_job("todo", count=3))
     for i, status in enumerate([ClientStatus.RUNNING, ClientStatus.RUNNING, ClientStatus.FAILED]):
         a = _alloc(i)
@@ -126,7 +127,12 @@ def test_cluster_gauges_count_what_etcd_holds(store: Store) -> None:
         st = CheckStatus(alloc_id=alloc, check_id="c", check_name="alive", service_name="todo", status=state)
         store.put(store.keys.check(alloc, "c"), st)
 
-    got = _samples(cluster_metrics(store))
+    w = WatchedState(store)
+    w.start()  # lists everything written above
+    try:
+        got = _samples(cluster_metrics(w))
+    finally:
+        w.stop()
     group = (("job", "todo"), ("namespace", "default"), ("task_group", "web"))
     assert got[("nomad_nomad_job_summary_running", group)] == 2
     assert got[("nomad_nomad_job_summary_failed", group)] == 1
@@ -254,6 +260,42 @@ def test_v1_metrics_in_both_formats(api: ApiServer, store: Store) -> None:
     assert 'nomad_nomad_job_summary_queued{job="todo",namespace="default",task_group="web"} 0.0' in text
     assert "reconciler_http_requests_total{" in text
     assert api.call("GET", "/v1/metrics?format=xml")[0] == 400
+
+
+def _etcd_requests() -> float:
+    return sum(
+        s.value
+        for f in REGISTRY.collect()
+        if f.name == "reconciler_etcd_request_seconds"
+        for s in f.samples
+        if s.name.endswith("_count")
+    )
+
+
+def test_a_scrape_reads_the_caches_and_sends_etcd_nothing(api: ApiServer, store: Store) -> None:
+    submit_job(store, submitted_job("todo"))
+    a = _alloc(0)
+    store.put(store.keys.alloc(a.id), a)
+    store.put(
+        store.keys.alloc_status(a.id), AllocStatus(alloc_id=a.id, node_id=a.node_id, client_status="failed")
+    )
+    before = _etcd_requests()
+    status, out = api.call("GET", "/v1/metrics")  # fenced: it counts the writes above
+    assert status == 200
+    assert _etcd_requests() == before
+    gauges = {(g["Name"], tuple(sorted(g["Labels"].items()))): g["Value"] for g in out["Gauges"]}
+    assert gauges[("reconciler_allocations", (("status", "failed"),))] == 1
+    group = (("job", "todo"), ("namespace", "default"), ("task_group", "web"))
+    assert gauges[("nomad.nomad.job_summary.failed", group)] == 1
+    # a change shows in the next scrape, without waiting out a cache's age
+    store.put(
+        store.keys.alloc_status(a.id), AllocStatus(alloc_id=a.id, node_id=a.node_id, client_status="running")
+    )
+    before = _etcd_requests()
+    text = api.call("GET", "/v1/metrics?format=prometheus")[1]
+    assert _etcd_requests() == before
+    assert 'reconciler_allocations{status="running"} 1.0' in text
+    assert 'reconciler_allocations{status="failed"}' not in text
 
 
 def test_the_routers_admin_serves_its_counters(store: Store) -> None:

@@ -3,10 +3,12 @@ and its evaluation in one transaction, and refuses what the object's state forbi
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reconciler.deployments import DeploymentError
-from reconciler.model.objects import Allocation, Deployment, DeploymentStatus, Evaluation, Node
+from reconciler.model.objects import Allocation, Deployment, DeploymentStatus, Evaluation, JobRecord, Node
 from reconciler.ops.allocs import restart_alloc, stop_alloc
 from reconciler.ops.deployments import fail_deployment, pause_deployment, promote_deployment
 from reconciler.ops.errors import AllocNotFound, DeploymentNotFound, NodeNotFound, Rejected
@@ -92,3 +94,19 @@ def test_eligibility_refusals(store: Store, node: str, value: str, error: type[E
     store.put(store.keys.node("n1"), mock_node("n1"))
     with pytest.raises(error):
         set_eligibility(store, node, value)
+
+
+def test_a_node_evaluation_carries_its_jobs_priority_and_type(store: Store) -> None:
+    """The scheduler dequeues by evaluation priority (Nomad's broker): a drain's evaluation
+    for a priority-80 batch job says so."""
+    store.put(store.keys.node("n1"), mock_node("n1"))
+    job = dataclasses.replace(submitted_job("etl"), priority=80, type="batch")
+    store.put(
+        store.keys.job("default", "etl"),
+        JobRecord(namespace="default", id="etl", version=0, job=job, spec_hash="x"),
+    )
+    a = mock_alloc(job, 0, node="n1", id="etl-0")
+    store.put(store.keys.alloc(a.id), a)
+    (eid,) = drain(store, "n1", enable=True).eval_ids
+    ev = eval_of(store, eid)
+    assert (ev.priority, ev.type) == (80, "batch")

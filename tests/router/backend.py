@@ -2,7 +2,8 @@
 request bodies (including chunked ones), can stream a chunked response, and has a /health
 endpoint the test turns unhealthy and healthy again. Paths for hostile cases: `/sleep/<s>`
 answers late, `/close` closes without an answer, `/hop` answers with hop-by-hop headers,
-`/http10` answers in HTTP/1.0, `/twice` sends two responses, `/ws` with `Upgrade: echo`
+`/http10` answers in HTTP/1.0, `/twice` sends two responses (the first of them is what `/once`
+always sends), `/ws` with `Upgrade: echo`
 switches to an upper-casing echo."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ONCE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,11 +104,12 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         return True
 
+    def _once(self) -> bool:  # the same bytes every time (no Date): the first half of /twice
+        self.wfile.write(ONCE)
+        return True
+
     def _twice(self) -> bool:  # a second, unasked-for response in the same write
-        self.wfile.write(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsmuggl"
-        )
+        self.wfile.write(ONCE + b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsmuggl")
         return True
 
     def _http10(self) -> bool:
@@ -137,6 +141,7 @@ SPECIAL: dict[str, Callable[[Handler], bool]] = {
     "/hop": Handler._hop,
     "/ws": Handler._ws,
     "/twice": Handler._twice,
+    "/once": Handler._once,
     "/http10": Handler._http10,
     "/chunked": Handler._chunked,
 }

@@ -5,6 +5,7 @@ and every limit answers with its own status."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from controllers.router import Limits, Router
 from reconciler.store import Store
-from tests.router.backend import Backend
+from tests.router.backend import ONCE, Backend
 from tests.router.catalog import exchange, register, targets
 from tests.waiting import wait_for
 
@@ -225,3 +226,26 @@ def test_a_second_response_from_the_backend_never_reaches_the_client(router, bac
         router.bound_port, b"GET /twice HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
     )
     assert b"smuggl" not in data, data
+
+
+def test_a_repeated_response_is_counted_and_a_longer_one_still_parsed(router, backend) -> None:
+    """The same response bytes again on one upstream connection take the fast path
+    (`Exchange.repeated`); bytes that only begin like them (a second response appended) are
+    parsed, and the extra response is still cut off."""
+    with socket.create_connection(("127.0.0.1", router.bound_port), timeout=10) as s:
+        for _ in range(4):
+            s.sendall(b"GET /once HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while len(got) < len(ONCE):
+                got += s.recv(65536)
+            assert got == ONCE
+        # each answer counted (before it was written), the repeated ones too
+        assert sum(n for k, n in router.proxy.stats.responses.items() if k[3] == 200) == 4
+        s.sendall(b"GET /twice HTTP/1.1\r\nHost: x\r\n\r\n")
+        rest = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := s.recv(65536):
+                rest += chunk
+    assert b"smuggl" not in rest, rest
+    assert rest in (b"", ONCE), rest
+    assert backend.connections == 1  # all five on one pooled upstream connection

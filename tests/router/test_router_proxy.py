@@ -97,6 +97,31 @@ def test_strip_host_routes_and_forwarded_headers(store, router, backends) -> Non
     assert get(conn, "/anything")[0] == 404  # no generic route
 
 
+def test_a_repeated_request_follows_the_table(store, router, backends) -> None:
+    """The same request bytes again on one connection take the fast path (`Downstream.repeat`),
+    which must not outlive the table it was planned in: a route that moves to another
+    instance, then gains an option (`strip=`), is what the next identical request meets."""
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/rep"], name="rep", check=None)
+    wait_for(lambda: targets(router, "/rep") == 1)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+    for _ in range(3):
+        status, body = get(conn, "/rep/x?q=1")
+        assert status == 200
+        assert json.loads(body)["backend"] == "a"
+    store.delete_prefix(store.keys.services)
+    register(store, b, "alloc-b", ["urlprefix-/rep"], name="rep", check=None)
+    wait_for(lambda: (r := router.table.lookup("", "/rep")) is not None and r.targets[0].port == b.port)
+    for _ in range(3):
+        assert json.loads(get(conn, "/rep/x?q=1")[1])["backend"] == "b"
+    register(store, b, "alloc-b", ["urlprefix-/rep strip=/rep"], name="rep", check=None)
+    wait_for(lambda: (r := router.table.lookup("", "/rep")) is not None and r.strip == "/rep")
+    for _ in range(3):
+        data = json.loads(get(conn, "/rep/x?q=1")[1])
+        assert (data["backend"], data["path"]) == ("b", "/x?q=1")
+    conn.close()
+
+
 def test_bodies_pass_through(store, router, backends) -> None:
     a, _ = backends
     register(store, a, "alloc-a", ["urlprefix-/"], check=None)

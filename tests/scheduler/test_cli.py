@@ -40,6 +40,7 @@ def test_job_status_layout(api: ApiClient, store: Store) -> None:
     assert header.split() == ["ID", "Node", "ID", "Task", "Group", "Version", "Desired", "Status", "Created"]
     assert len(lines) - lines.index("Allocations") - 2 == 2
     assert "Status        = running" in out
+    assert "Node Pool     = default" in out
 
 
 def test_node_commands(api: ApiClient, store: Store) -> None:
@@ -68,6 +69,37 @@ def test_node_commands(api: ApiClient, store: Store) -> None:
     code, out = run(api, "node", "status", "missing")
     assert code == 1
     assert "node not found" in out
+
+
+def test_node_pools_are_listed_from_the_nodes_with_the_built_ins(api: ApiClient, store: Store) -> None:
+    add_node(store, "node-1")
+    add_node(store, "node-2", node_pool="gpu")
+    wait_for(lambda: len(api.get("/v1/nodes")) == 2, message="both nodes in the API's cache")
+    pools = api.get("/v1/node/pools")
+    assert [(p["Name"], p["Description"]) for p in pools] == [
+        ("all", "Node pool with all nodes in the cluster."),
+        ("default", "Default node pool."),
+        ("gpu", ""),
+    ]
+    assert [p["Name"] for p in api.get("/v1/node/pools", prefix="d")] == ["default"]
+    assert api.get("/v1/node/pool/gpu")["Name"] == "gpu"
+    assert [n["ID"] for n in api.get("/v1/node/pool/gpu/nodes")] == ["node-2"]
+    assert sorted(n["ID"] for n in api.get("/v1/node/pool/all/nodes")) == ["node-1", "node-2"]
+    assert {n["ID"]: n["NodePool"] for n in api.get("/v1/nodes")} == {"node-1": "default", "node-2": "gpu"}
+    assert api.get("/v1/node/node-2")["NodePool"] == "gpu"
+    code, out = run(api, "node", "pool", "list")
+    assert code == 0, out
+    assert out.splitlines()[0].split() == ["Name", "Description"]
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["all", "default", "gpu"]
+    code, out = run(api, "node", "pool", "info", "gpu")
+    assert code == 0, out
+    assert "Name        = gpu" in out
+    code, out = run(api, "node", "pool", "info", "nope")
+    assert code == 1
+    assert "node pool not found" in out
+    code, out = run(api, "node", "status")
+    assert out.splitlines()[0].split()[:4] == ["ID", "Node", "Pool", "DC"]
+    assert "gpu" in out
 
 
 def test_eval_status_explains_a_blocked_evaluation(api: ApiClient, store: Store) -> None:
@@ -135,6 +167,35 @@ def test_job_history_shows_each_versions_diff_and_revert_registers_an_old_one(
     code, out = run(api, "job", "revert", "-check-index", "1", "web", "1")
     assert code == 1
     assert "current version is 2, not 1" in out
+
+
+def test_job_stable_marks_a_version_and_job_eval_creates_an_evaluation(api: ApiClient, store: Store) -> None:
+    from reconciler.ops.jobs import job_history, submit_job
+
+    add_node(store, "node-1")
+    submit_job(store, mock_job(1))
+    code, out = run(api, "job", "stable", "web", "0")
+    assert (code, out) == (0, "Job 'web' version 0 marked stable\n")
+    assert job_history(store, "default", "web")[0].stable
+    code, out = run(api, "job", "stable", "-unset", "web", "0")
+    assert code == 0, out
+    assert not job_history(store, "default", "web")[0].stable
+    code, out = run(api, "job", "stable", "web", "5")
+    assert code == 1
+    assert "no version 5" in out
+
+    code, out = run(api, "job", "eval", "web")
+    assert code == 0, out
+    assert 'finished with status "complete"' in out
+    code, out = run(api, "job", "eval", "nope")
+    assert code == 1
+    assert "job not found" in out
+
+
+def test_system_gc_writes_the_request(api: ApiClient, store: Store) -> None:
+    code, out = run(api, "system", "gc")
+    assert (code, out) == (0, "")
+    assert store.get(store.keys.gc_request, dict) is not None
 
 
 def test_job_allocs_deployments_and_validate(api: ApiClient, store: Store, tmp_path) -> None:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 
 from controllers.scheduler.feasibility import (
+    PropertyRule,
     constraint_ok,
+    constraints_for,
+    count_placement,
     datacenter_ok,
     drivers_ok,
     dynamic_filter,
+    node_pool_ok,
+    property_misfit,
+    property_rules,
+    property_usage,
     static_filter,
     version_matches,
 )
@@ -114,3 +121,95 @@ def test_version_matching() -> None:
     assert version_matches("1.2.3", ">= 1.2, < 2")
     assert not version_matches("2.0", ">= 1.2, < 2")
     assert version_matches("v3.1", "~> 3.0")
+
+
+@pytest.mark.parametrize(
+    ("job_pool", "node_pool", "ok"),
+    [
+        ("default", "default", True),
+        ("default", "prod", False),
+        ("prod", "prod", True),
+        ("prod", "default", False),
+        ("all", "prod", True),
+        ("all", "default", True),
+        ("", "default", True),  # an unset pool is "default"
+    ],
+    ids=lambda v: str(v),
+)
+def test_node_pool(job_pool: str, node_pool: str, ok: bool) -> None:
+    assert node_pool_ok(mock_job(1, node_pool=job_pool), mock_node(node_pool=node_pool)) is ok
+
+
+def test_node_pool_is_a_node_attribute_for_constraints() -> None:
+    prod = mock_node(node_pool="prod")
+    assert constraint_ok(Constraint("${node.pool}", "=", "prod"), prod)
+    assert not constraint_ok(Constraint("${node.pool}", "=", "prod"), mock_node())
+
+
+RACK = "${meta.rack}"
+
+
+@pytest.mark.parametrize(
+    ("limit", "used", "node_meta", "why"),
+    [
+        (1, {}, {"rack": "r1"}, None),
+        (1, {"r2": 1}, {"rack": "r1"}, None),
+        (1, {"r1": 1}, {"rack": "r1"}, "distinct_property: ${meta.rack}=r1 used by 1 allocs"),
+        (2, {"r1": 1}, {"rack": "r1"}, None),
+        (2, {"r1": 2}, {"rack": "r1"}, "distinct_property: ${meta.rack}=r1 used by 2 allocs"),
+        (1, {}, {}, 'missing property "${meta.rack}"'),
+    ],
+    ids=["unused", "other value used", "value at its limit", "under a limit of 2", "at 2", "no property"],
+)
+def test_distinct_property_misfit(
+    limit: int, used: dict[str, int], node_meta: dict[str, str], why: str
+) -> None:
+    rule = PropertyRule(RACK, limit)
+    assert property_misfit(rule, used, mock_node(meta=node_meta)) == why
+    st = NodeState.of(mock_node(meta=node_meta))
+    expected = None if why is None else ("constraint", why)
+    assert (
+        dynamic_filter("web", mock_job(1).task_groups[0], st, 1, 1, (False, False), [(rule, used)])
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "level", "limit"),
+    [("", "job", 1), ("2", "job", 2), ("3", "group", 3)],
+    ids=["default count 1", "job level", "group level"],
+)
+def test_property_rules_read_the_constraints(value: str, level: str, limit: int) -> None:
+    c = Constraint(RACK, "distinct_property", value)
+    job = mock_job(1, constraints=[c] if level == "job" else [])
+    if level == "group":
+        job.task_groups[0].constraints = [c]
+    group = job.task_groups[0]
+    assert property_rules(job, group) == [PropertyRule(RACK, limit, "" if level == "job" else group.name)]
+    assert static_filter(job, group, mock_node(meta={}), constraints_for(job, group)) is None  # per placement
+
+
+def test_property_usage_counts_the_job_or_the_group_per_value() -> None:
+    job = mock_job(1)
+    states = [
+        NodeState.of(mock_node(f"n{i}", meta=m)) for i, m in enumerate([{"rack": "r1"}, {"rack": "r1"}, {}])
+    ]
+    states[0].add(mock_alloc(job, 0, node="n0"))
+    states[1].add(mock_alloc(job, 1, node="n1"))
+    states[1].add(mock_alloc(job, 2, node="n1", group="other"))
+    states[2].add(mock_alloc(job, 3, node="n2"))  # no rack: counted for no value
+    assert property_usage(PropertyRule(RACK, 1), "web", states) == {"r1": 3}
+    assert property_usage(PropertyRule(RACK, 1, "web"), "web", states) == {"r1": 2}
+    assert property_usage(PropertyRule(RACK, 1), "other-job", states) == {}
+
+
+def test_count_placement_keeps_the_usage_of_the_rules_it_concerns() -> None:
+    job_rule, web_rule, api_rule = (
+        PropertyRule(RACK, 1),
+        PropertyRule(RACK, 1, "web"),
+        PropertyRule(RACK, 1, "api"),
+    )
+    props: list[tuple[PropertyRule, dict[str, int]]] = [(job_rule, {}), (web_rule, {"r1": 1}), (api_rule, {})]
+    count_placement(props, "web", mock_node(meta={"rack": "r1"}))
+    count_placement(props, "web", mock_node(meta={}))  # no rack: counted for no value
+    assert [used for _, used in props] == [{"r1": 1}, {"r1": 2}, {}]

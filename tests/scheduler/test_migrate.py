@@ -11,8 +11,8 @@ import pytest
 from controllers.scheduler.reconcile import reconcile
 from reconciler.model.alloc_health import Readiness, migrate_ready
 from reconciler.model.ids import AllocId
-from reconciler.model.job import Check, HealthCheck, Job, MigrateStrategy, Service
-from reconciler.model.objects import AllocStatus, ClientStatus, TaskRunState, TaskState
+from reconciler.model.job import Check, EphemeralDisk, HealthCheck, Job, MigrateStrategy, Service
+from reconciler.model.objects import AllocStatus, ClientStatus, DesiredStatus, TaskRunState, TaskState
 from reconciler.model.services import CheckState, CheckStatus
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node, nodes_map
 
@@ -191,3 +191,32 @@ def test_drain_moves_max_parallel_and_waits_for_health(case: Step) -> None:
     assert sorted(p.index for p in r.place if p.reason == "migrate") == case.want_place
     assert sorted(s.alloc.index for s in r.stop) == case.want_stop
     assert r.look_again_at() == case.want_look_again
+
+
+def _sticky(job: Job) -> Job:
+    g = dataclasses.replace(job.task_groups[0], ephemeral_disk=EphemeralDisk(300, sticky=True))
+    return dataclasses.replace(job, task_groups=[g])
+
+
+def test_a_sticky_disk_stops_its_original_as_the_replacement_is_placed() -> None:
+    """The replacement takes over the original's data once it has stopped, so the original
+    cannot stay up beside it: it stops in the same plan (Nomad's drain). Its replacement,
+    not healthy yet, still holds the max_parallel slot."""
+    job = _sticky(_job(3))
+    first = reconcile(job, _drained(job, 3), {}, nodes=NODES, now=NOW)
+    assert [p.index for p in first.place if p.reason == "migrate"] == [0]
+    assert [s.alloc.index for s in first.stop] == [0]
+
+    stopped = dataclasses.replace(_drained(job, 3)[0], desired_status=DesiredStatus.STOP)
+    allocs = [stopped, *_drained(job, 3)[1:], _replacement(job, 0)]
+    statuses = {"r0": _running("r0", NOW - 30)}
+    unhealthy = {"r0": [_check("r0", CheckState.CRITICAL, NOW - 30)]}
+    held = reconcile(job, allocs, statuses, nodes=NODES, now=NOW, checks=unhealthy)  # type: ignore[arg-type]
+    assert not held.place
+    assert not held.stop
+    assert held.look_again_at() == NOW + 270  # its healthy_deadline
+
+    healthy = {"r0": [_check("r0", CheckState.PASSING, NOW - 30)]}
+    moved_on = reconcile(job, allocs, statuses, nodes=NODES, now=NOW, checks=healthy)  # type: ignore[arg-type]
+    assert [p.index for p in moved_on.place if p.reason == "migrate"] == [1]
+    assert [s.alloc.index for s in moved_on.stop] == [1]

@@ -149,6 +149,14 @@ CASES = [
         kw={"job_version": 1, "update_fn": always_inplace},
     ),
     Case(
+        "a node_pool change replaces the allocations left outside the pool",
+        dataclasses.replace(JOB, node_pool="gpu"),
+        [*_allocs(JOB, range(2), version=0, node="n1"), mock_alloc(JOB, 2, version=0, node="gpu1")],
+        {"inplace": 1, "place": 9, "stop": 2, "destructive": 2},
+        nodes=nodes_map(mock_node("n1"), mock_node("gpu1", node_pool="gpu")),
+        kw={"job_version": 1, "update_fn": always_inplace, "max_replace": {"web": 10}},
+    ),
+    Case(
         "a count-only change is in place by default",
         JOB,
         _allocs(JOB, range(4), version=0),

@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.api.gate import GateSettings, host_allowed, normalize_origin, origin_allowed
 from reconciler.model.objects import JobRecord
+from reconciler.ops.jobs import submit_job
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.api.server import ApiServer, make_server
@@ -219,3 +220,21 @@ def test_l3_no_page_may_frame_the_ui(gated: ApiServer) -> None:
     assert r.status == 200
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/jobs?per_page=1", "/v1/job/web", "/v1/job/web/allocations", "/v1/nodes"]
+)
+def test_a_page_may_read_every_nomad_header_a_read_answers(gated: ApiServer, store: Store, path: str) -> None:
+    """The UI pages with `X-Nomad-NextToken` and blocks with `X-Nomad-Index`: a header the
+    browser does not expose is invisible to the page's script."""
+    for name in ("web", "worker"):
+        submit_job(store, submitted_job(name))
+    r = send(gated.address, "GET", path, origin="https://ui.example")
+    assert r.status == 200
+    exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+    sent = {h for h in r.headers if h.startswith("x-nomad-")}
+    assert {"x-nomad-index", "x-nomad-knownleader", "x-nomad-lastcontact"} <= sent
+    if "per_page" in path:
+        assert "x-nomad-nexttoken" in sent
+    assert sent <= exposed

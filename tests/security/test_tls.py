@@ -109,3 +109,24 @@ def test_python_nomad_over_mutual_tls(mtls_agent: AgentProcess, ca: Authority) -
         timeout=10,
     )
     assert client.jobs.get_jobs() == []
+
+
+def test_the_agents_router_serves_https(tmp_path: Path, ca: Authority) -> None:
+    """`--router-tls-cert`/`--router-tls-key` on the agent: its embedded router's port speaks
+    HTTPS only (the API stays plain HTTP here); the admin port is unchanged."""
+    pair = ca.issue("router")
+    a = AgentProcess(
+        tmp_path, extra_args=["--router-tls-cert", str(pair.cert), "--router-tls-key", str(pair.key)]
+    )
+    a.start()
+    try:
+        assert f"Router: https://127.0.0.1:{a.router_port}" in a.log()
+        with pytest.raises(urllib.error.HTTPError) as missing:  # the handshake passed: the router answers
+            fetch(f"https://127.0.0.1:{a.router_port}/nothing", client_context(ca))
+        assert missing.value.code == 404
+        assert b"no route for" in missing.value.read()
+        with pytest.raises((urllib.error.URLError, ConnectionError)):  # plain HTTP is not served
+            fetch(f"http://127.0.0.1:{a.router_port}/nothing", None)
+        assert fetch(f"http://127.0.0.1:{a.router_admin_port}/health", None) == 200
+    finally:
+        a.stop()

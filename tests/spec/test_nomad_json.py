@@ -215,7 +215,7 @@ REFUSED = [
         "Job.TaskGroups[0].Services[0].OnUpdate: not supported yet",
         id="service on_update",
     ),
-    pytest.param(("NodePool", None), "prod", "Job.NodePool: not supported yet", id="node pool"),
+    pytest.param(("AllAtOnce", None), True, "Job.AllAtOnce: not supported yet", id="all_at_once"),
     pytest.param(
         ("TaskGroups", 0, "Services", 0, "Checks", 0, "TLSSkipVerify"),
         True,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.model.job import Affinity, Job, Port, Service, Spread, SpreadTarget, Task
+from reconciler.model.job import Affinity, Constraint, Job, Port, Service, Spread, SpreadTarget, Task
 from reconciler.spec import load_job_file, validate
 from tests.spec.paths import EXAMPLES
 
@@ -114,6 +114,32 @@ RULES: list[tuple[str, Callable[[Job], None], str, str]] = [
         lambda j: setattr(j.task_groups[0].services[0].checks[0], "path", ""),
         "job.todo.group.web.service[0].check[0].path",
         "an http check needs a path",
+    ),
+    (
+        "distinct_property count 0",
+        lambda j: j.constraints.append(Constraint("${meta.rack}", "distinct_property", "0")),
+        "job.todo.constraint[0].value",
+        'must be an allowed count of 1 or more, got "0"',
+    ),
+    (
+        "distinct_property without an attribute",
+        lambda j: j.task_groups[0].constraints.append(Constraint("", "distinct_property", "")),
+        "job.todo.group.web.constraint[0].attribute",
+        "distinct_property needs the attribute whose values are counted",
+    ),
+    (
+        "distinct_property at task level",
+        lambda j: (
+            j.task_groups[0].tasks[0].constraints.append(Constraint("${meta.rack}", "distinct_property"))
+        ),
+        "job.todo.group.web.task.todo.constraint[0].operator",
+        'disallowed at task level: "distinct_property"',
+    ),
+    (
+        "node pool name",
+        lambda j: setattr(j, "node_pool", "no spaces"),
+        "job.todo.node_pool",
+        'invalid name "no spaces", must match regex ^[a-zA-Z0-9-_]{1,128}$',
     ),
 ]
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from reconciler.api.consul import agent_routes, catalog_routes, kv_routes
 from reconciler.api.consul.context import CTX, ConsulContext
-from reconciler.api.errors import ApiError
+from reconciler.api.errors import OPERATION_ERRORS, ApiError, translate
 from reconciler.api.http import MAX_BODY
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,10 @@ async def consul_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except ApiError as exc:
-        return web.Response(status=exc.status, text=exc.message + "\n")
+        return web.Response(status=exc.status, text=exc.message + "\n", headers=exc.headers)
+    except OPERATION_ERRORS as exc:  # the same table as the Nomad face (etcd away: 503)
+        err = translate(exc)
+        return web.Response(status=err.status, text=err.message + "\n", headers=err.headers)
     except web.HTTPException:
         raise
     except Exception as exc:  # a 500 with the reason beats a dropped connection

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.api.blocking import parse_blocking
+from reconciler.api.blocking import parse_blocking, view_key
 from reconciler.api.errors import ApiError
 from reconciler.api.watched import WatchedState
 from reconciler.store import Store
@@ -65,9 +65,12 @@ async def block(request: web.Request, index: Callable[[], int]) -> int:
     returns the index to answer with."""
     check_datacenter(request)
     q = parse_blocking(request.query)
-    if q is not None and q.index > 0:
-        await context(request).watched.changes.wait_until(lambda: index() > q.index, q.wait)
-    return index()
+    if q is None or q.index == 0:
+        return index()
+    parts = await context(request).watched.changes.wait_past(
+        ("consul", view_key(request)), lambda: (index(),), q.index, q.wait
+    )
+    return parts[0]
 
 
 def query_flag(request: web.Request, name: str) -> bool:

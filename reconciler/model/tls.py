@@ -1,12 +1,14 @@
-"""TLS for the agent's HTTP listeners (the API and the Consul face), Nomad's `tls` block as
-flags: `--tls-cert`/`--tls-key` serve HTTPS; `--tls-ca` also requires every client to
+"""TLS for a listener: the agent's HTTP listeners (the API and the Consul face), Nomad's `tls`
+block as flags: `--tls-cert`/`--tls-key` serve HTTPS; `--tls-ca` also requires every client to
 present a certificate signed by that CA (mutual TLS, Nomad's `verify_https_client`), which
-is how agents, the CLI and tools prove they belong to the cluster."""
+is how agents, the CLI and tools prove they belong to the cluster. The router's listener
+takes the same three files (`--router-tls-cert`, ...). Here, below both the agent and the
+controllers, so that the router (a controller) builds its context the same way."""
 
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -15,12 +17,14 @@ class TlsFiles:
     cert: Path | None = None
     key: Path | None = None
     ca: Path | None = None
+    flag: str = field(default="--tls", compare=False)  # the flags' prefix, for the errors
 
     def __post_init__(self) -> None:
+        f = self.flag
         if (self.cert is None) != (self.key is None):
-            raise ValueError("TLS needs both --tls-cert and --tls-key")
+            raise ValueError(f"TLS needs both {f}-cert and {f}-key")
         if self.ca is not None and self.cert is None:
-            raise ValueError("--tls-ca (client certificates) needs --tls-cert and --tls-key")
+            raise ValueError(f"{f}-ca (client certificates) needs {f}-cert and {f}-key")
 
     @property
     def enabled(self) -> bool:
