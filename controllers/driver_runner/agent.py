@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from controllers.driver_runner.prev_alloc import PrevAllocs
 from controllers.driver_runner.status_writer import StatusWriter
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import AllocId, NodeId, is_valid_name
+from reconciler.model.job import SECOND
 from reconciler.model.objects import (
     Allocation,
     AllocRestartRequest,
@@ -57,6 +59,13 @@ class RunnerAction(StrEnum):
     IGNORE = "ignore"
 
 
+def cut_off_stops(limits: Mapping[str, float | None], away: float) -> list[str]:
+    """The allocations to stop because this client has been cut off for `away` seconds
+    (pure): those whose group's `stop_on_client_after` (`limits`, seconds; None: never)
+    has passed. Nomad's client heartbeat stop."""
+    return sorted(aid for aid, limit in limits.items() if limit is not None and away >= limit)
+
+
 def runner_action(
     alloc: Allocation | None, *, node_id: str, has_runner: bool, started_here: bool
 ) -> RunnerAction:
@@ -69,6 +78,12 @@ def runner_action(
     if alloc.desired_status != DesiredStatus.RUN and not started_here:
         return RunnerAction.IGNORE  # never started here: nothing to stop
     return RunnerAction.CREATE
+
+
+def _stop_after(runner: AllocRunner) -> float | None:
+    g = runner.job.group(runner.alloc.task_group)
+    limit = g.stop_after() if g is not None else None
+    return None if limit is None else limit / SECOND
 
 
 def reachable_http_addr(http_addr: str, address: str) -> str:
@@ -209,6 +224,9 @@ class NodeAgent:
         self._versions = JobVersions(store)
         self._destroying: list[threading.Thread] = []
         self._previous: dict[AllocId, AllocStatus] = {}
+        self._halt = threading.Event()
+        self._cut_off_stopped: set[str] = set()
+        self._cut_off_watch: threading.Thread | None = None
 
     @property
     def node_id(self) -> str:
@@ -226,9 +244,14 @@ class NodeAgent:
         self.heartbeat.start()
         self.writer.start()
         self.watcher.start()
+        self._cut_off_watch = threading.Thread(target=self._watch_cut_off, name="cut-off-stop", daemon=True)
+        self._cut_off_watch.start()
         log.info("node=%s name=%s registered drivers=%s", self.node.id, self.node.name, self.node.drivers)
 
     def stop(self, *, drain: bool = False, timeout: float = 60.0) -> None:
+        self._halt.set()
+        if self._cut_off_watch is not None:
+            self._cut_off_watch.join(5)
         self.watcher.stop()
         for t in self._destroying:
             t.join(timeout)
@@ -243,6 +266,23 @@ class NodeAgent:
         for r in runners:
             r.detach()
         self.heartbeat.stop(revoke=drain)
+
+    def _watch_cut_off(self) -> None:
+        """Once a second: while the heartbeat lease has run out (the cluster counts this
+        node gone), stop the allocations whose group says `stop_on_client_after` and whose
+        time has come, so none runs beside the replacement the server places then."""
+        while not self._halt.wait(1.0):
+            away = self.heartbeat.cut_off_for()
+            if away <= 0:
+                self._cut_off_stopped.clear()
+                continue
+            with self._lock:
+                runners = dict(self.runners)
+            limits = {aid: _stop_after(r) for aid, r in runners.items() if aid not in self._cut_off_stopped}
+            for aid in cut_off_stops(limits, away):
+                log.warning("alloc=%s stopped: this client has been cut off for %.0fs", aid, away)
+                self._cut_off_stopped.add(aid)
+                runners[aid].stop(leave_catalog=False)
 
     # reconcile ---------------------------------------------------------------------------
     def _job(self, alloc: Allocation) -> JobRecord | None:

@@ -282,7 +282,12 @@ class AllocRunner:
         if alloc.desired_status != DesiredStatus.RUN:
             self.stop()
 
-    def stop(self) -> None:
+    def stop(self, *, leave_catalog: bool = True) -> None:
+        """Stop every task (Nomad's order, see `before_kill`). `leave_catalog=False`: do not
+        wait for the services to leave the catalog first (a client cut off from etcd cannot
+        see that happen, and its entries expire with its lease anyway)."""
+        if not leave_catalog:
+            self._left_catalog.set()
         self._handover_cancel.set()
         with self._lock:
             self._stopping = True

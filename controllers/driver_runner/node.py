@@ -85,6 +85,12 @@ class Heartbeat:
         self._stop = threading.Event()
 
     def register(self) -> None:
+        """The heartbeat first, then the node record marked ready: liveness marks a ready
+        node without a heartbeat down (or disconnected) `grace` seconds after its last
+        change, so a heartbeat written after the record, slowly (a client just back from a
+        partition, a loaded etcd), could see the node it had just marked ready marked gone
+        again, with nothing left to re-register it (its lease is fine)."""
+        self._beat()
         now = time.time()
         written = self.store.update(
             self.store.keys.node(self.node.id), Node, lambda prev: self._record(prev, now)
@@ -93,7 +99,6 @@ class Heartbeat:
         # the agent's own copy (shared with its task runners) follows what was stored
         for f in ("create_time", "modify_time", "eligibility", "drain"):
             setattr(self.node, f, getattr(written.value, f))
-        self._beat()
 
     def _record(self, prev: Node | None, now: float) -> Node:
         """The node record to store: what this agent fingerprinted, with what operators set
@@ -122,6 +127,15 @@ class Heartbeat:
             NodeHeartbeat(node_id=self.node.id, time=time.time(), ttl=self.ttl),
             lease=lease.id,
         )
+
+    def cut_off_for(self) -> float:
+        """Seconds since this node's heartbeat lease ran out unrefreshed (0 while it holds,
+        and again once re-registered): how long the cluster has counted the node as gone."""
+        with self._lock:
+            lease = self.lease
+        if lease is None or lease.remaining() > 0:
+            return 0.0
+        return max(0.0, time.monotonic() - (lease.refreshed_at + lease.ttl))
 
     def start(self) -> None:
         with self._lock:

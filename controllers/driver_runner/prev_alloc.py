@@ -9,10 +9,10 @@
   client (complete, failed or lost), then fetch a tar of its data from that node's agent,
   `GET http://<node HTTPAddr>/v1/client/allocation/<id>/snapshot`, unpacked under this
   allocation's `.state/` and taken over from there.
-- Nothing to take over (the previous allocation was garbage-collected, its node is down or
-  unreachable, the snapshot failed): the tasks start with empty directories and each gets a
-  `Task Setup` event saying why. (Nomad fails the allocation on a snapshot error; here the
-  replacement runs, as it would if the old node were gone.)
+- Nothing to take over (the previous allocation was garbage-collected, its node is down,
+  disconnected or unreachable, the snapshot failed): the tasks start with empty directories
+  and each gets a `Task Setup` event saying why. (Nomad fails the allocation on a snapshot
+  error; here the replacement runs, as it would if the old node were gone.)
 
 `handover_kind` is the pure decision; `PrevAllocs` does the waiting and the copying.
 """
@@ -85,7 +85,12 @@ def handover_kind(
         return Decision(Handover.LOCAL)
     if not disk.migrate:
         return Decision(Handover.NONE)  # sticky alone keeps data only on the same node
-    if prev_node is None or prev_node.status == NodeStatus.DOWN or not prev_node.http_addr:
+    # a disconnected node is cut off: its data cannot be fetched (its allocation is unknown)
+    if (
+        prev_node is None
+        or prev_node.status in (NodeStatus.DOWN, NodeStatus.DISCONNECTED)
+        or not prev_node.http_addr
+    ):
         name = prev_node.name if prev_node else prev.node_id[:8]
         return Decision(
             Handover.GONE, f"node {name} of previous allocation {short} is gone; data not migrated"

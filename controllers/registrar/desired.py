@@ -25,7 +25,7 @@ def should_register(alloc: Allocation | None, status: AllocStatus | None) -> boo
     if alloc is None or status is None:
         return False
     if alloc.desired_status != DesiredStatus.RUN or alloc.client_status:
-        return False  # stopping, evicted, or marked lost by the scheduler
+        return False  # stopping, evicted, or marked lost or unknown by the scheduler
     return status.client_status == ClientStatus.RUNNING
 
 

@@ -19,7 +19,9 @@ client_status_of = client_status
 
 
 def node_lost(node: Node | None) -> bool:
-    return node is None or node.status == NodeStatus.DOWN
+    """Its allocations are lost: the node is gone, down, or disconnected (for a group with a
+    `disconnect` window the reconcile asks `reconcile_group._disconnect_kind` first)."""
+    return node is None or node.status in (NodeStatus.DOWN, NodeStatus.DISCONNECTED)
 
 
 def alloc_name(job_id: str, group: str, index: int) -> str:

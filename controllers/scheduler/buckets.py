@@ -13,6 +13,13 @@
   replaced elsewhere for service/batch jobs).
 - reschedule_now / reschedule_later: failed allocations eligible under the `reschedule`
   policy, now or at a later time (a follow-up evaluation is created for those).
+- disconnect: running allocations on a disconnected node whose group has a `disconnect`
+  window: marked client status "unknown" (not stopped); replaced as `place` entries with
+  reason "reschedule" when `disconnect.replace` and the reschedule policy allow.
+- reconnect: unknown allocations whose node is back and which stay (their unknown status
+  is cleared); the copies that lose the reconnect are in `stop` (see `disconnect`).
+- followups: when to evaluate again (an unknown allocation's window ends, or its
+  replacement becomes due): a follow-up evaluation, as for `reschedule_later`.
 - ignore: allocations left as they are.
 - canaries (with a deployment, see deployment_gate): placed beside the old version as
   `place` entries with `canary=True`; the deployment's canaries awaiting promotion are
@@ -71,14 +78,17 @@ class ReconcileResult:
     reschedule_now: list[Allocation] = field(default_factory=list)
     reschedule_later: list[DelayedReschedule] = field(default_factory=list)
     ignore: list[Allocation] = field(default_factory=list)
+    disconnect: list[Allocation] = field(default_factory=list)
+    reconnect: list[Allocation] = field(default_factory=list)
+    followups: list[float] = field(default_factory=list)
     desired_tg_updates: dict[str, DesiredUpdates] = field(default_factory=dict)
     look_again: list[float] = field(default_factory=list)  # when a migration may progress
 
     def changes(self) -> bool:
-        return bool(self.place or self.stop or self.inplace_update)
+        return bool(self.place or self.stop or self.inplace_update or self.disconnect or self.reconnect)
 
     def followup_at(self) -> float | None:
-        return min((d.at for d in self.reschedule_later), default=None)
+        return min([*(d.at for d in self.reschedule_later), *self.followups], default=None)
 
     def look_again_at(self) -> float | None:
         """When to decide again though nothing changed (a replacement's min_healthy_time)."""
@@ -98,6 +108,9 @@ class ReconcileResult:
         self.reschedule_now.extend(part.reschedule_now)
         self.reschedule_later.extend(part.reschedule_later)
         self.ignore.extend(part.ignore)
+        self.disconnect.extend(part.disconnect)
+        self.reconnect.extend(part.reconnect)
+        self.followups.extend(part.followups)
         self.look_again.extend(part.look_again)
         for gname, c in part.desired_tg_updates.items():
             u = self.counts(gname)

@@ -22,7 +22,7 @@ from controllers.scheduler.update_policy import UpdateFn, tasks_updated
 from controllers.scheduler.usage import UsageSnapshot
 from reconciler.model.ids import AllocId, EvalId, NodeId
 from reconciler.model.job import Job
-from reconciler.model.objects import Allocation, AllocStatus, Deployment, DesiredStatus, Node
+from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, Deployment, DesiredStatus, Node
 from reconciler.model.plan import AllocMetric
 from reconciler.model.services import CheckStatus
 
@@ -126,6 +126,25 @@ def decide_batches(
             yield [*evicted, *batch]  # room is made no later than it is taken
         failed, queued = placed.failed, placed.queued
     next_of = {a.previous_allocation: a.id for a in new_allocs if a.previous_allocation}
+    changed = _updates(res, next_of, version, now)
+    return Decision(
+        res,
+        new_allocs=new_allocs,
+        updated_allocs=changed,
+        failed=failed,
+        queued=queued,
+        followup_at=res.followup_at(),
+        look_again_at=res.look_again_at(),
+        evictions=list(pre.evictions) if pre is not None else [],
+        preempted=preempted,
+    )
+
+
+def _updates(
+    res: ReconcileResult, next_of: Mapping[AllocId, AllocId], version: int, now: float
+) -> list[Allocation]:
+    """The allocations the decision changes: stops, in-place updates, the links from a
+    rescheduled allocation to its replacement, and the unknown marked or cleared."""
     changed: dict[str, Allocation] = {}
     for s in res.stop:
         changed[s.alloc.id] = dataclasses.replace(
@@ -141,17 +160,16 @@ def decide_batches(
     for a in res.reschedule_now:
         if a.id in next_of and a.id not in changed:
             changed[a.id] = dataclasses.replace(a, next_allocation=next_of[a.id], modify_time=now)
-    return Decision(
-        res,
-        new_allocs=new_allocs,
-        updated_allocs=list(changed.values()),
-        failed=failed,
-        queued=queued,
-        followup_at=res.followup_at(),
-        look_again_at=res.look_again_at(),
-        evictions=list(pre.evictions) if pre is not None else [],
-        preempted=preempted,
-    )
+    for a in res.disconnect:  # unknown from now on (its replacement, if any, named)
+        base = changed.get(a.id, a)
+        if base.desired_status == DesiredStatus.RUN:
+            changed[a.id] = dataclasses.replace(
+                base, client_status=ClientStatus.UNKNOWN, disconnected_at=now, modify_time=now
+            )
+    for a in res.reconnect:  # back: the agent's reports count again
+        base = changed.get(a.id, a)
+        changed[a.id] = dataclasses.replace(base, client_status=None, disconnected_at=0.0, modify_time=now)
+    return list(changed.values())
 
 
 def _plan_states(

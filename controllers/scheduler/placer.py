@@ -52,7 +52,7 @@ from controllers.scheduler.preference import (
     spread_score,
     spread_usage,
 )
-from controllers.scheduler.rank import sample_limit, shuffled
+from controllers.scheduler.rank import binpack_score, sample_limit, shuffled
 from controllers.scheduler.state import NodeState
 from controllers.scheduler.stream import drained
 from reconciler.model.ids import AllocId, EvalId, NodeId, new_id
@@ -291,6 +291,7 @@ def _new_alloc(
         canary=p.canary,
         previous_allocation=prev.id if prev else AllocId(""),
         reschedule_attempts=attempts,
+        score=_placed_score(job, ctx, p, st),
         create_time=now,
         modify_time=now,
     )
@@ -503,6 +504,20 @@ def _scan(
             break
     ctx.cursor = nxt
     return best, cands, misfits
+
+
+def _placed_score(job: Job, ctx: _GroupCtx, p: AllocPlace, st: NodeState) -> float:
+    """The chosen node's normalised score, as `_scan` ranked it (before the allocation is
+    charged to the node, with the penalty of the node it is avoiding): kept on the
+    allocation for `disconnect.reconcile = "best_score"`."""
+    fit = binpack_score(st, ctx.cpu, ctx.mem)
+    collisions = st.groups.get((job.id, ctx.group.name), 0)
+    desired = float(max(ctx.group.count, 1))
+    if ctx.prefers:
+        s = _combined(ctx, st.node, fit, collisions, desired)
+    else:
+        s = (fit - (collisions + 1) / desired) / 2.0 if collisions else fit
+    return s - (st.node.id == _avoided(p))
 
 
 def _avoided(p: AllocPlace) -> str:

@@ -15,11 +15,21 @@ from collections.abc import Mapping, Sequence
 from controllers.scheduler.allocs import alloc_name, client_status_of, is_terminal, node_lost
 from controllers.scheduler.buckets import AllocPlace, AllocStop, ReconcileResult, lost_stop
 from controllers.scheduler.deployment_gate import DeploymentView, deployment_view
+from controllers.scheduler.disconnect import back
 from controllers.scheduler.reconcile_group import JobInput, left_alone, reconcile_group
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
+from reconciler.model.disconnect import expired, expires_at, window
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.job import Job, JobType, TaskGroup, one_per_node
-from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, Deployment, DesiredStatus, Node
+from reconciler.model.objects import (
+    Allocation,
+    AllocStatus,
+    ClientStatus,
+    Deployment,
+    DesiredStatus,
+    Node,
+    NodeStatus,
+)
 from reconciler.model.services import CheckStatus
 
 
@@ -141,20 +151,8 @@ def _reconcile_system(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> 
     upd = res.counts(g.name)
     on_node: dict[str, Allocation] = {}
     for a in allocs:
-        if a.desired_status != DesiredStatus.RUN or client_status_of(a, inp.statuses) == ClientStatus.LOST:
-            res.ignore.append(a)
-            upd.ignore += 1
-            continue
-        node = inp.nodes.get(a.node_id)
-        if node_lost(node):
-            res.lost.append(a)
-            res.stop.append(lost_stop(a))
-            upd.stop += 1
-            continue
-        assert node is not None
-        if node.drain:
-            res.stop.append(AllocStop(a, "alloc is not needed as node is draining"))
-            upd.migrate += 1
+        handled, a = _system_gone(inp, g, a, res)
+        if handled:
             continue
         if a.node_id in on_node:  # a duplicate on one node: keep the first
             res.stop.append(AllocStop(a, "alloc not needed: more than one on this node"))
@@ -175,3 +173,56 @@ def _reconcile_system(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> 
         res.place.append(AllocPlace(g.name, alloc_name(inp.job.id, g.name, 0), 0, node_id=nid))
         upd.place += 1
     return res
+
+
+def _system_gone(inp: JobInput, g: TaskGroup, a: Allocation, res: ReconcileResult) -> tuple[bool, Allocation]:
+    """The allocations of a system group that are not updated on their node: not meant to
+    run, lost, away (see `_system_away`) or draining; True when `res` took care of `a`.
+    An allocation back from a disconnect is returned with its unknown cleared."""
+    upd = res.counts(g.name)
+    if a.desired_status != DesiredStatus.RUN or client_status_of(a, inp.statuses) == ClientStatus.LOST:
+        res.ignore.append(a)
+        upd.ignore += 1
+        return True, a
+    node = inp.nodes.get(a.node_id)
+    w = window(g)
+    if (
+        w > 0
+        and node is not None
+        and node.status == NodeStatus.READY
+        and a.client_status == ClientStatus.UNKNOWN
+    ):
+        a = back(a)  # its node is back: the agent's reports count again
+        res.reconnect.append(a)
+    elif w > 0 and _system_away(inp, w, a, node, res):
+        return True, a
+    if node_lost(node):
+        res.lost.append(a)
+        res.stop.append(lost_stop(a))
+        upd.stop += 1
+        return True, a
+    assert node is not None
+    if node.drain:
+        res.stop.append(AllocStop(a, "alloc is not needed as node is draining"))
+        upd.migrate += 1
+        return True, a
+    return False, a
+
+
+def _system_away(inp: JobInput, w: float, a: Allocation, node: Node | None, res: ReconcileResult) -> bool:
+    """A system group with a `disconnect` window of `w` seconds: an allocation running on a
+    disconnected node is marked unknown (never replaced: it belongs to that node) and is
+    lost once its window ends. True when `res` took care of `a`."""
+    if node is None or node.status == NodeStatus.READY:
+        return False
+    unknown = a.client_status == ClientStatus.UNKNOWN
+    if unknown and not expired(a, w, inp.now):
+        res.ignore.append(a)
+        res.followups.append(expires_at(a, w))
+    elif not unknown and client_status_of(a, inp.statuses) == ClientStatus.RUNNING:
+        res.disconnect.append(a)
+        res.followups.append(inp.now + w)
+    else:
+        return False
+    res.counts(a.task_group).ignore += 1
+    return True

@@ -1,27 +1,31 @@
 """One service or batch group's reconcile (pure), in named steps: sort the allocations by
 kind, scale down, replace the lost and the failed, migrate, update the old versions, scale up.
 
-An allocation moves through: terminal? -> ignored (its index is free again); else lost /
-migrating (node tainted) -> failed (reschedule policy) -> old version (update) -> untainted.
+An allocation moves through: terminal? -> ignored (its index is free again); else, for a
+group with a `disconnect` window, unknown / disconnecting / reconnecting (see `disconnect`);
+lost / migrating (node tainted) -> failed (reschedule policy) -> old version (update) ->
+untainted.
 Each step reads the sorted allocations and returns its share of the buckets (see `buckets`);
 nothing is changed in place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 from controllers.scheduler.allocs import alloc_name, client_status_of, node_lost
 from controllers.scheduler.buckets import AllocPlace, AllocStop, DelayedReschedule, ReconcileResult, lost_stop
+from controllers.scheduler.disconnect import live_replacement, replacement_due, resolve_reconnects
 from controllers.scheduler.migrate import migrate_group
 from controllers.scheduler.reschedule import next_reschedule_time
 from controllers.scheduler.update_policy import UpdateFn
+from reconciler.model.disconnect import expired, expires_at, window
 from reconciler.model.ids import AllocId, NodeId
-from reconciler.model.job import Job, JobType, ReschedulePolicy, TaskGroup
+from reconciler.model.job import SECOND, Job, JobType, ReschedulePolicy, TaskGroup
 from reconciler.model.node_pools import in_pool
-from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
+from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node, NodeStatus
 from reconciler.model.plan import DesiredUpdates
 from reconciler.model.services import CheckStatus
 
@@ -49,6 +53,10 @@ class _Kind(Enum):
     LOST = "lost"  # its node is down or gone
     MIGRATE = "migrate"  # its node is draining
     RESCHEDULE = "reschedule"  # failed and eligible for a replacement now
+    DISCONNECT = "disconnect"  # running on a disconnected node: to be marked unknown
+    UNKNOWN = "unknown"  # unknown, its window still open and its node still away
+    RECONNECT = "reconnect"  # unknown and its node is back
+    HELD = "held"  # lost, but its client may still run it (`stop_on_client_after`)
 
 
 @dataclass
@@ -63,10 +71,25 @@ class _Sorted:
     later: dict[str, DelayedReschedule] = field(default_factory=dict)
     ignore: list[Allocation] = field(default_factory=list)
     replaced_by: dict[str, Allocation] = field(default_factory=dict)
+    disconnect: list[Allocation] = field(default_factory=list)
+    unknown: list[Allocation] = field(default_factory=list)  # without a running replacement
+    standing_in: list[Allocation] = field(default_factory=list)  # unknown, a replacement runs
+    reconnect: list[Allocation] = field(default_factory=list)
+    reconnect_stops: list[AllocStop] = field(default_factory=list)
+    lost_replaced: list[Allocation] = field(default_factory=list)  # lost, a replacement runs
+    held: list[Allocation] = field(default_factory=list)  # lost, replaced once its client stopped it
 
     def occupying(self) -> list[Allocation]:
         """Everything that holds an index of `count` (what needs replacing included)."""
-        return self.live + self.lost + self.migrate + self.reschedule
+        return (
+            self.live
+            + self.lost
+            + self.migrate
+            + self.reschedule
+            + self.disconnect
+            + self.unknown
+            + self.held
+        )
 
 
 def left_alone(a: Allocation, statuses: Mapping[AllocId, AllocStatus], batch: bool) -> bool:
@@ -83,8 +106,46 @@ def left_alone(a: Allocation, statuses: Mapping[AllocId, AllocStatus], batch: bo
     )
 
 
+def _disconnect_kind(inp: JobInput, g: TaskGroup, a: Allocation, node: Node | None) -> _Kind | None:
+    """`a`'s kind when its group waits for disconnected clients (Nomad's classification);
+    None to carry on as without a window."""
+    w = window(g)
+    if w <= 0:
+        return None
+    if a.client_status == ClientStatus.UNKNOWN:
+        if expired(a, w, inp.now) or node is None:
+            return _Kind.LOST
+        if node.status == NodeStatus.READY:
+            return _Kind.RECONNECT
+        if node.status == NodeStatus.DOWN and g.replace_on_disconnect():
+            return _Kind.LOST
+        return _Kind.UNKNOWN
+    away = node is not None and (
+        node.status == NodeStatus.DISCONNECTED
+        or (node.status == NodeStatus.DOWN and not g.replace_on_disconnect())
+    )
+    if not away:
+        return None
+    cs = client_status_of(a, inp.statuses)
+    if cs == ClientStatus.RUNNING:
+        return _Kind.DISCONNECT
+    return _Kind.LOST if cs == ClientStatus.PENDING else None
+
+
+def _lost_kind(inp: JobInput, g: TaskGroup, node: Node | None) -> tuple[_Kind, float | None]:
+    """Lost; but with `stop_on_client_after` its client may still run it until that long
+    (plus the tasks' kill timeout) after the node went away: held (its index kept, nothing
+    placed) until then, when a follow-up evaluation replaces it (Nomad's delayByStopAfter)."""
+    stop_after = g.stop_after()
+    if stop_after is None or node is None:
+        return _Kind.LOST, None
+    kill = max([5 * SECOND, *(t.kill_timeout for t in g.tasks)])  # the longest, as Nomad
+    at = node.modify_time + (stop_after + kill) / SECOND
+    return (_Kind.HELD, at) if at > inp.now else (_Kind.LOST, None)
+
+
 def _kind_of(
-    inp: JobInput, a: Allocation, batch: bool, policy: ReschedulePolicy
+    inp: JobInput, g: TaskGroup, a: Allocation, batch: bool, policy: ReschedulePolicy
 ) -> tuple[_Kind, float | None]:
     """`a`'s kind, and when a failed allocation not eligible yet may be rescheduled."""
     if left_alone(a, inp.statuses, batch):
@@ -93,8 +154,11 @@ def _kind_of(
     if cs == ClientStatus.COMPLETE:  # batch: ran to completion, keeps its index, never replaced
         return _Kind.SETTLED, None
     node = inp.nodes.get(a.node_id)
+    away = _disconnect_kind(inp, g, a, node)
+    if away is not None:
+        return away, None
     if node_lost(node):
-        return _Kind.LOST, None
+        return _lost_kind(inp, g, node)
     if cs == ClientStatus.FAILED:
         at = next_reschedule_time(policy, a, inp.statuses.get(a.id), inp.now)
         if at is not None and at <= inp.now:
@@ -116,12 +180,16 @@ def _sort_group(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> _Sorte
         _Kind.LOST: s.lost,
         _Kind.MIGRATE: s.migrate,
         _Kind.RESCHEDULE: s.reschedule,
+        _Kind.DISCONNECT: s.disconnect,
+        _Kind.UNKNOWN: s.unknown,
+        _Kind.RECONNECT: s.reconnect,
+        _Kind.HELD: s.held,
     }
     for a in allocs:
         if a.previous_allocation:
             s.replaced_by[a.previous_allocation] = a
     for a in allocs:
-        kind, at = _kind_of(inp, a, batch, policy)
+        kind, at = _kind_of(inp, g, a, batch, policy)
         into[kind].append(a)
         if kind is _Kind.SETTLED:
             s.settled.add(a.id)
@@ -133,7 +201,38 @@ def _sort_group(inp: JobInput, g: TaskGroup, allocs: list[Allocation]) -> _Sorte
     if standing_in:
         s.ignore.extend(a for a in s.live if a.id in standing_in)
         s.live = [a for a in s.live if a.id not in standing_in]
+    _sort_away(inp, g, s)
     return s
+
+
+def _split(
+    allocs: list[Allocation], test: Callable[[Allocation], object]
+) -> tuple[list[Allocation], list[Allocation]]:
+    """(those `test` holds for, the others), in order."""
+    yes: list[Allocation] = []
+    no: list[Allocation] = []
+    for a in allocs:
+        (yes if test(a) else no).append(a)
+    return yes, no
+
+
+def _sort_away(inp: JobInput, g: TaskGroup, s: _Sorted) -> None:
+    """The disconnect window's share of the sorting: an unknown or lost allocation whose
+    replacement runs leaves its index to it; reconnecting ones are resolved (see
+    `disconnect.resolve_reconnects`): the originals that stay are live again, the copies
+    that lose are stopped and out of every list."""
+    s.standing_in, s.unknown = _split(s.unknown, lambda a: live_replacement(a, s.replaced_by, inp.statuses))
+    s.ignore.extend(s.standing_in)
+    s.lost_replaced, s.lost = _split(s.lost, lambda a: live_replacement(a, s.replaced_by, inp.statuses))
+    if not s.reconnect:
+        return
+    r = resolve_reconnects(g, s.reconnect, s.replaced_by, inp.statuses, inp.version)
+    s.reconnect = r.keep
+    s.reconnect_stops = r.stop
+    gone = r.stopped()
+    s.live = [a for a in s.live if a.id not in gone] + r.keep
+    s.migrate = [a for a in s.migrate if a.id not in gone]
+    s.reschedule = [a for a in s.reschedule if a.id not in gone]
 
 
 def reconcile_group(
@@ -146,9 +245,10 @@ def reconcile_group(
     used = {a.index for a in occupying if a.id not in dropped}
     missing = g.count - (len(occupying) - len(dropped))
     return [
-        ReconcileResult(ignore=s.ignore, desired_tg_updates={g.name: DesiredUpdates()}),
+        ReconcileResult(ignore=s.ignore + s.held, desired_tg_updates={g.name: DesiredUpdates()}),
         down,
         _replace_lost_and_failed(g, s, dropped),
+        _disconnected(inp, g, s, dropped),
         _migrate(inp, g, s, dropped),
         _update_live(inp, g, s, dropped, gate),
         _scale_up(inp.job, g, used, missing),
@@ -196,6 +296,42 @@ def _replace_lost_and_failed(g: TaskGroup, s: _Sorted, dropped: set[str]) -> Rec
         res.reschedule_now.append(a)
         res.place.append(AllocPlace(g.name, a.name, a.index, a, "reschedule"))
         upd.place += 1
+    return res
+
+
+def _disconnected(inp: JobInput, g: TaskGroup, s: _Sorted, dropped: set[str]) -> ReconcileResult:
+    """Mark the disconnecting unknown; replace the unknown whose replacement is due; stop
+    the copies that lost a reconnect and clear the unknown of those that stay; evaluate
+    again when a window ends or a replacement becomes due."""
+    res = ReconcileResult(reconnect=list(s.reconnect))
+    upd = res.counts(g.name)
+    w = window(g)
+    for st in s.reconnect_stops:
+        res.stop.append(st)
+        upd.stop += 1
+    for a in s.lost_replaced:
+        res.lost.append(a)
+        res.stop.append(lost_stop(a))
+        upd.stop += 1
+    res.followups.extend(expires_at(a, w) for a in s.standing_in)
+    policy = inp.job.reschedule_for(g)
+    marking = {a.id for a in s.disconnect}
+    for a in s.disconnect + s.unknown:
+        if a.id in dropped:
+            continue
+        if a.id in marking:
+            res.disconnect.append(a)
+        since = a.disconnected_at or inp.now
+        res.followups.append(expires_at(a, w, since=inp.now))
+        due = replacement_due(policy, a, since=since, now=inp.now) if g.replace_on_disconnect() else None
+        if due is None:
+            continue
+        if due <= inp.now:
+            res.reschedule_now.append(a)
+            res.place.append(AllocPlace(g.name, a.name, a.index, a, "reschedule"))
+            upd.place += 1
+        else:
+            res.followups.append(due)
     return res
 
 

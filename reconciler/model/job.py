@@ -126,6 +126,31 @@ class MigrateStrategy:
     healthy_deadline: int = 5 * MINUTE
 
 
+class ReconcileOption(StrEnum):
+    """`disconnect.reconcile`: which copy survives when a disconnected client comes back
+    and its allocation has a replacement (Nomad's reconnecting picker)."""
+
+    BEST_SCORE = "best_score"
+    KEEP_ORIGINAL = "keep_original"
+    KEEP_REPLACEMENT = "keep_replacement"
+    LONGEST_RUNNING = "longest_running"
+
+
+@dataclass
+class DisconnectStrategy:
+    """The group's `disconnect` block (Nomad 1.8). While its node misses heartbeats an
+    allocation is `unknown` for up to `lost_after` (0: lost at once, as without the block);
+    `replace` places a replacement meanwhile; on reconnect `reconcile` picks the copy that
+    stays. `stop_on_client_after` (not with `lost_after`): the client stops the group's
+    tasks once it has been cut off that long, and the server holds the lost allocations'
+    replacements back until then."""
+
+    lost_after: int = 0
+    replace: bool = True
+    reconcile: ReconcileOption = ReconcileOption.BEST_SCORE
+    stop_on_client_after: int | None = None
+
+
 @dataclass
 class RestartPolicy:
     attempts: int = 2
@@ -353,6 +378,31 @@ class TaskGroup:
     ephemeral_disk: EphemeralDisk = field(default_factory=EphemeralDisk)
     # the group's services leave the catalog, then this wait, then the tasks are signalled
     shutdown_delay: int = 0
+    disconnect: DisconnectStrategy | None = None
+    max_client_disconnect: int | None = None  # Nomad 1.8's older spelling of disconnect.lost_after
+    stop_after_client_disconnect: int | None = None  # ... and of disconnect.stop_on_client_after
+
+    def lost_after(self) -> int:
+        """How long an allocation of this group may stay `unknown` on a disconnected node
+        (nanoseconds; 0: it is lost at once): `disconnect.lost_after`, else Nomad 1.8's
+        `max_client_disconnect` (the two together are refused when both give a window)."""
+        if self.disconnect is not None and self.disconnect.lost_after:
+            return self.disconnect.lost_after
+        return self.max_client_disconnect or 0
+
+    def stop_after(self) -> int | None:
+        """How long a cut-off client keeps running this group's tasks (nanoseconds; None:
+        for as long as it is cut off). Nomad's GetDisconnectStopTimeout."""
+        if self.disconnect is not None and self.disconnect.stop_on_client_after is not None:
+            return self.disconnect.stop_on_client_after
+        return self.stop_after_client_disconnect
+
+    def replace_on_disconnect(self) -> bool:
+        """Whether an `unknown` allocation is replaced while it is away (default true)."""
+        return self.disconnect is None or self.disconnect.replace
+
+    def reconcile_option(self) -> ReconcileOption:
+        return ReconcileOption.BEST_SCORE if self.disconnect is None else self.disconnect.reconcile
 
 
 @dataclass

@@ -30,6 +30,7 @@ class ClientStatus(StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     LOST = "lost"
+    UNKNOWN = "unknown"  # set by the scheduler: its node is disconnected (`disconnect` block)
 
 
 class EvalStatus(StrEnum):
@@ -44,6 +45,8 @@ class NodeStatus(StrEnum):
     INITIALIZING = "initializing"
     READY = "ready"
     DOWN = "down"
+    # missed its heartbeat while running allocations that may wait for it (`disconnect`)
+    DISCONNECTED = "disconnected"
 
 
 class NodeEligibility(StrEnum):
@@ -110,9 +113,12 @@ class Allocation:
     next_allocation: AllocId = AllocId("")
     reschedule_attempts: list[float] = field(default_factory=list)  # times of past reschedules
     # Set by the scheduler when the node agent cannot report any more ("lost": its node is
-    # down); otherwise None and the node agent's AllocStatus.client_status is authoritative
+    # down; "unknown": its node is disconnected and the group's `disconnect` window runs);
+    # otherwise None and the node agent's AllocStatus.client_status is authoritative
     # (read it through reconciler.model.alloc_status).
     client_status: ClientStatus | None = None
+    disconnected_at: float = 0.0  # when the scheduler marked it unknown (Nomad's LastUnknown)
+    score: float | None = None  # the placement's normalised score (disconnect.reconcile best_score)
     followup_eval_id: EvalId = EvalId("")  # the delayed evaluation that will reschedule this failed alloc
     preempted_allocations: list[AllocId] = field(default_factory=list)  # evicted to make room for this one
     preempted_by_allocation: AllocId = AllocId("")  # the allocation this one was evicted for

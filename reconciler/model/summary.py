@@ -32,6 +32,7 @@ class GroupSummary:
     failed: int = 0
     complete: int = 0
     lost: int = 0
+    unknown: int = 0  # on a disconnected node, waiting for it (`disconnect`)
 
     def to_nomad(self) -> dict[str, int]:
         return {
@@ -41,7 +42,7 @@ class GroupSummary:
             "Failed": self.failed,
             "Complete": self.complete,
             "Lost": self.lost,
-            "Unknown": 0,
+            "Unknown": self.unknown,
         }
 
     def count(self, cs: str, desired: str) -> None:
@@ -57,6 +58,8 @@ class GroupSummary:
             self.complete += 1
         elif cs == ClientStatus.LOST:
             self.lost += 1
+        elif cs == ClientStatus.UNKNOWN:
+            self.unknown += 1
 
 
 @dataclass

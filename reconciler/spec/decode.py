@@ -20,6 +20,7 @@ from reconciler.model.job import (
     Check,
     CheckRestart,
     Constraint,
+    DisconnectStrategy,
     DispatchPayload,
     EphemeralDisk,
     Job,
@@ -179,6 +180,16 @@ class Decoder:
         r.finish()
         return m
 
+    def disconnect(self, raw: RawBlock, path: str) -> DisconnectStrategy:
+        r = self.reader(raw, path)
+        d = DisconnectStrategy()
+        d.lost_after = r.duration("lost_after", d.lost_after)
+        d.replace = r.flag("replace", d.replace)
+        d.reconcile = r.choice("reconcile", d.reconcile)
+        d.stop_on_client_after = _optional_duration(r, "stop_on_client_after")
+        r.finish()
+        return d
+
     def periodic(self, raw: RawBlock, path: str) -> Periodic:
         r = self.reader(raw, path)
         p = Periodic()
@@ -207,6 +218,10 @@ class Decoder:
         g.count = r.integer("count", g.count, want=NON_NEGATIVE)
         g.meta = r.str_map("meta")
         g.shutdown_delay = r.duration("shutdown_delay", g.shutdown_delay)
+        g.max_client_disconnect = r.duration("max_client_disconnect", 0) or None
+        g.stop_after_client_disconnect = _optional_duration(r, "stop_after_client_disconnect")
+        found = r.block("disconnect")
+        g.disconnect = self.disconnect(*found) if found else None
         g.constraints = [self.constraint(b, p) for b, p in r.blocks("constraint")]
         g.affinities = [self.affinity(b, p) for b, p in r.blocks("affinity")]
         g.spreads = [self.spread(b, p) for b, p in r.blocks("spread")]
@@ -434,6 +449,13 @@ class Decoder:
         lc.disabled = r.flag("disabled", lc.disabled)
         r.finish()
         return lc
+
+
+def _optional_duration(r: FieldReader, name: str) -> int | None:
+    """A duration that may be left out (None: not written), as Nomad's pointer fields."""
+    written = name in r.raw.attrs
+    value = r.duration(name, 0)
+    return value if written else None
 
 
 def decode_job(raw: RawBlock, issues: Issues) -> tuple[Job, Positions]:

@@ -87,10 +87,11 @@ class JobDiff:
 # Nomad JSON keys per level: plain fields, free-form maps shown as Key[k], and objects.
 _JOB_FIELDS = ("ID", "Name", "Namespace", "Region", "Type", "Priority", "AllAtOnce", "NodePool")
 _JOB_OBJECTS = {"Constraints": "Constraint", "Periodic": "Periodic", "Datacenters": "Datacenters"}
-_GROUP_FIELDS = ("Count", "ShutdownDelay")
+_GROUP_FIELDS = ("Count", "ShutdownDelay", "MaxClientDisconnect", "StopAfterClientDisconnect")
 _GROUP_OBJECTS = {
     "Update": "Update",
     "Migrate": "Migrate",
+    "Disconnect": "Disconnect",
     "RestartPolicy": "RestartPolicy",
     "ReschedulePolicy": "ReschedulePolicy",
     "EphemeralDisk": "EphemeralDisk",
@@ -256,8 +257,8 @@ def _level(
     old: dict[str, Any] | None, new: dict[str, Any] | None, plain: tuple[str, ...], objects: dict[str, str]
 ) -> tuple[list[FieldDiff], list[ObjectDiff]]:
     o, n = old or {}, new or {}
-    ofields = {k: text(o[k]) for k in plain if k in o}
-    nfields = {k: text(n[k]) for k in plain if k in n}
+    ofields = {k: text(o[k]) for k in plain if o.get(k) is not None}  # null: not set (Nomad's nil)
+    nfields = {k: text(n[k]) for k in plain if n.get(k) is not None}
     for key in _MAPS:
         for k, v in (o.get(key) or {}).items():
             ofields[f"{key}[{k}]"] = text(v)

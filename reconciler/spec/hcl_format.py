@@ -19,6 +19,7 @@ from reconciler.model.job import (
     Check,
     CheckRestart,
     Constraint,
+    DisconnectStrategy,
     DispatchPayload,
     EphemeralDisk,
     Job,
@@ -62,6 +63,10 @@ DURATIONS = frozenset(
         "kill_timeout",
         "splay",
         "shutdown_delay",
+        "max_client_disconnect",
+        "stop_after_client_disconnect",
+        "stop_on_client_after",
+        "lost_after",
     }
 )
 
@@ -306,6 +311,15 @@ def _network(w: _Writer, n: Network) -> None:
     w.close()
 
 
+def _disconnect(w: _Writer, g: TaskGroup) -> None:
+    if g.max_client_disconnect is not None:
+        w.attr("max_client_disconnect", g.max_client_disconnect, duration=True)
+    if g.stop_after_client_disconnect is not None:
+        w.attr("stop_after_client_disconnect", g.stop_after_client_disconnect, duration=True)
+    if g.disconnect is not None:
+        w.block("disconnect", g.disconnect, DisconnectStrategy(), always=True)
+
+
 def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
     w.open(f"group {quote_string(g.name)}")
     w.attr("count", g.count)
@@ -319,6 +333,7 @@ def _group(w: _Writer, job: Job, g: TaskGroup) -> None:
         w.block("update", g.update, base_update, always=True)
     if g.migrate != MigrateStrategy():
         w.block("migrate", g.migrate, MigrateStrategy(), always=True)
+    _disconnect(w, g)
     default_restart = RestartPolicy.default_for(job.type)
     if g.restart is not None and g.restart != default_restart:
         w.block("restart", g.restart, default_restart)

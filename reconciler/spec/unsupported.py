@@ -70,9 +70,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("group", "scaling", "Scaling", {"min": 1, "max": 3}),
     _r("group", "consul", "Consul", {"namespace": "ns1"}, defaults=("default",)),
     _r("group", "vault", "Vault", {"policies": ["read"]}),
-    _r("group", "disconnect", "Disconnect", {"lost_after": "1h"}),
-    _r("group", "max_client_disconnect", "MaxClientDisconnect", "1h"),
-    _r("group", "stop_after_client_disconnect", "StopAfterClientDisconnect", "1h"),
     _r("group", "prevent_reschedule_on_lost", "PreventRescheduleOnLost", True),
     # -- task -----------------------------------------------------------------------------
     _r("task", "vault", "Vault", {"policies": ["read"]}),
@@ -174,6 +171,7 @@ STANZA_OF: dict[str, str] = {
     "RestartPolicy": "restart",
     "ReschedulePolicy": "reschedule",
     "EphemeralDisk": "ephemeral_disk",
+    "DisconnectStrategy": "disconnect",
     "LogConfig": "logs",
     "Template": "template",
     "Artifact": "artifact",

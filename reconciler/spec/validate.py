@@ -355,6 +355,30 @@ def _check_group(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
     if g.restart is not None:
         c.non_negative(f"{path}.restart.attempts", g.restart.attempts)
     c.non_negative(f"{path}.ephemeral_disk.size", g.ephemeral_disk.size)
+    _check_disconnect(c, path, g, job)
+
+
+def _check_disconnect(c: _Checker, path: str, g: TaskGroup, job: Job) -> None:
+    """Nomad's rules: durations not negative, one way to say each, and a client's own stop
+    (`stop_on_client_after`) not with `lost_after`, for service and batch jobs only."""
+    for name, value in (
+        ("max_client_disconnect", g.max_client_disconnect),
+        ("stop_after_client_disconnect", g.stop_after_client_disconnect),
+        ("disconnect.lost_after", g.disconnect.lost_after if g.disconnect else None),
+        ("disconnect.stop_on_client_after", g.disconnect.stop_on_client_after if g.disconnect else None),
+    ):
+        if value is not None:
+            c.non_negative(f"{path}.{name}", value, "a non-negative duration")
+    if g.disconnect is not None and g.max_client_disconnect is not None and g.disconnect.lost_after:
+        c.add(
+            f"{path}.max_client_disconnect",
+            "using both max_client_disconnect and disconnect.lost_after is not supported",
+        )
+    stop_after = g.stop_after()
+    if stop_after is not None and g.lost_after():
+        c.add(f"{path}.disconnect", "using both lost_after and stop_on_client_after is not supported")
+    if stop_after is not None and job.type not in (JobType.SERVICE, JobType.BATCH):
+        c.add(f"{path}.disconnect", "stop_on_client_after is supported for service and batch jobs only")
 
 
 def _check_job_id(c: _Checker, root: str, job: Job) -> None:

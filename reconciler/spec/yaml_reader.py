@@ -37,6 +37,7 @@ BLOCKS = frozenset(
         "restart",
         "reschedule",
         "ephemeral_disk",
+        "disconnect",
         "periodic",
         "parameterized",
         "dispatch_payload",

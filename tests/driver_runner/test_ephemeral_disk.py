@@ -212,6 +212,7 @@ def _alloc(node: NodeId, previous: str = "prev-1") -> Allocation:
         ("sticky alone across nodes", True, False, "prev-1", THERE, "up", False, Handover.NONE),
         ("migrate across nodes", False, True, "prev-1", THERE, "up", False, Handover.REMOTE),
         ("the old node is down", False, True, "prev-1", THERE, "down", False, Handover.GONE),
+        ("the old node is disconnected", False, True, "prev-1", THERE, "disconnected", False, Handover.GONE),
         ("the old node is deleted", False, True, "prev-1", THERE, None, False, Handover.GONE),
         ("the old node has no HTTP address", False, True, "prev-1", THERE, "no-addr", False, Handover.GONE),
         ("collected, its dir still here", True, False, "prev-1", None, None, True, Handover.LOCAL),
@@ -236,7 +237,9 @@ def test_handover_kind(
         prev_node = Node(
             id=THERE,
             name="there",
-            status=NodeStatus.DOWN if node == "down" else NodeStatus.READY,
+            status={"down": NodeStatus.DOWN, "disconnected": NodeStatus.DISCONNECTED}.get(
+                node, NodeStatus.READY
+            ),
             http_addr="" if node == "no-addr" else "10.0.0.2:4646",
         )
     d = handover_kind(alloc, group, HERE, prev, prev_node, local_dir=local_dir)

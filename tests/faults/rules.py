@@ -17,6 +17,7 @@ from reconciler.model.ids import AllocId
 from reconciler.model.objects import (
     Allocation,
     AllocStatus,
+    ClientStatus,
     EvalStatus,
     Evaluation,
     JobRecord,
@@ -43,12 +44,19 @@ class View:
         """Allocations the cluster still runs or means to run (Nomad's non-terminal)."""
         return [a for a in self.allocs.values() if not is_terminal(a, self.statuses)]
 
+    def counted(self) -> list[Allocation]:
+        """The live allocations that count toward their group: not the `unknown` ones
+        waiting for a disconnected node (their replacements stand in for them, and a
+        reconnect keeps one copy: `disconnect` in docs/scheduler.md)."""
+        return [a for a in self.live() if a.client_status != ClientStatus.UNKNOWN]
+
 
 def duplicate_names(view: View) -> list[str]:
     """Two live allocations with one name (job.group[index]); a canary shares its name with
-    the instance it will replace, as in Nomad, so canaries are not counted."""
+    the instance it will replace, as in Nomad, so canaries are not counted (nor `unknown`
+    allocations: see `View.counted`)."""
     by_name: dict[tuple[str, str, str], list[AllocId]] = defaultdict(list)
-    for a in view.live():
+    for a in view.counted():
         if not a.canary:
             by_name[(a.namespace, a.job_id, a.name)].append(a.id)
     return [
@@ -62,7 +70,7 @@ def over_count(view: View) -> list[str]:
     """More live allocations in a group than its count plus its canaries plus the update's
     max_parallel (the most a rolling update or a drain may have in flight)."""
     live: dict[tuple[str, str, str], int] = defaultdict(int)
-    for a in view.live():
+    for a in view.counted():
         live[(a.namespace, a.job_id, a.task_group)] += 1
     out = []
     for (ns, job_id, group), n in sorted(live.items()):
@@ -106,15 +114,17 @@ def lost_versions(view: View) -> list[str]:
 
 
 def dead_targets(view: View, targets: Iterable[str]) -> set[str]:
-    """Router targets (`address:port`) whose allocation is stopped or lost, or whose node is
-    down, or that no registration stands for at all: traffic sent there cannot be served."""
+    """Router targets (`address:port`) whose allocation is stopped, lost or unknown, or whose
+    node is down or disconnected, or that no registration stands for at all: traffic sent
+    there cannot be served."""
     by_address = {f"{s.address}:{s.port}": s for s in view.services}
     dead = set()
     for target in targets:
         svc = by_address.get(target)
         alloc = view.allocs.get(svc.alloc_id) if svc else None
         node = view.nodes.get(alloc.node_id) if alloc else None
-        if alloc is None or is_terminal(alloc, view.statuses) or (node and node.status == NodeStatus.DOWN):
+        away = node is not None and node.status in (NodeStatus.DOWN, NodeStatus.DISCONNECTED)
+        if alloc is None or is_terminal(alloc, view.statuses) or alloc.client_status or away:
             dead.add(target)
     return dead
 

@@ -74,6 +74,11 @@ def view(
         ),
         pytest.param(view(alloc("a"), alloc("b"), statuses={"a": "lost"}), [], id="original-lost"),
         pytest.param(view(alloc("a"), alloc("b", canary=True), canary=1), [], id="canary-shares-the-name"),
+        pytest.param(
+            view(alloc("a", client_status=ClientStatus.UNKNOWN), alloc("b")),
+            [],
+            id="unknown-and-its-replacement",
+        ),
     ],
 )
 def test_duplicate_names(v: rules.View, found: list[str]) -> None:
@@ -89,6 +94,11 @@ def test_duplicate_names(v: rules.View, found: list[str]) -> None:
         pytest.param(view(*(alloc(str(i), f"w[{i}]") for i in range(3)), count=1), True, id="one-too-many"),
         pytest.param(
             view(*(alloc(str(i), f"w[{i}]") for i in range(3)), count=1, canary=1), False, id="canary"
+        ),
+        pytest.param(
+            view(*(alloc(str(i), f"w[{i}]", client_status=ClientStatus.UNKNOWN) for i in range(3)), count=1),
+            False,
+            id="unknown-ones-wait-for-their-node",
         ),
     ],
 )
@@ -131,7 +141,12 @@ def test_a_lost_version_and_a_stuck_eval_and_a_dead_target() -> None:
     v.services.append(svc)
     assert rules.dead_targets(v, ["127.0.0.2:8080"]) == set()
     assert rules.dead_targets(v, ["127.0.0.2:9090"]) == {"127.0.0.2:9090"}, "no registration stands for it"
+    v.nodes["n1"].status = NodeStatus.DISCONNECTED
+    assert rules.dead_targets(v, ["127.0.0.2:8080"]) == {"127.0.0.2:8080"}
     v.nodes["n1"].status = NodeStatus.DOWN
+    assert rules.dead_targets(v, ["127.0.0.2:8080"]) == {"127.0.0.2:8080"}
+    v.nodes["n1"].status = NodeStatus.READY
+    v.allocs[AllocId("a")].client_status = ClientStatus.UNKNOWN
     assert rules.dead_targets(v, ["127.0.0.2:8080"]) == {"127.0.0.2:8080"}
     assert rules.stale_routes({"t": 0.0}, 5.0, lease=10) == []
     assert len(rules.stale_routes({"t": 0.0}, 11.0, lease=10)) == 1

@@ -3,9 +3,11 @@ and both controllers against a real etcd."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from controllers.liveness.decide import affected_jobs, decide_down
+from controllers.liveness.decide import affected_jobs, decide_down, decide_missing
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node
 
 NOW = 1000.0
@@ -127,3 +129,46 @@ def test_gc_deletes_from_etcd(store) -> None:
     assert store.get(store.keys.alloc("kept"), Allocation) is not None
     assert store.get(store.keys.eval("e-old"), Evaluation) is None
     assert store.get(store.keys.eval("e-new"), Evaluation) is not None
+
+
+W = 60.0  # the window of the jobs below, seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "modify", "allocs", "want"),
+    [
+        ("ready", NOW - 10, [{}], "disconnected"),
+        ("ready", NOW - 10, [{"desired_status": "stop"}], "down"),
+        ("ready", NOW - 10, [{"window": 0.0}], "down"),
+        ("ready", NOW - 10, [], "down"),
+        ("ready", NOW - 10, [{"client_status": "unknown", "disconnected_at": NOW - 2 * W}], "down"),
+        ("ready", NOW - 10, [{"window": 0.0}, {}], "disconnected"),
+        ("disconnected", NOW - 10, [{}], None),
+        ("disconnected", NOW - 2 * W, [{}], "down"),  # never marked unknown: counts from the node
+        ("disconnected", NOW - 10, [{"client_status": "unknown", "disconnected_at": NOW - 2 * W}], "down"),
+        ("disconnected", NOW - 2 * W, [{"client_status": "unknown", "disconnected_at": NOW - 10}], None),
+        ("down", NOW - 10, [{}], None),
+    ],
+    ids=[
+        "a ready node running an allocation with a window is disconnected",
+        "a stopped allocation does not wait",
+        "an allocation without a window does not wait",
+        "a node without allocations is down",
+        "an unknown allocation past its window does not wait",
+        "one allocation that waits is enough",
+        "a disconnected node stays while its allocations wait",
+        "a disconnected node is down once the window from its departure passed",
+        "a disconnected node is down once its unknown allocations' windows passed",
+        "an allocation marked unknown late counts from then",
+        "a node down is left alone",
+    ],
+)
+def test_decide_missing(status: str, modify: float, allocs: list[dict[str, Any]], want: str | None) -> None:
+    node = mock_node("n1", modify_time=modify, status=status)
+    job = mock_job(len(allocs) or 1)
+    objs = [
+        mock_alloc(job, i, **{k: v for k, v in kw.items() if k != "window"}) for i, kw in enumerate(allocs)
+    ]
+    windows = {a.id: kw.get("window", W) for a, kw in zip(objs, allocs, strict=True)}
+    got = decide_missing([node], set(), lambda nid: objs, lambda a: windows[a.id], now=NOW, grace=2.0)
+    assert [s for _, s in got] == ([want] if want else [])

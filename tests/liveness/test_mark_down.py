@@ -4,6 +4,8 @@ once in few transactions, one that came back left alone, against a real etcd."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from controllers.liveness.controller import LivenessController
 from controllers.liveness.decide import Down, mark_down, pack
 from reconciler import codec
-from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
+from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node, NodeStatus
 from reconciler.store import MAX_TXN_OPS, Keys, Store, Versioned
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node
 from tests.scheduler.sim import add_node
@@ -76,6 +78,24 @@ def test_mark_down_evaluations_carry_their_jobs_priority_and_type() -> None:
     written = [codec.decode(v, Evaluation) for k, v, _ in first.puts if k.startswith(KEYS.evals)]
     got = {e.job_id: (e.priority, e.type, e.job_version) for e in written}
     assert got == {"web": (90, "service", 4), "batchy": (50, "batch", 0), "gone": (50, "service", 0)}
+
+
+def test_mark_down_writes_each_node_its_own_status() -> None:
+    """A disconnected node (an allocation on it may wait) and a down one in one group: each
+    node record gets its own status, the shared job's evaluation names both."""
+    group = [
+        dataclasses.replace(down("aaa", ["web"]), status=NodeStatus.DISCONNECTED),
+        down("bbb", ["web", "db"]),
+    ]
+    first, *rest = mark_down(KEYS, group, now=100.0)
+    assert rest == []
+    puts = {k: json.loads(v) for k, v, _ in first.puts}
+    assert puts[KEYS.node("aaa")]["status"] == "disconnected"
+    assert puts[KEYS.node("bbb")]["status"] == "down"
+    evals = {v["job_id"]: v for k, v in puts.items() if k.startswith(KEYS.evals)}
+    assert evals["web"]["status_description"] == "nodes aaa is disconnected; bbb is down"
+    assert evals["web"]["node_id"] == ""
+    assert (evals["db"]["status_description"], evals["db"]["node_id"]) == ("node bbb is down", "bbb")
 
 
 def test_mark_down_overflows_evaluations_past_the_limit() -> None:

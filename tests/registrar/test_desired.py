@@ -60,6 +60,7 @@ def status(client_status: str) -> AllocStatus:
         ("stop", "", "running", False),
         ("evict", "", "running", False),
         ("run", "lost", "running", False),
+        ("run", "unknown", "running", False),  # its node is disconnected: no traffic to it
         ("run", "", None, False),
     ],
 )

@@ -46,3 +46,11 @@ def test_lost_comes_from_the_allocation_and_dead_when_all_stopped() -> None:
 def test_pending_before_anything_is_placed() -> None:
     ev = Evaluation(id="e", namespace="default", job_id="web", triggered_by="job-register")
     assert summarize(mock_job(1), [], {}, [ev]).status == "pending"
+
+
+def test_unknown_comes_from_the_allocation_while_its_node_is_away() -> None:
+    job = mock_job(1)
+    a = mock_alloc(job, 0, client_status="unknown", disconnected_at=1.0)
+    s = summarize(job, [a], {a.id: mock_status(a, "running")})
+    assert (s.groups["web"].unknown, s.groups["web"].running) == (1, 0)
+    assert s.groups["web"].to_nomad()["Unknown"] == 1

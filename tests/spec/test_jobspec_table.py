@@ -51,6 +51,9 @@ HCL = """job "t" {
     ephemeral_disk {
       #@ephemeral_disk
     }
+    disconnect {
+      #@disconnect
+    }
     task "t" {
       driver = "raw_exec"
       config {
@@ -112,6 +115,9 @@ YAML = """job:
         ephemeral_disk:
           sticky: false  #@default
           #@ephemeral_disk
+        disconnect:
+          replace: true  #@default
+          #@disconnect
         task:
           t:
             driver: raw_exec
@@ -152,6 +158,7 @@ WHERE: dict[str, tuple[str, list[Any]]] = {
     "port": ("job.t.group.g.network[0].port.http", ["TaskGroups", 0, "Networks", 0, "DynamicPorts", 0]),
     "restart": ("job.t.group.g.restart", ["TaskGroups", 0, "RestartPolicy"]),
     "ephemeral_disk": ("job.t.group.g.ephemeral_disk", ["TaskGroups", 0, "EphemeralDisk"]),
+    "disconnect": ("job.t.group.g.disconnect", ["TaskGroups", 0, "Disconnect"]),
     "task": ("job.t.group.g.task.t", TASK),
     "resources": ("job.t.group.g.task.t.resources", [*TASK, "Resources"]),
     "logs": ("job.t.group.g.task.t.logs", [*TASK, "LogConfig"]),
