@@ -1,0 +1,97 @@
+"""The exec driver's sandbox (review finding H3), on a real agent running real tasks as
+root: a chroot of read-only host directories plus the allocation's own at Nomad's paths,
+its own PID, mount, IPC and UTS namespaces, the task's user (`nobody` by default) with no
+capabilities and no_new_privs."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+from pathlib import Path
+
+import pytest
+
+from controllers.driver_runner import NodeAgent
+from controllers.driver_runner.drivers.exec import CHROOT_ENV, ExecDriver
+from reconciler.model.job import Task
+from reconciler.store import Store
+from tests.driver_runner.support import make_alloc, make_job, put_alloc, put_job, wait_status
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
+    reason="the exec sandbox needs root, unshare and setpriv (util-linux)",
+)
+
+PROBE = """
+out=/alloc/data/probe
+{{
+  echo "uid=$(id -u)"
+  grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/self/status
+  ls /root >/dev/null 2>&1 && echo "root=visible" || echo "root=hidden"
+  test -e {data_dir} && echo "datadir=visible" || echo "datadir=hidden"
+  echo "uts=$(readlink /proc/self/ns/uts)"
+  echo "ipc=$(readlink /proc/self/ns/ipc)"
+  echo "mnt=$(readlink /proc/self/ns/mnt)"
+  echo "taskdir=$NOMAD_TASK_DIR allocdir=$NOMAD_ALLOC_DIR secretsdir=$NOMAD_SECRETS_DIR"
+  touch /usr/sandbox-probe 2>/dev/null && echo "usr=writable" || echo "usr=readonly"
+  echo local > /local/written && echo "local=ok"
+  echo tmp > /tmp/written && echo "tmp=ok"
+}} > $out.tmp
+mv $out.tmp $out
+"""
+
+
+def _run(store: Store, agent: NodeAgent, script: str, **task_kw: object) -> Path:
+    task = Task(name="t", driver="exec", config={"command": "/bin/sh", "args": ["-c", script]}, **task_kw)  # type: ignore[arg-type]
+    job = make_job("sandboxed", tasks=[task], type="batch")
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, agent.node_id))
+    wait_status(store, a.id, "complete", timeout=30)
+    return agent.data_dir / "allocs" / a.id
+
+
+def _fields(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        for word in line.replace(":\t", "=").split():
+            k, _, v = word.partition("=")
+            out[k] = v
+    return out
+
+
+def test_exec_task_is_sandboxed(store: Store, agent: NodeAgent) -> None:
+    root = _run(store, agent, PROBE.format(data_dir=agent.data_dir.resolve()))
+    f = _fields((root / "alloc" / "data" / "probe").read_text())
+    assert f["uid"] == str(pwd.getpwnam("nobody").pw_uid)
+    assert int(f["CapEff"], 16) == 0
+    assert int(f["CapPrm"], 16) == 0
+    assert int(f["CapBnd"], 16) == 0
+    assert f["NoNewPrivs"] == "1"
+    assert f["root"] == "hidden"
+    assert f["datadir"] == "hidden"
+    for ns in ("uts", "ipc", "mnt"):
+        assert f[ns] != os.readlink(f"/proc/self/ns/{ns}"), ns
+    assert (f["taskdir"], f["allocdir"], f["secretsdir"]) == ("/local", "/alloc", "/secrets")
+    assert f["usr"] == "readonly"
+    assert not os.path.exists("/usr/sandbox-probe")
+    assert f["local"] == "ok"
+    assert (root / "t" / "local" / "written").read_text() == "local\n"
+    assert f["tmp"] == "ok"
+    assert (root / "t" / "tmp" / "written").read_text() == "tmp\n"
+
+
+def test_exec_hostname_change_stays_in_the_task(store: Store, agent: NodeAgent) -> None:
+    """A task run as uid 0 (`user = "root"`, still without capabilities, so `sethostname`
+    is refused; the root-owned /proc/sys file is not) sets its hostname in its own UTS
+    namespace; the host's is unchanged. As nobody it cannot set one at all."""
+    before = os.uname().nodename
+    script = "echo sandbox-probe-host > /proc/sys/kernel/hostname; uname -n > /alloc/data/h"
+    root = _run(store, agent, script, user="root")
+    assert (root / "alloc" / "data" / "h").read_text().strip() == "sandbox-probe-host"
+    assert os.uname().nodename == before
+
+
+def test_chroot_env_default_is_nomads() -> None:
+    assert CHROOT_ENV == ("/bin", "/etc", "/lib", "/lib32", "/lib64", "/run/resolvconf", "/sbin", "/usr")
+    assert ExecDriver(chroot_env=("/usr",)).chroot_env == ("/usr",)
