@@ -95,3 +95,11 @@ def test_exec_hostname_change_stays_in_the_task(store: Store, agent: NodeAgent) 
 def test_chroot_env_default_is_nomads() -> None:
     assert CHROOT_ENV == ("/bin", "/etc", "/lib", "/lib32", "/lib64", "/run/resolvconf", "/sbin", "/usr")
     assert ExecDriver(chroot_env=("/usr",)).chroot_env == ("/usr",)
+
+
+def test_exec_task_runs_as_its_user(store: Store, agent: NodeAgent) -> None:
+    """`user` (here a uid with no passwd entry: its gid is the same number, no groups)."""
+    script = "id -u > /alloc/data/id; id -G >> /alloc/data/id; echo x > /local/mine"
+    root = _run(store, agent, script, user="12345")
+    assert (root / "alloc" / "data" / "id").read_text().split() == ["12345", "12345"]
+    assert (root / "t" / "local" / "mine").stat().st_uid == 12345
