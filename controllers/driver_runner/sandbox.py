@@ -103,7 +103,7 @@ def main(argv: list[str]) -> None:
         SETPRIV,
         f"--reuid={s['uid']}",
         f"--regid={s['gid']}",
-        "--init-groups" if s["init_groups"] else "--clear-groups",
+        "--groups=" + ",".join(map(str, s["groups"])) if s["groups"] else "--clear-groups",
         "--inh-caps=-all",
         "--bounding-set=-all",
         "--no-new-privs",

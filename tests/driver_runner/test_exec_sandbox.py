@@ -103,3 +103,25 @@ def test_exec_task_runs_as_its_user(store: Store, agent: NodeAgent) -> None:
     root = _run(store, agent, script, user="12345")
     assert (root / "alloc" / "data" / "id").read_text().split() == ["12345", "12345"]
     assert (root / "t" / "local" / "mine").stat().st_uid == 12345
+
+
+def test_exec_chroot_env_is_configurable(store: Store, tmp_path: Path) -> None:
+    """The agent's `--exec-chroot-env`: without /etc in the list the task has no /etc (and
+    still runs: the user is looked up on the host)."""
+    agent = NodeAgent(
+        store,
+        data_dir=tmp_path / "data",
+        node_name="node-chroot",
+        exec_chroot_env=("/bin", "/lib", "/lib64", "/usr"),
+        heartbeat_ttl=5,
+    )
+    agent.start()
+    try:
+        root = _run(
+            store,
+            agent,
+            "test -e /etc/passwd && echo etc=visible > /alloc/data/e || echo etc=hidden > /alloc/data/e",
+        )
+        assert (root / "alloc" / "data" / "e").read_text().strip() == "etc=hidden"
+    finally:
+        agent.stop(drain=True, timeout=30)

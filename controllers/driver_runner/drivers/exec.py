@@ -39,20 +39,22 @@ DEFAULT_USER = "nobody"
 TASK_PATHS = {"NOMAD_ALLOC_DIR": "/alloc", "NOMAD_TASK_DIR": "/local", "NOMAD_SECRETS_DIR": "/secrets"}
 
 
-def lookup_user(name: str) -> tuple[int, int, bool]:
-    """(uid, gid, has a passwd entry) of `name` (a user name or a number)."""
+def lookup_user(name: str) -> tuple[int, int, list[int]]:
+    """(uid, gid, supplementary groups) of `name` (a user name or a number), looked up on
+    the host: the chroot need not hold /etc. A number without a passwd entry runs with
+    gid the same number and no groups."""
     try:
         pw = pwd.getpwnam(name) if not name.isdigit() else pwd.getpwuid(int(name))
-        return pw.pw_uid, pw.pw_gid, True
     except KeyError:
         if name.isdigit():
-            return int(name), int(name), False
+            return int(name), int(name), []
         raise DriverError(f"exec driver: unknown user {name!r}") from None
+    return pw.pw_uid, pw.pw_gid, sorted(set(os.getgrouplist(pw.pw_name, pw.pw_gid)))
 
 
 def sandbox_settings(ctx: TaskContext, chroot_env: tuple[str, ...]) -> dict[str, Any]:
     """What `sandbox.py` needs, as plain JSON: the root, the mounts and the user."""
-    uid, gid, known = lookup_user(ctx.task.user or DEFAULT_USER)
+    uid, gid, groups = lookup_user(ctx.task.user or DEFAULT_USER)
     root = Path(ctx.task_dir)
     alloc = root.parent / "alloc"
     return {
@@ -63,7 +65,7 @@ def sandbox_settings(ctx: TaskContext, chroot_env: tuple[str, ...]) -> dict[str,
         "shared_rw": [str(alloc / "data"), str(alloc / "tmp")],
         "uid": uid,
         "gid": gid,
-        "init_groups": known,
+        "groups": groups,
     }
 
 
