@@ -4,9 +4,10 @@ namespaces (`unshare --pid --mount --ipc --uts --fork`, see drivers/exec.py).
 It turns the task directory `<alloc>/<task>/` into the task's root, as Nomad's exec driver
 does: the host directories of `chroot_env` bind-mounted read-only (not copied), the group's
 shared `alloc/` at `/alloc`, a fresh `/proc` for the new PID namespace, a small `/dev`; the
-task's own `local/`, `secrets/` and `tmp/` are already there (`/local`, `/secrets`, `/tmp`).
-Then it chroots and execs util-linux `setpriv` (which must be inside the chroot, /usr by
-default) to switch to the task's user with no capabilities (bounding and inheritable sets
+task's own `local/`, `secrets/` and `tmp/` are already there (`/local`, `/secrets`, `/tmp`);
+each host volume the task mounts at its host path, where the agent's link points. Then it
+chroots and execs util-linux `setpriv` (which must be inside the chroot, /usr by default)
+to switch to the task's user with no capabilities (bounding and inheritable sets
 emptied) and no_new_privs, which execs the command. All mounts live in the new mount
 namespace only and vanish with it.
 
@@ -88,6 +89,8 @@ def enter(s: dict[str, Any]) -> None:
         if os.path.exists(d):
             bind(d, root + d, read_only=True)
     bind(s["alloc"], os.path.join(root, "alloc"), read_only=False)
+    for host, read_only in s["volumes"]:
+        bind(host, root + host, read_only=read_only)
     _mountpoint(os.path.join(root, "proc"), is_dir=True)
     mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     build_dev(root)

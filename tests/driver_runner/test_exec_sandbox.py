@@ -15,6 +15,8 @@ import pytest
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.drivers.exec import CHROOT_ENV, ExecDriver
 from reconciler.model.job import Task
+from reconciler.model.objects import HostVolume
+from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.store import Store
 from tests.driver_runner.support import make_alloc, make_job, put_alloc, put_job, wait_status
 
@@ -123,5 +125,52 @@ def test_exec_chroot_env_is_configurable(store: Store, tmp_path: Path) -> None:
             "test -e /etc/passwd && echo etc=visible > /alloc/data/e || echo etc=hidden > /alloc/data/e",
         )
         assert (root / "alloc" / "data" / "e").read_text().strip() == "etc=hidden"
+    finally:
+        agent.stop(drain=True, timeout=30)
+
+
+def test_exec_task_reaches_its_host_volumes(store: Store, tmp_path: Path) -> None:
+    """A host volume (the agent's link in the task dir) resolves inside the chroot; a
+    `read_only` mount is read-only there."""
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    for d in (rw, ro):
+        d.mkdir()
+        d.chmod(0o777)
+    (ro / "given").write_text("hello\n")
+    agent = NodeAgent(
+        store,
+        data_dir=tmp_path / "data",
+        node_name="node-volumes",
+        host_volumes={"rw": HostVolume(str(rw)), "ro": HostVolume(str(ro))},
+        heartbeat_ttl=5,
+    )
+    agent.start()
+    try:
+        script = (
+            "echo written > local/rw/out; cat local/ro/given > /alloc/data/read;"
+            " (echo x > local/ro/nope) 2>/dev/null && echo ro=writable >> /alloc/data/read"
+            " || echo ro=readonly >> /alloc/data/read"
+        )
+        task = Task(
+            name="t",
+            driver="exec",
+            config={"command": "/bin/sh", "args": ["-c", script]},
+            volume_mounts=[
+                VolumeMount(volume="rw", destination="local/rw"),
+                VolumeMount(volume="ro", destination="local/ro", read_only=True),
+            ],
+        )
+        job = make_job("volumes", tasks=[task], type="batch")
+        job.task_groups[0].volumes = {
+            "rw": VolumeRequest(name="rw", source="rw"),
+            "ro": VolumeRequest(name="ro", source="ro"),
+        }
+        put_job(store, job)
+        a = put_alloc(store, make_alloc(job, agent.node_id))
+        wait_status(store, a.id, "complete", timeout=30)
+        assert (rw / "out").read_text() == "written\n"
+        read = agent.data_dir / "allocs" / a.id / "alloc" / "data" / "read"
+        assert read.read_text() == "hello\nro=readonly\n"
+        assert not (ro / "nope").exists()
     finally:
         agent.stop(drain=True, timeout=30)

@@ -66,6 +66,7 @@ def sandbox_settings(ctx: TaskContext, chroot_env: tuple[str, ...]) -> dict[str,
         "uid": uid,
         "gid": gid,
         "groups": groups,
+        "volumes": [[path, read_only] for path, read_only in ctx.volumes],
     }
 
 
