@@ -33,7 +33,6 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
-SETPRIV = "/usr/bin/setpriv"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -102,18 +101,8 @@ def enter(s: dict[str, Any]) -> None:
 def main(argv: list[str]) -> None:
     s = json.loads(argv[1])
     enter(s)
-    cmd = [
-        SETPRIV,
-        f"--reuid={s['uid']}",
-        f"--regid={s['gid']}",
-        "--groups=" + ",".join(map(str, s["groups"])) if s["groups"] else "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-        "--",
-        *argv[2:],
-    ]
-    os.execv(SETPRIV, cmd)
+    cmd = [*s["setpriv"], *argv[2:]]  # drivers/exec.py `setpriv_argv`
+    os.execv(cmd[0], cmd)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ import pytest
 
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.drivers.exec import CHROOT_ENV, ExecDriver
+from reconciler.api.allocations import run_exec
 from reconciler.model.job import Task
 from reconciler.model.objects import HostVolume
 from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.store import Store
 from tests.driver_runner.support import make_alloc, make_job, put_alloc, put_job, wait_status
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
@@ -174,3 +176,30 @@ def test_exec_task_reaches_its_host_volumes(store: Store, tmp_path: Path) -> Non
         assert not (ro / "nope").exists()
     finally:
         agent.stop(drain=True, timeout=30)
+
+
+def test_alloc_exec_runs_inside_the_sandbox(store: Store, agent: NodeAgent) -> None:
+    """`alloc exec` into an exec task joins its namespaces, chroot and user (review H5)."""
+    task = Task(
+        name="t",
+        driver="exec",
+        config={"command": "/bin/sh", "args": ["-c", "echo here > /local/marker; exec sleep 600"]},
+    )
+    job = make_job("execin", tasks=[task])
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, agent.node_id))
+    wait_status(store, a.id, "running", timeout=30)
+    marker = agent.data_dir / "allocs" / a.id / "t" / "local" / "marker"
+    wait_for(marker.exists, 30, message="the task wrote its marker")
+    script = (
+        "id -u; cat /local/marker; echo $NOMAD_TASK_DIR; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status;"
+        " test -e /root && echo root=visible || echo root=hidden; pwd; readlink /proc/self/ns/uts"
+    )
+    out = run_exec(agent.data_dir, a.id, "t", ["/bin/sh", "-c", script], 20)
+    assert out["ExitCode"] == 0, out
+    lines = out["Stdout"].split("\n")
+    assert lines[:3] == [str(pwd.getpwnam("nobody").pw_uid), "here", "/local"], out
+    assert lines[3].split() == ["CapEff:", "0000000000000000"]
+    assert lines[4].split() == ["NoNewPrivs:", "1"]
+    assert lines[5:7] == ["root=hidden", "/"]
+    assert lines[7] != os.readlink("/proc/self/ns/uts")

@@ -35,6 +35,7 @@ FIELDS = python_types(SCHEMA)
 # do not exist here are skipped). The agent's `--exec-chroot-env` replaces it.
 CHROOT_ENV = ("/bin", "/etc", "/lib", "/lib32", "/lib64", "/run/resolvconf", "/sbin", "/usr")
 DEFAULT_USER = "nobody"
+SETPRIV = "/usr/bin/setpriv"  # util-linux's, inside the chroot (under /usr)
 # Where the task sees its directories (Nomad's paths inside the chroot).
 TASK_PATHS = {"NOMAD_ALLOC_DIR": "/alloc", "NOMAD_TASK_DIR": "/local", "NOMAD_SECRETS_DIR": "/secrets"}
 
@@ -52,6 +53,23 @@ def lookup_user(name: str) -> tuple[int, int, list[int]]:
     return pw.pw_uid, pw.pw_gid, sorted(set(os.getgrouplist(pw.pw_name, pw.pw_gid)))
 
 
+def setpriv_argv(uid: int, gid: int, groups: list[int]) -> list[str]:
+    """The prefix that runs a command as the task's user with no capabilities (bounding and
+    inheritable sets emptied; a non-root uid has no effective or permitted ones) and
+    no_new_privs; run inside the chroot (so /usr/bin/setpriv must be there), by the sandbox
+    at start and by `alloc exec` (reconciler/model/sandbox_exec.py)."""
+    return [
+        SETPRIV,
+        f"--reuid={uid}",
+        f"--regid={gid}",
+        "--groups=" + ",".join(map(str, groups)) if groups else "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
+
+
 def sandbox_settings(ctx: TaskContext, chroot_env: tuple[str, ...]) -> dict[str, Any]:
     """What `sandbox.py` needs, as plain JSON: the root, the mounts and the user."""
     uid, gid, groups = lookup_user(ctx.task.user or DEFAULT_USER)
@@ -65,7 +83,7 @@ def sandbox_settings(ctx: TaskContext, chroot_env: tuple[str, ...]) -> dict[str,
         "shared_rw": [str(alloc / "data"), str(alloc / "tmp")],
         "uid": uid,
         "gid": gid,
-        "groups": groups,
+        "setpriv": setpriv_argv(uid, gid, groups),
         "volumes": [[path, read_only] for path, read_only in ctx.volumes],
     }
 
