@@ -33,6 +33,10 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# Host-wide knobs under /proc that a task running as uid 0 (`user = "root"`, still without
+# capabilities) could write by file mode alone (sysctls: the task shares the host's network
+# namespace): read-only in the sandbox, as container runtimes do.
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -92,6 +96,10 @@ def enter(s: dict[str, Any]) -> None:
         bind(host, root + host, read_only=read_only)
     _mountpoint(os.path.join(root, "proc"), is_dir=True)
     mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name in PROC_READ_ONLY:
+        path = os.path.join(root, "proc", name)
+        if os.path.exists(path):
+            bind(path, path, read_only=True)
     build_dev(root)
     give_dirs(s)
     os.chroot(root)

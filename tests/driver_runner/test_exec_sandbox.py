@@ -85,14 +85,20 @@ def test_exec_task_is_sandboxed(store: Store, agent: NodeAgent) -> None:
     assert (root / "t" / "tmp" / "written").read_text() == "tmp\n"
 
 
-def test_exec_hostname_change_stays_in_the_task(store: Store, agent: NodeAgent) -> None:
-    """A task run as uid 0 (`user = "root"`, still without capabilities, so `sethostname`
-    is refused; the root-owned /proc/sys file is not) sets its hostname in its own UTS
-    namespace; the host's is unchanged. As nobody it cannot set one at all."""
+def test_exec_task_as_root_changes_neither_hostname_nor_sysctls(store: Store, agent: NodeAgent) -> None:
+    """Even as uid 0 (`user = "root"`) a task has no capabilities: `sethostname` is refused
+    (its UTS namespace is its own anyway, see above), and /proc/sys, writable by file mode
+    alone, is read-only in the sandbox, so host-wide sysctls stay as they are."""
     before = os.uname().nodename
-    script = "echo sandbox-probe-host > /proc/sys/kernel/hostname; uname -n > /alloc/data/h"
-    root = _run(store, agent, script, user="root")
-    assert (root / "alloc" / "data" / "h").read_text().strip() == "sandbox-probe-host"
+    script = (
+        "hostname sandbox-probe 2>/dev/null && echo hostname=set || echo hostname=refused;"
+        " (echo sandbox-probe > /proc/sys/kernel/hostname) 2>/dev/null"
+        " && echo sys=writable || echo sys=readonly;"
+        " id -u; uname -n"
+    )
+    root = _run(store, agent, "(" + script + ") > /alloc/data/h", user="root")
+    lines = (root / "alloc" / "data" / "h").read_text().split()
+    assert lines == ["hostname=refused", "sys=readonly", "0", before]
     assert os.uname().nodename == before
 
 
