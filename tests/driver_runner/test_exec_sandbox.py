@@ -15,7 +15,7 @@ import pytest
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.drivers.exec import CHROOT_ENV, ExecDriver
 from reconciler.api.allocations import run_exec
-from reconciler.model.job import Task
+from reconciler.model.job import SECOND, RestartPolicy, Task
 from reconciler.model.objects import HostVolume
 from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.store import Store
@@ -209,3 +209,19 @@ def test_alloc_exec_runs_inside_the_sandbox(store: Store, agent: NodeAgent) -> N
     assert lines[4].split() == ["NoNewPrivs:", "1"]
     assert lines[5:7] == ["root=hidden", "/"]
     assert lines[7] != os.readlink("/proc/self/ns/uts")
+
+
+def test_a_restarted_exec_task_enters_its_sandbox_again(store: Store, agent: NodeAgent) -> None:
+    """The second start finds the first one's mount points in the task dir and still works."""
+    script = "echo run >> /alloc/data/runs; [ $(wc -l < /alloc/data/runs) -ge 2 ]"
+    task = Task(name="t", driver="exec", config={"command": "/bin/sh", "args": ["-c", script]})
+    job = make_job(
+        "again",
+        tasks=[task],
+        type="batch",
+        restart=RestartPolicy(attempts=2, interval=60 * SECOND, delay=0, mode="fail"),
+    )
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, agent.node_id))
+    wait_status(store, a.id, "complete", timeout=30)
+    assert (agent.data_dir / "allocs" / a.id / "alloc" / "data" / "runs").read_text() == "run\nrun\n"
