@@ -178,6 +178,7 @@ class NodeAgent:
         http_addr: str = "",
         task_env: tuple[str, ...] = (),
         reserved_disk: int = 0,
+        exec_chroot_env: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -185,7 +186,9 @@ class NodeAgent:
         address = advertise or (
             fingerprint.interface_address(network_interface) if network_interface else bind
         )
-        self.drivers = build_drivers(raw_exec_enabled=raw_exec_enabled, enabled=enabled_drivers)
+        self.drivers = build_drivers(
+            raw_exec_enabled=raw_exec_enabled, enabled=enabled_drivers, exec_chroot_env=exec_chroot_env
+        )
         health, driver_attrs = fingerprint.drivers(self.drivers)
         attrs = fingerprint.attributes(address)
         attrs.update(driver_attrs)

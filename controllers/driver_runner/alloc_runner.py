@@ -153,6 +153,7 @@ class AllocRunner:
                 restored=restored,
                 recovered=recovered,
                 payload=payload_bytes(self.job),
+                volumes=volumes.host_paths(group, self.deps.node.host_volumes, task),
             )
         with self._lock:
             self.tasks = runners

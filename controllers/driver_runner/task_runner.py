@@ -77,8 +77,10 @@ class TaskRunner:
         restored: TaskState | None = None,
         recovered: Recovered | None = None,
         payload: bytes = b"",
+        volumes: list[tuple[str, bool]] | None = None,
     ) -> None:
         self.host = host
+        self.volumes = volumes or []
         self.alloc_id = alloc_id
         self.alloc_dir = alloc_dir
         self.task = task
@@ -341,6 +343,7 @@ class TaskRunner:
             task_dir=self.alloc_dir.task_dir(self.name),
             logs_dir=self.alloc_dir.logs,
             cgroup_name=f"{self.alloc_id}.{self.name}",
+            volumes=self.volumes,
         )
         try:
             spec = self.driver.prepare(ctx)

@@ -2,13 +2,15 @@
 destination (inside the task dir) to the directory the node offers under the volume's
 `source` (`--host-volume name=/path`).
 
-A symlink, not a bind mount: neither raw_exec nor exec changes the task's root (exec has its
-own PID and mount namespaces but sees the host's filesystem), so a link is what the task
-sees either way, and it needs no privilege. The link is the only way out of the allocation
-directory: the readers of user paths (`alloc_dir.inside`) resolve links and still refuse
-anything outside, so an artifact or template cannot be written through a volume. Removing
-the allocation directory removes the link, never the volume's data. `read_only` is
-advisory, as for Nomad's raw_exec: nothing stops the task's user from writing there.
+A symlink, not a bind mount: raw_exec sees the host's filesystem, so a link is what it sees,
+and it needs no privilege. exec's chroot (drivers/exec.py) binds each volume's directory at
+the same path inside, from `host_paths` (the job and the node, not the link, which the task
+can replace), so the same link resolves there, read-only when asked. The link is the only
+way out of the allocation directory: the readers of user paths (`alloc_dir.inside`) resolve
+links and still refuse anything outside, so an artifact or template cannot be written
+through a volume. Removing the allocation directory removes the link, never the volume's
+data. `read_only` is advisory for raw_exec, as in Nomad: nothing stops the task's user from
+writing there.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import posixpath
 from pathlib import Path
 
 from reconciler.model.alloc_dir import AllocDir, PathEscapeError, inside
-from reconciler.model.job import TaskGroup
+from reconciler.model.job import Task, TaskGroup
 from reconciler.model.objects import HostVolume
 from reconciler.model.volumes import VolumeMount
 
@@ -48,6 +50,19 @@ def link_mounts(group: TaskGroup, offered: dict[str, HostVolume], alloc_dir: All
                 request.source,
                 mount.destination,
             )
+
+
+def host_paths(group: TaskGroup, offered: dict[str, HostVolume], task: Task) -> list[tuple[str, bool]]:
+    """(host directory, read_only) of each of `task`'s mounts that this node offers, from the
+    job and the node, never from the link in the task dir (which a task may replace): what
+    the exec sandbox binds at the same path inside its chroot so that the link resolves."""
+    out: list[tuple[str, bool]] = []
+    for mount in task.volume_mounts:
+        request = group.volumes.get(mount.volume)
+        host = offered.get(request.source) if request is not None else None
+        if request is not None and host is not None:
+            out.append((host.path, mount.read_only or request.read_only or host.read_only))
+    return out
 
 
 def _link(task_dir: Path, mount: VolumeMount, target: Path) -> None:

@@ -52,6 +52,8 @@ class AgentConfig:
     task_env: list[str] = field(
         default_factory=list
     )  # agent variables tasks may inherit (model.taskenv.inherited_env)
+    # --exec-chroot-env: the host directories exec tasks see ([]: Nomad's chroot_env default)
+    exec_chroot_env: list[str] = field(default_factory=list)
     # the interface whose address the node advertises for its tasks ("": the bind address)
     network_interface: str = ""
 

@@ -20,6 +20,7 @@ it has not. docs/operations.md shows a full file.
     client { enabled = true  meta { rack = "r1" }  node_pool = "prod"   # -client, --meta, --node-pool
              options = { "driver.raw_exec.enable" = "1" } }          # --raw-exec
     client { reserved { disk = 1024 } }                              # --reserved-disk (MB)
+    client { chroot_env = { "/bin" = "/bin", "/usr" = "/usr" } }     # --exec-chroot-env
     plugin "raw_exec" { config { enabled = true } }                  # --raw-exec (Nomad 1.x form)
     etcd   { endpoints = ["http://10.0.0.1:2379"]  prefix = "/reconciler/" }   # --etcd, --prefix
     specs  { dir = "/etc/reconciler/specs" }                         # --specs
@@ -103,6 +104,7 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "client.task_env": ("task_env", lambda v: ",".join(v)),
     "client.reserved": ("reserved_disk", _reserved),
     "client.network_interface": ("network_interface", str),
+    "client.chroot_env": ("exec_chroot_env", lambda v: _chroot_env(v)),
     "etcd.endpoints": ("etcd", lambda v: ",".join(v) if isinstance(v, list) else str(v)),
     "etcd.prefix": ("prefix", str),
     "etcd.port": ("etcd_port", int),
@@ -121,6 +123,16 @@ _KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "tls.router_key_file": ("router_tls_key", Path),
     "tls.router_ca_file": ("router_tls_ca", Path),
 }
+
+
+def _chroot_env(value: Any) -> str:
+    """Nomad's `client { chroot_env = { "/bin" = "/bin" } }` (source = destination inside
+    the chroot): here each directory is bound at its own path, so the two must be equal."""
+    entries = _block(value)
+    for src, dest in entries.items():
+        if str(dest) != str(src):
+            raise ValueError(f"{src!r} = {dest!r}: a directory is bound at its own path only")
+    return ",".join(entries)
 
 
 def _client_options(options: Any, out: dict[str, Any]) -> None:

@@ -91,6 +91,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         node_pool=config.node_pool,
         host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
+        exec_chroot_env=tuple(config.exec_chroot_env),
         reserved_disk=config.reserved_disk,
         http_addr=f"{config.bind}:{config.http_port}",
         network_interface=config.network_interface,

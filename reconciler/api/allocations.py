@@ -30,6 +30,7 @@ from reconciler.api.reads import allocs_index, deployments, job_allocs, statuses
 from reconciler.api.views import NEWEST_FIRST, answer, watched
 from reconciler.api.watched import WatchedState, job_scope
 from reconciler.deployments.health import health_of
+from reconciler.model import sandbox_exec
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.ids import is_valid_name
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, TaskState
@@ -313,16 +314,22 @@ async def client_status_of(request: web.Request) -> web.Response:
 
 def run_exec(data_dir: Path, alloc_id: str, task: str, cmd: list[str], timeout: float) -> dict[str, Any]:
     """Run `cmd` in the task's directory with the task's environment (from the spec the
-    executor was started with), bounded (review H5): at most MAX_EXEC_OUTPUT bytes of each
-    stream kept (the rest is read and dropped), and the command's whole process group killed
-    when it ends or times out, so nothing it started in the background stays behind."""
+    executor was started with); for an exec task inside its sandbox (its namespaces,
+    chroot and user: model/sandbox_exec.py), as Nomad does; bounded (review H5): at most
+    MAX_EXEC_OUTPUT bytes of each stream kept (the rest is read and dropped), and the
+    command's whole process group killed when it ends or times out, so nothing it started
+    in the background stays behind."""
     adir = AllocDir(data_dir, alloc_id)
     spec = adir.read_launch_spec(task)
     if not spec:
         raise ApiError(404, f"task {task!r} of allocation {alloc_id} has not run on this node")
+    try:  # an exec task's command runs in its sandbox (namespaces, chroot, user)
+        inside = sandbox_exec.enter_argv(spec, adir.state, task, cmd)
+    except LookupError as exc:
+        raise ApiError(409, str(exc)) from None
     try:
         out = run_command(
-            cmd,
+            inside or cmd,
             cwd=spec.get("cwd") or str(adir.task_dir(task)),
             env=spec.get("env") or {},
             timeout=timeout,

@@ -189,6 +189,12 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     "default only PATH, LANG, LC_ALL, TZ.",
 )
 @click.option(
+    "--exec-chroot-env",
+    default="",
+    help="Host directories an exec task sees read-only in its chroot (comma-separated, absolute); "
+    "default Nomad's chroot_env: /bin,/etc,/lib,/lib32,/lib64,/run/resolvconf,/sbin,/usr.",
+)
+@click.option(
     "--network-interface",
     "-network-interface",
     default="",
@@ -242,6 +248,7 @@ def agent(
     router_tls_key: Path | None,
     router_tls_ca: Path | None,
     task_env: str,
+    exec_chroot_env: str,
     network_interface: str,
 ) -> None:
     """Run the reconciler agent."""
@@ -315,6 +322,7 @@ def agent(
         tls=tls,
         router_tls=_router_tls(router_tls_cert, router_tls_key, router_tls_ca),
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
+        exec_chroot_env=_chroot_env(exec_chroot_env),
         network_interface=network_interface,
     )
     try:
@@ -325,6 +333,17 @@ def agent(
     except OSError as exc:
         click.echo(f"Error starting agent: {exc}", err=True)
         sys.exit(1)
+
+
+def _chroot_env(value: str) -> list[str]:
+    """--exec-chroot-env: absolute host directories ([] keeps the exec driver's default)."""
+    dirs = [d.strip().rstrip("/") or "/" for d in value.split(",") if d.strip()]
+    for d in dirs:
+        if not d.startswith("/") or d == "/" or ".." in d.split("/"):
+            raise click.BadParameter(
+                f"{d!r}: an absolute directory other than /", param_hint="--exec-chroot-env"
+            )
+    return dirs
 
 
 def _node_pool(pool: str) -> str:

@@ -53,7 +53,7 @@ def proc_stat(pid: int) -> ProcStat | None:
         return None
 
 
-def _task_pid(state: Path, task: str) -> int:
+def task_pid(state: Path, task: str) -> int:
     """The task's pid if that very process still runs, else 0."""
     try:
         info = json.loads((state / f"{task}.handle.json").read_text())
@@ -148,7 +148,7 @@ def task_usage(adir: AllocDir, task: str, now_ns: int) -> dict[str, Any]:
     spec = read_launch_spec(launch_spec_file(adir.state, task))
     raw_dirs = spec.get("cgroup_dirs") or []
     dirs = [str(d) for d in raw_dirs] if isinstance(raw_dirs, list) else []
-    pid = _task_pid(adir.state, task)
+    pid = task_pid(adir.state, task)
     pids = (_cgroup_pids(dirs) | _descendants(pid)) if pid else set()
     procs = [s for p in sorted(pids) if (s := proc_stat(p)) is not None]
     user, system = sum(s.user for s in procs), sum(s.system for s in procs)

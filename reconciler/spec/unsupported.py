@@ -81,7 +81,6 @@ UNSUPPORTED: tuple[Refusal, ...] = (
     _r("task", "action", "Actions", {"command": "/bin/true"}, repeated=True),
     _r("task", "schedule", "Schedule", {"cron": {"start": "0 9 * * *"}}),
     _r("task", "secret", "Secrets", {"provider": "nomad", "path": "x"}, repeated=True),
-    _r("task", "user", "User", "nobody", why="no driver runs a task as another user"),
     # -- resources, network ---------------------------------------------------------------
     _r("resources", "cores", "Cores", 2, why="placement reserves MHz, not whole cores"),
     _r("resources", "device", "Devices", {"count": 1}, repeated=True),

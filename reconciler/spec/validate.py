@@ -254,6 +254,19 @@ def _check_driver(c: _Checker, path: str, t: Task) -> None:
         c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"' + alternative)
 
 
+# The drivers that can run a task as its `user` (exec: setpriv in its sandbox, docs/drivers.md).
+# raw_exec and java run as the agent's user, so a `user` there is refused, never ignored.
+USER_DRIVERS = ("exec",)
+
+
+def _check_user(c: _Checker, path: str, t: Task) -> None:
+    if t.user and t.driver in DRIVERS and t.driver not in USER_DRIVERS:
+        c.add(
+            f"{path}.user",
+            f"the {t.driver} driver cannot run a task as another user (only {', '.join(USER_DRIVERS)} can)",
+        )
+
+
 def _check_files(c: _Checker, path: str, t: Task) -> None:
     """The task's artifacts and templates."""
     for i, a in enumerate(t.artifacts):
@@ -285,6 +298,7 @@ def _check_logs(c: _Checker, path: str, t: Task, disk_mb: int) -> None:
 def _check_task(c: _Checker, path: str, t: Task, labels: set[str], disk_mb: int) -> None:
     c.name(path, t.name, "task name")
     _check_driver(c, path, t)
+    _check_user(c, path, t)
     c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
     c.non_negative(f"{path}.resources.memory", t.resources.memory)
     if t.resources.memory_max and t.resources.memory_max < t.resources.memory:

@@ -65,6 +65,11 @@ from tests.waiting import wait_for
             },
             id="tls",
         ),
+        pytest.param(
+            'client {\n chroot_env = { "/bin" = "/bin", "/usr" = "/usr" }\n}',
+            {"exec_chroot_env": "/bin,/usr"},
+            id="chroot_env",
+        ),
     ],
 )
 def test_keys_map_to_options(text: str, want: dict[str, Any]) -> None:
@@ -99,6 +104,11 @@ def test_the_node_pool_flag_refuses_all_and_bad_names(value: str, message: str) 
             "client {\n reserved { cpu = 500 }\n}",
             "client.reserved: cpu not supported yet",
             id="reserved-cpu",
+        ),
+        pytest.param(
+            'client {\n chroot_env = { "/bin" = "/x" }\n}',
+            "client.chroot_env: '/bin' = '/x': a directory is bound at its own path only",
+            id="chroot-env-elsewhere",
         ),
         pytest.param("colour = 1", "unknown key 'colour'", id="unknown"),
         pytest.param("ports { htp = 1 }", "unknown key 'ports.htp'", id="unknown-in-block"),

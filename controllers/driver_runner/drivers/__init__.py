@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from controllers.driver_runner.drivers.base import DriverError, Fingerprint, TaskContext, TaskDriver
-from controllers.driver_runner.drivers.exec import ExecDriver
+from controllers.driver_runner.drivers.exec import CHROOT_ENV, ExecDriver
 from controllers.driver_runner.drivers.java import JavaDriver
 from controllers.driver_runner.drivers.raw_exec import RawExecDriver
 
@@ -27,10 +27,13 @@ __all__ = [
 KNOWN_DRIVERS = ("raw_exec", "exec", "java")
 
 
-def build_drivers(*, raw_exec_enabled: bool, enabled: tuple[str, ...] | None = None) -> dict[str, TaskDriver]:
+def build_drivers(
+    *, raw_exec_enabled: bool, enabled: tuple[str, ...] | None = None, exec_chroot_env: tuple[str, ...] = ()
+) -> dict[str, TaskDriver]:
+    """The drivers of a node agent; `exec_chroot_env` () keeps exec's default (CHROOT_ENV)."""
     drivers: dict[str, TaskDriver] = {
         "raw_exec": RawExecDriver(enabled=raw_exec_enabled),
-        "exec": ExecDriver(),
+        "exec": ExecDriver(exec_chroot_env or CHROOT_ENV),
         "java": JavaDriver(),
     }
     if enabled is not None:

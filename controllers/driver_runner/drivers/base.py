@@ -42,6 +42,7 @@ class TaskContext:
     task_dir: Path  # <alloc>/<task>: the working directory
     logs_dir: Path
     cgroup_name: str = ""
+    volumes: list[tuple[str, bool]] = field(default_factory=list)  # host volumes: (path, read_only)
     events: list[tuple[str, str]] = field(default_factory=list)  # (type, message) to report
 
 

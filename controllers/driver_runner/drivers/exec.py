@@ -1,14 +1,22 @@
-"""exec: run a command isolated in its own PID and mount namespaces (`unshare --pid --fork
---mount-proc`), with memory and CPU limits through cgroups where writable. Where a limit
-cannot be applied, `prepare` records an event saying so (the task still runs)."""
+"""exec: run a command sandboxed as Nomad's exec driver does: its own PID, mount, IPC and
+UTS namespaces (`unshare`), chrooted into its task directory with the host directories of
+`CHROOT_ENV` bind-mounted read-only and `/alloc`, `/local`, `/secrets`, `/tmp` at Nomad's
+paths, run as the task's `user` (default `nobody`) with no capabilities and no_new_privs
+(util-linux `setpriv`); the mounts and the chroot are done by `sandbox.py` inside the new
+namespaces. Memory and CPU limits through cgroups where writable; where a limit cannot be
+applied, `prepare` records an event saying so (the task still runs)."""
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
-from controllers.driver_runner import cgroups
+from controllers.driver_runner import cgroups, sandbox
 from controllers.driver_runner.drivers.base import (
     DriverError,
     Fingerprint,
@@ -23,12 +31,70 @@ from reconciler.model.drivers import DRIVER_SCHEMAS
 SCHEMA = DRIVER_SCHEMAS["exec"]
 FIELDS = python_types(SCHEMA)
 
+# Nomad's `chroot_env` default: the host directories a task sees, read-only (the ones that
+# do not exist here are skipped). The agent's `--exec-chroot-env` replaces it.
+CHROOT_ENV = ("/bin", "/etc", "/lib", "/lib32", "/lib64", "/run/resolvconf", "/sbin", "/usr")
+DEFAULT_USER = "nobody"
+SETPRIV = "/usr/bin/setpriv"  # util-linux's, inside the chroot (under /usr)
+# Where the task sees its directories (Nomad's paths inside the chroot).
+TASK_PATHS = {"NOMAD_ALLOC_DIR": "/alloc", "NOMAD_TASK_DIR": "/local", "NOMAD_SECRETS_DIR": "/secrets"}
+
+
+def lookup_user(name: str) -> tuple[int, int, list[int]]:
+    """(uid, gid, supplementary groups) of `name` (a user name or a number), looked up on
+    the host: the chroot need not hold /etc. A number without a passwd entry runs with
+    gid the same number and no groups."""
+    try:
+        pw = pwd.getpwnam(name) if not name.isdigit() else pwd.getpwuid(int(name))
+    except KeyError:
+        if name.isdigit():
+            return int(name), int(name), []
+        raise DriverError(f"exec driver: unknown user {name!r}") from None
+    return pw.pw_uid, pw.pw_gid, sorted(set(os.getgrouplist(pw.pw_name, pw.pw_gid)))
+
+
+def setpriv_argv(uid: int, gid: int, groups: list[int]) -> list[str]:
+    """The prefix that runs a command as the task's user with no capabilities (bounding and
+    inheritable sets emptied; a non-root uid has no effective or permitted ones) and
+    no_new_privs; run inside the chroot (so /usr/bin/setpriv must be there), by the sandbox
+    at start and by `alloc exec` (reconciler/model/sandbox_exec.py)."""
+    return [
+        SETPRIV,
+        f"--reuid={uid}",
+        f"--regid={gid}",
+        "--groups=" + ",".join(map(str, groups)) if groups else "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
+
+
+def sandbox_settings(ctx: TaskContext, chroot_env: tuple[str, ...]) -> dict[str, Any]:
+    """What `sandbox.py` needs, as plain JSON: the root, the mounts and the user."""
+    uid, gid, groups = lookup_user(ctx.task.user or DEFAULT_USER)
+    root = Path(ctx.task_dir)
+    alloc = root.parent / "alloc"
+    return {
+        "root": str(root),
+        "alloc": str(alloc),
+        "chroot_env": list(chroot_env),
+        "owned": [str(root / d) for d in ("local", "secrets", "tmp")],
+        "shared_rw": [str(alloc / "data"), str(alloc / "tmp")],
+        "uid": uid,
+        "gid": gid,
+        "setpriv": setpriv_argv(uid, gid, groups),
+        "volumes": [[path, read_only] for path, read_only in ctx.volumes],
+    }
+
 
 class ExecDriver:
     name = "exec"
 
-    def __init__(self) -> None:
+    def __init__(self, chroot_env: tuple[str, ...] = CHROOT_ENV) -> None:
         self.unshare = shutil.which("unshare") or ""
+        self.setpriv = shutil.which("setpriv") or ""
+        self.chroot_env = chroot_env
 
     def fingerprint(self) -> Fingerprint:
         if os.uname().sysname != "Linux":
@@ -37,6 +103,8 @@ class ExecDriver:
             return Fingerprint(True, False, "exec needs root for namespaces and cgroups")
         if not self.unshare:
             return Fingerprint(True, False, "unshare (util-linux) not found")
+        if not self.setpriv:
+            return Fingerprint(True, False, "setpriv (util-linux) not found")
         cg = cgroups.detect()
         return Fingerprint(True, True, "healthy", {"driver.exec": "1", "driver.exec.cgroups": cg or "none"})
 
@@ -44,19 +112,28 @@ class ExecDriver:
         return check_fields(config, SCHEMA)
 
     def prepare(self, ctx: TaskContext) -> LaunchSpec:
-        if not self.unshare:
-            raise DriverError("exec driver: unshare not found")
+        if not (self.unshare and self.setpriv):
+            raise DriverError("exec driver: unshare or setpriv not found")
+        settings = sandbox_settings(ctx, self.chroot_env)
         argv = [
             self.unshare,
             "--pid",
+            "--mount",
+            "--ipc",
+            "--uts",
             "--fork",
-            "--mount-proc",
             "--kill-child",
             "--",
+            sys.executable,
+            "-I",
+            "-S",
+            sandbox.__file__,
+            json.dumps(settings),
             ctx.config["command"],
             *ctx.config.get("args", []),
         ]
         spec = base_spec(ctx, argv, track=False)
+        spec.env = {**ctx.env, **{k: v for k, v in TASK_PATHS.items() if k in ctx.env}}
         res = ctx.task.resources
         cg = cgroups.create(ctx.cgroup_name, memory_mb=res.memory_max or res.memory, cpu_mhz=res.cpu)
         spec.cgroup_procs = cg.procs_files
