@@ -50,6 +50,9 @@ def sweep_period(lim: Limits) -> float:
     return max(shortest / 4, 0.05)
 
 
+RR_COUNTERS = 10_000  # routes whose round-robin counters are kept at most
+
+
 class ProxyServer:
     """Shared state of the data path: where to read the table, pools, the strategy, the
     round-robin counters and the passive health of instances."""
@@ -73,9 +76,10 @@ class ProxyServer:
         self.current_table: RouteTable | None = None  # the table `route` last looked in
         self._route_cache: dict[tuple[bytes, bytes], Route | None] = {}
         self.pools: dict[tuple[str, int, str, bool], Pool] = {}
-        # by id(): hashing a frozen dataclass hashes every field; each entry keeps its object, so
-        # an id is only trusted while it is that object's
-        self._rr: dict[int, tuple[Route, itertools.count[int]]] = {}
+        # round-robin counters by the route's (host, path), kept across tables: a table is built
+        # again on every catalog or check change, and a counter that started over with each
+        # one would send a weighted route's traffic to its first slots only
+        self._rr: dict[tuple[str, str], itertools.count[int]] = {}
         self._pool_of: dict[int, tuple[Target, Pool]] = {}
         self.fails: dict[tuple[str, int], tuple[int, float]] = {}  # (address, port) -> (count, since)
         self.down: dict[tuple[str, int], float] = {}  # (address, port) -> passed over until
@@ -88,7 +92,8 @@ class ProxyServer:
         if table is not self.current_table:
             self.current_table = table
             self._route_cache = {}
-            self._rr = {}  # counters of routes that left the table go with it
+            if len(self._rr) > RR_COUNTERS:
+                self._rr = {}  # bounded: counters of routes gone from the table go now and then
             self._pool_of = {}
         path = url.partition(b"?")[0]
         key = (host, path)
@@ -118,10 +123,10 @@ class ProxyServer:
             return None
         if self.strategy == "rnd":
             return random.choice(targets)
-        entry = self._rr.get(id(route))
-        if entry is None or entry[0] is not route:
-            entry = self._rr[id(route)] = (route, itertools.count())
-        counter = entry[1]
+        key = (route.host, route.path)
+        counter = self._rr.get(key)
+        if counter is None:
+            counter = self._rr[key] = itertools.count()
         return targets[next(counter) % len(targets)]
 
     def failed(self, target: Target | None) -> None:

@@ -317,6 +317,26 @@ def test_weights_share_traffic(
         assert abs(counts[name] / 10_000 - share) <= 0.02, (name, counts)
 
 
+def test_a_weighted_share_holds_while_the_table_is_rebuilt() -> None:
+    """The table is built again on every catalog or check change: a canary's 10 % share must
+    survive that (a round-robin position that started over with each new table sent every
+    request to the route's first slots: 0 of 300 to the canary in a loaded e2e run)."""
+    regs = [reg("stable", f"s-{p}", p, ["urlprefix-/a"]) for p in (1001, 1002, 1003)]
+    regs.append(reg("canary", "c-1", 2001, ["urlprefix-/a weight=0.1"]))
+    tables = [build_table(regs, []) for _ in range(2)]
+    current = {"table": tables[0]}
+    server = ProxyServer(lambda: current["table"])
+    counts: Counter[str] = Counter()
+    for i in range(1_000):
+        current["table"] = tables[i % 2]  # a new table (an equal one) before every request
+        route = server.route(b"", b"/a")
+        assert route is not None
+        target = server.pick(route, [])
+        assert target is not None
+        counts[target.service] += 1
+    assert abs(counts["canary"] / 1_000 - 0.1) <= 0.02, counts
+
+
 def test_problems_are_reported_in_the_table() -> None:
     rows = describe(build_table([reg("a", "1", 80, ["urlprefix-/a colour=blue strip=/a prepend=/b"])], []))
     assert rows == [
