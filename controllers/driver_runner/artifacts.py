@@ -140,9 +140,16 @@ def _unpack(archive: Path, kind: str, dest: Path) -> None:
 
 
 def fetch(
-    art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3, backoff: float = 0.2
+    art: Artifact,
+    *,
+    task_dir: Path,
+    alloc_root: Path,
+    attempts: int = 3,
+    backoff: float = 0.2,
+    file_roots: tuple[str, ...] = (),
 ) -> Path:
-    """Fetch one artifact; returns where it landed."""
+    """Fetch one artifact; returns where it landed. A `file` source outside the allocation
+    directory must be under one of `file_roots` (the agent's `--artifact-file-roots`)."""
     task_rel = os.path.relpath(task_dir, alloc_root)
     dest_rel = art.destination or "local/"
     try:
@@ -164,7 +171,8 @@ def fetch(
             url = urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(clean)))
             _download(url, art.headers, got, attempts=attempts, backoff=backoff)
         elif parsed.scheme in ("file", ""):
-            _copy_local(art.source, urllib.parse.unquote(parsed.path), got, alloc_root, task_rel)
+            raw = urllib.parse.unquote(parsed.path)
+            _copy_local(art.source, _local_source(raw, alloc_root, task_rel, file_roots), got)
         else:
             raise ArtifactError(
                 f"unsupported artifact source scheme {parsed.scheme!r} in {shown(art.source)!r}"
@@ -174,13 +182,31 @@ def fetch(
         return _land(got, archive_kind(name) if archive else "", art.mode, dest)
 
 
-def _copy_local(source: str, raw: str, got: Path, alloc_root: Path, task_rel: str) -> None:
-    """A `file` source: an absolute path, or one relative to the task directory that must
-    stay inside the allocation directory."""
+def _local_source(raw: str, alloc_root: Path, task_rel: str, file_roots: tuple[str, ...]) -> Path:
+    """Where a `file` source is read (review M6): relative to the task directory, or an
+    absolute path, inside the allocation directory, unless it is under a root the operator
+    allowed (`--artifact-file-roots`), as Nomad's artifact sandbox lets go-getter read only
+    the task's own directory unless the client's `artifact` block opens more."""
+    if os.path.isabs(raw):
+        real = os.path.realpath(raw)
+        for root in file_roots:
+            if os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root):
+                return Path(real)
+        rel = os.path.relpath(real, os.path.realpath(alloc_root))
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            raise ArtifactError(
+                f"artifact source {raw!r} is outside the allocation directory"
+                " and not under the agent's --artifact-file-roots"
+            )
+        raw, task_rel = rel, ""
     try:
-        src = Path(raw) if os.path.isabs(raw) else inside_task_area(alloc_root, os.path.join(task_rel, raw))
+        return inside_task_area(alloc_root, os.path.join(task_rel, raw))
     except PathEscapeError as exc:
         raise ArtifactError(f"artifact source {raw!r} is outside the allocation directory: {exc}") from None
+
+
+def _copy_local(source: str, src: Path, got: Path) -> None:
+    """Copy a `file` source (a regular file, at most the download cap)."""
     if not src.is_file():
         raise ArtifactError(f"failed to download artifact {shown(source)!r}: no such file {src}")
     with open(src, "rb") as fin, open(got, "wb") as fout:

@@ -42,6 +42,7 @@ public class Hello {
 
 
 def _build_jar(tmp: Path) -> Path:
+    tmp.mkdir(exist_ok=True)
     src = tmp / "Hello.java"
     src.write_text(JAVA_SRC)
     subprocess.run(["javac", "-d", str(tmp / "classes"), str(src)], check=True, capture_output=True)
@@ -62,7 +63,7 @@ needs_java = pytest.mark.skipif(
 def test_java_jar_serves_http_on_its_port(store: Store, agent: NodeAgent, tmp_path: Path) -> None:
     assert agent.node.drivers.get("java") is True
     assert agent.node.attributes.get("driver.java.version")
-    jar = _build_jar(tmp_path)
+    jar = _build_jar(tmp_path / "artifacts")  # a directory the agent lets `file://` read
     task = Task(
         name="hello",
         driver="java",

@@ -178,6 +178,47 @@ def test_m6_relative_file_sources_stay_in_the_alloc_dir(dirs: tuple[Path, Path],
         fetch(Artifact(source=source), task_dir=task_dir, alloc_root=alloc_root)
 
 
+def test_m6_absolute_file_sources_need_an_allowed_root(tmp_path: Path, dirs: tuple[Path, Path]) -> None:
+    """An absolute `file://` source is read only inside the allocation directory, or under a
+    directory the agent allows (`--artifact-file-roots`), as Nomad's artifact sandbox lets
+    go-getter read only the task's directory; a link out of an allowed root is refused."""
+    task_dir, alloc_root = dirs
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("agent-only")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "app.jar").write_text("jar")
+    (shared / "escape").symlink_to(outside / "secret")
+    (alloc_root / ".state" / "web.spec").write_text("x")
+    for source in (f"file://{outside}/secret", "file:///etc/passwd", f"file://{alloc_root}/.state/web.spec"):
+        with pytest.raises(ArtifactError, match=r"outside the allocation directory|private"):
+            fetch(
+                Artifact(source=source), task_dir=task_dir, alloc_root=alloc_root, file_roots=(str(shared),)
+            )
+    with pytest.raises(ArtifactError, match="outside the allocation directory"):
+        fetch(
+            Artifact(source=f"file://{shared}/escape"),
+            task_dir=task_dir,
+            alloc_root=alloc_root,
+            file_roots=(str(shared),),
+        )
+    got = fetch(
+        Artifact(source=f"file://{shared}/app.jar"),
+        task_dir=task_dir,
+        alloc_root=alloc_root,
+        file_roots=(str(shared),),
+    )
+    assert (got / "app.jar").read_text() == "jar" if got.is_dir() else got.read_text() == "jar"
+    (task_dir / "local" / "mine").write_text("mine")
+    got = fetch(
+        Artifact(source=f"file://{task_dir}/local/mine", destination="local/copy/"),
+        task_dir=task_dir,
+        alloc_root=alloc_root,
+    )
+    assert (task_dir / "local" / "copy" / "mine").read_text() == "mine"
+
+
 def test_m5_artifact_cannot_land_in_the_agents_state(www: tuple[str, Path], dirs: tuple[Path, Path]) -> None:
     url, root = www
     (root / "web.handle.json").write_text("{}")
