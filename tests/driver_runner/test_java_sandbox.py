@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from controllers.driver_runner import NodeAgent
+from reconciler.api.allocations import run_exec
 from reconciler.model.job import Artifact, Task
 from reconciler.store import Store
 from tests.driver_runner.support import make_alloc, make_job, put_alloc, put_job, wait_status
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("java") and shutil.which("javac"))
@@ -99,3 +101,41 @@ def test_java_task_runs_as_its_user(store: Store, agent: NodeAgent, tmp_path: Pa
     f = _probe(store, agent, tmp_path, user="12345")
     assert f["Uid"] == "12345"
     assert int(f["CapEff"], 16) == 0
+
+
+SLEEPER_SRC = """
+public class Sleeper {
+    public static void main(String[] args) throws Exception {
+        java.nio.file.Files.write(java.nio.file.Paths.get("/local/started"), new byte[0]);
+        Thread.sleep(600_000);
+    }
+}
+"""
+
+
+def test_alloc_exec_into_a_java_task_runs_inside_its_sandbox(
+    store: Store, agent: NodeAgent, tmp_path: Path
+) -> None:
+    """`alloc exec` into a java task joins its sandbox as for exec (review H5)."""
+    src_dir = tmp_path / "artifacts"
+    src_dir.mkdir()
+    (src_dir / "Sleeper.java").write_text(SLEEPER_SRC)
+    subprocess.run(
+        ["javac", "-d", str(src_dir), str(src_dir / "Sleeper.java")], check=True, capture_output=True
+    )
+    task = Task(
+        name="sleeper",
+        driver="java",
+        config={"class": "Sleeper", "class_path": "local", "jvm_options": ["-Xmx32m"]},
+        artifacts=[Artifact(source=f"file://{src_dir / 'Sleeper.class'}")],
+    )
+    job = make_job("javasleeper", tasks=[task])
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, agent.node_id))
+    wait_status(store, a.id, "running", timeout=60)
+    started = agent.data_dir / "allocs" / a.id / "sleeper" / "local" / "started"
+    wait_for(started.exists, 60, message="the JVM started")
+    script = "id -u; test -e /root && echo root=visible || echo root=hidden; echo $NOMAD_TASK_DIR"
+    out = run_exec(agent.data_dir, a.id, "sleeper", ["/bin/sh", "-c", script], 20)
+    assert out["ExitCode"] == 0, out
+    assert out["Stdout"].split() == [str(pwd.getpwnam("nobody").pw_uid), "root=hidden", "/local"], out
