@@ -55,7 +55,8 @@ def _java_version(java: str) -> str | None:
 def inside_chroot_env(path: str, chroot_env: tuple[str, ...]) -> bool:
     """Whether `path` (the JVM, symlinks resolved) is under a directory the sandbox binds."""
     real = os.path.realpath(path)
-    return any(real == d or real.startswith(d.rstrip("/") + "/") for d in chroot_env)
+    dirs = [d.rstrip("/") for d in chroot_env]
+    return any(real == d or real.startswith(d + "/") for d in dirs if d)
 
 
 class JavaDriver:
