@@ -179,6 +179,7 @@ class NodeAgent:
         task_env: tuple[str, ...] = (),
         reserved_disk: int = 0,
         exec_chroot_env: tuple[str, ...] = (),
+        artifact_file_roots: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
@@ -218,6 +219,7 @@ class NodeAgent:
             drivers=self.drivers,
             on_change=self.writer.mark,
             task_env=task_env,
+            artifact_file_roots=artifact_file_roots,
         )
         self.deps.previous = PrevAllocs(store, self.data_dir, self.runner)
         self.runners: dict[str, AllocRunner] = {}

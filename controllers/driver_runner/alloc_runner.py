@@ -48,6 +48,8 @@ class RunnerDeps:
     catalog: CatalogView | None = None  # None: no catalog to leave first (tests of the driver alone)
     task_env: tuple[str, ...] = ()  # agent variables the operator lets tasks inherit (--task-env)
     previous: PrevAllocs | None = None  # None: no hand-over of a previous allocation's data
+    # host directories `file` artifacts may be read from beyond the allocation's (review M6)
+    artifact_file_roots: tuple[str, ...] = ()
 
 
 class AllocRunner:
@@ -154,6 +156,7 @@ class AllocRunner:
                 recovered=recovered,
                 payload=payload_bytes(self.job),
                 volumes=volumes.host_paths(group, self.deps.node.host_volumes, task),
+                artifact_file_roots=self.deps.artifact_file_roots,
             )
         with self._lock:
             self.tasks = runners

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import tarfile
 import tempfile
 import time
@@ -27,7 +26,13 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
-from reconciler.model.alloc_dir import PathEscapeError, inside, inside_task_area
+from reconciler.model.alloc_dir import (
+    PathEscapeError,
+    inside,
+    inside_task_area,
+    open_beneath,
+    open_file_beneath,
+)
 from reconciler.model.job import Artifact
 
 ARCHIVES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip")
@@ -140,9 +145,16 @@ def _unpack(archive: Path, kind: str, dest: Path) -> None:
 
 
 def fetch(
-    art: Artifact, *, task_dir: Path, alloc_root: Path, attempts: int = 3, backoff: float = 0.2
+    art: Artifact,
+    *,
+    task_dir: Path,
+    alloc_root: Path,
+    attempts: int = 3,
+    backoff: float = 0.2,
+    file_roots: tuple[str, ...] = (),
 ) -> Path:
-    """Fetch one artifact; returns where it landed."""
+    """Fetch one artifact; returns where it landed. A `file` source outside the allocation
+    directory must be under one of `file_roots` (the agent's `--artifact-file-roots`)."""
     task_rel = os.path.relpath(task_dir, alloc_root)
     dest_rel = art.destination or "local/"
     try:
@@ -164,48 +176,116 @@ def fetch(
             url = urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(clean)))
             _download(url, art.headers, got, attempts=attempts, backoff=backoff)
         elif parsed.scheme in ("file", ""):
-            _copy_local(art.source, urllib.parse.unquote(parsed.path), got, alloc_root, task_rel)
+            raw = urllib.parse.unquote(parsed.path)
+            _copy_local(art.source, _local_source(raw, alloc_root, task_rel, file_roots), got, alloc_root)
         else:
             raise ArtifactError(
                 f"unsupported artifact source scheme {parsed.scheme!r} in {shown(art.source)!r}"
             )
         if checksum:
             _verify(got, checksum)
-        return _land(got, archive_kind(name) if archive else "", art.mode, dest)
+        try:
+            return _land(got, archive_kind(name) if archive else "", art.mode, dest, alloc_root)
+        except OSError as exc:  # a link in place of a directory (M5), a directory in place of a file
+            raise ArtifactError(
+                f"failed to place artifact {shown(art.source)!r} in {dest_rel!r}: {exc}"
+            ) from None
 
 
-def _copy_local(source: str, raw: str, got: Path, alloc_root: Path, task_rel: str) -> None:
-    """A `file` source: an absolute path, or one relative to the task directory that must
-    stay inside the allocation directory."""
+def _local_source(raw: str, alloc_root: Path, task_rel: str, file_roots: tuple[str, ...]) -> Path:
+    """Where a `file` source is read (review M6): relative to the task directory, or an
+    absolute path, inside the allocation directory, unless it is under a root the operator
+    allowed (`--artifact-file-roots`), as Nomad's artifact sandbox lets go-getter read only
+    the task's own directory unless the client's `artifact` block opens more."""
+    if os.path.isabs(raw):
+        real = os.path.realpath(raw)
+        for root in file_roots:
+            if os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root):
+                return Path(real)
+        rel = os.path.relpath(real, os.path.realpath(alloc_root))
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            raise ArtifactError(
+                f"artifact source {raw!r} is outside the allocation directory"
+                " and not under the agent's --artifact-file-roots"
+            )
+        raw, task_rel = rel, ""
     try:
-        src = Path(raw) if os.path.isabs(raw) else inside_task_area(alloc_root, os.path.join(task_rel, raw))
+        return inside_task_area(alloc_root, os.path.join(task_rel, raw))
     except PathEscapeError as exc:
         raise ArtifactError(f"artifact source {raw!r} is outside the allocation directory: {exc}") from None
+
+
+def _copy_local(source: str, src: Path, got: Path, alloc_root: Path) -> None:
+    """Copy a `file` source (a regular file, at most the download cap)."""
     if not src.is_file():
         raise ArtifactError(f"failed to download artifact {shown(source)!r}: no such file {src}")
-    with open(src, "rb") as fin, open(got, "wb") as fout:
+    try:  # inside the allocation: no link followed on the way (M5); an allowed root is the operator's
+        fd = (
+            open_file_beneath(alloc_root, src)
+            if alloc_root.resolve() in src.parents
+            else os.open(src, os.O_RDONLY)
+        )
+    except (OSError, PathEscapeError) as exc:
+        raise ArtifactError(f"failed to read artifact {shown(source)!r}: {exc}") from None
+    with os.fdopen(fd, "rb") as fin, open(got, "wb") as fout:
         _copy_capped(fin, fout, str(src))
 
 
-def _land(got: Path, kind: str, mode: str, dest: Path) -> Path:
+def _land(got: Path, kind: str, mode: str, dest: Path, alloc_root: Path) -> Path:
     """Move the fetched file `got` to `dest` by the artifact's mode: as the file `dest`
     (mode "file"), unpacked into `dest` (an archive, `kind` its extension), or into `dest`
-    under its own name; returns where it landed."""
+    under its own name; returns where it landed. Archives are unpacked in the agent's own
+    temporary directory first, and everything is placed relative to a descriptor of its
+    directory reached without following links (`open_beneath`, review M5), so a link a task
+    swaps in after the destination was checked is refused, never followed."""
     name = got.name
     if mode == "file":
         if kind:
             raise ArtifactError(f"artifact mode is 'file' but {name} is an archive (set archive = false)")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(got), dest)
+        _place(got, dest.parent, dest.name, alloc_root)
         return dest
     if kind:
-        _unpack(got, kind, dest)
+        unpacked = got.parent / (name + ".unpacked")
+        _unpack(got, kind, unpacked)
+        dfd = _open_dest(dest, alloc_root)
+        try:
+            _merge(unpacked, dfd)
+        finally:
+            os.close(dfd)
         return dest
     if mode == "dir":
         raise ArtifactError(f"artifact mode is 'dir' but {name} is not an archive")
-    dest.mkdir(parents=True, exist_ok=True)
-    target = dest / name
-    with contextlib.suppress(FileNotFoundError):
-        target.unlink()
-    shutil.move(str(got), target)
-    return target
+    _place(got, dest, name, alloc_root)
+    return dest / name
+
+
+def _open_dest(directory: Path, alloc_root: Path) -> int:
+    try:
+        return open_beneath(alloc_root, directory, create=True)
+    except (OSError, PathEscapeError) as exc:
+        raise ArtifactError(f"artifact destination {directory} cannot be used: {exc}") from None
+
+
+def _place(src: Path, directory: Path, name: str, alloc_root: Path) -> None:
+    """`src` renamed to `directory/name` (a link planted at that name is replaced)."""
+    dfd = _open_dest(directory, alloc_root)
+    try:
+        os.replace(src, name, dst_dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
+def _merge(src: Path, dfd: int) -> None:
+    """Move the tree `src` (the agent's, just unpacked) into the directory `dfd`, merging
+    into directories already there, entering each with O_NOFOLLOW."""
+    for entry in os.scandir(src):
+        if entry.is_dir(follow_symlinks=False):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(entry.name, dir_fd=dfd)
+            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dfd)
+            try:
+                _merge(Path(entry.path), sub)
+            finally:
+                os.close(sub)
+        else:
+            os.replace(entry.path, entry.name, dst_dir_fd=dfd)

@@ -26,6 +26,7 @@ def set_up(
     *,
     emit: Callable[[TaskEvent], None],
     payload: bytes = b"",
+    file_roots: tuple[str, ...] = (),
 ) -> TaskEvent | None:
     """Set the task up, reporting progress through `emit`; the failure event, or None when
     the task is ready to start."""
@@ -43,7 +44,7 @@ def set_up(
         emit(status.event(status.DOWNLOADING, "Client is downloading artifacts"))
     for art in task.artifacts:
         try:
-            artifacts.fetch(art, task_dir=task_dir, alloc_root=alloc_dir.root)
+            artifacts.fetch(art, task_dir=task_dir, alloc_root=alloc_dir.root, file_roots=file_roots)
         except artifacts.ArtifactError as exc:
             return status.event(status.ARTIFACT_FAILED, str(exc))
     if task.templates:

@@ -78,8 +78,10 @@ class TaskRunner:
         recovered: Recovered | None = None,
         payload: bytes = b"",
         volumes: list[tuple[str, bool]] | None = None,
+        artifact_file_roots: tuple[str, ...] = (),
     ) -> None:
         self.host = host
+        self.artifact_file_roots = artifact_file_roots
         self.volumes = volumes or []
         self.alloc_id = alloc_id
         self.alloc_dir = alloc_dir
@@ -326,6 +328,7 @@ class TaskRunner:
             self.env,
             emit=self._emit,
             payload=self.payload,
+            file_roots=self.artifact_file_roots,
         )
         if failure is not None:
             self._emit(failure)

@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from reconciler.model.alloc_dir import PathEscapeError, inside_task_area
+from reconciler.model.alloc_dir import PathEscapeError, inside_task_area, open_beneath, open_file_beneath
 from reconciler.model.job import Template
 
 MAX_TEMPLATE = 4 * 1024 * 1024  # characters, as the job file limit
@@ -91,11 +91,11 @@ def source_text(tpl: Template, *, task_dir: Path, alloc_root: Path) -> str:
             f"template source {tpl.source!r} is outside the allocation directory: {exc}"
         ) from None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(MAX_TEMPLATE + 1)
-    except OSError as exc:
-        raise TemplateError(f"template source {tpl.source!r}: {exc.strerror}") from None
+        data = read_beneath(alloc_root, path, MAX_TEMPLATE + 1)
+    except (OSError, PathEscapeError) as exc:
+        raise TemplateError(
+            f"template source {tpl.source!r}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     if len(data) > MAX_TEMPLATE:
         raise TemplateError(f"template source {tpl.source!r} is larger than {MAX_TEMPLATE} bytes")
     return data.decode("utf-8", errors="replace")
@@ -112,21 +112,34 @@ def file_mode(perms: str) -> int:
     return mode
 
 
-def write_file(dest: Path, text: str, mode: int) -> None:
-    """Write through a fresh temporary file opened with O_EXCL|O_NOFOLLOW, then rename: a
-    symlink a task planted at either name is replaced, never followed (review M5)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+def read_beneath(root: Path, path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of the file `path` under `root`, its directories reached
+    without following a link (`open_beneath`) and the file opened with O_NOFOLLOW."""
+    with os.fdopen(open_file_beneath(root, path), "rb") as fh:
+        return fh.read(limit)
+
+
+def write_file(dest: Path, text: str, mode: int, *, root: Path) -> None:
+    """Write through a fresh temporary file opened with O_EXCL|O_NOFOLLOW, then rename,
+    both relative to the destination's directory reached from `root` (the allocation
+    directory) without following a link: a symlink a task planted at either name, or in
+    place of a directory after the destination was checked, is refused or replaced, never
+    followed (review M5)."""
+    dfd = open_beneath(root, dest.parent, create=True)
     try:
-        with os.fdopen(fd, "wb", closefd=False) as fh:
-            fh.write(text.encode())
-        os.fchmod(fd, mode)
+        tmp = dest.name + ".tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dfd)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as fh:
+                fh.write(text.encode())
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest.name, src_dir_fd=dfd, dst_dir_fd=dfd)
     finally:
-        os.close(fd)
-    os.replace(tmp, dest)
+        os.close(dfd)
 
 
 def render_all(
@@ -144,13 +157,14 @@ def render_all(
         )
         mode = file_mode(tpl.perms)
         try:
-            fd = os.open(dest, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as fh:
-                old: str | None = fh.read().decode(errors="replace")
-        except OSError:
+            old: str | None = read_beneath(alloc_root, dest, MAX_TEMPLATE + 1).decode(errors="replace")
+        except (OSError, PathEscapeError):
             old = None
         if old == text:
             continue
-        write_file(dest, text, mode)
+        try:
+            write_file(dest, text, mode, root=alloc_root)
+        except PathEscapeError as exc:
+            raise TemplateError(f"template destination {tpl.destination!r}: {exc}") from None
         changed.append(tpl)
     return changed

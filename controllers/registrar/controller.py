@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from controllers.registrar.check_runner import CheckRunner, CheckSpec, Probe
@@ -22,6 +23,7 @@ from controllers.registrar.desired import (
     should_register,
 )
 from controllers.registrar.probes import GrpcProbe, HttpProbe, ScriptProbe, TcpProbe
+from reconciler.model import sandbox_exec
 from reconciler.model.alloc_dir import AllocDir
 from reconciler.model.job import MIN_SCRIPT_INTERVAL, SECOND, Check, Job
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Node
@@ -268,10 +270,7 @@ class Registrar(Controller):
         elif c.type == "grpc":
             probe = GrpcProbe(reg.address, port, interpolate(c.grpc_service, env), c.grpc_use_tls, timeout)
         elif c.type == "script":
-            cwd = ad.task_dir(task) if ad is not None and task else None
-            probe = ScriptProbe(
-                interpolate(c.command, env), tuple(interpolate(a, env) for a in c.args), cwd, env, timeout
-            )
+            probe = self._script_probe(c, ad, task, env, interpolate, timeout)
         else:
             headers = {k: [interpolate(v, env) for v in vs] for k, vs in c.header.items()}
             probe = HttpProbe(
@@ -322,6 +321,32 @@ class Registrar(Controller):
             restart=rule if rule is not None and rule.limit > 0 else None,
             on_change=write,
             on_restart=restart,
+        )
+
+    def _script_probe(
+        self,
+        c: Check,
+        ad: AllocDir | None,
+        task: str,
+        env: dict[str, str],
+        interpolate: Callable[[str, dict[str, str]], str],
+        timeout: float,
+    ) -> ScriptProbe:
+        """A script check; for a task in a sandbox (exec, java) it runs inside it (review
+        H4), so its paths are the task's: `NOMAD_TASK_DIR` is `/local` there, as in Nomad."""
+        cwd = ad.task_dir(task) if ad is not None and task else None
+        spec = ad.read_launch_spec(task) if ad is not None and task else {}
+        if sandbox_exec.sandbox_settings(spec) is not None:
+            task_env = spec.get("env") or {}
+            env = {**env, **{k: task_env[k] for k in sandbox_exec.TASK_DIR_VARS if k in task_env}}
+        return ScriptProbe(
+            interpolate(c.command, env),
+            tuple(interpolate(a, env) for a in c.args),
+            cwd,
+            env,
+            timeout,
+            state=ad.state if ad is not None else None,
+            task=task,
         )
 
 

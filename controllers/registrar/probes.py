@@ -14,6 +14,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from controllers.registrar.check_state import classify_exit, classify_http
+from reconciler.model.alloc_dir import launch_spec_file, read_launch_spec
+from reconciler.model.sandbox_exec import enter_argv
 from reconciler.model.services import CheckState
 from reconciler.model.taskenv import inherited_env
 from reconciler.runtime.commands import run_command
@@ -72,16 +74,30 @@ class ScriptProbe:
     cwd: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     timeout: float = 2.0
+    # The allocation's state dir and the task: when the task runs sandboxed (exec, java, as
+    # its launch spec says), the script runs inside its sandbox, as `alloc exec` does.
+    state: Path | None = None
+    task: str = ""
 
     def run(self) -> tuple[CheckState, str]:
         """Bounded as `run_command` bounds it: at most MAX_OUTPUT bytes kept, the whole
-        process group killed on timeout and once the script exits (review H4)."""
+        process group killed on timeout and once the script exits (review H4); for a
+        sandboxed task inside its namespaces, chroot and user, with its environment."""
         cwd = self.cwd if self.cwd is not None and self.cwd.is_dir() else None
+        argv = [self.command, *self.args]
+        env = {**inherited_env(os.environ), **self.env}
+        spec = read_launch_spec(launch_spec_file(self.state, self.task)) if self.state and self.task else {}
+        try:
+            inside = enter_argv(spec, self.state, self.task, argv) if self.state else None
+        except LookupError as exc:
+            return CheckState.CRITICAL, str(exc)
+        if inside is not None:
+            argv, env = inside, {**(spec.get("env") or {}), **self.env}
         try:
             res = run_command(
-                [self.command, *self.args],
+                argv,
                 cwd=cwd,
-                env={**inherited_env(os.environ), **self.env},
+                env=env,
                 timeout=self.timeout,
                 max_output=MAX_OUTPUT,
             )

@@ -26,15 +26,34 @@ if TYPE_CHECKING:
 LINGER = 2.0  # seconds a client may take to finish sending a body we answered early
 # never dropped because a client's `Connection` header names them: the framing and routing depend on them
 KEEP = frozenset({b"host", b"content-length"})
-OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+# set by the router, never passed as the client sent them: X-Real-Ip and Forwarded as Fabio
+# sets them (the client's address), except that a client's Forwarded is replaced, not kept
+# (review L4); X-Forwarded-For is the one list a client may extend
+OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-real-ip", b"forwarded"})
 # the forwarded head of a request on a route without options (most of them), in one formatting
 PLAIN_HEAD = (
-    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Host: %b\r\n\r\n"
+    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Host: %b\r\n"
+    b'%b; host="%b"\r\n\r\n'
 )
 ROUTER_HEADERS = OURS | {b"content-length"}  # read by the router (`Downstream.router_header`)
 FAST_MAX = 4096  # longest request kept for `Downstream.repeat`
 # what a repeated request becomes: (the table it was routed in, its route, method, target, host, head)
 FastPlan = tuple[RouteTable, Route, bytes, bytes, bytes, bytes]
+
+
+def client_head(ip: bytes, scheme: bytes) -> bytes:
+    """`X-Real-Ip` and the start of `Forwarded` (RFC 7239: an IPv6 address is quoted in
+    brackets) for a client connection, as Fabio sets them; `; host=...` follows per request."""
+    node = b'"[' + ip + b']"' if b":" in ip else ip
+    return b"X-Real-Ip: " + ip + b"\r\nForwarded: for=" + node + b"; proto=" + scheme
+
+
+def quoted(host: bytes) -> bytes:
+    """The Host as the inside of an RFC 7239 quoted-string: a client's quote cannot end it
+    early and add parameters (`for=`) of its own."""
+    if b'"' in host or b"\\" in host:
+        return host.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    return host
 
 
 class Downstream(asyncio.Protocol):
@@ -50,6 +69,7 @@ class Downstream(asyncio.Protocol):
         self.pending: deque[Exchange] = deque()
         self.client_ip = ""
         self.client_ip_b = b""
+        self.client_head = b""  # X-Real-Ip and Forwarded up to its host (`client_head`)
         self.closed = False
         self._paused = False
         self.last = 0.0  # the last read from the client
@@ -71,6 +91,7 @@ class Downstream(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
         self.client_ip_b = self.client_ip.encode()
+        self.client_head = client_head(self.client_ip_b, self.server.scheme)
         self.last = self.head_since = time.monotonic()
         if len(self.server.conns) >= self.limits.max_conns:
             self.write(
@@ -330,7 +351,16 @@ class Downstream(asyncio.Protocol):
         ex.route = route
         xff = ex.xff + b", " + self.client_ip_b if ex.xff else self.client_ip_b
         if route.plain and ex.host and not ex.chunked:  # the common case, in one formatting
-            ex.head = PLAIN_HEAD % (ex.method, ex.url, b"".join(ex.fwd), xff, self.server.scheme, ex.host)
+            ex.head = PLAIN_HEAD % (
+                ex.method,
+                ex.url,
+                b"".join(ex.fwd),
+                xff,
+                self.server.scheme,
+                ex.host,
+                self.client_head,
+                quoted(ex.host),
+            )
         else:
             ex.head = self.head_for(ex, route, xff)
         self.server.dispatch(ex)
@@ -372,7 +402,9 @@ class Downstream(asyncio.Protocol):
         lines.append(b"X-Forwarded-For: " + xff + b"\r\nX-Forwarded-Proto: " + self.server.scheme + b"\r\n")
         if ex.host:
             lines.append(b"X-Forwarded-Host: " + ex.host + b"\r\n")
-        lines.append(b"\r\n")
+        lines.append(
+            self.client_head + (b'; host="' + quoted(ex.host) + b'"' if ex.host else b"") + b"\r\n\r\n"
+        )
         return b"".join(lines)
 
     def finished(self, ex: Exchange, *, close_upstream: bool, close_client: bool = False) -> None:

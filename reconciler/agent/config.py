@@ -54,6 +54,8 @@ class AgentConfig:
     )  # agent variables tasks may inherit (model.taskenv.inherited_env)
     # --exec-chroot-env: the host directories exec tasks see ([]: Nomad's chroot_env default)
     exec_chroot_env: list[str] = field(default_factory=list)
+    # --artifact-file-roots: host directories `file` artifacts may read (review M6; []: none)
+    artifact_file_roots: list[str] = field(default_factory=list)
     # the interface whose address the node advertises for its tasks ("": the bind address)
     network_interface: str = ""
 

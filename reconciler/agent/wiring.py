@@ -92,6 +92,7 @@ def node_agent(store: Store, config: AgentConfig) -> Component:
         host_volumes=config.host_volumes,
         task_env=tuple(config.task_env),
         exec_chroot_env=tuple(config.exec_chroot_env),
+        artifact_file_roots=tuple(config.artifact_file_roots),
         reserved_disk=config.reserved_disk,
         http_addr=f"{config.bind}:{config.http_port}",
         network_interface=config.network_interface,

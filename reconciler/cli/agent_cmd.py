@@ -195,6 +195,12 @@ def _host_volumes(items: tuple[str, ...]) -> dict[str, HostVolume]:
     "default Nomad's chroot_env: /bin,/etc,/lib,/lib32,/lib64,/run/resolvconf,/sbin,/usr.",
 )
 @click.option(
+    "--artifact-file-roots",
+    default="",
+    help="Host directories a `file://` artifact may be copied from (comma-separated, absolute); "
+    "default none: only files inside the allocation directory.",
+)
+@click.option(
     "--network-interface",
     "-network-interface",
     default="",
@@ -249,6 +255,7 @@ def agent(
     router_tls_ca: Path | None,
     task_env: str,
     exec_chroot_env: str,
+    artifact_file_roots: str,
     network_interface: str,
 ) -> None:
     """Run the reconciler agent."""
@@ -323,6 +330,7 @@ def agent(
         router_tls=_router_tls(router_tls_cert, router_tls_key, router_tls_ca),
         task_env=[n.strip() for n in task_env.split(",") if n.strip()],
         exec_chroot_env=_chroot_env(exec_chroot_env),
+        artifact_file_roots=_chroot_env(artifact_file_roots, "--artifact-file-roots"),
         network_interface=network_interface,
     )
     try:
@@ -335,14 +343,13 @@ def agent(
         sys.exit(1)
 
 
-def _chroot_env(value: str) -> list[str]:
-    """--exec-chroot-env: absolute host directories ([] keeps the exec driver's default)."""
+def _chroot_env(value: str, flag: str = "--exec-chroot-env") -> list[str]:
+    """--exec-chroot-env (or --artifact-file-roots): absolute host directories ([] keeps the
+    default)."""
     dirs = [d.strip().rstrip("/") or "/" for d in value.split(",") if d.strip()]
     for d in dirs:
         if not d.startswith("/") or d == "/" or ".." in d.split("/"):
-            raise click.BadParameter(
-                f"{d!r}: an absolute directory other than /", param_hint="--exec-chroot-env"
-            )
+            raise click.BadParameter(f"{d!r}: an absolute directory other than /", param_hint=flag)
     return dirs
 
 

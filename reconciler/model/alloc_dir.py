@@ -30,6 +30,7 @@ command as the task would (`AllocDir.read_launch_spec`).
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import re
@@ -72,6 +73,41 @@ def inside_task_area(alloc_root: Path, relative: str) -> Path:
     if target == state or state in target.parents:
         raise PathEscapeError(f"path {relative!r} is in the agent's private {STATE_DIR}/ directory")
     return target
+
+
+def open_beneath(root: Path, directory: Path, *, create: bool = False) -> int:
+    """A descriptor of `directory` (a resolved path under `root`), reached from `root` one
+    component at a time with O_NOFOLLOW (made first when `create`): a component swapped for
+    a link after `inside()` checked the path is refused (ELOOP/ENOTDIR), never followed, and
+    `.state` is never reached (review M5). This is openat2's RESOLVE_BENEATH |
+    RESOLVE_NO_SYMLINKS, done with plain `openat`, so it needs no fallback."""
+    rel = os.path.relpath(directory, root.resolve())
+    parts = [] if rel == os.curdir else rel.split(os.sep)
+    if parts and parts[0] in (os.pardir, STATE_DIR):
+        raise PathEscapeError(f"{directory} is not in the task area of {root}")
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open(root, flags)
+    try:
+        for name in parts:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, dir_fd=fd)
+            fd, parent = os.open(name, flags, dir_fd=fd), fd
+            os.close(parent)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_file_beneath(root: Path, path: Path) -> int:
+    """A read-only descriptor of the file `path` under `root`: its directories reached
+    without following a link (`open_beneath`), the file itself opened with O_NOFOLLOW."""
+    dfd = open_beneath(root, path.parent)
+    try:
+        return os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
+    finally:
+        os.close(dfd)
 
 
 def check_name(value: str, what: str) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 from reconciler.model.alloc_stats import task_pid
 
 SANDBOX_SCRIPT = "driver_runner/sandbox.py"
+# The variables naming the task's directories, which a sandboxed task sees at its own paths.
+TASK_DIR_VARS = ("NOMAD_ALLOC_DIR", "NOMAD_TASK_DIR", "NOMAD_SECRETS_DIR")
 NSENTER = "nsenter"
 
 
@@ -44,8 +46,8 @@ def _first_child(pid: int) -> int:
 
 
 def enter_argv(spec: dict[str, Any], state: Path, task: str, cmd: list[str]) -> list[str] | None:
-    """`cmd` wrapped to run inside the task's sandbox; None for a task without one (raw_exec,
-    java: run on the host in its directory). LookupError when the task does not run."""
+    """`cmd` wrapped to run inside the task's sandbox; None for a task without one (raw_exec:
+    run on the host in its directory). LookupError when the task does not run."""
     settings = sandbox_settings(spec)
     if settings is None:
         return None

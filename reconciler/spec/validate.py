@@ -254,9 +254,9 @@ def _check_driver(c: _Checker, path: str, t: Task) -> None:
         c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"' + alternative)
 
 
-# The drivers that can run a task as its `user` (exec: setpriv in its sandbox, docs/drivers.md).
-# raw_exec and java run as the agent's user, so a `user` there is refused, never ignored.
-USER_DRIVERS = ("exec",)
+# The drivers that can run a task as its `user` (exec and java: setpriv in their sandbox,
+# docs/drivers.md). raw_exec runs as the agent's user, so a `user` there is refused, never ignored.
+USER_DRIVERS = ("exec", "java")
 
 
 def _check_user(c: _Checker, path: str, t: Task) -> None:

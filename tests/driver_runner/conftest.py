@@ -34,7 +34,12 @@ def guard() -> Iterator[ProcessGuard]:
 @pytest.fixture
 def agent(store: Store, tmp_path: Path) -> Iterator[NodeAgent]:
     a = NodeAgent(
-        store, data_dir=tmp_path / "data", node_name="node-1", raw_exec_enabled=True, heartbeat_ttl=5
+        store,
+        data_dir=tmp_path / "data",
+        node_name="node-1",
+        raw_exec_enabled=True,
+        heartbeat_ttl=5,
+        artifact_file_roots=(str(tmp_path / "artifacts"),),  # the tests' own `file://` artifacts
     )
     a.start()
     yield a

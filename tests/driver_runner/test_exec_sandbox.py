@@ -14,9 +14,11 @@ import pytest
 
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.drivers.exec import CHROOT_ENV, ExecDriver
+from controllers.registrar import Registrar
 from reconciler.api.allocations import run_exec
-from reconciler.model.job import SECOND, RestartPolicy, Task
+from reconciler.model.job import SECOND, Check, RestartPolicy, Service, Task
 from reconciler.model.objects import HostVolume
+from reconciler.model.services import CheckStatus
 from reconciler.model.volumes import VolumeMount, VolumeRequest
 from reconciler.store import Store
 from tests.driver_runner.support import make_alloc, make_job, put_alloc, put_job, wait_status
@@ -225,3 +227,49 @@ def test_a_restarted_exec_task_enters_its_sandbox_again(store: Store, agent: Nod
     a = put_alloc(store, make_alloc(job, agent.node_id))
     wait_status(store, a.id, "complete", timeout=30)
     assert (agent.data_dir / "allocs" / a.id / "alloc" / "data" / "runs").read_text() == "run\nrun\n"
+
+
+def test_script_check_runs_inside_the_sandbox(store: Store, agent: NodeAgent) -> None:
+    """A script check of an exec task runs in its sandbox (review H4), as `alloc exec` does:
+    its user, no capabilities, its chroot, its environment (`NOMAD_TASK_DIR` is `/local`,
+    also when interpolated into the check's arguments)."""
+    script = (
+        "id -u; cat ${NOMAD_TASK_DIR}/marker; echo $NOMAD_TASK_DIR $GREETING;"
+        " grep -E '^CapEff' /proc/self/status; test -e /root && echo root=visible || echo root=hidden"
+    )
+    check = Check(
+        name="inside",
+        type="script",
+        task="t",
+        command="/bin/sh",
+        args=["-c", script],
+        interval=SECOND,
+        timeout=10 * SECOND,
+    )
+    task = Task(
+        name="t",
+        driver="exec",
+        env={"GREETING": "hi"},
+        config={"command": "/bin/sh", "args": ["-c", "echo here > /local/marker; exec sleep 600"]},
+    )
+    job = make_job("checked", tasks=[task])
+    job.task_groups[0].services = [Service(name="checked", port="http", checks=[check])]
+    put_job(store, job)
+    a = put_alloc(store, make_alloc(job, agent.node_id))
+    wait_status(store, a.id, "running", timeout=30)
+    registrar = Registrar(store, agent.node, data_dir=agent.data_dir)
+    registrar.start()
+    try:
+
+        def output() -> str | None:
+            got, _ = store.list(store.keys.checks + a.id + "/", CheckStatus)
+            ok = [c.value for c in got if c.value.status == "passing"]
+            return ok[0].output if ok else None
+
+        out = wait_for(output, 30, message="the script check passes")
+    finally:
+        registrar.stop()
+    lines = out.split("\n")
+    assert lines[:3] == [str(pwd.getpwnam("nobody").pw_uid), "here", "/local hi"], out
+    assert lines[3].split() == ["CapEff:", "0000000000000000"]
+    assert lines[4] == "root=hidden"

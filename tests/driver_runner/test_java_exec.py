@@ -42,6 +42,7 @@ public class Hello {
 
 
 def _build_jar(tmp: Path) -> Path:
+    tmp.mkdir(exist_ok=True)
     src = tmp / "Hello.java"
     src.write_text(JAVA_SRC)
     subprocess.run(["javac", "-d", str(tmp / "classes"), str(src)], check=True, capture_output=True)
@@ -62,7 +63,7 @@ needs_java = pytest.mark.skipif(
 def test_java_jar_serves_http_on_its_port(store: Store, agent: NodeAgent, tmp_path: Path) -> None:
     assert agent.node.drivers.get("java") is True
     assert agent.node.attributes.get("driver.java.version")
-    jar = _build_jar(tmp_path)
+    jar = _build_jar(tmp_path / "artifacts")  # a directory the agent lets `file://` read
     task = Task(
         name="hello",
         driver="java",
@@ -163,3 +164,27 @@ def test_driver_schemas_agree_with_spec_validation() -> None:
     ours = {"raw_exec": raw_mod.FIELDS, "exec": exec_mod.FIELDS, "java": java_mod.FIELDS}
     for name, fields in ours.items():
         assert set(spec_drivers.DRIVERS[name][0]) == set(fields), name
+
+
+@pytest.mark.parametrize(
+    ("path", "inside"),
+    [("/usr/lib/jvm/x/bin/java", True), ("/usr", True), ("/usrx/java", False), ("/opt/jdk/bin/java", False)],
+)
+def test_the_jvm_must_be_inside_chroot_env(path: str, inside: bool) -> None:
+    """The java sandbox binds `chroot_env` only: a JVM elsewhere could not start in it."""
+    from controllers.driver_runner.drivers.java import inside_chroot_env
+
+    assert inside_chroot_env(path, ("/bin", "/usr/")) is inside
+
+
+def test_java_is_unhealthy_with_a_jvm_outside_chroot_env(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"):
+        pytest.skip("the sandbox needs root, unshare and setpriv")
+    fake = tmp_path / "java"
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"17.0.1\"' >&2\n")
+    fake.chmod(0o755)
+    d = JavaDriver(chroot_env=("/usr",))
+    d.java = str(fake)
+    fp = d.fingerprint()
+    assert (fp.detected, fp.healthy) == (True, False)
+    assert "outside chroot_env" in fp.description

@@ -97,6 +97,30 @@ def test_strip_host_routes_and_forwarded_headers(store, router, backends) -> Non
     assert get(conn, "/anything")[0] == 404  # no generic route
 
 
+def test_real_ip_and_forwarded_are_the_routers(store, router, backends) -> None:
+    """`X-Real-Ip` and `Forwarded` name the client's address as Fabio sets them; ones a
+    client sends are replaced, never passed (review L4), on a plain route and on one with
+    options; a quote in the Host cannot end Forwarded's `host` early and add a `for`."""
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/plain"], name="plain", check=None)
+    register(store, b, "alloc-b", ["urlprefix-/opt strip=/opt"], name="opt", check=None)
+    wait_for(lambda: targets(router, "/plain") == 1 and targets(router, "/opt") == 1)
+    conn = http.client.HTTPConnection("127.0.0.1", router.bound_port, timeout=5)
+    spoof = {"X-Real-IP": "6.6.6.6", "Forwarded": "for=6.6.6.6;proto=https"}
+    host = f"127.0.0.1:{router.bound_port}"
+    for path in ("/plain/x", "/opt/x"):
+        status, body = get(conn, path, headers=spoof)
+        assert status == 200
+        headers = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
+        assert headers["x-real-ip"] == "127.0.0.1", path
+        assert headers["forwarded"] == f'for=127.0.0.1; proto=http; host="{host}"', path
+        assert "6.6.6.6" not in body.decode(), path
+    status, body = get(conn, "/opt/x", headers={"Host": 'h"; for=6.6.6.6; x="'})
+    assert status == 200
+    headers = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
+    assert headers["forwarded"] == 'for=127.0.0.1; proto=http; host="h\\"; for=6.6.6.6; x=\\""'
+
+
 def test_a_repeated_request_follows_the_table(store, router, backends) -> None:
     """The same request bytes again on one connection take the fast path (`Downstream.repeat`),
     which must not outlive the table it was planned in: a route that moves to another

@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from controllers.driver_runner.artifacts import ArtifactError, fetch, shown
-from controllers.driver_runner.templates import TemplateError, render, render_all
+from controllers.driver_runner.artifacts import ArtifactError, _land, fetch, shown
+from controllers.driver_runner.templates import (
+    TemplateError,
+    destination,
+    read_beneath,
+    render,
+    render_all,
+    write_file,
+)
 from reconciler.model.alloc_dir import PathEscapeError
 from reconciler.model.alloc_fs import resolve
 from reconciler.model.job import Artifact, Template
@@ -176,6 +183,95 @@ def test_m6_relative_file_sources_stay_in_the_alloc_dir(dirs: tuple[Path, Path],
     (alloc_root / ".state" / "web.spec").write_text("x")
     with pytest.raises(ArtifactError, match="outside the allocation directory"):
         fetch(Artifact(source=source), task_dir=task_dir, alloc_root=alloc_root)
+
+
+def test_m6_absolute_file_sources_need_an_allowed_root(tmp_path: Path, dirs: tuple[Path, Path]) -> None:
+    """An absolute `file://` source is read only inside the allocation directory, or under a
+    directory the agent allows (`--artifact-file-roots`), as Nomad's artifact sandbox lets
+    go-getter read only the task's directory; a link out of an allowed root is refused."""
+    task_dir, alloc_root = dirs
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("agent-only")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "app.jar").write_text("jar")
+    (shared / "escape").symlink_to(outside / "secret")
+    (alloc_root / ".state" / "web.spec").write_text("x")
+    for source in (f"file://{outside}/secret", "file:///etc/passwd", f"file://{alloc_root}/.state/web.spec"):
+        with pytest.raises(ArtifactError, match=r"outside the allocation directory|private"):
+            fetch(
+                Artifact(source=source), task_dir=task_dir, alloc_root=alloc_root, file_roots=(str(shared),)
+            )
+    with pytest.raises(ArtifactError, match="outside the allocation directory"):
+        fetch(
+            Artifact(source=f"file://{shared}/escape"),
+            task_dir=task_dir,
+            alloc_root=alloc_root,
+            file_roots=(str(shared),),
+        )
+    got = fetch(
+        Artifact(source=f"file://{shared}/app.jar"),
+        task_dir=task_dir,
+        alloc_root=alloc_root,
+        file_roots=(str(shared),),
+    )
+    assert (got / "app.jar").read_text() == "jar" if got.is_dir() else got.read_text() == "jar"
+    (task_dir / "local" / "mine").write_text("mine")
+    got = fetch(
+        Artifact(source=f"file://{task_dir}/local/mine", destination="local/copy/"),
+        task_dir=task_dir,
+        alloc_root=alloc_root,
+    )
+    assert (task_dir / "local" / "copy" / "mine").read_text() == "mine"
+
+
+def test_m5_a_directory_swapped_for_a_link_after_the_check_is_not_followed(
+    tmp_path: Path, dirs: tuple[Path, Path]
+) -> None:
+    """The race between `inside()` and the write: a task replaces a checked directory with a
+    link out of the allocation directory; the template is neither written nor read there."""
+    task_dir, alloc_root = dirs
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x").write_text("host file")
+    sub = task_dir / "local" / "sub"
+    sub.mkdir()
+    tpl = Template(destination="local/sub/x", data="evil")
+    dest = destination(tpl, task_dir=task_dir, alloc_root=alloc_root)
+    sub.rmdir()
+    sub.symlink_to(outside)  # after the check, before the write
+    with pytest.raises(OSError, match=r"symbolic links|Not a directory"):
+        write_file(dest, "evil", 0o644, root=alloc_root)
+    with pytest.raises(OSError, match=r"symbolic links|Not a directory"):
+        read_beneath(alloc_root, dest, 100)
+    assert (outside / "x").read_text() == "host file"
+    assert sorted(p.name for p in outside.iterdir()) == ["x"]
+    with pytest.raises(PathEscapeError):
+        write_file(alloc_root / ".state" / "web.spec", "forged", 0o644, root=alloc_root)
+
+
+def test_m5_an_artifact_is_not_placed_through_a_swapped_link(tmp_path: Path, dirs: tuple[Path, Path]) -> None:
+    """An artifact's destination checked, then a directory on its way swapped for a link out
+    of the allocation directory (as a racing task would): nothing lands outside, neither a
+    file nor an unpacked archive."""
+    task_dir, alloc_root = dirs
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    bin_dir = task_dir / "local" / "bin"
+    bin_dir.mkdir()
+    dest = bin_dir.resolve()  # what the check returned
+    bin_dir.rmdir()
+    bin_dir.symlink_to(outside)  # after the check
+    got = alloc_root / "fetched"
+    got.mkdir()
+    (got / "app.bin").write_bytes(b"payload")
+    with tarfile.open(got / "app.tar.gz", "w:gz") as tf:
+        tf.add(got / "app.bin", arcname="inner.bin")
+    for name, kind in (("app.bin", ""), ("app.tar.gz", ".tar.gz")):
+        with pytest.raises(ArtifactError, match="cannot be used"):
+            _land(got / name, kind, "any", dest, alloc_root)
+    assert list(outside.iterdir()) == []
 
 
 def test_m5_artifact_cannot_land_in_the_agents_state(www: tuple[str, Path], dirs: tuple[Path, Path]) -> None:

@@ -161,19 +161,19 @@ def test_rule(change: Callable[[Job], None], path: str, message: str) -> None:
     [
         ("exec", {"command": "/bin/true"}, False),
         ("raw_exec", {"command": "/bin/true"}, True),
-        ("java", {"jar_path": "local/a.jar"}, True),
+        ("java", {"jar_path": "local/a.jar"}, False),
     ],
 )
 def test_user_only_for_exec(driver: str, config: dict[str, object], refused: bool) -> None:
-    """`user` works for exec (its sandbox switches to it); the drivers that run tasks as the
-    agent's user refuse it rather than ignore it."""
+    """`user` works for exec and java (their sandbox switches to it); raw_exec, which runs
+    tasks as the agent's user, refuses it rather than ignore it."""
     job = base()
     job.task_groups[0].tasks[0] = Task(name="todo", driver=driver, config=config, user="nobody")
     found = [(i.path, i.message) for i in validate(job) if i.path.endswith(".user")]
     want = [
         (
             "job.todo.group.web.task.todo.user",
-            f"the {driver} driver cannot run a task as another user (only exec can)",
+            f"the {driver} driver cannot run a task as another user (only exec, java can)",
         )
     ]
     assert found == (want if refused else [])

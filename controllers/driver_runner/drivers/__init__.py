@@ -34,7 +34,7 @@ def build_drivers(
     drivers: dict[str, TaskDriver] = {
         "raw_exec": RawExecDriver(enabled=raw_exec_enabled),
         "exec": ExecDriver(exec_chroot_env or CHROOT_ENV),
-        "java": JavaDriver(),
+        "java": JavaDriver(exec_chroot_env or CHROOT_ENV),
     }
     if enabled is not None:
         drivers = {k: v for k, v in drivers.items() if k in enabled}

@@ -97,14 +97,10 @@ class ExecDriver:
         self.chroot_env = chroot_env
 
     def fingerprint(self) -> Fingerprint:
-        if os.uname().sysname != "Linux":
-            return Fingerprint(False, False, "exec needs Linux")
-        if os.geteuid() != 0:
-            return Fingerprint(True, False, "exec needs root for namespaces and cgroups")
-        if not self.unshare:
-            return Fingerprint(True, False, "unshare (util-linux) not found")
-        if not self.setpriv:
-            return Fingerprint(True, False, "setpriv (util-linux) not found")
+        problem = sandbox_fingerprint(self.unshare, self.setpriv)
+        if problem is not None:
+            problem.description = "exec: " + problem.description
+            return problem
         cg = cgroups.detect()
         return Fingerprint(True, True, "healthy", {"driver.exec": "1", "driver.exec.cgroups": cg or "none"})
 
@@ -114,30 +110,53 @@ class ExecDriver:
     def prepare(self, ctx: TaskContext) -> LaunchSpec:
         if not (self.unshare and self.setpriv):
             raise DriverError("exec driver: unshare or setpriv not found")
-        settings = sandbox_settings(ctx, self.chroot_env)
-        argv = [
-            self.unshare,
-            "--pid",
-            "--mount",
-            "--ipc",
-            "--uts",
-            "--fork",
-            "--kill-child",
-            "--",
-            sys.executable,
-            "-I",
-            "-S",
-            sandbox.__file__,
-            json.dumps(settings),
-            ctx.config["command"],
-            *ctx.config.get("args", []),
-        ]
-        spec = base_spec(ctx, argv, track=False)
-        spec.env = {**ctx.env, **{k: v for k, v in TASK_PATHS.items() if k in ctx.env}}
-        res = ctx.task.resources
-        cg = cgroups.create(ctx.cgroup_name, memory_mb=res.memory_max or res.memory, cpu_mhz=res.cpu)
-        spec.cgroup_procs = cg.procs_files
-        spec.cgroup_dirs = cg.dirs
-        for p in cg.problems:
-            ctx.events.append(("Resource Limits Unavailable", p))
-        return spec
+        command = [ctx.config["command"], *ctx.config.get("args", [])]
+        return sandboxed_spec(ctx, self.unshare, self.chroot_env, command)
+
+
+def sandbox_fingerprint(unshare: str, setpriv: str) -> Fingerprint | None:
+    """Why the sandbox cannot run here (a fingerprint that is not healthy), None when it can:
+    the exec and java drivers share it."""
+    if os.uname().sysname != "Linux":
+        return Fingerprint(False, False, "needs Linux")
+    if os.geteuid() != 0:
+        return Fingerprint(True, False, "needs root for namespaces and cgroups")
+    if not unshare:
+        return Fingerprint(True, False, "unshare (util-linux) not found")
+    if not setpriv:
+        return Fingerprint(True, False, "setpriv (util-linux) not found")
+    return None
+
+
+def sandboxed_spec(
+    ctx: TaskContext, unshare: str, chroot_env: tuple[str, ...], command: list[str]
+) -> LaunchSpec:
+    """The launch of `command` (paths as the task sees them, inside its chroot) in the
+    sandbox, with the task's memory and CPU limits: the exec driver's, and the java
+    driver's (review H3)."""
+    settings = sandbox_settings(ctx, chroot_env)
+    argv = [
+        unshare,
+        "--pid",
+        "--mount",
+        "--ipc",
+        "--uts",
+        "--fork",
+        "--kill-child",
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        sandbox.__file__,
+        json.dumps(settings),
+        *command,
+    ]
+    spec = base_spec(ctx, argv, track=False)
+    spec.env = {**ctx.env, **{k: v for k, v in TASK_PATHS.items() if k in ctx.env}}
+    res = ctx.task.resources
+    cg = cgroups.create(ctx.cgroup_name, memory_mb=res.memory_max or res.memory, cpu_mhz=res.cpu)
+    spec.cgroup_procs = cg.procs_files
+    spec.cgroup_dirs = cg.dirs
+    for p in cg.problems:
+        ctx.events.append(("Resource Limits Unavailable", p))
+    return spec
