@@ -34,6 +34,9 @@ from controllers.router.table import Route, RouteTable, Target
 
 log = logging.getLogger(__name__)
 
+# a route's picks, the pool of each, and its round-robin counter (ProxyServer.rotation)
+Rotation = tuple[tuple[Target, ...], tuple[Pool, ...], "itertools.count[int]"]
+
 ROUTE_CACHE = 4096
 CACHED_PATH = 256  # longer paths are looked up every time rather than held in the cache
 
@@ -77,6 +80,7 @@ class ProxyServer:
         # an id is only trusted while it is that object's
         self._rr: dict[int, tuple[Route, itertools.count[int]]] = {}
         self._pool_of: dict[int, tuple[Target, Pool]] = {}
+        self._rotations: dict[int, tuple[Route, Rotation]] = {}  # by id(route), as _rr
         self.fails: dict[tuple[str, int], tuple[int, float]] = {}  # (address, port) -> (count, since)
         self.down: dict[tuple[str, int], float] = {}  # (address, port) -> passed over until
         self.stats = RouterStats()
@@ -90,6 +94,7 @@ class ProxyServer:
             self._route_cache = {}
             self._rr = {}  # counters of routes that left the table go with it
             self._pool_of = {}
+            self._rotations = {}
         path = url.partition(b"?")[0]
         key = (host, path)
         try:
@@ -118,11 +123,25 @@ class ProxyServer:
             return None
         if self.strategy == "rnd":
             return random.choice(targets)
+        return targets[next(self.counter(route)) % len(targets)]
+
+    def counter(self, route: Route) -> itertools.count[int]:
+        """The route's round-robin counter (until the table changes)."""
         entry = self._rr.get(id(route))
         if entry is None or entry[0] is not route:
             entry = self._rr[id(route)] = (route, itertools.count())
-        counter = entry[1]
-        return targets[next(counter) % len(targets)]
+        return entry[1]
+
+    def rotation(self, route: Route) -> Rotation:
+        """What `Downstream.repeat` picks from without calling `pick`: the route's picks in
+        order, the pool of each, and its round-robin counter (shared with `pick`), made once
+        per route while the table lasts."""
+        entry = self._rotations.get(id(route))
+        if entry is None or entry[0] is not route:
+            targets = route.slots or route.targets
+            rot = (targets, tuple(self.pool(t) for t in targets), self.counter(route))
+            entry = self._rotations[id(route)] = (route, rot)
+        return entry[1]
 
     def failed(self, target: Target | None) -> None:
         """An instance refused, reset, timed out or sent garbage: count it, and after
