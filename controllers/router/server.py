@@ -312,3 +312,4 @@ class ProxyServer:
             p.close()
         self.pools.clear()
         self._pool_of.clear()
+        self._rotations.clear()
