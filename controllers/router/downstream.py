@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from controllers.router.exchange import HOP_BY_HOP, Exchange, connection_tokens
+from controllers.router.exchange import HOP_BY_HOP, Exchange, Repeated, connection_tokens
 from controllers.router.limits import Refused, error_response
 from controllers.router.pool import Watcher
+from controllers.router.stats import route_key
 from controllers.router.table import Route, RouteTable, rewrite_path
 
 if TYPE_CHECKING:
@@ -37,8 +38,39 @@ PLAIN_HEAD = (
 )
 ROUTER_HEADERS = OURS | {b"content-length"}  # read by the router (`Downstream.router_header`)
 FAST_MAX = 4096  # longest request kept for `Downstream.repeat`
-# what a repeated request becomes: (the table it was routed in, its route, method, target, host, head)
-FastPlan = tuple[RouteTable, Route, bytes, bytes, bytes, bytes]
+new_exchange = object.__new__
+
+
+class FastPlan:
+    """What a repeated request becomes (`Downstream.repeat`): the table it was routed in, its
+    route, method, target, Host and forwarded head; the route's rotation (picks, their pools,
+    the round-robin counter: `ProxyServer.rotation`); and the route's counters in the stats,
+    so that its responses are counted without a key being built (`Exchange.repeated_fast`)."""
+
+    __slots__ = (
+        "cell",
+        "counter",
+        "head",
+        "hist",
+        "host",
+        "method",
+        "pools",
+        "rkey",
+        "route",
+        "status",
+        "table",
+        "targets",
+        "url",
+    )
+
+    def __init__(self, table: RouteTable, route: Route, ex: Exchange, server: ProxyServer) -> None:
+        self.table, self.route = table, route
+        self.method, self.url, self.host, self.head = ex.method, ex.url, ex.host, ex.head
+        self.targets, self.pools, self.counter = server.rotation(route)
+        self.rkey = route_key(route)
+        self.hist = server.stats.histogram(self.rkey)
+        self.status = 0  # the status `cell` counts (the last one seen)
+        self.cell: list[int] = [0]
 
 
 def client_head(ip: bytes, scheme: bytes) -> bytes:
@@ -71,7 +103,7 @@ class Downstream(asyncio.Protocol):
         self.client_ip_b = b""
         self.client_head = b""  # X-Real-Ip and Forwarded up to its host (`client_head`)
         self.closed = False
-        self._paused = False
+        self.paused = False
         self.last = 0.0  # the last read from the client
         self.head_since = 0.0  # reading a request head since then (0: not reading one)
         self.head_raw = 0  # bytes read while in a request head (a guard below the parser's buffering)
@@ -84,6 +116,7 @@ class Downstream(asyncio.Protocol):
         # the last request that came whole in one read, and what it became (see `repeat`)
         self.fast_raw = b""
         self.fast_plan: FastPlan | None = None
+        self.fast_seed: tuple[RouteTable, Exchange] | None = None  # what `plan` makes it from
 
     # transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,9 +142,9 @@ class Downstream(asyncio.Protocol):
             return
         if self.lingering:
             return  # after a refusal: read and drop until the client goes
-        self.last = time.monotonic()
+        now = self.last = time.monotonic()
         at_rest = self.boundary and self.active is None
-        if at_rest and data == self.fast_raw and self.repeat():
+        if at_rest and data == self.fast_raw and self.repeat(now):
             return
         if self.head_since and self.head_raw > self.limits.max_header_bytes:
             self.reject(431, f"request headers larger than {self.limits.max_header_bytes} bytes")
@@ -154,24 +187,61 @@ class Downstream(asyncio.Protocol):
             and not (ex.has_body or ex.chunked or ex.upgrade)
         ):
             self.fast_raw = data
-            self.fast_plan = (table, ex.route, ex.method, ex.url, ex.host, ex.head)
+            self.fast_seed, self.fast_plan = (table, ex), None  # the plan is made if the bytes come again
 
-    def repeat(self) -> bool:
+    def repeat(self, now: float) -> bool:
         """The fast path: a read holding exactly the bytes of the connection's last whole
         request (clients repeat their heads: a poller, a load balancer's check, a benchmark),
         with the parser between messages and the table unchanged, is that request again. The
         parser would reach the same end in the same state (a message's end resets it), the
         limits passed these bytes, and the route and forwarded head depend on nothing else (the
-        client's address is the connection's), so the exchange starts from the plan."""
+        client's address is the connection's), so the exchange starts from the plan. With no
+        instance passed over and round robin, the pick, the pooled connection and the send are
+        done here, inline (`ProxyServer.dispatch`, `pick`, `Pool.acquire` and `Exchange.attach`
+        cost a call each, per request); otherwise `dispatch` does them."""
         plan = self.fast_plan
-        if plan is None or plan[0] is not self.server.table():
-            return False
-        ex = Exchange(self)
-        _, ex.route, ex.method, ex.url, ex.host, ex.head = plan
-        ex.headers_done = ex.request_done = ex.started = True
+        server = self.server
+        if plan is None or plan.table is not server.table():
+            plan = self.fast_plan = self.plan()
+            if plan is None:
+                return False
+        ex: Exchange = new_exchange(Repeated)  # without __init__: what it sets is on the class
+        ex.conn = self
+        ex.plan = plan
+        ex.born = ex.last_up = now
+        ex.route, ex.method, ex.url = plan.route, plan.method, plan.url
+        ex.host, ex.head = plan.host, plan.head
         self.cur = self.active = ex
-        self.server.dispatch(ex)
+        if server.down or server.strategy != "rr":
+            ex.tried = []
+            server.dispatch(ex)
+            return True
+        i = next(plan.counter) % len(plan.targets)
+        ex.target = target = plan.targets[i]
+        ex.tried = [target]
+        idle = plan.pools[i].idle
+        while idle:
+            up = idle.pop()
+            transport = up.transport
+            if not up.closed and transport is not None and not transport.is_closing():
+                break
+        else:
+            server.dispatch(ex, target)  # no idle connection: a new one
+            return True
+        up.reused = ex.sent = True
+        ex.upstream, up.exchange, ex.resp_parser = up, ex, up.parser
+        transport.write(plan.head)
         return True
+
+    def plan(self) -> FastPlan | None:
+        """The plan of the remembered request, made the first time its bytes come again (most
+        requests are never repeated on their connection): None when the table has changed."""
+        seed, self.fast_seed = self.fast_seed, None
+        if seed is None or seed[0] is not self.server.table():
+            return None
+        table, ex = seed
+        assert ex.route is not None
+        return FastPlan(table, ex.route, ex, self.server)
 
     def upgraded(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """The parser stopped at an upgrade request's end: from here on the client's bytes
@@ -204,13 +274,13 @@ class Downstream(asyncio.Protocol):
             self.active.upstream.transport.resume_reading()
 
     def pause_reading(self) -> None:
-        if not self._paused and self.transport is not None and not self.closed:
-            self._paused = True
+        if not self.paused and self.transport is not None and not self.closed:
+            self.paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self._paused and self.transport is not None and not self.closed:
-            self._paused = False
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
             self.transport.resume_reading()
 
     def write(self, data: bytes) -> None:

@@ -16,15 +16,18 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from bisect import bisect_left
+from typing import TYPE_CHECKING, Any, cast
 
 import httptools
 
 from controllers.router.limits import IDEMPOTENT, REASONS
+from controllers.router.pool import MAX_IDLE_PER_BACKEND
+from controllers.router.stats import BOUNDS
 from controllers.router.table import Route, Target
 
 if TYPE_CHECKING:
-    from controllers.router.downstream import Downstream
+    from controllers.router.downstream import Downstream, FastPlan
     from controllers.router.pool import Upstream
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,11 @@ REFRAME = re.compile(
     re.IGNORECASE,
 )
 CONTENT_LENGTH = re.compile(rb"\ncontent-length:", re.IGNORECASE)
+
+
+# the lists a repeated request's exchange never fills (its head is the plan's): shared, and a
+# tuple, so that an append would fail loudly rather than leak into another exchange
+NOTHING: list[Any] = cast("list[Any]", ())
 
 
 def connection_tokens(value: bytes) -> set[bytes]:
@@ -104,6 +112,10 @@ class Exchange:
     head_out: bool = False  # the final response's head went to the client
     framed: bool = False  # the response's end can be told without closing the connection
     status: int = 0  # of a response forwarded as it came
+    plan: FastPlan | None = None  # a repeated request's (Downstream.repeat)
+    # made by `begin_response` when the response is parsed (not for a repeated response)
+    resp_headers: list[tuple[bytes, bytes]]
+    out: list[bytes]
 
     def __init__(self, conn: Downstream) -> None:
         self.conn = conn
@@ -112,8 +124,6 @@ class Exchange:
         self.fwd: list[bytes] = []  # the request's header lines as every backend sees them
         self.buffer: list[bytes] = []
         self.tried: list[Target] = []
-        self.resp_headers: list[tuple[bytes, bytes]] = []
-        self.out: list[bytes] = []
 
     # request side ------------------------------------------------------------------------
     def add_body(self, body: bytes) -> None:
@@ -325,6 +335,7 @@ class Exchange:
             self.repeated(up, data)
             return True
         self.response_started = True
+        self.resp_headers, self.out = [], []
         if self.forwardable(data) and up is not None:
             self.raw = True
             self.resp_parser = up.watcher
@@ -360,6 +371,43 @@ class Exchange:
         self.conn.write(data)
         reuse = self.request_done and self.response_keep_alive
         self.conn.finished(self, close_upstream=not reuse, close_client=not self.request_done)
+
+    def repeated_fast(self, up: Upstream, plan: FastPlan, data: bytes) -> None:
+        """`repeated` for a repeated request's exchange (`Downstream.repeat`; the client speaks
+        HTTP/1.1 with keep-alive, the request is whole), with the stats, the write and, when both
+        connections are kept and nothing waits, `Downstream.finished` and `Pool.release` done
+        inline: the fast path's other half (`Upstream.data_received` chooses it)."""
+        self.response_started = self.raw = self.response_done = True
+        status = self.status = up.last_status
+        keep = self.response_keep_alive = up.last_keep_alive
+        conn = self.conn
+        server = conn.server
+        if server.fails:
+            server.succeeded(self.target)
+        now = time.monotonic()
+        if status != plan.status:
+            plan.status, plan.cell = status, server.stats.cell(plan.rkey, status)
+        plan.cell[0] += 1
+        elapsed = now - self.born
+        hist = plan.hist
+        hist[bisect_left(BOUNDS, elapsed)] += 1
+        hist[-1] += elapsed
+        transport = conn.transport
+        if transport is not None and not conn.closed:
+            transport.write(data)
+        if keep and conn.active is self and not conn.pending and conn.refusal is None:
+            self.upstream = up.exchange = None
+            conn.active = None
+            idle = up.pool.idle
+            if up.closed or len(idle) >= MAX_IDLE_PER_BACKEND:
+                up.close()
+            else:
+                up.idle_since = now
+                idle.append(up)
+            if conn.paused:
+                conn.resume_reading()
+        else:
+            conn.finished(self, close_upstream=not keep)
 
     def switched(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """The response parser stopped at a `101`: what follows it is the new protocol's."""
@@ -413,3 +461,12 @@ class Exchange:
 
     def _where(self) -> tuple[str, int]:
         return (self.target.address, self.target.port) if self.target else ("?", 0)
+
+
+class Repeated(Exchange):
+    """The exchange of a repeated request (`Downstream.repeat`), made without `__init__`: what
+    every one of them starts with is on the class (its request whole, its head the plan's, no
+    header or body of its own), so only what differs is set per request."""
+
+    headers_done = request_done = started = True
+    headers = fwd = buffer = NOTHING

@@ -33,6 +33,7 @@ class Pool:
         return None
 
     def release(self, up: Upstream) -> None:
+        # (Exchange.repeated_fast does the same inline)
         if up.closed or len(self.idle) >= MAX_IDLE_PER_BACKEND:
             up.close()
         else:
@@ -120,6 +121,17 @@ class Upstream(asyncio.Protocol):
         ex = self.exchange
         if ex is None:
             self.close()  # a backend talking out of turn cannot be trusted with the next request
+            return
+        plan = ex.plan
+        # a repeated request's first read of its response, being this connection's last response
+        # again (Exchange.same_kind holds for it: an HTTP/1.1 keep-alive client, no upgrade)
+        if (
+            plan is not None
+            and data == self.last_raw
+            and not ex.response_started
+            and ex.method == self.last_method
+        ):
+            ex.repeated_fast(self, plan, data)
             return
         ex.on_upstream_data(data)
 

@@ -34,6 +34,9 @@ from controllers.router.table import Route, RouteTable, Target
 
 log = logging.getLogger(__name__)
 
+# a route's picks, the pool of each, and its round-robin counter (ProxyServer.rotation)
+Rotation = tuple[tuple[Target, ...], tuple[Pool, ...], "itertools.count[int]"]
+
 ROUTE_CACHE = 4096
 CACHED_PATH = 256  # longer paths are looked up every time rather than held in the cache
 
@@ -81,6 +84,9 @@ class ProxyServer:
         # one would send a weighted route's traffic to its first slots only
         self._rr: dict[tuple[str, str], itertools.count[int]] = {}
         self._pool_of: dict[int, tuple[Target, Pool]] = {}
+        # by id(): hashing a frozen dataclass hashes every field; each entry keeps its object, so
+        # an id is only trusted while it is that object's (made again with each table)
+        self._rotations: dict[int, tuple[Route, Rotation]] = {}
         self.fails: dict[tuple[str, int], tuple[int, float]] = {}  # (address, port) -> (count, since)
         self.down: dict[tuple[str, int], float] = {}  # (address, port) -> passed over until
         self.stats = RouterStats()
@@ -95,6 +101,7 @@ class ProxyServer:
             if len(self._rr) > RR_COUNTERS:
                 self._rr = {}  # bounded: counters of routes gone from the table go now and then
             self._pool_of = {}
+            self._rotations = {}
         path = url.partition(b"?")[0]
         key = (host, path)
         try:
@@ -123,11 +130,26 @@ class ProxyServer:
             return None
         if self.strategy == "rnd":
             return random.choice(targets)
+        return targets[next(self.counter(route)) % len(targets)]
+
+    def counter(self, route: Route) -> itertools.count[int]:
+        """The route's round-robin counter, by (host, path): kept across tables (see `_rr`)."""
         key = (route.host, route.path)
         counter = self._rr.get(key)
         if counter is None:
             counter = self._rr[key] = itertools.count()
-        return targets[next(counter) % len(targets)]
+        return counter
+
+    def rotation(self, route: Route) -> Rotation:
+        """What `Downstream.repeat` picks from without calling `pick`: the route's picks in
+        order, the pool of each, and its round-robin counter (shared with `pick`), made once
+        per route while the table lasts."""
+        entry = self._rotations.get(id(route))
+        if entry is None or entry[0] is not route:
+            targets = route.slots or route.targets
+            rot = (targets, tuple(self.pool(t) for t in targets), self.counter(route))
+            entry = self._rotations[id(route)] = (route, rot)
+        return entry[1]
 
     def failed(self, target: Target | None) -> None:
         """An instance refused, reset, timed out or sent garbage: count it, and after
@@ -298,3 +320,4 @@ class ProxyServer:
             p.close()
         self.pools.clear()
         self._pool_of.clear()
+        self._rotations.clear()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 from controllers.router import Router
 from reconciler.store import Store
-from tests.router.backend import Backend
+from tests.router.backend import ONCE, Backend
 from tests.router.catalog import get, register, set_check, targets
 from tests.waiting import wait_for
 
@@ -144,6 +145,30 @@ def test_a_repeated_request_follows_the_table(store, router, backends) -> None:
         data = json.loads(get(conn, "/rep/x?q=1")[1])
         assert (data["backend"], data["path"]) == ("b", "/x?q=1")
     conn.close()
+
+
+def test_repeated_requests_alternate_and_are_counted(store, router, backends) -> None:
+    """Identical requests answered identically (`/once`: no Date) take both halves of the fast
+    path (`Downstream.repeat` picks, checks out and sends inline; `Exchange.repeated_fast`
+    counts and releases inline): they still alternate between the instances on the pooled
+    connections, and every response is in the counters and the latency histogram."""
+    a, b = backends
+    register(store, a, "alloc-a", ["urlprefix-/fast"], name="fast", check=None)
+    register(store, b, "alloc-b", ["urlprefix-/fast"], name="fast", check=None)
+    wait_for(lambda: targets(router, "/fast") == 2)
+    with socket.create_connection(("127.0.0.1", router.bound_port), timeout=10) as s:
+        for _ in range(10):
+            s.sendall(b"GET /fast/once HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while len(got) < len(ONCE):
+                got += s.recv(65536)
+            assert got == ONCE
+            assert abs(len(a.requests) - len(b.requests)) <= 1, (len(a.requests), len(b.requests))
+    assert len(a.requests) == len(b.requests) == 5
+    assert a.connections == b.connections == 1
+    stats = router.proxy.stats
+    assert stats.responses[("", "/fast", "fast", 200)] == 10
+    assert sum(stats.latency[("", "/fast", "fast")][:-1]) == 10
 
 
 def test_bodies_pass_through(store, router, backends) -> None:
