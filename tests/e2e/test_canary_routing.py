@@ -58,7 +58,8 @@ def zd_tags(agent: AgentProcess) -> dict[str, list[str]]:
 
 
 @pytest.mark.skip(
-    reason="in the full suite (not alone) the canary got 0 of 300 plain requests in two CI runs on 2026-12-02; under investigation (issue 10 stays open)"
+    reason="in the full suite (not alone) the canary got 0 of 300 plain requests in two CI "
+    "runs on 2026-12-02; under investigation (issue 10 stays open)"
 )
 def test_canary_gets_its_share_and_the_header_until_promoted(agent: AgentProcess, tmp_path: Path) -> None:
     app = tmp_path / "app.py"
