@@ -22,12 +22,14 @@ from typing import Any
 from controllers.liveness import gc
 from reconciler.model.alloc_status import is_terminal
 from reconciler.model.gc_policy import FORCED, GcThresholds
+from reconciler.model.ids import AllocId
 from reconciler.model.objects import Allocation, AllocStatus, Deployment, Evaluation, JobRecord, Node
 from reconciler.runtime import Controller, LeaderElected, Requeue
 from reconciler.store import MAX_TXN_OPS, Conflict, Store, Txn, Versioned
 
 GC = "gc"
 FORCE = "force"
+Statuses = dict[AllocId, AllocStatus]
 
 
 @dataclass
@@ -40,13 +42,6 @@ class Deletion:
 
     def ops(self) -> int:
         return 2 + len(self.also)
-
-
-@dataclass
-class Collection:
-    """What one pass deletes, by kind (the counts are logged)."""
-
-    kinds: dict[str, list[Deletion]] = field(default_factory=dict)
 
 
 class GarbageCollector(Controller):
@@ -91,9 +86,8 @@ class GarbageCollector(Controller):
         self.collect()
         return Requeue(self.every) if self.every > 0 else None
 
-    def dead_jobs(self, limits: GcThresholds, now: float) -> list[Deletion]:
+    def dead_jobs(self, limits: GcThresholds, now: float, statuses: Statuses) -> list[Deletion]:
         """The dead jobs that may go (`gc.jobs_to_collect`), each with its versions."""
-        statuses = {s.alloc_id: s for s in self.statuses.list()}
         jobs = {(v.value.namespace, v.value.id): v for v in self.jobs.items()}
         dead = gc.jobs_to_collect(
             (v.value for v in jobs.values()),
@@ -110,17 +104,19 @@ class GarbageCollector(Controller):
         for r in dead:
             item = jobs[(r.namespace, r.id)]
             # versions past what fits one transaction go in a later pass (the job is gone then)
-            out.append(Deletion(item.key, item.mod_revision, versions_of.get((r.namespace, r.id), [])[:100]))
+            versions = versions_of.get((r.namespace, r.id), [])[: MAX_TXN_OPS - 2]
+            out.append(Deletion(item.key, item.mod_revision, versions))
         return out
 
-    def decide(self, limits: GcThresholds, now: float, *, gone: set[str]) -> Collection:
-        """What else may go now, from the caches (`gc.py`'s rules); `gone` are the job keys
-        deleted in this pass: their evaluations, allocations and deployments go too."""
-        out = Collection()
-        statuses = {s.alloc_id: s for s in self.statuses.list()}
+    def decide(
+        self, limits: GcThresholds, now: float, statuses: Statuses, *, gone: set[str]
+    ) -> dict[str, list[Deletion]]:
+        """What else may go now, by kind, from the caches (`gc.py`'s rules); `gone` are the
+        job keys deleted in this pass: their evaluations, allocations and deployments go too."""
+        out: dict[str, list[Deletion]] = {}
         alive = {(v.value.namespace, v.value.id) for v in self.jobs.items() if v.key not in gone}
         allocs = self.allocs.list()
-        out.kinds["versions"] = _deletions(
+        out["versions"] = _deletions(
             self.versions.items(),
             gc.versions_to_collect(
                 self.versions.list(),
@@ -131,12 +127,12 @@ class GarbageCollector(Controller):
             ),
             key_of=lambda r: self.keys.job_version(r.namespace, r.id, r.version),
         )
-        out.kinds["evals"] = _deletions(
+        out["evals"] = _deletions(
             self.evals.items(),
             gc.evals_to_collect(self.evals.list(), now=now, after=limits.eval, jobs=alive),
             key_of=lambda e: self.keys.eval(e.id),
         )
-        out.kinds["allocs"] = _deletions(
+        out["allocs"] = _deletions(
             self.allocs.items(),
             gc.allocs_to_collect(
                 allocs, statuses, {n.id: n for n in self.nodes.list()}, now=now, after=limits.eval, jobs=alive
@@ -144,12 +140,12 @@ class GarbageCollector(Controller):
             key_of=lambda a: self.keys.alloc(a.id),
             also=lambda a: [self.keys.alloc_status(a.id)],
         )
-        out.kinds["deployments"] = _deletions(
+        out["deployments"] = _deletions(
             self.deployments.items(),
             gc.deployments_to_collect(self.deployments.list(), now=now, after=limits.deployment, jobs=alive),
             key_of=lambda d: self.keys.deployment(d.id),
         )
-        out.kinds["nodes"] = _deletions(
+        out["nodes"] = _deletions(
             self.nodes.items(),
             gc.nodes_to_collect(self.nodes.list(), allocs, statuses, now=now, after=limits.node),
             key_of=lambda n: self.keys.node(n.id),
@@ -161,7 +157,8 @@ class GarbageCollector(Controller):
         each kind."""
         limits = limits or self.thresholds
         now = self.clock()
-        jobs = self.dead_jobs(limits, now)
+        statuses = {st.alloc_id: st for st in self.statuses.list()}
+        jobs = self.dead_jobs(limits, now, statuses)
         done = {"jobs": 0}
         gone: set[str] = set()
         lost = 0
@@ -171,7 +168,7 @@ class GarbageCollector(Controller):
                 gone.add(d.key)
             else:
                 lost += 1
-        for kind, deletions in self.decide(limits, now, gone=gone).kinds.items():
+        for kind, deletions in self.decide(limits, now, statuses, gone=gone).items():
             done[kind], failed = self._apply(deletions)
             lost += failed
         if any(done.values()):

@@ -57,6 +57,15 @@ async def body_object(request: web.Request, *, optional: bool = False) -> dict[s
     return body
 
 
+def count_field(body: dict[str, Any], name: str) -> int:
+    """A body's field that must be a non-negative integer (a count, a version), or a 400
+    naming it (a JSON boolean is not a number here, though Python's bool is an int)."""
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ApiError(400, f"{name} must be a non-negative integer", field=name)
+    return value
+
+
 def namespace(request: web.Request, *, wildcard: bool = False) -> str:
     """The `namespace` query parameter (default "default"); "*" only where `wildcard`."""
     ns = request.query.get("namespace", "default") or "default"

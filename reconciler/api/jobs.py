@@ -20,7 +20,17 @@ from reconciler import spec
 from reconciler.api.acl import visible
 from reconciler.api.context import CTX
 from reconciler.api.errors import ApiError, not_found
-from reconciler.api.http import body_json, body_object, flag, job_ident, namespace, ns_time, ok, run
+from reconciler.api.http import (
+    body_json,
+    body_object,
+    count_field,
+    flag,
+    job_ident,
+    namespace,
+    ns_time,
+    ok,
+    run,
+)
 from reconciler.api.parsing import parse_job_text
 from reconciler.api.reads import (
     job_allocs,
@@ -280,10 +290,8 @@ async def scale_status(request: web.Request) -> web.Response:
 async def scale(request: web.Request) -> web.Response:
     ns, jid = namespace(request), _job_id(request)
     body = await body_object(request, optional=True)
-    count = body.get("Count")
     group = (body.get("Target") or {}).get("Group")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ApiError(400, "Count must be a non-negative integer", field="Count")
+    count = count_field(body, "Count")
     if not isinstance(group, str) or not group:
         raise ApiError(400, "Target.Group is required", field="Target.Group")
     return _written(await run(scale_job, request.app[CTX].store, ns, jid, group, count))
@@ -294,9 +302,7 @@ async def scale(request: web.Request) -> web.Response:
 async def revert(request: web.Request) -> web.Response:
     ns, jid = namespace(request), _job_id(request)
     body = await body_object(request)
-    version = body.get("JobVersion")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise ApiError(400, "JobVersion must be a non-negative integer", field="JobVersion")
+    version = count_field(body, "JobVersion")
     prior = body.get("EnforcePriorVersion")
     if prior is not None and (not isinstance(prior, int) or isinstance(prior, bool)):
         raise ApiError(400, "EnforcePriorVersion must be an integer", field="EnforcePriorVersion")
@@ -326,9 +332,7 @@ async def stable(request: web.Request) -> web.Response:
     """Mark a version stable or not (`{"JobVersion": 2, "Stable": true}`), Nomad's shape."""
     ns, jid = namespace(request), _job_id(request)
     body = await body_object(request)
-    version = body.get("JobVersion")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise ApiError(400, "JobVersion must be a non-negative integer", field="JobVersion")
+    version = count_field(body, "JobVersion")
     mark = body.get("Stable", False)
     if not isinstance(mark, bool):
         raise ApiError(400, "Stable must be true or false", field="Stable")

@@ -116,13 +116,11 @@ class Watch:
 
     def cancel(self) -> None:
         self._cancelled.set()
+        self._close()
+
+    def _close(self) -> None:
         with contextlib.suppress(Exception):  # cancelling a dead stream is fine
             self._call.cancel()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the reading thread to end (after `cancel`, or the stream's end)."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:
@@ -155,7 +153,7 @@ class Watch:
         """The stream is over: before creation the error is `open`'s to raise (the wire error
         itself, so that the connection sees it: an expired login is renewed there); after it,
         the callback's (unless we cancelled the watch ourselves)."""
-        self.cancel_quietly()
+        self._close()
         if not self._created.is_set():
             self._open_error = raw if raw is not None else err
             self._created.set()
@@ -163,7 +161,3 @@ class Watch:
         if not self._cancelled.is_set():
             self._cancelled.set()
             self._callback(err)
-
-    def cancel_quietly(self) -> None:
-        with contextlib.suppress(Exception):
-            self._call.cancel()
