@@ -148,6 +148,24 @@ class AgentProcess:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
+    def running(self, job: str) -> list[dict[str, Any]]:
+        """The job's allocations whose client status is running."""
+        return [a for a in self.get(f"/v1/job/{job}/allocations") if a["ClientStatus"] == "running"]
+
+    def stop_jobs(self, *jobs: str, timeout: float = 60.0) -> None:
+        """Stop the jobs and wait until none of their instances runs: a -client agent leaves
+        its tasks running when it stops (its next start re-attaches), so a test stops its jobs
+        before its agents, and no instance outlives it."""
+        from tests.waiting import wait_for
+
+        for job in jobs:
+            self.cli("job", "stop", job)
+        wait_for(
+            lambda: not any(self.running(job) for job in jobs),
+            timeout,
+            message=f"every instance of {', '.join(jobs)} stopped before the agents go",
+        )
+
     def cli(
         self, *args: str, timeout: float = 60.0, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:

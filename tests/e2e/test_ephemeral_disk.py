@@ -45,7 +45,7 @@ def _run(agent: AgentProcess, tmp_path: Path, version: int, mode: str = "sticky"
 
 
 def _running(agent: AgentProcess) -> list[dict[str, str]]:
-    return [a for a in agent.get("/v1/job/keeper/allocations") if a["ClientStatus"] == "running"]
+    return agent.running("keeper")
 
 
 def _file(data_dir: Path, alloc_id: str, rel: str) -> str:
@@ -116,7 +116,5 @@ def test_migrate_copies_the_data_to_the_other_node_on_drain(agent: AgentProcess,
         migrated = [e for e in events if e["DisplayMessage"].startswith("Migrated alloc/data")]
         assert [e["Type"] for e in migrated] == ["Task Setup"], events
     finally:
-        # a -client agent leaves its tasks running when it stops: stop the job first
-        agent.cli("job", "stop", "keeper")
-        wait_for(lambda: not _running(agent), 60, message="the job stopped before the second agent goes")
+        agent.stop_jobs("keeper")
         other.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from tests.agent.harness import AgentProcess
 from tests.waiting import wait_for
@@ -73,8 +72,7 @@ def test_distinct_property_and_a_node_pool_on_two_nodes(tmp_path: Path) -> None:
     )
     other.root.mkdir()
 
-    def running(job: str) -> list[dict[str, Any]]:
-        return [a for a in agent.get(f"/v1/job/{job}/allocations") if a["ClientStatus"] == "running"]
+    running = agent.running
 
     try:
         other.start()
@@ -111,13 +109,6 @@ def test_distinct_property_and_a_node_pool_on_two_nodes(tmp_path: Path) -> None:
         assert listed.returncode == 0, listed.stderr
         assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["all", "default", "gpu"]
     finally:
-        # a -client agent leaves its tasks running when it stops: stop the jobs first
-        for job in ("racked", "gpu"):
-            agent.cli("job", "stop", job)
-        wait_for(
-            lambda: not running("racked") and not running("gpu"),
-            60,
-            message="every instance stopped before the agents go",
-        )
+        agent.stop_jobs("racked", "gpu")
         other.stop()
         agent.stop()

@@ -39,8 +39,7 @@ job "@job" {
 
 
 def test_four_instances_land_by_their_spread_targets(agent: AgentProcess, tmp_path: Path) -> None:
-    def running(job: str) -> list[dict[str, str]]:
-        return [a for a in agent.get(f"/v1/job/{job}/allocations") if a["ClientStatus"] == "running"]
+    running = agent.running
 
     other = AgentProcess(
         tmp_path / "client2", mode=["-client", "--raw-exec"], etcd=agent.etcd_endpoint, node_name="client2"
@@ -60,12 +59,5 @@ def test_four_instances_land_by_their_spread_targets(agent: AgentProcess, tmp_pa
         assert Counter(names[a["NodeID"]] for a in running("half")) == {agent.node_name: 2, "client2": 2}
         assert Counter(names[a["NodeID"]] for a in running("most")) == {agent.node_name: 3, "client2": 1}
     finally:
-        # a -client agent leaves its tasks running when it stops: stop the jobs first
-        for job in ("half", "most"):
-            agent.cli("job", "stop", job)
-        wait_for(
-            lambda: not running("half") and not running("most"),
-            60,
-            message="every instance stopped before the second agent goes",
-        )
+        agent.stop_jobs("half", "most")
         other.stop()
