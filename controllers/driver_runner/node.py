@@ -117,11 +117,17 @@ class Heartbeat:
         with self._lock:
             if self._stop.is_set():
                 return
-            if self.lease is None or self.lease.lost.is_set():
-                self.lease = KeptLease.grant(self.store, self.ttl, name=f"heartbeat:{self.node.id[:8]}")
-                if self._started:
-                    self.lease.start(on_lost=self._lease_lost)
             lease = self.lease
+        if lease is None or lease.lost.is_set():
+            # granted outside the lock: a grant to an unreachable etcd blocks for its whole
+            # deadline, and `cut_off_for` (which decides `stop_on_client_after`) must not wait
+            lease = KeptLease.grant(self.store, self.ttl, name=f"heartbeat:{self.node.id[:8]}")
+            with self._lock:
+                if self._stop.is_set():
+                    return  # never kept alive: it runs out by itself
+                self.lease = lease
+                if self._started:
+                    lease.start(on_lost=self._lease_lost)
         self.store.put(
             self.store.keys.heartbeat(self.node.id),
             NodeHeartbeat(node_id=self.node.id, time=time.time(), ttl=self.ttl),

@@ -12,6 +12,7 @@ Not pure: reads /proc.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,16 @@ def _first_child(pid: int) -> int:
     return int(children[0]) if children else 0
 
 
+def _chrooted(pid: int) -> bool:
+    """The process has left the host's root: the sandbox is built (sandbox.py chroots last,
+    just before it execs the task). Entering earlier would run the command on the host."""
+    try:
+        inner, host = os.stat(f"/proc/{pid}/root"), os.stat("/")
+    except OSError:
+        return False
+    return (inner.st_dev, inner.st_ino) != (host.st_dev, host.st_ino)
+
+
 def enter_argv(spec: dict[str, Any], state: Path, task: str, cmd: list[str]) -> list[str] | None:
     """`cmd` wrapped to run inside the task's sandbox; None for a task without one (raw_exec:
     run on the host in its directory). LookupError when the task does not run."""
@@ -55,5 +66,7 @@ def enter_argv(spec: dict[str, Any], state: Path, task: str, cmd: list[str]) -> 
     prefix = settings.get("setpriv")
     if not inner or not isinstance(prefix, list):
         raise LookupError(f"task {task!r} is not running: its sandbox cannot be entered")
+    if not _chrooted(inner):
+        raise LookupError(f"task {task!r} is still starting: its sandbox is not ready to be entered")
     ns = ["--mount", "--uts", "--ipc", "--pid", "--root", "--wd"]
     return [NSENTER, f"--target={inner}", *ns, "--", *map(str, prefix), *cmd]

@@ -81,14 +81,20 @@ def test_re_registering_keeps_what_operators_set_meanwhile(store: Store, tmp_pat
         lease = agent.heartbeat.lease
         assert lease is not None
         lease.revoke()  # as if the lease expired
+        # the heartbeat key is written first, then the node record: wait for both, and for the
+        # agent's own copy, which follows what the record's update stored
         wait_for(
-            lambda: agent.heartbeat.lease is not lease and store.get_raw(store.keys.heartbeat(agent.node_id)),
+            lambda: (
+                agent.heartbeat.lease is not lease
+                and store.get_raw(store.keys.heartbeat(agent.node_id))
+                and agent.node.drain
+                and agent.node.eligibility == "ineligible"
+            ),
             message="re-registered under a new lease",
         )
         node = store.get(key, Node)
         assert node is not None
         assert node.value.drain
         assert node.value.eligibility == "ineligible"
-        assert agent.node.drain  # the agent's own copy follows
     finally:
         agent.stop()

@@ -5,12 +5,14 @@ test_exec_sandbox.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from controllers.driver_runner.drivers.exec import setpriv_argv
 from reconciler.model.sandbox_exec import enter_argv, sandbox_settings
+from tests.waiting import wait_for
 
 SETTINGS = {"root": "/d/t", "setpriv": setpriv_argv(65534, 65534, [])}
 SANDBOXED = {
@@ -38,6 +40,22 @@ def test_a_task_without_a_sandbox_runs_on_the_host(tmp_path: Path) -> None:
 def test_a_sandboxed_task_that_does_not_run_cannot_be_entered(tmp_path: Path) -> None:
     with pytest.raises(LookupError, match="is not running"):
         enter_argv(SANDBOXED, tmp_path, "t", ["id"])
+
+
+def test_a_sandbox_not_yet_chrooted_cannot_be_entered(tmp_path: Path) -> None:
+    """Between `unshare`'s fork and sandbox.py's chroot the task's pid 1 still has the host's
+    root: a script check or `alloc exec` entering then would run on the host (it waits)."""
+    proc = subprocess.Popen(["/bin/sh", "-c", "sleep 60 & wait"])  # a parent and its one child
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        wait_for(lambda: children.read_text().split(), 10, message="the child started")
+        (tmp_path / "t.handle.json").write_text(json.dumps({"pid": proc.pid, "start": 0}))
+        with pytest.raises(LookupError, match="still starting"):
+            enter_argv(SANDBOXED, tmp_path, "t", ["id"])
+    finally:
+        subprocess.run(["pkill", "-P", str(proc.pid)], check=False)
+        proc.kill()
+        proc.wait()
 
 
 def test_the_user_switch_drops_every_capability() -> None:
