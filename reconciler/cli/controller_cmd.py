@@ -51,6 +51,9 @@ def controller(name: str, etcd: str, prefix: str, leader_ttl: int, log_level: st
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    # with a timeout: the kernel may hand SIGTERM to a gRPC thread, and a wait with none is
+    # never woken to run the Python handler (the main thread sleeps in the lock for good)
+    while not done.wait(0.5):
+        pass
     service.stop()
     store.close()

@@ -93,6 +93,9 @@ def router(
         f"==> router listening on {'https' if tls.enabled else 'http'}://{bind}:{port}"
         + (f" (routes: http://{bind}:{admin_port}/routes)" if admin_port else "")
     )
-    done.wait()
+    # with a timeout: the kernel may hand SIGTERM to a gRPC thread, and a wait with none is
+    # never woken to run the Python handler (the main thread sleeps in the lock for good)
+    while not done.wait(0.5):
+        pass
     r.stop()
     store.close()
