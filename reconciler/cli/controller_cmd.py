@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sys
-import threading
 
 import click
 
 from reconciler.cli.gc_options import gc_options, thresholds
 from reconciler.cli.groups import cli
+from reconciler.cli.stop_signal import stop_signal, wait_for_stop
 
 NAMES = ("scheduler", "deployments", "liveness", "gc")
 
@@ -48,12 +47,6 @@ def controller(name: str, etcd: str, prefix: str, leader_ttl: int, log_level: st
     service = next(s for s in services if isinstance(s, LeaderElected) and s.elector.name == name)
     service.start()
     click.echo(f"==> controller {name} running as {identity} (leader-elected, TTL {leader_ttl}s)")
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    # with a timeout: the kernel may hand SIGTERM to a gRPC thread, and a wait with none is
-    # never woken to run the Python handler (the main thread sleeps in the lock for good)
-    while not done.wait(0.5):
-        pass
+    wait_for_stop(stop_signal())
     service.stop()
     store.close()

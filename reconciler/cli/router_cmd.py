@@ -10,14 +10,13 @@ read the catalog, so they need nothing but etcd.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
 
 from reconciler.cli.groups import cli
+from reconciler.cli.stop_signal import stop_signal, wait_for_stop
 from reconciler.cli.tls_options import etcd_options, router_tls_options
 
 
@@ -78,9 +77,7 @@ def router(
         format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
     )
     store = Store([e.strip() for e in etcd.split(",") if e.strip()], prefix=prefix, auth=auth)
-    done = threading.Event()  # set by a signal, even one that arrives while the router starts
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+    done = stop_signal()  # installed first: a signal that arrives while the router starts counts
     try:
         store.ping()
         r = standalone_router(store, bind, port, admin_port or None, strategy, workers=workers, tls=tls)
@@ -93,9 +90,6 @@ def router(
         f"==> router listening on {'https' if tls.enabled else 'http'}://{bind}:{port}"
         + (f" (routes: http://{bind}:{admin_port}/routes)" if admin_port else "")
     )
-    # with a timeout: the kernel may hand SIGTERM to a gRPC thread, and a wait with none is
-    # never woken to run the Python handler (the main thread sleeps in the lock for good)
-    while not done.wait(0.5):
-        pass
+    wait_for_stop(done)
     r.stop()
     store.close()
