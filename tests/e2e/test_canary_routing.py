@@ -62,8 +62,8 @@ def why(agent: AgentProcess, plain: Counter[str]) -> str:
         metrics = [ln for ln in conn.getresponse().read().decode().splitlines() if "fail" in ln]
     finally:
         conn.close()
-    passed_over = [ln for ln in agent.log_path.read_text(errors="replace").splitlines() if "router" in ln]
-    return f"{plain}\nroutes: {table}\nmetrics: {metrics}\nrouter log: {passed_over[-20:]}"
+    router_log = [ln for ln in agent.log().splitlines() if "router" in ln]
+    return f"{plain}\nroutes: {table}\nmetrics: {metrics}\nrouter log: {router_log[-20:]}"
 
 
 def zd_tags(agent: AgentProcess) -> dict[str, list[str]]:
