@@ -5,6 +5,7 @@ such a binary and runs another one named by RECONCILER_ETCD_BIN."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,46 +14,57 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import ETCD_BIN_ENV, etcd_binary, version_warning
-from tests.waiting import wait_for
+from reconciler.agent.etcd_process import ETCD_BIN_ENV, etcd_binary, free_port, version_warning
 
-# stands in for etcd: says which signal ended it (a SIGKILL leaves no word at all)
-FAKE_ETCD = """#!/bin/sh
-trap 'echo TERM > "{out}"; exit 0' TERM
-echo started > "{out}"
-while :; do sleep 0.1; done
-"""
-
-# an agent in miniature: starts the stand-in the way the agent starts etcd, then waits
+# an agent in miniature: starts the embedded etcd as the agent does, says its pid, then waits
 AGENT = """
 import sys, time
 from pathlib import Path
 from reconciler.agent.etcd_process import EmbeddedEtcd
-EmbeddedEtcd(Path(sys.argv[1]))._spawn([sys.argv[2]])
-print("spawned", flush=True)
+etcd = EmbeddedEtcd(Path(sys.argv[1]), client_port=int(sys.argv[2]), peer_port=int(sys.argv[3]))
+etcd.start()
+print(etcd.proc.pid, flush=True)
 time.sleep(600)
+"""
+
+# the agent's parent, made a child subreaper (PR_SET_CHILD_SUBREAPER) so that the etcd its
+# dead agent leaves behind becomes its child: it says the agent's pid and etcd's, then how
+# etcd ended (the signal that ended it, or its exit code)
+REAPER = """
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+agent = subprocess.Popen([sys.executable, "-c", *sys.argv[1:]], stdout=subprocess.PIPE, text=True)
+etcd = int(agent.stdout.readline())
+print(agent.pid, etcd, flush=True)
+while True:
+    pid, status = os.wait()
+    if pid == etcd:
+        print(f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}")
+        break
 """
 
 
 def test_an_agent_killed_with_sigkill_stops_its_etcd_with_sigterm(tmp_path: Path) -> None:
-    out = tmp_path / "signal"
-    fake = tmp_path / "etcd"
-    fake.write_text(FAKE_ETCD.format(out=out))
-    fake.chmod(0o755)
-    agent = subprocess.Popen(
-        [sys.executable, "-c", AGENT, str(tmp_path), str(fake)], stdout=subprocess.PIPE, text=True
+    """A real etcd: it ends by the SIGTERM it was sent (clean shutdown), not by a SIGKILL."""
+    reaper = subprocess.Popen(
+        [sys.executable, "-c", REAPER, AGENT, str(tmp_path), str(free_port()), str(free_port())],
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    pids: list[int] = []
     try:
-        assert agent.stdout is not None
-        assert agent.stdout.readline().strip() == "spawned"
-        wait_for(lambda: out.exists() and out.read_text().strip() == "started", message="stand-in started")
-        os.kill(agent.pid, signal.SIGKILL)
-        agent.wait(30)
-        wait_for(lambda: out.read_text().strip() == "TERM", 30, message="the stand-in got SIGTERM")
+        assert reaper.stdout is not None
+        pids = [int(x) for x in reaper.stdout.readline().split()]
+        os.kill(pids[0], signal.SIGKILL)
+        out, _ = reaper.communicate(timeout=30)
+        assert out.strip() in (f"signal {int(signal.SIGTERM)}", "exit 0"), out
     finally:
-        if agent.poll() is None:
-            agent.kill()
-            agent.wait()
+        if reaper.poll() is None:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            reaper.kill()
+            reaper.wait()
 
 
 @pytest.mark.parametrize(
