@@ -17,6 +17,7 @@ from reconciler.api import (
     acl_routes,
     agent,
     alloc_client,
+    alloc_exec,
     allocations,
     cluster,
     deployments,
@@ -52,6 +53,7 @@ RESOURCES = [
     launches,
     allocations,
     alloc_client,
+    alloc_exec,
     logs,
     fs,
     deployments,
@@ -106,7 +108,7 @@ def make_app(
     if acl is not None:
         app[ACL_CACHE] = acl
     views.install(app)
-    allocations.install(app)  # alloc exec's own bounded threads
+    alloc_exec.install(app)  # alloc exec's own bounded threads
     for resource in [*RESOURCES, *OBSERVING]:
         app.add_routes(resource.routes)
     return app

@@ -18,7 +18,7 @@ from reconciler.store import Store
 from tests.fuzzing import json_shaped, mutated
 
 # 501: an endpoint or a field not served (api/unserved.py); 503: no etcd quorum or no leader;
-# 504: an exec that ran past its Timeout (api/allocations.py)
+# 504: an exec that ran past its Timeout (api/alloc_exec.py)
 DOCUMENTED_5XX = frozenset({501, 503, 504})
 # the Consul face's answer to `?dc=` naming another datacenter is Consul's own: a 500
 CONSUL_NO_DC = b"No path to datacenter "

@@ -15,7 +15,7 @@ import pytest
 from controllers.driver_runner import NodeAgent
 from controllers.driver_runner.drivers.exec import CHROOT_ENV, ExecDriver
 from controllers.registrar import Registrar
-from reconciler.api.allocations import run_exec
+from reconciler.api.alloc_exec import run_exec
 from reconciler.model.job import SECOND, Check, RestartPolicy, Service, Task
 from reconciler.model.objects import HostVolume
 from reconciler.model.services import CheckStatus

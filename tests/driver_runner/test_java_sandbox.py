@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from controllers.driver_runner import NodeAgent
-from reconciler.api.allocations import run_exec
+from reconciler.api.alloc_exec import run_exec
 from reconciler.model.job import Artifact, Task
 from reconciler.store import Store
 from tests.driver_runner.support import make_alloc, make_job, put_alloc, put_job, wait_status

@@ -13,7 +13,7 @@ import pytest
 
 from controllers.registrar.controller import check_interval
 from controllers.registrar.probes import MAX_OUTPUT, ScriptProbe
-from reconciler.api.allocations import MAX_EXEC_OUTPUT, ExecSessions, run_exec
+from reconciler.api.alloc_exec import MAX_EXEC_OUTPUT, ExecSessions, run_exec
 from reconciler.api.errors import ApiError
 from reconciler.model.alloc_dir import AllocDir, launch_spec_file, write_launch_spec
 from reconciler.model.ids import new_id
