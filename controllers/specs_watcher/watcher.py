@@ -31,7 +31,8 @@ from controllers.specs_watcher.files import is_job_file, job_files
 from reconciler import spec
 from reconciler.model.job import Job
 from reconciler.model.objects import JobRecord
-from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, stop_job, submit_job
+from reconciler.ops.job_stop import stop_job
+from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, submit_job
 from reconciler.runtime import Controller, Requeue
 from reconciler.store import Store
 

@@ -48,13 +48,13 @@ from reconciler.model.acl import Capability
 from reconciler.model.job import Job
 from reconciler.model.objects import JobRecord, JobStatus
 from reconciler.model.plan import PlanResult
+from reconciler.ops.job_stop import stop_job
 from reconciler.ops.jobs import (
     SubmitResult,
     evaluate_job,
     revert_job,
     scale_job,
     set_stable,
-    stop_job,
     submit_job,
 )
 from reconciler.spec.plan_render import group_counts

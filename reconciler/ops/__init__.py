@@ -2,7 +2,8 @@
 changes an object only if nobody changed it since it was read, together with the
 evaluation that makes the scheduler act on the change.
 
-- `jobs`: submit, stop (and purge), scale, revert; job history.
+- `jobs`: submit, scale, revert, evaluate, mark stable; job history.
+- `job_stop`: stop and purge a job.
 - `deployments`: promote, fail, pause and resume.
 - `allocs`: stop an allocation.
 - `nodes`: drain and scheduling eligibility, with the evaluation fan-out.

@@ -1,4 +1,5 @@
-"""Register, stop, purge, scale and revert jobs.
+"""Register, scale and revert jobs; evaluate them again, mark versions stable (stop and
+purge: `job_stop.py`).
 
 Each operation is one etcd transaction holding the job record, its immutable version under
 `job_versions/` (when the spec changed) and the evaluation that asks the scheduler to act.
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from reconciler.model import evals
 from reconciler.model.ids import child_parent, is_valid_name
 from reconciler.model.job import Job
-from reconciler.model.objects import Allocation, Evaluation, JobRecord, JobStatus
+from reconciler.model.objects import Evaluation, JobRecord, JobStatus
 from reconciler.ops.errors import (
     IndexMismatch,
     InvalidIdentifier,
@@ -28,7 +29,7 @@ from reconciler.ops.errors import (
 )
 from reconciler.ops.namespaces import namespace_guard
 from reconciler.spec import spec_hash, validate
-from reconciler.store import MAX_TXN_OPS, Conflict, Keys, Store, Txn, Versioned
+from reconciler.store import Conflict, Keys, Store, Txn, Versioned
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ __all__ = [
     "job_history",
     "revert_job",
     "scale_job",
-    "stop_job",
     "submit_job",
     "submit_ops",
 ]
@@ -58,7 +58,7 @@ class SubmitResult:
 
 
 @dataclass
-class _Attempt:
+class Attempt:
     """What the latest attempt of an update decided (the committed one, once it returns)."""
 
     changed: bool = False
@@ -101,7 +101,7 @@ def _next_record(
     ), True
 
 
-def _beside(
+def beside(
     keys: Keys, record: JobRecord, changed: bool, triggered_by: str, *, now: float
 ) -> tuple[Txn, Evaluation]:
     """What commits beside a job record: its evaluation and, if it is a new version, the
@@ -137,7 +137,7 @@ def submit_ops(
     else:
         txn.compare_mod(key, current.mod_revision)
     record, changed = _next_record(current.value if current is not None else None, job, source_file, now)
-    side, ev = _beside(keys, record, changed, "job-register", now=now)
+    side, ev = beside(keys, record, changed, "job-register", now=now)
     txn.put(key, record).extend(side)
     return Submission(record, ev, changed)
 
@@ -158,7 +158,7 @@ def _write_job(
     job's namespace exists, compared in the same transaction)."""
     keys = store.keys
     key = keys.job(namespace, job_id)
-    attempt = _Attempt()
+    attempt = Attempt()
 
     def fn(cur: JobRecord | None) -> JobRecord:
         job = change(cur)
@@ -169,7 +169,7 @@ def _write_job(
         return record
 
     def also(record: JobRecord) -> Txn:
-        txn, ev = _beside(keys, record, attempt.changed, triggered_by, now=time.time())
+        txn, ev = beside(keys, record, attempt.changed, triggered_by, now=time.time())
         attempt.eval_id = ev.id
         return txn.extend(namespace_guard(store, namespace)) if check_namespace else txn
 
@@ -277,94 +277,6 @@ def revert_job(
         return old.value.job
 
     return _write_job(store, namespace, job_id, change, triggered_by="job-register")
-
-
-def stop_job(store: Store, namespace: str, job_id: str, *, purge: bool = False) -> SubmitResult:
-    """Mark the job stopped (a new version, history kept) or purge it."""
-    if purge:
-        return _purge(store, namespace, job_id)
-    keys = store.keys
-    key = keys.job(namespace, job_id)
-    attempt = _Attempt()
-
-    def fn(cur: JobRecord | None) -> JobRecord | None:
-        attempt.eval_id = ""  # set again by `also` if this attempt writes
-        if cur is None:
-            raise JobNotFound(f"job not found: {namespace}/{job_id}")
-        return None if cur.stop else replace(cur, version=cur.version + 1, stop=True, submit_time=time.time())
-
-    def also(record: JobRecord) -> Txn:
-        txn, ev = _beside(keys, record, True, "job-deregister", now=time.time())
-        attempt.eval_id = ev.id
-        return txn
-
-    got = store.update(key, JobRecord, fn, also=also)
-    assert got is not None  # fn raises for an absent job
-    if not attempt.eval_id:  # already stopped: nothing to write but a fresh evaluation
-        ev = evals.new_eval(namespace, job_id, "job-deregister", record=got.value, now=time.time())
-        return SubmitResult(ev.id, got.value.version, False, store.put(keys.eval(ev.id), ev))
-    log.info("job=%s/%s stopped version=%d eval=%s", namespace, job_id, got.value.version, attempt.eval_id)
-    return SubmitResult(attempt.eval_id, got.value.version, True, got.mod_revision)
-
-
-def _purge(store: Store, namespace: str, job_id: str) -> SubmitResult:
-    """Delete the job and its version history with one transaction (the evaluation in it).
-
-    The history goes in the same transaction as long as it fits in one (etcd allows
-    MAX_TXN_OPS operations); the versions beyond that, the oldest, are deleted first, so
-    a crash or a lost race leaves the job in place with a shorter history, never a
-    history without a job. A concurrent change raises `Conflict`: the purge is not retried
-    because the user should see what changed.
-    """
-    keys = store.keys
-    key = keys.job(namespace, job_id)
-    cur = store.get(key, JobRecord)
-    if cur is None:
-        raise JobNotFound(f"job not found: {namespace}/{job_id}")
-    history, _ = store.list(keys.job_versions(namespace, job_id), JobRecord)
-    vkeys = [v.key for v in sorted(history, key=lambda v: v.value.version)]
-    room = MAX_TXN_OPS - 3  # the compare, the job delete and the evaluation
-    for old in vkeys[:-room]:
-        store.delete(old)
-    ev = evals.new_eval(namespace, job_id, "job-deregister", record=cur.value, now=time.time())
-    txn = Txn().compare_mod(key, cur.mod_revision).put(keys.eval(ev.id), ev).delete(key)
-    for vkey in vkeys[-room:]:
-        txn.delete(vkey)
-    revision = store.commit_revision(txn)
-    if revision is None:
-        raise Conflict(f"job {namespace}/{job_id} changed while it was being purged; try again")
-    gone = _delete_allocations(store, namespace, job_id)
-    log.info("job=%s/%s purged eval=%s allocations=%d", namespace, job_id, ev.id, gone)
-    return SubmitResult(ev.id, cur.value.version, True, revision)
-
-
-def _delete_allocations(store: Store, namespace: str, job_id: str) -> int:
-    """Delete a purged job's allocations and their statuses, so that a job registered again
-    under the same name starts with none (issue 12). A node agent kills the tasks of an
-    allocation that is deleted and drops its directory; the registrar takes its services out
-    of the catalog. Each deletion is compared on the allocation's mod revision, so one the
-    scheduler rewrote meanwhile is left for the deregister evaluation to stop."""
-    keys = store.keys
-    items, _ = store.list(keys.allocs, Allocation)
-    mine = [i for i in items if i.value.namespace == namespace and i.value.job_id == job_id]
-
-    def delete(batch: list[Versioned[Allocation]]) -> bool:
-        txn = Txn()
-        for item in batch:
-            txn.compare_mod(item.key, item.mod_revision).delete(item.key).delete(
-                keys.alloc_status(item.value.id)
-            )
-        return store.commit(txn)
-
-    per_txn = MAX_TXN_OPS // 3  # a compare and two deletes each
-    deleted = 0
-    for start in range(0, len(mine), per_txn):
-        batch = mine[start : start + per_txn]
-        if delete(batch):
-            deleted += len(batch)
-        else:  # one was rewritten meanwhile: delete the others one by one
-            deleted += sum(1 for item in batch if delete([item]))
-    return deleted
 
 
 def job_history(store: Store, namespace: str, job_id: str) -> list[JobRecord]:

@@ -13,7 +13,8 @@ from reconciler.model.job import JobType, Parameterized, PayloadRule
 from reconciler.model.objects import ChildLaunch, Evaluation, JobRecord
 from reconciler.ops.dispatch import dispatch_job
 from reconciler.ops.errors import JobNotFound, Rejected
-from reconciler.ops.jobs import job_history, stop_job, submit_job
+from reconciler.ops.job_stop import stop_job
+from reconciler.ops.jobs import job_history, submit_job
 from reconciler.store import Store
 from tests.factories import submitted_job
 

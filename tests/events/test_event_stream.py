@@ -13,7 +13,8 @@ import pytest
 from reconciler.api import events as event_stream
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, DesiredStatus, Node
-from reconciler.ops.jobs import stop_job, submit_job
+from reconciler.ops.job_stop import stop_job
+from reconciler.ops.jobs import submit_job
 from reconciler.store import Store
 from tests.api.server import ApiServer, make_server
 from tests.events.stream import EventReader

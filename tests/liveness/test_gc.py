@@ -22,7 +22,8 @@ from reconciler.model.objects import (
     JobRecord,
     Node,
 )
-from reconciler.ops.jobs import job_history, stop_job, submit_job
+from reconciler.ops.job_stop import stop_job
+from reconciler.ops.jobs import job_history, submit_job
 from reconciler.ops.system import request_gc
 from reconciler.store import Store
 from tests.scheduler.factories import mock_alloc, mock_job, mock_node

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from reconciler.model.objects import Evaluation, JobRecord
-from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, job_history, stop_job, submit_job
+from reconciler.ops.job_stop import stop_job
+from reconciler.ops.jobs import InvalidIdentifier, JobNotFound, job_history, submit_job
 from reconciler.store import Store
 from tests.factories import submitted_job
 
