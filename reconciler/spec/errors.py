@@ -9,7 +9,7 @@ once; the loaders raise one `SpecError` holding all of them.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 
@@ -22,6 +22,10 @@ class Pos:
 
 
 NOWHERE = Pos()
+
+# How a validation rule reports: `add(path, message)`; the position is added later, from
+# where the decoder saw the path.
+Add = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Runs on the model, whatever format it came from (the loaders add line numbers from the
 positions the decoder recorded). Checks: identifiers usable as etcd keys and paths,
 duplicate group/task/port/check names, non-negative counts and sizes, port ranges, service
-and check ports that name a network port, durations, known task drivers and the fields
-their `config` accepts.
+and check ports that name a network port, durations. A task's own blocks (its driver's
+`config`, `user`, artifacts, templates, logs) are checked by `validate_task.py`, the
+workload kinds (periodic, parameterized, lifecycle) by `validate_kinds.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
-from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.ids import child_parent, is_valid_name
 from reconciler.model.job import (
     MIN_SCRIPT_INTERVAL,
@@ -32,10 +32,10 @@ from reconciler.model.job import (
 )
 from reconciler.model.node_pools import name_error
 from reconciler.model.regexp import RegexpError, compile_regexp
-from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.durations import format_duration
 from reconciler.spec.errors import SpecIssue, quote, suggestion
 from reconciler.spec.validate_kinds import check_kinds
+from reconciler.spec.validate_task import check_driver, check_files, check_logs, check_user
 
 MAX_COUNT = 100_000  # instances of one group: past this the scheduler's memory, not the job, is the limit
 NAME_RULE = (
@@ -227,86 +227,18 @@ def _check_check(c: _Checker, path: str, ch: Check, s: Service, labels: set[str]
     c.non_negative(f"{path}.failures_before_critical", ch.failures_before_critical)
 
 
-def _check_driver(c: _Checker, path: str, t: Task) -> None:
-    if not t.driver:
-        c.add(f"{path}.driver", 'missing required field "driver"')
-        return
-    if t.driver not in DRIVERS:
-        known = ", ".join(sorted(DRIVERS))
-        c.add(
-            f"{path}.driver",
-            f'unknown driver "{t.driver}"' + suggestion(t.driver, DRIVERS) + f" (known: {known})",
-        )
-        return
-    schema = DRIVERS[t.driver]
-    fields, required = schema
-    for key, value in t.config.items():
-        if key not in fields:
-            c.add(
-                f"{path}.config.{key}",
-                f'unknown field "{key}" for the {t.driver} driver' + suggestion(key, fields),
-            )
-        elif not kind_ok(value, fields[key]):
-            want = "a string" if fields[key] == FieldKind.STR else "a list of strings"
-            c.add(f"{path}.config.{key}", f"must be {want}, got {quote(value)}")
-    if not has_required(schema, t.config):
-        alternative = f' or "{required[1]}"' if len(required) > 1 else ""
-        c.add(f"{path}.config", f'the {t.driver} driver needs "{required[0]}"' + alternative)
-
-
-# The drivers that can run a task as its `user` (exec and java: setpriv in their sandbox,
-# docs/drivers.md). raw_exec runs as the agent's user, so a `user` there is refused, never ignored.
-USER_DRIVERS = ("exec", "java")
-
-
-def _check_user(c: _Checker, path: str, t: Task) -> None:
-    if t.user and t.driver in DRIVERS and t.driver not in USER_DRIVERS:
-        c.add(
-            f"{path}.user",
-            f"the {t.driver} driver cannot run a task as another user (only {', '.join(USER_DRIVERS)} can)",
-        )
-
-
-def _check_files(c: _Checker, path: str, t: Task) -> None:
-    """The task's artifacts and templates."""
-    for i, a in enumerate(t.artifacts):
-        if not a.source:
-            c.add(f"{path}.artifact[{i}].source", "must not be empty")
-    for i, tpl in enumerate(t.templates):
-        if not tpl.destination:
-            c.add(f"{path}.template[{i}].destination", "must not be empty")
-        if tpl.change_mode == "signal" and not tpl.change_signal:
-            c.add(f"{path}.template[{i}].change_signal", 'change_mode "signal" needs a change_signal')
-
-
-def _check_logs(c: _Checker, path: str, t: Task, disk_mb: int) -> None:
-    """Nomad's LogConfig.Validate: rotation needs a file of at least 1 MB (a 0-byte limit
-    rotated on every write, review L7), and the logs must fit the group's disk."""
-    logs = t.logs
-    if logs.max_files < 1:
-        c.add(f"{path}.logs.max_files", f"minimum number of files is 1; got {logs.max_files}")
-    if logs.max_file_size < 1:
-        c.add(f"{path}.logs.max_file_size", f"minimum file size is 1MB; got {logs.max_file_size}")
-    usage = logs.max_files * logs.max_file_size
-    if usage >= disk_mb:
-        c.add(
-            f"{path}.logs",
-            f"log storage ({usage} MB) must be less than requested disk capacity ({disk_mb} MB)",
-        )
-
-
 def _check_task(c: _Checker, path: str, t: Task, labels: set[str], disk_mb: int) -> None:
     c.name(path, t.name, "task name")
-    _check_driver(c, path, t)
-    _check_user(c, path, t)
+    check_driver(c.add, path, t)
+    check_user(c.add, path, t)
     c.non_negative(f"{path}.resources.cpu", t.resources.cpu)
     c.non_negative(f"{path}.resources.memory", t.resources.memory)
     if t.resources.memory_max and t.resources.memory_max < t.resources.memory:
         c.add(f"{path}.resources.memory_max", "must not be less than memory")
     c.non_negative(f"{path}.kill_timeout", t.kill_timeout, "a non-negative duration")
     c.non_negative(f"{path}.shutdown_delay", t.shutdown_delay, "a non-negative duration")
-    _check_logs(c, path, t, disk_mb)
-    _check_files(c, path, t)
+    check_logs(c.add, path, t, disk_mb)
+    check_files(c.add, path, t)
     for i, s in enumerate(t.services):
         _check_service(c, f"{path}.service[{i}]", s, labels)
     _check_constraints(c, path, t.constraints, task=True)

@@ -5,7 +5,6 @@ message)`, so the messages and paths are those of every other rule."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
 
 from reconciler.model.job import (
     Job,
@@ -17,9 +16,7 @@ from reconciler.model.job import (
     runs_to_completion,
 )
 from reconciler.model.periodic import cron_problem, zone_problem
-from reconciler.spec.errors import quote
-
-Add = Callable[[str, str], None]
+from reconciler.spec.errors import Add, quote
 
 
 def check_kinds(add: Add, root: str, job: Job) -> None:
