@@ -207,7 +207,8 @@ def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> 
 
     from controllers.scheduler.buckets import AllocPlace
     from controllers.scheduler.feasibility import dynamic_filter
-    from controllers.scheduler.placer import _GroupCtx, _select
+    from controllers.scheduler.group_context import GroupCtx
+    from controllers.scheduler.placer import _select
     from controllers.scheduler.rank import score
     from reconciler.model.objects import AllocatedPort
     from reconciler.model.plan import AllocMetric
@@ -224,7 +225,7 @@ def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> 
             s.ports.add(8080)
         states.append(s)
     static = [(p.label, p.static) for n in group.networks for p in n.ports if p.static]
-    ctx = _GroupCtx(group, 200, 200, (False, False), states, AllocMetric(), static)
+    ctx = GroupCtx(group, 200, 200, (False, False), states, AllocMetric(), static)
     chosen, metric = _select(job, ctx, AllocPlace("web", "web.web[0]", 0), len(states), random.Random(1))
     fits = [s for s in states if dynamic_filter(job.id, group, s, 200, 200, (False, False)) is None]
     if not fits:
