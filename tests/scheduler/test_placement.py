@@ -202,7 +202,7 @@ def test_properties_hold_across_plans(cluster, eval_id) -> None:
     st.booleans(),
 )
 def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> None:
-    """placer._select inlines dynamic_filter and score for speed; it must pick what they pick."""
+    """placer._select inlines (in rank.scan) dynamic_filter and score; it must pick what they pick."""
     import random
 
     from controllers.scheduler.buckets import AllocPlace
