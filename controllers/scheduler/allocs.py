@@ -20,7 +20,7 @@ client_status_of = client_status
 
 def node_lost(node: Node | None) -> bool:
     """Its allocations are lost: the node is gone, down, or disconnected (for a group with a
-    `disconnect` window the reconcile asks `reconcile_group._disconnect_kind` first)."""
+    `disconnect` window the reconcile asks `alloc_kinds._disconnect_kind` first)."""
     return node is None or node.status in (NodeStatus.DOWN, NodeStatus.DISCONNECTED)
 
 

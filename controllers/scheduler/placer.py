@@ -11,52 +11,42 @@ A replacement of a group whose `ephemeral_disk` is `sticky` or `migrate` first t
 node its previous allocation ran on (Nomad's preferred node), so that the node agent can
 hand the old `alloc/data` over locally; only if that node is no longer feasible or full
 does the normal walk run.
+
+What a group's placements share is in `group_context`; the walk that ranks the nodes is
+`rank.scan`; a new allocation is built by `new_alloc`; with preemption, `preempting` walks.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import random
-from collections.abc import Collection, Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 
 from controllers.scheduler.buckets import AllocPlace
 from controllers.scheduler.feasibility import (
     PLACEMENT_WIDE,
-    PropertyRule,
     constraints_for,
     count_placement,
     datacenter_ok,
     dynamic_filter,
-    group_ask,
-    group_disk,
     node_pool_ok,
     node_ready,
     properties_misfit,
-    property_rules,
-    property_usage,
     static_filter,
-    wants_distinct_hosts,
 )
-from controllers.scheduler.ports import assign_ports
+from controllers.scheduler.group_context import GroupCtx, group_ctx
+from controllers.scheduler.new_alloc import fast_ids, new_alloc
+from controllers.scheduler.ports import assign_ports, port_clash
 from controllers.scheduler.preempting import Preempting, freed_ports
 from controllers.scheduler.preempting import select as select_preempting
 from controllers.scheduler.preemption import Candidate
-from controllers.scheduler.preference import (
-    PREFERENCE_LIMIT,
-    SpreadRule,
-    affinities_for,
-    affinity_score,
-    spread_rules,
-    spread_score,
-    spread_usage,
-)
-from controllers.scheduler.rank import binpack_score, sample_limit, shuffled
+from controllers.scheduler.preference import spread_usage
+from controllers.scheduler.rank import rank_key, sample_limit, scan, shuffled
 from controllers.scheduler.state import NodeState
 from controllers.scheduler.stream import drained
-from reconciler.model.ids import AllocId, EvalId, NodeId, new_id
-from reconciler.model.job import Affinity, Job, JobType, TaskGroup
+from reconciler.model.ids import EvalId, NodeId, new_id
+from reconciler.model.job import Job, JobType
 from reconciler.model.objects import AllocatedPort, Allocation, Node
 from reconciler.model.plan import AllocMetric
 
@@ -64,7 +54,6 @@ PORTS_EXHAUSTED = "network: dynamic port selection failed"
 
 
 _Fit = tuple[NodeState, list[AllocatedPort]]
-_Candidate = tuple[float, int, NodeState]  # (score, -rank of discovery, node)
 
 
 @dataclass(frozen=True)
@@ -72,84 +61,6 @@ class Placements:
     allocs: list[Allocation] = field(default_factory=list)
     failed: dict[str, AllocMetric] = field(default_factory=dict)  # group -> why
     queued: dict[str, int] = field(default_factory=dict)  # group -> instances not placed
-
-
-@dataclass
-class _GroupCtx:
-    group: TaskGroup
-    cpu: int
-    mem: int
-    distinct: tuple[bool, bool]
-    feasible: list[NodeState]
-    base: AllocMetric
-    static_ports: list[tuple[str, int]]
-    disk: int = 0
-    cursor: int = 0
-    sticky_nodes: set[NodeId] = field(default_factory=set)  # feasible nodes, for a sticky disk
-    affinities: list[Affinity] = field(default_factory=list)
-    spreads: list[SpreadRule] = field(default_factory=list)
-    states: Mapping[NodeId, NodeState] = field(default_factory=dict)
-    usage: list[dict[str, int]] = field(default_factory=list)  # per spread, this placement's
-    props: list[PropertyRule] = field(default_factory=list)  # distinct_property constraints
-    # each with its usage: counted once from the states, then kept up by `_note_properties`
-    prop_usage: list[tuple[PropertyRule, dict[str, int]]] = field(default_factory=list)
-
-    @property
-    def prefers(self) -> bool:
-        return bool(self.affinities or self.spreads)
-
-    def limit(self, sample: int) -> int:
-        """How many fitting nodes to rank: all of them (up to a bound) for preferences."""
-        return max(self.group.count, PREFERENCE_LIMIT) if self.prefers else sample
-
-
-def _group_ctx(
-    job: Job, group: TaskGroup, order: list[NodeId], states: Mapping[NodeId, NodeState], pool: int
-) -> _GroupCtx:
-    cpu, mem = group_ask(group)
-    constraints = [c for c in constraints_for(job, group) if c.operator not in PLACEMENT_WIDE]
-    base = AllocMetric(nodes_in_pool=pool)
-    feasible: list[NodeState] = []
-    for nid in order:
-        st = states[nid]
-        dc = st.node.datacenter
-        if not node_pool_ok(job, st.node):  # as Nomad, nodes of other pools are not even counted
-            base.nodes_in_pool -= 1
-            continue
-        if not datacenter_ok(job, st.node):
-            continue
-        base.nodes_available[dc] = base.nodes_available.get(dc, 0) + (1 if node_ready(st.node) else 0)
-        if not node_ready(st.node):
-            continue
-        base.nodes_evaluated += 1
-        why = static_filter(job, group, st.node, constraints)
-        if why is not None:
-            base.filter_node(why)
-            continue
-        feasible.append(st)
-    for dc in job.datacenters:
-        if "*" not in dc and "?" not in dc:
-            base.nodes_available.setdefault(dc, 0)
-    static = [(p.label, p.static) for net in group.networks for p in net.ports if p.static]
-    disk = group.ephemeral_disk
-    sticky = {st.node.id for st in feasible} if disk.sticky or disk.migrate else set()
-    props = property_rules(job, group)
-    return _GroupCtx(
-        group,
-        cpu,
-        mem,
-        wants_distinct_hosts(job, group),
-        feasible,
-        base,
-        static,
-        affinities=affinities_for(job, group),
-        spreads=spread_rules(job, group),
-        states=states,
-        disk=group_disk(group),
-        sticky_nodes=sticky,
-        props=props,
-        prop_usage=[(r, property_usage(r, job.id, states.values())) for r in props],
-    )
 
 
 def _copy_metric(m: AllocMetric) -> AllocMetric:
@@ -188,7 +99,7 @@ def place_batches(
     ids = fast_ids(random.Random(new_id()))
     sunk = 0
     groups = (job.group(name) for name in dict.fromkeys(p.task_group for p in wanted))
-    ctxs = {g.name: _group_ctx(job, g, order, states, len(nodes)) for g in groups if g is not None}
+    ctxs = {g.name: group_ctx(job, g, order, states, len(nodes)) for g in groups if g is not None}
     tracked = [c for c in ctxs.values() if c.props]  # groups with distinct_property rules
     for p in wanted:
         ctx = ctxs.get(p.task_group)
@@ -199,7 +110,7 @@ def place_batches(
             if metric is not None:
                 _note_failure(out, p.task_group, metric)
             continue
-        alloc = _new_alloc(job, version, ctx, p, chosen, alloc_id=next(ids), eval_id=eval_id, now=now)
+        alloc = new_alloc(job, version, ctx, p, chosen, alloc_id=next(ids), eval_id=eval_id, now=now)
         if victims and preempt is not None:
             preempt.evict(chosen[0], victims, alloc.id)
             alloc = dataclasses.replace(alloc, preempted_allocations=[v.alloc_id for v in victims])
@@ -216,7 +127,7 @@ def place_batches(
 
 def _choose(
     job: Job,
-    ctx: _GroupCtx,
+    ctx: GroupCtx,
     p: AllocPlace,
     out: Placements,
     nodes: Mapping[NodeId, Node],
@@ -257,53 +168,13 @@ def _note_failure(out: Placements, group: str, metric: AllocMetric) -> None:
     out.queued[group] = out.queued.get(group, 0) + 1
 
 
-def _new_alloc(
-    job: Job,
-    version: int,
-    ctx: _GroupCtx,
-    p: AllocPlace,
-    chosen: tuple[NodeState, list[AllocatedPort]],
-    *,
-    alloc_id: AllocId,
-    eval_id: EvalId,
-    now: float,
-) -> Allocation:
-    st, ports = chosen
-    prev = p.previous
-    attempts = [] if prev is None else list(prev.reschedule_attempts)
-    if prev is not None and p.reason == "reschedule":
-        attempts.append(now)
-    return Allocation(
-        id=alloc_id,
-        namespace=job.namespace,
-        job_id=job.id,
-        job_version=version,
-        task_group=p.task_group,
-        name=p.name,
-        index=p.index,
-        node_id=st.node.id,
-        node_name=st.node.name,
-        eval_id=eval_id,
-        ports=ports,
-        cpu=ctx.cpu,
-        memory=ctx.mem,
-        disk=ctx.disk,
-        canary=p.canary,
-        previous_allocation=prev.id if prev else AllocId(""),
-        reschedule_attempts=attempts,
-        score=_placed_score(job, ctx, p, st),
-        create_time=now,
-        modify_time=now,
-    )
-
-
 place = drained(place_batches)
 """Place `wanted` at once, charging `states` (mutated: it is this plan's working copy)."""
 
 
 def _on_node(
     job: Job,
-    ctx: _GroupCtx,
+    ctx: GroupCtx,
     p: AllocPlace,
     nodes: Mapping[NodeId, Node],
     states: Mapping[NodeId, NodeState],
@@ -337,7 +208,7 @@ def _on_node(
 
 
 def _preempting(
-    job: Job, ctx: _GroupCtx, p: AllocPlace, pre: Preempting, limit: int, rng: random.Random
+    job: Job, ctx: GroupCtx, p: AllocPlace, pre: Preempting, limit: int, rng: random.Random
 ) -> tuple[_Fit | None, list[Candidate]]:
     """A node made room on by evicting lower-priority allocations (`preempting.select`): the
     asked node for a system job, else the feasible nodes; with its ports, and the victims."""
@@ -349,7 +220,7 @@ def _preempting(
             return False
         if ctx.prop_usage and properties_misfit(ctx.prop_usage, st.node) is not None:
             return False
-        return not (ctx.static_ports and _port_clash(ctx.static_ports, st.ports))
+        return not (ctx.static_ports and port_clash(ctx.static_ports, st.ports))
 
     nodes = [ctx.states[p.node_id]] if p.node_id and p.node_id in ctx.states else ctx.feasible
     got = select_preempting(
@@ -382,9 +253,9 @@ def _preempting(
 
 
 def _select(
-    job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int, rng: random.Random
+    job: Job, ctx: GroupCtx, p: AllocPlace, limit: int, rng: random.Random
 ) -> tuple[_Fit | None, AllocMetric | None]:
-    """The best of the next `limit` nodes that fit (`_scan`) with its dynamic ports; if its
+    """The best of the next `limit` nodes that fit (`rank.scan`) with its dynamic ports; if its
     ports run out, the next by rank. Else the metric of every node that did not fit. A
     replacement with a sticky disk takes its previous node first when it fits (`_preferred`)."""
     preferred = _preferred(job, ctx, p, rng)
@@ -393,13 +264,13 @@ def _select(
     if ctx.spreads:
         key = (job.id, ctx.group.name)
         ctx.usage = [spread_usage(r, ctx.states.values(), key) for r in ctx.spreads]
-    best, cands, misfits = _scan(job, ctx, p, limit)
+    best, cands, misfits = scan(job, ctx, p, limit)
     if best is not None:
         ports = _ports_for(ctx, best, rng)
         if ports is not None:
             return (best, ports), None
         misfits.append(("dimension", PORTS_EXHAUSTED))
-        cands.sort(key=_rank_key, reverse=True)
+        cands.sort(key=rank_key, reverse=True)
         for _, _, st in cands[1:]:
             ports = _ports_for(ctx, st, rng)
             if ports is not None:
@@ -411,7 +282,7 @@ def _select(
     return None, metric
 
 
-def _preferred(job: Job, ctx: _GroupCtx, p: AllocPlace, rng: random.Random) -> _Fit | None:
+def _preferred(job: Job, ctx: GroupCtx, p: AllocPlace, rng: random.Random) -> _Fit | None:
     """Nomad's findPreferredNode: the previous allocation's node, when the group's disk is
     sticky or migrates and that node still passes every check (ready, in the job's
     datacenters, static filters: `ctx.sticky_nodes`) and fits now; else None."""
@@ -427,7 +298,7 @@ def _preferred(job: Job, ctx: _GroupCtx, p: AllocPlace, rng: random.Random) -> _
     return None if ports is None else (st, ports)
 
 
-def _note_properties(tracked: list[_GroupCtx], alloc: Allocation, node: Node) -> None:
+def _note_properties(tracked: list[GroupCtx], alloc: Allocation, node: Node) -> None:
     """Count a placement in the distinct_property usage of every group it concerns: a
     job-level rule counts every group's allocations, a group-level one its own."""
     for ctx in tracked:
@@ -442,129 +313,10 @@ def _record_misfit(metric: AllocMetric, kind: str, name: str) -> None:
         metric.exhaust_node(name)
 
 
-def _scan(
-    job: Job, ctx: _GroupCtx, p: AllocPlace, limit: int
-) -> tuple[NodeState | None, list[_Candidate], list[tuple[str, str]]]:
-    """The hot path: walks on from `ctx.cursor` until `limit` nodes fit, with the same checks
-    as `feasibility.dynamic_filter` and the same score as `rank.score`, inlined (one pass, no
-    per-node calls; a test holds them equal). The best (the first of equal scores), every
-    node that fits, and why the others did not."""
-    feasible = ctx.feasible
-    n = len(feasible)
-    desired = float(max(ctx.group.count, 1))
-    key = (job.id, ctx.group.name)
-    job_id = job.id
-    cpu, mem, disk = ctx.cpu, ctx.mem, ctx.disk
-    djob, dgroup = ctx.distinct
-    static = ctx.static_ports
-    prefers = ctx.prefers
-    props = ctx.prop_usage
-    avoid = _avoided(p)
-    cands: list[_Candidate] = []
-    misfits: list[tuple[str, str]] = []
-    best: NodeState | None = None
-    best_s = -1e18
-    found = 0
-    start = nxt = ctx.cursor  # a walk through every node ends where it started
-    for j in itertools.chain(range(start, n), range(start)):
-        st = feasible[j]
-        collisions = st.groups.get(key, 0)
-        filtered = (
-            "distinct_hosts"
-            if (djob and st.jobs.get(job_id)) or (dgroup and collisions)
-            else (properties_misfit(props, st.node) if props else None)
-        )
-        if filtered is not None:
-            misfits.append(("constraint", filtered))
-            continue
-        cu = st.cpu_used + cpu
-        if cu > st.cpu_total:
-            misfits.append(("dimension", "cpu"))
-            continue
-        mu = st.mem_used + mem
-        if mu > st.mem_total or st.disk_used + disk > st.disk_total:
-            misfits.append(("dimension", "memory" if mu > st.mem_total else "disk"))
-            continue
-        clash = _port_clash(static, st.ports) if static else None
-        if clash is not None:
-            misfits.append(("dimension", clash))
-            continue
-        s = (20.0 - 10.0 ** (1.0 - cu / st.cpu_total) - 10.0 ** (1.0 - mu / st.mem_total)) / 18.0
-        if prefers:
-            s = _combined(ctx, st.node, s, collisions, desired)
-        elif collisions:
-            s = (s - (collisions + 1) / desired) / 2.0
-        s -= st.node.id == avoid  # 1 off where the replaced allocation ran ("" is no node)
-        cands.append((s, -found, st))
-        if s > best_s:  # strictly: the first of equal scores wins
-            best_s, best = s, st
-        found += 1
-        if found == limit:
-            nxt = (j + 1) % n
-            break
-    ctx.cursor = nxt
-    return best, cands, misfits
-
-
-def _placed_score(job: Job, ctx: _GroupCtx, p: AllocPlace, st: NodeState) -> float:
-    """The chosen node's normalised score, as `_scan` ranked it (before the allocation is
-    charged to the node, with the penalty of the node it is avoiding): kept on the
-    allocation for `disconnect.reconcile = "best_score"`."""
-    fit = binpack_score(st, ctx.cpu, ctx.mem)
-    collisions = st.groups.get((job.id, ctx.group.name), 0)
-    desired = float(max(ctx.group.count, 1))
-    if ctx.prefers:
-        s = _combined(ctx, st.node, fit, collisions, desired)
-    else:
-        s = (fit - (collisions + 1) / desired) / 2.0 if collisions else fit
-    return s - (st.node.id == _avoided(p))
-
-
-def _avoided(p: AllocPlace) -> str:
-    """The node a rescheduled, lost or migrated allocation ran on (scored 1 lower), or ""."""
-    if p.previous is not None and p.reason in ("reschedule", "lost", "migrate"):
-        return p.previous.node_id
-    return ""
-
-
-def _combined(ctx: _GroupCtx, node: Node, fit: float, collisions: int, desired: float) -> float:
-    """The mean of the fit, the anti-affinity penalty, the affinity and the spread scores
-    that apply (Nomad's score normalisation); `rank.score` without preferences."""
-    scores = [fit]
-    if collisions:
-        scores.append(-(collisions + 1) / desired)
-    if ctx.affinities:
-        scores.append(affinity_score(ctx.affinities, node))
-    if ctx.spreads:
-        spread = spread_score(ctx.spreads, ctx.usage, node)
-        if spread:
-            scores.append(spread)
-    return sum(scores) / len(scores)
-
-
-def _port_clash(static: list[tuple[str, int]], used: Collection[int]) -> str | None:
-    return next((f"network: reserved port collision {lb}={v}" for lb, v in static if v in used), None)
-
-
-def _rank_key(c: tuple[float, int, NodeState]) -> tuple[float, int]:
-    return (c[0], c[1])
-
-
-def _ports_for(ctx: _GroupCtx, st: NodeState, rng: random.Random) -> list[AllocatedPort] | None:
+def _ports_for(ctx: GroupCtx, st: NodeState, rng: random.Random) -> list[AllocatedPort] | None:
     if not ctx.group.networks:
         return []
     node = st.node
     return assign_ports(
         ctx.group.networks, st.ports, node.min_dynamic_port, node.max_dynamic_port, rng, node.address
     )
-
-
-def fast_ids(rng: random.Random) -> Iterator[AllocId]:
-    """UUID4 strings, far cheaper than uuid.uuid4() (the hot path makes one per allocation):
-    random bits from a generator seeded from the OS, with the version and variant bits set."""
-    while True:
-        v = rng.getrandbits(128)
-        v = (v & ~(0xF << 76)) | (0x4 << 76)  # version 4
-        v = (v & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-        h = f"{v:032x}"
-        yield AllocId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")

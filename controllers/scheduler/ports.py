@@ -5,6 +5,7 @@ another port of the same allocation. Random picks first (seeded: replayable), th
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 
 from reconciler.model.job import Network
 from reconciler.model.objects import AllocatedPort
@@ -59,3 +60,9 @@ def _pick(used: set[int], taken: set[int], lo: int, hi: int, rng: random.Random)
         if v not in used and v not in taken:
             return v
     return None
+
+
+def port_clash(static: list[tuple[str, int]], used: Collection[int]) -> str | None:
+    """`static_collision` for the placer's walk: a group's static ports, (label, value), worked
+    out once, against one node's ports in use; as Nomad words the dimension, or None."""
+    return next((f"network: reserved port collision {lb}={v}" for lb, v in static if v in used), None)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from controllers.scheduler.alloc_kinds import left_alone
 from controllers.scheduler.allocs import alloc_name, client_status_of, is_terminal, node_lost
 from controllers.scheduler.buckets import AllocPlace, AllocStop, ReconcileResult, lost_stop
 from controllers.scheduler.deployment_gate import DeploymentView, deployment_view
 from controllers.scheduler.disconnect import back
-from controllers.scheduler.reconcile_group import JobInput, left_alone, reconcile_group
+from controllers.scheduler.job_input import JobInput
+from controllers.scheduler.reconcile_group import reconcile_group
 from controllers.scheduler.update_policy import UpdateFn, default_max_replace, tasks_updated
 from reconciler.model.disconnect import expired, expires_at, window
 from reconciler.model.ids import AllocId, NodeId

@@ -202,12 +202,13 @@ def test_properties_hold_across_plans(cluster, eval_id) -> None:
     st.booleans(),
 )
 def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> None:
-    """placer._select inlines dynamic_filter and score for speed; it must pick what they pick."""
+    """placer._select inlines (in rank.scan) dynamic_filter and score; it must pick what they pick."""
     import random
 
     from controllers.scheduler.buckets import AllocPlace
     from controllers.scheduler.feasibility import dynamic_filter
-    from controllers.scheduler.placer import _GroupCtx, _select
+    from controllers.scheduler.group_context import GroupCtx
+    from controllers.scheduler.placer import _select
     from controllers.scheduler.rank import score
     from reconciler.model.objects import AllocatedPort
     from reconciler.model.plan import AllocMetric
@@ -224,7 +225,7 @@ def test_inlined_select_agrees_with_feasibility_and_rank(usage, static_port) -> 
             s.ports.add(8080)
         states.append(s)
     static = [(p.label, p.static) for n in group.networks for p in n.ports if p.static]
-    ctx = _GroupCtx(group, 200, 200, (False, False), states, AllocMetric(), static)
+    ctx = GroupCtx(group, 200, 200, (False, False), states, AllocMetric(), static)
     chosen, metric = _select(job, ctx, AllocPlace("web", "web.web[0]", 0), len(states), random.Random(1))
     fits = [s for s in states if dynamic_filter(job.id, group, s, 200, 200, (False, False)) is None]
     if not fits:
