@@ -4,6 +4,10 @@ requests one at a time (pipelined ones wait their turn, their bodies already fra
 A request that breaks the grammar or a limit is answered in its turn (after the responses
 of the requests before it) and the connection is then half-closed: nothing after a broken
 request can be trusted to be where the client meant it to be.
+
+What the router does to a request's headers is `headers` (`frame` when they end, `head_for`
+or `PLAIN_HEAD` when the request starts); a read that repeats the last request's bytes
+takes the fast path of `repeated` instead of the parser.
 """
 
 from __future__ import annotations
@@ -15,77 +19,17 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from controllers.router.exchange import HOP_BY_HOP, Exchange, Repeated, connection_tokens
+from controllers.router.exchange import Exchange
+from controllers.router.headers import PLAIN_HEAD, client_head, frame, head_for, quoted
 from controllers.router.limits import Refused, error_response
 from controllers.router.pool import Watcher
-from controllers.router.stats import route_key
-from controllers.router.table import Route, RouteTable, rewrite_path
+from controllers.router.repeated import FastPlan, remember, repeat
+from controllers.router.table import Route, RouteTable
 
 if TYPE_CHECKING:
     from controllers.router.server import ProxyServer
 
 LINGER = 2.0  # seconds a client may take to finish sending a body we answered early
-# never dropped because a client's `Connection` header names them: the framing and routing depend on them
-KEEP = frozenset({b"host", b"content-length"})
-# set by the router, never passed as the client sent them: X-Real-Ip and Forwarded as Fabio
-# sets them (the client's address), except that a client's Forwarded is replaced, not kept
-# (review L4); X-Forwarded-For is the one list a client may extend
-OURS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-real-ip", b"forwarded"})
-# the forwarded head of a request on a route without options (most of them), in one formatting
-PLAIN_HEAD = (
-    b"%b %b HTTP/1.1\r\n%bX-Forwarded-For: %b\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Host: %b\r\n"
-    b'%b; host="%b"\r\n\r\n'
-)
-ROUTER_HEADERS = OURS | {b"content-length"}  # read by the router (`Downstream.router_header`)
-FAST_MAX = 4096  # longest request kept for `Downstream.repeat`
-new_exchange = object.__new__
-
-
-class FastPlan:
-    """What a repeated request becomes (`Downstream.repeat`): the table it was routed in, its
-    route, method, target, Host and forwarded head; the route's rotation (picks, their pools,
-    the round-robin counter: `ProxyServer.rotation`); and the route's counters in the stats,
-    so that its responses are counted without a key being built (`Exchange.repeated_fast`)."""
-
-    __slots__ = (
-        "cell",
-        "counter",
-        "head",
-        "hist",
-        "host",
-        "method",
-        "pools",
-        "rkey",
-        "route",
-        "status",
-        "table",
-        "targets",
-        "url",
-    )
-
-    def __init__(self, table: RouteTable, route: Route, ex: Exchange, server: ProxyServer) -> None:
-        self.table, self.route = table, route
-        self.method, self.url, self.host, self.head = ex.method, ex.url, ex.host, ex.head
-        self.targets, self.pools, self.counter = server.rotation(route)
-        self.rkey = route_key(route)
-        self.hist = server.stats.histogram(self.rkey)
-        self.status = 0  # the status `cell` counts (the last one seen)
-        self.cell: list[int] = [0]
-
-
-def client_head(ip: bytes, scheme: bytes) -> bytes:
-    """`X-Real-Ip` and the start of `Forwarded` (RFC 7239: an IPv6 address is quoted in
-    brackets) for a client connection, as Fabio sets them; `; host=...` follows per request."""
-    node = b'"[' + ip + b']"' if b":" in ip else ip
-    return b"X-Real-Ip: " + ip + b"\r\nForwarded: for=" + node + b"; proto=" + scheme
-
-
-def quoted(host: bytes) -> bytes:
-    """The Host as the inside of an RFC 7239 quoted-string: a client's quote cannot end it
-    early and add parameters (`for=`) of its own."""
-    if b'"' in host or b"\\" in host:
-        return host.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-    return host
 
 
 class Downstream(asyncio.Protocol):
@@ -101,7 +45,7 @@ class Downstream(asyncio.Protocol):
         self.pending: deque[Exchange] = deque()
         self.client_ip = ""
         self.client_ip_b = b""
-        self.client_head = b""  # X-Real-Ip and Forwarded up to its host (`client_head`)
+        self.client_head = b""  # X-Real-Ip and Forwarded up to its host (`headers.client_head`)
         self.closed = False
         self.paused = False
         self.last = 0.0  # the last read from the client
@@ -113,10 +57,10 @@ class Downstream(asyncio.Protocol):
         # between two requests (the parser's last event was a message's end)
         self.boundary = True
         self.begun = 0  # requests begun in the read being parsed
-        # the last request that came whole in one read, and what it became (see `repeat`)
+        # the last request that came whole in one read, and what it became (`repeated.repeat`)
         self.fast_raw = b""
         self.fast_plan: FastPlan | None = None
-        self.fast_seed: tuple[RouteTable, Exchange] | None = None  # what `plan` makes it from
+        self.fast_seed: tuple[RouteTable, Exchange] | None = None  # what `repeated.make_plan` makes it from
 
     # transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -144,7 +88,7 @@ class Downstream(asyncio.Protocol):
             return  # after a refusal: read and drop until the client goes
         now = self.last = time.monotonic()
         at_rest = self.boundary and self.active is None
-        if at_rest and data == self.fast_raw and self.repeat(now):
+        if at_rest and data == self.fast_raw and repeat(self, now):
             return
         if self.head_since and self.head_raw > self.limits.max_header_bytes:
             self.reject(431, f"request headers larger than {self.limits.max_header_bytes} bytes")
@@ -169,79 +113,7 @@ class Downstream(asyncio.Protocol):
             if self.head_since:
                 self.head_raw = 0 if self.head_raw < 0 else self.head_raw + len(data)
             elif at_rest and self.begun == 1 and self.boundary:
-                self.remember(data)
-
-    def remember(self, data: bytes) -> None:
-        """A whole request came in this one read, between two others: if it is the common
-        kind (keep-alive HTTP/1.1 without a body, on a route without options), keep its bytes
-        and what they became, for `repeat`."""
-        ex, table = self.cur, self.server.current_table
-        if (
-            ex is not None
-            and ex.route is not None
-            and ex.route.plain
-            and table is not None
-            and len(data) <= FAST_MAX
-            and ex.keep_alive
-            and ex.client_11
-            and not (ex.has_body or ex.chunked or ex.upgrade)
-        ):
-            self.fast_raw = data
-            self.fast_seed, self.fast_plan = (table, ex), None  # the plan is made if the bytes come again
-
-    def repeat(self, now: float) -> bool:
-        """The fast path: a read holding exactly the bytes of the connection's last whole
-        request (clients repeat their heads: a poller, a load balancer's check, a benchmark),
-        with the parser between messages and the table unchanged, is that request again. The
-        parser would reach the same end in the same state (a message's end resets it), the
-        limits passed these bytes, and the route and forwarded head depend on nothing else (the
-        client's address is the connection's), so the exchange starts from the plan. With no
-        instance passed over and round robin, the pick, the pooled connection and the send are
-        done here, inline (`ProxyServer.dispatch`, `pick`, `Pool.acquire` and `Exchange.attach`
-        cost a call each, per request); otherwise `dispatch` does them."""
-        plan = self.fast_plan
-        server = self.server
-        if plan is None or plan.table is not server.table():
-            plan = self.fast_plan = self.plan()
-            if plan is None:
-                return False
-        ex: Exchange = new_exchange(Repeated)  # without __init__: what it sets is on the class
-        ex.conn = self
-        ex.plan = plan
-        ex.born = ex.last_up = now
-        ex.route, ex.method, ex.url = plan.route, plan.method, plan.url
-        ex.host, ex.head = plan.host, plan.head
-        self.cur = self.active = ex
-        if server.down or server.strategy != "rr":
-            ex.tried = []
-            server.dispatch(ex)
-            return True
-        i = next(plan.counter) % len(plan.targets)
-        ex.target = target = plan.targets[i]
-        ex.tried = [target]
-        idle = plan.pools[i].idle
-        while idle:
-            up = idle.pop()
-            transport = up.transport
-            if not up.closed and transport is not None and not transport.is_closing():
-                break
-        else:
-            server.dispatch(ex, target)  # no idle connection: a new one
-            return True
-        up.reused = ex.sent = True
-        ex.upstream, up.exchange, ex.resp_parser = up, ex, up.parser
-        transport.write(plan.head)
-        return True
-
-    def plan(self) -> FastPlan | None:
-        """The plan of the remembered request, made the first time its bytes come again (most
-        requests are never repeated on their connection): None when the table has changed."""
-        seed, self.fast_seed = self.fast_seed, None
-        if seed is None or seed[0] is not self.server.table():
-            return None
-        table, ex = seed
-        assert ex.route is not None
-        return FastPlan(table, ex.route, ex, self.server)
+                remember(self, data)
 
     def upgraded(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """The parser stopped at an upgrade request's end: from here on the client's bytes
@@ -323,7 +195,7 @@ class Downstream(asyncio.Protocol):
         ex.method = self.parser.get_method()
         ex.keep_alive = self.parser.should_keep_alive()
         ex.client_11 = self.parser.get_http_version() == "1.1"
-        self.frame(ex)
+        frame(ex, self.limits)
         if self.active is None:
             self.start(ex)
         else:
@@ -344,61 +216,6 @@ class Downstream(asyncio.Protocol):
             self.cur.end_request()
 
     # exchanges ---------------------------------------------------------------------------
-    def frame(self, ex: Exchange) -> None:
-        """Read the request's framing and the headers that are the router's business, and keep
-        the lines every backend will see (the hop-by-hop ones and those the client's
-        `Connection` names are dropped). Runs when the headers end, before any body byte."""
-        drop: set[bytes] = set()
-        upgrade = b""
-        lines: list[tuple[bytes, bytes]] = []
-        for name, value in ex.headers:
-            low = name.lower()
-            if low == b"host":  # in every request: read here, not in router_header
-                ex.host = value
-                lines.append((low, name + b": " + value + b"\r\n"))
-            elif low in HOP_BY_HOP:
-                upgrade = self.hop_by_hop(ex, low, value, drop) or upgrade
-            elif low in ROUTER_HEADERS:
-                if self.router_header(ex, low, value):
-                    lines.append((low, name + b": " + value + b"\r\n"))
-            else:
-                lines.append((low, name + b": " + value + b"\r\n"))
-        drop -= KEEP
-        ex.fwd = [line for low, line in lines if low not in drop] if drop else [line for _, line in lines]
-        ex.upgrade = ex.upgrade and bool(upgrade)
-        if ex.upgrade:  # WebSocket and the like: the two headers that ask for it go through
-            ex.fwd += [b"Connection: Upgrade\r\n", b"Upgrade: " + upgrade + b"\r\n"]
-            ex.keep_alive = False  # unless the backend switches, the connection ends with its answer
-
-    def hop_by_hop(self, ex: Exchange, low: bytes, value: bytes, drop: set[bytes]) -> bytes:
-        """A hop-by-hop header: never forwarded, but it frames the body (`Transfer-Encoding`),
-        names more headers to drop (`Connection`) or asks to switch protocols; returns the
-        `Upgrade` header's value ("" for the others)."""
-        if low == b"transfer-encoding":
-            if value.strip().lower() != b"chunked":
-                raise Refused(501, f"transfer coding {value.decode('latin-1')!r} is not supported")
-            ex.chunked = ex.has_body = True
-        elif low == b"connection":
-            tokens = connection_tokens(value)
-            drop |= tokens
-            ex.upgrade = ex.upgrade or b"upgrade" in tokens
-        elif low == b"upgrade":
-            return value
-        return b""
-
-    def router_header(self, ex: Exchange, low: bytes, value: bytes) -> bool:
-        """`Content-Length` and the `X-Forwarded-*` the router sets itself: read;
-        True when the header is forwarded as it came."""
-        if low == b"content-length":
-            length = int(value)  # llhttp has checked it: digits, and only one
-            ex.has_body = length > 0
-            if self.limits.max_body and length > self.limits.max_body:
-                raise Refused(413, f"request body larger than {self.limits.max_body} bytes")
-            return True
-        if low == b"x-forwarded-for":  # several are one list (RFC 9110 5.3)
-            ex.xff = ex.xff + b", " + value if ex.xff else value
-        return False
-
     def start(self, ex: Exchange) -> None:
         self.active = ex
         ex.started = True
@@ -432,7 +249,7 @@ class Downstream(asyncio.Protocol):
                 quoted(ex.host),
             )
         else:
-            ex.head = self.head_for(ex, route, xff)
+            ex.head = head_for(ex, route, xff, self.server.scheme, self.client_head)
         self.server.dispatch(ex)
 
     def answered_by_options(self, ex: Exchange, route: Route) -> bool:
@@ -451,31 +268,6 @@ class Downstream(asyncio.Protocol):
             )
             return True
         return False
-
-    def head_for(self, ex: Exchange, route: Route, xff: bytes) -> bytes:
-        """The request head a route with options (or a chunked or HTTP/1.0 request) sends."""
-        url = ex.url
-        if route.strip or route.prepend:
-            path, sep, query = url.partition(b"?")
-            url = rewrite_path(route, path.decode("latin-1")).encode("latin-1") + sep + query
-        lines = [ex.method + b" " + url + b" HTTP/1.1\r\n"]
-        if route.host_header:  # `host=`: the Host header the instance sees (`dst`: added per instance)
-            lines += [line for line in ex.fwd if line[:5].lower() != b"host:"]
-            if route.host_header != "dst":
-                lines.append(b"Host: " + route.host_header.encode("latin-1") + b"\r\n")
-        else:
-            lines += ex.fwd
-            if not ex.host:  # an HTTP/1.0 request; HTTP/1.1 backends need one
-                lines.append(b"Host: " + route.service.encode() + b"\r\n")
-        if ex.chunked:
-            lines.append(b"Transfer-Encoding: chunked\r\n")
-        lines.append(b"X-Forwarded-For: " + xff + b"\r\nX-Forwarded-Proto: " + self.server.scheme + b"\r\n")
-        if ex.host:
-            lines.append(b"X-Forwarded-Host: " + ex.host + b"\r\n")
-        lines.append(
-            self.client_head + (b'; host="' + quoted(ex.host) + b'"' if ex.host else b"") + b"\r\n\r\n"
-        )
-        return b"".join(lines)
 
     def finished(self, ex: Exchange, *, close_upstream: bool, close_client: bool = False) -> None:
         """The response is complete (or failed): free the upstream, start what waits."""

@@ -4,11 +4,13 @@ The request is framed by httptools before any of it is forwarded: its framing (c
 Content-Length) is known when its headers end, so its body is re-framed chunk by chunk as it
 arrives, whether the request runs now or waits behind a pipelined one; trailers are dropped.
 The response is re-framed the same way: its head is rebuilt (an HTTP/1.1 status line, the
-hop-by-hop headers and those named in `Connection` removed), its body forwarded as the
-response parser delivers it. Everything one read of the backend produced goes out in one
-write. The common case takes a fast path (`forwardable`): a head that would be rebuilt
-unchanged is forwarded as it came, and a parser without header callbacks only finds where
-the response ends (and refuses a second response to one request).
+hop-by-hop headers and those named in `Connection` removed: `headers.forwarded_lines`), its
+body forwarded as the response parser delivers it. Everything one read of the backend
+produced goes out in one write. The common case takes a fast path (`forwardable`): a head
+that would be rebuilt unchanged is forwarded as it came, and a parser without header
+callbacks only finds where the response ends (and refuses a second response to one
+request). A repeated request's exchange is a `repeated.Repeated`, its response handled by
+`repeated.FastPlan`.
 """
 
 from __future__ import annotations
@@ -16,38 +18,23 @@ from __future__ import annotations
 import logging
 import re
 import time
-from bisect import bisect_left
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from controllers.router.headers import forwarded_lines
 from controllers.router.limits import IDEMPOTENT, REASONS
-from controllers.router.pool import MAX_IDLE_PER_BACKEND
-from controllers.router.stats import BOUNDS
 from controllers.router.table import Route, Target
 
 if TYPE_CHECKING:
-    from controllers.router.downstream import Downstream, FastPlan
+    from controllers.router.downstream import Downstream
     from controllers.router.pool import Upstream
+    from controllers.router.repeated import FastPlan
 
 log = logging.getLogger(__name__)
 
 MAX_BUFFERED = 1 << 20  # request bytes held while the upstream connection is being opened
 MEMO_MAX = 4096  # longest response an upstream connection keeps for `Exchange.repeated`
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-authorization",
-        b"proxy-authenticate",
-    }
-)
-
 
 # a response head naming none of these, framed by Content-Length (or bodiless), needs no change;
 # `Connection: keep-alive` (nginx's, for one) says what the client is told anyway. One compiled
@@ -57,16 +44,6 @@ REFRAME = re.compile(
     re.IGNORECASE,
 )
 CONTENT_LENGTH = re.compile(rb"\ncontent-length:", re.IGNORECASE)
-
-
-# the lists a repeated request's exchange never fills (its head is the plan's): shared, and a
-# tuple, so that an append would fail loudly rather than leak into another exchange
-NOTHING: list[Any] = cast("list[Any]", ())
-
-
-def connection_tokens(value: bytes) -> set[bytes]:
-    """Header names listed in a `Connection` header (RFC 9110 7.6.1): hop-by-hop too."""
-    return {t.strip().lower() for t in value.split(b",") if t.strip()}
 
 
 class Exchange:
@@ -112,7 +89,7 @@ class Exchange:
     head_out: bool = False  # the final response's head went to the client
     framed: bool = False  # the response's end can be told without closing the connection
     status: int = 0  # of a response forwarded as it came
-    plan: FastPlan | None = None  # a repeated request's (Downstream.repeat)
+    plan: FastPlan | None = None  # a repeated request's (repeated.repeat)
     # made by `begin_response` when the response is parsed (not for a repeated response)
     resp_headers: list[tuple[bytes, bytes]]
     out: list[bytes]
@@ -194,7 +171,7 @@ class Exchange:
         self.conn.server.stats.response(self.route, status, self.born)
         self.conn.server.succeeded(self.target)
         no_body = self.method == b"HEAD" or status in (204, 304)
-        lines = [b"HTTP/1.1 %d %b" % (status, reason), *self.forwarded_lines(headers, no_body)]
+        lines = [b"HTTP/1.1 %d %b" % (status, reason), *forwarded_lines(self, headers, no_body)]
         self.resp_close = not self.framed or not self.keep_alive
         if self.resp_close:
             lines.append(b"Connection: close")
@@ -221,31 +198,6 @@ class Exchange:
             raise httptools.HttpParserError(f"status {status} is not an HTTP status")
         self.interim = True
         self.out.append(b"HTTP/1.1 %d %b\r\n\r\n" % (status, reason))
-
-    def forwarded_lines(self, headers: list[tuple[bytes, bytes]], no_body: bool) -> list[bytes]:
-        """The response's header lines the client sees (hop-by-hop ones and those named in
-        `Connection` removed); sets how the body is framed for the client (`framed`,
-        `resp_chunked`)."""
-        drop = set(HOP_BY_HOP)
-        chunked = length = False
-        for name, value in headers:
-            low = name.lower()
-            if low == b"connection":
-                drop |= connection_tokens(value)
-            elif low == b"transfer-encoding":
-                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
-            elif low == b"content-length":
-                length = True
-        chunked = chunked and not no_body
-        if chunked:
-            drop.add(b"content-length")
-        lines = [name + b": " + value for name, value in headers if name.lower() not in drop]
-        self.framed = no_body or length
-        if chunked:
-            self.resp_chunked = self.framed = self.client_11  # an HTTP/1.0 client knows no chunks:
-            if self.client_11:  # the end of the connection frames the body for it
-                lines.append(b"Transfer-Encoding: chunked")
-        return lines
 
     def forwardable(self, data: bytes) -> bool:
         """The fast path: a whole HTTP/1.1 head in the first read, with no hop-by-hop header and
@@ -372,43 +324,6 @@ class Exchange:
         reuse = self.request_done and self.response_keep_alive
         self.conn.finished(self, close_upstream=not reuse, close_client=not self.request_done)
 
-    def repeated_fast(self, up: Upstream, plan: FastPlan, data: bytes) -> None:
-        """`repeated` for a repeated request's exchange (`Downstream.repeat`; the client speaks
-        HTTP/1.1 with keep-alive, the request is whole), with the stats, the write and, when both
-        connections are kept and nothing waits, `Downstream.finished` and `Pool.release` done
-        inline: the fast path's other half (`Upstream.data_received` chooses it)."""
-        self.response_started = self.raw = self.response_done = True
-        status = self.status = up.last_status
-        keep = self.response_keep_alive = up.last_keep_alive
-        conn = self.conn
-        server = conn.server
-        if server.fails:
-            server.succeeded(self.target)
-        now = time.monotonic()
-        if status != plan.status:
-            plan.status, plan.cell = status, server.stats.cell(plan.rkey, status)
-        plan.cell[0] += 1
-        elapsed = now - self.born
-        hist = plan.hist
-        hist[bisect_left(BOUNDS, elapsed)] += 1
-        hist[-1] += elapsed
-        transport = conn.transport
-        if transport is not None and not conn.closed:
-            transport.write(data)
-        if keep and conn.active is self and not conn.pending and conn.refusal is None:
-            self.upstream = up.exchange = None
-            conn.active = None
-            idle = up.pool.idle
-            if up.closed or len(idle) >= MAX_IDLE_PER_BACKEND:
-                up.close()
-            else:
-                up.idle_since = now
-                idle.append(up)
-            if conn.paused:
-                conn.resume_reading()
-        else:
-            conn.finished(self, close_upstream=not keep)
-
     def switched(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         """The response parser stopped at a `101`: what follows it is the new protocol's."""
         self.flush()
@@ -461,12 +376,3 @@ class Exchange:
 
     def _where(self) -> tuple[str, int]:
         return (self.target.address, self.target.port) if self.target else ("?", 0)
-
-
-class Repeated(Exchange):
-    """The exchange of a repeated request (`Downstream.repeat`), made without `__init__`: what
-    every one of them starts with is on the class (its request whole, its head the plan's, no
-    header or body of its own), so only what differs is set per request."""
-
-    headers_done = request_done = started = True
-    headers = fwd = buffer = NOTHING

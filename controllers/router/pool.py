@@ -33,7 +33,7 @@ class Pool:
         return None
 
     def release(self, up: Upstream) -> None:
-        # (Exchange.repeated_fast does the same inline)
+        # (FastPlan.repeated_fast does the same inline)
         if up.closed or len(self.idle) >= MAX_IDLE_PER_BACKEND:
             up.close()
         else:
@@ -131,7 +131,7 @@ class Upstream(asyncio.Protocol):
             and not ex.response_started
             and ex.method == self.last_method
         ):
-            ex.repeated_fast(self, plan, data)
+            plan.repeated_fast(ex, self, data)
             return
         ex.on_upstream_data(data)
 

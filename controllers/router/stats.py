@@ -1,7 +1,7 @@
 """The router's counters, kept cheap for the data path: plain ints in lists, bumped inline on
 the event loop's thread (no locks, no label lookups). Each (route, status) has its own
 one-int cell and each route its own histogram list, both handed out once (`cell`,
-`histogram`) and kept by the fast path (`downstream.FastPlan`), so a repeated request's
+`histogram`) and kept by the fast path (`repeated.FastPlan`), so a repeated request's
 response is counted without building or hashing a key; the admin port's `/metrics` sums
 them into Prometheus samples when scraped (`admin.RouterCollector`, through `responses`)."""
 

@@ -149,7 +149,7 @@ def test_a_repeated_request_follows_the_table(store, router, backends) -> None:
 
 def test_repeated_requests_alternate_and_are_counted(store, router, backends) -> None:
     """Identical requests answered identically (`/once`: no Date) take both halves of the fast
-    path (`Downstream.repeat` picks, checks out and sends inline; `Exchange.repeated_fast`
+    path (`repeated.repeat` picks, checks out and sends inline; `FastPlan.repeated_fast`
     counts and releases inline): they still alternate between the instances on the pooled
     connections, and every response is in the counters and the latency histogram."""
     a, b = backends
