@@ -141,7 +141,7 @@ class ProxyServer:
         return counter
 
     def rotation(self, route: Route) -> Rotation:
-        """What `Downstream.repeat` picks from without calling `pick`: the route's picks in
+        """What `repeated.repeat` picks from without calling `pick`: the route's picks in
         order, the pool of each, and its round-robin counter (shared with `pick`), made once
         per route while the table lasts."""
         entry = self._rotations.get(id(route))

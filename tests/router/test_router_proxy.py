@@ -123,7 +123,7 @@ def test_real_ip_and_forwarded_are_the_routers(store, router, backends) -> None:
 
 
 def test_a_repeated_request_follows_the_table(store, router, backends) -> None:
-    """The same request bytes again on one connection take the fast path (`Downstream.repeat`),
+    """The same request bytes again on one connection take the fast path (`repeated.repeat`),
     which must not outlive the table it was planned in: a route that moves to another
     instance, then gains an option (`strip=`), is what the next identical request meets."""
     a, b = backends
