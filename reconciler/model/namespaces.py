@@ -31,6 +31,6 @@ def default_namespace() -> Namespace:
 
 def name_error(name: str) -> str | None:
     """None for a valid namespace name, else Nomad's complaint about it."""
-    if _NAME.match(name):
+    if _NAME.fullmatch(name):  # fullmatch: "$" accepts a final "\n"
         return None
     return f'invalid name "{name}". Must match regex {NAME_PATTERN}'

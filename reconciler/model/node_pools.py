@@ -26,7 +26,7 @@ NAME_PATTERN = _NAME.pattern
 
 def name_error(pool: str) -> str | None:
     """None for a valid pool name, else Nomad's complaint about it."""
-    if _NAME.match(pool):
+    if _NAME.fullmatch(pool):  # fullmatch: "$" accepts a final "\n"
         return None
     return f'invalid name "{pool}", must match regex {NAME_PATTERN}'
 

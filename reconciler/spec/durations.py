@@ -30,7 +30,7 @@ def parse_duration(text: str) -> int | None:
     if text.startswith("-"):
         rest = parse_duration(text[1:])
         return -rest if rest is not None else None
-    if not _WHOLE.match(text):
+    if not _WHOLE.fullmatch(text):
         return None
     total = 0.0
     for number, unit in _PART.findall(text):

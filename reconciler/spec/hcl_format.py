@@ -122,7 +122,7 @@ def _number(v: int | float) -> str:
 
 
 def _key(k: str) -> str:
-    return k if IDENT.match(k) and k not in KEYWORDS else quote_string(k)
+    return k if IDENT.fullmatch(k) and k not in KEYWORDS else quote_string(k)
 
 
 def value_text(v: Any) -> str:
@@ -203,7 +203,7 @@ class _Writer:
     def map_block(self, name: str, value: dict[str, Any]) -> None:
         if not value:
             return
-        if all(IDENT.match(k) and k not in KEYWORDS for k in value):
+        if all(IDENT.fullmatch(k) and k not in KEYWORDS for k in value):
             self.open(name)
             for k, v in value.items():
                 self.attr(k, v)

@@ -59,6 +59,7 @@ def test_create_update_read_list_and_delete(api: ApiServer, store: Store) -> Non
     ("body", "path", "field"),
     [
         ({"Name": "bad_name"}, "/v1/namespace", "regex"),
+        ({"Name": "prod\n"}, "/v1/namespace", "regex"),  # "$" alone would accept a final newline
         ({"Description": "no name"}, "/v1/namespace", "Name"),
         ({"Name": "a"}, "/v1/namespace/b", "does not match"),
         ({"Name": "a", "Meta": {"k": 1}}, "/v1/namespace", "Meta"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from reconciler.model.job import Job
@@ -17,8 +18,10 @@ from reconciler.spec import (
     job_to_yaml,
     spec_hash,
 )
+from reconciler.spec.defaults import fill_defaults
 from reconciler.spec.diff import DiffType
 from reconciler.spec.loader import read_job
+from tests.factories import mock_job
 from tests.spec.strategies import jobs
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -38,6 +41,15 @@ def test_canonical_hcl_round_trip_is_exact(job: Job) -> None:
     again = read_job(text)
     assert again == job
     assert format_hcl(again) == text
+
+
+@pytest.mark.parametrize("key", ["A\n", "a\nb", "A\r", "job", "0a", "a.b"])
+def test_a_map_key_that_is_not_a_plain_identifier_is_written_quoted(key: str) -> None:
+    """Found by the property above: a key with a final newline matched the identifier rule's
+    "$" and was written bare, which does not parse."""
+    job = fill_defaults(mock_job(1, meta={key: "v"}))
+    text = format_hcl(job)
+    assert read_job(text) == job
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
