@@ -6,10 +6,14 @@ its `logs`. Each check reports through `add(path, message)`, as every other rule
 
 from __future__ import annotations
 
+import re
+
 from reconciler.model.drivers import FieldKind, has_required, kind_ok
 from reconciler.model.job import Task
 from reconciler.spec.drivers import DRIVERS
 from reconciler.spec.errors import Add, quote, suggestion
+
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
 
 def check_driver(add: Add, path: str, t: Task) -> None:
@@ -57,6 +61,9 @@ def check_files(add: Add, path: str, t: Task) -> None:
     for i, a in enumerate(t.artifacts):
         if not a.source:
             add(f"{path}.artifact[{i}].source", "must not be empty")
+        for name in a.headers:
+            if not HEADER_NAME.fullmatch(name):
+                add(f"{path}.artifact[{i}].headers", f"{name!r} is not an HTTP header name")
     for i, tpl in enumerate(t.templates):
         if not tpl.destination:
             add(f"{path}.template[{i}].destination", "must not be empty")

@@ -7,7 +7,17 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.model.job import Affinity, Constraint, Job, Port, Service, Spread, SpreadTarget, Task
+from reconciler.model.job import (
+    Affinity,
+    Artifact,
+    Constraint,
+    Job,
+    Port,
+    Service,
+    Spread,
+    SpreadTarget,
+    Task,
+)
 from reconciler.spec import load_job_file, validate
 from tests.spec.paths import EXAMPLES
 
@@ -21,6 +31,16 @@ def _dup_group(j: Job) -> None:
 
 
 RULES: list[tuple[str, Callable[[Job], None], str, str]] = [
+    (
+        "artifact header name not a token",
+        lambda j: (
+            j.task_groups[0]
+            .tasks[0]
+            .artifacts.append(Artifact(source="https://example.com/a", headers={"X-A\n": "v"}))
+        ),
+        "job.todo.group.web.task.todo.artifact[0].headers",
+        "'X-A\\n' is not an HTTP header name",
+    ),
     (
         "affinity weight out of range",
         lambda j: j.affinities.append(Affinity("${node.datacenter}", "=", "dc1", 101)),
