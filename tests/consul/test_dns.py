@@ -78,7 +78,9 @@ def test_nxdomain_carries_the_zones_soa() -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [b"", b"\x00\x01garbage", bytes(DNSRecord.question("x.consul").reply().pack())]
+    "data",
+    [b"", b"\x00\x01garbage", bytes(DNSRecord.question("x.consul").reply().pack())],
+    ids=["empty", "garbage", "a reply"],  # a reply's id is random: not part of the test's name
 )
 def test_what_is_not_a_query_is_dropped(data: bytes) -> None:
     assert answer(CATALOG, data) is None
