@@ -74,6 +74,7 @@ _CAPACITY_FIELDS = (
 )
 
 
+NODE_TRIGGERS = frozenset({"node-update", "node-drain"})  # evaluations written with a node change
 CATCH_UP = 0.5  # seconds a reconcile waits for a cache to reach a revision before backing off
 
 
@@ -280,6 +281,19 @@ class SchedulerController(Controller):
                 behind = max(behind, ev.mod_revision if ev else 0)
         return behind
 
+    def _catch_up_nodes(self, due: list[Evaluation]) -> None:
+        """A node's change (purge, drain, eligibility, down) is written with its evaluations,
+        but reaches the nodes cache on another watch stream: wait until the cache reflects the
+        newest such evaluation, so the decision sees the node as the evaluation does (a purged
+        node still cached would leave its allocations in place)."""
+        revision = 0
+        for e in due:
+            if e.triggered_by in NODE_TRIGGERS:
+                ev = self.evals.get_versioned(self.keys.eval(e.id))
+                revision = max(revision, ev.mod_revision if ev else 0)
+        if revision:
+            self._catch_up(self.nodes, revision)
+
     def _view(self, key: str, now: float) -> _View:
         ns, _, jid = key.partition("/")
         gkey = guard_key(self.store, ns, jid)
@@ -297,6 +311,7 @@ class SchedulerController(Controller):
             (e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now),
             key=lambda e: e.create_time,
         )
+        self._catch_up_nodes(due)
         rec_v = self.jobs.get_versioned(jkey)
         behind = self._job_cache_behind(due, rec_v.value if rec_v else None, now)
         if behind:

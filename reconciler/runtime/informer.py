@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Generic, Protocol, TypeVar
 
@@ -22,6 +23,8 @@ from reconciler.store import Compacted, Store, StoreError, Versioned, Watch, Wat
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+PROGRESS_ASK = 0.05  # seconds between progress requests while `wait_revision` waits
 Handler = Callable[[str, T | None, T | None], None]
 IndexFn = Callable[[T], list[str]]
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -116,16 +119,22 @@ class Informer(Generic[T]):
             return self._revision
 
     def wait_revision(self, revision: int, timeout: float) -> bool:
-        """Block until the cache reflects `revision` in full; False after `timeout` seconds or
-        when the informer stops. The cache's revision moves only with events under its
-        prefix, so wait only for a revision that wrote a key there (e.g. the revision of a
-        transaction that put one of its objects): a revision of other keys is reached only
-        by the next write under this prefix."""
+        """Block until the cache reflects `revision` in full, whatever that revision wrote;
+        False after `timeout` seconds or when the informer stops. While it waits it asks etcd
+        for the watch's progress (`Watch.request_progress`): a revision that wrote nothing
+        under this prefix is reached as soon as the watch has delivered every event before
+        it, not at the prefix's next write. (Nomad's workers wait the same way for a state
+        snapshot at least as new as the evaluation they work on.)"""
+        deadline = time.monotonic() + timeout
         with self._advanced:
-            return (
-                self._advanced.wait_for(lambda: self._revision >= revision or self._stopped.is_set(), timeout)
-                and self._revision >= revision
-            )
+            while self._revision < revision and not self._stopped.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if self._watch is not None:
+                    self._watch.request_progress()
+                self._advanced.wait(min(left, PROGRESS_ASK))
+            return self._revision >= revision
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
@@ -178,7 +187,10 @@ class Informer(Generic[T]):
                 def deliver(result: builtins.list[WatchEvent] | StoreError, gen: int = gen) -> None:
                     self._on_watch(gen, result)
 
-                watch = self.store.watch(self.prefix, start_rev, deliver)
+                def progress(revision: int, gen: int = gen) -> None:
+                    self._on_progress(gen, revision)
+
+                watch = self.store.watch(self.prefix, start_rev, deliver, on_progress=progress)
                 with self._lock:
                     self._watch = watch
                 self._synced.set()
@@ -228,6 +240,14 @@ class Informer(Generic[T]):
                 self._advanced.notify_all()
         for key, old, new in changes:
             self._notify(key, old, new)
+
+    def _on_progress(self, generation: int, revision: int) -> None:
+        """etcd says the watch has delivered everything up to `revision` (it answers on the
+        watch's own stream, after the events before it)."""
+        with self._lock:
+            if generation == self._generation and revision > self._revision:
+                self._revision = revision
+                self._advanced.notify_all()
 
     def _relist(self, *, replay: bool = False) -> None:
         """List the prefix and deliver the differences to the cache as events. With `replay`

@@ -27,7 +27,7 @@ from reconciler.store.fence import Fence
 from reconciler.store.keys import Keys
 from reconciler.store.leases import Lease
 from reconciler.store.txn import MAX_TXN_OPS, Outcome, Txn, keys_of, outcome, to_request
-from reconciler.store.watch import Watch, WatchCallback
+from reconciler.store.watch import ProgressCallback, Watch, WatchCallback
 from reconciler.store.written import Written
 
 log = logging.getLogger(__name__)
@@ -365,13 +365,20 @@ class Store:
 
     # watches --------------------------------------------------------------------------
     def watch(
-        self, prefix: str, start_revision: int, callback: WatchCallback, *, prev_kv: bool = False
+        self,
+        prefix: str,
+        start_revision: int,
+        callback: WatchCallback,
+        *,
+        prev_kv: bool = False,
+        on_progress: ProgressCallback | None = None,
     ) -> Watch:
         """Deliver every change under `prefix` from `start_revision` on.
 
         The callback receives a list of events, or a StoreError: `Compacted` (re-list) or
         `Unavailable` (the stream broke; the caller re-watches from its last revision). With
         `prev_kv` each event also carries the value before it (`WatchEvent.prev_value`).
+        `on_progress` receives the revision etcd answers `Watch.request_progress()` with.
         """
         key = prefix.encode()
 
@@ -383,6 +390,7 @@ class Store:
                 start_revision=start_revision,
                 callback=callback,
                 prev_kv=prev_kv,
+                on_progress=on_progress,
                 timeout=self.timeout,
             )
 

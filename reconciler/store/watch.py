@@ -8,18 +8,26 @@ up to 5 s each, and a creation that timed out could hand its watch to the next r
 (etcd's answers are matched to requests by order). With a stream per watch, creations run
 side by side, a failed one affects only itself, and cancelling is closing the stream.
 
-`Watch.open` sends the create request (then half-closes the request side: etcd keeps
-sending) and waits for the created answer, so a watch that cannot be made raises like any
-other call (`Unavailable` is retried by `Store._call`, `Compacted` means re-list). After
-that the callback receives lists of `WatchEvent`s, or once a `StoreError` when the stream
-ends: `Compacted`, or `Unavailable` (re-watch from the last revision seen).
+`Watch.open` sends the create request and waits for the created answer, so a watch that
+cannot be made raises like any other call (`Unavailable` is retried by `Store._call`,
+`Compacted` means re-list). After that the callback receives lists of `WatchEvent`s, or
+once a `StoreError` when the stream ends: `Compacted`, or `Unavailable` (re-watch from the
+last revision seen).
+
+`request_progress()` asks etcd where the watch stands (etcd's `WatchProgressRequest`, the
+request Kubernetes' watch cache uses for its consistent reads): etcd answers a watch that
+has caught up with an empty response at its current revision, after every event up to it,
+and `on_progress` receives that revision. A watcher can so learn that it has seen
+everything up to a revision that wrote nothing under its prefix. etcd 3.5 does not answer
+a watch still catching up; ask again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,6 +50,7 @@ class WatchEvent:
 
 
 WatchCallback = Callable[[list[WatchEvent] | StoreError], None]
+ProgressCallback = Callable[[int], None]
 
 
 def to_events(raw_events: Any) -> list[WatchEvent]:
@@ -73,12 +82,28 @@ def _create_request(key: bytes, range_end: bytes, start_revision: int, prev_kv: 
     return etcdrpc.WatchRequest(create_request=create)
 
 
+def _requests(first: Any, more: queue.SimpleQueue[Any]) -> Iterator[Any]:
+    """The stream's requests: the create request, then progress requests until None."""
+    yield first
+    while (req := more.get()) is not None:
+        yield req
+
+
 class Watch:
     """A running watch on its own stream; `cancel()` stops it (and its thread)."""
 
-    def __init__(self, call: Any, callback: WatchCallback, what: str) -> None:
+    def __init__(
+        self,
+        call: Any,
+        callback: WatchCallback,
+        what: str,
+        requests: queue.SimpleQueue[Any],
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
         self._call = call
         self._callback = callback
+        self._requests = requests
+        self._on_progress = on_progress
         self._what = what
         self._created = threading.Event()
         self._cancelled = threading.Event()
@@ -95,17 +120,19 @@ class Watch:
         start_revision: int,
         callback: WatchCallback,
         prev_kv: bool = False,
+        on_progress: ProgressCallback | None = None,
         timeout: float,
     ) -> Watch:
         """Open a stream on `client`'s channel and wait up to `timeout` for etcd to create the
         watch. Raises the translated error (`Unavailable` when etcd does not answer)."""
         stub = etcdrpc.WatchStub(client.channel)
+        requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
         call = stub.Watch(
-            iter([_create_request(key, range_end, start_revision, prev_kv)]),
+            _requests(_create_request(key, range_end, start_revision, prev_kv), requests),
             credentials=client.call_credentials,
             metadata=client.metadata,
         )
-        watch = cls(call, callback, key.decode(errors="replace"))
+        watch = cls(call, callback, key.decode(errors="replace"), requests, on_progress)
         watch._thread.start()
         if not watch._created.wait(timeout):
             watch.cancel()
@@ -114,11 +141,17 @@ class Watch:
             raise watch._open_error
         return watch
 
+    def request_progress(self) -> None:
+        """Ask etcd for this watch's progress (answered through `on_progress`, if it has caught up)."""
+        if not self._cancelled.is_set():
+            self._requests.put(etcdrpc.WatchRequest(progress_request=etcdrpc.WatchProgressRequest()))
+
     def cancel(self) -> None:
         self._cancelled.set()
         self._close()
 
     def _close(self) -> None:
+        self._requests.put(None)  # ends the request stream (and gRPC's thread that sends it)
         with contextlib.suppress(Exception):  # cancelling a dead stream is fine
             self._call.cancel()
 
@@ -145,8 +178,11 @@ class Watch:
             return False
         if resp.created:
             self._created.set()
-        if resp.events and not self._cancelled.is_set():
-            self._callback(to_events(resp.events))
+        elif resp.events:
+            if not self._cancelled.is_set():
+                self._callback(to_events(resp.events))
+        elif self._on_progress is not None and not self._cancelled.is_set():
+            self._on_progress(int(resp.header.revision))
         return True
 
     def _end(self, err: StoreError, raw: BaseException | None = None) -> None:

@@ -107,11 +107,11 @@ class GatedStore(Store):
         self.gate.set()
         self.waiting = threading.Event()
 
-    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Watch:
+    def watch(self, prefix: str, start_revision: int, callback: WatchCallback, **kw: Any) -> Watch:
         if not self.gate.is_set():
             self.waiting.set()
             self.gate.wait()
-        return super().watch(prefix, start_revision, callback)
+        return super().watch(prefix, start_revision, callback, **kw)
 
 
 def test_informer_catch_up_throughput(etcd: EmbeddedEtcd, store: Store) -> None:

@@ -203,11 +203,11 @@ class GatedStore(Store):
         self.waiting = threading.Event()
         self.compacted_seen = 0
 
-    def watch(self, prefix: str, start_revision: int, callback: WatchCallback) -> Watch:
+    def watch(self, prefix: str, start_revision: int, callback: WatchCallback, **kw: Any) -> Watch:
         if not self.gate.is_set():
             self.waiting.set()
             self.gate.wait()
-        return super().watch(prefix, start_revision, callback)
+        return super().watch(prefix, start_revision, callback, **kw)
 
 
 def test_informer_relists_after_compaction(private_etcd: EmbeddedEtcd) -> None:
