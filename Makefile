@@ -26,10 +26,14 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy reconciler controllers
 
+# two pytest-xdist workers, each test file whole on one of them (its module fixtures shared):
+# most tests wait on real processes and timers, so two run in little more than the time of
+# one (README, "Tests"); TEST_WORKERS=0 runs the suite in one process
+TEST_WORKERS ?= 2
 test: $(STAMP) lint
 	bash tests/install_browser.sh
 	bash tests/install_prometheus.sh
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # the fault suite alone, its recovery figures printed (make test runs it too)
 faults: $(STAMP)

@@ -13,8 +13,7 @@ import pytest
 
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
 from reconciler.store import Store
-from tests import leaks
-from tests.fuzzing import TRIED, summary
+from tests import leaks, summaries
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +57,22 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail(f"{request.node.nodeid} leaked: " + "; ".join(leaked), pytrace=False)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if call.when == "teardown":
+        summaries.attach(report)
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    summaries.collect(report)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """How many inputs each fuzz target tried (tests/fuzzing.py), printed for any run."""
-    if TRIED:
-        terminalreporter.section("fuzz inputs tried")
-        for line in summary():
+    """The fault figures and how many inputs each fuzz target tried (tests/summaries.py),
+    printed for any run, with or without xdist workers."""
+    for title, lines in summaries.sections():
+        terminalreporter.section(title)
+        for line in lines:
             terminalreporter.write_line(line)

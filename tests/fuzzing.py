@@ -5,7 +5,7 @@ example database and a derandomized search, so `make test` tries the same inputs
 machine and a failure replays. `FUZZ_EXAMPLES=N` gives every fuzz test N examples and a
 random search instead (a longer campaign; hypothesis prints the failing input and a
 `@reproduce_failure` blob to replay it). Each test calls `tried(name)` once per input;
-the session's summary (tests/conftest.py) prints the counts.
+the session's summary prints the counts (tests/summaries.py carries them from the workers).
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ def tried(name: str, outcome: str = "") -> None:
         OUTCOMES.setdefault(name, Counter())[outcome] += 1
 
 
-def summary() -> list[str]:
+def summary(tried: Counter[str], outcomes_of: dict[str, Counter[str]]) -> list[str]:
     """One line per fuzz target: its count of inputs, and its outcomes when it gave them."""
     lines = []
-    for name, count in sorted(TRIED.items()):
-        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.get(name, Counter()).items()))
+    for name, count in sorted(tried.items()):
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(outcomes_of.get(name, Counter()).items()))
         lines.append(f"{name}: {count} inputs" + (f" ({outcomes})" if outcomes else ""))
     return lines
 

@@ -1,6 +1,6 @@
 """Fixtures of the fault suite: an etcd of the test's own (tests stop and restart it) and the
-cluster of separate processes around it (cluster.py); the figures every test recorded are
-printed again in the session's summary."""
+cluster of separate processes around it (cluster.py). The figures every test recorded are
+printed again in the session's summary (tests/summaries.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
 from tests.faults.cluster import Cluster
-from tests.faults.figures import RECORDED
 
 
 @pytest.fixture
@@ -32,10 +31,3 @@ def cluster(tmp_path: Path, fault_etcd: EmbeddedEtcd) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if RECORDED:
-        terminalreporter.section("fault recovery figures (issue 13)")
-        for fig in RECORDED:
-            terminalreporter.write_line(fig.line())

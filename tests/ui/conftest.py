@@ -14,8 +14,11 @@ from tests.agent.conftest import agent  # noqa: F401 - the same dev agent fixtur
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module, not per session: Playwright's sync API keeps an event
+    loop running in the main thread while it is open, and under pytest-xdist other modules'
+    tests (which run their own loops) share the worker's main thread after this one."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (tests/install_browser.sh installs it when run as root)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
