@@ -1,6 +1,7 @@
 """The module-size rule of docs/architecture.md, checked rather than hoped for: no module of
-`reconciler` or `controllers` over 400 lines unless its docstring says why ("Over 400 lines
-because ..."), so that a long file is a decision someone wrote down, not an accident."""
+`reconciler`, `controllers` or `tests` over 400 lines unless its docstring says why ("Over
+400 lines because ..."), so that a long file is a decision someone wrote down, not an
+accident. The tests, their helpers and benchmarks included, are held to it as the code is."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ REASON = "Over 400 lines because"
 
 
 def modules() -> list[Path]:
-    return sorted(p for pkg in ("reconciler", "controllers") for p in (ROOT / pkg).rglob("*.py"))
+    return sorted(p for pkg in ("reconciler", "controllers", "tests") for p in (ROOT / pkg).rglob("*.py"))
 
 
 def oversized_without_reason(paths: list[Path], root: Path = ROOT) -> list[str]:
