@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.store import Store
 from tests import leaks, summaries
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")

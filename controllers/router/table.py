@@ -13,6 +13,7 @@ evenly per instance, as Fabio does.
 from __future__ import annotations
 
 import ipaddress
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -30,6 +31,7 @@ __all__ = [
     "parse_tag",
     "rewrite_path",
 ]
+SLOT_SEED = 1000003  # any fixed seed: the same targets give the same order in every table
 SLOTS = 1000  # a weighted route's picks cycle through this many slots (shares to 0.1%)
 
 
@@ -148,7 +150,11 @@ def weighted_slots(
     groups: dict[str, tuple[float | None, list[Target]]],
 ) -> tuple[tuple[Target, ...], tuple[tuple[str, float], ...]]:
     """Fabio's traffic shares as a cycle of SLOTS picks: each target appears in proportion to
-    its share, spread evenly through the cycle (largest remainder, then interleaved)."""
+    its share (largest remainder), in an order shuffled once with a fixed seed. Evenly spaced
+    slots (a 10 % canary every 10th) would alias with clients that take turns: one in step
+    with the period got every canary slot or none. Shuffled, any client's picks see the
+    shares; the seed keeps the order the same for every table built from the same targets
+    (the round-robin position survives a rebuild)."""
     live = {s: (w, ts) for s, (w, ts) in groups.items() if ts}
     fixed = sum(w for w, _ in live.values() if w is not None)
     scale = 1 / fixed if fixed > 1 else 1.0
@@ -168,8 +174,9 @@ def weighted_slots(
     counts = [int(x) for x in exact]
     for i in sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])[: SLOTS - sum(counts)]:
         counts[i] += 1
-    order = sorted(((k + 0.5) / n, i) for i, n in enumerate(counts) for k in range(n))
-    return tuple(per_target[i][0] for _, i in order), tuple(shares)
+    slots = [per_target[i][0] for i, n in enumerate(counts) for _ in range(n)]
+    random.Random(SLOT_SEED).shuffle(slots)
+    return tuple(slots), tuple(shares)
 
 
 @dataclass

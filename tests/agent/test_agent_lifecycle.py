@@ -8,8 +8,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from reconciler.agent.etcd_process import free_port, port_in_use
+from reconciler.agent.etcd_process import port_in_use
 from tests.agent.harness import BIN, AgentProcess
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 

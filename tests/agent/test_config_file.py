@@ -13,12 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.agent.config_file import ConfigError, load_config, read_config
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.cli.agent_cmd import _node_pool
 from reconciler.cli.gc_options import gc_options, thresholds
 from reconciler.model.gc_policy import GcThresholds
 from tests.agent.harness import BIN
 from tests.faults.cluster import HostAgent, kill_all_under
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 

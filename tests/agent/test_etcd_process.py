@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, EtcdStartError, free_port, port_in_use
+from reconciler.agent.etcd_process import EmbeddedEtcd, EtcdStartError, port_in_use
 from reconciler.store import Store
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

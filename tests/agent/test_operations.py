@@ -8,11 +8,12 @@ import signal
 import subprocess
 from pathlib import Path
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.lock import DataDirLock
 from reconciler.runtime.leader import LeaderRecord
 from reconciler.store import Store
 from tests.agent.harness import BIN
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 

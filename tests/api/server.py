@@ -15,11 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
-from reconciler.agent.etcd_process import free_port
 from reconciler.api.acl import AclCache
 from reconciler.api.app import make_app
 from reconciler.api.context import ApiContext
 from reconciler.api.gate import GateSettings
+from tests.ports import free_port
 
 
 class ApiServer:

@@ -33,12 +33,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from controllers.driver_runner import NodeAgent
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.ids import new_id
 from reconciler.model.job import SECOND, Job, Network, Port, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, DesiredStatus, JobRecord
 from reconciler.runtime import Informer
 from reconciler.store import Store
+from tests.ports import free_port
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from prometheus_client import REGISTRY
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.ids import AllocId, NodeId
 from reconciler.model.objects import Allocation, AllocStatus, ClientStatus, Node
 from reconciler.ops.jobs import submit_job
@@ -32,6 +32,7 @@ from reconciler.store import Store
 from tests.api.server import make_server
 from tests.events.stream import EventReader
 from tests.factories import submitted_job
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 

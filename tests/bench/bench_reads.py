@@ -36,9 +36,10 @@ from pathlib import Path
 import etcd3
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.objects import Allocation, AllocStatus, Node, TaskState
 from reconciler.store import Store
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 JOBS, PER_JOB, NODES = 100, 100, 1000

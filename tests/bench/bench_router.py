@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 
 from controllers.router import Router
-from reconciler.agent.etcd_process import free_port
 from reconciler.model.services import ServiceRegistration
 from reconciler.store import Store
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 DURATION = os.environ.get("BENCH_DURATION", "5s")

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from reconciler.agent.etcd_process import free_port
 from reconciler.cli.client import ApiClient, ApiClientError
 from reconciler.cli.main import cli
+from tests.ports import free_port
 
 
 class _Handler(BaseHTTPRequestHandler):

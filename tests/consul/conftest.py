@@ -11,13 +11,13 @@ import consul
 import pytest
 from aiohttp import web
 
-from reconciler.agent.etcd_process import free_port
 from reconciler.api.consul.app import make_consul_app
 from reconciler.api.consul.context import ConsulContext
 from reconciler.api.watched import WatchedState
 from reconciler.model.objects import Node
 from reconciler.store import Store
 from tests.agent.conftest import agent  # noqa: F401 - the dev agent fixture
+from tests.ports import free_port
 
 NODE_ID = "5f0c1d2e-0000-4000-8000-00000000c0de"
 

@@ -9,11 +9,11 @@ import time
 from typing import Any
 
 from controllers.driver_runner import procfs
-from reconciler.agent.etcd_process import free_port
 from reconciler.model.ids import new_id
 from reconciler.model.job import SECOND, Job, Network, Port, RestartPolicy, Task, TaskGroup
 from reconciler.model.objects import AllocatedPort, Allocation, AllocStatus, JobRecord
 from reconciler.store import Store
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 PY = sys.executable

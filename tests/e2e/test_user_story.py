@@ -8,9 +8,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from reconciler.agent.etcd_process import free_port
 from tests.agent.harness import AgentProcess
 from tests.factories import job_file
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.runtime.leader import LeaderRecord
 from reconciler.store import Store
 from tests.agent.harness import BIN, AgentProcess
 from tests.factories import job_file
 from tests.faults.invariants import router_targets
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 LEADER_TTL = 3  # seconds (`--leader-ttl`): short, so leader faults fit the suite's budget

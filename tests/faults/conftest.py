@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from tests.faults.cluster import Cluster
+from tests.ports import free_port
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.model.objects import Node
 from reconciler.runtime import Informer
 from reconciler.store import KeptLease, Store
 from tests.agent.harness import BIN
 from tests.faults.figures import record
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 FAILOVER_WITHIN = 2.0  # seconds from a member's death to the next write applied

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from reconciler.agent.wiring import API_PATIENCE
 from reconciler.spec import job_to_nomad
 from reconciler.store import Store
 from tests.factories import submitted_job
 from tests.faults.cluster import HEARTBEAT_TTL, LEADER_TTL, HostAgent, http_status, kill_all_under
 from tests.faults.invariants import InvariantChecker
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 OUTAGE = HEARTBEAT_TTL * 0.6  # seconds: past every leader lease, inside the heartbeat's

@@ -28,11 +28,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
 from tests.factories import job_text
 from tests.faults.cluster import HEARTBEAT_TTL, Cluster, HostAgent, processes_under
 from tests.faults.figures import record
 from tests.faults.invariants import InvariantChecker, router_targets
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 COUNT = 4

@@ -4,7 +4,6 @@ reports NOT_SERVING."""
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,15 +16,10 @@ from controllers.registrar.probes import GrpcProbe
 from reconciler.model.services import CheckState
 from tests.agent.harness import AgentProcess
 from tests.health.grpc_server import serve
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 SERVER = Path(__file__).with_name("grpc_server.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

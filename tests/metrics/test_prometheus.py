@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.agent.etcd_process import free_port
 from tests.agent.harness import AgentProcess
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import free_port
 from reconciler.model.services import ServiceRegistration
+from tests.ports import free_port
 from tests.router.backend import Backend
 from tests.waiting import wait_for
 

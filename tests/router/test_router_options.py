@@ -108,7 +108,7 @@ def test_tcp_route_on_its_own_listener(store, router) -> None:
     import socketserver
     import threading
 
-    from reconciler.agent.etcd_process import free_port
+    from tests.ports import free_port
 
     class Echo(socketserver.BaseRequestHandler):
         def handle(self) -> None:

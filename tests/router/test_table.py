@@ -337,6 +337,28 @@ def test_a_weighted_share_holds_while_the_table_is_rebuilt() -> None:
     assert abs(counts["canary"] / 1_000 - 0.1) <= 0.02, counts
 
 
+@pytest.mark.parametrize("others", [1, 2, 4, 9])
+def test_a_client_that_takes_turns_with_others_still_gets_the_share(others: int) -> None:
+    """Round robin over the slots: a client whose requests come between `others` requests of
+    other clients must still see the canary's 10 %. With the canary's slots evenly spaced
+    (every 10th), a client in step with that period got all of them or none: 2 of 300 in an
+    e2e run beside a traffic generator."""
+    regs = [reg("stable", f"s-{p}", p, ["urlprefix-/a"]) for p in (1001, 1002, 1003)]
+    regs.append(reg("canary", "c-1", 2001, ["urlprefix-/a weight=0.1"]))
+    table = build_table(regs, [])
+    server = ProxyServer(lambda: table)
+    route = table.lookup("", "/a")
+    assert route is not None
+    mine: Counter[str] = Counter()
+    for _ in range(1_000):
+        for _ in range(others):
+            server.pick(route, [])
+        target = server.pick(route, [])
+        assert target is not None
+        mine[target.service] += 1
+    assert abs(mine["canary"] / 1_000 - 0.1) <= 0.03, mine
+
+
 def test_problems_are_reported_in_the_table() -> None:
     rows = describe(build_table([reg("a", "1", 80, ["urlprefix-/a colour=blue strip=/a prepend=/b"])], []))
     assert rows == [

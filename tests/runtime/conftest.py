@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import EmbeddedEtcd, free_port
+from reconciler.agent.etcd_process import EmbeddedEtcd
+from tests.ports import free_port
 
 
 @pytest.fixture

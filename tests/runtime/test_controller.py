@@ -167,7 +167,7 @@ def test_stop_joins_threads_and_restart_reconciles_everything(etcd: EmbeddedEtcd
 
 
 def test_start_that_cannot_sync_raises_and_leaves_no_threads() -> None:
-    from reconciler.agent.etcd_process import free_port
+    from tests.ports import free_port
 
     store = Store([f"http://127.0.0.1:{free_port()}"], prefix="/none/", retry_for=0.2, timeout=0.2)
     c = Recording(store)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import ETCD_BIN_ENV, etcd_binary, free_port, version_warning
+from reconciler.agent.etcd_process import ETCD_BIN_ENV, etcd_binary, version_warning
+from tests.ports import free_port
 
 # an agent in miniature: starts the embedded etcd as the agent does, says its pid, then waits
 AGENT = """

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.agent.etcd_process import etcd_binary, free_port
+from reconciler.agent.etcd_process import etcd_binary
 from reconciler.store import EtcdAuth, Store, StoreError
 from tests.agent.harness import BIN, AgentProcess
+from tests.ports import free_port
 from tests.security.certs import Authority, Pair
 from tests.waiting import wait_for
 

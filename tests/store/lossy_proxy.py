@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Literal
 
-from reconciler.agent.etcd_process import free_port
+from tests.ports import free_port
 
 Direction = Literal["answers", "requests"]
 

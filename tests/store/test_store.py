@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from reconciler.agent.etcd_process import free_port
 from reconciler.model.job import Job, Task, TaskGroup
 from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node, NodeResources
 from reconciler.store import MAX_TXN_OPS, Store, StoreError, Txn, Unavailable
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 
