@@ -189,6 +189,7 @@ class Agent:
         self.etcd: EmbeddedEtcd | None = None
         self.store: Store | None = None
         self.components: list[Component] = []
+        self.cluster: list[Component] = []  # the leader-elected controllers: stopped first
         self.planner: _Planner | None = None
         self.watched: WatchedState | None = None
         self.acl: AclCache | None = None
@@ -213,8 +214,8 @@ class Agent:
         if cfg.runs_server:
             self.planner = _Planner(store)
             self.components.append(self.planner)
-            controllers = cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl, gc=cfg.gc)
-            self.components.extend(controllers)
+            self.cluster = cluster_controllers(store, self.identity, leader_ttl=cfg.leader_ttl, gc=cfg.gc)
+            self.components.extend(self.cluster)
         node = None
         if cfg.runs_client:
             node = node_agent(store, cfg)
@@ -368,12 +369,18 @@ class Agent:
             self.shutdown()
 
     def shutdown(self) -> None:
-        for c in reversed(self.components):
+        """Stop the cluster controllers first (their leases are given up for a standby), then
+        the rest in the reverse of their start. A dev agent's node agent kills its tasks as it
+        stops (as Nomad's dev agent destroys its allocations): a scheduler still running would
+        place replacements for them on a node that is going away."""
+        rest = [c for c in self.components if c not in self.cluster]
+        for c in [*self.cluster, *reversed(rest)]:
             try:
                 c.stop()
             except Exception:  # keep shutting the rest down
                 log.exception("component=%s stop failed", type(c).__name__)
         self.components.clear()
+        self.cluster = []
         if self.store is not None:
             self.store.close()
         if self.etcd is not None:
