@@ -45,7 +45,8 @@ def _candidates(ports: range) -> Iterator[int]:
 
 
 _lock = threading.Lock()
-_next = _candidates(_worker_slice())
+_slice = _worker_slice()
+_next = _candidates(_slice)
 
 
 def _bindable(port: int, host: str) -> bool:
@@ -61,7 +62,8 @@ def _bindable(port: int, host: str) -> bool:
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on, for a server about to be started."""
     with _lock:
-        for port in _next:
+        for _ in range(len(_slice)):
+            port = next(_next)
             if _bindable(port, host):
                 return port
-    raise AssertionError("unreachable: the candidates never end")
+    raise OSError(f"no port of {_slice.start}-{_slice.stop - 1} can be bound on {host}")
