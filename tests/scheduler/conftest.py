@@ -1,4 +1,5 @@
-"""Fixtures for scheduler tests: the API on a real HTTP port with a running scheduler."""
+"""Fixtures for scheduler tests: a running scheduler on the test's etcd prefix, and the API
+on a real HTTP port beside it."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ from tests.api.server import ApiServer
 
 
 @pytest.fixture
-def api(store: Store, tmp_path: Path) -> Iterator[ApiClient]:
-    sched = SchedulerController(store)
-    sched.start()
+def scheduler(store: Store) -> Iterator[SchedulerController]:
+    c = SchedulerController(store)
+    c.start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def api(store: Store, scheduler: SchedulerController, tmp_path: Path) -> Iterator[ApiClient]:
     srv = ApiServer(ApiContext(store=store, data_dir=tmp_path, planner=plan_job))
     client = ApiClient(srv.start(), timeout=10)
     yield client
     srv.stop()
-    sched.stop()

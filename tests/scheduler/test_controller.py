@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,14 +15,6 @@ from reconciler.model.objects import Allocation, Evaluation, JobRecord, Node
 from reconciler.store import Store
 from tests.scheduler.factories import mock_job, with_count
 from tests.scheduler.sim import add_node, allocs, get_eval, submit, wait_for
-
-
-@pytest.fixture
-def scheduler(store: Store) -> Iterator[SchedulerController]:
-    c = SchedulerController(store)
-    c.start()
-    yield c
-    c.stop()
 
 
 def _indexes(items: list[Allocation]) -> list[int]:

@@ -6,10 +6,8 @@ and placement are in test_preemption.py."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from controllers.scheduler.controller import SchedulerController
@@ -26,14 +24,6 @@ from tests.scheduler.factories import mock_alloc, mock_job
 from tests.scheduler.sim import add_node, allocs, get_eval, wait_for
 
 # -- the scheduler against a real etcd --------------------------------------------------------
-
-
-@pytest.fixture
-def scheduler(store: Store) -> Iterator[SchedulerController]:
-    c = SchedulerController(store)
-    c.start()
-    yield c
-    c.stop()
 
 
 def _submit(store: Store, job: Job) -> str:
