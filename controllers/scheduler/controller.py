@@ -117,12 +117,10 @@ class SchedulerController(Controller):
         store: Store,
         *,
         clock: Callable[[], float] = time.time,
-        cache_wait: float = 5.0,
         deployments: bool = False,
     ) -> None:
         super().__init__(store)
         self.clock = clock
-        self.cache_wait = cache_wait
         # with a deployment controller running: create deployments, let them gate updates
         self.use_deployments = deployments
         self.deployments = self.informer(self.keys.deployments, Deployment) if deployments else None
@@ -261,38 +259,36 @@ class SchedulerController(Controller):
         if not informer.wait_revision(revision, CATCH_UP):
             raise CacheBehind(f"{informer.name} has not reached revision {revision}")
 
-    def _job_cache_behind(self, due: list[Evaluation], rec: JobRecord | None, now: float) -> int:
-        """The revision the job cache must reach first (0: none): that of an evaluation written
-        with a job change visibly ahead of the job cache (the two arrive on different watch
-        streams): a register or scale evaluation for a newer version than the cached record,
-        or a deregister evaluation while the cached record still runs (deciding on it would
-        keep a purged job running). Gives up waiting `cache_wait` seconds after the
-        evaluation was created."""
-        behind = 0
-        for e in due:
-            if now - e.create_time >= self.cache_wait:
-                continue
-            if e.triggered_by == "job-deregister":
-                ahead = rec is not None and not rec.stop
-            else:
-                ahead = e.triggered_by.startswith("job-") and e.job_version > (rec.version if rec else -1)
-            if ahead:
-                ev = self.evals.get_versioned(self.keys.eval(e.id))
-                behind = max(behind, ev.mod_revision if ev else 0)
-        return behind
+    def _written_beside(self, e: Evaluation) -> list[Informer[Any]]:
+        """The caches whose change an evaluation was written with, in one transaction: a
+        job's (register, scale, stop, purge), a node's (purge, drain, eligibility, down), a
+        deployment's (the deployment watcher's)."""
+        caches: list[Informer[Any]] = []
+        if e.triggered_by.startswith("job-"):
+            caches.append(self.jobs)
+        if e.triggered_by in NODE_TRIGGERS:
+            caches.append(self.nodes)
+        if e.deployment_id and self.deployments is not None:
+            caches.append(self.deployments)
+        return caches
 
-    def _catch_up_nodes(self, due: list[Evaluation]) -> None:
-        """A node's change (purge, drain, eligibility, down) is written with its evaluations,
-        but reaches the nodes cache on another watch stream: wait until the cache reflects the
-        newest such evaluation, so the decision sees the node as the evaluation does (a purged
-        node still cached would leave its allocations in place)."""
-        revision = 0
+    def _catch_up_to_evals(self, due: list[Evaluation]) -> None:
+        """Each cache an evaluation's change went to arrives on a watch stream of its own:
+        wait until every such cache reflects the evaluation's revision, so the decision sees
+        what the evaluation was written for (a purged node or job still cached would keep its
+        allocations in place). Nomad's workers wait the same way for a state snapshot at least
+        as new as the evaluation."""
+        wanted: dict[str, tuple[Informer[Any], int]] = {}
         for e in due:
-            if e.triggered_by in NODE_TRIGGERS:
-                ev = self.evals.get_versioned(self.keys.eval(e.id))
-                revision = max(revision, ev.mod_revision if ev else 0)
-        if revision:
-            self._catch_up(self.nodes, revision)
+            caches = self._written_beside(e)
+            ev = self.evals.get_versioned(self.keys.eval(e.id)) if caches else None
+            if ev is None:
+                continue
+            for informer in caches:
+                _, revision = wanted.get(informer.name, (informer, 0))
+                wanted[informer.name] = (informer, max(revision, ev.mod_revision))
+        for informer, revision in wanted.values():
+            self._catch_up(informer, revision)
 
     def _view(self, key: str, now: float) -> _View:
         ns, _, jid = key.partition("/")
@@ -311,14 +307,8 @@ class SchedulerController(Controller):
             (e for e in evals if e.status == EvalStatus.PENDING and e.wait_until <= now),
             key=lambda e: e.create_time,
         )
-        self._catch_up_nodes(due)
+        self._catch_up_to_evals(due)
         rec_v = self.jobs.get_versioned(jkey)
-        behind = self._job_cache_behind(due, rec_v.value if rec_v else None, now)
-        if behind:
-            self._catch_up(self.jobs, behind)
-            rec_v = self.jobs.get_versioned(jkey)
-            if self._job_cache_behind(due, rec_v.value if rec_v else None, now):
-                raise CacheBehind(f"job={key} the job cache is behind its evaluations")
         return _View(
             namespace=ns,
             job_id=jid,
@@ -351,7 +341,6 @@ class SchedulerController(Controller):
         eval_id = view.due[-1].id if view.due else (view.blocked[-1].id if view.blocked else EvalId(new_id()))
         dep, created = None, False
         if self.use_deployments and job is not None:
-            self._deployments_caught_up(view.due, now)
             dep = self._deployment_for(view.namespace, view.job_id, version)
             if dep is None:
                 dep = new_deployment(
@@ -471,25 +460,6 @@ class SchedulerController(Controller):
             self._created.pop(k, None)
             return max(found, key=lambda d: d.create_time)
         return self._created.get(k)
-
-    def _deployments_caught_up(self, due: list[Evaluation], now: float) -> None:
-        """An evaluation from the deployment watcher is written with the deployment change
-        it announces: decide only once the deployments cache holds that change (for up to
-        `cache_wait` after the evaluation was created)."""
-        assert self.deployments is not None
-        for e in due:
-            if not e.deployment_id or now - e.create_time >= self.cache_wait:
-                continue
-            ev = self.evals.get_versioned(self.keys.eval(e.id))
-            if ev is None:
-                continue
-            for attempt in (0, 1):
-                dv = self.deployments.get_versioned(self.keys.deployment(e.deployment_id))
-                if dv is not None and dv.mod_revision >= ev.mod_revision:
-                    break
-                if attempt:
-                    raise CacheBehind(f"eval={e.id} the deployments cache is behind it")
-                self._catch_up(self.deployments, ev.mod_revision)
 
     def _checks_of(self, allocs: Sequence[Allocation]) -> dict[AllocId, list[CheckStatus]]:
         """The check statuses of allocations that replace another (what a migration waits for)."""
