@@ -27,8 +27,8 @@ lint: $(STAMP)
 	$(BIN)/mypy reconciler controllers
 
 # two pytest-xdist workers, each test file whole on one of them (its module fixtures shared):
-# most tests wait on real processes and timers, so two run in little more than the time of
-# one (README, "Tests"); TEST_WORKERS=0 runs the suite in one process
+# most tests wait on real processes and timers, so two take about 0.6 of the time of one on
+# two cores (README, "Tests"); TEST_WORKERS=0 runs the suite in one process
 TEST_WORKERS ?= 2
 test: $(STAMP) lint
 	bash tests/install_browser.sh

@@ -41,7 +41,7 @@ def _worker_slice() -> range:
 
 def _candidates(ports: range) -> Iterator[int]:
     start = random.randrange(len(ports))  # two runs side by side by hand rarely overlap
-    return (ports[(start + i) % len(ports)] for i in itertools.count())
+    return itertools.cycle(itertools.chain(ports[start:], ports[:start]))
 
 
 _lock = threading.Lock()

@@ -20,30 +20,23 @@ from tests.faults import figures
 
 KEY = "session-summary"
 
-_sent_tried: Counter[str] = Counter()
-_sent_outcomes: dict[str, Counter[str]] = {}
-_sent_figures = 0
-
 _tried: Counter[str] = Counter()
 _outcomes: dict[str, Counter[str]] = {}
 _figures: list[str] = []
 
 
 def share() -> dict[str, Any]:
-    """What this process counted since its last share (plain data: xdist serialises it)."""
-    global _sent_figures
-    tried = fuzzing.TRIED - _sent_tried
-    outcomes = {
-        name: dict(counts - _sent_outcomes.get(name, Counter()))
-        for name, counts in fuzzing.OUTCOMES.items()
-        if counts != _sent_outcomes.get(name)
+    """What this process counted since its last share, taken out of its counters (plain
+    data: xdist serialises it)."""
+    got = {
+        "tried": dict(fuzzing.TRIED),
+        "outcomes": {name: dict(counts) for name, counts in fuzzing.OUTCOMES.items()},
+        "figures": [fig.line() for fig in figures.RECORDED],
     }
-    _sent_tried.update(tried)
-    for name, counts in outcomes.items():
-        _sent_outcomes.setdefault(name, Counter()).update(counts)
-    new = [fig.line() for fig in figures.RECORDED[_sent_figures:]]
-    _sent_figures = len(figures.RECORDED)
-    return {"tried": dict(tried), "outcomes": outcomes, "figures": new}
+    fuzzing.TRIED.clear()
+    fuzzing.OUTCOMES.clear()
+    figures.RECORDED.clear()
+    return got
 
 
 def attach(report: pytest.TestReport) -> None:

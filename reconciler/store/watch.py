@@ -178,10 +178,11 @@ class Watch:
             return False
         if resp.created:
             self._created.set()
+        elif self._cancelled.is_set():
+            pass
         elif resp.events:
-            if not self._cancelled.is_set():
-                self._callback(to_events(resp.events))
-        elif self._on_progress is not None and not self._cancelled.is_set():
+            self._callback(to_events(resp.events))
+        elif self._on_progress is not None:  # no events: the answer to `request_progress`
             self._on_progress(int(resp.header.revision))
         return True
 
